@@ -1,0 +1,1133 @@
+#!/usr/bin/env python3
+"""architect-parallel: run several AI coding agents at once, each in its own git worktree.
+
+Every worker runs an agent CLI (by default ``architect run --json --confirm-mode
+yolo``) as a subprocess inside ``<repo>/.architect-parallel-N`` on its own branch
+``architect/parallel-N``, based on the current HEAD. The runner enforces a
+per-worker timeout, kills whole process trees, reads each agent's JSON result,
+computes the files each worker changed from git, prints a table and keeps the
+worktrees for inspection until ``cleanup``.
+
+Use it to race several models on one task, or to fan several tasks out::
+
+    architect-parallel "optimise the SQL queries" --models gpt-4o,claude-sonnet-4-6
+    architect-parallel --task "tests for auth" --task "tests for users" --workers 2
+    architect-parallel cleanup
+
+This file is the whole tool: it needs only the Python standard library (3.9+),
+so it can be vendored by copying it, and run as ``python architect_parallel.py``
+or ``python -m architect_parallel``. Importable names are those in ``__all__``;
+anything starting with an underscore may change without notice.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional
+
+__all__ = [
+    "ConfigError",
+    "ParallelConfig",
+    "ParallelError",
+    "ParallelRunner",
+    "WorkerResult",
+    "main",
+    "parse_yaml",
+]
+
+
+######################################################################
+# Constants and exceptions
+######################################################################
+
+EXIT_OK = 0  # at least one worker succeeded
+EXIT_NO_SUCCESS = 1  # no worker succeeded
+EXIT_USAGE = 2  # bad usage, bad config, unusable repository, work in the way
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGTERM/SIGHUP number for those signals)
+
+WORKTREE_PREFIX = ".architect-parallel-"
+BRANCH_PREFIX = "architect/parallel-"
+AGENT_COMMAND = "architect"
+MAX_WORKERS = 10
+DEFAULTS = {
+    "workers": 3,
+    "agent": "build",
+    "max_steps": 50,
+    "budget_per_worker": None,
+    "timeout_per_worker": None,
+}
+STATUSES = ("success", "partial", "failed", "timeout", "interrupted")
+
+# The agent gets its own --timeout; the runner's hard deadline comes this many
+# seconds later, so a well-behaved agent always gets to report first.
+_DEADLINE_GRACE = 2.0
+# Seconds between SIGTERM and SIGKILL when stopping a process tree.
+_TERM_GRACE = 2.0
+# Only this much of the end of an agent's stdout is searched for its JSON result.
+_RESULT_TAIL_BYTES = 4 * 1024 * 1024
+# Variables that would point git (in the runner or the agent) at another repository.
+_GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
+                      "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
+_STATE_DIR = "architect-parallel"  # under the repository's common git dir
+
+
+class ParallelError(Exception):
+    """A failure the user can act on.
+
+    The command line reports it as one line, ``error: <message>``, without a
+    traceback, and exits with ``exit_code`` (2 unless stated otherwise).
+    """
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(ParallelError):
+    """A configuration file or value that cannot be used (also raised by ``parse_yaml``)."""
+
+
+class _UsageError(ParallelError):
+    """Bad command-line usage."""
+
+
+######################################################################
+# Results and configuration
+######################################################################
+
+@dataclass
+class WorkerResult:
+    """What one worker did. The first nine fields are those of the original design."""
+
+    worker_id: int  # 1-based
+    branch: str  # "architect/parallel-1"
+    model: str  # the model passed to the agent, or "default"
+    status: str  # "success", "partial", "failed", "timeout" or "interrupted"
+    steps: int  # agent steps, from its JSON result (0 when unknown)
+    cost: float  # USD, from its JSON result (0.0 when unknown)
+    duration: float  # seconds the agent ran
+    files_modified: List[str]  # repo-relative, sorted, computed from git
+    worktree_path: str  # absolute path of the worktree
+    task: str = ""
+    exit_code: Optional[int] = None  # the agent's; negative: killed by that signal; None: never ran
+    error: Optional[str] = None  # why the worker failed, when the runner knows
+    log_path: str = ""  # the agent's stdout
+    stderr_path: str = ""  # the agent's stderr
+    base_commit: str = ""  # the commit the branch started from
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class ParallelConfig:
+    """Everything a run needs. Field names follow the original ``ParallelConfig``."""
+
+    tasks: List[str]
+    workers: int = DEFAULTS["workers"]
+    models: Optional[List[str]] = None
+    agent: str = DEFAULTS["agent"]
+    max_steps: int = DEFAULTS["max_steps"]
+    budget_per_worker: Optional[float] = DEFAULTS["budget_per_worker"]
+    timeout_per_worker: Optional[int] = DEFAULTS["timeout_per_worker"]
+    base_branch: Optional[str] = None  # any commit-ish; None means the current HEAD
+    config_path: Optional[str] = None  # handed to every agent as --config
+    api_base: Optional[str] = None
+    force: bool = False  # discard work found in worktrees/branches this run reuses
+    agent_command: str = AGENT_COMMAND  # executable looked up on PATH
+
+    def validate(self) -> None:
+        """Raise ConfigError for a value the runner cannot use."""
+        if not self.tasks:
+            raise ConfigError("no task given: pass TASK or --task")
+        for task in self.tasks:
+            if not isinstance(task, str) or not task.strip():
+                raise ConfigError("a task is empty")
+            if "\0" in task:
+                raise ConfigError("a task contains a NUL byte, which cannot be passed as an argument")
+        for model in self.models or []:
+            if not model or model != model.strip() or "\0" in model:
+                raise ConfigError(f"bad model name {model!r}")
+        _check_value("workers", self.workers)
+        _check_value("max_steps", self.max_steps)
+        _check_value("budget_per_worker", self.budget_per_worker)
+        _check_value("timeout_per_worker", self.timeout_per_worker)
+        _check_value("agent", self.agent)
+
+
+@dataclass
+class _Job:
+    """One planned worker run."""
+
+    worker_id: int
+    task: str
+    model: Optional[str]
+    branch: str
+    path: str
+
+
+def _plan(config: ParallelConfig, top: str) -> List[_Job]:
+    """Assign tasks and models to workers as the original does, dropping nothing.
+
+    Worker i gets task i and model i; extra workers repeat the first task and use
+    the agent's default model. There are max(workers, tasks, models) runs.
+    """
+    models = config.models or []
+    count = max(config.workers, len(config.tasks), len(models))
+    jobs = []
+    for i in range(count):
+        n = i + 1
+        jobs.append(_Job(
+            worker_id=n,
+            task=config.tasks[i] if i < len(config.tasks) else config.tasks[0],
+            model=models[i] if i < len(models) else None,
+            branch=f"{BRANCH_PREFIX}{n}",
+            path=os.path.join(top, f"{WORKTREE_PREFIX}{n}"),
+        ))
+    return jobs
+
+
+######################################################################
+# The runner
+######################################################################
+
+class ParallelRunner:
+    """Runs the workers of one ``ParallelConfig`` in a repository.
+
+    ``workspace_root`` is any folder inside the repository. ``progress``, if
+    given, is called with one line of text per event (from worker threads).
+    """
+
+    def __init__(self, config: ParallelConfig, workspace_root: str = ".",
+                 progress: Optional[Callable[[str], None]] = None):
+        self.config = config
+        self.workspace_root = os.path.abspath(workspace_root)
+        self.results: List[WorkerResult] = []
+        self.top: Optional[str] = None  # the repository's top folder, once run() found it
+        self.warnings: List[str] = []
+        self._progress = progress or (lambda line: None)
+        self._cancel = threading.Event()
+        self._git_lock = threading.Lock()  # worktree creation takes git's ref and index locks
+        self._procs_lock = threading.Lock()
+        self._procs: Dict[int, subprocess.Popen] = {}
+
+    # -- public API ----------------------------------------------------
+
+    def run(self) -> List[WorkerResult]:
+        """Run every worker and return their results, sorted by worker_id.
+
+        Raises ParallelError before creating anything when the run cannot start.
+        On KeyboardInterrupt every agent is stopped, unfinished workers are
+        recorded as ``interrupted``, results are saved, and the interrupt is
+        re-raised; ``self.results`` then holds what is known.
+        """
+        self.config.validate()
+        self._cancel.clear()
+        repo = _Repo.find(self.workspace_root)
+        self.top = repo.top
+        agent_exe = shutil.which(self.config.agent_command)
+        if agent_exe is None:
+            raise ParallelError(
+                f"agent command '{self.config.agent_command}' not found on PATH; "
+                "install it or add its folder to PATH")
+        base_commit = repo.resolve_base(self.config.base_branch)
+        jobs = _plan(self.config, repo.top)
+        if repo.has_uncommitted_changes():
+            self._warn("the main checkout has uncommitted changes; workers start from "
+                       f"{base_commit[:12]} and will not see them")
+        repo.prune_worktrees()
+        self._check_nothing_lost(repo, jobs, base_commit)
+        repo.exclude_worktrees()
+        logs = repo.state_dir("logs")
+        argv_base = self._agent_argv(agent_exe)
+        started = time.time()
+        self.results = []
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self.config.workers, thread_name_prefix="architect-parallel")
+        futures = [pool.submit(self._work, repo, job, base_commit, argv_base, logs)
+                   for job in jobs]
+        try:
+            pending = set(futures)
+            while pending:
+                # A timeout keeps the main thread responsive to Ctrl-C on every platform.
+                _done, pending = concurrent.futures.wait(pending, timeout=0.5)
+        except KeyboardInterrupt:
+            self._cancel.set()
+            self._stop_all()
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            self.results = sorted((f.result() for f in futures), key=lambda r: r.worker_id)
+            _save_last_run(repo, base_commit, started, self.results)
+        return self.results
+
+    def cleanup(self, dry_run: bool = False) -> int:
+        """Remove every parallel worktree and branch; return the number of worktrees removed.
+
+        Each removal is reported through ``progress``. Running it again removes nothing.
+        """
+        repo = _Repo.find(self.workspace_root)
+        repo.prune_worktrees()
+        worktrees = repo.worktrees()
+        ours = [wt for wt in worktrees if _is_parallel_path(wt["path"]) and wt["path"] != repo.top]
+        for wt in ours:
+            if not dry_run:
+                repo.git("worktree", "remove", "--force", "--force", wt["path"])
+            self._progress(f"{'would remove' if dry_run else 'removed'} worktree {wt['path']}")
+        in_use = {wt["branch"] for wt in worktrees if wt not in ours}
+        branches = []
+        for branch in repo.parallel_branches():
+            if branch in in_use:
+                self._warn(f"branch {branch} is checked out in another worktree; left in place")
+            else:
+                branches.append(branch)
+        if branches and not dry_run:
+            repo.git("branch", "-D", *branches)  # one call for all of them
+        for branch in branches:
+            self._progress(f"{'would delete' if dry_run else 'deleted'} branch {branch}")
+        if not dry_run:
+            repo.prune_worktrees()
+        registered = {wt["path"] for wt in worktrees}
+        for name in sorted(os.listdir(repo.top)):
+            path = os.path.join(repo.top, name)
+            if _is_parallel_path(path) and os.path.isdir(path) and path not in registered:
+                self._warn(f"{path} is not a git worktree; left in place (remove it yourself)")
+        return len(ours)
+
+    @staticmethod
+    def list_worktrees(root: str = ".") -> List[dict]:
+        """The parallel worktrees of the repository at ``root``.
+
+        Each is ``{"worker_id", "path", "branch", "status"}``; status comes from
+        the last run's results and is None when unknown.
+        """
+        repo = _Repo.find(os.path.abspath(root))
+        last = {}
+        for item in _load_last_run(repo).get("results", []):
+            if isinstance(item, dict):
+                last[item.get("worktree_path")] = item
+        items = []
+        for wt in repo.worktrees():
+            if not _is_parallel_path(wt["path"]):
+                continue
+            suffix = os.path.basename(wt["path"])[len(WORKTREE_PREFIX):]
+            known = last.get(wt["path"], {})
+            items.append({
+                "worker_id": int(suffix) if suffix.isdigit() else None,
+                "path": wt["path"],
+                "branch": wt.get("branch"),
+                "status": known.get("status") if known.get("branch") == wt.get("branch") else None,
+            })
+        items.sort(key=lambda i: (i["worker_id"] is None, i["worker_id"] or 0, i["path"]))
+        return items
+
+    # -- one worker ----------------------------------------------------
+
+    def _work(self, repo: _Repo, job: _Job, base: str, argv_base: List[str],
+              logs: str) -> WorkerResult:
+        result = WorkerResult(
+            worker_id=job.worker_id, branch=job.branch, model=job.model or "default",
+            status="failed", steps=0, cost=0.0, duration=0.0, files_modified=[],
+            worktree_path=job.path, task=job.task,
+            log_path=os.path.join(logs, f"worker-{job.worker_id}.stdout.log"),
+            stderr_path=os.path.join(logs, f"worker-{job.worker_id}.stderr.log"),
+            base_commit=base)
+        if self._cancel.is_set():
+            result.status, result.error = "interrupted", "not started"
+            return result
+        try:
+            with self._git_lock:
+                repo.create_worktree(job.path, job.branch, base)
+            argv = list(argv_base)
+            if job.model:
+                argv[-1:-1] = ["--model", job.model]
+            argv.append(job.task)
+            if self._cancel.is_set():
+                result.status, result.error = "interrupted", "not started"
+                return result
+            self._progress(f"worker {job.worker_id} started ({result.model}): {_shorten(job.task, 60)}")
+            started = time.monotonic()
+            exit_code, timed_out = self._run_agent(job, argv, result.log_path, result.stderr_path)
+            result.duration = round(time.monotonic() - started, 3)
+            result.exit_code = exit_code
+            payload = _read_agent_result(result.log_path)
+            result.status, result.steps, result.cost = _classify(exit_code, timed_out, payload)
+            if self._cancel.is_set():
+                result.status = "interrupted"
+            elif timed_out:
+                result.error = f"stopped after {self.config.timeout_per_worker}s timeout"
+            elif payload is None and result.status == "failed":
+                result.error = f"agent exited with code {exit_code} and printed no JSON result"
+        except ParallelError as exc:
+            result.error = str(exc)
+        except OSError as exc:  # e.g. the log folder vanished or the agent cannot be executed
+            result.error = f"{type(exc).__name__}: {exc}"
+        if os.path.isdir(job.path):
+            try:
+                result.files_modified = repo.changed_files(job.path, base)
+            except ParallelError as exc:
+                result.error = result.error or str(exc)
+        line = f"worker {job.worker_id} {result.status} {result.duration:.1f}s ${result.cost:.4f}"
+        self._progress(line + (f" ({result.error})" if result.error else ""))
+        return result
+
+    def _agent_argv(self, agent_exe: str) -> List[str]:
+        """The agent command line up to and including ``--``; the task is appended.
+
+        Options come before ``--`` because the real architect CLI parses them with
+        click, which would otherwise read a task starting with '-' as an option.
+        """
+        c = self.config
+        argv = [agent_exe, "run", "--agent", c.agent, "--confirm-mode", "yolo", "--json",
+                "--max-steps", str(c.max_steps)]
+        if c.budget_per_worker is not None:
+            argv += ["--budget", _format_number(c.budget_per_worker)]
+        if c.timeout_per_worker is not None:
+            argv += ["--timeout", str(c.timeout_per_worker)]
+        if c.config_path:
+            argv += ["--config", os.path.abspath(c.config_path)]
+        if c.api_base:
+            argv += ["--api-base", c.api_base]
+        return argv + ["--"]
+
+    def _run_agent(self, job: _Job, argv: List[str], out_path: str,
+                   err_path: str) -> "tuple[Optional[int], bool]":
+        """Run the agent to completion or to its deadline; return (exit code, timed out).
+
+        Output goes straight to the log files rather than through pipes, so a
+        grandchild that inherits stdout can neither block the runner nor fill memory.
+        """
+        timeout = self.config.timeout_per_worker
+        deadline = None if timeout is None else time.monotonic() + timeout + _DEADLINE_GRACE
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(
+                argv, cwd=job.path, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                env=_clean_env(), start_new_session=True)
+        with self._procs_lock:
+            self._procs[job.worker_id] = proc
+        try:
+            if self._cancel.is_set():  # Ctrl-C came while we were starting it
+                _kill_tree(proc, 0)
+            timed_out = not _wait_exited(proc, deadline)
+            # On a timeout this stops the agent; otherwise the agent is gone and this
+            # stops whatever it left running in its process group.
+            _kill_tree(proc, _TERM_GRACE)
+            proc.wait()
+        finally:
+            with self._procs_lock:
+                self._procs.pop(job.worker_id, None)
+        return proc.returncode, timed_out
+
+    def _stop_all(self) -> None:
+        """Stop every running agent: TERM, then KILL after a grace period (or at a second Ctrl-C)."""
+        with self._procs_lock:
+            procs = list(self._procs.values())
+        try:
+            for proc in procs:
+                _signal_tree(proc, signal.SIGTERM)
+            end = time.monotonic() + _TERM_GRACE
+            while time.monotonic() < end and any(_group_alive(proc.pid) for proc in procs):
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C skips the grace period
+        for proc in procs:
+            _signal_tree(proc, signal.SIGKILL)
+
+    # -- safety --------------------------------------------------------
+
+    def _check_nothing_lost(self, repo: _Repo, jobs: List[_Job], base: str) -> None:
+        """Refuse to start when a worktree or branch to be reused holds work (unless --force)."""
+        registered = {wt["path"]: wt for wt in repo.worktrees()}
+        by_branch = {wt.get("branch"): wt["path"] for wt in registered.values()}
+        found = []
+        for job in jobs:
+            name = os.path.basename(job.path)
+            elsewhere = by_branch.get(job.branch)
+            if elsewhere and elsewhere != job.path:
+                raise ParallelError(
+                    f"branch {job.branch} is checked out in {elsewhere}; switch that "
+                    "checkout to another branch first")
+            worktree = registered.get(job.path)
+            if worktree:
+                found += [f"{name} {what}" for what in repo.work_in_worktree(job.path, base)]
+            elif os.path.lexists(job.path):
+                if not os.path.isdir(job.path) or os.listdir(job.path):
+                    found.append(f"{name} exists and is not a git worktree")
+            # A worktree on its own branch was counted above; -B would also reset a branch
+            # that exists apart from it.
+            if not (worktree and worktree["branch"] == job.branch) and repo.branch_exists(job.branch):
+                ahead = repo.count_commits(base, job.branch)
+                if ahead:
+                    found.append(f"branch {job.branch} has {ahead} commit(s) not in the base")
+        if not found:
+            return
+        if not self.config.force:
+            raise ParallelError(
+                "would lose work: " + "; ".join(found)
+                + " (commit or move it elsewhere, run 'architect-parallel cleanup', "
+                "or rerun with --force to discard it)")
+        self._warn("--force: discarding " + "; ".join(found))
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        self._progress(f"warning: {message}")
+
+
+def _classify(exit_code: Optional[int], timed_out: bool,
+              payload: Optional[dict]) -> "tuple[str, int, float]":
+    """Status, steps and cost of a finished agent.
+
+    The agent's JSON wins over its exit code; a status we do not know counts as
+    partial; without JSON, exit code 0 is partial (it did something, we cannot
+    tell how well) and anything else failed.
+    """
+    if timed_out:
+        status = "timeout"
+    elif payload is not None:
+        status = payload.get("status")
+        status = status if status in ("success", "partial", "failed") else "partial"
+    else:
+        status = "partial" if exit_code == 0 else "failed"
+    payload = payload or {}
+    steps = payload.get("steps")
+    steps = steps if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 else 0
+    cost = payload.get("cost")
+    if not _is_number(cost):
+        costs = payload.get("costs")
+        cost = costs.get("total_cost_usd") if isinstance(costs, dict) else None
+    cost = float(cost) if _is_number(cost) and cost >= 0 else 0.0
+    return status, steps, cost
+
+
+def _read_agent_result(path: str) -> Optional[dict]:
+    """The last JSON object in an agent's stdout, or None.
+
+    ``architect run --json`` prints one JSON object (possibly indented over many
+    lines) after whatever else reached stdout, so try the whole output, then
+    every line that opens an object, last first.
+    """
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - _RESULT_TAIL_BYTES))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    decoder = json.JSONDecoder()
+    for match in reversed(list(re.finditer(r"^[ \t]*\{", text, re.M))):
+        try:
+            value, end = decoder.raw_decode(text, match.end() - 1)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and not text[end:].strip():
+            return value
+    return None
+
+
+######################################################################
+# Git helpers
+######################################################################
+
+class _Repo:
+    """A repository and the git commands the runner needs. Every git call goes through ``git()``."""
+
+    def __init__(self, top: str, common_dir: str):
+        self.top = top
+        self.common_dir = common_dir
+
+    @classmethod
+    def find(cls, where: str) -> _Repo:
+        if shutil.which("git") is None:
+            raise ParallelError("git not found on PATH")
+        if not os.path.isdir(where):
+            raise ParallelError(f"{where} is not a folder")
+        try:
+            out = _git(["rev-parse", "--show-toplevel", "--git-common-dir"], where)
+        except ParallelError:
+            raise ParallelError(f"{where} is not inside a git repository with a working tree") from None
+        top, common = out.splitlines()[:2]
+        return cls(os.path.realpath(top), os.path.realpath(os.path.join(where, common)))
+
+    def git(self, *args: str, cwd: Optional[str] = None) -> str:
+        return _git(list(args), cwd or self.top)
+
+    def resolve_base(self, ref: Optional[str]) -> str:
+        """The commit the workers start from: ``ref``, or HEAD (its branch, or its commit when detached)."""
+        if ref is None:
+            try:
+                return self.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip()
+            except ParallelError:
+                raise ParallelError("the repository has no commit yet; commit something first") from None
+        try:
+            return self.git("rev-parse", "--verify", "--quiet", "--end-of-options",
+                            f"{ref}^{{commit}}").strip()
+        except ParallelError:
+            raise ParallelError(f"--base {ref!r} is not a commit in this repository") from None
+
+    def has_uncommitted_changes(self) -> bool:
+        return bool(self.git("status", "--porcelain").strip())
+
+    def prune_worktrees(self) -> None:
+        self.git("worktree", "prune")
+
+    def worktrees(self) -> List[dict]:
+        """``git worktree list --porcelain`` as dicts with path, head and branch (short name or None)."""
+        items: List[dict] = []
+        for line in self.git("worktree", "list", "--porcelain", "-z").split("\0"):
+            if line.startswith("worktree "):
+                items.append({"path": os.path.realpath(line[len("worktree "):]), "branch": None})
+            elif line.startswith("HEAD ") and items:
+                items[-1]["head"] = line[len("HEAD "):]
+            elif line.startswith("branch ") and items:
+                items[-1]["branch"] = line[len("branch "):].replace("refs/heads/", "", 1)
+        return items
+
+    def parallel_branches(self) -> List[str]:
+        out = self.git("for-each-ref", "--format=%(refname:short)", f"refs/heads/{BRANCH_PREFIX}*")
+        return sorted(out.split())
+
+    def branch_exists(self, branch: str) -> bool:
+        try:
+            self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
+            return True
+        except ParallelError:
+            return False
+
+    def count_commits(self, base: str, tip: str, cwd: Optional[str] = None) -> int:
+        return int(self.git("rev-list", "--count", f"{base}..{tip}", cwd=cwd).strip() or 0)
+
+    def work_in_worktree(self, path: str, base: str) -> List[str]:
+        """Descriptions of what removing the worktree at ``path`` would lose."""
+        if not os.path.isdir(path):
+            return []
+        found = []
+        if self.git("status", "--porcelain", cwd=path).strip():
+            found.append("has uncommitted changes")
+        ahead = self.count_commits(base, "HEAD", cwd=path)
+        if ahead:
+            found.append(f"has {ahead} commit(s) not in the base")
+        return found
+
+    def create_worktree(self, path: str, branch: str, base: str) -> None:
+        """A fresh worktree at ``path`` on ``branch`` reset to ``base``, replacing leftovers.
+
+        The caller has already checked (or been told by --force) that the leftovers hold nothing.
+        """
+        if path in {wt["path"] for wt in self.worktrees()}:
+            # Twice --force also removes a locked worktree.
+            self.git("worktree", "remove", "--force", "--force", path)
+        if os.path.lexists(path):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        self.git("worktree", "add", "--quiet", "-B", branch, path, base)
+
+    def changed_files(self, path: str, base: str) -> List[str]:
+        """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
+        diff = self.git("diff", "--name-only", "--no-renames", "-z", base, "--", cwd=path)
+        new = self.git("ls-files", "--others", "--exclude-standard", "-z", cwd=path)
+        return sorted({name for name in (diff + new).split("\0") if name})
+
+    def exclude_worktrees(self) -> None:
+        """Keep the worktree folders out of ``git status`` in the main checkout."""
+        pattern = f"/{WORKTREE_PREFIX}*/"
+        info = os.path.join(self.common_dir, "info")
+        os.makedirs(info, exist_ok=True)
+        exclude = os.path.join(info, "exclude")
+        try:
+            with open(exclude, encoding="utf-8", errors="surrogateescape") as f:
+                current = f.read()
+        except FileNotFoundError:
+            current = ""
+        if pattern not in current.splitlines():
+            with open(exclude, "a", encoding="utf-8", errors="surrogateescape") as f:
+                f.write(("" if current.endswith("\n") or not current else "\n") + pattern + "\n")
+
+    def state_dir(self, *parts: str) -> str:
+        path = os.path.join(self.common_dir, _STATE_DIR, *parts)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+
+def _git(args: List[str], cwd: str) -> str:
+    """Run git; return stdout, or raise ParallelError carrying git's own message."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise ParallelError(f"git {' '.join(args)} failed: "
+                            + (message[-1] if message else f"exit code {proc.returncode}"))
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def _is_parallel_path(path: str) -> bool:
+    return os.path.basename(path).startswith(WORKTREE_PREFIX)
+
+
+######################################################################
+# Process control
+######################################################################
+
+def _clean_env() -> Dict[str, str]:
+    """The agent's environment: ours (API keys included) minus variables that would
+    point its git at the main repository instead of its worktree."""
+    return {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+
+
+def _wait_exited(proc: subprocess.Popen, deadline: Optional[float]) -> bool:
+    """Wait until ``proc`` exits (True) or ``deadline`` passes (False), without reaping it.
+
+    Leaving the exited agent unreaped keeps its pid, and so its process-group id,
+    from being reused while we kill what is left of the group.
+    """
+    if not hasattr(os, "waitid"):  # e.g. macOS: fall back to a reaping wait
+        try:
+            proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    delay = 0.005
+    while True:
+        try:
+            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True  # already reaped
+        if info is not None:
+            return True
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        delay = min(delay * 2, 0.1)  # a fifth of a millisecond of CPU per second at most
+        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
+
+
+def _descendants(pid: int) -> List[int]:
+    """Processes below ``pid`` (Linux /proc), including any that left its process group."""
+    children: Dict[int, List[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: fields start after the last ')'.
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1:
+            children.setdefault(int(fields[1]), []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _signal_tree(proc: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to the agent's process group and every descendant we can see."""
+    for pid in _descendants(proc.pid):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    try:
+        os.killpg(proc.pid, sig)  # the agent leads its own group (start_new_session)
+    except OSError:
+        pass
+
+
+def _kill_tree(proc: subprocess.Popen, grace: float) -> None:
+    """Stop the agent's whole process tree: SIGTERM, up to ``grace`` seconds, then SIGKILL."""
+    if grace > 0:
+        _signal_tree(proc, signal.SIGTERM)
+        end = time.monotonic() + grace
+        while time.monotonic() < end and _group_alive(proc.pid):
+            time.sleep(0.05)
+    _signal_tree(proc, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while any process of the group is still running (zombies do not count)."""
+    try:
+        os.killpg(pgid, 0)
+    except OSError:
+        return False
+    # killpg(0) also succeeds for zombies; look closer where /proc allows.
+    if not os.path.isdir("/proc"):
+        return True
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+######################################################################
+# Configuration file and YAML reader
+######################################################################
+
+def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
+    """Raise ConfigError unless ``value`` is acceptable for setting ``key``.
+
+    ``label`` names the value in the message (a flag, or file, line and key).
+    """
+    def bad(expected: str) -> ConfigError:
+        return ConfigError(f"{label or key} must be {expected}, got {value!r}")
+
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if key == "workers":
+        if not is_int or not 1 <= value <= MAX_WORKERS:
+            raise bad(f"an integer from 1 to {MAX_WORKERS}")
+    elif key == "max_steps":
+        if not is_int or value < 1:
+            raise bad("an integer of at least 1")
+    elif key == "budget_per_worker":
+        if value is not None and (not _is_number(value) or not value > 0 or math.isinf(value)):
+            raise bad("a number of USD greater than 0, or null")
+    elif key == "timeout_per_worker":
+        if value is not None and (not is_int or value < 1):
+            raise bad("a whole number of seconds of at least 1, or null")
+    elif key == "agent":
+        if not isinstance(value, str) or not value.strip() or value.startswith("-"):
+            raise bad("an agent name")
+    else:
+        raise ConfigError(f"{label or key}: unknown key (known: {', '.join(DEFAULTS)})")
+
+
+def _load_config_file(path: str) -> dict:
+    """The validated ``parallel_runs:`` (or ``parallel:``) section of a config file."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    reader = _YamlReader(text)
+    try:
+        document = reader.read()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    names = [name for name in ("parallel_runs", "parallel") if name in document]
+    if len(names) > 1:
+        raise ConfigError(f"{path}: has both 'parallel_runs' and 'parallel'; keep one")
+    if not names:
+        return {}
+    section = document[names[0]]
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path} line {reader.key_lines.get((names[0],), '?')}: "
+                          f"{names[0]} must be a mapping")
+    for key, value in section.items():
+        line = reader.key_lines.get((names[0], key), "?")
+        _check_value(str(key), value, label=f"{path} line {line}: {names[0]}.{key}")
+    return dict(section)
+
+
+# __YAML_READER__
+class _YamlReader:  # TEMP STUB
+    def __init__(self, text):
+        self.key_lines = {}
+    def read(self):
+        raise ConfigError("stub")
+def parse_yaml(text):
+    return _YamlReader(text).read()
+# __YAML_END__
+
+
+######################################################################
+# Output
+######################################################################
+
+def _shorten(text: str, width: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[:width - 1] + "…"
+
+
+def _format_number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not (
+        isinstance(value, float) and math.isnan(value))
+
+
+def _format_table(results: List[WorkerResult], top: str) -> str:
+    """The result table printed on stderr after a run."""
+    header = ("#", "branch", "model", "status", "steps", "cost", "time", "files", "task")
+    rows = [header]
+    for r in results:
+        rows.append((str(r.worker_id), r.branch, _shorten(r.model, 28), r.status, str(r.steps),
+                     f"${r.cost:.4f}", f"{r.duration:.1f}s", str(len(r.files_modified)),
+                     _shorten(r.task, 40)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    numeric = {0, 4, 5, 6, 7}
+    lines = ["  ".join(cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+                       for i, cell in enumerate(row)).rstrip() for row in rows]
+    for r in results:
+        if r.error:
+            lines.append(f"worker {r.worker_id}: {r.error}")
+    succeeded = sum(r.status == "success" for r in results)
+    lines.append(f"{succeeded}/{len(results)} succeeded, total cost ${sum(r.cost for r in results):.4f}")
+    if results:
+        lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N   "
+                     f"logs: {os.path.dirname(results[0].log_path)}")
+        lines.append("inspect with: git -C .architect-parallel-N status; "
+                     "remove with: architect-parallel cleanup")
+    return "\n".join(lines)
+
+
+def _save_last_run(repo: _Repo, base: str, started: float, results: List[WorkerResult]) -> None:
+    """Keep the results under the git dir (atomically) so ``list`` can show them."""
+    path = os.path.join(repo.state_dir(), "last-run.json")
+    data = {"version": __version__, "base_commit": base, "started": started,
+            "finished": time.time(), "results": [r.to_dict() for r in results]}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _load_last_run(repo: _Repo) -> dict:
+    try:
+        with open(os.path.join(repo.common_dir, _STATE_DIR, "last-run.json"), encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+######################################################################
+# Command line
+######################################################################
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse, but usage errors become one-line ParallelErrors instead of exit(2) with usage."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="architect-parallel",
+        description="Run several AI coding agents at once, each in its own git worktree.",
+        epilog="A first argument that is not a subcommand means 'run'. "
+               "Exit codes: 0 at least one worker succeeded, 1 none did, "
+               "2 bad usage/config/repository, 130 interrupted.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", aliases=["parallel"], help="run the workers (default)",
+                         description="Run TASK (or each --task) in parallel worktrees.")
+    run.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    run.add_argument("task", nargs="?", metavar="TASK", help="the task (or use --task)")
+    run.add_argument("--task", action="append", dest="tasks", metavar="T", default=[],
+                     help="a task, repeatable: worker i gets task i (use --task=-x for a task "
+                          "starting with '-')")
+    run.add_argument("--workers", type=_whole_number, metavar="N",
+                     help=f"workers running at once, 1-{MAX_WORKERS} (default 3)")
+    run.add_argument("--models", metavar="CSV",
+                     help="comma-separated models: worker i gets model i")
+    run.add_argument("--agent", metavar="NAME", help="agent passed to every worker (default build)")
+    run.add_argument("--max-steps", type=_whole_number, metavar="N", help="steps per worker (default 50)")
+    run.add_argument("--budget-per-worker", type=_number, metavar="USD", help="USD limit per worker")
+    run.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
+                     help="time limit per worker; the runner kills it a little later if needed")
+    run.add_argument("-c", "--config", metavar="FILE",
+                     help="YAML config: reads its parallel_runs section; passed to every agent")
+    run.add_argument("--api-base", metavar="URL", help="LLM API base URL passed to every agent")
+    run.add_argument("--base", metavar="REF", help="start the branches from REF instead of HEAD")
+    run.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    run.add_argument("--quiet", action="store_true", help="print only errors on stderr")
+    run.add_argument("--force", action="store_true",
+                     help="discard work found in the worktrees and branches this run reuses")
+
+    cleanup = sub.add_parser("cleanup", aliases=["parallel-cleanup"],
+                             help="remove all parallel worktrees and branches",
+                             description="Remove every .architect-parallel-* worktree and every "
+                                         "architect/parallel-* branch, then prune.")
+    cleanup.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    cleanup.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+
+    list_ = sub.add_parser("list", help="list the parallel worktrees and their last status",
+                           description="List the parallel worktrees with the status of the last run.")
+    list_.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    list_.add_argument("--json", action="store_true", help="print them as a JSON array")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    def progress(line: str) -> None:
+        if not args.quiet or line.startswith("warning:"):
+            _print_err(line)
+
+    tasks = ([args.task] if args.task is not None else []) + args.tasks
+    file_values = _load_config_file(args.config) if args.config else {}
+    values = dict(DEFAULTS)
+    values.update(file_values)
+    cli_values = {"workers": args.workers, "agent": args.agent, "max_steps": args.max_steps,
+                  "budget_per_worker": args.budget_per_worker,
+                  "timeout_per_worker": args.timeout_per_worker}
+    for key, value in cli_values.items():
+        if value is not None:
+            _check_value(key, value, label="--" + key.replace("_", "-"))
+            values[key] = value
+    if args.models is not None:
+        models = [m.strip() for m in args.models.split(",")]
+        if not all(models):
+            raise _UsageError(f"--models has an empty name: {args.models!r}")
+    else:
+        models = None
+    config = ParallelConfig(tasks=tasks, models=models, base_branch=args.base,
+                            config_path=os.path.abspath(args.config) if args.config else None,
+                            api_base=args.api_base, force=args.force, **values)
+    runner = ParallelRunner(config, os.getcwd(), progress=progress)
+    interrupted = None
+    try:
+        results = runner.run()
+    except KeyboardInterrupt as exc:
+        interrupted, results = exc, runner.results
+    if args.json:
+        _print_json([r.to_dict() for r in results])
+    if results and not args.quiet:
+        _print_err(_format_table(results, runner.top or ""))
+    if interrupted is not None:
+        raise interrupted
+    return EXIT_OK if any(r.status == "success" for r in results) else EXIT_NO_SUCCESS
+
+
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    runner = ParallelRunner(ParallelConfig(tasks=[]), os.getcwd(), progress=_print_err)
+    before = len(runner.warnings)
+    removed = runner.cleanup(dry_run=args.dry_run)
+    if not removed and len(runner.warnings) == before:
+        _print_err("nothing to clean up" if not args.dry_run else "nothing would be removed")
+    return EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    items = ParallelRunner.list_worktrees(os.getcwd())
+    if args.json:
+        _print_json(items)
+    elif not items:
+        _print_err("no parallel worktrees")
+    else:
+        for item in items:
+            print(f"{item['worker_id'] if item['worker_id'] is not None else '?':>3}  "
+                  f"{item['branch'] or '(detached)'}  {item['status'] or '-'}  {item['path']}")
+    return EXIT_OK
+
+
+_COMMANDS = {
+    "run": _cmd_run, "parallel": _cmd_run,
+    "cleanup": _cmd_cleanup, "parallel-cleanup": _cmd_cleanup,
+    "list": _cmd_list,
+}
+
+
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C but with its own exit code."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_signalled(signum: int, _frame: object) -> None:
+    raise _Signalled(signum)
+
+
+def _print_err(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help", "--version"):
+        argv.insert(0, "run")
+    parser = _build_parser()
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            handlers[signum] = signal.signal(signum, _raise_signalled)
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return _COMMANDS[args.command](args)
+    except ParallelError as exc:
+        _print_err(f"error: {exc}")
+        return exc.exit_code
+    except _Signalled as exc:
+        _print_err(f"error: stopped by signal {exc.signum}")
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        _print_err("error: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Like json.tool: the reader went away; do not complain at exit either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_NO_SUCCESS
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Shared fixtures: real temporary git repositories and a scripted fake ``architect`` on PATH."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+import architect_parallel  # noqa: E402
+from fake_agent import make_agent_bin  # noqa: E402
+
+
+def git(*args, cwd):
+    """Run git in ``cwd`` and return its stdout (stripped); fail the test on error."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    assert proc.returncode == 0, f"git {args}: {proc.stderr}"
+    return proc.stdout.strip()
+
+
+def alive(pid):
+    """True while ``pid`` runs; a zombie (which nobody may reap in a container) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"
+
+
+@pytest.fixture
+def records(tmp_path):
+    folder = tmp_path / "records"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def agent_env(tmp_path, monkeypatch, records):
+    """Fake agent first on PATH, a fixed git identity, no stray configuration."""
+    bin_dir = make_agent_bin(str(tmp_path / "bin"))
+    monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    monkeypatch.setenv("FAKE_AGENT_RECORD", str(records))
+    monkeypatch.delenv("FAKE_AGENT_PLAN", raising=False)
+    for var in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{var}_NAME", "Test")
+        monkeypatch.setenv(f"GIT_{var}_EMAIL", "test@example.com")
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    return bin_dir
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A repository with one commit on ``main``; the current directory during the test."""
+    path = tmp_path / "repo"
+    (path / "src").mkdir(parents=True)
+    (path / "README.md").write_text("# demo\n")
+    (path / "src" / "app.py").write_text("print('hello')\n")
+    git("init", "-q", "-b", "main", cwd=path)
+    git("add", "-A", cwd=path)
+    git("commit", "-q", "-m", "initial", cwd=path)
+    monkeypatch.chdir(path)
+    return path
+
+
+class Cli:
+    """Call ``main()`` in process and capture what it prints."""
+
+    def __init__(self, capsys):
+        self.capsys = capsys
+
+    def __call__(self, *args):
+        self.capsys.readouterr()
+        code = architect_parallel.main([str(a) for a in args])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def json(self, *args):
+        code, out, err = self(*args, "--json")
+        return code, json.loads(out), err
+
+
+@pytest.fixture
+def cli(capsys):
+    return Cli(capsys)
+
+
+def read_records(records):
+    """What each fake agent call recorded, by worktree folder name."""
+    return {p.stem: json.loads(p.read_text()) for p in records.glob("*.json")}

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""A scripted stand-in for ``architect run`` used by the tests and by ``make demo``.
+
+It parses the command line the way the real (click-based) CLI would: ``run``,
+options, ``--``, then the task. What it does is a list of actions joined by
+``+``, taken from the first of:
+
+- the model, when it starts with ``fake:`` (``--models fake:json=partial,fake:exit=3``);
+- the task, when it starts with ``fake:``;
+- ``$FAKE_AGENT_PLAN``, a JSON object mapping a model name (or ``"default"``) to actions;
+- otherwise ``write=agent-output.txt``.
+
+Actions, run in order:
+  write=PATH      write the task to PATH (folders created)
+  delete=PATH     delete PATH
+  stage / commit  ``git add -A`` / ``git add -A && git commit``
+  sleep=SECONDS   sleep
+  ignoreterm      ignore SIGTERM from now on
+  grandchild=SECONDS  start a grandchild that sleeps, holding stdout, and record its pid
+  noise=N         print N lines of non-JSON text on stdout
+  stderr=TEXT     print TEXT on stderr
+  json=STATUS     print the JSON result with this status (default: success at the end)
+  steps=N, cost=X, costs=X  fields of the JSON result (``costs`` as costs.total_cost_usd)
+  indent          print the JSON result indented over several lines
+  garbage         print a broken JSON object instead of a result
+  silent          print no JSON result
+  crash           die by SIGABRT
+  exit=N          exit with code N (after printing)
+
+With ``$FAKE_AGENT_RECORD`` set to a folder, every call writes
+``<worker>.json`` there: argv, cwd, pid, start and end times, selected env.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def make_agent_bin(folder, name="architect"):
+    """Create ``folder`` holding an executable ``name`` that runs this fake agent; return it."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        f.write(f'#!/bin/sh\nexec "{sys.executable}" "{os.path.abspath(__file__)}" "$@"\n')
+    os.chmod(path, 0o755)
+    return folder
+
+
+def parse(argv):
+    if not argv or argv[0] != "run":
+        sys.exit("fake agent: expected 'run'")
+    options, i = {}, 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            task = argv[i + 1:]
+            if len(task) != 1:
+                sys.exit(f"fake agent: expected exactly one task after --, got {task!r}")
+            return options, task[0]
+        if arg in ("--json",):
+            options[arg] = True
+            i += 1
+        elif arg.startswith("--"):
+            options[arg] = argv[i + 1]
+            i += 2
+        else:
+            sys.exit(f"fake agent: unexpected argument {arg!r} before --")
+    sys.exit("fake agent: no -- before the task")
+
+
+def main():
+    options, task = parse(sys.argv[1:])
+    model = options.get("--model")
+    record_dir = os.environ.get("FAKE_AGENT_RECORD")
+    worker = os.path.basename(os.getcwd())
+    plan = json.loads(os.environ.get("FAKE_AGENT_PLAN", "{}"))
+    if model and model.startswith("fake:"):
+        script = model[len("fake:"):]
+    elif task.startswith("fake:"):
+        script = task[len("fake:"):].splitlines()[0]
+    else:
+        script = plan.get(model or "default", plan.get("default", "write=agent-output.txt"))
+    record = {"argv": sys.argv, "cwd": os.getcwd(), "pid": os.getpid(), "start": time.time(),
+              "env": {k: v for k, v in os.environ.items()
+                      if k.startswith(("OPENAI", "ARCHITECT", "GIT_"))}}
+    result = {"status": "success", "steps": 3, "cost": 0.0123}
+    printed, exit_code, indent = False, 0, None
+
+    def save():
+        if record_dir:
+            record["end"] = time.time()
+            with open(os.path.join(record_dir, worker + ".json"), "w") as f:
+                json.dump(record, f)
+
+    save()
+    for action in [a for a in script.split("+") if a]:
+        name, _, value = action.partition("=")
+        if name == "write":
+            os.makedirs(os.path.dirname(value) or ".", exist_ok=True)
+            with open(value, "w") as f:
+                f.write(task + "\n")
+        elif name == "delete":
+            os.remove(value)
+        elif name == "stage":
+            subprocess.run(["git", "add", "-A"], check=True)
+        elif name == "commit":
+            subprocess.run(["git", "add", "-A"], check=True)
+            subprocess.run(["git", "-c", "user.name=Fake", "-c", "user.email=fake@example.com",
+                            "commit", "-q", "-m", "agent commit"], check=True)
+        elif name == "sleep":
+            time.sleep(float(value))
+        elif name == "ignoreterm":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        elif name == "grandchild":
+            child = subprocess.Popen([sys.executable, "-c",
+                                      f"import time, signal; time.sleep({float(value)})"])
+            record.setdefault("grandchildren", []).append(child.pid)
+            save()
+        elif name == "noise":
+            for n in range(int(value)):
+                print(f"step {n}: thinking about {{the task}}")
+        elif name == "stderr":
+            print(value, file=sys.stderr)
+        elif name == "json":
+            result["status"] = value
+            print(json.dumps(result, indent=indent))
+            printed = True
+        elif name == "steps":
+            result["steps"] = int(value)
+        elif name == "cost":
+            result["cost"] = float(value)
+        elif name == "costs":
+            result.pop("cost", None)
+            result["costs"] = {"total_cost_usd": float(value), "prompt_tokens": 10}
+        elif name == "indent":
+            indent = 2
+        elif name == "garbage":
+            print('{"status": "success", "steps": ')
+            printed = True
+        elif name == "silent":
+            printed = True
+        elif name == "crash":
+            sys.stdout.flush()
+            os.abort()
+        elif name == "exit":
+            exit_code = int(value)
+        else:
+            sys.exit(f"fake agent: unknown action {action!r}")
+    if not printed:
+        print(json.dumps(result, indent=indent))
+    save()
+    sys.stdout.flush()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
