@@ -252,12 +252,11 @@ class ParallelRunner:
         self._check_nothing_lost(repo, jobs, base_commit)
         repo.exclude_worktrees()
         logs = repo.state_dir("logs")
-        argv_base = self._agent_argv(agent_exe)
         started = time.time()
         self.results = []
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.config.workers, thread_name_prefix="architect-parallel")
-        futures = [pool.submit(self._work, repo, job, base_commit, argv_base, logs)
+        futures = [pool.submit(self._work, repo, job, base_commit, agent_exe, logs)
                    for job in jobs]
         try:
             pending = set(futures)
@@ -336,7 +335,7 @@ class ParallelRunner:
 
     # -- one worker ----------------------------------------------------
 
-    def _work(self, repo: _Repo, job: _Job, base: str, argv_base: List[str],
+    def _work(self, repo: _Repo, job: _Job, base: str, agent_exe: str,
               logs: str) -> WorkerResult:
         result = WorkerResult(
             worker_id=job.worker_id, branch=job.branch, model=job.model or "default",
@@ -351,10 +350,7 @@ class ParallelRunner:
         try:
             with self._git_lock:
                 repo.create_worktree(job.path, job.branch, base)
-            argv = list(argv_base)
-            if job.model:
-                argv[-1:-1] = ["--model", job.model]
-            argv.append(job.task)
+            argv = self._agent_argv(agent_exe, job)
             if self._cancel.is_set():
                 result.status, result.error = "interrupted", "not started"
                 return result
@@ -384,8 +380,8 @@ class ParallelRunner:
         self._progress(line + (f" ({result.error})" if result.error else ""))
         return result
 
-    def _agent_argv(self, agent_exe: str) -> List[str]:
-        """The agent command line up to and including ``--``; the task is appended.
+    def _agent_argv(self, agent_exe: str, job: _Job) -> List[str]:
+        """The agent's command line: options, ``--``, then the task as one argument.
 
         Options come before ``--`` because the real architect CLI parses them with
         click, which would otherwise read a task starting with '-' as an option.
@@ -393,6 +389,8 @@ class ParallelRunner:
         c = self.config
         argv = [agent_exe, "run", "--agent", c.agent, "--confirm-mode", "yolo", "--json",
                 "--max-steps", str(c.max_steps)]
+        if job.model:
+            argv += ["--model", job.model]
         if c.budget_per_worker is not None:
             argv += ["--budget", _format_number(c.budget_per_worker)]
         if c.timeout_per_worker is not None:
@@ -401,7 +399,7 @@ class ParallelRunner:
             argv += ["--config", os.path.abspath(c.config_path)]
         if c.api_base:
             argv += ["--api-base", c.api_base]
-        return argv + ["--"]
+        return argv + ["--", job.task]
 
     def _run_agent(self, job: _Job, argv: List[str], out_path: str,
                    err_path: str) -> "tuple[Optional[int], bool]":
@@ -855,15 +853,706 @@ def _load_config_file(path: str) -> dict:
     return dict(section)
 
 
-# __YAML_READER__
-class _YamlReader:  # TEMP STUB
-    def __init__(self, text):
+# The reader follows the behaviour of PyYAML (its scanner, parser and
+# SafeConstructor), so that every document we accept gives exactly what
+# yaml.safe_load() gives. What lies outside the supported subset (anchors,
+# aliases, tags, directives, '?' keys, several documents, duplicate keys,
+# merge keys, ...) raises ConfigError instead of being guessed at.
+
+_BREAK = '\r\n\x85\u2028\u2029'          # PyYAML's line break characters
+_BREAK0 = '\0' + _BREAK                  # ... or the end of the input
+_BLANK = '\0 \t' + _BREAK                # ... or a space or tab
+_NOT_PLAIN_START = _BLANK + '-?:,[]{}#&*!|>\'"%@`'
+_ESCAPE_CHARS = '0abt\tnvfre "\\/N_LP'    # '\x' escapes and their values
+_ESCAPE_VALUES = '\0\x07\x08\t\t\n\x0b\x0c\r\x1b "\\/\x85\xa0\u2028\u2029'
+_KEY_STOPS = ('KEY', ':', 'BEND')        # tokens that end a block key/value
+_MAX_DEPTH = 100                         # nesting limit, keeps clear of RecursionError
+_NO_KEY = "expected 'key: value' (no ':' found on this line)"
+
+# PyYAML's reader refuses these characters anywhere in the input.
+_NON_PRINTABLE = re.compile(
+    '[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]')
+_LINE_BREAKS = re.compile('\r\n|[\r\n\x85\u2028\u2029]')
+
+# The implicit types of YAML 1.1 (yaml.org/type), as PyYAML resolves them. No
+# text matches two of them, so the order in which they are tried does not matter.
+_BOOL_RE = re.compile(r'''^(?:yes|Yes|YES|no|No|NO
+                    |true|True|TRUE|false|False|FALSE
+                    |on|On|ON|off|Off|OFF)$''', re.X)
+_FLOAT_RE = re.compile(r'''^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$''', re.X)
+_INT_RE = re.compile(r'''^(?:[-+]?0b[0-1_]+
+                    |[-+]?0[0-7_]+
+                    |[-+]?(?:0|[1-9][0-9_]*)
+                    |[-+]?0x[0-9a-fA-F_]+
+                    |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$''', re.X)
+_NULL_RE = re.compile(r'''^(?: ~
+                    |null|Null|NULL
+                    | )$''', re.X)
+_TIMESTAMP_RE = re.compile(r'''^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+                    |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
+                    (?:[Tt]|[ \t]+)[0-9][0-9]?
+                    :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
+                    (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$''', re.X)
+# PyYAML's constructor regex, which splits a timestamp into its fields.
+_TIMESTAMP_PARTS = re.compile(r'''^(?P<year>[0-9][0-9][0-9][0-9])
+                -(?P<month>[0-9][0-9]?)
+                -(?P<day>[0-9][0-9]?)
+                (?:(?:[Tt]|[ \t]+)
+                (?P<hour>[0-9][0-9]?)
+                :(?P<minute>[0-9][0-9])
+                :(?P<second>[0-9][0-9])
+                (?:\.(?P<fraction>[0-9]*))?
+                (?:[ \t]*(?P<tz>Z|(?P<tz_sign>[-+])(?P<tz_hour>[0-9][0-9]?)
+                (?::(?P<tz_minute>[0-9][0-9]))?))?)?$''', re.X)
+_INF = float('inf')
+_NAN = float('nan')   # a single object, like PyYAML's nan_value
+
+
+def _fail(line: int, reason: str) -> ConfigError:
+    """The ConfigError for a problem on 0-based ``line``."""
+    return ConfigError('line %d: %s' % (line + 1, reason))
+
+
+def _base60(value: str, convert) -> object:
+    """``convert(value)``, where ``1:30`` style values count in base 60."""
+    if ':' not in value:
+        return convert(value)
+    result, base = convert(0), 1
+    for part in reversed(value.split(':')):
+        result += convert(part) * base
+        base *= 60
+    return result
+
+
+def _to_int(text: str) -> int:
+    """PyYAML's construct_yaml_int."""
+    value = text.replace('_', '')
+    sign = -1 if value[0] == '-' else 1
+    if value[0] in '+-':
+        value = value[1:]
+    if value == '0':
+        return 0
+    if value.startswith('0b'):
+        return sign * int(value[2:], 2)
+    if value.startswith('0x'):
+        return sign * int(value[2:], 16)
+    if value[0] == '0':
+        return sign * int(value, 8)
+    return sign * _base60(value, int)
+
+
+def _to_float(text: str) -> float:
+    """PyYAML's construct_yaml_float."""
+    value = text.replace('_', '').lower()
+    sign = -1 if value[0] == '-' else 1
+    if value[0] in '+-':
+        value = value[1:]
+    if value == '.inf':
+        return sign * _INF
+    if value == '.nan':
+        return _NAN
+    return sign * _base60(value, float)
+
+
+def _to_timestamp(text: str) -> object:
+    """PyYAML's construct_yaml_timestamp: a date, naive or aware datetime."""
+    import datetime
+    parts = _TIMESTAMP_PARTS.match(text).groupdict()
+    date = int(parts['year']), int(parts['month']), int(parts['day'])
+    if not parts['hour']:
+        return datetime.date(*date)
+    fraction = int((parts['fraction'] or '0')[:6].ljust(6, '0'))
+    tzinfo = None
+    if parts['tz_sign']:
+        delta = datetime.timedelta(hours=int(parts['tz_hour']),
+                                   minutes=int(parts['tz_minute'] or 0))
+        tzinfo = datetime.timezone(-delta if parts['tz_sign'] == '-' else delta)
+    elif parts['tz']:
+        tzinfo = datetime.timezone.utc
+    return datetime.datetime(*date, int(parts['hour']), int(parts['minute']),
+                             int(parts['second']), fraction, tzinfo=tzinfo)
+
+
+def _resolve_plain(text: str) -> object:
+    """Type a plain scalar like PyYAML's resolver and SafeConstructor."""
+    if _NULL_RE.match(text):
+        return None
+    if _BOOL_RE.match(text):
+        return text.lower() in ('yes', 'true', 'on')
+    if _INT_RE.match(text):
+        return _to_int(text)
+    if _FLOAT_RE.match(text):
+        return _to_float(text)
+    if _TIMESTAMP_RE.match(text):
+        return _to_timestamp(text)
+    return text
+
+
+class _Scanner:
+    """Turns text into tokens: a port of PyYAML's Reader and Scanner.
+
+    Tokens are tuples ``(kind, line, value, plain)`` with a 0-based line.
+    Kinds: 'SCALAR', 'KEY', 'BSEQ' / 'BMAP' (a block collection starts), 'BEND'
+    (it ends), 'END', or the indicator itself: - : , [ ] { } --- ...
+    """
+
+    def __init__(self, text: str):
+        bad = _NON_PRINTABLE.search(text)
+        if bad:
+            line = len(_LINE_BREAKS.findall(text, 0, bad.start()))
+            raise _fail(line, 'character %r is not allowed' % bad.group())
+        self.buf = text + '\0\0\0\0'    # NUL marks the end, as in PyYAML
+        self.ptr = self.line = self.col = 0
+        self.tokens = []
+        self.flow_level = 0             # number of unclosed '[' and '{'
+        self.indent = -1                # column of the innermost block collection
+        self.indents = []
+        self.allow_key = True           # may a simple key start here?
+        self.keys = {}                  # flow level -> possible simple key
+
+    # -- characters (PyYAML's Reader) --
+    def peek(self, i: int = 0) -> str:
+        return self.buf[self.ptr + i]
+
+    def prefix(self, n: int) -> str:
+        return self.buf[self.ptr:self.ptr + n]
+
+    def forward(self, n: int = 1) -> None:
+        for _ in range(n):
+            ch = self.buf[self.ptr]
+            self.ptr += 1
+            if ch in '\n\x85\u2028\u2029' or (ch == '\r' and self.buf[self.ptr] != '\n'):
+                self.line += 1
+                self.col = 0
+            elif ch != '\ufeff':        # PyYAML gives a BOM no width
+                self.col += 1
+
+    def line_break(self) -> str:
+        """Consume one line break, returned normalised ('' if there is none)."""
+        ch = self.peek()
+        if ch in '\r\n\x85':
+            self.forward(2 if self.prefix(2) == '\r\n' else 1)
+            return '\n'
+        if ch in '\u2028\u2029':
+            self.forward()
+            return ch
+        return ''
+
+    def at_document_marker(self) -> bool:
+        return self.prefix(3) in ('---', '...') and self.peek(3) in _BLANK
+
+    def add(self, kind: str, size: int = 0) -> None:
+        """Add a token without value and skip its ``size`` characters."""
+        self.tokens.append((kind, self.line, None, False))
+        self.forward(size)
+
+    # -- the main loop: PyYAML's fetch_more_tokens, run to the end --
+    def scan(self) -> list:
+        while True:
+            self.skip_to_token()
+            self.stale_keys()
+            self.unwind(self.col)
+            ch = self.peek()
+            if ch == '\0':
+                self.unwind(-1)
+                self.remove_key()
+                self.add('END')
+                return self.tokens
+            if ch == '%' and self.col == 0:
+                raise _fail(self.line, "directives ('%') are not supported")
+            if ch in '-.' and self.col == 0 and self.at_document_marker():
+                self.unwind(-1)
+                self.remove_key()
+                self.allow_key = False
+                self.add(self.prefix(3), 3)
+            elif ch in '[{':
+                self.save_key()
+                self.flow_level += 1
+                self.allow_key = True
+                self.add(ch, 1)
+            elif self.flow_level and ch in ']},':
+                self.remove_key()
+                self.flow_level -= ch != ','
+                self.allow_key = ch == ','
+                self.add(ch, 1)
+            elif ch == '-' and self.peek(1) in _BLANK:
+                self.block_entry()
+            elif ch == '?' and (self.flow_level or self.peek(1) in _BLANK):
+                raise _fail(self.line, "complex keys ('?') are not supported")
+            elif ch == ':' and (self.flow_level or self.peek(1) in _BLANK):
+                self.value_indicator()
+            elif ch in '*&!':
+                raise _fail(self.line, "anchors ('&'), aliases ('*') and tags ('!') "
+                                       "are not supported")
+            elif ch in '|>' and not self.flow_level:
+                self.allow_key = True
+                self.remove_key()
+                self.tokens.append(self.block_scalar(ch == '>'))
+            elif ch in '\'"':
+                self.save_key()
+                self.allow_key = False
+                self.tokens.append(self.quoted_scalar(ch == '"'))
+            elif ch not in _NOT_PLAIN_START or (self.peek(1) not in _BLANK and (
+                    ch == '-' or (not self.flow_level and ch in '?:'))):
+                self.save_key()
+                self.allow_key = False
+                self.tokens.append(self.plain_scalar())
+            elif ch == '\t':
+                raise _fail(self.line, 'tabs are not allowed here (indent with spaces)')
+            else:   # PyYAML rejects these too: '@', '`', '%', ',', ']', '}' ...
+                raise _fail(self.line, ('unmatched %r' if ch in ']}' else
+                                        'a value cannot start with %r') % ch)
+
+    def skip_to_token(self) -> None:
+        """Skip spaces, comments and line breaks."""
+        if self.ptr == 0 and self.peek() == '\ufeff':
+            self.forward()
+        while True:
+            while self.peek() == ' ':
+                self.forward()
+            if self.peek() == '#':
+                # PyYAML reads '"a"#b' as "a" plus a comment, YAML as an error.
+                if self.ptr and self.buf[self.ptr - 1] not in ' \ufeff' + _BREAK:
+                    raise _fail(self.line, "'#' must follow a space to start a comment")
+                while self.peek() not in _BREAK0:
+                    self.forward()
+            if not self.line_break():
+                return
+            if not self.flow_level:
+                self.allow_key = True
+
+    # -- simple keys: a scalar or [ { is only known to be a key at its ':' --
+    def stale_keys(self) -> None:
+        """Forget possible keys that left their line or passed 1024 chars."""
+        for level, key in list(self.keys.items()):
+            if key[3] != self.line or self.ptr - key[2] > 1024:
+                if key[1]:
+                    raise _fail(key[3], _NO_KEY)
+                del self.keys[level]
+
+    def save_key(self) -> None:
+        required = not self.flow_level and self.indent == self.col
+        if self.allow_key:
+            self.remove_key()
+            self.keys[self.flow_level] = (len(self.tokens), required,
+                                          self.ptr, self.line, self.col)
+
+    def remove_key(self) -> None:
+        key = self.keys.pop(self.flow_level, None)
+        if key and key[1]:
+            raise _fail(key[3], _NO_KEY)
+
+    def value_indicator(self) -> None:
+        key = self.keys.pop(self.flow_level, None)
+        if key is None:     # PyYAML always rejects this too (scanner or parser)
+            raise _fail(self.line, "':' is not allowed here (nested 'a: b: c'?)"
+                        if not (self.flow_level or self.allow_key) else
+                        "':' without a key (keys must fit on one line; check indentation)")
+        self.tokens.insert(key[0], ('KEY', key[3], None, False))
+        if not self.flow_level and self.add_indent(key[4]):
+            self.tokens.insert(key[0], ('BMAP', key[3], None, False))
+        self.allow_key = False
+        self.add(':', 1)
+
+    # -- block indentation --
+    def unwind(self, col: int) -> None:
+        while not self.flow_level and self.indent > col:
+            self.indent = self.indents.pop()
+            self.add('BEND')
+
+    def add_indent(self, col: int) -> bool:
+        if self.indent >= col:
+            return False
+        self.indents.append(self.indent)
+        self.indent = col
+        return True
+
+    def block_entry(self) -> None:
+        if self.flow_level:
+            raise _fail(self.line, "a '- ' entry is not allowed inside [...] or {...}")
+        if not self.allow_key:
+            raise _fail(self.line, "a '- ' list entry is not allowed here")
+        if self.add_indent(self.col):
+            self.add('BSEQ')
+        self.allow_key = True
+        self.remove_key()
+        self.add('-', 1)
+
+    # -- scalars --
+    @staticmethod
+    def fold(first: str, breaks: list) -> list:
+        """Line folding: one line break becomes a space, more keep all but one."""
+        if first != '\n':
+            return [first] + breaks
+        return breaks or [' ']
+
+    def plain_scalar(self) -> tuple:
+        line, chunks, spaces = self.line, [], []
+        indent = self.indent + 1
+        stops = _BLANK + ',[]{}' if self.flow_level else _BLANK
+        while self.peek() != '#':
+            n = 0
+            while True:     # a chunk ends at a space, ': ' or (in flow) , ? [ ] { }
+                ch = self.peek(n)
+                if ch in _BLANK or (ch == ':' and self.peek(n + 1) in stops) \
+                        or (self.flow_level and ch in ',?[]{}'):
+                    break
+                n += 1
+            if not n:
+                break
+            self.allow_key = False
+            chunks += spaces
+            chunks.append(self.prefix(n))
+            self.forward(n)
+            spaces = self.plain_spaces()
+            if not spaces or self.peek() == '#' \
+                    or (not self.flow_level and self.col < indent):
+                break
+        return ('SCALAR', line, ''.join(chunks), True)
+
+    def plain_spaces(self) -> list:
+        """Whitespace inside a plain scalar, folded; None at a '---' line."""
+        n = 0
+        while self.peek(n) == ' ':
+            n += 1
+        spaces = self.prefix(n)
+        self.forward(n)
+        if self.peek() not in _BREAK:
+            return [spaces] if spaces else []
+        first = self.line_break()
+        self.allow_key = True
+        breaks = []
+        while True:
+            if self.at_document_marker():
+                return None
+            while self.peek() == ' ':
+                self.forward()
+            if self.peek() not in _BREAK:
+                return self.fold(first, breaks)
+            breaks.append(self.line_break())
+
+    def quoted_scalar(self, double: bool) -> tuple:
+        line, quote = self.line, self.peek()
+        self.forward()
+        chunks = []
+        while True:
+            n = 0
+            while self.peek(n) not in '\'"\\' + _BLANK:
+                n += 1
+            chunks.append(self.prefix(n))
+            self.forward(n)
+            ch = self.peek()
+            if not double and ch == "'" and self.peek(1) == "'":
+                chunks.append("'")
+                self.forward(2)
+            elif (double and ch == "'") or (not double and ch in '"\\'):
+                chunks.append(ch)
+                self.forward()
+            elif double and ch == '\\':
+                self.forward()
+                chunks.append(self.escape(line))
+            elif ch == quote:
+                self.forward()
+                return ('SCALAR', line, ''.join(chunks), False)
+            else:           # spaces and line breaks
+                n = 0
+                while self.peek(n) in ' \t':
+                    n += 1
+                chunks.append(self.prefix(n))
+                self.forward(n)
+                if self.peek() == '\0':
+                    raise _fail(line, 'unterminated quoted string')
+                if self.peek() in _BREAK:
+                    chunks[-1:] = self.fold(self.line_break(), self.quoted_breaks(line))
+
+    def quoted_breaks(self, line: int) -> list:
+        """Blank lines inside a quoted scalar; leading whitespace is dropped."""
+        breaks = []
+        while True:
+            if self.at_document_marker():
+                raise _fail(line, "unterminated quoted string (found '---' or '...')")
+            while self.peek() in ' \t':
+                self.forward()
+            if self.peek() not in _BREAK:
+                return breaks
+            breaks.append(self.line_break())
+
+    def escape(self, line: int) -> str:
+        """The text for the escape sequence after a backslash."""
+        ch = self.peek()
+        if ch in _BREAK:                # an escaped line break joins the lines
+            self.line_break()
+            return ''.join(self.quoted_breaks(line))
+        if ch in 'xuU':
+            size = 2 if ch == 'x' else 4 if ch == 'u' else 8
+            digits = self.prefix(size + 1)[1:]
+            if len(digits) != size or any(c not in '0123456789ABCDEFabcdef' for c in digits) \
+                    or int(digits, 16) > 0x10FFFF:
+                raise _fail(self.line, 'invalid escape \\%s%s' % (ch, digits.strip('\0')))
+            self.forward(size + 1)
+            return chr(int(digits, 16))
+        if ch not in _ESCAPE_CHARS:
+            raise _fail(self.line, 'unknown escape %r in double-quoted string' % ('\\' + ch))
+        self.forward()
+        return _ESCAPE_VALUES[_ESCAPE_CHARS.index(ch)]
+
+    def block_scalar(self, folded: bool) -> tuple:
+        line = self.line
+        self.forward()
+        keep = increment = None         # keep: None clips, False strips (|-)
+        for _ in range(2):              # indicators come in either order
+            ch = self.peek()
+            if ch in '+-' and keep is None:
+                keep = ch == '+'
+            elif ch in '0123456789' and increment is None:
+                if ch == '0':
+                    raise _fail(self.line, 'block indentation indicator must be 1-9')
+                increment = int(ch)
+            else:
+                break
+            self.forward()
+        if self.peek() not in _BREAK0 + ' ':
+            raise _fail(self.line, 'invalid block scalar header')
+        while self.peek() == ' ':
+            self.forward()
+        if self.peek() == '#':
+            while self.peek() not in _BREAK0:
+                self.forward()
+        if not self.line_break() and self.peek() != '\0':
+            raise _fail(self.line, 'only a comment may follow a block scalar header')
+        indent = max(self.indent + 1, 1)
+        if increment is None:           # indentation of the first non-empty line
+            breaks, max_indent = [], 0
+            while self.peek() in ' ' + _BREAK:
+                if self.peek() == ' ':
+                    self.forward()
+                    max_indent = max(max_indent, self.col)
+                else:
+                    breaks.append(self.line_break())
+            indent = max(indent, max_indent)
+        else:
+            indent += increment - 1
+            breaks = self.block_breaks(indent)
+        chunks, line_break = [], ''
+        while self.col == indent and self.peek() != '\0':
+            chunks += breaks
+            leading_non_space = self.peek() not in ' \t'
+            n = 0
+            while self.peek(n) not in _BREAK0:
+                n += 1
+            chunks.append(self.prefix(n))
+            self.forward(n)
+            line_break = self.line_break()
+            breaks = self.block_breaks(indent)
+            if self.col != indent or self.peek() == '\0':
+                break
+            # '>' folds a lone break between two non-indented lines into a
+            # space; more-indented lines and blank lines keep their breaks.
+            if folded and line_break == '\n' and leading_non_space \
+                    and self.peek() not in ' \t':
+                chunks += [] if breaks else [' ']
+            else:
+                chunks.append(line_break)
+        if keep is not False:
+            chunks.append(line_break)
+        if keep:
+            chunks += breaks
+        return ('SCALAR', line, ''.join(chunks), False)
+
+    def block_breaks(self, indent: int) -> list:
+        """Skip indentation and collect the line breaks of empty lines."""
+        breaks = []
+        while True:
+            while self.col < indent and self.peek() == ' ':
+                self.forward()
+            if self.peek() not in _BREAK:
+                return breaks
+            breaks.append(self.line_break())
+
+
+class _YamlReader:
+    """Parses YAML text (the supported subset) into Python values.
+
+    Mirrors PyYAML's parser and SafeConstructor.  After ``read()``,
+    ``key_lines`` maps the path of every mapping key (a tuple of keys and
+    sequence indices, e.g. ``('agents', 0, 'name')``) to its 1-based line.
+    """
+
+    def __init__(self, text: str):
+        self.text = text
         self.key_lines = {}
-    def read(self):
-        raise ConfigError("stub")
-def parse_yaml(text):
+        self._tokens = [('END', 0, None, False)]
+        self._pos = 0
+        self._depth = 0
+
+    def read(self) -> object:
+        """Return the document's value; raise ConfigError if it is unreadable."""
+        scanner, self._pos, self._depth, self.key_lines = None, 0, 0, {}
+        try:
+            if not isinstance(self.text, str):
+                raise ConfigError('line 1: YAML text must be a str, not %s'
+                                  % type(self.text).__name__)
+            scanner = _Scanner(self.text)
+            self._tokens = scanner.scan()
+            return self._document()
+        except ConfigError:
+            raise
+        except Exception as exc:        # a safety net (e.g. RecursionError)
+            line = self._tokens[min(self._pos, len(self._tokens) - 1)][1]
+            if scanner is not None and len(self._tokens) == 1:
+                line = scanner.line     # failed while scanning
+            reason = 'nesting too deep' if isinstance(exc, RecursionError) else \
+                'cannot read YAML (%s: %s)' % (type(exc).__name__, exc)
+            raise _fail(line, reason) from None
+
+    def _peek(self) -> str:
+        return self._tokens[self._pos][0]
+
+    def _unexpected(self, expected: str) -> ConfigError:
+        kind, line, value, _ = self._tokens[self._pos]
+        found = {'SCALAR': 'value %r' % (value[:40],), 'END': 'the end of the input',
+                 'BEND': 'less indented text', 'KEY': 'a key',
+                 'BSEQ': "a '- ' list at a different indentation",
+                 'BMAP': 'a key at a different indentation'}.get(kind, repr(kind))
+        if kind == 'BEND':
+            line = self._tokens[self._pos + 1][1]   # where the dedent shows
+        return _fail(line, 'expected %s, but found %s' % (expected, found))
+
+    def _document(self) -> object:
+        """PyYAML's stream/document states, for a single document."""
+        value = None
+        if self._peek() not in ('---', 'END'):
+            value = self._node((), block=True)      # no '---': implicit document
+        elif self._peek() == '---':
+            self._pos += 1
+            if self._peek() not in ('---', '...', 'END'):
+                value = self._node((), block=True)
+        while self._peek() == '...':
+            self._pos += 1
+        if self._peek() == '---':
+            raise _fail(self._tokens[self._pos][1], 'only one YAML document is allowed')
+        if self._peek() != 'END':
+            raise self._unexpected('the end of the document')
+        return value
+
+    def _node(self, path: tuple, block: bool, indentless: bool = False) -> object:
+        """One value; ``indentless`` allows a '- ' list at its key's column."""
+        tok = self._tokens[self._pos]
+        kind = tok[0]
+        if kind == 'SCALAR':
+            self._pos += 1
+            return self._scalar(tok)
+        if kind in ('[', '{') or (block and kind in ('BSEQ', 'BMAP')) \
+                or (indentless and kind == '-'):
+            self._depth += 1
+            if self._depth > _MAX_DEPTH:
+                raise _fail(tok[1], 'nesting deeper than %d levels' % _MAX_DEPTH)
+            if kind in ('[', '{'):
+                value = self._flow_collection(path)
+            elif kind == 'BMAP':
+                value = self._block_mapping(path)
+            else:
+                value = self._block_sequence(path, indentless=kind == '-')
+            self._depth -= 1
+            return value
+        raise self._unexpected('a value')
+
+    def _scalar(self, tok: tuple) -> object:
+        _, line, text, plain = tok
+        if not plain:
+            return text                 # quoted and block scalars are strings
+        if text in ('<<', '='):
+            raise _fail(line, "'%s' (a YAML merge/value key) is not supported; "
+                              "quote it" % text)
+        try:
+            return _resolve_plain(text)
+        except (ValueError, OverflowError) as exc:
+            raise _fail(line, 'invalid value %r (%s)' % (text[:40], exc)) from None
+
+    def _block_sequence(self, path: tuple, indentless: bool) -> list:
+        """'- ' entries; an indentless list has no BSEQ/BEND of its own."""
+        stops = _KEY_STOPS + ('-',) if indentless else ('-', 'BEND')
+        self._pos += not indentless
+        items = []
+        while self._peek() == '-':
+            self._pos += 1
+            items.append(None if self._peek() in stops else
+                         self._node(path + (len(items),), block=True))
+        if not indentless:
+            if self._peek() != 'BEND':
+                raise self._unexpected("a '- ' list entry")
+            self._pos += 1
+        return items
+
+    def _block_mapping(self, path: tuple) -> dict:
+        self._pos += 1
+        mapping = {}
+        while self._peek() == 'KEY':
+            self._pair(mapping, path, block=True)
+        if self._peek() != 'BEND':
+            raise self._unexpected("a 'key: value' line at this indentation")
+        self._pos += 1
+        return mapping
+
+    def _flow_collection(self, path: tuple) -> object:
+        """A [...] or {...} collection."""
+        close = ']' if self._peek() == '[' else '}'
+        self._pos += 1
+        result = [] if close == ']' else {}
+        while self._peek() != close:
+            if result:                  # every entry but the first needs a ','
+                if self._peek() != ',':
+                    raise self._unexpected("',' or '%s'" % close)
+                self._pos += 1
+                if self._peek() == close:
+                    break
+            if close == '}':
+                self._pair(result, path, block=False)
+            elif self._peek() == 'KEY':
+                raise _fail(self._tokens[self._pos][1],
+                            "'key: value' inside [...] is not supported; use [{...}]")
+            else:
+                result.append(self._node(path + (len(result),), block=False))
+        self._pos += 1
+        return result
+
+    def _pair(self, mapping: dict, path: tuple, block: bool) -> None:
+        """Add one 'key: value' entry; the key or the value may be empty."""
+        line = self._tokens[self._pos][1]
+        key = value = None
+        explicit = self._peek() == 'KEY'
+        if not explicit:                # only in flow: '{a}' means {'a': None}
+            key = self._node(path, block)
+        else:
+            self._pos += 1
+            if self._peek() not in (_KEY_STOPS if block else (':', ',', '}')):
+                key = self._node(path, block, indentless=block)
+        if isinstance(key, (list, dict)):
+            raise _fail(line, 'a list or mapping cannot be a mapping key')
+        if key in mapping:              # PyYAML keeps the last one silently
+            raise _fail(line, 'duplicate key %s' % repr(key)[:60])
+        self.key_lines[path + (key,)] = line + 1
+        if explicit and self._peek() == ':':
+            self._pos += 1
+            if self._peek() not in (_KEY_STOPS if block else (',', '}')):
+                value = self._node(path + (key,), block, indentless=block)
+        mapping[key] = value
+
+
+def parse_yaml(text: str) -> object:
+    """Parse YAML ``text`` and return what ``yaml.safe_load(text)`` returns.
+
+    Supports block and flow collections, plain, quoted and block scalars with
+    YAML 1.1 typing (null, bool, int, float, timestamp), comments and a single
+    document.  Anything else -- anchors, aliases, tags, directives, '?' keys,
+    several documents, duplicate keys, bad indentation, ... -- raises
+    ConfigError with a message starting with ``line N: ``.
+    """
     return _YamlReader(text).read()
-# __YAML_END__
 
 
 ######################################################################

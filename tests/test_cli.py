@@ -83,11 +83,12 @@ parallel_runs:
 def test_config_file_sets_defaults_flags_override_and_is_handed_to_agents(repo, cli, records, tmp_path):
     config = tmp_path / "conf.yaml"
     config.write_text(CONFIG)
-    code, results, _ = cli.json("t", "-c", config)
+    code, results, _ = cli.json("fake:json=success", "-c", config)
     assert code == 0 and len(results) == 2
     argv = read_records(records)[".architect-parallel-1"]["argv"]
     assert argv[1:] == ["run", "--agent", "review", "--confirm-mode", "yolo", "--json",
-                        "--max-steps", "9", "--budget", "1.5", "--config", str(config), "--", "t"]
+                        "--max-steps", "9", "--budget", "1.5", "--config", str(config), "--",
+                        "fake:json=success"]
     for p in records.glob("*.json"):
         p.unlink()
     code, results, _ = cli.json("t", "--config", config, "--workers", "1", "--max-steps", "4")
