@@ -418,11 +418,11 @@ class ParallelRunner:
             self._procs[job.worker_id] = proc
         try:
             if self._cancel.is_set():  # Ctrl-C came while we were starting it
-                _kill_tree(proc, 0)
+                _kill_trees([proc], 0)
             timed_out = not _wait_exited(proc, deadline)
             # On a timeout this stops the agent; otherwise the agent is gone and this
             # stops whatever it left running in its process group.
-            _kill_tree(proc, _TERM_GRACE)
+            _kill_trees([proc], _TERM_GRACE)
             proc.wait()
         finally:
             with self._procs_lock:
@@ -433,16 +433,7 @@ class ParallelRunner:
         """Stop every running agent: TERM, then KILL after a grace period (or at a second Ctrl-C)."""
         with self._procs_lock:
             procs = list(self._procs.values())
-        try:
-            for proc in procs:
-                _signal_tree(proc, signal.SIGTERM)
-            end = time.monotonic() + _TERM_GRACE
-            while time.monotonic() < end and any(_group_alive(proc.pid) for proc in procs):
-                time.sleep(0.05)
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C skips the grace period
-        for proc in procs:
-            _signal_tree(proc, signal.SIGKILL)
+        _kill_trees(procs, _TERM_GRACE)
 
     # -- safety --------------------------------------------------------
 
@@ -715,77 +706,83 @@ def _wait_exited(proc: subprocess.Popen, deadline: Optional[float]) -> bool:
         time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
 
 
-def _descendants(pid: int) -> List[int]:
-    """Processes below ``pid`` (Linux /proc), including any that left its process group."""
-    children: Dict[int, List[int]] = {}
+def _processes() -> List["tuple[int, int, int, bool]"]:
+    """``(pid, ppid, pgid, running)`` of every process, from Linux /proc; [] elsewhere.
+
+    ``running`` is False for zombies, which signals cannot stop and which nobody
+    may reap in a container whose init does not.
+    """
     try:
-        names = os.listdir("/proc")
+        names = [name for name in os.listdir("/proc") if name.isdigit()]
     except OSError:
         return []
+    table = []
     for name in names:
-        if not name.isdigit():
-            continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
                 stat = f.read()
         except OSError:
-            continue
+            continue  # it just ended
         # The command name may hold spaces and parentheses: fields start after the last ')'.
         fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 1:
-            children.setdefault(int(fields[1]), []).append(int(name))
-    found, todo = [], [pid]
+        if len(fields) > 2:
+            table.append((int(name), int(fields[1]), int(fields[2]), fields[0] != b"Z"))
+    return table
+
+
+def _kill_trees(procs: List[subprocess.Popen], grace: float) -> None:
+    """Stop the agents' whole process trees: SIGTERM, up to ``grace`` seconds, then SIGKILL.
+
+    A tree is the agent's process group (it leads its own, see start_new_session)
+    plus every descendant seen in /proc before the first signal, so children that
+    started their own session are caught too: once their parent dies they are
+    reparented and can no longer be traced back.
+    """
+    groups = {proc.pid for proc in procs}
+    children: Dict[int, List[int]] = {}
+    for pid, ppid, _pgid, _running in _processes():
+        children.setdefault(ppid, []).append(pid)
+    pids, todo = set(), list(groups)
     while todo:
         for child in children.get(todo.pop(), []):
-            found.append(child)
+            pids.add(child)
             todo.append(child)
-    return found
 
+    def send(sig: int) -> None:
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        for pgid in groups:
+            try:
+                os.killpg(pgid, sig)
+            except OSError:
+                pass
 
-def _signal_tree(proc: subprocess.Popen, sig: int) -> None:
-    """Send ``sig`` to the agent's process group and every descendant we can see."""
-    for pid in _descendants(proc.pid):
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            pass
-    try:
-        os.killpg(proc.pid, sig)  # the agent leads its own group (start_new_session)
-    except OSError:
-        pass
+    def running() -> bool:
+        table = _processes()
+        if not table:  # no /proc: a group that answers is taken as running
+            return any(_answers(pgid) for pgid in groups)
+        return any(alive and (pgid in groups or pid in pids) for pid, _pp, pgid, alive in table)
 
-
-def _kill_tree(proc: subprocess.Popen, grace: float) -> None:
-    """Stop the agent's whole process tree: SIGTERM, up to ``grace`` seconds, then SIGKILL."""
     if grace > 0:
-        _signal_tree(proc, signal.SIGTERM)
+        send(signal.SIGTERM)
         end = time.monotonic() + grace
-        while time.monotonic() < end and _group_alive(proc.pid):
-            time.sleep(0.05)
-    _signal_tree(proc, signal.SIGKILL)
+        try:
+            while time.monotonic() < end and running():
+                time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C skips the grace period
+    send(signal.SIGKILL)
 
 
-def _group_alive(pgid: int) -> bool:
-    """True while any process of the group is still running (zombies do not count)."""
+def _answers(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
+        return True
     except OSError:
         return False
-    # killpg(0) also succeeds for zombies; look closer where /proc allows.
-    if not os.path.isdir("/proc"):
-        return True
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
 
 
 ######################################################################

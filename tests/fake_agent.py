@@ -17,6 +17,7 @@ Actions, run in order:
   sleep=SECONDS   sleep
   ignoreterm      ignore SIGTERM from now on
   grandchild=SECONDS  start a grandchild that sleeps, holding stdout, and record its pid
+  daemon=SECONDS  the same, but the grandchild starts its own session (leaves the process group)
   noise=N         print N lines of non-JSON text on stdout
   stderr=TEXT     print TEXT on stderr
   json=STATUS     print the JSON result with this status (default: success at the end)
@@ -114,9 +115,9 @@ def main():
             time.sleep(float(value))
         elif name == "ignoreterm":
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        elif name == "grandchild":
-            child = subprocess.Popen([sys.executable, "-c",
-                                      f"import time, signal; time.sleep({float(value)})"])
+        elif name in ("grandchild", "daemon"):
+            child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({float(value)})"],
+                                     start_new_session=name == "daemon")
             record.setdefault("grandchildren", []).append(child.pid)
             save()
         elif name == "noise":
