@@ -3,11 +3,18 @@ PYTHON ?= python3
 
 .PHONY: test demo
 
-# pytest is the only test dependency; install it when it is missing.
+# pytest is the only test dependency. When $(PYTHON) lacks it, it is installed into
+# a project-local .venv (this also works where the system Python is "externally
+# managed", as on Debian 12 and Ubuntu 24.04).
 test:
-	@$(PYTHON) -c "import pytest" 2>/dev/null || $(PYTHON) -m pip install --quiet pytest \
-		|| $(PYTHON) -m pip install --quiet --user pytest
-	$(PYTHON) -m pytest
+	@if $(PYTHON) -c "import pytest" 2>/dev/null; then py="$(PYTHON)"; else \
+		py=.venv/bin/python; \
+		if ! $$py -c "import pytest" 2>/dev/null; then \
+			echo "pytest is missing: installing it into .venv"; \
+			$(PYTHON) -m venv .venv && $$py -m pip install --quiet pytest || exit 1; \
+		fi; \
+	fi; \
+	echo "$$py -m pytest"; $$py -m pytest
 
 # Three workers for real on a throwaway repository, with the scripted agent from tests/.
 demo:

@@ -26,7 +26,9 @@ __version__ = "0.1.0"
 
 import argparse
 import concurrent.futures
+import contextlib
 import dataclasses
+import fcntl
 import json
 import math
 import os
@@ -38,7 +40,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 __all__ = [
     "ConfigError",
@@ -84,6 +86,7 @@ _RESULT_TAIL_BYTES = 4 * 1024 * 1024
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
                       "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
 _STATE_DIR = "architect-parallel"  # under the repository's common git dir
+_MARK_VAR = "ARCHITECT_PARALLEL_MARK"  # set in each agent's environment, see _kill_trees
 
 
 class ParallelError(Exception):
@@ -151,16 +154,24 @@ class ParallelConfig:
 
     def validate(self) -> None:
         """Raise ConfigError for a value the runner cannot use."""
+        if isinstance(self.tasks, str) or not isinstance(self.tasks, (list, tuple)):
+            raise ConfigError(f"tasks must be a list of strings, got {self.tasks!r}")
         if not self.tasks:
             raise ConfigError("no task given: pass TASK or --task")
         for task in self.tasks:
             if not isinstance(task, str) or not task.strip():
-                raise ConfigError("a task is empty")
-            if "\0" in task:
-                raise ConfigError("a task contains a NUL byte, which cannot be passed as an argument")
+                raise ConfigError(f"a task must be a non-empty string, got {task!r}")
+        if self.models is not None and (isinstance(self.models, str)
+                                        or not isinstance(self.models, (list, tuple))):
+            raise ConfigError(f"models must be a list of strings, got {self.models!r}")
         for model in self.models or []:
-            if not model or model != model.strip() or "\0" in model:
+            if not isinstance(model, str) or not model or model != model.strip():
                 raise ConfigError(f"bad model name {model!r}")
+        for value in [*self.tasks, *(self.models or []), self.agent, self.api_base,
+                      self.config_path, self.base_branch, self.agent_command]:
+            if isinstance(value, str) and "\0" in value:
+                raise ConfigError(f"{value!r} contains a NUL byte, which cannot be passed "
+                                  "as an argument")
         _check_value("workers", self.workers)
         _check_value("max_steps", self.max_steps)
         _check_value("budget_per_worker", self.budget_per_worker)
@@ -222,7 +233,7 @@ class ParallelRunner:
         self._cancel = threading.Event()
         self._git_lock = threading.Lock()  # worktree creation takes git's ref and index locks
         self._procs_lock = threading.Lock()
-        self._procs: Dict[int, subprocess.Popen] = {}
+        self._procs: Dict[int, _Agent] = {}
 
     # -- public API ----------------------------------------------------
 
@@ -243,7 +254,13 @@ class ParallelRunner:
             raise ParallelError(
                 f"agent command '{self.config.agent_command}' not found on PATH; "
                 "install it or add its folder to PATH")
+        # A relative PATH entry would otherwise be looked up again from each worktree.
+        agent_exe = os.path.abspath(agent_exe)
         base_commit = repo.resolve_base(self.config.base_branch)
+        with repo.lock():
+            return self._run_locked(repo, agent_exe, base_commit)
+
+    def _run_locked(self, repo: _Repo, agent_exe: str, base_commit: str) -> List[WorkerResult]:
         jobs = _plan(self.config, repo.top)
         if repo.has_uncommitted_changes():
             self._warn("the main checkout has uncommitted changes; workers start from "
@@ -270,7 +287,10 @@ class ParallelRunner:
         finally:
             pool.shutdown(wait=True)
             self.results = sorted((f.result() for f in futures), key=lambda r: r.worker_id)
-            _save_last_run(repo, base_commit, started, self.results)
+            try:
+                _save_last_run(repo, base_commit, started, self.results)
+            except (OSError, ParallelError) as exc:
+                self._warn(f"could not save the results for 'list': {exc}")
         return self.results
 
     def cleanup(self, dry_run: bool = False) -> int:
@@ -279,6 +299,10 @@ class ParallelRunner:
         Each removal is reported through ``progress``. Running it again removes nothing.
         """
         repo = _Repo.find(self.workspace_root)
+        with repo.lock():
+            return self._cleanup_locked(repo, dry_run)
+
+    def _cleanup_locked(self, repo: _Repo, dry_run: bool) -> int:
         repo.prune_worktrees()
         worktrees = repo.worktrees()
         ours = [wt for wt in worktrees if _is_parallel_path(wt["path"]) and wt["path"] != repo.top]
@@ -340,23 +364,22 @@ class ParallelRunner:
         result = WorkerResult(
             worker_id=job.worker_id, branch=job.branch, model=job.model or "default",
             status="failed", steps=0, cost=0.0, duration=0.0, files_modified=[],
-            worktree_path=job.path, task=job.task,
-            log_path=os.path.join(logs, f"worker-{job.worker_id}.stdout.log"),
-            stderr_path=os.path.join(logs, f"worker-{job.worker_id}.stderr.log"),
-            base_commit=base)
+            worktree_path=job.path, task=job.task, base_commit=base)
         if self._cancel.is_set():
             result.status, result.error = "interrupted", "not started"
             return result
         try:
             with self._git_lock:
                 repo.create_worktree(job.path, job.branch, base)
-            argv = self._agent_argv(agent_exe, job)
             if self._cancel.is_set():
                 result.status, result.error = "interrupted", "not started"
                 return result
+            result.log_path = os.path.join(logs, f"worker-{job.worker_id}.stdout.log")
+            result.stderr_path = os.path.join(logs, f"worker-{job.worker_id}.stderr.log")
             self._progress(f"worker {job.worker_id} started ({result.model}): {_shorten(job.task, 60)}")
             started = time.monotonic()
-            exit_code, timed_out = self._run_agent(job, argv, result.log_path, result.stderr_path)
+            exit_code, timed_out = self._run_agent(job, self._agent_argv(agent_exe, job),
+                                                   result.log_path, result.stderr_path)
             result.duration = round(time.monotonic() - started, 3)
             result.exit_code = exit_code
             payload = _read_agent_result(result.log_path)
@@ -365,6 +388,8 @@ class ParallelRunner:
                 result.status = "interrupted"
             elif timed_out:
                 result.error = f"stopped after {self.config.timeout_per_worker}s timeout"
+            elif not os.path.isdir(job.path):
+                result.status, result.error = "failed", "the agent removed its own worktree"
             elif payload is None and result.status == "failed":
                 result.error = f"agent exited with code {exit_code} and printed no JSON result"
         except ParallelError as exc:
@@ -410,19 +435,25 @@ class ParallelRunner:
         """
         timeout = self.config.timeout_per_worker
         deadline = None if timeout is None else time.monotonic() + timeout + _DEADLINE_GRACE
+        env = _clean_env()
+        # Every process the agent starts inherits this mark, which finds them even
+        # after they left its process group and lost their parent.
+        mark = f"{os.getpid()}-{id(self)}-{job.worker_id}-{time.monotonic_ns()}"
+        env[_MARK_VAR] = mark
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(
                 argv, cwd=job.path, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env=_clean_env(), start_new_session=True)
+                env=env, start_new_session=True)
+        agent = _Agent(proc, mark)
         with self._procs_lock:
-            self._procs[job.worker_id] = proc
+            self._procs[job.worker_id] = agent
         try:
             if self._cancel.is_set():  # Ctrl-C came while we were starting it
-                _kill_trees([proc], 0)
+                _kill_trees([agent], 0)
             timed_out = not _wait_exited(proc, deadline)
             # On a timeout this stops the agent; otherwise the agent is gone and this
-            # stops whatever it left running in its process group.
-            _kill_trees([proc], _TERM_GRACE)
+            # stops whatever it left running.
+            _kill_trees([agent], _TERM_GRACE)
             proc.wait()
         finally:
             with self._procs_lock:
@@ -439,6 +470,10 @@ class ParallelRunner:
 
     def _check_nothing_lost(self, repo: _Repo, jobs: List[_Job], base: str) -> None:
         """Refuse to start when a worktree or branch to be reused holds work (unless --force)."""
+        blocker = BRANCH_PREFIX.split("/")[0]
+        if repo.branch_exists(blocker):
+            raise ParallelError(f"a branch named '{blocker}' exists, so git cannot create the "
+                                f"{BRANCH_PREFIX}N branches; rename it first")
         registered = {wt["path"]: wt for wt in repo.worktrees()}
         by_branch = {wt.get("branch"): wt["path"] for wt in registered.values()}
         found = []
@@ -497,8 +532,14 @@ def _classify(exit_code: Optional[int], timed_out: bool,
     if not _is_number(cost):
         costs = payload.get("costs")
         cost = costs.get("total_cost_usd") if isinstance(costs, dict) else None
-    cost = float(cost) if _is_number(cost) and cost >= 0 else 0.0
-    return status, steps, cost
+    try:
+        cost = float(cost) if _is_number(cost) and cost >= 0 else 0.0
+    except OverflowError:  # an integer too large for a float
+        cost = 0.0
+    return status, steps, cost if math.isfinite(cost) else 0.0
+
+
+_NON_SPACE = re.compile(r"\S")
 
 
 def _read_agent_result(path: str) -> Optional[dict]:
@@ -522,7 +563,7 @@ def _read_agent_result(path: str) -> Optional[dict]:
             value, end = decoder.raw_decode(text, match.end() - 1)
         except ValueError:
             continue
-        if isinstance(value, dict) and not text[end:].strip():
+        if isinstance(value, dict) and not _NON_SPACE.search(text, end):
             return value
     return None
 
@@ -560,7 +601,8 @@ class _Repo:
             try:
                 return self.git("rev-parse", "--verify", "--quiet", "HEAD^{commit}").strip()
             except ParallelError:
-                raise ParallelError("the repository has no commit yet; commit something first") from None
+                raise ParallelError("HEAD has no commit yet (empty repository or unborn branch); "
+                                    "commit something first, or pass --base REF") from None
         try:
             return self.git("rev-parse", "--verify", "--quiet", "--end-of-options",
                             f"{ref}^{{commit}}").strip()
@@ -635,22 +677,51 @@ class _Repo:
     def exclude_worktrees(self) -> None:
         """Keep the worktree folders out of ``git status`` in the main checkout."""
         pattern = f"/{WORKTREE_PREFIX}*/"
-        info = os.path.join(self.common_dir, "info")
-        os.makedirs(info, exist_ok=True)
-        exclude = os.path.join(info, "exclude")
+        exclude = os.path.join(self.common_dir, "info", "exclude")
         try:
-            with open(exclude, encoding="utf-8", errors="surrogateescape") as f:
-                current = f.read()
-        except FileNotFoundError:
-            current = ""
-        if pattern not in current.splitlines():
-            with open(exclude, "a", encoding="utf-8", errors="surrogateescape") as f:
-                f.write(("" if current.endswith("\n") or not current else "\n") + pattern + "\n")
+            os.makedirs(os.path.dirname(exclude), exist_ok=True)
+            try:
+                with open(exclude, encoding="utf-8", errors="surrogateescape") as f:
+                    current = f.read()
+            except FileNotFoundError:
+                current = ""
+            if pattern not in current.splitlines():
+                with open(exclude, "a", encoding="utf-8", errors="surrogateescape") as f:
+                    f.write(("" if current.endswith("\n") or not current else "\n") + pattern + "\n")
+        except OSError as exc:
+            raise ParallelError(f"cannot update {exclude}: {exc.strerror or exc}") from None
 
     def state_dir(self, *parts: str) -> str:
         path = os.path.join(self.common_dir, _STATE_DIR, *parts)
-        os.makedirs(path, exist_ok=True)
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError as exc:
+            raise ParallelError(f"cannot create {path}: {exc.strerror or exc}") from None
         return path
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the repository's run lock, or raise ParallelError naming its holder.
+
+        Two runs (or a run and a cleanup) in one repository would remove each
+        other's worktrees. flock() is released by the kernel when its holder dies,
+        so a crashed run never leaves a stale lock behind.
+        """
+        path = os.path.join(self.state_dir(), "lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+                raise ParallelError(
+                    f"another architect-parallel (pid {holder}) is running in this repository; "
+                    "wait for it to finish or stop it") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # also releases the lock
 
 
 def _git(args: List[str], cwd: str) -> str:
@@ -706,6 +777,14 @@ def _wait_exited(proc: subprocess.Popen, deadline: Optional[float]) -> bool:
         time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
 
 
+@dataclass
+class _Agent:
+    """A running agent and the environment mark its descendants inherit."""
+
+    proc: subprocess.Popen
+    mark: str
+
+
 def _processes() -> List["tuple[int, int, int, bool]"]:
     """``(pid, ppid, pgid, running)`` of every process, from Linux /proc; [] elsewhere.
 
@@ -730,25 +809,45 @@ def _processes() -> List["tuple[int, int, int, bool]"]:
     return table
 
 
-def _kill_trees(procs: List[subprocess.Popen], grace: float) -> None:
+def _marked(marks: List[str], table: list) -> List[int]:
+    """Pids in ``table`` (see _processes) whose environment carries one of ``marks``."""
+    needles = [f"{_MARK_VAR}={mark}\0".encode() for mark in marks]
+    found = []
+    for pid, _ppid, _pgid, running in table:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue  # ended, or not ours to read
+        if running and any(environ.startswith(n) or b"\0" + n in environ for n in needles):
+            found.append(pid)
+    return found
+
+
+def _kill_trees(agents: List[_Agent], grace: float) -> None:
     """Stop the agents' whole process trees: SIGTERM, up to ``grace`` seconds, then SIGKILL.
 
-    A tree is the agent's process group (it leads its own, see start_new_session)
-    plus every descendant seen in /proc before the first signal, so children that
-    started their own session are caught too: once their parent dies they are
-    reparented and can no longer be traced back.
+    A tree is the agent's process group (it leads its own, see start_new_session),
+    every descendant seen in /proc, and every process carrying the agent's
+    environment mark, so children that started their own session or were
+    orphaned are caught too.
     """
-    groups = {proc.pid for proc in procs}
-    children: Dict[int, List[int]] = {}
-    for pid, ppid, _pgid, _running in _processes():
-        children.setdefault(ppid, []).append(pid)
-    pids, todo = set(), list(groups)
-    while todo:
-        for child in children.get(todo.pop(), []):
-            pids.add(child)
-            todo.append(child)
+    groups = {agent.proc.pid for agent in agents}
 
-    def send(sig: int) -> None:
+    def members() -> "set[int]":
+        table = _processes()
+        children: Dict[int, List[int]] = {}
+        for pid, ppid, _pgid, _running in table:
+            children.setdefault(ppid, []).append(pid)
+        pids, todo = set(), list(groups)
+        while todo:
+            for child in children.get(todo.pop(), []):
+                pids.add(child)
+                todo.append(child)
+        pids.update(_marked([agent.mark for agent in agents], table))
+        return pids
+
+    def send(sig: int, pids: "set[int]") -> None:
         for pid in pids:
             try:
                 os.kill(pid, sig)
@@ -766,15 +865,16 @@ def _kill_trees(procs: List[subprocess.Popen], grace: float) -> None:
             return any(_answers(pgid) for pgid in groups)
         return any(alive and (pgid in groups or pid in pids) for pid, _pp, pgid, alive in table)
 
+    pids = members()
     if grace > 0:
-        send(signal.SIGTERM)
+        send(signal.SIGTERM, pids)
         end = time.monotonic() + grace
         try:
             while time.monotonic() < end and running():
                 time.sleep(0.05)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C skips the grace period
-    send(signal.SIGKILL)
+    send(signal.SIGKILL, pids | members())
 
 
 def _answers(pgid: int) -> bool:
@@ -811,10 +911,11 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
         if value is not None and (not is_int or value < 1):
             raise bad("a whole number of seconds of at least 1, or null")
     elif key == "agent":
-        if not isinstance(value, str) or not value.strip() or value.startswith("-"):
+        if not isinstance(value, str) or not value.strip() or value.startswith("-") or "\0" in value:
             raise bad("an agent name")
     else:
-        raise ConfigError(f"{label or key}: unknown key (known: {', '.join(DEFAULTS)})")
+        raise ConfigError(f"{label or key}: unknown key (value {_shorten(repr(value), 40)}; "
+                          f"known keys: {', '.join(DEFAULTS)})")
 
 
 def _load_config_file(path: str) -> dict:
@@ -828,14 +929,16 @@ def _load_config_file(path: str) -> dict:
     try:
         document = reader.read()
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise ConfigError(f"{path} {exc}") from None  # "<path> line N: ..."
     if document is None:
         return {}
     if not isinstance(document, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
+        raise ConfigError(f"{path} line 1: the top level must be a mapping, got {type(document).__name__} "
+                          f"{_shorten(repr(document), 40)}")
     names = [name for name in ("parallel_runs", "parallel") if name in document]
     if len(names) > 1:
-        raise ConfigError(f"{path}: has both 'parallel_runs' and 'parallel'; keep one")
+        raise ConfigError(f"{path} line {reader.key_lines.get((names[1],), '?')}: has both "
+                          "'parallel_runs' and 'parallel'; keep one")
     if not names:
         return {}
     section = document[names[0]]
@@ -843,7 +946,7 @@ def _load_config_file(path: str) -> dict:
         return {}
     if not isinstance(section, dict):
         raise ConfigError(f"{path} line {reader.key_lines.get((names[0],), '?')}: "
-                          f"{names[0]} must be a mapping")
+                          f"{names[0]} must be a mapping, got {_shorten(repr(section), 40)}")
     for key, value in section.items():
         line = reader.key_lines.get((names[0], key), "?")
         _check_value(str(key), value, label=f"{path} line {line}: {names[0]}.{key}")
@@ -1411,11 +1514,13 @@ class _YamlReader:
 
     def _unexpected(self, expected: str) -> ConfigError:
         kind, line, value, _ = self._tokens[self._pos]
-        found = {'SCALAR': 'value %r' % (value[:40],), 'END': 'the end of the input',
-                 'BEND': 'less indented text', 'KEY': 'a key',
-                 'BSEQ': "a '- ' list at a different indentation",
-                 'BMAP': 'a key at a different indentation'}.get(kind, repr(kind))
-        if kind == 'BEND':
+        if kind == 'SCALAR':
+            found = 'value %r' % (value[:40],)
+        else:
+            found = {'END': 'the end of the input', 'BEND': 'less indented text', 'KEY': 'a key',
+                     'BSEQ': "a '- ' list at a different indentation",
+                     'BMAP': 'a key at a different indentation'}.get(kind, repr(kind))
+        if kind == 'BEND' and self._pos + 1 < len(self._tokens):
             line = self._tokens[self._pos + 1][1]   # where the dedent shows
         return _fail(line, 'expected %s, but found %s' % (expected, found))
 
@@ -1602,7 +1707,7 @@ def _save_last_run(repo: _Repo, base: str, started: float, results: List[WorkerR
             "finished": time.time(), "results": [r.to_dict() for r in results]}
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2)
+        json.dump(data, f, indent=2, allow_nan=False)
         f.write("\n")
     os.replace(tmp, path)
 
@@ -1692,7 +1797,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     def progress(line: str) -> None:
-        if not args.quiet or line.startswith("warning:"):
+        if not args.quiet:
             _print_err(line)
 
     tasks = ([args.task] if args.task is not None else []) + args.tasks
@@ -1725,6 +1830,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _print_json([r.to_dict() for r in results])
     if results and not args.quiet:
         _print_err(_format_table(results, runner.top or ""))
+    elif args.quiet:  # --quiet keeps the errors
+        for r in results:
+            if r.error and r.status != "interrupted":
+                _print_err(f"error: worker {r.worker_id}: {r.error}")
     if interrupted is not None:
         raise interrupted
     return EXIT_OK if any(r.status == "success" for r in results) else EXIT_NO_SUCCESS
@@ -1746,9 +1855,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     elif not items:
         _print_err("no parallel worktrees")
     else:
-        for item in items:
-            print(f"{item['worker_id'] if item['worker_id'] is not None else '?':>3}  "
-                  f"{item['branch'] or '(detached)'}  {item['status'] or '-'}  {item['path']}")
+        _print_out("\n".join(
+            f"{item['worker_id'] if item['worker_id'] is not None else '?':>3}  "
+            f"{item['branch'] or '(detached)'}  {item['status'] or '-'}  {item['path']}"
+            for item in items))
     return EXIT_OK
 
 
@@ -1772,12 +1882,33 @@ def _raise_signalled(signum: int, _frame: object) -> None:
 
 
 def _print_err(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    """One line on stderr; a closed stderr must not stop the workers that report progress."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def _print_json(value: object) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+    # ASCII escapes keep odd file names (surrogate-escaped bytes) printable on any stdout;
+    # allow_nan=False guarantees standard JSON.
+    _print_out(json.dumps(value, indent=2, allow_nan=False))
+
+
+def _print_out(text: str) -> None:
+    """Write ``text`` and a newline on stdout.
+
+    A reader that goes away early (``| head``) does not change the exit code: the
+    work is done. As json.tool does, stdout is then pointed at /dev/null so that
+    Python does not complain when it flushes at exit.
+    """
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -1791,7 +1922,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         for signum in (signal.SIGTERM, signal.SIGHUP):
             handlers[signum] = signal.signal(signum, _raise_signalled)
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version print, then exit 0
+            return exc.code if isinstance(exc.code, int) else EXIT_OK
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
@@ -1805,11 +1939,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         _print_err("error: interrupted")
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
-        # Like json.tool: the reader went away; do not complain at exit either.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_NO_SUCCESS
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)

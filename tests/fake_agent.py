@@ -13,6 +13,7 @@ options, ``--``, then the task. What it does is a list of actions joined by
 Actions, run in order:
   write=PATH      write the task to PATH (folders created)
   delete=PATH     delete PATH
+  rmtree=PATH     delete the folder PATH (``.`` is the worktree itself)
   stage / commit  ``git add -A`` / ``git add -A && git commit``
   sleep=SECONDS   sleep
   ignoreterm      ignore SIGTERM from now on
@@ -34,6 +35,7 @@ With ``$FAKE_AGENT_RECORD`` set to a folder, every call writes
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -105,6 +107,8 @@ def main():
                 f.write(task + "\n")
         elif name == "delete":
             os.remove(value)
+        elif name == "rmtree":
+            shutil.rmtree(os.path.abspath(value))
         elif name == "stage":
             subprocess.run(["git", "add", "-A"], check=True)
         elif name == "commit":

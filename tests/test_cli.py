@@ -28,9 +28,7 @@ def test_run_and_its_alias(repo, cli, command):
 @pytest.mark.parametrize("args", [[], ["run"], ["cleanup"], ["parallel-cleanup"], ["list"], ["parallel"]])
 def test_help_and_version_everywhere(cli, args, capsys):
     for flag in ("--help", "--version"):
-        with pytest.raises(SystemExit) as exc:
-            ap.main(args + [flag])
-        assert exc.value.code == 0
+        assert ap.main(args + [flag]) == 0
         out = capsys.readouterr().out
         assert (ap.__version__ in out) if flag == "--version" else ("usage:" in out)
 
@@ -107,22 +105,26 @@ def test_config_accepts_the_original_section_name(repo, cli, tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("parallel_runs:\n  workers: 11\n", "line 2: parallel_runs.workers must be an integer from 1 to 10, got 11"),
     ("parallel_runs:\n  workers: true\n", "line 2: parallel_runs.workers must be an integer from 1 to 10, got True"),
-    ("x: 1\nparallel_runs:\n\n  wrokers: 2\n", "line 4: parallel_runs.wrokers: unknown key"),
+    ("x: 1\nparallel_runs:\n\n  wrokers: 2\n", "line 4: parallel_runs.wrokers: unknown key (value 2;"),
     ("parallel_runs:\n  max_steps: 0\n", "line 2: parallel_runs.max_steps must be an integer of at least 1"),
     ("parallel_runs:\n  agent: build\n  budget_per_worker: -2\n", "line 3: parallel_runs.budget_per_worker must be"),
     ("parallel_runs:\n  timeout_per_worker: 2.5\n", "line 2: parallel_runs.timeout_per_worker must be"),
-    ("parallel_runs: [1, 2]\n", "line 1: parallel_runs must be a mapping"),
+    ("parallel_runs: [1, 2]\n", "line 1: parallel_runs must be a mapping, got [1, 2]"),
+    ('parallel_runs:\n  agent: "a\\0b"\n', "line 2: parallel_runs.agent must be an agent name"),
     ("parallel_runs:\n  workers: 2\n workers: 3\n", "line 3"),
-    ("- a\n- b\n", "the top level must be a mapping"),
+    ("- a\n- b\n", "line 1: the top level must be a mapping, got list ['a', 'b']"),
+    ("parallel_runs:\n  workers: [\n", "line 3: expected a value, but found the end of the input"),
+    ("parallel_runs:\n  workers: 2\n  agent: |\n    a\n   b: 1\n", "line 5"),
     ("parallel_runs:\n  workers: &a 2\n", "line 2"),
-    ("parallel:\n  workers: 1\nparallel_runs:\n  workers: 2\n", "has both 'parallel_runs' and 'parallel'"),
+    ("parallel:\n  workers: 1\nparallel_runs:\n  workers: 2\n", "line 1: has both 'parallel_runs' and 'parallel'"),
 ])
 def test_bad_config_names_key_value_and_line(repo, cli, tmp_path, text, message):
     config = tmp_path / "bad.yaml"
     config.write_text(text)
     code, out, err = cli("t", "-c", config)
     assert code == 2 and out == ""
-    assert err.startswith(f"error: {config}") and message in err and err.count("\n") == 1, err
+    assert err.startswith(f"error: {config} line ") and message in err and err.count("\n") == 1, err
+    assert "cannot read YAML" not in err
     assert not list(repo.glob(".architect-parallel-*"))
 
 
@@ -216,7 +218,7 @@ def test_interrupt_stops_every_agent_and_saves_results(repo, records, agent_env,
     started = time.monotonic()
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=20)
-    assert time.monotonic() - started < ap._TERM_GRACE + 3
+    assert time.monotonic() - started < 6  # TERM, at most 2 s of grace, KILL
     assert proc.returncode == code, err
     assert err.rstrip().splitlines()[-1].startswith("error: ")
     for rec in read_records(records).values():
