@@ -34,6 +34,7 @@ import math
 import os
 import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -64,16 +65,42 @@ EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGTERM/SIGHUP number for those signals)
 
 WORKTREE_PREFIX = ".architect-parallel-"
 BRANCH_PREFIX = "architect/parallel-"
-AGENT_COMMAND = "architect"
 MAX_WORKERS = 10
+# The keys of the config file's parallel_runs section, with their defaults.
 DEFAULTS = {
     "workers": 3,
     "agent": "build",
     "max_steps": 50,
     "budget_per_worker": None,
     "timeout_per_worker": None,
+    "agent_cmd": "architect",
+    "include": [],
+    "setup": [],
+    "checks": [],
+    "check_timeout": 600,
+    "port_base": 8100,
+    "commit": True,
 }
+# Best first: the order ranking uses after checks passed.
 STATUSES = ("success", "partial", "failed", "timeout", "interrupted")
+
+# Agent CLIs that run headless, as command templates (see _expand_template) and the
+# reader of their result. Each was written against the CLI's own documentation of
+# its non-interactive mode; the README says which version.
+PRESETS = {
+    "architect": ("architect run --agent {agent} --confirm-mode yolo --json --max-steps {max_steps} "
+                  "--model {model?} --budget {budget?} --timeout {timeout?} --config {config?} "
+                  "--api-base {api_base?} -- {task}", "architect"),
+    "claude": ("claude -p --output-format json --dangerously-skip-permissions "
+               "--max-turns {max_steps} --model {model?} -- {task}", "claude"),
+    "codex": ("codex exec --json --full-auto --skip-git-repo-check --model {model?} -- {task}",
+              "codex"),
+    "aider": ("aider --yes-always --no-pretty --no-stream --no-check-update --model {model?} "
+              "--message={task}", "exit-code"),
+    "gemini": ("gemini --yolo --output-format json --model {model?} --prompt={task}", "gemini"),
+}
+PLACEHOLDERS = ("task", "model", "worker", "branch", "worktree", "base", "port", "agent",
+                "max_steps", "budget", "timeout", "config", "api_base")
 
 # The agent gets its own --timeout; the runner's hard deadline comes this many
 # seconds later, so a well-behaved agent always gets to report first.
@@ -130,9 +157,23 @@ class WorkerResult:
     log_path: str = ""  # the agent's stdout
     stderr_path: str = ""  # the agent's stderr
     base_commit: str = ""  # the commit the branch started from
+    worker_log: str = ""  # setup, commit and check output
+    commit: Optional[str] = None  # the runner's commit of the worker's changes
+    checks_passed: int = 0
+    checks_total: int = 0
+    checks: List[dict] = field(default_factory=list)  # {command, passed, exit_code, duration}
+    rank: int = 0  # 1 = best, see _rank
+    steps_known: bool = False  # False: the agent did not report steps (JSON: null)
+    cost_known: bool = False  # False: the agent did not report its cost (JSON: null)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The result as JSON-ready data; steps and cost are None when unknown."""
+        data = dataclasses.asdict(self)
+        if not data.pop("steps_known"):
+            data["steps"] = None
+        if not data.pop("cost_known"):
+            data["cost"] = None
+        return data
 
 
 @dataclass
@@ -150,7 +191,13 @@ class ParallelConfig:
     config_path: Optional[str] = None  # handed to every agent as --config
     api_base: Optional[str] = None
     force: bool = False  # discard work found in worktrees/branches this run reuses
-    agent_command: str = AGENT_COMMAND  # executable looked up on PATH
+    agent_cmd: str = DEFAULTS["agent_cmd"]  # a PRESETS name, or a command template
+    include: List[str] = field(default_factory=list)  # patterns of files to copy, with .worktreeinclude
+    setup: List[str] = field(default_factory=list)  # sh -c commands run before the agent
+    checks: List[str] = field(default_factory=list)  # sh -c commands run after the agent
+    check_timeout: float = DEFAULTS["check_timeout"]  # seconds, for each setup and check command
+    port_base: int = DEFAULTS["port_base"]  # ARCHITECT_PARALLEL_PORT = port_base + worker id
+    commit: bool = DEFAULTS["commit"]  # commit each worker's changes on its branch
 
     def validate(self) -> None:
         """Raise ConfigError for a value the runner cannot use."""
@@ -167,16 +214,13 @@ class ParallelConfig:
         for model in self.models or []:
             if not isinstance(model, str) or not model or model != model.strip():
                 raise ConfigError(f"bad model name {model!r}")
-        for value in [*self.tasks, *(self.models or []), self.agent, self.api_base,
-                      self.config_path, self.base_branch, self.agent_command]:
+        for value in [*self.tasks, *(self.models or []), self.api_base, self.config_path,
+                      self.base_branch]:
             if isinstance(value, str) and "\0" in value:
                 raise ConfigError(f"{value!r} contains a NUL byte, which cannot be passed "
                                   "as an argument")
-        _check_value("workers", self.workers)
-        _check_value("max_steps", self.max_steps)
-        _check_value("budget_per_worker", self.budget_per_worker)
-        _check_value("timeout_per_worker", self.timeout_per_worker)
-        _check_value("agent", self.agent)
+        for key in DEFAULTS:
+            _check_value(key, getattr(self, key))
 
 
 @dataclass
@@ -249,31 +293,29 @@ class ParallelRunner:
         self._cancel.clear()
         repo = _Repo.find(self.workspace_root)
         self.top = repo.top
-        agent_exe = shutil.which(self.config.agent_command)
-        if agent_exe is None:
-            raise ParallelError(
-                f"agent command '{self.config.agent_command}' not found on PATH; "
-                "install it or add its folder to PATH")
-        # A relative PATH entry would otherwise be looked up again from each worktree.
-        agent_exe = os.path.abspath(agent_exe)
+        command = _AgentCommand.parse(self.config.agent_cmd)
         base_commit = repo.resolve_base(self.config.base_branch)
-        with repo.lock():
-            return self._run_locked(repo, agent_exe, base_commit)
-
-    def _run_locked(self, repo: _Repo, agent_exe: str, base_commit: str) -> List[WorkerResult]:
         jobs = _plan(self.config, repo.top)
+        for job in jobs:  # a template that cannot be filled in fails now, not per worker
+            command.argv(self._values(job, base_commit))
+        with repo.lock():
+            return self._run_locked(repo, command, jobs, base_commit)
+
+    def _run_locked(self, repo: _Repo, command: _AgentCommand, jobs: List[_Job],
+                    base_commit: str) -> List[WorkerResult]:
         if repo.has_uncommitted_changes():
             self._warn("the main checkout has uncommitted changes; workers start from "
                        f"{base_commit[:12]} and will not see them")
         repo.prune_worktrees()
         self._check_nothing_lost(repo, jobs, base_commit)
+        includes = repo.include_files(self.config.include)
         repo.exclude_worktrees()
         logs = repo.state_dir("logs")
         started = time.time()
         self.results = []
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.config.workers, thread_name_prefix="architect-parallel")
-        futures = [pool.submit(self._work, repo, job, base_commit, agent_exe, logs)
+        futures = [pool.submit(self._work, repo, job, base_commit, command, includes, logs)
                    for job in jobs]
         try:
             pending = set(futures)
@@ -286,23 +328,24 @@ class ParallelRunner:
             raise
         finally:
             pool.shutdown(wait=True)
-            self.results = sorted((f.result() for f in futures), key=lambda r: r.worker_id)
+            self.results = _rank([f.result() for f in futures])
             try:
                 _save_last_run(repo, base_commit, started, self.results)
             except (OSError, ParallelError) as exc:
                 self._warn(f"could not save the results for 'list': {exc}")
         return self.results
 
-    def cleanup(self, dry_run: bool = False) -> int:
+    def cleanup(self, dry_run: bool = False, keep_branches: bool = False) -> int:
         """Remove every parallel worktree and branch; return the number of worktrees removed.
 
-        Each removal is reported through ``progress``. Running it again removes nothing.
+        Each removal is reported through ``progress``. Running it again removes
+        nothing. ``keep_branches`` keeps the branches (and so the committed work).
         """
         repo = _Repo.find(self.workspace_root)
         with repo.lock():
-            return self._cleanup_locked(repo, dry_run)
+            return self._cleanup_locked(repo, dry_run, keep_branches)
 
-    def _cleanup_locked(self, repo: _Repo, dry_run: bool) -> int:
+    def _cleanup_locked(self, repo: _Repo, dry_run: bool, keep_branches: bool) -> int:
         repo.prune_worktrees()
         worktrees = repo.worktrees()
         ours = [wt for wt in worktrees if _is_parallel_path(wt["path"]) and wt["path"] != repo.top]
@@ -312,7 +355,7 @@ class ParallelRunner:
             self._progress(f"{'would remove' if dry_run else 'removed'} worktree {wt['path']}")
         in_use = {wt["branch"] for wt in worktrees if wt not in ours}
         branches = []
-        for branch in repo.parallel_branches():
+        for branch in [] if keep_branches else repo.parallel_branches():
             if branch in in_use:
                 self._warn(f"branch {branch} is checked out in another worktree; left in place")
             else:
@@ -359,105 +402,162 @@ class ParallelRunner:
 
     # -- one worker ----------------------------------------------------
 
-    def _work(self, repo: _Repo, job: _Job, base: str, agent_exe: str,
-              logs: str) -> WorkerResult:
+    def _work(self, repo: _Repo, job: _Job, base: str, command: _AgentCommand,
+              includes: List[str], logs: str) -> WorkerResult:
+        """Create the worktree, set it up, run the agent, commit, run the checks."""
+        n = job.worker_id
         result = WorkerResult(
-            worker_id=job.worker_id, branch=job.branch, model=job.model or "default",
+            worker_id=n, branch=job.branch, model=job.model or "default",
             status="failed", steps=0, cost=0.0, duration=0.0, files_modified=[],
-            worktree_path=job.path, task=job.task, base_commit=base)
+            worktree_path=job.path, task=job.task, base_commit=base,
+            checks_total=len(self.config.checks))
         if self._cancel.is_set():
             result.status, result.error = "interrupted", "not started"
             return result
+        values = self._values(job, base)
+        env = _clean_env()
+        env.update({f"ARCHITECT_PARALLEL_{key.upper()}": values[key] or ""
+                    for key in ("worker", "task", "model", "branch", "worktree", "base", "port")})
+        agent_ran, copied = False, []
         try:
             with self._git_lock:
                 repo.create_worktree(job.path, job.branch, base)
+            copied = _copy_files(repo.top, job.path, includes)
             if self._cancel.is_set():
                 result.status, result.error = "interrupted", "not started"
                 return result
-            result.log_path = os.path.join(logs, f"worker-{job.worker_id}.stdout.log")
-            result.stderr_path = os.path.join(logs, f"worker-{job.worker_id}.stderr.log")
-            self._progress(f"worker {job.worker_id} started ({result.model}): {_shorten(job.task, 60)}")
+            result.worker_log = os.path.join(logs, f"worker-{n}.log")
+            with open(result.worker_log, "wb") as log:
+                log.write(f"worker {n} in {job.path}; copied {len(copied)} file(s)\n".encode())
+            for cmd in self.config.setup:
+                code, timed_out, _ = self._run_shell(n, cmd, job.path, env, result.worker_log, "setup")
+                if code != 0:
+                    result.error = (f"setup command {cmd!r} "
+                                    + ("timed out" if timed_out else f"failed with exit code {code}")
+                                    + f"; see {result.worker_log}")
+                    return result
+            result.log_path = os.path.join(logs, f"worker-{n}.stdout.log")
+            result.stderr_path = os.path.join(logs, f"worker-{n}.stderr.log")
+            self._progress(f"worker {n} started ({result.model}): {_shorten(job.task, 60)}")
+            timeout = self.config.timeout_per_worker
             started = time.monotonic()
-            exit_code, timed_out = self._run_agent(job, self._agent_argv(agent_exe, job),
-                                                   result.log_path, result.stderr_path)
+            agent_ran = True
+            exit_code, timed_out = self._run_process(
+                n, command.argv(values), job.path, env, result.log_path, result.stderr_path,
+                None if timeout is None else timeout + _DEADLINE_GRACE)
             result.duration = round(time.monotonic() - started, 3)
             result.exit_code = exit_code
-            payload = _read_agent_result(result.log_path)
-            result.status, result.steps, result.cost = _classify(exit_code, timed_out, payload)
+            status, steps, cost, found = _read_result(command.reader, result.log_path, exit_code)
+            result.status = "timeout" if timed_out else status
+            result.steps, result.steps_known = (steps, True) if steps is not None else (0, False)
+            result.cost, result.cost_known = (cost, True) if cost is not None else (0.0, False)
             if self._cancel.is_set():
                 result.status = "interrupted"
             elif timed_out:
-                result.error = f"stopped after {self.config.timeout_per_worker}s timeout"
+                result.error = f"stopped after {timeout}s timeout"
             elif not os.path.isdir(job.path):
                 result.status, result.error = "failed", "the agent removed its own worktree"
-            elif payload is None and result.status == "failed":
-                result.error = f"agent exited with code {exit_code} and printed no JSON result"
+            elif result.status == "failed" and exit_code != 0:
+                result.error = f"agent exited with code {exit_code}" + (
+                    "" if found or command.reader == "exit-code" else " and printed no JSON result")
         except ParallelError as exc:
             result.error = str(exc)
         except OSError as exc:  # e.g. the log folder vanished or the agent cannot be executed
             result.error = f"{type(exc).__name__}: {exc}"
-        if os.path.isdir(job.path):
-            try:
-                result.files_modified = repo.changed_files(job.path, base)
-            except ParallelError as exc:
-                result.error = result.error or str(exc)
-        line = f"worker {job.worker_id} {result.status} {result.duration:.1f}s ${result.cost:.4f}"
-        self._progress(line + (f" ({result.error})" if result.error else ""))
+        finally:
+            if agent_ran and os.path.isdir(job.path):
+                self._finish(repo, job, result, env, copied)
         return result
 
-    def _agent_argv(self, agent_exe: str, job: _Job) -> List[str]:
-        """The agent's command line: options, ``--``, then the task as one argument.
+    def _finish(self, repo: _Repo, job: _Job, result: WorkerResult, env: Dict[str, str],
+                copied: List[str]) -> None:
+        """After the agent: commit its changes, run the checks, list the changed files."""
+        try:
+            if self.config.commit:
+                message = (f"architect-parallel: worker {job.worker_id}: "
+                           f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
+                result.commit = repo.commit_all(job.path, message, exclude=copied)
+            if not self._cancel.is_set():
+                for cmd in self.config.checks:
+                    started = time.monotonic()
+                    code, timed_out, _ = self._run_shell(job.worker_id, cmd, job.path, env,
+                                                         result.worker_log, "check")
+                    result.checks.append({"command": cmd, "passed": code == 0 and not timed_out,
+                                          "exit_code": code,
+                                          "duration": round(time.monotonic() - started, 3)})
+                result.checks_passed = sum(c["passed"] for c in result.checks)
+            result.files_modified = repo.changed_files(job.path, result.base_commit)
+        except ParallelError as exc:
+            result.error = result.error or str(exc)
+        except OSError as exc:
+            result.error = result.error or f"{type(exc).__name__}: {exc}"
+        line = f"worker {job.worker_id} {result.status} {result.duration:.1f}s"
+        if result.cost_known:
+            line += f" ${result.cost:.4f}"
+        if result.checks_total:
+            line += f" checks {result.checks_passed}/{result.checks_total}"
+        self._progress(line + (f" ({result.error})" if result.error else ""))
 
-        Options come before ``--`` because the real architect CLI parses them with
-        click, which would otherwise read a task starting with '-' as an option.
-        """
+    def _values(self, job: _Job, base: str) -> Dict[str, Optional[str]]:
+        """What the template placeholders and ARCHITECT_PARALLEL_* variables stand for."""
         c = self.config
-        argv = [agent_exe, "run", "--agent", c.agent, "--confirm-mode", "yolo", "--json",
-                "--max-steps", str(c.max_steps)]
-        if job.model:
-            argv += ["--model", job.model]
-        if c.budget_per_worker is not None:
-            argv += ["--budget", _format_number(c.budget_per_worker)]
-        if c.timeout_per_worker is not None:
-            argv += ["--timeout", str(c.timeout_per_worker)]
-        if c.config_path:
-            argv += ["--config", os.path.abspath(c.config_path)]
-        if c.api_base:
-            argv += ["--api-base", c.api_base]
-        return argv + ["--", job.task]
+        return {
+            "task": job.task, "model": job.model, "worker": str(job.worker_id),
+            "branch": job.branch, "worktree": job.path, "base": base,
+            "port": str(c.port_base + job.worker_id), "agent": c.agent,
+            "max_steps": str(c.max_steps),
+            "budget": None if c.budget_per_worker is None else _format_number(c.budget_per_worker),
+            "timeout": None if c.timeout_per_worker is None else str(c.timeout_per_worker),
+            "config": os.path.abspath(c.config_path) if c.config_path else None,
+            "api_base": c.api_base,
+        }
 
-    def _run_agent(self, job: _Job, argv: List[str], out_path: str,
-                   err_path: str) -> "tuple[Optional[int], bool]":
-        """Run the agent to completion or to its deadline; return (exit code, timed out).
+    def _run_shell(self, worker_id: int, cmd: str, cwd: str, env: Dict[str, str], log: str,
+                   what: str) -> "tuple[Optional[int], bool, float]":
+        """Run a setup or check command with ``sh -c``, its output appended to ``log``."""
+        with open(log, "ab") as f:
+            f.write(f"\n$ {cmd}   # {what}\n".encode("utf-8", "surrogateescape"))
+        started = time.monotonic()
+        code, timed_out = self._run_process(worker_id, ["sh", "-c", cmd], cwd, env, log, log,
+                                            self.config.check_timeout, append=True)
+        with open(log, "ab") as f:
+            f.write((f"# timed out after {self.config.check_timeout}s\n" if timed_out
+                     else f"# exit code {code}\n").encode())
+        return code, timed_out, time.monotonic() - started
 
-        Output goes straight to the log files rather than through pipes, so a
-        grandchild that inherits stdout can neither block the runner nor fill memory.
+    def _run_process(self, worker_id: int, argv: List[str], cwd: str, env: Dict[str, str],
+                     out_path: str, err_path: str, timeout: Optional[float],
+                     append: bool = False) -> "tuple[Optional[int], bool]":
+        """Run ``argv`` to completion or ``timeout``; return (exit code, timed out).
+
+        Output goes straight to files rather than through pipes, so a grandchild
+        that inherits stdout can neither block the runner nor fill memory. When it
+        ends, or at the timeout, its whole process tree is stopped.
         """
-        timeout = self.config.timeout_per_worker
-        deadline = None if timeout is None else time.monotonic() + timeout + _DEADLINE_GRACE
-        env = _clean_env()
-        # Every process the agent starts inherits this mark, which finds them even
+        deadline = None if timeout is None else time.monotonic() + timeout
+        env = dict(env)
+        # Every process the command starts inherits this mark, which finds them even
         # after they left its process group and lost their parent.
-        mark = f"{os.getpid()}-{id(self)}-{job.worker_id}-{time.monotonic_ns()}"
+        mark = f"{os.getpid()}-{id(self)}-{worker_id}-{time.monotonic_ns()}"
         env[_MARK_VAR] = mark
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(
-                argv, cwd=job.path, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env=env, start_new_session=True)
+        mode = "ab" if append else "wb"
+        with open(out_path, mode) as out, open(err_path, mode) as err:
+            proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=err, env=env, start_new_session=True)
         agent = _Agent(proc, mark)
         with self._procs_lock:
-            self._procs[job.worker_id] = agent
+            self._procs[worker_id] = agent
         try:
             if self._cancel.is_set():  # Ctrl-C came while we were starting it
                 _kill_trees([agent], 0)
             timed_out = not _wait_exited(proc, deadline)
-            # On a timeout this stops the agent; otherwise the agent is gone and this
+            # On a timeout this stops the command; otherwise it is gone and this
             # stops whatever it left running.
             _kill_trees([agent], _TERM_GRACE)
             proc.wait()
         finally:
             with self._procs_lock:
-                self._procs.pop(job.worker_id, None)
+                self._procs.pop(worker_id, None)
         return proc.returncode, timed_out
 
     def _stop_all(self) -> None:
@@ -510,39 +610,173 @@ class ParallelRunner:
         self._progress(f"warning: {message}")
 
 
-def _classify(exit_code: Optional[int], timed_out: bool,
-              payload: Optional[dict]) -> "tuple[str, int, float]":
-    """Status, steps and cost of a finished agent.
+class _AgentCommand:
+    """The agent to run: a preset or a template, split once, and its result reader."""
 
-    The agent's JSON wins over its exit code; a status we do not know counts as
-    partial; without JSON, exit code 0 is partial (it did something, we cannot
-    tell how well) and anything else failed.
+    def __init__(self, words: List[str], reader: str, exe: str):
+        self.words = words
+        self.reader = reader
+        self.exe = exe
+
+    @classmethod
+    def parse(cls, spec: str) -> _AgentCommand:
+        """Resolve ``--agent-cmd``: a preset name, or a command line written with shell quoting."""
+        template, reader = PRESETS.get(spec, (spec, "exit-code"))
+        try:
+            words = shlex.split(template)
+        except ValueError as exc:
+            raise ConfigError(f"--agent-cmd {spec!r} cannot be split: {exc}") from None
+        if not words:
+            raise ConfigError("--agent-cmd is empty")
+        for word in words:
+            for name, _optional in _PLACEHOLDER.findall(word):
+                if name not in PLACEHOLDERS:
+                    raise ConfigError(f"--agent-cmd: unknown placeholder {{{name}}} "
+                                      f"(known: {', '.join('{%s}' % p for p in PLACEHOLDERS)})")
+        if _PLACEHOLDER.search(words[0]):
+            raise ConfigError("--agent-cmd: the command itself cannot be a placeholder")
+        exe = shutil.which(words[0])
+        if exe is None:
+            raise ParallelError(f"agent command '{words[0]}' not found on PATH; "
+                                "install it or add its folder to PATH")
+        # A relative PATH entry would otherwise be looked up again from each worktree.
+        return cls(words, reader, os.path.abspath(exe))
+
+    def argv(self, values: Dict[str, Optional[str]]) -> List[str]:
+        """The command line for one worker: placeholders filled in, nothing re-split.
+
+        ``{name?}`` without a value drops its argument, and when the argument is the
+        placeholder alone, the option right before it too (``--model {model?}``).
+        """
+        argv: List[str] = [self.exe]
+        for word in self.words[1:]:
+            missing = [name for name, optional in _PLACEHOLDER.findall(word)
+                       if values.get(name) is None]
+            if missing:
+                if not all(f"{{{name}?}}" in word for name in missing):
+                    raise ConfigError(
+                        f"--agent-cmd needs {{{missing[0]}}}, which has no value for worker "
+                        f"{values['worker']}; write {{{missing[0]}?}} to leave it out")
+                if _PLACEHOLDER.fullmatch(word) and len(argv) > 1 and argv[-1].startswith("-"):
+                    argv.pop()
+                continue
+            argv.append(_PLACEHOLDER.sub(lambda m: values[m.group(1)] or "", word))
+        return argv
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)(\??)\}")
+
+
+def _read_result(reader: str, path: str,
+                 exit_code: Optional[int]) -> "tuple[str, Optional[int], Optional[float], bool]":
+    """Status, steps, cost (None when unknown) and whether a result was found in stdout.
+
+    Each reader knows one CLI's output; without a result the exit code decides.
     """
-    if timed_out:
-        status = "timeout"
-    elif payload is not None:
-        status = payload.get("status")
-        status = status if status in ("success", "partial", "failed") else "partial"
-    else:
-        status = "partial" if exit_code == 0 else "failed"
-    payload = payload or {}
-    steps = payload.get("steps")
-    steps = steps if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 else 0
-    cost = payload.get("cost")
-    if not _is_number(cost):
-        costs = payload.get("costs")
-        cost = costs.get("total_cost_usd") if isinstance(costs, dict) else None
+    status = steps = cost = None
+    if reader == "codex":  # JSON lines of events
+        events = [e for e in _json_lines(path) if isinstance(e.get("type"), str)]
+        kinds = [e["type"] for e in events]
+        if "turn.failed" in kinds or "error" in kinds:
+            status = "failed"
+        elif "turn.completed" in kinds:
+            status = "success"
+        if events:
+            steps = kinds.count("item.completed")
+    elif reader in ("architect", "claude", "gemini"):
+        payload = _read_last_json(path)
+        if payload is not None:
+            if reader == "architect":
+                status = payload.get("status")
+                status = status if status in ("success", "partial", "failed") else "partial"
+                steps = payload.get("steps")
+                cost = payload.get("cost")
+                if not _is_number(cost):
+                    costs = payload.get("costs")
+                    cost = costs.get("total_cost_usd") if isinstance(costs, dict) else None
+            elif reader == "claude":
+                subtype = payload.get("subtype")
+                status = ("success" if subtype == "success" and not payload.get("is_error")
+                          else "partial" if subtype == "error_max_turns" else "failed")
+                steps = payload.get("num_turns")
+                cost = payload.get("total_cost_usd")
+            else:  # gemini
+                status = "failed" if payload.get("error") else "success"
+                stats = payload.get("stats")
+                tools = stats.get("tools") if isinstance(stats, dict) else None
+                steps = tools.get("totalCalls") if isinstance(tools, dict) else None
+    found = status is not None
+    if status is None:
+        # architect without JSON: exit 0 did something, we cannot tell how well.
+        status = ("partial" if reader == "architect" else "success") if exit_code == 0 else "failed"
+    if reader == "gemini" and exit_code == 53:  # its documented "turn limit exceeded"
+        status = "partial"
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0):
+        steps = None
     try:
-        cost = float(cost) if _is_number(cost) and cost >= 0 else 0.0
+        cost = float(cost) if _is_number(cost) and cost >= 0 else None
     except OverflowError:  # an integer too large for a float
-        cost = 0.0
-    return status, steps, cost if math.isfinite(cost) else 0.0
+        cost = None
+    if cost is not None and not math.isfinite(cost):
+        cost = None
+    return status, steps, cost, found
+
+
+def _json_lines(path: str) -> Iterator[dict]:
+    """The JSON objects among the lines of ``path`` (a JSONL event stream)."""
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith(b"{"):
+                    try:
+                        value = json.loads(line.decode("utf-8", "replace"))
+                    except ValueError:
+                        continue
+                    if isinstance(value, dict):
+                        yield value
+    except OSError:
+        return
+
+
+def _rank(results: List[WorkerResult]) -> List[WorkerResult]:
+    """Set ``rank`` (1 = best) and return the results sorted by worker_id.
+
+    Best is: more checks passed, then a better status (success, partial, failed,
+    timeout, interrupted), then a lower cost (unknown after known), then a shorter
+    duration, then the lower worker id.
+    """
+    def key(r: WorkerResult) -> tuple:
+        order = STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES)
+        return (-r.checks_passed, order, r.cost if r.cost_known else math.inf, r.duration,
+                r.worker_id)
+
+    for rank, result in enumerate(sorted(results, key=key), 1):
+        result.rank = rank
+    return sorted(results, key=lambda r: r.worker_id)
+
+
+def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
+    """Copy ``files`` (repo-relative) from the main checkout into ``worktree``.
+
+    A file the worktree already has is left alone; symbolic links are copied as
+    links, never followed, so nothing from outside the repository comes in.
+    """
+    copied = []
+    for name in files:
+        target = os.path.join(worktree, name)
+        if os.path.lexists(target):
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.join(top, name), target, follow_symlinks=False)
+        copied.append(name)
+    return copied
 
 
 _NON_SPACE = re.compile(r"\S")
 
 
-def _read_agent_result(path: str) -> Optional[dict]:
+def _read_last_json(path: str) -> Optional[dict]:
     """The last JSON object in an agent's stdout, or None.
 
     ``architect run --json`` prints one JSON object (possibly indented over many
@@ -592,8 +826,12 @@ class _Repo:
         top, common = out.splitlines()[:2]
         return cls(os.path.realpath(top), os.path.realpath(os.path.join(where, common)))
 
-    def git(self, *args: str, cwd: Optional[str] = None) -> str:
-        return _git(list(args), cwd or self.top)
+    def git(self, *args: str, cwd: Optional[str] = None, input: Optional[bytes] = None) -> str:
+        return _git(list(args), cwd or self.top, input=input)
+
+    def succeeds(self, *args: str, cwd: Optional[str] = None) -> bool:
+        """Whether a git command exits 0 (for git's yes/no questions)."""
+        return _git(list(args), cwd or self.top, check=False) is not None
 
     def resolve_base(self, ref: Optional[str]) -> str:
         """The commit the workers start from: ``ref``, or HEAD (its branch, or its commit when detached)."""
@@ -632,11 +870,7 @@ class _Repo:
         return sorted(out.split())
 
     def branch_exists(self, branch: str) -> bool:
-        try:
-            self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
-            return True
-        except ParallelError:
-            return False
+        return self.succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
 
     def count_commits(self, base: str, tip: str, cwd: Optional[str] = None) -> int:
         return int(self.git("rev-list", "--count", f"{base}..{tip}", cwd=cwd).strip() or 0)
@@ -673,6 +907,50 @@ class _Repo:
         diff = self.git("diff", "--name-only", "--no-renames", "-z", base, "--", cwd=path)
         new = self.git("ls-files", "--others", "--exclude-standard", "-z", cwd=path)
         return sorted({name for name in (diff + new).split("\0") if name})
+
+    def include_files(self, patterns: List[str]) -> List[str]:
+        """Untracked or ignored files of the main checkout matching ``.worktreeinclude``
+        and ``patterns`` (gitignore syntax), repo-relative; git does the matching."""
+        patterns = list(patterns)
+        path = os.path.join(self.top, ".worktreeinclude")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                patterns += f.read().splitlines()
+        if not any(p.strip() and not p.lstrip().startswith("#") for p in patterns):
+            return []
+        listing = os.path.join(self.state_dir(), "include-patterns")
+        with open(listing, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write("\n".join(patterns) + "\n")
+        # --others --ignored with only these patterns: untracked files the patterns match,
+        # whether or not .gitignore ignores them.
+        out = self.git("ls-files", "-z", "--others", "--ignored", f"--exclude-from={listing}")
+        return sorted(name for name in out.split("\0")
+                      if name and not name.startswith(WORKTREE_PREFIX))
+
+    def commit_all(self, path: str, message: str, exclude: List[str]) -> Optional[str]:
+        """Commit everything in the worktree at ``path`` but ``exclude``; return the sha or None.
+
+        Hooks are skipped and signing is off: this is the runner's bookkeeping commit,
+        which must neither fail on a linter nor wait for a passphrase. Without a
+        configured identity, a fixed one is used.
+        """
+        self.git("add", "-A", cwd=path)
+        if exclude:
+            self.git("--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
+                     "--pathspec-file-nul", cwd=path,
+                     input="\0".join(exclude).encode("utf-8", "surrogateescape"))
+        if self.succeeds("diff", "--cached", "--quiet", cwd=path):
+            return None  # nothing to commit
+        self.git(*self.identity(path), "-c", "commit.gpgsign=false", "commit", "-q",
+                 "--no-verify", "-m", message, cwd=path)
+        return self.git("rev-parse", "HEAD", cwd=path).strip()
+
+    def identity(self, path: str) -> List[str]:
+        """``-c`` options giving git an identity when none is configured."""
+        if self.succeeds("var", "GIT_AUTHOR_IDENT", cwd=path) and \
+                self.succeeds("var", "GIT_COMMITTER_IDENT", cwd=path):
+            return []
+        return ["-c", "user.name=architect-parallel", "-c", "user.email=architect-parallel@localhost"]
 
     def exclude_worktrees(self) -> None:
         """Keep the worktree folders out of ``git status`` in the main checkout."""
@@ -724,12 +1002,18 @@ class _Repo:
             os.close(fd)  # also releases the lock
 
 
-def _git(args: List[str], cwd: str) -> str:
-    """Run git; return stdout, or raise ParallelError carrying git's own message."""
+def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool = True) -> str:
+    """Run git; return stdout, or raise ParallelError carrying git's own message.
+
+    With ``check=False`` a failure returns None instead of raising.
+    """
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
     env["GIT_TERMINAL_PROMPT"] = "0"
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, input=input,
+                          stdin=None if input is not None else subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0 and not check:
+        return None  # type: ignore[return-value]
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise ParallelError(f"git {' '.join(args)} failed: "
@@ -913,6 +1197,22 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
     elif key == "agent":
         if not isinstance(value, str) or not value.strip() or value.startswith("-") or "\0" in value:
             raise bad("an agent name")
+    elif key == "agent_cmd":
+        if not isinstance(value, str) or not value.strip() or "\0" in value:
+            raise bad(f"a preset ({', '.join(PRESETS)}) or a command template")
+    elif key in ("include", "setup", "checks"):
+        if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, str) and v.strip() and "\0" not in v for v in value):
+            raise bad("a list of non-empty strings")
+    elif key == "check_timeout":
+        if not _is_number(value) or not 0 < value < math.inf:
+            raise bad("a number of seconds greater than 0")
+    elif key == "port_base":
+        if not is_int or not 1 <= value <= 65535 - MAX_WORKERS * 10:
+            raise bad("a port number")
+    elif key == "commit":
+        if not isinstance(value, bool):
+            raise bad("true or false")
     else:
         raise ConfigError(f"{label or key}: unknown key (value {_shorten(repr(value), 40)}; "
                           f"known keys: {', '.join(DEFAULTS)})")
@@ -1676,27 +1976,40 @@ def _is_number(value: object) -> bool:
 
 
 def _format_table(results: List[WorkerResult], top: str) -> str:
-    """The result table printed on stderr after a run."""
-    header = ("#", "branch", "model", "status", "steps", "cost", "time", "files", "task")
+    """The result table printed on stderr after a run; the best worker is marked with '*'."""
+    checks = any(r.checks_total for r in results)
+    header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "time",
+              "files", "task"]
     rows = [header]
     for r in results:
-        rows.append((str(r.worker_id), r.branch, _shorten(r.model, 28), r.status, str(r.steps),
-                     f"${r.cost:.4f}", f"{r.duration:.1f}s", str(len(r.files_modified)),
-                     _shorten(r.task, 40)))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    numeric = {0, 4, 5, 6, 7}
-    lines = ["  ".join(cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
+        rows.append([f"{'*' if r.rank == 1 else ''}{r.rank}", str(r.worker_id), r.branch,
+                     _shorten(r.model, 28), r.status, f"{r.checks_passed}/{r.checks_total}",
+                     str(r.steps) if r.steps_known else "-",
+                     f"${r.cost:.4f}" if r.cost_known else "-", f"{r.duration:.1f}s",
+                     str(len(r.files_modified)), _shorten(r.task, 40)])
+    if not checks:
+        rows = [row[:5] + row[6:] for row in rows]
+    numeric = {h for h in ("rank", "#", "checks", "steps", "cost", "time", "files")}
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(widths[i]) if rows[0][i] in numeric else cell.ljust(widths[i])
                        for i, cell in enumerate(row)).rstrip() for row in rows]
     for r in results:
         if r.error:
             lines.append(f"worker {r.worker_id}: {r.error}")
     succeeded = sum(r.status == "success" for r in results)
-    lines.append(f"{succeeded}/{len(results)} succeeded, total cost ${sum(r.cost for r in results):.4f}")
+    known = [r.cost for r in results if r.cost_known]
+    lines.append(f"{succeeded}/{len(results)} succeeded"
+                 + (f", total cost ${sum(known):.4f}" if known else ""))
+    best = [r for r in results if r.rank == 1]
+    if best:
+        lines.append(f"best: worker {best[0].worker_id} ({best[0].branch}); see it with "
+                     f"'architect-parallel diff best', keep it with 'architect-parallel merge best'")
+    logs = next((os.path.dirname(r.worker_log) for r in results if r.worker_log), None)
     if results:
-        lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N   "
-                     f"logs: {os.path.dirname(results[0].log_path)}")
-        lines.append("inspect with: git -C .architect-parallel-N status; "
-                     "remove with: architect-parallel cleanup")
+        lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N"
+                     + (f"   logs: {logs}" if logs else ""))
+        lines.append("remove them with: architect-parallel cleanup "
+                     "(--keep-branches keeps the committed work)")
     return "\n".join(lines)
 
 
@@ -1767,7 +2080,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help=f"workers running at once, 1-{MAX_WORKERS} (default 3)")
     run.add_argument("--models", metavar="CSV",
                      help="comma-separated models: worker i gets model i")
-    run.add_argument("--agent", metavar="NAME", help="agent passed to every worker (default build)")
+    run.add_argument("--agent", metavar="NAME", help="architect agent of every worker (default build)")
     run.add_argument("--max-steps", type=_whole_number, metavar="N", help="steps per worker (default 50)")
     run.add_argument("--budget-per-worker", type=_number, metavar="USD", help="USD limit per worker")
     run.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
@@ -1780,6 +2093,23 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only errors on stderr")
     run.add_argument("--force", action="store_true",
                      help="discard work found in the worktrees and branches this run reuses")
+    run.add_argument("--agent-cmd", metavar="NAME_OR_TEMPLATE",
+                     help=f"agent CLI: a preset ({', '.join(PRESETS)}; default architect) or a "
+                          "command template such as 'my-agent --prompt {task} --model {model?}'")
+    run.add_argument("--include", action="append", metavar="PATTERN",
+                     help="also copy untracked/ignored files matching PATTERN (gitignore syntax) "
+                          "into each worktree, like .worktreeinclude; repeatable")
+    run.add_argument("--setup", action="append", metavar="CMD",
+                     help="run CMD with sh -c in each worktree before the agent; repeatable")
+    run.add_argument("--check", action="append", dest="checks", metavar="CMD",
+                     help="run CMD with sh -c in each worktree after the agent; passing checks "
+                          "rank a worker higher; repeatable")
+    run.add_argument("--check-timeout", type=_number, metavar="SECONDS",
+                     help="time limit of each setup and check command (default 600)")
+    run.add_argument("--port-base", type=_whole_number, metavar="PORT",
+                     help="ARCHITECT_PARALLEL_PORT is PORT + worker id (default 8100)")
+    run.add_argument("--no-commit", action="store_false", dest="commit", default=None,
+                     help="leave each worker's changes uncommitted in its worktree")
 
     cleanup = sub.add_parser("cleanup", aliases=["parallel-cleanup"],
                              help="remove all parallel worktrees and branches",
@@ -1787,6 +2117,19 @@ def _build_parser() -> argparse.ArgumentParser:
                                          "architect/parallel-* branch, then prune.")
     cleanup.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     cleanup.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    cleanup.add_argument("--keep-branches", action="store_true",
+                         help="remove the worktrees but keep the branches and their commits")
+
+    for name, text in (("diff", "show what worker N committed: git diff BASE...architect/parallel-N"),
+                       ("merge", "merge worker N's branch into the current branch")):
+        cmd = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        cmd.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+        cmd.add_argument("worker", metavar="N", help="worker number, or 'best' (rank 1 of the last run)")
+        if name == "diff":
+            cmd.add_argument("--stat", action="store_true", help="only the diffstat")
+        else:
+            cmd.add_argument("--squash", action="store_true",
+                             help="squash the branch into one new commit on the current branch")
 
     list_ = sub.add_parser("list", help="list the parallel worktrees and their last status",
                            description="List the parallel worktrees with the status of the last run.")
@@ -1804,12 +2147,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     file_values = _load_config_file(args.config) if args.config else {}
     values = dict(DEFAULTS)
     values.update(file_values)
-    cli_values = {"workers": args.workers, "agent": args.agent, "max_steps": args.max_steps,
-                  "budget_per_worker": args.budget_per_worker,
-                  "timeout_per_worker": args.timeout_per_worker}
-    for key, value in cli_values.items():
+    for key in DEFAULTS:  # command-line values override the file's
+        value = getattr(args, key)
         if value is not None:
-            _check_value(key, value, label="--" + key.replace("_", "-"))
+            flag = {"checks": "--check", "commit": "--no-commit"}.get(key, "--" + key.replace("_", "-"))
+            _check_value(key, value, label=flag)
             values[key] = value
     if args.models is not None:
         models = [m.strip() for m in args.models.split(",")]
@@ -1842,7 +2184,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_cleanup(args: argparse.Namespace) -> int:
     runner = ParallelRunner(ParallelConfig(tasks=[]), os.getcwd(), progress=_print_err)
     before = len(runner.warnings)
-    removed = runner.cleanup(dry_run=args.dry_run)
+    removed = runner.cleanup(dry_run=args.dry_run, keep_branches=args.keep_branches)
     if not removed and len(runner.warnings) == before:
         _print_err("nothing to clean up" if not args.dry_run else "nothing would be removed")
     return EXIT_OK
@@ -1862,10 +2204,79 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    repo = _Repo.find(os.getcwd())
+    branch, base = _worker_branch(repo, args.worker)
+    # Straight to our stdout: a diff can be large, and the user may pipe it on.
+    sys.stdout.flush()
+    code = subprocess.call(["git", "--no-pager", "diff", *(["--stat"] if args.stat else []),
+                            f"{base}...{branch}"], cwd=repo.top, stdin=subprocess.DEVNULL)
+    if code != 0:
+        raise ParallelError(f"git diff failed with exit code {code}")
+    return EXIT_OK
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    repo = _Repo.find(os.getcwd())
+    branch, _base = _worker_branch(repo, args.worker)
+    if _is_parallel_path(repo.top):
+        raise ParallelError(f"run merge from the main checkout, not from the worktree {repo.top}")
+    if repo.git("status", "--porcelain", "--untracked-files=no").strip():
+        raise ParallelError("the main checkout has uncommitted changes; commit or stash them "
+                            "before merging")
+    wt = next((w["path"] for w in repo.worktrees() if w.get("branch") == branch), None)
+    if wt and repo.git("status", "--porcelain", cwd=wt).strip():
+        _print_err(f"warning: {wt} has uncommitted changes; only what is committed on {branch} "
+                   "is merged")
+    head = repo.git("rev-parse", "HEAD").strip()
+    identity = repo.identity(repo.top)
+    if args.squash:
+        merged = _git([*identity, "merge", "--squash", branch], repo.top, check=False)
+        if merged is not None and not repo.succeeds("diff", "--cached", "--quiet"):
+            merged = _git([*identity, "commit", "-q", "--no-edit"], repo.top, check=False)
+    else:
+        merged = _git([*identity, "merge", "--no-edit", branch], repo.top, check=False)
+    if merged is None:
+        conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
+        # Put the main checkout back exactly as it was (it had no uncommitted changes).
+        repo.git("reset", "-q", "--merge", head)
+        if conflicts:
+            _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; "
+                       "the main checkout is unchanged")
+            return EXIT_NO_SUCCESS
+        raise ParallelError(f"git could not merge {branch}; the main checkout is unchanged")
+    new_head = repo.git("rev-parse", "HEAD").strip()
+    _print_err(f"merged {branch} into the current branch: {head[:12]} -> {new_head[:12]}"
+               if new_head != head else f"{branch} is already merged; nothing to do")
+    return EXIT_OK
+
+
+def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str]":
+    """The branch of worker ``worker`` (a number or 'best') and the base to diff it against."""
+    last = _load_last_run(repo)
+    results = [r for r in last.get("results", []) if isinstance(r, dict)]
+    if worker == "best":
+        best = [r for r in results if r.get("rank") == 1]
+        if not best:
+            raise ParallelError("no ranked results of a last run: run first, or name a worker number")
+        worker = str(best[0]["worker_id"])
+    if not worker.isdigit() or int(worker) < 1:
+        raise _UsageError(f"worker must be a number or 'best', got {worker!r}")
+    branch = f"{BRANCH_PREFIX}{int(worker)}"
+    if not repo.branch_exists(branch):
+        raise ParallelError(f"there is no branch {branch}")
+    base = last.get("base_commit")
+    if not (isinstance(base, str) and repo.succeeds("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")):
+        base = "HEAD"
+    return branch, base
+
+
 _COMMANDS = {
     "run": _cmd_run, "parallel": _cmd_run,
     "cleanup": _cmd_cleanup, "parallel-cleanup": _cmd_cleanup,
     "list": _cmd_list,
+    "diff": _cmd_diff,
+    "merge": _cmd_merge,
 }
 
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""A scripted stand-in for ``architect run`` used by the tests and by ``make demo``.
+"""A scripted stand-in for agent CLIs, used by the tests and by ``make demo``.
 
-It parses the command line the way the real (click-based) CLI would: ``run``,
-options, ``--``, then the task. What it does is a list of actions joined by
-``+``, taken from the first of:
+Installed under a CLI's name (see make_agent_bin), it reads that CLI's command line
+and prints its kind of result: ``architect`` (``run``, options, ``--``, the task; a
+JSON result), ``claude`` (one JSON result object), ``codex`` (JSON-lines events),
+``gemini`` (a JSON object with response/stats/error); under any other name (aider,
+a template's own program) it prints plain text. The task is the argument after
+``--``, or the value of ``--prompt``/``--message``. What it does is a list of
+actions joined by ``+``, taken from the first of:
 
 - the model, when it starts with ``fake:`` (``--models fake:json=partial,fake:exit=3``);
 - the task, when it starts with ``fake:``;
@@ -42,17 +46,75 @@ import sys
 import time
 
 
-def make_agent_bin(folder, name="architect"):
-    """Create ``folder`` holding an executable ``name`` that runs this fake agent; return it."""
+NAMES = ("architect", "claude", "codex", "gemini", "aider", "fake-agent")
+
+
+def make_agent_bin(folder, names=NAMES):
+    """Create ``folder`` holding executables ``names`` that run this fake agent; return it."""
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, name)
-    with open(path, "w") as f:
-        f.write(f'#!/bin/sh\nexec "{sys.executable}" "{os.path.abspath(__file__)}" "$@"\n')
-    os.chmod(path, 0o755)
+    for name in names:
+        path = os.path.join(folder, name)
+        with open(path, "w") as f:
+            f.write(f'#!/bin/sh\nFAKE_AGENT_NAME={name} exec "{sys.executable}" '
+                    f'"{os.path.abspath(__file__)}" "$@"\n')
+        os.chmod(path, 0o755)
     return folder
 
 
+def parse_generic(argv):
+    """Options and task of any other CLI: the task follows ``--`` or is a --prompt/--message value."""
+    options, task, i = {}, None, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            task = argv[i + 1]
+            break
+        name, eq, value = arg.partition("=")
+        if eq and name in ("--prompt", "--message"):
+            task = value
+        elif eq:
+            options[name] = value
+        elif arg in ("--model", "--prompt", "--max-turns", "--output-format") and i + 1 < len(argv):
+            options[arg] = argv[i + 1]
+            if arg == "--prompt":
+                task = argv[i + 1]
+            i += 1
+        i += 1
+    if task is None:
+        sys.exit(f"fake agent: no task in {argv!r}")
+    return options, task
+
+
+def print_result(name, status, result, indent):
+    """The final output of the CLI called ``name``."""
+    steps, cost = result.get("steps", 0), result.get("cost", 0.0)
+    if name == "architect":
+        print(json.dumps(result, indent=indent))
+    elif name == "claude":
+        subtype = {"success": "success", "partial": "error_max_turns"}.get(status, "error_during_execution")
+        print(json.dumps({"type": "result", "subtype": subtype, "is_error": status == "failed",
+                          "num_turns": steps, "total_cost_usd": cost, "result": "done"}))
+    elif name == "codex":
+        print(json.dumps({"type": "thread.started", "thread_id": "t1"}))
+        print(json.dumps({"type": "turn.started"}))
+        for n in range(steps):
+            print(json.dumps({"type": "item.completed", "item": {"id": f"item_{n}", "type": "command_execution"}}))
+        if status == "failed":
+            print(json.dumps({"type": "turn.failed", "error": {"message": "boom"}}))
+        else:
+            print(json.dumps({"type": "turn.completed", "usage": {"input_tokens": 10, "output_tokens": 5}}))
+    elif name == "gemini":
+        out = {"response": "done", "stats": {"tools": {"totalCalls": steps}}}
+        if status == "failed":
+            out["error"] = {"type": "ApiError", "message": "boom"}
+        print(json.dumps(out, indent=indent))
+    else:
+        print("done")
+
+
 def parse(argv):
+    if os.environ.get("FAKE_AGENT_NAME", "architect") != "architect":
+        return parse_generic(argv)
     if not argv or argv[0] != "run":
         sys.exit("fake agent: expected 'run'")
     options, i = {}, 1
@@ -75,6 +137,7 @@ def parse(argv):
 
 
 def main():
+    name_of_cli = os.environ.get("FAKE_AGENT_NAME", "architect")
     options, task = parse(sys.argv[1:])
     model = options.get("--model")
     record_dir = os.environ.get("FAKE_AGENT_RECORD")
@@ -131,7 +194,7 @@ def main():
             print(value, file=sys.stderr)
         elif name == "json":
             result["status"] = value
-            print(json.dumps(result, indent=indent))
+            print_result(name_of_cli, value, result, indent)
             printed = True
         elif name == "steps":
             result["steps"] = int(value)
@@ -155,7 +218,7 @@ def main():
         else:
             sys.exit(f"fake agent: unknown action {action!r}")
     if not printed:
-        print(json.dumps(result, indent=indent))
+        print_result(name_of_cli, result["status"], result, indent)
     save()
     sys.stdout.flush()
     return exit_code

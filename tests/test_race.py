@@ -1,0 +1,256 @@
+"""Racing agents: any agent CLI, ready worktrees, checks, ranking, commits, diff and merge."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, git, read_records
+
+
+def worktree(repo, n):
+    return repo / f".architect-parallel-{n}"
+
+
+# -- any agent CLI -----------------------------------------------------------
+
+def test_template_task_reaches_agent_intact_and_optional_model_drops_its_flag(repo, cli, records):
+    task = "fix \"the\" bug's $(touch pwned) `id` ; exit 1\nsecond line"
+    template = "fake-agent --prompt {task} --model {model?} --name={model?} --tag 'a b' w{worker}"
+    code, results, _ = cli.json(f"--task={task}", "--agent-cmd", template, "--models", "m1", "--workers", "2")
+    assert code == 0 and [r["status"] for r in results] == ["success", "success"]
+    recs = read_records(records)
+    assert recs[".architect-parallel-1"]["argv"][1:] == [
+        "--prompt", task, "--model", "m1", "--name=m1", "--tag", "a b", "w1"]
+    assert recs[".architect-parallel-2"]["argv"][1:] == ["--prompt", task, "--tag", "a b", "w2"]
+    assert not list(repo.rglob("pwned"))
+    # A template result without a reader: exit code only, steps and cost unknown.
+    assert results[0]["steps"] is None and results[0]["cost"] is None
+
+
+@pytest.mark.parametrize("template, message", [
+    ("fake-agent --prompt {task} --model {model}", "--agent-cmd needs {model}, which has no value for worker 2"),
+    ("fake-agent --prompt {tsak}", "--agent-cmd: unknown placeholder {tsak}"),
+    ("fake-agent --prompt '{task}", "cannot be split: No closing quotation"),
+    ("no-such-agent {task}", "agent command 'no-such-agent' not found on PATH"),
+    ("{task}", "the command itself cannot be a placeholder"),
+])
+def test_bad_templates_fail_before_anything_is_created(repo, cli, template, message):
+    code, out, err = cli("t", "--agent-cmd", template, "--models", "m1", "--workers", "2")
+    assert code == 2 and out == "" and message in err and err.count("\n") == 1, err
+    assert not list(repo.glob(".architect-parallel-*"))
+
+
+def test_workers_get_their_environment(repo, cli, records):
+    code, _, _ = cli("t", "--models", "m1", "--workers", "2", "--port-base", "9000")
+    assert code == 0
+    env1 = read_records(records)[".architect-parallel-1"]["env"]
+    env2 = read_records(records)[".architect-parallel-2"]["env"]
+    assert {k: v for k, v in env1.items()
+            if k.startswith("ARCHITECT_PARALLEL_") and k != "ARCHITECT_PARALLEL_MARK"} == {
+        "ARCHITECT_PARALLEL_WORKER": "1", "ARCHITECT_PARALLEL_TASK": "t",
+        "ARCHITECT_PARALLEL_MODEL": "m1", "ARCHITECT_PARALLEL_BRANCH": "architect/parallel-1",
+        "ARCHITECT_PARALLEL_WORKTREE": str(worktree(repo, 1)),
+        "ARCHITECT_PARALLEL_BASE": git("rev-parse", "HEAD", cwd=repo),
+        "ARCHITECT_PARALLEL_PORT": "9001"}
+    assert env2["ARCHITECT_PARALLEL_MODEL"] == "" and env2["ARCHITECT_PARALLEL_PORT"] == "9002"
+
+
+@pytest.mark.parametrize("preset, argv", [
+    ("claude", ["-p", "--output-format", "json", "--dangerously-skip-permissions", "--max-turns",
+                "50", "--model", "M", "--", "-t"]),
+    ("codex", ["exec", "--json", "--full-auto", "--skip-git-repo-check", "--model", "M", "--", "-t"]),
+    ("aider", ["--yes-always", "--no-pretty", "--no-stream", "--no-check-update", "--model", "M",
+               "--message=-t"]),
+    ("gemini", ["--yolo", "--output-format", "json", "--model", "M", "--prompt=-t"]),
+])
+def test_presets_build_their_cli_command_line(repo, cli, records, preset, argv):
+    code, results, _ = cli.json("--task=-t", "--agent-cmd", preset, "--models", "M", "--workers", "1")
+    assert code == 0 and results[0]["status"] == "success"
+    (rec,) = read_records(records).values()
+    assert os.path.basename(rec["argv"][0]) == "fake_agent.py" and rec["argv"][1:] == argv
+
+
+@pytest.mark.parametrize("preset, model, expected", [
+    # status, steps, cost as each CLI reports them (None: the CLI does not say)
+    ("claude", "fake:steps=7+cost=0.25", ("success", 7, 0.25)),
+    ("claude", "fake:json=partial", ("partial", 3, 0.0123)),
+    ("claude", "fake:json=failed+exit=1", ("failed", 3, 0.0123)),
+    ("codex", "fake:steps=4", ("success", 4, None)),
+    ("codex", "fake:json=failed", ("failed", 3, None)),
+    ("gemini", "fake:steps=2", ("success", 2, None)),
+    ("gemini", "fake:json=failed+exit=1", ("failed", 3, None)),
+    ("gemini", "fake:exit=53", ("partial", 3, None)),
+    ("aider", "fake:steps=2", ("success", None, None)),
+    ("aider", "fake:exit=2", ("failed", None, None)),
+])
+def test_preset_result_readers(repo, cli, preset, model, expected):
+    code, results, _ = cli.json("t", "--agent-cmd", preset, "--models", model, "--workers", "1")
+    r = results[0]
+    assert (r["status"], r["steps"], r["cost"]) == expected
+    assert code == (0 if expected[0] == "success" else 1)
+
+
+# -- worktrees ready to work in ----------------------------------------------
+
+def test_worktreeinclude_copies_ignored_files_that_are_never_committed(repo, cli):
+    (repo / ".gitignore").write_text(".env\n*.log\n")
+    (repo / ".worktreeinclude").write_text("# local settings\n.env\n")
+    git("add", ".gitignore", ".worktreeinclude", cwd=repo)
+    git("commit", "-q", "-m", "ignore", cwd=repo)
+    (repo / ".env").write_text("API_KEY=secret\n")
+    (repo / "debug.log").write_text("not wanted\n")
+    (repo / "conf").mkdir()
+    (repo / "conf" / "local.cfg").write_text("x=1\n")  # untracked, not ignored
+    (repo / "notes.txt").write_text("untracked but not included\n")
+    code, results, _ = cli.json("t", "--workers", "1", "--include", "conf/*.cfg")
+    assert code == 0
+    wt = worktree(repo, 1)
+    assert (wt / ".env").read_text() == "API_KEY=secret\n"
+    assert (wt / "conf" / "local.cfg").read_text() == "x=1\n"
+    assert not (wt / "debug.log").exists() and not (wt / "notes.txt").exists()
+    committed = git("show", "--name-only", "--format=", results[0]["commit"], cwd=repo).split()
+    assert committed == ["agent-output.txt"]
+    assert git("status", "--porcelain", cwd=wt) == "?? conf/"  # the copy stays, uncommitted
+    assert "conf/local.cfg" in results[0]["files_modified"]
+
+
+def test_failing_setup_fails_only_its_worker(repo, cli, records):
+    setup = 'echo "setting up $ARCHITECT_PARALLEL_WORKER"; test "$ARCHITECT_PARALLEL_WORKER" != 2'
+    code, results, _ = cli.json("t", "--workers", "3", "--setup", "touch setup-ran", "--setup", setup)
+    assert code == 0
+    assert [r["status"] for r in results] == ["success", "failed", "success"]
+    assert results[1]["error"].startswith(f"setup command {setup!r} failed with exit code 1")
+    assert ".architect-parallel-2" not in read_records(records)  # its agent never started
+    assert results[1]["log_path"] == "" and results[1]["commit"] is None
+    log = open(results[1]["worker_log"]).read()
+    assert "setting up 2" in log and "# exit code 1" in log
+    assert (worktree(repo, 1) / "setup-ran").exists()
+
+
+# -- results that survive, and a winner --------------------------------------
+
+def test_checks_rank_a_passing_worker_above_a_cheaper_failing_one(repo, cli):
+    models = "fake:write=ok.txt+cost=0.9,fake:cost=0.01,fake:write=ok.txt+cost=0.5"
+    code, results, err = cli.json("t", "--models", models, "--check", "test -f ok.txt",
+                                  "--check", "true", "--check-timeout", "30")
+    assert code == 0
+    assert [(r["checks_passed"], r["checks_total"]) for r in results] == [(2, 2), (1, 2), (2, 2)]
+    assert [r["rank"] for r in results] == [2, 3, 1]  # checks first, then cost
+    assert results[1]["checks"][0] == {"command": "test -f ok.txt", "passed": False, "exit_code": 1,
+                                       "duration": results[1]["checks"][0]["duration"]}
+    assert "best: worker 3 (architect/parallel-3)" in err
+    assert any(line.lstrip().startswith("*1") for line in err.splitlines())
+
+
+def test_check_timeout_kills_the_check(repo, cli):
+    code, results, _ = cli.json("t", "--workers", "1", "--check", "sleep 30", "--check-timeout", "0.5")
+    assert results[0]["checks"][0]["passed"] is False and results[0]["checks"][0]["duration"] < 10
+
+
+def test_changes_are_committed_on_the_branch_and_survive_cleanup(repo, cli):
+    code, results, _ = cli.json("fake:write=a.txt+commit+write=b.txt", "--models", "m1", "--workers", "2")
+    assert code == 0
+    for r in results:
+        log = git("log", "--format=%s", f"main..{r['branch']}", cwd=repo).splitlines()
+        assert log == [f"architect-parallel: worker {r['worker_id']}: fake:write=a.txt+commit+write=b.txt "
+                       f"[{r['model']}]", "agent commit"]
+        assert r["commit"] == git("rev-parse", r["branch"], cwd=repo)
+        assert git("status", "--porcelain", cwd=r["worktree_path"]) == ""
+    code, _, err = cli("cleanup", "--keep-branches")
+    assert code == 0 and "deleted branch" not in err and not list(repo.glob(".architect-parallel-*"))
+    assert git("show", "architect/parallel-1:b.txt", cwd=repo) == "fake:write=a.txt+commit+write=b.txt"
+    code, _, err = cli("cleanup")
+    assert code == 0 and err.count("deleted branch") == 2
+
+
+def test_no_commit_keeps_changes_uncommitted(repo, cli):
+    code, results, _ = cli.json("t", "--workers", "1", "--no-commit")
+    assert code == 0 and results[0]["commit"] is None
+    assert git("status", "--porcelain", cwd=worktree(repo, 1)) == "?? agent-output.txt"
+
+
+def test_commit_uses_a_fixed_identity_when_none_is_configured(repo, cli, monkeypatch, tmp_path):
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.gitconfig
+    monkeypatch.setenv("EMAIL", "")
+    git("config", "user.useConfigOnly", "true", cwd=repo)
+    code, results, _ = cli.json("t", "--workers", "1")
+    assert code == 0 and results[0]["commit"]
+    assert git("log", "-1", "--format=%an <%ae>", results[0]["commit"], cwd=repo) == \
+        "architect-parallel <architect-parallel@localhost>"
+
+
+def test_diff_and_merge_best(repo, cli):
+    models = "fake:write=src/new.py+cost=0.2,fake:write=src/new.py+cost=0.1"
+    assert cli("add a module", "--models", models, "--workers", "2")[0] == 0
+    diff = subprocess.run([sys.executable, "-m", "architect_parallel", "diff", "best", "--stat"],
+                          cwd=repo, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True)
+    assert diff.returncode == 0 and "src/new.py" in diff.stdout and "1 file changed" in diff.stdout
+    diff = subprocess.run([sys.executable, "-m", "architect_parallel", "diff", "1"],
+                          cwd=repo, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True)
+    assert "+add a module" in diff.stdout
+    head = git("rev-parse", "HEAD", cwd=repo)
+    code, _, err = cli("merge", "best")
+    assert code == 0 and "merged architect/parallel-2" in err
+    assert (repo / "src" / "new.py").exists()
+    assert git("rev-list", "--count", f"{head}..HEAD", cwd=repo) == "1"  # fast-forward: one commit
+    assert git("rev-parse", "HEAD", cwd=repo) == git("rev-parse", "architect/parallel-2", cwd=repo)
+    assert git("status", "--porcelain", cwd=repo) == ""
+    code, _, err = cli("merge", "2")
+    assert code == 0 and "already merged" in err
+
+
+def test_merge_squash(repo, cli):
+    assert cli("fake:write=x.txt+commit+write=y.txt", "--workers", "1")[0] == 0
+    head = git("rev-parse", "HEAD", cwd=repo)
+    code, _, _ = cli("merge", "1", "--squash")
+    assert code == 0
+    assert git("rev-list", "--count", f"{head}..HEAD", cwd=repo) == "1"
+    assert sorted(git("show", "--name-only", "--format=", "HEAD", cwd=repo).split()) == ["x.txt", "y.txt"]
+
+
+def test_conflicting_merge_leaves_the_main_checkout_untouched(repo, cli):
+    assert cli("fake:write=README.md", "--workers", "1")[0] == 0
+    (repo / "README.md").write_text("# changed on main\n")
+    git("commit", "-q", "-am", "main changes README", cwd=repo)
+    head = git("rev-parse", "HEAD", cwd=repo)
+    for squash in ([], ["--squash"]):
+        code, out, err = cli("merge", "1", *squash)
+        assert code == 1 and out == ""
+        assert err == ("error: merging architect/parallel-1 conflicts in: README.md; "
+                       "the main checkout is unchanged\n")
+        assert git("rev-parse", "HEAD", cwd=repo) == head
+        assert git("status", "--porcelain", cwd=repo) == ""
+        assert (repo / "README.md").read_text() == "# changed on main\n"
+        assert not (repo / ".git" / "MERGE_HEAD").exists()
+
+
+def test_merge_refuses_a_dirty_main_checkout_and_unknown_workers(repo, cli):
+    assert cli("fake:write=z.txt", "--workers", "1")[0] == 0
+    (repo / "README.md").write_text("dirty\n")
+    code, _, err = cli("merge", "1")
+    assert code == 2 and "the main checkout has uncommitted changes" in err
+    assert not (repo / "z.txt").exists()
+    for worker, message in (("7", "there is no branch architect/parallel-7"),
+                            ("x", "worker must be a number or 'best'")):
+        code, _, err = cli("merge", worker)
+        assert code == 2 and message in err
+
+
+def test_config_file_keys_for_racing(repo, cli, records, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("parallel_runs:\n  workers: 2\n  agent_cmd: claude\n  checks:\n    - test -f agent-output.txt\n"
+                      "  setup: [touch ready]\n  include: []\n  check_timeout: 60\n  port_base: 7000\n"
+                      "  commit: false\n")
+    code, results, _ = cli.json("t", "-c", config)
+    assert code == 0 and [r["checks_passed"] for r in results] == [1, 1]
+    assert [r["commit"] for r in results] == [None, None]
+    rec = read_records(records)[".architect-parallel-2"]
+    assert rec["argv"][1] == "-p" and rec["env"]["ARCHITECT_PARALLEL_PORT"] == "7002"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("parallel_runs:\n  checks: pytest\n")
+    code, _, err = cli("t", "-c", bad)
+    assert code == 2 and "line 2: parallel_runs.checks must be a list of non-empty strings" in err
