@@ -3,8 +3,9 @@
 
 A scripted stand-in for the ``architect`` CLI (tests/fake_agent.py) is put first
 on PATH; each model behaves differently so the table shows what a real race
-shows. Everything happens in a temporary folder that is deleted at the end
-(pass --keep to keep it and look around).
+shows. A check (does the worker add a test file?) ranks the workers; the best is
+then diffed and merged. Everything happens in a temporary folder that is deleted
+at the end (pass --keep to keep it and look around).
 """
 
 import json
@@ -25,7 +26,7 @@ TASK = "add input validation to src/app.py"
 PLAN = {
     # model -> what the scripted agent does (see tests/fake_agent.py)
     "gpt-4o": "write=src/app.py+write=src/validate.py+sleep=1.2+steps=12+cost=0.0421",
-    "claude-sonnet-4-6": "write=src/app.py+write=tests/test_app.py+sleep=2+steps=17+cost=0.0388",
+    "claude-sonnet-4-6": "write=src/app.py+write=tests/test_app.py+sleep=2+steps=17+cost=0.0588",
     "deepseek-chat": "write=src/app.py+sleep=0.6+steps=50+cost=0.0041+json=partial",
 }
 
@@ -53,11 +54,13 @@ def main():
     print(f"Throwaway repository: {repo}\n")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
         subprocess.run(["git", *args], cwd=repo, env=env, check=True)
-    code = sh(*tool, TASK, "--models", ",".join(PLAN), "--timeout-per-worker", "60", cwd=repo, env=env)
+    code = sh(*tool, TASK, "--models", ",".join(PLAN), "--timeout-per-worker", "60",
+              "--check", "test -f tests/test_app.py", cwd=repo, env=env)
     print()
     sh(*tool, "list", cwd=repo, env=env)
-    sh("git", "worktree", "list", cwd=repo, env=env)
-    sh("git", "-C", ".architect-parallel-2", "status", "--short", cwd=repo, env=env)
+    sh(*tool, "diff", "best", "--stat", cwd=repo, env=env)
+    sh(*tool, "merge", "best", cwd=repo, env=env)
+    sh("git", "log", "--oneline", "--graph", cwd=repo, env=env)
     print()
     sh(*tool, "cleanup", cwd=repo, env=env)
     if keep:
