@@ -467,6 +467,13 @@ class ParallelRunner:
         finally:
             if agent_ran and os.path.isdir(job.path):
                 self._finish(repo, job, result, env, copied)
+            if result.error != "not started":
+                line = f"worker {n} {result.status} {result.duration:.1f}s"
+                if result.cost_known:
+                    line += f" ${result.cost:.4f}"
+                if result.checks_total:
+                    line += f" checks {result.checks_passed}/{result.checks_total}"
+                self._progress(line + (f" ({result.error})" if result.error else ""))
         return result
 
     def _finish(self, repo: _Repo, job: _Job, result: WorkerResult, env: Dict[str, str],
@@ -491,12 +498,6 @@ class ParallelRunner:
             result.error = result.error or str(exc)
         except OSError as exc:
             result.error = result.error or f"{type(exc).__name__}: {exc}"
-        line = f"worker {job.worker_id} {result.status} {result.duration:.1f}s"
-        if result.cost_known:
-            line += f" ${result.cost:.4f}"
-        if result.checks_total:
-            line += f" checks {result.checks_passed}/{result.checks_total}"
-        self._progress(line + (f" ({result.error})" if result.error else ""))
 
     def _values(self, job: _Job, base: str) -> Dict[str, Optional[str]]:
         """What the template placeholders and ARCHITECT_PARALLEL_* variables stand for."""

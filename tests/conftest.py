@@ -91,4 +91,4 @@ def cli(capsys):
 
 def read_records(records):
     """What each fake agent call recorded, by worktree folder name."""
-    return {p.stem: json.loads(p.read_text()) for p in records.glob("*.json")}
+    return {p.stem: json.loads(p.read_text()) for p in sorted(records.glob("*.json"))}

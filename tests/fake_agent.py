@@ -156,10 +156,13 @@ def main():
     printed, exit_code, indent = False, 0, None
 
     def save():
+        # Atomically: the tests poll these files while agents run.
         if record_dir:
             record["end"] = time.time()
-            with open(os.path.join(record_dir, worker + ".json"), "w") as f:
+            path = os.path.join(record_dir, worker + ".json")
+            with open(f"{path}.{os.getpid()}.tmp", "w") as f:
                 json.dump(record, f)
+            os.replace(f"{path}.{os.getpid()}.tmp", path)
 
     save()
     for action in [a for a in script.split("+") if a]:
