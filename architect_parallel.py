@@ -134,6 +134,14 @@ class _UsageError(ParallelError):
     """Bad command-line usage."""
 
 
+class _Signalled(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, handled like Ctrl-C but with its own exit code."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 ######################################################################
 # Results and configuration
 ######################################################################
@@ -274,7 +282,9 @@ class ParallelRunner:
         self.top: Optional[str] = None  # the repository's top folder, once run() found it
         self.warnings: List[str] = []
         self._progress = progress or (lambda line: None)
-        self._cancel = threading.Event()
+        self._cancel = threading.Event()  # stop: set by a signal
+        self._hurry = threading.Event()  # a second signal: no grace period
+        self._signum: Optional[int] = None  # the signal that stopped the run
         self._git_lock = threading.Lock()  # worktree creation takes git's ref and index locks
         self._procs_lock = threading.Lock()
         self._procs: Dict[int, _Agent] = {}
@@ -298,8 +308,41 @@ class ParallelRunner:
         jobs = _plan(self.config, repo.top)
         for job in jobs:  # a template that cannot be filled in fails now, not per worker
             command.argv(self._values(job, base_commit))
-        with repo.lock():
-            return self._run_locked(repo, command, jobs, base_commit)
+        with repo.lock(), self._catch_signals():
+            results = self._run_locked(repo, command, jobs, base_commit)
+        if self._signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self._signum is not None:
+            raise _Signalled(self._signum)
+        return results
+
+    @contextlib.contextmanager
+    def _catch_signals(self) -> Iterator[None]:
+        """While workers run, Ctrl-C, SIGTERM and SIGHUP ask for a stop instead of raising.
+
+        An exception raised at a random point of the main thread could leave the
+        thread pool's locks held; a flag is checked where stopping is safe. A
+        second signal skips the grace period of the stop.
+        """
+        self._signum = None
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, _frame: object) -> None:
+            if self._signum is None:
+                self._signum = signum
+                self._cancel.set()
+            else:
+                self._hurry.set()
+
+        previous = {sig: signal.signal(sig, handler)
+                    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
 
     def _run_locked(self, repo: _Repo, command: _AgentCommand, jobs: List[_Job],
                     base_commit: str) -> List[WorkerResult]:
@@ -319,10 +362,11 @@ class ParallelRunner:
                    for job in jobs]
         try:
             pending = set(futures)
-            while pending:
-                # A timeout keeps the main thread responsive to Ctrl-C on every platform.
-                _done, pending = concurrent.futures.wait(pending, timeout=0.5)
-        except KeyboardInterrupt:
+            while pending and not self._cancel.is_set():
+                _done, pending = concurrent.futures.wait(pending, timeout=0.2)
+            if self._cancel.is_set():
+                self._stop_all()
+        except KeyboardInterrupt:  # only where signals could not be caught (not the main thread)
             self._cancel.set()
             self._stop_all()
             raise
@@ -431,6 +475,9 @@ class ParallelRunner:
                 log.write(f"worker {n} in {job.path}; copied {len(copied)} file(s)\n".encode())
             for cmd in self.config.setup:
                 code, timed_out, _ = self._run_shell(n, cmd, job.path, env, result.worker_log, "setup")
+                if self._cancel.is_set():
+                    result.status, result.error = "interrupted", "interrupted during setup"
+                    return result
                 if code != 0:
                     result.error = (f"setup command {cmd!r} "
                                     + ("timed out" if timed_out else f"failed with exit code {code}")
@@ -478,26 +525,45 @@ class ParallelRunner:
 
     def _finish(self, repo: _Repo, job: _Job, result: WorkerResult, env: Dict[str, str],
                 copied: List[str]) -> None:
-        """After the agent: commit its changes, run the checks, list the changed files."""
+        """After the agent: commit its changes, list the changed files, run the checks.
+
+        Each step goes on when an earlier one failed; the first error is kept.
+        """
+        def note(exc: Exception) -> None:
+            if not result.error:
+                result.error = str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"
+
         try:
+            repo.return_to_branch(job.path, job.branch)
             if self.config.commit:
                 message = (f"architect-parallel: worker {job.worker_id}: "
                            f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
-                result.commit = repo.commit_all(job.path, message, exclude=copied)
-            if not self._cancel.is_set():
-                for cmd in self.config.checks:
-                    started = time.monotonic()
-                    code, timed_out, _ = self._run_shell(job.worker_id, cmd, job.path, env,
-                                                         result.worker_log, "check")
-                    result.checks.append({"command": cmd, "passed": code == 0 and not timed_out,
-                                          "exit_code": code,
-                                          "duration": round(time.monotonic() - started, 3)})
-                result.checks_passed = sum(c["passed"] for c in result.checks)
-            result.files_modified = repo.changed_files(job.path, result.base_commit)
-        except ParallelError as exc:
-            result.error = result.error or str(exc)
-        except OSError as exc:
-            result.error = result.error or f"{type(exc).__name__}: {exc}"
+                result.commit, problem = repo.commit_all(job.path, message, exclude=copied)
+                if problem:
+                    note(ParallelError(problem))
+        except (ParallelError, OSError) as exc:
+            note(exc)
+        try:  # before the checks, whose artifacts are not the agent's work
+            files = repo.changed_files(job.path, result.base_commit)
+            result.files_modified = [name for name in files if name not in set(copied)]
+        except (ParallelError, OSError) as exc:
+            note(exc)
+        try:
+            for cmd in self.config.checks:
+                if self._cancel.is_set():
+                    break
+                started = time.monotonic()
+                code, timed_out, _ = self._run_shell(job.worker_id, cmd, job.path, env,
+                                                     result.worker_log, "check")
+                if self._cancel.is_set():
+                    result.status = "interrupted"
+                    break  # stopped by Ctrl-C: neither passed nor failed
+                result.checks.append({"command": cmd, "passed": code == 0 and not timed_out,
+                                      "exit_code": code,
+                                      "duration": round(time.monotonic() - started, 3)})
+            result.checks_passed = sum(c["passed"] for c in result.checks)
+        except (ParallelError, OSError) as exc:
+            note(exc)
 
     def _values(self, job: _Job, base: str) -> Dict[str, Optional[str]]:
         """What the template placeholders and ARCHITECT_PARALLEL_* variables stand for."""
@@ -565,7 +631,7 @@ class ParallelRunner:
         """Stop every running agent: TERM, then KILL after a grace period (or at a second Ctrl-C)."""
         with self._procs_lock:
             procs = list(self._procs.values())
-        _kill_trees(procs, _TERM_GRACE)
+        _kill_trees(procs, _TERM_GRACE, self._hurry)
 
     # -- safety --------------------------------------------------------
 
@@ -650,6 +716,7 @@ class _AgentCommand:
         placeholder alone, the option right before it too (``--model {model?}``).
         """
         argv: List[str] = [self.exe]
+        previous = ""  # the template word behind argv[-1]
         for word in self.words[1:]:
             missing = [name for name, optional in _PLACEHOLDER.findall(word)
                        if values.get(name) is None]
@@ -658,14 +725,19 @@ class _AgentCommand:
                     raise ConfigError(
                         f"--agent-cmd needs {{{missing[0]}}}, which has no value for worker "
                         f"{values['worker']}; write {{{missing[0]}?}} to leave it out")
-                if _PLACEHOLDER.fullmatch(word) and len(argv) > 1 and argv[-1].startswith("-"):
+                # The option before a lone placeholder goes too: a literal word such as
+                # --model, never a value or '--'.
+                if (_PLACEHOLDER.fullmatch(word) and previous.startswith("-") and previous != "--"
+                        and not _PLACEHOLDER.search(previous) and argv[-1] == previous):
                     argv.pop()
+                previous = ""
                 continue
             argv.append(_PLACEHOLDER.sub(lambda m: values[m.group(1)] or "", word))
+            previous = word
         return argv
 
 
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)(\??)\}")
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\??)\}")
 
 
 def _read_result(reader: str, path: str,
@@ -757,6 +829,12 @@ def _rank(results: List[WorkerResult]) -> List[WorkerResult]:
     return sorted(results, key=lambda r: r.worker_id)
 
 
+def _inside(top: str, path: str) -> bool:
+    """Whether ``path`` (following symbolic links) is inside the folder ``top``."""
+    real = os.path.realpath(path)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
 def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
     """Copy ``files`` (repo-relative) from the main checkout into ``worktree``.
 
@@ -827,8 +905,9 @@ class _Repo:
         top, common = out.splitlines()[:2]
         return cls(os.path.realpath(top), os.path.realpath(os.path.join(where, common)))
 
-    def git(self, *args: str, cwd: Optional[str] = None, input: Optional[bytes] = None) -> str:
-        return _git(list(args), cwd or self.top, input=input)
+    def git(self, *args: str, cwd: Optional[str] = None, input: Optional[bytes] = None,
+            check: bool = True) -> str:
+        return _git(list(args), cwd or self.top, input=input, check=check)
 
     def succeeds(self, *args: str, cwd: Optional[str] = None) -> bool:
         """Whether a git command exits 0 (for git's yes/no questions)."""
@@ -912,11 +991,10 @@ class _Repo:
     def include_files(self, patterns: List[str]) -> List[str]:
         """Untracked or ignored files of the main checkout matching ``.worktreeinclude``
         and ``patterns`` (gitignore syntax), repo-relative; git does the matching."""
-        patterns = list(patterns)
         path = os.path.join(self.top, ".worktreeinclude")
-        if os.path.isfile(path):
+        if os.path.isfile(path):  # first, so that --include patterns come later and win
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
-                patterns += f.read().splitlines()
+                patterns = f.read().splitlines() + list(patterns)
         if not any(p.strip() and not p.lstrip().startswith("#") for p in patterns):
             return []
         listing = os.path.join(self.state_dir(), "include-patterns")
@@ -925,26 +1003,56 @@ class _Repo:
         # --others --ignored with only these patterns: untracked files the patterns match,
         # whether or not .gitignore ignores them.
         out = self.git("ls-files", "-z", "--others", "--ignored", f"--exclude-from={listing}")
+        # A name ending in '/' is a repository nested in the checkout: not a file to copy.
         return sorted(name for name in out.split("\0")
-                      if name and not name.startswith(WORKTREE_PREFIX))
+                      if name and not name.endswith("/") and not name.startswith(WORKTREE_PREFIX)
+                      and _inside(self.top, os.path.join(self.top, name)))
 
-    def commit_all(self, path: str, message: str, exclude: List[str]) -> Optional[str]:
-        """Commit everything in the worktree at ``path`` but ``exclude``; return the sha or None.
+    def return_to_branch(self, path: str, branch: str) -> None:
+        """Put the worktree back on ``branch`` if the agent left it detached or on another branch.
+
+        Only when that loses nothing: the branch must be an ancestor of where HEAD
+        is, and then simply moves forward to it (working tree untouched).
+        """
+        if self.git("symbolic-ref", "-q", "HEAD", cwd=path, check=False) == f"refs/heads/{branch}\n":
+            return
+        if not self.succeeds("merge-base", "--is-ancestor", branch, "HEAD", cwd=path):
+            where = (self.git("symbolic-ref", "-q", "--short", "HEAD", cwd=path, check=False)
+                     or "a detached HEAD").strip()
+            raise ParallelError(f"the agent left the worktree on {where}, which does not contain "
+                                f"{branch}; its work was not committed on {branch}")
+        self.git("checkout", "-q", "-B", branch, cwd=path)
+
+    def commit_all(self, path: str, message: str,
+                   exclude: List[str]) -> "tuple[Optional[str], Optional[str]]":
+        """Commit everything in the worktree at ``path`` but ``exclude``.
+
+        Returns the new commit (None when there was nothing to commit) and what
+        could not be committed, if anything.
 
         Hooks are skipped and signing is off: this is the runner's bookkeeping commit,
         which must neither fail on a linter nor wait for a passphrase. Without a
         configured identity, a fixed one is used.
         """
-        self.git("add", "-A", cwd=path)
+        # A new repository inside the worktree (git lists it as 'dir/') would be recorded
+        # as a bare pointer to a commit, without its files, or fail the add: leave it out
+        # and say so.
+        nested = [name for name in self.git("ls-files", "-z", "--others", "--exclude-standard",
+                                            cwd=path).split("\0") if name.endswith("/")]
+        self.git("add", "-A", "--", ".", *[f":(exclude,literal){name}" for name in nested], cwd=path)
         if exclude:
             self.git("--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path,
                      input="\0".join(exclude).encode("utf-8", "surrogateescape"))
         if self.succeeds("diff", "--cached", "--quiet", cwd=path):
-            return None  # nothing to commit
+            return None, None  # nothing to commit
         self.git(*self.identity(path), "-c", "commit.gpgsign=false", "commit", "-q",
                  "--no-verify", "-m", message, cwd=path)
-        return self.git("rev-parse", "HEAD", cwd=path).strip()
+        sha = self.git("rev-parse", "HEAD", cwd=path).strip()
+        if nested:
+            return sha, (f"committed without {', '.join(nested)}: a git repository inside the "
+                         "worktree cannot be committed; it stays in the worktree only")
+        return sha, None
 
     def identity(self, path: str) -> List[str]:
         """``-c`` options giving git an identity when none is configured."""
@@ -1003,22 +1111,30 @@ class _Repo:
             os.close(fd)  # also releases the lock
 
 
+def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None) -> subprocess.CompletedProcess:
+    """Run git with captured output, away from any GIT_DIR the caller's environment sets."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return subprocess.run(["git", *args], cwd=cwd, env=env, input=input,
+                          stdin=None if input is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
 def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool = True) -> str:
     """Run git; return stdout, or raise ParallelError carrying git's own message.
 
     With ``check=False`` a failure returns None instead of raising.
     """
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, input=input,
-                          stdin=None if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _git_run(args, cwd, input)
     if proc.returncode != 0 and not check:
         return None  # type: ignore[return-value]
     if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        lines = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
+                 if line.strip()]
+        # git's own "fatal:"/"error:" line says what went wrong; hints follow it.
+        first = next((line for line in lines if line.startswith(("fatal:", "error:"))), None)
         raise ParallelError(f"git {' '.join(args)} failed: "
-                            + (message[-1] if message else f"exit code {proc.returncode}"))
+                            + (first or (lines[-1] if lines else f"exit code {proc.returncode}")))
     return proc.stdout.decode("utf-8", "surrogateescape")
 
 
@@ -1109,7 +1225,7 @@ def _marked(marks: List[str], table: list) -> List[int]:
     return found
 
 
-def _kill_trees(agents: List[_Agent], grace: float) -> None:
+def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Event] = None) -> None:
     """Stop the agents' whole process trees: SIGTERM, up to ``grace`` seconds, then SIGKILL.
 
     A tree is the agent's process group (it leads its own, see start_new_session),
@@ -1155,7 +1271,7 @@ def _kill_trees(agents: List[_Agent], grace: float) -> None:
         send(signal.SIGTERM, pids)
         end = time.monotonic() + grace
         try:
-            while time.monotonic() < end and running():
+            while time.monotonic() < end and running() and not (hurry and hurry.is_set()):
                 time.sleep(0.05)
         except KeyboardInterrupt:
             pass  # a second Ctrl-C skips the grace period
@@ -2065,8 +2181,9 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="architect-parallel",
         description="Run several AI coding agents at once, each in its own git worktree.",
         epilog="A first argument that is not a subcommand means 'run'. "
-               "Exit codes: 0 at least one worker succeeded, 1 none did, "
-               "2 bad usage/config/repository, 130 interrupted.")
+               "Exit codes: 0 at least one worker succeeded (merge: merged), 1 none did "
+               "(merge: conflict, nothing changed), 2 bad usage/config/repository, "
+               "130 interrupted (143 SIGTERM, 129 SIGHUP).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -2212,7 +2329,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     code = subprocess.call(["git", "--no-pager", "diff", *(["--stat"] if args.stat else []),
                             f"{base}...{branch}"], cwd=repo.top, stdin=subprocess.DEVNULL)
-    if code != 0:
+    if code not in (0, -signal.SIGPIPE):  # a reader that went away early is no error
         raise ParallelError(f"git diff failed with exit code {code}")
     return EXIT_OK
 
@@ -2229,15 +2346,17 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     if wt and repo.git("status", "--porcelain", cwd=wt).strip():
         _print_err(f"warning: {wt} has uncommitted changes; only what is committed on {branch} "
                    "is merged")
+    if not repo.succeeds("symbolic-ref", "-q", "HEAD"):
+        raise ParallelError("HEAD is detached: check out the branch to merge into first")
     head = repo.git("rev-parse", "HEAD").strip()
     identity = repo.identity(repo.top)
     if args.squash:
-        merged = _git([*identity, "merge", "--squash", branch], repo.top, check=False)
-        if merged is not None and not repo.succeeds("diff", "--cached", "--quiet"):
-            merged = _git([*identity, "commit", "-q", "--no-edit"], repo.top, check=False)
+        proc = _git_run([*identity, "merge", "--squash", branch], repo.top)
+        if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
+            proc = _git_run([*identity, "commit", "-q", "--no-edit"], repo.top)
     else:
-        merged = _git([*identity, "merge", "--no-edit", branch], repo.top, check=False)
-    if merged is None:
+        proc = _git_run([*identity, "merge", "--no-edit", branch], repo.top)
+    if proc.returncode != 0:
         conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
         # Put the main checkout back exactly as it was (it had no uncommitted changes).
         repo.git("reset", "-q", "--merge", head)
@@ -2245,7 +2364,10 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; "
                        "the main checkout is unchanged")
             return EXIT_NO_SUCCESS
-        raise ParallelError(f"git could not merge {branch}; the main checkout is unchanged")
+        why = " ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
+                       if line.strip() and not line.startswith(("hint:", "Aborting")))
+        raise ParallelError(f"git could not merge {branch} ({why or 'exit code %d' % proc.returncode}); "
+                            "the main checkout is unchanged")
     new_head = repo.git("rev-parse", "HEAD").strip()
     _print_err(f"merged {branch} into the current branch: {head[:12]} -> {new_head[:12]}"
                if new_head != head else f"{branch} is already merged; nothing to do")
@@ -2279,14 +2401,6 @@ _COMMANDS = {
     "diff": _cmd_diff,
     "merge": _cmd_merge,
 }
-
-
-class _Signalled(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, handled like Ctrl-C but with its own exit code."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
 
 
 def _raise_signalled(signum: int, _frame: object) -> None:

@@ -19,6 +19,9 @@ Actions, run in order:
   delete=PATH     delete PATH
   rmtree=PATH     delete the folder PATH (``.`` is the worktree itself)
   stage / commit  ``git add -A`` / ``git add -A && git commit``
+  detach          ``git checkout --detach``;  branch=NAME  ``git checkout -b NAME``
+  nested=DIR      create a git repository with one file in DIR
+  lockindex       leave a stale ``index.lock`` behind, as a crashed git would
   sleep=SECONDS   sleep
   ignoreterm      ignore SIGTERM from now on
   grandchild=SECONDS  start a grandchild that sleeps, holding stdout, and record its pid
@@ -67,7 +70,7 @@ def parse_generic(argv):
     while i < len(argv):
         arg = argv[i]
         if arg == "--":
-            task = argv[i + 1]
+            task = argv[i + 1] if i + 1 < len(argv) else task
             break
         name, eq, value = arg.partition("=")
         if eq and name in ("--prompt", "--message"):
@@ -181,6 +184,19 @@ def main():
             subprocess.run(["git", "add", "-A"], check=True)
             subprocess.run(["git", "-c", "user.name=Fake", "-c", "user.email=fake@example.com",
                             "commit", "-q", "-m", "agent commit"], check=True)
+        elif name == "detach":
+            subprocess.run(["git", "checkout", "-q", "--detach"], check=True)
+        elif name == "branch":
+            subprocess.run(["git", "checkout", "-q", "-b", value], check=True)
+        elif name == "nested":
+            os.makedirs(value, exist_ok=True)
+            subprocess.run(["git", "init", "-q", value], check=True)
+            with open(os.path.join(value, "inner.txt"), "w") as f:
+                f.write("inner\n")
+        elif name == "lockindex":
+            git_dir = subprocess.run(["git", "rev-parse", "--git-dir"], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+            open(os.path.join(git_dir, "index.lock"), "w").close()
         elif name == "sleep":
             time.sleep(float(value))
         elif name == "ignoreterm":

@@ -1,8 +1,11 @@
 """Racing agents: any agent CLI, ready worktrees, checks, ranking, commits, diff and merge."""
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -113,7 +116,7 @@ def test_worktreeinclude_copies_ignored_files_that_are_never_committed(repo, cli
     committed = git("show", "--name-only", "--format=", results[0]["commit"], cwd=repo).split()
     assert committed == ["agent-output.txt"]
     assert git("status", "--porcelain", cwd=wt) == "?? conf/"  # the copy stays, uncommitted
-    assert "conf/local.cfg" in results[0]["files_modified"]
+    assert results[0]["files_modified"] == ["agent-output.txt"]  # copies are not the agent's work
 
 
 def test_failing_setup_fails_only_its_worker(repo, cli, records):
@@ -254,3 +257,111 @@ def test_config_file_keys_for_racing(repo, cli, records, tmp_path):
     bad.write_text("parallel_runs:\n  checks: pytest\n")
     code, _, err = cli("t", "-c", bad)
     assert code == 2 and "line 2: parallel_runs.checks must be a list of non-empty strings" in err
+
+
+# -- what agents and users do that the runner must survive ---------------------
+
+def test_agent_leaving_the_branch_still_gets_its_work_committed_on_it(repo, cli):
+    models = "fake:write=c.txt+commit+detach+write=d.txt,fake:branch=other+write=o.txt"
+    code, results, _ = cli.json("fake:write=a.txt", "--models", models, "--workers", "2")
+    assert code == 0 and [r["error"] for r in results] == [None, None]
+    assert git("show", "--name-only", "--format=", "architect/parallel-1", cwd=repo).split() == ["d.txt"]
+    assert git("show", "--name-only", "--format=", "architect/parallel-2", cwd=repo).split() == ["o.txt"]
+    assert git("symbolic-ref", "--short", "HEAD", cwd=worktree(repo, 1)) == "architect/parallel-1"
+
+
+def test_agent_abandoning_the_branch_is_reported_not_committed_elsewhere(repo, cli):
+    (repo / "x.txt").write_text("x\n")
+    git("add", "x.txt", cwd=repo)
+    git("commit", "-q", "-m", "x", cwd=repo)
+    git("branch", "old", "HEAD~1", cwd=repo)
+    code, results, _ = cli.json("fake:json=success", "--workers", "1", "--agent-cmd",
+                                "sh -c 'git checkout -q old && echo y > y.txt' {task}")
+    assert "the agent left the worktree on old, which does not contain architect/parallel-1" in results[0]["error"]
+    assert results[0]["commit"] is None
+    assert git("rev-parse", "old", cwd=repo) == git("rev-parse", "main~1", cwd=repo)  # nothing added
+
+
+def test_nested_repository_is_left_out_of_the_commit_and_reported(repo, cli):
+    code, results, _ = cli.json("fake:write=a.txt+nested=sub", "--workers", "1")
+    r = results[0]
+    assert r["commit"] and "a git repository inside the worktree cannot be committed" in r["error"]
+    assert "sub" in r["error"]
+    assert git("show", "--name-only", "--format=", r["commit"], cwd=repo).split() == ["a.txt"]
+    assert (worktree(repo, 1) / "sub" / "inner.txt").exists()
+
+
+def test_a_failed_commit_does_not_skip_the_checks(repo, cli):
+    code, results, _ = cli.json("fake:write=a.txt+lockindex", "--workers", "1", "--check", "true")
+    r = results[0]
+    assert r["commit"] is None and "index.lock" in r["error"]
+    assert r["checks_passed"] == 1 and r["files_modified"] == ["a.txt"]
+
+
+def test_includes_skip_nested_repos_and_links_leading_outside_and_obey_order(repo, cli, tmp_path):
+    (repo / ".worktreeinclude").write_text("*.local\nvendor/\n!skip.local\n")
+    (repo / "keep.local").write_text("k\n")
+    (repo / "skip.local").write_text("s\n")
+    (tmp_path / "outside.txt").write_text("secret\n")
+    os.symlink(tmp_path / "outside.txt", repo / "out.local")
+    os.symlink("keep.local", repo / "in.local")
+    (repo / "vendor" / "lib").mkdir(parents=True)
+    git("init", "-q", cwd=repo / "vendor" / "lib")
+    (repo / "vendor" / "plain.txt").write_text("p\n")
+    code, results, _ = cli.json("fake:json=success", "--workers", "1", "--include", "skip.local")
+    wt = worktree(repo, 1)
+    assert code == 0 and results[0]["error"] is None
+    assert (wt / "keep.local").exists() and (wt / "vendor" / "plain.txt").exists()
+    assert (wt / "skip.local").exists()  # --include comes after .worktreeinclude's '!skip.local'
+    assert os.readlink(wt / "in.local") == "keep.local"
+    assert not os.path.lexists(wt / "out.local") and not (wt / "vendor" / "lib").exists()
+
+
+def test_optional_placeholder_never_drops_a_value_or_the_separator(repo, cli, records):
+    code, _, _ = cli("--task=-fix", "--agent-cmd", "fake-agent -v --prompt {task} -- {model?}", "--workers", "1")
+    assert code == 0
+    (rec,) = read_records(records).values()
+    assert rec["argv"][1:] == ["-v", "--prompt", "-fix", "--"]
+
+
+def test_merge_refuses_a_detached_head_and_explains_untracked_files_in_the_way(repo, cli):
+    assert cli("fake:write=new.txt", "--workers", "1")[0] == 0
+    (repo / "new.txt").write_text("mine\n")
+    code, _, err = cli("merge", "1")
+    assert code == 2 and "new.txt" in err and "the main checkout is unchanged" in err
+    assert (repo / "new.txt").read_text() == "mine\n"
+    os.remove(repo / "new.txt")
+    git("checkout", "-q", "--detach", cwd=repo)
+    code, _, err = cli("merge", "1")
+    assert code == 2 and "HEAD is detached" in err
+
+
+def test_diff_into_a_closed_pipe_is_no_error(repo, cli):
+    assert cli("fake:write=a.txt+write=b.txt", "--workers", "1")[0] == 0
+    proc = subprocess.run(f"'{sys.executable}' -m architect_parallel diff 1 | head -c 1",
+                          shell=True, cwd=repo, env=dict(os.environ, PYTHONPATH=ROOT),
+                          capture_output=True, text=True, executable="/bin/bash")
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("phase, args", [
+    ("setup", ["--setup", "sleep 30"]),
+    ("check", ["--check", "sleep 30", "--check", "true"]),
+])
+def test_interrupt_during_setup_or_checks(repo, records, phase, args):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "fake:write=a.txt",
+                             "--workers", "2", "--json", *args], cwd=repo, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = repo / ".git" / "architect-parallel" / "logs" / "worker-2.log"
+    deadline = time.monotonic() + 20
+    while not (log.exists() and "sleep 30" in log.read_text()):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    results = json.loads(out)
+    assert [r["status"] for r in results] == ["interrupted", "interrupted"]
+    assert all(r["checks"] == [] for r in results)  # an interrupted check neither passed nor failed
