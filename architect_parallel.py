@@ -2,16 +2,18 @@
 """architect-parallel: run several AI coding agents at once, each in its own git worktree.
 
 Every worker runs an agent CLI (by default ``architect run --json --confirm-mode
-yolo``) as a subprocess inside ``<repo>/.architect-parallel-N`` on its own branch
-``architect/parallel-N``, based on the current HEAD. The runner enforces a
-per-worker timeout, kills whole process trees, reads each agent's JSON result,
-computes the files each worker changed from git, prints a table and keeps the
-worktrees for inspection until ``cleanup``.
+yolo``; presets for Claude Code, Codex, Aider and Gemini CLI, or any command
+template) as a subprocess inside ``<repo>/.architect-parallel-N`` on its own
+branch ``architect/parallel-N``, based on the current HEAD. The runner enforces
+a per-worker timeout, kills whole process trees, reads each agent's result,
+commits each worker's changes on its branch, runs checks that rank the workers,
+prints a table and keeps the worktrees for inspection until ``cleanup``.
 
 Use it to race several models on one task, or to fan several tasks out::
 
     architect-parallel "optimise the SQL queries" --models gpt-4o,claude-sonnet-4-6
     architect-parallel --task "tests for auth" --task "tests for users" --workers 2
+    architect-parallel merge best
     architect-parallel cleanup
 
 This file is the whole tool: it needs only the Python standard library (3.9+),
@@ -84,7 +86,7 @@ DEFAULTS = {
 # Best first: the order ranking uses after checks passed.
 STATUSES = ("success", "partial", "failed", "timeout", "interrupted")
 
-# Agent CLIs that run headless, as command templates (see _expand_template) and the
+# Agent CLIs that run headless, as command templates (see _AgentCommand) and the
 # reader of their result. Each was written against the CLI's own documentation of
 # its non-interactive mode; the README says which version.
 PRESETS = {
@@ -1120,14 +1122,15 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None) -> subpro
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool = True) -> str:
+def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
+         check: bool = True) -> Optional[str]:
     """Run git; return stdout, or raise ParallelError carrying git's own message.
 
     With ``check=False`` a failure returns None instead of raising.
     """
     proc = _git_run(args, cwd, input)
     if proc.returncode != 0 and not check:
-        return None  # type: ignore[return-value]
+        return None
     if proc.returncode != 0:
         lines = [line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
                  if line.strip()]
