@@ -31,6 +31,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import math
 import os
@@ -281,6 +282,7 @@ class ParallelRunner:
         self.config = config
         self.workspace_root = os.path.abspath(workspace_root)
         self.results: List[WorkerResult] = []
+        self.run_info: dict = {}  # times, base, version and configuration of the last run()
         self.top: Optional[str] = None  # the repository's top folder, once run() found it
         self.warnings: List[str] = []
         self._progress = progress or (lambda line: None)
@@ -375,8 +377,10 @@ class ParallelRunner:
         finally:
             pool.shutdown(wait=True)
             self.results = _rank([f.result() for f in futures])
+            self.run_info = self._run_info(jobs, base_commit, started)
             try:
-                _save_last_run(repo, base_commit, started, self.results)
+                _write_json(os.path.join(repo.state_dir(), "last-run.json"),
+                            _results_document(self.run_info, self.results))
             except (OSError, ParallelError) as exc:
                 self._warn(f"could not save the results for 'list': {exc}")
         return self.results
@@ -566,6 +570,21 @@ class ParallelRunner:
             result.checks_passed = sum(c["passed"] for c in result.checks)
         except (ParallelError, OSError) as exc:
             note(exc)
+
+    def _run_info(self, jobs: List[_Job], base: str, started: float) -> dict:
+        """What describes a run besides its results: times, base, version, configuration."""
+        c = self.config
+        config = {key: getattr(c, key) for key in DEFAULTS}
+        config.update(tasks=list(c.tasks), models=list(c.models or []), base=c.base_branch,
+                      api_base=c.api_base, config_path=c.config_path)
+        # Two runs with the same fingerprint run the same workers the same way.
+        plan = {key: config[key] for key in ("agent_cmd", "agent", "max_steps",
+                                             "budget_per_worker", "timeout_per_worker",
+                                             "include", "setup", "checks", "commit")}
+        plan.update(base_commit=base, jobs=[[j.worker_id, j.task, j.model] for j in jobs])
+        fingerprint = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
+        return {"version": __version__, "started": started, "finished": time.time(),
+                "base_commit": base, "fingerprint": fingerprint, "config": config}
 
     def _values(self, job: _Job, base: str) -> Dict[str, Optional[str]]:
         """What the template placeholders and ARCHITECT_PARALLEL_* variables stand for."""
@@ -2133,16 +2152,105 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     return "\n".join(lines)
 
 
-def _save_last_run(repo: _Repo, base: str, started: float, results: List[WorkerResult]) -> None:
-    """Keep the results under the git dir (atomically) so ``list`` can show them."""
-    path = os.path.join(repo.state_dir(), "last-run.json")
-    data = {"version": __version__, "base_commit": base, "started": started,
-            "finished": time.time(), "results": [r.to_dict() for r in results]}
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
+def _results_document(run_info: dict, results: List[WorkerResult]) -> dict:
+    """The results file: run metadata plus what ``--json`` prints."""
+    return dict(run_info, results=[r.to_dict() for r in results])
+
+
+def _write_text(path: str, text: str) -> None:
+    """Write ``path`` atomically: readers see the old file or the new one, never half."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise ParallelError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _write_json(path: str, value: object) -> None:
+    _write_text(path, json.dumps(value, indent=2, allow_nan=False) + "\n")
+
+
+def _junit_xml(results: List[WorkerResult]) -> str:
+    """JUnit XML as GitHub's and GitLab's test reporters read it: one testcase per worker.
+
+    failed and partial workers are failures, timed-out and interrupted ones errors;
+    checks are properties; the end of the agent's output is the system-out.
+    """
+    import xml.etree.ElementTree as ET  # only needed here; keeps start-up light
+
+    failures = sum(r.status in ("failed", "partial") for r in results)
+    errors = sum(r.status in ("timeout", "interrupted") for r in results)
+    suites = ET.Element("testsuites", name="architect-parallel", tests=str(len(results)),
+                        failures=str(failures), errors=str(errors),
+                        time=f"{sum(r.duration for r in results):.3f}")
+    suite = ET.SubElement(suites, "testsuite", name="architect-parallel", tests=str(len(results)),
+                          failures=str(failures), errors=str(errors), skipped="0",
+                          time=f"{sum(r.duration for r in results):.3f}")
+    for r in results:
+        case = ET.SubElement(suite, "testcase", classname="architect-parallel",
+                             name=_xml_text(f"worker {r.worker_id} [{r.model}]: {_shorten(r.task, 80)}"),
+                             time=f"{r.duration:.3f}")
+        props = ET.SubElement(case, "properties")
+        for name, value in (("branch", r.branch), ("status", r.status), ("rank", r.rank),
+                            ("cost", r.cost if r.cost_known else "unknown"),
+                            ("commit", r.commit or "")):
+            ET.SubElement(props, "property", name=name, value=_xml_text(str(value)))
+        for check in r.checks:
+            ET.SubElement(props, "property", name=_xml_text(f"check: {check['command']}"),
+                          value="passed" if check["passed"] else f"failed (exit code {check['exit_code']})")
+        message = _xml_text(f"{r.status}" + (f": {r.error}" if r.error else ""))
+        if r.status in ("failed", "partial"):
+            ET.SubElement(case, "failure", message=message, type=r.status).text = message
+        elif r.status in ("timeout", "interrupted"):
+            ET.SubElement(case, "error", message=message, type=r.status).text = message
+        ET.SubElement(case, "system-out").text = _xml_text(_log_tail(r.log_path, 4000))
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+# Characters XML 1.0 cannot hold, even escaped.
+_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_INVALID.sub("\ufffd", text)
+
+
+def _log_tail(path: str, size: int) -> str:
+    """The last ``size`` bytes of a log, as text ('' when there is none)."""
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - size))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
+    """The Markdown summary for GITHUB_STEP_SUMMARY and --summary."""
+    lines = ["## architect-parallel", "",
+             "| rank | worker | model | status | checks | cost | duration | files | task |",
+             "|---:|---:|---|---|---:|---:|---:|---:|---|"]
+    for r in sorted(results, key=lambda r: r.rank):
+        cells = [f"**{r.rank}**" if r.rank == 1 else str(r.rank), str(r.worker_id), r.model,
+                 r.status, f"{r.checks_passed}/{r.checks_total}",
+                 f"${r.cost:.4f}" if r.cost_known else "-", f"{r.duration:.1f}s",
+                 str(len(r.files_modified)), _shorten(r.task, 60)]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    succeeded = sum(r.status == "success" for r in results)
+    lines += ["", f"{succeeded}/{len(results)} succeeded."]
+    best = [r for r in results if r.rank == 1]
+    if best and diffstat.strip():
+        lines += ["", f"Best: worker {best[0].worker_id} (`{best[0].branch}`):", "", "```",
+                  diffstat.rstrip(), "```"]
+    return "\n".join(lines) + "\n"
 
 
 def _load_last_run(repo: _Repo) -> dict:
@@ -2170,6 +2278,12 @@ def _whole_number(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def _requirement(text: str) -> str:
+    if text in ("all", "any") or (text.isdigit() and int(text) >= 1):
+        return text
+    raise argparse.ArgumentTypeError(f"expected all, any or a number of workers, got {text!r}")
 
 
 def _number(text: str) -> float:
@@ -2231,6 +2345,14 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="ARCHITECT_PARALLEL_PORT is PORT + worker id (default 8100)")
     run.add_argument("--no-commit", action="store_false", dest="commit", default=None,
                      help="leave each worker's changes uncommitted in its worktree")
+    run.add_argument("--results", metavar="FILE",
+                     help="write the full results JSON (with run metadata) to FILE")
+    run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    run.add_argument("--summary", metavar="FILE",
+                     help="write a Markdown summary to FILE (also appended to $GITHUB_STEP_SUMMARY)")
+    run.add_argument("--require", type=_requirement, metavar="all|any|N", default="any",
+                     help="exit 0 only if all workers, any worker (default) or at least N "
+                          "workers succeeded")
 
     cleanup = sub.add_parser("cleanup", aliases=["parallel-cleanup"],
                              help="remove all parallel worktrees and branches",
@@ -2289,17 +2411,48 @@ def _cmd_run(args: argparse.Namespace) -> int:
         results = runner.run()
     except KeyboardInterrupt as exc:
         interrupted, results = exc, runner.results
+    code = _report(args, results, runner.run_info, runner.top or "")
+    if interrupted is not None:
+        raise interrupted
+    return code
+
+
+def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dict, top: str) -> int:
+    """Print and write what a run produced; return the exit code ``--require`` asks for."""
     if args.json:
         _print_json([r.to_dict() for r in results])
     if results and not args.quiet:
-        _print_err(_format_table(results, runner.top or ""))
+        _print_err(_format_table(results, top))
     elif args.quiet:  # --quiet keeps the errors
         for r in results:
             if r.error and r.status != "interrupted":
                 _print_err(f"error: worker {r.worker_id}: {r.error}")
-    if interrupted is not None:
-        raise interrupted
-    return EXIT_OK if any(r.status == "success" for r in results) else EXIT_NO_SUCCESS
+    if args.results:
+        _write_json(args.results, _results_document(run_info, results))
+    if args.junit:
+        _write_text(args.junit, _junit_xml(results))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if args.summary or step_summary:
+        summary = _summary_markdown(results, _best_diffstat(top, results))
+        if args.summary:
+            _write_text(args.summary, summary)
+        if step_summary:
+            try:
+                with open(step_summary, "a", encoding="utf-8") as f:
+                    f.write(summary)
+            except OSError as exc:
+                _print_err(f"warning: cannot append to GITHUB_STEP_SUMMARY {step_summary}: {exc}")
+    succeeded = sum(r.status == "success" for r in results)
+    needed = {"any": 1, "all": max(len(results), 1)}.get(args.require) or int(args.require)
+    return EXIT_OK if succeeded >= needed else EXIT_NO_SUCCESS
+
+
+def _best_diffstat(top: str, results: List[WorkerResult]) -> str:
+    """``git diff --stat`` of the best worker's branch against its base, or '' if unknown."""
+    best = [r for r in results if r.rank == 1]
+    if not top or not best or not best[0].base_commit:
+        return ""
+    return _git(["diff", "--stat", f"{best[0].base_commit}...{best[0].branch}"], top, check=False) or ""
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
