@@ -209,6 +209,7 @@ class ParallelConfig:
     check_timeout: float = DEFAULTS["check_timeout"]  # seconds, for each setup and check command
     port_base: int = DEFAULTS["port_base"]  # ARCHITECT_PARALLEL_PORT = port_base + worker id
     commit: bool = DEFAULTS["commit"]  # commit each worker's changes on its branch
+    only_workers: Optional[List[int]] = None  # run just these worker ids of the plan
 
     def validate(self) -> None:
         """Raise ConfigError for a value the runner cannot use."""
@@ -303,22 +304,44 @@ class ParallelRunner:
         recorded as ``interrupted``, results are saved, and the interrupt is
         re-raised; ``self.results`` then holds what is known.
         """
-        self.config.validate()
         self._cancel.clear()
-        repo = _Repo.find(self.workspace_root)
-        self.top = repo.top
-        command = _AgentCommand.parse(self.config.agent_cmd)
-        base_commit = repo.resolve_base(self.config.base_branch)
-        jobs = _plan(self.config, repo.top)
-        for job in jobs:  # a template that cannot be filled in fails now, not per worker
-            command.argv(self._values(job, base_commit))
+        repo, command, base_commit, all_jobs = self._prepare(find_agent=True)
+        jobs = [j for j in all_jobs
+                if not self.config.only_workers or j.worker_id in self.config.only_workers]
         with repo.lock(), self._catch_signals():
-            results = self._run_locked(repo, command, jobs, base_commit)
+            results = self._run_locked(repo, command, jobs, base_commit, all_jobs)
         if self._signum == signal.SIGINT:
             raise KeyboardInterrupt
         if self._signum is not None:
             raise _Signalled(self._signum)
         return results
+
+    def plan(self) -> "tuple[List[dict], dict]":
+        """What run() would do, creating nothing: one dict per worker, and the run's metadata.
+
+        The agent command need not be installed (a CI plan job may not have it).
+        """
+        _repo, _command, base_commit, jobs = self._prepare(find_agent=False)
+        workers = [{"worker": j.worker_id, "task": j.task, "model": j.model or "default",
+                    "branch": j.branch} for j in jobs]
+        return workers, self._run_info(jobs, base_commit, time.time())
+
+    def _prepare(self, find_agent: bool) -> "tuple[_Repo, _AgentCommand, str, List[_Job]]":
+        """Check everything a run needs; return the repository, command, base and jobs."""
+        self.config.validate()
+        repo = _Repo.find(self.workspace_root)
+        self.top = repo.top
+        command = _AgentCommand.parse(self.config.agent_cmd, find=find_agent)
+        base_commit = repo.resolve_base(self.config.base_branch)
+        jobs = _plan(self.config, repo.top)
+        if self.config.only_workers:
+            outside = sorted(set(self.config.only_workers) - {j.worker_id for j in jobs})
+            if outside:
+                raise ConfigError(f"--only-workers: this plan has workers 1-{len(jobs)}, "
+                                  f"not {', '.join(map(str, outside))}")
+        for job in jobs:  # a template that cannot be filled in fails now, not per worker
+            command.argv(self._values(job, base_commit))
+        return repo, command, base_commit, jobs
 
     @contextlib.contextmanager
     def _catch_signals(self) -> Iterator[None]:
@@ -349,7 +372,7 @@ class ParallelRunner:
                 signal.signal(sig, old)
 
     def _run_locked(self, repo: _Repo, command: _AgentCommand, jobs: List[_Job],
-                    base_commit: str) -> List[WorkerResult]:
+                    base_commit: str, all_jobs: List[_Job]) -> List[WorkerResult]:
         if repo.has_uncommitted_changes():
             self._warn("the main checkout has uncommitted changes; workers start from "
                        f"{base_commit[:12]} and will not see them")
@@ -377,7 +400,7 @@ class ParallelRunner:
         finally:
             pool.shutdown(wait=True)
             self.results = _rank([f.result() for f in futures])
-            self.run_info = self._run_info(jobs, base_commit, started)
+            self.run_info = self._run_info(all_jobs, base_commit, started)
             try:
                 _write_json(os.path.join(repo.state_dir(), "last-run.json"),
                             _results_document(self.run_info, self.results))
@@ -584,7 +607,9 @@ class ParallelRunner:
         plan.update(base_commit=base, jobs=[[j.worker_id, j.task, j.model] for j in jobs])
         fingerprint = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
         return {"version": __version__, "started": started, "finished": time.time(),
-                "base_commit": base, "fingerprint": fingerprint, "config": config}
+                "base_commit": base, "fingerprint": fingerprint, "workers_total": len(jobs),
+                "only_workers": sorted(c.only_workers) if c.only_workers else None,
+                "config": config}
 
     def _values(self, job: _Job, base: str) -> Dict[str, Optional[str]]:
         """What the template placeholders and ARCHITECT_PARALLEL_* variables stand for."""
@@ -707,7 +732,7 @@ class _AgentCommand:
         self.exe = exe
 
     @classmethod
-    def parse(cls, spec: str) -> _AgentCommand:
+    def parse(cls, spec: str, find: bool = True) -> _AgentCommand:
         """Resolve ``--agent-cmd``: a preset name, or a command line written with shell quoting."""
         template, reader = PRESETS.get(spec, (spec, "exit-code"))
         try:
@@ -723,7 +748,7 @@ class _AgentCommand:
                                       f"(known: {', '.join('{%s}' % p for p in PLACEHOLDERS)})")
         if _PLACEHOLDER.search(words[0]):
             raise ConfigError("--agent-cmd: the command itself cannot be a placeholder")
-        exe = shutil.which(words[0])
+        exe = shutil.which(words[0]) if find else words[0]
         if exe is None:
             raise ParallelError(f"agent command '{words[0]}' not found on PATH; "
                                 "install it or add its folder to PATH")
@@ -2293,6 +2318,72 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _add_plan_options(p: argparse.ArgumentParser) -> None:
+    """The options that say what a run does (shared by run and plan)."""
+    p.add_argument("task", nargs="?", metavar="TASK", help="the task (or use --task)")
+    p.add_argument("--task", action="append", dest="tasks", metavar="T", default=[],
+                   help="a task, repeatable: worker i gets task i (use --task=-x for a task "
+                        "starting with '-')")
+    p.add_argument("--workers", type=_whole_number, metavar="N",
+                   help=f"workers running at once, 1-{MAX_WORKERS} (default 3)")
+    p.add_argument("--models", metavar="CSV",
+                   help="comma-separated models: worker i gets model i")
+    p.add_argument("--agent", metavar="NAME", help="architect agent of every worker (default build)")
+    p.add_argument("--max-steps", type=_whole_number, metavar="N", help="steps per worker (default 50)")
+    p.add_argument("--budget-per-worker", type=_number, metavar="USD", help="USD limit per worker")
+    p.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
+                   help="time limit per worker; the runner kills it a little later if needed")
+    p.add_argument("-c", "--config", metavar="FILE",
+                   help="YAML config: reads its parallel_runs section; passed to every agent")
+    p.add_argument("--api-base", metavar="URL", help="LLM API base URL passed to every agent")
+    p.add_argument("--base", metavar="REF", help="start the branches from REF instead of HEAD")
+    p.add_argument("--force", action="store_true",
+                   help="discard work found in the worktrees and branches this run reuses")
+    p.add_argument("--agent-cmd", metavar="NAME_OR_TEMPLATE",
+                   help=f"agent CLI: a preset ({', '.join(PRESETS)}; default architect) or a "
+                        "command template such as 'my-agent --prompt {task} --model {model?}'")
+    p.add_argument("--include", action="append", metavar="PATTERN",
+                   help="also copy untracked/ignored files matching PATTERN (gitignore syntax) "
+                        "into each worktree, like .worktreeinclude; repeatable")
+    p.add_argument("--setup", action="append", metavar="CMD",
+                   help="run CMD with sh -c in each worktree before the agent; repeatable")
+    p.add_argument("--check", action="append", dest="checks", metavar="CMD",
+                   help="run CMD with sh -c in each worktree after the agent; passing checks "
+                        "rank a worker higher; repeatable")
+    p.add_argument("--check-timeout", type=_number, metavar="SECONDS",
+                   help="time limit of each setup and check command (default 600)")
+    p.add_argument("--port-base", type=_whole_number, metavar="PORT",
+                   help="ARCHITECT_PARALLEL_PORT is PORT + worker id (default 8100)")
+    p.add_argument("--no-commit", action="store_false", dest="commit", default=None,
+                   help="leave each worker's changes uncommitted in its worktree")
+
+
+def _add_report_options(p: argparse.ArgumentParser) -> None:
+    """The options that say what is printed and written (shared by run and collect)."""
+    p.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="print only errors on stderr")
+    p.add_argument("--results", metavar="FILE",
+                     help="write the full results JSON (with run metadata) to FILE")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    p.add_argument("--summary", metavar="FILE",
+                     help="write a Markdown summary to FILE (also appended to $GITHUB_STEP_SUMMARY)")
+    p.add_argument("--require", type=_requirement, metavar="all|any|N", default="any",
+                     help="exit 0 only if all workers, any worker (default) or at least N "
+                          "workers succeeded")
+
+
+def _worker_set(text: str) -> List[int]:
+    """'2,5-7' -> [2, 5, 6, 7]."""
+    found = set()
+    for part in text.split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()) or int(low) < 1 \
+                or (dash and int(high) < int(low)):
+            raise argparse.ArgumentTypeError(f"expected worker numbers like 2,5-7, got {text!r}")
+        found.update(range(int(low), int(high if dash else low) + 1))
+    return sorted(found)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _ArgumentParser(
         prog="architect-parallel",
@@ -2307,52 +2398,27 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", aliases=["parallel"], help="run the workers (default)",
                          description="Run TASK (or each --task) in parallel worktrees.")
     run.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    run.add_argument("task", nargs="?", metavar="TASK", help="the task (or use --task)")
-    run.add_argument("--task", action="append", dest="tasks", metavar="T", default=[],
-                     help="a task, repeatable: worker i gets task i (use --task=-x for a task "
-                          "starting with '-')")
-    run.add_argument("--workers", type=_whole_number, metavar="N",
-                     help=f"workers running at once, 1-{MAX_WORKERS} (default 3)")
-    run.add_argument("--models", metavar="CSV",
-                     help="comma-separated models: worker i gets model i")
-    run.add_argument("--agent", metavar="NAME", help="architect agent of every worker (default build)")
-    run.add_argument("--max-steps", type=_whole_number, metavar="N", help="steps per worker (default 50)")
-    run.add_argument("--budget-per-worker", type=_number, metavar="USD", help="USD limit per worker")
-    run.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
-                     help="time limit per worker; the runner kills it a little later if needed")
-    run.add_argument("-c", "--config", metavar="FILE",
-                     help="YAML config: reads its parallel_runs section; passed to every agent")
-    run.add_argument("--api-base", metavar="URL", help="LLM API base URL passed to every agent")
-    run.add_argument("--base", metavar="REF", help="start the branches from REF instead of HEAD")
-    run.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
-    run.add_argument("--quiet", action="store_true", help="print only errors on stderr")
-    run.add_argument("--force", action="store_true",
-                     help="discard work found in the worktrees and branches this run reuses")
-    run.add_argument("--agent-cmd", metavar="NAME_OR_TEMPLATE",
-                     help=f"agent CLI: a preset ({', '.join(PRESETS)}; default architect) or a "
-                          "command template such as 'my-agent --prompt {task} --model {model?}'")
-    run.add_argument("--include", action="append", metavar="PATTERN",
-                     help="also copy untracked/ignored files matching PATTERN (gitignore syntax) "
-                          "into each worktree, like .worktreeinclude; repeatable")
-    run.add_argument("--setup", action="append", metavar="CMD",
-                     help="run CMD with sh -c in each worktree before the agent; repeatable")
-    run.add_argument("--check", action="append", dest="checks", metavar="CMD",
-                     help="run CMD with sh -c in each worktree after the agent; passing checks "
-                          "rank a worker higher; repeatable")
-    run.add_argument("--check-timeout", type=_number, metavar="SECONDS",
-                     help="time limit of each setup and check command (default 600)")
-    run.add_argument("--port-base", type=_whole_number, metavar="PORT",
-                     help="ARCHITECT_PARALLEL_PORT is PORT + worker id (default 8100)")
-    run.add_argument("--no-commit", action="store_false", dest="commit", default=None,
-                     help="leave each worker's changes uncommitted in its worktree")
-    run.add_argument("--results", metavar="FILE",
-                     help="write the full results JSON (with run metadata) to FILE")
-    run.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
-    run.add_argument("--summary", metavar="FILE",
-                     help="write a Markdown summary to FILE (also appended to $GITHUB_STEP_SUMMARY)")
-    run.add_argument("--require", type=_requirement, metavar="all|any|N", default="any",
-                     help="exit 0 only if all workers, any worker (default) or at least N "
-                          "workers succeeded")
+    _add_plan_options(run)
+    run.add_argument("--only-workers", type=_worker_set, metavar="LIST",
+                     help="run only these workers of the plan, e.g. 2,5-7 (same numbering, "
+                          "branches and worktrees as a full run)")
+    _add_report_options(run)
+
+    plan = sub.add_parser("plan", help="print what a run would do, creating nothing",
+                          description="Print one line per worker (id, branch, model, task) of the "
+                                      "run these options describe; create nothing.")
+    plan.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_plan_options(plan)
+    plan.add_argument("--matrix", action="store_true",
+                      help="print a GitHub Actions strategy.matrix JSON instead")
+    plan.add_argument("--json", action="store_true", help="print the plan as a JSON object")
+
+    collect = sub.add_parser("collect", help="merge results files of one plan run on several machines",
+                             description="Merge --results files written by 'run --only-workers' "
+                                         "jobs of the same plan into one report and exit code.")
+    collect.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    collect.add_argument("files", nargs="+", metavar="FILE", help="results files")
+    _add_report_options(collect)
 
     cleanup = sub.add_parser("cleanup", aliases=["parallel-cleanup"],
                              help="remove all parallel worktrees and branches",
@@ -2386,6 +2452,90 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             _print_err(line)
 
+    runner = ParallelRunner(_config_from_args(args), os.getcwd(), progress=progress)
+    interrupted = None
+    try:
+        results = runner.run()
+    except KeyboardInterrupt as exc:
+        interrupted, results = exc, runner.results
+    code = _report(args, results, runner.run_info, runner.top or "")
+    if interrupted is not None:
+        raise interrupted
+    return code
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    workers, info = ParallelRunner(_config_from_args(args), os.getcwd()).plan()
+    if args.matrix:
+        _print_out(json.dumps({"include": workers}, ensure_ascii=True))
+    elif args.json:
+        _print_json({"fingerprint": info["fingerprint"], "base_commit": info["base_commit"],
+                     "workers": workers})
+    else:
+        _print_out("\n".join(f"{w['worker']:>3}  {w['branch']}  {w['model']}  {_shorten(w['task'], 60)}"
+                             for w in workers))
+        _print_err(f"plan {info['fingerprint']}: {len(workers)} worker(s) from {info['base_commit'][:12]}")
+    return EXIT_OK
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    documents = []
+    for path in args.files:
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise ParallelError(f"cannot read results file {path}: {exc}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("results"), list) \
+                or not data.get("fingerprint"):
+            raise ParallelError(f"{path} is not a results file of architect-parallel --results")
+        documents.append((path, data))
+    first_path, first = documents[0]
+    for path, data in documents[1:]:
+        if data["fingerprint"] != first["fingerprint"]:
+            raise ParallelError(f"{path} comes from another plan than {first_path} (fingerprint "
+                                f"{data['fingerprint']} vs {first['fingerprint']}); collect the "
+                                "results of one plan only")
+    by_worker: Dict[int, WorkerResult] = {}
+    for path, data in documents:
+        for item in data["results"]:
+            result = _result_from_dict(item, path)
+            if result.worker_id in by_worker:
+                raise ParallelError(f"worker {result.worker_id} appears twice (again in {path})")
+            by_worker[result.worker_id] = result
+    total = int(first.get("workers_total") or len(by_worker))
+    missing = sorted(set(range(1, total + 1)) - set(by_worker))
+    if missing:
+        _print_err(f"warning: no results for worker(s) {', '.join(map(str, missing))} of {total}")
+    info = dict(first, version=__version__, only_workers=None, results=None,
+                started=min(d.get("started") or 0 for _, d in documents),
+                finished=max(d.get("finished") or 0 for _, d in documents))
+    info.pop("results")
+    try:
+        top = _Repo.find(os.getcwd()).top
+    except ParallelError:
+        top = ""
+    return _report(args, _rank(list(by_worker.values())), info, top, total=total)
+
+
+def _result_from_dict(item: object, path: str) -> WorkerResult:
+    """A WorkerResult from its --json form (null steps/cost mean unknown)."""
+    names = [f.name for f in dataclasses.fields(WorkerResult)]
+    if not isinstance(item, dict) or not all(name in item for name in names[:9]):
+        raise ParallelError(f"{path}: a result lacks the WorkerResult fields")
+    values = {name: item[name] for name in names if name in item}
+    values["steps_known"] = values.get("steps") is not None
+    values["cost_known"] = values.get("cost") is not None
+    values["steps"] = values["steps"] if values["steps_known"] else 0
+    values["cost"] = values["cost"] if values["cost_known"] else 0.0
+    try:
+        return WorkerResult(**values)
+    except TypeError as exc:
+        raise ParallelError(f"{path}: bad result: {exc}") from None
+
+
+def _config_from_args(args: argparse.Namespace) -> ParallelConfig:
+    """The ParallelConfig that command-line options and the config file describe."""
     tasks = ([args.task] if args.task is not None else []) + args.tasks
     file_values = _load_config_file(args.config) if args.config else {}
     values = dict(DEFAULTS)
@@ -2402,22 +2552,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise _UsageError(f"--models has an empty name: {args.models!r}")
     else:
         models = None
-    config = ParallelConfig(tasks=tasks, models=models, base_branch=args.base,
-                            config_path=os.path.abspath(args.config) if args.config else None,
-                            api_base=args.api_base, force=args.force, **values)
-    runner = ParallelRunner(config, os.getcwd(), progress=progress)
-    interrupted = None
-    try:
-        results = runner.run()
-    except KeyboardInterrupt as exc:
-        interrupted, results = exc, runner.results
-    code = _report(args, results, runner.run_info, runner.top or "")
-    if interrupted is not None:
-        raise interrupted
-    return code
+    return ParallelConfig(tasks=tasks, models=models, base_branch=args.base,
+                          config_path=os.path.abspath(args.config) if args.config else None,
+                          api_base=args.api_base, force=args.force,
+                          only_workers=getattr(args, "only_workers", None), **values)
 
 
-def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dict, top: str) -> int:
+def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dict, top: str,
+            total: Optional[int] = None) -> int:
     """Print and write what a run produced; return the exit code ``--require`` asks for."""
     if args.json:
         _print_json([r.to_dict() for r in results])
@@ -2443,7 +2585,8 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
             except OSError as exc:
                 _print_err(f"warning: cannot append to GITHUB_STEP_SUMMARY {step_summary}: {exc}")
     succeeded = sum(r.status == "success" for r in results)
-    needed = {"any": 1, "all": max(len(results), 1)}.get(args.require) or int(args.require)
+    total = len(results) if total is None else total
+    needed = {"any": 1, "all": max(total, 1)}.get(args.require) or int(args.require)
     return EXIT_OK if succeeded >= needed else EXIT_NO_SUCCESS
 
 
@@ -2556,6 +2699,8 @@ _COMMANDS = {
     "list": _cmd_list,
     "diff": _cmd_diff,
     "merge": _cmd_merge,
+    "plan": _cmd_plan,
+    "collect": _cmd_collect,
 }
 
 

@@ -1,6 +1,7 @@
 """CI reports: results file, JUnit XML, Markdown summaries, --require."""
 
 import json
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -71,3 +72,77 @@ def test_require(repo, cli, require, code):
 def test_require_rejects_nonsense(repo, cli):
     code, _, err = cli("t", "--require", "most")
     assert code == 2 and "--require: expected all, any or a number of workers" in err
+
+
+FANOUT = ["--task=fake:write=auth.txt+cost=0.3", "--task=fake:write=users.txt+cost=0.1",
+          "--task=fake:json=failed+exit=1", "--check", "test -f auth.txt -o -f users.txt"]
+
+
+def test_plan_prints_the_workers_and_a_matrix_and_creates_nothing(repo, cli):
+    code, out, err = cli("plan", *FANOUT, "--models", "m1")
+    assert code == 0 and out.splitlines() == [
+        "  1  architect/parallel-1  m1  fake:write=auth.txt+cost=0.3",
+        "  2  architect/parallel-2  default  fake:write=users.txt+cost=0.1",
+        "  3  architect/parallel-3  default  fake:json=failed+exit=1"]
+    assert err.startswith("plan ") and "3 worker(s)" in err
+    code, out, _ = cli("plan", *FANOUT, "--matrix")
+    matrix = json.loads(out)
+    assert [w["worker"] for w in matrix["include"]] == [1, 2, 3] and "\n" not in out.strip()
+    assert not list(repo.glob(".architect-parallel-*"))
+    assert git("branch", "--list", "architect/*", cwd=repo) == ""
+
+
+def test_only_workers_runs_just_those_with_the_same_numbering(repo, cli):
+    code, results, _ = cli.json("fake:json=success", "--workers", "5", "--only-workers", "2,4-5")
+    assert code == 0 and [r["worker_id"] for r in results] == [2, 4, 5]
+    assert sorted(p.name for p in repo.glob(".architect-parallel-*")) == [
+        ".architect-parallel-2", ".architect-parallel-4", ".architect-parallel-5"]
+    code, _, err = cli("t", "--workers", "2", "--only-workers", "3")
+    assert code == 2 and "--only-workers: this plan has workers 1-2, not 3" in err
+    code, _, err = cli("t", "--only-workers", "2-x")
+    assert code == 2 and "expected worker numbers like 2,5-7" in err
+
+
+def _clone(origin, path):
+    subprocess.run(["git", "clone", "-q", str(origin), str(path)], check=True)
+    return path
+
+
+def _comparable(results):
+    return [(r["worker_id"], r["task"], r["model"], r["status"], r["rank"], r["files_modified"],
+             r["checks_passed"], r["cost"]) for r in results]
+
+
+def test_matrix_flow_plan_run_in_clones_collect_matches_a_local_run(repo, cli, tmp_path, monkeypatch):
+    machines = []
+    for n in (1, 2, 3):  # each "machine" is its own clone running one matrix job
+        clone = _clone(repo, tmp_path / f"machine{n}")
+        monkeypatch.chdir(clone)
+        code, _, _ = cli(*FANOUT, "--only-workers", str(n), "--results", tmp_path / f"r{n}.json", "--quiet")
+        machines.append(tmp_path / f"r{n}.json")
+    monkeypatch.chdir(_clone(repo, tmp_path / "collector"))
+    code, collected, err = cli.json("collect", *machines, "--junit", tmp_path / "junit.xml",
+                                    "--results", tmp_path / "all.json")
+    assert code == 0 and "warning" not in err
+    assert "rank" in err and "2/3 succeeded" in err  # the same table as a single run prints
+    monkeypatch.chdir(_clone(repo, tmp_path / "local"))
+    code, local, _ = cli.json(*FANOUT)
+    assert _comparable(collected) == _comparable(local)
+    assert ET.parse(tmp_path / "junit.xml").getroot().find("testsuite").get("tests") == "3"
+    merged = json.loads((tmp_path / "all.json").read_text())
+    assert merged["workers_total"] == 3 and merged["only_workers"] is None
+    code, _, _ = cli("collect", *machines, "--require", "all")
+    assert code == 1  # worker 3 failed
+    code, _, err = cli("collect", machines[0], machines[1])
+    assert code == 0 and "warning: no results for worker(s) 3 of 3" in err
+
+
+def test_collect_refuses_results_of_different_plans(repo, cli, tmp_path):
+    cli("fake:json=success", "--workers", "1", "--results", tmp_path / "a.json")
+    cli("fake:json=success", "--workers", "2", "--only-workers", "2", "--results", tmp_path / "b.json",
+        "--force")
+    code, out, err = cli("collect", tmp_path / "a.json", tmp_path / "b.json")
+    assert code == 2 and out == "" and "comes from another plan" in err and err.count("\n") == 1
+    (tmp_path / "junk.json").write_text("[1, 2]")
+    code, _, err = cli("collect", tmp_path / "junk.json")
+    assert code == 2 and "is not a results file" in err
