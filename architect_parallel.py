@@ -275,11 +275,13 @@ class ParallelRunner:
     """Runs the workers of one ``ParallelConfig`` in a repository.
 
     ``workspace_root`` is any folder inside the repository. ``progress``, if
-    given, is called with one line of text per event (from worker threads).
+    given, is called with one line of text per event (from worker threads);
+    ``on_state``, if given, with a dict per change of a worker's state.
     """
 
     def __init__(self, config: ParallelConfig, workspace_root: str = ".",
-                 progress: Optional[Callable[[str], None]] = None):
+                 progress: Optional[Callable[[str], None]] = None,
+                 on_state: Optional[Callable[[dict], None]] = None):
         self.config = config
         self.workspace_root = os.path.abspath(workspace_root)
         self.results: List[WorkerResult] = []
@@ -287,6 +289,9 @@ class ParallelRunner:
         self.top: Optional[str] = None  # the repository's top folder, once run() found it
         self.warnings: List[str] = []
         self._progress = progress or (lambda line: None)
+        # Called with {worker, model, task, state, detail} at each change of a worker's
+        # state; without it, starts and ends are reported as lines to progress.
+        self._on_state = on_state
         self._cancel = threading.Event()  # stop: set by a signal
         self._hurry = threading.Event()  # a second signal: no grace period
         self._signum: Optional[int] = None  # the signal that stopped the run
@@ -383,6 +388,8 @@ class ParallelRunner:
         logs = repo.state_dir("logs")
         started = time.time()
         self.results = []
+        for job in jobs:
+            self._state(job, "queued")
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.config.workers, thread_name_prefix="architect-parallel")
         futures = [pool.submit(self._work, repo, job, base_commit, command, includes, logs)
@@ -493,6 +500,7 @@ class ParallelRunner:
                     for key in ("worker", "task", "model", "branch", "worktree", "base", "port")})
         agent_ran, copied = False, []
         try:
+            self._state(job, "creating")
             with self._git_lock:
                 repo.create_worktree(job.path, job.branch, base)
             copied = _copy_files(repo.top, job.path, includes)
@@ -502,6 +510,8 @@ class ParallelRunner:
             result.worker_log = os.path.join(logs, f"worker-{n}.log")
             with open(result.worker_log, "wb") as log:
                 log.write(f"worker {n} in {job.path}; copied {len(copied)} file(s)\n".encode())
+            if self.config.setup:
+                self._state(job, "setup")
             for cmd in self.config.setup:
                 code, timed_out, _ = self._run_shell(n, cmd, job.path, env, result.worker_log, "setup")
                 if self._cancel.is_set():
@@ -514,7 +524,7 @@ class ParallelRunner:
                     return result
             result.log_path = os.path.join(logs, f"worker-{n}.stdout.log")
             result.stderr_path = os.path.join(logs, f"worker-{n}.stderr.log")
-            self._progress(f"worker {n} started ({result.model}): {_shorten(job.task, 60)}")
+            self._state(job, "running")
             timeout = self.config.timeout_per_worker
             started = time.monotonic()
             agent_ran = True
@@ -544,13 +554,25 @@ class ParallelRunner:
             if agent_ran and os.path.isdir(job.path):
                 self._finish(repo, job, result, env, copied)
             if result.error != "not started":
-                line = f"worker {n} {result.status} {result.duration:.1f}s"
+                detail = f"{result.duration:.1f}s"
                 if result.cost_known:
-                    line += f" ${result.cost:.4f}"
+                    detail += f" ${result.cost:.4f}"
                 if result.checks_total:
-                    line += f" checks {result.checks_passed}/{result.checks_total}"
-                self._progress(line + (f" ({result.error})" if result.error else ""))
+                    detail += f" checks {result.checks_passed}/{result.checks_total}"
+                self._state(job, result.status, detail + (f" ({result.error})" if result.error else ""))
         return result
+
+    def _state(self, job: _Job, state: str, detail: str = "") -> None:
+        """Report that worker ``job`` entered ``state`` (queued, creating, setup, running,
+        checking, or its final status) to ``on_state``, or as a line to ``progress``."""
+        if self._on_state is not None:
+            self._on_state({"worker": job.worker_id, "model": job.model or "default",
+                            "task": job.task, "state": state, "detail": detail})
+        elif state == "running":
+            self._progress(f"worker {job.worker_id} started ({job.model or 'default'}): "
+                           f"{_shorten(job.task, 60)}")
+        elif state in STATUSES:
+            self._progress(f"worker {job.worker_id} {state} {detail}".rstrip())
 
     def _finish(self, repo: _Repo, job: _Job, result: WorkerResult, env: Dict[str, str],
                 copied: List[str]) -> None:
@@ -578,6 +600,8 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
+            if self.config.checks and not self._cancel.is_set():
+                self._state(job, "checking")
             for cmd in self.config.checks:
                 if self._cancel.is_set():
                     break
@@ -2177,6 +2201,115 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     return "\n".join(lines)
 
 
+class _Progress:
+    """What a run shows on stderr while it works.
+
+    ``tty``: one line per worker (id, model, state, elapsed time, task) and a total
+    line, redrawn in place as one write per frame; ``plain``: one timestamped line
+    per event, no control characters (CI logs); ``none``: nothing. Warnings are
+    shown in every mode but ``quiet``.
+    """
+
+    def __init__(self, mode: str, quiet: bool = False):
+        self.mode, self.quiet = mode, quiet
+        self._lock = threading.Lock()
+        self._workers: Dict[int, dict] = {}
+        self._drawn = 0  # lines of the live frame on screen
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._ticker: Optional[threading.Thread] = None
+
+    @staticmethod
+    def choose(mode: str) -> str:
+        """``auto`` means a live display on a terminal, plain lines elsewhere."""
+        if mode != "auto":
+            return mode
+        try:
+            tty = sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        return "tty" if tty and os.environ.get("TERM", "") != "dumb" else "plain"
+
+    def message(self, line: str) -> None:
+        if self.quiet and not line.startswith("error"):
+            return
+        with self._lock:
+            if self.mode == "tty":
+                self._write(self._clear() + line + "\n" + self._frame())
+            else:
+                _print_err(f"[{time.strftime('%H:%M:%S')}] {line}" if self.mode == "plain" else line)
+
+    def state(self, event: dict) -> None:
+        if self.quiet or self.mode == "none":
+            return
+        with self._lock:
+            worker = self._workers.setdefault(event["worker"], dict(event, since=time.monotonic()))
+            if event["state"] == "running":
+                worker["since"] = time.monotonic()
+            worker.update(state=event["state"], detail=event["detail"])
+            if self.mode == "tty":
+                self._write(self._frame())
+                if self._ticker is None:
+                    self._ticker = threading.Thread(target=self._tick, daemon=True)
+                    self._ticker.start()
+            elif event["state"] == "running":
+                _print_err(f"[{time.strftime('%H:%M:%S')}] worker {event['worker']} started "
+                           f"({event['model']}): {_shorten(event['task'], 60)}")
+            elif event["state"] not in ("queued", "creating"):
+                _print_err(f"[{time.strftime('%H:%M:%S')}] worker {event['worker']} "
+                           f"{event['state']} {event['detail']}".rstrip())
+
+    def close(self) -> None:
+        """Stop redrawing; the last frame stays on screen above what comes next."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self._lock:
+            if self.mode == "tty" and self._workers:
+                self._write(self._frame())
+            self._drawn = 0
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):  # elapsed times move on
+            with self._lock:
+                self._write(self._frame())
+
+    def _clear(self) -> str:
+        """Move to the top of the live frame and clear it."""
+        text = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
+        self._drawn = 0
+        return text
+
+    def _frame(self) -> str:
+        width = shutil.get_terminal_size((100, 24)).columns
+        now = time.monotonic()
+        lines, counts = [], {}
+        for n in sorted(self._workers):
+            w = self._workers[n]
+            final = w["state"] in STATUSES
+            kind = "queued" if w["state"] == "queued" else "done" if final else "running"
+            counts[kind] = counts.get(kind, 0) + 1
+            elapsed = w["detail"].split(" ")[0] if final else (
+                "" if w["state"] == "queued" else f"{now - w['since']:.1f}s")
+            line = (f"{n:>3}  {_shorten(w['model'], 20):<20}  {w['state']:<11} {elapsed:>8}  "
+                    f"{_shorten(w['task'], 200)}")
+            lines.append(line[:width - 1])
+        lines.append(f"{counts.get('done', 0)}/{len(self._workers)} done, {counts.get('running', 0)} "
+                     f"running, {counts.get('queued', 0)} queued, {now - self._started:.1f}s"[:width - 1])
+        text = (f"\x1b[{self._drawn}F" if self._drawn else "") + "".join(
+            f"\x1b[2K{line}\n" for line in lines)
+        self._drawn = len(lines)
+        return text
+
+    @staticmethod
+    def _write(text: str) -> None:
+        try:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
 def _results_document(run_info: dict, results: List[WorkerResult]) -> dict:
     """The results file: run metadata plus what ``--json`` prints."""
     return dict(run_info, results=[r.to_dict() for r in results])
@@ -2399,6 +2532,9 @@ def _build_parser() -> argparse.ArgumentParser:
                          description="Run TASK (or each --task) in parallel worktrees.")
     run.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_plan_options(run)
+    run.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
+                     help="live lines on a terminal (tty), timestamped lines (plain), or none; "
+                          "auto picks tty on a terminal (default)")
     run.add_argument("--only-workers", type=_worker_set, metavar="LIST",
                      help="run only these workers of the plan, e.g. 2,5-7 (same numbering, "
                           "branches and worktrees as a full run)")
@@ -2448,16 +2584,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    def progress(line: str) -> None:
-        if not args.quiet:
-            _print_err(line)
-
-    runner = ParallelRunner(_config_from_args(args), os.getcwd(), progress=progress)
+    display = _Progress(_Progress.choose(args.progress), quiet=args.quiet)
+    runner = ParallelRunner(_config_from_args(args), os.getcwd(), progress=display.message,
+                            on_state=display.state)
     interrupted = None
     try:
         results = runner.run()
     except KeyboardInterrupt as exc:
         interrupted, results = exc, runner.results
+    finally:
+        display.close()
     code = _report(args, results, runner.run_info, runner.top or "")
     if interrupted is not None:
         raise interrupted

@@ -1,12 +1,16 @@
 """CI reports: results file, JUnit XML, Markdown summaries, --require."""
 
 import json
+import os
+import pty
+import re
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import git
+from conftest import ROOT, git
 
 MODELS = "fake:write=a.txt+cost=0.2,fake:json=failed+exit=1,fake:sleep=30,fake:json=partial"
 
@@ -146,3 +150,46 @@ def test_collect_refuses_results_of_different_plans(repo, cli, tmp_path):
     (tmp_path / "junk.json").write_text("[1, 2]")
     code, _, err = cli("collect", tmp_path / "junk.json")
     assert code == 2 and "is not a results file" in err
+
+
+def test_plain_progress_has_timestamped_lines_and_no_control_characters(repo, cli):
+    code, _, err = cli("t", "--models", "fake:cost=0.5+json=success,fake:json=failed", "--workers", "2",
+                       "--check", "true", "--progress", "plain")
+    assert code == 0 and "\x1b" not in err
+    lines = err.splitlines()
+    assert any(re.fullmatch(r"\[\d\d:\d\d:\d\d\] worker 1 started \(fake:cost=0.5\+json=success\): t", l)
+               for l in lines)
+    assert any(re.fullmatch(r"\[\d\d:\d\d:\d\d\] worker 1 checking", l) for l in lines)
+    assert any(re.fullmatch(r"\[\d\d:\d\d:\d\d\] worker 1 success \d+\.\ds \$0\.5000 checks 1/1", l)
+               for l in lines)
+    assert any(re.fullmatch(r"\[\d\d:\d\d:\d\d\] worker 2 failed .*", l) for l in lines)
+    code, _, err = cli("fake:json=success", "--workers", "1", "--progress", "none", "--force")
+    assert "started" not in err and "rank" in err  # no progress, the table still
+
+
+def test_live_progress_redraws_in_place_on_a_terminal(repo, agent_env):
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "fake:sleep=1.2+json=success",
+                             "--workers", "2", "--models", "a,b,c"], cwd=repo,
+                            env=dict(os.environ, PYTHONPATH=ROOT, TERM="xterm"),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the other side closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(master)
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    assert "\x1b[2K" in screen and re.search(r"\x1b\[\d+F", screen)  # lines redrawn in place
+    assert re.search(r"  1  a\s+running", screen) and re.search(r"  3  c\s+queued", screen)
+    assert "3/3 done, 0 running, 0 queued" in screen
+    final = screen[screen.rindex("3/3 done"):]
+    assert "rank" in final and "3/3 succeeded" in final  # the table stays below the last frame
+    assert "] worker" not in screen  # no plain lines on a terminal
