@@ -83,6 +83,7 @@ DEFAULTS = {
     "check_timeout": 600,
     "port_base": 8100,
     "commit": True,
+    "retries": 0,
 }
 # Best first: the order ranking uses after checks passed.
 STATUSES = ("success", "partial", "failed", "timeout", "interrupted")
@@ -174,6 +175,7 @@ class WorkerResult:
     checks_total: int = 0
     checks: List[dict] = field(default_factory=list)  # {command, passed, exit_code, duration}
     rank: int = 0  # 1 = best, see _rank
+    attempts: int = 0  # 1 + the retries it took (0: never started)
     steps_known: bool = False  # False: the agent did not report steps (JSON: null)
     cost_known: bool = False  # False: the agent did not report its cost (JSON: null)
 
@@ -209,6 +211,7 @@ class ParallelConfig:
     check_timeout: float = DEFAULTS["check_timeout"]  # seconds, for each setup and check command
     port_base: int = DEFAULTS["port_base"]  # ARCHITECT_PARALLEL_PORT = port_base + worker id
     commit: bool = DEFAULTS["commit"]  # commit each worker's changes on its branch
+    retries: int = DEFAULTS["retries"]  # new attempts for a failed or timed-out worker
     only_workers: Optional[List[int]] = None  # run just these worker ids of the plan
 
     def validate(self) -> None:
@@ -484,6 +487,24 @@ class ParallelRunner:
 
     def _work(self, repo: _Repo, job: _Job, base: str, command: _AgentCommand,
               includes: List[str], logs: str) -> WorkerResult:
+        """One worker, tried again in a fresh worktree while it fails or times out (--retries)."""
+        for attempt in range(1, self.config.retries + 2):
+            result = self._attempt(repo, job, base, command, includes, logs)
+            result.attempts = attempt
+            if (result.status not in ("failed", "timeout") or self._cancel.is_set()
+                    or attempt > self.config.retries):
+                return result
+            # Keep the failed attempt's logs; the next attempt writes the usual names.
+            for path in (result.log_path, result.stderr_path, result.worker_log):
+                if path and os.path.exists(path):
+                    stem, _, suffix = os.path.basename(path).partition(".")
+                    os.replace(path, os.path.join(logs, f"{stem}.attempt-{attempt}.{suffix}"))
+            self._progress(f"worker {job.worker_id}: attempt {attempt} {result.status}; "
+                           "trying again in a fresh worktree")
+        return result
+
+    def _attempt(self, repo: _Repo, job: _Job, base: str, command: _AgentCommand,
+                 includes: List[str], logs: str) -> WorkerResult:
         """Create the worktree, set it up, run the agent, commit, run the checks."""
         n = job.worker_id
         result = WorkerResult(
@@ -1401,6 +1422,9 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
     elif key == "commit":
         if not isinstance(value, bool):
             raise bad("true or false")
+    elif key == "retries":
+        if not is_int or not 0 <= value <= 10:
+            raise bad("an integer from 0 to 10")
     else:
         raise ConfigError(f"{label or key}: unknown key (value {_shorten(repr(value), 40)}; "
                           f"known keys: {', '.join(DEFAULTS)})")
@@ -2487,6 +2511,9 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
                    help="time limit of each setup and check command (default 600)")
     p.add_argument("--port-base", type=_whole_number, metavar="PORT",
                    help="ARCHITECT_PARALLEL_PORT is PORT + worker id (default 8100)")
+    p.add_argument("--retries", type=_whole_number, metavar="N",
+                   help="run a failed or timed-out worker again up to N times, in a fresh "
+                        "worktree (default 0)")
     p.add_argument("--no-commit", action="store_false", dest="commit", default=None,
                    help="leave each worker's changes uncommitted in its worktree")
 
@@ -2549,6 +2576,18 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="print a GitHub Actions strategy.matrix JSON instead")
     plan.add_argument("--json", action="store_true", help="print the plan as a JSON object")
 
+    rerun = sub.add_parser("rerun", help="run the workers of the last run that did not succeed",
+                           description="Run again, with the same task, model and options, the "
+                                       "workers of the last run that did not succeed.")
+    rerun.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    rerun.add_argument("--failed", action="store_true",
+                       help="the workers whose status was not success (required)")
+    rerun.add_argument("--force", action="store_true",
+                       help="discard work found in their worktrees and branches")
+    rerun.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
+                       help="as for run")
+    _add_report_options(rerun)
+
     collect = sub.add_parser("collect", help="merge results files of one plan run on several machines",
                              description="Merge --results files written by 'run --only-workers' "
                                          "jobs of the same plan into one report and exit code.")
@@ -2584,17 +2623,55 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    runner, interrupted = _run_with_progress(args, _config_from_args(args))
+    code = _report(args, runner.results, runner.run_info, runner.top or "")
+    if interrupted is not None:
+        raise interrupted
+    return code
+
+
+def _run_with_progress(args: argparse.Namespace,
+                       config: ParallelConfig) -> "tuple[ParallelRunner, Optional[KeyboardInterrupt]]":
+    """Run ``config`` with the progress display the options ask for; an interrupt is returned."""
     display = _Progress(_Progress.choose(args.progress), quiet=args.quiet)
-    runner = ParallelRunner(_config_from_args(args), os.getcwd(), progress=display.message,
-                            on_state=display.state)
-    interrupted = None
+    runner = ParallelRunner(config, os.getcwd(), progress=display.message, on_state=display.state)
     try:
-        results = runner.run()
+        runner.run()
     except KeyboardInterrupt as exc:
-        interrupted, results = exc, runner.results
+        return runner, exc
     finally:
         display.close()
-    code = _report(args, results, runner.run_info, runner.top or "")
+    return runner, None
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    if not args.failed:
+        raise _UsageError("say which workers to run again: rerun --failed")
+    repo = _Repo.find(os.getcwd())
+    last = _load_last_run(repo)
+    saved = last.get("config")
+    if not isinstance(saved, dict) or not isinstance(last.get("results"), list) \
+            or not isinstance(saved.get("tasks"), list) or not last.get("base_commit"):
+        raise ParallelError("there is no last run to rerun here (or an older version made it)")
+    previous = [_result_from_dict(item, "last-run.json") for item in last["results"]]
+    failed = sorted(r.worker_id for r in previous if r.status != "success")
+    if not failed:
+        _print_err("nothing to rerun: every worker of the last run succeeded")
+        return EXIT_OK
+    # The same plan: same tasks, models and options, from the same base commit.
+    config = ParallelConfig(
+        tasks=saved["tasks"], models=saved.get("models") or None, base_branch=last["base_commit"],
+        config_path=saved.get("config_path"), api_base=saved.get("api_base"), force=args.force,
+        only_workers=failed, **{key: saved[key] for key in DEFAULTS if key in saved})
+    runner, interrupted = _run_with_progress(args, config)
+    merged = {r.worker_id: r for r in previous}
+    merged.update({r.worker_id: r for r in runner.results})
+    results = _rank(list(merged.values()))
+    info = dict(runner.run_info or last, only_workers=None)
+    info.pop("results", None)
+    if runner.results:  # what list, diff best and merge best read: the whole plan again
+        _write_json(os.path.join(repo.state_dir(), "last-run.json"), _results_document(info, results))
+    code = _report(args, results, info, repo.top, total=int(last.get("workers_total") or len(results)))
     if interrupted is not None:
         raise interrupted
     return code
@@ -2837,6 +2914,7 @@ _COMMANDS = {
     "merge": _cmd_merge,
     "plan": _cmd_plan,
     "collect": _cmd_collect,
+    "rerun": _cmd_rerun,
 }
 
 

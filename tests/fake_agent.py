@@ -34,6 +34,7 @@ Actions, run in order:
   garbage         print a broken JSON object instead of a result
   silent          print no JSON result
   crash           die by SIGABRT
+  failonce=NAME   the first call with this NAME exits 1 at once; later calls go on
   exit=N          exit with code N (after printing)
 
 With ``$FAKE_AGENT_RECORD`` set to a folder, every call writes
@@ -232,6 +233,12 @@ def main():
         elif name == "crash":
             sys.stdout.flush()
             os.abort()
+        elif name == "failonce":
+            marker = os.path.join(record_dir or ".", f"failonce-{value}")
+            if not os.path.exists(marker):
+                open(marker, "w").close()
+                print("failing this once", file=sys.stderr)
+                sys.exit(1)
         elif name == "exit":
             exit_code = int(value)
         else:

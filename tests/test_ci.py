@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from conftest import ROOT, git
+from conftest import ROOT, git, read_records
 
 MODELS = "fake:write=a.txt+cost=0.2,fake:json=failed+exit=1,fake:sleep=30,fake:json=partial"
 
@@ -193,3 +193,34 @@ def test_live_progress_redraws_in_place_on_a_terminal(repo, agent_env):
     final = screen[screen.rindex("3/3 done"):]
     assert "rank" in final and "3/3 succeeded" in final  # the table stays below the last frame
     assert "] worker" not in screen  # no plain lines on a terminal
+
+
+def test_retries_turn_a_first_failure_into_success(repo, cli):
+    code, results, err = cli.json("t", "--models", "fake:failonce=w1,fake:json=failed",
+                                  "--workers", "2", "--retries", "1")
+    assert code == 0
+    assert [(r["status"], r["attempts"]) for r in results] == [("success", 2), ("failed", 2)]
+    logs = repo / ".git" / "architect-parallel" / "logs"
+    assert "failing this once" in (logs / "worker-1.attempt-1.stderr.log").read_text()
+    assert (logs / "worker-1.stdout.log").read_text().startswith('{"status": "success"')
+    assert "worker 1: attempt 1 failed; trying again in a fresh worktree" in err
+
+
+def test_rerun_failed_touches_only_the_failed_workers(repo, cli, records):
+    models = "fake:write=ok.txt,fake:failonce=w2+write=two.txt,fake:json=success"
+    code, first, _ = cli.json("t", "--models", models)
+    assert [r["status"] for r in first] == ["success", "failed", "success"]
+    before = {k: v["start"] for k, v in read_records(records).items()}
+    code, results, err = cli.json("rerun", "--failed")
+    assert code == 0 and [r["status"] for r in results] == ["success", "success", "success"]
+    after = {k: v["start"] for k, v in read_records(records).items()}
+    assert after[".architect-parallel-1"] == before[".architect-parallel-1"]
+    assert after[".architect-parallel-3"] == before[".architect-parallel-3"]
+    assert after[".architect-parallel-2"] > before[".architect-parallel-2"]
+    assert results[1]["files_modified"] == ["two.txt"] and results[0]["files_modified"] == ["ok.txt"]
+    saved = json.loads((repo / ".git" / "architect-parallel" / "last-run.json").read_text())
+    assert [r["status"] for r in saved["results"]] == ["success"] * 3
+    code, _, err = cli("rerun", "--failed")
+    assert code == 0 and "nothing to rerun" in err
+    code, _, err = cli("rerun")
+    assert code == 2 and "rerun --failed" in err
