@@ -112,6 +112,12 @@ def _clone(origin, path):
     return path
 
 
+def _table(stderr):
+    """The result table's header and rows, durations blanked (they differ from run to run)."""
+    rows = [line for line in stderr.splitlines() if re.match(r"\s*(rank|\*?\d+)\s+\d*\s*(#|architect/)", line)]
+    return [re.sub(r"\d+\.\ds", "Ts", line) for line in rows]
+
+
 def _comparable(results):
     return [(r["worker_id"], r["task"], r["model"], r["status"], r["rank"], r["files_modified"],
              r["checks_passed"], r["cost"]) for r in results]
@@ -130,8 +136,9 @@ def test_matrix_flow_plan_run_in_clones_collect_matches_a_local_run(repo, cli, t
     assert code == 0 and "warning" not in err
     assert "rank" in err and "2/3 succeeded" in err  # the same table as a single run prints
     monkeypatch.chdir(_clone(repo, tmp_path / "local"))
-    code, local, _ = cli.json(*FANOUT)
+    code, local, local_err = cli.json(*FANOUT)
     assert _comparable(collected) == _comparable(local)
+    assert _table(err) == _table(local_err) and len(_table(err)) == 4
     assert ET.parse(tmp_path / "junit.xml").getroot().find("testsuite").get("tests") == "3"
     merged = json.loads((tmp_path / "all.json").read_text())
     assert merged["workers_total"] == 3 and merged["only_workers"] is None
