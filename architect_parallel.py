@@ -488,9 +488,13 @@ class ParallelRunner:
     def _work(self, repo: _Repo, job: _Job, base: str, command: _AgentCommand,
               includes: List[str], logs: str) -> WorkerResult:
         """One worker, tried again in a fresh worktree while it fails or times out (--retries)."""
+        for stale in os.listdir(logs):  # attempts of an earlier run
+            if stale.startswith(f"worker-{job.worker_id}.attempt-"):
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(logs, stale))
         for attempt in range(1, self.config.retries + 2):
             result = self._attempt(repo, job, base, command, includes, logs)
-            result.attempts = attempt
+            result.attempts = 0 if result.error == "not started" else attempt
             if (result.status not in ("failed", "timeout") or self._cancel.is_set()
                     or attempt > self.config.retries):
                 return result
@@ -648,7 +652,8 @@ class ParallelRunner:
         # Two runs with the same fingerprint run the same workers the same way.
         plan = {key: config[key] for key in ("agent_cmd", "agent", "max_steps",
                                              "budget_per_worker", "timeout_per_worker",
-                                             "include", "setup", "checks", "commit")}
+                                             "include", "setup", "checks", "check_timeout",
+                                             "commit", "retries")}
         plan.update(base_commit=base, jobs=[[j.worker_id, j.task, j.model] for j in jobs])
         fingerprint = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
         return {"version": __version__, "started": started, "finished": time.time(),
@@ -2174,8 +2179,13 @@ def parse_yaml(text: str) -> object:
 ######################################################################
 
 def _shorten(text: str, width: int) -> str:
-    line = " ".join(text.split())
+    """One line of at most ``width`` characters, with no control characters left in it."""
+    line = _CONTROL.sub("?", " ".join(text.split()))
     return line if len(line) <= width else line[:width - 1] + "…"
+
+
+# Control characters (and lone surrogates from undecodable bytes) that would drive a terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _format_number(value: float) -> str:
@@ -2258,7 +2268,7 @@ class _Progress:
         if self.quiet and not line.startswith("error"):
             return
         with self._lock:
-            if self.mode == "tty":
+            if self.mode == "tty" and self._workers:
                 self._write(self._clear() + line + "\n" + self._frame())
             else:
                 _print_err(f"[{time.strftime('%H:%M:%S')}] {line}" if self.mode == "plain" else line)
@@ -2278,10 +2288,10 @@ class _Progress:
                     self._ticker.start()
             elif event["state"] == "running":
                 _print_err(f"[{time.strftime('%H:%M:%S')}] worker {event['worker']} started "
-                           f"({event['model']}): {_shorten(event['task'], 60)}")
+                           f"({_shorten(event['model'], 40)}): {_shorten(event['task'], 60)}")
             elif event["state"] not in ("queued", "creating"):
                 _print_err(f"[{time.strftime('%H:%M:%S')}] worker {event['worker']} "
-                           f"{event['state']} {event['detail']}".rstrip())
+                           f"{event['state']} {_shorten(event['detail'], 400)}".rstrip())
 
     def close(self) -> None:
         """Stop redrawing; the last frame stays on screen above what comes next."""
@@ -2305,7 +2315,10 @@ class _Progress:
         return text
 
     def _frame(self) -> str:
-        width = shutil.get_terminal_size((100, 24)).columns
+        try:  # the width of stderr's terminal (stdout may be redirected to a file)
+            width = os.get_terminal_size(sys.stderr.fileno()).columns or 100  # 0: size unknown
+        except (OSError, ValueError, AttributeError):
+            width = 100
         now = time.monotonic()
         lines, counts = [], {}
         for n in sorted(self._workers):
@@ -2317,9 +2330,9 @@ class _Progress:
                 "" if w["state"] == "queued" else f"{now - w['since']:.1f}s")
             line = (f"{n:>3}  {_shorten(w['model'], 20):<20}  {w['state']:<11} {elapsed:>8}  "
                     f"{_shorten(w['task'], 200)}")
-            lines.append(line[:width - 1])
-        lines.append(f"{counts.get('done', 0)}/{len(self._workers)} done, {counts.get('running', 0)} "
-                     f"running, {counts.get('queued', 0)} queued, {now - self._started:.1f}s"[:width - 1])
+            lines.append(_fit(line, width - 1))
+        lines.append(_fit(f"{counts.get('done', 0)}/{len(self._workers)} done, {counts.get('running', 0)} "
+                          f"running, {counts.get('queued', 0)} queued, {now - self._started:.1f}s", width - 1))
         text = (f"\x1b[{self._drawn}F" if self._drawn else "") + "".join(
             f"\x1b[2K{line}\n" for line in lines)
         self._drawn = len(lines)
@@ -2334,6 +2347,18 @@ class _Progress:
             pass
 
 
+def _fit(text: str, width: int) -> str:
+    """Cut ``text`` to ``width`` terminal columns (East Asian wide characters take two)."""
+    import unicodedata
+
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used > width:
+            return text[:i]
+    return text
+
+
 def _results_document(run_info: dict, results: List[WorkerResult]) -> dict:
     """The results file: run metadata plus what ``--json`` prints."""
     return dict(run_info, results=[r.to_dict() for r in results])
@@ -2344,7 +2369,8 @@ def _write_text(path: str, text: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
+        # backslashreplace: bytes of a task that were not UTF-8 stay visible, never fail.
+        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
             f.write(text)
         os.replace(tmp, path)
     except OSError as exc:
@@ -2391,6 +2417,7 @@ def _junit_xml(results: List[WorkerResult]) -> str:
         elif r.status in ("timeout", "interrupted"):
             ET.SubElement(case, "error", message=message, type=r.status).text = message
         ET.SubElement(case, "system-out").text = _xml_text(_log_tail(r.log_path, 4000))
+        ET.SubElement(case, "system-err").text = _xml_text(_log_tail(r.stderr_path, 4000))
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
@@ -2425,7 +2452,7 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
                  r.status, f"{r.checks_passed}/{r.checks_total}",
                  f"${r.cost:.4f}" if r.cost_known else "-", f"{r.duration:.1f}s",
                  str(len(r.files_modified)), _shorten(r.task, 60)]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |")
     succeeded = sum(r.status == "success" for r in results)
     lines += ["", f"{succeeded}/{len(results)} succeeded."]
     best = [r for r in results if r.rank == 1]
@@ -2540,8 +2567,13 @@ def _worker_set(text: str) -> List[int]:
         if not low.isdigit() or (dash and not high.isdigit()) or int(low) < 1 \
                 or (dash and int(high) < int(low)):
             raise argparse.ArgumentTypeError(f"expected worker numbers like 2,5-7, got {text!r}")
+        if int(high if dash else low) > _MAX_WORKER_ID:
+            raise argparse.ArgumentTypeError(f"worker numbers go up to {_MAX_WORKER_ID}, got {text!r}")
         found.update(range(int(low), int(high if dash else low) + 1))
     return sorted(found)
+
+
+_MAX_WORKER_ID = 10000
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -2623,10 +2655,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    _check_output_paths(args)
     runner, interrupted = _run_with_progress(args, _config_from_args(args))
-    code = _report(args, runner.results, runner.run_info, runner.top or "")
-    if interrupted is not None:
-        raise interrupted
+    try:
+        code = _report(args, runner.results, runner.run_info, runner.top or "")
+    finally:
+        if interrupted is not None:
+            raise interrupted
     return code
 
 
@@ -2656,7 +2691,8 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     previous = [_result_from_dict(item, "last-run.json") for item in last["results"]]
     failed = sorted(r.worker_id for r in previous if r.status != "success")
     if not failed:
-        _print_err("nothing to rerun: every worker of the last run succeeded")
+        if not args.quiet:
+            _print_err("nothing to rerun: every worker of the last run succeeded")
         return EXIT_OK
     # The same plan: same tasks, models and options, from the same base commit.
     config = ParallelConfig(
@@ -2700,7 +2736,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise ParallelError(f"cannot read results file {path}: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("results"), list) \
-                or not data.get("fingerprint"):
+                or not isinstance(data.get("fingerprint"), str):
             raise ParallelError(f"{path} is not a results file of architect-parallel --results")
         documents.append((path, data))
     first_path, first = documents[0]
@@ -2716,19 +2752,25 @@ def _cmd_collect(args: argparse.Namespace) -> int:
             if result.worker_id in by_worker:
                 raise ParallelError(f"worker {result.worker_id} appears twice (again in {path})")
             by_worker[result.worker_id] = result
-    total = int(first.get("workers_total") or len(by_worker))
+    total = first.get("workers_total")
+    total = total if _count(total) and 1 <= total <= _MAX_WORKER_ID else len(by_worker)
     missing = sorted(set(range(1, total + 1)) - set(by_worker))
-    if missing:
+    if missing and not args.quiet:
         _print_err(f"warning: no results for worker(s) {', '.join(map(str, missing))} of {total}")
     info = dict(first, version=__version__, only_workers=None, results=None,
-                started=min(d.get("started") or 0 for _, d in documents),
-                finished=max(d.get("finished") or 0 for _, d in documents))
+                started=min((d["started"] for _, d in documents if _finite(d.get("started"))),
+                            default=None),
+                finished=max((d["finished"] for _, d in documents if _finite(d.get("finished"))),
+                             default=None))
     info.pop("results")
+    results = _rank(list(by_worker.values()))
     try:
-        top = _Repo.find(os.getcwd()).top
+        repo: Optional[_Repo] = _Repo.find(os.getcwd())
     except ParallelError:
-        top = ""
-    return _report(args, _rank(list(by_worker.values())), info, top, total=total)
+        repo = None
+    if repo is not None:  # so that diff best and merge best (after fetching the branches) work here
+        _write_json(os.path.join(repo.state_dir(), "last-run.json"), _results_document(info, results))
+    return _report(args, results, info, repo.top if repo else "", total=total)
 
 
 def _result_from_dict(item: object, path: str) -> WorkerResult:
@@ -2737,14 +2779,39 @@ def _result_from_dict(item: object, path: str) -> WorkerResult:
     if not isinstance(item, dict) or not all(name in item for name in names[:9]):
         raise ParallelError(f"{path}: a result lacks the WorkerResult fields")
     values = {name: item[name] for name in names if name in item}
+    for name, value in values.items():
+        kind = _RESULT_TYPES.get(name)
+        if kind and not (isinstance(value, kind) if isinstance(kind, (type, tuple)) else kind(value)):
+            raise ParallelError(f"{path}: worker {values.get('worker_id')!r}: bad {name} {value!r}")
     values["steps_known"] = values.get("steps") is not None
     values["cost_known"] = values.get("cost") is not None
     values["steps"] = values["steps"] if values["steps_known"] else 0
     values["cost"] = values["cost"] if values["cost_known"] else 0.0
-    try:
-        return WorkerResult(**values)
-    except TypeError as exc:
-        raise ParallelError(f"{path}: bad result: {exc}") from None
+    return WorkerResult(**values)
+
+
+def _finite(value: object) -> bool:
+    return _is_number(value) and math.isfinite(value)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# What each field of a result read back from JSON must hold (see _result_from_dict).
+_RESULT_TYPES: Dict[str, object] = {
+    "worker_id": lambda v: _count(v) and v >= 1, "branch": str, "model": str,
+    "status": lambda v: v in STATUSES, "steps": lambda v: v is None or _count(v),
+    "cost": lambda v: v is None or (_finite(v) and v >= 0), "duration": _finite,
+    "files_modified": lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
+    "worktree_path": str, "task": str, "exit_code": lambda v: v is None or isinstance(v, int),
+    "error": (str, type(None)), "log_path": str, "stderr_path": str, "base_commit": str,
+    "worker_log": str, "commit": (str, type(None)), "checks_passed": _count,
+    "checks_total": _count, "rank": _count, "attempts": _count,
+    "checks": lambda v: isinstance(v, list) and all(
+        isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
+        for c in v),
+}
 
 
 def _config_from_args(args: argparse.Namespace) -> ParallelConfig:
@@ -2782,25 +2849,53 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
         for r in results:
             if r.error and r.status != "interrupted":
                 _print_err(f"error: worker {r.worker_id}: {r.error}")
+    writes = []
     if args.results:
-        _write_json(args.results, _results_document(run_info, results))
+        writes.append((args.results, lambda: _write_json(args.results, _results_document(run_info, results))))
     if args.junit:
-        _write_text(args.junit, _junit_xml(results))
+        writes.append((args.junit, lambda: _write_text(args.junit, _junit_xml(results))))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.summary or step_summary:
         summary = _summary_markdown(results, _best_diffstat(top, results))
         if args.summary:
-            _write_text(args.summary, summary)
+            writes.append((args.summary, lambda: _write_text(args.summary, summary)))
         if step_summary:
-            try:
-                with open(step_summary, "a", encoding="utf-8") as f:
-                    f.write(summary)
-            except OSError as exc:
-                _print_err(f"warning: cannot append to GITHUB_STEP_SUMMARY {step_summary}: {exc}")
+            writes.append((step_summary, lambda: _append_text(step_summary, summary)))
+    failed = False
+    for _path, write in writes:  # one that fails does not stop the others
+        try:
+            write()
+        except ParallelError as exc:
+            _print_err(f"error: {exc} (the results are also in .git/{_STATE_DIR}/last-run.json)")
+            failed = True
     succeeded = sum(r.status == "success" for r in results)
     total = len(results) if total is None else total
     needed = {"any": 1, "all": max(total, 1)}.get(args.require) or int(args.require)
-    return EXIT_OK if succeeded >= needed else EXIT_NO_SUCCESS
+    if failed:
+        return EXIT_USAGE
+    if succeeded < needed:
+        if args.require != "any":
+            _print_err(f"error: {succeeded} of {total} worker(s) succeeded; --require {args.require} "
+                       f"needs {needed}")
+        return EXIT_NO_SUCCESS
+    return EXIT_OK
+
+
+def _append_text(path: str, text: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(text)
+    except OSError as exc:
+        raise ParallelError(f"cannot append to {path}: {exc.strerror or exc}") from None
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Fail before any work when a report could not be written where it is asked for."""
+    for flag in ("results", "junit", "summary"):
+        path = getattr(args, flag, None)
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise _UsageError(f"--{flag} {path}: the folder {os.path.dirname(os.path.abspath(path))} "
+                              "does not exist")
 
 
 def _best_diffstat(top: str, results: List[WorkerResult]) -> str:

@@ -129,6 +129,7 @@ def test_matrix_flow_plan_run_in_clones_collect_matches_a_local_run(repo, cli, t
         clone = _clone(repo, tmp_path / f"machine{n}")
         monkeypatch.chdir(clone)
         code, _, _ = cli(*FANOUT, "--only-workers", str(n), "--results", tmp_path / f"r{n}.json", "--quiet")
+        assert code == (1 if n == 3 else 0)  # worker 3's task fails
         machines.append(tmp_path / f"r{n}.json")
     monkeypatch.chdir(_clone(repo, tmp_path / "collector"))
     code, collected, err = cli.json("collect", *machines, "--junit", tmp_path / "junit.xml",
@@ -231,3 +232,45 @@ def test_rerun_failed_touches_only_the_failed_workers(repo, cli, records):
     assert code == 0 and "nothing to rerun" in err
     code, _, err = cli("rerun")
     assert code == 2 and "rerun --failed" in err
+
+
+def test_collect_saves_the_merged_results_for_merge_best(repo, cli, tmp_path):
+    cli("fake:write=x.txt", "--workers", "2", "--only-workers", "2", "--results", tmp_path / "b.json")
+    (repo / ".git" / "architect-parallel" / "last-run.json").unlink()
+    assert cli("collect", tmp_path / "b.json", "--quiet")[0] == 0
+    code, _, err = cli("merge", "best")
+    assert code == 0 and "merged architect/parallel-2" in err and (repo / "x.txt").exists()
+
+
+def test_control_characters_never_reach_the_terminal(repo, cli):
+    task = "evil \x1b[31mred\x1b[0m\x07 bell"
+    code, _, err = cli(f"--task={task}", "--workers", "1", "--models", "m\x1b[2J", "--progress", "plain")
+    assert code == 0 and "\x1b" not in err and "\x07" not in err and "evil ?[31mred" in err
+
+
+def test_reports_that_cannot_be_written(repo, cli, tmp_path):
+    code, _, err = cli("t", "--workers", "1", "--results", tmp_path / "no" / "r.json")
+    assert code == 2 and "--results" in err and "does not exist" in err
+    assert not list(repo.glob(".architect-parallel-*"))  # refused before running
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    (readonly / "r.json").mkdir()  # a folder where the file should go: the write fails
+    code, _, err = cli("fake:json=success", "--workers", "1", "--results", readonly / "r.json",
+                       "--junit", tmp_path / "j.xml", "--require", "all")
+    assert code == 2 and f"cannot write {readonly / 'r.json'}" in err and "last-run.json" in err
+    assert (tmp_path / "j.xml").exists()  # the other report is still written
+
+
+def test_require_says_why_it_failed(repo, cli):
+    code, _, err = cli("fake:json=success", "--workers", "1", "--require", "3", "--quiet")
+    assert code == 1 and err == "error: 1 of 1 worker(s) succeeded; --require 3 needs 3\n"
+
+
+def test_junit_survives_odd_text_and_keeps_stderr(repo, cli, tmp_path):
+    task = "a ]]> b <c> & \x01 \udcff"
+    code, _, _ = cli(f"--task={task}", "--workers", "1", "--models", "fake:stderr=oops+crash",
+                     "--junit", tmp_path / "j.xml", "--summary", tmp_path / "s.md")
+    case = ET.parse(tmp_path / "j.xml").getroot().find("testsuite").find("testcase")
+    assert "]]>" in case.get("name") and "oops" in case.find("system-err").text
+    assert case.find("failure") is not None
+    assert "\\udcff" in (tmp_path / "s.md").read_text() or "?" in (tmp_path / "s.md").read_text()
