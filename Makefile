@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 PYTHON ?= python3
 
-.PHONY: test demo
+.PHONY: test demo bench
 
 # pytest is the only test dependency. When $(PYTHON) lacks it, it is installed into
 # a project-local .venv (this also works where the system Python is "externally
@@ -19,3 +19,7 @@ test:
 # Three workers for real on a throwaway repository, with the scripted agent from tests/.
 demo:
 	$(PYTHON) tests/demo.py
+
+# What the runner itself costs, next to baselines measured in the same run (not part of make test).
+bench:
+	$(PYTHON) tests/bench.py

@@ -111,8 +111,9 @@ PLACEHOLDERS = ("task", "model", "worker", "branch", "worktree", "base", "port",
 _DEADLINE_GRACE = 2.0
 # Seconds between SIGTERM and SIGKILL when stopping a process tree.
 _TERM_GRACE = 2.0
-# Only this much of the end of an agent's stdout is searched for its JSON result.
-_RESULT_TAIL_BYTES = 4 * 1024 * 1024
+# How much of the end of an agent's stdout is searched for its JSON result: a small
+# tail first (the usual case, cheap even when agents print 100 MB), then a large one.
+_RESULT_TAILS = (64 * 1024, 4 * 1024 * 1024)
 # Variables that would point git (in the runner or the agent) at another repository.
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
                       "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
@@ -528,6 +529,7 @@ class ParallelRunner:
             self._state(job, "creating")
             with self._git_lock:
                 repo.create_worktree(job.path, job.branch, base)
+            repo.populate_worktree(job.path)
             copied = _copy_files(repo.top, job.path, includes)
             if self._cancel.is_set():
                 result.status, result.error = "interrupted", "not started"
@@ -955,25 +957,28 @@ def _read_last_json(path: str) -> Optional[dict]:
     """The last JSON object in an agent's stdout, or None.
 
     ``architect run --json`` prints one JSON object (possibly indented over many
-    lines) after whatever else reached stdout, so try the whole output, then
-    every line that opens an object, last first.
+    lines) after whatever else reached stdout, so try every line that opens an
+    object, last first, in the end of the output.
     """
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - _RESULT_TAIL_BYTES))
-            text = f.read().decode("utf-8", errors="replace")
-    except OSError:
-        return None
     decoder = json.JSONDecoder()
-    for match in reversed(list(re.finditer(r"^[ \t]*\{", text, re.M))):
+    for tail in _RESULT_TAILS:
         try:
-            value, end = decoder.raw_decode(text, match.end() - 1)
-        except ValueError:
-            continue
-        if isinstance(value, dict) and not _NON_SPACE.search(text, end):
-            return value
+            with open(path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - tail))
+                text = f.read().decode("utf-8", errors="replace")
+        except OSError:
+            return None
+        for match in reversed(list(re.finditer(r"^[ \t]*\{", text, re.M))):
+            try:
+                value, end = decoder.raw_decode(text, match.end() - 1)
+            except ValueError:
+                continue
+            if isinstance(value, dict) and not _NON_SPACE.search(text, end):
+                return value
+        if size <= tail:
+            break
     return None
 
 
@@ -1076,7 +1081,13 @@ class _Repo:
                 shutil.rmtree(path)
             else:
                 os.unlink(path)
-        self.git("worktree", "add", "--quiet", "-B", branch, path, base)
+        # Only the registration takes git's shared locks (refs, worktree list); the checkout
+        # that takes the time is populate_worktree's, which workers run concurrently.
+        self.git("worktree", "add", "--quiet", "--no-checkout", "-B", branch, path, base)
+
+    def populate_worktree(self, path: str) -> None:
+        """Check out the files of a worktree made by create_worktree (its own index only)."""
+        self.git("reset", "--hard", "--quiet", cwd=path)
 
     def changed_files(self, path: str, base: str) -> List[str]:
         """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
@@ -1223,6 +1234,12 @@ def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
     With ``check=False`` a failure returns None instead of raising.
     """
     proc = _git_run(args, cwd, input)
+    for delay in (0.05, 0.1, 0.2, 0.4, 0.8):
+        # Another git (an agent's, or the user's) holds a lock file for a moment: wait and retry.
+        if proc.returncode == 0 or b".lock': File exists" not in proc.stderr:
+            break
+        time.sleep(delay)
+        proc = _git_run(args, cwd, input)
     if proc.returncode != 0 and not check:
         return None
     if proc.returncode != 0:

@@ -27,6 +27,7 @@ Actions, run in order:
   grandchild=SECONDS  start a grandchild that sleeps, holding stdout, and record its pid
   daemon=SECONDS  the same, but the grandchild starts its own session (leaves the process group)
   noise=N         print N lines of non-JSON text on stdout
+  spew=MB         write MB megabytes of text to stdout
   stderr=TEXT     print TEXT on stderr
   json=STATUS     print the JSON result with this status (default: success at the end)
   steps=N, cost=X, costs=X  fields of the JSON result (``costs`` as costs.total_cost_usd)
@@ -210,6 +211,11 @@ def main():
         elif name == "noise":
             for n in range(int(value)):
                 print(f"step {n}: thinking about {{the task}}")
+        elif name == "spew":
+            chunk = ("x" * 1023 + "\n") * 1024
+            for _ in range(int(value)):
+                sys.stdout.write(chunk)
+            sys.stdout.flush()
         elif name == "stderr":
             print(value, file=sys.stderr)
         elif name == "json":
