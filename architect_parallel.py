@@ -314,6 +314,7 @@ class ParallelRunner:
         re-raised; ``self.results`` then holds what is known.
         """
         self._cancel.clear()
+        self._hurry.clear()
         repo, command, base_commit, all_jobs = self._prepare(find_agent=True)
         jobs = [j for j in all_jobs
                 if not self.config.only_workers or j.worker_id in self.config.only_workers]
@@ -413,8 +414,7 @@ class ParallelRunner:
             self.results = _rank([f.result() for f in futures])
             self.run_info = self._run_info(all_jobs, base_commit, started)
             try:
-                _write_json(os.path.join(repo.state_dir(), "last-run.json"),
-                            _results_document(self.run_info, self.results))
+                _save_last_run(repo, self.run_info, self.results)
             except (OSError, ParallelError) as exc:
                 self._warn(f"could not save the results for 'list': {exc}")
         return self.results
@@ -1073,7 +1073,8 @@ class _Repo:
 
         The caller has already checked (or been told by --force) that the leftovers hold nothing.
         """
-        if path in {wt["path"] for wt in self.worktrees()}:
+        # Stale registrations were pruned before the run: nothing at the path, nothing to remove.
+        if os.path.lexists(path) and path in {wt["path"] for wt in self.worktrees()}:
             # Twice --force also removes a locked worktree.
             self.git("worktree", "remove", "--force", "--force", path)
         if os.path.lexists(path):
@@ -2479,6 +2480,11 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save_last_run(repo: _Repo, run_info: dict, results: List[WorkerResult]) -> None:
+    """Keep a run's results under the git dir, for list, diff best, merge best and rerun."""
+    _write_json(os.path.join(repo.state_dir(), "last-run.json"), _results_document(run_info, results))
+
+
 def _load_last_run(repo: _Repo) -> dict:
     try:
         with open(os.path.join(repo.common_dir, _STATE_DIR, "last-run.json"), encoding="utf-8") as f:
@@ -2723,7 +2729,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     info = dict(runner.run_info or last, only_workers=None)
     info.pop("results", None)
     if runner.results:  # what list, diff best and merge best read: the whole plan again
-        _write_json(os.path.join(repo.state_dir(), "last-run.json"), _results_document(info, results))
+        _save_last_run(repo, info, results)
     code = _report(args, results, info, repo.top, total=int(last.get("workers_total") or len(results)))
     if interrupted is not None:
         raise interrupted
@@ -2786,7 +2792,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     except ParallelError:
         repo = None
     if repo is not None:  # so that diff best and merge best (after fetching the branches) work here
-        _write_json(os.path.join(repo.state_dir(), "last-run.json"), _results_document(info, results))
+        _save_last_run(repo, info, results)
     return _report(args, results, info, repo.top if repo else "", total=total)
 
 
