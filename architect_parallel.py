@@ -26,20 +26,20 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# json, subprocess, hashlib and concurrent.futures are imported where they are used,
+# and regular expressions are compiled on first use (_LazyPattern): '--help' and
+# quick commands then start in little more than the interpreter's own time.
 import argparse
-import concurrent.futures
 import contextlib
 import dataclasses
 import fcntl
-import hashlib
-import json
 import math
 import os
 import re
+import select
 import shutil
 import shlex
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -103,8 +103,11 @@ PRESETS = {
               "--message={task}", "exit-code"),
     "gemini": ("gemini --yolo --output-format json --model {model?} --prompt={task}", "gemini"),
 }
-PLACEHOLDERS = ("task", "model", "worker", "branch", "worktree", "base", "port", "agent",
-                "max_steps", "budget", "timeout", "config", "api_base")
+PLACEHOLDERS = ("task", "task_file", "model", "worker", "branch", "worktree", "base", "port",
+                "agent", "max_steps", "budget", "timeout", "config", "api_base")
+# Linux refuses to start a program with a single argument or environment string longer
+# than this (MAX_ARG_STRLEN, 32 pages); ARCHITECT_PARALLEL_TASK is left out above it.
+_MAX_ARG_BYTES = 128 * 1024 - 1
 
 # The agent gets its own --timeout; the runner's hard deadline comes this many
 # seconds later, so a well-behaved agent always gets to report first.
@@ -119,6 +122,25 @@ _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_
                       "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
 _STATE_DIR = "architect-parallel"  # under the repository's common git dir
 _MARK_VAR = "ARCHITECT_PARALLEL_MARK"  # set in each agent's environment, see _kill_trees
+
+
+class _LazyPattern:
+    """A regular expression compiled on first use.
+
+    Compiling the module's patterns at import took half of ``--help``'s start-up
+    time; most commands never use most of them.
+    """
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: str, flags: int = 0):
+        self._args = (pattern, flags)
+        self._compiled: Optional[re.Pattern] = None
+
+    def __getattr__(self, name: str) -> object:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return getattr(self._compiled, name)
 
 
 class ParallelError(Exception):
@@ -137,6 +159,14 @@ class ConfigError(ParallelError):
 
 class _UsageError(ParallelError):
     """Bad command-line usage."""
+
+
+class _GitError(ParallelError):
+    """A git command failed; ``reason`` is git's own message."""
+
+    def __init__(self, args: List[str], reason: str):
+        super().__init__(f"git {' '.join(args)} failed: {reason}")
+        self.reason = reason
 
 
 class _Signalled(KeyboardInterrupt):
@@ -239,15 +269,15 @@ class ParallelConfig:
             _check_value(key, getattr(self, key))
 
 
-@dataclass
 class _Job:
-    """One planned worker run."""
+    """One planned worker run. (Internal records are plain classes: each @dataclass
+    costs start-up time.)"""
 
-    worker_id: int
-    task: str
-    model: Optional[str]
-    branch: str
-    path: str
+    __slots__ = ("worker_id", "task", "model", "branch", "path")
+
+    def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
+        self.worker_id, self.task, self.model, self.branch, self.path = (
+            worker_id, task, model, branch, path)
 
 
 def _plan(config: ParallelConfig, top: str) -> List[_Job]:
@@ -299,7 +329,11 @@ class ParallelRunner:
         self._cancel = threading.Event()  # stop: set by a signal
         self._hurry = threading.Event()  # a second signal: no grace period
         self._signum: Optional[int] = None  # the signal that stopped the run
+        self._token = ""  # identifies this run's agents (see _lock and _run_process)
+        self._tasks_dir = ""  # where each worker's task is written for {task_file}
         self._git_lock = threading.Lock()  # worktree creation takes git's ref and index locks
+        self._turns = _Turns(_cores())  # checkouts: one per core, in worker order
+        self._watch: Optional[_OutsideWatch] = None  # set for each run
         self._procs_lock = threading.Lock()
         self._procs: Dict[int, _Agent] = {}
 
@@ -318,7 +352,7 @@ class ParallelRunner:
         repo, command, base_commit, all_jobs = self._prepare(find_agent=True)
         jobs = [j for j in all_jobs
                 if not self.config.only_workers or j.worker_id in self.config.only_workers]
-        with repo.lock(), self._catch_signals():
+        with self._lock(repo), self._catch_signals():
             results = self._run_locked(repo, command, jobs, base_commit, all_jobs)
         if self._signum == signal.SIGINT:
             raise KeyboardInterrupt
@@ -341,6 +375,7 @@ class ParallelRunner:
         self.config.validate()
         repo = _Repo.find(self.workspace_root)
         self.top = repo.top
+        self._tasks_dir = os.path.join(repo.common_dir, _STATE_DIR, "tasks")
         command = _AgentCommand.parse(self.config.agent_cmd, find=find_agent)
         base_commit = repo.resolve_base(self.config.base_branch)
         jobs = _plan(self.config, repo.top)
@@ -352,6 +387,20 @@ class ParallelRunner:
         for job in jobs:  # a template that cannot be filled in fails now, not per worker
             command.argv(self._values(job, base_commit))
         return repo, command, base_commit, jobs
+
+    @contextlib.contextmanager
+    def _lock(self, repo: _Repo, stop_orphans: bool = True) -> Iterator[None]:
+        """Hold the repository's run lock (see _Repo.lock). A lock left by a runner that
+        was killed is taken over, and the agents that runner left running are stopped."""
+        self._token = os.urandom(6).hex()
+        with repo.lock(self._token) as stale:
+            if stale:
+                pid, token = stale
+                stopped = _kill_trees([], _TERM_GRACE, run_token=token) if token and stop_orphans else 0
+                self._warn(f"the run with pid {pid} ended without releasing its lock (killed?); "
+                           "taking the lock over" + (f" and stopping the {stopped} process(es) "
+                                                     "it left running" if stopped else ""))
+            yield
 
     @contextlib.contextmanager
     def _catch_signals(self) -> Iterator[None]:
@@ -390,11 +439,14 @@ class ParallelRunner:
         self._check_nothing_lost(repo, jobs, base_commit)
         includes = repo.include_files(self.config.include)
         repo.exclude_worktrees()
+        self._watch = _OutsideWatch(repo, self._warn)
         logs = repo.state_dir("logs")
         started = time.time()
         self.results = []
         for job in jobs:
             self._state(job, "queued")
+        import concurrent.futures  # here, not at the top: start-up time (see _LazyPattern)
+
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.config.workers, thread_name_prefix="architect-parallel")
         futures = [pool.submit(self._work, repo, job, base_commit, command, includes, logs)
@@ -426,17 +478,27 @@ class ParallelRunner:
         nothing. ``keep_branches`` keeps the branches (and so the committed work).
         """
         repo = _Repo.find(self.workspace_root)
-        with repo.lock():
+        with self._lock(repo, stop_orphans=not dry_run):
             return self._cleanup_locked(repo, dry_run, keep_branches)
 
     def _cleanup_locked(self, repo: _Repo, dry_run: bool, keep_branches: bool) -> int:
         repo.prune_worktrees()
         worktrees = repo.worktrees()
         ours = [wt for wt in worktrees if _is_parallel_path(wt["path"]) and wt["path"] != repo.top]
-        for wt in ours:
-            if not dry_run:
-                repo.git("worktree", "remove", "--force", "--force", wt["path"])
-            self._progress(f"{'would remove' if dry_run else 'removed'} worktree {wt['path']}")
+        if dry_run:
+            for wt in ours:
+                self._progress(f"would remove worktree {wt['path']}")
+        elif ours:
+            import concurrent.futures
+
+            def remove(path: str) -> None:
+                repo.git("worktree", "remove", "--force", "--force", path)
+                self._progress(f"removed worktree {path}")
+
+            # Removal is mostly deleting files: several at once, one per core.
+            with concurrent.futures.ThreadPoolExecutor(min(len(ours), _cores())) as pool:
+                for future in [pool.submit(remove, wt["path"]) for wt in ours]:
+                    future.result()  # the first failure, after all have been tried
         in_use = {wt["branch"] for wt in worktrees if wt not in ours}
         branches = []
         for branch in [] if keep_branches else repo.parallel_branches():
@@ -523,15 +585,28 @@ class ParallelRunner:
         values = self._values(job, base)
         env = _clean_env()
         env.update({f"ARCHITECT_PARALLEL_{key.upper()}": values[key] or ""
-                    for key in ("worker", "task", "model", "branch", "worktree", "base", "port")})
+                    for key in ("worker", "task", "task_file", "model", "branch", "worktree",
+                                "base", "port")})
+        if len(_encode(job.task)) > _MAX_ARG_BYTES - 100:  # too long for the environment
+            del env["ARCHITECT_PARALLEL_TASK"]
         agent_ran, copied = False, []
         try:
-            self._state(job, "creating")
-            with self._git_lock:
-                repo.create_worktree(job.path, job.branch, base)
-            repo.populate_worktree(job.path)
-            copied = _copy_files(repo.top, job.path, includes)
+            argv = command.argv(values)
+            too_long = _too_long(argv, env)
+            if too_long:
+                result.error = too_long
+                return result
+            os.makedirs(self._tasks_dir, exist_ok=True)
+            with open(values["task_file"] or "", "wb") as f:
+                f.write(_encode(job.task))
+            with self._turns.turn(n, self._cancel) as granted:
+                if not granted:
+                    result.status, result.error = "interrupted", "not started"
+                    return result
+                self._state(job, "creating")
+                copied = self._create(repo, job, base, includes)
             if self._cancel.is_set():
+                self._remove(repo, job, base)  # kept only if the worker ran
                 result.status, result.error = "interrupted", "not started"
                 return result
             result.worker_log = os.path.join(logs, f"worker-{n}.log")
@@ -555,9 +630,13 @@ class ParallelRunner:
             timeout = self.config.timeout_per_worker
             started = time.monotonic()
             agent_ran = True
-            exit_code, timed_out = self._run_process(
-                n, command.argv(values), job.path, env, result.log_path, result.stderr_path,
-                None if timeout is None else timeout + _DEADLINE_GRACE)
+            self._watch.started(n)
+            try:
+                exit_code, timed_out = self._run_process(
+                    n, argv, job.path, env, result.log_path, result.stderr_path,
+                    None if timeout is None else timeout + _DEADLINE_GRACE)
+            finally:
+                outside = self._watch.ended(n)
             result.duration = round(time.monotonic() - started, 3)
             result.exit_code = exit_code
             status, steps, cost, found = _read_result(command.reader, result.log_path, exit_code)
@@ -570,6 +649,11 @@ class ParallelRunner:
                 result.error = f"stopped after {timeout}s timeout"
             elif not os.path.isdir(job.path):
                 result.status, result.error = "failed", "the agent removed its own worktree"
+            elif outside:
+                result.status = "failed"
+                result.error = (f"the agent wrote outside its worktree: {', '.join(outside[:5])}"
+                                + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+                                + f" in the main checkout {repo.top} changed while it alone ran")
             elif result.status == "failed" and exit_code != 0:
                 result.error = f"agent exited with code {exit_code}" + (
                     "" if found or command.reader == "exit-code" else " and printed no JSON result")
@@ -588,6 +672,35 @@ class ParallelRunner:
                     detail += f" checks {result.checks_passed}/{result.checks_total}"
                 self._state(job, result.status, detail + (f" ({result.error})" if result.error else ""))
         return result
+
+    def _create(self, repo: _Repo, job: _Job, base: str, includes: List[str]) -> List[str]:
+        """Create the worker's worktree and copy the include files into it; return those.
+
+        On failure nothing of it remains (the worker has not run, so nothing is
+        lost), and the error names the worktree and carries git's own message.
+        """
+        registered = False
+        try:
+            with self._git_lock:
+                repo.create_worktree(job.path, job.branch, base)
+            registered = True
+            repo.populate_worktree(job.path)
+            return _copy_files(repo.top, job.path, includes)
+        except (ParallelError, OSError) as exc:
+            reason = (exc.reason if isinstance(exc, _GitError) else
+                      str(exc) if isinstance(exc, ParallelError) else
+                      f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+            # A failed 'git worktree add' takes back its own folder; its branch may remain.
+            self._remove(repo, job, base, worktree=registered)
+            raise ParallelError(f"cannot create worktree {job.path}: {reason}") from None
+
+    def _remove(self, repo: _Repo, job: _Job, base: str, worktree: bool = True) -> None:
+        """Take back a worktree and its branch that no agent, setup or check has used."""
+        with self._git_lock:
+            try:
+                repo.remove_worktree(job.path if worktree else None, job.branch, base)
+            except (ParallelError, OSError) as exc:
+                self._warn(f"could not remove the unused worktree {job.path}: {exc}")
 
     def _state(self, job: _Job, state: str, detail: str = "") -> None:
         """Report that worker ``job`` entered ``state`` (queued, creating, setup, running,
@@ -647,6 +760,7 @@ class ParallelRunner:
 
     def _run_info(self, jobs: List[_Job], base: str, started: float) -> dict:
         """What describes a run besides its results: times, base, version, configuration."""
+        import json
         c = self.config
         config = {key: getattr(c, key) for key in DEFAULTS}
         config.update(tasks=list(c.tasks), models=list(c.models or []), base=c.base_branch,
@@ -657,6 +771,8 @@ class ParallelRunner:
                                              "include", "setup", "checks", "check_timeout",
                                              "commit", "retries")}
         plan.update(base_commit=base, jobs=[[j.worker_id, j.task, j.model] for j in jobs])
+        import hashlib
+
         fingerprint = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
         return {"version": __version__, "started": started, "finished": time.time(),
                 "base_commit": base, "fingerprint": fingerprint, "workers_total": len(jobs),
@@ -668,6 +784,7 @@ class ParallelRunner:
         c = self.config
         return {
             "task": job.task, "model": job.model, "worker": str(job.worker_id),
+            "task_file": os.path.join(self._tasks_dir, f"worker-{job.worker_id}.txt"),
             "branch": job.branch, "worktree": job.path, "base": base,
             "port": str(c.port_base + job.worker_id), "agent": c.agent,
             "max_steps": str(c.max_steps),
@@ -683,8 +800,9 @@ class ParallelRunner:
         with open(log, "ab") as f:
             f.write(f"\n$ {cmd}   # {what}\n".encode("utf-8", "surrogateescape"))
         started = time.monotonic()
-        code, timed_out = self._run_process(worker_id, ["sh", "-c", cmd], cwd, env, log, log,
-                                            self.config.check_timeout, append=True)
+        with self._watch.command(worker_id, what) if self._watch else contextlib.nullcontext():
+            code, timed_out = self._run_process(worker_id, ["sh", "-c", cmd], cwd, env, log, log,
+                                                self.config.check_timeout, append=True)
         with open(log, "ab") as f:
             f.write((f"# timed out after {self.config.check_timeout}s\n" if timed_out
                      else f"# exit code {code}\n").encode())
@@ -703,9 +821,11 @@ class ParallelRunner:
         env = dict(env)
         # Every process the command starts inherits this mark, which finds them even
         # after they left its process group and lost their parent.
-        mark = f"{os.getpid()}-{id(self)}-{worker_id}-{time.monotonic_ns()}"
+        mark = f"{self._token}-{worker_id}-{time.monotonic_ns()}"
         env[_MARK_VAR] = mark
         mode = "ab" if append else "wb"
+        import subprocess  # here, not at the top: start-up time (see _LazyPattern)
+
         with open(out_path, mode) as out, open(err_path, mode) as err:
             proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=err, env=env, start_new_session=True)
@@ -727,6 +847,7 @@ class ParallelRunner:
 
     def _stop_all(self) -> None:
         """Stop every running agent: TERM, then KILL after a grace period (or at a second Ctrl-C)."""
+        self._turns.wake()  # workers waiting to check out give up
         with self._procs_lock:
             procs = list(self._procs.values())
         _kill_trees(procs, _TERM_GRACE, self._hurry)
@@ -773,6 +894,121 @@ class ParallelRunner:
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
         self._progress(f"warning: {message}")
+
+
+class _Turns:
+    """Lets at most ``slots`` workers at a time through, the lowest worker id first.
+
+    Checking out a worktree is the slow part of creating it. Ten checkouts at once
+    on two cores all finish late, so the first agent would wait for nearly the last
+    checkout; one checkout per core, in worker order, starts worker 1's agent after
+    about one checkout and loses nothing in total.
+    """
+
+    def __init__(self, slots: int):
+        self._cond = threading.Condition()
+        self._free = slots
+        self._waiting: List[int] = []
+
+    @contextlib.contextmanager
+    def turn(self, worker_id: int, cancel: threading.Event) -> Iterator[bool]:
+        """Wait for a slot; yield True with it, or False if ``cancel`` was set meanwhile."""
+        with self._cond:
+            self._waiting.append(worker_id)
+            while not cancel.is_set() and not (self._free and min(self._waiting) == worker_id):
+                self._cond.wait()
+            self._waiting.remove(worker_id)
+            granted = not cancel.is_set()
+            self._free -= granted
+            self._cond.notify_all()  # another worker may be first in line now
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._cond:
+                    self._free += 1
+                    self._cond.notify_all()
+
+    def wake(self) -> None:
+        """Let waiting workers see that the run was cancelled."""
+        with self._cond:
+            self._cond.notify_all()
+
+
+class _OutsideWatch:
+    """Notices files of the main checkout that change while agents run.
+
+    An agent should write only in its worktree; one that resolves a path against
+    the main checkout (an absolute path in the task, a ``cd ..``) changes the
+    user's files. After each agent ends, ``git status`` of the main checkout is
+    compared with the last one. A changed file is blamed on an agent when its
+    modification time (for a deleted file, the time since the last comparison)
+    falls while that agent alone ran; when several ran, a warning names them.
+    Files git ignores are not seen, nor writes into another worker's worktree.
+    """
+
+    _SLACK = 0.05  # file times come from a coarser clock than time.time()
+
+    def __init__(self, repo: _Repo, warn: Callable[[str], None]):
+        self._repo, self._warn = repo, warn
+        self._lock = threading.Lock()
+        self._seen = repo.checkout_state()
+        self._checked = time.time()
+        # What ran when: "worker N" (its agent) or "worker N's setup"/"check": [start, end].
+        self._windows: Dict[str, List[Optional[float]]] = {}
+        self._blamed: Dict[str, List[str]] = {}
+
+    @contextlib.contextmanager
+    def command(self, worker_id: int, what: str) -> Iterator[None]:
+        """Note that a setup or check command of the worker runs (it could be the writer too)."""
+        label = f"worker {worker_id}'s {what}"
+        with self._lock:
+            self._windows[label] = [time.time(), None]
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._windows[label][1] = time.time()
+
+    def started(self, worker_id: int) -> None:
+        with self._lock:
+            self._windows[f"worker {worker_id}"] = [time.time(), None]
+
+    def ended(self, worker_id: int) -> List[str]:
+        """Record that the agent ended; return the files it alone changed outside its worktree."""
+        label = f"worker {worker_id}"
+        with self._lock:
+            now = time.time()
+            self._windows[label][1] = now
+            try:
+                state = self._repo.checkout_state()
+            except ParallelError as exc:
+                self._warn(f"could not check the main checkout for stray writes: {exc}")
+                return []
+            for path in sorted(set(state) | set(self._seen)):
+                if state.get(path) == self._seen.get(path):
+                    continue
+                mtime = state[path][1] if path in state else None
+                first, last = (mtime, mtime) if mtime is not None else (self._checked, now)
+                ran = sorted((name for name, (start, end) in self._windows.items()
+                              if start - self._SLACK <= last and (end is None or first <= end + self._SLACK)),
+                             key=lambda name: (int(name.split()[1].rstrip("'s")), name))
+                if len(ran) == 1 and "'" not in ran[0]:
+                    self._blamed.setdefault(ran[0], []).append(path)
+                elif len(ran) > 1:
+                    self._warn(f"{path} in the main checkout changed while "
+                               f"{', '.join(ran[:-1])} and {ran[-1]} were running: one of them "
+                               "may have written outside its worktree")
+            self._seen, self._checked = state, now
+            return self._blamed.pop(label, [])
+
+
+def _cores() -> int:
+    """The CPUs this process may use (a container's limit, where the OS tells it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 class _AgentCommand:
@@ -835,7 +1071,33 @@ class _AgentCommand:
         return argv
 
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\??)\}")
+_PLACEHOLDER = _LazyPattern(r"\{([A-Za-z_][A-Za-z0-9_]*)(\??)\}")
+
+
+def _encode(text: str) -> bytes:
+    """Text as the bytes it came from (command-line text may hold undecodable bytes)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _too_long(argv: List[str], env: Dict[str, str]) -> Optional[str]:
+    """Why the OS would refuse to start ``argv`` with ``env`` (E2BIG), or None."""
+    sizes = [len(_encode(arg)) for arg in argv]
+    if sys.platform.startswith("linux") and max(sizes) > _MAX_ARG_BYTES:
+        return (f"a command-line argument of {max(sizes):,} bytes (the task?) is longer than "
+                f"the {_MAX_ARG_BYTES + 1:,} bytes Linux allows for one; use an agent template "
+                "with {task_file}, which passes the task in a file")
+    try:
+        limit = os.sysconf("SC_ARG_MAX")
+    except (AttributeError, ValueError, OSError):
+        return None
+    # Each string and its pointer count; keep a page for what the kernel adds.
+    total = sum(sizes) + sum(len(_encode(k)) + len(_encode(v)) + 2 for k, v in env.items())
+    total += 8 * (len(argv) + len(env) + 2)
+    if limit > 0 and total > limit - 4096:
+        return (f"the command line and environment take {total:,} bytes, more than this "
+                f"system's limit of {limit:,}; use an agent template with {{task_file}}, "
+                "which passes the task in a file")
+    return None
 
 
 def _read_result(reader: str, path: str,
@@ -895,6 +1157,7 @@ def _read_result(reader: str, path: str,
 
 def _json_lines(path: str) -> Iterator[dict]:
     """The JSON objects among the lines of ``path`` (a JSONL event stream)."""
+    import json
     try:
         with open(path, "rb") as f:
             for line in f:
@@ -950,7 +1213,7 @@ def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
     return copied
 
 
-_NON_SPACE = re.compile(r"\S")
+_NON_SPACE = _LazyPattern(r"\S")
 
 
 def _read_last_json(path: str) -> Optional[dict]:
@@ -960,6 +1223,7 @@ def _read_last_json(path: str) -> Optional[dict]:
     lines) after whatever else reached stdout, so try every line that opens an
     object, last first, in the end of the output.
     """
+    import json
     decoder = json.JSONDecoder()
     for tail in _RESULT_TAILS:
         try:
@@ -1028,6 +1292,21 @@ class _Repo:
         except ParallelError:
             raise ParallelError(f"--base {ref!r} is not a commit in this repository") from None
 
+    def checkout_state(self) -> Dict[str, "tuple[str, Optional[float], int]"]:
+        """The main checkout's changed and untracked files: ``{path: (status, mtime, size)}``."""
+        out = self.git("--no-optional-locks", "status", "--porcelain=v1", "-z", "--no-renames",
+                       "--untracked-files=all")
+        state = {}
+        for entry in out.split("\0"):
+            if len(entry) > 3:
+                path = entry[3:]
+                try:
+                    st = os.lstat(os.path.join(self.top, path))
+                    state[path] = (entry[:2], st.st_mtime, st.st_size)
+                except OSError:
+                    state[path] = (entry[:2], None, -1)
+        return state
+
     def has_uncommitted_changes(self) -> bool:
         return bool(self.git("status", "--porcelain").strip())
 
@@ -1085,6 +1364,20 @@ class _Repo:
         # Only the registration takes git's shared locks (refs, worktree list); the checkout
         # that takes the time is populate_worktree's, which workers run concurrently.
         self.git("worktree", "add", "--quiet", "--no-checkout", "-B", branch, path, base)
+
+    def remove_worktree(self, path: Optional[str], branch: str, base: str) -> None:
+        """Remove the worktree at ``path`` (None: none was made), whatever state it is in,
+        and ``branch`` if it holds nothing beyond ``base``."""
+        if path is not None:
+            if path in {wt["path"] for wt in self.worktrees()}:
+                self.git("worktree", "remove", "--force", "--force", path, check=False)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.unlink(path)
+            self.prune_worktrees()
+        if self.branch_exists(branch) and not self.count_commits(base, branch):
+            self.git("branch", "-D", "--quiet", branch)
 
     def populate_worktree(self, path: str) -> None:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
@@ -1195,12 +1488,14 @@ class _Repo:
         return path
 
     @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, token: str) -> Iterator[Optional["tuple[str, Optional[str]]"]]:
         """Hold the repository's run lock, or raise ParallelError naming its holder.
 
         Two runs (or a run and a cleanup) in one repository would remove each
         other's worktrees. flock() is released by the kernel when its holder dies,
-        so a crashed run never leaves a stale lock behind.
+        so a dead holder never blocks anyone. The file holds the holder's pid and
+        ``token`` while it runs and is emptied on release: a file found full yields
+        ``(pid, token)`` of a holder that was killed, else None.
         """
         path = os.path.join(self.state_dir(), "lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -1208,19 +1503,24 @@ class _Repo:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
+                holder = os.pread(fd, 200, 0).decode("ascii", "replace").split() or ["?"]
                 raise ParallelError(
-                    f"another architect-parallel (pid {holder}) is running in this repository; "
+                    f"another architect-parallel (pid {holder[0]}) is running in this repository; "
                     "wait for it to finish or stop it") from None
+            previous = os.pread(fd, 200, 0).decode("ascii", "replace").split()
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            yield
+            os.pwrite(fd, f"{os.getpid()} {token}\n".encode(), 0)
+            try:
+                yield (previous[0], previous[1] if len(previous) > 1 else None) if previous else None
+            finally:
+                os.ftruncate(fd, 0)
         finally:
             os.close(fd)  # also releases the lock
 
 
 def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None) -> subprocess.CompletedProcess:
     """Run git with captured output, away from any GIT_DIR the caller's environment sets."""
+    import subprocess
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
     env["GIT_TERMINAL_PROMPT"] = "0"
     return subprocess.run(["git", *args], cwd=cwd, env=env, input=input,
@@ -1248,8 +1548,7 @@ def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
                  if line.strip()]
         # git's own "fatal:"/"error:" line says what went wrong; hints follow it.
         first = next((line for line in lines if line.startswith(("fatal:", "error:"))), None)
-        raise ParallelError(f"git {' '.join(args)} failed: "
-                            + (first or (lines[-1] if lines else f"exit code {proc.returncode}")))
+        raise _GitError(args, first or (lines[-1] if lines else f"exit code {proc.returncode}"))
     return proc.stdout.decode("utf-8", "surrogateescape")
 
 
@@ -1273,32 +1572,53 @@ def _wait_exited(proc: subprocess.Popen, deadline: Optional[float]) -> bool:
     Leaving the exited agent unreaped keeps its pid, and so its process-group id,
     from being reused while we kill what is left of the group.
     """
+    import subprocess
+
     if not hasattr(os, "waitid"):  # e.g. macOS: fall back to a reaping wait
         try:
             proc.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
             return True
         except subprocess.TimeoutExpired:
             return False
-    delay = 0.005
-    while True:
-        try:
-            info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        except ChildProcessError:
-            return True  # already reaped
-        if info is not None:
-            return True
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-        delay = min(delay * 2, 0.1)  # a fifth of a millisecond of CPU per second at most
-        time.sleep(delay if deadline is None else max(0.0, min(delay, deadline - time.monotonic())))
+    # A pidfd (Linux 5.3+) becomes readable when the process exits: the thread sleeps
+    # until then, with no polling. Without one, poll with a growing delay.
+    poller = None
+    try:
+        poller = select.poll()
+        pidfd = os.pidfd_open(proc.pid)  # type: ignore[attr-defined]
+    except (AttributeError, OSError):
+        poller = pidfd = None
+    try:
+        if poller is not None:
+            poller.register(pidfd, select.POLLIN)
+        delay = 0.005
+        while True:
+            try:
+                info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return True  # already reaped
+            if info is not None:
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            if poller is not None:
+                poller.poll(None if left is None else max(1, int(left * 1000) + 1))
+            else:
+                delay = min(delay * 2, 0.1)
+                time.sleep(delay if left is None else min(delay, left))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
-@dataclass
 class _Agent:
     """A running agent and the environment mark its descendants inherit."""
 
-    proc: subprocess.Popen
-    mark: str
+    __slots__ = ("proc", "mark")
+
+    def __init__(self, proc: subprocess.Popen, mark: str):
+        self.proc, self.mark = proc, mark
 
 
 def _processes() -> List["tuple[int, int, int, bool]"]:
@@ -1325,9 +1645,9 @@ def _processes() -> List["tuple[int, int, int, bool]"]:
     return table
 
 
-def _marked(marks: List[str], table: list) -> List[int]:
-    """Pids in ``table`` (see _processes) whose environment carries one of ``marks``."""
-    needles = [f"{_MARK_VAR}={mark}\0".encode() for mark in marks]
+def _marked(needles: List[bytes], table: list) -> List[int]:
+    """Pids in ``table`` (see _processes) whose environment has an entry starting with
+    one of ``needles``."""
     found = []
     for pid, _ppid, _pgid, running in table:
         try:
@@ -1340,27 +1660,33 @@ def _marked(marks: List[str], table: list) -> List[int]:
     return found
 
 
-def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Event] = None) -> None:
+def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Event] = None,
+                run_token: Optional[str] = None) -> int:
     """Stop the agents' whole process trees: SIGTERM, up to ``grace`` seconds, then SIGKILL.
 
     A tree is the agent's process group (it leads its own, see start_new_session),
     every descendant seen in /proc, and every process carrying the agent's
     environment mark, so children that started their own session or were
-    orphaned are caught too.
+    orphaned are caught too. With ``run_token``, also every process of that run
+    (the agents a killed runner left behind). Returns how many processes were found
+    besides the agents' groups.
     """
     groups = {agent.proc.pid for agent in agents}
+    needles = [f"{_MARK_VAR}={agent.mark}\0".encode() for agent in agents]
+    if run_token:
+        needles.append(f"{_MARK_VAR}={run_token}-".encode())
 
     def members() -> "set[int]":
         table = _processes()
         children: Dict[int, List[int]] = {}
         for pid, ppid, _pgid, _running in table:
             children.setdefault(ppid, []).append(pid)
-        pids, todo = set(), list(groups)
+        pids = set(_marked(needles, table))
+        todo = list(groups | pids)
         while todo:
             for child in children.get(todo.pop(), []):
                 pids.add(child)
                 todo.append(child)
-        pids.update(_marked([agent.mark for agent in agents], table))
         return pids
 
     def send(sig: int, pids: "set[int]") -> None:
@@ -1391,6 +1717,7 @@ def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Ev
         except KeyboardInterrupt:
             pass  # a second Ctrl-C skips the grace period
     send(signal.SIGKILL, pids | members())
+    return len(pids)
 
 
 def _answers(pgid: int) -> bool:
@@ -1505,35 +1832,35 @@ _MAX_DEPTH = 100                         # nesting limit, keeps clear of Recursi
 _NO_KEY = "expected 'key: value' (no ':' found on this line)"
 
 # PyYAML's reader refuses these characters anywhere in the input.
-_NON_PRINTABLE = re.compile(
+_NON_PRINTABLE = _LazyPattern(
     '[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]')
-_LINE_BREAKS = re.compile('\r\n|[\r\n\x85\u2028\u2029]')
+_LINE_BREAKS = _LazyPattern('\r\n|[\r\n\x85\u2028\u2029]')
 
 # The implicit types of YAML 1.1 (yaml.org/type), as PyYAML resolves them. No
 # text matches two of them, so the order in which they are tried does not matter.
-_BOOL_RE = re.compile(r'''^(?:yes|Yes|YES|no|No|NO
+_BOOL_RE = _LazyPattern(r'''^(?:yes|Yes|YES|no|No|NO
                     |true|True|TRUE|false|False|FALSE
                     |on|On|ON|off|Off|OFF)$''', re.X)
-_FLOAT_RE = re.compile(r'''^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+_FLOAT_RE = _LazyPattern(r'''^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
                     |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
                     |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
                     |[-+]?\.(?:inf|Inf|INF)
                     |\.(?:nan|NaN|NAN))$''', re.X)
-_INT_RE = re.compile(r'''^(?:[-+]?0b[0-1_]+
+_INT_RE = _LazyPattern(r'''^(?:[-+]?0b[0-1_]+
                     |[-+]?0[0-7_]+
                     |[-+]?(?:0|[1-9][0-9_]*)
                     |[-+]?0x[0-9a-fA-F_]+
                     |[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+)$''', re.X)
-_NULL_RE = re.compile(r'''^(?: ~
+_NULL_RE = _LazyPattern(r'''^(?: ~
                     |null|Null|NULL
                     | )$''', re.X)
-_TIMESTAMP_RE = re.compile(r'''^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+_TIMESTAMP_RE = _LazyPattern(r'''^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
                     |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
                     (?:[Tt]|[ \t]+)[0-9][0-9]?
                     :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
                     (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$''', re.X)
 # PyYAML's constructor regex, which splits a timestamp into its fields.
-_TIMESTAMP_PARTS = re.compile(r'''^(?P<year>[0-9][0-9][0-9][0-9])
+_TIMESTAMP_PARTS = _LazyPattern(r'''^(?P<year>[0-9][0-9][0-9][0-9])
                 -(?P<month>[0-9][0-9]?)
                 -(?P<day>[0-9][0-9]?)
                 (?:(?:[Tt]|[ \t]+)
@@ -2203,7 +2530,7 @@ def _shorten(text: str, width: int) -> str:
 
 
 # Control characters (and lone surrogates from undecodable bytes) that would drive a terminal.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL = _LazyPattern("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _format_number(value: float) -> str:
@@ -2398,6 +2725,7 @@ def _write_text(path: str, text: str) -> None:
 
 
 def _write_json(path: str, value: object) -> None:
+    import json
     _write_text(path, json.dumps(value, indent=2, allow_nan=False) + "\n")
 
 
@@ -2440,7 +2768,7 @@ def _junit_xml(results: List[WorkerResult]) -> str:
 
 
 # Characters XML 1.0 cannot hold, even escaped.
-_XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_XML_INVALID = _LazyPattern("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _xml_text(text: str) -> str:
@@ -2486,6 +2814,7 @@ def _save_last_run(repo: _Repo, run_info: dict, results: List[WorkerResult]) -> 
 
 
 def _load_last_run(repo: _Repo) -> dict:
+    import json
     try:
         with open(os.path.join(repo.common_dir, _STATE_DIR, "last-run.json"), encoding="utf-8") as f:
             data = json.load(f)
@@ -2531,6 +2860,9 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", action="append", dest="tasks", metavar="T", default=[],
                    help="a task, repeatable: worker i gets task i (use --task=-x for a task "
                         "starting with '-')")
+    p.add_argument("--tasks-file", metavar="FILE",
+                   help="more tasks, one per line (blank lines skipped; - reads stdin): "
+                        "thousands of tasks without a long command line")
     p.add_argument("--workers", type=_whole_number, metavar="N",
                    help=f"workers running at once, 1-{MAX_WORKERS} (default 3)")
     p.add_argument("--models", metavar="CSV",
@@ -2599,7 +2931,9 @@ def _worker_set(text: str) -> List[int]:
 _MAX_WORKER_ID = 10000
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command-line parser. With ``command``, only that subcommand gets its options
+    (the others are listed by name): start-up is faster, and the result the same."""
     parser = _ArgumentParser(
         prog="architect-parallel",
         description="Run several AI coding agents at once, each in its own git worktree.",
@@ -2609,72 +2943,91 @@ def _build_parser() -> argparse.ArgumentParser:
                "130 interrupted (143 SIGTERM, 129 SIGHUP).")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    run = sub.add_parser("run", aliases=["parallel"], help="run the workers (default)",
-                         description="Run TASK (or each --task) in parallel worktrees.")
-    run.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_plan_options(run)
-    run.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
-                     help="live lines on a terminal (tty), timestamped lines (plain), or none; "
-                          "auto picks tty on a terminal (default)")
-    run.add_argument("--only-workers", type=_worker_set, metavar="LIST",
-                     help="run only these workers of the plan, e.g. 2,5-7 (same numbering, "
-                          "branches and worktrees as a full run)")
-    _add_report_options(run)
-
-    plan = sub.add_parser("plan", help="print what a run would do, creating nothing",
-                          description="Print one line per worker (id, branch, model, task) of the "
-                                      "run these options describe; create nothing.")
-    plan.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_plan_options(plan)
-    plan.add_argument("--matrix", action="store_true",
-                      help="print a GitHub Actions strategy.matrix JSON instead")
-    plan.add_argument("--json", action="store_true", help="print the plan as a JSON object")
-
-    rerun = sub.add_parser("rerun", help="run the workers of the last run that did not succeed",
-                           description="Run again, with the same task, model and options, the "
-                                       "workers of the last run that did not succeed.")
-    rerun.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    rerun.add_argument("--failed", action="store_true",
-                       help="the workers whose status was not success (required)")
-    rerun.add_argument("--force", action="store_true",
-                       help="discard work found in their worktrees and branches")
-    rerun.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
-                       help="as for run")
-    _add_report_options(rerun)
-
-    collect = sub.add_parser("collect", help="merge results files of one plan run on several machines",
-                             description="Merge --results files written by 'run --only-workers' "
-                                         "jobs of the same plan into one report and exit code.")
-    collect.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    collect.add_argument("files", nargs="+", metavar="FILE", help="results files")
-    _add_report_options(collect)
-
-    cleanup = sub.add_parser("cleanup", aliases=["parallel-cleanup"],
-                             help="remove all parallel worktrees and branches",
-                             description="Remove every .architect-parallel-* worktree and every "
-                                         "architect/parallel-* branch, then prune.")
-    cleanup.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    cleanup.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
-    cleanup.add_argument("--keep-branches", action="store_true",
-                         help="remove the worktrees but keep the branches and their commits")
-
-    for name, text in (("diff", "show what worker N committed: git diff BASE...architect/parallel-N"),
-                       ("merge", "merge worker N's branch into the current branch")):
-        cmd = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
-        cmd.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-        cmd.add_argument("worker", metavar="N", help="worker number, or 'best' (rank 1 of the last run)")
-        if name == "diff":
-            cmd.add_argument("--stat", action="store_true", help="only the diffstat")
-        else:
-            cmd.add_argument("--squash", action="store_true",
-                             help="squash the branch into one new commit on the current branch")
-
-    list_ = sub.add_parser("list", help="list the parallel worktrees and their last status",
-                           description="List the parallel worktrees with the status of the last run.")
-    list_.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    list_.add_argument("--json", action="store_true", help="print them as a JSON array")
+    for name, aliases, help_text, description, add_options in _SUBCOMMANDS:
+        p = sub.add_parser(name, aliases=aliases, help=help_text, description=description)
+        if command is None or command == name or command in aliases:
+            p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+            add_options(p)
     return parser
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    _add_plan_options(p)
+    p.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
+                   help="live lines on a terminal (tty), timestamped lines (plain), or none; "
+                        "auto picks tty on a terminal (default)")
+    p.add_argument("--only-workers", type=_worker_set, metavar="LIST",
+                   help="run only these workers of the plan, e.g. 2,5-7 (same numbering, "
+                        "branches and worktrees as a full run)")
+    _add_report_options(p)
+
+
+def _plan_options(p: argparse.ArgumentParser) -> None:
+    _add_plan_options(p)
+    p.add_argument("--matrix", action="store_true",
+                   help="print a GitHub Actions strategy.matrix JSON instead")
+    p.add_argument("--json", action="store_true", help="print the plan as a JSON object")
+
+
+def _rerun_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--failed", action="store_true",
+                   help="the workers whose status was not success (required)")
+    p.add_argument("--force", action="store_true",
+                   help="discard work found in their worktrees and branches")
+    p.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
+                   help="as for run")
+    _add_report_options(p)
+
+
+def _collect_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", nargs="+", metavar="FILE", help="results files")
+    _add_report_options(p)
+
+
+def _cleanup_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    p.add_argument("--keep-branches", action="store_true",
+                   help="remove the worktrees but keep the branches and their commits")
+
+
+def _diff_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("worker", metavar="N", help="worker number, or 'best' (rank 1 of the last run)")
+    p.add_argument("--stat", action="store_true", help="only the diffstat")
+
+
+def _merge_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("worker", metavar="N", help="worker number, or 'best' (rank 1 of the last run)")
+    p.add_argument("--squash", action="store_true",
+                   help="squash the branch into one new commit on the current branch")
+
+
+def _list_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print them as a JSON array")
+
+
+# name, aliases, help, description, options
+_SUBCOMMANDS = [
+    ("run", ["parallel"], "run the workers (default)",
+     "Run TASK (or each --task) in parallel worktrees.", _run_options),
+    ("plan", [], "print what a run would do, creating nothing",
+     "Print one line per worker (id, branch, model, task) of the run these options describe; "
+     "create nothing.", _plan_options),
+    ("rerun", [], "run the workers of the last run that did not succeed",
+     "Run again, with the same task, model and options, the workers of the last run that did "
+     "not succeed.", _rerun_options),
+    ("collect", [], "merge results files of one plan run on several machines",
+     "Merge --results files written by 'run --only-workers' jobs of the same plan into one "
+     "report and exit code.", _collect_options),
+    ("cleanup", ["parallel-cleanup"], "remove all parallel worktrees and branches",
+     "Remove every .architect-parallel-* worktree and every architect/parallel-* branch, then "
+     "prune.", _cleanup_options),
+    ("diff", [], "show what worker N committed: git diff BASE...architect/parallel-N",
+     "Show what worker N committed: git diff BASE...architect/parallel-N.", _diff_options),
+    ("merge", [], "merge worker N's branch into the current branch",
+     "Merge worker N's branch into the current branch.", _merge_options),
+    ("list", [], "list the parallel worktrees and their last status",
+     "List the parallel worktrees with the status of the last run.", _list_options),
+]
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -2737,6 +3090,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    import json
     workers, info = ParallelRunner(_config_from_args(args), os.getcwd()).plan()
     if args.matrix:
         _print_out(json.dumps({"include": workers}, ensure_ascii=True))
@@ -2751,6 +3105,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
+    import json
     documents = []
     for path in args.files:
         try:
@@ -2840,6 +3195,8 @@ _RESULT_TYPES: Dict[str, object] = {
 def _config_from_args(args: argparse.Namespace) -> ParallelConfig:
     """The ParallelConfig that command-line options and the config file describe."""
     tasks = ([args.task] if args.task is not None else []) + args.tasks
+    if args.tasks_file:
+        tasks += _read_tasks_file(args.tasks_file)
     file_values = _load_config_file(args.config) if args.config else {}
     values = dict(DEFAULTS)
     values.update(file_values)
@@ -2859,6 +3216,22 @@ def _config_from_args(args: argparse.Namespace) -> ParallelConfig:
                           config_path=os.path.abspath(args.config) if args.config else None,
                           api_base=args.api_base, force=args.force,
                           only_workers=getattr(args, "only_workers", None), **values)
+
+
+def _read_tasks_file(path: str) -> List[str]:
+    """The tasks of a --tasks-file: its non-blank lines (undecodable bytes kept as they are)."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                data = f.read()
+    except OSError as exc:
+        raise _UsageError(f"--tasks-file: cannot read {path}: {exc.strerror or exc}") from None
+    tasks = [line for line in data.decode("utf-8", "surrogateescape").splitlines() if line.strip()]
+    if not tasks:
+        raise _UsageError(f"--tasks-file: {path} holds no task")
+    return tasks
 
 
 def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dict, top: str,
@@ -2957,6 +3330,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     branch, base = _worker_branch(repo, args.worker)
     # Straight to our stdout: a diff can be large, and the user may pipe it on.
     sys.stdout.flush()
+    import subprocess
+
     code = subprocess.call(["git", "--no-pager", "diff", *(["--stat"] if args.stat else []),
                             f"{base}...{branch}"], cwd=repo.top, stdin=subprocess.DEVNULL)
     if code not in (0, -signal.SIGPIPE):  # a reader that went away early is no error
@@ -3049,6 +3424,7 @@ def _print_err(line: str) -> None:
 
 
 def _print_json(value: object) -> None:
+    import json
     # ASCII escapes keep odd file names (surrogate-escaped bytes) printable on any stdout;
     # allow_nan=False guarantees standard JSON.
     _print_out(json.dumps(value, indent=2, allow_nan=False))
@@ -3075,7 +3451,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "run")
-    parser = _build_parser()
+    parser = _build_parser(argv[0] if argv and argv[0] in _COMMANDS else "")
     handlers = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGHUP):

@@ -6,7 +6,8 @@ and prints its kind of result: ``architect`` (``run``, options, ``--``, the task
 JSON result), ``claude`` (one JSON result object), ``codex`` (JSON-lines events),
 ``gemini`` (a JSON object with response/stats/error); under any other name (aider,
 a template's own program) it prints plain text. The task is the argument after
-``--``, or the value of ``--prompt``/``--message``. What it does is a list of
+``--``, the value of ``--prompt``/``--message``, or the contents of the file
+``--prompt-file`` names. What it does is a list of
 actions joined by ``+``, taken from the first of:
 
 - the model, when it starts with ``fake:`` (``--models fake:json=partial,fake:exit=3``);
@@ -28,6 +29,7 @@ Actions, run in order:
   daemon=SECONDS  the same, but the grandchild starts its own session (leaves the process group)
   noise=N         print N lines of non-JSON text on stdout
   spew=MB         write MB megabytes of text to stdout
+  binary=KB       write KB kilobytes of bytes to stdout: NULs, invalid UTF-8, no line end
   stderr=TEXT     print TEXT on stderr
   json=STATUS     print the JSON result with this status (default: success at the end)
   steps=N, cost=X, costs=X  fields of the JSON result (``costs`` as costs.total_cost_usd)
@@ -77,6 +79,10 @@ def parse_generic(argv):
         name, eq, value = arg.partition("=")
         if eq and name in ("--prompt", "--message"):
             task = value
+        elif arg == "--prompt-file" and i + 1 < len(argv):
+            with open(argv[i + 1], "rb") as f:
+                task = f.read().decode("utf-8", "surrogateescape")
+            i += 1
         elif eq:
             options[name] = value
         elif arg in ("--model", "--prompt", "--max-turns", "--output-format") and i + 1 < len(argv):
@@ -211,6 +217,11 @@ def main():
         elif name == "noise":
             for n in range(int(value)):
                 print(f"step {n}: thinking about {{the task}}")
+        elif name == "binary":
+            sys.stdout.flush()
+            chunk = b"\xff\x00\xfe\x80 \xc3( \x1b[2J"
+            sys.stdout.buffer.write((chunk * (int(value) * 1024 // len(chunk) + 1))[:int(value) * 1024])
+            sys.stdout.buffer.flush()
         elif name == "spew":
             chunk = ("x" * 1023 + "\n") * 1024
             for _ in range(int(value)):

@@ -203,7 +203,8 @@ def test_runs_as_module_and_as_a_copied_script(repo, tmp_path, agent_env):
     assert proc.returncode == 0 and proc.stdout.strip() == f"architect-parallel {ap.__version__}"
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143),
+                                          (signal.SIGHUP, 129)])
 def test_interrupt_stops_every_agent_and_saves_results(repo, records, agent_env, signum, code):
     env = _subprocess_env(agent_env)
     proc = subprocess.Popen(

@@ -56,7 +56,10 @@ def test_workers_get_their_environment(repo, cli, records):
         "ARCHITECT_PARALLEL_MODEL": "m1", "ARCHITECT_PARALLEL_BRANCH": "architect/parallel-1",
         "ARCHITECT_PARALLEL_WORKTREE": str(worktree(repo, 1)),
         "ARCHITECT_PARALLEL_BASE": git("rev-parse", "HEAD", cwd=repo),
-        "ARCHITECT_PARALLEL_PORT": "9001"}
+        "ARCHITECT_PARALLEL_PORT": "9001",
+        "ARCHITECT_PARALLEL_TASK_FILE": str(repo / ".git" / "architect-parallel" / "tasks" / "worker-1.txt")}
+    with open(env1["ARCHITECT_PARALLEL_TASK_FILE"]) as f:
+        assert f.read() == "t"
     assert env2["ARCHITECT_PARALLEL_MODEL"] == "" and env2["ARCHITECT_PARALLEL_PORT"] == "9002"
 
 
