@@ -24,7 +24,7 @@ anything starting with an underscore may change without notice.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # json, subprocess, hashlib and concurrent.futures are imported where they are used,
 # and regular expressions are compiled on first use (_LazyPattern): '--help' and
@@ -250,7 +250,7 @@ class ParallelConfig:
         if isinstance(self.tasks, str) or not isinstance(self.tasks, (list, tuple)):
             raise ConfigError(f"tasks must be a list of strings, got {self.tasks!r}")
         if not self.tasks:
-            raise ConfigError("no task given: pass TASK or --task")
+            raise ConfigError("no task given: pass TASK, --task or --tasks-file")
         for task in self.tasks:
             if not isinstance(task, str) or not task.strip():
                 raise ConfigError(f"a task must be a non-empty string, got {task!r}")
@@ -263,8 +263,8 @@ class ParallelConfig:
         for value in [*self.tasks, *(self.models or []), self.api_base, self.config_path,
                       self.base_branch]:
             if isinstance(value, str) and "\0" in value:
-                raise ConfigError(f"{value!r} contains a NUL byte, which cannot be passed "
-                                  "as an argument")
+                raise ConfigError(f"{_shorten(repr(value), 60)} contains a NUL byte, which "
+                                  "cannot be passed as an argument")
         for key in DEFAULTS:
             _check_value(key, getattr(self, key))
 
@@ -334,6 +334,7 @@ class ParallelRunner:
         self._git_lock = threading.Lock()  # worktree creation takes git's ref and index locks
         self._turns = _Turns(_cores())  # checkouts: one per core, in worker order
         self._watch: Optional[_OutsideWatch] = None  # set for each run
+        self._stale_attempts: Dict[int, List[str]] = {}
         self._procs_lock = threading.Lock()
         self._procs: Dict[int, _Agent] = {}
 
@@ -393,13 +394,17 @@ class ParallelRunner:
         """Hold the repository's run lock (see _Repo.lock). A lock left by a runner that
         was killed is taken over, and the agents that runner left running are stopped."""
         self._token = os.urandom(6).hex()
-        with repo.lock(self._token) as stale:
-            if stale:
+        with repo.lock(self._token, take_over=stop_orphans) as stale:
+            if stale and stop_orphans:
                 pid, token = stale
-                stopped = _kill_trees([], _TERM_GRACE, run_token=token) if token and stop_orphans else 0
-                self._warn(f"the run with pid {pid} ended without releasing its lock (killed?); "
-                           "taking the lock over" + (f" and stopping the {stopped} process(es) "
-                                                     "it left running" if stopped else ""))
+                stopped = _kill_trees([], _TERM_GRACE, run_token=token)
+                self._warn(f"the architect-parallel with pid {pid} ended without releasing its "
+                           "lock (killed?); taking the lock over" + (
+                               f" and stopping the {stopped} process(es) it left running"
+                               if stopped else ""))
+            elif stale:
+                self._warn(f"the architect-parallel with pid {stale[0]} ended without releasing "
+                           "its lock (killed?); the next run or cleanup stops what it left running")
             yield
 
     @contextlib.contextmanager
@@ -441,6 +446,11 @@ class ParallelRunner:
         repo.exclude_worktrees()
         self._watch = _OutsideWatch(repo, self._warn)
         logs = repo.state_dir("logs")
+        self._stale_attempts = {}  # worker id: attempt logs of an earlier run, listed once
+        for name in os.listdir(logs):
+            worker, _, attempt = name.partition(".attempt-")
+            if attempt and worker[len("worker-"):].isdigit():
+                self._stale_attempts.setdefault(int(worker[len("worker-"):]), []).append(name)
         started = time.time()
         self.results = []
         for job in jobs:
@@ -512,6 +522,7 @@ class ParallelRunner:
             self._progress(f"{'would delete' if dry_run else 'deleted'} branch {branch}")
         if not dry_run:
             repo.prune_worktrees()
+            shutil.rmtree(os.path.join(repo.common_dir, _STATE_DIR, "tasks"), ignore_errors=True)
         registered = {wt["path"] for wt in worktrees}
         for name in sorted(os.listdir(repo.top)):
             path = os.path.join(repo.top, name)
@@ -551,10 +562,9 @@ class ParallelRunner:
     def _work(self, repo: _Repo, job: _Job, base: str, command: _AgentCommand,
               includes: List[str], logs: str) -> WorkerResult:
         """One worker, tried again in a fresh worktree while it fails or times out (--retries)."""
-        for stale in os.listdir(logs):  # attempts of an earlier run
-            if stale.startswith(f"worker-{job.worker_id}.attempt-"):
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(logs, stale))
+        for stale in self._stale_attempts.get(job.worker_id, []):  # logs of an earlier run
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(logs, stale))
         for attempt in range(1, self.config.retries + 2):
             result = self._attempt(repo, job, base, command, includes, logs)
             result.attempts = 0 if result.error == "not started" else attempt
@@ -604,11 +614,13 @@ class ParallelRunner:
                     result.status, result.error = "interrupted", "not started"
                     return result
                 self._state(job, "creating")
-                copied = self._create(repo, job, base, includes)
-            if self._cancel.is_set():
-                self._remove(repo, job, base)  # kept only if the worker ran
+                created = self._create(repo, job, base, includes)
+            if created is None or self._cancel.is_set():
+                if created is not None:
+                    self._remove(repo, job, base)  # kept only if the worker ran
                 result.status, result.error = "interrupted", "not started"
                 return result
+            copied = created
             result.worker_log = os.path.join(logs, f"worker-{n}.log")
             with open(result.worker_log, "wb") as log:
                 log.write(f"worker {n} in {job.path}; copied {len(copied)} file(s)\n".encode())
@@ -673,11 +685,13 @@ class ParallelRunner:
                 self._state(job, result.status, detail + (f" ({result.error})" if result.error else ""))
         return result
 
-    def _create(self, repo: _Repo, job: _Job, base: str, includes: List[str]) -> List[str]:
+    def _create(self, repo: _Repo, job: _Job, base: str,
+                includes: List[str]) -> Optional[List[str]]:
         """Create the worker's worktree and copy the include files into it; return those.
 
         On failure nothing of it remains (the worker has not run, so nothing is
-        lost), and the error names the worktree and carries git's own message.
+        lost), and the error names the worktree and carries git's own message;
+        None if the run was stopped meanwhile.
         """
         registered = False
         try:
@@ -692,6 +706,8 @@ class ParallelRunner:
                       f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
             # A failed 'git worktree add' takes back its own folder; its branch may remain.
             self._remove(repo, job, base, worktree=registered)
+            if self._cancel.is_set():
+                return None
             raise ParallelError(f"cannot create worktree {job.path}: {reason}") from None
 
     def _remove(self, repo: _Repo, job: _Job, base: str, worktree: bool = True) -> None:
@@ -857,6 +873,7 @@ class ParallelRunner:
     def _check_nothing_lost(self, repo: _Repo, jobs: List[_Job], base: str) -> None:
         """Refuse to start when a worktree or branch to be reused holds work (unless --force)."""
         blocker = BRANCH_PREFIX.split("/")[0]
+        branches = set(repo.parallel_branches())  # one git call, not one per worker
         if repo.branch_exists(blocker):
             raise ParallelError(f"a branch named '{blocker}' exists, so git cannot create the "
                                 f"{BRANCH_PREFIX}N branches; rename it first")
@@ -878,7 +895,7 @@ class ParallelRunner:
                     found.append(f"{name} exists and is not a git worktree")
             # A worktree on its own branch was counted above; -B would also reset a branch
             # that exists apart from it.
-            if not (worktree and worktree["branch"] == job.branch) and repo.branch_exists(job.branch):
+            if not (worktree and worktree["branch"] == job.branch) and job.branch in branches:
                 ahead = repo.count_commits(base, job.branch)
                 if ahead:
                     found.append(f"branch {job.branch} has {ahead} commit(s) not in the base")
@@ -951,7 +968,8 @@ class _OutsideWatch:
 
     def __init__(self, repo: _Repo, warn: Callable[[str], None]):
         self._repo, self._warn = repo, warn
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the windows: held for a moment only
+        self._scan = threading.Lock()  # one comparison at a time
         self._seen = repo.checkout_state()
         self._checked = time.time()
         # What ran when: "worker N" (its agent) or "worker N's setup"/"check": [start, end].
@@ -978,19 +996,22 @@ class _OutsideWatch:
         """Record that the agent ended; return the files it alone changed outside its worktree."""
         label = f"worker {worker_id}"
         with self._lock:
+            self._windows[label][1] = time.time()
+        with self._scan:
             now = time.time()
-            self._windows[label][1] = now
             try:
                 state = self._repo.checkout_state()
             except ParallelError as exc:
                 self._warn(f"could not check the main checkout for stray writes: {exc}")
                 return []
+            with self._lock:
+                windows = {name: list(window) for name, window in self._windows.items()}
             for path in sorted(set(state) | set(self._seen)):
                 if state.get(path) == self._seen.get(path):
                     continue
                 mtime = state[path][1] if path in state else None
                 first, last = (mtime, mtime) if mtime is not None else (self._checked, now)
-                ran = sorted((name for name, (start, end) in self._windows.items()
+                ran = sorted((name for name, (start, end) in windows.items()
                               if start - self._SLACK <= last and (end is None or first <= end + self._SLACK)),
                              key=lambda name: (int(name.split()[1].rstrip("'s")), name))
                 if len(ran) == 1 and "'" not in ran[0]:
@@ -999,6 +1020,9 @@ class _OutsideWatch:
                     self._warn(f"{path} in the main checkout changed while "
                                f"{', '.join(ran[:-1])} and {ran[-1]} were running: one of them "
                                "may have written outside its worktree")
+                else:  # its time was set back (cp -p, tar), or you edited it between agents
+                    self._warn(f"{path} in the main checkout changed during the run, "
+                               "with a modification time when no agent was running")
             self._seen, self._checked = state, now
             return self._blamed.pop(label, [])
 
@@ -1083,9 +1107,9 @@ def _too_long(argv: List[str], env: Dict[str, str]) -> Optional[str]:
     """Why the OS would refuse to start ``argv`` with ``env`` (E2BIG), or None."""
     sizes = [len(_encode(arg)) for arg in argv]
     if sys.platform.startswith("linux") and max(sizes) > _MAX_ARG_BYTES:
-        return (f"a command-line argument of {max(sizes):,} bytes (the task?) is longer than "
-                f"the {_MAX_ARG_BYTES + 1:,} bytes Linux allows for one; use an agent template "
-                "with {task_file}, which passes the task in a file")
+        return (f"a command-line argument of {max(sizes):,} bytes (the task?) is too long: Linux "
+                f"allows at most {_MAX_ARG_BYTES:,} for one; use an agent template with "
+                "{task_file}, which passes the task in a file")
     try:
         limit = os.sysconf("SC_ARG_MAX")
     except (AttributeError, ValueError, OSError):
@@ -1326,8 +1350,8 @@ class _Repo:
         return items
 
     def parallel_branches(self) -> List[str]:
-        out = self.git("for-each-ref", "--format=%(refname:short)", f"refs/heads/{BRANCH_PREFIX}*")
-        return sorted(out.split())
+        out = self.git("for-each-ref", "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}*")
+        return sorted(ref[len("refs/heads/"):] for ref in out.split())
 
     def branch_exists(self, branch: str) -> bool:
         return self.succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
@@ -1488,14 +1512,15 @@ class _Repo:
         return path
 
     @contextlib.contextmanager
-    def lock(self, token: str) -> Iterator[Optional["tuple[str, Optional[str]]"]]:
+    def lock(self, token: str, take_over: bool = True) -> Iterator[Optional["tuple[str, str]"]]:
         """Hold the repository's run lock, or raise ParallelError naming its holder.
 
         Two runs (or a run and a cleanup) in one repository would remove each
         other's worktrees. flock() is released by the kernel when its holder dies,
         so a dead holder never blocks anyone. The file holds the holder's pid and
         ``token`` while it runs and is emptied on release: a file found full yields
-        ``(pid, token)`` of a holder that was killed, else None.
+        ``(pid, token)`` of a holder that was killed, else None. Without
+        ``take_over``, that record is left for the next holder.
         """
         path = os.path.join(self.state_dir(), "lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -1507,13 +1532,18 @@ class _Repo:
                 raise ParallelError(
                     f"another architect-parallel (pid {holder[0]}) is running in this repository; "
                     "wait for it to finish or stop it") from None
-            previous = os.pread(fd, 200, 0).decode("ascii", "replace").split()
+            record = os.pread(fd, 200, 0)
+            previous = record.decode("ascii", "replace").split()
+            # Versions before 0.2 wrote only a pid and never emptied the file: not a sign of a kill.
+            stale = (previous[0], previous[1]) if len(previous) >= 2 else None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()} {token}\n".encode(), 0)
             try:
-                yield (previous[0], previous[1] if len(previous) > 1 else None) if previous else None
+                yield stale
             finally:
                 os.ftruncate(fd, 0)
+                if stale and not take_over:
+                    os.pwrite(fd, record, 0)
         finally:
             os.close(fd)  # also releases the lock
 
@@ -1523,9 +1553,11 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None) -> subpro
     import subprocess
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
     env["GIT_TERMINAL_PROMPT"] = "0"
+    # In its own session: a Ctrl-C in the terminal reaches the runner, which stops the
+    # agents and lets git finish, rather than killing git halfway through a checkout.
     return subprocess.run(["git", *args], cwd=cwd, env=env, input=input,
                           stdin=None if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
 def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
@@ -1668,8 +1700,8 @@ def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Ev
     every descendant seen in /proc, and every process carrying the agent's
     environment mark, so children that started their own session or were
     orphaned are caught too. With ``run_token``, also every process of that run
-    (the agents a killed runner left behind). Returns how many processes were found
-    besides the agents' groups.
+    (the agents a killed runner left behind). This process and its ancestors are
+    never signalled. Returns how many processes were signalled by pid.
     """
     groups = {agent.proc.pid for agent in agents}
     needles = [f"{_MARK_VAR}={agent.mark}\0".encode() for agent in agents]
@@ -1679,14 +1711,21 @@ def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Ev
     def members() -> "set[int]":
         table = _processes()
         children: Dict[int, List[int]] = {}
-        for pid, ppid, _pgid, _running in table:
-            children.setdefault(ppid, []).append(pid)
+        parents = {}
+        for pid, ppid, _pgid, running in table:
+            if running:
+                children.setdefault(ppid, []).append(pid)
+            parents[pid] = ppid
         pids = set(_marked(needles, table))
         todo = list(groups | pids)
         while todo:
             for child in children.get(todo.pop(), []):
                 pids.add(child)
                 todo.append(child)
+        me = os.getpid()
+        while me > 1 and me in parents:  # an agent may run architect-parallel itself
+            pids.discard(me)
+            me = parents[me]
         return pids
 
     def send(sig: int, pids: "set[int]") -> None:
@@ -1714,8 +1753,10 @@ def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Ev
         try:
             while time.monotonic() < end and running() and not (hurry and hurry.is_set()):
                 time.sleep(0.05)
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C skips the grace period
+        except KeyboardInterrupt:  # Ctrl-C skips the grace period...
+            send(signal.SIGKILL, pids | members())
+            if hurry is None:
+                raise  # ...and, unless a run is stopping anyway, stops the caller too
     send(signal.SIGKILL, pids | members())
     return len(pids)
 
@@ -3222,13 +3263,18 @@ def _read_tasks_file(path: str) -> List[str]:
     """The tasks of a --tasks-file: its non-blank lines (undecodable bytes kept as they are)."""
     try:
         if path == "-":
+            if sys.stdin is None:
+                raise OSError("standard input is closed")
             data = sys.stdin.buffer.read()
         else:
             with open(path, "rb") as f:
                 data = f.read()
-    except OSError as exc:
-        raise _UsageError(f"--tasks-file: cannot read {path}: {exc.strerror or exc}") from None
-    tasks = [line for line in data.decode("utf-8", "surrogateescape").splitlines() if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise _UsageError(f"--tasks-file: cannot read {path}: "
+                          f"{getattr(exc, 'strerror', None) or exc}") from None
+    # Lines end at \n (and \r\n) only: other characters str.splitlines() splits at belong to the task.
+    lines = [line[:-1] if line.endswith(b"\r") else line for line in data.split(b"\n")]
+    tasks = [text for text in (line.decode("utf-8", "surrogateescape") for line in lines) if text.strip()]
     if not tasks:
         raise _UsageError(f"--tasks-file: {path} holds no task")
     return tasks

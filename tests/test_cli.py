@@ -42,7 +42,7 @@ def test_help_and_version_everywhere(cli, args, capsys):
     (["t", "--budget-per-worker", "nan"], "error: --budget-per-worker must be a number of USD greater than 0"),
     (["t", "--timeout-per-worker", "0"], "error: --timeout-per-worker must be a whole number of seconds"),
     (["t", "--models", "a,,b"], "error: --models has an empty name"),
-    (["run"], "error: no task given: pass TASK or --task"),
+    (["run"], "error: no task given: pass TASK, --task or --tasks-file"),
     (["t", "--task", "-x"], "error: argument --task: expected one argument"),
     (["t", "--bogus"], "error: unrecognized arguments: --bogus"),
     (["t", "-c", "/no/such/file.yaml"], "error: cannot read config file /no/such/file.yaml"),

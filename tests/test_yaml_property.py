@@ -19,7 +19,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from architect_parallel import ConfigError, parse_yaml  # noqa: E402
 
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # Keys that YAML 1.1 reads as strings (not booleans, nulls or numbers).
@@ -49,7 +49,7 @@ QUOTED = st.one_of(TEXT.map(json.dumps), PRINTABLE.map(_single))
 # A scalar node: ("s", text that is valid in flow and block context).
 SCALARS = st.one_of(PLAIN, QUOTED).map(lambda text: ("s", text))
 BLOCK_TEXT = st.tuples(st.sampled_from(["|", ">", "|-", ">+", "|+", ">-"]),
-                       st.lists(LINE.map(str.rstrip), min_size=1, max_size=4))
+                       st.lists(LINE.map(str.strip), min_size=1, max_size=4))
 NODES = st.recursive(
     st.one_of(SCALARS, BLOCK_TEXT.map(lambda b: ("b", b))),
     lambda children: st.one_of(
