@@ -394,17 +394,19 @@ class ParallelRunner:
         """Hold the repository's run lock (see _Repo.lock). A lock left by a runner that
         was killed is taken over, and the agents that runner left running are stopped."""
         self._token = os.urandom(6).hex()
-        with repo.lock(self._token, take_over=stop_orphans) as stale:
-            if stale and stop_orphans:
-                pid, token = stale
+        with repo.lock(self._token) as record:
+            if record.stale and stop_orphans:
+                pid, token = record.stale
                 stopped = _kill_trees([], _TERM_GRACE, run_token=token)
+                record.taken_over()
                 self._warn(f"the architect-parallel with pid {pid} ended without releasing its "
-                           "lock (killed?); taking the lock over" + (
-                               f" and stopping the {stopped} process(es) it left running"
+                           "lock (killed?); took the lock over" + (
+                               f" and stopped the {stopped} process(es) it left running"
                                if stopped else ""))
-            elif stale:
-                self._warn(f"the architect-parallel with pid {stale[0]} ended without releasing "
-                           "its lock (killed?); the next run or cleanup stops what it left running")
+            elif record.stale:
+                self._warn(f"the architect-parallel with pid {record.stale[0]} ended without "
+                           "releasing its lock (killed?); the next run or cleanup stops what it "
+                           "left running")
             yield
 
     @contextlib.contextmanager
@@ -448,9 +450,9 @@ class ParallelRunner:
         logs = repo.state_dir("logs")
         self._stale_attempts = {}  # worker id: attempt logs of an earlier run, listed once
         for name in os.listdir(logs):
-            worker, _, attempt = name.partition(".attempt-")
-            if attempt and worker[len("worker-"):].isdigit():
-                self._stale_attempts.setdefault(int(worker[len("worker-"):]), []).append(name)
+            match = re.match(r"worker-([0-9]+)\.attempt-", name)
+            if match:
+                self._stale_attempts.setdefault(int(match.group(1)), []).append(name)
         started = time.time()
         self.results = []
         for job in jobs:
@@ -975,6 +977,7 @@ class _OutsideWatch:
         # What ran when: "worker N" (its agent) or "worker N's setup"/"check": [start, end].
         self._windows: Dict[str, List[Optional[float]]] = {}
         self._blamed: Dict[str, List[str]] = {}
+        self._reported: set = set()  # agents whose ended() has returned: too late to fail them
 
     @contextlib.contextmanager
     def command(self, worker_id: int, what: str) -> Iterator[None]:
@@ -991,6 +994,7 @@ class _OutsideWatch:
     def started(self, worker_id: int) -> None:
         with self._lock:
             self._windows[f"worker {worker_id}"] = [time.time(), None]
+        self._reported.discard(f"worker {worker_id}")  # a new attempt
 
     def ended(self, worker_id: int) -> List[str]:
         """Record that the agent ended; return the files it alone changed outside its worktree."""
@@ -1014,8 +1018,11 @@ class _OutsideWatch:
                 ran = sorted((name for name, (start, end) in windows.items()
                               if start - self._SLACK <= last and (end is None or first <= end + self._SLACK)),
                              key=lambda name: (int(name.split()[1].rstrip("'s")), name))
-                if len(ran) == 1 and "'" not in ran[0]:
+                if len(ran) == 1 and "'" not in ran[0] and ran[0] not in self._reported:
                     self._blamed.setdefault(ran[0], []).append(path)
+                elif len(ran) == 1:  # a setup or check command, or an agent already reported
+                    self._warn(f"{path} in the main checkout changed while only {ran[0]} was "
+                               "running: it may have written outside its worktree")
                 elif len(ran) > 1:
                     self._warn(f"{path} in the main checkout changed while "
                                f"{', '.join(ran[:-1])} and {ran[-1]} were running: one of them "
@@ -1024,6 +1031,7 @@ class _OutsideWatch:
                     self._warn(f"{path} in the main checkout changed during the run, "
                                "with a modification time when no agent was running")
             self._seen, self._checked = state, now
+            self._reported.add(label)
             return self._blamed.pop(label, [])
 
 
@@ -1376,15 +1384,7 @@ class _Repo:
 
         The caller has already checked (or been told by --force) that the leftovers hold nothing.
         """
-        # Stale registrations were pruned before the run: nothing at the path, nothing to remove.
-        if os.path.lexists(path) and path in {wt["path"] for wt in self.worktrees()}:
-            # Twice --force also removes a locked worktree.
-            self.git("worktree", "remove", "--force", "--force", path)
-        if os.path.lexists(path):
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            else:
-                os.unlink(path)
+        self._discard(path)
         # Only the registration takes git's shared locks (refs, worktree list); the checkout
         # that takes the time is populate_worktree's, which workers run concurrently.
         self.git("worktree", "add", "--quiet", "--no-checkout", "-B", branch, path, base)
@@ -1393,15 +1393,20 @@ class _Repo:
         """Remove the worktree at ``path`` (None: none was made), whatever state it is in,
         and ``branch`` if it holds nothing beyond ``base``."""
         if path is not None:
-            if path in {wt["path"] for wt in self.worktrees()}:
-                self.git("worktree", "remove", "--force", "--force", path, check=False)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            elif os.path.lexists(path):
-                os.unlink(path)
+            self._discard(path)
             self.prune_worktrees()
         if self.branch_exists(branch) and not self.count_commits(base, branch):
             self.git("branch", "-D", "--quiet", branch)
+
+    def _discard(self, path: str) -> None:
+        """Remove whatever is at ``path``: a worktree (unregistered too), a folder or a file."""
+        if os.path.isfile(os.path.join(path, ".git")):  # a worktree: no listing of them all
+            # Twice --force also removes a locked worktree; an unregistered one fails here.
+            self.git("worktree", "remove", "--force", "--force", path, check=False)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
 
     def populate_worktree(self, path: str) -> None:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
@@ -1512,15 +1517,14 @@ class _Repo:
         return path
 
     @contextlib.contextmanager
-    def lock(self, token: str, take_over: bool = True) -> Iterator[Optional["tuple[str, str]"]]:
+    def lock(self, token: str) -> Iterator["_LockRecord"]:
         """Hold the repository's run lock, or raise ParallelError naming its holder.
 
         Two runs (or a run and a cleanup) in one repository would remove each
         other's worktrees. flock() is released by the kernel when its holder dies,
         so a dead holder never blocks anyone. The file holds the holder's pid and
-        ``token`` while it runs and is emptied on release: a file found full yields
-        ``(pid, token)`` of a holder that was killed, else None. Without
-        ``take_over``, that record is left for the next holder.
+        ``token`` while it runs and is emptied on release, so a file found full tells
+        of a holder that was killed: see _LockRecord.
         """
         path = os.path.join(self.state_dir(), "lock")
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -1532,32 +1536,69 @@ class _Repo:
                 raise ParallelError(
                     f"another architect-parallel (pid {holder[0]}) is running in this repository; "
                     "wait for it to finish or stop it") from None
-            record = os.pread(fd, 200, 0)
-            previous = record.decode("ascii", "replace").split()
-            # Versions before 0.2 wrote only a pid and never emptied the file: not a sign of a kill.
-            stale = (previous[0], previous[1]) if len(previous) >= 2 else None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {token}\n".encode(), 0)
+            record = _LockRecord(fd, token)
             try:
-                yield stale
+                yield record
             finally:
-                os.ftruncate(fd, 0)
-                if stale and not take_over:
-                    os.pwrite(fd, record, 0)
+                record.release()
         finally:
             os.close(fd)  # also releases the lock
+
+
+class _LockRecord:
+    """What the run lock's file says: ``pid token`` of its holder and, while a takeover
+    is unfinished, below it the record of the killed holder being taken over.
+
+    ``stale`` is ``(pid, token)`` of a holder that was killed and whose processes may
+    still run (a file written by 0.1 holds a pid only: never stale). It stays in the
+    file until ``taken_over()``, so a takeover that is itself interrupted, or a dry
+    run, leaves it for the next holder.
+    """
+
+    def __init__(self, fd: int, token: str):
+        self._fd = fd
+        self._own = f"{os.getpid()} {token}\n"
+        lines = os.pread(fd, 400, 0).decode("ascii", "replace").splitlines()
+        records = [line.split() for line in lines if len(line.split()) >= 2]
+        self.stale: Optional["tuple[str, str]"] = (records[-1][0], records[-1][1]) if records else None
+        self._write(self._own)
+
+    def taken_over(self) -> None:
+        """The killed holder's processes are stopped: forget it."""
+        self.stale = None
+        self._write(self._own)
+
+    def release(self) -> None:
+        self._write("")
+
+    def _write(self, own: str) -> None:
+        text = own + (f"{self.stale[0]} {self.stale[1]}\n" if self.stale else "")
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, text.encode(), 0)
 
 
 def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None) -> subprocess.CompletedProcess:
     """Run git with captured output, away from any GIT_DIR the caller's environment sets."""
     import subprocess
+
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
     env["GIT_TERMINAL_PROMPT"] = "0"
-    # In its own session: a Ctrl-C in the terminal reaches the runner, which stops the
-    # agents and lets git finish, rather than killing git halfway through a checkout.
-    return subprocess.run(["git", *args], cwd=cwd, env=env, input=input,
-                          stdin=None if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
+    # left to finish (a checkout, a commit, a merge) instead of dying halfway with its
+    # lock files left behind; the interrupt goes on once it has.
+    proc = subprocess.Popen(["git", *args], cwd=cwd, env=env,
+                            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = proc.communicate(input)
+    except KeyboardInterrupt:
+        try:
+            proc.communicate(timeout=30)
+        except BaseException:  # a second Ctrl-C, or a git that does not end
+            proc.kill()
+            proc.wait()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
@@ -3263,7 +3304,7 @@ def _read_tasks_file(path: str) -> List[str]:
     """The tasks of a --tasks-file: its non-blank lines (undecodable bytes kept as they are)."""
     try:
         if path == "-":
-            if sys.stdin is None:
+            if getattr(sys.stdin, "buffer", None) is None:
                 raise OSError("standard input is closed")
             data = sys.stdin.buffer.read()
         else:
@@ -3272,6 +3313,8 @@ def _read_tasks_file(path: str) -> List[str]:
     except (OSError, ValueError) as exc:
         raise _UsageError(f"--tasks-file: cannot read {path}: "
                           f"{getattr(exc, 'strerror', None) or exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark
+        data = data[3:]
     # Lines end at \n (and \r\n) only: other characters str.splitlines() splits at belong to the task.
     lines = [line[:-1] if line.endswith(b"\r") else line for line in data.split(b"\n")]
     tasks = [text for text in (line.decode("utf-8", "surrogateescape") for line in lines) if text.strip()]

@@ -76,34 +76,62 @@ def failing_checkout(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def slow_checkout(tmp_path, monkeypatch):
-    """A git whose checkout of .architect-parallel-1 takes 1.5 s (a big repository)."""
+def slow_git(tmp_path, monkeypatch):
+    """A git whose COMMAND (run in a folder matching WHERE) takes 1.5 s more, and which
+    notes in ``marks`` whether it started, finished, or got a SIGINT meanwhile."""
     real = shutil.which("git")
-    folder = tmp_path / "slow-git"
+    folder, marks = tmp_path / "slow-git", tmp_path / "marks"
     folder.mkdir()
+    marks.mkdir()
     script = folder / "git"
     script.write_text(
         "#!/bin/sh\n"
-        'case "$PWD" in */.architect-parallel-1) if [ "$1" = reset ]; then touch ../checking-out; sleep 1.5; fi;; esac\n'
+        'if [ "$1" = "$SLOW_GIT_COMMAND" ]; then case "$PWD" in $SLOW_GIT_WHERE)\n'
+        f'  trap "touch {marks}/interrupted" INT; touch {marks}/started; sleep 1.5\n'
+        f'  "{real}" "$@"; code=$?; touch {marks}/finished; exit $code;; esac; fi\n'
         f'exec "{real}" "$@"\n')
     script.chmod(0o755)
     monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
 
+    def slow(command, where):
+        monkeypatch.setenv("SLOW_GIT_COMMAND", command)
+        monkeypatch.setenv("SLOW_GIT_WHERE", where)
+        return marks
+    return slow
 
-def test_ctrl_c_during_a_checkout_takes_the_worktree_back(repo, slow_checkout):
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "architect_parallel", "t", "--workers", "1", "--json", "--progress", "none"],
-        cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)  # its own process group, as a terminal's foreground job
-    _wait_for(lambda: (repo / "checking-out").exists(), "the checkout")
-    os.killpg(os.getpgid(proc.pid), signal.SIGINT)  # as a terminal's Ctrl-C: the whole group
+
+def _ctrl_c_in_terminal(args, cwd, marks):
+    """Run the tool as a terminal's foreground job and press Ctrl-C once git is busy."""
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", *args], cwd=cwd,
+                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _wait_for(lambda: proc.poll() is not None or (marks / "started").exists(), "git to start")
+    os.killpg(os.getpgid(proc.pid), signal.SIGINT)  # the whole foreground process group
     out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 130, err
+    # git was left to finish, and did not see the SIGINT.
+    assert (marks / "finished").exists() and not (marks / "interrupted").exists()
+    return proc.returncode, out, err
+
+
+def test_ctrl_c_during_a_checkout_lets_git_finish_then_takes_the_worktree_back(repo, slow_git):
+    marks = slow_git("reset", "*/.architect-parallel-1")
+    code, out, err = _ctrl_c_in_terminal(["t", "--workers", "1", "--json", "--progress", "none"],
+                                         repo, marks)
+    assert code == 130, err
     result = json.loads(out)[0]
     assert (result["status"], result["error"]) == ("interrupted", "not started")
     assert _worktrees(repo) == [] and _branches(repo) == []  # the agent never ran: nothing kept
     assert not (repo / ".architect-parallel-1").exists()
+
+
+def test_ctrl_c_during_a_merge_lets_git_finish(repo, cli, slow_git):
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    marks = slow_git("merge", "*")
+    code, _, err = _ctrl_c_in_terminal(["merge", "1"], repo, marks)
+    assert code == 130 and err.strip().splitlines()[-1] == "error: interrupted"
+    assert not (repo / ".git" / "index.lock").exists()
+    assert git("status", "--porcelain", cwd=repo) == ""  # the merge is whole, not half done
+    assert (repo / "a.txt").is_file()
 
 
 def test_a_failed_checkout_rolls_back_its_registered_worktree(repo, cli, failing_checkout):
@@ -209,7 +237,7 @@ def test_a_killed_runner_s_lock_is_taken_over_and_its_agents_stopped(repo, recor
                             cwd=repo, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (f"warning: the architect-parallel with pid {proc.pid} ended without releasing its lock "
-            f"(killed?); taking the lock over and stopping the {len(orphans)} process(es) it left "
+            f"(killed?); took the lock over and stopped the {len(orphans)} process(es) it left "
             "running") in result.stderr
     _wait_for(lambda: not any(alive(pid) for pid in orphans), "the orphans to end", timeout=5)
     # ...until the next command in that repository. A normal end leaves no warning behind.
@@ -245,6 +273,14 @@ def test_stray_write_while_several_agents_ran_is_a_warning_naming_them(repo, cli
     assert code == 0 and [r["status"] for r in results] == ["success", "success"]
     assert ("warning: stray.txt in the main checkout changed while worker 1 and worker 2 were "
             "running: one of them may have written outside its worktree") in err
+
+
+def test_a_stray_write_with_an_old_time_is_a_warning(repo, cli):
+    template = "sh -c 'echo x >> ../README.md && touch -d 2001-01-01 ../README.md' sh {task}"
+    code, results, err = cli.json("t", "--agent-cmd", template, "--workers", "1")
+    assert code == 0 and results[0]["status"] == "success"
+    assert ("warning: README.md in the main checkout changed during the run, with a modification "
+            "time when no agent was running") in err
 
 
 def test_files_the_user_had_changed_before_the_run_are_not_blamed(repo, cli):
