@@ -439,14 +439,14 @@ class ParallelRunner:
 
     def _run_locked(self, repo: _Repo, command: _AgentCommand, jobs: List[_Job],
                     base_commit: str, all_jobs: List[_Job]) -> List[WorkerResult]:
-        if repo.has_uncommitted_changes():
-            self._warn("the main checkout has uncommitted changes; workers start from "
-                       f"{base_commit[:12]} and will not see them")
         repo.prune_worktrees()
         self._check_nothing_lost(repo, jobs, base_commit)
         includes = repo.include_files(self.config.include)
         repo.exclude_worktrees()
-        self._watch = _OutsideWatch(repo, self._warn)
+        self._watch = _OutsideWatch(repo, self._warn)  # its first git status also tells this:
+        if self._watch.changed_files():
+            self._warn("the main checkout has uncommitted changes; workers start from "
+                       f"{base_commit[:12]} and will not see them")
         logs = repo.state_dir("logs")
         self._stale_attempts = {}  # worker id: attempt logs of an earlier run, listed once
         for name in os.listdir(logs):
@@ -991,10 +991,14 @@ class _OutsideWatch:
             with self._lock:
                 self._windows[label][1] = time.time()
 
+    def changed_files(self) -> List[str]:
+        """The main checkout's changed and untracked files, as last seen."""
+        return sorted(self._seen)
+
     def started(self, worker_id: int) -> None:
         with self._lock:
             self._windows[f"worker {worker_id}"] = [time.time(), None]
-        self._reported.discard(f"worker {worker_id}")  # a new attempt
+            self._reported.discard(f"worker {worker_id}")  # a new attempt
 
     def ended(self, worker_id: int) -> List[str]:
         """Record that the agent ended; return the files it alone changed outside its worktree."""
@@ -1338,9 +1342,6 @@ class _Repo:
                 except OSError:
                     state[path] = (entry[:2], None, -1)
         return state
-
-    def has_uncommitted_changes(self) -> bool:
-        return bool(self.git("status", "--porcelain").strip())
 
     def prune_worktrees(self) -> None:
         self.git("worktree", "prune")

@@ -167,7 +167,6 @@ def test_interrupted_workers_keep_their_worktree_only_if_they_ran(repo, agent_en
 
 def test_turns_go_to_the_lowest_worker_and_give_up_on_cancel():
     turns, cancel, order = ap._Turns(1), threading.Event(), []
-    ready = threading.Event()
 
     def worker(n):
         with turns.turn(n, cancel) as granted:
@@ -177,8 +176,7 @@ def test_turns_go_to_the_lowest_worker_and_give_up_on_cancel():
         threads = [threading.Thread(target=worker, args=(n,)) for n in (5, 3, 4)]
         for t in threads:
             t.start()
-            time.sleep(0.05)
-        ready.set()
+        _wait_for(lambda: len(turns._waiting) == 3, "three workers in line", timeout=5)
     for t in threads:
         t.join(5)
     assert order == [(3, True), (4, True), (5, True)]
@@ -186,7 +184,7 @@ def test_turns_go_to_the_lowest_worker_and_give_up_on_cancel():
     with turns.turn(1, cancel):
         waiting = threading.Thread(target=worker, args=(2,))
         waiting.start()
-        time.sleep(0.1)
+        _wait_for(lambda: turns._waiting == [2], "worker 2 in line", timeout=5)
         cancel.set()
         turns.wake()
         waiting.join(5)
