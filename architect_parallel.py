@@ -88,21 +88,6 @@ DEFAULTS = {
 # Best first: the order ranking uses after checks passed.
 STATUSES = ("success", "partial", "failed", "timeout", "interrupted")
 
-# Agent CLIs that run headless, as command templates (see _AgentCommand) and the
-# reader of their result. Each was written against the CLI's own documentation of
-# its non-interactive mode; the README says which version.
-PRESETS = {
-    "architect": ("architect run --agent {agent} --confirm-mode yolo --json --max-steps {max_steps} "
-                  "--model {model?} --budget {budget?} --timeout {timeout?} --config {config?} "
-                  "--api-base {api_base?} -- {task}", "architect"),
-    "claude": ("claude -p --output-format json --dangerously-skip-permissions "
-               "--max-turns {max_steps} --model {model?} -- {task}", "claude"),
-    "codex": ("codex exec --json --full-auto --skip-git-repo-check --model {model?} -- {task}",
-              "codex"),
-    "aider": ("aider --yes-always --no-pretty --no-stream --no-check-update --model {model?} "
-              "--message={task}", "exit-code"),
-    "gemini": ("gemini --yolo --output-format json --model {model?} --prompt={task}", "gemini"),
-}
 PLACEHOLDERS = ("task", "task_file", "model", "worker", "branch", "worktree", "base", "port",
                 "agent", "max_steps", "budget", "timeout", "config", "api_base")
 # Linux refuses to start a program with a single argument or environment string longer
@@ -196,7 +181,7 @@ class WorkerResult:
     worktree_path: str  # absolute path of the worktree
     task: str = ""
     exit_code: Optional[int] = None  # the agent's; negative: killed by that signal; None: never ran
-    error: Optional[str] = None  # why the worker failed, when the runner knows
+    error: Optional[str] = None  # why it failed, in the agent's own words when it gave them
     log_path: str = ""  # the agent's stdout
     stderr_path: str = ""  # the agent's stderr
     base_commit: str = ""  # the commit the branch started from
@@ -207,6 +192,8 @@ class WorkerResult:
     checks: List[dict] = field(default_factory=list)  # {command, passed, exit_code, duration}
     rank: int = 0  # 1 = best, see _rank
     attempts: int = 0  # 1 + the retries it took (0: never started)
+    tokens_in: Optional[int] = None  # input tokens the agent reported (None: unknown)
+    tokens_out: Optional[int] = None  # output tokens the agent reported (None: unknown)
     steps_known: bool = False  # False: the agent did not report steps (JSON: null)
     cost_known: bool = False  # False: the agent did not report its cost (JSON: null)
 
@@ -302,6 +289,338 @@ def _plan(config: ParallelConfig, top: str) -> List[_Job]:
 
 
 ######################################################################
+# Agent CLIs: one adapter each
+######################################################################
+
+class _Report:
+    """What an agent's output says about its run; None wherever it says nothing."""
+
+    __slots__ = ("status", "steps", "cost", "tokens_in", "tokens_out", "reason", "missing")
+
+    def __init__(self, status: Optional[str] = None, steps: object = None, cost: object = None,
+                 tokens_in: object = None, tokens_out: object = None,
+                 reason: Optional[str] = None):
+        self.status, self.steps, self.cost = status, steps, cost
+        self.tokens_in, self.tokens_out, self.reason = tokens_in, tokens_out, reason
+        self.missing: Optional[str] = None  # the result the CLI should have printed, if absent
+
+
+class _Output:
+    """An ended agent's exit code and output files, read lazily and only their ends."""
+
+    def __init__(self, stdout_path: str, stderr_path: str, exit_code: Optional[int]):
+        self.stdout_path, self.stderr_path, self.exit_code = stdout_path, stderr_path, exit_code
+
+    def last_json(self) -> Optional[dict]:
+        """The JSON object that ends stdout (see _read_last_json)."""
+        return _read_last_json(self.stdout_path)
+
+    def json_lines(self) -> Iterator[dict]:
+        """The JSON objects among stdout's lines (a JSON-lines event stream)."""
+        return _json_lines(self.stdout_path)
+
+    def tail(self, stream: str = "stdout", size: int = _RESULT_TAILS[0]) -> str:
+        """The last ``size`` bytes of ``stream`` ("stdout" or "stderr"), decoded leniently."""
+        return _log_tail(self.stdout_path if stream == "stdout" else self.stderr_path, size)
+
+
+class _Adapter:
+    """Everything the runner knows about one agent CLI (STYLE point 11).
+
+    ``template``: its headless command line (see _AgentCommand). ``read``: turns its
+    output into a _Report. ``env``: variables it needs, set unless the user set them.
+    ``bookkeeping``: its own state files (gitignore-like names: ``dir/`` or a glob of
+    the first path component) that are never committed or counted as the worker's
+    work. ``check``: given the command line and environment, why the CLI would
+    refuse to run (checked before anything is created), or None. ``prints``: what its
+    result looks like, named when it is missing ("a JSON result").
+    """
+
+    def __init__(self, template: str, read: Callable[[_Output], _Report],
+                 env: Optional[Dict[str, str]] = None, bookkeeping: "tuple[str, ...]" = (),
+                 check: Optional[Callable[[List[str], Dict[str, str]], Optional[str]]] = None,
+                 prints: Optional[str] = None):
+        self.template, self.read, self.env = template, read, dict(env or {})
+        self.bookkeeping, self.check, self.prints = bookkeeping, check, prints
+
+    def is_bookkeeping(self, path: str) -> bool:
+        """Whether the repo-relative ``path`` is one of the CLI's own state files."""
+        import fnmatch
+        first = path.split("/", 1)[0]
+        return any(path.startswith(p) if p.endswith("/") else fnmatch.fnmatchcase(first, p)
+                   for p in self.bookkeeping)
+
+
+def _read_architect(out: _Output) -> _Report:
+    """``architect run --json``: one JSON object (status, steps, costs, output) at the end of stdout."""
+    payload = out.last_json()
+    if payload is None:
+        return _Report()
+    status = payload.get("status")
+    status = status if status in ("success", "partial", "failed") else "partial"
+    costs = payload.get("costs") if isinstance(payload.get("costs"), dict) else {}
+    cost = payload.get("cost")
+    if not _is_number(cost):
+        cost = costs.get("total_cost_usd")
+    reason = None
+    if status != "success":
+        reason = next((payload[key] for key in ("error", "output", "stop_reason")
+                       if isinstance(payload.get(key), str) and payload[key].strip()), None)
+    return _Report(status, payload.get("steps"), cost, costs.get("total_input_tokens"),
+                   costs.get("total_output_tokens"), reason)
+
+
+def _read_claude(out: _Output) -> _Report:
+    """``claude -p --output-format json``: one result object; API errors are ``is_error``."""
+    payload = out.last_json()
+    if payload is None:
+        return _Report()
+    subtype = payload.get("subtype")
+    if subtype == "success" and not payload.get("is_error"):
+        status = "success"
+    else:
+        status = "partial" if subtype == "error_max_turns" else "failed"
+    reason = None
+    if status != "success":
+        errors = payload.get("errors")
+        reason = (payload.get("result") if isinstance(payload.get("result"), str)
+                  and payload["result"].strip() else
+                  "; ".join(str(e) for e in errors) if isinstance(errors, list) and errors else
+                  f"stopped at its turn limit after {payload.get('num_turns')} turns"
+                  if subtype == "error_max_turns" else subtype if isinstance(subtype, str) else None)
+    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+    # Input tokens are reported in three parts: new, written to the cache, read from it.
+    parts = [usage.get(key) for key in ("input_tokens", "cache_creation_input_tokens",
+                                        "cache_read_input_tokens")]
+    tokens_in = sum(p for p in parts if _count(p)) if _count(parts[0]) else None
+    return _Report(status, payload.get("num_turns"), payload.get("total_cost_usd"), tokens_in,
+                   usage.get("output_tokens"), reason)
+
+
+# Codex items that are actions (a step); agent messages, reasoning, to-do lists and
+# errors are not.
+_CODEX_ACTIONS = ("command_execution", "file_change", "mcp_tool_call", "web_search")
+
+
+def _read_codex(out: _Output) -> _Report:
+    """``codex exec --json``: JSON-lines events. The last ``turn.completed`` or
+    ``turn.failed`` decides; ``error`` events are retry notices unless no turn ended."""
+    status = notice = reason = None
+    steps = tokens_in = tokens_out = 0
+    seen = False
+    for event in out.json_lines():
+        kind = event.get("type")
+        seen = seen or isinstance(kind, str)
+        if kind == "turn.completed":
+            status, reason = "success", None
+            usage = event.get("usage") if isinstance(event.get("usage"), dict) else {}
+            tokens_in += usage.get("input_tokens", 0) if _count(usage.get("input_tokens")) else 0
+            tokens_out += usage.get("output_tokens", 0) if _count(usage.get("output_tokens")) else 0
+        elif kind == "turn.failed":
+            error = event.get("error")
+            status = "failed"
+            reason = error.get("message") if isinstance(error, dict) else None
+        elif kind == "error" and isinstance(event.get("message"), str):
+            notice = event["message"]
+        elif kind == "item.completed":
+            item = event.get("item")
+            steps += isinstance(item, dict) and item.get("type") in _CODEX_ACTIONS
+    if status is None and notice is not None:
+        status = "failed"  # no turn ended: the last error is why
+    if status == "failed" and not reason:
+        reason = notice
+    return _Report(status, steps if seen else None, None, tokens_in or None if seen else None,
+                   tokens_out or None if seen else None, reason)
+
+
+def _read_gemini(out: _Output) -> _Report:
+    """``gemini --output-format json``: a JSON object on stdout; on a fatal error stdout
+    is empty and ``{"error": {...}}`` goes to stderr. Exit 53 is its turn limit."""
+    payload = out.last_json()
+    if payload is None:
+        payload = _last_error_json(out.tail("stderr"))
+    status = reason = None
+    steps = tokens_in = tokens_out = None
+    if payload is not None:
+        error = payload.get("error")
+        if error:
+            status = "failed"
+            reason = (error.get("message") if isinstance(error, dict) else str(error)) or None
+        elif "response" in payload or "stats" in payload:
+            status = "success"
+        stats = payload.get("stats") if isinstance(payload.get("stats"), dict) else {}
+        tools = stats.get("tools")
+        steps = tools.get("totalCalls") if isinstance(tools, dict) else None
+        models = stats.get("models") if isinstance(stats.get("models"), dict) else {}
+        counts = [m.get("tokens") for m in models.values() if isinstance(m, dict)]
+        counts = [c for c in counts if isinstance(c, dict)]
+        if counts:
+            tokens_in = sum(c.get("prompt", c.get("input", 0)) for c in counts
+                            if _count(c.get("prompt", c.get("input", 0))))
+            tokens_out = sum(c.get("candidates", 0) for c in counts if _count(c.get("candidates", 0)))
+    if out.exit_code == 53:  # its documented "turn limit exceeded"
+        status = "partial"
+        reason = reason or "stopped at its turn limit"
+    return _Report(status, steps, None, tokens_in, tokens_out, reason)
+
+
+_AIDER_TOKENS = _LazyPattern(r"^Tokens: ([0-9.,]+[kKmM]?) sent, ([0-9.,]+[kKmM]?) received\.(.*)$",
+                             re.M)
+_AIDER_COST = _LazyPattern(r"Cost: \$([0-9.]+) message, \$([0-9.]+) session")
+_AIDER_ERROR = _LazyPattern(r"^(litellm\.[A-Za-z]*Error|openai\.[A-Za-z]*Error|[A-Za-z]*Error): ",
+                            re.M)
+
+
+def _read_aider(out: _Output) -> _Report:
+    """aider prints no JSON: each model call ends with a ``Tokens: N sent, M received.``
+    line (and ``Cost: $X message, $Y session.`` when priced). A model error is printed
+    (``litellm.AuthenticationError: ...``) and aider still exits 0, so exit 0 without
+    a ``Tokens:`` line is a failure."""
+    text = out.tail("stdout", _RESULT_TAILS[-1])
+    calls = list(_AIDER_TOKENS.finditer(text))
+    tokens_in = sum(_aider_count(m.group(1)) for m in calls) if calls else None
+    tokens_out = sum(_aider_count(m.group(2)) for m in calls) if calls else None
+    costs = [_AIDER_COST.search(m.group(3)) for m in calls]
+    cost = next((float(c.group(2)) for c in reversed(costs) if c), None)
+    after = calls[-1].end() if calls else 0
+    errors = list(_AIDER_ERROR.finditer(text, after))
+    errors = errors or list(_AIDER_ERROR.finditer(out.tail("stderr")))
+    reason = None
+    if errors:
+        source = errors[-1].string
+        # aider wraps long messages at 80 columns when stdout is not a terminal: the
+        # message runs on to the next blank line.
+        start = errors[-1].start()
+        end = source.find("\n\n", start)
+        reason = " ".join(source[start:None if end < 0 else end].split())
+    if out.exit_code == 0:
+        status = "success" if calls and not errors else "failed"
+        if status == "failed" and not reason:
+            reason = "aider exited without calling the model (no 'Tokens:' line)"
+    else:
+        status = None  # the exit code decides
+    return _Report(status, None, cost, tokens_in, tokens_out, reason)
+
+
+def _aider_count(text: str) -> int:
+    """aider's token counts: ``902``, ``1.2k``, ``12k`` (rounded by aider)."""
+    text = text.replace(",", "")
+    scale = {"k": 1000, "m": 1000000}.get(text[-1].lower(), 1)
+    try:
+        return int(round(float(text.rstrip("kKmM")) * scale))
+    except ValueError:
+        return 0
+
+
+def _read_exit_code(out: _Output) -> _Report:
+    """A command template: the exit code decides, nothing else is known."""
+    return _Report()
+
+
+def _claude_check(argv: List[str], env: Dict[str, str]) -> Optional[str]:
+    """Claude Code refuses to skip its permission prompts as root unless told it runs in a
+    sandbox: IS_SANDBOX exactly "1" (Claude Code 2.1 refuses "true") or CLAUDE_CODE_BUBBLEWRAP."""
+    skips = any(arg in ("--dangerously-skip-permissions", "--permission-mode=bypassPermissions")
+                or (arg == "bypassPermissions" and prev == "--permission-mode")
+                for prev, arg in zip([""] + argv, argv))
+    if (skips and hasattr(os, "geteuid") and os.geteuid() == 0
+            and env.get("IS_SANDBOX") != "1" and not env.get("CLAUDE_CODE_BUBBLEWRAP")):
+        return ("Claude Code refuses --dangerously-skip-permissions as root: run "
+                "architect-parallel as a normal user, or set IS_SANDBOX=1 if this machine is a "
+                "disposable sandbox such as a CI container")
+    return None
+
+
+# The presets: --agent-cmd NAME. The README names the versions each was run against.
+PRESETS = {
+    "architect": _Adapter(
+        "architect run --agent {agent} --confirm-mode yolo --json --max-steps {max_steps} "
+        "--model {model?} --budget {budget?} --timeout {timeout?} --config {config?} "
+        "--api-base {api_base?} -- {task}",
+        _read_architect, bookkeeping=(".architect/sessions/",), prints="JSON result"),
+    "claude": _Adapter(
+        "claude -p --output-format json --dangerously-skip-permissions "
+        "--max-turns {max_steps} --model {model?} -- {task}",
+        _read_claude, check=_claude_check, prints="JSON result"),
+    "codex": _Adapter(
+        "codex exec --json --sandbox workspace-write --skip-git-repo-check --model {model?} -- {task}",
+        _read_codex, prints="JSON events"),
+    "aider": _Adapter(
+        "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
+        "--no-show-release-notes --no-gitignore --model {model?} --message={task}",
+        _read_aider, bookkeeping=(".aider*",)),
+    "gemini": _Adapter(
+        "gemini --yolo --output-format json --model {model?} --prompt={task}",
+        _read_gemini, env={"GEMINI_CLI_TRUST_WORKSPACE": "true"}, prints="JSON result"),
+}
+# A command template of the user's: no reader, nothing known but the exit code.
+_TEMPLATE = _Adapter("", _read_exit_code)
+
+
+def _read_result(adapter: _Adapter, out: _Output) -> _Report:
+    """The adapter's report, completed: a status in every case (the exit code decides
+    when the output does not), numbers that make sense or None, and a reason for
+    every worker that did not succeed, taken from the output when the agent gave none."""
+    report = adapter.read(out)
+    if report.status is None:
+        report.missing = adapter.prints
+        # architect without JSON: exit 0 did something, we cannot tell how well.
+        ok = out.exit_code == 0
+        report.status = ("partial" if adapter.read is _read_architect else "success") if ok else "failed"
+    for name in ("steps", "tokens_in", "tokens_out"):
+        if not _count(getattr(report, name)):
+            setattr(report, name, None)
+    cost = report.cost
+    try:
+        cost = float(cost) if _is_number(cost) and cost >= 0 else None
+    except OverflowError:  # an integer too large for a float
+        cost = None
+    report.cost = cost if cost is not None and math.isfinite(cost) else None
+    if report.status != "success":
+        reason = report.reason if isinstance(report.reason, str) and report.reason.strip() else (
+            _last_meaningful_line(out.tail("stderr")) or _last_meaningful_line(out.tail("stdout")))
+        report.reason = " ".join(reason.split())[:_MAX_REASON] if reason else None
+    else:
+        report.reason = None
+    return report
+
+
+_MAX_REASON = 500  # characters of an agent's reason kept in ``error``
+# Lines that carry no reason of their own: stack frames, JSON punctuation, rules.
+_NOT_A_REASON = _LazyPattern(r"^(at |File \"|Traceback |[\]\[{}(),:;.\-=_*#~|+`'\"─━═\s]*$)")
+_ANSI = _LazyPattern(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
+
+
+def _last_meaningful_line(text: str) -> Optional[str]:
+    """The line of ``text`` most likely to say what went wrong: the last that looks like
+    an error among the last 40 lines with words, else the last of those."""
+    lines = [line.strip() for line in _ANSI.sub("", text).splitlines()]
+    lines = [line for line in lines if line and not _NOT_A_REASON.match(line)][-40:]
+    for line in reversed(lines):
+        if re.search(r"error|fail|refuse|denied|cannot|can't|not found|invalid|unknown|"
+                     r"unexpected|not allowed|exceeded|forbidden|unauthori[sz]ed", line, re.I):
+            return line
+    return lines[-1] if lines else None
+
+
+def _last_error_json(text: str) -> Optional[dict]:
+    """The last JSON object with an ``error`` key in ``text``, even with text around it
+    (Gemini CLI prints its error object to stderr, the second copy after ``[ERROR] ``)."""
+    import json
+    decoder = json.JSONDecoder()
+    for match in reversed(list(re.finditer(r"\{", text))):
+        if match.start() and text[match.start() - 1] not in "\n] ":
+            continue
+        try:
+            value, _end = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict) and "error" in value:
+            return value
+    return None
+
+
+######################################################################
 # The runner
 ######################################################################
 
@@ -337,6 +656,8 @@ class ParallelRunner:
         self._stale_attempts: Dict[int, List[str]] = {}
         self._procs_lock = threading.Lock()
         self._procs: Dict[int, _Agent] = {}
+        self._running: Dict[int, float] = {}  # worker id: when its agent started
+        self._slow_hint: Optional[float] = 600.0  # seconds; None once the hint was given
 
     # -- public API ----------------------------------------------------
 
@@ -386,7 +707,11 @@ class ParallelRunner:
                 raise ConfigError(f"--only-workers: this plan has workers 1-{len(jobs)}, "
                                   f"not {', '.join(map(str, outside))}")
         for job in jobs:  # a template that cannot be filled in fails now, not per worker
-            command.argv(self._values(job, base_commit))
+            argv = command.argv(self._values(job, base_commit))
+            refusal = command.adapter.check and command.adapter.check(
+                argv, command.environment(_clean_env()))
+            if refusal and find_agent:
+                raise ParallelError(refusal)
         return repo, command, base_commit, jobs
 
     @contextlib.contextmanager
@@ -467,6 +792,7 @@ class ParallelRunner:
             pending = set(futures)
             while pending and not self._cancel.is_set():
                 _done, pending = concurrent.futures.wait(pending, timeout=0.2)
+                self._hint_timeout()
             if self._cancel.is_set():
                 self._stop_all()
         except KeyboardInterrupt:  # only where signals could not be caught (not the main thread)
@@ -595,7 +921,7 @@ class ParallelRunner:
             result.status, result.error = "interrupted", "not started"
             return result
         values = self._values(job, base)
-        env = _clean_env()
+        env = command.environment(_clean_env())
         env.update({f"ARCHITECT_PARALLEL_{key.upper()}": values[key] or ""
                     for key in ("worker", "task", "task_file", "model", "branch", "worktree",
                                 "base", "port")})
@@ -645,39 +971,24 @@ class ParallelRunner:
             started = time.monotonic()
             agent_ran = True
             self._watch.started(n)
+            self._running[n] = started
             try:
                 exit_code, timed_out = self._run_process(
                     n, argv, job.path, env, result.log_path, result.stderr_path,
                     None if timeout is None else timeout + _DEADLINE_GRACE)
             finally:
+                self._running.pop(n, None)
                 outside = self._watch.ended(n)
             result.duration = round(time.monotonic() - started, 3)
             result.exit_code = exit_code
-            status, steps, cost, found = _read_result(command.reader, result.log_path, exit_code)
-            result.status = "timeout" if timed_out else status
-            result.steps, result.steps_known = (steps, True) if steps is not None else (0, False)
-            result.cost, result.cost_known = (cost, True) if cost is not None else (0.0, False)
-            if self._cancel.is_set():
-                result.status = "interrupted"
-            elif timed_out:
-                result.error = f"stopped after {timeout}s timeout"
-            elif not os.path.isdir(job.path):
-                result.status, result.error = "failed", "the agent removed its own worktree"
-            elif outside:
-                result.status = "failed"
-                result.error = (f"the agent wrote outside its worktree: {', '.join(outside[:5])}"
-                                + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
-                                + f" in the main checkout {repo.top} changed while it alone ran")
-            elif result.status == "failed" and exit_code != 0:
-                result.error = f"agent exited with code {exit_code}" + (
-                    "" if found or command.reader == "exit-code" else " and printed no JSON result")
+            self._judge(repo, job, command.adapter, result, timed_out, outside)
         except ParallelError as exc:
             result.error = str(exc)
         except OSError as exc:  # e.g. the log folder vanished or the agent cannot be executed
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
             if agent_ran and os.path.isdir(job.path):
-                self._finish(repo, job, result, env, copied)
+                self._finish(repo, job, result, env, copied, command.adapter)
             if result.error != "not started":
                 detail = f"{result.duration:.1f}s"
                 if result.cost_known:
@@ -686,6 +997,40 @@ class ParallelRunner:
                     detail += f" checks {result.checks_passed}/{result.checks_total}"
                 self._state(job, result.status, detail + (f" ({result.error})" if result.error else ""))
         return result
+
+    def _judge(self, repo: _Repo, job: _Job, adapter: _Adapter, result: WorkerResult,
+               timed_out: bool, outside: List[str]) -> None:
+        """Read what the agent reported into ``result``; decide its status and error."""
+        report = _read_result(adapter, _Output(result.log_path, result.stderr_path,
+                                               result.exit_code))
+        result.status = "timeout" if timed_out else report.status
+        result.steps, result.steps_known = ((report.steps, True) if report.steps is not None
+                                            else (0, False))
+        result.cost, result.cost_known = ((report.cost, True) if report.cost is not None
+                                          else (0.0, False))
+        result.tokens_in, result.tokens_out = report.tokens_in, report.tokens_out
+        if self._cancel.is_set():
+            result.status = "interrupted"
+        elif timed_out:
+            last = _last_meaningful_line(_log_tail(result.stderr_path, _RESULT_TAILS[0]))
+            result.error = (f"stopped after {self.config.timeout_per_worker}s timeout"
+                            + (f"; its last words: {_shorten(last, 200)}" if last else ""))
+        elif not os.path.isdir(job.path):
+            result.status, result.error = "failed", "the agent removed its own worktree"
+        elif outside:
+            result.status = "failed"
+            result.error = (f"the agent wrote outside its worktree: {', '.join(outside[:5])}"
+                            + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+                            + f" in the main checkout {repo.top} changed while it alone ran")
+        elif result.status != "success":
+            code = result.exit_code
+            notes = ([f"exit code {code}"] if code else []) + (
+                [f"no {report.missing}"] if report.missing else [])
+            if report.reason:
+                result.error = report.reason + (f" ({', '.join(notes)})" if notes else "")
+            elif result.status == "failed":
+                result.error = (f"agent exited with code {code} and printed nothing" if code
+                                else "the agent reported a failure without a reason")
 
     def _create(self, repo: _Repo, job: _Job, base: str,
                 includes: List[str]) -> Optional[List[str]]:
@@ -733,10 +1078,12 @@ class ParallelRunner:
             self._progress(f"worker {job.worker_id} {state} {detail}".rstrip())
 
     def _finish(self, repo: _Repo, job: _Job, result: WorkerResult, env: Dict[str, str],
-                copied: List[str]) -> None:
+                copied: List[str], adapter: _Adapter) -> None:
         """After the agent: commit its changes, list the changed files, run the checks.
 
-        Each step goes on when an earlier one failed; the first error is kept.
+        The copied include files and the CLI's own new state files (its bookkeeping)
+        are neither committed nor counted. Each step goes on when an earlier one
+        failed; the first error is kept.
         """
         def note(exc: Exception) -> None:
             if not result.error:
@@ -744,6 +1091,9 @@ class ParallelRunner:
 
         try:
             repo.return_to_branch(job.path, job.branch)
+            if adapter.bookkeeping:
+                copied = copied + [name for name in repo.untracked(job.path)
+                                   if adapter.is_bookkeeping(name)]
             if self.config.commit:
                 message = (f"architect-parallel: worker {job.worker_id}: "
                            f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
@@ -762,6 +1112,7 @@ class ParallelRunner:
                 self._state(job, "checking")
             for cmd in self.config.checks:
                 if self._cancel.is_set():
+                    result.status = "interrupted"  # its checks did not all run
                     break
                 started = time.monotonic()
                 code, timed_out, _ = self._run_shell(job.worker_id, cmd, job.path, env,
@@ -862,6 +1213,22 @@ class ParallelRunner:
             with self._procs_lock:
                 self._procs.pop(worker_id, None)
         return proc.returncode, timed_out
+
+    def _hint_timeout(self) -> None:
+        """Once per run, when an agent without a time limit has run for long: say that
+        agent CLIs retry a dead model endpoint for minutes, and how to bound a worker."""
+        if self._slow_hint is None or self.config.timeout_per_worker is not None:
+            return
+        now = time.monotonic()
+        slow = sorted(n for n, started in list(self._running.items())
+                      if now - started > self._slow_hint)
+        if slow:
+            spent = (f"{self._slow_hint / 60:g} minutes" if self._slow_hint >= 60
+                     else f"{self._slow_hint:g} seconds")
+            self._warn(f"worker {slow[0]} has run for {spent} with no "
+                       "time limit; an agent CLI whose model endpoint fails may retry for "
+                       "minutes: bound each worker with --timeout-per-worker SECONDS")
+            self._slow_hint = None
 
     def _stop_all(self) -> None:
         """Stop every running agent: TERM, then KILL after a grace period (or at a second Ctrl-C)."""
@@ -1048,19 +1415,23 @@ def _cores() -> int:
 
 
 class _AgentCommand:
-    """The agent to run: a preset or a template, split once, and its result reader."""
+    """The agent to run: a preset or a template, split once, and the adapter of its CLI."""
 
-    def __init__(self, words: List[str], reader: str, exe: str):
+    def __init__(self, words: List[str], adapter: _Adapter, exe: str):
         self.words = words
-        self.reader = reader
+        self.adapter = adapter
         self.exe = exe
 
     @classmethod
     def parse(cls, spec: str, find: bool = True) -> _AgentCommand:
-        """Resolve ``--agent-cmd``: a preset name, or a command line written with shell quoting."""
-        template, reader = PRESETS.get(spec, (spec, "exit-code"))
+        """Resolve ``--agent-cmd``: a preset name, or a command line written with shell quoting.
+
+        A template whose program is one of the preset CLIs (``claude -p ...``) gets
+        that CLI's adapter: its result reader, environment and bookkeeping rules.
+        """
+        preset = PRESETS.get(spec)
         try:
-            words = shlex.split(template)
+            words = shlex.split(preset.template if preset else spec)
         except ValueError as exc:
             raise ConfigError(f"--agent-cmd {spec!r} cannot be split: {exc}") from None
         if not words:
@@ -1072,12 +1443,17 @@ class _AgentCommand:
                                       f"(known: {', '.join('{%s}' % p for p in PLACEHOLDERS)})")
         if _PLACEHOLDER.search(words[0]):
             raise ConfigError("--agent-cmd: the command itself cannot be a placeholder")
+        adapter = preset or PRESETS.get(os.path.basename(words[0]), _TEMPLATE)
         exe = shutil.which(words[0]) if find else words[0]
         if exe is None:
             raise ParallelError(f"agent command '{words[0]}' not found on PATH; "
                                 "install it or add its folder to PATH")
         # A relative PATH entry would otherwise be looked up again from each worktree.
-        return cls(words, reader, os.path.abspath(exe))
+        return cls(words, adapter, os.path.abspath(exe))
+
+    def environment(self, env: Dict[str, str]) -> Dict[str, str]:
+        """``env`` with the variables the CLI needs, where the user has not set them."""
+        return dict(self.adapter.env, **env)
 
     def argv(self, values: Dict[str, Optional[str]]) -> List[str]:
         """The command line for one worker: placeholders filled in, nothing re-split.
@@ -1134,61 +1510,6 @@ def _too_long(argv: List[str], env: Dict[str, str]) -> Optional[str]:
                 f"system's limit of {limit:,}; use an agent template with {{task_file}}, "
                 "which passes the task in a file")
     return None
-
-
-def _read_result(reader: str, path: str,
-                 exit_code: Optional[int]) -> "tuple[str, Optional[int], Optional[float], bool]":
-    """Status, steps, cost (None when unknown) and whether a result was found in stdout.
-
-    Each reader knows one CLI's output; without a result the exit code decides.
-    """
-    status = steps = cost = None
-    if reader == "codex":  # JSON lines of events
-        events = [e for e in _json_lines(path) if isinstance(e.get("type"), str)]
-        kinds = [e["type"] for e in events]
-        if "turn.failed" in kinds or "error" in kinds:
-            status = "failed"
-        elif "turn.completed" in kinds:
-            status = "success"
-        if events:
-            steps = kinds.count("item.completed")
-    elif reader in ("architect", "claude", "gemini"):
-        payload = _read_last_json(path)
-        if payload is not None:
-            if reader == "architect":
-                status = payload.get("status")
-                status = status if status in ("success", "partial", "failed") else "partial"
-                steps = payload.get("steps")
-                cost = payload.get("cost")
-                if not _is_number(cost):
-                    costs = payload.get("costs")
-                    cost = costs.get("total_cost_usd") if isinstance(costs, dict) else None
-            elif reader == "claude":
-                subtype = payload.get("subtype")
-                status = ("success" if subtype == "success" and not payload.get("is_error")
-                          else "partial" if subtype == "error_max_turns" else "failed")
-                steps = payload.get("num_turns")
-                cost = payload.get("total_cost_usd")
-            else:  # gemini
-                status = "failed" if payload.get("error") else "success"
-                stats = payload.get("stats")
-                tools = stats.get("tools") if isinstance(stats, dict) else None
-                steps = tools.get("totalCalls") if isinstance(tools, dict) else None
-    found = status is not None
-    if status is None:
-        # architect without JSON: exit 0 did something, we cannot tell how well.
-        status = ("partial" if reader == "architect" else "success") if exit_code == 0 else "failed"
-    if reader == "gemini" and exit_code == 53:  # its documented "turn limit exceeded"
-        status = "partial"
-    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0):
-        steps = None
-    try:
-        cost = float(cost) if _is_number(cost) and cost >= 0 else None
-    except OverflowError:  # an integer too large for a float
-        cost = None
-    if cost is not None and not math.isfinite(cost):
-        cost = None
-    return status, steps, cost, found
 
 
 def _json_lines(path: str) -> Iterator[dict]:
@@ -1412,6 +1733,11 @@ class _Repo:
     def populate_worktree(self, path: str) -> None:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
         self.git("reset", "--hard", "--quiet", cwd=path)
+
+    def untracked(self, path: str) -> List[str]:
+        """Untracked files of the worktree at ``path`` that git does not ignore."""
+        return [name for name in self.git("ls-files", "--others", "--exclude-standard", "-z",
+                                          cwd=path).split("\0") if name]
 
     def changed_files(self, path: str, base: str) -> List[str]:
         """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
@@ -2625,27 +2951,52 @@ def _is_number(value: object) -> bool:
         isinstance(value, float) and math.isnan(value))
 
 
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _format_tokens(r: WorkerResult) -> str:
+    """Input/output tokens as ``12.3k/456``; ``-`` for what the agent did not report."""
+    def short(n: Optional[int]) -> str:
+        return ("-" if n is None else str(n) if n < 1000 else
+                f"{n / 1000:.1f}k" if n < 1000000 else f"{n / 1000000:.1f}M")
+    if r.tokens_in is None and r.tokens_out is None:
+        return "-"
+    return f"{short(r.tokens_in)}/{short(r.tokens_out)}"
+
+
 def _format_table(results: List[WorkerResult], top: str) -> str:
     """The result table printed on stderr after a run; the best worker is marked with '*'."""
     checks = any(r.checks_total for r in results)
-    header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "time",
-              "files", "task"]
+    tokens = any(r.tokens_in is not None or r.tokens_out is not None for r in results)
+    header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "tokens",
+              "time", "files", "task"]
     rows = [header]
     for r in results:
         rows.append([f"{'*' if r.rank == 1 else ''}{r.rank}", str(r.worker_id), r.branch,
                      _shorten(r.model, 28), r.status, f"{r.checks_passed}/{r.checks_total}",
                      str(r.steps) if r.steps_known else "-",
-                     f"${r.cost:.4f}" if r.cost_known else "-", f"{r.duration:.1f}s",
-                     str(len(r.files_modified)), _shorten(r.task, 40)])
-    if not checks:
-        rows = [row[:5] + row[6:] for row in rows]
-    numeric = {h for h in ("rank", "#", "checks", "steps", "cost", "time", "files")}
+                     f"${r.cost:.4f}" if r.cost_known else "-", _format_tokens(r),
+                     f"{r.duration:.1f}s", str(len(r.files_modified)), _shorten(r.task, 40)])
+    hidden = {"checks"} if not checks else set()
+    hidden |= {"tokens"} if not tokens else set()
+    rows = [[cell for name, cell in zip(header, row) if name not in hidden] for row in rows]
+    numeric = {h for h in ("rank", "#", "checks", "steps", "cost", "tokens", "time", "files")}
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.rjust(widths[i]) if rows[0][i] in numeric else cell.ljust(widths[i])
                        for i, cell in enumerate(row)).rstrip() for row in rows]
+    try:
+        width = os.get_terminal_size(sys.stderr.fileno()).columns or 160
+    except (OSError, ValueError):
+        width = 160  # a CI log: long lines are fine, endless ones are not
     for r in results:
         if r.error:
-            lines.append(f"worker {r.worker_id}: {r.error}")
+            prefix = f"worker {r.worker_id}: "
+            lines.append(prefix + _shorten(r.error, max(40, width - len(prefix))))
+        if r.status not in ("success", "interrupted") and r.log_path:
+            logs = [os.path.relpath(p, top) if _inside(top, p) else p
+                    for p in (r.stderr_path, r.log_path) if p]
+            lines.append(f"  its output: {'  '.join(logs)}")
     succeeded = sum(r.status == "success" for r in results)
     known = [r.cost for r in results if r.cost_known]
     lines.append(f"{succeeded}/{len(results)} succeeded"
@@ -2835,6 +3186,8 @@ def _junit_xml(results: List[WorkerResult]) -> str:
         props = ET.SubElement(case, "properties")
         for name, value in (("branch", r.branch), ("status", r.status), ("rank", r.rank),
                             ("cost", r.cost if r.cost_known else "unknown"),
+                            ("tokens_in", "unknown" if r.tokens_in is None else r.tokens_in),
+                            ("tokens_out", "unknown" if r.tokens_out is None else r.tokens_out),
                             ("commit", r.commit or "")):
             ET.SubElement(props, "property", name=name, value=_xml_text(str(value)))
         for check in r.checks:
@@ -2874,16 +3227,22 @@ def _log_tail(path: str, size: int) -> str:
 def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
     """The Markdown summary for GITHUB_STEP_SUMMARY and --summary."""
     lines = ["## architect-parallel", "",
-             "| rank | worker | model | status | checks | cost | duration | files | task |",
-             "|---:|---:|---|---|---:|---:|---:|---:|---|"]
+             "| rank | worker | model | status | checks | cost | tokens in/out | duration | files "
+             "| task |",
+             "|---:|---:|---|---|---:|---:|---:|---:|---:|---|"]
     for r in sorted(results, key=lambda r: r.rank):
         cells = [f"**{r.rank}**" if r.rank == 1 else str(r.rank), str(r.worker_id), r.model,
                  r.status, f"{r.checks_passed}/{r.checks_total}",
-                 f"${r.cost:.4f}" if r.cost_known else "-", f"{r.duration:.1f}s",
-                 str(len(r.files_modified)), _shorten(r.task, 60)]
+                 f"${r.cost:.4f}" if r.cost_known else "-", _format_tokens(r),
+                 f"{r.duration:.1f}s", str(len(r.files_modified)), _shorten(r.task, 60)]
         lines.append("| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |")
     succeeded = sum(r.status == "success" for r in results)
     lines += ["", f"{succeeded}/{len(results)} succeeded."]
+    reasons = [f"- worker {r.worker_id} ({r.status}): {_shorten(r.error, 300)}"
+               for r in results if r.error and r.error != "not started"]
+    if reasons:  # in a code span: an agent's words must not turn into Markdown
+        lines += [""] + [f"{line.split(': ', 1)[0]}: `{line.split(': ', 1)[1].replace('`', chr(39))}`"
+                         for line in reasons]
     best = [r for r in results if r.rank == 1]
     if best and diffstat.strip():
         lines += ["", f"Best: worker {best[0].worker_id} (`{best[0].branch}`):", "", "```",
@@ -3255,10 +3614,6 @@ def _finite(value: object) -> bool:
     return _is_number(value) and math.isfinite(value)
 
 
-def _count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 # What each field of a result read back from JSON must hold (see _result_from_dict).
 _RESULT_TYPES: Dict[str, object] = {
     "worker_id": lambda v: _count(v) and v >= 1, "branch": str, "model": str,
@@ -3269,6 +3624,7 @@ _RESULT_TYPES: Dict[str, object] = {
     "error": (str, type(None)), "log_path": str, "stderr_path": str, "base_commit": str,
     "worker_log": str, "commit": (str, type(None)), "checks_passed": _count,
     "checks_total": _count, "rank": _count, "attempts": _count,
+    "tokens_in": lambda v: v is None or _count(v), "tokens_out": lambda v: v is None or _count(v),
     "checks": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
         for c in v),

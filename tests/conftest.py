@@ -50,6 +50,10 @@ def agent_env(tmp_path, monkeypatch, records):
         monkeypatch.setenv(f"GIT_{var}_NAME", "Test")
         monkeypatch.setenv(f"GIT_{var}_EMAIL", "test@example.com")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # The claude preset refuses to start as root unless IS_SANDBOX is set; tests run as
+    # root in CI containers. Tests of that refusal remove it.
+    monkeypatch.setenv("IS_SANDBOX", "1")
+    monkeypatch.delenv("GEMINI_CLI_TRUST_WORKSPACE", raising=False)
     return bin_dir
 
 

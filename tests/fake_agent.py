@@ -30,9 +30,14 @@ Actions, run in order:
   noise=N         print N lines of non-JSON text on stdout
   spew=MB         write MB megabytes of text to stdout
   binary=KB       write KB kilobytes of bytes to stdout: NULs, invalid UTF-8, no line end
-  stderr=TEXT     print TEXT on stderr
+  stderr=TEXT     print TEXT on stderr (``_`` for spaces)
   json=STATUS     print the JSON result with this status (default: success at the end)
   steps=N, cost=X, costs=X  fields of the JSON result (``costs`` as costs.total_cost_usd)
+  tokens=IN/OUT   input and output tokens, reported where the CLI reports them
+  apierror=TEXT   a model API error (``_`` for spaces), reported as the real CLI does:
+                  claude ``is_error``, codex ``turn.failed``, gemini JSON on stderr, aider
+                  a printed message and exit 0, architect ``status: failed`` with ``output``
+  notice=TEXT     codex: a retry notice (an ``error`` event) before the turn goes on
   indent          print the JSON result indented over several lines
   garbage         print a broken JSON object instead of a result
   silent          print no JSON result
@@ -97,28 +102,76 @@ def parse_generic(argv):
 
 
 def print_result(name, status, result, indent):
-    """The final output of the CLI called ``name``."""
+    """The final output of the CLI called ``name``, in that CLI's real format.
+
+    ``result["apierror"]``, when set, is a model API error reported the CLI's own way.
+    """
     steps, cost = result.get("steps", 0), result.get("cost", 0.0)
+    tokens_in, tokens_out = result.get("tokens", (1200, 34))
+    apierror = result.get("apierror")
     if name == "architect":
-        print(json.dumps(result, indent=indent))
+        out = {k: v for k, v in result.items() if k not in ("tokens", "apierror", "notices")}
+        if apierror:
+            out.update(status="failed", output=apierror)
+        if "tokens" in result:
+            out.setdefault("costs", {}).update(total_input_tokens=tokens_in,
+                                               total_output_tokens=tokens_out)
+        print(json.dumps(out, indent=indent))
     elif name == "claude":
-        subtype = {"success": "success", "partial": "error_max_turns"}.get(status, "error_during_execution")
-        print(json.dumps({"type": "result", "subtype": subtype, "is_error": status == "failed",
-                          "num_turns": steps, "total_cost_usd": cost, "result": "done"}))
+        # An API error is a "success" subtype with is_error set (Claude Code 2.1).
+        subtype = {"success": "success", "partial": "error_max_turns"}.get(
+            status, "success" if apierror else "error_during_execution")
+        out = {"type": "result", "subtype": subtype,
+               "is_error": status == "failed" or bool(apierror), "num_turns": steps,
+               "total_cost_usd": cost, "result": apierror or "done",
+               "usage": {"input_tokens": tokens_in - 1000 if tokens_in >= 1000 else tokens_in,
+                         "cache_creation_input_tokens": 1000 if tokens_in >= 1000 else 0,
+                         "cache_read_input_tokens": 0, "output_tokens": tokens_out}}
+        print(json.dumps(out))
     elif name == "codex":
         print(json.dumps({"type": "thread.started", "thread_id": "t1"}))
         print(json.dumps({"type": "turn.started"}))
+        for notice in result.get("notices", []):
+            print(json.dumps({"type": "error", "message": notice}))
+        print(json.dumps({"type": "item.completed", "item": {"id": "r", "type": "reasoning", "text": "hm"}}))
         for n in range(steps):
             print(json.dumps({"type": "item.completed", "item": {"id": f"item_{n}", "type": "command_execution"}}))
-        if status == "failed":
-            print(json.dumps({"type": "turn.failed", "error": {"message": "boom"}}))
+        print(json.dumps({"type": "item.completed", "item": {"id": "m", "type": "agent_message", "text": "ok"}}))
+        if status == "failed" or apierror:
+            message = apierror or "boom"
+            print(json.dumps({"type": "error", "message": message}))
+            print(json.dumps({"type": "turn.failed", "error": {"message": message}}))
         else:
-            print(json.dumps({"type": "turn.completed", "usage": {"input_tokens": 10, "output_tokens": 5}}))
+            print(json.dumps({"type": "turn.completed", "usage": {
+                "input_tokens": tokens_in, "cached_input_tokens": 0, "output_tokens": tokens_out}}))
     elif name == "gemini":
-        out = {"response": "done", "stats": {"tools": {"totalCalls": steps}}}
-        if status == "failed":
-            out["error"] = {"type": "ApiError", "message": "boom"}
+        if status == "failed" or apierror:
+            # Fatal errors: nothing on stdout, the error object on stderr (twice).
+            error = json.dumps({"session_id": "s1", "error": {
+                "type": "Error", "message": apierror or "boom", "code": 1}}, indent=2)
+            print(error, file=sys.stderr)
+            print("[ERROR] " + error, file=sys.stderr)
+            return
+        out = {"session_id": "s1", "response": "done", "stats": {
+            "models": {"gemini-2.5-pro": {"api": {"totalRequests": 1}, "tokens": {
+                "prompt": tokens_in, "candidates": tokens_out, "total": tokens_in + tokens_out,
+                "cached": 0, "thoughts": 0, "tool": 0}}},
+            "tools": {"totalCalls": steps}}}
         print(json.dumps(out, indent=indent))
+    elif name == "aider":
+        if apierror:  # aider prints the error, wrapped at 80 columns, and exits 0
+            words, line, lines = apierror.split(), "", []
+            for word in words:
+                if line and len(line) + 1 + len(word) > 80:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = f"{line} {word}".strip()
+            print("\n".join(lines + [line]))
+            return
+        print("HELLO.txt\n```\ndone\n```")
+        print(f"Tokens: {tokens_in / 1000:.1f}k sent, {tokens_out} received. "
+              f"Cost: ${cost / 2:.4f} message, ${cost:.4f} session.")
     else:
         print("done")
 
@@ -162,7 +215,7 @@ def main():
         script = plan.get(model or "default", plan.get("default", "write=agent-output.txt"))
     record = {"argv": sys.argv, "cwd": os.getcwd(), "pid": os.getpid(), "start": time.time(),
               "env": {k: v for k, v in os.environ.items()
-                      if k.startswith(("OPENAI", "ARCHITECT", "GIT_"))}}
+                      if k.startswith(("OPENAI", "ARCHITECT", "GIT_", "GEMINI_", "IS_SANDBOX"))}}
     result = {"status": "success", "steps": 3, "cost": 0.0123}
     printed, exit_code, indent = False, 0, None
 
@@ -228,7 +281,7 @@ def main():
                 sys.stdout.write(chunk)
             sys.stdout.flush()
         elif name == "stderr":
-            print(value, file=sys.stderr)
+            print(value.replace("_", " "), file=sys.stderr)
         elif name == "json":
             result["status"] = value
             print_result(name_of_cli, value, result, indent)
@@ -240,6 +293,13 @@ def main():
         elif name == "costs":
             result.pop("cost", None)
             result["costs"] = {"total_cost_usd": float(value), "prompt_tokens": 10}
+        elif name == "tokens":
+            tokens_in, _, tokens_out = value.partition("/")
+            result["tokens"] = (int(tokens_in), int(tokens_out))
+        elif name == "apierror":
+            result["apierror"] = value.replace("_", " ")
+        elif name == "notice":
+            result.setdefault("notices", []).append(value.replace("_", " "))
         elif name == "indent":
             indent = 2
         elif name == "garbage":

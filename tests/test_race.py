@@ -66,9 +66,10 @@ def test_workers_get_their_environment(repo, cli, records):
 @pytest.mark.parametrize("preset, argv", [
     ("claude", ["-p", "--output-format", "json", "--dangerously-skip-permissions", "--max-turns",
                 "50", "--model", "M", "--", "-t"]),
-    ("codex", ["exec", "--json", "--full-auto", "--skip-git-repo-check", "--model", "M", "--", "-t"]),
-    ("aider", ["--yes-always", "--no-pretty", "--no-stream", "--no-check-update", "--model", "M",
-               "--message=-t"]),
+    ("codex", ["exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check",
+               "--model", "M", "--", "-t"]),
+    ("aider", ["--yes-always", "--no-pretty", "--no-stream", "--no-check-update", "--no-analytics",
+               "--no-show-release-notes", "--no-gitignore", "--model", "M", "--message=-t"]),
     ("gemini", ["--yolo", "--output-format", "json", "--model", "M", "--prompt=-t"]),
 ])
 def test_presets_build_their_cli_command_line(repo, cli, records, preset, argv):
@@ -79,22 +80,46 @@ def test_presets_build_their_cli_command_line(repo, cli, records, preset, argv):
 
 
 @pytest.mark.parametrize("preset, model, expected", [
-    # status, steps, cost as each CLI reports them (None: the CLI does not say)
-    ("claude", "fake:steps=7+cost=0.25", ("success", 7, 0.25)),
-    ("claude", "fake:json=partial", ("partial", 3, 0.0123)),
-    ("claude", "fake:json=failed+exit=1", ("failed", 3, 0.0123)),
-    ("codex", "fake:steps=4", ("success", 4, None)),
-    ("codex", "fake:json=failed", ("failed", 3, None)),
-    ("gemini", "fake:steps=2", ("success", 2, None)),
-    ("gemini", "fake:json=failed+exit=1", ("failed", 3, None)),
-    ("gemini", "fake:exit=53", ("partial", 3, None)),
-    ("aider", "fake:steps=2", ("success", None, None)),
-    ("aider", "fake:exit=2", ("failed", None, None)),
+    # status, steps, cost, tokens in, tokens out, as each CLI reports them (None: it does not
+    # say), and the error: the agent's own reason when it gave one
+    ("claude", "fake:steps=7+cost=0.25", ("success", 7, 0.25, 1200, 34, None)),
+    ("claude", "fake:json=partial", ("partial", 3, 0.0123, 1200, 34, "done")),
+    ("claude", "fake:json=failed+exit=1", ("failed", 3, 0.0123, 1200, 34, "done (exit code 1)")),
+    # Claude Code reports API errors as subtype "success" with is_error set
+    ("claude", "fake:apierror=API_Error:_500_overloaded+exit=1",
+     ("failed", 3, 0.0123, 1200, 34, "API Error: 500 overloaded (exit code 1)")),
+    # steps count actions (command executions), not reasoning or messages
+    ("codex", "fake:steps=4+tokens=900/12", ("success", 4, None, 900, 12, None)),
+    ("codex", "fake:json=failed", ("failed", 3, None, None, None, "boom")),
+    ("codex", "fake:apierror=unexpected_status_401:_bad_key+exit=1",
+     ("failed", 3, None, None, None, "unexpected status 401: bad key (exit code 1)")),
+    # a retry notice is not a failure when the turn then completes
+    ("codex", "fake:notice=Reconnecting..._1/5+steps=1", ("success", 1, None, 1200, 34, None)),
+    ("gemini", "fake:steps=2", ("success", 2, None, 1200, 34, None)),
+    ("gemini", "fake:json=failed+exit=1", ("failed", None, None, None, None, "boom (exit code 1)")),
+    ("gemini", "fake:apierror=[API_Error:_quota]+exit=144",
+     ("failed", None, None, None, None, "[API Error: quota] (exit code 144)")),
+    ("gemini", "fake:exit=53", ("partial", 3, None, 1200, 34, "stopped at its turn limit (exit code 53)")),
+    ("aider", "fake:cost=0.5+tokens=902/11", ("success", None, 0.5, 900, 11, None)),
+    ("aider", "fake:tokens=12345/6", ("success", None, 0.0123, 12300, 6, None)),
+    ("aider", "fake:exit=2", ("failed", None, 0.0123, 1200, 34, None)),
+    # aider prints a model error and exits 0: it failed, and says why on several lines
+    ("aider", "fake:apierror=litellm.AuthenticationError:_AuthenticationError:_OpenAIException_-_"
+              "Incorrect_API_key_provided:_sk-xxxx._You_can_find_your_API_key_at_the_dashboard.",
+     ("failed", None, None, None, None,
+      "litellm.AuthenticationError: AuthenticationError: OpenAIException - Incorrect API key "
+      "provided: sk-xxxx. You can find your API key at the dashboard.")),
+    ("architect", "fake:tokens=500/40", ("success", 3, 0.0123, 500, 40, None)),
+    ("architect", "fake:apierror=litellm.BadRequestError:_no_such_model",
+     ("failed", 3, 0.0123, None, None, "litellm.BadRequestError: no such model")),
 ])
 def test_preset_result_readers(repo, cli, preset, model, expected):
     code, results, _ = cli.json("t", "--agent-cmd", preset, "--models", model, "--workers", "1")
     r = results[0]
-    assert (r["status"], r["steps"], r["cost"]) == expected
+    got = (r["status"], r["steps"], r["cost"], r["tokens_in"], r["tokens_out"], r["error"])
+    if expected[-1] is None and expected[0] != "success":
+        got = got[:-1] + (None,)  # the reason is whatever the output's last line was
+    assert got == expected
     assert code == (0 if expected[0] == "success" else 1)
 
 

@@ -1,0 +1,182 @@
+"""Agent CLI adapters: what each CLI needs before it starts, what it must never commit, and
+how a failure reaches the user. The real CLIs are run by ``make e2e`` (tests/e2e)."""
+
+import json
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import architect_parallel
+from conftest import git, read_records
+
+
+def _branches(repo):
+    return git("branch", "--list", "architect/*", cwd=repo)
+
+
+# -- before anything is created ------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                    reason="Claude Code refuses --dangerously-skip-permissions only as root")
+def test_claude_as_root_without_a_sandbox_is_refused_before_anything_is_created(repo, cli,
+                                                                                 monkeypatch):
+    monkeypatch.delenv("IS_SANDBOX")
+    code, out, err = cli("t", "--agent-cmd", "claude", "--workers", "2")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: Claude Code refuses "
+                                                   "--dangerously-skip-permissions as root")
+    assert "IS_SANDBOX=1" in err and "normal user" in err
+    assert not (repo / ".architect-parallel-1").exists() and _branches(repo) == ""
+    # plan needs no agent, so it is not refused
+    assert cli("plan", "t", "--agent-cmd", "claude")[0] == 0
+    # with the sandbox variable the same run goes ahead, and the variable reaches Claude Code
+    monkeypatch.setenv("IS_SANDBOX", "1")
+    code, results, _ = cli.json("t", "--agent-cmd", "claude", "--workers", "1")
+    assert code == 0 and results[0]["status"] == "success"
+
+
+def test_gemini_trusts_its_worktree_unless_the_user_said_otherwise(repo, cli, records,
+                                                                    monkeypatch):
+    assert cli("t", "--agent-cmd", "gemini", "--workers", "1")[0] == 0
+    (rec,) = read_records(records).values()
+    assert rec["env"]["GEMINI_CLI_TRUST_WORKSPACE"] == "true"
+    monkeypatch.setenv("GEMINI_CLI_TRUST_WORKSPACE", "false")
+    assert cli("t", "--agent-cmd", "gemini", "--workers", "1", "--force")[0] == 0
+    (rec,) = read_records(records).values()
+    assert rec["env"]["GEMINI_CLI_TRUST_WORKSPACE"] == "false"
+    # other CLIs do not get it
+    monkeypatch.delenv("GEMINI_CLI_TRUST_WORKSPACE")
+    assert cli("t", "--agent-cmd", "codex", "--workers", "1", "--force")[0] == 0
+    (rec,) = read_records(records).values()
+    assert "GEMINI_CLI_TRUST_WORKSPACE" not in rec["env"]
+
+
+# -- bookkeeping is never committed ------------------------------------------------
+
+@pytest.mark.parametrize("agent_cmd, bookkeeping", [
+    ("architect", [".architect/sessions/20261201-abc.json"]),
+    ("aider", [".aider.chat.history.md", ".aider.input.history", ".aider.tags.cache.v4/cache.db"]),
+    # a template running one of the preset CLIs gets its adapter too
+    ("aider --yes-always --message={task}", [".aider.chat.history.md"]),
+])
+def test_agent_bookkeeping_is_neither_committed_nor_counted(repo, cli, agent_cmd, bookkeeping):
+    script = "+".join(f"write={name}" for name in ["HELLO.txt", *bookkeeping])
+    code, results, _ = cli.json(f"fake:{script}", "--agent-cmd", agent_cmd, "--workers", "1")
+    r = results[0]
+    assert code == 0 and r["status"] == "success", r
+    assert r["files_modified"] == ["HELLO.txt"]
+    committed = git("diff", "--name-only", "main", r["branch"], cwd=repo).split()
+    assert committed == ["HELLO.txt"]
+    for name in bookkeeping:  # left where the CLI wrote it, for the CLI's next run
+        assert (repo / ".architect-parallel-1" / name).exists()
+
+
+def test_bookkeeping_names_are_those_of_the_cli_that_ran(repo, cli):
+    # a file that looks like aider's state is a claude worker's work, and is committed
+    code, results, _ = cli.json("fake:write=.aider.notes+write=HELLO.txt", "--agent-cmd", "claude",
+                                "--workers", "1")
+    assert code == 0 and results[0]["files_modified"] == [".aider.notes", "HELLO.txt"]
+
+
+def test_a_tracked_file_under_a_bookkeeping_name_is_still_the_workers_change(repo, cli):
+    (repo / ".aider.conf.yml").write_text("model: a\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-q", "-m", "aider config", cwd=repo)
+    code, results, _ = cli.json("fake:write=.aider.conf.yml", "--agent-cmd", "aider", "--workers", "1")
+    assert code == 0 and results[0]["files_modified"] == [".aider.conf.yml"]
+
+
+# -- every failure says why, where the user looks --------------------------------
+
+def test_the_table_shows_each_failed_workers_reason_and_names_its_logs(repo, cli):
+    models = ["fake:apierror=API_Error:_500_{\"message\":\"stand-in_overloaded\"}+exit=1", "fake:stderr=fatal:_cannot_reach_the_model+silent+exit=3", "fake:steps=1"]
+    code, out, err = cli("t", "--agent-cmd", "claude", "--models", ",".join(models))
+    assert code == 0
+    lines = err.splitlines()
+    i = lines.index('worker 1: API Error: 500 {"message":"stand-in overloaded"} (exit code 1)')
+    assert lines[i + 1] == ("  its output: .git/architect-parallel/logs/worker-1.stderr.log  "
+                            ".git/architect-parallel/logs/worker-1.stdout.log")
+    assert "worker 2: fatal: cannot reach the model (exit code 3, no JSON result)" in lines
+    assert not any(line.startswith("worker 3") for line in lines)  # it succeeded
+
+
+def test_a_long_reason_is_kept_whole_in_the_results_and_shortened_in_the_table(repo, cli):
+    reason = "litellm.BadRequestError:_" + "_".join(f"word{n}" for n in range(60))
+    code, results, err = cli.json("t", "--agent-cmd", "architect", "--models",
+                                  f"fake:apierror={reason}", "--workers", "1")
+    assert code == 1 and results[0]["error"] == reason.replace("_", " ")
+    table_line = next(line for line in err.splitlines() if line.startswith("worker 1: "))
+    assert len(table_line) <= 160 and table_line.endswith("…")
+
+
+def test_summary_and_junit_carry_reasons_and_tokens(repo, cli, tmp_path):
+    models = ["fake:tokens=1500/70", "fake:apierror=unexpected_status_400:_`bad`_|_request+exit=1"]
+    code, _, _ = cli("t", "--agent-cmd", "codex", "--models", ",".join(models),
+                     "--junit", tmp_path / "j.xml", "--summary", tmp_path / "s.md")
+    assert code == 0
+    summary = (tmp_path / "s.md").read_text()
+    assert "| 1.5k/70 |" in summary
+    assert "- worker 2 (failed): `unexpected status 400: 'bad' | request (exit code 1)`" in summary
+    cases = ET.parse(tmp_path / "j.xml").getroot().iter("testcase")
+    props = [{p.get("name"): p.get("value") for p in case.iter("property")} for case in cases]
+    assert (props[0]["tokens_in"], props[0]["tokens_out"]) == ("1500", "70")
+    assert (props[1]["tokens_in"], props[1]["tokens_out"]) == ("unknown", "unknown")
+
+
+def test_tokens_survive_results_files_and_collect(repo, cli, tmp_path):
+    code, _, _ = cli("t", "--agent-cmd", "gemini", "--models", "fake:tokens=321/12,fake:json=failed+exit=1",
+                     "--workers", "1", "--results", tmp_path / "r.json", "--quiet")
+    saved = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert [(r["tokens_in"], r["tokens_out"]) for r in saved] == [(321, 12), (None, None)]
+    code, collected, err = cli.json("collect", tmp_path / "r.json")
+    assert [(r["tokens_in"], r["tokens_out"]) for r in collected] == [(321, 12), (None, None)]
+    saved[0]["tokens_in"] = -1
+    (tmp_path / "bad.json").write_text(json.dumps(dict(json.loads(
+        (tmp_path / "r.json").read_text()), results=saved)))
+    code, _, err = cli("collect", tmp_path / "bad.json")
+    assert code == 2 and "bad tokens_in -1" in err
+
+
+def test_a_timeout_says_what_the_agent_last_said(repo, cli):
+    code, results, _ = cli.json("t", "--models", "fake:stderr=Reconnecting..._3/5+sleep=30",
+                                "--workers", "1", "--timeout-per-worker", "1")
+    assert results[0]["status"] == "timeout"
+    assert results[0]["error"] == "stopped after 1s timeout; its last words: Reconnecting... 3/5"
+
+
+def test_a_long_run_without_a_time_limit_gets_one_hint(repo):
+    lines = []
+    config = architect_parallel.ParallelConfig(tasks=["fake:sleep=1.5"], workers=2)
+    runner = architect_parallel.ParallelRunner(config, str(repo), progress=lines.append)
+    runner._slow_hint = 0.5  # seconds, instead of ten minutes
+    runner.run()
+    hints = [line for line in lines if "--timeout-per-worker" in line]
+    assert hints == ["warning: worker 1 has run for 0.5 seconds with no time limit; an "
+                     "agent CLI whose model endpoint fails may retry for minutes: bound each "
+                     "worker with --timeout-per-worker SECONDS"]
+    # not with a time limit
+    lines.clear()
+    config = architect_parallel.ParallelConfig(tasks=["fake:sleep=1.5"], workers=1,
+                                               timeout_per_worker=60, force=True)
+    runner = architect_parallel.ParallelRunner(config, str(repo), progress=lines.append)
+    runner._slow_hint = 0.5
+    runner.run()
+    assert not [line for line in lines if "--timeout-per-worker" in line]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="root only")
+@pytest.mark.parametrize("agent_cmd, sandbox, refused", [
+    ("claude", "true", True),  # Claude Code accepts only IS_SANDBOX=1
+    ("claude -p --permission-mode bypassPermissions -- {task}", None, True),
+    ("claude -p --permission-mode=bypassPermissions -- {task}", None, True),
+    ("claude -p --permission-mode acceptEdits -- {task}", None, False),  # allowed as root
+    ("claude -p --output-format json -- {task}", None, False),
+])
+def test_claude_root_refusal_follows_claude_codes_own_rule(repo, cli, monkeypatch, agent_cmd,
+                                                           sandbox, refused):
+    monkeypatch.delenv("IS_SANDBOX")
+    if sandbox:
+        monkeypatch.setenv("IS_SANDBOX", sandbox)
+    code, _, err = cli("t", "--agent-cmd", agent_cmd, "--workers", "1")
+    assert (code == 2 and "IS_SANDBOX=1" in err) if refused else code == 0, err
