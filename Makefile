@@ -1,20 +1,28 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 PYTHON ?= python3
 
-.PHONY: test demo bench
+.PHONY: test e2e demo bench
 
 # pytest is the only test dependency. When $(PYTHON) lacks it, it is installed into
 # a project-local .venv (this also works where the system Python is "externally
 # managed", as on Debian 12 and Ubuntu 24.04).
-test:
-	@if $(PYTHON) -c "import pytest" 2>/dev/null; then py="$(PYTHON)"; else \
+PYTEST = if $(PYTHON) -c "import pytest" 2>/dev/null; then py="$(PYTHON)"; else \
 		py=.venv/bin/python; \
 		if ! $$py -c "import pytest" 2>/dev/null; then \
 			echo "pytest is missing: installing it into .venv"; \
 			$(PYTHON) -m venv .venv && $$py -m pip install --quiet pytest || exit 1; \
 		fi; \
 	fi; \
-	echo "$$py -m pytest"; $$py -m pytest
+	echo "$$py -m pytest $(1)"; $$py -m pytest $(1)
+
+test:
+	@$(call PYTEST,)
+
+# The real agent CLIs (installed at pinned versions into ~/.cache/architect-parallel-e2e,
+# reused when present) against stand-in model servers on 127.0.0.1. Needs Node.js 20+
+# with npm, and a Python 3.12 (aider-chat and architect-ai-cli need it). See the README.
+e2e:
+	@$(call PYTEST,tests/e2e -o python_files='e2e_*.py')
 
 # Three workers for real on a throwaway repository, with the scripted agent from tests/.
 demo:

@@ -333,15 +333,16 @@ class _Adapter:
     the first path component) that are never committed or counted as the worker's
     work. ``check``: given the command line and environment, why the CLI would
     refuse to run (checked before anything is created), or None. ``prints``: what its
-    result looks like, named when it is missing ("a JSON result").
+    result looks like, named when it is missing ("JSON result"). ``noise``: starts of
+    lines it prints that never say what went wrong.
     """
 
     def __init__(self, template: str, read: Callable[[_Output], _Report],
                  env: Optional[Dict[str, str]] = None, bookkeeping: "tuple[str, ...]" = (),
                  check: Optional[Callable[[List[str], Dict[str, str]], Optional[str]]] = None,
-                 prints: Optional[str] = None):
+                 prints: Optional[str] = None, noise: "tuple[str, ...]" = ()):
         self.template, self.read, self.env = template, read, dict(env or {})
-        self.bookkeeping, self.check, self.prints = bookkeeping, check, prints
+        self.bookkeeping, self.check, self.prints, self.noise = bookkeeping, check, prints, noise
 
     def is_bookkeeping(self, path: str) -> bool:
         """Whether the repo-relative ``path`` is one of the CLI's own state files."""
@@ -398,15 +399,19 @@ def _read_claude(out: _Output) -> _Report:
 
 
 # Codex items that are actions (a step); agent messages, reasoning, to-do lists and
-# errors are not.
-_CODEX_ACTIONS = ("command_execution", "file_change", "mcp_tool_call", "web_search")
+# warnings (items of type "error") are not.
+_CODEX_ACTIONS = ("command_execution", "file_change", "mcp_tool_call", "web_search",
+                  "collab_tool_call")
 
 
 def _read_codex(out: _Output) -> _Report:
     """``codex exec --json``: JSON-lines events. The last ``turn.completed`` or
-    ``turn.failed`` decides; ``error`` events are retry notices unless no turn ended."""
+    ``turn.failed`` decides; ``error`` events are retry notices unless no turn ended.
+    Steps are the distinct actions started or completed (0.140 loses the completion of
+    an action interrupted by a reconnect)."""
     status = notice = reason = None
-    steps = tokens_in = tokens_out = 0
+    actions = set()
+    tokens_in = tokens_out = 0
     seen = False
     for event in out.json_lines():
         kind = event.get("type")
@@ -414,23 +419,40 @@ def _read_codex(out: _Output) -> _Report:
         if kind == "turn.completed":
             status, reason = "success", None
             usage = event.get("usage") if isinstance(event.get("usage"), dict) else {}
-            tokens_in += usage.get("input_tokens", 0) if _count(usage.get("input_tokens")) else 0
-            tokens_out += usage.get("output_tokens", 0) if _count(usage.get("output_tokens")) else 0
+            tokens_in += usage["input_tokens"] if _count(usage.get("input_tokens")) else 0
+            tokens_out += usage["output_tokens"] if _count(usage.get("output_tokens")) else 0
         elif kind == "turn.failed":
             error = event.get("error")
             status = "failed"
-            reason = error.get("message") if isinstance(error, dict) else None
+            reason = _inner_message(error.get("message")) if isinstance(error, dict) else None
         elif kind == "error" and isinstance(event.get("message"), str):
             notice = event["message"]
-        elif kind == "item.completed":
+        elif kind in ("item.started", "item.completed"):
             item = event.get("item")
-            steps += isinstance(item, dict) and item.get("type") in _CODEX_ACTIONS
+            if isinstance(item, dict) and item.get("type") in _CODEX_ACTIONS:
+                actions.add(str(item.get("id", len(actions))))
     if status is None and notice is not None:
         status = "failed"  # no turn ended: the last error is why
     if status == "failed" and not reason:
         reason = notice
-    return _Report(status, steps if seen else None, None, tokens_in or None if seen else None,
-                   tokens_out or None if seen else None, reason)
+    return _Report(status, len(actions) if seen else None, None,
+                   tokens_in or None if seen else None, tokens_out or None if seen else None,
+                   reason)
+
+
+def _inner_message(message: object) -> Optional[str]:
+    """A message that is itself an API error body (``{"error": {"message": ...}}``) is
+    replaced by the message inside it."""
+    import json
+    if isinstance(message, str) and message.lstrip().startswith("{"):
+        try:
+            body = json.loads(message)
+        except ValueError:
+            return message
+        error = body.get("error") if isinstance(body, dict) else None
+        inner = error.get("message") if isinstance(error, dict) else error
+        return inner if isinstance(inner, str) and inner.strip() else message
+    return message if isinstance(message, str) else None
 
 
 def _read_gemini(out: _Output) -> _Report:
@@ -543,8 +565,9 @@ PRESETS = {
         "--max-turns {max_steps} --model {model?} -- {task}",
         _read_claude, check=_claude_check, prints="JSON result"),
     "codex": _Adapter(
-        "codex exec --json --sandbox workspace-write --skip-git-repo-check --model {model?} -- {task}",
-        _read_codex, prints="JSON events"),
+        "codex exec --json --sandbox workspace-write --skip-git-repo-check "
+        "-c features.unbounded_connection_retries=false --model {model?} -- {task}",
+        _read_codex, prints="JSON events", noise=("Reading additional input from stdin",)),
     "aider": _Adapter(
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --model {model?} --message={task}",
@@ -578,7 +601,9 @@ def _read_result(adapter: _Adapter, out: _Output) -> _Report:
     report.cost = cost if cost is not None and math.isfinite(cost) else None
     if report.status != "success":
         reason = report.reason if isinstance(report.reason, str) and report.reason.strip() else (
-            _last_meaningful_line(out.tail("stderr")) or _last_meaningful_line(out.tail("stdout")))
+            _last_meaningful_line(out.tail("stderr"), adapter.noise))
+        if not reason and (adapter.prints is None or report.missing):  # stdout is not JSON
+            reason = _last_meaningful_line(out.tail("stdout"), adapter.noise)
         report.reason = " ".join(reason.split())[:_MAX_REASON] if reason else None
     else:
         report.reason = None
@@ -591,11 +616,13 @@ _NOT_A_REASON = _LazyPattern(r"^(at |File \"|Traceback |[\]\[{}(),:;.\-=_*#~|+`'
 _ANSI = _LazyPattern(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
-def _last_meaningful_line(text: str) -> Optional[str]:
+def _last_meaningful_line(text: str, noise: "tuple[str, ...]" = ()) -> Optional[str]:
     """The line of ``text`` most likely to say what went wrong: the last that looks like
-    an error among the last 40 lines with words, else the last of those."""
+    an error among the last 40 lines with words (not starting with ``noise``), else the
+    last of those."""
     lines = [line.strip() for line in _ANSI.sub("", text).splitlines()]
-    lines = [line for line in lines if line and not _NOT_A_REASON.match(line)][-40:]
+    lines = [line for line in lines
+             if line and not _NOT_A_REASON.match(line) and not line.startswith(noise)][-40:]
     for line in reversed(lines):
         if re.search(r"error|fail|refuse|denied|cannot|can't|not found|invalid|unknown|"
                      r"unexpected|not allowed|exceeded|forbidden|unauthori[sz]ed", line, re.I):
@@ -1012,7 +1039,7 @@ class ParallelRunner:
         if self._cancel.is_set():
             result.status = "interrupted"
         elif timed_out:
-            last = _last_meaningful_line(_log_tail(result.stderr_path, _RESULT_TAILS[0]))
+            last = report.reason if report.status != "success" else None
             result.error = (f"stopped after {self.config.timeout_per_worker}s timeout"
                             + (f"; its last words: {_shorten(last, 200)}" if last else ""))
         elif not os.path.isdir(job.path):

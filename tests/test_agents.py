@@ -180,3 +180,45 @@ def test_claude_root_refusal_follows_claude_codes_own_rule(repo, cli, monkeypatc
         monkeypatch.setenv("IS_SANDBOX", sandbox)
     code, _, err = cli("t", "--agent-cmd", agent_cmd, "--workers", "1")
     assert (code == 2 and "IS_SANDBOX=1" in err) if refused else code == 0, err
+
+
+def test_codex_steps_are_distinct_actions_and_an_api_error_body_is_unwrapped(repo, cli):
+    events = [
+        {"type": "thread.started", "thread_id": "t"},
+        {"type": "item.completed", "item": {"id": "w", "type": "error", "message": "no metadata"}},
+        {"type": "turn.started"},
+        {"type": "item.started", "item": {"id": "a", "type": "command_execution"}},
+        {"type": "item.completed", "item": {"id": "a", "type": "command_execution"}},
+        # started, never completed (codex 0.140 after a reconnect): still an action
+        {"type": "item.started", "item": {"id": "b", "type": "file_change"}},
+        {"type": "item.completed", "item": {"id": "m", "type": "agent_message", "text": "hi"}},
+        {"type": "error", "message": "Reconnecting... 1/5"},
+        {"type": "turn.failed", "error": {"message": json.dumps(
+            {"error": {"message": "standin-marker-400: bad model", "type": "invalid_request_error"}})}},
+    ]
+    script = repo.parent / "codex-events.sh"
+    script.write_text("#!/bin/sh\necho 'Reading additional input from stdin...' >&2\ncat <<'EOF'\n"
+                      + "\n".join(json.dumps(e) for e in events) + "\nEOF\nexit 1\n")
+    script.chmod(0o755)
+    bin_dir = repo.parent / "codexbin"
+    bin_dir.mkdir()
+    (bin_dir / "codex").symlink_to(script)
+    code, results, _ = cli.json("t", "--agent-cmd", f"{bin_dir / 'codex'} exec -- {{task}}",
+                                "--workers", "1")
+    r = results[0]
+    assert (r["status"], r["steps"], r["error"]) == (
+        "failed", 2, "standin-marker-400: bad model (exit code 1)")
+
+
+def test_codex_timeout_names_its_last_retry_notice_not_its_stdin_line(repo, cli, tmp_path):
+    script = tmp_path / "codex"
+    script.write_text("#!/bin/sh\necho 'Reading additional input from stdin...' >&2\n"
+                      "echo '{\"type\":\"turn.started\"}'\n"
+                      "echo '{\"type\":\"error\",\"message\":\"Reconnecting... 2/5 (connection refused)\"}'\n"
+                      "exec sleep 30\n")
+    script.chmod(0o755)
+    code, results, _ = cli.json("t", "--agent-cmd", f"{script} exec -- {{task}}", "--workers", "1",
+                                "--timeout-per-worker", "1")
+    assert results[0]["status"] == "timeout"
+    assert results[0]["error"] == ("stopped after 1s timeout; its last words: Reconnecting... 2/5 "
+                                   "(connection refused)")

@@ -67,7 +67,7 @@ def test_workers_get_their_environment(repo, cli, records):
     ("claude", ["-p", "--output-format", "json", "--dangerously-skip-permissions", "--max-turns",
                 "50", "--model", "M", "--", "-t"]),
     ("codex", ["exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check",
-               "--model", "M", "--", "-t"]),
+               "-c", "features.unbounded_connection_retries=false", "--model", "M", "--", "-t"]),
     ("aider", ["--yes-always", "--no-pretty", "--no-stream", "--no-check-update", "--no-analytics",
                "--no-show-release-notes", "--no-gitignore", "--model", "M", "--message=-t"]),
     ("gemini", ["--yolo", "--output-format", "json", "--model", "M", "--prompt=-t"]),

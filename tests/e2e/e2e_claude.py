@@ -1,0 +1,215 @@
+"""``--agent-cmd claude``: the real Claude Code CLI (pinned in harness.PINS) against a
+stand-in for the Anthropic Messages API (standin_anthropic.py).
+
+Claude Code is pointed at the stand-in with ANTHROPIC_BASE_URL and ANTHROPIC_API_KEY.
+CLAUDE_CODE_MAX_RETRIES=0 stops it from retrying a failed model call (by default it
+retries 5xx, 401, 408, 409, 429 and connection errors 10 times with backoff, about
+three minutes). IS_SANDBOX=1 lets it take --dangerously-skip-permissions as root;
+without it, architect-parallel must refuse before creating anything.
+
+``ARCHITECT_PARALLEL_E2E_CLAUDE_BIN`` runs the file against another install of Claude
+Code (a folder holding its ``claude``), e.g. a newer release.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+import pytest
+
+import harness
+from standin_anthropic import FINAL_TEXT, USAGE, AnthropicStandIn
+
+TASK = "Create a file HELLO.txt containing the word hello"
+API_KEY = "sk-ant-standin-0123456789"
+MODEL = "claude-sonnet-4-6"
+BRANCH = "architect/parallel-1"
+
+
+@pytest.fixture(scope="module")
+def claude_bin():
+    return os.environ.get("ARCHITECT_PARALLEL_E2E_CLAUDE_BIN") or harness.install("claude")
+
+
+def claude_env(tmp_path, bin_dir, base_url, **extra):
+    """The tool's environment: a private HOME, the CLI pointed at ``base_url``, no retries,
+    and (unless ``IS_SANDBOX=None``) the sandbox switch that root needs."""
+    values = {"ANTHROPIC_BASE_URL": base_url, "ANTHROPIC_API_KEY": API_KEY,
+              "CLAUDE_CODE_MAX_RETRIES": "0", "IS_SANDBOX": "1"}
+    values.update(extra)
+    env = harness.private_env(tmp_path, bin_dir, {k: v for k, v in values.items() if v is not None})
+    if values["IS_SANDBOX"] is None:
+        env.pop("IS_SANDBOX", None)
+    return env
+
+
+def run(repo, env, *args):
+    return harness.run_tool(repo, [TASK, "--agent-cmd", "claude", "--workers", "1",
+                                   "--timeout-per-worker", "120", *args], env, timeout=240)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def only_result(run_):
+    assert len(run_.results) == 1, run_
+    return run_.results[0]
+
+
+def agent_result(result):
+    """The result object Claude Code printed on its stdout."""
+    lines = [line for line in read(result["log_path"]).decode().splitlines() if line.strip()]
+    return json.loads(lines[-1])
+
+
+def assert_no_leftovers(bin_dir):
+    # Every Claude Code process of this file runs the binary under this install's folder.
+    assert harness.no_leftovers(os.path.dirname(os.path.realpath(bin_dir))) == []
+
+
+def assert_nothing_committed(repo):
+    assert harness.committed_files(repo, BRANCH) == []
+
+
+def test_success_writes_hello_and_reports_turns_tokens_cost(tmp_path, claude_bin):
+    repo = harness.make_repo(tmp_path)
+    config_before = read(os.path.join(repo, ".git", "config"))
+    with AnthropicStandIn("write") as standin:
+        env = claude_env(tmp_path, claude_bin, standin.url)
+        r = run(repo, env, "--models", MODEL)
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 0, (r, logs)
+    assert res["status"] == "success", (res, logs)
+    assert res["exit_code"] == 0
+    assert res["error"] is None
+    assert res["model"] == MODEL
+
+    # The CLI really talked to the stand-in: two model calls, the second carrying the
+    # result of the Write tool, all with our key and the worker's model.
+    calls = standin.model_calls()
+    assert len(calls) == 2, [(c["method"], c["path"]) for c in standin.requests]
+    for call in calls:
+        assert call["headers"].get("x-api-key") == API_KEY
+        assert call["json"]["model"] == MODEL
+        assert call["json"]["stream"] is True
+    results = [c for m in calls[1]["json"]["messages"] if isinstance(m.get("content"), list)
+               for c in m["content"] if c.get("type") == "tool_result"]
+    assert len(results) == 1 and not results[0].get("is_error"), results
+
+    # The file, and nothing else, on the branch; the repository's config untouched.
+    worktree = res["worktree_path"]
+    # The Write was given the absolute path its schema asks for, in the worktree.
+    assert [os.path.realpath(w) for w in standin.writes] == [
+        os.path.realpath(os.path.join(worktree, "HELLO.txt"))]
+    assert read(os.path.join(worktree, "HELLO.txt")) == b"hello\n"
+    assert res["files_modified"] == ["HELLO.txt"]
+    assert harness.committed_files(repo, BRANCH) == ["HELLO.txt"]
+    assert res["commit"] == harness.git_out(repo, "rev-parse", BRANCH).strip()
+    assert harness.git_out(worktree, "status", "--porcelain", "--ignored") == ""
+    assert not os.path.exists(os.path.join(worktree, ".claude"))
+    assert read(os.path.join(repo, ".git", "config")) == config_before
+    assert not os.path.exists(os.path.join(env["HOME"], ".gitconfig"))
+    # Claude Code keeps its session in the private HOME, not in the worktree.
+    assert os.path.isdir(os.path.join(env["HOME"], ".claude", "projects"))
+
+    # Turns, tokens and cost as Claude Code reported them: two calls, each with 100 new
+    # input tokens, 20 written to the cache and 30 read from it, and 12 output tokens.
+    reported = agent_result(res)
+    assert reported["subtype"] == "success" and reported["result"] == FINAL_TEXT
+    assert res["steps"] == reported["num_turns"] == 2
+    per_call_in = (USAGE["input_tokens"] + USAGE["cache_creation_input_tokens"]
+                   + USAGE["cache_read_input_tokens"])
+    assert res["tokens_in"] == 2 * per_call_in
+    assert res["tokens_out"] == reported["usage"]["output_tokens"] == 2 * USAGE["output_tokens"]
+    # Claude Code prices the usage itself, from its own table ($3/$15 per million for
+    # Sonnet 4.6, cache writes $3.75, reads $0.30).
+    assert res["cost"] == pytest.approx(reported["total_cost_usd"])
+    assert res["cost"] == pytest.approx(0.001128)
+    assert_no_leftovers(claude_bin)
+
+
+@pytest.mark.parametrize("status,kind", [(400, "invalid_request_error"),
+                                         (401, "authentication_error"),
+                                         (500, "api_error")])
+def test_model_server_error_is_the_reason(tmp_path, claude_bin, status, kind):
+    marker = f"standin-marker-{status}"
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn(error=(status, kind, f"{marker}: the stand-in refuses")) as standin:
+        r = run(repo, claude_env(tmp_path, claude_bin, standin.url))
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 1, (r, logs)
+    assert res["status"] == "failed", (res, logs)
+    assert marker in (res["error"] or ""), (res, logs)
+    assert len(res["error"]) <= 500
+    # CLAUDE_CODE_MAX_RETRIES=0: one call, no retry (5xx and 401 are retried otherwise).
+    # Later releases (2.1.332) answer a 400 by trying again at once with fewer beta
+    # features (6 calls in all, under a second); 2.1.197 makes one.
+    calls = standin.model_calls()
+    assert len(calls) == 1 or (status == 400 and 1 <= len(calls) <= 10), len(calls)
+    reported = agent_result(res)
+    assert reported["is_error"] is True and reported["api_error_status"] == status
+    assert res["files_modified"] == []
+    assert_nothing_committed(repo)
+    assert_no_leftovers(claude_bin)
+
+
+def test_unreachable_model_server(tmp_path, claude_bin):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    repo = harness.make_repo(tmp_path)
+    r = run(repo, claude_env(tmp_path, claude_bin, f"http://127.0.0.1:{port}"))
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 1, (r, logs)
+    assert res["status"] == "failed", (res, logs)
+    # 2.1.197: "API Error: Unable to connect to API (ConnectionRefused)"; 2.1.332:
+    # "API Error: Connection refused — a firewall or proxy may be blocking it (ECONNREFUSED)".
+    assert "API Error" in (res["error"] or "") and "refused" in res["error"].lower(), (res, logs)
+    assert res["duration"] < 60  # no retries
+    assert_nothing_committed(repo)
+    assert_no_leftovers(claude_bin)
+
+
+def test_turn_limit_is_partial(tmp_path, claude_bin):
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write") as standin:
+        r = run(repo, claude_env(tmp_path, claude_bin, standin.url), "--max-steps", "1")
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 1, (r, logs)  # partial is not a success
+    assert res["status"] == "partial", (res, logs)
+    # --max-turns 1: the Write ran, then Claude Code stopped before asking again.
+    assert len(standin.model_calls()) == 1
+    reported = agent_result(res)
+    assert reported["subtype"] == "error_max_turns"
+    assert "maximum number of turns (1)" in (res["error"] or ""), res
+    assert res["steps"] == reported["num_turns"]
+    assert res["tokens_out"] == USAGE["output_tokens"]
+    assert res["cost"] is not None and res["cost"] > 0
+    assert res["files_modified"] == ["HELLO.txt"]
+    assert harness.committed_files(repo, BRANCH) == ["HELLO.txt"]
+    assert_no_leftovers(claude_bin)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+@pytest.mark.parametrize("is_sandbox", [None, "true"])
+def test_root_without_sandbox_is_refused_before_anything(tmp_path, claude_bin, is_sandbox):
+    """As root, Claude Code takes --dangerously-skip-permissions only with IS_SANDBOX=1
+    exactly (or CLAUDE_CODE_BUBBLEWRAP); the tool says so before creating anything."""
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write") as standin:
+        r = run(repo, claude_env(tmp_path, claude_bin, standin.url, IS_SANDBOX=is_sandbox))
+    assert r.code == 2, r
+    lines = [line for line in r.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "IS_SANDBOX" in lines[0], r
+    assert standin.requests == []  # Claude Code never started
+    assert not os.path.exists(os.path.join(repo, ".architect-parallel-1"))
+    assert harness.git_out(repo, "branch", "--list", BRANCH).strip() == ""
+    assert len(harness.git_out(repo, "worktree", "list").splitlines()) == 1

@@ -1,0 +1,323 @@
+"""The ``codex`` preset against the real Codex CLI (npm ``@openai/codex``, pinned in harness.PINS)
+talking to a stand-in for the OpenAI Responses API on 127.0.0.1.
+
+Codex is pointed at the stand-in the way a user points it at any OpenAI-compatible
+endpoint: ``$HOME/.codex/config.toml`` (the default CODEX_HOME, in the test's private
+HOME) names a ``model_providers`` entry with ``base_url``, ``wire_api = "responses"`` and
+``env_key``; 0.171.0 ignores OPENAI_BASE_URL for the model (it went to api.openai.com).
+Retries are bounded there too (``request_max_retries``, ``stream_max_retries`` and the
+feature ``unbounded_connection_retries = false``): by default an unreachable endpoint
+makes Codex print "Reconnecting... waiting for network" forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+import pytest
+
+import harness
+from standin_openai_responses import (FINAL_TEXT, USAGE, OpenAIResponsesStandIn, marker)
+
+TASK = "Create a file HELLO.txt containing the word hello"
+MODEL = "standin-model"
+KEY_VAR = "STANDIN_OPENAI_KEY"
+KEY = "sk-standin-codex-e2e"
+TIMEOUT = "120"
+
+
+@pytest.fixture(scope="module")
+def codex_bin():
+    return harness.install("codex")
+
+
+def write_config(home: str, base_url: str, request_max_retries: int = 0,
+                 stream_max_retries: int = 0, stream_idle_timeout_ms: int = 10000,
+                 bounded: bool = True) -> str:
+    """``$HOME/.codex/config.toml``: the stand-in as the model provider, retries bounded
+    (``bounded=False`` leaves that to the preset's own ``-c`` option)."""
+    folder = os.path.join(home, ".codex")
+    os.makedirs(folder, exist_ok=True)
+    text = (f'model = "{MODEL}"\n'
+            'model_provider = "standin"\n'
+            '\n'
+            + ('[features]\n'
+               'unbounded_connection_retries = false\n'
+               '\n' if bounded else '') +
+            '[model_providers.standin]\n'
+            'name = "Stand-in"\n'
+            f'base_url = "{base_url}"\n'
+            'wire_api = "responses"\n'
+            f'env_key = "{KEY_VAR}"\n'
+            f'request_max_retries = {request_max_retries}\n'
+            f'stream_max_retries = {stream_max_retries}\n'
+            f'stream_idle_timeout_ms = {stream_idle_timeout_ms}\n'
+            'supports_websockets = false\n')
+    path = os.path.join(folder, "config.toml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def processes_in(folder: str) -> list:
+    """Processes (not zombies) whose working directory is inside ``folder``."""
+    top = os.path.realpath(folder).rstrip(os.sep) + os.sep
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if (cwd + os.sep).startswith(top) and stat[stat.rfind(")") + 2] != "Z":
+            found.append(int(pid))
+    return found
+
+
+def no_processes_in(folder: str, wait: float = 10.0) -> list:
+    deadline = time.monotonic() + wait
+    while True:
+        found = processes_in(folder)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+class World:
+    """A repository, a private HOME with Codex's config, and the tool's command line."""
+
+    def __init__(self, tmp_path, codex_bin: str, base_url: str, **config):
+        self.tmp = str(tmp_path)
+        self.repo = harness.make_repo(tmp_path)
+        self.git_config = read_bytes(os.path.join(self.repo, ".git", "config"))
+        self.env = harness.private_env(tmp_path, codex_bin, {KEY_VAR: KEY})
+        write_config(self.env["HOME"], base_url, **config)
+
+    def run(self, *extra: str, timeout: str = TIMEOUT, workers: int = 1) -> harness.ToolRun:
+        args = ["run", "--agent-cmd", "codex", "--workers", str(workers),
+                "--models", ",".join([MODEL] * workers), "--timeout-per-worker", timeout,
+                "--progress", "none", *extra, TASK]
+        return harness.run_tool(self.repo, args, self.env, timeout=float(timeout) + 60)
+
+    def one(self, run: harness.ToolRun) -> dict:
+        """The only worker's result."""
+        assert len(run.results) == 1, run
+        return run.results[0]
+
+    def unchanged(self) -> None:
+        assert read_bytes(os.path.join(self.repo, ".git", "config")) == self.git_config
+        assert not no_processes_in(self.tmp), "processes left behind"
+
+
+def events(result: dict) -> list:
+    with open(result["log_path"], "rb") as f:
+        return [json.loads(line) for line in f if line.strip().startswith(b"{")]
+
+
+def item_types(result: dict) -> list:
+    return [e["item"]["type"] for e in events(result) if e.get("type") == "item.completed"]
+
+
+def branch_file(repo: str, branch: str, path: str) -> str:
+    return harness.git_out(repo, "show", f"{branch}:{path}")
+
+
+# -- success ------------------------------------------------------------------
+
+@pytest.mark.parametrize("scenario,action", [("hello", "command_execution"),
+                                             ("hello_patch", "file_change")])
+def test_hello(tmp_path, codex_bin, scenario, action):
+    """The model runs one shell command (or apply_patch) that writes HELLO.txt, then answers."""
+    with OpenAIResponsesStandIn(scenario) as standin:
+        world = World(tmp_path, codex_bin, standin.base_url)
+        run = world.run()
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 0, (run, logs)
+    assert result["status"] == "success", logs
+    assert result["files_modified"] == ["HELLO.txt"], logs
+    assert harness.committed_files(world.repo, result["branch"]) == ["HELLO.txt"]
+    assert branch_file(world.repo, result["branch"], "HELLO.txt") == "hello\n"
+    assert result["branch"] == "architect/parallel-1" and result["model"] == MODEL
+    assert result["exit_code"] == 0
+    # Codex really talked to the stand-in: two model calls, the task, the model, the key.
+    posts = standin.model_requests()
+    assert len(posts) == 2
+    assert all(p["json"]["model"] == MODEL and p["json"]["stream"] is True for p in posts)
+    assert all({k.lower(): v for k, v in p["headers"].items()}.get("authorization")
+               == f"Bearer {KEY}" for p in posts)
+    assert any(TASK in text for text in standin.user_texts(posts[0]))
+    assert len(standin.tool_outputs(posts[1])) == 1
+    # One action (a step); the agent message and Codex's notices are not steps.
+    types = item_types(result)
+    assert types.count(action) == 1 and "agent_message" in types, types
+    assert result["steps"] == 1
+    # turn.completed.usage adds up both model calls (input_tokens includes the cached part).
+    assert result["tokens_in"] == 2 * USAGE["input_tokens"]
+    assert result["tokens_out"] == 2 * USAGE["output_tokens"]
+    assert result["cost"] is None  # Codex reports no cost
+    assert not result["error"]
+    assert FINAL_TEXT in read_bytes(result["log_path"]).decode()
+    # Codex left nothing of its own in the worktree, not even ignored files.
+    assert harness.git_out(result["worktree_path"], "status", "--porcelain", "--ignored",
+                           "--untracked-files=all") == ""
+    world.unchanged()
+
+
+def test_three_workers_share_one_codex_home(tmp_path, codex_bin):
+    """Three Codex processes at once, one ~/.codex (its SQLite state): each works in its
+    own worktree (the cwd Codex reports to the model) and commits only HELLO.txt."""
+    with OpenAIResponsesStandIn("hello") as standin:
+        world = World(tmp_path, codex_bin, standin.base_url)
+        run = world.run(workers=3)
+    assert run.code == 0, run
+    assert sorted(r["worker_id"] for r in run.results) == [1, 2, 3], run
+    firsts = [p for p in standin.model_requests() if not standin.tool_outputs(p)]
+    assert len(standin.model_requests()) == 6 and len(firsts) == 3
+    for result in run.results:
+        assert result["status"] == "success", harness.worker_logs(result)
+        assert result["files_modified"] == ["HELLO.txt"] and result["steps"] == 1
+        assert harness.committed_files(world.repo, result["branch"]) == ["HELLO.txt"]
+        cwd = f"<cwd>{result['worktree_path']}</cwd>"
+        assert sum(cwd in text for p in firsts for text in standin.user_texts(p)) == 1, cwd
+    world.unchanged()
+
+
+def test_transient_500_then_success(tmp_path, codex_bin):
+    """A 500 retried by Codex ("Reconnecting... 1/2" as an ``error`` event) and then a
+    completed turn: the worker succeeded, the notice is not a failure."""
+    with OpenAIResponsesStandIn("flaky500") as standin:
+        world = World(tmp_path, codex_bin, standin.base_url, stream_max_retries=2)
+        run = world.run()
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    notices = [e["message"] for e in events(result) if e.get("type") == "error"]
+    assert any(n.startswith("Reconnecting... 1/2") for n in notices), logs
+    assert run.code == 0, (run, logs)
+    assert result["status"] == "success", logs
+    assert result["files_modified"] == ["HELLO.txt"]
+    assert harness.committed_files(world.repo, result["branch"]) == ["HELLO.txt"]
+    assert len(standin.model_requests()) == 3
+    assert result["steps"] == 1
+    assert not result["error"]
+    world.unchanged()
+
+
+# -- model errors -------------------------------------------------------------
+
+@pytest.mark.parametrize("status", [400, 401, 503])
+def test_model_error_reason(tmp_path, codex_bin, status):
+    """An HTTP error whose message Codex passes on: the worker failed, and its error is the
+    server's own message (400: the error JSON as Codex prints it; 401/503: 'unexpected status')."""
+    with OpenAIResponsesStandIn(f"error{status}") as standin:
+        world = World(tmp_path, codex_bin, standin.base_url)
+        run = world.run()
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 1, (run, logs)
+    assert result["status"] == "failed", logs
+    assert marker(status) in (result["error"] or ""), (result["error"], logs)
+    assert len(result["error"]) <= 600 and "\n" not in result["error"]
+    assert standin.model_requests(), "Codex never called the stand-in"
+    assert result["files_modified"] == []
+    assert result["steps"] in (0, None)
+    world.unchanged()
+
+
+def test_model_error_500_after_bounded_retries(tmp_path, codex_bin):
+    """HTTP 500 on every call: Codex retries (here 1 request retry x 2 stream retries = 6 calls,
+    with two "Reconnecting" notices), then fails with its OWN text: Codex 0.171.0 replaces a
+    500's body with "We're currently experiencing high demand, ..." (the stand-in's message
+    is not in its output), so that is what the worker's error holds."""
+    with OpenAIResponsesStandIn("error500") as standin:
+        world = World(tmp_path, codex_bin, standin.base_url, request_max_retries=1,
+                      stream_max_retries=2)
+        run = world.run()
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 1, (run, logs)
+    assert result["status"] == "failed", logs
+    assert "high demand" in (result["error"] or ""), (result["error"], logs)
+    assert "Reconnecting" not in result["error"]
+    assert len(standin.model_requests()) == 6
+    world.unchanged()
+
+
+def test_stream_response_failed(tmp_path, codex_bin):
+    """HTTP 200 whose event stream ends in ``response.failed``: failed, with its message."""
+    with OpenAIResponsesStandIn("failed_stream") as standin:
+        world = World(tmp_path, codex_bin, standin.base_url)
+        run = world.run()
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 1, (run, logs)
+    assert result["status"] == "failed", logs
+    assert marker("failed") in (result["error"] or ""), (result["error"], logs)
+    assert len(standin.model_requests()) == 1
+    world.unchanged()
+
+
+def test_unreachable_endpoint(tmp_path, codex_bin):
+    """Nothing listens at the base URL: with the retries bounded in config.toml Codex gives
+    up at once ("Connection failed: error sending request") and the worker failed."""
+    with socket.socket() as sock:  # a port that was free a moment ago
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    world = World(tmp_path, codex_bin, f"http://127.0.0.1:{port}/v1")
+    run = world.run(timeout="60")
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 1, (run, logs)
+    assert result["status"] == "failed", logs
+    assert "Connection failed" in (result["error"] or ""), (result["error"], logs)
+    assert result["duration"] < 30
+    world.unchanged()
+
+
+def test_the_preset_bounds_retries_to_an_unreachable_endpoint(tmp_path, codex_bin):
+    """Left to its defaults Codex 0.171.0 never gives up on an unreachable endpoint
+    ("Reconnecting... waiting for network" every few seconds, even with both retry counts
+    at 0). The preset passes ``-c features.unbounded_connection_retries=false``, so even
+    with nothing about it in config.toml the worker fails, saying why, well before its
+    timeout."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    world = World(tmp_path, codex_bin, f"http://127.0.0.1:{port}/v1", bounded=False)
+    run = world.run(timeout="60")
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert result["status"] == "failed", (run, logs)
+    assert "Connection failed" in (result["error"] or ""), (result["error"], logs)
+    assert result["duration"] < 30
+    assert run.code == 1
+    world.unchanged()
+
+
+# -- no turn limit ---------------------------------------------------------------
+
+def test_no_turn_limit_runs_until_timeout(tmp_path, codex_bin):
+    """Codex exec has no turn/step limit (--max-steps cannot be passed on): a model that
+    keeps calling tools is stopped by the runner's deadline, and Codex's whole process tree
+    (the npm launcher and the native binary under it) goes with it."""
+    with OpenAIResponsesStandIn("loop") as standin:
+        world = World(tmp_path, codex_bin, standin.base_url)
+        run = world.run("--max-steps", "2", timeout="8")
+        calls = len(standin.model_requests())
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert result["status"] == "timeout", (run, logs)
+    assert calls > 3, "the loop did not get going"  # far past --max-steps 2
+    assert run.code == 1
+    world.unchanged()
