@@ -424,7 +424,7 @@ def _read_codex(out: _Output) -> _Report:
         elif kind == "turn.failed":
             error = event.get("error")
             status = "failed"
-            reason = _inner_message(error.get("message")) if isinstance(error, dict) else None
+            reason = _api_message(error.get("message")) if isinstance(error, dict) else None
         elif kind == "error" and isinstance(event.get("message"), str):
             notice = event["message"]
         elif kind in ("item.started", "item.completed"):
@@ -440,46 +440,76 @@ def _read_codex(out: _Output) -> _Report:
                    reason)
 
 
-def _inner_message(message: object) -> Optional[str]:
-    """A message that is itself an API error body (``{"error": {"message": ...}}``) is
-    replaced by the message inside it."""
+def _api_message(message: object) -> Optional[str]:
+    """A CLI's error message; when it quotes the model API's error body
+    (``{"error": {"code": 400, "message": ...}}``, maybe inside ``[API Error: ...]``),
+    the API's own message from it, with the HTTP code and status."""
     import json
-    if isinstance(message, str) and message.lstrip().startswith("{"):
+    if not isinstance(message, str):
+        return None
+    start = message.find("{")
+    if start >= 0:
         try:
-            body = json.loads(message)
+            value, _end = json.JSONDecoder().raw_decode(message, start)
         except ValueError:
-            return message
-        error = body.get("error") if isinstance(body, dict) else None
-        inner = error.get("message") if isinstance(error, dict) else error
-        return inner if isinstance(inner, str) and inner.strip() else message
-    return message if isinstance(message, str) else None
+            value = None
+        error = value.get("error") if isinstance(value, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            code = " ".join(str(error[k]) for k in ("code", "status")
+                            if isinstance(error.get(k), (str, int)) and error.get(k))
+            return error["message"] + (f" (HTTP {code})" if code else "")
+        if isinstance(error, str) and error.strip():
+            return error
+    return message or None
 
 
 def _read_gemini(out: _Output) -> _Report:
-    """``gemini --output-format json``: a JSON object on stdout; on a fatal error stdout
-    is empty and ``{"error": {...}}`` goes to stderr. Exit 53 is its turn limit."""
-    payload = out.last_json()
-    if payload is None:
-        payload = _last_error_json(out.tail("stderr"))
-    status = reason = None
-    steps = tokens_in = tokens_out = None
-    if payload is not None:
-        error = payload.get("error")
-        if error:
-            status = "failed"
-            reason = (error.get("message") if isinstance(error, dict) else str(error)) or None
-        elif "response" in payload or "stats" in payload:
-            status = "success"
-        stats = payload.get("stats") if isinstance(payload.get("stats"), dict) else {}
-        tools = stats.get("tools")
-        steps = tools.get("totalCalls") if isinstance(tools, dict) else None
-        models = stats.get("models") if isinstance(stats.get("models"), dict) else {}
-        counts = [m.get("tokens") for m in models.values() if isinstance(m, dict)]
-        counts = [c for c in counts if isinstance(c, dict)]
-        if counts:
-            tokens_in = sum(c.get("prompt", c.get("input", 0)) for c in counts
-                            if _count(c.get("prompt", c.get("input", 0))))
-            tokens_out = sum(c.get("candidates", 0) for c in counts if _count(c.get("candidates", 0)))
+    """``gemini --output-format stream-json``: JSON lines ending with a ``result`` event
+    (status, error, stats), on success, API errors and turn limits alike. Also read:
+    ``--output-format json`` (what 0.6.x has): one object on stdout, or on a fatal error
+    nothing on stdout and ``{"error": {...}}`` on stderr. Exit 53 is its turn limit."""
+    result, loop = None, None
+    for event in out.json_lines():
+        if event.get("type") == "result":
+            result = event
+        elif event.get("type") == "error" and "Loop detected" in str(event.get("message")):
+            loop = str(event["message"])  # it stopped itself, and exits 0
+    status = reason = steps = tokens_in = tokens_out = None
+    if result is not None:
+        error = result.get("error")
+        status = "success" if result.get("status") == "success" and not error else "failed"
+        if isinstance(error, dict):
+            reason = _api_message(error.get("message"))
+            status = "partial" if error.get("type") == "FatalTurnLimitedError" else status
+        stats = result.get("stats") if isinstance(result.get("stats"), dict) else {}
+        steps = stats.get("tool_calls")
+        tokens_in, tokens_out = stats.get("input_tokens"), stats.get("output_tokens")
+    else:
+        payload = out.last_json() or _last_error_json(out.tail("stderr"))
+        if payload is not None:
+            stats = payload.get("stats") if isinstance(payload.get("stats"), dict) else {}
+            models = stats.get("models") if isinstance(stats.get("models"), dict) else {}
+            models = [m for m in models.values() if isinstance(m, dict)]
+            tools = stats.get("tools")
+            steps = tools.get("totalCalls") if isinstance(tools, dict) else None
+            counts = [m["tokens"] for m in models if isinstance(m.get("tokens"), dict)]
+            if counts:
+                tokens_in = sum(c.get("prompt", 0) for c in counts if _count(c.get("prompt", 0)))
+                tokens_out = sum(c.get("candidates", 0) for c in counts
+                                 if _count(c.get("candidates", 0)))
+            error = payload.get("error")
+            api_errors = sum(m["api"].get("totalErrors", 0) for m in models
+                             if isinstance(m.get("api"), dict)
+                             and _count(m["api"].get("totalErrors", 0)))
+            if error:
+                status = "failed"
+                reason = _api_message(error.get("message") if isinstance(error, dict) else str(error))
+            elif payload.get("response") == "" and api_errors:
+                status = "failed"  # 0.6.x answers an API error with an empty response, exit 0
+            elif "response" in payload or "stats" in payload:
+                status = "success"
+    if status == "success" and loop:
+        status, reason = "partial", loop
     if out.exit_code == 53:  # its documented "turn limit exceeded"
         status = "partial"
         reason = reason or "stopped at its turn limit"
@@ -573,7 +603,7 @@ PRESETS = {
         "--no-show-release-notes --no-gitignore --model {model?} --message={task}",
         _read_aider, bookkeeping=(".aider*",)),
     "gemini": _Adapter(
-        "gemini --yolo --output-format json --model {model?} --prompt={task}",
+        "gemini --yolo --output-format stream-json --model {model?} --prompt={task}",
         _read_gemini, env={"GEMINI_CLI_TRUST_WORKSPACE": "true"}, prints="JSON result"),
 }
 # A command template of the user's: no reader, nothing known but the exit code.

@@ -110,7 +110,7 @@ def print_result(name, status, result, indent):
     tokens_in, tokens_out = result.get("tokens", (1200, 34))
     apierror = result.get("apierror")
     if name == "architect":
-        out = {k: v for k, v in result.items() if k not in ("tokens", "apierror", "notices")}
+        out = {k: v for k, v in result.items() if k not in ("tokens", "apierror", "notices", "format")}
         if apierror:
             out.update(status="failed", output=apierror)
         if "tokens" in result:
@@ -144,6 +144,20 @@ def print_result(name, status, result, indent):
         else:
             print(json.dumps({"type": "turn.completed", "usage": {
                 "input_tokens": tokens_in, "cached_input_tokens": 0, "output_tokens": tokens_out}}))
+    elif name == "gemini" and result.get("format") == "stream-json":
+        # JSON lines; the last, "result", carries status, error and stats in every case.
+        print(json.dumps({"type": "init", "session_id": "s1", "model": "gemini-2.5-pro"}))
+        print(json.dumps({"type": "message", "role": "assistant", "content": "done", "delta": True}))
+        out = {"type": "result", "status": "success", "stats": {
+            "total_tokens": tokens_in + tokens_out, "input_tokens": tokens_in,
+            "output_tokens": tokens_out, "cached": 0, "input": tokens_in, "duration_ms": 5,
+            "tool_calls": steps}}
+        if status == "failed" or apierror:
+            out.update(status="error", error={"type": "unknown", "message": apierror or "boom"})
+        elif status == "partial":
+            out.update(status="error", error={"type": "FatalTurnLimitedError",
+                                              "message": "Reached max session turns"})
+        print(json.dumps(out))
     elif name == "gemini":
         if status == "failed" or apierror:
             # Fatal errors: nothing on stdout, the error object on stderr (twice).
@@ -217,6 +231,8 @@ def main():
               "env": {k: v for k, v in os.environ.items()
                       if k.startswith(("OPENAI", "ARCHITECT", "GIT_", "GEMINI_", "IS_SANDBOX"))}}
     result = {"status": "success", "steps": 3, "cost": 0.0123}
+    if options.get("--output-format"):
+        result["format"] = options["--output-format"]
     printed, exit_code, indent = False, 0, None
 
     def save():

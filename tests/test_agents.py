@@ -125,7 +125,7 @@ def test_summary_and_junit_carry_reasons_and_tokens(repo, cli, tmp_path):
 
 
 def test_tokens_survive_results_files_and_collect(repo, cli, tmp_path):
-    code, _, _ = cli("t", "--agent-cmd", "gemini", "--models", "fake:tokens=321/12,fake:json=failed+exit=1",
+    code, _, _ = cli("t", "--agent-cmd", "codex", "--models", "fake:tokens=321/12,fake:json=failed+exit=1",
                      "--workers", "1", "--results", tmp_path / "r.json", "--quiet")
     saved = json.loads((tmp_path / "r.json").read_text())["results"]
     assert [(r["tokens_in"], r["tokens_out"]) for r in saved] == [(321, 12), (None, None)]
@@ -222,3 +222,31 @@ def test_codex_timeout_names_its_last_retry_notice_not_its_stdin_line(repo, cli,
     assert results[0]["status"] == "timeout"
     assert results[0]["error"] == ("stopped after 1s timeout; its last words: Reconnecting... 2/5 "
                                    "(connection refused)")
+
+
+@pytest.mark.parametrize("message, reason", [
+    # Gemini CLI quotes the API's error body, sometimes inside "[API Error: ...]"
+    ('{"error":{"code":400,"message":"stand-in refuses: marker","status":"INVALID_ARGUMENT"}}',
+     "stand-in refuses: marker (HTTP 400 INVALID_ARGUMENT)"),
+    ('[API Error: {"error":{"code":500,"message":"boom"}}]', "boom (HTTP 500)"),
+    # Codex's turn.failed quotes an OpenAI error body
+    ('{"error": {"message": "marker-400: no", "type": "invalid_request_error"}}', "marker-400: no"),
+    ("plain words {not json", "plain words {not json"),
+    ('{"error": "just a string"}', "just a string"),
+])
+def test_an_api_error_body_quoted_by_a_cli_gives_the_apis_own_message(message, reason):
+    assert architect_parallel._api_message(message) == reason
+
+
+def test_gemini_stopping_itself_in_a_loop_is_partial(repo, cli, tmp_path):
+    script = tmp_path / "gemini"
+    script.write_text("#!/bin/sh\n"
+                      "echo '{\"type\":\"error\",\"severity\":\"warning\",\"message\":"
+                      "\"Loop detected, stopping execution\"}'\n"
+                      "echo '{\"type\":\"result\",\"status\":\"success\",\"stats\":"
+                      "{\"tool_calls\":5,\"input_tokens\":10,\"output_tokens\":2}}'\n")
+    script.chmod(0o755)
+    code, results, _ = cli.json("t", "--agent-cmd", f"{script} -p {{task}}", "--workers", "1")
+    r = results[0]
+    assert (r["status"], r["steps"], r["error"]) == (
+        "partial", 5, "Loop detected, stopping execution")

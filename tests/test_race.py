@@ -70,7 +70,7 @@ def test_workers_get_their_environment(repo, cli, records):
                "-c", "features.unbounded_connection_retries=false", "--model", "M", "--", "-t"]),
     ("aider", ["--yes-always", "--no-pretty", "--no-stream", "--no-check-update", "--no-analytics",
                "--no-show-release-notes", "--no-gitignore", "--model", "M", "--message=-t"]),
-    ("gemini", ["--yolo", "--output-format", "json", "--model", "M", "--prompt=-t"]),
+    ("gemini", ["--yolo", "--output-format", "stream-json", "--model", "M", "--prompt=-t"]),
 ])
 def test_presets_build_their_cli_command_line(repo, cli, records, preset, argv):
     code, results, _ = cli.json("--task=-t", "--agent-cmd", preset, "--models", "M", "--workers", "1")
@@ -96,9 +96,18 @@ def test_presets_build_their_cli_command_line(repo, cli, records, preset, argv):
     # a retry notice is not a failure when the turn then completes
     ("codex", "fake:notice=Reconnecting..._1/5+steps=1", ("success", 1, None, 1200, 34, None)),
     ("gemini", "fake:steps=2", ("success", 2, None, 1200, 34, None)),
-    ("gemini", "fake:json=failed+exit=1", ("failed", None, None, None, None, "boom (exit code 1)")),
+    # stream-json: the result event carries stats in every case
+    ("gemini", "fake:json=failed+exit=1", ("failed", 3, None, 1200, 34, "boom (exit code 1)")),
     ("gemini", "fake:apierror=[API_Error:_quota]+exit=144",
-     ("failed", None, None, None, None, "[API Error: quota] (exit code 144)")),
+     ("failed", 3, None, 1200, 34, "[API Error: quota] (exit code 144)")),
+    ("gemini", "fake:json=partial", ("partial", 3, None, 1200, 34, "Reached max session turns")),
+    # --output-format json (Gemini CLI 0.6.x): a fatal error is a JSON object on stderr only
+    ("gemini --yolo --output-format json --model {model?} --prompt={task}", "fake:steps=2",
+     ("success", 2, None, 1200, 34, None)),
+    ("gemini --yolo --output-format json --model {model?} --prompt={task}", "fake:json=failed+exit=1",
+     ("failed", None, None, None, None, "boom (exit code 1)")),
+    ("gemini --yolo --output-format json --model {model?} --prompt={task}", "fake:exit=53",
+     ("partial", 3, None, 1200, 34, "stopped at its turn limit (exit code 53)")),
     ("gemini", "fake:exit=53", ("partial", 3, None, 1200, 34, "stopped at its turn limit (exit code 53)")),
     ("aider", "fake:cost=0.5+tokens=902/11", ("success", None, 0.5, 900, 11, None)),
     ("aider", "fake:tokens=12345/6", ("success", None, 0.0123, 12300, 6, None)),

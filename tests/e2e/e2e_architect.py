@@ -87,8 +87,9 @@ def only_result(run):
     return run.results[0]
 
 
-def test_success(tmp_path, bin_dir):
-    repo = make_repo(tmp_path)
+@pytest.mark.parametrize("identity", [True, False], ids=["identity", "no-identity"])
+def test_success(tmp_path, bin_dir, identity):
+    repo = make_repo(tmp_path, identity=identity)
     config = read(os.path.join(repo, ".git", "config"))
     with OpenAIChatStandIn(hello_script, prompt_tokens=PROMPT_TOKENS,
                            completion_tokens=COMPLETION_TOKENS) as standin:
@@ -172,7 +173,11 @@ def test_step_limit_is_partial(tmp_path, bin_dir):
     assert result["error"], result  # its closing words or its stop_reason (max_steps)
     tool_calls = [c for c in standin.chat_requests if c.get("tools")]
     assert len(tool_calls) == 2, standin.chat_requests  # --max-steps 2 reached architect
-    assert result["tokens_in"] == len(standin.chat_requests) * PROMPT_TOKENS, result
+    # architect's costs count the step calls, not its closing call without tools.
+    assert result["tokens_in"] == len(tool_calls) * PROMPT_TOKENS, result
+    assert result["tokens_out"] == len(tool_calls) * COMPLETION_TOKENS, result
+    assert result["cost"] == pytest.approx(
+        len(tool_calls) * (PROMPT_TOKENS * PRICE_IN + COMPLETION_TOKENS * PRICE_OUT), rel=1e-3)
     assert result["files_modified"] == [], result
     assert committed_files(repo, "architect/parallel-1") == [], logs
     assert not processes_in(str(tmp_path)), "processes left running in the test folder"

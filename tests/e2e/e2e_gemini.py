@@ -7,7 +7,8 @@ What the test gives the CLI is what a user would have set up once:
   @google/genai SDK and the CLI's content generator read);
 * ``~/.gemini/settings.json`` with ``security.auth.selectedType = "gemini-api-key"``:
   without it, ``GOOGLE_GEMINI_BASE_URL`` makes the CLI pick its "gateway" auth type,
-  which headless mode refuses ("Invalid auth method selected.", exit 41).
+  which headless mode refuses ("Invalid auth method selected.", exit 41);
+  and ``privacy.usageStatisticsEnabled = false``.
 
 What it does NOT give is folder trust: every worktree is a new folder the CLI has never
 been told to trust, and headless runs in an untrusted folder exit 55 before any model
@@ -41,7 +42,10 @@ def _setup(tmp_path, gemini_bin, standin, settings=None):
         "GEMINI_API_KEY": "standin-key",
         "GOOGLE_GEMINI_BASE_URL": standin.url,
     })
-    config = {"security": {"auth": {"selectedType": "gemini-api-key"}}}
+    # Usage statistics off: otherwise the CLI looks up play.googleapis.com (its Clearcut
+    # logger), whatever GEMINI_TELEMETRY_ENABLED says.
+    config = {"security": {"auth": {"selectedType": "gemini-api-key"}},
+              "privacy": {"usageStatisticsEnabled": False}}
     for key, value in (settings or {}).items():
         config.setdefault(key, {}).update(value)
     os.makedirs(os.path.join(env["HOME"], ".gemini"), exist_ok=True)
