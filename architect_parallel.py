@@ -106,6 +106,8 @@ _RESULT_TAILS = (64 * 1024, 4 * 1024 * 1024)
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
                       "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
 _STATE_DIR = "architect-parallel"  # under the repository's common git dir
+# The identity of the runner's commits, and of agents', where git has none configured.
+_IDENTITY = (("user.name", "architect-parallel"), ("user.email", "architect-parallel@localhost"))
 _MARK_VAR = "ARCHITECT_PARALLEL_MARK"  # set in each agent's environment, see _kill_trees
 
 
@@ -354,7 +356,7 @@ class _Adapter:
 
 def _read_architect(out: _Output) -> _Report:
     """``architect run --json``: one JSON object (status, steps, costs, output) at the end of stdout."""
-    payload = out.last_json()
+    payload = out.last_json() or _last_json_with(out.tail(), "status", at_line_start=True)
     if payload is None:
         return _Report()
     status = payload.get("status")
@@ -365,8 +367,11 @@ def _read_architect(out: _Output) -> _Report:
         cost = costs.get("total_cost_usd")
     reason = None
     if status != "success":
-        reason = next((payload[key] for key in ("error", "output", "stop_reason")
+        reason = next((payload[key] for key in ("error", "output")
                        if isinstance(payload.get(key), str) and payload[key].strip()), None)
+        stop = payload.get("stop_reason")
+        if status == "partial" and isinstance(stop, str) and stop:  # e.g. max_steps
+            reason = f"stopped: {stop}" + (f": {reason}" if reason else "")
     return _Report(status, payload.get("steps"), cost, costs.get("total_input_tokens"),
                    costs.get("total_output_tokens"), reason)
 
@@ -485,7 +490,7 @@ def _read_gemini(out: _Output) -> _Report:
         steps = stats.get("tool_calls")
         tokens_in, tokens_out = stats.get("input_tokens"), stats.get("output_tokens")
     else:
-        payload = out.last_json() or _last_error_json(out.tail("stderr"))
+        payload = out.last_json() or _last_json_with(out.tail("stderr"), "error")
         if payload is not None:
             stats = payload.get("stats") if isinstance(payload.get("stats"), dict) else {}
             models = stats.get("models") if isinstance(stats.get("models"), dict) else {}
@@ -589,7 +594,9 @@ PRESETS = {
         "architect run --agent {agent} --confirm-mode yolo --json --max-steps {max_steps} "
         "--model {model?} --budget {budget?} --timeout {timeout?} --config {config?} "
         "--api-base {api_base?} -- {task}",
-        _read_architect, bookkeeping=(".architect/sessions/",), prints="JSON result"),
+        # litellm's DEBUG logging would bury the result, and print a line after it.
+        _read_architect, env={"LITELLM_LOG": "ERROR"}, bookkeeping=(".architect/sessions/",),
+        prints="JSON result"),
     "claude": _Adapter(
         "claude -p --output-format json --dangerously-skip-permissions "
         "--max-turns {max_steps} --model {model?} -- {task}",
@@ -600,7 +607,8 @@ PRESETS = {
         _read_codex, prints="JSON events", noise=("Reading additional input from stdin",)),
     "aider": _Adapter(
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
-        "--no-show-release-notes --no-gitignore --model {model?} --message={task}",
+        "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
+        "--openai-api-base {api_base?} --model {model?} --message={task}",
         _read_aider, bookkeeping=(".aider*",)),
     "gemini": _Adapter(
         "gemini --yolo --output-format stream-json --model {model?} --prompt={task}",
@@ -660,19 +668,22 @@ def _last_meaningful_line(text: str, noise: "tuple[str, ...]" = ()) -> Optional[
     return lines[-1] if lines else None
 
 
-def _last_error_json(text: str) -> Optional[dict]:
-    """The last JSON object with an ``error`` key in ``text``, even with text around it
-    (Gemini CLI prints its error object to stderr, the second copy after ``[ERROR] ``)."""
+def _last_json_with(text: str, key: str, at_line_start: bool = False) -> Optional[dict]:
+    """The last JSON object with ``key`` in ``text``, even with text after it (Gemini CLI
+    prints its error object to stderr, the second copy after ``[ERROR] ``; litellm may
+    log a line after architect's result). Objects start a line, or follow ``] `` or a
+    space unless ``at_line_start``."""
     import json
     decoder = json.JSONDecoder()
     for match in reversed(list(re.finditer(r"\{", text))):
-        if match.start() and text[match.start() - 1] not in "\n] ":
+        before = text[match.start() - 1] if match.start() else "\n"
+        if before != "\n" and (at_line_start or before not in "] "):
             continue
         try:
             value, _end = decoder.raw_decode(text, match.start())
         except ValueError:
             continue
-        if isinstance(value, dict) and "error" in value:
+        if isinstance(value, dict) and key in value:
             return value
     return None
 
@@ -714,6 +725,7 @@ class ParallelRunner:
         self._procs_lock = threading.Lock()
         self._procs: Dict[int, _Agent] = {}
         self._running: Dict[int, float] = {}  # worker id: when its agent started
+        self._agent_env: Dict[str, str] = {}  # set for each run: git identity for agents
         self._slow_hint: Optional[float] = 600.0  # seconds; None once the hint was given
 
     # -- public API ----------------------------------------------------
@@ -825,6 +837,8 @@ class ParallelRunner:
         self._check_nothing_lost(repo, jobs, base_commit)
         includes = repo.include_files(self.config.include)
         repo.exclude_worktrees()
+        self._agent_env = _git_config_env(os.environ, repo.missing_identity())
+        git_config = _read_bytes(os.path.join(repo.common_dir, "config"))
         self._watch = _OutsideWatch(repo, self._warn)  # its first git status also tells this:
         if self._watch.changed_files():
             self._warn("the main checkout has uncommitted changes; workers start from "
@@ -858,6 +872,10 @@ class ParallelRunner:
             raise
         finally:
             pool.shutdown(wait=True)
+            if _read_bytes(os.path.join(repo.common_dir, "config")) != git_config:
+                self._warn(f"{os.path.join(repo.common_dir, 'config')} changed during the run: an "
+                           "agent or a setup or check command changed your git settings; "
+                           "look with 'git config --local --list'")
             self.results = _rank([f.result() for f in futures])
             self.run_info = self._run_info(all_jobs, base_commit, started)
             try:
@@ -979,6 +997,7 @@ class ParallelRunner:
             return result
         values = self._values(job, base)
         env = command.environment(_clean_env())
+        env.update(self._agent_env)
         env.update({f"ARCHITECT_PARALLEL_{key.upper()}": values[key] or ""
                     for key in ("worker", "task", "task_file", "model", "branch", "worktree",
                                 "base", "port")})
@@ -1873,7 +1892,16 @@ class _Repo:
         if self.succeeds("var", "GIT_AUTHOR_IDENT", cwd=path) and \
                 self.succeeds("var", "GIT_COMMITTER_IDENT", cwd=path):
             return []
-        return ["-c", "user.name=architect-parallel", "-c", "user.email=architect-parallel@localhost"]
+        return [arg for key, value in _IDENTITY for arg in ("-c", f"{key}={value}")]
+
+    def missing_identity(self) -> Dict[str, str]:
+        """The identity settings git config does not have, with the runner's own values.
+
+        A CLI that finds none there writes one into the shared .git/config (aider
+        writes user.name "Your Name"); agents get these through the environment instead.
+        """
+        return {key: value for key, value in _IDENTITY
+                if not self.succeeds("config", "--get", key, cwd=self.top)}
 
     def exclude_worktrees(self) -> None:
         """Keep the worktree folders out of ``git status`` in the main checkout."""
@@ -2021,6 +2049,30 @@ def _clean_env() -> Dict[str, str]:
     """The agent's environment: ours (API keys included) minus variables that would
     point its git at the main repository instead of its worktree."""
     return {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+
+
+def _git_config_env(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str]:
+    """``settings`` as environment variables, the way ``git -c`` hands them to every git
+    a process starts (GIT_CONFIG_COUNT/KEY_n/VALUE_n, git 2.31+), after those ``env``
+    already has."""
+    count = env.get("GIT_CONFIG_COUNT", "0")
+    count = int(count) if count.isdigit() else 0
+    variables = {}
+    for key, value in settings.items():
+        variables.update({f"GIT_CONFIG_KEY_{count}": key, f"GIT_CONFIG_VALUE_{count}": value})
+        count += 1
+    if variables:
+        variables["GIT_CONFIG_COUNT"] = str(count)
+    return variables
+
+
+def _read_bytes(path: str) -> Optional[bytes]:
+    """A file's contents, or None when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def _wait_exited(proc: subprocess.Popen, deadline: Optional[float]) -> bool:

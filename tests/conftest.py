@@ -50,6 +50,11 @@ def agent_env(tmp_path, monkeypatch, records):
         monkeypatch.setenv(f"GIT_{var}_NAME", "Test")
         monkeypatch.setenv(f"GIT_{var}_EMAIL", "test@example.com")
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    # No identity of the machine's own ~/.gitconfig: tests say what git config holds.
+    (tmp_path / "gitconfig").write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(tmp_path / "gitconfig"))
+    for var in ("GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS"):
+        monkeypatch.delenv(var, raising=False)
     # The claude preset refuses to start as root unless IS_SANDBOX is set; tests run as
     # root in CI containers. Tests of that refusal remove it.
     monkeypatch.setenv("IS_SANDBOX", "1")

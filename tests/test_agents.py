@@ -250,3 +250,47 @@ def test_gemini_stopping_itself_in_a_loop_is_partial(repo, cli, tmp_path):
     r = results[0]
     assert (r["status"], r["steps"], r["error"]) == (
         "partial", 5, "Loop detected, stopping execution")
+
+
+# -- the user's git identity and config are left alone -------------------------------
+
+def test_agents_get_an_identity_through_the_environment_when_git_config_has_none(repo, cli,
+                                                                                  records):
+    # What aider does when git config has no identity: "git config user.name" is empty,
+    # so it writes one into the shared .git/config. With the variables, git config has one.
+    config_before = (repo / ".git" / "config").read_bytes()
+    template = ("sh -c 'test -n \"$(git config --get user.name)\" || git config user.name "
+                "\"Your Name\"; echo {task} > HELLO.txt'")
+    code, results, err = cli.json("t", "--agent-cmd", template, "--workers", "1")
+    assert code == 0 and results[0]["files_modified"] == ["HELLO.txt"]
+    assert (repo / ".git" / "config").read_bytes() == config_before
+    assert "changed during the run" not in err
+    # the agent saw the runner's identity, after a GIT_CONFIG_* setting of the user's own
+    code, results, _ = cli.json("fake:write=a.txt", "--workers", "1", "--force")
+    (rec,) = read_records(records).values()
+    assert {k: v for k, v in rec["env"].items() if k.startswith("GIT_CONFIG_K")
+            or k.startswith(("GIT_CONFIG_V", "GIT_CONFIG_C"))} == {
+        "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "user.name",
+        "GIT_CONFIG_VALUE_0": "architect-parallel", "GIT_CONFIG_KEY_1": "user.email",
+        "GIT_CONFIG_VALUE_1": "architect-parallel@localhost"}
+
+
+def test_an_identity_the_user_configured_is_not_overridden(repo, cli, records, monkeypatch):
+    git("config", "user.name", "Ada", cwd=repo)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.quotepath")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", "off")
+    code, results, _ = cli.json("fake:write=a.txt", "--workers", "1")
+    (rec,) = read_records(records).values()
+    assert {k: v for k, v in rec["env"].items()
+            if k.startswith(("GIT_CONFIG_K", "GIT_CONFIG_V", "GIT_CONFIG_C"))} == {
+        "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "core.quotepath", "GIT_CONFIG_VALUE_0": "off",
+        "GIT_CONFIG_KEY_1": "user.email", "GIT_CONFIG_VALUE_1": "architect-parallel@localhost"}
+
+
+def test_a_change_to_git_config_during_the_run_is_reported(repo, cli):
+    template = "sh -c 'git config --local core.fsmonitor true; echo {task} > a.txt'"
+    code, _, err = cli("t", "--agent-cmd", template, "--workers", "1")
+    assert code == 0
+    assert (f"warning: {repo / '.git' / 'config'} changed during the run: an agent or a setup or "
+            "check command changed your git settings; look with 'git config --local --list'") in err

@@ -69,7 +69,8 @@ def test_workers_get_their_environment(repo, cli, records):
     ("codex", ["exec", "--json", "--sandbox", "workspace-write", "--skip-git-repo-check",
                "-c", "features.unbounded_connection_retries=false", "--model", "M", "--", "-t"]),
     ("aider", ["--yes-always", "--no-pretty", "--no-stream", "--no-check-update", "--no-analytics",
-               "--no-show-release-notes", "--no-gitignore", "--model", "M", "--message=-t"]),
+               "--no-show-release-notes", "--no-gitignore", "--no-auto-commits",
+               "--no-dirty-commits", "--model", "M", "--message=-t"]),
     ("gemini", ["--yolo", "--output-format", "stream-json", "--model", "M", "--prompt=-t"]),
 ])
 def test_presets_build_their_cli_command_line(repo, cli, records, preset, argv):
