@@ -331,9 +331,10 @@ class _Adapter:
 
     ``template``: its headless command line (see _AgentCommand). ``read``: turns its
     output into a _Report. ``env``: variables it needs, set unless the user set them.
-    ``bookkeeping``: its own state files (gitignore-like names: ``dir/`` or a glob of
-    the first path component) that are never committed or counted as the worker's
-    work. ``check``: given the command line and environment, why the CLI would
+    ``bookkeeping``: gitignore patterns of the state files it writes in the worktree,
+    added to ``.git/info/exclude``, so that they are never committed, counted as the
+    worker's work, or taken for uncommitted work (aider then also leaves .gitignore
+    alone). ``check``: given the command line and environment, why the CLI would
     refuse to run (checked before anything is created), or None. ``prints``: what its
     result looks like, named when it is missing ("JSON result"). ``noise``: starts of
     lines it prints that never say what went wrong.
@@ -345,13 +346,6 @@ class _Adapter:
                  prints: Optional[str] = None, noise: "tuple[str, ...]" = ()):
         self.template, self.read, self.env = template, read, dict(env or {})
         self.bookkeeping, self.check, self.prints, self.noise = bookkeeping, check, prints, noise
-
-    def is_bookkeeping(self, path: str) -> bool:
-        """Whether the repo-relative ``path`` is one of the CLI's own state files."""
-        import fnmatch
-        first = path.split("/", 1)[0]
-        return any(path.startswith(p) if p.endswith("/") else fnmatch.fnmatchcase(first, p)
-                   for p in self.bookkeeping)
 
 
 def _read_architect(out: _Output) -> _Report:
@@ -386,14 +380,15 @@ def _read_claude(out: _Output) -> _Report:
         status = "success"
     else:
         status = "partial" if subtype == "error_max_turns" else "failed"
-    reason = None
-    if status != "success":
-        errors = payload.get("errors")
-        reason = (payload.get("result") if isinstance(payload.get("result"), str)
-                  and payload["result"].strip() else
-                  "; ".join(str(e) for e in errors) if isinstance(errors, list) and errors else
-                  f"stopped at its turn limit after {payload.get('num_turns')} turns"
-                  if subtype == "error_max_turns" else subtype if isinstance(subtype, str) else None)
+    reason, result, errors = None, payload.get("result"), payload.get("errors")
+    if status == "success":
+        pass
+    elif isinstance(result, str) and result.strip():  # "API Error: 500 ..."
+        reason = result
+    elif isinstance(errors, list) and errors:  # ["Reached maximum number of turns (1)"]
+        reason = "; ".join(str(e) for e in errors)
+    elif isinstance(subtype, str) and subtype != "success":  # error_during_execution
+        reason = subtype
     usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
     # Input tokens are reported in three parts: new, written to the cache, read from it.
     parts = [usage.get(key) for key in ("input_tokens", "cache_creation_input_tokens",
@@ -456,7 +451,7 @@ def _api_message(message: object) -> Optional[str]:
     if start >= 0:
         try:
             value, _end = json.JSONDecoder().raw_decode(message, start)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting
             value = None
         error = value.get("error") if isinstance(value, dict) else None
         if isinstance(error, dict) and isinstance(error.get("message"), str):
@@ -521,27 +516,31 @@ def _read_gemini(out: _Output) -> _Report:
     return _Report(status, steps, None, tokens_in, tokens_out, reason)
 
 
-_AIDER_TOKENS = _LazyPattern(r"^Tokens: ([0-9.,]+[kKmM]?) sent, ([0-9.,]+[kKmM]?) received\.(.*)$",
-                             re.M)
-_AIDER_COST = _LazyPattern(r"Cost: \$([0-9.]+) message, \$([0-9.]+) session")
-_AIDER_ERROR = _LazyPattern(r"^(litellm\.[A-Za-z]*Error|openai\.[A-Za-z]*Error|[A-Za-z]*Error): ",
-                            re.M)
+# "Tokens: 2.5k sent, 2.3k cache hit, 12 received. Cost: $0.0004 message, $0.0004 session."
+# (the cache parts only when the API reports them; then Cost: may start the next line)
+_AIDER_NUMBER = r"([0-9][0-9,]*(?:\.[0-9]+)?[kKmM]?)"
+_AIDER_TOKENS = _LazyPattern(rf"^Tokens: {_AIDER_NUMBER} sent(?:, [^,\n]* cache (?:write|hit))*, "
+                             rf"{_AIDER_NUMBER} received\.(?=(.*\n?.*))", re.M)
+_AIDER_COST = _LazyPattern(r"Cost: \$([0-9]+(?:\.[0-9]+)?) message, \$([0-9]+(?:\.[0-9]+)?) session")
+# Model errors as aider prints them, from litellm or the OpenAI client.
+_AIDER_ERROR = _LazyPattern(r"^(?:litellm|openai)\.[A-Za-z]*Error: ", re.M)
 
 
 def _read_aider(out: _Output) -> _Report:
     """aider prints no JSON: each model call ends with a ``Tokens: N sent, M received.``
     line (and ``Cost: $X message, $Y session.`` when priced). A model error is printed
     (``litellm.AuthenticationError: ...``) and aider still exits 0, so exit 0 without
-    a ``Tokens:`` line is a failure."""
+    a ``Tokens:`` line, or with a model error after the last one, is a failure."""
     text = out.tail("stdout", _RESULT_TAILS[-1])
     calls = list(_AIDER_TOKENS.finditer(text))
     tokens_in = sum(_aider_count(m.group(1)) for m in calls) if calls else None
     tokens_out = sum(_aider_count(m.group(2)) for m in calls) if calls else None
     costs = [_AIDER_COST.search(m.group(3)) for m in calls]
     cost = next((float(c.group(2)) for c in reversed(costs) if c), None)
-    after = calls[-1].end() if calls else 0
-    errors = list(_AIDER_ERROR.finditer(text, after))
-    errors = errors or list(_AIDER_ERROR.finditer(out.tail("stderr")))
+    # A model error after the last model call (or anywhere, when there was none).
+    errors = list(_AIDER_ERROR.finditer(text, calls[-1].end() if calls else 0))
+    if not calls and not errors:
+        errors = list(_AIDER_ERROR.finditer(out.tail("stderr")))
     reason = None
     if errors:
         source = errors[-1].string
@@ -562,10 +561,10 @@ def _read_aider(out: _Output) -> _Report:
 def _aider_count(text: str) -> int:
     """aider's token counts: ``902``, ``1.2k``, ``12k`` (rounded by aider)."""
     text = text.replace(",", "")
-    scale = {"k": 1000, "m": 1000000}.get(text[-1].lower(), 1)
+    scale = {"k": 1000, "m": 1000000}.get(text[-1:].lower(), 1)
     try:
         return int(round(float(text.rstrip("kKmM")) * scale))
-    except ValueError:
+    except (ValueError, OverflowError):
         return 0
 
 
@@ -595,7 +594,7 @@ PRESETS = {
         "--model {model?} --budget {budget?} --timeout {timeout?} --config {config?} "
         "--api-base {api_base?} -- {task}",
         # litellm's DEBUG logging would bury the result, and print a line after it.
-        _read_architect, env={"LITELLM_LOG": "ERROR"}, bookkeeping=(".architect/sessions/",),
+        _read_architect, env={"LITELLM_LOG": "ERROR"}, bookkeeping=("/.architect/sessions/",),
         prints="JSON result"),
     "claude": _Adapter(
         "claude -p --output-format json --dangerously-skip-permissions "
@@ -609,7 +608,7 @@ PRESETS = {
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
         "--openai-api-base {api_base?} --model {model?} --message={task}",
-        _read_aider, bookkeeping=(".aider*",)),
+        _read_aider, bookkeeping=("/.aider*",)),
     "gemini": _Adapter(
         "gemini --yolo --output-format stream-json --model {model?} --prompt={task}",
         _read_gemini, env={"GEMINI_CLI_TRUST_WORKSPACE": "true"}, prints="JSON result"),
@@ -622,7 +621,10 @@ def _read_result(adapter: _Adapter, out: _Output) -> _Report:
     """The adapter's report, completed: a status in every case (the exit code decides
     when the output does not), numbers that make sense or None, and a reason for
     every worker that did not succeed, taken from the output when the agent gave none."""
-    report = adapter.read(out)
+    try:
+        report = adapter.read(out)
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
+        report = _Report()  # output no reader foresaw: judged like no result at all
     if report.status is None:
         report.missing = adapter.prints
         # architect without JSON: exit 0 did something, we cannot tell how well.
@@ -641,7 +643,12 @@ def _read_result(adapter: _Adapter, out: _Output) -> _Report:
         reason = report.reason if isinstance(report.reason, str) and report.reason.strip() else (
             _last_meaningful_line(out.tail("stderr"), adapter.noise))
         if not reason and (adapter.prints is None or report.missing):  # stdout is not JSON
-            reason = _last_meaningful_line(out.tail("stdout"), adapter.noise)
+            stdout = out.tail("stdout")
+            # A JSON fragment is no reason: the result itself was cut short or broken.
+            reason = _last_meaningful_line(stdout, adapter.noise + (("{", "[") if report.missing
+                                                                    else ()))
+            if not reason and report.missing and re.search(r"^\s*[{\[]", stdout, re.M):
+                reason, report.missing = f"its {report.missing} was cut short or unreadable", None
         report.reason = " ".join(reason.split())[:_MAX_REASON] if reason else None
     else:
         report.reason = None
@@ -681,7 +688,7 @@ def _last_json_with(text: str, key: str, at_line_start: bool = False) -> Optiona
             continue
         try:
             value, _end = decoder.raw_decode(text, match.start())
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting
             continue
         if isinstance(value, dict) and key in value:
             return value
@@ -836,7 +843,9 @@ class ParallelRunner:
         repo.prune_worktrees()
         self._check_nothing_lost(repo, jobs, base_commit)
         includes = repo.include_files(self.config.include)
-        repo.exclude_worktrees()
+        # The worktree folders stay out of git status in the main checkout, and the CLI's
+        # own state files out of every commit, status and count.
+        repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
         self._agent_env = _git_config_env(os.environ, repo.missing_identity())
         git_config = _read_bytes(os.path.join(repo.common_dir, "config"))
         self._watch = _OutsideWatch(repo, self._warn)  # its first git status also tells this:
@@ -1064,7 +1073,7 @@ class ParallelRunner:
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
             if agent_ran and os.path.isdir(job.path):
-                self._finish(repo, job, result, env, copied, command.adapter)
+                self._finish(repo, job, result, env, copied)
             if result.error != "not started":
                 detail = f"{result.duration:.1f}s"
                 if result.cost_known:
@@ -1105,8 +1114,9 @@ class ParallelRunner:
             if report.reason:
                 result.error = report.reason + (f" ({', '.join(notes)})" if notes else "")
             elif result.status == "failed":
-                result.error = (f"agent exited with code {code} and printed nothing" if code
-                                else "the agent reported a failure without a reason")
+                result.error = ("the agent reported a failure without a reason"
+                                + (f" (exit code {code})" if code else "") if not report.missing
+                                else f"agent exited with code {code} and printed nothing")
 
     def _create(self, repo: _Repo, job: _Job, base: str,
                 includes: List[str]) -> Optional[List[str]]:
@@ -1154,12 +1164,11 @@ class ParallelRunner:
             self._progress(f"worker {job.worker_id} {state} {detail}".rstrip())
 
     def _finish(self, repo: _Repo, job: _Job, result: WorkerResult, env: Dict[str, str],
-                copied: List[str], adapter: _Adapter) -> None:
+                copied: List[str]) -> None:
         """After the agent: commit its changes, list the changed files, run the checks.
 
-        The copied include files and the CLI's own new state files (its bookkeeping)
-        are neither committed nor counted. Each step goes on when an earlier one
-        failed; the first error is kept.
+        The copied include files are neither committed nor counted. Each step goes on
+        when an earlier one failed; the first error is kept.
         """
         def note(exc: Exception) -> None:
             if not result.error:
@@ -1167,9 +1176,6 @@ class ParallelRunner:
 
         try:
             repo.return_to_branch(job.path, job.branch)
-            if adapter.bookkeeping:
-                copied = copied + [name for name in repo.untracked(job.path)
-                                   if adapter.is_bookkeeping(name)]
             if self.config.commit:
                 message = (f"architect-parallel: worker {job.worker_id}: "
                            f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
@@ -1598,7 +1604,7 @@ def _json_lines(path: str) -> Iterator[dict]:
                 if line.startswith(b"{"):
                     try:
                         value = json.loads(line.decode("utf-8", "replace"))
-                    except ValueError:
+                    except (ValueError, RecursionError):  # deep nesting
                         continue
                     if isinstance(value, dict):
                         yield value
@@ -1670,7 +1676,7 @@ def _read_last_json(path: str) -> Optional[dict]:
         for match in reversed(list(re.finditer(r"^[ \t]*\{", text, re.M))):
             try:
                 value, end = decoder.raw_decode(text, match.end() - 1)
-            except ValueError:
+            except (ValueError, RecursionError):  # deep nesting
                 continue
             if isinstance(value, dict) and not _NON_SPACE.search(text, end):
                 return value
@@ -1810,11 +1816,6 @@ class _Repo:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
         self.git("reset", "--hard", "--quiet", cwd=path)
 
-    def untracked(self, path: str) -> List[str]:
-        """Untracked files of the worktree at ``path`` that git does not ignore."""
-        return [name for name in self.git("ls-files", "--others", "--exclude-standard", "-z",
-                                          cwd=path).split("\0") if name]
-
     def changed_files(self, path: str, base: str) -> List[str]:
         """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
         diff = self.git("diff", "--name-only", "--no-renames", "-z", base, "--", cwd=path)
@@ -1903,9 +1904,9 @@ class _Repo:
         return {key: value for key, value in _IDENTITY
                 if not self.succeeds("config", "--get", key, cwd=self.top)}
 
-    def exclude_worktrees(self) -> None:
-        """Keep the worktree folders out of ``git status`` in the main checkout."""
-        pattern = f"/{WORKTREE_PREFIX}*/"
+    def exclude(self, patterns: List[str]) -> None:
+        """Add the gitignore ``patterns`` missing from ``.git/info/exclude`` (it applies to
+        every worktree): the worktree folders, the agents' bookkeeping."""
         exclude = os.path.join(self.common_dir, "info", "exclude")
         try:
             os.makedirs(os.path.dirname(exclude), exist_ok=True)
@@ -1914,9 +1915,11 @@ class _Repo:
                     current = f.read()
             except FileNotFoundError:
                 current = ""
-            if pattern not in current.splitlines():
+            missing = [p for p in patterns if p not in current.splitlines()]
+            if missing:
                 with open(exclude, "a", encoding="utf-8", errors="surrogateescape") as f:
-                    f.write(("" if current.endswith("\n") or not current else "\n") + pattern + "\n")
+                    f.write(("" if current.endswith("\n") or not current else "\n")
+                            + "".join(p + "\n" for p in missing))
         except OSError as exc:
             raise ParallelError(f"cannot update {exclude}: {exc.strerror or exc}") from None
 
@@ -3061,7 +3064,8 @@ def _is_number(value: object) -> bool:
 
 
 def _count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A count that makes sense: a whole number from 0 to 2**63 - 1."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 63
 
 
 def _format_tokens(r: WorkerResult) -> str:
@@ -3099,10 +3103,11 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     except (OSError, ValueError):
         width = 160  # a CI log: long lines are fine, endless ones are not
     for r in results:
-        if r.error:
+        unsuccessful = r.status not in ("success", "interrupted")
+        if r.error or unsuccessful:
             prefix = f"worker {r.worker_id}: "
-            lines.append(prefix + _shorten(r.error, max(40, width - len(prefix))))
-        if r.status not in ("success", "interrupted") and r.log_path:
+            lines.append(prefix + _shorten(r.error or r.status, max(40, width - len(prefix))))
+        if unsuccessful and r.log_path:
             logs = [os.path.relpath(p, top) if _inside(top, p) else p
                     for p in (r.stderr_path, r.log_path) if p]
             lines.append(f"  its output: {'  '.join(logs)}")

@@ -294,3 +294,90 @@ def test_a_change_to_git_config_during_the_run_is_reported(repo, cli):
     assert code == 0
     assert (f"warning: {repo / '.git' / 'config'} changed during the run: an agent or a setup or "
             "check command changed your git settings; look with 'git config --local --list'") in err
+
+
+# -- output no reader foresaw ----------------------------------------------------
+
+def _script(tmp_path, name, stdout="", stderr="", code=0):
+    """An executable called ``name`` that prints ``stdout`` and ``stderr`` and exits ``code``."""
+    folder = tmp_path / "scripts"
+    folder.mkdir(exist_ok=True)
+    (folder / "out").write_text(stdout)
+    (folder / "err").write_text(stderr)
+    path = folder / name
+    path.write_text(f"#!/bin/sh\ncat '{folder / 'out'}'\ncat '{folder / 'err'}' >&2\nexit {code}\n")
+    path.chmod(0o755)
+    return f"{path} {{task}}"
+
+
+@pytest.mark.parametrize("stdout, expected", [
+    # prompt caching adds "cache write"/"cache hit" parts; with both, Cost: moves to the next line
+    ("Tokens: 2.5k sent, 2.3k cache hit, 12 received. Cost: $0.00041 message, $0.00041 session.\n"
+     "Applied edit to HELLO.txt\n", ("success", 0.00041, 2500, 12, None)),
+    ("Tokens: 2.5k sent, 1.1k cache write, 2.3k cache hit, 12 received.\n"
+     "Cost: $0.00041 message, $0.0009 session.\nApplied edit to HELLO.txt\n",
+     ("success", 0.0009, 2500, 12, None)),
+    ("Tokens: 902 sent, 11 received.\n", ("success", None, 902, 11, None)),  # no known price
+    # malformed numbers are unknown, not a crash
+    ("Tokens: 10 sent, 2 received. Cost: $1.2.3 message, $1.2.3 session.\n",
+     ("success", None, 10, 2, None)),
+    # a model error after the last call (the commit-message model missing) fails it
+    ("Tokens: 10 sent, 2 received.\nlitellm.NotFoundError: NotFoundError: OpenAIException - The\n"
+     "model `gpt-4o-mini` does not exist\n\nDone.\n",
+     ("failed", None, 10, 2, "litellm.NotFoundError: NotFoundError: OpenAIException - The model "
+                             "`gpt-4o-mini` does not exist")),
+    # aider's lint output after a successful edit is no model error
+    ("Tokens: 10 sent, 2 received.\nSyntaxError: invalid syntax\n", ("success", None, 10, 2, None)),
+])
+def test_aider_output_as_aider_prints_it(repo, cli, tmp_path, stdout, expected):
+    code, results, _ = cli.json("t", "--agent-cmd", _script(tmp_path, "aider", stdout),
+                                "--workers", "1")
+    r = results[0]
+    assert (r["status"], r["cost"], r["tokens_in"], r["tokens_out"], r["error"]) == expected
+
+
+@pytest.mark.parametrize("name, stdout, stderr", [
+    ("gemini", "", '{"error": ' + "[" * 5000),
+    ("claude", '{"type": "result", "usage": ' + "[" * 5000 + "\n", ""),
+    ("codex", '{"type": "turn.failed", "error": ' + "[" * 5000 + "\n", ""),
+    ("architect", '{"status": "failed", "output": ' + "[" * 5000 + "\n", ""),
+    ("gemini", '{"type": "result", "status": "error", "error": {"message": "[API Error: '
+               + '{"error": ' + "[" * 5000 + ']"}}\n', ""),
+])
+def test_deeply_nested_json_is_no_result_not_a_crash(repo, cli, tmp_path, name, stdout, stderr):
+    code, results, _ = cli.json("t", "--agent-cmd", _script(tmp_path, name, stdout, stderr, code=1),
+                                "--workers", "1")
+    assert code == 1 and results[0]["status"] == "failed"
+
+
+def test_a_token_count_too_large_to_be_true_is_unknown(repo, cli, tmp_path):
+    stdout = json.dumps({"type": "result", "subtype": "success", "is_error": False,
+                         "usage": {"input_tokens": 10 ** 400, "output_tokens": 5}}) + "\n"
+    code, results, err = cli.json("t", "--agent-cmd", _script(tmp_path, "claude", stdout),
+                                  "--workers", "1")
+    assert code == 0 and (results[0]["tokens_in"], results[0]["tokens_out"]) == (None, 5)
+
+
+@pytest.mark.parametrize("stdout, error", [
+    # Claude Code: is_error with an empty result; "success" is no reason
+    ('{"type": "result", "subtype": "success", "is_error": true, "result": ""}\n',
+     "the agent reported a failure without a reason (exit code 1)"),
+    ('{"type": "result", "subtype": "error_during_execution", "is_error": true}\n',
+     "error_during_execution (exit code 1)"),
+])
+def test_a_failure_reported_without_words(repo, cli, tmp_path, stdout, error):
+    code, results, _ = cli.json("t", "--agent-cmd", _script(tmp_path, "claude", stdout, code=1),
+                                "--workers", "1")
+    assert results[0]["status"] == "failed" and results[0]["error"] == error
+
+
+def test_bookkeeping_left_in_a_worktree_is_not_work_to_lose(repo, cli):
+    # architect keeps its session file in the worktree: merge does not warn about it, and
+    # the next run does not take it for uncommitted work
+    code, _, _ = cli("fake:write=HELLO.txt+write=.architect/sessions/1.json", "--workers", "1")
+    assert code == 0
+    code, out, err = cli("merge", "best")
+    assert code == 0 and "uncommitted" not in err
+    code, _, err = cli("fake:json=failed+write=.architect/sessions/2.json+exit=1", "--workers", "1")
+    assert "would lose work" not in err and code == 1
+    assert "/.architect/sessions/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()

@@ -135,7 +135,7 @@ def test_status_comes_from_json_then_exit_code(repo, cli):
                    ("failed", 1), ("success", 0), ("failed", -6)]
     assert (results[6]["steps"], results[6]["cost"]) == (9, 1.5)
     # the agent's last words, the exit code, and what was missing
-    assert results[5]["error"] == '{"status": "success", "steps": (exit code 1, no JSON result)'
+    assert results[5]["error"] == "its JSON result was cut short or unreadable (exit code 1)"
     assert results[7]["error"] == "agent exited with code -6 and printed nothing"
 
 
@@ -318,7 +318,7 @@ def test_non_finite_or_huge_cost_is_unknown_and_json_stays_standard(repo, cli):
 def test_quiet_still_prints_worker_errors(repo, cli):
     code, out, err = cli("t", "--models", "fake:garbage+exit=4", "--workers", "1", "--quiet")
     assert code == 1 and out == ""
-    assert err == 'error: worker 1: {"status": "success", "steps": (exit code 4, no JSON result)\n'
+    assert err == "error: worker 1: its JSON result was cut short or unreadable (exit code 4)\n"
 
 
 def test_second_run_in_the_same_repository_refuses(repo, cli, records, agent_env):

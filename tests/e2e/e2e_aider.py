@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from harness import processes_in, read_bytes as read
 from harness import committed_files, git_out, install, make_repo, private_env, run_tool, \
     worker_logs
 from standin_openai_chat import OpenAIChatStandIn, content_text, error, messages_of, text
@@ -67,25 +68,6 @@ def aider_env(tmp_path, bin_dir, url):
 def run_aider(repo, env, *extra):
     return run_tool(repo, ["--agent-cmd", "aider", "--workers", "1", "--models", MODEL,
                            "--timeout-per-worker", "120", *extra, TASK], env, timeout=240)
-
-
-def read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def processes_in(folder: str) -> list:
-    """Pids of live processes whose working directory is inside ``folder``."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cwd = os.readlink(f"/proc/{pid}/cwd")
-            except OSError:
-                continue
-            if cwd == folder or cwd.startswith(folder.rstrip("/") + "/"):
-                found.append(int(pid))
-    return found
 
 
 def check_success(run, standin, repo, tmp_path):

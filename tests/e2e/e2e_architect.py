@@ -14,6 +14,7 @@ import os
 
 import pytest
 
+from harness import processes_in, read_bytes as read
 from harness import committed_files, git_out, install, make_repo, private_env, run_tool, \
     worker_logs
 from standin_openai_chat import OpenAIChatStandIn, error, has_tool_result, text, tool_call
@@ -57,25 +58,6 @@ def run_architect(repo, env, url, *extra):
     return run_tool(repo, ["--agent-cmd", "architect", "--workers", "1", "--models", MODEL,
                            "--api-base", url + "/v1", "--timeout-per-worker", "120", *extra,
                            TASK], env, timeout=240)
-
-
-def read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def processes_in(folder: str) -> list:
-    """Pids of live processes whose working directory is inside ``folder``."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cwd = os.readlink(f"/proc/{pid}/cwd")
-            except OSError:
-                continue
-            if cwd == folder or cwd.startswith(folder.rstrip("/") + "/"):
-                found.append(int(pid))
-    return found
 
 
 def authorization(request: dict):

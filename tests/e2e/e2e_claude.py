@@ -50,11 +50,6 @@ def run(repo, env, *args):
                                    "--timeout-per-worker", "120", *args], env, timeout=240)
 
 
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 def only_result(run_):
     assert len(run_.results) == 1, run_
     return run_.results[0]
@@ -62,7 +57,7 @@ def only_result(run_):
 
 def agent_result(result):
     """The result object Claude Code printed on its stdout."""
-    lines = [line for line in read(result["log_path"]).decode().splitlines() if line.strip()]
+    lines = [line for line in harness.read_bytes(result["log_path"]).decode().splitlines() if line.strip()]
     return json.loads(lines[-1])
 
 
@@ -77,7 +72,7 @@ def assert_nothing_committed(repo):
 
 def test_success_writes_hello_and_reports_turns_tokens_cost(tmp_path, claude_bin):
     repo = harness.make_repo(tmp_path)
-    config_before = read(os.path.join(repo, ".git", "config"))
+    config_before = harness.read_bytes(os.path.join(repo, ".git", "config"))
     with AnthropicStandIn("write") as standin:
         env = claude_env(tmp_path, claude_bin, standin.url)
         r = run(repo, env, "--models", MODEL)
@@ -106,13 +101,13 @@ def test_success_writes_hello_and_reports_turns_tokens_cost(tmp_path, claude_bin
     # The Write was given the absolute path its schema asks for, in the worktree.
     assert [os.path.realpath(w) for w in standin.writes] == [
         os.path.realpath(os.path.join(worktree, "HELLO.txt"))]
-    assert read(os.path.join(worktree, "HELLO.txt")) == b"hello\n"
+    assert harness.read_bytes(os.path.join(worktree, "HELLO.txt")) == b"hello\n"
     assert res["files_modified"] == ["HELLO.txt"]
     assert harness.committed_files(repo, BRANCH) == ["HELLO.txt"]
     assert res["commit"] == harness.git_out(repo, "rev-parse", BRANCH).strip()
     assert harness.git_out(worktree, "status", "--porcelain", "--ignored") == ""
     assert not os.path.exists(os.path.join(worktree, ".claude"))
-    assert read(os.path.join(repo, ".git", "config")) == config_before
+    assert harness.read_bytes(os.path.join(repo, ".git", "config")) == config_before
     assert not os.path.exists(os.path.join(env["HOME"], ".gitconfig"))
     # Claude Code keeps its session in the private HOME, not in the worktree.
     assert os.path.isdir(os.path.join(env["HOME"], ".claude", "projects"))

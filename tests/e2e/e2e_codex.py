@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 
 import pytest
 
@@ -62,45 +61,13 @@ def write_config(home: str, base_url: str, request_max_retries: int = 0,
     return path
 
 
-def read_bytes(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def processes_in(folder: str) -> list:
-    """Processes (not zombies) whose working directory is inside ``folder``."""
-    top = os.path.realpath(folder).rstrip(os.sep) + os.sep
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{pid}/cwd")
-            with open(f"/proc/{pid}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if (cwd + os.sep).startswith(top) and stat[stat.rfind(")") + 2] != "Z":
-            found.append(int(pid))
-    return found
-
-
-def no_processes_in(folder: str, wait: float = 10.0) -> list:
-    deadline = time.monotonic() + wait
-    while True:
-        found = processes_in(folder)
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
-
-
 class World:
     """A repository, a private HOME with Codex's config, and the tool's command line."""
 
     def __init__(self, tmp_path, codex_bin: str, base_url: str, **config):
         self.tmp = str(tmp_path)
         self.repo = harness.make_repo(tmp_path)
-        self.git_config = read_bytes(os.path.join(self.repo, ".git", "config"))
+        self.git_config = harness.read_bytes(os.path.join(self.repo, ".git", "config"))
         self.env = harness.private_env(tmp_path, codex_bin, {KEY_VAR: KEY})
         write_config(self.env["HOME"], base_url, **config)
 
@@ -116,8 +83,8 @@ class World:
         return run.results[0]
 
     def unchanged(self) -> None:
-        assert read_bytes(os.path.join(self.repo, ".git", "config")) == self.git_config
-        assert not no_processes_in(self.tmp), "processes left behind"
+        assert harness.read_bytes(os.path.join(self.repo, ".git", "config")) == self.git_config
+        assert not harness.processes_in(self.tmp), "processes left behind"
 
 
 def events(result: dict) -> list:
@@ -168,7 +135,7 @@ def test_hello(tmp_path, codex_bin, scenario, action):
     assert result["tokens_out"] == 2 * USAGE["output_tokens"]
     assert result["cost"] is None  # Codex reports no cost
     assert not result["error"]
-    assert FINAL_TEXT in read_bytes(result["log_path"]).decode()
+    assert FINAL_TEXT in harness.read_bytes(result["log_path"]).decode()
     # Codex left nothing of its own in the worktree, not even ignored files.
     assert harness.git_out(result["worktree_path"], "status", "--porcelain", "--ignored",
                            "--untracked-files=all") == ""

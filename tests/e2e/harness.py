@@ -338,3 +338,31 @@ def no_leftovers(marker: str, wait: float = 10.0) -> list:
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
+
+
+def read_bytes(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def processes_in(folder: str, wait: float = 10.0) -> list:
+    """Pids of live processes (not zombies) whose working directory is inside ``folder``,
+    once they are gone or after ``wait`` seconds."""
+    top = os.path.realpath(folder).rstrip(os.sep) + os.sep
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                cwd = os.readlink(f"/proc/{pid}/cwd")
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            if (cwd + os.sep).startswith(top) and stat[stat.rfind(")") + 2] != "Z":
+                found.append(int(pid))
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
