@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 
 import pytest
 
+import harness
 from harness import committed_files, install, make_repo, private_env, run_tool, worker_logs
 from standin_gemini import FINAL_TEXT, OUTPUT_TOKENS, PROMPT_TOKENS, GeminiStandIn
 
@@ -60,31 +60,10 @@ def _run(repo, env, *extra):
                            "--models", MODEL, "--timeout-per-worker", "120", *extra], env)
 
 
-def _git_config(repo):
-    with open(os.path.join(repo, ".git", "config"), "rb") as f:
-        return f.read()
-
-
 def _leftovers(env, wait=10.0):
-    """Pids of live processes started with this test's private HOME (the CLI relaunches
-    itself as a child node process; its command line names no test folder)."""
-    needle = f"HOME={env['HOME']}\0".encode()
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    environ = f.read()
-                with open(f"/proc/{pid}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if needle in environ and stat[stat.rfind(")") + 2] != "Z":
-                found.append(int(pid))
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+    """Processes started with this test's private HOME (the CLI relaunches itself as a
+    child node process; its command line names no test folder)."""
+    return harness.processes_with_home(env["HOME"], wait)
 
 
 def _only(run):
@@ -95,7 +74,7 @@ def _only(run):
 def test_success_creates_only_hello(tmp_path, gemini_bin):
     with GeminiStandIn(mode="success") as standin:
         env, repo = _setup(tmp_path, gemini_bin, standin)
-        config_before = _git_config(repo)
+        config_before = harness.read_bytes(os.path.join(repo, ".git", "config"))
         run = _run(repo, env)
         result = _only(run)
         logs = worker_logs(result)
@@ -112,7 +91,7 @@ def test_success_creates_only_hello(tmp_path, gemini_bin):
     assert committed_files(repo, "architect/parallel-1") == ["HELLO.txt"]
     with open(os.path.join(result["worktree_path"], "HELLO.txt")) as f:
         assert "hello" in f.read()
-    assert _git_config(repo) == config_before
+    assert harness.read_bytes(os.path.join(repo, ".git", "config")) == config_before
     # What the CLI reports: one tool call; the prompt and output tokens of its two turns.
     assert result["steps"] == 1, (result, logs)
     assert result["tokens_in"] == 2 * PROMPT_TOKENS, (result, logs)
@@ -133,7 +112,7 @@ def test_model_http_error_is_failed_with_its_message(tmp_path, gemini_bin, statu
     settings = {"general": {"maxAttempts": 2}} if status >= 500 else None
     with GeminiStandIn(mode="error", status=status, marker=marker) as standin:
         env, repo = _setup(tmp_path, gemini_bin, standin, settings)
-        config_before = _git_config(repo)
+        config_before = harness.read_bytes(os.path.join(repo, ".git", "config"))
         run = _run(repo, env)
         result = _only(run)
         logs = worker_logs(result)
@@ -146,7 +125,7 @@ def test_model_http_error_is_failed_with_its_message(tmp_path, gemini_bin, statu
     assert len(result["error"]) <= 500, result["error"]
     assert result["files_modified"] == []
     assert committed_files(repo, "architect/parallel-1") == []
-    assert _git_config(repo) == config_before
+    assert harness.read_bytes(os.path.join(repo, ".git", "config")) == config_before
     assert _leftovers(env) == []
 
 

@@ -318,8 +318,9 @@ def sse_response(events, status: int = 200):
     return status, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}, sse(events)
 
 
-def no_leftovers(marker: str, wait: float = 10.0) -> list:
-    """Pids of processes whose command line still holds ``marker`` after ``wait`` seconds."""
+def live_processes(matches, wait: float = 10.0) -> list:
+    """Pids of live processes (not zombies, not this one) for which ``matches(pid)`` is
+    true, once there are none or after ``wait`` seconds."""
     deadline = time.monotonic() + wait
     while True:
         found = []
@@ -327,42 +328,41 @@ def no_leftovers(marker: str, wait: float = 10.0) -> list:
             if not pid.isdigit() or int(pid) == os.getpid():
                 continue
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
                 with open(f"/proc/{pid}/stat") as f:
                     stat = f.read()
-            except OSError:
+                if stat[stat.rfind(")") + 2] != "Z" and matches(pid):
+                    found.append(int(pid))
+            except OSError:  # it ended meanwhile
                 continue
-            if marker.encode() in cmd and stat[stat.rfind(")") + 2] != "Z":
-                found.append(int(pid))
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.2)
+
+
+def _read_proc(pid: str, name: str) -> bytes:
+    with open(f"/proc/{pid}/{name}", "rb") as f:
+        return f.read()
+
+
+def no_leftovers(marker: str, wait: float = 10.0) -> list:
+    """Pids of processes whose command line holds ``marker``, after up to ``wait`` seconds."""
+    return live_processes(lambda pid: marker.encode() in _read_proc(pid, "cmdline"), wait)
+
+
+def processes_in(folder: str, wait: float = 10.0) -> list:
+    """Pids of processes whose working directory is inside ``folder``, after up to ``wait`` s."""
+    top = os.path.realpath(folder).rstrip(os.sep) + os.sep
+    return live_processes(lambda pid: (os.readlink(f"/proc/{pid}/cwd") + os.sep).startswith(top),
+                          wait)
+
+
+def processes_with_home(home: str, wait: float = 10.0) -> list:
+    """Pids of processes started with ``HOME=home`` (for CLIs that relaunch themselves under
+    a command line and folder that name no test path), after up to ``wait`` seconds."""
+    needle = f"HOME={home}\0".encode()
+    return live_processes(lambda pid: needle in _read_proc(pid, "environ"), wait)
 
 
 def read_bytes(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
-
-
-def processes_in(folder: str, wait: float = 10.0) -> list:
-    """Pids of live processes (not zombies) whose working directory is inside ``folder``,
-    once they are gone or after ``wait`` seconds."""
-    top = os.path.realpath(folder).rstrip(os.sep) + os.sep
-    deadline = time.monotonic() + wait
-    while True:
-        found = []
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit() or int(pid) == os.getpid():
-                continue
-            try:
-                cwd = os.readlink(f"/proc/{pid}/cwd")
-                with open(f"/proc/{pid}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            if (cwd + os.sep).startswith(top) and stat[stat.rfind(")") + 2] != "Z":
-                found.append(int(pid))
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
