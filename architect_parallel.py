@@ -24,7 +24,7 @@ anything starting with an underscore may change without notice.
 
 from __future__ import annotations
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # json, subprocess, hashlib and concurrent.futures are imported where they are used,
 # and regular expressions are compiled on first use (_LazyPattern): '--help' and
@@ -1113,10 +1113,11 @@ class ParallelRunner:
                 [f"no {report.missing}"] if report.missing else [])
             if report.reason:
                 result.error = report.reason + (f" ({', '.join(notes)})" if notes else "")
+            elif result.status == "failed" and report.missing:
+                result.error = f"agent exited with code {code} and printed nothing"
             elif result.status == "failed":
-                result.error = ("the agent reported a failure without a reason"
-                                + (f" (exit code {code})" if code else "") if not report.missing
-                                else f"agent exited with code {code} and printed nothing")
+                result.error = "the agent reported a failure without a reason" + (
+                    f" (exit code {code})" if code else "")
 
     def _create(self, repo: _Repo, job: _Job, base: str,
                 includes: List[str]) -> Optional[List[str]]:
