@@ -3385,10 +3385,28 @@ def _load_last_run(repo: _Repo) -> dict:
 ######################################################################
 
 class _ArgumentParser(argparse.ArgumentParser):
-    """argparse, but usage errors become one-line ParallelErrors instead of exit(2) with usage."""
+    """argparse, but usage errors become one-line ParallelErrors instead of exit(2) with
+    usage, and long options are never abbreviated (``--model`` is not ``--models``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):  # type: ignore[override]
         raise _UsageError(f"{message} (see '{self.prog} --help')")
+
+    def unknown_options(self, extras: List[str]) -> _UsageError:
+        """The error for arguments no option took, with the nearest option named."""
+        import difflib
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        hints = []
+        for arg in extras:
+            if arg.startswith("--"):
+                close = difflib.get_close_matches(arg.split("=", 1)[0], known, n=1, cutoff=0.7)
+                hints += [f"{arg.split('=', 1)[0]}: did you mean {close[0]}?"] if close else []
+        return _UsageError(f"unrecognized arguments: {' '.join(extras)}"
+                           + (f" ({'; '.join(hints)})" if hints else "")
+                           + f" (see '{self.prog} --help')")
 
 
 def _whole_number(text: str) -> int:
@@ -3501,7 +3519,8 @@ def _build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, aliases, help_text, description, add_options in _SUBCOMMANDS:
-        p = sub.add_parser(name, aliases=aliases, help=help_text, description=description)
+        p = sub.add_parser(name, aliases=aliases, help=help_text, description=description,
+                           allow_abbrev=False)
         if command is None or command == name or command in aliases:
             p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
             add_options(p)
@@ -3972,6 +3991,14 @@ _COMMANDS = {
 }
 
 
+def _subparser(parser: argparse.ArgumentParser, command: Optional[str]) -> _ArgumentParser:
+    """The parser of ``command`` (the top-level parser when there is none)."""
+    for action in parser._actions:  # argparse keeps subparsers in a _SubParsersAction
+        if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+            return action.choices[command]
+    return parser  # type: ignore[return-value]
+
+
 def _raise_signalled(signum: int, _frame: object) -> None:
     raise _Signalled(signum)
 
@@ -4010,7 +4037,9 @@ def _print_out(text: str) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     """Command-line entry point; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] not in _COMMANDS and argv[0] not in ("-h", "--help", "--version"):
+    implicit_run = bool(argv) and argv[0] not in _COMMANDS and argv[0] not in (
+        "-h", "--help", "--version")
+    if implicit_run:
         argv.insert(0, "run")
     parser = _build_parser(argv[0] if argv and argv[0] in _COMMANDS else "")
     handlers = {}
@@ -4018,8 +4047,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         for signum in (signal.SIGTERM, signal.SIGHUP):
             handlers[signum] = signal.signal(signum, _raise_signalled)
     try:
+        if implicit_run and not argv[1].startswith("-") and len(argv[1].split()) == 1:
+            # One word is more likely a mistyped command than a task: never start agents on it.
+            import difflib
+            close = difflib.get_close_matches(argv[1], list(_COMMANDS), n=1)
+            raise _UsageError(f"unknown command {argv[1]!r}"
+                              + (f" (did you mean {close[0]}?)" if close else "")
+                              + f"; to run it as a task: architect-parallel run {shlex.quote(argv[1])}")
         try:
-            args = parser.parse_args(argv)
+            args, extras = parser.parse_known_args(argv)
+            if extras:
+                raise _subparser(parser, args.command).unknown_options(extras)
         except SystemExit as exc:  # --help and --version print, then exit 0
             return exc.code if isinstance(exc.code, int) else EXIT_OK
         if args.command is None:

@@ -84,7 +84,13 @@ class Cli:
 
     def __call__(self, *args):
         self.capsys.readouterr()
-        code = architect_parallel.main([str(a) for a in args])
+        args = [str(a) for a in args]
+        # One-word tasks ("t", "fake:...") need an explicit 'run' (a lone word could be a
+        # mistyped command); the tests of that rule call architect_parallel.main directly.
+        if args and args[0] not in architect_parallel._COMMANDS and not args[0].startswith("-") \
+                and len(args[0].split()) == 1:
+            args.insert(0, "run")
+        code = architect_parallel.main(args)
         out, err = self.capsys.readouterr()
         return code, out, err
 

@@ -177,7 +177,7 @@ def test_plain_progress_has_timestamped_lines_and_no_control_characters(repo, cl
 
 def test_live_progress_redraws_in_place_on_a_terminal(repo, agent_env):
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "fake:sleep=1.2+json=success",
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "run", "fake:sleep=1.2+json=success",
                              "--workers", "2", "--models", "a,b,c"], cwd=repo,
                             env=dict(os.environ, PYTHONPATH=ROOT, TERM="xterm"),
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)

@@ -19,6 +19,40 @@ def test_first_argument_that_is_not_a_subcommand_means_run(repo, cli):
     assert code == 0 and [r["task"] for r in results] == ["fix the bug"] * 3
 
 
+@pytest.mark.parametrize("word, hint", [("clenaup", " (did you mean cleanup?)"),
+                                        ("lsit", " (did you mean list?)"),
+                                        ("refactor", "")])
+def test_a_lone_word_is_no_task_but_maybe_a_mistyped_command(repo, records, capsys, word, hint):
+    code = ap.main([word, "--workers", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err == (f"error: unknown command '{word}'{hint}; to run it as a task: "
+                   f"architect-parallel run {word}\n")
+    assert read_records(records) == {} and not (repo / ".architect-parallel-1").exists()
+    # said explicitly, it is a task
+    assert ap.main(["run", word, "--workers", "1", "--quiet"]) == 0
+    assert read_records(records)[".architect-parallel-1"]["argv"][-1] == word
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "t", "--model", "gpt-4o"], "error: unrecognized arguments: --model gpt-4o (--model: did "
+                                        "you mean --models?) (see 'architect-parallel run --help')"),
+    (["run", "t", "--model=gpt-4o"], "error: unrecognized arguments: --model=gpt-4o (--model: did you mean "
+                              "--models?) (see 'architect-parallel run --help')"),
+    # no abbreviations: --work is not --workers
+    (["run", "t", "--work", "2"], "error: unrecognized arguments: --work 2 (--work: did you mean "
+                                  "--workers?) (see 'architect-parallel run --help')"),
+    (["cleanup", "--dry"], "error: unrecognized arguments: --dry (--dry: did you mean --dry-run?) "
+                           "(see 'architect-parallel cleanup --help')"),
+])
+def test_options_are_never_abbreviated_and_near_misses_are_named(repo, records, capsys, args,
+                                                                 message):
+    code = ap.main(args)
+    _, err = capsys.readouterr()
+    assert code == 2 and err == message + "\n"
+    assert read_records(records) == {}
+
+
 @pytest.mark.parametrize("command", ["run", "parallel"])
 def test_run_and_its_alias(repo, cli, command):
     code, results, _ = cli.json(command, "t", "--workers", "1")
@@ -188,7 +222,7 @@ def _subprocess_env(bin_dir):
 
 def test_runs_as_module_and_as_a_copied_script(repo, tmp_path, agent_env):
     env = _subprocess_env(agent_env)
-    proc = subprocess.run([sys.executable, "-m", "architect_parallel", "t", "--workers", "1", "--json"],
+    proc = subprocess.run([sys.executable, "-m", "architect_parallel", "run", "t", "--workers", "1", "--json"],
                           cwd=repo, env=env, capture_output=True, text=True)
     assert proc.returncode == 0 and json.loads(proc.stdout)[0]["status"] == "success"
     alone = tmp_path / "vendored"
@@ -208,7 +242,7 @@ def test_runs_as_module_and_as_a_copied_script(repo, tmp_path, agent_env):
 def test_interrupt_stops_every_agent_and_saves_results(repo, records, agent_env, signum, code):
     env = _subprocess_env(agent_env)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "architect_parallel", "fake:ignoreterm+grandchild=60+sleep=60",
+        [sys.executable, "-m", "architect_parallel", "run", "fake:ignoreterm+grandchild=60+sleep=60",
          "--workers", "2", "--models", "a,b,c"],
         cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20

@@ -115,7 +115,7 @@ def _ctrl_c_in_terminal(args, cwd, marks):
 
 def test_ctrl_c_during_a_checkout_lets_git_finish_then_takes_the_worktree_back(repo, slow_git):
     marks = slow_git("reset", "*/.architect-parallel-1")
-    code, out, err = _ctrl_c_in_terminal(["t", "--workers", "1", "--json", "--progress", "none"],
+    code, out, err = _ctrl_c_in_terminal(["run", "t", "--workers", "1", "--json", "--progress", "none"],
                                          repo, marks)
     assert code == 130, err
     result = json.loads(out)[0]
@@ -151,7 +151,7 @@ def test_a_failed_checkout_rolls_back_its_registered_worktree(repo, cli, failing
 def test_interrupted_workers_keep_their_worktree_only_if_they_ran(repo, agent_env):
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "architect_parallel", "t", "--models", "fake:sleep=60,fake:sleep=60,x",
+        [sys.executable, "-m", "architect_parallel", "run", "t", "--models", "fake:sleep=60,fake:sleep=60,x",
          "--setup", "touch set-up && sleep 60", "--workers", "2", "--json", "--progress", "none"],
         cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # Workers 1 and 2 are in their setup (they ran); worker 3 waits for a free worker.
@@ -194,7 +194,7 @@ def test_turns_go_to_the_lowest_worker_and_give_up_on_cancel():
 def test_a_second_ctrl_c_skips_the_grace_period(repo, records, agent_env):
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "architect_parallel", "fake:ignoreterm+sleep=60", "--workers", "2",
+        [sys.executable, "-m", "architect_parallel", "run", "fake:ignoreterm+sleep=60", "--workers", "2",
          "--json", "--progress", "none"],
         cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: len(read_records(records)) == 2, "agents")
@@ -212,12 +212,12 @@ def test_a_second_ctrl_c_skips_the_grace_period(repo, records, agent_env):
 
 # -- the runner is killed ----------------------------------------------------------------
 
-@pytest.mark.parametrize("next_command", [["cleanup"], ["fake:json=success", "--force"]])
+@pytest.mark.parametrize("next_command", [["cleanup"], ["run", "fake:json=success", "--force"]])
 def test_a_killed_runner_s_lock_is_taken_over_and_its_agents_stopped(repo, records, agent_env,
                                                                      next_command):
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "architect_parallel", "fake:daemon=60+sleep=60", "--workers", "2",
+        [sys.executable, "-m", "architect_parallel", "run", "fake:daemon=60+sleep=60", "--workers", "2",
          "--progress", "none"], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for(lambda: len(read_records(records)) == 2 and all(
         r.get("grandchildren") for r in read_records(records).values()), "agents")
@@ -305,7 +305,7 @@ def test_output_that_is_not_text_is_logged_as_bytes_and_parsed_where_possible(re
 def test_a_flood_of_output_is_streamed_to_the_log_not_held_in_memory(repo, agent_env):
     env = dict(os.environ, PYTHONPATH=ROOT)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "architect_parallel", "t", "--models", "fake:spew=120+steps=4+json=success",
+        [sys.executable, "-m", "architect_parallel", "run", "t", "--models", "fake:spew=120+steps=4+json=success",
          "--workers", "1", "--json", "--progress", "none"],
         cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     out = proc.stdout.read()

@@ -389,7 +389,7 @@ def test_diff_into_a_closed_pipe_is_no_error(repo, cli):
 ])
 def test_interrupt_during_setup_or_checks(repo, records, phase, args):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "fake:write=a.txt",
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "run", "fake:write=a.txt",
                              "--workers", "2", "--json", *args], cwd=repo, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = repo / ".git" / "architect-parallel" / "logs" / "worker-2.log"

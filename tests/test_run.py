@@ -323,7 +323,7 @@ def test_quiet_still_prints_worker_errors(repo, cli):
 
 def test_second_run_in_the_same_repository_refuses(repo, cli, records, agent_env):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    first = subprocess.Popen([sys.executable, "-m", "architect_parallel", "fake:sleep=2+write=a.txt",
+    first = subprocess.Popen([sys.executable, "-m", "architect_parallel", "run", "fake:sleep=2+write=a.txt",
                               "--workers", "2", "--json"], cwd=repo, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 20
