@@ -1630,6 +1630,25 @@ def _rank(results: List[WorkerResult]) -> List[WorkerResult]:
     return sorted(results, key=lambda r: r.worker_id)
 
 
+def _winner(results: List[WorkerResult]) -> Optional[WorkerResult]:
+    """The worker to name "best": rank 1, if it succeeded and passed every check, in a
+    race (one task). With different tasks nothing is best: the work is unrelated."""
+    if len({r.task for r in results}) != 1:
+        return None
+    best = next((r for r in results if r.rank == 1), None)
+    return best if best is not None and _verified(best) else None
+
+
+def _verified(r: WorkerResult) -> bool:
+    """Whether the worker succeeded and passed every check it was given."""
+    return r.status == "success" and r.checks_passed == r.checks_total
+
+
+def _verdict(r: WorkerResult) -> str:
+    """``failed``, ``success, checks 1/2``: what a merge of this worker would bring."""
+    return r.status + (f", checks {r.checks_passed}/{r.checks_total}" if r.checks_total else "")
+
+
 def _inside(top: str, path: str) -> bool:
     """Whether ``path`` (following symbolic links) is inside the folder ``top``."""
     real = os.path.realpath(path)
@@ -3086,8 +3105,9 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "tokens",
               "time", "files", "task"]
     rows = [header]
+    winner = _winner(results)
     for r in results:
-        rows.append([f"{'*' if r.rank == 1 else ''}{r.rank}", str(r.worker_id), r.branch,
+        rows.append([f"{'*' if r is winner else ''}{r.rank}", str(r.worker_id), r.branch,
                      _shorten(r.model, 28), r.status, f"{r.checks_passed}/{r.checks_total}",
                      str(r.steps) if r.steps_known else "-",
                      f"${r.cost:.4f}" if r.cost_known else "-", _format_tokens(r),
@@ -3116,10 +3136,15 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     known = [r.cost for r in results if r.cost_known]
     lines.append(f"{succeeded}/{len(results)} succeeded"
                  + (f", total cost ${sum(known):.4f}" if known else ""))
-    best = [r for r in results if r.rank == 1]
-    if best:
-        lines.append(f"best: worker {best[0].worker_id} ({best[0].branch}); see it with "
+    if winner:
+        lines.append(f"best: worker {winner.worker_id} ({winner.branch}); see it with "
                      f"'architect-parallel diff best', keep it with 'architect-parallel merge best'")
+    elif len({r.task for r in results}) > 1:
+        lines.append("different tasks: no worker is best; look at each with 'architect-parallel "
+                     "diff N', keep one with 'architect-parallel merge N'")
+    elif results:
+        lines.append("no best: no worker succeeded" + (" and passed its checks" if checks else "")
+                     + "; nothing is merged as best")
     logs = next((os.path.dirname(r.worker_log) for r in results if r.worker_log), None)
     if results:
         lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N"
@@ -3346,7 +3371,7 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
              "| task |",
              "|---:|---:|---|---|---:|---:|---:|---:|---:|---|"]
     for r in sorted(results, key=lambda r: r.rank):
-        cells = [f"**{r.rank}**" if r.rank == 1 else str(r.rank), str(r.worker_id), r.model,
+        cells = [f"**{r.rank}**" if r is _winner(results) else str(r.rank), str(r.worker_id), r.model,
                  r.status, f"{r.checks_passed}/{r.checks_total}",
                  f"${r.cost:.4f}" if r.cost_known else "-", _format_tokens(r),
                  f"{r.duration:.1f}s", str(len(r.files_modified)), _shorten(r.task, 60)]
@@ -3358,7 +3383,7 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
     if reasons:  # in a code span: an agent's words must not turn into Markdown
         lines += [""] + [f"{line.split(': ', 1)[0]}: `{line.split(': ', 1)[1].replace('`', chr(39))}`"
                          for line in reasons]
-    best = [r for r in results if r.rank == 1]
+    best = [r for r in [_winner(results)] if r]
     if best and diffstat.strip():
         lines += ["", f"Best: worker {best[0].worker_id} (`{best[0].branch}`):", "", "```",
                   diffstat.rstrip(), "```"]
@@ -3575,6 +3600,8 @@ def _merge_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("worker", metavar="N", help="worker number, or 'best' (rank 1 of the last run)")
     p.add_argument("--squash", action="store_true",
                    help="squash the branch into one new commit on the current branch")
+    p.add_argument("--force", action="store_true",
+                   help="merge a worker that did not succeed or failed checks")
 
 
 def _list_options(p: argparse.ArgumentParser) -> None:
@@ -3876,7 +3903,7 @@ def _check_output_paths(args: argparse.Namespace) -> None:
 
 def _best_diffstat(top: str, results: List[WorkerResult]) -> str:
     """``git diff --stat`` of the best worker's branch against its base, or '' if unknown."""
-    best = [r for r in results if r.rank == 1]
+    best = [r for r in [_winner(results)] if r]
     if not top or not best or not best[0].base_commit:
         return ""
     return _git(["diff", "--stat", f"{best[0].base_commit}...{best[0].branch}"], top, check=False) or ""
@@ -3907,7 +3934,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_diff(args: argparse.Namespace) -> int:
     repo = _Repo.find(os.getcwd())
-    branch, base = _worker_branch(repo, args.worker)
+    branch, base, _recorded = _worker_branch(repo, args.worker)
     # Straight to our stdout: a diff can be large, and the user may pipe it on.
     sys.stdout.flush()
     import subprocess
@@ -3921,7 +3948,13 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     repo = _Repo.find(os.getcwd())
-    branch, _base = _worker_branch(repo, args.worker)
+    branch, _base, recorded = _worker_branch(repo, args.worker)
+    if recorded and not _verified(recorded):
+        if not args.force:
+            raise ParallelError(f"worker {recorded.worker_id} did not succeed in the last run "
+                                f"({_verdict(recorded)}): merging it brings that work into your "
+                                "branch; add --force to merge it anyway")
+        _print_err(f"warning: merging worker {recorded.worker_id} anyway ({_verdict(recorded)})")
     if _is_parallel_path(repo.top):
         raise ParallelError(f"run merge from the main checkout, not from the worktree {repo.top}")
     if repo.git("status", "--porcelain", "--untracked-files=no").strip():
@@ -3959,15 +3992,27 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str]":
-    """The branch of worker ``worker`` (a number or 'best') and the base to diff it against."""
+def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str, Optional[WorkerResult]]":
+    """The branch of worker ``worker`` (a number or 'best'), the base to diff it against,
+    and the worker's result in the last run (None when it has none)."""
     last = _load_last_run(repo)
-    results = [r for r in last.get("results", []) if isinstance(r, dict)]
+    try:
+        results = [_result_from_dict(r, "last-run.json") for r in last.get("results", [])]
+    except ParallelError:
+        results = []
     if worker == "best":
-        best = [r for r in results if r.get("rank") == 1]
-        if not best:
+        if not results:
             raise ParallelError("no ranked results of a last run: run first, or name a worker number")
-        worker = str(best[0]["worker_id"])
+        winner = _winner(results)
+        if winner is None:
+            first = min(results, key=lambda r: r.rank)
+            raise ParallelError(
+                "the last run had different tasks, so no worker is best; name a worker number"
+                if len({r.task for r in results}) > 1 else
+                "no worker of the last run succeeded and passed its checks, so none is best "
+                f"(rank 1: worker {first.worker_id}, {_verdict(first)}); name a worker number "
+                "instead")
+        worker = str(winner.worker_id)
     if not worker.isdigit() or int(worker) < 1:
         raise _UsageError(f"worker must be a number or 'best', got {worker!r}")
     branch = f"{BRANCH_PREFIX}{int(worker)}"
@@ -3976,7 +4021,8 @@ def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str]":
     base = last.get("base_commit")
     if not (isinstance(base, str) and repo.succeeds("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")):
         base = "HEAD"
-    return branch, base
+    return branch, base, next((r for r in results if r.worker_id == int(worker)
+                               and r.branch == branch), None)
 
 
 _COMMANDS = {
