@@ -10,7 +10,7 @@ def _head(repo):
 
 
 def test_merge_best_refuses_when_no_worker_succeeded_and_passed_its_checks(repo, cli):
-    code, _, err = cli("fake:write=broken.py+json=failed+exit=1", "--workers", "2", "--check", "false")
+    code, _, err = cli("fake:write=broken.py+json=failed+exit=1", "--workers", "1", "--check", "false")
     assert code == 1
     assert "no best: no worker succeeded and passed its checks; nothing is merged as best" in err
     assert not any(line.lstrip().startswith("*") for line in err.splitlines())
