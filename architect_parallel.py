@@ -893,23 +893,45 @@ class ParallelRunner:
                 self._warn(f"could not save the results for 'list': {exc}")
         return self.results
 
-    def cleanup(self, dry_run: bool = False, keep_branches: bool = False) -> int:
+    def cleanup(self, dry_run: bool = False, keep_branches: bool = False,
+                force: bool = False) -> int:
         """Remove every parallel worktree and branch; return the number of worktrees removed.
 
-        Each removal is reported through ``progress``. Running it again removes
-        nothing. ``keep_branches`` keeps the branches (and so the committed work).
+        Each removal is reported through ``progress``; each deleted branch with the commit
+        that brings it back. Running it again removes nothing. ``keep_branches`` keeps the
+        branches (and so the committed work). Work done in them since the last run
+        recorded its results (uncommitted changes in a worktree, commits added to a
+        branch) is not deleted unless ``force``: ParallelError names it.
         """
         repo = _Repo.find(self.workspace_root)
         with self._lock(repo, stop_orphans=not dry_run):
-            return self._cleanup_locked(repo, dry_run, keep_branches)
+            return self._cleanup_locked(repo, dry_run, keep_branches, force)
 
-    def _cleanup_locked(self, repo: _Repo, dry_run: bool, keep_branches: bool) -> int:
+    def _cleanup_locked(self, repo: _Repo, dry_run: bool, keep_branches: bool,
+                        force: bool) -> int:
         repo.prune_worktrees()
         worktrees = repo.worktrees()
         ours = [wt for wt in worktrees if _is_parallel_path(wt["path"]) and wt["path"] != repo.top]
+        in_use = {wt["branch"] for wt in worktrees if wt not in ours}
+        branches = []
+        for branch in [] if keep_branches else repo.parallel_branches():
+            if branch in in_use:
+                self._warn(f"branch {branch} is checked out in another worktree; left in place")
+            else:
+                branches.append(branch)
+        tips = repo.branch_tips(branches)
+        unsaved = self._unsaved_work(repo, ours, tips)
+        if unsaved and not force and not dry_run:
+            raise ParallelError(
+                "would delete work done since the last run: " + "; ".join(
+                    f"{name} {what}" for name, what in unsaved.items())
+                + " (commit, merge or move it first, or rerun cleanup with --force to delete it)")
+        marks = {name: f" ({what}{'; --force deletes it' if dry_run else ''})"
+                 for name, what in unsaved.items()}
         if dry_run:
             for wt in ours:
-                self._progress(f"would remove worktree {wt['path']}")
+                self._progress(f"would remove worktree {wt['path']}"
+                               + marks.get(os.path.basename(wt["path"]), ""))
         elif ours:
             import concurrent.futures
 
@@ -921,17 +943,16 @@ class ParallelRunner:
             with concurrent.futures.ThreadPoolExecutor(min(len(ours), _cores())) as pool:
                 for future in [pool.submit(remove, wt["path"]) for wt in ours]:
                     future.result()  # the first failure, after all have been tried
-        in_use = {wt["branch"] for wt in worktrees if wt not in ours}
-        branches = []
-        for branch in [] if keep_branches else repo.parallel_branches():
-            if branch in in_use:
-                self._warn(f"branch {branch} is checked out in another worktree; left in place")
-            else:
-                branches.append(branch)
+        merged = set(repo.git("for-each-ref", "--merged", "HEAD", "--format=%(refname:short)",
+                              f"refs/heads/{BRANCH_PREFIX}*").split()) if branches else set()
         if branches and not dry_run:
             repo.git("branch", "-D", *branches)  # one call for all of them
         for branch in branches:
-            self._progress(f"{'would delete' if dry_run else 'deleted'} branch {branch}")
+            # As git branch -D does: the commit that brings it back (git branch NAME COMMIT).
+            self._progress(f"{'would delete' if dry_run else 'deleted'} branch {branch} "
+                           f"(was {tips[branch][0][:12]})"
+                           + ("" if branch in merged else ", not merged into your branch")
+                           + marks.get(branch, ""))
         if not dry_run:
             repo.prune_worktrees()
             shutil.rmtree(os.path.join(repo.common_dir, _STATE_DIR, "tasks"), ignore_errors=True)
@@ -941,6 +962,24 @@ class ParallelRunner:
             if _is_parallel_path(path) and os.path.isdir(path) and path not in registered:
                 self._warn(f"{path} is not a git worktree; left in place (remove it yourself)")
         return len(ours)
+
+    @staticmethod
+    def _unsaved_work(repo: _Repo, worktrees: List[dict],
+                      tips: Dict[str, "tuple[str, int]"]) -> Dict[str, str]:
+        """What cleanup would delete that no run recorded, by worktree folder or branch
+        name: uncommitted changes, or a branch whose last commit came after the last run
+        ended (work done there by hand since)."""
+        last = _load_last_run(repo)
+        finished = last.get("finished")
+        ran = {r.get("branch") for r in last.get("results", []) if isinstance(r, dict)}
+        unsaved = {}
+        for wt in worktrees:
+            if os.path.isdir(wt["path"]) and repo.git("status", "--porcelain", cwd=wt["path"]).strip():
+                unsaved[os.path.basename(wt["path"])] = "has uncommitted changes"
+        for branch, (_sha, when) in tips.items():
+            if branch in ran and _is_number(finished) and when > finished:
+                unsaved[branch] = "has commits made after the last run ended"
+        return unsaved
 
     @staticmethod
     def list_worktrees(root: str = ".") -> List[dict]:
@@ -1780,6 +1819,16 @@ class _Repo:
             elif line.startswith("branch ") and items:
                 items[-1]["branch"] = line[len("branch "):].replace("refs/heads/", "", 1)
         return items
+
+    def branch_tips(self, branches: List[str]) -> Dict[str, "tuple[str, int]"]:
+        """The commit each of ``branches`` points at, and its committer time (one git call)."""
+        out = self.git("for-each-ref", "--format=%(refname:short) %(objectname) "
+                       "%(committerdate:unix)", f"refs/heads/{BRANCH_PREFIX}*")
+        tips = {}
+        for line in out.splitlines():
+            name, sha, when = (line.split(" ") + ["", ""])[:3]
+            tips[name] = (sha, int(when) if when.isdigit() else 0)
+        return {b: tips[b] for b in branches if b in tips}
 
     def parallel_branches(self) -> List[str]:
         out = self.git("for-each-ref", "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}*")
@@ -3587,6 +3636,8 @@ def _collect_options(p: argparse.ArgumentParser) -> None:
 
 def _cleanup_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    p.add_argument("--force", action="store_true",
+                   help="also delete work done in the worktrees or branches since the last run")
     p.add_argument("--keep-branches", action="store_true",
                    help="remove the worktrees but keep the branches and their commits")
 
@@ -3910,10 +3961,15 @@ def _best_diffstat(top: str, results: List[WorkerResult]) -> str:
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
-    runner = ParallelRunner(ParallelConfig(tasks=[]), os.getcwd(), progress=_print_err)
-    before = len(runner.warnings)
-    removed = runner.cleanup(dry_run=args.dry_run, keep_branches=args.keep_branches)
-    if not removed and len(runner.warnings) == before:
+    said = []
+
+    def progress(line: str) -> None:
+        said.append(line)
+        _print_err(line)
+
+    runner = ParallelRunner(ParallelConfig(tasks=[]), os.getcwd(), progress=progress)
+    runner.cleanup(dry_run=args.dry_run, keep_branches=args.keep_branches, force=args.force)
+    if not said:
         _print_err("nothing to clean up" if not args.dry_run else "nothing would be removed")
     return EXIT_OK
 

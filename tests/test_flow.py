@@ -64,3 +64,60 @@ def test_a_race_names_its_verified_winner(repo, cli):
     assert [line.split()[0] for line in err.splitlines() if "architect/parallel-" in line
             and line.split()[0].lstrip("*").isdigit()] == ["2", "*1"]
     assert cli("merge", "best")[0] == 0 and (repo / "a.txt").exists()
+
+
+# -- nothing lost by accident ------------------------------------------------------
+
+def test_cleanup_refuses_to_delete_work_done_since_the_run(repo, cli, monkeypatch):
+    import time
+    assert cli("fake:write=a.txt", "--workers", "3")[0] == 0
+    wt1, wt2 = repo / ".architect-parallel-1", repo / ".architect-parallel-2"
+    (wt1 / "mine.txt").write_text("my own work\n")  # uncommitted
+    (wt2 / "mine.txt").write_text("committed by hand\n")
+    git("add", "mine.txt", cwd=wt2)
+    later = f"@{int(time.time()) + 5} +0000"  # surely after the run ended
+    monkeypatch.setenv("GIT_COMMITTER_DATE", later)
+    git("commit", "-q", "-m", "by hand", cwd=wt2)
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
+    tip2 = git("rev-parse", "architect/parallel-2", cwd=repo)
+
+    code, _, err = cli("cleanup")
+    assert code == 2 and err == (
+        "error: would delete work done since the last run: .architect-parallel-1 has uncommitted "
+        "changes; architect/parallel-2 has commits made after the last run ended (commit, merge "
+        "or move it first, or rerun cleanup with --force to delete it)\n")
+    assert wt1.is_dir() and wt2.is_dir() and git("branch", "--list", "architect/*", cwd=repo)
+
+    code, _, err = cli("cleanup", "--dry-run")
+    assert code == 0
+    assert (f"would remove worktree {wt1} (has uncommitted changes; --force deletes it)") in err
+    assert (f"would delete branch architect/parallel-2 (was {tip2[:12]}), not merged into your "
+            "branch (has commits made after the last run ended; --force deletes it)") in err
+
+    code, _, err = cli("cleanup", "--force")
+    assert code == 0 and not wt1.exists()
+    assert f"deleted branch architect/parallel-2 (was {tip2[:12]}), not merged into your branch" in err
+    # the way back: the printed commit still exists
+    git("branch", "restored", tip2[:12], cwd=repo)
+    assert git("show", "restored:mine.txt", cwd=repo) == "committed by hand"
+
+
+def test_cleanup_prints_each_deleted_branch_with_its_commit_and_says_which_were_merged(repo, cli):
+    assert cli("fake:write=a.txt", "--models", "fake:write=a.txt,fake:write=b.txt",
+               "--workers", "2", "--check", "true")[0] == 0
+    assert cli("merge", "1")[0] == 0
+    tips = {n: git("rev-parse", f"architect/parallel-{n}", cwd=repo) for n in (1, 2)}
+    code, _, err = cli("cleanup")
+    assert code == 0
+    assert f"deleted branch architect/parallel-1 (was {tips[1][:12]})\n" in err
+    assert f"deleted branch architect/parallel-2 (was {tips[2][:12]}), not merged into your branch\n" in err
+
+
+def test_a_second_cleanup_after_keep_branches_says_one_thing(repo, cli):
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    code, _, err = cli("cleanup", "--keep-branches")
+    assert code == 0 and "removed worktree" in err and "deleted branch" not in err
+    code, _, err = cli("cleanup")
+    assert code == 0 and "deleted branch architect/parallel-1" in err
+    assert "nothing to clean up" not in err
+    assert cli("cleanup")[2] == "nothing to clean up\n"
