@@ -32,7 +32,6 @@ __version__ = "0.3.0"
 import argparse
 import contextlib
 import dataclasses
-import fcntl
 import math
 import os
 import re
@@ -45,6 +44,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterator, List, Optional
+
+try:
+    import fcntl
+except ImportError:  # Windows: main() says it is not supported yet
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = [
     "ConfigError",
@@ -267,6 +271,29 @@ class _Job:
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
             worker_id, task, model, branch, path)
+
+
+def _padding(config: ParallelConfig) -> Optional[str]:
+    """One line saying which workers repeat task 1 or use the default model because there
+    were fewer tasks or models than workers (the original's rule), or None."""
+    count = max(config.workers, len(config.tasks), len(config.models or []))
+    tasks, models = len(config.tasks), len(config.models or [])
+
+    def workers(first: int) -> str:
+        return (f"worker {first}" if first == count else
+                f"workers {first}-{count}" if count - first > 1 else f"workers {first} and {count}")
+
+    said = []
+    if 1 < tasks < count:
+        said.append(f"{workers(tasks + 1)} {'repeats' if tasks + 1 == count else 'repeat'} task 1")
+    if 0 < models < count:
+        said.append(f"{workers(models + 1)} {'uses' if models + 1 == count else 'use'} "
+                    "the agent's default model")
+    if not said:
+        return None
+    counts = [f"{count} workers"] + ([f"{tasks} tasks"] if 1 < tasks < count else []) + (
+        [f"{models} model{'s' if models > 1 else ''}"] if 0 < models < count else [])
+    return f"{', '.join(counts)}: {'; '.join(said)}"
 
 
 def _plan(config: ParallelConfig, top: str) -> List[_Job]:
@@ -748,6 +775,9 @@ class ParallelRunner:
         self._cancel.clear()
         self._hurry.clear()
         repo, command, base_commit, all_jobs = self._prepare(find_agent=True)
+        padding = _padding(self.config)
+        if padding:
+            self._progress(padding)
         jobs = [j for j in all_jobs
                 if not self.config.only_workers or j.worker_id in self.config.only_workers]
         with self._lock(repo), self._catch_signals():
@@ -1568,8 +1598,16 @@ class _AgentCommand:
         adapter = preset or PRESETS.get(os.path.basename(words[0]), _TEMPLATE)
         exe = shutil.which(words[0]) if find else words[0]
         if exe is None:
-            raise ParallelError(f"agent command '{words[0]}' not found on PATH; "
-                                "install it or add its folder to PATH")
+            folders = [""] if os.sep in words[0] else os.environ.get("PATH", "").split(os.pathsep)
+            there = next((os.path.join(f, words[0]) for f in folders
+                          if os.path.isfile(os.path.join(f, words[0]))), None)
+            if there:
+                raise ParallelError(f"agent command '{words[0]}' is {os.path.abspath(there)}, "
+                                    "which is not executable; make it so (chmod +x) or run "
+                                    "another")
+            raise ParallelError(f"agent command '{words[0]}' not found"
+                                + ("" if os.sep in words[0] else " on PATH")
+                                + "; install it or add its folder to PATH")
         # A relative PATH entry would otherwise be looked up again from each worktree.
         return cls(words, adapter, os.path.abspath(exe))
 
@@ -3754,7 +3792,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     else:
         _print_out("\n".join(f"{w['worker']:>3}  {w['branch']}  {w['model']}  {_shorten(w['task'], 60)}"
                              for w in workers))
-        _print_err(f"plan {info['fingerprint']}: {len(workers)} worker(s) from {info['base_commit'][:12]}")
+        padding = _padding(_config_from_args(args))
+        _print_err((f"{padding}\n" if padding else "")
+                   + f"plan {info['fingerprint']}: {len(workers)} worker(s) from {info['base_commit'][:12]}")
     return EXIT_OK
 
 
@@ -4146,7 +4186,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = _build_parser(argv[0] if argv and argv[0] in _COMMANDS else "")
     handlers = {}
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
             handlers[signum] = signal.signal(signum, _raise_signalled)
     try:
         if implicit_run and not argv[1].startswith("-") and len(argv[1].split()) == 1:
@@ -4165,6 +4205,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        if fcntl is None:
+            raise ParallelError("Windows is not supported yet: architect-parallel needs Linux or "
+                                "macOS (on Windows, run it in WSL)")
         return _COMMANDS[args.command](args)
     except ParallelError as exc:
         _print_err(f"error: {exc}")

@@ -1,5 +1,7 @@
 """The everyday flow as a new user meets it: verdicts that cannot mislead (issue 10)."""
 
+import os
+
 import pytest
 
 from conftest import git
@@ -121,3 +123,52 @@ def test_a_second_cleanup_after_keep_branches_says_one_thing(repo, cli):
     assert code == 0 and "deleted branch architect/parallel-1" in err
     assert "nothing to clean up" not in err
     assert cli("cleanup")[2] == "nothing to clean up\n"
+
+
+# -- say what went wrong ----------------------------------------------------------
+
+def test_an_agent_that_is_not_executable_is_named_as_such(repo, cli, tmp_path, monkeypatch):
+    folder = tmp_path / "notexec"
+    folder.mkdir()
+    (folder / "my-agent").write_text("#!/bin/sh\necho hi\n")  # no x bit
+    monkeypatch.setenv("PATH", f"{folder}:{os.environ['PATH']}")
+    for cmd in ("my-agent {task}", f"{folder / 'my-agent'} {{task}}"):
+        code, _, err = cli("run", "t", "--agent-cmd", cmd)
+        assert code == 2 and err == (f"error: agent command '{cmd.split()[0]}' is "
+                                     f"{folder / 'my-agent'}, which is not executable; make it so "
+                                     "(chmod +x) or run another\n")
+    code, _, err = cli("run", "t", "--agent-cmd", "no-such-agent {task}")
+    assert code == 2 and "'no-such-agent' not found on PATH" in err
+    assert not (repo / ".architect-parallel-1").exists()
+
+
+def test_without_fcntl_as_on_windows_help_works_and_commands_say_why_not(repo):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    # Windows has no fcntl: that cannot be real here, so the import is made to fail.
+    prelude = "import sys; sys.modules['fcntl'] = None; import architect_parallel as ap; "
+    help_ = subprocess.run([sys.executable, "-c", prelude + "raise SystemExit(ap.main(['--help']))"],
+                           cwd=repo, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+                           text=True)
+    assert help_.returncode == 0 and "usage: architect-parallel" in help_.stdout
+    run = subprocess.run([sys.executable, "-c", prelude + "raise SystemExit(ap.main(['list']))"],
+                         cwd=repo, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+                         text=True)
+    assert run.returncode == 2 and run.stderr == (
+        "error: Windows is not supported yet: architect-parallel needs Linux or macOS (on "
+        "Windows, run it in WSL)\n")
+
+
+def test_padding_is_said_out_loud_by_run_and_plan(repo, cli):
+    args = ["--task", "fake:write=a.txt", "--task", "fake:write=b.txt", "--models", "m1",
+            "--workers", "3"]
+    line = ("3 workers, 2 tasks, 1 model: worker 3 repeats task 1; workers 2 and 3 use the "
+            "agent's default model")
+    code, out, err = cli("plan", *args)
+    assert code == 0 and line in err.splitlines()
+    code, _, err = cli(*args)
+    assert any(said.endswith("] " + line) for said in err.splitlines())  # a timestamped line
+    # a race (one task, as many models as workers) pads nothing and says nothing
+    code, _, err = cli("fake:write=a.txt", "--models", "a,b", "--workers", "2", "--force")
+    assert "workers," not in err
