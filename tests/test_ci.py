@@ -88,7 +88,8 @@ def test_plan_prints_the_workers_and_a_matrix_and_creates_nothing(repo, cli):
         "  1  architect/parallel-1  m1  fake:write=auth.txt+cost=0.3",
         "  2  architect/parallel-2  default  fake:write=users.txt+cost=0.1",
         "  3  architect/parallel-3  default  fake:json=failed+exit=1"]
-    assert err.startswith("plan ") and "3 worker(s)" in err
+    assert err.splitlines()[0] == "3 workers, 1 model: workers 2 and 3 use the agent's default model"
+    assert err.splitlines()[1].startswith("plan ") and "3 worker(s)" in err
     code, out, _ = cli("plan", *FANOUT, "--matrix")
     matrix = json.loads(out)
     assert [w["worker"] for w in matrix["include"]] == [1, 2, 3] and "\n" not in out.strip()
