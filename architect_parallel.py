@@ -1072,6 +1072,7 @@ class ParallelRunner:
             checks_total=len(self.config.checks))
         if self._cancel.is_set():
             result.status, result.error = "interrupted", "not started"
+            self._state(job, result.status, result.error)
             return result
         values = self._values(job, base)
         env = command.environment(_clean_env())
@@ -1143,7 +1144,9 @@ class ParallelRunner:
         finally:
             if agent_ran and os.path.isdir(job.path):
                 self._finish(repo, job, result, env, copied)
-            if result.error != "not started":
+            if result.error == "not started":
+                self._state(job, result.status, "not started")
+            else:
                 detail = f"{result.duration:.1f}s"
                 if result.cost_known:
                     detail += f" ${result.cost:.4f}"
@@ -1425,7 +1428,7 @@ class ParallelRunner:
         if not self.config.force:
             raise ParallelError(
                 "would lose work: " + "; ".join(found)
-                + " (commit or move it elsewhere, run 'architect-parallel cleanup', "
+                + f" (commit or move it elsewhere, run '{_prog()} cleanup', "
                 "or rerun with --force to discard it)")
         self._warn("--force: discarding " + "; ".join(found))
 
@@ -3223,12 +3226,13 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     known = [r.cost for r in results if r.cost_known]
     lines.append(f"{succeeded}/{len(results)} succeeded"
                  + (f", total cost ${sum(known):.4f}" if known else ""))
+    prog = _prog()
     if winner:
         lines.append(f"best: worker {winner.worker_id} ({winner.branch}); see it with "
-                     f"'architect-parallel diff best', keep it with 'architect-parallel merge best'")
+                     f"'{prog} diff best', keep it with '{prog} merge best'")
     elif len({r.task for r in results}) > 1:
-        lines.append("different tasks: no worker is best; look at each with 'architect-parallel "
-                     "diff N', keep one with 'architect-parallel merge N'")
+        lines.append(f"different tasks: no worker is best; look at each with '{prog} diff N', "
+                     f"keep one with '{prog} merge N'")
     elif results:
         lines.append("no best: no worker succeeded" + (" and passed its checks" if checks else "")
                      + "; nothing is merged as best")
@@ -3236,8 +3240,10 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     if results:
         lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N"
                      + (f"   logs: {logs}" if logs else ""))
-        lines.append("remove them with: architect-parallel cleanup "
-                     "(--keep-branches keeps the committed work)")
+        if succeeded < len(results):
+            lines.append(f"run the {len(results) - succeeded} that did not succeed again with: "
+                         f"{prog} rerun --failed")
+        lines.append(f"remove them with: {prog} cleanup (--keep-branches keeps the committed work)")
     return "\n".join(lines)
 
 
@@ -3249,6 +3255,9 @@ class _Progress:
     per event, no control characters (CI logs); ``none``: nothing. Warnings are
     shown in every mode but ``quiet``.
     """
+
+    # Seconds between plain mode's "still running" lines, so a CI log shows life.
+    heartbeat = 60.0
 
     def __init__(self, mode: str, quiet: bool = False):
         self.mode, self.quiet = mode, quiet
@@ -3287,11 +3296,11 @@ class _Progress:
             if event["state"] == "running":
                 worker["since"] = time.monotonic()
             worker.update(state=event["state"], detail=event["detail"])
+            if self._ticker is None and self.mode in ("tty", "plain"):
+                self._ticker = threading.Thread(target=self._tick, daemon=True)
+                self._ticker.start()
             if self.mode == "tty":
                 self._write(self._frame())
-                if self._ticker is None:
-                    self._ticker = threading.Thread(target=self._tick, daemon=True)
-                    self._ticker.start()
             elif event["state"] == "running":
                 _print_err(f"[{time.strftime('%H:%M:%S')}] worker {event['worker']} started "
                            f"({_shorten(event['model'], 40)}): {_shorten(event['task'], 60)}")
@@ -3310,9 +3319,19 @@ class _Progress:
             self._drawn = 0
 
     def _tick(self) -> None:
-        while not self._stop.wait(0.5):  # elapsed times move on
+        """tty: redraw twice a second, as elapsed times move on; plain: every
+        ``heartbeat`` seconds, one line naming the workers still running."""
+        while not self._stop.wait(0.5 if self.mode == "tty" else self.heartbeat):
             with self._lock:
-                self._write(self._frame())
+                if self.mode == "tty":
+                    self._write(self._frame())
+                    continue
+                now = time.monotonic()
+                running = [f"worker {n} ({_duration(now - w['since'])})"
+                           for n, w in sorted(self._workers.items())
+                           if w["state"] not in STATUSES and w["state"] != "queued"]
+                if running:
+                    _print_err(f"[{time.strftime('%H:%M:%S')}] still running: {', '.join(running)}")
 
     def _clear(self) -> str:
         """Move to the top of the live frame and clear it."""
@@ -3330,15 +3349,18 @@ class _Progress:
         for n in sorted(self._workers):
             w = self._workers[n]
             final = w["state"] in STATUSES
-            kind = "queued" if w["state"] == "queued" else "done" if final else "running"
+            kind = ("queued" if w["state"] == "queued" else "interrupted"
+                    if w["state"] == "interrupted" else "done" if final else "running")
             counts[kind] = counts.get(kind, 0) + 1
-            elapsed = w["detail"].split(" ")[0] if final else (
+            elapsed = "" if w["detail"] == "not started" else w["detail"].split(" ")[0] if final else (
                 "" if w["state"] == "queued" else f"{now - w['since']:.1f}s")
             line = (f"{n:>3}  {_shorten(w['model'], 20):<20}  {w['state']:<11} {elapsed:>8}  "
                     f"{_shorten(w['task'], 200)}")
             lines.append(_fit(line, width - 1))
-        lines.append(_fit(f"{counts.get('done', 0)}/{len(self._workers)} done, {counts.get('running', 0)} "
-                          f"running, {counts.get('queued', 0)} queued, {now - self._started:.1f}s", width - 1))
+        interrupted = (f"{counts['interrupted']} interrupted, " if counts.get("interrupted") else "")
+        lines.append(_fit(f"{counts.get('done', 0)}/{len(self._workers)} done, {interrupted}"
+                          f"{counts.get('running', 0)} running, {counts.get('queued', 0)} queued, "
+                          f"{now - self._started:.1f}s", width - 1))
         text = (f"\x1b[{self._drawn}F" if self._drawn else "") + "".join(
             f"\x1b[2K{line}\n" for line in lines)
         self._drawn = len(lines)
@@ -3351,6 +3373,29 @@ class _Progress:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
+
+
+def _prog() -> str:
+    """The command as the user ran it, for hints: ``architect-parallel``, ``python3 -m
+    architect_parallel`` or ``python3 path/to/architect_parallel.py``."""
+    python = os.path.basename(sys.executable or "") or "python3"
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name == "architect_parallel":
+        return f"{python} -m architect_parallel"
+    script = sys.argv[0] if sys.argv else ""
+    if script.endswith(".py") and os.path.basename(script) != "__main__.py":
+        return f"{python} {shlex.quote(script)}"
+    return "architect-parallel"
+
+
+def _duration(seconds: float) -> str:
+    """``42s``, ``5m 02s``, ``1h 03m``."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
 def _fit(text: str, width: int) -> str:
@@ -3622,19 +3667,19 @@ def _build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     """The command-line parser. With ``command``, only that subcommand gets its options
     (the others are listed by name): start-up is faster, and the result the same."""
     parser = _ArgumentParser(
-        prog="architect-parallel",
+        prog=_prog(),
         description="Run several AI coding agents at once, each in its own git worktree.",
         epilog="A first argument that is not a subcommand means 'run'. "
                "Exit codes: 0 at least one worker succeeded (merge: merged), 1 none did "
                "(merge: conflict, nothing changed), 2 bad usage/config/repository, "
                "130 interrupted (143 SIGTERM, 129 SIGHUP).")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"architect-parallel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, aliases, help_text, description, add_options in _SUBCOMMANDS:
         p = sub.add_parser(name, aliases=aliases, help=help_text, description=description,
                            allow_abbrev=False)
         if command is None or command == name or command in aliases:
-            p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+            p.add_argument("--version", action="version", version=f"architect-parallel {__version__}")
             add_options(p)
     return parser
 
@@ -4195,7 +4240,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             close = difflib.get_close_matches(argv[1], list(_COMMANDS), n=1)
             raise _UsageError(f"unknown command {argv[1]!r}"
                               + (f" (did you mean {close[0]}?)" if close else "")
-                              + f"; to run it as a task: architect-parallel run {shlex.quote(argv[1])}")
+                              + f"; to run it as a task: {_prog()} run {shlex.quote(argv[1])}")
         try:
             args, extras = parser.parse_known_args(argv)
             if extras:

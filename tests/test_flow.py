@@ -172,3 +172,74 @@ def test_padding_is_said_out_loud_by_run_and_plan(repo, cli):
     # a race (one task, as many models as workers) pads nothing and says nothing
     code, _, err = cli("fake:write=a.txt", "--models", "a,b", "--workers", "2", "--force")
     assert "workers," not in err
+
+
+def test_the_footer_suggests_rerun_failed_and_names_the_command_as_it_was_run(repo, cli):
+    code, _, err = cli("fake:write=a.txt", "--models", "fake:json=failed+exit=1,fake:write=a.txt",
+                       "--workers", "2")
+    assert "run the 1 that did not succeed again with: architect-parallel rerun --failed" in err
+    code, _, err = cli("fake:write=a.txt", "--workers", "1", "--force")
+    assert "rerun --failed" not in err
+
+
+@pytest.mark.parametrize("how", ["script", "module"])
+def test_hints_name_the_command_as_it_was_run(repo, how):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    python = os.path.basename(sys.executable)
+    script = os.path.join(ROOT, "architect_parallel.py")
+    argv, prog = (([sys.executable, script], f"{python} {script}") if how == "script" else
+                  ([sys.executable, "-m", "architect_parallel"], f"{python} -m architect_parallel"))
+    proc = subprocess.run(argv + ["clenaup"], cwd=repo, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 2 and proc.stderr.endswith(f"to run it as a task: {prog} run clenaup\n")
+    proc = subprocess.run(argv + ["run", "t", "--model", "m"], cwd=repo, capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.stderr.endswith(f"(see '{prog} run --help')\n")
+
+
+def test_plain_progress_says_which_workers_are_still_running(capsys):
+    import architect_parallel as ap
+    display = ap._Progress("plain")
+    display.heartbeat = 0.3  # seconds, instead of a minute
+    for n, state in ((1, "running"), (2, "queued"), (3, "checking")):
+        display.state({"worker": n, "model": "m", "task": "t", "state": state, "detail": ""})
+    import time
+    time.sleep(0.5)
+    display.state({"worker": 3, "model": "m", "task": "t", "state": "success", "detail": "1.0s"})
+    time.sleep(0.4)
+    display.close()
+    beats = [line.split("] ", 1)[1] for line in capsys.readouterr().err.splitlines()
+             if "still running" in line]
+    assert beats[0] == "still running: worker 1 (0s), worker 3 (0s)"
+    assert beats[-1] == "still running: worker 1 (0s)"
+
+
+def test_live_totals_count_interrupted_workers_as_interrupted():
+    import architect_parallel as ap
+    display = ap._Progress("tty")
+    for n, state, detail in ((1, "success", "2.0s"), (2, "interrupted", "1.0s"),
+                             (3, "interrupted", "not started")):
+        display._workers[n] = {"worker": n, "model": "m", "task": "t", "state": state,
+                               "detail": detail, "since": 0.0}
+    frame = display._frame()
+    assert "1/3 done, 2 interrupted, 0 running, 0 queued" in frame
+
+
+def test_workers_that_never_started_end_as_interrupted_in_the_progress(repo, cli):
+    # a worker left in the queue by Ctrl-C gets a final line too (here: plain progress)
+    import architect_parallel as ap
+    states = []
+    config = ap.ParallelConfig(tasks=["fake:sleep=0.5"], workers=1, models=["a", "b"])
+    runner = ap.ParallelRunner(config, str(repo), on_state=states.append)
+
+    def cancel_when_running(event):
+        states.append(event)
+        if event["state"] == "running":
+            runner._cancel.set()
+
+    runner._on_state = cancel_when_running
+    runner.run()
+    finals = {e["worker"]: (e["state"], e["detail"]) for e in states if e["state"] in ap.STATUSES}
+    assert finals[2] == ("interrupted", "not started")
