@@ -3709,6 +3709,10 @@ def _rerun_options(p: argparse.ArgumentParser) -> None:
                    help="discard work found in their worktrees and branches")
     p.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
                    help="as for run")
+    p.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
+                   help="a new time limit per worker, instead of the last run's")
+    p.add_argument("--budget-per-worker", type=_number, metavar="USD",
+                   help="a new cost limit per worker, instead of the last run's")
     _add_report_options(p)
 
 
@@ -3795,6 +3799,9 @@ def _run_with_progress(args: argparse.Namespace,
 def _cmd_rerun(args: argparse.Namespace) -> int:
     if not args.failed:
         raise _UsageError("say which workers to run again: rerun --failed")
+    for key in ("timeout_per_worker", "budget_per_worker"):
+        if getattr(args, key) is not None:
+            _check_value(key, getattr(args, key), f"--{key.replace('_', '-')}")
     repo = _Repo.find(os.getcwd())
     last = _load_last_run(repo)
     saved = last.get("config")
@@ -3812,6 +3819,9 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         tasks=saved["tasks"], models=saved.get("models") or None, base_branch=last["base_commit"],
         config_path=saved.get("config_path"), api_base=saved.get("api_base"), force=args.force,
         only_workers=failed, **{key: saved[key] for key in DEFAULTS if key in saved})
+    for key in ("timeout_per_worker", "budget_per_worker"):  # the limits may change
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
     runner, interrupted = _run_with_progress(args, config)
     merged = {r.worker_id: r for r in previous}
     merged.update({r.worker_id: r for r in runner.results})

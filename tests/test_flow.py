@@ -243,3 +243,15 @@ def test_workers_that_never_started_end_as_interrupted_in_the_progress(repo, cli
     runner.run()
     finals = {e["worker"]: (e["state"], e["detail"]) for e in states if e["state"] in ap.STATUSES}
     assert finals[2] == ("interrupted", "not started")
+
+
+def test_rerun_failed_takes_new_time_and_cost_limits(repo, cli, records):
+    from conftest import read_records
+    code, _, _ = cli("t", "--models", "fake:sleep=4,fake:write=a.txt", "--workers", "2",
+                     "--timeout-per-worker", "1", "--budget-per-worker", "1")
+    assert code == 0
+    code, _, _ = cli("rerun", "--failed", "--force", "--timeout-per-worker", "60",
+                                "--budget-per-worker", "2.5")
+    argv = read_records(records)[".architect-parallel-1"]["argv"]
+    assert argv[argv.index("--timeout") + 1] == "60" and argv[argv.index("--budget") + 1] == "2.5"
+    assert cli("rerun", "--failed", "--timeout-per-worker", "0")[0] == 2
