@@ -87,6 +87,7 @@ DEFAULTS = {
     "check_timeout": 600,
     "port_base": 8100,
     "commit": True,
+    "check_all": False,
     "retries": 0,
 }
 # Best first: the order ranking uses after checks passed.
@@ -235,6 +236,7 @@ class ParallelConfig:
     check_timeout: float = DEFAULTS["check_timeout"]  # seconds, for each setup and check command
     port_base: int = DEFAULTS["port_base"]  # ARCHITECT_PARALLEL_PORT = port_base + worker id
     commit: bool = DEFAULTS["commit"]  # commit each worker's changes on its branch
+    check_all: bool = DEFAULTS["check_all"]  # also check workers that failed or timed out
     retries: int = DEFAULTS["retries"]  # new attempts for a failed or timed-out worker
     only_workers: Optional[List[int]] = None  # run just these worker ids of the plan
 
@@ -1151,7 +1153,7 @@ class ParallelRunner:
                 if result.cost_known:
                     detail += f" ${result.cost:.4f}"
                 if result.checks_total:
-                    detail += f" checks {result.checks_passed}/{result.checks_total}"
+                    detail += f" checks {_checks_cell(result)}"
                 self._state(job, result.status, detail + (f" ({result.error})" if result.error else ""))
         return result
 
@@ -1263,6 +1265,8 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
+            if result.status in ("failed", "timeout") and not self.config.check_all:
+                return  # its checks are skipped: nothing worth checking (--check-all)
             if self.config.checks and not self._cancel.is_set():
                 self._state(job, "checking")
             for cmd in self.config.checks:
@@ -1293,7 +1297,7 @@ class ParallelRunner:
         plan = {key: config[key] for key in ("agent_cmd", "agent", "max_steps",
                                              "budget_per_worker", "timeout_per_worker",
                                              "include", "setup", "checks", "check_timeout",
-                                             "commit", "retries")}
+                                             "commit", "retries", "check_all")}
         plan.update(base_commit=base, jobs=[[j.worker_id, j.task, j.model] for j in jobs])
         import hashlib
 
@@ -1696,14 +1700,15 @@ def _json_lines(path: str) -> Iterator[dict]:
 def _rank(results: List[WorkerResult]) -> List[WorkerResult]:
     """Set ``rank`` (1 = best) and return the results sorted by worker_id.
 
-    Best is: more checks passed, then a better status (success, partial, failed,
-    timeout, interrupted), then a lower cost (unknown after known), then a shorter
-    duration, then the lower worker id.
+    Best is: a worker whose agent ran (those that never did come last), then more checks
+    passed, then a better status (success, partial, failed, timeout, interrupted),
+    then a lower cost (unknown after known), then a shorter duration, then the lower
+    worker id.
     """
     def key(r: WorkerResult) -> tuple:
         order = STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES)
-        return (-r.checks_passed, order, r.cost if r.cost_known else math.inf, r.duration,
-                r.worker_id)
+        return (r.exit_code is None, -r.checks_passed, order, r.cost if r.cost_known else math.inf,
+                r.duration, r.worker_id)
 
     for rank, result in enumerate(sorted(results, key=key), 1):
         result.rank = rank
@@ -1724,9 +1729,19 @@ def _verified(r: WorkerResult) -> bool:
     return r.status == "success" and r.checks_passed == r.checks_total
 
 
+def _checks_cell(r: WorkerResult) -> str:
+    """``1/2``; ``skipped`` when the worker failed or timed out first (see --check-all);
+    ``not checked`` when the checks were stopped or never reached; ``-`` without checks."""
+    if not r.checks_total:
+        return "-"
+    if len(r.checks) < r.checks_total:
+        return "skipped" if r.status in ("failed", "timeout") and not r.checks else "not checked"
+    return f"{r.checks_passed}/{r.checks_total}"
+
+
 def _verdict(r: WorkerResult) -> str:
     """``failed``, ``success, checks 1/2``: what a merge of this worker would bring."""
-    return r.status + (f", checks {r.checks_passed}/{r.checks_total}" if r.checks_total else "")
+    return r.status + (f", checks {_checks_cell(r)}" if r.checks_total else "")
 
 
 def _inside(top: str, path: str) -> bool:
@@ -2400,7 +2415,7 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
     elif key == "port_base":
         if not is_int or not 1 <= value <= 65535 - MAX_WORKERS * 10:
             raise bad("a port number")
-    elif key == "commit":
+    elif key in ("commit", "check_all"):
         if not isinstance(value, bool):
             raise bad("true or false")
     elif key == "retries":
@@ -3198,7 +3213,7 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     winner = _winner(results)
     for r in results:
         rows.append([f"{'*' if r is winner else ''}{r.rank}", str(r.worker_id), r.branch,
-                     _shorten(r.model, 28), r.status, f"{r.checks_passed}/{r.checks_total}",
+                     _shorten(r.model, 28), r.status, _checks_cell(r),
                      str(r.steps) if r.steps_known else "-",
                      f"${r.cost:.4f}" if r.cost_known else "-", _format_tokens(r),
                      f"{r.duration:.1f}s", str(len(r.files_modified)), _shorten(r.task, 40)])
@@ -3504,7 +3519,7 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
              "|---:|---:|---|---|---:|---:|---:|---:|---:|---|"]
     for r in sorted(results, key=lambda r: r.rank):
         cells = [f"**{r.rank}**" if r is _winner(results) else str(r.rank), str(r.worker_id), r.model,
-                 r.status, f"{r.checks_passed}/{r.checks_total}",
+                 r.status, _checks_cell(r),
                  f"${r.cost:.4f}" if r.cost_known else "-", _format_tokens(r),
                  f"{r.duration:.1f}s", str(len(r.files_modified)), _shorten(r.task, 60)]
         lines.append("| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |")
@@ -3630,6 +3645,8 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
                         "worktree (default 0)")
     p.add_argument("--no-commit", action="store_false", dest="commit", default=None,
                    help="leave each worker's changes uncommitted in its worktree")
+    p.add_argument("--check-all", action="store_true", default=None,
+                   help="run the checks for workers that failed or timed out too")
 
 
 def _add_report_options(p: argparse.ArgumentParser) -> None:

@@ -20,7 +20,7 @@ def test_merge_best_refuses_when_no_worker_succeeded_and_passed_its_checks(repo,
     code, _, err = cli("merge", "best")
     assert code == 2 and err == (
         "error: no worker of the last run succeeded and passed its checks, so none is best "
-        "(rank 1: worker 1, failed, checks 0/1); name a worker number instead\n")
+        "(rank 1: worker 1, failed, checks skipped); name a worker number instead\n")
     assert _head(repo) == before and not (repo / "broken.py").exists()
     assert cli("diff", "best")[0] == 2
 
@@ -255,3 +255,38 @@ def test_rerun_failed_takes_new_time_and_cost_limits(repo, cli, records):
     argv = read_records(records)[".architect-parallel-1"]["argv"]
     assert argv[argv.index("--timeout") + 1] == "60" and argv[argv.index("--budget") + 1] == "2.5"
     assert cli("rerun", "--failed", "--timeout-per-worker", "0")[0] == 2
+
+
+# -- checks --------------------------------------------------------------------------
+
+def test_checks_are_skipped_for_workers_that_failed_or_timed_out_unless_check_all(repo, cli):
+    check = "touch ../checked-$ARCHITECT_PARALLEL_WORKER"
+    models = "fake:json=failed+exit=1,fake:sleep=30,fake:json=partial,fake:write=a.txt"
+    code, results, err = cli.json("t", "--models", models, "--workers", "4",
+                                  "--timeout-per-worker", "1", "--check", check)
+    assert [(r["status"], len(r["checks"])) for r in results] == [
+        ("failed", 0), ("timeout", 0), ("partial", 1), ("success", 1)]
+    assert sorted(p.name for p in repo.glob("checked-*")) == ["checked-3", "checked-4"]
+    code, _, err = cli("t", "--models", models, "--workers", "4", "--timeout-per-worker", "1",
+                       "--check", check, "--force")
+    rows = {line.split()[1]: line.split()[5] for line in err.splitlines()
+            if "architect/parallel-" in line and line.split()[0].lstrip("*").isdigit()}
+    assert rows == {"1": "skipped", "2": "skipped", "3": "1/1", "4": "1/1"}
+    for p in repo.glob("checked-*"):
+        p.unlink()
+    code, results, _ = cli.json("t", "--models", models, "--workers", "4",
+                                "--timeout-per-worker", "1", "--check", check, "--check-all",
+                                "--force")
+    assert [len(r["checks"]) for r in results] == [1, 1, 1, 1]
+
+
+def test_workers_whose_agent_never_ran_rank_last():
+    import architect_parallel as ap
+
+    def result(n, status, exit_code, checks_passed=0):
+        return ap.WorkerResult(worker_id=n, branch=f"b{n}", model="m", status=status, steps=0,
+                               cost=0.0, duration=1.0, files_modified=[], worktree_path="",
+                               exit_code=exit_code, checks_passed=checks_passed, checks_total=1)
+    ranked = ap._rank([result(1, "failed", None), result(2, "timeout", -15),
+                       result(3, "interrupted", None), result(4, "success", 0, 1)])
+    assert [r.worker_id for r in sorted(ranked, key=lambda r: r.rank)] == [4, 2, 1, 3]
