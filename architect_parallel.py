@@ -4107,10 +4107,26 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     import subprocess
 
-    code = subprocess.call(["git", "--no-pager", "diff", *(["--stat"] if args.stat else []),
-                            f"{base}...{branch}"], cwd=repo.top, stdin=subprocess.DEVNULL)
-    if code not in (0, -signal.SIGPIPE):  # a reader that went away early is no error
-        raise ParallelError(f"git diff failed with exit code {code}")
+    stat = ["--stat"] if args.stat else []
+    worktree = next((w["path"] for w in repo.worktrees() if w.get("branch") == branch), None)
+    status = repo.git("status", "--porcelain", cwd=worktree) if worktree else ""
+    if status.strip():  # e.g. after --no-commit: the work is in the worktree, not the branch
+        _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
+                   f"tree against the base {base[:12]} (new files included)")
+        diffs = [["diff", *stat, base]] + [
+            ["diff", "--no-index", *stat, "--", os.devnull, name]
+            for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
+                                 cwd=worktree).split("\0") if name]
+        cwd = worktree
+    else:
+        diffs, cwd = [["diff", *stat, f"{base}...{branch}"]], repo.top
+    for diff in diffs:
+        code = subprocess.call(["git", "--no-pager", *diff], cwd=cwd, stdin=subprocess.DEVNULL)
+        # 1: git diff --no-index found differences; a reader that went away early is no error
+        if code not in (0, 1, -signal.SIGPIPE) or (code == 1 and "--no-index" not in diff):
+            raise ParallelError(f"git diff failed with exit code {code}")
+        if code == -signal.SIGPIPE:
+            break
     return EXIT_OK
 
 

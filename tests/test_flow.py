@@ -290,3 +290,19 @@ def test_workers_whose_agent_never_ran_rank_last():
     ranked = ap._rank([result(1, "failed", None), result(2, "timeout", -15),
                        result(3, "interrupted", None), result(4, "success", 0, 1)])
     assert [r.worker_id for r in sorted(ranked, key=lambda r: r.rank)] == [4, 2, 1, 3]
+
+
+def test_diff_after_no_commit_shows_the_uncommitted_work(repo, capfd):
+    import architect_parallel as ap
+    (repo / "README.md").write_text("# demo\n")
+    assert ap.main(["run", "fake:write=new.txt+write=README.md", "--workers", "1", "--no-commit",
+                    "--quiet"]) == 0
+    capfd.readouterr()
+    assert ap.main(["diff", "1"]) == 0
+    out, err = capfd.readouterr()
+    assert err.startswith("note: architect/parallel-1 has uncommitted changes in ")
+    assert "+fake:write=new.txt+write=README.md" in out  # the changed README
+    assert "new file mode" in out and "b/new.txt" in out  # the new file
+    assert ap.main(["diff", "1", "--stat"]) == 0
+    out, _ = capfd.readouterr()
+    assert "README.md" in out and "new.txt" in out
