@@ -3853,10 +3853,17 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     return code
 
 
+_GITHUB_MATRIX_LIMIT = 256  # jobs per matrix
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     import json
     workers, info = ParallelRunner(_config_from_args(args), os.getcwd()).plan()
     if args.matrix:
+        if len(workers) > _GITHUB_MATRIX_LIMIT:
+            _print_err(f"warning: {len(workers)} workers: GitHub Actions runs at most "
+                       f"{_GITHUB_MATRIX_LIMIT} jobs per matrix; split the plan with "
+                       "--only-workers ranges")
         _print_out(json.dumps({"include": workers}, ensure_ascii=True))
     elif args.json:
         _print_json({"fingerprint": info["fingerprint"], "base_commit": info["base_commit"],

@@ -306,3 +306,33 @@ def test_diff_after_no_commit_shows_the_uncommitted_work(repo, capfd):
     assert ap.main(["diff", "1", "--stat"]) == 0
     out, _ = capfd.readouterr()
     assert "README.md" in out and "new.txt" in out
+
+
+def test_the_readme_workflow_fails_when_plan_fails_and_tolerates_only_exit_1(repo, tmp_path):
+    import re
+    import subprocess
+    import sys
+    from conftest import ROOT
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    step = re.search(r"- id: plan\n(?s:.*?)run: \|\n((?:          .*\n)+)", readme).group(1)
+    script = "set -e\n" + "\n".join(line[10:] for line in step.splitlines()) + "\n"
+    (repo / "architect_parallel.py").write_text(open(os.path.join(ROOT, "architect_parallel.py")).read())
+    env = dict(os.environ, GITHUB_OUTPUT=str(tmp_path / "out"), TASK="fix it", MODELS="a,b")
+    # GitHub runs 'run:' steps with bash -e: the plan's failure must fail the step
+    bad = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env=dict(env, MODELS="a,,b"),
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "empty name" in bad.stderr
+    ok = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env=env, capture_output=True, text=True)
+    assert ok.returncode == 0 and (tmp_path / "out").read_text().startswith('matrix={"include"')
+    # '|| [ $? -eq 1 ]' passes exit 1 and fails exit 2
+    for code, passes in ((0, True), (1, True), (2, False)):
+        proc = subprocess.run(["bash", "-e", "-c", f"(exit {code}) || [ $? -eq 1 ]"])
+        assert (proc.returncode == 0) == passes
+    assert "|| true" not in readme
+
+
+def test_plan_matrix_warns_above_githubs_256_jobs(repo, cli):
+    code, out, err = cli("plan", "t", "--models", ",".join(f"m{n}" for n in range(257)),
+                         "--matrix", "--workers", "10")
+    assert code == 0 and len(__import__("json").loads(out)["include"]) == 257
+    assert "warning: 257 workers: GitHub Actions runs at most 256 jobs per matrix" in err
