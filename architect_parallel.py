@@ -2422,12 +2422,20 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
         if not is_int or not 0 <= value <= 10:
             raise bad("an integer from 0 to 10")
     else:
-        raise ConfigError(f"{label or key}: unknown key (value {_shorten(repr(value), 40)}; "
-                          f"known keys: {', '.join(DEFAULTS)})")
+        import difflib
+        close = difflib.get_close_matches(key, list(DEFAULTS), n=1)
+        raise ConfigError(f"{label or key}: unknown key"
+                          + (f" (did you mean {close[0]}?)" if close else "")
+                          + f" (value {_shorten(repr(value), 40)}; known keys: {', '.join(DEFAULTS)})")
 
 
-def _load_config_file(path: str) -> dict:
-    """The validated ``parallel_runs:`` (or ``parallel:``) section of a config file."""
+def _load_config_file(path: str, warnings: Optional[List[str]] = None) -> dict:
+    """The validated ``parallel_runs:`` (or ``parallel:``) section of a config file.
+
+    The file may hold the agent's own settings too, so other top-level keys are fine;
+    ``warnings`` gets a line for those that look like a mistake: a misspelt section
+    name, or a key of the section written at the top level.
+    """
     try:
         with open(path, encoding="utf-8-sig") as f:
             text = f.read()
@@ -2443,6 +2451,17 @@ def _load_config_file(path: str) -> dict:
     if not isinstance(document, dict):
         raise ConfigError(f"{path} line 1: the top level must be a mapping, got {type(document).__name__} "
                           f"{_shorten(repr(document), 40)}")
+    import difflib
+    for key in document:
+        line = reader.key_lines.get((key,), "?")
+        close = difflib.get_close_matches(str(key), ["parallel_runs", "parallel"], n=1, cutoff=0.8)
+        if key in ("parallel_runs", "parallel"):
+            continue
+        if close and warnings is not None:
+            warnings.append(f"{path} line {line}: '{key}' is not read; did you mean {close[0]}?")
+        elif key in DEFAULTS and warnings is not None:
+            warnings.append(f"{path} line {line}: '{key}' at the top level is not read; put it "
+                            "under parallel_runs:")
     names = [name for name in ("parallel_runs", "parallel") if name in document]
     if len(names) > 1:
         raise ConfigError(f"{path} line {reader.key_lines.get((names[1],), '?')}: has both "
@@ -3858,7 +3877,8 @@ _GITHUB_MATRIX_LIMIT = 256  # jobs per matrix
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     import json
-    workers, info = ParallelRunner(_config_from_args(args), os.getcwd()).plan()
+    config = _config_from_args(args)
+    workers, info = ParallelRunner(config, os.getcwd()).plan()
     if args.matrix:
         if len(workers) > _GITHUB_MATRIX_LIMIT:
             _print_err(f"warning: {len(workers)} workers: GitHub Actions runs at most "
@@ -3871,7 +3891,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     else:
         _print_out("\n".join(f"{w['worker']:>3}  {w['branch']}  {w['model']}  {_shorten(w['task'], 60)}"
                              for w in workers))
-        padding = _padding(_config_from_args(args))
+        padding = _padding(config)
         _print_err((f"{padding}\n" if padding else "")
                    + f"plan {info['fingerprint']}: {len(workers)} worker(s) from {info['base_commit'][:12]}")
     return EXIT_OK
@@ -3967,7 +3987,10 @@ def _config_from_args(args: argparse.Namespace) -> ParallelConfig:
     tasks = ([args.task] if args.task is not None else []) + args.tasks
     if args.tasks_file:
         tasks += _read_tasks_file(args.tasks_file)
-    file_values = _load_config_file(args.config) if args.config else {}
+    warnings: List[str] = []
+    file_values = _load_config_file(args.config, warnings) if args.config else {}
+    for line in warnings if not getattr(args, "quiet", False) else []:
+        _print_err(f"warning: {line}")
     values = dict(DEFAULTS)
     values.update(file_values)
     for key in DEFAULTS:  # command-line values override the file's

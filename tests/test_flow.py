@@ -336,3 +336,28 @@ def test_plan_matrix_warns_above_githubs_256_jobs(repo, cli):
                          "--matrix", "--workers", "10")
     assert code == 0 and len(__import__("json").loads(out)["include"]) == 257
     assert "warning: 257 workers: GitHub Actions runs at most 256 jobs per matrix" in err
+
+
+# -- config mistakes are not silent ---------------------------------------------
+
+@pytest.mark.parametrize("text, warning", [
+    ("parallel_run:\n  workers: 2\n",
+     "conf.yaml line 1: 'parallel_run' is not read; did you mean parallel_runs?"),
+    ("llm:\n  model: x\nworkers: 2\n",
+     "conf.yaml line 3: 'workers' at the top level is not read; put it under parallel_runs:"),
+])
+def test_config_mistakes_are_warned_with_a_did_you_mean(repo, cli, text, warning):
+    (repo.parent / "conf.yaml").write_text(text)
+    code, out, err = cli("plan", "t", "-c", repo.parent / "conf.yaml")
+    assert code == 0 and f"warning: {repo.parent / warning}" in err.splitlines()
+    assert len(out.splitlines()) == 3  # the defaults, as the warning says
+    # other top-level keys (the agent's own settings) say nothing
+    (repo.parent / "ok.yaml").write_text("llm:\n  model: x\nparallel_runs:\n  workers: 2\n")
+    assert "warning" not in cli("plan", "t", "-c", repo.parent / "ok.yaml")[2]
+
+
+def test_an_unknown_key_in_the_section_names_the_nearest_known_one(repo, cli):
+    (repo.parent / "conf.yaml").write_text("parallel_runs:\n  worker: 2\n")
+    code, _, err = cli("plan", "t", "-c", repo.parent / "conf.yaml")
+    assert code == 2 and err.startswith(f"error: {repo.parent / 'conf.yaml'} line 2: "
+                                        "parallel_runs.worker: unknown key (did you mean workers?)")
