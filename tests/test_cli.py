@@ -139,7 +139,7 @@ def test_config_accepts_the_original_section_name(repo, cli, tmp_path):
 @pytest.mark.parametrize("text, message", [
     ("parallel_runs:\n  workers: 11\n", "line 2: parallel_runs.workers must be an integer from 1 to 10, got 11"),
     ("parallel_runs:\n  workers: true\n", "line 2: parallel_runs.workers must be an integer from 1 to 10, got True"),
-    ("x: 1\nparallel_runs:\n\n  wrokers: 2\n", "line 4: parallel_runs.wrokers: unknown key (value 2;"),
+    ("x: 1\nparallel_runs:\n\n  wrokers: 2\n", "line 4: parallel_runs.wrokers: unknown key (did you mean workers?) (value 2;"),
     ("parallel_runs:\n  max_steps: 0\n", "line 2: parallel_runs.max_steps must be an integer of at least 1"),
     ("parallel_runs:\n  agent: build\n  budget_per_worker: -2\n", "line 3: parallel_runs.budget_per_worker must be"),
     ("parallel_runs:\n  timeout_per_worker: 2.5\n", "line 2: parallel_runs.timeout_per_worker must be"),
