@@ -3712,8 +3712,10 @@ def _build_parser(command: Optional[str] = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"architect-parallel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, aliases, help_text, description, add_options in _SUBCOMMANDS:
+        examples = "\n".join(f"  {_prog()} {line}" for line in _EXAMPLES[name])
         p = sub.add_parser(name, aliases=aliases, help=help_text, description=description,
-                           allow_abbrev=False)
+                           allow_abbrev=False, epilog=f"examples:\n{examples}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         if command is None or command == name or command in aliases:
             p.add_argument("--version", action="version", version=f"architect-parallel {__version__}")
             add_options(p)
@@ -3805,6 +3807,22 @@ _SUBCOMMANDS = [
     ("list", [], "list the parallel worktrees and their last status",
      "List the parallel worktrees with the status of the last run.", _list_options),
 ]
+
+
+# What each subcommand's --help ends with.
+_EXAMPLES = {
+    "run": ['"fix the failing test" --models gpt-4o,claude-sonnet-4-6 --check "pytest -q"',
+            '--task "tests for auth" --task "tests for users" --workers 2',
+            'run refactor --agent-cmd claude --timeout-per-worker 900'],
+    "plan": ['plan "fix the failing test" --models a,b,c',
+             'plan "fix the failing test" --models a,b,c --matrix'],
+    "rerun": ["rerun --failed", "rerun --failed --force --timeout-per-worker 1800"],
+    "collect": ["collect results-*.json --junit junit.xml --require any"],
+    "cleanup": ["cleanup --dry-run", "cleanup", "cleanup --keep-branches"],
+    "diff": ["diff best --stat", "diff 2"],
+    "merge": ["merge best", "merge 2 --squash", "merge 3 --force"],
+    "list": ["list", "list --json"],
+}
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -361,3 +361,23 @@ def test_an_unknown_key_in_the_section_names_the_nearest_known_one(repo, cli):
     code, _, err = cli("plan", "t", "-c", repo.parent / "conf.yaml")
     assert code == 2 and err.startswith(f"error: {repo.parent / 'conf.yaml'} line 2: "
                                         "parallel_runs.worker: unknown key (did you mean workers?)")
+
+
+@pytest.mark.parametrize("command", ["run", "plan", "rerun", "collect", "cleanup", "diff", "merge",
+                                     "list"])
+def test_each_subcommands_help_ends_with_examples_that_parse(command, capsys):
+    import shlex
+    import architect_parallel as ap
+    assert ap.main([command, "--help"]) == 0
+    text = capsys.readouterr().out
+    examples = text.split("\nexamples:\n", 1)[1].splitlines()
+    assert 1 <= len(examples) <= 3
+    for line in examples:  # each is a command line the parser takes
+        words = shlex.split(line)
+        assert words[0] == "architect-parallel"
+        args = words[1:]
+        if args[0] not in ap._COMMANDS:
+            args.insert(0, "run")
+        parser = ap._build_parser(args[0])
+        parsed, extras = parser.parse_known_args(args)
+        assert extras == [] and parsed.command == (command if command != "run" else "run")
