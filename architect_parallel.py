@@ -1018,13 +1018,15 @@ class ParallelRunner:
         """The parallel worktrees of the repository at ``root``.
 
         Each is ``{"worker_id", "path", "branch", "status"}``; status comes from
-        the last run's results and is None when unknown.
+        the last run's results and is None when unknown. A parallel branch whose
+        worktree is gone (``cleanup --keep-branches``) is listed with path None.
         """
         repo = _Repo.find(os.path.abspath(root))
-        last = {}
+        last, by_branch = {}, {}
         for item in _load_last_run(repo).get("results", []):
             if isinstance(item, dict):
                 last[item.get("worktree_path")] = item
+                by_branch[item.get("branch")] = item
         items = []
         for wt in repo.worktrees():
             if not _is_parallel_path(wt["path"]):
@@ -1037,7 +1039,14 @@ class ParallelRunner:
                 "branch": wt.get("branch"),
                 "status": known.get("status") if known.get("branch") == wt.get("branch") else None,
             })
-        items.sort(key=lambda i: (i["worker_id"] is None, i["worker_id"] or 0, i["path"]))
+        listed = {item["branch"] for item in items}
+        for branch in repo.parallel_branches():
+            suffix = branch[len(BRANCH_PREFIX):]
+            if branch not in listed:
+                items.append({"worker_id": int(suffix) if suffix.isdigit() else None,
+                              "path": None, "branch": branch,
+                              "status": by_branch.get(branch, {}).get("status")})
+        items.sort(key=lambda i: (i["worker_id"] is None, i["worker_id"] or 0, i["path"] or ""))
         return items
 
     # -- one worker ----------------------------------------------------
@@ -3212,6 +3221,22 @@ def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 63
 
 
+def _align(rows: List[List[str]], right: "set[int]", width: int = 0) -> List[str]:
+    """Rows of cells as aligned lines, columns two spaces apart, the ``right`` columns
+    right-aligned. With ``width``, the last column (a task, a path) is shortened first,
+    then the others from the right, down to 10 characters, so each line fits."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    if width:
+        for i in reversed(range(len(widths))):
+            over = sum(widths) + 2 * (len(widths) - 1) - width
+            if over <= 0:
+                break
+            widths[i] = max(min(widths[i], 10), widths[i] - over)
+    return ["  ".join((_shorten(cell, widths[i]).rjust(widths[i]) if i in right
+                       else _shorten(cell, widths[i]).ljust(widths[i]))
+                      for i, cell in enumerate(row)).rstrip() for row in rows]
+
+
 def _format_tokens(r: WorkerResult) -> str:
     """Input/output tokens as ``12.3k/456``; ``-`` for what the agent did not report."""
     def short(n: Optional[int]) -> str:
@@ -3230,7 +3255,7 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
               "time", "files", "task"]
     rows = [header]
     winner = _winner(results)
-    for r in results:
+    for r in sorted(results, key=lambda r: r.rank):  # best first
         rows.append([f"{'*' if r is winner else ''}{r.rank}", str(r.worker_id), r.branch,
                      _shorten(r.model, 28), r.status, _checks_cell(r),
                      str(r.steps) if r.steps_known else "-",
@@ -3240,13 +3265,11 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
     hidden |= {"tokens"} if not tokens else set()
     rows = [[cell for name, cell in zip(header, row) if name not in hidden] for row in rows]
     numeric = {h for h in ("rank", "#", "checks", "steps", "cost", "tokens", "time", "files")}
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.rjust(widths[i]) if rows[0][i] in numeric else cell.ljust(widths[i])
-                       for i, cell in enumerate(row)).rstrip() for row in rows]
     try:
         width = os.get_terminal_size(sys.stderr.fileno()).columns or 160
     except (OSError, ValueError):
         width = 160  # a CI log: long lines are fine, endless ones are not
+    lines = _align(rows, {i for i, name in enumerate(rows[0]) if name in numeric}, width)
     for r in results:
         unsuccessful = r.status not in ("success", "interrupted")
         if r.error or unsuccessful:
@@ -3907,8 +3930,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         _print_json({"fingerprint": info["fingerprint"], "base_commit": info["base_commit"],
                      "workers": workers})
     else:
-        _print_out("\n".join(f"{w['worker']:>3}  {w['branch']}  {w['model']}  {_shorten(w['task'], 60)}"
-                             for w in workers))
+        _print_out("\n".join(_align([[f"{w['worker']:>3}", w["branch"], _shorten(w["model"], 40),
+                                       _shorten(w["task"], 60)] for w in workers], {0})))
         padding = _padding(config)
         _print_err((f"{padding}\n" if padding else "")
                    + f"plan {info['fingerprint']}: {len(workers)} worker(s) from {info['base_commit'][:12]}")
@@ -4141,10 +4164,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
     elif not items:
         _print_err("no parallel worktrees")
     else:
-        _print_out("\n".join(
-            f"{item['worker_id'] if item['worker_id'] is not None else '?':>3}  "
-            f"{item['branch'] or '(detached)'}  {item['status'] or '-'}  {item['path']}"
-            for item in items))
+        _print_out("\n".join(_align([[
+            f"{item['worker_id'] if item['worker_id'] is not None else '?':>3}",
+            item["branch"] or "(detached)", item["status"] or "-",
+            item["path"] or "(no worktree: cleanup --keep-branches kept the branch)"]
+            for item in items], {0})))
     return EXIT_OK
 
 

@@ -85,7 +85,7 @@ FANOUT = ["--task=fake:write=auth.txt+cost=0.3", "--task=fake:write=users.txt+co
 def test_plan_prints_the_workers_and_a_matrix_and_creates_nothing(repo, cli):
     code, out, err = cli("plan", *FANOUT, "--models", "m1")
     assert code == 0 and out.splitlines() == [
-        "  1  architect/parallel-1  m1  fake:write=auth.txt+cost=0.3",
+        "  1  architect/parallel-1  m1       fake:write=auth.txt+cost=0.3",
         "  2  architect/parallel-2  default  fake:write=users.txt+cost=0.1",
         "  3  architect/parallel-3  default  fake:json=failed+exit=1"]
     assert err.splitlines()[0] == "3 workers, 1 model: workers 2 and 3 use the agent's default model"

@@ -64,7 +64,7 @@ def test_a_race_names_its_verified_winner(repo, cli):
                        "--workers", "2", "--check", "test -f a.txt")
     assert "best: worker 2 (architect/parallel-2)" in err
     assert [line.split()[0] for line in err.splitlines() if "architect/parallel-" in line
-            and line.split()[0].lstrip("*").isdigit()] == ["2", "*1"]
+            and line.split()[0].lstrip("*").isdigit()] == ["*1", "2"]  # best first
     assert cli("merge", "best")[0] == 0 and (repo / "a.txt").exists()
 
 
@@ -381,3 +381,26 @@ def test_each_subcommands_help_ends_with_examples_that_parse(command, capsys):
         parser = ap._build_parser(args[0])
         parsed, extras = parser.parse_known_args(args)
         assert extras == [] and parsed.command == (command if command != "run" else "run")
+
+
+def test_list_after_cleanup_keep_branches_shows_the_kept_branches(repo, cli):
+    assert cli("fake:write=a.txt", "--models", "fake:write=a.txt,fake:json=failed+exit=1",
+               "--workers", "2")[0] == 0
+    assert cli("cleanup", "--keep-branches")[0] == 0
+    code, out, _ = cli("list")
+    assert out.splitlines() == [
+        "  1  architect/parallel-1  success  (no worktree: cleanup --keep-branches kept the branch)",
+        "  2  architect/parallel-2  failed   (no worktree: cleanup --keep-branches kept the branch)"]
+    code, items, _ = cli.json("list")
+    assert [(i["worker_id"], i["path"], i["status"]) for i in items] == [
+        (1, None, "success"), (2, None, "failed")]
+
+
+def test_the_table_fits_the_terminal_by_shortening_the_task_first():
+    import architect_parallel as ap
+    rows = [["#", "model", "task"], ["1", "claude-sonnet-4-6", "x" * 200]]
+    lines = ap._align(rows, {0}, width=60)
+    assert all(len(line) <= 60 for line in lines)
+    assert lines[1].startswith("1  claude-sonnet-4-6  xxx") and lines[1].endswith("…")
+    # too narrow even so: the other columns give way too, down to 10 characters
+    assert all(len(line) <= 30 for line in ap._align(rows, {0}, width=30))
