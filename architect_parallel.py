@@ -3289,7 +3289,7 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
                      f"'{prog} diff best', keep it with '{prog} merge best'")
     elif len({r.task for r in results}) > 1:
         lines.append(f"different tasks: no worker is best; look at each with '{prog} diff N', "
-                     f"keep one with '{prog} merge N'")
+                     f"keep every one that succeeded with '{prog} merge all'")
     elif results:
         lines.append("no best: no worker succeeded" + (" and passed its checks" if checks else "")
                      + "; nothing is merged as best")
@@ -3791,12 +3791,14 @@ def _cleanup_options(p: argparse.ArgumentParser) -> None:
 
 
 def _diff_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("worker", metavar="N", help="worker number, or 'best' (rank 1 of the last run)")
+    p.add_argument("worker", metavar="N", help="worker number, or 'best' (the verified winner "
+                   "of the last race)")
     p.add_argument("--stat", action="store_true", help="only the diffstat")
 
 
 def _merge_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("worker", metavar="N", help="worker number, or 'best' (rank 1 of the last run)")
+    p.add_argument("worker", metavar="N", help="worker number, 'best' (the verified winner of the "
+                   "last race), or 'all' (every worker that succeeded, in worker order)")
     p.add_argument("--squash", action="store_true",
                    help="squash the branch into one new commit on the current branch")
     p.add_argument("--force", action="store_true",
@@ -3843,7 +3845,7 @@ _EXAMPLES = {
     "collect": ["collect results-*.json --junit junit.xml --require any"],
     "cleanup": ["cleanup --dry-run", "cleanup", "cleanup --keep-branches"],
     "diff": ["diff best --stat", "diff 2"],
-    "merge": ["merge best", "merge 2 --squash", "merge 3 --force"],
+    "merge": ["merge best", "merge all", "merge 3 --force"],
     "list": ["list", "list --json"],
 }
 
@@ -4204,27 +4206,68 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     repo = _Repo.find(os.getcwd())
-    branch, _base, recorded = _worker_branch(repo, args.worker)
-    if recorded and not _verified(recorded):
-        if not args.force:
-            raise ParallelError(f"worker {recorded.worker_id} did not succeed in the last run "
-                                f"({_verdict(recorded)}): merging it brings that work into your "
-                                "branch; add --force to merge it anyway")
-        _print_err(f"warning: merging worker {recorded.worker_id} anyway ({_verdict(recorded)})")
+    if args.worker == "all":
+        branches = _verified_branches(repo)
+    else:
+        branch, _base, recorded = _worker_branch(repo, args.worker)
+        if recorded and not _verified(recorded):
+            if not args.force:
+                raise ParallelError(f"worker {recorded.worker_id} did not succeed in the last run "
+                                    f"({_verdict(recorded)}): merging it brings that work into "
+                                    "your branch; add --force to merge it anyway")
+            _print_err(f"warning: merging worker {recorded.worker_id} anyway ({_verdict(recorded)})")
+        branches = [branch]
     if _is_parallel_path(repo.top):
         raise ParallelError(f"run merge from the main checkout, not from the worktree {repo.top}")
     if repo.git("status", "--porcelain", "--untracked-files=no").strip():
         raise ParallelError("the main checkout has uncommitted changes; commit or stash them "
                             "before merging")
-    wt = next((w["path"] for w in repo.worktrees() if w.get("branch") == branch), None)
-    if wt and repo.git("status", "--porcelain", cwd=wt).strip():
-        _print_err(f"warning: {wt} has uncommitted changes; only what is committed on {branch} "
-                   "is merged")
     if not repo.succeeds("symbolic-ref", "-q", "HEAD"):
         raise ParallelError("HEAD is detached: check out the branch to merge into first")
+    worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
+    merged: List[str] = []
+    for branch in branches:  # in worker order; the first conflict stops the rest
+        wt = worktrees.get(branch)
+        if wt and repo.git("status", "--porcelain", cwd=wt).strip():
+            _print_err(f"warning: {wt} has uncommitted changes; only what is committed on "
+                       f"{branch} is merged")
+        conflicts = _merge_branch(repo, branch, args.squash)
+        if conflicts:
+            done = (f"merged before it: {', '.join(merged)}; " if merged else "")
+            _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; {done}"
+                       + ("the main checkout is unchanged" if not merged else
+                          f"the main checkout is as it was before {branch}")
+                       + (f" (not merged: {', '.join(branches[len(merged) + 1:])})"
+                          if branches[len(merged) + 1:] else ""))
+            return EXIT_NO_SUCCESS
+        merged.append(branch)
+    return EXIT_OK
+
+
+def _verified_branches(repo: _Repo) -> List[str]:
+    """For ``merge all``: the branches of the last run's workers that succeeded and passed
+    their checks, in worker order."""
+    try:
+        results = [_result_from_dict(r, "last-run.json")
+                   for r in _load_last_run(repo).get("results", [])]
+    except ParallelError:
+        results = []
+    if not results:
+        raise ParallelError("no results of a last run: run first, or name a worker number")
+    branches = [r.branch for r in sorted(results, key=lambda r: r.worker_id)
+                if _verified(r) and repo.branch_exists(r.branch)]
+    if not branches:
+        raise ParallelError("no worker of the last run succeeded and passed its checks: "
+                            "nothing to merge")
+    return branches
+
+
+def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
+    """Merge ``branch`` into the current branch and say so; on a conflict put the checkout
+    back as it was and return the conflicting files. Other failures raise."""
     head = repo.git("rev-parse", "HEAD").strip()
     identity = repo.identity(repo.top)
-    if args.squash:
+    if squash:
         proc = _git_run([*identity, "merge", "--squash", branch], repo.top)
         if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
             proc = _git_run([*identity, "commit", "-q", "--no-edit"], repo.top)
@@ -4235,9 +4278,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         # Put the main checkout back exactly as it was (it had no uncommitted changes).
         repo.git("reset", "-q", "--merge", head)
         if conflicts:
-            _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; "
-                       "the main checkout is unchanged")
-            return EXIT_NO_SUCCESS
+            return conflicts
         why = " ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
                        if line.strip() and not line.startswith(("hint:", "Aborting")))
         raise ParallelError(f"git could not merge {branch} ({why or 'exit code %d' % proc.returncode}); "
@@ -4245,7 +4286,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     new_head = repo.git("rev-parse", "HEAD").strip()
     _print_err(f"merged {branch} into the current branch: {head[:12]} -> {new_head[:12]}"
                if new_head != head else f"{branch} is already merged; nothing to do")
-    return EXIT_OK
+    return []
 
 
 def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str, Optional[WorkerResult]]":

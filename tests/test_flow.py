@@ -53,7 +53,7 @@ def test_different_tasks_name_no_best(repo, cli):
     assert code == 0 and all(r["status"] == "success" for r in results)
     code, _, err = cli("--task", "fake:write=a.txt", "--task", "fake:write=b.txt", "--force")
     assert ("different tasks: no worker is best; look at each with 'architect-parallel diff N', "
-            "keep one with 'architect-parallel merge N'") in err
+            "keep every one that succeeded with 'architect-parallel merge all'") in err
     assert "best: worker" not in err
     code, _, err = cli("merge", "best")
     assert code == 2 and "different tasks, so no worker is best" in err
@@ -404,3 +404,31 @@ def test_the_table_fits_the_terminal_by_shortening_the_task_first():
     assert lines[1].startswith("1  claude-sonnet-4-6  xxx") and lines[1].endswith("…")
     # too narrow even so: the other columns give way too, down to 10 characters
     assert all(len(line) <= 30 for line in ap._align(rows, {0}, width=30))
+
+
+def test_merge_all_takes_every_verified_worker_in_order_and_stops_at_a_conflict(repo, cli):
+    tasks = ["fake:write=a.txt", "fake:json=failed+write=x.txt+exit=1", "fake:write=README.md",
+             "fake:write=b.txt"]
+    args = [a for t in tasks for a in ("--task", t)]
+    assert cli(*args)[0] == 0
+    (repo / "README.md").write_text("changed on main too\n")  # worker 3 will conflict
+    git("commit", "-qam", "main moves on", cwd=repo)
+    before = _head(repo)
+    code, _, err = cli("merge", "all")
+    assert code == 1
+    assert "merged architect/parallel-1 into the current branch" in err
+    assert err.splitlines()[-1] == (
+        "error: merging architect/parallel-3 conflicts in: README.md; merged before it: "
+        "architect/parallel-1; the main checkout is as it was before architect/parallel-3 "
+        "(not merged: architect/parallel-4)")
+    assert (repo / "a.txt").exists() and not (repo / "x.txt").exists()  # 2 failed: never merged
+    assert not (repo / "b.txt").exists()
+    assert (repo / "README.md").read_text() == "changed on main too\n"
+    assert git("rev-list", "--count", f"{before}..HEAD", cwd=repo) != "0"
+    assert git("status", "--porcelain", "--untracked-files=no", cwd=repo) == ""
+
+
+def test_merge_all_without_a_verified_worker_merges_nothing(repo, cli):
+    cli("fake:json=failed+exit=1", "--workers", "1")
+    code, _, err = cli("merge", "all")
+    assert code == 2 and "no worker of the last run succeeded and passed its checks" in err
