@@ -3247,8 +3247,12 @@ def _format_tokens(r: WorkerResult) -> str:
     return f"{short(r.tokens_in)}/{short(r.tokens_out)}"
 
 
-def _format_table(results: List[WorkerResult], top: str) -> str:
-    """The result table printed on stderr after a run; the best worker is marked with '*'."""
+def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = None,
+                  local: bool = True) -> str:
+    """The result table printed on stderr after a run; the best worker is marked with '*'.
+
+    ``total``: the workers of the plan, when some have no results (collect). ``local``:
+    the worktrees and logs are on this machine (not so after collect), so name them."""
     checks = any(r.checks_total for r in results)
     tokens = any(r.tokens_in is not None or r.tokens_out is not None for r in results)
     header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "tokens",
@@ -3275,13 +3279,15 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
         if r.error or unsuccessful:
             prefix = f"worker {r.worker_id}: "
             lines.append(prefix + _shorten(r.error or r.status, max(40, width - len(prefix))))
-        if unsuccessful and r.log_path:
+        if unsuccessful and r.log_path and local:
             logs = [os.path.relpath(p, top) if _inside(top, p) else p
                     for p in (r.stderr_path, r.log_path) if p]
             lines.append(f"  its output: {'  '.join(logs)}")
     succeeded = sum(r.status == "success" for r in results)
     known = [r.cost for r in results if r.cost_known]
-    lines.append(f"{succeeded}/{len(results)} succeeded"
+    total = max(total or 0, len(results))
+    lines.append(f"{succeeded}/{total} succeeded"
+                 + (f" ({total - len(results)} without results)" if total > len(results) else "")
                  + (f", total cost ${sum(known):.4f}" if known else ""))
     prog = _prog()
     if winner:
@@ -3294,7 +3300,7 @@ def _format_table(results: List[WorkerResult], top: str) -> str:
         lines.append("no best: no worker succeeded" + (" and passed its checks" if checks else "")
                      + "; nothing is merged as best")
     logs = next((os.path.dirname(r.worker_log) for r in results if r.worker_log), None)
-    if results:
+    if results and local:
         lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N"
                      + (f"   logs: {logs}" if logs else ""))
         if succeeded < len(results):
@@ -3984,7 +3990,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         repo = None
     if repo is not None:  # so that diff best and merge best (after fetching the branches) work here
         _save_last_run(repo, info, results)
-    return _report(args, results, info, repo.top if repo else "", total=total)
+    return _report(args, results, info, repo.top if repo else "", total=total, local=False)
 
 
 def _result_from_dict(item: object, path: str) -> WorkerResult:
@@ -4078,12 +4084,13 @@ def _read_tasks_file(path: str) -> List[str]:
 
 
 def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dict, top: str,
-            total: Optional[int] = None) -> int:
-    """Print and write what a run produced; return the exit code ``--require`` asks for."""
+            total: Optional[int] = None, local: bool = True) -> int:
+    """Print and write what a run produced; return the exit code ``--require`` asks for.
+    ``local``: the workers ran here (not so for collect)."""
     if args.json:
         _print_json([r.to_dict() for r in results])
     if results and not args.quiet:
-        _print_err(_format_table(results, top))
+        _print_err(_format_table(results, top, total, local))
     elif args.quiet:  # --quiet keeps the errors
         for r in results:
             if r.error and r.status != "interrupted":

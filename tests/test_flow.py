@@ -432,3 +432,17 @@ def test_merge_all_without_a_verified_worker_merges_nothing(repo, cli):
     cli("fake:json=failed+exit=1", "--workers", "1")
     code, _, err = cli("merge", "all")
     assert code == 2 and "no worker of the last run succeeded and passed its checks" in err
+
+
+def test_collect_counts_agree_with_its_warning_and_name_no_paths_of_other_machines(repo, cli,
+                                                                                   tmp_path):
+    models = "fake:write=a.txt,fake:json=failed+exit=1,fake:write=c.txt"
+    assert cli("t", "--models", models, "--only-workers", "1,2", "--results",
+               tmp_path / "r.json", "--quiet")[0] == 0
+    code, _, err = cli("collect", tmp_path / "r.json")
+    assert code == 0
+    lines = err.splitlines()
+    assert "warning: no results for worker(s) 3 of 3" in lines
+    assert "1/3 succeeded (1 without results), total cost $0.0246" in lines
+    assert not any(line.startswith(("worktrees:", "  its output:")) for line in lines)
+    assert any(line.startswith("worker 2: ") for line in lines)  # its reason still shows
