@@ -2645,6 +2645,7 @@ class _Scanner:
         self.ptr = self.line = self.col = 0
         self.tokens = []
         self.flow_level = 0             # number of unclosed '[' and '{'
+        self.flows = []                 # the unclosed '[' and '{', with their lines
         self.indent = -1                # column of the innermost block collection
         self.indents = []
         self.allow_key = True           # may a simple key start here?
@@ -2708,11 +2709,14 @@ class _Scanner:
             elif ch in '[{':
                 self.save_key()
                 self.flow_level += 1
+                self.flows.append((ch, self.line))
                 self.allow_key = True
                 self.add(ch, 1)
             elif self.flow_level and ch in ']},':
                 self.remove_key()
                 self.flow_level -= ch != ','
+                if ch != ',':
+                    self.flows.pop()
                 self.allow_key = ch == ','
                 self.add(ch, 1)
             elif ch == '-' and self.peek(1) in _BLANK:
@@ -2784,6 +2788,13 @@ class _Scanner:
 
     def value_indicator(self) -> None:
         key = self.keys.pop(self.flow_level, None)
+        last = self.tokens[-1] if self.tokens else None
+        before = self.tokens[-2] if len(self.tokens) > 1 else None
+        if key is None and not self.flow_level and last and last[0] == 'SCALAR' and last[3] \
+                and last[1] < self.line and (before is None or before[1] < last[1]):
+            # A line of its own without ':' ('  workers 2') ran on into the next line's
+            # 'key: value' as one plain scalar: the missing ':' is on the scalar's first line.
+            raise _fail(last[1], _NO_KEY)
         if key is None:     # PyYAML always rejects this too (scanner or parser)
             raise _fail(self.line, "':' is not allowed here (nested 'a: b: c'?)"
                         if not (self.flow_level or self.allow_key) else
@@ -2793,6 +2804,18 @@ class _Scanner:
             self.tokens.insert(key[0], ('BMAP', key[3], None, False))
         self.allow_key = False
         self.add(':', 1)
+
+    def unclosed(self, error: Optional[ConfigError]) -> ConfigError:
+        """``error`` (None: the end of the input), or, when it came on a later line than an
+        unclosed '[' or '{', an error naming the line that bracket opened on."""
+        if not self.flows:
+            return error  # type: ignore[return-value]
+        ch, line = self.flows[-1]
+        if error is not None and str(error).startswith('line %d:' % (line + 1)):
+            return error  # on the bracket's own line: that error says it best
+        closer = ']' if ch == '[' else '}'
+        found = 'the end of the input' if error is None else str(error)
+        return _fail(line, f"{ch!r} is never closed (no {closer!r} before {found})")
 
     # -- block indentation --
     def unwind(self, col: int) -> None:
@@ -3033,7 +3056,12 @@ class _YamlReader:
                 raise ConfigError('line 1: YAML text must be a str, not %s'
                                   % type(self.text).__name__)
             scanner = _Scanner(self.text)
-            self._tokens = scanner.scan()
+            try:
+                self._tokens = scanner.scan()
+            except ConfigError as exc:
+                raise scanner.unclosed(exc) from None
+            if scanner.flows:  # the parser would only say "expected ',' or ']'" at the end
+                raise scanner.unclosed(None)
             return self._document()
         except ConfigError:
             raise

@@ -147,7 +147,7 @@ def test_config_accepts_the_original_section_name(repo, cli, tmp_path):
     ('parallel_runs:\n  agent: "a\\0b"\n', "line 2: parallel_runs.agent must be an agent name"),
     ("parallel_runs:\n  workers: 2\n workers: 3\n", "line 3"),
     ("- a\n- b\n", "line 1: the top level must be a mapping, got list ['a', 'b']"),
-    ("parallel_runs:\n  workers: [\n", "line 3: expected a value, but found the end of the input"),
+    ("parallel_runs:\n  workers: [\n", "line 2: '[' is never closed (no ']' before the end of the input)"),
     ("parallel_runs:\n  workers: 2\n  agent: |\n    a\n   b: 1\n", "line 5"),
     ("parallel_runs:\n  workers: &a 2\n", "line 2"),
     ("parallel:\n  workers: 1\nparallel_runs:\n  workers: 2\n", "line 1: has both 'parallel_runs' and 'parallel'"),

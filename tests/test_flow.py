@@ -446,3 +446,18 @@ def test_collect_counts_agree_with_its_warning_and_name_no_paths_of_other_machin
     assert "1/3 succeeded (1 without results), total cost $0.0246" in lines
     assert not any(line.startswith(("worktrees:", "  its output:")) for line in lines)
     assert any(line.startswith("worker 2: ") for line in lines)  # its reason still shows
+
+
+@pytest.mark.parametrize("text, message", [
+    ("parallel_runs:\n  workers: 2\n  checks: [a, b\n  agent: x\n",
+     "line 3: '[' is never closed (no ']' before line 4: ':' without a key (keys must fit on one "
+     "line; check indentation))"),
+    ("parallel_runs:\n  include: {a: 1\n\n", "line 2: '{' is never closed (no '}' before the end "
+                                             "of the input)"),
+    ("parallel_runs:\n  workers 2\n  agent: x\n",
+     "line 2: expected 'key: value' (no ':' found on this line)"),
+])
+def test_yaml_errors_point_at_the_line_with_the_mistake(repo, cli, text, message):
+    (repo.parent / "c.yaml").write_text(text)
+    code, _, err = cli("plan", "t", "-c", repo.parent / "c.yaml")
+    assert code == 2 and err == f"error: {repo.parent / 'c.yaml'} {message}\n"

@@ -242,13 +242,13 @@ INVALID = [
     ('a:\n  - 1\n - 2\n', 3),
     ('a:\n  - b\n  c: d\n', 3),
     ('- a\nb: c\n', 2),
-    ('a\nb: c\n', 2),
+    ('a\nb: c\n', 1),  # the line without ':'
     ('a: 1\n  b: 2\n', 2),
     ('a: b: c\n', 1),
     ("a: 'unterminated\nb: 2\n", 1),
     ('a: "x\n---\n"', 1),
-    ('a: [1, 2\nb: 3\n', 2),
-    ('a: {b: 1\n', 2),
+    ('a: [1, 2\nb: 3\n', 1),  # where the '[' opened
+    ('a: {b: 1\n', 1),
     ('a: @x\n', 1),
     ('a: `x`\n', 1),
     ('- ,a\n', 1),
