@@ -461,3 +461,23 @@ def test_yaml_errors_point_at_the_line_with_the_mistake(repo, cli, text, message
     (repo.parent / "c.yaml").write_text(text)
     code, _, err = cli("plan", "t", "-c", repo.parent / "c.yaml")
     assert code == 2 and err == f"error: {repo.parent / 'c.yaml'} {message}\n"
+
+
+# -- the README a newcomer reads ---------------------------------------------------
+
+def test_the_readme_starts_with_what_it_is_how_to_get_it_and_a_real_run_then_contents():
+    import re
+    from conftest import ROOT
+    text = open(os.path.join(ROOT, "README.md")).read()
+    first_screen = "\n".join(text.splitlines()[:30])
+    assert "--agent-cmd claude" in first_screen and "merge best" in first_screen
+    assert "architect-ai-cli" in first_screen  # what architect is, where it comes from
+    assert "cp /path/to/architect_parallel.py" in first_screen
+    headers = re.findall(r"(?m)^## (.+)$", text)
+    assert headers[0] == "Contents" and headers[1:4] == ["Install", "First run", "Two commands"]
+    contents = text.split("## Contents", 1)[1].split("\n## ", 1)[0]
+    linked = re.findall(r"\[([^\]]+)\]\(#", contents)
+    assert linked == headers[1:]  # every section, in order
+    # reference material comes after the user path
+    assert headers.index("Guarantees") > headers.index("Agent CLIs") > headers.index("Usage")
+    assert headers.index("Python API") > headers.index("Past one machine: the CI matrix")
