@@ -975,8 +975,9 @@ class ParallelRunner:
             with concurrent.futures.ThreadPoolExecutor(min(len(ours), _cores())) as pool:
                 for future in [pool.submit(remove, wt["path"]) for wt in ours]:
                     future.result()  # the first failure, after all have been tried
-        merged = set(repo.git("for-each-ref", "--merged", "HEAD", "--format=%(refname:short)",
-                              f"refs/heads/{BRANCH_PREFIX}*").split()) if branches else set()
+        merged = {ref[len("refs/heads/"):] for ref in repo.git(
+            "for-each-ref", "--merged", "HEAD", "--format=%(refname)",
+            f"refs/heads/{BRANCH_PREFIX}*").split()} if branches else set()
         if branches and not dry_run:
             repo.git("branch", "-D", *branches)  # one call for all of them
         for branch in branches:
@@ -987,7 +988,8 @@ class ParallelRunner:
                            + marks.get(branch, ""))
         if not dry_run:
             repo.prune_worktrees()
-            shutil.rmtree(os.path.join(repo.common_dir, _STATE_DIR, "tasks"), ignore_errors=True)
+            for folder in ("tasks", "worktrees"):
+                shutil.rmtree(os.path.join(repo.common_dir, _STATE_DIR, folder), ignore_errors=True)
         registered = {wt["path"] for wt in worktrees}
         for name in sorted(os.listdir(repo.top)):
             path = os.path.join(repo.top, name)
@@ -1006,8 +1008,12 @@ class ParallelRunner:
         ran = {r.get("branch") for r in last.get("results", []) if isinstance(r, dict)}
         unsaved = {}
         for wt in worktrees:
-            if os.path.isdir(wt["path"]) and repo.git("status", "--porcelain", cwd=wt["path"]).strip():
-                unsaved[os.path.basename(wt["path"])] = "has uncommitted changes"
+            if not os.path.isdir(wt["path"]):
+                continue
+            changed = repo.changed_since_run(wt["path"])
+            if changed or (changed is None and repo.git("status", "--porcelain",
+                                                        cwd=wt["path"]).strip()):
+                unsaved[os.path.basename(wt["path"])] = "has uncommitted changes made after its run"
         for branch, (_sha, when) in tips.items():
             if branch in ran and _is_number(finished) and when > finished:
                 unsaved[branch] = "has commits made after the last run ended"
@@ -1294,6 +1300,9 @@ class ParallelRunner:
             result.checks_passed = sum(c["passed"] for c in result.checks)
         except (ParallelError, OSError) as exc:
             note(exc)
+        finally:  # what the run leaves in the worktree is the run's (see cleanup and diff)
+            with contextlib.suppress(ParallelError, OSError):
+                repo.record_worktree_state(job.path)
 
     def _run_info(self, jobs: List[_Job], base: str, started: float) -> dict:
         """What describes a run besides its results: times, base, version, configuration."""
@@ -1885,14 +1894,42 @@ class _Repo:
                 items[-1]["branch"] = line[len("branch "):].replace("refs/heads/", "", 1)
         return items
 
+    def worktree_state(self, path: str) -> str:
+        """A fingerprint of the uncommitted state of the worktree at ``path``: which files
+        differ from its HEAD or are new, with their sizes and modification times."""
+        import hashlib
+        listing = self.git("status", "--porcelain", "-z", "--untracked-files=all", cwd=path)
+        digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
+        for entry in filter(None, listing.split("\0")):
+            name = entry[3:]
+            try:
+                st = os.lstat(os.path.join(path, name))
+                digest.update(f"{st.st_size} {st.st_mtime_ns}".encode())
+            except OSError:
+                digest.update(b"-")
+        return digest.hexdigest()
+
+    def record_worktree_state(self, path: str) -> None:
+        """Remember the worktree's state as its run left it (see changed_since_run)."""
+        with open(os.path.join(self.state_dir("worktrees"), os.path.basename(path)), "w") as f:
+            f.write(self.worktree_state(path))
+
+    def changed_since_run(self, path: str) -> Optional[bool]:
+        """Whether the worktree's uncommitted state differs from what its run left (check
+        output and --no-commit changes are the run's), or None when no run recorded it."""
+        recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "worktrees",
+                                            os.path.basename(path)))
+        return None if recorded is None else recorded.decode() != self.worktree_state(path)
+
     def branch_tips(self, branches: List[str]) -> Dict[str, "tuple[str, int]"]:
         """The commit each of ``branches`` points at, and its committer time (one git call)."""
-        out = self.git("for-each-ref", "--format=%(refname:short) %(objectname) "
+        # %(refname), not :short, which says heads/NAME when a tag has the same name
+        out = self.git("for-each-ref", "--format=%(refname) %(objectname) "
                        "%(committerdate:unix)", f"refs/heads/{BRANCH_PREFIX}*")
         tips = {}
         for line in out.splitlines():
             name, sha, when = (line.split(" ") + ["", ""])[:3]
-            tips[name] = (sha, int(when) if when.isdigit() else 0)
+            tips[name[len("refs/heads/"):]] = (sha, int(when) if when.isdigit() else 0)
         return {b: tips[b] for b in branches if b in tips}
 
     def parallel_branches(self) -> List[str]:
@@ -2438,6 +2475,15 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
                           + f" (value {_shorten(repr(value), 40)}; known keys: {', '.join(DEFAULTS)})")
 
 
+def _one_edit(a: str, b: str) -> bool:
+    """Whether ``a`` becomes ``b`` by one insertion, deletion or substitution (or swap)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    i = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return (a[i + 1:] == b[i + 1:] or a[i + 1:] == b[i:] or a[i:] == b[i + 1:]
+            or (a[i:i + 2] == b[i:i + 2][::-1] and a[i + 2:] == b[i + 2:]))
+
+
 def _load_config_file(path: str, warnings: Optional[List[str]] = None) -> dict:
     """The validated ``parallel_runs:`` (or ``parallel:``) section of a config file.
 
@@ -2460,10 +2506,9 @@ def _load_config_file(path: str, warnings: Optional[List[str]] = None) -> dict:
     if not isinstance(document, dict):
         raise ConfigError(f"{path} line 1: the top level must be a mapping, got {type(document).__name__} "
                           f"{_shorten(repr(document), 40)}")
-    import difflib
     for key in document:
         line = reader.key_lines.get((key,), "?")
-        close = difflib.get_close_matches(str(key), ["parallel_runs", "parallel"], n=1, cutoff=0.8)
+        close = [name for name in ("parallel_runs", "parallel") if _one_edit(str(key), name)]
         if key in ("parallel_runs", "parallel"):
             continue
         if close and warnings is not None:
@@ -2814,6 +2859,10 @@ class _Scanner:
         if error is not None and str(error).startswith('line %d:' % (line + 1)):
             return error  # on the bracket's own line: that error says it best
         closer = ']' if ch == '[' else '}'
+        if error is not None and not any(part in str(error) for part in (
+                _NO_KEY, "':' without a key", "':' is not allowed here")):
+            # not a matter of structure (a bad escape, a tab): keep it, and say where we are
+            return ConfigError(f"{error} (inside the {ch!r} opened on line {line + 1})")
         found = 'the end of the input' if error is None else str(error)
         return _fail(line, f"{ch!r} is never closed (no {closer!r} before {found})")
 
@@ -3332,8 +3381,11 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
         lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N"
                      + (f"   logs: {logs}" if logs else ""))
         if succeeded < len(results):
+            # their attempts were committed on their branches: --force lets rerun discard them
+            force = any(r.status != "success" and (r.commit or r.files_modified) for r in results)
             lines.append(f"run the {len(results) - succeeded} that did not succeed again with: "
-                         f"{prog} rerun --failed")
+                         f"{prog} rerun --failed" + (" --force (it discards their attempts)"
+                                                     if force else ""))
         lines.append(f"remove them with: {prog} cleanup (--keep-branches keeps the committed work)")
     return "\n".join(lines)
 
@@ -3650,8 +3702,9 @@ class _ArgumentParser(argparse.ArgumentParser):
         hints = []
         for arg in extras:
             if arg.startswith("--"):
-                close = difflib.get_close_matches(arg.split("=", 1)[0], known, n=1, cutoff=0.7)
-                hints += [f"{arg.split('=', 1)[0]}: did you mean {close[0]}?"] if close else []
+                name = arg.split("=", 1)[0]
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+                hints += [f"{name}: did you mean {close[0]}?"] if close and close[0] != name else []
         return _UsageError(f"unrecognized arguments: {' '.join(extras)}"
                            + (f" ({'; '.join(hints)})" if hints else "")
                            + f" (see '{self.prog} --help')")
@@ -4211,7 +4264,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_diff(args: argparse.Namespace) -> int:
     repo = _Repo.find(os.getcwd())
-    branch, base, _recorded = _worker_branch(repo, args.worker)
+    branch, base, recorded = _worker_branch(repo, args.worker)
     # Straight to our stdout: a diff can be large, and the user may pipe it on.
     sys.stdout.flush()
     import subprocess
@@ -4219,7 +4272,10 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     stat = ["--stat"] if args.stat else []
     worktree = next((w["path"] for w in repo.worktrees() if w.get("branch") == branch), None)
     status = repo.git("status", "--porcelain", cwd=worktree) if worktree else ""
-    if status.strip():  # e.g. after --no-commit: the work is in the worktree, not the branch
+    # The worktree itself when the work is there: after --no-commit, or changes made since
+    # the run (not just the output its checks left beside a committed result).
+    if status.strip() and (recorded is None or recorded.commit is None
+                           or repo.changed_since_run(worktree) is not False):
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
         diffs = [["diff", *stat, base]] + [
@@ -4266,14 +4322,16 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         if wt and repo.git("status", "--porcelain", cwd=wt).strip():
             _print_err(f"warning: {wt} has uncommitted changes; only what is committed on "
                        f"{branch} is merged")
-        conflicts = _merge_branch(repo, branch, args.squash)
+        rest = branches[len(merged) + 1:]
+        where = (("the main checkout is unchanged" if not merged else
+                  f"merged before it: {', '.join(merged)}; the main checkout is as it was "
+                  f"before {branch}") + (f" (not merged: {', '.join(rest)})" if rest else ""))
+        try:
+            conflicts = _merge_branch(repo, branch, args.squash)
+        except ParallelError as exc:
+            raise ParallelError(f"{exc}; {where}") from None
         if conflicts:
-            done = (f"merged before it: {', '.join(merged)}; " if merged else "")
-            _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; {done}"
-                       + ("the main checkout is unchanged" if not merged else
-                          f"the main checkout is as it was before {branch}")
-                       + (f" (not merged: {', '.join(branches[len(merged) + 1:])})"
-                          if branches[len(merged) + 1:] else ""))
+            _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; {where}")
             return EXIT_NO_SUCCESS
         merged.append(branch)
     return EXIT_OK
@@ -4316,8 +4374,7 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
             return conflicts
         why = " ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
                        if line.strip() and not line.startswith(("hint:", "Aborting")))
-        raise ParallelError(f"git could not merge {branch} ({why or 'exit code %d' % proc.returncode}); "
-                            "the main checkout is unchanged")
+        raise ParallelError(f"git could not merge {branch} ({why or 'exit code %d' % proc.returncode})")
     new_head = repo.git("rev-parse", "HEAD").strip()
     _print_err(f"merged {branch} into the current branch: {head[:12]} -> {new_head[:12]}"
                if new_head != head else f"{branch} is already merged; nothing to do")
@@ -4346,7 +4403,7 @@ def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str, Optional[Worker
                 "instead")
         worker = str(winner.worker_id)
     if not worker.isdigit() or int(worker) < 1:
-        raise _UsageError(f"worker must be a number or 'best', got {worker!r}")
+        raise _UsageError(f"worker must be a number, 'best' or (for merge) 'all', got {worker!r}")
     branch = f"{BRANCH_PREFIX}{int(worker)}"
     if not repo.branch_exists(branch):
         raise ParallelError(f"there is no branch {branch}")
@@ -4429,9 +4486,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             # One word is more likely a mistyped command than a task: never start agents on it.
             import difflib
             close = difflib.get_close_matches(argv[1], list(_COMMANDS), n=1)
+            words = [argv[1]]
+            for arg in argv[2:]:  # 'fix the bug' typed without quotes
+                if arg.startswith("-"):
+                    break
+                words.append(arg)
             raise _UsageError(f"unknown command {argv[1]!r}"
                               + (f" (did you mean {close[0]}?)" if close else "")
-                              + f"; to run it as a task: {_prog()} run {shlex.quote(argv[1])}")
+                              + f"; to run it as a task: {_prog()} run {shlex.quote(' '.join(words))}")
         try:
             args, extras = parser.parse_known_args(argv)
             if extras:

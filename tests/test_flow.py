@@ -86,13 +86,14 @@ def test_cleanup_refuses_to_delete_work_done_since_the_run(repo, cli, monkeypatc
     code, _, err = cli("cleanup")
     assert code == 2 and err == (
         "error: would delete work done since the last run: .architect-parallel-1 has uncommitted "
-        "changes; architect/parallel-2 has commits made after the last run ended (commit, merge "
+        "changes made after its run; architect/parallel-2 has commits made after the last run ended (commit, merge "
         "or move it first, or rerun cleanup with --force to delete it)\n")
     assert wt1.is_dir() and wt2.is_dir() and git("branch", "--list", "architect/*", cwd=repo)
 
     code, _, err = cli("cleanup", "--dry-run")
     assert code == 0
-    assert (f"would remove worktree {wt1} (has uncommitted changes; --force deletes it)") in err
+    assert (f"would remove worktree {wt1} (has uncommitted changes made after its run; --force "
+            "deletes it)") in err
     assert (f"would delete branch architect/parallel-2 (was {tip2[:12]}), not merged into your "
             "branch (has commits made after the last run ended; --force deletes it)") in err
 
@@ -481,3 +482,65 @@ def test_the_readme_starts_with_what_it_is_how_to_get_it_and_a_real_run_then_con
     # reference material comes after the user path
     assert headers.index("Guarantees") > headers.index("Agent CLIs") > headers.index("Usage")
     assert headers.index("Python API") > headers.index("Past one machine: the CI matrix")
+
+
+def test_what_the_run_itself_left_in_a_worktree_is_no_reason_to_refuse_cleanup(repo, capfd):
+    import architect_parallel as ap
+    # a check that leaves output behind (like __pycache__), and a --no-commit worker
+    assert ap.main(["run", "fake:write=a.txt", "--workers", "1", "--check", "touch build.out",
+                    "--quiet"]) == 0
+    capfd.readouterr()
+    assert ap.main(["diff", "1"]) == 0  # the committed work, not the check's output
+    out, err = capfd.readouterr()
+    assert "note:" not in err and "b/a.txt" in out and "build.out" not in out
+    assert ap.main(["cleanup"]) == 0
+    assert ap.main(["run", "fake:write=a.txt", "--workers", "1", "--no-commit", "--quiet"]) == 0
+    assert ap.main(["cleanup"]) == 0
+
+
+# -- review findings -----------------------------------------------------------------
+
+def test_merge_all_says_what_it_merged_when_git_refuses_a_later_worker(repo, cli):
+    assert cli("--task", "fake:write=y.txt", "--task", "fake:write=x.txt", "--workers", "2")[0] == 0
+    (repo / "x.txt").write_text("mine, untracked\n")  # the second merge would overwrite it
+    code, _, err = cli("merge", "all")
+    assert code == 2 and "merged architect/parallel-1 into the current branch" in err
+    assert err.splitlines()[-1].startswith("error: git could not merge architect/parallel-2 (")
+    assert err.splitlines()[-1].endswith("; merged before it: architect/parallel-1; the main "
+                                         "checkout is as it was before architect/parallel-2")
+    assert (repo / "x.txt").read_text() == "mine, untracked\n"
+
+
+def test_cleanup_survives_a_tag_named_like_a_worker_branch(repo, cli):
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    git("tag", "architect/parallel-1", cwd=repo)
+    code, _, err = cli("cleanup")
+    assert code == 0 and "deleted branch architect/parallel-1 (was " in err
+
+
+def test_hints_that_would_say_nothing_new_are_left_out(repo, cli):
+    code, _, err = cli("plan", "--", "x y", "--workers", "2")
+    assert code == 2 and "did you mean" not in err
+    (repo.parent / "c.yaml").write_text("parallelism: 4\nparallel_runs:\n  workers: 2\n")
+    assert "warning" not in cli("plan", "t", "-c", repo.parent / "c.yaml")[2]
+
+
+def test_the_rerun_hint_adds_force_when_failed_attempts_were_committed(repo, cli):
+    code, _, err = cli("fake:write=a.txt+json=failed+exit=1", "--workers", "1")
+    assert "rerun --failed --force (it discards their attempts)" in err
+    code, _, err = cli("rerun", "--failed")
+    assert code == 2 and "would lose work" in err  # which is why the hint says --force
+    assert cli("rerun", "--failed", "--force")[0] == 1
+
+
+def test_a_yaml_error_inside_an_open_bracket_keeps_its_own_words(repo, cli):
+    (repo.parent / "c.yaml").write_text('parallel_runs:\n  checks: [\n    "a\\q",\n  ]\n')
+    code, _, err = cli("plan", "t", "-c", repo.parent / "c.yaml")
+    assert code == 2 and "line 3: unknown escape" in err and "inside the '[' opened on line 2" in err
+
+
+def test_an_unquoted_task_of_several_words_is_suggested_quoted(repo, capsys):
+    import architect_parallel as ap
+    assert ap.main(["fix", "the", "bug", "--workers", "2"]) == 2
+    assert capsys.readouterr().err.endswith("to run it as a task: architect-parallel run "
+                                            "'fix the bug'\n")

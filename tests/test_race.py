@@ -277,7 +277,7 @@ def test_merge_refuses_a_dirty_main_checkout_and_unknown_workers(repo, cli):
     assert code == 2 and "the main checkout has uncommitted changes" in err
     assert not (repo / "z.txt").exists()
     for worker, message in (("7", "there is no branch architect/parallel-7"),
-                            ("x", "worker must be a number or 'best'")):
+                            ("x", "worker must be a number, 'best' or (for merge) 'all'")):
         code, _, err = cli("merge", worker)
         assert code == 2 and message in err
 
