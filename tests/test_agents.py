@@ -147,7 +147,7 @@ def test_a_timeout_says_what_the_agent_last_said(repo, cli):
 
 def test_a_long_run_without_a_time_limit_gets_one_hint(repo):
     lines = []
-    config = architect_parallel.ParallelConfig(tasks=["fake:sleep=1.5"], workers=2)
+    config = architect_parallel.ParallelConfig(tasks=["fake:sleep=0.9"], workers=2)
     runner = architect_parallel.ParallelRunner(config, str(repo), progress=lines.append)
     runner._slow_hint = 0.5  # seconds, instead of ten minutes
     runner.run()
@@ -157,7 +157,7 @@ def test_a_long_run_without_a_time_limit_gets_one_hint(repo):
                      "worker with --timeout-per-worker SECONDS"]
     # not with a time limit
     lines.clear()
-    config = architect_parallel.ParallelConfig(tasks=["fake:sleep=1.5"], workers=1,
+    config = architect_parallel.ParallelConfig(tasks=["fake:sleep=0.9"], workers=1,
                                                timeout_per_worker=60, force=True)
     runner = architect_parallel.ParallelRunner(config, str(repo), progress=lines.append)
     runner._slow_hint = 0.5
