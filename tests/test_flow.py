@@ -310,7 +310,6 @@ def test_diff_after_no_commit_shows_the_uncommitted_work(repo, capfd):
 def test_the_readme_workflow_fails_when_plan_fails_and_tolerates_only_exit_1(repo, tmp_path):
     import re
     import subprocess
-    import sys
     from conftest import ROOT
     readme = open(os.path.join(ROOT, "README.md")).read()
     step = re.search(r"- id: plan\n(?s:.*?)run: \|\n((?:          .*\n)+)", readme).group(1)
