@@ -3645,22 +3645,21 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
              "| rank | worker | model | status | checks | cost | tokens in/out | duration | files "
              "| task |",
              "|---:|---:|---|---|---:|---:|---:|---:|---:|---|"]
+    winner = _winner(results)
     for r in sorted(results, key=lambda r: r.rank):
-        cells = [f"**{r.rank}**" if r is _winner(results) else str(r.rank), str(r.worker_id), r.model,
+        cells = [f"**{r.rank}**" if r is winner else str(r.rank), str(r.worker_id), r.model,
                  r.status, _checks_cell(r),
                  f"${r.cost:.4f}" if r.cost_known else "-", _format_tokens(r),
                  f"{r.duration:.1f}s", str(len(r.files_modified)), _shorten(r.task, 60)]
         lines.append("| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |")
     succeeded = sum(r.status == "success" for r in results)
     lines += ["", f"{succeeded}/{len(results)} succeeded."]
-    reasons = [f"- worker {r.worker_id} ({r.status}): {_shorten(r.error, 300)}"
+    # In a code span: an agent's words must not turn into Markdown.
+    reasons = [f"- worker {r.worker_id} ({r.status}): `{_shorten(r.error, 300).replace('`', chr(39))}`"
                for r in results if r.error and r.error != "not started"]
-    if reasons:  # in a code span: an agent's words must not turn into Markdown
-        lines += [""] + [f"{line.split(': ', 1)[0]}: `{line.split(': ', 1)[1].replace('`', chr(39))}`"
-                         for line in reasons]
-    best = [r for r in [_winner(results)] if r]
-    if best and diffstat.strip():
-        lines += ["", f"Best: worker {best[0].worker_id} (`{best[0].branch}`):", "", "```",
+    lines += [""] + reasons if reasons else []
+    if winner and diffstat.strip():
+        lines += ["", f"Best: worker {winner.worker_id} (`{winner.branch}`):", "", "```",
                   diffstat.rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
