@@ -203,6 +203,9 @@ class WorkerResult:
     tokens_out: Optional[int] = None  # output tokens the agent reported (None: unknown)
     steps_known: bool = False  # False: the agent did not report steps (JSON: null)
     cost_known: bool = False  # False: the agent did not report its cost (JSON: null)
+    # Each change of the worker's state, in order: {"state": "queued", "at": UNIX seconds}
+    # (states: queued, creating, setup, running, checking, then its status; again per retry).
+    timeline: List[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The result as JSON-ready data; steps and cost are None when unknown."""
@@ -763,6 +766,7 @@ class ParallelRunner:
         self._running: Dict[int, float] = {}  # worker id: when its agent started
         self._agent_env: Dict[str, str] = {}  # set for each run: git identity for agents
         self._slow_hint: Optional[float] = 600.0  # seconds; None once the hint was given
+        self._timelines: Dict[int, List[dict]] = {}  # worker id: its states so far (see _state)
 
     # -- public API ----------------------------------------------------
 
@@ -892,6 +896,7 @@ class ParallelRunner:
                 self._stale_attempts.setdefault(int(match.group(1)), []).append(name)
         started = time.time()
         self.results = []
+        self._timelines = {job.worker_id: [] for job in jobs}
         for job in jobs:
             self._state(job, "queued")
         import concurrent.futures  # here, not at the top: start-up time (see _LazyPattern)
@@ -1066,6 +1071,7 @@ class ParallelRunner:
         for attempt in range(1, self.config.retries + 2):
             result = self._attempt(repo, job, base, command, includes, logs)
             result.attempts = 0 if result.error == "not started" else attempt
+            result.timeline = self._timelines.get(job.worker_id, [])
             if (result.status not in ("failed", "timeout") or self._cancel.is_set()
                     or attempt > self.config.retries):
                 return result
@@ -1243,7 +1249,10 @@ class ParallelRunner:
 
     def _state(self, job: _Job, state: str, detail: str = "") -> None:
         """Report that worker ``job`` entered ``state`` (queued, creating, setup, running,
-        checking, or its final status) to ``on_state``, or as a line to ``progress``."""
+        checking, or its final status) to ``on_state``, or as a line to ``progress``;
+        record it in the worker's timeline."""
+        self._timelines.setdefault(job.worker_id, []).append(
+            {"state": state, "at": time.time()})
         if self._on_state is not None:
             self._on_state({"worker": job.worker_id, "model": job.model or "default",
                             "task": job.task, "state": state, "detail": detail})
@@ -3639,8 +3648,10 @@ def _log_tail(path: str, size: int) -> str:
         return ""
 
 
-def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
-    """The Markdown summary for GITHUB_STEP_SUMMARY and --summary."""
+def _summary_markdown(results: List[WorkerResult], diffstat: str = "",
+                      html: Optional[str] = None) -> str:
+    """The Markdown summary for GITHUB_STEP_SUMMARY and --summary; ``html``: the HTML
+    report's path, named with where a GitHub Actions run keeps uploaded files."""
     lines = ["## architect-parallel", "",
              "| rank | worker | model | status | checks | cost | tokens in/out | duration | files "
              "| task |",
@@ -3661,6 +3672,11 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "") -> str:
     if winner and diffstat.strip():
         lines += ["", f"Best: worker {winner.worker_id} (`{winner.branch}`):", "", "```",
                   diffstat.rstrip(), "```"]
+    if html:
+        run = [os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
+        where = (f" (uploaded files are under Artifacts on [this run's page]"
+                 f"({run[0]}/{run[1]}/actions/runs/{run[2]}#artifacts))" if all(run) else "")
+        lines += ["", f"HTML report, every worker side by side: `{html.replace('`', chr(39))}`{where}"]
     return "\n".join(lines) + "\n"
 
 
@@ -3677,6 +3693,513 @@ def _load_last_run(repo: _Repo) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+######################################################################
+# The HTML report
+######################################################################
+
+# Diff lines shown per worker, and bytes; the rest is named, with 'diff N' to see it.
+_REPORT_DIFF_LINES = 8000
+_REPORT_DIFF_CHARS = 450 * 1024
+_REPORT_DIFF_TOTAL = 4 * 1024 * 1024  # characters of diff in one report, all workers together
+_REPORT_OPEN_LINES = 120  # a file's diff longer than this starts collapsed
+_REPORT_GRID_FILES = 400  # rows of the files x workers grid
+_REPORT_TAIL = (40, 6000)  # lines, bytes of a log's end shown
+
+# Colours of the states and statuses: the timeline, the badges, the legend.
+_REPORT_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1400px;padding:0 16px 40px;color:#1f2328;background:#fff}
+h1{font-size:22px;margin:18px 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+h3{font-size:15px;margin:14px 0 6px}code,pre,.mono{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace}
+table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
+th{background:#f6f8fa}td.b{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
+tr.best td{background:#dafbe1}.meta{color:#59636e}.meta b{color:#1f2328}
+.badge{display:inline-block;padding:0 7px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
+.success{background:#1a7f37}.partial{background:#bf8700}.failed{background:#cf222e}.timeout{background:#bc4c00}.interrupted{background:#6e7781}
+.queued{background:#d0d7de}.creating{background:#9ecbff}.setup{background:#b392f0}.running{background:#0969da}.checking{background:#fb8f44}
+svg .success{fill:#1a7f37}svg .partial{fill:#bf8700}svg .failed{fill:#cf222e}svg .timeout{fill:#bc4c00}svg .interrupted{fill:#6e7781}
+svg .queued{fill:#d0d7de}svg .creating{fill:#9ecbff}svg .setup{fill:#b392f0}svg .running{fill:#0969da}svg .checking{fill:#fb8f44}
+svg .bar{fill:#0969da}svg text{font:11px system-ui,sans-serif;fill:#1f2328}svg .axis{stroke:#d0d7de}svg .tick{fill:#59636e}
+.charts{display:flex;flex-wrap:wrap;gap:24px}.charts figure{margin:0;flex:1 1 420px}figcaption{font-weight:600;margin-bottom:4px}
+.error{background:#ffebe9;border:1px solid #ff8182;padding:6px 10px;border-radius:6px;white-space:pre-wrap;overflow-wrap:anywhere}
+.note{color:#59636e;font-style:italic}.task{white-space:pre-wrap;overflow-wrap:anywhere;margin:0}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;padding:6px 8px;margin:4px 0;border-radius:6px;max-height:600px;overflow:auto}
+pre.diff{padding:0;background:#fff;border:1px solid #d0d7de}pre.diff>*{display:block;padding:0 8px}
+pre.diff ins{background:#dafbe1;text-decoration:none}pre.diff del{background:#ffebe9;text-decoration:none}pre.diff .h{background:#ddf4ff;color:#59636e}pre.diff .m{color:#59636e}
+.add{color:#1a7f37}.del{color:#cf222e}details{margin:4px 0}summary{cursor:pointer}
+.pass{color:#1a7f37;font-weight:700}.fail{color:#cf222e;font-weight:700}
+#compare .cols{display:flex;gap:8px;overflow-x:auto}#compare .cols>div{flex:1 0 380px;min-width:0}
+.tools{margin:8px 0}.tools button{margin-right:6px}
+"""
+
+# Collapsing, and comparing one file across workers: a convenience; without it the
+# report reads the same (every diff has its own place and the grid links to it).
+_REPORT_JS = """
+(function(){
+  var show=function(el){el.hidden=false;};
+  document.querySelectorAll('[data-js]').forEach(show);
+  var all=function(open){document.querySelectorAll('details.d').forEach(function(d){d.open=open;});};
+  document.getElementById('expand').addEventListener('click',function(){all(true);});
+  document.getElementById('collapse').addEventListener('click',function(){all(false);});
+  document.querySelectorAll('button.cmp').forEach(function(b){
+    b.addEventListener('click',function(){
+      var box=document.getElementById('compare'),cols=box.querySelector('.cols');
+      cols.textContent='';
+      box.querySelector('h2').textContent='Compare: '+b.getAttribute('data-name');
+      b.getAttribute('data-workers').split(' ').forEach(function(w){
+        var col=document.createElement('div'),h=document.createElement('h3');
+        h.textContent='worker '+w;col.appendChild(h);
+        var src=document.getElementById('d'+w+'-'+b.getAttribute('data-file'));
+        if(src){col.appendChild(src.cloneNode(true));}
+        else{var p=document.createElement('p');p.className='note';
+          p.textContent='not in this report (cut): see it with diff '+w;col.appendChild(p);}
+        cols.appendChild(col);
+      });
+      box.hidden=false;box.scrollIntoView();
+    });
+  });
+})();
+"""
+
+
+class _FileDiff:
+    """One file of a worker's diff: its name, +/- line counts, and its patch lines."""
+
+    __slots__ = ("name", "added", "deleted", "binary", "lines", "cut")
+
+    def __init__(self, name: str, added: int, deleted: int, binary: bool):
+        self.name, self.added, self.deleted, self.binary = name, added, deleted, binary
+        self.lines: Optional[List[str]] = None  # None: not shown (over the report's budget)
+        self.cut = False  # its lines stop before its end
+
+
+def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[WorkerResult],
+                  worktrees: List[dict]) -> "tuple[List[List[str]], str, Optional[str]]":
+    """What shows worker ``branch``'s work: git diff argument lists (options go after
+    their first word), the folder to run them in, and the worktree when they read its
+    files rather than the branch (after --no-commit, or changes made since the run)."""
+    worktree = next((w["path"] for w in worktrees if w.get("branch") == branch), None)
+    status = repo.git("status", "--porcelain", cwd=worktree) if worktree else ""
+    if worktree and status.strip() and (recorded is None or recorded.commit is None
+                                        or repo.changed_since_run(worktree) is not False):
+        return [["diff", base]] + [
+            ["diff", "--no-index", "--", os.devnull, name]
+            for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
+                                 cwd=worktree).split("\0") if name], worktree, worktree
+    return [["diff", f"{base}...{branch}"]], repo.top, None
+
+
+def _git_diff(cwd: str, args: List[str], options: List[str]) -> str:
+    """The output of one of _diff_sources' diffs with ``options``; '' when git fails."""
+    proc = _git_run([args[0], *options, *args[1:]], cwd)
+    # git diff --no-index exits 1 when the files differ, which they do
+    ok = proc.returncode == 0 or (proc.returncode == 1 and "--no-index" in args)
+    return proc.stdout.decode("utf-8", "surrogateescape") if ok else ""
+
+
+def _read_file_diffs(cwd: str, sources: List[List[str]], budget: List[int]) -> List[_FileDiff]:
+    """The files of the diffs ``sources`` (see _diff_sources) with their +/- counts, and
+    their patch lines while ``budget`` ([lines, characters], spent as it goes) lasts."""
+    files: List[_FileDiff] = []
+    for args in sources:
+        fields = _git_diff(cwd, args, ["--numstat", "-z"]).split("\0")
+        found, i = [], 0
+        while i < len(fields) - 1:
+            added, deleted, name = (fields[i].split("\t", 2) + ["", ""])[:3]
+            i += 1
+            if not name and i + 1 < len(fields):  # a rename: the old and new names follow
+                name = f"{fields[i]} → {fields[i + 1]}"
+                i += 2
+            found.append(_FileDiff(args[-1] if "--no-index" in args else name,
+                                   int(added) if added.isdigit() else 0,
+                                   int(deleted) if deleted.isdigit() else 0, added == "-"))
+        if found and min(budget) > 0:
+            sections = _git_diff(cwd, args, ["--no-color", "--no-ext-diff"]).split("\ndiff --git ")
+            if len(sections) == len(found):  # otherwise which lines are whose is unsure
+                for item, section in zip(found, sections):
+                    _take_lines(item, section, budget)
+        files += found
+    return files
+
+
+def _take_lines(item: _FileDiff, section: str, budget: List[int]) -> None:
+    """Give ``item`` the patch lines of its diff ``section`` (header dropped), as many as
+    ``budget`` allows; each line at most 1000 characters."""
+    if min(budget) <= 0 or item.binary:
+        return
+    lines = section.rstrip("\n").split("\n")
+    start = next((j for j, line in enumerate(lines) if line.startswith("@@")), len(lines))
+    item.lines = []
+    for line in lines[start:]:
+        if min(budget) <= 0:
+            item.cut = True
+            break
+        if len(line) > 1000:
+            line = line[:1000] + " … (line cut)"
+        item.lines.append(line)
+        budget[0] -= 1
+        budget[1] -= len(line) + 1
+
+
+def _check_outputs(log_path: str, commands: List[str]) -> List[Optional[str]]:
+    """The output of each check command, in order, from a worker log (None: not found)."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 8 * 1024 * 1024))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return [None] * len(commands)
+    outputs: List[Optional[str]] = []
+    at = 0
+    for cmd in commands:
+        head = f"\n$ {cmd}   # check\n"
+        start = text.find(head, at)
+        if start < 0:
+            outputs.append(None)
+            continue
+        start += len(head)
+        end = text.find("\n$ ", start)
+        end = len(text) if end < 0 else end + 1
+        body = text[start:end]
+        last = body.rstrip("\n").rfind("\n")
+        if body[last + 1:].startswith(("# exit code", "# timed out")):
+            body = body[:last + 1]  # the runner's own closing line
+        outputs.append(body)
+        at = end - 1
+    return outputs
+
+
+def _tail(text: str) -> str:
+    lines, size = _REPORT_TAIL
+    cut = text[-size:].splitlines()[-lines:]
+    return ("…\n" if len(text) > len("\n".join(cut)) + 1 else "") + "\n".join(cut)
+
+
+def _html_report(results: List[WorkerResult], run_info: dict, top: str) -> str:
+    """One self-contained HTML page of a run: header, ranking, timeline, charts, one
+    section per worker with its checks, logs, files and diff, a files x workers grid.
+
+    Everything that comes from agents, tasks and repositories is escaped, and the
+    Content-Security-Policy lets no script run but the report's own."""
+    import base64
+    import hashlib
+    from html import escape
+
+    def h(value: object) -> str:
+        return escape(_xml_text(str(value)), quote=True)
+
+    repo = None
+    with contextlib.suppress(ParallelError, OSError):
+        repo = _Repo.find(top) if top else None
+    worktrees = repo.worktrees() if repo else []
+    total = [_REPORT_DIFF_TOTAL]
+    diffs = {r.worker_id: _worker_diffs(repo, r, worktrees, total)
+             for r in sorted(results, key=lambda r: r.rank)}  # the best first, if it comes to cuts
+    ranked = sorted(results, key=lambda r: r.rank)
+    winner = _winner(results)
+    names = sorted({f.name for files, _note in diffs.values() for f in files or []})
+    index = {name: i for i, name in enumerate(names)}
+
+    def digest(text: str) -> str:
+        return base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+    policy = (f"default-src 'none'; style-src '{'sha256-' + digest(_REPORT_CSS)}'; "
+              f"script-src '{'sha256-' + digest(_REPORT_JS)}'; img-src 'none'; "
+              "base-uri 'none'; form-action 'none'")
+    title = f"architect-parallel: {os.path.basename(top) if top else 'results'}"
+    out = ['<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+           f'<meta http-equiv="Content-Security-Policy" content="{h(policy)}">',
+           '<meta name="viewport" content="width=device-width,initial-scale=1">',
+           f"<title>{h(title)}</title><style>{_REPORT_CSS}</style></head><body>"]
+    out += _report_header(results, run_info, top, repo, winner, h)
+    out += _report_ranking(ranked, winner, h)
+    out.append("<h2>Timeline</h2>")
+    out.append(_timeline_svg(results, run_info, h))
+    out.append('<div class="charts">')
+    if any(r.cost_known for r in results):
+        out.append(_bars_svg("Cost (USD)", [(r, r.cost if r.cost_known else None) for r in results],
+                             lambda v: f"${v:.4f}", h))
+    out.append(_bars_svg("Agent time", [(r, r.duration) for r in results],
+                         lambda v: f"{v:.1f}s" if v < 60 else _duration(v), h))
+    out.append("</div>")
+    out += _report_grid(results, diffs, names, index, h)
+    out.append('<div class="tools" hidden data-js><button id="expand">expand all diffs</button>'
+               '<button id="collapse">collapse all diffs</button></div>')
+    out.append('<section id="compare" hidden><h2>Compare</h2><div class="cols"></div></section>')
+    for r in ranked:
+        out += _report_worker(r, diffs[r.worker_id], index, top, h)
+    out.append(f'<p class="meta">Written by architect-parallel {__version__}.</p>')
+    out.append(f"<script>{_REPORT_JS}</script></body></html>\n")
+    return "\n".join(out)
+
+
+def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
+                  total: List[int]) -> "tuple[Optional[List[_FileDiff]], str]":
+    """A worker's changed files, with their patches within the report's budget, and a
+    note on what is missing; None when its work is not in this repository."""
+    prog = _prog()
+    if repo is None:
+        return None, "Its diff is not shown: the report was written outside its repository."
+    target = r.commit or r.branch
+    if not (r.base_commit and repo.succeeds("rev-parse", "--verify", "--quiet",
+                                            f"{r.base_commit}^{{commit}}")
+            and repo.succeeds("rev-parse", "--verify", "--quiet", f"{target}^{{commit}}")):
+        return None, (f"Its commits are not in this repository: fetch {r.branch} from where it "
+                      f"ran, then run '{prog} report' again.")
+    try:
+        sources, cwd, worktree = _diff_sources(repo, r.branch, r.base_commit, r, worktrees)
+    except ParallelError as exc:
+        return None, f"Its diff cannot be read: {exc}"
+    if worktree is None and r.commit:  # what the run committed, even if the branch moved on
+        sources = [["diff", f"{r.base_commit}...{r.commit}"]]
+    budget = [_REPORT_DIFF_LINES, min(_REPORT_DIFF_CHARS, total[0])]
+    files = _read_file_diffs(cwd, sources, budget)
+    total[0] -= min(_REPORT_DIFF_CHARS, total[0]) - budget[1]
+    note = f"Uncommitted changes in its worktree {worktree}, against the base." if worktree else ""
+    if any((f.lines is None or f.cut) and not f.binary for f in files):
+        note += (f" The report shows up to {_REPORT_DIFF_LINES} diff lines per worker "
+                 f"({_REPORT_DIFF_CHARS // 1024} KB); see all of it with '{prog} diff {r.worker_id}'.")
+    return files, note.strip()
+
+
+def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: Optional[_Repo],
+                   winner: Optional[WorkerResult], h: Callable[[object], str]) -> List[str]:
+    def when(value: object) -> str:
+        return (time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(value))
+                if _finite(value) else "unknown")
+
+    base = run_info.get("base_commit") or next((r.base_commit for r in results), "")
+    subject = (repo.git("log", "-1", "--format=%s", base, check=False) or "").strip() \
+        if repo and base and repo.succeeds("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}") \
+        else ""
+    succeeded = sum(r.status == "success" for r in results)
+    total = max(len(results), run_info.get("workers_total") or 0) \
+        if _count(run_info.get("workers_total")) else len(results)
+    known = [r.cost for r in results if r.cost_known]
+    cost = (f"${sum(known):.4f}" + (f" (unknown for {len(results) - len(known)})"
+                                    if len(known) < len(results) else "")) if known else "unknown"
+    tokens_in = [r.tokens_in for r in results if r.tokens_in is not None]
+    tokens_out = [r.tokens_out for r in results if r.tokens_out is not None]
+    started, finished = run_info.get("started"), run_info.get("finished")
+    wall = _duration(finished - started) if _finite(started) and _finite(finished) else "unknown"
+    verdict = (f'best: <a href="#w{winner.worker_id}">worker {winner.worker_id}</a> '
+               f"({h(winner.model)}, {h(winner.branch)})" if winner else
+               "different tasks: no worker is best" if len({r.task for r in results}) > 1 else
+               "no best: no worker succeeded and passed its checks")
+    rows = [("repository", h(top or "not known here")),
+            ("base", f'<span class="mono">{h(base[:12])}</span> {h(subject)}'),
+            ("started", h(when(started))), ("finished", h(when(finished))),
+            ("wall time", h(wall)),
+            ("succeeded", f"{succeeded} of {total}"),
+            ("total cost", h(cost)),
+            ("tokens in/out", h(f"{sum(tokens_in) if tokens_in else '-'} / "
+                                f"{sum(tokens_out) if tokens_out else '-'}")),
+            ("verdict", verdict)]
+    return [f"<h1>{h('architect-parallel: ' + (os.path.basename(top) if top else 'results'))}</h1>",
+            '<table class="meta">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+            + "</table>"]
+
+
+def _report_ranking(ranked: List[WorkerResult], winner: Optional[WorkerResult],
+                    h: Callable[[object], str]) -> List[str]:
+    rows = ["<h2>Ranking</h2><table><tr><th>rank</th><th>#</th><th>branch</th><th>model</th>"
+            "<th>status</th><th>checks</th><th>steps</th><th>cost</th><th>tokens</th>"
+            "<th>time</th><th>files</th><th>task</th></tr>"]
+    for r in ranked:
+        rows.append(
+            f'<tr{" class=best" if r is winner else ""}><td class="n">{"★ " if r is winner else ""}'
+            f'{r.rank}</td><td class="n"><a href="#w{r.worker_id}">{r.worker_id}</a></td>'
+            f'<td class="b">{h(r.branch)}</td><td>{h(r.model)}</td>'
+            f'<td><span class="badge {h(r.status)}">{h(r.status)}</span></td>'
+            f'<td class="n">{h(_checks_cell(r))}</td>'
+            f'<td class="n">{r.steps if r.steps_known else "-"}</td>'
+            f'<td class="n">{h(f"${r.cost:.4f}" if r.cost_known else "-")}</td>'
+            f'<td class="n">{h(_format_tokens(r))}</td><td class="n">{r.duration:.1f}s</td>'
+            f'<td class="n">{len(r.files_modified)}</td><td>{h(_shorten(r.task, 80))}</td></tr>')
+    return rows + ["</table>"]
+
+
+def _ticks(span: float) -> List[float]:
+    """Round positions for a time axis of ``span`` seconds: at most about 10."""
+    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+                 if span / s <= 10), 14400)
+    return [i * step for i in range(int(span // step) + 1)]
+
+
+def _timeline_svg(results: List[WorkerResult], run_info: dict, h: Callable[[object], str]) -> str:
+    """One lane per worker: its states on the run's time axis, its status at the end."""
+    times = [e["at"] for r in results for e in r.timeline]
+    if not times:
+        return '<p class="note">No timeline was recorded for these results (an older version).</p>'
+    t0 = min(times + [v for v in [run_info.get("started")] if _finite(v)])
+    t1 = max(times + [v for v in [run_info.get("finished")] if _finite(v)])
+    span = max(t1 - t0, 1.0)
+    left, width, lane = 190, 1000, 24
+    scale = (width - left - 20) / span
+    height = 30 + lane * len(results) + 40
+    out = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
+           'aria-label="timeline of the workers">']
+    for tick in _ticks(span):
+        x = left + tick * scale
+        out.append(f'<line class="axis" x1="{x:.1f}" y1="20" x2="{x:.1f}" '
+                   f'y2="{height - 30}" stroke-width="1"/>'
+                   f'<text class="tick" x="{x:.1f}" y="14" text-anchor="middle">{_duration(tick)}</text>')
+    for row, r in enumerate(sorted(results, key=lambda r: r.worker_id)):
+        y = 24 + row * lane
+        label = _shorten(f"{r.worker_id} {r.model}", 28)
+        out.append(f'<a href="#w{r.worker_id}"><text x="4" y="{y + 15}">{h(label)}</text></a>')
+        events = r.timeline
+        for i, event in enumerate(events):
+            start = left + (event["at"] - t0) * scale
+            state = str(event["state"])
+            if state in STATUSES:
+                out.append(f'<rect class="{h(state)}" x="{start - 3:.1f}" y="{y + 2}" width="6" '
+                           f'height="{lane - 6}" rx="2"><title>worker {r.worker_id}: '
+                           f'{h(state)}</title></rect>')
+                continue
+            end = events[i + 1]["at"] if i + 1 < len(events) else t1
+            seconds = max(end - event["at"], 0.0)
+            out.append(f'<rect class="{h(state)}" x="{start:.1f}" y="{y + 4}" '
+                       f'width="{max(seconds * scale, 0.5):.1f}" height="{lane - 10}">'
+                       f'<title>worker {r.worker_id}: {h(state)} {h(_duration(seconds))}</title></rect>')
+    x = left
+    for state in ("queued", "creating", "setup", "running", "checking", *STATUSES):
+        out.append(f'<rect class="{state}" x="{x}" y="{height - 22}" width="12" height="12"/>'
+                   f'<text x="{x + 16}" y="{height - 12}">{state}</text>')
+        x += 24 + 7 * len(state)
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _bars_svg(title: str, values: "List[tuple[WorkerResult, Optional[float]]]",
+              label: Callable[[float], str], h: Callable[[object], str]) -> str:
+    """A small horizontal bar chart: one bar per worker, its value written beside it."""
+    most = max([v for _r, v in values if v is not None] + [0.0]) or 1.0
+    left, width, lane = 150, 480, 20
+    out = [f'<figure><figcaption>{h(title)}</figcaption><svg viewBox="0 0 {width} '
+           f'{lane * len(values) + 6}" width="100%" role="img" aria-label="{h(title)}">']
+    for row, (r, value) in enumerate(sorted(values, key=lambda item: item[0].worker_id)):
+        y = 4 + row * lane
+        out.append(f'<text x="4" y="{y + 13}">{h(_shorten(f"{r.worker_id} {r.model}", 22))}</text>')
+        if value is None:
+            out.append(f'<text class="tick" x="{left}" y="{y + 13}">unknown</text>')
+            continue
+        bar = value / most * (width - left - 90)
+        out.append(f'<rect class="bar" x="{left}" y="{y + 3}" width="{max(bar, 1):.1f}" '
+                   f'height="{lane - 8}"/><text x="{left + bar + 6:.1f}" y="{y + 13}">'
+                   f'{h(label(value))}</text>')
+    return "".join(out) + "</svg></figure>"
+
+
+def _report_grid(results: List[WorkerResult], diffs: dict, names: List[str],
+                 index: Dict[str, int], h: Callable[[object], str]) -> List[str]:
+    """Which worker changed which file, with +/- counts; files several changed can be compared."""
+    if not names:
+        return ["<h2>Files</h2>", '<p class="note">No worker changed a file.</p>']
+    workers = sorted(results, key=lambda r: r.worker_id)
+    by_worker = {r.worker_id: {f.name: f for f in diffs[r.worker_id][0] or []} for r in workers}
+    out = ["<h2>Files × workers</h2><table><tr><th>file</th>"
+           + "".join(f'<th><a href="#w{r.worker_id}">{r.worker_id}</a></th>' for r in workers)
+           + "<th></th></tr>"]
+    for name in names[:_REPORT_GRID_FILES]:
+        cells, touched = [], []
+        for r in workers:
+            f = by_worker[r.worker_id].get(name)
+            if f is None:
+                cells.append("<td></td>")
+                continue
+            touched.append(str(r.worker_id))
+            counts = "binary" if f.binary else (f'<span class="add">+{f.added}</span> '
+                                               f'<span class="del">−{f.deleted}</span>')
+            cells.append(f'<td class="n"><a href="#d{r.worker_id}-{index[name]}">{counts}</a></td>')
+        compare = (f'<button class="cmp" hidden data-js data-file="{index[name]}" '
+                   f'data-workers="{" ".join(touched)}" data-name="{h(name)}">compare</button>'
+                   if len(touched) > 1 else "")
+        out.append(f'<tr><td class="mono">{h(name)}</td>{"".join(cells)}<td>{compare}</td></tr>')
+    out.append("</table>")
+    if len(names) > _REPORT_GRID_FILES:
+        out.append(f'<p class="note">{len(names) - _REPORT_GRID_FILES} more files are listed '
+                   "under each worker.</p>")
+    return out
+
+
+def _report_worker(r: WorkerResult, diff: "tuple[Optional[List[_FileDiff]], str]",
+                   index: Dict[str, int], top: str, h: Callable[[object], str]) -> List[str]:
+    """One worker's section: what it was given, what it said, its checks, files and diff."""
+    files, note = diff
+    out = [f'<section id="w{r.worker_id}"><h2>Worker {r.worker_id} · {h(r.model)} · '
+           f'<span class="badge {h(r.status)}">{h(_verdict(r))}</span></h2>',
+           f'<pre class="task">{h(r.task)}</pre>']
+    facts = [("branch", r.branch), ("commit", r.commit or "none"),
+             ("exit code", "did not run" if r.exit_code is None else r.exit_code),
+             ("attempts", r.attempts), ("agent time", f"{r.duration:.1f}s"),
+             ("cost", f"${r.cost:.4f}" if r.cost_known else "unknown"),
+             ("steps", r.steps if r.steps_known else "unknown"),
+             ("tokens in/out", _format_tokens(r)), ("worktree", r.worktree_path)]
+    out.append('<table class="meta">' + "".join(f"<tr><th>{k}</th><td>{h(v)}</td></tr>"
+                                                 for k, v in facts) + "</table>")
+    if r.error:
+        out.append(f'<div class="error">{h(r.error)}</div>')
+    if r.checks_total:
+        out.append("<h3>Checks</h3>")
+        outputs = _check_outputs(r.worker_log, [c["command"] for c in r.checks])
+        for check, output in zip(r.checks, outputs):
+            mark = ('<span class="pass">✔ passed</span>' if check["passed"] else
+                    f'<span class="fail">✘ failed (exit code {h(check.get("exit_code"))})</span>')
+            seconds = check.get("duration")
+            body = (f"<pre>{h(_tail(output))}</pre>" if output and output.strip() else
+                    '<p class="note">It printed nothing.</p>' if output is not None else
+                    '<p class="note">Its output is not on this machine.</p>')
+            out.append(f"<details{'' if check['passed'] else ' open'}><summary>{mark} "
+                       f'<code>{h(check["command"])}</code>'
+                       + (f" {seconds:.1f}s" if _finite(seconds) else "")
+                       + f"</summary>{body}</details>")
+        if len(r.checks) < r.checks_total:
+            out.append(f'<p class="note">{h(_checks_cell(r))}: '
+                       f"{r.checks_total - len(r.checks)} check(s) did not run.</p>")
+    stderr = _log_tail(r.stderr_path, _REPORT_TAIL[1]) if r.stderr_path else ""
+    if stderr.strip():
+        out.append(f"<details><summary>The end of its stderr ({h(r.stderr_path)})</summary>"
+                   f"<pre>{h(_tail(stderr))}</pre></details>")
+    out.append("<h3>Files</h3>")
+    if files is None:
+        named = ", ".join(r.files_modified[:100]) + (" …" if len(r.files_modified) > 100 else "")
+        out.append(f'<p class="note">{len(r.files_modified)} file(s){": " if named else ""}'
+                   f"{h(named)}. {h(note)}</p>")
+        return out + ["</section>"]
+    if not files:
+        return out + ['<p class="note">No files changed.</p></section>']
+    out.append("<table>" + "".join(
+        f'<tr><td class="mono"><a href="#d{r.worker_id}-{index[f.name]}">{h(f.name)}</a></td>'
+        + ('<td colspan="2">binary</td>' if f.binary else
+           f'<td class="n add">+{f.added}</td><td class="n del">−{f.deleted}</td>') + "</tr>"
+        for f in files) + "</table>")
+    if note:
+        out.append(f'<p class="note">{h(note)}</p>')
+    for f in files:
+        anchor = f"d{r.worker_id}-{index[f.name]}"
+        if f.binary:
+            out.append(f'<p id="{anchor}" class="mono">{h(f.name)}: binary file, not shown</p>')
+            continue
+        if f.lines is None:
+            continue  # over the budget: named in the table above, with the note
+        out.append(f'<details class="d"{" open" if len(f.lines) <= _REPORT_OPEN_LINES else ""}>'
+                   f'<summary class="mono">{h(f.name)} <span class="add">+{f.added}</span> '
+                   f'<span class="del">−{f.deleted}</span></summary><pre class="diff" id="{anchor}">'
+                   + "".join(_diff_line(line, h) for line in f.lines)
+                   + ('<span class="m">… cut here (see the note above)</span>' if f.cut else "")
+                   + "</pre></details>")
+    return out + ["</section>"]
+
+
+def _diff_line(line: str, h: Callable[[object], str]) -> str:
+    first = line[:1]
+    tag = ("ins" if first == "+" else "del" if first == "-" else
+           'span class="h"' if line.startswith("@@") else
+           'span class="m"' if first == "\\" else "span")
+    return f"<{tag}>{h(line) or ' '}</{tag.split()[0]}>"
 
 
 ######################################################################
@@ -3784,6 +4307,8 @@ def _add_report_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", metavar="FILE",
                      help="write the full results JSON (with run metadata) to FILE")
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report to FILE")
+    p.add_argument("--html", metavar="FILE",
+                   help="write the HTML report (workers side by side, diffs) to FILE")
     p.add_argument("--summary", metavar="FILE",
                      help="write a Markdown summary to FILE (also appended to $GITHUB_STEP_SUMMARY)")
     p.add_argument("--require", type=_requirement, metavar="all|any|N", default="any",
@@ -3895,6 +4420,12 @@ def _list_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print them as a JSON array")
 
 
+def _html_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--html", metavar="FILE",
+                   help=f"where to write it (default: .git/{_STATE_DIR}/report.html)")
+    p.add_argument("--open", action="store_true", help="open it in a web browser")
+
+
 # name, aliases, help, description, options
 _SUBCOMMANDS = [
     ("run", ["parallel"], "run the workers (default)",
@@ -3917,6 +4448,10 @@ _SUBCOMMANDS = [
      "Merge worker N's branch into the current branch.", _merge_options),
     ("list", [], "list the parallel worktrees and their last status",
      "List the parallel worktrees with the status of the last run.", _list_options),
+    ("report", [], "write an HTML report of the last run: workers side by side",
+     "Write one self-contained HTML page of the last run (or of what collect merged here): "
+     "ranking, timeline, cost and time, each worker's checks, logs and diff; print its path.",
+     _html_options),
 ]
 
 
@@ -3933,6 +4468,7 @@ _EXAMPLES = {
     "diff": ["diff best --stat", "diff 2"],
     "merge": ["merge best", "merge all", "merge 3 --force"],
     "list": ["list", "list --json"],
+    "report": ["report --open", "report --html report.html"],
 }
 
 
@@ -4108,6 +4644,8 @@ _RESULT_TYPES: Dict[str, object] = {
     "checks": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
         for c in v),
+    "timeline": lambda v: isinstance(v, list) and all(
+        isinstance(e, dict) and isinstance(e.get("state"), str) and _finite(e.get("at")) for e in v),
 }
 
 
@@ -4180,9 +4718,11 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
         writes.append((args.results, lambda: _write_json(args.results, _results_document(run_info, results))))
     if args.junit:
         writes.append((args.junit, lambda: _write_text(args.junit, _junit_xml(results))))
+    if args.html:
+        writes.append((args.html, lambda: _write_text(args.html, _html_report(results, run_info, top))))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.summary or step_summary:
-        summary = _summary_markdown(results, _best_diffstat(top, results))
+        summary = _summary_markdown(results, _best_diffstat(top, results), args.html)
         if args.summary:
             writes.append((args.summary, lambda: _write_text(args.summary, summary)))
         if step_summary:
@@ -4217,7 +4757,7 @@ def _append_text(path: str, text: str) -> None:
 
 def _check_output_paths(args: argparse.Namespace) -> None:
     """Fail before any work when a report could not be written where it is asked for."""
-    for flag in ("results", "junit", "summary"):
+    for flag in ("results", "junit", "summary", "html"):
         path = getattr(args, flag, None)
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise _UsageError(f"--{flag} {path}: the folder {os.path.dirname(os.path.abspath(path))} "
@@ -4269,21 +4809,11 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     import subprocess
 
     stat = ["--stat"] if args.stat else []
-    worktree = next((w["path"] for w in repo.worktrees() if w.get("branch") == branch), None)
-    status = repo.git("status", "--porcelain", cwd=worktree) if worktree else ""
-    # The worktree itself when the work is there: after --no-commit, or changes made since
-    # the run (not just the output its checks left beside a committed result).
-    if status.strip() and (recorded is None or recorded.commit is None
-                           or repo.changed_since_run(worktree) is not False):
+    sources, cwd, worktree = _diff_sources(repo, branch, base, recorded, repo.worktrees())
+    if worktree:
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
-        diffs = [["diff", *stat, base]] + [
-            ["diff", "--no-index", *stat, "--", os.devnull, name]
-            for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
-                                 cwd=worktree).split("\0") if name]
-        cwd = worktree
-    else:
-        diffs, cwd = [["diff", *stat, f"{base}...{branch}"]], repo.top
+    diffs = [[d[0], *stat, *d[1:]] for d in sources]
     for diff in diffs:
         code = subprocess.call(["git", "--no-pager", *diff], cwd=cwd, stdin=subprocess.DEVNULL)
         # 1: git diff --no-index found differences; a reader that went away early is no error
@@ -4291,6 +4821,26 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             raise ParallelError(f"git diff failed with exit code {code}")
         if code == -signal.SIGPIPE:
             break
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    _check_output_paths(args)
+    repo = _Repo.find(os.getcwd())
+    last = _load_last_run(repo)
+    if not isinstance(last.get("results"), list) or not last["results"]:
+        raise ParallelError("there is no last run here to report on: run first (or collect "
+                            "results files here)")
+    results = _rank([_result_from_dict(item, "last-run.json") for item in last["results"]])
+    path = os.path.abspath(args.html or os.path.join(repo.state_dir(), "report.html"))
+    _write_text(path, _html_report(results, {k: v for k, v in last.items() if k != "results"},
+                                   repo.top))
+    _print_out(path)
+    if args.open:
+        import pathlib
+        import webbrowser
+        if not webbrowser.open(pathlib.Path(path).as_uri()):
+            _print_err("note: no web browser could be started here; open the file above yourself")
     return EXIT_OK
 
 
@@ -4422,6 +4972,7 @@ _COMMANDS = {
     "plan": _cmd_plan,
     "collect": _cmd_collect,
     "rerun": _cmd_rerun,
+    "report": _cmd_report,
 }
 
 
