@@ -3702,7 +3702,7 @@ def _load_last_run(repo: _Repo) -> dict:
 # Diff lines shown per worker, and bytes; the rest is named, with 'diff N' to see it.
 _REPORT_DIFF_LINES = 8000
 _REPORT_DIFF_CHARS = 450 * 1024
-_REPORT_DIFF_TOTAL = 4 * 1024 * 1024  # characters of diff in one report, all workers together
+_REPORT_DIFF_TOTAL = 4 * 1024 * 1024  # characters of diff in one report, shared by the workers
 _REPORT_OPEN_LINES = 120  # a file's diff longer than this starts collapsed
 _REPORT_GRID_FILES = 400  # rows of the files x workers grid
 _REPORT_TAIL = (40, 6000)  # lines, bytes of a log's end shown
@@ -3712,7 +3712,8 @@ _REPORT_CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1400px;padding:0 16px 40px;color:#1f2328;background:#fff}
 h1{font-size:22px;margin:18px 0 4px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
 h3{font-size:15px;margin:14px 0 6px}code,pre,.mono{font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace}
-table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+.wide{overflow-x:auto}
 th{background:#f6f8fa}td.b{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.best td{background:#dafbe1}.meta{color:#59636e}.meta b{color:#1f2328}
 .badge{display:inline-block;padding:0 7px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
@@ -3790,12 +3791,27 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
     return [["diff", f"{base}...{branch}"]], repo.top, None
 
 
-def _git_diff(cwd: str, args: List[str], options: List[str]) -> str:
-    """The output of one of _diff_sources' diffs with ``options``; '' when git fails."""
-    proc = _git_run([args[0], *options, *args[1:]], cwd)
+def _git_diff(cwd: str, args: List[str], options: List[str],
+              limit: Optional[int] = None) -> "tuple[str, bool]":
+    """The output of one of _diff_sources' diffs with ``options`` ('' when git fails),
+    and whether it was cut at ``limit`` characters (git is then stopped: an agent's
+    diff may be of any size)."""
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    proc = subprocess.Popen(["git", args[0], *options, *args[1:]], cwd=cwd, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        data = proc.stdout.read() if limit is None else proc.stdout.read(limit + 1)
+        more = limit is not None and len(data) > limit
+    finally:
+        if proc.poll() is None and (limit is not None):
+            proc.kill()
+        proc.stdout.close()
+        code = proc.wait()
     # git diff --no-index exits 1 when the files differ, which they do
-    ok = proc.returncode == 0 or (proc.returncode == 1 and "--no-index" in args)
-    return proc.stdout.decode("utf-8", "surrogateescape") if ok else ""
+    ok = more or code == 0 or (code == 1 and "--no-index" in args)
+    return (data[:limit] if more else data).decode("utf-8", "surrogateescape") if ok else "", more
 
 
 def _read_file_diffs(cwd: str, sources: List[List[str]], budget: List[int]) -> List[_FileDiff]:
@@ -3803,7 +3819,7 @@ def _read_file_diffs(cwd: str, sources: List[List[str]], budget: List[int]) -> L
     their patch lines while ``budget`` ([lines, characters], spent as it goes) lasts."""
     files: List[_FileDiff] = []
     for args in sources:
-        fields = _git_diff(cwd, args, ["--numstat", "-z"]).split("\0")
+        fields = _git_diff(cwd, args, ["--numstat", "-z"])[0].split("\0")
         found, i = [], 0
         while i < len(fields) - 1:
             added, deleted, name = (fields[i].split("\t", 2) + ["", ""])[:3]
@@ -3815,10 +3831,15 @@ def _read_file_diffs(cwd: str, sources: List[List[str]], budget: List[int]) -> L
                                    int(added) if added.isdigit() else 0,
                                    int(deleted) if deleted.isdigit() else 0, added == "-"))
         if found and min(budget) > 0:
-            sections = _git_diff(cwd, args, ["--no-color", "--no-ext-diff"]).split("\ndiff --git ")
-            if len(sections) == len(found):  # otherwise which lines are whose is unsure
+            patch, more = _git_diff(cwd, args, ["--no-color", "--no-ext-diff"], budget[1])
+            sections = patch.split("\ndiff --git ") if patch else []
+            # In the same order as --numstat; a count that differs leaves it unsure.
+            if len(sections) == len(found) or (more and len(sections) <= len(found)):
                 for item, section in zip(found, sections):
                     _take_lines(item, section, budget)
+                if more and sections:
+                    found[len(sections) - 1].cut = True
+                    budget[1] = 0
         files += found
     return files
 
@@ -3828,18 +3849,13 @@ def _take_lines(item: _FileDiff, section: str, budget: List[int]) -> None:
     ``budget`` allows; each line at most 1000 characters."""
     if min(budget) <= 0 or item.binary:
         return
-    lines = section.rstrip("\n").split("\n")
-    start = next((j for j, line in enumerate(lines) if line.startswith("@@")), len(lines))
-    item.lines = []
-    for line in lines[start:]:
-        if min(budget) <= 0:
-            item.cut = True
-            break
-        if len(line) > 1000:
-            line = line[:1000] + " … (line cut)"
-        item.lines.append(line)
-        budget[0] -= 1
-        budget[1] -= len(line) + 1
+    every = section.rstrip("\n").split("\n")
+    start = next((j for j, line in enumerate(every) if line.startswith("@@")), len(every))
+    lines = every[start:start + budget[0]]
+    item.cut = start + len(lines) < len(every)
+    item.lines = [line if len(line) <= 1000 else line[:1000] + " … (line cut)" for line in lines]
+    budget[0] -= len(lines)
+    budget[1] -= len(section)
 
 
 def _check_outputs(log_path: str, commands: List[str]) -> List[Optional[str]]:
@@ -3894,9 +3910,12 @@ def _html_report(results: List[WorkerResult], run_info: dict, top: str) -> str:
     with contextlib.suppress(ParallelError, OSError):
         repo = _Repo.find(top) if top else None
     worktrees = repo.worktrees() if repo else []
-    total = [_REPORT_DIFF_TOTAL]
-    diffs = {r.worker_id: _worker_diffs(repo, r, worktrees, total)
-             for r in sorted(results, key=lambda r: r.rank)}  # the best first, if it comes to cuts
+    present = _present(repo, {name for r in results for name in (r.base_commit, r.commit, r.branch)})
+    chars = min(_REPORT_DIFF_CHARS, _REPORT_DIFF_TOTAL // max(len(results), 1))
+    import concurrent.futures  # git does the work: several at once
+    with concurrent.futures.ThreadPoolExecutor(max(2, _cores())) as pool:
+        diffs = dict(zip([r.worker_id for r in results], pool.map(
+            lambda r: _worker_diffs(repo, r, worktrees, present, chars), results)))
     ranked = sorted(results, key=lambda r: r.rank)
     winner = _winner(results)
     names = sorted({f.name for files, _note in diffs.values() for f in files or []})
@@ -3936,16 +3955,14 @@ def _html_report(results: List[WorkerResult], run_info: dict, top: str) -> str:
 
 
 def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
-                  total: List[int]) -> "tuple[Optional[List[_FileDiff]], str]":
+                  present: "set[str]", chars: int) -> "tuple[Optional[List[_FileDiff]], str]":
     """A worker's changed files, with their patches within the report's budget, and a
-    note on what is missing; None when its work is not in this repository."""
+    note on what is missing; None when its work is not in this repository (``present``:
+    the commits and branches that are)."""
     prog = _prog()
     if repo is None:
         return None, "Its diff is not shown: the report was written outside its repository."
-    target = r.commit or r.branch
-    if not (r.base_commit and repo.succeeds("rev-parse", "--verify", "--quiet",
-                                            f"{r.base_commit}^{{commit}}")
-            and repo.succeeds("rev-parse", "--verify", "--quiet", f"{target}^{{commit}}")):
+    if r.base_commit not in present or (r.commit or r.branch) not in present:
         return None, (f"Its commits are not in this repository: fetch {r.branch} from where it "
                       f"ran, then run '{prog} report' again.")
     try:
@@ -3954,14 +3971,25 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
         return None, f"Its diff cannot be read: {exc}"
     if worktree is None and r.commit:  # what the run committed, even if the branch moved on
         sources = [["diff", f"{r.base_commit}...{r.commit}"]]
-    budget = [_REPORT_DIFF_LINES, min(_REPORT_DIFF_CHARS, total[0])]
-    files = _read_file_diffs(cwd, sources, budget)
-    total[0] -= min(_REPORT_DIFF_CHARS, total[0]) - budget[1]
+    files = _read_file_diffs(cwd, sources, [_REPORT_DIFF_LINES, chars])
     note = f"Uncommitted changes in its worktree {worktree}, against the base." if worktree else ""
     if any((f.lines is None or f.cut) and not f.binary for f in files):
-        note += (f" The report shows up to {_REPORT_DIFF_LINES} diff lines per worker "
-                 f"({_REPORT_DIFF_CHARS // 1024} KB); see all of it with '{prog} diff {r.worker_id}'.")
+        note += (f" The report shows up to {_REPORT_DIFF_LINES} diff lines "
+                 f"({chars // 1024} KB) per worker; see all of it with "
+                 f"'{prog} diff {r.worker_id}'.")
     return files, note.strip()
+
+
+def _present(repo: Optional[_Repo], names: "set[str]") -> "set[str]":
+    """Which of ``names`` (commits, branches) name a commit in ``repo`` (one git call)."""
+    names = {n for n in names if n and not n.startswith("-") and "\n" not in n}
+    if repo is None or not names:
+        return set()
+    order = sorted(names)
+    out = _git(["cat-file", "--batch-check=%(objecttype)"], repo.top,
+               input="".join(f"{n}^{{commit}}\n" for n in order).encode("utf-8", "surrogateescape"),
+               check=False) or ""
+    return {n for n, line in zip(order, out.splitlines()) if line == "commit"}
 
 
 def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: Optional[_Repo],
@@ -4004,7 +4032,8 @@ def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: 
 
 def _report_ranking(ranked: List[WorkerResult], winner: Optional[WorkerResult],
                     h: Callable[[object], str]) -> List[str]:
-    rows = ["<h2>Ranking</h2><table><tr><th>rank</th><th>#</th><th>branch</th><th>model</th>"
+    rows = ['<h2>Ranking</h2><div class="wide"><table><tr><th>rank</th><th>#</th><th>branch</th>'
+            "<th>model</th>"
             "<th>status</th><th>checks</th><th>steps</th><th>cost</th><th>tokens</th>"
             "<th>time</th><th>files</th><th>task</th></tr>"]
     for r in ranked:
@@ -4018,7 +4047,7 @@ def _report_ranking(ranked: List[WorkerResult], winner: Optional[WorkerResult],
             f'<td class="n">{h(f"${r.cost:.4f}" if r.cost_known else "-")}</td>'
             f'<td class="n">{h(_format_tokens(r))}</td><td class="n">{r.duration:.1f}s</td>'
             f'<td class="n">{len(r.files_modified)}</td><td>{h(_shorten(r.task, 80))}</td></tr>')
-    return rows + ["</table>"]
+    return rows + ["</table></div>"]
 
 
 def _ticks(span: float) -> List[float]:
@@ -4100,7 +4129,7 @@ def _report_grid(results: List[WorkerResult], diffs: dict, names: List[str],
         return ["<h2>Files</h2>", '<p class="note">No worker changed a file.</p>']
     workers = sorted(results, key=lambda r: r.worker_id)
     by_worker = {r.worker_id: {f.name: f for f in diffs[r.worker_id][0] or []} for r in workers}
-    out = ["<h2>Files × workers</h2><table><tr><th>file</th>"
+    out = ['<h2>Files × workers</h2><div class="wide"><table><tr><th>file</th>'
            + "".join(f'<th><a href="#w{r.worker_id}">{r.worker_id}</a></th>' for r in workers)
            + "<th></th></tr>"]
     for name in names[:_REPORT_GRID_FILES]:
@@ -4118,7 +4147,7 @@ def _report_grid(results: List[WorkerResult], diffs: dict, names: List[str],
                    f'data-workers="{" ".join(touched)}" data-name="{h(name)}">compare</button>'
                    if len(touched) > 1 else "")
         out.append(f'<tr><td class="mono">{h(name)}</td>{"".join(cells)}<td>{compare}</td></tr>')
-    out.append("</table>")
+    out.append("</table></div>")
     if len(names) > _REPORT_GRID_FILES:
         out.append(f'<p class="note">{len(names) - _REPORT_GRID_FILES} more files are listed '
                    "under each worker.</p>")
@@ -4188,18 +4217,21 @@ def _report_worker(r: WorkerResult, diff: "tuple[Optional[List[_FileDiff]], str]
         out.append(f'<details class="d"{" open" if len(f.lines) <= _REPORT_OPEN_LINES else ""}>'
                    f'<summary class="mono">{h(f.name)} <span class="add">+{f.added}</span> '
                    f'<span class="del">−{f.deleted}</span></summary><pre class="diff" id="{anchor}">'
-                   + "".join(_diff_line(line, h) for line in f.lines)
+                   + "".join(map(_diff_line, h("\n".join(f.lines)).split("\n")))
                    + ('<span class="m">… cut here (see the note above)</span>' if f.cut else "")
                    + "</pre></details>")
     return out + ["</section>"]
 
 
-def _diff_line(line: str, h: Callable[[object], str]) -> str:
+def _diff_line(line: str) -> str:
+    """One escaped patch line, marked up as added, deleted, hunk header, note or context."""
     first = line[:1]
-    tag = ("ins" if first == "+" else "del" if first == "-" else
-           'span class="h"' if line.startswith("@@") else
-           'span class="m"' if first == "\\" else "span")
-    return f"<{tag}>{h(line) or ' '}</{tag.split()[0]}>"
+    if first == "+":
+        return f"<ins>{line}</ins>"
+    if first == "-":
+        return f"<del>{line}</del>"
+    return (f'<span class="h">{line}</span>' if first == "@" else
+            f'<span class="m">{line}</span>' if first == "\\" else f"<span>{line or ' '}</span>")
 
 
 ######################################################################

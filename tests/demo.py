@@ -25,9 +25,9 @@ from fake_agent import make_agent_bin  # noqa: E402
 TASK = "add input validation to src/app.py"
 PLAN = {
     # model -> what the scripted agent does (see tests/fake_agent.py)
-    "gpt-4o": "write=src/app.py+write=src/validate.py+sleep=1.2+steps=12+cost=0.0421",
-    "claude-sonnet-4-6": "write=src/app.py+write=tests/test_app.py+sleep=2+steps=17+cost=0.0588",
-    "deepseek-chat": "write=src/app.py+sleep=0.6+steps=50+cost=0.0041+json=partial",
+    "gpt-4o": "write=src/app.py+write=src/validate.py+sleep=1.2+steps=12+cost=0.0421+tokens=18250/1204",
+    "claude-sonnet-4-6": "write=src/app.py+write=tests/test_app.py+sleep=2+steps=17+cost=0.0588+tokens=22310/1630",
+    "deepseek-chat": "write=src/app.py+sleep=0.6+steps=50+cost=0.0041+tokens=30120/2210+json=partial",
 }
 
 
@@ -54,8 +54,9 @@ def main():
     print(f"Throwaway repository: {repo}\n")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "initial"]):
         subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    report = os.path.join(tempfile.gettempdir(), "architect-parallel-demo-report.html")
     code = sh(*tool, TASK, "--models", ",".join(PLAN), "--timeout-per-worker", "60",
-              "--check", "test -f tests/test_app.py", cwd=repo, env=env)
+              "--check", "test -f tests/test_app.py", "--html", report, cwd=repo, env=env)
     print()
     sh(*tool, "list", cwd=repo, env=env)
     sh(*tool, "diff", "best", "--stat", cwd=repo, env=env)
@@ -68,6 +69,7 @@ def main():
     else:
         shutil.rmtree(tmp)
     print(f"\nThe run exited with {code} (0: at least one worker succeeded).")
+    print(f"Its HTML report (every worker side by side) is kept: {report}")
     return 0 if code == 0 else 1
 
 

@@ -205,7 +205,7 @@ def test_diffs_over_the_budget_are_cut_with_a_note(cli, repo, monkeypatch):
     assert code == 0
     page = Page((repo / "r.html").read_text())
     section = text_of(page.by_id("w1"))
-    assert "up to 5 diff lines per worker" in section and "diff 1" in section
+    assert "up to 5 diff lines" in section and "per worker" in section and "diff 1" in section
     assert "one.txt" in section and "two.txt" in section  # both named, with counts
     shown = [line for d in page.all("pre", class_="diff") for line in d["text"]]
     assert "line 3" in "".join(shown) and "line 39" not in "".join(shown)
@@ -266,3 +266,17 @@ def test_odd_file_names_are_named_exactly(cli, repo, name):
     page = Page((repo / "r.html").read_text())
     assert name in [text_of(e) for e in page.all("td", class_="mono")]
     assert page.by_id("d1-0") is not None
+
+
+def test_a_diff_larger_than_the_character_budget_stops_git_early(cli, repo, monkeypatch):
+    monkeypatch.setattr(ap, "_REPORT_DIFF_CHARS", 400)
+    task = "\n".join(f"a long line of words, number {i}" for i in range(2000))  # ~66 KB per file
+    code, _out, _err = cli("run", task, "--models", "fake:write=a.txt+write=b.txt", "--workers", "1",
+                           "--html", "r.html", "--progress", "none")
+    assert code == 0
+    page = Page((repo / "r.html").read_text())
+    section = text_of(page.by_id("w1"))
+    assert "(0 KB) per worker" in section and "+2000" in section  # counted in full
+    shown = "".join(text_of(d) for d in page.all("pre", class_="diff"))
+    assert "number 3" in shown and "number 100" not in shown
+    assert page.by_id("d1-1") is None  # b.txt: named, counted, not shown
