@@ -280,3 +280,15 @@ def test_a_diff_larger_than_the_character_budget_stops_git_early(cli, repo, monk
     shown = "".join(text_of(d) for d in page.all("pre", class_="diff"))
     assert "number 3" in shown and "number 100" not in shown
     assert page.by_id("d1-1") is None  # b.txt: named, counted, not shown
+
+
+def test_rerun_writes_a_report_of_the_whole_plan(cli, repo):
+    code, _out, _err = cli("run", "t", "--models", "fake:write=a.txt,fake:failonce=w2+write=b.txt",
+                           "--workers", "2", "--progress", "none")
+    assert code == 0
+    code, _out, err = cli("rerun", "--failed", "--force", "--html", "again.html", "--progress", "none")
+    assert code == 0, err
+    page = Page((repo / "again.html").read_text())
+    badges = [text_of(e) for e in page.all("span") if e["attrs"].get("class") == "badge success"]
+    assert len(badges) == 4  # ranking and section of both workers: the earlier success kept
+    assert page.by_id("d1-0") is not None and page.by_id("d2-1") is not None
