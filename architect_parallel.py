@@ -89,9 +89,12 @@ DEFAULTS = {
     "commit": True,
     "check_all": False,
     "retries": 0,
+    "stop_on_pass": False,
+    "budget_total": None,
 }
-# Best first: the order ranking uses after checks passed.
-STATUSES = ("success", "partial", "failed", "timeout", "interrupted")
+# Best first: the order ranking uses after checks passed. stopped: cut short because
+# another worker passed (--stop-on-pass); skipped: never started (--stop-on-pass, --budget-total).
+STATUSES = ("success", "partial", "failed", "timeout", "stopped", "interrupted", "skipped")
 
 PLACEHOLDERS = ("task", "task_file", "model", "worker", "branch", "worktree", "base", "port",
                 "agent", "max_steps", "budget", "timeout", "config", "api_base")
@@ -180,7 +183,7 @@ class WorkerResult:
     worker_id: int  # 1-based
     branch: str  # "architect/parallel-1"
     model: str  # the model passed to the agent, or "default"
-    status: str  # "success", "partial", "failed", "timeout" or "interrupted"
+    status: str  # "success", "partial", "failed", "timeout", "stopped", "interrupted", "skipped"
     steps: int  # agent steps, from its JSON result (0 when unknown)
     cost: float  # USD, from its JSON result (0.0 when unknown)
     duration: float  # seconds the agent ran
@@ -241,6 +244,8 @@ class ParallelConfig:
     commit: bool = DEFAULTS["commit"]  # commit each worker's changes on its branch
     check_all: bool = DEFAULTS["check_all"]  # also check workers that failed or timed out
     retries: int = DEFAULTS["retries"]  # new attempts for a failed or timed-out worker
+    stop_on_pass: bool = DEFAULTS["stop_on_pass"]  # stop the race once a worker passes
+    budget_total: Optional[float] = DEFAULTS["budget_total"]  # USD: no new worker past it
     only_workers: Optional[List[int]] = None  # run just these worker ids of the plan
 
     def validate(self) -> None:
@@ -265,6 +270,12 @@ class ParallelConfig:
                                   "cannot be passed as an argument")
         for key in DEFAULTS:
             _check_value(key, getattr(self, key))
+        if self.stop_on_pass and len(set(self.tasks)) > 1:
+            raise ConfigError(
+                f"--stop-on-pass is for a race (every worker on one task), but these workers "
+                f"have {len(set(self.tasks))} different tasks: the first to pass would stop work "
+                "on the others' tasks, which nothing else does (use it with one task and several "
+                "--models)")
 
 
 class _Job:
@@ -753,6 +764,10 @@ class ParallelRunner:
         # state; without it, starts and ends are reported as lines to progress.
         self._on_state = on_state
         self._cancel = threading.Event()  # stop: set by a signal
+        self._halt = threading.Event()  # start nothing more, stop what runs: a signal, or a win
+        self._won: Optional[dict] = None  # --stop-on-pass: {"worker", "after"} once one passed
+        self._spend_lock = threading.Lock()
+        self._spent = 0.0  # USD the agents of this run reported so far (finished attempts)
         self._hurry = threading.Event()  # a second signal: no grace period
         self._signum: Optional[int] = None  # the signal that stopped the run
         self._token = ""  # identifies this run's agents (see _lock and _run_process)
@@ -766,6 +781,7 @@ class ParallelRunner:
         self._running: Dict[int, float] = {}  # worker id: when its agent started
         self._agent_env: Dict[str, str] = {}  # set for each run: git identity for agents
         self._slow_hint: Optional[float] = 600.0  # seconds; None once the hint was given
+        self._run_started = 0.0  # time.time() when the workers were queued
         self._timelines: Dict[int, List[dict]] = {}  # worker id: its states so far (see _state)
 
     # -- public API ----------------------------------------------------
@@ -779,7 +795,9 @@ class ParallelRunner:
         re-raised; ``self.results`` then holds what is known.
         """
         self._cancel.clear()
+        self._halt.clear()
         self._hurry.clear()
+        self._won, self._spent = None, 0.0
         repo, command, base_commit, all_jobs = self._prepare(find_agent=True)
         padding = _padding(self.config)
         if padding:
@@ -863,6 +881,7 @@ class ParallelRunner:
             if self._signum is None:
                 self._signum = signum
                 self._cancel.set()
+                self._halt.set()
             else:
                 self._hurry.set()
 
@@ -894,7 +913,7 @@ class ParallelRunner:
             match = re.match(r"worker-([0-9]+)\.attempt-", name)
             if match:
                 self._stale_attempts.setdefault(int(match.group(1)), []).append(name)
-        started = time.time()
+        started = self._run_started = time.time()
         self.results = []
         self._timelines = {job.worker_id: [] for job in jobs}
         for job in jobs:
@@ -914,6 +933,7 @@ class ParallelRunner:
                 self._stop_all()
         except KeyboardInterrupt:  # only where signals could not be caught (not the main thread)
             self._cancel.set()
+            self._halt.set()
             self._stop_all()
             raise
         finally:
@@ -1070,10 +1090,12 @@ class ParallelRunner:
                 os.remove(os.path.join(logs, stale))
         for attempt in range(1, self.config.retries + 2):
             result = self._attempt(repo, job, base, command, includes, logs)
-            result.attempts = 0 if result.error == "not started" else attempt
+            result.attempts = 0 if _not_started(result) else attempt
             result.timeline = self._timelines.get(job.worker_id, [])
-            if (result.status not in ("failed", "timeout") or self._cancel.is_set()
-                    or attempt > self.config.retries):
+            if self.config.stop_on_pass and _verified(result):
+                self._declare_winner(job)
+            if (result.status not in ("failed", "timeout") or self._halt.is_set()
+                    or self._budget_spent() or attempt > self.config.retries):
                 return result
             # Keep the failed attempt's logs; the next attempt writes the usual names.
             for path in (result.log_path, result.stderr_path, result.worker_log):
@@ -1093,8 +1115,9 @@ class ParallelRunner:
             status="failed", steps=0, cost=0.0, duration=0.0, files_modified=[],
             worktree_path=job.path, task=job.task, base_commit=base,
             checks_total=len(self.config.checks))
-        if self._cancel.is_set():
-            result.status, result.error = "interrupted", "not started"
+        halted = self._halted() or self._budget_spent()
+        if halted:
+            result.status, result.error = halted
             self._state(job, result.status, result.error)
             return result
         values = self._values(job, base)
@@ -1115,16 +1138,16 @@ class ParallelRunner:
             os.makedirs(self._tasks_dir, exist_ok=True)
             with open(values["task_file"] or "", "wb") as f:
                 f.write(_encode(job.task))
-            with self._turns.turn(n, self._cancel) as granted:
+            with self._turns.turn(n, self._halt) as granted:
                 if not granted:
-                    result.status, result.error = "interrupted", "not started"
+                    result.status, result.error = self._halted()
                     return result
                 self._state(job, "creating")
                 created = self._create(repo, job, base, includes)
-            if created is None or self._cancel.is_set():
+            if created is None or self._halt.is_set():
                 if created is not None:
                     self._remove(repo, job, base)  # kept only if the worker ran
-                result.status, result.error = "interrupted", "not started"
+                result.status, result.error = self._halted() or ("interrupted", "not started")
                 return result
             copied = created
             result.worker_log = os.path.join(logs, f"worker-{n}.log")
@@ -1134,8 +1157,8 @@ class ParallelRunner:
                 self._state(job, "setup")
             for cmd in self.config.setup:
                 code, timed_out, _ = self._run_shell(n, cmd, job.path, env, result.worker_log, "setup")
-                if self._cancel.is_set():
-                    result.status, result.error = "interrupted", "interrupted during setup"
+                if self._halt.is_set():
+                    result.status, result.error = self._stopped(result.error, "during setup")
                     return result
                 if code != 0:
                     result.error = (f"setup command {cmd!r} "
@@ -1167,8 +1190,10 @@ class ParallelRunner:
         finally:
             if agent_ran and os.path.isdir(job.path):
                 self._finish(repo, job, result, env, copied)
-            if result.error == "not started":
-                self._state(job, result.status, "not started")
+            with self._spend_lock:  # every attempt's cost counts
+                self._spent += result.cost if result.cost_known else 0.0
+            if _not_started(result):
+                self._state(job, result.status, result.error or "")
             else:
                 detail = f"{result.duration:.1f}s"
                 if result.cost_known:
@@ -1189,8 +1214,8 @@ class ParallelRunner:
         result.cost, result.cost_known = ((report.cost, True) if report.cost is not None
                                           else (0.0, False))
         result.tokens_in, result.tokens_out = report.tokens_in, report.tokens_out
-        if self._cancel.is_set():
-            result.status = "interrupted"
+        if self._halt.is_set():
+            result.status, result.error = self._stopped(result.error)
         elif timed_out:
             last = report.reason if report.status != "success" else None
             result.error = (f"stopped after {self.config.timeout_per_worker}s timeout"
@@ -1255,7 +1280,8 @@ class ParallelRunner:
             {"state": state, "at": time.time()})
         if self._on_state is not None:
             self._on_state({"worker": job.worker_id, "model": job.model or "default",
-                            "task": job.task, "state": state, "detail": detail})
+                            "task": job.task, "state": state, "detail": detail,
+                            "spent": self._spent, "budget_total": self.config.budget_total})
         elif state == "running":
             self._progress(f"worker {job.worker_id} started ({job.model or 'default'}): "
                            f"{_shorten(job.task, 60)}")
@@ -1291,18 +1317,18 @@ class ParallelRunner:
         try:
             if result.status in ("failed", "timeout") and not self.config.check_all:
                 return  # its checks are skipped: nothing worth checking (--check-all)
-            if self.config.checks and not self._cancel.is_set():
+            if self.config.checks and not self._halt.is_set():
                 self._state(job, "checking")
             for cmd in self.config.checks:
-                if self._cancel.is_set():
-                    result.status = "interrupted"  # its checks did not all run
-                    break
+                if self._halt.is_set():
+                    result.status, result.error = self._stopped(result.error)
+                    break  # its checks did not all run
                 started = time.monotonic()
                 code, timed_out, _ = self._run_shell(job.worker_id, cmd, job.path, env,
                                                      result.worker_log, "check")
-                if self._cancel.is_set():
-                    result.status = "interrupted"
-                    break  # stopped by Ctrl-C: neither passed nor failed
+                if self._halt.is_set():
+                    result.status, result.error = self._stopped(result.error)
+                    break  # stopped by Ctrl-C or a win: neither passed nor failed
                 result.checks.append({"command": cmd, "passed": code == 0 and not timed_out,
                                       "exit_code": code,
                                       "duration": round(time.monotonic() - started, 3)})
@@ -1331,19 +1357,24 @@ class ParallelRunner:
         fingerprint = hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
         return {"version": __version__, "started": started, "finished": time.time(),
                 "base_commit": base, "fingerprint": fingerprint, "workers_total": len(jobs),
+                "won": self._won, "spent": round(self._spent, 6),
                 "only_workers": sorted(c.only_workers) if c.only_workers else None,
                 "config": config}
 
     def _values(self, job: _Job, base: str) -> Dict[str, Optional[str]]:
         """What the template placeholders and ARCHITECT_PARALLEL_* variables stand for."""
         c = self.config
+        budget = c.budget_per_worker  # and no more than what --budget-total leaves
+        if c.budget_total is not None:
+            left = max(c.budget_total - self._spent, 0.0)
+            budget = left if budget is None else min(budget, left)
         return {
             "task": job.task, "model": job.model, "worker": str(job.worker_id),
             "task_file": os.path.join(self._tasks_dir, f"worker-{job.worker_id}.txt"),
             "branch": job.branch, "worktree": job.path, "base": base,
             "port": str(c.port_base + job.worker_id), "agent": c.agent,
             "max_steps": str(c.max_steps),
-            "budget": None if c.budget_per_worker is None else _format_number(c.budget_per_worker),
+            "budget": None if budget is None else _format_number(round(budget, 6)),
             "timeout": None if c.timeout_per_worker is None else str(c.timeout_per_worker),
             "config": os.path.abspath(c.config_path) if c.config_path else None,
             "api_base": c.api_base,
@@ -1388,7 +1419,7 @@ class ParallelRunner:
         with self._procs_lock:
             self._procs[worker_id] = agent
         try:
-            if self._cancel.is_set():  # Ctrl-C came while we were starting it
+            if self._halt.is_set():  # Ctrl-C (or a win) came while we were starting it
                 _kill_trees([agent], 0)
             timed_out = not _wait_exited(proc, deadline)
             # On a timeout this stops the command; otherwise it is gone and this
@@ -1399,6 +1430,44 @@ class ParallelRunner:
             with self._procs_lock:
                 self._procs.pop(worker_id, None)
         return proc.returncode, timed_out
+
+    def _halted(self) -> "Optional[tuple[str, str]]":
+        """Why a worker that has not started must not (status, error): the run was
+        interrupted, or --stop-on-pass saw another pass; None to go on."""
+        if self._cancel.is_set():
+            return "interrupted", "not started"
+        if self._won is not None:
+            return "skipped", f"not started: worker {self._won['worker']} passed first (--stop-on-pass)"
+        return None
+
+    def _budget_spent(self) -> "Optional[tuple[str, str]]":
+        """The status and error of a worker not started because --budget-total is spent."""
+        cap = self.config.budget_total
+        if cap is None or self._spent < cap:
+            return None
+        return "skipped", (f"not started: the run's known spend ${self._spent:.4f} reached "
+                           f"--budget-total ${cap:.4f}")
+
+    def _stopped(self, error: Optional[str], when: str = "") -> "tuple[str, Optional[str]]":
+        """The status and error of a worker stopped while it ran (``when``: 'during setup'):
+        ``interrupted`` by a signal (``error`` kept), or ``stopped`` as another passed first."""
+        if self._cancel.is_set() or self._won is None:
+            return "interrupted", error or (f"interrupted {when}" if when else None)
+        return "stopped", (f"stopped{' ' + when if when else ''}: worker {self._won['worker']} "
+                           "passed first (--stop-on-pass)")
+
+    def _declare_winner(self, job: _Job) -> None:
+        """--stop-on-pass: the first worker to pass wins; stop the others, start no more."""
+        with self._spend_lock:
+            if self._won is not None or self._halt.is_set():
+                return
+            self._won = {"worker": job.worker_id, "after": round(time.time() - self._run_started, 3)}
+            self._halt.set()
+        self._progress(f"worker {job.worker_id} passed: stopping the others (--stop-on-pass)")
+        self._turns.wake()
+        with self._procs_lock:
+            others = [agent for n, agent in self._procs.items() if n != job.worker_id]
+        _kill_trees(others, _TERM_GRACE, self._hurry)
 
     def _hint_timeout(self) -> None:
         """Once per run, when an agent without a time limit has run for long: say that
@@ -1751,6 +1820,11 @@ def _winner(results: List[WorkerResult]) -> Optional[WorkerResult]:
     return best if best is not None and _verified(best) else None
 
 
+def _not_started(r: WorkerResult) -> bool:
+    """Whether the worker's agent never started (interrupted first, or skipped)."""
+    return r.exit_code is None and (r.error or "").startswith("not started")
+
+
 def _verified(r: WorkerResult) -> bool:
     """Whether the worker succeeded and passed every check it was given."""
     return r.status == "success" and r.checks_passed == r.checks_total
@@ -1759,7 +1833,7 @@ def _verified(r: WorkerResult) -> bool:
 def _checks_cell(r: WorkerResult) -> str:
     """``1/2``; ``skipped`` when the worker failed or timed out first (see --check-all);
     ``not checked`` when the checks were stopped or never reached; ``-`` without checks."""
-    if not r.checks_total:
+    if not r.checks_total or r.status == "skipped":
         return "-"
     if len(r.checks) < r.checks_total:
         return "skipped" if r.status in ("failed", "timeout") and not r.checks else "not checked"
@@ -2470,9 +2544,12 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
     elif key == "port_base":
         if not is_int or not 1 <= value <= 65535 - MAX_WORKERS * 10:
             raise bad("a port number")
-    elif key in ("commit", "check_all"):
+    elif key in ("commit", "check_all", "stop_on_pass"):
         if not isinstance(value, bool):
             raise bad("true or false")
+    elif key == "budget_total":
+        if value is not None and (not _is_number(value) or not value > 0 or math.isinf(value)):
+            raise bad("a number of USD greater than 0, or null")
     elif key == "retries":
         if not is_int or not 0 <= value <= 10:
             raise bad("an integer from 0 to 10")
@@ -3334,7 +3411,7 @@ def _format_tokens(r: WorkerResult) -> str:
 
 
 def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = None,
-                  local: bool = True) -> str:
+                  local: bool = True, run_info: Optional[dict] = None) -> str:
     """The result table printed on stderr after a run; the best worker is marked with '*'.
 
     ``total``: the workers of the plan, when some have no results (collect). ``local``:
@@ -3360,9 +3437,9 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     except (OSError, ValueError):
         width = 160  # a CI log: long lines are fine, endless ones are not
     lines = _align(rows, {i for i, name in enumerate(rows[0]) if name in numeric}, width)
-    for r in results:
-        unsuccessful = r.status not in ("success", "interrupted")
-        if r.error or unsuccessful:
+    for r in results:  # (the footer says why workers were stopped or skipped)
+        unsuccessful = r.status not in ("success", "interrupted", "stopped", "skipped")
+        if (r.error and r.status not in ("stopped", "skipped")) or unsuccessful:
             prefix = f"worker {r.worker_id}: "
             lines.append(prefix + _shorten(r.error or r.status, max(40, width - len(prefix))))
         if unsuccessful and r.log_path and local:
@@ -3375,6 +3452,7 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     lines.append(f"{succeeded}/{total} succeeded"
                  + (f" ({total - len(results)} without results)" if total > len(results) else "")
                  + (f", total cost ${sum(known):.4f}" if known else ""))
+    lines += _race_lines(results, run_info or {}, total)
     prog = _prog()
     if winner:
         lines.append(f"best: worker {winner.worker_id} ({winner.branch}); see it with "
@@ -3399,6 +3477,28 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     return "\n".join(lines)
 
 
+def _race_lines(results: List[WorkerResult], run_info: dict, total: int) -> List[str]:
+    """What --stop-on-pass and --budget-total did: who won when, what the workers it
+    stopped had spent, how many never started; the known spend against the cap."""
+    lines = []
+    won = run_info.get("won")
+    if isinstance(won, dict) and _finite(won.get("after")):
+        stopped = [r for r in results if r.status == "stopped"]
+        known = [r.cost for r in stopped if r.cost_known]
+        ran = sum(r.attempts > 0 for r in results)
+        lines.append(f"--stop-on-pass: worker {won.get('worker')} passed after "
+                     f"{won['after']:.1f}s; {len(stopped)} stopped (known spend ${sum(known):.4f}"
+                     + (f", unknown for {len(stopped) - len(known)}" if len(known) < len(stopped) else "")
+                     + f"), {sum(r.status == 'skipped' for r in results)} never started: "
+                     f"{ran} of the race's {total} agents ran")
+    cap = (run_info.get("config") or {}).get("budget_total")
+    if _finite(cap) and _finite(run_info.get("spent")):
+        skipped = sum(r.status == "skipped" and "budget-total" in (r.error or "") for r in results)
+        lines.append(f"--budget-total: known spend ${run_info['spent']:.4f} of ${cap:.4f}"
+                     + (f"; {skipped} worker(s) not started once it was reached" if skipped else ""))
+    return lines
+
+
 class _Progress:
     """What a run shows on stderr while it works.
 
@@ -3419,6 +3519,7 @@ class _Progress:
         self._started = time.monotonic()
         self._stop = threading.Event()
         self._ticker: Optional[threading.Thread] = None
+        self._budget: "tuple[Optional[float], Optional[float]]" = (None, None)  # spent, cap
 
     @staticmethod
     def choose(mode: str) -> str:
@@ -3444,6 +3545,7 @@ class _Progress:
         if self.quiet or self.mode == "none":
             return
         with self._lock:
+            self._budget = (event.get("spent"), event.get("budget_total"))
             worker = self._workers.setdefault(event["worker"], dict(event, since=time.monotonic()))
             if event["state"] == "running":
                 worker["since"] = time.monotonic()
@@ -3458,7 +3560,13 @@ class _Progress:
                            f"({_shorten(event['model'], 40)}): {_shorten(event['task'], 60)}")
             elif event["state"] not in ("queued", "creating"):
                 _print_err(f"[{time.strftime('%H:%M:%S')}] worker {event['worker']} "
-                           f"{event['state']} {_shorten(event['detail'], 400)}".rstrip())
+                           f"{event['state']} {_shorten(event['detail'], 400)}".rstrip()
+                           + (self._spend() if event["state"] in STATUSES else ""))
+
+    def _spend(self) -> str:
+        """``, spent $0.42 of $2.00``: the run's known spend against --budget-total."""
+        spent, cap = self._budget
+        return "" if cap is None or spent is None else f", spent ${spent:.4f} of ${cap:.4f}"
 
     def close(self) -> None:
         """Stop redrawing; the last frame stays on screen above what comes next."""
@@ -3501,18 +3609,19 @@ class _Progress:
         for n in sorted(self._workers):
             w = self._workers[n]
             final = w["state"] in STATUSES
-            kind = ("queued" if w["state"] == "queued" else "interrupted"
-                    if w["state"] == "interrupted" else "done" if final else "running")
+            kind = (w["state"] if w["state"] in ("queued", "interrupted", "stopped", "skipped")
+                    else "done" if final else "running")
             counts[kind] = counts.get(kind, 0) + 1
-            elapsed = "" if w["detail"] == "not started" else w["detail"].split(" ")[0] if final else (
+            elapsed = "" if w["detail"].startswith("not started") else w["detail"].split(" ")[0] if final else (
                 "" if w["state"] == "queued" else f"{now - w['since']:.1f}s")
             line = (f"{n:>3}  {_shorten(w['model'], 20):<20}  {w['state']:<11} {elapsed:>8}  "
                     f"{_shorten(w['task'], 200)}")
             lines.append(_fit(line, width - 1))
-        interrupted = (f"{counts['interrupted']} interrupted, " if counts.get("interrupted") else "")
-        lines.append(_fit(f"{counts.get('done', 0)}/{len(self._workers)} done, {interrupted}"
+        ended = "".join(f"{counts[k]} {k}, " for k in ("interrupted", "stopped", "skipped")
+                        if counts.get(k))
+        lines.append(_fit(f"{counts.get('done', 0)}/{len(self._workers)} done, {ended}"
                           f"{counts.get('running', 0)} running, {counts.get('queued', 0)} queued, "
-                          f"{now - self._started:.1f}s", width - 1))
+                          f"{now - self._started:.1f}s{self._spend()}", width - 1))
         text = (f"\x1b[{self._drawn}F" if self._drawn else "") + "".join(
             f"\x1b[2K{line}\n" for line in lines)
         self._drawn = len(lines)
@@ -3590,18 +3699,20 @@ def _write_json(path: str, value: object) -> None:
 def _junit_xml(results: List[WorkerResult]) -> str:
     """JUnit XML as GitHub's and GitLab's test reporters read it: one testcase per worker.
 
-    failed and partial workers are failures, timed-out and interrupted ones errors;
+    failed and partial workers are failures, timed-out and interrupted ones errors,
+    stopped and skipped ones (--stop-on-pass, --budget-total) skipped test cases;
     checks are properties; the end of the agent's output is the system-out.
     """
     import xml.etree.ElementTree as ET  # only needed here; keeps start-up light
 
     failures = sum(r.status in ("failed", "partial") for r in results)
     errors = sum(r.status in ("timeout", "interrupted") for r in results)
+    skipped = sum(r.status in ("stopped", "skipped") for r in results)
     suites = ET.Element("testsuites", name="architect-parallel", tests=str(len(results)),
-                        failures=str(failures), errors=str(errors),
+                        failures=str(failures), errors=str(errors), skipped=str(skipped),
                         time=f"{sum(r.duration for r in results):.3f}")
     suite = ET.SubElement(suites, "testsuite", name="architect-parallel", tests=str(len(results)),
-                          failures=str(failures), errors=str(errors), skipped="0",
+                          failures=str(failures), errors=str(errors), skipped=str(skipped),
                           time=f"{sum(r.duration for r in results):.3f}")
     for r in results:
         case = ET.SubElement(suite, "testcase", classname="architect-parallel",
@@ -3622,6 +3733,8 @@ def _junit_xml(results: List[WorkerResult]) -> str:
             ET.SubElement(case, "failure", message=message, type=r.status).text = message
         elif r.status in ("timeout", "interrupted"):
             ET.SubElement(case, "error", message=message, type=r.status).text = message
+        elif r.status in ("stopped", "skipped"):
+            ET.SubElement(case, "skipped", message=message)
         ET.SubElement(case, "system-out").text = _xml_text(_log_tail(r.log_path, 4000))
         ET.SubElement(case, "system-err").text = _xml_text(_log_tail(r.stderr_path, 4000))
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
@@ -3667,7 +3780,7 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "",
     lines += ["", f"{succeeded}/{len(results)} succeeded."]
     # In a code span: an agent's words must not turn into Markdown.
     reasons = [f"- worker {r.worker_id} ({r.status}): `{_shorten(r.error, 300).replace('`', chr(39))}`"
-               for r in results if r.error and r.error != "not started"]
+               for r in results if r.error and not _not_started(r) and r.status != "stopped"]
     lines += [""] + reasons if reasons else []
     if winner and diffstat.strip():
         lines += ["", f"Best: worker {winner.worker_id} (`{winner.branch}`):", "", "```",
@@ -3717,9 +3830,9 @@ table{border-collapse:collapse;margin:6px 0}th,td{border:1px solid #d0d7de;paddi
 th{background:#f6f8fa}td.b{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.best td{background:#dafbe1}.meta{color:#59636e}.meta b{color:#1f2328}
 .badge{display:inline-block;padding:0 7px;border-radius:10px;color:#fff;font-size:12px;font-weight:600}
-.success{background:#1a7f37}.partial{background:#bf8700}.failed{background:#cf222e}.timeout{background:#bc4c00}.interrupted{background:#6e7781}
+.success{background:#1a7f37}.partial{background:#bf8700}.failed{background:#cf222e}.timeout{background:#bc4c00}.stopped{background:#8250df}.interrupted{background:#6e7781}.skipped{background:#afb8c1}
 .queued{background:#d0d7de}.creating{background:#9ecbff}.setup{background:#b392f0}.running{background:#0969da}.checking{background:#fb8f44}
-svg .success{fill:#1a7f37}svg .partial{fill:#bf8700}svg .failed{fill:#cf222e}svg .timeout{fill:#bc4c00}svg .interrupted{fill:#6e7781}
+svg .success{fill:#1a7f37}svg .partial{fill:#bf8700}svg .failed{fill:#cf222e}svg .timeout{fill:#bc4c00}svg .stopped{fill:#8250df}svg .interrupted{fill:#6e7781}svg .skipped{fill:#afb8c1}
 svg .queued{fill:#d0d7de}svg .creating{fill:#9ecbff}svg .setup{fill:#b392f0}svg .running{fill:#0969da}svg .checking{fill:#fb8f44}
 svg .bar{fill:#0969da}svg text{font:11px system-ui,sans-serif;fill:#1f2328}svg .axis{stroke:#d0d7de}svg .tick{fill:#59636e}
 .charts{display:flex;flex-wrap:wrap;gap:24px}.charts figure{margin:0;flex:1 1 420px}figcaption{font-weight:600;margin-bottom:4px}
@@ -4024,7 +4137,7 @@ def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: 
             ("total cost", h(cost)),
             ("tokens in/out", h(f"{sum(tokens_in) if tokens_in else '-'} / "
                                 f"{sum(tokens_out) if tokens_out else '-'}")),
-            ("verdict", verdict)]
+            ("verdict", verdict)] + [("race", h(line)) for line in _race_lines(results, run_info, total)]
     return [f"<h1>{h('architect-parallel: ' + (os.path.basename(top) if top else 'results'))}</h1>",
             '<table class="meta">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
             + "</table>"]
@@ -4093,7 +4206,7 @@ def _timeline_svg(results: List[WorkerResult], run_info: dict, h: Callable[[obje
             out.append(f'<rect class="{h(state)}" x="{start:.1f}" y="{y + 4}" '
                        f'width="{max(seconds * scale, 0.5):.1f}" height="{lane - 10}">'
                        f'<title>worker {r.worker_id}: {h(state)} {h(_duration(seconds))}</title></rect>')
-    x = left
+    x = 4
     for state in ("queued", "creating", "setup", "running", "checking", *STATUSES):
         out.append(f'<rect class="{state}" x="{x}" y="{height - 22}" width="12" height="12"/>'
                    f'<text x="{x + 16}" y="{height - 12}">{state}</text>')
@@ -4300,6 +4413,12 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agent", metavar="NAME", help="architect agent of every worker (default build)")
     p.add_argument("--max-steps", type=_whole_number, metavar="N", help="steps per worker (default 50)")
     p.add_argument("--budget-per-worker", type=_number, metavar="USD", help="USD limit per worker")
+    p.add_argument("--budget-total", type=_number, metavar="USD",
+                   help="no new worker starts once the run's known spend reaches USD; each "
+                        "agent that takes a budget gets at most what is left")
+    p.add_argument("--stop-on-pass", action="store_true", default=None,
+                   help="race: once a worker succeeds and passes every check, stop the others "
+                        "and start no more")
     p.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
                    help="time limit per worker; the runner kills it a little later if needed")
     p.add_argument("-c", "--config", metavar="FILE",
@@ -4740,10 +4859,10 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
     if args.json:
         _print_json([r.to_dict() for r in results])
     if results and not args.quiet:
-        _print_err(_format_table(results, top, total, local))
+        _print_err(_format_table(results, top, total, local, run_info))
     elif args.quiet:  # --quiet keeps the errors
         for r in results:
-            if r.error and r.status != "interrupted":
+            if r.error and r.status not in ("interrupted", "stopped", "skipped"):
                 _print_err(f"error: worker {r.worker_id}: {r.error}")
     writes = []
     if args.results:

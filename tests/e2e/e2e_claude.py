@@ -208,3 +208,187 @@ def test_root_without_sandbox_is_refused_before_anything(tmp_path, claude_bin, i
     assert not os.path.exists(os.path.join(repo, ".architect-parallel-1"))
     assert harness.git_out(repo, "branch", "--list", BRANCH).strip() == ""
     assert len(harness.git_out(repo, "worktree", "list").splitlines()) == 1
+
+
+# -- continue N TASK: the same worker, its session resumed ------------------------------
+
+FOLLOW_UP = "Now create a file BYE.txt containing the word bye"
+
+
+def session_files(home):
+    """Claude Code's saved conversations: ~/.claude/projects/<cwd, / and . as ->/<id>.jsonl."""
+    projects = os.path.join(home, ".claude", "projects")
+    return sorted(os.path.join(folder, name) for folder, _, names in os.walk(projects)
+                  for name in names if name.endswith(".jsonl"))
+
+
+def test_continue_resumes_the_session_in_the_same_worktree(tmp_path, claude_bin):
+    """``continue 1 TASK`` runs Claude Code again in worker 1's worktree with
+    ``--resume <session_id of the first run>``: the model sees the first conversation,
+    then the follow-up; the branch gets a second commit with the follow-up's file."""
+    repo = harness.make_repo(tmp_path)
+    config_before = harness.read_bytes(os.path.join(repo, ".git", "config"))
+    with AnthropicStandIn("write") as standin:
+        env = claude_env(tmp_path, claude_bin, standin.url)
+        first = only_result(run(repo, env, "--models", MODEL))
+        assert first["status"] == "success", (first, harness.worker_logs(first))
+        session = agent_result(first)["session_id"]
+        assert first["session_id"] == session
+        assert first.get("continued") in (None, [])
+        first_calls = len(standin.model_calls())
+        worktree = first["worktree_path"]
+        # The conversation is kept in the private HOME, under the worktree's path.
+        assert [os.path.basename(p) for p in session_files(env["HOME"])] == [f"{session}.jsonl"]
+
+        r = harness.run_tool(repo, ["continue", "1", FOLLOW_UP], env, timeout=240)
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 0, (r, logs)
+    assert res["worker_id"] == 1 and res["branch"] == BRANCH
+    assert res["status"] == "success", (res, logs)
+    assert res["error"] is None and res["exit_code"] == 0
+    assert res["model"] == MODEL
+    assert res["worktree_path"] == worktree
+
+    # The follow-up's first request carries the whole first conversation (the prompt,
+    # the Write of HELLO.txt and its result, the final text), then the follow-up: the
+    # session was resumed, not started afresh. Same key, same model.
+    calls = standin.model_calls()[first_calls:]
+    assert len(calls) == 2, [(c["method"], c["path"]) for c in standin.requests]
+    assert AnthropicStandIn.prompts(calls[0]) == [TASK, FOLLOW_UP]
+    history = json.dumps(calls[0]["json"]["messages"])
+    assert "HELLO.txt" in history and FINAL_TEXT in history and "tool_result" in history
+    for call in calls:
+        assert call["headers"].get("x-api-key") == API_KEY
+        assert call["json"]["model"] == MODEL
+    # One conversation, resumed under the same id (no second session file).
+    reported = agent_result(res)
+    assert reported["subtype"] == "success" and reported["session_id"] == session
+    assert res["session_id"] == session
+    assert [os.path.basename(p) for p in session_files(env["HOME"])] == [f"{session}.jsonl"]
+    continued = res["continued"]
+    assert isinstance(continued, list) and len(continued) == 1, continued
+    assert continued[0]["task"] == FOLLOW_UP and continued[0]["resumed"] is True, continued
+
+    # The follow-up wrote BYE.txt in the same worktree; it is a second commit on the
+    # branch, on top of the first run's.
+    assert [os.path.realpath(w) for w in standin.writes] == [
+        os.path.realpath(os.path.join(worktree, name)) for name in ("HELLO.txt", "BYE.txt")]
+    assert harness.read_bytes(os.path.join(worktree, "BYE.txt")) == b"bye\n"
+    assert harness.read_bytes(os.path.join(worktree, "HELLO.txt")) == b"hello\n"
+    assert harness.git_out(repo, "rev-list", "--count", f"main..{BRANCH}").strip() == "2"
+    assert harness.git_out(repo, "rev-parse", f"{BRANCH}~1").strip() == first["commit"]
+    assert res["commit"] == harness.git_out(repo, "rev-parse", BRANCH).strip()
+    assert harness.git_out(repo, "diff", "--name-only", f"{BRANCH}~1", BRANCH).split() == [
+        "BYE.txt"]
+    assert harness.committed_files(repo, BRANCH) == ["BYE.txt", "HELLO.txt"]
+    assert res["files_modified"] == ["BYE.txt", "HELLO.txt"]  # against the base commit
+    assert res["base_commit"] == first["base_commit"]
+    assert harness.git_out(worktree, "status", "--porcelain", "--ignored") == ""
+    assert not os.path.exists(os.path.join(worktree, ".claude"))
+    assert harness.read_bytes(os.path.join(repo, ".git", "config")) == config_before
+    assert not os.path.exists(os.path.join(env["HOME"], ".gitconfig"))
+
+    # Turns and cost: Claude Code counts only the resumed process's turns (2) and
+    # prices only its calls.
+    assert reported["num_turns"] == 2
+    assert res["steps"] == 2 or res["steps"] == first["steps"] + 2, res
+    assert reported["total_cost_usd"] == pytest.approx(0.001128)
+    assert res["cost"] == pytest.approx(reported["total_cost_usd"]) or res["cost"] == (
+        pytest.approx(first["cost"] + reported["total_cost_usd"])), res
+    assert_no_leftovers(claude_bin)
+
+
+def test_continue_when_the_session_is_gone_says_so(tmp_path, claude_bin):
+    """A session Claude Code no longer has (its file removed, another HOME): Claude Code
+    exits 1 with "No conversation found with session ID: <id>" on stderr and no JSON;
+    the worker fails with that reason and its branch keeps only the first commit."""
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write") as standin:
+        env = claude_env(tmp_path, claude_bin, standin.url)
+        first = only_result(run(repo, env, "--models", MODEL))
+        assert first["status"] == "success", (first, harness.worker_logs(first))
+        session = first["session_id"]
+        for path in session_files(env["HOME"]):
+            os.remove(path)
+        first_calls = len(standin.model_calls())
+        r = harness.run_tool(repo, ["continue", "1", FOLLOW_UP], env, timeout=240)
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 1, (r, logs)
+    assert res["status"] == "failed", (res, logs)
+    assert f"No conversation found with session ID: {session}" in (res["error"] or ""), res
+    assert res["exit_code"] == 1
+    assert len(standin.model_calls()) == first_calls  # the model was never asked
+    assert res["continued"][-1]["task"] == FOLLOW_UP
+    assert res["continued"][-1]["resumed"] is True  # it was tried: the error says why not
+    assert harness.git_out(repo, "rev-parse", BRANCH).strip() == first["commit"]
+    assert harness.committed_files(repo, BRANCH) == ["HELLO.txt"]
+    assert not os.path.exists(os.path.join(first["worktree_path"], "BYE.txt"))
+    assert_no_leftovers(claude_bin)
+
+
+# -- budgets: Claude Code's own --max-budget-usd ----------------------------------------
+
+# A million new input tokens per call: $3.00 on Sonnet 4.6 ($3 per million), so the
+# first call crosses any budget under that. Claude Code prices the usage from its own
+# table (a model it does not know is priced like Opus 4.5: $5/$25 per million).
+COSTLY = {"input_tokens": 1_000_000}
+COSTLY_CALL = 3.000264  # 1,000,000 x $3 + 20 x $3.75 + 30 x $0.30 + 12 x $15, per million
+
+
+@pytest.mark.parametrize("option", ["--budget-per-worker", "--budget-total"])
+def test_budget_stops_claude_and_the_reason_is_its_own(tmp_path, claude_bin, option):
+    """The budget reaches Claude Code as ``--max-budget-usd 0.5``. It checks the budget
+    after each model call: the first costs $3.00, so it stops before running the Write
+    the model asked for, and prints ``"subtype": "error_max_budget_usd"``,
+    ``"is_error": true``, no ``result``, ``"errors": ["Reached maximum budget ($0.5)"]``,
+    exit code 1. Its ``usage`` there misses the last call (all zeros here); the
+    per-model ``modelUsage`` has it."""
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write", usage=COSTLY) as standin:
+        r = run(repo, claude_env(tmp_path, claude_bin, standin.url), "--models", MODEL,
+                option, "0.5")
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 1, (r, logs)
+    assert len(standin.model_calls()) == 1
+    reported = agent_result(res)
+    assert reported["subtype"] == "error_max_budget_usd" and reported["is_error"] is True
+    assert reported["errors"] == ["Reached maximum budget ($0.5)"]
+    assert reported["total_cost_usd"] == pytest.approx(COSTLY_CALL)
+    # Stopped by a limit, in Claude Code's words (like its turn limit, and like
+    # architect's budget stop, this is partial work rather than a model failure).
+    assert res["status"] in ("partial", "failed"), (res, logs)
+    assert "Reached maximum budget ($0.5)" in (res["error"] or ""), res
+    assert res["steps"] == reported["num_turns"] == 1
+    assert res["cost"] == pytest.approx(COSTLY_CALL)
+    # The tokens are the truth or unknown, never the zeros of that result's `usage`.
+    assert res["tokens_in"] in (None, 1_000_000 + 20 + 30), res
+    assert res["tokens_out"] in (None, 12), res
+    assert standin.writes and not os.path.exists(os.path.join(res["worktree_path"], "HELLO.txt"))
+    assert res["files_modified"] == []
+    assert_nothing_committed(repo)
+    assert_no_leftovers(claude_bin)
+
+
+def test_budget_total_starts_no_worker_past_it(tmp_path, claude_bin):
+    """Two workers one at a time under ``--budget-total 0.5``: the first spends $3.00
+    (Claude Code's own figure, over the $0.5 it was given); the second never starts."""
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write", usage=COSTLY) as standin:
+        r = harness.run_tool(repo, [TASK, "--agent-cmd", "claude", "--workers", "1",
+                                    "--models", f"{MODEL},{MODEL}", "--timeout-per-worker",
+                                    "120", "--budget-total", "0.5"],
+                             claude_env(tmp_path, claude_bin, standin.url), timeout=240)
+    assert r.code == 1, r
+    assert len(r.results) == 2, r
+    one, two = sorted(r.results, key=lambda x: x["worker_id"])
+    assert "Reached maximum budget ($0.5)" in (one["error"] or ""), one
+    assert one["cost"] == pytest.approx(COSTLY_CALL)
+    assert two["status"] == "skipped", two
+    assert "--budget-total" in (two["error"] or ""), two
+    assert two["exit_code"] is None and two["cost"] in (0, 0.0, None)
+    assert len(standin.model_calls()) == 1  # only worker 1 asked the model
+    assert not os.path.exists(os.path.join(repo, ".architect-parallel-2"))
+    assert_no_leftovers(claude_bin)

@@ -19,7 +19,8 @@ import socket
 import pytest
 
 import harness
-from standin_openai_responses import (FINAL_TEXT, USAGE, OpenAIResponsesStandIn, marker)
+from standin_openai_responses import (FINAL_TEXT, FOLLOWUP_FILE, FOLLOWUP_TASK, FOLLOWUP_TEXT,
+                                      HELLO_CMD, USAGE, OpenAIResponsesStandIn, marker)
 
 TASK = "Create a file HELLO.txt containing the word hello"
 MODEL = "standin-model"
@@ -71,9 +72,10 @@ class World:
         self.env = harness.private_env(tmp_path, codex_bin, {KEY_VAR: KEY})
         write_config(self.env["HOME"], base_url, **config)
 
-    def run(self, *extra: str, timeout: str = TIMEOUT, workers: int = 1) -> harness.ToolRun:
+    def run(self, *extra: str, timeout: str = TIMEOUT, workers: int = 1,
+            model: str = MODEL) -> harness.ToolRun:
         args = ["run", "--agent-cmd", "codex", "--workers", str(workers),
-                "--models", ",".join([MODEL] * workers), "--timeout-per-worker", timeout,
+                "--models", ",".join([model] * workers), "--timeout-per-worker", timeout,
                 "--progress", "none", *extra, TASK]
         return harness.run_tool(self.repo, args, self.env, timeout=float(timeout) + 60)
 
@@ -98,6 +100,11 @@ def item_types(result: dict) -> list:
 
 def branch_file(repo: str, branch: str, path: str) -> str:
     return harness.git_out(repo, "show", f"{branch}:{path}")
+
+
+def thread_ids(result: dict) -> list:
+    """The session ids Codex announced (``thread.started``) in the worker's log."""
+    return [e.get("thread_id") for e in events(result) if e.get("type") == "thread.started"]
 
 
 # -- success ------------------------------------------------------------------
@@ -287,4 +294,87 @@ def test_no_turn_limit_runs_until_timeout(tmp_path, codex_bin):
     assert result["status"] == "timeout", (run, logs)
     assert calls > 3, "the loop did not get going"  # far past --max-steps 2
     assert run.code == 1
+    world.unchanged()
+
+
+# -- continue: a follow-up task resumes the session ------------------------------
+
+def test_continue_resumes_the_session(tmp_path, codex_bin):
+    """``continue 1 TASK`` after a successful run resumes worker 1's Codex session (the
+    ``thread_id`` of its ``thread.started``) in the same worktree, on the same branch, with the
+    same model and sandbox: the follow-up's requests carry the first turn (task, tool call,
+    answer) before the new task; the follow-up's file is the branch's second commit; the
+    result says it resumed.
+
+    What Codex 0.171.0 needs for that (proven by hand against this stand-in):
+    ``codex exec --json --sandbox workspace-write --skip-git-repo-check -c
+    features.unbounded_connection_retries=false --model M resume SESSION_ID -- TASK``
+    (``exec``'s options hold for ``resume``; ``resume --help`` lists no ``--sandbox``, and
+    without one the resumed turn is READ-ONLY, "Read-only file system", yet exit 0 and
+    ``turn.completed``); without ``--model`` it resumes with config.toml's model, not the
+    session's. The model here is not config.toml's, so the follow-up proves both."""
+    model = "standin-model-b"
+    with OpenAIResponsesStandIn("hello") as standin:
+        world = World(tmp_path, codex_bin, standin.base_url)
+        first_run = world.run(model=model)
+        first = world.one(first_run)
+        assert first_run.code == 0 and first["status"] == "success", (
+            first_run, harness.worker_logs(first))
+        session = thread_ids(first)
+        assert len(session) == 1 and session[0], harness.worker_logs(first)
+        assert first.get("session_id") == session[0], first
+        before = len(standin.model_requests())
+        run = harness.run_tool(world.repo, ["continue", "1", FOLLOWUP_TASK], world.env,
+                               timeout=float(TIMEOUT) + 60)
+        posts = standin.model_requests()[before:]
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 0, (run, logs)
+    assert result["worker_id"] == 1 and result["branch"] == first["branch"], result
+    assert result["worktree_path"] == first["worktree_path"] and result["model"] == model
+    assert result["status"] == "success", logs
+    assert not result["error"], logs
+    # The result says it resumed that session.
+    assert result.get("session_id") == session[0], result
+    continued = [{k: c.get(k) for k in ("task", "resumed")} for c in result.get("continued") or []]
+    assert continued == [{"task": FOLLOWUP_TASK, "resumed": True}], result.get("continued")
+    # Codex resumed it (the same thread id), it did not start a new one.
+    assert thread_ids(result) == session, logs
+    # The stand-in saw the earlier conversation before the follow-up: one new turn of two
+    # model calls, each sending back the first task, its tool call and result, and its answer.
+    assert len(posts) == 2, [standin.turn_task(p) for p in posts]
+    for post in posts:
+        assert FOLLOWUP_FILE in standin.turn_task(post), standin.turn_task(post)
+        assert any(TASK in text for text in standin.user_texts(post))
+        assert FINAL_TEXT in standin.assistant_texts(post)
+        assert [json.loads(args)["cmd"] for name, args in standin.function_calls(post)
+                if name == "exec_command"][0] == HELLO_CMD
+        assert post["json"]["model"] == model  # the worker's model, passed again
+        assert post["json"].get("previous_response_id") is None  # history sent in full
+    assert len(standin.tool_outputs(posts[0])) == 1  # the first turn's
+    assert not standin.turn_tool_outputs(posts[0]) and len(standin.turn_tool_outputs(posts[1])) == 1
+    # It ran in worker 1's worktree (a <cwd> Codex announces is always that one)...
+    cwds = {text[text.find("<cwd>"):text.find("</cwd>") + 6]
+            for post in posts for text in standin.user_texts(post) if "<cwd>" in text}
+    assert cwds == {f"<cwd>{first['worktree_path']}</cwd>"}, cwds
+    # ...with write access to it (not the read-only sandbox a bare ``resume`` falls back to).
+    output = standin.turn_tool_outputs(posts[1])[0].get("output") or ""
+    assert "Read-only file system" not in str(output), ("resumed without the sandbox", output)
+    assert FOLLOWUP_TEXT in harness.read_bytes(result["log_path"]).decode()
+    # The branch: the first run's commit, then the follow-up's, holding only NEXT.txt.
+    branch = result["branch"]
+    commits = harness.git_out(world.repo, "rev-list", f"main..{branch}").split()
+    assert len(commits) == 2, harness.git_out(world.repo, "log", "--stat", f"main..{branch}")
+    assert harness.git_out(world.repo, "show", "--name-only", "--format=",
+                           commits[0]).split() == [FOLLOWUP_FILE]
+    assert harness.committed_files(world.repo, branch) == sorted(["HELLO.txt", FOLLOWUP_FILE])
+    assert branch_file(world.repo, branch, FOLLOWUP_FILE) == "next\n"
+    assert branch_file(world.repo, branch, "HELLO.txt") == "hello\n"
+    assert FOLLOWUP_FILE in (result["files_modified"] or []), result["files_modified"]
+    # Codex's turn.completed.usage on a resumed session is the SESSION's total (here 4 calls),
+    # not the follow-up's: the first run's tokens must not be counted twice.
+    assert result["tokens_in"] in (2 * USAGE["input_tokens"], 4 * USAGE["input_tokens"]), result
+    assert result["tokens_out"] in (2 * USAGE["output_tokens"], 4 * USAGE["output_tokens"])
+    assert harness.git_out(result["worktree_path"], "status", "--porcelain", "--ignored",
+                           "--untracked-files=all") == ""
     world.unchanged()

@@ -14,15 +14,23 @@ A non-streamed ``POST /v1/messages``, ``POST /v1/messages/count_tokens`` and
 
 The model is scripted, deterministic, and looks only at the request:
 
-- ``script="write"``: while the conversation holds no ``tool_result``, answer with a
-  ``tool_use`` of Claude Code's ``Write`` tool creating ``HELLO.txt`` containing
-  ``hello``: an absolute path under the "Primary working directory" the request
-  names (as the tool's schema asks), a relative one when it names none (Claude Code
-  takes that too). Once a tool result came back, a final text.
+- ``script="write"``: while no ``tool_result`` came back after the latest prompt (the
+  last user message that is text and not a ``<system-reminder>``), answer with a
+  ``tool_use`` of Claude Code's ``Write`` tool creating the file that prompt names
+  ("create a file NAME containing the word WORD": NAME holding WORD and a newline),
+  ``HELLO.txt`` containing ``hello`` when it names none: an absolute path under the
+  "Primary working directory" the request names (as the tool's schema asks), a
+  relative one when it names none (Claude Code takes that too). Once a tool result
+  came back, a final text (``Created NAME containing WORD.``). A resumed session
+  (``claude -p --resume ID``) sends the earlier conversation first, then the new
+  prompt, so a follow-up prompt naming another file gets that file written.
 - ``script="text"``: a final text at once.
 - ``error=(status, type, message)``: every ``/v1/messages`` call is answered with
   that HTTP status and the vendor's error JSON,
   ``{"type": "error", "error": {"type": ..., "message": ...}}``.
+- ``usage={...}``: what each answer reports as used, instead of ``USAGE`` (keys left
+  out keep ``USAGE``'s values), e.g. a million input tokens to cross a
+  ``--max-budget-usd`` with the first call: Claude Code prices the usage itself.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ USAGE = {"input_tokens": 100, "cache_creation_input_tokens": 20, "cache_read_inp
          "output_tokens": 12}
 
 _CWD = re.compile(r"Primary working directory: ([^\n]+)")
+# "Create a file HELLO.txt containing the word hello" (the tests' task) and the like.
+_FILE_TASK = re.compile(r"create a file (\S+) containing the word (\S+?)[.!]?(?:\s|$)", re.I)
 
 
 def _texts(value) -> list:
@@ -53,13 +63,35 @@ def _texts(value) -> list:
     return []
 
 
+def _has_tool_result(message: dict) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(c, dict) and c.get("type") == "tool_result" for c in content)
+
+
+def _prompt_texts(message: dict) -> list:
+    """A user message's own text, without the ``<system-reminder>`` blocks Claude Code adds."""
+    return [t for t in _texts(message.get("content"))
+            if not t.lstrip().startswith("<system-reminder>")]
+
+
+def _prompt_indexes(messages: list) -> list:
+    """The indexes of the user's prompts: user messages with text of their own and no tool
+    result."""
+    return [i for i, m in enumerate(messages)
+            if isinstance(m, dict) and m.get("role") == "user" and not _has_tool_result(m)
+            and any(t.strip() for t in _prompt_texts(m))]
+
+
 class AnthropicStandIn(StandIn):
-    def __init__(self, script: str = "write", error: tuple | None = None):
+    def __init__(self, script: str = "write", error: tuple | None = None,
+                 usage: dict | None = None):
         super().__init__()
         if script not in ("write", "text"):
             raise ValueError(f"unknown script {script!r}")
         self.script = script
         self.error = error  # (HTTP status, error type, message) for every model call
+        self.usage = dict(USAGE, **(usage or {}))  # reported by every answer
         self.writes = []  # the file_path of every Write the model asked for
 
     # -- what the tests look at ---------------------------------------------
@@ -68,6 +100,13 @@ class AnthropicStandIn(StandIn):
         """The requests that asked the model for a message (POST /v1/messages)."""
         return [r for r in self.requests
                 if r["method"] == "POST" and r["path"] == "/v1/messages"]
+
+    @staticmethod
+    def prompts(call: dict) -> list:
+        """The user's prompts in one model call's conversation, oldest first: the text of
+        user messages that hold no tool result, without Claude Code's system reminders."""
+        return [text for i in _prompt_indexes(call["json"].get("messages") or [])
+                for text in _prompt_texts(call["json"]["messages"][i])]
 
     # -- the server -----------------------------------------------------------
 
@@ -82,7 +121,7 @@ class AnthropicStandIn(StandIn):
                                   "has_more": False, "first_id": "claude-standin",
                                   "last_id": "claude-standin"})
         if method == "POST" and path == "/v1/messages/count_tokens":
-            return json_response({"input_tokens": USAGE["input_tokens"]})
+            return json_response({"input_tokens": self.usage["input_tokens"]})
         if method == "POST" and path == "/v1/messages":
             if self.error:
                 status, kind, message = self.error
@@ -94,26 +133,31 @@ class AnthropicStandIn(StandIn):
 
     def _blocks(self, body: dict) -> list:
         """The content blocks of the scripted answer to ``body``."""
-        answered = any(isinstance(m, dict) and isinstance(m.get("content"), list)
-                       and any(isinstance(c, dict) and c.get("type") == "tool_result"
-                               for c in m["content"])
-                       for m in body.get("messages") or [])
+        messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+        latest = _prompt_indexes(messages)
+        after = messages[latest[-1] + 1:] if latest else messages
+        answered = any(_has_tool_result(m) for m in after)
+        prompt = "\n".join(_prompt_texts(messages[latest[-1]])) if latest else ""
+        match = _FILE_TASK.search(prompt)
+        name, word = (match.group(1), match.group(2)) if match else ("HELLO.txt", "hello")
         if self.script == "text" or answered:
-            return [{"type": "text", "text": FINAL_TEXT}]
+            text = FINAL_TEXT if name == "HELLO.txt" and word == "hello" else (
+                f"Created {name} containing {word}.")
+            return [{"type": "text", "text": text}]
         # 2.1.197 names the folder in the system prompt, later versions in a
         # system-role message among the messages.
         texts = _texts(body.get("system"))
-        for message in body.get("messages") or []:
-            if isinstance(message, dict):
-                texts += _texts(message.get("content"))
+        for message in messages:
+            texts += _texts(message.get("content"))
         match = _CWD.search("\n".join(texts))
         cwd = match.group(1).strip() if match else ""
-        target = f"{cwd.rstrip('/')}/HELLO.txt" if cwd.startswith("/") else "HELLO.txt"
+        target = f"{cwd.rstrip('/')}/{name}" if cwd.startswith("/") else name
         with self._lock:
             self.writes.append(target)
+        content = HELLO_CONTENT if word == "hello" else word + "\n"
         return [{"type": "text", "text": "I'll create the file."},
                 {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:24], "name": "Write",
-                 "input": {"file_path": target, "content": HELLO_CONTENT}}]
+                 "input": {"file_path": target, "content": content}}]
 
     def _message(self, body: dict):
         blocks = self._blocks(body)
@@ -123,8 +167,8 @@ class AnthropicStandIn(StandIn):
         if not body.get("stream"):
             return json_response({"id": msg_id, "type": "message", "role": "assistant",
                                   "model": model, "content": blocks, "stop_reason": stop,
-                                  "stop_sequence": None, "usage": dict(USAGE)})
-        start_usage = dict(USAGE, output_tokens=1)
+                                  "stop_sequence": None, "usage": dict(self.usage)})
+        start_usage = dict(self.usage, output_tokens=1)
         events = [("message_start", {"type": "message_start", "message": {
             "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None, "usage": start_usage}})]
@@ -150,6 +194,6 @@ class AnthropicStandIn(StandIn):
             events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
         events += [("message_delta", {"type": "message_delta",
                                       "delta": {"stop_reason": stop, "stop_sequence": None},
-                                      "usage": {"output_tokens": USAGE["output_tokens"]}}),
+                                      "usage": {"output_tokens": self.usage["output_tokens"]}}),
                    ("message_stop", {"type": "message_stop"})]
         return sse_response(events)

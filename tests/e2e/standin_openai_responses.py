@@ -1,10 +1,15 @@
 """A stand-in for the OpenAI Responses API as Codex CLI uses it (``POST /v1/responses``,
 streamed as server-sent events), scripted by looking at each request.
 
-Codex sends the whole conversation on every request (``store: false``): the model's
-earlier ``function_call`` items and the tool results (``function_call_output``) are in
-``input``. The reply is chosen from how many tool results the request carries, so the
-script is deterministic whatever Codex adds around it.
+Codex sends the whole conversation on every request (``store: false``, no
+``previous_response_id``): the model's earlier ``function_call`` items and the tool results
+(``function_call_output``) are in ``input``. The reply is chosen from how many tool results
+the request carries after its last user message (the turn's task), so the script is
+deterministic whatever Codex adds around it, and a resumed session (``codex exec ... resume
+ID -- TASK``, which sends the earlier turns again and then the new task) starts a new turn.
+
+A turn whose task names ``NEXT.txt`` (``FOLLOWUP_TASK``) writes NEXT.txt instead of
+HELLO.txt (same tool as the scenario's) and ends with ``FOLLOWUP_TEXT``.
 
 Scenarios (``OpenAIResponsesStandIn(scenario)``):
 
@@ -32,6 +37,13 @@ HELLO_CMD = "printf 'hello\\n' > HELLO.txt"
 HELLO_PATCH = ("apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: HELLO.txt\n+hello\n"
                "*** End Patch\nEOF\n")
 FINAL_TEXT = "Created HELLO.txt containing the word hello."
+# A follow-up task (``continue``): a turn whose task mentions NEXT.txt writes it.
+FOLLOWUP_TASK = "Now also create a file NEXT.txt containing the word next"
+FOLLOWUP_FILE = "NEXT.txt"
+NEXT_CMD = "printf 'next\\n' > NEXT.txt"
+NEXT_PATCH = ("apply_patch <<'EOF'\n*** Begin Patch\n*** Add File: NEXT.txt\n+next\n"
+              "*** End Patch\nEOF\n")
+FOLLOWUP_TEXT = "Created NEXT.txt containing the word next."
 # Usage reported on each response.completed (what Codex adds up per turn).
 USAGE = {"input_tokens": 1200, "cached_input": 200, "output_tokens": 30, "reasoning": 5}
 
@@ -79,6 +91,42 @@ class OpenAIResponsesStandIn(StandIn):
                 if isinstance(item, dict) and str(item.get("type", "")).endswith("_call_output")]
 
     @staticmethod
+    def turn_task(request: dict) -> str:
+        """The text of the request's last user message: the task of the turn it belongs to
+        (Codex's own context blocks come before the task in a turn)."""
+        body = request.get("json") or {}
+        items = [i for i in body.get("input") or [] if isinstance(i, dict)]
+        for item in reversed(items):
+            if item.get("role") == "user":
+                return "".join(part.get("text") or "" for part in item.get("content") or []
+                               if isinstance(part, dict))
+        return ""
+
+    @staticmethod
+    def turn_tool_outputs(request: dict) -> list:
+        """The tool results after the request's last user message: this turn's so far."""
+        body = request.get("json") or {}
+        items = [i for i in body.get("input") or [] if isinstance(i, dict)]
+        last = max((n for n, i in enumerate(items) if i.get("role") == "user"), default=-1)
+        return [i for i in items[last + 1:] if str(i.get("type", "")).endswith("_call_output")]
+
+    @staticmethod
+    def assistant_texts(request: dict) -> list:
+        """The model's earlier messages the request sends back (the conversation so far)."""
+        body = request.get("json") or {}
+        return [part["text"] for item in body.get("input") or []
+                if isinstance(item, dict) and item.get("role") == "assistant"
+                for part in item.get("content") or []
+                if isinstance(part, dict) and isinstance(part.get("text"), str)]
+
+    @staticmethod
+    def function_calls(request: dict) -> list:
+        """The model's earlier tool calls the request sends back, as (name, arguments)."""
+        body = request.get("json") or {}
+        return [(item.get("name"), item.get("arguments")) for item in body.get("input") or []
+                if isinstance(item, dict) and item.get("type") == "function_call"]
+
+    @staticmethod
     def user_texts(request: dict) -> list:
         body = request.get("json") or {}
         texts = []
@@ -122,14 +170,16 @@ class OpenAIResponsesStandIn(StandIn):
             rid = self._next("resp")
             created = {"type": "response.created", "response": self._resp(rid, "in_progress")}
             return sse_response([("response.created", created)])
-        done = len(self.tool_outputs(request))
+        done = len(self.turn_tool_outputs(request))
         if scenario == "loop":
             return self._tool_call("exec_command", {"cmd": f"echo step {done + 1}"})
+        followup = FOLLOWUP_FILE in self.turn_task(request)
         if done == 0:
             if scenario == "hello_patch":
-                return self._tool_call("exec_command", {"cmd": HELLO_PATCH})
-            return self._tool_call("exec_command", {"cmd": HELLO_CMD})
-        return self._message(FINAL_TEXT)
+                return self._tool_call("exec_command",
+                                       {"cmd": NEXT_PATCH if followup else HELLO_PATCH})
+            return self._tool_call("exec_command", {"cmd": NEXT_CMD if followup else HELLO_CMD})
+        return self._message(FOLLOWUP_TEXT if followup else FINAL_TEXT)
 
     def _next(self, prefix: str) -> str:
         return f"{prefix}_standin_{next(self._ids)}"
