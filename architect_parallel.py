@@ -3491,7 +3491,8 @@ def _race_lines(results: List[WorkerResult], run_info: dict, total: int) -> List
                      + (f", unknown for {len(stopped) - len(known)}" if len(known) < len(stopped) else "")
                      + f"), {sum(r.status == 'skipped' for r in results)} never started: "
                      f"{ran} of the race's {total} agents ran")
-    cap = (run_info.get("config") or {}).get("budget_total")
+    config = run_info.get("config")
+    cap = config.get("budget_total") if isinstance(config, dict) else None
     if _finite(cap) and _finite(run_info.get("spent")):
         skipped = sum(r.status == "skipped" and "budget-total" in (r.error or "") for r in results)
         lines.append(f"--budget-total: known spend ${run_info['spent']:.4f} of ${cap:.4f}"
@@ -3818,6 +3819,7 @@ _REPORT_DIFF_CHARS = 450 * 1024
 _REPORT_DIFF_TOTAL = 4 * 1024 * 1024  # characters of diff in one report, shared by the workers
 _REPORT_OPEN_LINES = 120  # a file's diff longer than this starts collapsed
 _REPORT_GRID_FILES = 400  # rows of the files x workers grid
+_REPORT_FILES = 500  # files listed per worker
 _REPORT_TAIL = (40, 6000)  # lines, bytes of a log's end shown
 
 # Colours of the states and statuses: the timeline, the badges, the legend.
@@ -3835,7 +3837,7 @@ tr.best td{background:#dafbe1}.meta{color:#59636e}.meta b{color:#1f2328}
 svg .success{fill:#1a7f37}svg .partial{fill:#bf8700}svg .failed{fill:#cf222e}svg .timeout{fill:#bc4c00}svg .stopped{fill:#8250df}svg .interrupted{fill:#6e7781}svg .skipped{fill:#afb8c1}
 svg .queued{fill:#d0d7de}svg .creating{fill:#9ecbff}svg .setup{fill:#b392f0}svg .running{fill:#0969da}svg .checking{fill:#fb8f44}
 svg .bar{fill:#0969da}svg text{font:11px system-ui,sans-serif;fill:#1f2328}svg .axis{stroke:#d0d7de}svg .tick{fill:#59636e}
-.charts{display:flex;flex-wrap:wrap;gap:24px}.charts figure{margin:0;flex:1 1 420px}figcaption{font-weight:600;margin-bottom:4px}
+.charts{display:flex;flex-wrap:wrap;gap:24px}.charts figure{margin:0;flex:1 1 420px;max-width:680px}figcaption{font-weight:600;margin-bottom:4px}
 .error{background:#ffebe9;border:1px solid #ff8182;padding:6px 10px;border-radius:6px;white-space:pre-wrap;overflow-wrap:anywhere}
 .note{color:#59636e;font-style:italic}.task{white-space:pre-wrap;overflow-wrap:anywhere;margin:0}
 pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;padding:6px 8px;margin:4px 0;border-radius:6px;max-height:600px;overflow:auto}
@@ -3865,7 +3867,7 @@ _REPORT_JS = """
         var col=document.createElement('div'),h=document.createElement('h3');
         h.textContent='worker '+w;col.appendChild(h);
         var src=document.getElementById('d'+w+'-'+b.getAttribute('data-file'));
-        if(src){col.appendChild(src.cloneNode(true));}
+        if(src){var copy=src.cloneNode(true);copy.removeAttribute('id');col.appendChild(copy);}
         else{var p=document.createElement('p');p.className='note';
           p.textContent='not in this report (cut): see it with diff '+w;col.appendChild(p);}
         cols.appendChild(col);
@@ -3880,95 +3882,177 @@ _REPORT_JS = """
 class _FileDiff:
     """One file of a worker's diff: its name, +/- line counts, and its patch lines."""
 
-    __slots__ = ("name", "added", "deleted", "binary", "lines", "cut")
+    __slots__ = ("name", "added", "deleted", "binary", "lines", "cut", "note")
 
-    def __init__(self, name: str, added: int, deleted: int, binary: bool):
+    def __init__(self, name: str, added: int = 0, deleted: int = 0, binary: bool = False,
+                 note: str = ""):
         self.name, self.added, self.deleted, self.binary = name, added, deleted, binary
-        self.lines: Optional[List[str]] = None  # None: not shown (over the report's budget)
-        self.cut = False  # its lines stop before its end
+        self.lines: Optional[List[str]] = None  # escaped; None: not shown
+        self.cut = False  # the report's budget ran out at or before it
+        self.note = note  # e.g. why it is not shown
 
 
 def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[WorkerResult],
-                  worktrees: List[dict]) -> "tuple[List[List[str]], str, Optional[str]]":
-    """What shows worker ``branch``'s work: git diff argument lists (options go after
-    their first word), the folder to run them in, and the worktree when they read its
-    files rather than the branch (after --no-commit, or changes made since the run)."""
+                  worktrees: List[dict]) -> "tuple[List[str], str, Optional[str], List[str]]":
+    """What shows worker ``branch``'s work: git diff's arguments, the folder to run it in,
+    the worktree when it reads the worktree's files rather than the branch (after
+    --no-commit, or changes made since the run), and then its untracked files."""
     worktree = next((w["path"] for w in worktrees if w.get("branch") == branch), None)
-    status = repo.git("status", "--porcelain", cwd=worktree) if worktree else ""
+    status = (repo.git("status", "--porcelain", "--untracked-files=normal", cwd=worktree)
+              if worktree else "")
     if worktree and status.strip() and (recorded is None or recorded.commit is None
                                         or repo.changed_since_run(worktree) is not False):
-        return [["diff", base]] + [
-            ["diff", "--no-index", "--", os.devnull, name]
-            for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
-                                 cwd=worktree).split("\0") if name], worktree, worktree
-    return [["diff", f"{base}...{branch}"]], repo.top, None
+        return [base], worktree, worktree, [
+            name for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
+                                      cwd=worktree).split("\0") if name]
+    return [f"{base}...{branch}"], repo.top, None, []
 
 
-def _git_diff(cwd: str, args: List[str], options: List[str],
-              limit: Optional[int] = None) -> "tuple[str, bool]":
-    """The output of one of _diff_sources' diffs with ``options`` ('' when git fails),
-    and whether it was cut at ``limit`` characters (git is then stopped: an agent's
-    diff may be of any size)."""
+def _git_stream(cwd: str, argv: List[str], limit: Optional[int] = None) -> "tuple[str, bool]":
+    """git's output ('' when it fails), and whether it was cut at ``limit`` characters:
+    git is then stopped, as an agent's diff may be of any size. In our process group,
+    so that a Ctrl-C stops it too (it only reads)."""
     import subprocess
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    proc = subprocess.Popen(["git", args[0], *options, *args[1:]], cwd=cwd, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(["git", *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         data = proc.stdout.read() if limit is None else proc.stdout.read(limit + 1)
         more = limit is not None and len(data) > limit
     finally:
-        if proc.poll() is None and (limit is not None):
+        if proc.poll() is None and limit is not None:
             proc.kill()
         proc.stdout.close()
         code = proc.wait()
-    # git diff --no-index exits 1 when the files differ, which they do
-    ok = more or code == 0 or (code == 1 and "--no-index" in args)
-    return (data[:limit] if more else data).decode("utf-8", "surrogateescape") if ok else "", more
+    return (data[:limit] if more else data).decode("utf-8", "surrogateescape") \
+        if more or code == 0 else "", more
 
 
-def _read_file_diffs(cwd: str, sources: List[List[str]], budget: List[int]) -> List[_FileDiff]:
-    """The files of the diffs ``sources`` (see _diff_sources) with their +/- counts, and
-    their patch lines while ``budget`` ([lines, characters], spent as it goes) lasts."""
-    files: List[_FileDiff] = []
-    for args in sources:
-        fields = _git_diff(cwd, args, ["--numstat", "-z"])[0].split("\0")
-        found, i = [], 0
-        while i < len(fields) - 1:
-            added, deleted, name = (fields[i].split("\t", 2) + ["", ""])[:3]
-            i += 1
-            if not name and i + 1 < len(fields):  # a rename: the old and new names follow
-                name = f"{fields[i]} → {fields[i + 1]}"
-                i += 2
-            found.append(_FileDiff(args[-1] if "--no-index" in args else name,
-                                   int(added) if added.isdigit() else 0,
-                                   int(deleted) if deleted.isdigit() else 0, added == "-"))
-        if found and min(budget) > 0:
-            patch, more = _git_diff(cwd, args, ["--no-color", "--no-ext-diff"], budget[1])
-            sections = patch.split("\ndiff --git ") if patch else []
-            # In the same order as --numstat; a count that differs leaves it unsure.
-            if len(sections) == len(found) or (more and len(sections) <= len(found)):
-                for item, section in zip(found, sections):
-                    _take_lines(item, section, budget)
-                if more and sections:
-                    found[len(sections) - 1].cut = True
-                    budget[1] = 0
-        files += found
+def _git_quote(path: str) -> str:
+    """``path`` as git writes it in a patch header (core.quotePath)."""
+    data = path.encode("utf-8", "surrogateescape")
+    if not any(b < 0x20 or b >= 0x7f or b in (0x22, 0x5c) for b in data):
+        return path
+    special = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
+               0x22: '\\"', 0x5c: "\\\\"}
+    return '"' + "".join(special.get(b) or (chr(b) if 0x20 <= b < 0x7f else f"\\{b:03o}")
+                         for b in data) + '"'
+
+
+# Whatever the user's git config says: plain patches, a/ and b/, submodules as commit lines.
+_DIFF_OPTIONS = ("--no-color", "--no-ext-diff", "--no-textconv", "--submodule=short",
+                 "--src-prefix=a/", "--dst-prefix=b/")
+# Extended header lines worth showing (a mode change or a rename has no other line).
+_DIFF_META = ("old mode", "new mode", "new file mode", "deleted file mode", "rename from",
+              "rename to", "copy from", "copy to", "similarity index")
+
+
+def _read_file_diffs(cwd: str, args: List[str], budget: List[int]) -> List[_FileDiff]:
+    """The files of ``git diff ARGS`` with their +/- counts, and their patch lines while
+    ``budget`` ([lines, escaped characters], spent as it goes) lasts. Patch sections go
+    to files by their header, never by position (a type change has two, a file whose
+    section git leaves out has none)."""
+    fields = _git_stream(cwd, ["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args])[0].split("\0")
+    files, headers, i = [], {}, 0
+    while i < len(fields) - 1:
+        added, deleted, name = (fields[i].split("\t", 2) + ["", ""])[:3]
+        old = new = name
+        i += 1
+        if not name and i + 1 < len(fields):  # a rename: the old and new names follow
+            old, new = fields[i], fields[i + 1]
+            i += 2
+        item = _FileDiff(new if old == new else f"{old} → {new}",
+                         int(added) if added.isdigit() else 0,
+                         int(deleted) if deleted.isdigit() else 0, added == "-")
+        files.append(item)
+        headers[f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"] = item
+    if not files or min(budget) <= 0:
+        for item in files:
+            item.cut = not item.binary
+        return files
+    patch, more = _git_stream(cwd, ["-c", "core.quotePath=true", "diff", *_DIFF_OPTIONS, *args],
+                              budget[1])
+    sections = patch[len("diff --git "):].split("\ndiff --git ") if patch else []
+    raw: Dict[int, List[str]] = {}
+    for section in sections:
+        lines = section.rstrip("\n").split("\n")
+        item = headers.get("diff --git " + lines[0])
+        if item is not None:
+            start = next((j for j, line in enumerate(lines) if line.startswith("@@")), len(lines))
+            raw.setdefault(id(item), []).extend(
+                [line for line in lines[1:start] if line.startswith(_DIFF_META)] + lines[start:])
+    for item in files:
+        _take_lines(item, raw.get(id(item)), budget)
+        if id(item) not in raw and not item.binary and not more:
+            item.note = "git shows no lines for it"
+    if more:  # the last section read may be incomplete, and what follows is unread
+        last = next((f for f in reversed(files) if f.lines), None)
+        for item in files[files.index(last) if last else 0:]:
+            item.cut = not item.binary
+            if item is not last:
+                item.lines = None
     return files
 
 
-def _take_lines(item: _FileDiff, section: str, budget: List[int]) -> None:
-    """Give ``item`` the patch lines of its diff ``section`` (header dropped), as many as
-    ``budget`` allows; each line at most 1000 characters."""
-    if min(budget) <= 0 or item.binary:
+def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
+    """A new file not committed yet, as git would show it, read straight from disk."""
+    path = os.path.join(worktree, name)
+    if name.endswith("/"):
+        return _FileDiff(name, note="a git repository inside the worktree: not shown")
+    try:
+        if os.path.islink(path):  # git shows a link as its target, without a newline
+            data, complete, count, last = os.readlink(path).encode("utf-8", "surrogateescape"), \
+                True, 0, b"?"
+        else:
+            with open(path, "rb") as f:
+                data = f.read(max(budget[1], 0) + 1)
+                complete, count, last = len(data) <= budget[1], data.count(b"\n"), data[-1:]
+                for chunk in iter(lambda: f.read(1 << 20), b""):  # the lines of the rest
+                    count, last = count + chunk.count(b"\n"), chunk[-1:]
+    except OSError as exc:
+        return _FileDiff(name, note=f"cannot be read: {exc.strerror or exc}")
+    if b"\0" in data[:8000]:
+        return _FileDiff(name, binary=True)
+    ends = last in (b"\n", b"")
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    if not complete or lines[-1] == "":
+        lines.pop()  # a partial line, or the empty one after the last newline
+    added = count + (0 if ends else 1)
+    item = _FileDiff(name, added=added)
+    _take_lines(item, ["new file (not committed)"] + ([f"@@ -0,0 +1,{added} @@"] if added else [])
+                + ["+" + line for line in lines]
+                + ([] if ends or not complete else ["\\ No newline at end of file"]), budget)
+    if not complete and item.lines is not None:
+        item.cut = True
+        budget[0] = budget[1] = 0
+    return item
+
+
+def _take_lines(item: _FileDiff, lines: Optional[List[str]], budget: List[int]) -> None:
+    """Give ``item`` its patch ``lines``, escaped, as many as ``budget`` allows (each at
+    most 1000 characters). Once a file is cut, the worker's later files are not shown."""
+    if item.binary or lines is None:
         return
-    every = section.rstrip("\n").split("\n")
-    start = next((j for j, line in enumerate(every) if line.startswith("@@")), len(every))
-    lines = every[start:start + budget[0]]
-    item.cut = start + len(lines) < len(every)
-    item.lines = [line if len(line) <= 1000 else line[:1000] + " … (line cut)" for line in lines]
-    budget[0] -= len(lines)
-    budget[1] -= len(section)
+    if min(budget) <= 0:
+        item.cut = True
+        return
+    text = _html_escape("\n".join(line if len(line) <= 1000 else line[:1000] + " … (line cut)"
+                                  for line in lines[:budget[0]]))
+    if len(text) > budget[1]:
+        text = text[:budget[1]]
+        text = text[:text.rfind("\n")] if "\n" in text else ""
+    item.lines = text.split("\n") if text else []
+    item.cut = len(item.lines) < len(lines)
+    budget[0] -= len(item.lines)
+    budget[1] -= len(text)
+    if item.cut:
+        budget[0] = budget[1] = 0
+
+
+def _html_escape(text: str) -> str:
+    """Text as HTML: markup characters escaped, characters HTML cannot hold replaced."""
+    from html import escape
+    return escape(_xml_text(text), quote=True)
 
 
 def _check_outputs(log_path: str, commands: List[str]) -> List[Optional[str]]:
@@ -4000,18 +4084,26 @@ def _check_outputs(log_path: str, commands: List[str]) -> List[Optional[str]]:
     return outputs
 
 
+def _head(text: str, size: int = 4000) -> str:
+    """The start of a task that may be huge, saying how much more there is."""
+    return text if len(text) <= size else (
+        f"{text[:size]}\n… and {len(text) - size:,} more characters (the whole task is in the "
+        "results)")
+
+
 def _tail(text: str) -> str:
     lines, size = _REPORT_TAIL
     cut = text[-size:].splitlines()[-lines:]
     return ("…\n" if len(text) > len("\n".join(cut)) + 1 else "") + "\n".join(cut)
 
 
-def _html_report(results: List[WorkerResult], run_info: dict, top: str) -> str:
+def _html_report(results: List[WorkerResult], run_info: dict, top: str, local: bool = True) -> str:
     """One self-contained HTML page of a run: header, ranking, timeline, charts, one
     section per worker with its checks, logs, files and diff, a files x workers grid.
 
     Everything that comes from agents, tasks and repositories is escaped, and the
-    Content-Security-Policy lets no script run but the report's own."""
+    Content-Security-Policy lets no script run but the report's own. ``local``: the
+    workers ran here, so their logs are read (not so after collect)."""
     import base64
     import hashlib
     from html import escape
@@ -4026,11 +4118,15 @@ def _html_report(results: List[WorkerResult], run_info: dict, top: str) -> str:
     present = _present(repo, {name for r in results for name in (r.base_commit, r.commit, r.branch)})
     chars = min(_REPORT_DIFF_CHARS, _REPORT_DIFF_TOTAL // max(len(results), 1))
     import concurrent.futures  # git does the work: several at once
-    with concurrent.futures.ThreadPoolExecutor(max(2, _cores())) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max(2, _cores()))
+    try:
         diffs = dict(zip([r.worker_id for r in results], pool.map(
             lambda r: _worker_diffs(repo, r, worktrees, present, chars), results)))
+    finally:  # on Ctrl-C, what has not started never does (its gits got the signal too)
+        pool.shutdown(wait=False, cancel_futures=True)
     ranked = sorted(results, key=lambda r: r.rank)
     winner = _winner(results)
+    race = len({r.task for r in results}) == 1
     names = sorted({f.name for files, _note in diffs.values() for f in files or []})
     index = {name: i for i, name in enumerate(names)}
 
@@ -4061,7 +4157,7 @@ def _html_report(results: List[WorkerResult], run_info: dict, top: str) -> str:
                '<button id="collapse">collapse all diffs</button></div>')
     out.append('<section id="compare" hidden><h2>Compare</h2><div class="cols"></div></section>')
     for r in ranked:
-        out += _report_worker(r, diffs[r.worker_id], index, top, h)
+        out += _report_worker(r, diffs[r.worker_id], index, local, race, h)
     out.append(f'<p class="meta">Written by architect-parallel {__version__}.</p>')
     out.append(f"<script>{_REPORT_JS}</script></body></html>\n")
     return "\n".join(out)
@@ -4079,14 +4175,16 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
         return None, (f"Its commits are not in this repository: fetch {r.branch} from where it "
                       f"ran, then run '{prog} report' again.")
     try:
-        sources, cwd, worktree = _diff_sources(repo, r.branch, r.base_commit, r, worktrees)
+        args, cwd, worktree, untracked = _diff_sources(repo, r.branch, r.base_commit, r, worktrees)
     except ParallelError as exc:
         return None, f"Its diff cannot be read: {exc}"
     if worktree is None and r.commit:  # what the run committed, even if the branch moved on
-        sources = [["diff", f"{r.base_commit}...{r.commit}"]]
-    files = _read_file_diffs(cwd, sources, [_REPORT_DIFF_LINES, chars])
+        args = [f"{r.base_commit}...{r.commit}"]
+    budget = [_REPORT_DIFF_LINES, chars]
+    files = _read_file_diffs(cwd, args, budget)
+    files += [_untracked_diff(cwd, name, budget) for name in untracked]
     note = f"Uncommitted changes in its worktree {worktree}, against the base." if worktree else ""
-    if any((f.lines is None or f.cut) and not f.binary for f in files):
+    if any(f.cut for f in files):
         note += (f" The report shows up to {_REPORT_DIFF_LINES} diff lines "
                  f"({chars // 1024} KB) per worker; see all of it with "
                  f"'{prog} diff {r.worker_id}'.")
@@ -4111,7 +4209,8 @@ def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: 
         return (time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(value))
                 if _finite(value) else "unknown")
 
-    base = run_info.get("base_commit") or next((r.base_commit for r in results), "")
+    base = run_info.get("base_commit")
+    base = base if isinstance(base, str) else next((r.base_commit for r in results), "")
     subject = (repo.git("log", "-1", "--format=%s", base, check=False) or "").strip() \
         if repo and base and repo.succeeds("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}") \
         else ""
@@ -4138,6 +4237,8 @@ def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: 
             ("tokens in/out", h(f"{sum(tokens_in) if tokens_in else '-'} / "
                                 f"{sum(tokens_out) if tokens_out else '-'}")),
             ("verdict", verdict)] + [("race", h(line)) for line in _race_lines(results, run_info, total)]
+    if len({r.task for r in results}) == 1:  # a race: its task once, here
+        rows.insert(0, ("task", f'<pre class="task">{h(_head(results[0].task))}</pre>'))
     return [f"<h1>{h('architect-parallel: ' + (os.path.basename(top) if top else 'results'))}</h1>",
             '<table class="meta">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
             + "</table>"]
@@ -4165,8 +4266,9 @@ def _report_ranking(ranked: List[WorkerResult], winner: Optional[WorkerResult],
 
 def _ticks(span: float) -> List[float]:
     """Round positions for a time axis of ``span`` seconds: at most about 10."""
-    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
-                 if span / s <= 10), 14400)
+    step = next((s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200,
+                             14400, 43200, 86400) if span / s <= 10), 0)
+    step = step or 86400 * math.ceil(span / 86400 / 10)  # days apart (a clock gone wrong?)
     return [i * step for i in range(int(span // step) + 1)]
 
 
@@ -4255,7 +4357,7 @@ def _report_grid(results: List[WorkerResult], diffs: dict, names: List[str],
             touched.append(str(r.worker_id))
             counts = "binary" if f.binary else (f'<span class="add">+{f.added}</span> '
                                                f'<span class="del">−{f.deleted}</span>')
-            cells.append(f'<td class="n"><a href="#d{r.worker_id}-{index[name]}">{counts}</a></td>')
+            cells.append(f'<td class="n">{_file_link(r.worker_id, f, index, counts)}</td>')
         compare = (f'<button class="cmp" hidden data-js data-file="{index[name]}" '
                    f'data-workers="{" ".join(touched)}" data-name="{h(name)}">compare</button>'
                    if len(touched) > 1 else "")
@@ -4268,12 +4370,13 @@ def _report_grid(results: List[WorkerResult], diffs: dict, names: List[str],
 
 
 def _report_worker(r: WorkerResult, diff: "tuple[Optional[List[_FileDiff]], str]",
-                   index: Dict[str, int], top: str, h: Callable[[object], str]) -> List[str]:
+                   index: Dict[str, int], local: bool, race: bool,
+                   h: Callable[[object], str]) -> List[str]:
     """One worker's section: what it was given, what it said, its checks, files and diff."""
     files, note = diff
     out = [f'<section id="w{r.worker_id}"><h2>Worker {r.worker_id} · {h(r.model)} · '
            f'<span class="badge {h(r.status)}">{h(_verdict(r))}</span></h2>',
-           f'<pre class="task">{h(r.task)}</pre>']
+           f'<pre class="task">{h(_head(r.task))}</pre>' if not race else ""]
     facts = [("branch", r.branch), ("commit", r.commit or "none"),
              ("exit code", "did not run" if r.exit_code is None else r.exit_code),
              ("attempts", r.attempts), ("agent time", f"{r.duration:.1f}s"),
@@ -4286,14 +4389,16 @@ def _report_worker(r: WorkerResult, diff: "tuple[Optional[List[_FileDiff]], str]
         out.append(f'<div class="error">{h(r.error)}</div>')
     if r.checks_total:
         out.append("<h3>Checks</h3>")
-        outputs = _check_outputs(r.worker_log, [c["command"] for c in r.checks])
+        outputs = (_check_outputs(r.worker_log, [c["command"] for c in r.checks]) if local
+                   else [None] * len(r.checks))
         for check, output in zip(r.checks, outputs):
             mark = ('<span class="pass">✔ passed</span>' if check["passed"] else
                     f'<span class="fail">✘ failed (exit code {h(check.get("exit_code"))})</span>')
             seconds = check.get("duration")
             body = (f"<pre>{h(_tail(output))}</pre>" if output and output.strip() else
                     '<p class="note">It printed nothing.</p>' if output is not None else
-                    '<p class="note">Its output is not on this machine.</p>')
+                    '<p class="note">Its output is in the worker log on the machine that ran '
+                    "it.</p>")
             out.append(f"<details{'' if check['passed'] else ' open'}><summary>{mark} "
                        f'<code>{h(check["command"])}</code>'
                        + (f" {seconds:.1f}s" if _finite(seconds) else "")
@@ -4301,7 +4406,7 @@ def _report_worker(r: WorkerResult, diff: "tuple[Optional[List[_FileDiff]], str]
         if len(r.checks) < r.checks_total:
             out.append(f'<p class="note">{h(_checks_cell(r))}: '
                        f"{r.checks_total - len(r.checks)} check(s) did not run.</p>")
-    stderr = _log_tail(r.stderr_path, _REPORT_TAIL[1]) if r.stderr_path else ""
+    stderr = _log_tail(r.stderr_path, _REPORT_TAIL[1]) if r.stderr_path and local else ""
     if stderr.strip():
         out.append(f"<details><summary>The end of its stderr ({h(r.stderr_path)})</summary>"
                    f"<pre>{h(_tail(stderr))}</pre></details>")
@@ -4313,27 +4418,40 @@ def _report_worker(r: WorkerResult, diff: "tuple[Optional[List[_FileDiff]], str]
         return out + ["</section>"]
     if not files:
         return out + ['<p class="note">No files changed.</p></section>']
+    listed = files[:_REPORT_FILES]
     out.append("<table>" + "".join(
-        f'<tr><td class="mono"><a href="#d{r.worker_id}-{index[f.name]}">{h(f.name)}</a></td>'
-        + ('<td colspan="2">binary</td>' if f.binary else
+        f'<tr><td class="mono">{_file_link(r.worker_id, f, index, h(f.name))}</td>'
+        + (f'<td colspan="2">{"binary" if f.binary else h(f.note)}</td>' if f.binary or f.note else
            f'<td class="n add">+{f.added}</td><td class="n del">−{f.deleted}</td>') + "</tr>"
-        for f in files) + "</table>")
-    if note:
-        out.append(f'<p class="note">{h(note)}</p>')
-    for f in files:
+        for f in listed) + "</table>")
+    if len(files) > len(listed):
+        note += (f" {len(files) - len(listed)} more files are not listed; see them with "
+                 f"'{_prog()} diff {r.worker_id} --stat'.")
+    shown = {part for f in files for part in f.name.split(" → ")}
+    missing = [name for name in r.files_modified if name not in shown]
+    if missing:
+        note += (" Also changed, but not in this diff (uncommitted, or a git repository inside "
+                 f"the worktree): {', '.join(missing[:50])}{' …' if len(missing) > 50 else ''}.")
+    if note.strip():
+        out.append(f'<p class="note">{h(note.strip())}</p>')
+    for f in listed:
         anchor = f"d{r.worker_id}-{index[f.name]}"
         if f.binary:
             out.append(f'<p id="{anchor}" class="mono">{h(f.name)}: binary file, not shown</p>')
-            continue
-        if f.lines is None:
-            continue  # over the budget: named in the table above, with the note
-        out.append(f'<details class="d"{" open" if len(f.lines) <= _REPORT_OPEN_LINES else ""}>'
-                   f'<summary class="mono">{h(f.name)} <span class="add">+{f.added}</span> '
-                   f'<span class="del">−{f.deleted}</span></summary><pre class="diff" id="{anchor}">'
-                   + "".join(map(_diff_line, h("\n".join(f.lines)).split("\n")))
-                   + ('<span class="m">… cut here (see the note above)</span>' if f.cut else "")
-                   + "</pre></details>")
+        elif f.lines is not None:
+            out.append(f'<details class="d"{" open" if len(f.lines) <= _REPORT_OPEN_LINES else ""}>'
+                       f'<summary class="mono">{h(f.name)} <span class="add">+{f.added}</span> '
+                       f'<span class="del">−{f.deleted}</span></summary>'
+                       f'<pre class="diff" id="{anchor}">' + "".join(map(_diff_line, f.lines))
+                       + ('<span class="m">… cut here (see the note above)</span>' if f.cut else "")
+                       + "</pre></details>")
     return out + ["</section>"]
+
+
+def _file_link(worker: int, f: _FileDiff, index: Dict[str, int], text: str) -> str:
+    """``text`` linked to the worker's diff of ``f``, when the report shows that diff."""
+    shown = f.binary or f.lines is not None
+    return f'<a href="#d{worker}-{index[f.name]}">{text}</a>' if shown else text
 
 
 def _diff_line(line: str) -> str:
@@ -4344,7 +4462,7 @@ def _diff_line(line: str) -> str:
     if first == "-":
         return f"<del>{line}</del>"
     return (f'<span class="h">{line}</span>' if first == "@" else
-            f'<span class="m">{line}</span>' if first == "\\" else f"<span>{line or ' '}</span>")
+            f"<span>{line}</span>" if first == " " else f'<span class="m">{line or " "}</span>')
 
 
 ######################################################################
@@ -4744,7 +4862,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     missing = sorted(set(range(1, total + 1)) - set(by_worker))
     if missing and not args.quiet:
         _print_err(f"warning: no results for worker(s) {', '.join(map(str, missing))} of {total}")
-    info = dict(first, version=__version__, only_workers=None, results=None,
+    info = dict(first, version=__version__, only_workers=None, results=None, collected=True,
                 started=min((d["started"] for _, d in documents if _finite(d.get("started"))),
                             default=None),
                 finished=max((d["finished"] for _, d in documents if _finite(d.get("finished"))),
@@ -4870,7 +4988,8 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
     if args.junit:
         writes.append((args.junit, lambda: _write_text(args.junit, _junit_xml(results))))
     if args.html:
-        writes.append((args.html, lambda: _write_text(args.html, _html_report(results, run_info, top))))
+        writes.append((args.html, lambda: _write_text(args.html, _html_report(results, run_info,
+                                                                              top, local))))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.summary or step_summary:
         summary = _summary_markdown(results, _best_diffstat(top, results), args.html)
@@ -4960,11 +5079,13 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     import subprocess
 
     stat = ["--stat"] if args.stat else []
-    sources, cwd, worktree = _diff_sources(repo, branch, base, recorded, repo.worktrees())
+    diff_args, cwd, worktree, untracked = _diff_sources(repo, branch, base, recorded,
+                                                        repo.worktrees())
     if worktree:
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
-    diffs = [[d[0], *stat, *d[1:]] for d in sources]
+    diffs = [["diff", *stat, *diff_args]] + [["diff", "--no-index", *stat, "--", os.devnull, name]
+                                             for name in untracked]
     for diff in diffs:
         code = subprocess.call(["git", "--no-pager", *diff], cwd=cwd, stdin=subprocess.DEVNULL)
         # 1: git diff --no-index found differences; a reader that went away early is no error
@@ -4985,7 +5106,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     results = _rank([_result_from_dict(item, "last-run.json") for item in last["results"]])
     path = os.path.abspath(args.html or os.path.join(repo.state_dir(), "report.html"))
     _write_text(path, _html_report(results, {k: v for k, v in last.items() if k != "results"},
-                                   repo.top))
+                                   repo.top, local=not last.get("collected")))
     _print_out(path)
     if args.open:
         import pathlib

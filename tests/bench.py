@@ -225,7 +225,7 @@ def report_rows(tmp):
         walls.append(time.monotonic() - started)
     size = os.path.getsize(out)
     with open(out, encoding="utf-8") as f:
-        cut = "diff lines per worker" in f.read()
+        cut = "per worker; see all of it" in f.read()
     return [("report: 10 workers x 5,000 changed lines", f"{median(walls):.2f}s",
              f"max {max(walls):.2f}s", "", "<= 1s"),
             ("  its size", f"{size / 1e6:.2f} MB", "cut" if cut else "nothing cut", "", "<= 5 MB")]

@@ -208,7 +208,7 @@ def test_diffs_over_the_budget_are_cut_with_a_note(cli, repo, monkeypatch):
     assert "up to 5 diff lines" in section and "per worker" in section and "diff 1" in section
     assert "one.txt" in section and "two.txt" in section  # both named, with counts
     shown = [line for d in page.all("pre", class_="diff") for line in d["text"]]
-    assert "line 3" in "".join(shown) and "line 39" not in "".join(shown)
+    assert "line 2" in "".join(shown) and "line 39" not in "".join(shown)
     assert "… cut here" in "".join(shown)
 
 
@@ -292,3 +292,112 @@ def test_rerun_writes_a_report_of_the_whole_plan(cli, repo):
     badges = [text_of(e) for e in page.all("span") if e["attrs"].get("class") == "badge success"]
     assert len(badges) == 4  # ranking and section of both workers: the earlier success kept
     assert page.by_id("d1-0") is not None and page.by_id("d2-1") is not None
+
+
+def script_agent(tmp_path, body):
+    """An agent command template running the shell script ``body`` in the worktree."""
+    path = tmp_path / "agent.sh"
+    path.write_text("#!/bin/sh\nset -e\n" + body)
+    path.chmod(0o755)
+    return f"{path} {{task}}"
+
+
+def test_each_file_gets_its_own_diff_whatever_git_shows(cli, repo, tmp_path):
+    # A submodule shown as a log by the user's config, a file that becomes a link (two
+    # sections in the patch), a mode change, a pure rename and an empty file: each row
+    # of the report must carry its own content, and none may take another's.
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    git("init", "-q", "-b", "main", cwd=sub)
+    (sub / "s.txt").write_text("s\n")
+    git("add", "-A", cwd=sub)
+    git("commit", "-q", "-m", "s", cwd=sub)
+    sha = git("rev-parse", "HEAD", cwd=sub)
+    for name, text in (("a_link", "was a file\n"), ("b.txt", "b\n"), ("run.sh", "echo\n"),
+                       ("old.txt", "moving\n" * 5)):
+        (repo / name).write_text(text)
+    git("add", "-A", cwd=repo)
+    git("update-index", "--add", "--cacheinfo", f"160000,{sha},sub", cwd=repo)
+    git("commit", "-q", "-m", "more", cwd=repo)
+    (repo / ".git" / "config").write_text((repo / ".git" / "config").read_text()
+                                          + "[diff]\n\tsubmodule = log\n\tnoprefix = true\n")
+    agent = script_agent(tmp_path, f"""
+rm a_link && ln -s b.txt a_link
+echo B-CHANGED >> b.txt
+chmod +x run.sh
+git mv old.txt new.txt
+: > empty.txt
+git update-index --add --cacheinfo 160000,{git("commit-tree", "-m", "x", f"{sha}^{{tree}}", cwd=sub)},sub
+git add -A a_link b.txt run.sh new.txt empty.txt
+git commit -q -m "the agent's own commit"
+""")
+    code, _out, err = cli("run", "change things", "--agent-cmd", agent, "--workers", "1",
+                          "--html", "r.html", "--progress", "none")
+    assert code == 0, err
+    page = Page((repo / "r.html").read_text())
+    diffs = {e["attrs"]["id"]: text_of(e) for e in page.all("pre", class_="diff")}
+    names = {text_of(e) for e in page.all("td", class_="mono")}
+    assert {"a_link", "b.txt", "run.sh", "old.txt → new.txt", "empty.txt", "sub"} <= names
+    shown = "\n".join(diffs.values())
+    assert "+B-CHANGED" in shown and "new mode 100755" in shown and "rename to new.txt" in shown
+    assert "+b.txt" in shown  # the link's target
+    assert "Subproject commit" in shown
+    for ident, text in diffs.items():  # no diff holds two files' changes
+        assert not ("+B-CHANGED" in text and "+b.txt" in text), ident
+        assert not ("Subproject" in text and "B-CHANGED" in text), ident
+
+
+def test_escaping_cannot_push_the_report_past_its_budget(cli, repo, monkeypatch):
+    monkeypatch.setattr(ap, "_REPORT_DIFF_CHARS", 20000)
+    quotes = "\n".join('"' * 50 for _ in range(2000))  # each character escapes to 6
+    code, _out, _err = cli("run", quotes, "--models", "fake:write=q.txt,fake:write=q.txt", "--workers", "2",
+                           "--html", "r.html", "--progress", "none")
+    assert code == 0
+    size = len((repo / "r.html").read_text())
+    assert size < 2 * 20000 + 60000, size  # two workers' diffs, and the page around them
+
+
+def test_a_worker_with_many_files_lists_the_first_ones(cli, repo, monkeypatch):
+    monkeypatch.setattr(ap, "_REPORT_FILES", 3)
+    writes = "+".join(f"write=f{i}.txt" for i in range(5))
+    code, _out, _err = cli("run", "t", "--models", f"fake:{writes}", "--workers", "1",
+                           "--html", "r.html", "--progress", "none")
+    assert code == 0
+    section = text_of(Page((repo / "r.html").read_text()).by_id("w1"))
+    assert "2 more files are not listed" in section and "diff 1 --stat" in section
+
+
+def test_new_files_of_a_no_commit_worker_show_whatever_git_status_hides(cli, repo):
+    git("config", "status.showUntrackedFiles", "no", cwd=repo)
+    code, _out, _err = cli("run", "fresh\nlines", "--models", "fake:write=new.txt+nested=inner",
+                           "--workers", "1", "--no-commit", "--html", "r.html", "--progress", "none")
+    assert code == 0
+    section = text_of(Page((repo / "r.html").read_text()).by_id("w1"))
+    assert "new.txt" in section and "+fresh" in section and "+lines" in section
+    assert "inner/" in section and "a git repository inside the worktree" in section
+
+
+def test_collect_never_reads_log_paths_named_in_a_results_file(cli, repo, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET\n")
+    cli("run", "t", "--models", "fake:write=a.txt", "--workers", "1", "--check", "true",
+        "--results", "r.json", "--progress", "none")
+    data = json.loads((repo / "r.json").read_text())
+    data["results"][0].update(stderr_path=str(secret), worker_log=str(secret))
+    data["base_commit"] = 5  # nonsense, hand-edited: no traceback either
+    (repo / "r.json").write_text(json.dumps(data))
+    code, _out, err = cli("collect", "r.json", "--html", "c.html")
+    assert code == 0, err
+    text = (repo / "c.html").read_text()
+    assert "TOP SECRET" not in text and "on the machine that ran it" in text
+
+
+def test_a_timeline_from_a_wrong_clock_stays_small(cli, repo):
+    cli("run", "t", "--models", "fake:write=a.txt", "--workers", "1", "--results", "r.json",
+        "--progress", "none")
+    data = json.loads((repo / "r.json").read_text())
+    data["results"][0]["timeline"][0]["at"] = 0  # 1970
+    (repo / "r.json").write_text(json.dumps(data))
+    code, _out, err = cli("collect", "r.json", "--html", "c.html")
+    assert code == 0, err
+    assert len((repo / "c.html").read_text()) < 100000

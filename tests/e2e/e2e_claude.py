@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 
 import pytest
@@ -330,51 +331,91 @@ def test_continue_when_the_session_is_gone_says_so(tmp_path, claude_bin):
 
 # -- budgets: Claude Code's own --max-budget-usd ----------------------------------------
 
-# A million new input tokens per call: $3.00 on Sonnet 4.6 ($3 per million), so the
-# first call crosses any budget under that. Claude Code prices the usage from its own
-# table (a model it does not know is priced like Opus 4.5: $5/$25 per million).
-COSTLY = {"input_tokens": 1_000_000}
-COSTLY_CALL = 3.000264  # 1,000,000 x $3 + 20 x $3.75 + 30 x $0.30 + 12 x $15, per million
+# 100,000 new input tokens per call: $0.30 on Sonnet 4.6 ($3 per million), so a budget
+# of $0.5 is crossed by the second call, and one of $0.2 by the first. Claude Code prices
+# the usage itself, from its own table (a model it does not know is priced like Opus 4.5:
+# $5/$25 per million). Not more: past its 200,000-token context window Claude Code stops
+# before the next call with "Prompt is too long" (a success subtype with is_error).
+COSTLY = {"input_tokens": 100_000}
+COSTLY_CALL = 0.300264  # 100,000 x $3 + 20 x $3.75 + 30 x $0.30 + 12 x $15, per million
+COSTLY_IN = 100_000 + 20 + 30
 
 
 @pytest.mark.parametrize("option", ["--budget-per-worker", "--budget-total"])
 def test_budget_stops_claude_and_the_reason_is_its_own(tmp_path, claude_bin, option):
-    """The budget reaches Claude Code as ``--max-budget-usd 0.5``. It checks the budget
-    after each model call: the first costs $3.00, so it stops before running the Write
-    the model asked for, and prints ``"subtype": "error_max_budget_usd"``,
-    ``"is_error": true``, no ``result``, ``"errors": ["Reached maximum budget ($0.5)"]``,
-    exit code 1. Its ``usage`` there misses the last call (all zeros here); the
-    per-model ``modelUsage`` has it."""
+    """The budget reaches Claude Code as ``--max-budget-usd 0.5``. It checks the budget after
+    each model call: the first ($0.30) asks for the Write, which runs; the second ($0.60
+    in all) ends the task, and Claude Code then reports ``"subtype":
+    "error_max_budget_usd"``, ``"is_error": true``, no ``result``, ``"errors": ["Reached
+    maximum budget ($0.5)"]``, exit code 1 -- even though the work is done. Its ``usage``
+    there misses the last call; ``modelUsage`` has them all."""
     repo = harness.make_repo(tmp_path)
     with AnthropicStandIn("write", usage=COSTLY) as standin:
         r = run(repo, claude_env(tmp_path, claude_bin, standin.url), "--models", MODEL,
                 option, "0.5")
     res = only_result(r)
     logs = harness.worker_logs(res)
+    assert r.code == 1, (r, logs)  # stopped by its budget is not a success
+    assert len(standin.model_calls()) == 2
+    reported = agent_result(res)
+    assert reported["subtype"] == "error_max_budget_usd" and reported["is_error"] is True
+    assert reported["errors"] == ["Reached maximum budget ($0.5)"] and "result" not in reported
+    assert reported["total_cost_usd"] == pytest.approx(2 * COSTLY_CALL)
+    assert reported["modelUsage"][MODEL]["inputTokens"] == 2 * COSTLY["input_tokens"]
+    assert reported["usage"]["input_tokens"] == COSTLY["input_tokens"]  # one call short
+    # Stopped by a limit, in Claude Code's words. Like its turn limit (and like
+    # architect's budget stop) that is partial work, not a model failure.
+    assert res["status"] in ("partial", "failed"), (res, logs)
+    assert "Reached maximum budget ($0.5)" in (res["error"] or ""), res
+    assert res["steps"] == reported["num_turns"] == 2
+    assert res["cost"] == pytest.approx(2 * COSTLY_CALL)
+    # The tokens are the truth or unknown, never one call short.
+    assert res["tokens_in"] in (None, 2 * COSTLY_IN), res
+    assert res["tokens_out"] in (None, 2 * USAGE["output_tokens"]), res
+    # What it did before the budget ran out is kept and committed.
+    assert harness.read_bytes(os.path.join(res["worktree_path"], "HELLO.txt")) == b"hello\n"
+    assert res["files_modified"] == ["HELLO.txt"]
+    assert harness.committed_files(repo, BRANCH) == ["HELLO.txt"]
+    assert_no_leftovers(claude_bin)
+
+
+def test_budget_spent_by_the_first_call(tmp_path, claude_bin):
+    """``--budget-per-worker 0.2`` and a first call of $0.30: Claude Code stops right after
+    it. The Write that call asked for is started (Claude Code runs tools while the answer
+    streams in) and cut off: it never makes HELLO.txt, and in a git worktree it often
+    leaves its empty temporary file ``HELLO.txt.tmp.<pid>.<hex>`` behind. The result's
+    ``usage`` is all zeros there."""
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write", usage=COSTLY) as standin:
+        r = run(repo, claude_env(tmp_path, claude_bin, standin.url), "--models", MODEL,
+                "--budget-per-worker", "0.2")
+    res = only_result(r)
+    logs = harness.worker_logs(res)
     assert r.code == 1, (r, logs)
     assert len(standin.model_calls()) == 1
     reported = agent_result(res)
-    assert reported["subtype"] == "error_max_budget_usd" and reported["is_error"] is True
-    assert reported["errors"] == ["Reached maximum budget ($0.5)"]
-    assert reported["total_cost_usd"] == pytest.approx(COSTLY_CALL)
-    # Stopped by a limit, in Claude Code's words (like its turn limit, and like
-    # architect's budget stop, this is partial work rather than a model failure).
+    assert reported["subtype"] == "error_max_budget_usd"
+    assert reported["errors"] == ["Reached maximum budget ($0.2)"]
+    assert reported["usage"]["input_tokens"] == 0
     assert res["status"] in ("partial", "failed"), (res, logs)
-    assert "Reached maximum budget ($0.5)" in (res["error"] or ""), res
-    assert res["steps"] == reported["num_turns"] == 1
+    assert "Reached maximum budget ($0.2)" in (res["error"] or ""), res
+    assert res["steps"] == 1
     assert res["cost"] == pytest.approx(COSTLY_CALL)
-    # The tokens are the truth or unknown, never the zeros of that result's `usage`.
-    assert res["tokens_in"] in (None, 1_000_000 + 20 + 30), res
-    assert res["tokens_out"] in (None, 12), res
-    assert standin.writes and not os.path.exists(os.path.join(res["worktree_path"], "HELLO.txt"))
-    assert res["files_modified"] == []
-    assert_nothing_committed(repo)
+    assert res["tokens_in"] in (None, COSTLY_IN), res
+    assert res["tokens_out"] in (None, USAGE["output_tokens"]), res
+    worktree = res["worktree_path"]
+    assert len(standin.writes) == 1 and not os.path.exists(os.path.join(worktree, "HELLO.txt"))
+    for name in res["files_modified"]:  # Claude Code's debris, if any: reported as it is
+        assert re.fullmatch(r"HELLO\.txt\.tmp\.[0-9]+\.[0-9a-f]+", name), res
+        assert harness.read_bytes(os.path.join(worktree, name)) == b""
+    assert harness.committed_files(repo, BRANCH) == res["files_modified"]
     assert_no_leftovers(claude_bin)
 
 
 def test_budget_total_starts_no_worker_past_it(tmp_path, claude_bin):
-    """Two workers one at a time under ``--budget-total 0.5``: the first spends $3.00
-    (Claude Code's own figure, over the $0.5 it was given); the second never starts."""
+    """Two workers one at a time under ``--budget-total 0.5``: the first is given $0.5,
+    spends $0.60 (Claude Code's own figure: it stops after the call that crosses the budget); the
+    second never starts."""
     repo = harness.make_repo(tmp_path)
     with AnthropicStandIn("write", usage=COSTLY) as standin:
         r = harness.run_tool(repo, [TASK, "--agent-cmd", "claude", "--workers", "1",
@@ -385,10 +426,11 @@ def test_budget_total_starts_no_worker_past_it(tmp_path, claude_bin):
     assert len(r.results) == 2, r
     one, two = sorted(r.results, key=lambda x: x["worker_id"])
     assert "Reached maximum budget ($0.5)" in (one["error"] or ""), one
-    assert one["cost"] == pytest.approx(COSTLY_CALL)
+    assert one["cost"] == pytest.approx(2 * COSTLY_CALL)
     assert two["status"] == "skipped", two
     assert "--budget-total" in (two["error"] or ""), two
-    assert two["exit_code"] is None and two["cost"] in (0, 0.0, None)
-    assert len(standin.model_calls()) == 1  # only worker 1 asked the model
+    assert two["exit_code"] is None
+    assert len(standin.model_calls()) == 2  # only worker 1 asked the model
     assert not os.path.exists(os.path.join(repo, ".architect-parallel-2"))
+    assert harness.git_out(repo, "branch", "--list", "architect/parallel-2").strip() == ""
     assert_no_leftovers(claude_bin)
