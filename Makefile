@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 PYTHON ?= python3
 
-.PHONY: test e2e demo bench bench-report
+.PHONY: test e2e demo bench bench-report bench-race
 
 # pytest is the only test dependency. When $(PYTHON) lacks it, it is installed into
 # a project-local .venv (this also works where the system Python is "externally
@@ -35,3 +35,7 @@ bench:
 # Only the HTML report's figure: 10 workers with 5,000 changed lines each (a few seconds).
 bench-report:
 	$(PYTHON) tests/bench.py report
+
+# Only the race: 10 scripted agents, one passes after 1 s, without and with --stop-on-pass (~35 s).
+bench-race:
+	$(PYTHON) tests/bench.py race

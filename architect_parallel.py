@@ -209,6 +209,10 @@ class WorkerResult:
     # Each change of the worker's state, in order: {"state": "queued", "at": UNIX seconds}
     # (states: queued, creating, setup, running, checking, then its status; again per retry).
     timeline: List[dict] = field(default_factory=list)
+    session_id: Optional[str] = None  # the agent's session, as its CLI reported it (continue)
+    # One per follow-up task run with continue, in order: {"task", "resumed", "status",
+    # "cost", "duration", "commit", "at"}; ``task`` stays the first task.
+    continued: List[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The result as JSON-ready data; steps and cost are None when unknown."""
@@ -278,6 +282,15 @@ class ParallelConfig:
                 "--models)")
 
 
+class _FollowUp:
+    """A continue of a worker: the name of its logs, and the session to resume, if any."""
+
+    __slots__ = ("stem", "session")
+
+    def __init__(self, stem: str, session: Optional[str]):
+        self.stem, self.session = stem, session
+
+
 class _Job:
     """One planned worker run. (Internal records are plain classes: each @dataclass
     costs start-up time.)"""
@@ -340,14 +353,16 @@ def _plan(config: ParallelConfig, top: str) -> List[_Job]:
 class _Report:
     """What an agent's output says about its run; None wherever it says nothing."""
 
-    __slots__ = ("status", "steps", "cost", "tokens_in", "tokens_out", "reason", "missing")
+    __slots__ = ("status", "steps", "cost", "tokens_in", "tokens_out", "reason", "missing",
+                 "session")
 
     def __init__(self, status: Optional[str] = None, steps: object = None, cost: object = None,
                  tokens_in: object = None, tokens_out: object = None,
-                 reason: Optional[str] = None):
+                 reason: Optional[str] = None, session: object = None):
         self.status, self.steps, self.cost = status, steps, cost
         self.tokens_in, self.tokens_out, self.reason = tokens_in, tokens_out, reason
         self.missing: Optional[str] = None  # the result the CLI should have printed, if absent
+        self.session = session  # the id of the agent's session, to resume it (continue)
 
 
 class _Output:
@@ -380,15 +395,18 @@ class _Adapter:
     alone). ``check``: given the command line and environment, why the CLI would
     refuse to run (checked before anything is created), or None. ``prints``: what its
     result looks like, named when it is missing ("JSON result"). ``noise``: starts of
-    lines it prints that never say what went wrong.
+    lines it prints that never say what went wrong. ``resume``: turns its command line
+    into one that goes on with a session it reported (continue), for the CLIs that can.
     """
 
     def __init__(self, template: str, read: Callable[[_Output], _Report],
                  env: Optional[Dict[str, str]] = None, bookkeeping: "tuple[str, ...]" = (),
                  check: Optional[Callable[[List[str], Dict[str, str]], Optional[str]]] = None,
-                 prints: Optional[str] = None, noise: "tuple[str, ...]" = ()):
+                 prints: Optional[str] = None, noise: "tuple[str, ...]" = (),
+                 resume: Optional[Callable[[List[str], str], List[str]]] = None):
         self.template, self.read, self.env = template, read, dict(env or {})
         self.bookkeeping, self.check, self.prints, self.noise = bookkeeping, check, prints, noise
+        self.resume = resume
 
 
 def _read_architect(out: _Output) -> _Report:
@@ -438,7 +456,7 @@ def _read_claude(out: _Output) -> _Report:
                                         "cache_read_input_tokens")]
     tokens_in = sum(p for p in parts if _count(p)) if _count(parts[0]) else None
     return _Report(status, payload.get("num_turns"), payload.get("total_cost_usd"), tokens_in,
-                   usage.get("output_tokens"), reason)
+                   usage.get("output_tokens"), reason, payload.get("session_id"))
 
 
 # Codex items that are actions (a step); agent messages, reasoning, to-do lists and
@@ -452,14 +470,16 @@ def _read_codex(out: _Output) -> _Report:
     ``turn.failed`` decides; ``error`` events are retry notices unless no turn ended.
     Steps are the distinct actions started or completed (0.140 loses the completion of
     an action interrupted by a reconnect)."""
-    status = notice = reason = None
+    status = notice = reason = session = None
     actions = set()
     tokens_in = tokens_out = 0
     seen = False
     for event in out.json_lines():
         kind = event.get("type")
         seen = seen or isinstance(kind, str)
-        if kind == "turn.completed":
+        if kind == "thread.started":
+            session = event.get("thread_id")
+        elif kind == "turn.completed":
             status, reason = "success", None
             usage = event.get("usage") if isinstance(event.get("usage"), dict) else {}
             tokens_in += usage["input_tokens"] if _count(usage.get("input_tokens")) else 0
@@ -480,7 +500,7 @@ def _read_codex(out: _Output) -> _Report:
         reason = notice
     return _Report(status, len(actions) if seen else None, None,
                    tokens_in or None if seen else None, tokens_out or None if seen else None,
-                   reason)
+                   reason, session)
 
 
 def _api_message(message: object) -> Optional[str]:
@@ -616,6 +636,26 @@ def _read_exit_code(out: _Output) -> _Report:
     return _Report()
 
 
+def _claude_resume(argv: List[str], session: str) -> List[str]:
+    """``claude --resume SESSION -p ...``: the same session, from where it stopped."""
+    return [argv[0], "--resume", session, *argv[1:]]
+
+
+def _codex_resume(argv: List[str], session: str) -> List[str]:
+    """``codex exec resume [options] SESSION -- TASK``: ``exec resume`` takes no --sandbox,
+    so the sandbox is given as its config setting."""
+    end = argv.index("--")
+    options, i = [], 2
+    while i < end:
+        if argv[i] == "--sandbox" and i + 1 < end:
+            options += ["-c", f'sandbox_mode="{argv[i + 1]}"']
+            i += 2
+        else:
+            options.append(argv[i])
+            i += 1
+    return [argv[0], "exec", "resume", *options, session, "--", *argv[end + 1:]]
+
+
 def _claude_check(argv: List[str], env: Dict[str, str]) -> Optional[str]:
     """Claude Code refuses to skip its permission prompts as root unless told it runs in a
     sandbox: IS_SANDBOX exactly "1" (Claude Code 2.1 refuses "true") or CLAUDE_CODE_BUBBLEWRAP."""
@@ -641,12 +681,13 @@ PRESETS = {
         prints="JSON result"),
     "claude": _Adapter(
         "claude -p --output-format json --dangerously-skip-permissions "
-        "--max-turns {max_steps} --model {model?} -- {task}",
-        _read_claude, check=_claude_check, prints="JSON result"),
+        "--max-turns {max_steps} --model {model?} --max-budget-usd {budget?} -- {task}",
+        _read_claude, check=_claude_check, prints="JSON result", resume=_claude_resume),
     "codex": _Adapter(
         "codex exec --json --sandbox workspace-write --skip-git-repo-check "
         "-c features.unbounded_connection_retries=false --model {model?} -- {task}",
-        _read_codex, prints="JSON events", noise=("Reading additional input from stdin",)),
+        _read_codex, prints="JSON events", noise=("Reading additional input from stdin",),
+        resume=_codex_resume),
     "aider": _Adapter(
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
@@ -682,6 +723,8 @@ def _read_result(adapter: _Adapter, out: _Output) -> _Report:
     except OverflowError:  # an integer too large for a float
         cost = None
     report.cost = cost if cost is not None and math.isfinite(cost) else None
+    session = report.session  # handed back to the CLI as an argument: a plain word only
+    report.session = session if isinstance(session, str) and _SESSION.fullmatch(session) else None
     if report.status != "success":
         reason = report.reason if isinstance(report.reason, str) and report.reason.strip() else (
             _last_meaningful_line(out.tail("stderr"), adapter.noise))
@@ -699,6 +742,7 @@ def _read_result(adapter: _Adapter, out: _Output) -> _Report:
 
 
 _MAX_REASON = 500  # characters of an agent's reason kept in ``error``
+_SESSION = _LazyPattern(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 # Lines that carry no reason of their own: stack frames, JSON punctuation, rules.
 _NOT_A_REASON = _LazyPattern(r"^(at |File \"|Traceback |[\]\[{}(),:;.\-=_*#~|+`'\"─━═\s]*$)")
 _ANSI = _LazyPattern(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
@@ -821,6 +865,69 @@ class ParallelRunner:
         workers = [{"worker": j.worker_id, "task": j.task, "model": j.model or "default",
                     "branch": j.branch} for j in jobs]
         return workers, self._run_info(jobs, base_commit, time.time())
+
+    def continue_worker(self, previous: WorkerResult, task: str,
+                        resume: bool = True) -> WorkerResult:
+        """Run worker ``previous``'s agent and model again in its worktree, on its branch,
+        with the follow-up ``task``; commit on top and run the checks again. When its CLI
+        can and ``previous`` named a session, that session is resumed (unless not
+        ``resume``). Returns ``previous`` updated: status, checks, files and error are the
+        follow-up's, time, cost, steps and tokens the sum, and ``continued`` records it.
+
+        Raises ParallelError when the worktree is gone or holds changes made after its
+        run, or while another run holds the repository.
+        """
+        self._cancel.clear()
+        self._halt.clear()
+        self._hurry.clear()
+        self._won, self._spent = None, 0.0
+        self.config.validate()
+        if not isinstance(task, str) or not task.strip():
+            raise ConfigError("continue needs a follow-up task")
+        repo = _Repo.find(self.workspace_root)
+        self.top = repo.top
+        self._tasks_dir = os.path.join(repo.common_dir, _STATE_DIR, "tasks")
+        command = _AgentCommand.parse(self.config.agent_cmd)
+        job = _Job(previous.worker_id, task, None if previous.model == "default" else previous.model,
+                   previous.branch, previous.worktree_path)
+        session = previous.session_id if resume and command.adapter.resume else None
+        follow_up = _FollowUp(f"continue-{len(previous.continued) + 1}", session)
+        with self._lock(repo), self._catch_signals():
+            self._check_continuable(repo, job)
+            repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
+            self._agent_env = _git_config_env(os.environ, repo.missing_identity())
+            self._watch = _OutsideWatch(repo, self._warn)
+            self._run_started = time.time()
+            self._timelines = {job.worker_id: list(previous.timeline)}
+            self._state(job, "queued")
+            new = self._attempt(repo, job, previous.base_commit, command, [],
+                                repo.state_dir("logs"), follow_up)
+        result = _followed(previous, new, follow_up)
+        result.timeline = self._timelines[job.worker_id]
+        self.results = [result]
+        if self._signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self._signum is not None:
+            raise _Signalled(self._signum)
+        return result
+
+    def _check_continuable(self, repo: _Repo, job: _Job) -> None:
+        """Refuse to continue in a worktree that is gone, elsewhere, or holds changes its
+        run did not make (a follow-up's commit would take them in)."""
+        name = f"worker {job.worker_id}"
+        worktree = next((w for w in repo.worktrees() if w["path"] == job.path), None)
+        if worktree is None or not os.path.isdir(job.path):
+            raise ParallelError(f"{name}'s worktree {job.path} is gone (removed by cleanup?): "
+                                "continue works in it; run the worker again instead")
+        if worktree.get("branch") != job.branch:
+            raise ParallelError(f"{job.path} is not on {job.branch} but on "
+                                f"{worktree.get('branch') or 'a detached HEAD'}; switch it back "
+                                "first")
+        changed = repo.changed_since_run(job.path)
+        if changed or (changed is None and repo.git("status", "--porcelain", cwd=job.path).strip()):
+            raise ParallelError(f"{job.path} has uncommitted changes made after {name}'s run; "
+                                "commit or discard them first (continue would commit them as "
+                                "the agent's)")
 
     def _prepare(self, find_agent: bool) -> "tuple[_Repo, _AgentCommand, str, List[_Job]]":
         """Check everything a run needs; return the repository, command, base and jobs."""
@@ -1107,8 +1214,10 @@ class ParallelRunner:
         return result
 
     def _attempt(self, repo: _Repo, job: _Job, base: str, command: _AgentCommand,
-                 includes: List[str], logs: str) -> WorkerResult:
-        """Create the worktree, set it up, run the agent, commit, run the checks."""
+                 includes: List[str], logs: str, follow_up: Optional[_FollowUp] = None
+                 ) -> WorkerResult:
+        """Create the worktree, set it up, run the agent, commit, run the checks. With
+        ``follow_up`` (continue): the worktree is there, set up; the agent may resume."""
         n = job.worker_id
         result = WorkerResult(
             worker_id=n, branch=job.branch, model=job.model or "default",
@@ -1120,69 +1229,26 @@ class ParallelRunner:
             result.status, result.error = halted
             self._state(job, result.status, result.error)
             return result
-        values = self._values(job, base)
-        env = command.environment(_clean_env())
-        env.update(self._agent_env)
-        env.update({f"ARCHITECT_PARALLEL_{key.upper()}": values[key] or ""
-                    for key in ("worker", "task", "task_file", "model", "branch", "worktree",
-                                "base", "port")})
-        if len(_encode(job.task)) > _MAX_ARG_BYTES - 100:  # too long for the environment
-            del env["ARCHITECT_PARALLEL_TASK"]
-        agent_ran, copied = False, []
+        agent_ran, copied, env = False, [], {}
         try:
-            argv = command.argv(values)
+            env, argv = self._agent_call(job, base, command)
+            if follow_up and follow_up.session:
+                argv = command.adapter.resume(argv, follow_up.session)  # type: ignore[misc]
             too_long = _too_long(argv, env)
             if too_long:
                 result.error = too_long
                 return result
-            os.makedirs(self._tasks_dir, exist_ok=True)
-            with open(values["task_file"] or "", "wb") as f:
-                f.write(_encode(job.task))
-            with self._turns.turn(n, self._halt) as granted:
-                if not granted:
-                    result.status, result.error = self._halted()
+            if follow_up is None:
+                copied = self._set_up(repo, job, base, includes, env, result, logs)
+                if copied is None:
                     return result
-                self._state(job, "creating")
-                created = self._create(repo, job, base, includes)
-            if created is None or self._halt.is_set():
-                if created is not None:
-                    self._remove(repo, job, base)  # kept only if the worker ran
-                result.status, result.error = self._halted() or ("interrupted", "not started")
-                return result
-            copied = created
-            result.worker_log = os.path.join(logs, f"worker-{n}.log")
-            with open(result.worker_log, "wb") as log:
-                log.write(f"worker {n} in {job.path}; copied {len(copied)} file(s)\n".encode())
-            if self.config.setup:
-                self._state(job, "setup")
-            for cmd in self.config.setup:
-                code, timed_out, _ = self._run_shell(n, cmd, job.path, env, result.worker_log, "setup")
-                if self._halt.is_set():
-                    result.status, result.error = self._stopped(result.error, "during setup")
-                    return result
-                if code != 0:
-                    result.error = (f"setup command {cmd!r} "
-                                    + ("timed out" if timed_out else f"failed with exit code {code}")
-                                    + f"; see {result.worker_log}")
-                    return result
-            result.log_path = os.path.join(logs, f"worker-{n}.stdout.log")
-            result.stderr_path = os.path.join(logs, f"worker-{n}.stderr.log")
-            self._state(job, "running")
-            timeout = self.config.timeout_per_worker
-            started = time.monotonic()
+            else:
+                result.worker_log = os.path.join(logs, f"worker-{n}.{follow_up.stem}.log")
+                with open(result.worker_log, "wb") as log:
+                    log.write(f"worker {n} in {job.path}: {follow_up.stem}\n".encode())
             agent_ran = True
-            self._watch.started(n)
-            self._running[n] = started
-            try:
-                exit_code, timed_out = self._run_process(
-                    n, argv, job.path, env, result.log_path, result.stderr_path,
-                    None if timeout is None else timeout + _DEADLINE_GRACE)
-            finally:
-                self._running.pop(n, None)
-                outside = self._watch.ended(n)
-            result.duration = round(time.monotonic() - started, 3)
-            result.exit_code = exit_code
-            self._judge(repo, job, command.adapter, result, timed_out, outside)
+            self._run_agent(repo, job, command, argv, env, result, logs,
+                            follow_up.stem if follow_up else None)
         except ParallelError as exc:
             result.error = str(exc)
         except OSError as exc:  # e.g. the log folder vanished or the agent cannot be executed
@@ -1192,16 +1258,93 @@ class ParallelRunner:
                 self._finish(repo, job, result, env, copied)
             with self._spend_lock:  # every attempt's cost counts
                 self._spent += result.cost if result.cost_known else 0.0
-            if _not_started(result):
-                self._state(job, result.status, result.error or "")
-            else:
-                detail = f"{result.duration:.1f}s"
-                if result.cost_known:
-                    detail += f" ${result.cost:.4f}"
-                if result.checks_total:
-                    detail += f" checks {_checks_cell(result)}"
-                self._state(job, result.status, detail + (f" ({result.error})" if result.error else ""))
+            self._ended(job, result)
         return result
+
+    def _agent_call(self, job: _Job, base: str,
+                    command: _AgentCommand) -> "tuple[Dict[str, str], List[str]]":
+        """The agent's environment and command line; its task written for {task_file}."""
+        values = self._values(job, base)
+        env = command.environment(_clean_env())
+        env.update(self._agent_env)
+        env.update({f"ARCHITECT_PARALLEL_{key.upper()}": values[key] or ""
+                    for key in ("worker", "task", "task_file", "model", "branch", "worktree",
+                                "base", "port")})
+        if len(_encode(job.task)) > _MAX_ARG_BYTES - 100:  # too long for the environment
+            del env["ARCHITECT_PARALLEL_TASK"]
+        os.makedirs(self._tasks_dir, exist_ok=True)
+        with open(values["task_file"] or "", "wb") as f:
+            f.write(_encode(job.task))
+        return env, command.argv(values)
+
+    def _set_up(self, repo: _Repo, job: _Job, base: str, includes: List[str],
+                env: Dict[str, str], result: WorkerResult, logs: str) -> Optional[List[str]]:
+        """Create the worktree (in turn) and run the setup commands; return the include
+        files copied in, or None when the worker must not go on (``result`` says why)."""
+        n = job.worker_id
+        with self._turns.turn(n, self._halt) as granted:
+            if not granted:
+                result.status, result.error = self._halted() or ("interrupted", "not started")
+                return None
+            self._state(job, "creating")
+            created = self._create(repo, job, base, includes)
+        if created is None or self._halt.is_set():
+            if created is not None:
+                self._remove(repo, job, base)  # kept only if the worker ran
+            result.status, result.error = self._halted() or ("interrupted", "not started")
+            return None
+        result.worker_log = os.path.join(logs, f"worker-{n}.log")
+        with open(result.worker_log, "wb") as log:
+            log.write(f"worker {n} in {job.path}; copied {len(created)} file(s)\n".encode())
+        if self.config.setup:
+            self._state(job, "setup")
+        for cmd in self.config.setup:
+            code, timed_out, _ = self._run_shell(n, cmd, job.path, env, result.worker_log, "setup")
+            if self._halt.is_set():
+                result.status, result.error = self._stopped(result.error, "during setup")
+                return None
+            if code != 0:
+                result.error = (f"setup command {cmd!r} "
+                                + ("timed out" if timed_out else f"failed with exit code {code}")
+                                + f"; see {result.worker_log}")
+                return None
+        return created
+
+    def _run_agent(self, repo: _Repo, job: _Job, command: _AgentCommand, argv: List[str],
+                   env: Dict[str, str], result: WorkerResult, logs: str,
+                   stem: Optional[str]) -> None:
+        """Run the agent to its end or its deadline, then judge what it did."""
+        n = job.worker_id
+        name = f"worker-{n}" + (f".{stem}" if stem else "")
+        result.log_path = os.path.join(logs, f"{name}.stdout.log")
+        result.stderr_path = os.path.join(logs, f"{name}.stderr.log")
+        self._state(job, "running")
+        timeout = self.config.timeout_per_worker
+        started = time.monotonic()
+        self._watch.started(n)
+        self._running[n] = started
+        try:
+            exit_code, timed_out = self._run_process(
+                n, argv, job.path, env, result.log_path, result.stderr_path,
+                None if timeout is None else timeout + _DEADLINE_GRACE)
+        finally:
+            self._running.pop(n, None)
+            outside = self._watch.ended(n)
+        result.duration = round(time.monotonic() - started, 3)
+        result.exit_code = exit_code
+        self._judge(repo, job, command.adapter, result, timed_out, outside)
+
+    def _ended(self, job: _Job, result: WorkerResult) -> None:
+        """Report the worker's final state, with its time, cost, checks and error."""
+        if _not_started(result):
+            self._state(job, result.status, result.error or "")
+            return
+        detail = f"{result.duration:.1f}s"
+        if result.cost_known:
+            detail += f" ${result.cost:.4f}"
+        if result.checks_total:
+            detail += f" checks {_checks_cell(result)}"
+        self._state(job, result.status, detail + (f" ({result.error})" if result.error else ""))
 
     def _judge(self, repo: _Repo, job: _Job, adapter: _Adapter, result: WorkerResult,
                timed_out: bool, outside: List[str]) -> None:
@@ -1214,6 +1357,7 @@ class ParallelRunner:
         result.cost, result.cost_known = ((report.cost, True) if report.cost is not None
                                           else (0.0, False))
         result.tokens_in, result.tokens_out = report.tokens_in, report.tokens_out
+        result.session_id = report.session
         if self._halt.is_set():
             result.status, result.error = self._stopped(result.error)
         elif timed_out:
@@ -1818,6 +1962,34 @@ def _winner(results: List[WorkerResult]) -> Optional[WorkerResult]:
         return None
     best = next((r for r in results if r.rank == 1), None)
     return best if best is not None and _verified(best) else None
+
+
+def _followed(previous: WorkerResult, new: WorkerResult, follow_up: _FollowUp) -> WorkerResult:
+    """Worker ``previous`` after the follow-up whose result is ``new``: the follow-up's
+    status, checks, files, commit and logs; times, costs, steps and tokens added up."""
+    def total(a: Optional[int], b: Optional[int]) -> Optional[int]:
+        return None if a is None and b is None else (a or 0) + (b or 0)
+
+    result = dataclasses.replace(previous, status=new.status, error=new.error)
+    if new.log_path:  # its agent ran (else the rest of what the worker did stands)
+        for name in ("exit_code", "log_path", "stderr_path", "worker_log", "checks",
+                     "checks_passed", "checks_total", "files_modified"):
+            setattr(result, name, getattr(new, name))
+    result.commit = new.commit or previous.commit
+    result.session_id = new.session_id or previous.session_id
+    result.duration = round(previous.duration + new.duration, 3)
+    result.cost = previous.cost + new.cost
+    result.cost_known = previous.cost_known or new.cost_known
+    result.steps = previous.steps + new.steps
+    result.steps_known = previous.steps_known or new.steps_known
+    result.tokens_in = total(previous.tokens_in, new.tokens_in)
+    result.tokens_out = total(previous.tokens_out, new.tokens_out)
+    result.continued = previous.continued + [{
+        "task": new.task, "resumed": follow_up.session is not None,
+        "session_id": follow_up.session, "status": new.status,
+        "cost": new.cost if new.cost_known else None, "duration": new.duration,
+        "commit": new.commit, "at": time.time()}]
+    return result
 
 
 def _not_started(r: WorkerResult) -> bool:
@@ -4689,6 +4861,21 @@ def _list_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print them as a JSON array")
 
 
+def _continue_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("worker", metavar="N", help="worker number, or 'best' (the verified winner of "
+                   "the last race)")
+    p.add_argument("task", metavar="TASK", help="the follow-up task")
+    p.add_argument("--fresh", action="store_true",
+                   help="start a new agent session instead of resuming the worker's last one")
+    p.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
+                   help="as for run")
+    p.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
+                   help="a new time limit, instead of the last run's")
+    p.add_argument("--budget-per-worker", type=_number, metavar="USD",
+                   help="a new cost limit, instead of the last run's")
+    _add_report_options(p)
+
+
 def _html_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--html", metavar="FILE",
                    help=f"where to write it (default: .git/{_STATE_DIR}/report.html)")
@@ -4717,6 +4904,10 @@ _SUBCOMMANDS = [
      "Merge worker N's branch into the current branch.", _merge_options),
     ("list", [], "list the parallel worktrees and their last status",
      "List the parallel worktrees with the status of the last run.", _list_options),
+    ("continue", [], "run worker N's agent again in its worktree with a follow-up task",
+     "Run worker N's agent and model again in its worktree, on its branch, with a follow-up "
+     "task (resuming its session where the CLI can), commit on top and run the checks again.",
+     _continue_options),
     ("report", [], "write an HTML report of the last run: workers side by side",
      "Write one self-contained HTML page of the last run (or of what collect merged here): "
      "ranking, timeline, cost and time, each worker's checks, logs and diff; print its path.",
@@ -4738,6 +4929,7 @@ _EXAMPLES = {
     "merge": ["merge best", "merge all", "merge 3 --force"],
     "list": ["list", "list --json"],
     "report": ["report --open", "report --html report.html"],
+    "continue": ['continue best "also handle empty input"', 'continue 2 "fix the lint errors" --fresh'],
 }
 
 
@@ -4773,12 +4965,7 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         if getattr(args, key) is not None:
             _check_value(key, getattr(args, key), f"--{key.replace('_', '-')}")
     repo = _Repo.find(os.getcwd())
-    last = _load_last_run(repo)
-    saved = last.get("config")
-    if not isinstance(saved, dict) or not isinstance(last.get("results"), list) \
-            or not isinstance(saved.get("tasks"), list) or not last.get("base_commit"):
-        raise ParallelError("there is no last run to rerun here (or an older version made it)")
-    previous = [_result_from_dict(item, "last-run.json") for item in last["results"]]
+    last, saved, previous = _last_plan(repo, "rerun")
     failed = sorted(r.worker_id for r in previous if r.status != "success")
     if not failed:
         if not args.quiet:
@@ -4801,6 +4988,58 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     if runner.results:  # what list, diff best and merge best read: the whole plan again
         _save_last_run(repo, info, results)
     code = _report(args, results, info, repo.top, total=int(last.get("workers_total") or len(results)))
+    if interrupted is not None:
+        raise interrupted
+    return code
+
+
+def _last_plan(repo: _Repo, command: str) -> "tuple[dict, dict, List[WorkerResult]]":
+    """The last run (as saved), its configuration and its results, for rerun and continue."""
+    last = _load_last_run(repo)
+    saved = last.get("config")
+    if not isinstance(saved, dict) or not isinstance(last.get("results"), list) \
+            or not isinstance(saved.get("tasks"), list) or not last.get("base_commit"):
+        raise ParallelError(f"there is no last run to {command} here (or an older version made it)")
+    return last, saved, [_result_from_dict(item, "last-run.json") for item in last["results"]]
+
+
+def _cmd_continue(args: argparse.Namespace) -> int:
+    _check_output_paths(args)
+    for key in ("timeout_per_worker", "budget_per_worker"):
+        if getattr(args, key) is not None:
+            _check_value(key, getattr(args, key), f"--{key.replace('_', '-')}")
+    if not args.task.strip():
+        raise _UsageError("continue needs a follow-up task: continue N \"what to do next\"")
+    repo = _Repo.find(os.getcwd())
+    last, saved, results = _last_plan(repo, "continue")
+    _branch, _base, previous = _worker_branch(repo, args.worker)
+    if previous is None:
+        raise ParallelError(f"worker {args.worker} has no result in the last run to continue from")
+    config = ParallelConfig(
+        tasks=[args.task], base_branch=last["base_commit"], config_path=saved.get("config_path"),
+        api_base=saved.get("api_base"), **{key: saved[key] for key in DEFAULTS if key in saved})
+    config.stop_on_pass = False  # one worker: nothing to race
+    for key in ("timeout_per_worker", "budget_per_worker"):
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
+    display = _Progress(_Progress.choose(args.progress), quiet=args.quiet)
+    runner = ParallelRunner(config, os.getcwd(), progress=display.message, on_state=display.state)
+    interrupted: Optional[KeyboardInterrupt] = None
+    try:
+        runner.continue_worker(previous, args.task, resume=not args.fresh)
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+    finally:
+        display.close()
+    if not runner.results:
+        if interrupted is not None:
+            raise interrupted
+        return EXIT_NO_SUCCESS
+    result = runner.results[0]
+    results = _rank([result if r.worker_id == result.worker_id else r for r in results])
+    info = {k: v for k, v in last.items() if k != "results"}
+    _save_last_run(repo, info, results)
+    code = _report(args, [result], info, repo.top)
     if interrupted is not None:
         raise interrupted
     return code
@@ -4913,6 +5152,9 @@ _RESULT_TYPES: Dict[str, object] = {
     "checks": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
         for c in v),
+    "session_id": (str, type(None)),
+    "continued": lambda v: isinstance(v, list) and all(
+        isinstance(c, dict) and isinstance(c.get("task"), str) for c in v),
     "timeline": lambda v: isinstance(v, list) and all(
         isinstance(e, dict) and isinstance(e.get("state"), str) and _finite(e.get("at")) for e in v),
 }
@@ -5245,6 +5487,7 @@ _COMMANDS = {
     "collect": _cmd_collect,
     "rerun": _cmd_rerun,
     "report": _cmd_report,
+    "continue": _cmd_continue,
 }
 
 

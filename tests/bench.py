@@ -231,18 +231,47 @@ def report_rows(tmp):
             ("  its size", f"{size / 1e6:.2f} MB", "cut" if cut else "nothing cut", "", "<= 5 MB")]
 
 
+def race_rows(tmp):
+    """A race of 10 scripted agents, all at once: worker 4 passes the check after 1 s, the
+    others would work 30 s. Wall time and agent-seconds, without and with --stop-on-pass."""
+    repo = os.path.join(tmp, "race-repo")
+    os.makedirs(repo)
+    make_repo(repo, 50)
+    models = ["fake:sleep=30+write=other.txt"] * 10
+    models[3] = "fake:sleep=1+write=fix.txt"
+    rows = []
+    for label, extra in (("without --stop-on-pass", []), ("with --stop-on-pass", ["--stop-on-pass"])):
+        started = time.monotonic()
+        proc = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "architect_parallel.py"), "run", "fix it",
+             "--models", ",".join(models), "--workers", "10", "--check", "test -f fix.txt",
+             "--json", "--progress", "none", "--force", *extra],
+            cwd=repo, capture_output=True, text=True)
+        wall = time.monotonic() - started
+        results = json.loads(proc.stdout)
+        agent_seconds = sum(r["duration"] for r in results)
+        rows.append((f"race of 10, one passes at 1 s, {label}", f"{wall:.1f}s",
+                     f"agent-seconds {agent_seconds:.0f}",
+                     ", ".join(f"{sum(r['status'] == s for r in results)} {s}"
+                               for s in ("success", "stopped", "skipped")
+                               if any(r["status"] == s for r in results)), "report"))
+        git("worktree", "prune", cwd=repo)
+    return rows
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="architect-parallel-bench-")
-    if sys.argv[1:] == ["report"]:  # make bench-report: just this one
-        try:
-            rows = report_rows(tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return show(rows)
     records = os.path.join(tmp, "records")
     os.makedirs(records)
     os.environ["PATH"] = make_agent_bin(os.path.join(tmp, "bin")) + os.pathsep + os.environ["PATH"]
     os.environ["FAKE_AGENT_RECORD"] = records
+    only = {"report": report_rows, "race": race_rows}.get(sys.argv[1] if sys.argv[1:] else "")
+    if only:  # make bench-report, make bench-race: just that one
+        try:
+            rows = only(tmp)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return show(rows)
     rows = []
     try:
         # The small repository's measures first: the large one leaves the disk busy.
@@ -300,6 +329,7 @@ def main():
         rows += worktree_rows(large, 20000, records)
         rows += startup_rows(tmp)
         rows += report_rows(tmp)
+        rows += race_rows(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return show(rows)

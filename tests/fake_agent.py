@@ -45,6 +45,9 @@ Actions, run in order:
   failonce=NAME   the first call with this NAME exits 1 at once; later calls go on
   exit=N          exit with code N (after printing)
 
+Claude and Codex report a session id, the one they were asked to resume
+(``--resume ID``, ``exec resume ... ID --``) or a new one.
+
 With ``$FAKE_AGENT_RECORD`` set to a folder, every call writes
 ``<worker>.json`` there: argv, cwd, pid, start and end times, selected env.
 """
@@ -121,7 +124,7 @@ def print_result(name, status, result, indent):
         # An API error is a "success" subtype with is_error set (Claude Code 2.1).
         subtype = {"success": "success", "partial": "error_max_turns"}.get(
             status, "success" if apierror else "error_during_execution")
-        out = {"type": "result", "subtype": subtype,
+        out = {"type": "result", "subtype": subtype, "session_id": session_id("claude"),
                "is_error": status == "failed" or bool(apierror), "num_turns": steps,
                "total_cost_usd": cost, "result": apierror or "done",
                "usage": {"input_tokens": tokens_in - 1000 if tokens_in >= 1000 else tokens_in,
@@ -129,7 +132,7 @@ def print_result(name, status, result, indent):
                          "cache_read_input_tokens": 0, "output_tokens": tokens_out}}
         print(json.dumps(out))
     elif name == "codex":
-        print(json.dumps({"type": "thread.started", "thread_id": "t1"}))
+        print(json.dumps({"type": "thread.started", "thread_id": session_id("codex")}))
         print(json.dumps({"type": "turn.started"}))
         for notice in result.get("notices", []):
             print(json.dumps({"type": "error", "message": notice}))
@@ -188,6 +191,17 @@ def print_result(name, status, result, indent):
               f"Cost: ${cost / 2:.4f} message, ${cost:.4f} session.")
     else:
         print("done")
+
+
+def session_id(name):
+    """The session this call goes on with (``claude --resume ID``, ``codex exec resume ...
+    ID -- TASK``), or a new one."""
+    argv = sys.argv[1:]
+    if name == "claude" and "--resume" in argv:
+        return argv[argv.index("--resume") + 1]
+    if name == "codex" and argv[:2] == ["exec", "resume"] and "--" in argv:
+        return argv[argv.index("--") - 1]
+    return f"{name}-session-{os.getpid()}"
 
 
 def parse(argv):
