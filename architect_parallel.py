@@ -5037,7 +5037,8 @@ def _cmd_continue(args: argparse.Namespace) -> int:
         return EXIT_NO_SUCCESS
     result = runner.results[0]
     results = _rank([result if r.worker_id == result.worker_id else r for r in results])
-    info = {k: v for k, v in last.items() if k != "results"}
+    # Its commit is the run's work, not work done since: cleanup may take it.
+    info = dict({k: v for k, v in last.items() if k != "results"}, finished=time.time())
     _save_last_run(repo, info, results)
     code = _report(args, [result], info, repo.top)
     if interrupted is not None:

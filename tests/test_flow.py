@@ -541,3 +541,23 @@ def test_an_unquoted_task_of_several_words_is_suggested_quoted(repo, capsys):
     assert ap.main(["fix", "the", "bug", "--workers", "2"]) == 2
     assert capsys.readouterr().err.endswith("to run it as a task: architect-parallel run "
                                             "'fix the bug'\n")
+
+
+def test_every_readme_link_to_a_section_finds_it_and_every_option_is_documented():
+    import re
+    import architect_parallel as ap
+    from conftest import ROOT
+    text = open(os.path.join(ROOT, "README.md")).read()
+    text_no_code = re.sub(r"(?ms)^```.*?^```", "", text)
+
+    def slug(heading):  # GitHub's: lower case, punctuation dropped, spaces to hyphens
+        return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+    anchors = {slug(h) for h in re.findall(r"(?m)^#{1,6} (.+)$", text_no_code)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links - anchors == set()
+    for name, _aliases, *_rest in ap._SUBCOMMANDS:
+        for option in ap._subparser(ap._build_parser(name), name)._option_string_actions:
+            if option.startswith("--") and option not in ("--help", "--version"):
+                assert re.search(rf"(?<![\w-]){option}(?![\w-])", text), \
+                    f"{name} {option} is not in the README"

@@ -267,9 +267,13 @@ def test_continue_resumes_the_session_in_the_same_worktree(tmp_path, claude_bin)
     assert reported["subtype"] == "success" and reported["session_id"] == session
     assert res["session_id"] == session
     assert [os.path.basename(p) for p in session_files(env["HOME"])] == [f"{session}.jsonl"]
+    assert res["task"] == TASK  # the first task; the follow-ups are listed in `continued`
     continued = res["continued"]
     assert isinstance(continued, list) and len(continued) == 1, continued
     assert continued[0]["task"] == FOLLOW_UP and continued[0]["resumed"] is True, continued
+    assert continued[0]["session_id"] == session and continued[0]["status"] == "success"
+    assert continued[0]["commit"] == res["commit"]
+    assert continued[0]["cost"] == pytest.approx(reported["total_cost_usd"])
 
     # The follow-up wrote BYE.txt in the same worktree; it is a second commit on the
     # branch, on top of the first run's.
@@ -290,13 +294,76 @@ def test_continue_resumes_the_session_in_the_same_worktree(tmp_path, claude_bin)
     assert harness.read_bytes(os.path.join(repo, ".git", "config")) == config_before
     assert not os.path.exists(os.path.join(env["HOME"], ".gitconfig"))
 
-    # Turns and cost: Claude Code counts only the resumed process's turns (2) and
-    # prices only its calls.
+    # Claude Code counts only the resumed process's turns (2) and prices only its calls
+    # (and a --max-budget-usd given then counts from zero); the result adds both rounds up.
     assert reported["num_turns"] == 2
-    assert res["steps"] == 2 or res["steps"] == first["steps"] + 2, res
     assert reported["total_cost_usd"] == pytest.approx(0.001128)
-    assert res["cost"] == pytest.approx(reported["total_cost_usd"]) or res["cost"] == (
-        pytest.approx(first["cost"] + reported["total_cost_usd"])), res
+    assert first["cost"] == pytest.approx(0.001128)
+    assert res["steps"] == first["steps"] + 2
+    assert res["cost"] == pytest.approx(first["cost"] + reported["total_cost_usd"])
+    assert res["tokens_in"] == 2 * first["tokens_in"]
+    assert res["tokens_out"] == 2 * first["tokens_out"]
+    assert_no_leftovers(claude_bin)
+
+
+def test_continue_fresh_starts_a_new_session(tmp_path, claude_bin):
+    """``continue 1 TASK --fresh``: Claude Code starts a new session in the same worktree
+    (no --resume): the model sees only the follow-up, and a second session is saved."""
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write") as standin:
+        env = claude_env(tmp_path, claude_bin, standin.url)
+        first = only_result(run(repo, env, "--models", MODEL))
+        assert first["status"] == "success", (first, harness.worker_logs(first))
+        first_calls = len(standin.model_calls())
+        r = harness.run_tool(repo, ["continue", "1", FOLLOW_UP, "--fresh"], env, timeout=240)
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 0, (r, logs)
+    assert res["status"] == "success", (res, logs)
+    calls = standin.model_calls()[first_calls:]
+    assert len(calls) == 2
+    assert AnthropicStandIn.prompts(calls[0]) == [FOLLOW_UP]
+    assert "HELLO.txt" not in json.dumps(calls[0]["json"]["messages"])
+    reported = agent_result(res)
+    assert reported["session_id"] != first["session_id"]
+    assert res["session_id"] == reported["session_id"]
+    assert len(session_files(env["HOME"])) == 2
+    assert res["continued"][0]["resumed"] is False, res["continued"]
+    assert harness.git_out(repo, "diff", "--name-only", f"{BRANCH}~1", BRANCH).split() == [
+        "BYE.txt"]
+    assert harness.committed_files(repo, BRANCH) == ["BYE.txt", "HELLO.txt"]
+    assert_no_leftovers(claude_bin)
+
+
+def test_continue_with_a_budget_counts_only_the_follow_up(tmp_path, claude_bin):
+    """``continue 1 TASK --budget-per-worker 0.001``: ``claude --resume ID ...
+    --max-budget-usd 0.001``. The first round already cost $0.001128, but Claude Code
+    counts a budget from zero in each process: the follow-up's first call ($0.000564)
+    is under it, its second ($0.001128) over it, so the follow-up's work is done and
+    Claude Code then stops with its budget error."""
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write") as standin:
+        env = claude_env(tmp_path, claude_bin, standin.url)
+        first = only_result(run(repo, env, "--models", MODEL))
+        assert first["status"] == "success", (first, harness.worker_logs(first))
+        first_calls = len(standin.model_calls())
+        r = harness.run_tool(repo, ["continue", "1", FOLLOW_UP, "--budget-per-worker", "0.001"],
+                             env, timeout=240)
+    res = only_result(r)
+    logs = harness.worker_logs(res)
+    assert r.code == 1, (r, logs)
+    calls = standin.model_calls()[first_calls:]
+    assert len(calls) == 2
+    assert AnthropicStandIn.prompts(calls[0]) == [TASK, FOLLOW_UP]  # resumed
+    reported = agent_result(res)
+    assert reported["subtype"] == "error_max_budget_usd"
+    assert reported["errors"] == ["Reached maximum budget ($0.001)"]
+    assert reported["session_id"] == first["session_id"] == res["session_id"]
+    assert res["status"] in ("partial", "failed"), (res, logs)
+    assert "Reached maximum budget ($0.001)" in (res["error"] or ""), res
+    assert res["continued"][0]["resumed"] is True
+    assert res["cost"] == pytest.approx(first["cost"] + reported["total_cost_usd"])
+    assert harness.committed_files(repo, BRANCH) == ["BYE.txt", "HELLO.txt"]
     assert_no_leftovers(claude_bin)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 
 import pytest
@@ -377,4 +378,35 @@ def test_continue_resumes_the_session(tmp_path, codex_bin):
     assert result["tokens_out"] in (2 * USAGE["output_tokens"], 4 * USAGE["output_tokens"])
     assert harness.git_out(result["worktree_path"], "status", "--porcelain", "--ignored",
                            "--untracked-files=all") == ""
+    world.unchanged()
+
+
+def test_continue_when_codex_lost_the_session(tmp_path, codex_bin):
+    """The session is gone from CODEX_HOME (another HOME, ~/.codex wiped): Codex 0.171.0
+    exits 1 without a JSON event, saying on stderr "Error: thread/resume: thread/resume
+    failed: no rollout found for thread id ID (code -32600)" followed by a Rust "Stack
+    backtrace:" of "N: <unknown>" frames. The follow-up failed, its reason is Codex's own
+    line (not a backtrace frame), nothing is committed, the model was not called again."""
+    with OpenAIResponsesStandIn("hello") as standin:
+        world = World(tmp_path, codex_bin, standin.base_url)
+        first = world.one(world.run())
+        assert first["status"] == "success", harness.worker_logs(first)
+        codex_home = os.path.join(world.env["HOME"], ".codex")
+        for name in os.listdir(codex_home):  # sessions/ and the SQLite history: both hold it
+            if name != "config.toml":
+                path = os.path.join(codex_home, name)
+                shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        before = len(standin.model_requests())
+        run = harness.run_tool(world.repo, ["continue", "1", FOLLOWUP_TASK], world.env,
+                               timeout=float(TIMEOUT) + 60)
+        calls = len(standin.model_requests()) - before
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 1, (run, logs)
+    assert result["status"] == "failed", logs
+    assert "no rollout found" in (result["error"] or ""), (result["error"], logs)
+    assert [c.get("resumed") for c in result.get("continued") or []] == [True]
+    assert calls == 0
+    assert harness.git_out(world.repo, "rev-list", "--count", f"main..{result['branch']}"
+                           ).strip() == "1"
     world.unchanged()
