@@ -285,10 +285,11 @@ class ParallelConfig:
 class _FollowUp:
     """A continue of a worker: the name of its logs, and the session to resume, if any."""
 
-    __slots__ = ("stem", "session")
+    __slots__ = ("stem", "session", "totals")
 
-    def __init__(self, stem: str, session: Optional[str]):
+    def __init__(self, stem: str, session: Optional[str], totals: bool = False):
         self.stem, self.session = stem, session
+        self.totals = totals  # its CLI reports the resumed session's tokens in all
 
 
 class _Job:
@@ -396,17 +397,19 @@ class _Adapter:
     refuse to run (checked before anything is created), or None. ``prints``: what its
     result looks like, named when it is missing ("JSON result"). ``noise``: starts of
     lines it prints that never say what went wrong. ``resume``: turns its command line
-    into one that goes on with a session it reported (continue), for the CLIs that can.
+    into one that goes on with a session it reported (continue), for the CLIs that can;
+    ``session_totals``: a resumed run reports the whole session's tokens, not its own.
     """
 
     def __init__(self, template: str, read: Callable[[_Output], _Report],
                  env: Optional[Dict[str, str]] = None, bookkeeping: "tuple[str, ...]" = (),
                  check: Optional[Callable[[List[str], Dict[str, str]], Optional[str]]] = None,
                  prints: Optional[str] = None, noise: "tuple[str, ...]" = (),
-                 resume: Optional[Callable[[List[str], str], List[str]]] = None):
+                 resume: Optional[Callable[[List[str], str], List[str]]] = None,
+                 session_totals: bool = False):
         self.template, self.read, self.env = template, read, dict(env or {})
         self.bookkeeping, self.check, self.prints, self.noise = bookkeeping, check, prints, noise
-        self.resume = resume
+        self.resume, self.session_totals = resume, session_totals
 
 
 def _read_architect(out: _Output) -> _Report:
@@ -687,7 +690,7 @@ PRESETS = {
         "codex exec --json --sandbox workspace-write --skip-git-repo-check "
         "-c features.unbounded_connection_retries=false --model {model?} -- {task}",
         _read_codex, prints="JSON events", noise=("Reading additional input from stdin",),
-        resume=_codex_resume),
+        resume=_codex_resume, session_totals=True),
     "aider": _Adapter(
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
@@ -744,7 +747,9 @@ def _read_result(adapter: _Adapter, out: _Output) -> _Report:
 _MAX_REASON = 500  # characters of an agent's reason kept in ``error``
 _SESSION = _LazyPattern(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,199}")
 # Lines that carry no reason of their own: stack frames, JSON punctuation, rules.
-_NOT_A_REASON = _LazyPattern(r"^(at |File \"|Traceback |[\]\[{}(),:;.\-=_*#~|+`'\"─━═\s]*$)")
+# Rust backtraces (Codex) too: "Stack backtrace:", "  9: <unknown>", "  3: codex::main".
+_NOT_A_REASON = _LazyPattern(r"^(at |File \"|Traceback |Stack backtrace:|[0-9]+: (<unknown>|0x[0-9a-f]+ - "
+                             r"|\S*::\S)|[\]\[{}(),:;.\-=_*#~|+`'\"─━═\s]*$)")
 _ANSI = _LazyPattern(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?")
 
 
@@ -891,7 +896,8 @@ class ParallelRunner:
         job = _Job(previous.worker_id, task, None if previous.model == "default" else previous.model,
                    previous.branch, previous.worktree_path)
         session = previous.session_id if resume and command.adapter.resume else None
-        follow_up = _FollowUp(f"continue-{len(previous.continued) + 1}", session)
+        follow_up = _FollowUp(f"continue-{len(previous.continued) + 1}", session,
+                              command.adapter.session_totals)
         with self._lock(repo), self._catch_signals():
             self._check_continuable(repo, job)
             repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
@@ -1982,11 +1988,16 @@ def _followed(previous: WorkerResult, new: WorkerResult, follow_up: _FollowUp) -
     result.cost_known = previous.cost_known or new.cost_known
     result.steps = previous.steps + new.steps
     result.steps_known = previous.steps_known or new.steps_known
-    result.tokens_in = total(previous.tokens_in, new.tokens_in)
-    result.tokens_out = total(previous.tokens_out, new.tokens_out)
+    resumed = follow_up.session is not None and new.session_id in (None, follow_up.session)
+    if resumed and follow_up.totals:  # the CLI counted the whole session already
+        result.tokens_in = new.tokens_in if new.tokens_in is not None else previous.tokens_in
+        result.tokens_out = new.tokens_out if new.tokens_out is not None else previous.tokens_out
+    else:
+        result.tokens_in = total(previous.tokens_in, new.tokens_in)
+        result.tokens_out = total(previous.tokens_out, new.tokens_out)
     result.continued = previous.continued + [{
-        "task": new.task, "resumed": follow_up.session is not None,
-        "session_id": follow_up.session, "status": new.status,
+        "task": new.task, "resumed": resumed, "session_id": follow_up.session,
+        "status": new.status,
         "cost": new.cost if new.cost_known else None, "duration": new.duration,
         "commit": new.commit, "at": time.time()}]
     return result

@@ -145,8 +145,11 @@ def print_result(name, status, result, indent):
             print(json.dumps({"type": "error", "message": message}))
             print(json.dumps({"type": "turn.failed", "error": {"message": message}}))
         else:
+            # Resumed, codex reports the whole session's tokens: say two turns of them.
+            times = 2 if sys.argv[1:3] == ["exec", "resume"] else 1
             print(json.dumps({"type": "turn.completed", "usage": {
-                "input_tokens": tokens_in, "cached_input_tokens": 0, "output_tokens": tokens_out}}))
+                "input_tokens": tokens_in * times, "cached_input_tokens": 0,
+                "output_tokens": tokens_out * times}}))
     elif name == "gemini" and result.get("format") == "stream-json":
         # JSON lines; the last, "result", carries status, error and stats in every case.
         print(json.dumps({"type": "init", "session_id": "s1", "model": "gemini-2.5-pro"}))
