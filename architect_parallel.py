@@ -442,8 +442,8 @@ def _read_claude(out: _Output) -> _Report:
     subtype = payload.get("subtype")
     if subtype == "success" and not payload.get("is_error"):
         status = "success"
-    else:
-        status = "partial" if subtype == "error_max_turns" else "failed"
+    else:  # its turn or budget limit stopped it: it may have done the work
+        status = "partial" if subtype in ("error_max_turns", "error_max_budget_usd") else "failed"
     reason, result, errors = None, payload.get("result"), payload.get("errors")
     if status == "success":
         pass
@@ -458,8 +458,17 @@ def _read_claude(out: _Output) -> _Report:
     parts = [usage.get(key) for key in ("input_tokens", "cache_creation_input_tokens",
                                         "cache_read_input_tokens")]
     tokens_in = sum(p for p in parts if _count(p)) if _count(parts[0]) else None
+    tokens_out = usage.get("output_tokens")
+    # modelUsage (per model, subagents' too) is complete where usage is not: stopped at its
+    # budget, usage leaves out the last call.
+    models = payload.get("modelUsage")
+    if isinstance(models, dict) and models and all(
+            isinstance(m, dict) and _count(m.get("inputTokens")) for m in models.values()):
+        tokens_in = sum(m[key] for m in models.values() for key in (
+            "inputTokens", "cacheReadInputTokens", "cacheCreationInputTokens") if _count(m.get(key)))
+        tokens_out = sum(m["outputTokens"] for m in models.values() if _count(m.get("outputTokens")))
     return _Report(status, payload.get("num_turns"), payload.get("total_cost_usd"), tokens_in,
-                   usage.get("output_tokens"), reason, payload.get("session_id"))
+                   tokens_out, reason, payload.get("session_id"))
 
 
 # Codex items that are actions (a step); agent messages, reasoning, to-do lists and
@@ -1593,7 +1602,7 @@ class ParallelRunner:
     def _budget_spent(self) -> "Optional[tuple[str, str]]":
         """The status and error of a worker not started because --budget-total is spent."""
         cap = self.config.budget_total
-        if cap is None or self._spent < cap:
+        if cap is None or self._spent < cap - 5e-7:  # less is no budget an agent takes
             return None
         return "skipped", (f"not started: the run's known spend ${self._spent:.4f} reached "
                            f"--budget-total ${cap:.4f}")
@@ -3650,7 +3659,13 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     if results and local:
         lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N"
                      + (f"   logs: {logs}" if logs else ""))
-        if succeeded < len(results):
+        followed = [r for r in results if r.continued and r.status != "success"]
+        if followed and len(results) == 1:  # continue: rerun would throw the first round away
+            r = followed[0]
+            lines.append(f"the follow-up did not succeed; what worker {r.worker_id} did before is "
+                         f"still on {r.branch}: try again with '{prog} continue {r.worker_id} "
+                         "TASK' (--fresh starts a new session)")
+        elif succeeded < len(results):
             # their attempts were committed on their branches: --force lets rerun discard them
             force = any(r.status != "success" and (r.commit or r.files_modified) for r in results)
             lines.append(f"run the {len(results) - succeeded} that did not succeed again with: "

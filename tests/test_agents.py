@@ -381,3 +381,22 @@ def test_bookkeeping_left_in_a_worktree_is_not_work_to_lose(repo, cli):
     code, _, err = cli("fake:json=failed+write=.architect/sessions/2.json+exit=1", "--workers", "1")
     assert "would lose work" not in err and code == 1
     assert "/.architect/sessions/" in (repo / ".git" / "info" / "exclude").read_text().splitlines()
+
+
+def test_claude_stopped_at_its_budget_is_partial_with_its_tokens_from_model_usage(repo, cli,
+                                                                                   tmp_path):
+    # As Claude Code 2.1.197 prints it: usage leaves out the call that crossed the budget.
+    stdout = json.dumps({
+        "type": "result", "subtype": "error_max_budget_usd", "is_error": True, "num_turns": 2,
+        "total_cost_usd": 0.600528, "errors": ["Reached maximum budget ($0.5)"],
+        "usage": {"input_tokens": 100050, "cache_creation_input_tokens": 0,
+                  "cache_read_input_tokens": 0, "output_tokens": 12},
+        "modelUsage": {"claude-sonnet-4-6": {"inputTokens": 200000, "outputTokens": 24,
+                                             "cacheReadInputTokens": 100,
+                                             "cacheCreationInputTokens": 0}}}) + "\n"
+    code, results, _ = cli.json("t", "--agent-cmd", _script(tmp_path, "claude", stdout, code=1),
+                                "--workers", "1")
+    r = results[0]
+    assert (r["status"], r["tokens_in"], r["tokens_out"], r["cost"]) == (
+        "partial", 200100, 24, 0.600528)
+    assert r["error"] == "Reached maximum budget ($0.5) (exit code 1)"

@@ -129,3 +129,11 @@ def test_usage_errors(cli, repo):
     assert code == 2 and "continue needs a follow-up task" in err
     code, _out, err = cli("continue", "1")
     assert code == 2 and "TASK" in err
+
+
+def test_a_failed_follow_up_points_at_continue_not_at_a_rerun_that_discards(cli, repo):
+    first_run(cli)
+    code, _out, err = cli("continue", "1", "fake:json=failed+exit=1")
+    assert code == 1
+    assert "try again with 'architect-parallel continue 1 TASK' (--fresh starts a new session)" in err
+    assert "rerun --failed" not in err
