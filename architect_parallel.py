@@ -285,11 +285,13 @@ class ParallelConfig:
 class _FollowUp:
     """A continue of a worker: the name of its logs, and the session to resume, if any."""
 
-    __slots__ = ("stem", "session", "totals")
+    __slots__ = ("stem", "session", "totals", "copied")
 
-    def __init__(self, stem: str, session: Optional[str], totals: bool = False):
+    def __init__(self, stem: str, session: Optional[str], totals: bool = False,
+                 copied: "Optional[List[str]]" = None):
         self.stem, self.session = stem, session
         self.totals = totals  # its CLI reports the resumed session's tokens in all
+        self.copied = copied or []  # the include files in the worktree: never committed
 
 
 class _Job:
@@ -844,8 +846,9 @@ class ParallelRunner:
 
     # -- public API ----------------------------------------------------
 
-    def run(self) -> List[WorkerResult]:
-        """Run every worker and return their results, sorted by worker_id.
+    def run(self, spent: float = 0.0) -> List[WorkerResult]:
+        """Run every worker and return their results, sorted by worker_id. ``spent``: USD
+        the plan's earlier runs spent, counted against ``budget_total`` (rerun).
 
         Raises ParallelError before creating anything when the run cannot start.
         On KeyboardInterrupt every agent is stopped, unfinished workers are
@@ -855,7 +858,7 @@ class ParallelRunner:
         self._cancel.clear()
         self._halt.clear()
         self._hurry.clear()
-        self._won, self._spent = None, 0.0
+        self._won, self._spent = None, spent
         repo, command, base_commit, all_jobs = self._prepare(find_agent=True)
         padding = _padding(self.config)
         if padding:
@@ -880,44 +883,59 @@ class ParallelRunner:
                     "branch": j.branch} for j in jobs]
         return workers, self._run_info(jobs, base_commit, time.time())
 
-    def continue_worker(self, previous: WorkerResult, task: str,
-                        resume: bool = True) -> WorkerResult:
+    def continue_worker(self, previous: WorkerResult, task: str, resume: bool = True,
+                        spent: float = 0.0) -> WorkerResult:
         """Run worker ``previous``'s agent and model again in its worktree, on its branch,
-        with the follow-up ``task``; commit on top and run the checks again. When its CLI
-        can and ``previous`` named a session, that session is resumed (unless not
-        ``resume``). Returns ``previous`` updated: status, checks, files and error are the
-        follow-up's, time, cost, steps and tokens the sum, and ``continued`` records it.
+        with the follow-up ``task``; commit on top and run the checks again. When its
+        preset CLI can and ``previous`` named a session, that session is resumed (unless
+        not ``resume``). ``spent``: what the run had spent, for --budget-total. Returns
+        ``previous`` updated: status, checks, files and error are the follow-up's, time,
+        cost, steps and tokens the sum, and ``continued`` records it.
 
-        Raises ParallelError when the worktree is gone or holds changes made after its
-        run, or while another run holds the repository.
+        Raises ParallelError when the worktree is gone, holds changes or commits made
+        after its run, or while another run holds the repository.
         """
         self._cancel.clear()
         self._halt.clear()
         self._hurry.clear()
-        self._won, self._spent = None, 0.0
+        self._won, self._spent = None, spent
         self.config.validate()
         if not isinstance(task, str) or not task.strip():
             raise ConfigError("continue needs a follow-up task")
+        if self._budget_spent():
+            raise ParallelError(f"the run's known spend ${spent:.4f} has reached --budget-total "
+                                f"${self.config.budget_total:.4f}; give continue a larger one")
         repo = _Repo.find(self.workspace_root)
         self.top = repo.top
         self._tasks_dir = os.path.join(repo.common_dir, _STATE_DIR, "tasks")
         command = _AgentCommand.parse(self.config.agent_cmd)
         job = _Job(previous.worker_id, task, None if previous.model == "default" else previous.model,
                    previous.branch, previous.worktree_path)
-        session = previous.session_id if resume and command.adapter.resume else None
-        follow_up = _FollowUp(f"continue-{len(previous.continued) + 1}", session,
-                              command.adapter.session_totals)
+        can = command.preset and command.adapter.resume  # a template's flags are its own
         with self._lock(repo), self._catch_signals():
-            self._check_continuable(repo, job)
+            self._check_continuable(repo, job, previous)
+            follow_up = _FollowUp(
+                f"continue-{len(previous.continued) + 1}",
+                previous.session_id if resume and can else None, command.adapter.session_totals,
+                [name for name in repo.include_files(self.config.include)  # never committed
+                 if os.path.lexists(os.path.join(job.path, name))])
             repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
             self._agent_env = _git_config_env(os.environ, repo.missing_identity())
             self._watch = _OutsideWatch(repo, self._warn)
             self._run_started = time.time()
             self._timelines = {job.worker_id: list(previous.timeline)}
             self._state(job, "queued")
-            new = self._attempt(repo, job, previous.base_commit, command, [],
-                                repo.state_dir("logs"), follow_up)
-        result = _followed(previous, new, follow_up)
+            import concurrent.futures
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                future = pool.submit(self._attempt, repo, job, previous.base_commit, command, [],
+                                     repo.state_dir("logs"), follow_up)
+                self._supervise([future])
+                new = future.result()
+            result = _followed(previous, new, follow_up)
+            tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{job.branch}",
+                           check=False)
+            if tip and tip.strip() != previous.commit and new.exit_code is not None:
+                result.commit = tip.strip()  # the agent's own commits count too
         result.timeline = self._timelines[job.worker_id]
         self.results = [result]
         if self._signum == signal.SIGINT:
@@ -926,10 +944,35 @@ class ParallelRunner:
             raise _Signalled(self._signum)
         return result
 
-    def _check_continuable(self, repo: _Repo, job: _Job) -> None:
-        """Refuse to continue in a worktree that is gone, elsewhere, or holds changes its
-        run did not make (a follow-up's commit would take them in)."""
+    @property
+    def spent(self) -> float:
+        """USD the agents of the last run (or continue) reported: its known spend."""
+        return self._spent
+
+    def _supervise(self, futures: list) -> None:
+        """Wait for the workers' futures; on a signal, stop every agent (see _catch_signals)."""
+        import concurrent.futures
+        try:
+            pending = set(futures)
+            while pending and not self._cancel.is_set():
+                _done, pending = concurrent.futures.wait(pending, timeout=0.2)
+                self._hint_timeout()
+            if self._cancel.is_set():
+                self._stop_all()
+        except KeyboardInterrupt:  # only where signals could not be caught (not the main thread)
+            self._cancel.set()
+            self._halt.set()
+            self._stop_all()
+            raise
+
+    def _check_continuable(self, repo: _Repo, job: _Job, previous: WorkerResult) -> None:
+        """Refuse to continue a worker that never ran, or in a worktree that is gone,
+        elsewhere, or holds changes or commits its run did not make (a follow-up would
+        take them for the agent's)."""
         name = f"worker {job.worker_id}"
+        if previous.exit_code is None and not previous.commit:
+            raise ParallelError(f"{name} never ran in the last run ({previous.status}): there is "
+                                f"nothing to continue; run it with '{_prog()} rerun --failed'")
         worktree = next((w for w in repo.worktrees() if w["path"] == job.path), None)
         if worktree is None or not os.path.isdir(job.path):
             raise ParallelError(f"{name}'s worktree {job.path} is gone (removed by cleanup?): "
@@ -943,6 +986,11 @@ class ParallelRunner:
             raise ParallelError(f"{job.path} has uncommitted changes made after {name}'s run; "
                                 "commit or discard them first (continue would commit them as "
                                 "the agent's)")
+        tip, when = repo.branch_tips([job.branch]).get(job.branch, ("", 0))
+        finished = _load_last_run(repo).get("finished")
+        if tip != previous.commit and _is_number(finished) and when > finished:
+            raise ParallelError(f"{job.branch} has commits made after {name}'s run; continue "
+                                "would take them for the agent's (merge or move them first)")
 
     def _prepare(self, find_agent: bool) -> "tuple[_Repo, _AgentCommand, str, List[_Job]]":
         """Check everything a run needs; return the repository, command, base and jobs."""
@@ -1047,17 +1095,7 @@ class ParallelRunner:
         futures = [pool.submit(self._work, repo, job, base_commit, command, includes, logs)
                    for job in jobs]
         try:
-            pending = set(futures)
-            while pending and not self._cancel.is_set():
-                _done, pending = concurrent.futures.wait(pending, timeout=0.2)
-                self._hint_timeout()
-            if self._cancel.is_set():
-                self._stop_all()
-        except KeyboardInterrupt:  # only where signals could not be caught (not the main thread)
-            self._cancel.set()
-            self._halt.set()
-            self._stop_all()
-            raise
+            self._supervise(futures)
         finally:
             pool.shutdown(wait=True)
             if _read_bytes(os.path.join(repo.common_dir, "config")) != git_config:
@@ -1152,7 +1190,7 @@ class ParallelRunner:
         ended (work done there by hand since)."""
         last = _load_last_run(repo)
         finished = last.get("finished")
-        ran = {r.get("branch") for r in last.get("results", []) if isinstance(r, dict)}
+        ran = {r.get("branch"): r.get("commit") for r in last.get("results", []) if isinstance(r, dict)}
         unsaved = {}
         for wt in worktrees:
             if not os.path.isdir(wt["path"]):
@@ -1161,8 +1199,8 @@ class ParallelRunner:
             if changed or (changed is None and repo.git("status", "--porcelain",
                                                         cwd=wt["path"]).strip()):
                 unsaved[os.path.basename(wt["path"])] = "has uncommitted changes made after its run"
-        for branch, (_sha, when) in tips.items():
-            if branch in ran and _is_number(finished) and when > finished:
+        for branch, (sha, when) in tips.items():  # (a continue's commit is the run's)
+            if branch in ran and sha != ran[branch] and _is_number(finished) and when > finished:
                 unsaved[branch] = "has commits made after the last run ended"
         return unsaved
 
@@ -1210,20 +1248,33 @@ class ParallelRunner:
         for stale in self._stale_attempts.get(job.worker_id, []):  # logs of an earlier run
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(logs, stale))
+        earlier: Optional[WorkerResult] = None  # the attempt before, failed or timed out
         for attempt in range(1, self.config.retries + 2):
             result = self._attempt(repo, job, base, command, includes, logs)
-            result.attempts = 0 if _not_started(result) else attempt
             result.timeline = self._timelines.get(job.worker_id, [])
+            if earlier is not None and _not_started(result):  # a win or the cap came first
+                earlier.error = f"{earlier.error}; its retry {result.error}"
+                return earlier
+            result.attempts = 0 if _not_started(result) else attempt
+            if earlier is not None:  # what the worker cost is what all its attempts cost
+                result.cost, result.cost_known = (result.cost + earlier.cost,
+                                                  result.cost_known or earlier.cost_known)
+                result.tokens_in = _add(result.tokens_in, earlier.tokens_in)
+                result.tokens_out = _add(result.tokens_out, earlier.tokens_out)
             if self.config.stop_on_pass and _verified(result):
                 self._declare_winner(job)
             if (result.status not in ("failed", "timeout") or self._halt.is_set()
                     or self._budget_spent() or attempt > self.config.retries):
                 return result
             # Keep the failed attempt's logs; the next attempt writes the usual names.
-            for path in (result.log_path, result.stderr_path, result.worker_log):
+            for name in ("log_path", "stderr_path", "worker_log"):
+                path = getattr(result, name)
                 if path and os.path.exists(path):
                     stem, _, suffix = os.path.basename(path).partition(".")
-                    os.replace(path, os.path.join(logs, f"{stem}.attempt-{attempt}.{suffix}"))
+                    kept = os.path.join(logs, f"{stem}.attempt-{attempt}.{suffix}")
+                    os.replace(path, kept)
+                    setattr(result, name, kept)
+            earlier = result
             self._progress(f"worker {job.worker_id}: attempt {attempt} {result.status}; "
                            "trying again in a fresh worktree")
         return result
@@ -1242,6 +1293,8 @@ class ParallelRunner:
         halted = self._halted() or self._budget_spent()
         if halted:
             result.status, result.error = halted
+            if result.status == "skipped" and follow_up is None:
+                self._clear_stale(repo, job, base)
             self._state(job, result.status, result.error)
             return result
         agent_ran, copied, env = False, [], {}
@@ -1258,6 +1311,7 @@ class ParallelRunner:
                 if copied is None:
                     return result
             else:
+                copied = follow_up.copied
                 result.worker_log = os.path.join(logs, f"worker-{n}.{follow_up.stem}.log")
                 with open(result.worker_log, "wb") as log:
                     log.write(f"worker {n} in {job.path}: {follow_up.stem}\n".encode())
@@ -1300,6 +1354,8 @@ class ParallelRunner:
         with self._turns.turn(n, self._halt) as granted:
             if not granted:
                 result.status, result.error = self._halted() or ("interrupted", "not started")
+                if result.status == "skipped":
+                    self._clear_stale(repo, job, base)
                 return None
             self._state(job, "creating")
             created = self._create(repo, job, base, includes)
@@ -1373,7 +1429,9 @@ class ParallelRunner:
                                           else (0.0, False))
         result.tokens_in, result.tokens_out = report.tokens_in, report.tokens_out
         result.session_id = report.session
-        if self._halt.is_set():
+        if self._halt.is_set() and not (report.status == "success" and self._won is not None
+                                        and not self._cancel.is_set()):
+            # (an agent that had printed its success when another won finished its work)
             result.status, result.error = self._stopped(result.error)
         elif timed_out:
             last = report.reason if report.status != "success" else None
@@ -1422,6 +1480,15 @@ class ParallelRunner:
             if self._cancel.is_set():
                 return None
             raise ParallelError(f"cannot create worktree {job.path}: {reason}") from None
+
+    def _clear_stale(self, repo: _Repo, job: _Job, base: str) -> None:
+        """A skipped worker has no worktree or branch: take back what an earlier run left
+        at its place (clean, or --force said it would be discarded)."""
+        if os.path.lexists(job.path) or repo.branch_exists(job.branch):
+            self._remove(repo, job, base, worktree=os.path.lexists(job.path))
+            if self.config.force and repo.branch_exists(job.branch):
+                with self._git_lock:
+                    repo.git("branch", "-D", "--quiet", job.branch, check=False)
 
     def _remove(self, repo: _Repo, job: _Job, base: str, worktree: bool = True) -> None:
         """Take back a worktree and its branch that no agent, setup or check has used."""
@@ -1533,7 +1600,7 @@ class ParallelRunner:
             "branch": job.branch, "worktree": job.path, "base": base,
             "port": str(c.port_base + job.worker_id), "agent": c.agent,
             "max_steps": str(c.max_steps),
-            "budget": None if budget is None else _format_number(round(budget, 6)),
+            "budget": None if budget is None else _usd(budget),
             "timeout": None if c.timeout_per_worker is None else str(c.timeout_per_worker),
             "config": os.path.abspath(c.config_path) if c.config_path else None,
             "api_base": c.api_base,
@@ -1602,7 +1669,7 @@ class ParallelRunner:
     def _budget_spent(self) -> "Optional[tuple[str, str]]":
         """The status and error of a worker not started because --budget-total is spent."""
         cap = self.config.budget_total
-        if cap is None or self._spent < cap - 5e-7:  # less is no budget an agent takes
+        if cap is None or self._spent < cap - 1e-6:  # less is no budget an agent takes
             return None
         return "skipped", (f"not started: the run's known spend ${self._spent:.4f} reached "
                            f"--budget-total ${cap:.4f}")
@@ -1612,8 +1679,8 @@ class ParallelRunner:
         ``interrupted`` by a signal (``error`` kept), or ``stopped`` as another passed first."""
         if self._cancel.is_set() or self._won is None:
             return "interrupted", error or (f"interrupted {when}" if when else None)
-        return "stopped", (f"stopped{' ' + when if when else ''}: worker {self._won['worker']} "
-                           "passed first (--stop-on-pass)")
+        return "stopped", (f"{when + ': ' if when else ''}worker {self._won['worker']} passed "
+                           "first (--stop-on-pass)")
 
     def _declare_winner(self, job: _Job) -> None:
         """--stop-on-pass: the first worker to pass wins; stop the others, start no more."""
@@ -1831,10 +1898,11 @@ def _cores() -> int:
 class _AgentCommand:
     """The agent to run: a preset or a template, split once, and the adapter of its CLI."""
 
-    def __init__(self, words: List[str], adapter: _Adapter, exe: str):
+    def __init__(self, words: List[str], adapter: _Adapter, exe: str, preset: bool = False):
         self.words = words
         self.adapter = adapter
         self.exe = exe
+        self.preset = preset  # named a preset (a template's options are the user's)
 
     @classmethod
     def parse(cls, spec: str, find: bool = True) -> _AgentCommand:
@@ -1871,7 +1939,7 @@ class _AgentCommand:
                                 + ("" if os.sep in words[0] else " on PATH")
                                 + "; install it or add its folder to PATH")
         # A relative PATH entry would otherwise be looked up again from each worktree.
-        return cls(words, adapter, os.path.abspath(exe))
+        return cls(words, adapter, os.path.abspath(exe), preset is not None)
 
     def environment(self, env: Dict[str, str]) -> Dict[str, str]:
         """``env`` with the variables the CLI needs, where the user has not set them."""
@@ -1982,9 +2050,6 @@ def _winner(results: List[WorkerResult]) -> Optional[WorkerResult]:
 def _followed(previous: WorkerResult, new: WorkerResult, follow_up: _FollowUp) -> WorkerResult:
     """Worker ``previous`` after the follow-up whose result is ``new``: the follow-up's
     status, checks, files, commit and logs; times, costs, steps and tokens added up."""
-    def total(a: Optional[int], b: Optional[int]) -> Optional[int]:
-        return None if a is None and b is None else (a or 0) + (b or 0)
-
     result = dataclasses.replace(previous, status=new.status, error=new.error)
     if new.log_path:  # its agent ran (else the rest of what the worker did stands)
         for name in ("exit_code", "log_path", "stderr_path", "worker_log", "checks",
@@ -2002,14 +2067,19 @@ def _followed(previous: WorkerResult, new: WorkerResult, follow_up: _FollowUp) -
         result.tokens_in = new.tokens_in if new.tokens_in is not None else previous.tokens_in
         result.tokens_out = new.tokens_out if new.tokens_out is not None else previous.tokens_out
     else:
-        result.tokens_in = total(previous.tokens_in, new.tokens_in)
-        result.tokens_out = total(previous.tokens_out, new.tokens_out)
+        result.tokens_in = _add(previous.tokens_in, new.tokens_in)
+        result.tokens_out = _add(previous.tokens_out, new.tokens_out)
     result.continued = previous.continued + [{
         "task": new.task, "resumed": resumed, "session_id": follow_up.session,
         "status": new.status,
         "cost": new.cost if new.cost_known else None, "duration": new.duration,
         "commit": new.commit, "at": time.time()}]
     return result
+
+
+def _add(a: Optional[int], b: Optional[int]) -> Optional[int]:
+    """Two token counts added up; None when neither is known."""
+    return None if a is None and b is None else (a or 0) + (b or 0)
 
 
 def _not_started(r: WorkerResult) -> bool:
@@ -2705,6 +2775,8 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
     ``label`` names the value in the message (a flag, or file, line and key).
     """
     def bad(expected: str) -> ConfigError:
+        if label and label.startswith("--"):  # null is for config files
+            expected = expected.replace(", or null", "")
         return ConfigError(f"{label or key} must be {expected}, got {value!r}")
 
     is_int = isinstance(value, int) and not isinstance(value, bool)
@@ -3562,6 +3634,11 @@ def _shorten(text: str, width: int) -> str:
 _CONTROL = _LazyPattern("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
+def _usd(value: float) -> str:
+    """An amount of USD for a command line: ``0.5``, ``2``, ``0.000051`` (never ``5e-05``)."""
+    return f"{value:.6f}".rstrip("0").rstrip(".") or "0"
+
+
 def _format_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
@@ -3603,11 +3680,13 @@ def _format_tokens(r: WorkerResult) -> str:
 
 
 def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = None,
-                  local: bool = True, run_info: Optional[dict] = None) -> str:
+                  local: bool = True, run_info: Optional[dict] = None,
+                  follow_up: bool = False) -> str:
     """The result table printed on stderr after a run; the best worker is marked with '*'.
 
     ``total``: the workers of the plan, when some have no results (collect). ``local``:
-    the worktrees and logs are on this machine (not so after collect), so name them."""
+    the worktrees and logs are on this machine (not so after collect), so name them.
+    ``follow_up``: the one worker of a continue, ranked among the whole plan."""
     checks = any(r.checks_total for r in results)
     tokens = any(r.tokens_in is not None or r.tokens_out is not None for r in results)
     header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "tokens",
@@ -3644,9 +3723,13 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     lines.append(f"{succeeded}/{total} succeeded"
                  + (f" ({total - len(results)} without results)" if total > len(results) else "")
                  + (f", total cost ${sum(known):.4f}" if known else ""))
-    lines += _race_lines(results, run_info or {}, total)
+    lines += _race_lines(results, dict(run_info or {}, won=None) if follow_up else run_info or {},
+                         total)
     prog = _prog()
-    if winner:
+    if follow_up and not winner and results:
+        lines.append(f"worker {results[0].worker_id} is now rank {results[0].rank} of the last run "
+                     f"({_verdict(results[0])})")
+    elif winner:
         lines.append(f"best: worker {winner.worker_id} ({winner.branch}); see it with "
                      f"'{prog} diff best', keep it with '{prog} merge best'")
     elif len({r.task for r in results}) > 1:
@@ -3659,9 +3742,8 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     if results and local:
         lines.append(f"worktrees: {os.path.join(top, WORKTREE_PREFIX)}N"
                      + (f"   logs: {logs}" if logs else ""))
-        followed = [r for r in results if r.continued and r.status != "success"]
-        if followed and len(results) == 1:  # continue: rerun would throw the first round away
-            r = followed[0]
+        if follow_up and succeeded < len(results):  # rerun would throw the first round away
+            r = results[0]
             lines.append(f"the follow-up did not succeed; what worker {r.worker_id} did before is "
                          f"still on {r.branch}: try again with '{prog} continue {r.worker_id} "
                          "TASK' (--fresh starts a new session)")
@@ -3683,7 +3765,7 @@ def _race_lines(results: List[WorkerResult], run_info: dict, total: int) -> List
     if isinstance(won, dict) and _finite(won.get("after")):
         stopped = [r for r in results if r.status == "stopped"]
         known = [r.cost for r in stopped if r.cost_known]
-        ran = sum(r.attempts > 0 for r in results)
+        ran = sum(r.exit_code is not None for r in results)
         lines.append(f"--stop-on-pass: worker {won.get('worker')} passed after "
                      f"{won['after']:.1f}s; {len(stopped)} stopped (known spend ${sum(known):.4f}"
                      + (f", unknown for {len(stopped) - len(known)}" if len(known) < len(stopped) else "")
@@ -4852,6 +4934,8 @@ def _rerun_options(p: argparse.ArgumentParser) -> None:
                    help="a new time limit per worker, instead of the last run's")
     p.add_argument("--budget-per-worker", type=_number, metavar="USD",
                    help="a new cost limit per worker, instead of the last run's")
+    p.add_argument("--budget-total", type=_number, metavar="USD",
+                   help="a new cap on the run's known spend, instead of the last run's")
     _add_report_options(p)
 
 
@@ -4899,6 +4983,9 @@ def _continue_options(p: argparse.ArgumentParser) -> None:
                    help="a new time limit, instead of the last run's")
     p.add_argument("--budget-per-worker", type=_number, metavar="USD",
                    help="a new cost limit, instead of the last run's")
+    p.add_argument("--budget-total", type=_number, metavar="USD",
+                   help="a new cap on the run's known spend (the last run's and this), instead "
+                        "of the last run's")
     _add_report_options(p)
 
 
@@ -4970,13 +5057,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return code
 
 
-def _run_with_progress(args: argparse.Namespace,
-                       config: ParallelConfig) -> "tuple[ParallelRunner, Optional[KeyboardInterrupt]]":
+def _run_with_progress(args: argparse.Namespace, config: ParallelConfig, spent: float = 0.0
+                       ) -> "tuple[ParallelRunner, Optional[KeyboardInterrupt]]":
     """Run ``config`` with the progress display the options ask for; an interrupt is returned."""
     display = _Progress(_Progress.choose(args.progress), quiet=args.quiet)
     runner = ParallelRunner(config, os.getcwd(), progress=display.message, on_state=display.state)
     try:
-        runner.run()
+        runner.run(spent)
     except KeyboardInterrupt as exc:
         return runner, exc
     finally:
@@ -4987,7 +5074,7 @@ def _run_with_progress(args: argparse.Namespace,
 def _cmd_rerun(args: argparse.Namespace) -> int:
     if not args.failed:
         raise _UsageError("say which workers to run again: rerun --failed")
-    for key in ("timeout_per_worker", "budget_per_worker"):
+    for key in _LIMITS:
         if getattr(args, key) is not None:
             _check_value(key, getattr(args, key), f"--{key.replace('_', '-')}")
     repo = _Repo.find(os.getcwd())
@@ -5002,10 +5089,11 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         tasks=saved["tasks"], models=saved.get("models") or None, base_branch=last["base_commit"],
         config_path=saved.get("config_path"), api_base=saved.get("api_base"), force=args.force,
         only_workers=failed, **{key: saved[key] for key in DEFAULTS if key in saved})
-    for key in ("timeout_per_worker", "budget_per_worker"):  # the limits may change
+    for key in _LIMITS:  # the limits may change
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
-    runner, interrupted = _run_with_progress(args, config)
+    runner, interrupted = _run_with_progress(
+        args, config, last["spent"] if _finite(last.get("spent")) else 0.0)
     merged = {r.worker_id: r for r in previous}
     merged.update({r.worker_id: r for r in runner.results})
     results = _rank(list(merged.values()))
@@ -5017,6 +5105,10 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     if interrupted is not None:
         raise interrupted
     return code
+
+
+# The limits rerun and continue may change.
+_LIMITS = ("timeout_per_worker", "budget_per_worker", "budget_total")
 
 
 def _last_plan(repo: _Repo, command: str) -> "tuple[dict, dict, List[WorkerResult]]":
@@ -5031,7 +5123,7 @@ def _last_plan(repo: _Repo, command: str) -> "tuple[dict, dict, List[WorkerResul
 
 def _cmd_continue(args: argparse.Namespace) -> int:
     _check_output_paths(args)
-    for key in ("timeout_per_worker", "budget_per_worker"):
+    for key in _LIMITS:
         if getattr(args, key) is not None:
             _check_value(key, getattr(args, key), f"--{key.replace('_', '-')}")
     if not args.task.strip():
@@ -5045,14 +5137,15 @@ def _cmd_continue(args: argparse.Namespace) -> int:
         tasks=[args.task], base_branch=last["base_commit"], config_path=saved.get("config_path"),
         api_base=saved.get("api_base"), **{key: saved[key] for key in DEFAULTS if key in saved})
     config.stop_on_pass = False  # one worker: nothing to race
-    for key in ("timeout_per_worker", "budget_per_worker"):
+    for key in _LIMITS:
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
     display = _Progress(_Progress.choose(args.progress), quiet=args.quiet)
     runner = ParallelRunner(config, os.getcwd(), progress=display.message, on_state=display.state)
     interrupted: Optional[KeyboardInterrupt] = None
     try:
-        runner.continue_worker(previous, args.task, resume=not args.fresh)
+        runner.continue_worker(previous, args.task, resume=not args.fresh,
+                               spent=last["spent"] if _finite(last.get("spent")) else 0.0)
     except KeyboardInterrupt as exc:
         interrupted = exc
     finally:
@@ -5063,10 +5156,9 @@ def _cmd_continue(args: argparse.Namespace) -> int:
         return EXIT_NO_SUCCESS
     result = runner.results[0]
     results = _rank([result if r.worker_id == result.worker_id else r for r in results])
-    # Its commit is the run's work, not work done since: cleanup may take it.
-    info = dict({k: v for k, v in last.items() if k != "results"}, finished=time.time())
+    info = dict({k: v for k, v in last.items() if k != "results"}, spent=runner.spent)
     _save_last_run(repo, info, results)
-    code = _report(args, [result], info, repo.top)
+    code = _report(args, [result], info, repo.top, follow_up=True)
     if interrupted is not None:
         raise interrupted
     return code
@@ -5128,11 +5220,16 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     missing = sorted(set(range(1, total + 1)) - set(by_worker))
     if missing and not args.quiet:
         _print_err(f"warning: no results for worker(s) {', '.join(map(str, missing))} of {total}")
+    spends = [d["spent"] for _, d in documents if _finite(d.get("spent"))]
+    wins = [d["won"] for _, d in documents
+            if isinstance(d.get("won"), dict) and _finite(d["won"].get("after"))]
     info = dict(first, version=__version__, only_workers=None, results=None, collected=True,
                 started=min((d["started"] for _, d in documents if _finite(d.get("started"))),
                             default=None),
                 finished=max((d["finished"] for _, d in documents if _finite(d.get("finished"))),
-                             default=None))
+                             default=None),
+                spent=sum(spends) if spends else None,  # each machine's race: the first win
+                won=min(wins, key=lambda w: w["after"]) if wins else None)
     info.pop("results")
     results = _rank(list(by_worker.values()))
     try:
@@ -5179,7 +5276,7 @@ _RESULT_TYPES: Dict[str, object] = {
     "checks": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
         for c in v),
-    "session_id": (str, type(None)),
+    "session_id": lambda v: v is None or (isinstance(v, str) and bool(_SESSION.fullmatch(v))),
     "continued": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("task"), str) for c in v),
     "timeline": lambda v: isinstance(v, list) and all(
@@ -5240,13 +5337,13 @@ def _read_tasks_file(path: str) -> List[str]:
 
 
 def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dict, top: str,
-            total: Optional[int] = None, local: bool = True) -> int:
+            total: Optional[int] = None, local: bool = True, follow_up: bool = False) -> int:
     """Print and write what a run produced; return the exit code ``--require`` asks for.
-    ``local``: the workers ran here (not so for collect)."""
+    ``local``: the workers ran here (not so for collect); ``follow_up``: continue's one."""
     if args.json:
         _print_json([r.to_dict() for r in results])
     if results and not args.quiet:
-        _print_err(_format_table(results, top, total, local, run_info))
+        _print_err(_format_table(results, top, total, local, run_info, follow_up))
     elif args.quiet:  # --quiet keeps the errors
         for r in results:
             if r.error and r.status not in ("interrupted", "stopped", "skipped"):

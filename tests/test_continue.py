@@ -4,6 +4,7 @@ scripted agents. The scripted agent takes its actions from a task starting ``fak
 import fcntl
 import json
 import os
+import time
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_fresh_starts_a_new_session(cli, repo, records):
 
 
 def test_continue_best_takes_the_winner_of_the_race(cli, repo, records):
-    code, _results, _err = cli.json("run", "fake:write=a.txt", "--models", "default,fake:exit=1+json=failed",
+    code, _results, _err = cli.json("run", "fake:write=a.txt", "--models", "default,fake:exit=1+json=failed", "--workers", "2",
                                     "--progress", "none")
     assert code == 0
     code, results, err = cli.json("continue", "best", "fake:write=c.txt", "--progress", "none")
@@ -137,3 +138,88 @@ def test_a_failed_follow_up_points_at_continue_not_at_a_rerun_that_discards(cli,
     assert code == 1
     assert "try again with 'architect-parallel continue 1 TASK' (--fresh starts a new session)" in err
     assert "rerun --failed" not in err
+
+
+def test_continue_keeps_cleanup_from_deleting_commits_made_since_the_run(cli, repo):
+    code, _results, _err = cli.json("run", "fake:write=a.txt", "--workers", "2",
+                                    "--progress", "none")
+    assert code == 0
+    time.sleep(1.1)  # commit times are in seconds
+    other = repo / ".architect-parallel-2"
+    (other / "mine.txt").write_text("my own commit\n")
+    git("add", "mine.txt", cwd=other)
+    git("commit", "-q", "-m", "mine", cwd=other)
+    assert cli("continue", "1", "fake:write=b.txt", "--progress", "none")[0] == 0
+    code, _out, err = cli("cleanup")
+    assert code == 2 and "architect/parallel-2 has commits made after the last run ended" in err
+    # and a branch that moved since its run is not continued on top of
+    (repo / ".architect-parallel-1" / "mine.txt").write_text("mine too\n")
+    git("add", "mine.txt", cwd=repo / ".architect-parallel-1")
+    git("commit", "-q", "-m", "mine", cwd=repo / ".architect-parallel-1")
+    code, _out, err = cli("continue", "1", "fake:write=c.txt")
+    assert code == 2 and "architect/parallel-1 has commits made after worker 1's run" in err
+
+
+def test_continue_never_commits_the_include_files(cli, repo):
+    (repo / "secrets.env").write_text("KEY=x\n")
+    (repo / ".gitignore").write_text("secrets.env\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-q", "-m", "ignore", cwd=repo)
+    cli("run", "fake:write=a.txt", "--workers", "1", "--include", "secrets.env",
+        "--progress", "none")
+    code, results, err = cli.json("continue", "1", "fake:write=b.txt", "--progress", "none")
+    assert code == 0, err
+    committed = git("show", "--name-only", "--format=", results[0]["commit"], cwd=repo)
+    assert committed == "b.txt"
+    assert "secrets.env" not in results[0]["files_modified"]
+
+
+def test_ctrl_c_during_continue_stops_its_agent(repo, records, cli):
+    import signal
+    import subprocess
+    import sys
+    import time as clock
+    from conftest import ROOT, alive
+    first_run(cli)
+    for name in os.listdir(records):
+        os.remove(records / name)
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "continue", "1",
+                             "fake:sleep=60+write=b.txt", "--json", "--progress", "none"],
+                            cwd=repo, env=dict(os.environ, PYTHONPATH=ROOT),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = clock.monotonic() + 20
+    while not read_records(records) and clock.monotonic() < deadline:
+        clock.sleep(0.05)
+    pid = read_records(records)[".architect-parallel-1"]["pid"]
+    started = clock.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert clock.monotonic() - started < 5 and not alive(pid)
+    assert proc.returncode == 130, err
+    assert json.loads(out)[0]["status"] == "interrupted"
+
+
+def test_a_template_is_not_resumed_and_needs_no_separator(cli, repo, records):
+    first_run(cli, "--agent-cmd", "codex exec --json --prompt={task}")
+    code, _results, err = cli.json("continue", "1", "fake:write=b.txt", "--progress", "none")
+    assert code == 0, err
+    assert "resume" not in read_records(records)[".architect-parallel-1"]["argv"]
+
+
+def test_continue_of_a_worker_ranked_second_and_under_the_runs_budget(cli, repo, records,
+                                                                       monkeypatch):
+    monkeypatch.setenv("FAKE_AGENT_PLAN", json.dumps({"default": "write=a.txt+cost=0.4",
+                                                      "m2": "write=z.txt+cost=0.5"}))
+    code, _results, _err = cli.json("run", "fix it", "--models", "default,m2", "--workers", "2",
+                                    "--agent-cmd", "claude", "--budget-total", "1",
+                                    "--check", "test -f a.txt", "--progress", "none")
+    assert code == 0
+    code, _results, err = cli.json("continue", "2", "fake:write=a.txt+cost=0.1",
+                                   "--progress", "none")
+    assert code == 0, err
+    argv = read_records(records)[".architect-parallel-2"]["argv"]
+    assert argv[argv.index("--max-budget-usd") + 1] == "0.1"  # what the run had left
+    assert "no best" not in err and "worker 2 is now rank" in err
+    assert "--budget-total: known spend $1.0000 of $1.0000" in err
+    code, _out, err = cli("continue", "2", "fake:write=q.txt")
+    assert code == 2 and "has reached --budget-total $1.0000" in err

@@ -5,6 +5,8 @@ import json
 import os
 import time
 
+import pytest
+
 from conftest import alive, git, read_records
 
 
@@ -31,7 +33,7 @@ def test_a_race_stops_once_worker_2_passes_and_starts_no_more(cli, repo, records
     assert not any(alive(pid) for pid in pids)  # whole process trees stopped
     one, two, three, four = results
     for stopped in (one, three):
-        assert stopped["error"] == "stopped: worker 2 passed first (--stop-on-pass)"
+        assert stopped["error"] == "worker 2 passed first (--stop-on-pass)"
         assert stopped["checks"] == [] and stopped["attempts"] == 1
         assert os.path.isdir(stopped["worktree_path"])  # kept for inspection
     assert git("show", "--name-only", "--format=", three["commit"], cwd=repo) == "half.txt"
@@ -144,3 +146,56 @@ def test_rerun_failed_runs_the_stopped_and_skipped_workers(cli, repo, records, m
                                              [".architect-parallel-1"])
     assert statuses(results)[:2] == ["success", "success"]
     assert statuses(results)[2] in ("stopped", "skipped")
+
+
+def test_workers_stopped_in_their_setup_never_ran_an_agent(cli, repo):
+    code, results, err = cli.json(
+        "run", "fix it", "--models", "fake:write=a.txt,fake:write=b.txt,fake:write=c.txt",
+        "--workers", "3", "--stop-on-pass", "--progress", "none",
+        "--setup", 'test "$ARCHITECT_PARALLEL_WORKER" = 1 || sleep 30')
+    assert code == 0, err
+    assert statuses(results) == ["success", "stopped", "stopped"]
+    assert [r["exit_code"] for r in results[1:]] == [None, None]
+    assert "2 stopped (known spend $0.0000, unknown for 2), 0 never started: 1 of the race's 3 " \
+           "agents ran" in err
+
+
+def test_a_worker_costs_what_all_its_attempts_cost(cli, repo):
+    code, results, err = cli.json("run", "fix it", "--models", "fake:cost=0.3+json=failed+exit=1",
+                                  "--workers", "1", "--retries", "2", "--budget-total", "5",
+                                  "--progress", "none")
+    assert code == 1
+    (r,) = results
+    assert r["attempts"] == 3 and r["cost"] == pytest.approx(0.9)
+    assert "total cost $0.9000" in err and "known spend $0.9000 of $5.0000" in err
+
+
+def test_skipped_workers_leave_no_worktree_of_an_earlier_run_behind(cli, repo):
+    assert cli("run", "fake:write=old.txt", "--workers", "4", "--progress", "none")[0] == 0
+    code, results, err = cli.json("run", "fix it", "--models",
+                                  "fake:sleep=0.5+write=a.txt,fake:sleep=30,fake:sleep=30,fake:sleep=30",
+                                  "--workers", "2", "--stop-on-pass", "--force", "--progress", "none")
+    assert code == 0, err
+    assert statuses(results) == ["success", "stopped", "skipped", "skipped"]
+    for n in (3, 4):  # --force said it would discard them: they are gone, not shown as skipped
+        assert not (repo / f".architect-parallel-{n}").exists()
+        assert git("branch", "--list", f"architect/parallel-{n}", cwd=repo) == ""
+    _code, listed, _err = cli("list", "--json")
+    assert [w["worker_id"] for w in json.loads(listed)] == [1, 2]
+
+
+def test_budgets_handed_to_agents_are_plain_decimals(cli, repo, records):
+    code, _results, _err = cli.json("run", "fix it", "--models", "fake:cost=0", "--workers", "1",
+                                    "--budget-total", "0.00005", "--progress", "none")
+    assert code == 0
+    argv = read_records(records)[".architect-parallel-1"]["argv"]
+    assert argv[argv.index("--budget") + 1] == "0.00005"
+
+
+def test_collect_adds_up_the_spend_of_every_machine(cli, repo):
+    for part in ("1", "2"):
+        cli("run", "fix it", "--models", "fake:cost=0.1,fake:cost=0.3", "--only-workers", part,
+            "--budget-total", "5", "--results", f"r{part}.json", "--force", "--progress", "none")
+    code, _out, err = cli("collect", "r1.json", "r2.json")
+    assert code == 0, err
+    assert "known spend $0.4000 of $5.0000" in err
