@@ -91,6 +91,8 @@ DEFAULTS = {
     "retries": 0,
     "stop_on_pass": False,
     "budget_total": None,
+    "sandbox": "none",
+    "sandbox_allow": [],
 }
 # Best first: the order ranking uses after checks passed. stopped: cut short because
 # another worker passed (--stop-on-pass); skipped: never started (--stop-on-pass, --budget-total).
@@ -213,6 +215,7 @@ class WorkerResult:
     # One per follow-up task run with continue, in order: {"task", "resumed", "status",
     # "cost", "duration", "commit", "at"}; ``task`` stays the first task.
     continued: List[dict] = field(default_factory=list)
+    sandbox: Optional[str] = None  # "bwrap" when it ran in a sandbox (see _Sandbox)
 
     def to_dict(self) -> dict:
         """The result as JSON-ready data; steps and cost are None when unknown."""
@@ -250,6 +253,8 @@ class ParallelConfig:
     retries: int = DEFAULTS["retries"]  # new attempts for a failed or timed-out worker
     stop_on_pass: bool = DEFAULTS["stop_on_pass"]  # stop the race once a worker passes
     budget_total: Optional[float] = DEFAULTS["budget_total"]  # USD: no new worker past it
+    sandbox: str = DEFAULTS["sandbox"]  # none, bwrap or auto: see _Sandbox
+    sandbox_allow: List[str] = field(default_factory=list)  # more writable paths in it
     only_workers: Optional[List[int]] = None  # run just these worker ids of the plan
 
     def validate(self) -> None:
@@ -401,6 +406,9 @@ class _Adapter:
     lines it prints that never say what went wrong. ``resume``: turns its command line
     into one that goes on with a session it reported (continue), for the CLIs that can;
     ``session_totals``: a resumed run reports the whole session's tokens, not its own.
+    ``state``: given the agent's environment, the files and folders in HOME where the CLI
+    keeps its state (writable in a sandbox). ``in_sandbox``: its command line adapted to
+    run in the runner's sandbox (a sandbox of its own cannot nest there).
     """
 
     def __init__(self, template: str, read: Callable[[_Output], _Report],
@@ -408,10 +416,13 @@ class _Adapter:
                  check: Optional[Callable[[List[str], Dict[str, str]], Optional[str]]] = None,
                  prints: Optional[str] = None, noise: "tuple[str, ...]" = (),
                  resume: Optional[Callable[[List[str], str], List[str]]] = None,
-                 session_totals: bool = False):
+                 session_totals: bool = False,
+                 state: Optional[Callable[[Dict[str, str]], List[str]]] = None,
+                 in_sandbox: Optional[Callable[[List[str]], List[str]]] = None):
         self.template, self.read, self.env = template, read, dict(env or {})
         self.bookkeeping, self.check, self.prints, self.noise = bookkeeping, check, prints, noise
         self.resume, self.session_totals = resume, session_totals
+        self.state, self.in_sandbox = state or (lambda env: []), in_sandbox
 
 
 def _read_architect(out: _Output) -> _Report:
@@ -670,6 +681,13 @@ def _codex_resume(argv: List[str], session: str) -> List[str]:
     return [argv[0], "exec", "resume", *options, session, "--", *argv[end + 1:]]
 
 
+def _codex_in_sandbox(argv: List[str]) -> List[str]:
+    """Codex's own sandbox (workspace-write) cannot run inside bubblewrap: its commands
+    would fail while it reports success. The runner's sandbox confines it instead."""
+    return [("danger-full-access" if prev == "--sandbox" else arg)
+            for prev, arg in zip([""] + argv, argv)]
+
+
 def _claude_check(argv: List[str], env: Dict[str, str]) -> Optional[str]:
     """Claude Code refuses to skip its permission prompts as root unless told it runs in a
     sandbox: IS_SANDBOX exactly "1" (Claude Code 2.1 refuses "true") or CLAUDE_CODE_BUBBLEWRAP."""
@@ -692,24 +710,28 @@ PRESETS = {
         "--api-base {api_base?} -- {task}",
         # litellm's DEBUG logging would bury the result, and print a line after it.
         _read_architect, env={"LITELLM_LOG": "ERROR"}, bookkeeping=("/.architect/sessions/",),
-        prints="JSON result"),
+        prints="JSON result", state=lambda env: ["~/.architect"]),
     "claude": _Adapter(
         "claude -p --output-format json --dangerously-skip-permissions "
         "--max-turns {max_steps} --model {model?} --max-budget-usd {budget?} -- {task}",
-        _read_claude, check=_claude_check, prints="JSON result", resume=_claude_resume),
+        _read_claude, check=_claude_check, prints="JSON result", resume=_claude_resume,
+        # (~/.claude.json is saved by renaming a new file over it: it stays read-only)
+        state=lambda env: [env.get("CLAUDE_CONFIG_DIR") or "~/.claude"]),
     "codex": _Adapter(
         "codex exec --json --sandbox workspace-write --skip-git-repo-check "
         "-c features.unbounded_connection_retries=false --model {model?} -- {task}",
         _read_codex, prints="JSON events", noise=("Reading additional input from stdin",),
-        resume=_codex_resume, session_totals=True),
+        resume=_codex_resume, session_totals=True,
+        state=lambda env: [env.get("CODEX_HOME") or "~/.codex"], in_sandbox=_codex_in_sandbox),
     "aider": _Adapter(
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
         "--openai-api-base {api_base?} --model {model?} --message={task}",
-        _read_aider, bookkeeping=("/.aider*",)),
+        _read_aider, bookkeeping=("/.aider*",), state=lambda env: ["~/.aider"]),
     "gemini": _Adapter(
         "gemini --yolo --output-format stream-json --model {model?} --prompt={task}",
-        _read_gemini, env={"GEMINI_CLI_TRUST_WORKSPACE": "true"}, prints="JSON result"),
+        _read_gemini, env={"GEMINI_CLI_TRUST_WORKSPACE": "true"}, prints="JSON result",
+        state=lambda env: [os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini")]),
 }
 # A command template of the user's: no reader, nothing known but the exit code.
 _TEMPLATE = _Adapter("", _read_exit_code)
@@ -842,6 +864,8 @@ class ParallelRunner:
         self._agent_env: Dict[str, str] = {}  # set for each run: git identity for agents
         self._slow_hint: Optional[float] = 600.0  # seconds; None once the hint was given
         self._run_started = 0.0  # time.time() when the workers were queued
+        self._sandbox: Optional[_Sandbox] = None  # set for each run (--sandbox)
+        self._boxes: Dict[int, "tuple[List[str], str]"] = {}  # worker: sandbox command, its TMPDIR
         self._timelines: Dict[int, List[dict]] = {}  # worker id: its states so far (see _state)
 
     # -- public API ----------------------------------------------------
@@ -909,6 +933,7 @@ class ParallelRunner:
         self.top = repo.top
         self._tasks_dir = os.path.join(repo.common_dir, _STATE_DIR, "tasks")
         command = _AgentCommand.parse(self.config.agent_cmd)
+        self._sandbox = self._resolve_sandbox()
         job = _Job(previous.worker_id, task, None if previous.model == "default" else previous.model,
                    previous.branch, previous.worktree_path)
         can = command.preset and command.adapter.resume  # a template's flags are its own
@@ -999,6 +1024,7 @@ class ParallelRunner:
         self.top = repo.top
         self._tasks_dir = os.path.join(repo.common_dir, _STATE_DIR, "tasks")
         command = _AgentCommand.parse(self.config.agent_cmd, find=find_agent)
+        self._sandbox = self._resolve_sandbox() if find_agent else None
         base_commit = repo.resolve_base(self.config.base_branch)
         jobs = _plan(self.config, repo.top)
         if self.config.only_workers:
@@ -1010,7 +1036,7 @@ class ParallelRunner:
             argv = command.argv(self._values(job, base_commit))
             refusal = command.adapter.check and command.adapter.check(
                 argv, command.environment(_clean_env()))
-            if refusal and find_agent:
+            if refusal and find_agent and not self._sandbox:  # inside, it is not root
                 raise ParallelError(refusal)
         return repo, command, base_commit, jobs
 
@@ -1208,8 +1234,8 @@ class ParallelRunner:
     def list_worktrees(root: str = ".") -> List[dict]:
         """The parallel worktrees of the repository at ``root``.
 
-        Each is ``{"worker_id", "path", "branch", "status"}``; status comes from
-        the last run's results and is None when unknown. A parallel branch whose
+        Each is ``{"worker_id", "path", "branch", "status", "sandbox"}``; status and
+        sandbox come from the last run's results and are None when unknown. A parallel branch whose
         worktree is gone (``cleanup --keep-branches``) is listed with path None.
         """
         repo = _Repo.find(os.path.abspath(root))
@@ -1224,11 +1250,13 @@ class ParallelRunner:
                 continue
             suffix = os.path.basename(wt["path"])[len(WORKTREE_PREFIX):]
             known = last.get(wt["path"], {})
+            ours = known.get("branch") == wt.get("branch")
             items.append({
                 "worker_id": int(suffix) if suffix.isdigit() else None,
                 "path": wt["path"],
                 "branch": wt.get("branch"),
-                "status": known.get("status") if known.get("branch") == wt.get("branch") else None,
+                "status": known.get("status") if ours else None,
+                "sandbox": known.get("sandbox") if ours else None,
             })
         listed = {item["branch"] for item in items}
         for branch in repo.parallel_branches():
@@ -1236,7 +1264,8 @@ class ParallelRunner:
             if branch not in listed:
                 items.append({"worker_id": int(suffix) if suffix.isdigit() else None,
                               "path": None, "branch": branch,
-                              "status": by_branch.get(branch, {}).get("status")})
+                              "status": by_branch.get(branch, {}).get("status"),
+                              "sandbox": by_branch.get(branch, {}).get("sandbox")})
         items.sort(key=lambda i: (i["worker_id"] is None, i["worker_id"] or 0, i["path"] or ""))
         return items
 
@@ -1307,7 +1336,7 @@ class ParallelRunner:
                 result.error = too_long
                 return result
             if follow_up is None:
-                copied = self._set_up(repo, job, base, includes, env, result, logs)
+                copied = self._set_up(repo, job, base, command, includes, env, result, logs)
                 if copied is None:
                     return result
             else:
@@ -1315,6 +1344,8 @@ class ParallelRunner:
                 result.worker_log = os.path.join(logs, f"worker-{n}.{follow_up.stem}.log")
                 with open(result.worker_log, "wb") as log:
                     log.write(f"worker {n} in {job.path}: {follow_up.stem}\n".encode())
+                if self._sandbox:
+                    self._box(repo, job, command, env, result)
             agent_ran = True
             self._run_agent(repo, job, command, argv, env, result, logs,
                             follow_up.stem if follow_up else None)
@@ -1324,7 +1355,11 @@ class ParallelRunner:
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
             if agent_ran and os.path.isdir(job.path):
-                self._finish(repo, job, result, env, copied)
+                # The runner's own git calls there run in its sandbox too: a repository
+                # the agent made inside could hold settings that run code.
+                self._finish(repo.wrapped(self._boxes.get(n, ([], ""))[0]), job, result, env,
+                             copied)
+            self._unbox(n)
             with self._spend_lock:  # every attempt's cost counts
                 self._spent += result.cost if result.cost_known else 0.0
             self._ended(job, result)
@@ -1344,10 +1379,14 @@ class ParallelRunner:
         os.makedirs(self._tasks_dir, exist_ok=True)
         with open(values["task_file"] or "", "wb") as f:
             f.write(_encode(job.task))
-        return env, command.argv(values)
+        argv = command.argv(values)
+        if self._sandbox and command.preset and command.adapter.in_sandbox:
+            argv = command.adapter.in_sandbox(argv)
+        return env, argv
 
-    def _set_up(self, repo: _Repo, job: _Job, base: str, includes: List[str],
-                env: Dict[str, str], result: WorkerResult, logs: str) -> Optional[List[str]]:
+    def _set_up(self, repo: _Repo, job: _Job, base: str, command: _AgentCommand,
+                includes: List[str], env: Dict[str, str], result: WorkerResult,
+                logs: str) -> Optional[List[str]]:
         """Create the worktree (in turn) and run the setup commands; return the include
         files copied in, or None when the worker must not go on (``result`` says why)."""
         n = job.worker_id
@@ -1367,6 +1406,8 @@ class ParallelRunner:
         result.worker_log = os.path.join(logs, f"worker-{n}.log")
         with open(result.worker_log, "wb") as log:
             log.write(f"worker {n} in {job.path}; copied {len(created)} file(s)\n".encode())
+        if self._sandbox:
+            self._box(repo, job, command, env, result)
         if self.config.setup:
             self._state(job, "setup")
         for cmd in self.config.setup:
@@ -1635,6 +1676,9 @@ class ParallelRunner:
         # after they left its process group and lost their parent.
         mark = f"{self._token}-{worker_id}-{time.monotonic_ns()}"
         env[_MARK_VAR] = mark
+        # In the worker's sandbox, if it has one: started and waited for by this thread, the
+        # worker's, which outlives it (bwrap --die-with-parent follows the starting thread).
+        argv = [*self._boxes.get(worker_id, ([], ""))[0], *argv]
         mode = "ab" if append else "wb"
         import subprocess  # here, not at the top: start-up time (see _LazyPattern)
 
@@ -1656,6 +1700,43 @@ class ParallelRunner:
             with self._procs_lock:
                 self._procs.pop(worker_id, None)
         return proc.returncode, timed_out
+
+    def _resolve_sandbox(self) -> Optional[_Sandbox]:
+        """The sandbox of this run (--sandbox), its allowed paths checked first."""
+        for path in self.config.sandbox_allow:
+            if not os.path.exists(os.path.expanduser(path)):
+                raise ConfigError(f"--sandbox-allow {path}: no such file or folder")
+        return _Sandbox.resolve(self.config.sandbox, self._warn)
+
+    def _box(self, repo: _Repo, job: _Job, command: _AgentCommand, env: Dict[str, str],
+             result: WorkerResult) -> None:
+        """Make the worker's sandbox: its private TMPDIR, its CLI's state folders in HOME
+        (made if missing), and the command line its commands then run within."""
+        import tempfile
+        admin = repo.git("rev-parse", "--absolute-git-dir", cwd=job.path).strip()
+        worktree_config = os.path.join(admin, "config.worktree")
+        if not os.path.exists(worktree_config):  # read-only and empty: no settings to plant
+            open(worktree_config, "ab").close()
+        tmp = tempfile.mkdtemp(prefix=f"architect-parallel-{job.worker_id}-")
+        home = env.get("HOME") or os.path.expanduser("~")
+        state = []
+        for path in command.adapter.state(env):
+            path = os.path.join(home, path[2:]) if path.startswith("~/") else path
+            if not os.path.exists(path) and not os.path.splitext(path)[1]:
+                with contextlib.suppress(OSError):
+                    os.makedirs(path, mode=0o700)
+            state.append(path)
+        allowed = [os.path.expanduser(p) for p in self.config.sandbox_allow]
+        self._boxes[job.worker_id] = (
+            self._sandbox.prefix(job.path, repo.common_dir, admin, tmp, state + allowed), tmp)
+        env["TMPDIR"] = tmp
+        result.sandbox = "bwrap"
+
+    def _unbox(self, worker_id: int) -> None:
+        """Take back the worker's private TMPDIR."""
+        _prefix, tmp = self._boxes.pop(worker_id, ([], ""))
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _halted(self) -> "Optional[tuple[str, str]]":
         """Why a worker that has not started must not (status, error): the run was
@@ -2170,9 +2251,14 @@ def _read_last_json(path: str) -> Optional[dict]:
 class _Repo:
     """A repository and the git commands the runner needs. Every git call goes through ``git()``."""
 
-    def __init__(self, top: str, common_dir: str):
+    def __init__(self, top: str, common_dir: str, wrap: Optional[List[str]] = None):
         self.top = top
         self.common_dir = common_dir
+        self.wrap = wrap or []  # a command line git runs within (a worker's sandbox)
+
+    def wrapped(self, wrap: Optional[List[str]]) -> _Repo:
+        """This repository, with every git command run within ``wrap`` (see _Sandbox)."""
+        return _Repo(self.top, self.common_dir, wrap) if wrap else self
 
     @classmethod
     def find(cls, where: str) -> _Repo:
@@ -2189,11 +2275,11 @@ class _Repo:
 
     def git(self, *args: str, cwd: Optional[str] = None, input: Optional[bytes] = None,
             check: bool = True) -> str:
-        return _git(list(args), cwd or self.top, input=input, check=check)
+        return _git(list(args), cwd or self.top, input=input, check=check, wrap=self.wrap)
 
     def succeeds(self, *args: str, cwd: Optional[str] = None) -> bool:
         """Whether a git command exits 0 (for git's yes/no questions)."""
-        return _git(list(args), cwd or self.top, check=False) is not None
+        return _git(list(args), cwd or self.top, check=False, wrap=self.wrap) is not None
 
     def resolve_base(self, ref: Optional[str]) -> str:
         """The commit the workers start from: ``ref``, or HEAD (its branch, or its commit when detached)."""
@@ -2508,16 +2594,19 @@ class _LockRecord:
         os.pwrite(self._fd, text.encode(), 0)
 
 
-def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None) -> subprocess.CompletedProcess:
-    """Run git with captured output, away from any GIT_DIR the caller's environment sets."""
+def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
+             wrap: Optional[List[str]] = None) -> subprocess.CompletedProcess:
+    """Run git with captured output, away from any GIT_DIR the caller's environment sets,
+    and never with an fsmonitor (a hook a repository, or one inside a worktree, names);
+    within ``wrap`` when given (a worker's sandbox)."""
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.update(_git_config_env(env, _NO_FSMONITOR), GIT_TERMINAL_PROMPT="0")
     # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
     # left to finish (a checkout, a commit, a merge) instead of dying halfway with its
     # lock files left behind; the interrupt goes on once it has.
-    proc = subprocess.Popen(["git", *args], cwd=cwd, env=env,
+    proc = subprocess.Popen([*(wrap or []), "git", *args], cwd=cwd, env=env,
                             stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
@@ -2532,19 +2621,23 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None) -> subpro
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
-         check: bool = True) -> Optional[str]:
-    """Run git; return stdout, or raise ParallelError carrying git's own message.
+# Set for every git the runner starts, which passes it on to the gits it starts in turn
+# (in submodules, repositories an agent made): a hook such a repository names never runs.
+_NO_FSMONITOR = {"core.fsmonitor": "false"}
 
-    With ``check=False`` a failure returns None instead of raising.
+
+def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
+         check: bool = True, wrap: Optional[List[str]] = None) -> Optional[str]:
+    """Run git (within ``wrap``, see _git_run); return stdout, or raise ParallelError
+    carrying git's own message. With ``check=False`` a failure returns None instead.
     """
-    proc = _git_run(args, cwd, input)
+    proc = _git_run(args, cwd, input, wrap)
     for delay in (0.05, 0.1, 0.2, 0.4, 0.8):
         # Another git (an agent's, or the user's) holds a lock file for a moment: wait and retry.
         if proc.returncode == 0 or b".lock': File exists" not in proc.stderr:
             break
         time.sleep(delay)
-        proc = _git_run(args, cwd, input)
+        proc = _git_run(args, cwd, input, wrap)
     if proc.returncode != 0 and not check:
         return None
     if proc.returncode != 0:
@@ -2766,6 +2859,90 @@ def _answers(pgid: int) -> bool:
 
 
 ######################################################################
+# Sandbox: bubblewrap around a worker
+######################################################################
+
+_SANDBOX_MODES = ("none", "bwrap", "auto")
+_SANDBOX_UID = 1000  # a runner that is root is this user inside (see _Sandbox.flags)
+_INSTALL_BWRAP = ("install it: apt-get install bubblewrap (Debian, Ubuntu), dnf install "
+                  "bubblewrap (Fedora), pacman -S bubblewrap (Arch)")
+
+
+class _Sandbox:
+    """bubblewrap (``bwrap``): each worker's agent, setup and check commands, and the
+    runner's own git calls in its worktree, see a read-only filesystem except its
+    worktree, what a commit writes in the git dir, a private TMPDIR, its CLI's state in
+    HOME and the paths the user allows.
+
+    The rest of the git dir stays read-only: its config, hooks and the files that point
+    git elsewhere (``commondir``, ``gitdir``, the worktree's ``.git``) would otherwise let
+    an agent run code outside the sandbox through any later git call. Own user and PID
+    namespaces, no capabilities (a root runner is uid 1000 inside: then a CLI's own
+    sandbox can still nest), a new session, and death with the runner.
+    """
+
+    def __init__(self, exe: str):
+        self.exe = exe
+
+    @classmethod
+    def resolve(cls, mode: str, warn: Callable[[str], None]) -> Optional[_Sandbox]:
+        """The sandbox ``--sandbox MODE`` asks for: None for none, or when auto finds none
+        that works (said once); bwrap that cannot work is a ParallelError."""
+        if mode == "none":
+            return None
+        exe = shutil.which("bwrap")
+        problem = (cls(exe).probe() if exe else
+                   f"bubblewrap (bwrap) is not on PATH; {_INSTALL_BWRAP}")
+        if problem is None:
+            return cls(exe)  # type: ignore[arg-type]
+        if mode == "bwrap":
+            raise ParallelError(f"--sandbox bwrap: {problem}")
+        warn(f"--sandbox auto: {problem}; the workers run without a sandbox")
+        return None
+
+    def flags(self) -> List[str]:
+        flags = ["--unshare-user"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # Not uid 0 inside: a root that maps to root cannot map a nested namespace.
+            flags += ["--uid", str(_SANDBOX_UID), "--gid", str(_SANDBOX_UID)]
+        return flags + ["--unshare-pid", "--die-with-parent", "--cap-drop", "ALL",
+                        "--new-session"]
+
+    def probe(self) -> Optional[str]:
+        """Why no sandbox can be made here (bwrap's own words), or None."""
+        import subprocess
+        try:
+            proc = subprocess.run([self.exe, *self.flags(), "--ro-bind", "/", "/", "--dev", "/dev",
+                                   "--proc", "/proc", "--", "true"], stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bubblewrap cannot run: {exc}"
+        if proc.returncode == 0:
+            return None
+        said = _last_meaningful_line(proc.stderr.decode("utf-8", "replace")) or \
+            f"exit code {proc.returncode}"
+        return f"bubblewrap cannot make a sandbox here ({said})"
+
+    def prefix(self, worktree: str, common_dir: str, admin_dir: str, tmp: str,
+               writable: List[str]) -> List[str]:
+        """The command line that runs a command in the sandbox of the worker at
+        ``worktree`` (``admin_dir``: its .git/worktrees/NAME), before that command."""
+        real = os.path.realpath
+        argv = [self.exe, *self.flags(), "--ro-bind", "/", "/"]
+        binds = [real(worktree)] + [
+            real(os.path.join(common_dir, sub)) for sub in ("objects", "refs", "logs")
+            if os.path.isdir(os.path.join(common_dir, sub))] + [real(admin_dir), real(tmp)]
+        for path in binds + [real(p) for p in writable if os.path.exists(p)]:
+            argv += ["--bind", path, path]
+        # Read-only again, over the writable worktree and admin folder: where git is sent.
+        for path in [os.path.join(worktree, ".git")] + [
+                os.path.join(admin_dir, name) for name in ("commondir", "gitdir", "config.worktree")]:
+            if os.path.exists(path):
+                argv += ["--ro-bind", real(path), real(path)]
+        return argv + ["--dev", "/dev", "--proc", "/proc", "--"]
+
+
+######################################################################
 # Configuration file and YAML reader
 ######################################################################
 
@@ -2811,6 +2988,13 @@ def _check_value(key: str, value: object, label: Optional[str] = None) -> None:
     elif key in ("commit", "check_all", "stop_on_pass"):
         if not isinstance(value, bool):
             raise bad("true or false")
+    elif key == "sandbox":
+        if value not in _SANDBOX_MODES:
+            raise bad(" or ".join(_SANDBOX_MODES))
+    elif key == "sandbox_allow":
+        if not isinstance(value, (list, tuple)) or not all(
+                isinstance(v, str) and v.strip() and "\0" not in v for v in value):
+            raise bad("a list of paths")
     elif key == "budget_total":
         if value is not None and (not _is_number(value) or not value > 0 or math.isinf(value)):
             raise bad("a number of USD greater than 0, or null")
@@ -4194,6 +4378,7 @@ def _git_stream(cwd: str, argv: List[str], limit: Optional[int] = None) -> "tupl
     so that a Ctrl-C stops it too (it only reads)."""
     import subprocess
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    env.update(_git_config_env(env, _NO_FSMONITOR))
     proc = subprocess.Popen(["git", *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
@@ -4662,7 +4847,8 @@ def _report_worker(r: WorkerResult, diff: "tuple[Optional[List[_FileDiff]], str]
              ("attempts", r.attempts), ("agent time", f"{r.duration:.1f}s"),
              ("cost", f"${r.cost:.4f}" if r.cost_known else "unknown"),
              ("steps", r.steps if r.steps_known else "unknown"),
-             ("tokens in/out", _format_tokens(r)), ("worktree", r.worktree_path)]
+             ("tokens in/out", _format_tokens(r)), ("worktree", r.worktree_path),
+             ("sandbox", r.sandbox or "none")]
     out.append('<table class="meta">' + "".join(f"<tr><th>{k}</th><td>{h(v)}</td></tr>"
                                                  for k, v in facts) + "</table>")
     if r.error:
@@ -4814,6 +5000,11 @@ def _add_plan_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget-total", type=_number, metavar="USD",
                    help="no new worker starts once the run's known spend reaches USD; each "
                         "agent that takes a budget gets at most what is left")
+    p.add_argument("--sandbox", choices=_SANDBOX_MODES, default=None,
+                   help="run each worker in a bubblewrap sandbox that lets it write only its "
+                        "worktree (bwrap), when one works here (auto), or not (none, default)")
+    p.add_argument("--sandbox-allow", action="append", dest="sandbox_allow", metavar="PATH",
+                   help="also let sandboxed workers write PATH; repeatable")
     p.add_argument("--stop-on-pass", action="store_true", default=None,
                    help="race: once a worker succeeds and passes every check, stop the others "
                         "and start no more")
@@ -5276,6 +5467,7 @@ _RESULT_TYPES: Dict[str, object] = {
     "checks": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
         for c in v),
+    "sandbox": (str, type(None)),
     "session_id": lambda v: v is None or (isinstance(v, str) and bool(_SESSION.fullmatch(v))),
     "continued": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("task"), str) for c in v),
@@ -5431,7 +5623,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
     else:
         _print_out("\n".join(_align([[
             f"{item['worker_id'] if item['worker_id'] is not None else '?':>3}",
-            item["branch"] or "(detached)", item["status"] or "-",
+            item["branch"] or "(detached)",
+            (item["status"] or "-") + (f" ({item['sandbox']})" if item.get("sandbox") else ""),
             item["path"] or "(no worktree: cleanup --keep-branches kept the branch)"]
             for item in items], {0})))
     return EXIT_OK

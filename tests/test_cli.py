@@ -203,9 +203,9 @@ def test_list_shows_worktrees_with_last_status(repo, cli):
     assert code == 0
     assert items == [
         {"worker_id": 1, "path": str(repo / ".architect-parallel-1"), "branch": "architect/parallel-1",
-         "status": "success"},
+         "status": "success", "sandbox": None},
         {"worker_id": 2, "path": str(repo / ".architect-parallel-2"), "branch": "architect/parallel-2",
-         "status": "failed"},
+         "status": "failed", "sandbox": None},
     ]
     git("worktree", "add", "-q", "-b", "architect/parallel-3", str(repo / ".architect-parallel-3"), cwd=repo)
     code, out, _ = cli("list")

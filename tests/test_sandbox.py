@@ -1,0 +1,159 @@
+"""--sandbox bwrap with real bubblewrap: what a worker may write, and what it may not.
+
+These need ``bwrap`` (Debian: bubblewrap; ``.ci/run`` installs it) and a kernel that lets it
+make namespaces; without them they are skipped, saying why. The refusal without bwrap on
+PATH is tested everywhere.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+import architect_parallel as ap
+from conftest import alive, git, read_records
+
+BWRAP = shutil.which("bwrap")
+PROBLEM = ap._Sandbox(BWRAP).probe() if BWRAP else "bwrap is not installed"
+needs_bwrap = pytest.mark.skipif(PROBLEM is not None, reason=f"no sandbox here: {PROBLEM}")
+
+ESCAPES = """#!/bin/sh
+# A worker that does its work, then tries to write everywhere else.
+echo own > own.txt
+for target in "$MAIN/README.md" "$MAIN/.architect-parallel-$OTHER/stray.txt" "$HOME/stray.txt" \\
+              "$OUTSIDE/stray.txt" "$MAIN/.git/hooks/post-commit" "$MAIN/.git/config" \\
+              "$MAIN/.git/worktrees/.architect-parallel-$ARCHITECT_PARALLEL_WORKER/commondir" \\
+              "$ALLOWED/allowed.txt"; do
+  if echo stray >> "$target" 2>/dev/null; then echo "wrote $target"; else echo "refused $target"; fi
+done
+echo private > "$TMPDIR/private.txt" && echo "wrote tmpdir $TMPDIR"
+git config core.fsmonitor "touch $OUTSIDE/ran" 2>/dev/null || echo "refused git config"
+"""
+
+
+def escaping_agent(tmp_path, monkeypatch, repo):
+    script = tmp_path / "escape.sh"
+    script.write_text(ESCAPES)
+    script.chmod(0o755)
+    outside = tmp_path / "outside"
+    allowed = tmp_path / "allowed"
+    home = tmp_path / "home"
+    for folder in (outside, allowed, home):
+        folder.mkdir()
+    monkeypatch.setenv("MAIN", str(repo))
+    monkeypatch.setenv("OUTSIDE", str(outside))
+    monkeypatch.setenv("ALLOWED", str(allowed))
+    monkeypatch.setenv("HOME", str(home))
+    return f"sh -c 'OTHER=$((3 - $ARCHITECT_PARALLEL_WORKER)) exec {script}' sh {{task}}", \
+        outside, allowed, home
+
+
+@needs_bwrap
+def test_a_sandboxed_worker_writes_its_worktree_and_nothing_else(cli, repo, tmp_path,
+                                                                 monkeypatch):
+    agent, outside, allowed, home = escaping_agent(tmp_path, monkeypatch, repo)
+    before = (repo / ".git" / "config").read_bytes()
+    code, results, err = cli.json("run", "do it", "--agent-cmd", agent, "--workers", "2",
+                                  "--sandbox", "bwrap", "--sandbox-allow", str(allowed),
+                                  "--progress", "none")
+    assert code == 0, err
+    for r in results:
+        said = open(r["log_path"]).read()
+        assert said.count("refused ") == 7 + 1, said  # every target but the allowed one, git config
+        assert f"wrote {allowed}/allowed.txt" in said and "wrote tmpdir" in said
+        assert r["sandbox"] == "bwrap" and r["status"] == "success"
+        assert git("show", "--name-only", "--format=", r["commit"], cwd=repo) == "own.txt"
+        tmpdir = said.split("wrote tmpdir ")[1].split()[0]
+        assert not os.path.exists(tmpdir)  # the private TMPDIR is taken back
+        assert not tmpdir.startswith(str(repo))
+    assert (repo / "README.md").read_text() == "# demo\n"
+    assert not (repo / ".architect-parallel-1" / "stray.txt").exists()
+    assert os.listdir(outside) == [] and os.listdir(home) == []
+    assert (repo / ".git" / "config").read_bytes() == before
+    assert not (repo / ".git" / "hooks" / "post-commit").exists()
+    assert (allowed / "allowed.txt").read_text() == "stray\nstray\n"
+    assert "wrote outside its worktree" not in err  # nothing got out to be detected
+
+
+@needs_bwrap
+def test_a_hung_sandboxed_agent_is_killed_at_its_timeout_with_nothing_left(cli, repo, records):
+    started = time.monotonic()
+    code, results, _err = cli.json("run", "fake:grandchild=60+daemon=60+sleep=60", "--workers", "1",
+                                   "--sandbox", "bwrap", "--timeout-per-worker", "1",
+                                   "--sandbox-allow", str(records), "--progress", "none")
+    assert time.monotonic() - started < 15
+    assert results[0]["status"] == "timeout" and results[0]["sandbox"] == "bwrap"
+    record = read_records(records)[".architect-parallel-1"]
+    # The pids the agent saw are its sandbox's own; its mark finds them from here.
+    assert record["env"]["ARCHITECT_PARALLEL_WORKER"] == "1"
+    mark = None
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if b"ARCHITECT_PARALLEL_WORKTREE=" + str(repo).encode() in f.read():
+                        mark = pid
+            except OSError:
+                pass
+    assert mark is None, "a process of the sandbox is still running"
+
+
+@needs_bwrap
+def test_setup_and_checks_run_in_the_sandbox_too(cli, repo, tmp_path, records):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    code, results, err = cli.json(
+        "run", "fake:write=a.txt", "--workers", "1", "--sandbox", "bwrap",
+        "--sandbox-allow", str(records), "--setup", f"touch {outside}/from-setup || true",
+        "--check", f"touch {outside}/from-check", "--check", "test -f a.txt",
+        "--progress", "none")
+    assert code == 0, err
+    assert [c["passed"] for c in results[0]["checks"]] == [False, True]
+    assert os.listdir(outside) == []
+
+
+def test_sandbox_bwrap_without_bwrap_is_refused_before_anything_is_created(cli, repo,
+                                                                           monkeypatch, tmp_path):
+    bin_only = tmp_path / "no-bwrap"
+    bin_only.mkdir()
+    for tool in ("git", "sh", "python3"):
+        os.symlink(shutil.which(tool), bin_only / tool)
+    monkeypatch.setenv("PATH", f"{os.environ['PATH'].split(os.pathsep)[0]}{os.pathsep}{bin_only}")
+    code, out, err = cli("run", "fix it", "--sandbox", "bwrap")
+    assert code == 2 and out == ""
+    assert err == ("error: --sandbox bwrap: bubblewrap (bwrap) is not on PATH; install it: "
+                   "apt-get install bubblewrap (Debian, Ubuntu), dnf install bubblewrap (Fedora), "
+                   "pacman -S bubblewrap (Arch)\n")
+    assert not (repo / ".architect-parallel-1").exists()
+    assert git("branch", "--list", "architect/*", cwd=repo) == ""
+    # auto says so once and runs without one
+    code, results, err = cli.json("run", "fake:write=a.txt", "--workers", "2", "--sandbox", "auto",
+                                  "--progress", "none")
+    assert code == 0
+    assert err.count("warning: --sandbox auto: bubblewrap (bwrap) is not on PATH") == 1
+    assert [r["sandbox"] for r in results] == [None, None]
+
+
+def test_sandbox_options_are_checked(cli, repo, tmp_path):
+    code, _out, err = cli("run", "fix it", "--sandbox", "docker")
+    assert code == 2 and "--sandbox: invalid choice: 'docker'" in err
+    code, _out, err = cli("run", "fix it", "--sandbox", "auto", "--sandbox-allow",
+                          str(tmp_path / "nowhere"))
+    assert code == 2 and err == f"error: --sandbox-allow {tmp_path / 'nowhere'}: no such file or folder\n"
+    (repo.parent / "c.yaml").write_text("parallel_runs:\n  sandbox: yes\n")
+    code, _out, err = cli("plan", "t", "-c", repo.parent / "c.yaml")
+    assert code == 2 and "sandbox must be none or bwrap or auto, got True" in err
+
+
+@needs_bwrap
+def test_list_and_results_say_a_worker_ran_sandboxed(cli, repo, records):
+    cli("run", "fake:write=a.txt", "--workers", "1", "--sandbox", "bwrap", "--sandbox-allow",
+        str(records), "--progress", "none")
+    _code, listed, _err = cli("list", "--json")
+    assert json.loads(listed)[0]["sandbox"] == "bwrap"
+    code, out, _err = cli("list")
+    assert "bwrap" in out
