@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
 PYTHON ?= python3
 
-.PHONY: test e2e demo bench bench-report bench-race
+.PHONY: test e2e demo bench bench-report bench-race bench-sandbox
 
 # pytest is the only test dependency. When $(PYTHON) lacks it, it is installed into
 # a project-local .venv (this also works where the system Python is "externally
@@ -39,3 +39,7 @@ bench-report:
 # Only the race: 10 scripted agents, one passes after 1 s, without and with --stop-on-pass (~35 s).
 bench-race:
 	$(PYTHON) tests/bench.py race
+
+# Only what --sandbox bwrap costs per command and per worker (a few seconds; needs bwrap).
+bench-sandbox:
+	$(PYTHON) tests/bench.py sandbox

@@ -259,13 +259,60 @@ def race_rows(tmp):
     return rows
 
 
+def sandbox_rows(tmp):
+    """What --sandbox bwrap costs: one command started in a worker's sandbox next to the same
+    command started plainly, and a whole instant worker (setup, agent, commit, a check)."""
+    if ap._Sandbox(shutil.which("bwrap") or "bwrap").probe() is not None:
+        return [("sandbox start-up", "no sandbox here", "", "", "report")]
+    repo = os.path.join(tmp, "sandbox-repo")
+    os.makedirs(repo)
+    make_repo(repo, 200)
+    box = ap._Sandbox(shutil.which("bwrap"))
+    git("worktree", "add", "-q", "-b", "bench-box", os.path.join(repo, ".wt"), cwd=repo)
+    admin = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=os.path.join(repo, ".wt"),
+                           capture_output=True, text=True, check=True).stdout.strip()
+    prefix = box.prefix(os.path.join(repo, ".wt"), os.path.join(repo, ".git"), admin, tmp, [])
+
+    def timed(cmd):
+        started = time.monotonic()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=os.path.join(repo, ".wt"))
+        return time.monotonic() - started
+
+    rows = []
+    for label, cmd in (("true", ["true"]), ("python3 -c pass", [sys.executable, "-c", "pass"])):
+        plain, boxed = [], []
+        for _ in range(21):  # interleaved: the machine's load changes
+            plain.append(timed(cmd))
+            boxed.append(timed(prefix + cmd))
+        plain, boxed = median(plain), median(boxed)
+        rows.append((f"start `{label}` in a worker's sandbox", f"{boxed * 1000:.1f} ms",
+                     f"plainly {plain * 1000:.1f} ms", f"+{(boxed - plain) * 1000:.1f} ms", "report"))
+    walls = {}
+    for mode in ("none", "bwrap"):
+        runs = []
+        for _ in range(max(RUNS, 3)):
+            started = time.monotonic()
+            subprocess.run([sys.executable, os.path.join(ROOT, "architect_parallel.py"), "run",
+                            "fake:json=success", "--workers", "1", "--sandbox", mode,
+                            "--setup", "true", "--check", "true", "--force", "--quiet",
+                            "--sandbox-allow", os.environ["FAKE_AGENT_RECORD"]],
+                           cwd=repo, check=True, stdout=subprocess.DEVNULL)
+            runs.append(time.monotonic() - started)
+        walls[mode] = median(runs)
+    rows.append(("one instant worker (setup, agent, check), --sandbox bwrap",
+                 f"{walls['bwrap']:.2f}s", f"--sandbox none {walls['none']:.2f}s",
+                 f"+{(walls['bwrap'] - walls['none']) * 1000:.0f} ms", "report"))
+    return rows
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="architect-parallel-bench-")
     records = os.path.join(tmp, "records")
     os.makedirs(records)
     os.environ["PATH"] = make_agent_bin(os.path.join(tmp, "bin")) + os.pathsep + os.environ["PATH"]
     os.environ["FAKE_AGENT_RECORD"] = records
-    only = {"report": report_rows, "race": race_rows}.get(sys.argv[1] if sys.argv[1:] else "")
+    only = {"report": report_rows, "race": race_rows, "sandbox": sandbox_rows}.get(
+        sys.argv[1] if sys.argv[1:] else "")
     if only:  # make bench-report, make bench-race: just that one
         try:
             rows = only(tmp)
@@ -330,6 +377,7 @@ def main():
         rows += startup_rows(tmp)
         rows += report_rows(tmp)
         rows += race_rows(tmp)
+        rows += sandbox_rows(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return show(rows)

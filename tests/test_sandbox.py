@@ -26,7 +26,7 @@ ESCAPES = """#!/bin/sh
 echo own > own.txt
 for target in "$MAIN/README.md" "$MAIN/.architect-parallel-$OTHER/stray.txt" "$HOME/stray.txt" \\
               "$OUTSIDE/stray.txt" "$MAIN/.git/hooks/post-commit" "$MAIN/.git/config" \\
-              "$MAIN/.git/worktrees/.architect-parallel-$ARCHITECT_PARALLEL_WORKER/commondir" \\
+              "$(git rev-parse --absolute-git-dir)/commondir" \\
               "$ALLOWED/allowed.txt"; do
   if echo stray >> "$target" 2>/dev/null; then echo "wrote $target"; else echo "refused $target"; fi
 done
@@ -87,19 +87,7 @@ def test_a_hung_sandboxed_agent_is_killed_at_its_timeout_with_nothing_left(cli, 
                                    "--sandbox-allow", str(records), "--progress", "none")
     assert time.monotonic() - started < 15
     assert results[0]["status"] == "timeout" and results[0]["sandbox"] == "bwrap"
-    record = read_records(records)[".architect-parallel-1"]
-    # The pids the agent saw are its sandbox's own; its mark finds them from here.
-    assert record["env"]["ARCHITECT_PARALLEL_WORKER"] == "1"
-    mark = None
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    if b"ARCHITECT_PARALLEL_WORKTREE=" + str(repo).encode() in f.read():
-                        mark = pid
-            except OSError:
-                pass
-    assert mark is None, "a process of the sandbox is still running"
+    assert _sandboxed_processes(repo) == []
 
 
 @needs_bwrap
@@ -157,3 +145,38 @@ def test_list_and_results_say_a_worker_ran_sandboxed(cli, repo, records):
     assert json.loads(listed)[0]["sandbox"] == "bwrap"
     code, out, _err = cli("list")
     assert "bwrap" in out
+
+
+def _sandboxed_processes(repo):
+    """Processes that run in a worker of ``repo`` (their environment names its worktree)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and alive(int(pid)):
+            try:
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    if b"ARCHITECT_PARALLEL_WORKTREE=" + str(repo).encode() in f.read():
+                        found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+@needs_bwrap
+def test_a_runner_killed_with_sigkill_takes_its_sandboxes_down(repo, records):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "architect_parallel", "run", "fake:grandchild=60+daemon=60+sleep=60",
+         "--workers", "2", "--sandbox", "bwrap", "--sandbox-allow", str(records),
+         "--progress", "none"],
+        cwd=repo, env=dict(os.environ, PYTHONPATH=ap.__file__.rsplit(os.sep, 1)[0]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while len(read_records(records)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # their grandchildren and daemons start
+    assert len(_sandboxed_processes(repo)) >= 6  # two agents, each with two children
+    proc.kill()  # no chance to clean up: the kernel must do it
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _sandboxed_processes(repo) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _sandboxed_processes(repo) == []
