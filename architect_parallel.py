@@ -1706,6 +1706,10 @@ class ParallelRunner:
         for path in self.config.sandbox_allow:
             if not os.path.exists(os.path.expanduser(path)):
                 raise ConfigError(f"--sandbox-allow {path}: no such file or folder")
+            if self.top and _inside(os.path.realpath(os.path.expanduser(path)), self.top):
+                raise ConfigError(f"--sandbox-allow {path}: it holds the repository, whose git "
+                                  "settings and hooks the sandbox keeps read-only; allow a "
+                                  "folder inside it or beside it")
         return _Sandbox.resolve(self.config.sandbox, self._warn)
 
     def _box(self, repo: _Repo, job: _Job, command: _AgentCommand, env: Dict[str, str],
@@ -2206,6 +2210,9 @@ def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
         if os.path.lexists(target):
             continue
         os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not _inside(os.path.realpath(worktree), os.path.dirname(target)):
+            raise ParallelError(f"include file {name}: its folder in the worktree is a symbolic "
+                                "link out of it; refusing to copy it there")
         shutil.copy2(os.path.join(top, name), target, follow_symlinks=False)
         copied.append(name)
     return copied
@@ -2602,7 +2609,9 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env.update(_git_config_env(env, _NO_FSMONITOR), GIT_TERMINAL_PROMPT="0")
+    env.update(_git_config_env(env, _NO_FSMONITOR), GIT_TERMINAL_PROMPT="0",
+               GIT_NO_REPLACE_OBJECTS="1")
+    args = _guarded(args)
     # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
     # left to finish (a checkout, a commit, a merge) instead of dying halfway with its
     # lock files left behind; the interrupt goes on once it has.
@@ -2623,7 +2632,20 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
 
 # Set for every git the runner starts, which passes it on to the gits it starts in turn
 # (in submodules, repositories an agent made): a hook such a repository names never runs.
+# And no replace refs: what the runner shows and merges is what the commits hold.
 _NO_FSMONITOR = {"core.fsmonitor": "false"}
+
+
+def _guarded(args: List[str]) -> List[str]:
+    """``git status`` and ``git diff`` never look into a submodule's files: a repository an
+    agent made in its worktree would run its own filters there (the command line wins
+    over any .gitmodules). Its commit changes are still shown."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] == "-c" else 1
+    if i < len(args) and args[i] in ("status", "diff") and "--no-index" not in args:
+        return [*args[:i + 1], "--ignore-submodules=dirty", *args[i + 1:]]
+    return args
 
 
 def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
@@ -2934,8 +2956,13 @@ class _Sandbox:
             if os.path.isdir(os.path.join(common_dir, sub))] + [real(admin_dir), real(tmp)]
         for path in binds + [real(p) for p in writable if os.path.exists(p)]:
             argv += ["--bind", path, path]
-        # Read-only again, over the writable worktree and admin folder: where git is sent.
-        for path in [os.path.join(worktree, ".git")] + [
+        # Read-only again, over the writable binds: where git is sent, replace refs (another
+        # commit's content shown for a commit) and alternates (objects read from elsewhere).
+        for folder in ("refs/replace", "objects/info"):
+            with contextlib.suppress(OSError):
+                os.makedirs(os.path.join(common_dir, folder), exist_ok=True)
+        for path in [os.path.join(worktree, ".git"), os.path.join(common_dir, "refs", "replace"),
+                     os.path.join(common_dir, "objects", "info")] + [
                 os.path.join(admin_dir, name) for name in ("commondir", "gitdir", "config.worktree")]:
             if os.path.exists(path):
                 argv += ["--ro-bind", real(path), real(path)]
@@ -4378,8 +4405,8 @@ def _git_stream(cwd: str, argv: List[str], limit: Optional[int] = None) -> "tupl
     so that a Ctrl-C stops it too (it only reads)."""
     import subprocess
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env.update(_git_config_env(env, _NO_FSMONITOR))
-    proc = subprocess.Popen(["git", *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+    env.update(_git_config_env(env, _NO_FSMONITOR), GIT_NO_REPLACE_OBJECTS="1")
+    proc = subprocess.Popen(["git", *_guarded(argv)], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         data = proc.stdout.read() if limit is None else proc.stdout.read(limit + 1)
