@@ -407,8 +407,11 @@ class _Adapter:
     into one that goes on with a session it reported (continue), for the CLIs that can;
     ``session_totals``: a resumed run reports the whole session's tokens, not its own.
     ``state``: given the agent's environment, the files and folders in HOME where the CLI
-    keeps its state (writable in a sandbox). ``in_sandbox``: its command line adapted to
-    run in the runner's sandbox (a sandbox of its own cannot nest there).
+    keeps its state (writable in a sandbox). ``settings``: those of them that configure
+    what it runs (hooks, MCP servers, plugins), as (path, empty content; None for a
+    folder): read-only in a sandbox, made first when missing, so that an agent cannot
+    plant a hook the CLI would run outside the sandbox later. ``in_sandbox``: its command
+    line adapted to run in the runner's sandbox (a sandbox of its own cannot nest there).
     """
 
     def __init__(self, template: str, read: Callable[[_Output], _Report],
@@ -418,11 +421,13 @@ class _Adapter:
                  resume: Optional[Callable[[List[str], str], List[str]]] = None,
                  session_totals: bool = False,
                  state: Optional[Callable[[Dict[str, str]], List[str]]] = None,
-                 in_sandbox: Optional[Callable[[List[str]], List[str]]] = None):
+                 in_sandbox: Optional[Callable[[List[str]], List[str]]] = None,
+                 settings: "Optional[Callable[[Dict[str, str]], List[tuple]]]" = None):
         self.template, self.read, self.env = template, read, dict(env or {})
         self.bookkeeping, self.check, self.prints, self.noise = bookkeeping, check, prints, noise
         self.resume, self.session_totals = resume, session_totals
         self.state, self.in_sandbox = state or (lambda env: []), in_sandbox
+        self.settings = settings or (lambda env: [])
 
 
 def _read_architect(out: _Output) -> _Report:
@@ -716,13 +721,18 @@ PRESETS = {
         "--max-turns {max_steps} --model {model?} --max-budget-usd {budget?} -- {task}",
         _read_claude, check=_claude_check, prints="JSON result", resume=_claude_resume,
         # (~/.claude.json is saved by renaming a new file over it: it stays read-only)
-        state=lambda env: [env.get("CLAUDE_CONFIG_DIR") or "~/.claude"]),
+        state=lambda env: [env.get("CLAUDE_CONFIG_DIR") or "~/.claude"],
+        settings=lambda env: [(os.path.join(env.get("CLAUDE_CONFIG_DIR") or "~/.claude", name), empty)
+                              for name, empty in (("settings.json", "{}\n"), ("plugins", None),
+                                                  ("commands", None), ("agents", None))]),
     "codex": _Adapter(
         "codex exec --json --sandbox workspace-write --skip-git-repo-check "
         "-c features.unbounded_connection_retries=false --model {model?} -- {task}",
         _read_codex, prints="JSON events", noise=("Reading additional input from stdin",),
         resume=_codex_resume, session_totals=True,
-        state=lambda env: [env.get("CODEX_HOME") or "~/.codex"], in_sandbox=_codex_in_sandbox),
+        state=lambda env: [env.get("CODEX_HOME") or "~/.codex"], in_sandbox=_codex_in_sandbox,
+        settings=lambda env: [(os.path.join(env.get("CODEX_HOME") or "~/.codex", "config.toml"),
+                               "")]),
     "aider": _Adapter(
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
@@ -731,7 +741,10 @@ PRESETS = {
     "gemini": _Adapter(
         "gemini --yolo --output-format stream-json --model {model?} --prompt={task}",
         _read_gemini, env={"GEMINI_CLI_TRUST_WORKSPACE": "true"}, prints="JSON result",
-        state=lambda env: [os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini")]),
+        state=lambda env: [os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini")],
+        settings=lambda env: [(os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini", name),
+                               empty) for name, empty in (("settings.json", "{}\n"),
+                                                          ("extensions", None))]),
 }
 # A command template of the user's: no reader, nothing known but the exit code.
 _TEMPLATE = _Adapter("", _read_exit_code)
@@ -1730,9 +1743,26 @@ class ParallelRunner:
                 with contextlib.suppress(OSError):
                     os.makedirs(path, mode=0o700)
             state.append(path)
+        protected = []
+        for path, empty in command.adapter.settings(env):  # made, so none can be planted
+            path = os.path.join(home, path[2:]) if path.startswith("~/") else path
+            with contextlib.suppress(OSError):
+                if empty is None:
+                    os.makedirs(path, mode=0o700, exist_ok=True)
+                elif not os.path.exists(path):
+                    with open(path, "x") as f:
+                        f.write(empty)
+            protected.append(path)
         allowed = [os.path.expanduser(p) for p in self.config.sandbox_allow]
-        self._boxes[job.worker_id] = (
-            self._sandbox.prefix(job.path, repo.common_dir, admin, tmp, state + allowed), tmp)
+        # Its branch's reflog, made by worktree add, would need logs/ writable: none is kept.
+        with contextlib.suppress(OSError):
+            os.remove(os.path.join(repo.common_dir, "logs", "refs", "heads", job.branch))
+        prefix = self._sandbox.prefix(job.path, repo.common_dir, admin, tmp, state + allowed,
+                                      protected)
+        # Its gits keep no reflogs in the common dir (read-only there); the runner's own
+        # gits in the sandbox neither (see _git_run).
+        env.update(_git_config_env(env, {"core.logAllRefUpdates": "false"}))
+        self._boxes[job.worker_id] = (prefix, tmp)
         env["TMPDIR"] = tmp
         result.sandbox = "bwrap"
 
@@ -2609,7 +2639,8 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
     import subprocess
 
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env.update(_git_config_env(env, _NO_FSMONITOR), GIT_TERMINAL_PROMPT="0",
+    settings = dict(_NO_FSMONITOR, **({"core.logAllRefUpdates": "false"} if wrap else {}))
+    env.update(_git_config_env(env, settings), GIT_TERMINAL_PROMPT="0",
                GIT_NO_REPLACE_OBJECTS="1")
     args = _guarded(args)
     # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
@@ -2946,24 +2977,28 @@ class _Sandbox:
         return f"bubblewrap cannot make a sandbox here ({said})"
 
     def prefix(self, worktree: str, common_dir: str, admin_dir: str, tmp: str,
-               writable: List[str]) -> List[str]:
+               writable: List[str], protected: List[str]) -> List[str]:
         """The command line that runs a command in the sandbox of the worker at
-        ``worktree`` (``admin_dir``: its .git/worktrees/NAME), before that command."""
+        ``worktree`` (``admin_dir``: its .git/worktrees/NAME), before that command;
+        ``protected``: files and folders inside ``writable`` ones that stay read-only."""
         real = os.path.realpath
         argv = [self.exe, *self.flags(), "--ro-bind", "/", "/"]
-        binds = [real(worktree)] + [
-            real(os.path.join(common_dir, sub)) for sub in ("objects", "refs", "logs")
-            if os.path.isdir(os.path.join(common_dir, sub))] + [real(admin_dir), real(tmp)]
-        for path in binds + [real(p) for p in writable if os.path.exists(p)]:
-            argv += ["--bind", path, path]
-        # Read-only again, over the writable binds: where git is sent, replace refs (another
-        # commit's content shown for a commit) and alternates (objects read from elsewhere).
-        for folder in ("refs/replace", "objects/info"):
+        # A commit writes objects, its branch's ref (under refs/heads/architect/, with the
+        # other workers'), and its worktree's index, HEAD and logs. No other ref, and no
+        # reflog of the common dir (core.logAllRefUpdates is off in there): nothing a later
+        # git outside could be led astray by (a symbolic link in refs/ or logs/).
+        refs = os.path.join(common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))
+        for folder in (refs, os.path.join(common_dir, "objects", "info")):
             with contextlib.suppress(OSError):
-                os.makedirs(os.path.join(common_dir, folder), exist_ok=True)
-        for path in [os.path.join(worktree, ".git"), os.path.join(common_dir, "refs", "replace"),
-                     os.path.join(common_dir, "objects", "info")] + [
-                os.path.join(admin_dir, name) for name in ("commondir", "gitdir", "config.worktree")]:
+                os.makedirs(folder, exist_ok=True)
+        binds = [worktree, os.path.join(common_dir, "objects"), refs, admin_dir, tmp]
+        for path in binds + [p for p in writable if os.path.exists(p)]:
+            argv += ["--bind", real(path), real(path)]
+        # Read-only again, over the writable binds: where git is sent, alternates (objects
+        # read from elsewhere), the CLI's settings (hooks that would run outside later).
+        for path in [os.path.join(worktree, ".git"), os.path.join(common_dir, "objects", "info")] + [
+                os.path.join(admin_dir, name) for name in ("commondir", "gitdir", "config.worktree")
+        ] + protected:
             if os.path.exists(path):
                 argv += ["--ro-bind", real(path), real(path)]
         return argv + ["--dev", "/dev", "--proc", "/proc", "--"]
