@@ -1372,6 +1372,8 @@ class ParallelRunner:
                 # the agent made inside could hold settings that run code.
                 self._finish(repo.wrapped(self._boxes.get(n, ([], ""))[0]), job, result, env,
                              copied)
+            if n in self._boxes:
+                self._sweep(repo, result)
             self._unbox(n)
             with self._spend_lock:  # every attempt's cost counts
                 self._spent += result.cost if result.cost_known else 0.0
@@ -1765,6 +1767,29 @@ class ParallelRunner:
         self._boxes[job.worker_id] = (prefix, tmp)
         env["TMPDIR"] = tmp
         result.sandbox = "bwrap"
+
+    def _sweep(self, repo: _Repo, result: WorkerResult) -> None:
+        """Remove the symbolic links a sandboxed worker left where it could write in the git
+        folder (its objects' folders, the workers' refs): gits outside would follow them.
+        Such a worker failed, whatever it reported."""
+        folders = [os.path.join(repo.common_dir, "objects"),
+                   os.path.join(repo.common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))]
+        planted = []
+        for folder in folders:
+            for root, dirs, files in os.walk(folder):
+                for name in dirs + files:
+                    path = os.path.join(root, name)
+                    if os.path.islink(path):
+                        with contextlib.suppress(OSError):
+                            os.unlink(path)
+                        planted.append(os.path.relpath(path, repo.common_dir))
+                if root == folders[0]:  # objects: the fan-out folders, not every object
+                    dirs[:] = [d for d in dirs if d in ("pack", "info")]
+        if planted:
+            result.status = "failed"
+            result.error = (f"the agent left symbolic links in the git folder, removed: "
+                            f"{', '.join(planted[:5])}" + (f" and {len(planted) - 5} more"
+                                                            if len(planted) > 5 else ""))
 
     def _unbox(self, worker_id: int) -> None:
         """Take back the worker's private TMPDIR."""

@@ -180,3 +180,25 @@ def test_a_runner_killed_with_sigkill_takes_its_sandboxes_down(repo, records):
     while _sandboxed_processes(repo) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _sandboxed_processes(repo) == []
+
+
+@needs_bwrap
+def test_symbolic_links_left_in_the_git_folder_are_removed_and_fail_the_worker(cli, repo, tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    script = tmp_path / "links.sh"
+    script.write_text(f"""#!/bin/sh
+echo own > own.txt
+common=$(git rev-parse --git-common-dir)
+ln -s {target} "$common/objects/zz"
+ln -s {target} "$common/refs/heads/architect/parallel-9"
+""")
+    script.chmod(0o755)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}", "--workers", "1",
+                                  "--sandbox", "bwrap", "--progress", "none")
+    assert code == 1
+    assert results[0]["status"] == "failed"
+    assert results[0]["error"].startswith("the agent left symbolic links in the git folder, removed: ")
+    assert not os.path.lexists(repo / ".git" / "objects" / "zz")
+    assert not os.path.lexists(repo / ".git" / "refs" / "heads" / "architect" / "parallel-9")
+    assert os.listdir(target) == []
