@@ -1373,7 +1373,7 @@ class ParallelRunner:
                 self._finish(repo.wrapped(self._boxes.get(n, ([], ""))[0]), job, result, env,
                              copied)
             if n in self._boxes:
-                self._sweep(repo, result)
+                self._sweep(repo, job, result)
             self._unbox(n)
             with self._spend_lock:  # every attempt's cost counts
                 self._spent += result.cost if result.cost_known else 0.0
@@ -1721,10 +1721,13 @@ class ParallelRunner:
         for path in self.config.sandbox_allow:
             if not os.path.exists(os.path.expanduser(path)):
                 raise ConfigError(f"--sandbox-allow {path}: no such file or folder")
-            if self.top and _inside(os.path.realpath(os.path.expanduser(path)), self.top):
-                raise ConfigError(f"--sandbox-allow {path}: it holds the repository, whose git "
-                                  "settings and hooks the sandbox keeps read-only; allow a "
-                                  "folder inside it or beside it")
+            real = os.path.realpath(os.path.expanduser(path))
+            repo = _Repo.find(self.workspace_root)
+            kept = [repo.top, repo.common_dir] + [w["path"] for w in repo.worktrees()]
+            if any(_inside(real, k) or _inside(os.path.realpath(k), real) for k in kept):
+                raise ConfigError(f"--sandbox-allow {path}: it overlaps the repository (its "
+                                  "checkouts, worktrees or git folder), which the sandbox keeps "
+                                  "read-only; allow a folder beside it")
         return _Sandbox.resolve(self.config.sandbox, self._warn)
 
     def _box(self, repo: _Repo, job: _Job, command: _AgentCommand, env: Dict[str, str],
@@ -1748,6 +1751,9 @@ class ParallelRunner:
         protected = []
         for path, empty in command.adapter.settings(env):  # made, so none can be planted
             path = os.path.join(home, path[2:]) if path.startswith("~/") else path
+            if os.path.islink(path):  # the link itself could be swapped for a file in there
+                raise ParallelError(f"--sandbox: {path} is a symbolic link, which the sandbox "
+                                    "cannot keep read-only; make it a file (or folder) there")
             with contextlib.suppress(OSError):
                 if empty is None:
                     os.makedirs(path, mode=0o700, exist_ok=True)
@@ -1768,18 +1774,27 @@ class ParallelRunner:
         env["TMPDIR"] = tmp
         result.sandbox = "bwrap"
 
-    def _sweep(self, repo: _Repo, result: WorkerResult) -> None:
-        """Remove the symbolic links a sandboxed worker left where it could write in the git
-        folder (its objects' folders, the workers' refs): gits outside would follow them.
-        Such a worker failed, whatever it reported."""
-        folders = [os.path.join(repo.common_dir, "objects"),
-                   os.path.join(repo.common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))]
+    def _sweep(self, repo: _Repo, job: _Job, result: WorkerResult) -> None:
+        """Remove what a sandboxed worker left where it could write in the git folder and
+        gits outside would follow: symbolic links (in its objects' folders, the workers'
+        refs, its worktree's own folder) and refs that are not a plain commit id (a symbolic
+        ref to your branch). Such a worker failed, whatever it reported."""
+        refs = os.path.join(repo.common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))
+        admin = repo.git("rev-parse", "--absolute-git-dir", cwd=job.path, check=False) or ""
+        folders = [os.path.join(repo.common_dir, "objects"), refs] + (
+            [admin.strip()] if admin.strip() else [])
         planted = []
         for folder in folders:
             for root, dirs, files in os.walk(folder):
                 for name in dirs + files:
                     path = os.path.join(root, name)
-                    if os.path.islink(path):
+                    bad = os.path.islink(path)
+                    # (another worker's git may be writing its NAME.lock right now)
+                    if not bad and root.startswith(refs) and name in files \
+                            and not name.endswith(".lock"):
+                        head = (_read_bytes(path) or b"")[:100].strip()
+                        bad = not re.fullmatch(rb"[0-9a-f]{40}([0-9a-f]{24})?", head)
+                    if bad:
                         with contextlib.suppress(OSError):
                             os.unlink(path)
                         planted.append(os.path.relpath(path, repo.common_dir))
@@ -1787,7 +1802,7 @@ class ParallelRunner:
                     dirs[:] = [d for d in dirs if d in ("pack", "info")]
         if planted:
             result.status = "failed"
-            result.error = (f"the agent left symbolic links in the git folder, removed: "
+            result.error = (f"the agent left symbolic links or refs in the git folder, removed: "
                             f"{', '.join(planted[:5])}" + (f" and {len(planted) - 5} more"
                                                             if len(planted) > 5 else ""))
 
@@ -2264,10 +2279,13 @@ def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
         target = os.path.join(worktree, name)
         if os.path.lexists(target):
             continue
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if not _inside(os.path.realpath(worktree), os.path.dirname(target)):
+        folder = os.path.dirname(target)
+        while not os.path.lexists(folder):  # the first folder that exists leads where?
+            folder = os.path.dirname(folder)
+        if not _inside(os.path.realpath(worktree), folder):
             raise ParallelError(f"include file {name}: its folder in the worktree is a symbolic "
                                 "link out of it; refusing to copy it there")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copy2(os.path.join(top, name), target, follow_symlinks=False)
         copied.append(name)
     return copied

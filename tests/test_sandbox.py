@@ -192,13 +192,18 @@ echo own > own.txt
 common=$(git rev-parse --git-common-dir)
 ln -s {target} "$common/objects/zz"
 ln -s {target} "$common/refs/heads/architect/parallel-9"
+git symbolic-ref refs/heads/architect/parallel-8 refs/heads/main
+ln -sf {target}/log "$(git rev-parse --absolute-git-dir)/logs/HEAD"
 """)
     script.chmod(0o755)
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}", "--workers", "1",
                                   "--sandbox", "bwrap", "--progress", "none")
     assert code == 1
     assert results[0]["status"] == "failed"
-    assert results[0]["error"].startswith("the agent left symbolic links in the git folder, removed: ")
+    assert results[0]["error"].startswith("the agent left symbolic links or refs in the git folder, removed: ")
     assert not os.path.lexists(repo / ".git" / "objects" / "zz")
     assert not os.path.lexists(repo / ".git" / "refs" / "heads" / "architect" / "parallel-9")
+    assert not os.path.lexists(repo / ".git" / "refs" / "heads" / "architect" / "parallel-8")
     assert os.listdir(target) == []
+    git("commit", "-q", "--allow-empty", "-m", "mine", cwd=repo / ".architect-parallel-1")
+    assert os.listdir(target) == []  # the worktree's HEAD reflog is no link any more
