@@ -13,16 +13,19 @@ PYTEST = if $(PYTHON) -c "import pytest" 2>/dev/null; then py="$(PYTHON)"; else 
 			$(PYTHON) -m venv .venv && $$py -m pip install --quiet pytest || exit 1; \
 		fi; \
 	fi; \
-	echo "$$py -m pytest $(1)"; $$py -m pytest $(1)
+	echo "$$py $(1)"; $$py $(1)
 
+# Four pytest processes share the tests (tests/run_tests.py): most tests wait on real
+# subprocesses, so one process leaves the CPUs half idle. TEST_JOBS=N for N processes (1: one
+# plain pytest); PYTEST_ARGS go to each, e.g. make test PYTEST_ARGS="tests/test_yaml.py -x".
 test:
-	@$(call PYTEST,)
+	@$(call PYTEST,tests/run_tests.py $(if $(TEST_JOBS),--jobs $(TEST_JOBS)) $(PYTEST_ARGS))
 
 # The real agent CLIs (installed at pinned versions into ~/.cache/architect-parallel-e2e,
 # reused when present) against stand-in model servers on 127.0.0.1. Needs Node.js 20+
 # with npm, and a Python 3.12 (aider-chat and architect-ai-cli need it). See the README.
 e2e:
-	@$(call PYTEST,tests/e2e -o python_files='e2e_*.py')
+	@$(call PYTEST,-m pytest tests/e2e -o python_files='e2e_*.py')
 
 # Three workers for real on a throwaway repository, with the scripted agent from tests/.
 demo:

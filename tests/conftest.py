@@ -12,7 +12,12 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 import architect_parallel  # noqa: E402
+import run_tests  # noqa: E402
 from fake_agent import make_agent_bin  # noqa: E402
+
+
+def pytest_configure(config):
+    run_tests.share_tests(config)  # `make test`: several pytest processes share the tests
 
 
 def git(*args, cwd):
