@@ -24,7 +24,7 @@ anything starting with an underscore may change without notice.
 
 from __future__ import annotations
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 # json, subprocess, hashlib and concurrent.futures are imported where they are used,
 # and regular expressions are compiled on first use (_LazyPattern): '--help' and
