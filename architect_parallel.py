@@ -1373,6 +1373,9 @@ class ParallelRunner:
                 self._finish(repo.wrapped(self._boxes.get(n, ([], ""))[0]), job, result, env,
                              copied)
             if n in self._boxes:
+                problem = _Sandbox.import_objects(repo, self._boxes[n][1])
+                if problem:
+                    result.status, result.error = "failed", problem
                 self._sweep(repo, job, result)
             self._unbox(n)
             with self._spend_lock:  # every attempt's cost counts
@@ -3019,6 +3022,48 @@ class _Sandbox:
             f"exit code {proc.returncode}"
         return f"bubblewrap cannot make a sandbox here ({said})"
 
+    @staticmethod
+    def objects(tmp: str) -> str:
+        """The private object folder of the worker whose TMPDIR is ``tmp``."""
+        return os.path.join(tmp, ".git-objects")
+
+    @staticmethod
+    def import_objects(repo: _Repo, tmp: str) -> Optional[str]:
+        """Bring the objects a worker made into the repository, each hashed again by
+        ``git index-pack`` (an object cannot claim another's id); why not, or None."""
+        import subprocess
+        env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+        env.update(_git_config_env(env, _NO_FSMONITOR), GIT_NO_REPLACE_OBJECTS="1")
+        private = dict(env, GIT_OBJECT_DIRECTORY=_Sandbox.objects(tmp),
+                       GIT_ALTERNATE_OBJECT_DIRECTORIES=os.path.join(repo.common_dir, "objects"))
+        listed = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)"],
+                                cwd=repo.top, env=dict(private, GIT_ALTERNATE_OBJECT_DIRECTORIES=""),
+                                stdin=subprocess.DEVNULL, capture_output=True)
+        if listed.returncode != 0:
+            return f"cannot read its objects: {_last_meaningful_line(listed.stderr.decode('utf-8', 'replace'))}"
+        # Only what the repository lacks: an id it has keeps its own content, whatever the
+        # worker wrote under it.
+        known = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                               cwd=repo.top, env=env, input=listed.stdout, capture_output=True)
+        new = b"".join(line.split(b" ")[0] + b"\n" for line in known.stdout.splitlines()
+                       if line.endswith(b" missing"))
+        if known.returncode != 0 or not new:
+            return None if known.returncode == 0 else "cannot compare its objects with yours"
+        pack = subprocess.Popen(["git", "pack-objects", "--stdout", "-q"], cwd=repo.top, env=private,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+        index = subprocess.Popen(["git", "index-pack", "--stdin", "--fix-thin"], cwd=repo.top,
+                                 env=env, stdin=pack.stdout, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        pack.stdout.close()
+        pack.stdin.write(new)
+        pack.stdin.close()
+        _out, err = index.communicate()
+        if pack.wait() != 0 or index.returncode != 0:
+            return ("cannot bring its objects in: "
+                    + (_last_meaningful_line(err.decode("utf-8", "replace")) or "git failed"))
+        return None
+
     def prefix(self, worktree: str, common_dir: str, admin_dir: str, tmp: str,
                writable: List[str], protected: List[str]) -> List[str]:
         """The command line that runs a command in the sandbox of the worker at
@@ -3026,15 +3071,19 @@ class _Sandbox:
         ``protected``: files and folders inside ``writable`` ones that stay read-only."""
         real = os.path.realpath
         argv = [self.exe, *self.flags(), "--ro-bind", "/", "/"]
-        # A commit writes objects, its branch's ref (under refs/heads/architect/, with the
-        # other workers'), and its worktree's index, HEAD and logs. No other ref, and no
-        # reflog of the common dir (core.logAllRefUpdates is off in there): nothing a later
-        # git outside could be led astray by (a symbolic link in refs/ or logs/).
+        # A commit writes objects (here into a private folder; the repository's are read,
+        # and _Sandbox.import_objects brings the new ones in, hashed again), its branch's ref
+        # (under refs/heads/architect/, with the other workers'), and its worktree's index,
+        # HEAD and logs. No other ref, and no reflog of the common dir (core.logAllRefUpdates
+        # is off in there): nothing a later git outside could be led astray by.
         refs = os.path.join(common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))
-        for folder in (refs, os.path.join(common_dir, "objects", "info")):
+        for folder in (refs, os.path.join(common_dir, "objects", "info"), self.objects(tmp)):
             with contextlib.suppress(OSError):
                 os.makedirs(folder, exist_ok=True)
-        binds = [worktree, os.path.join(common_dir, "objects"), refs, admin_dir, tmp]
+        argv += ["--setenv", "GIT_OBJECT_DIRECTORY", real(self.objects(tmp)),
+                 "--setenv", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                 real(os.path.join(common_dir, "objects"))]
+        binds = [worktree, refs, admin_dir, tmp]
         for path in binds + [p for p in writable if os.path.exists(p)]:
             argv += ["--bind", real(path), real(path)]
         # Read-only again, over the writable binds: where git is sent, alternates (objects

@@ -207,3 +207,26 @@ ln -sf {target}/log "$(git rev-parse --absolute-git-dir)/logs/HEAD"
     assert os.listdir(target) == []
     git("commit", "-q", "--allow-empty", "-m", "mine", cwd=repo / ".architect-parallel-1")
     assert os.listdir(target) == []  # the worktree's HEAD reflog is no link any more
+
+
+@needs_bwrap
+def test_the_repositorys_objects_cannot_be_rewritten_and_new_ones_are_hashed_again(cli, repo, tmp_path):
+    script = tmp_path / "objects.sh"
+    script.write_text("""#!/bin/sh
+echo own > own.txt
+blob=$(git rev-parse HEAD:README.md)
+dir=$(echo $blob | cut -c1-2); file=$(echo $blob | cut -c3-)
+common=$(git rev-parse --git-common-dir)
+if echo tampered > "$common/objects/$dir/$file" 2>/dev/null; then echo "wrote common object"; \\
+else echo "refused common object"; fi
+mkdir -p "$GIT_OBJECT_DIRECTORY/$dir" && echo tampered > "$GIT_OBJECT_DIRECTORY/$dir/$file"
+""")
+    script.chmod(0o755)
+    blob = git("rev-parse", "HEAD:README.md", cwd=repo)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}", "--workers", "1",
+                                  "--sandbox", "bwrap", "--progress", "none")
+    assert "refused common object" in open(results[0]["log_path"]).read()
+    assert git("cat-file", "-p", blob, cwd=repo) == "# demo"
+    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
+    if results[0]["status"] == "success":  # its own work came in, hashed again
+        assert git("show", "--name-only", "--format=", results[0]["commit"], cwd=repo) == "own.txt"
