@@ -1373,7 +1373,9 @@ class ParallelRunner:
                 self._finish(repo.wrapped(self._boxes.get(n, ([], ""))[0]), job, result, env,
                              copied)
             if n in self._boxes:
-                problem = _Sandbox.import_objects(repo, self._boxes[n][1])
+                tmp = self._boxes[n][1]
+                problem = (_Sandbox.import_objects(repo, tmp)
+                           or _Sandbox.take_ref(repo, job.branch, tmp))
                 if problem:
                     result.status, result.error = "failed", problem
                 self._sweep(repo, job, result)
@@ -1768,6 +1770,7 @@ class ParallelRunner:
         # Its branch's reflog, made by worktree add, would need logs/ writable: none is kept.
         with contextlib.suppress(OSError):
             os.remove(os.path.join(repo.common_dir, "logs", "refs", "heads", job.branch))
+        _Sandbox.give_ref(repo.common_dir, job.branch, tmp)
         prefix = self._sandbox.prefix(job.path, repo.common_dir, admin, tmp, state + allowed,
                                       protected)
         # Its gits keep no reflogs in the common dir (read-only there); the runner's own
@@ -3028,6 +3031,43 @@ class _Sandbox:
         return os.path.join(tmp, ".git-objects")
 
     @staticmethod
+    def refs(tmp: str) -> str:
+        """The private refs/heads/architect/ of the worker whose TMPDIR is ``tmp``."""
+        return os.path.join(tmp, ".git-refs")
+
+    @staticmethod
+    def give_ref(common_dir: str, branch: str, tmp: str) -> None:
+        """Put the worker's branch, as it is, in its private refs folder."""
+        name = os.path.basename(branch)
+        value = _read_bytes(os.path.join(common_dir, "refs", "heads", branch))
+        if value is None:  # packed: its value from packed-refs
+            packed = _read_bytes(os.path.join(common_dir, "packed-refs")) or b""
+            found = re.search(rb"^([0-9a-f]{40,64}) refs/heads/" + re.escape(branch.encode()) + rb"$",
+                              packed, re.M)
+            value = found.group(1) + b"\n" if found else None
+        os.makedirs(_Sandbox.refs(tmp), exist_ok=True)
+        if value is not None:
+            with open(os.path.join(_Sandbox.refs(tmp), name), "wb") as f:
+                f.write(value)
+
+    @staticmethod
+    def take_ref(repo: _Repo, branch: str, tmp: str) -> Optional[str]:
+        """Set the worker's branch to what its private ref says (a commit id, once its
+        objects are in); why not, or None."""
+        path = os.path.join(_Sandbox.refs(tmp), os.path.basename(branch))
+        if os.path.islink(path) or not os.path.isfile(path):
+            return None if not os.path.lexists(path) else f"its branch {branch} became a link"
+        value = (_read_bytes(path) or b"")[:100].strip().decode("ascii", "replace")
+        if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", value):
+            return f"its branch {branch} holds no commit id"
+        if repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
+                    check=False) == value + "\n":
+            return None
+        if repo.git("update-ref", f"refs/heads/{branch}", value, check=False) is None:
+            return f"its branch {branch} points at {value[:12]}, which is not a commit here"
+        return None
+
+    @staticmethod
     def import_objects(repo: _Repo, tmp: str) -> Optional[str]:
         """Bring the objects a worker made into the repository, each hashed again by
         ``git index-pack`` (an object cannot claim another's id); why not, or None."""
@@ -3077,15 +3117,18 @@ class _Sandbox:
         # HEAD and logs. No other ref, and no reflog of the common dir (core.logAllRefUpdates
         # is off in there): nothing a later git outside could be led astray by.
         refs = os.path.join(common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))
-        for folder in (refs, os.path.join(common_dir, "objects", "info"), self.objects(tmp)):
+        for folder in (refs, os.path.join(common_dir, "objects", "info"), self.objects(tmp),
+                       self.refs(tmp)):
             with contextlib.suppress(OSError):
                 os.makedirs(folder, exist_ok=True)
         argv += ["--setenv", "GIT_OBJECT_DIRECTORY", real(self.objects(tmp)),
                  "--setenv", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
                  real(os.path.join(common_dir, "objects"))]
-        binds = [worktree, refs, admin_dir, tmp]
-        for path in binds + [p for p in writable if os.path.exists(p)]:
+        for path in [worktree, admin_dir, tmp] + [p for p in writable if os.path.exists(p)]:
             argv += ["--bind", real(path), real(path)]
+        # Its own branch only: refs/heads/architect/ is a private folder holding its ref
+        # (_Sandbox.take_ref brings the new value out); the other workers' are not there.
+        argv += ["--bind", real(self.refs(tmp)), real(refs)]
         # Read-only again, over the writable binds: where git is sent, alternates (objects
         # read from elsewhere), the CLI's settings (hooks that would run outside later).
         for path in [os.path.join(worktree, ".git"), os.path.join(common_dir, "objects", "info")] + [

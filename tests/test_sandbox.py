@@ -230,3 +230,16 @@ mkdir -p "$GIT_OBJECT_DIRECTORY/$dir" && echo tampered > "$GIT_OBJECT_DIRECTORY/
     subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
     if results[0]["status"] == "success":  # its own work came in, hashed again
         assert git("show", "--name-only", "--format=", results[0]["commit"], cwd=repo) == "own.txt"
+
+
+@needs_bwrap
+def test_continue_runs_in_the_sandbox_too(cli, repo, records):
+    code, results, err = cli.json("run", "fake:write=a.txt", "--workers", "1", "--sandbox", "bwrap",
+                                  "--sandbox-allow", str(records), "--progress", "none")
+    assert code == 0, err
+    code, results, err = cli.json("continue", "1", "fake:write=b.txt", "--progress", "none")
+    assert code == 0, err
+    (r,) = results
+    assert r["sandbox"] == "bwrap" and r["files_modified"] == ["a.txt", "b.txt"]
+    assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["commit"]
+    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
