@@ -407,10 +407,11 @@ class _Adapter:
     into one that goes on with a session it reported (continue), for the CLIs that can;
     ``session_totals``: a resumed run reports the whole session's tokens, not its own.
     ``state``: given the agent's environment, the files and folders in HOME where the CLI
-    keeps its state (writable in a sandbox). ``settings``: those of them that configure
-    what it runs (hooks, MCP servers, plugins), as (path, empty content; None for a
-    folder): read-only in a sandbox, made first when missing, so that an agent cannot
-    plant a hook the CLI would run outside the sandbox later. ``in_sandbox``: its command
+    keeps its state (writable in a sandbox). ``settings``: those of them that say what it
+    runs or is told (settings with hooks and MCP servers, plugins, skills, rules, its
+    instructions), as (path, empty content; None for a folder): read-only in a sandbox,
+    made first when missing, so that an agent cannot leave a hook or an instruction for
+    the CLI's next run outside the sandbox. ``in_sandbox``: its command
     line adapted to run in the runner's sandbox (a sandbox of its own cannot nest there).
     """
 
@@ -724,15 +725,18 @@ PRESETS = {
         state=lambda env: [env.get("CLAUDE_CONFIG_DIR") or "~/.claude"],
         settings=lambda env: [(os.path.join(env.get("CLAUDE_CONFIG_DIR") or "~/.claude", name), empty)
                               for name, empty in (("settings.json", "{}\n"), ("plugins", None),
-                                                  ("commands", None), ("agents", None))]),
+                                                  ("commands", None), ("agents", None),
+                                                  ("skills", None), ("CLAUDE.md", ""))]),
     "codex": _Adapter(
         "codex exec --json --sandbox workspace-write --skip-git-repo-check "
         "-c features.unbounded_connection_retries=false --model {model?} -- {task}",
         _read_codex, prints="JSON events", noise=("Reading additional input from stdin",),
         resume=_codex_resume, session_totals=True,
         state=lambda env: [env.get("CODEX_HOME") or "~/.codex"], in_sandbox=_codex_in_sandbox,
-        settings=lambda env: [(os.path.join(env.get("CODEX_HOME") or "~/.codex", "config.toml"),
-                               "")]),
+        settings=lambda env: [(os.path.join(env.get("CODEX_HOME") or "~/.codex", name), empty)
+                              for name, empty in (("config.toml", ""), ("AGENTS.md", ""),
+                                                  ("prompts", None), ("rules", None),
+                                                  ("skills", None))]),
     "aider": _Adapter(
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
@@ -744,7 +748,8 @@ PRESETS = {
         state=lambda env: [os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini")],
         settings=lambda env: [(os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini", name),
                                empty) for name, empty in (("settings.json", "{}\n"),
-                                                          ("extensions", None))]),
+                                                          ("extensions", None), ("GEMINI.md", ""),
+                                                          ("commands", None))]),
 }
 # A command template of the user's: no reader, nothing known but the exit code.
 _TEMPLATE = _Adapter("", _read_exit_code)
