@@ -3068,6 +3068,8 @@ class _Sandbox:
         if repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
                     check=False) == value + "\n":
             return None
+        if (repo.git("cat-file", "-t", value, check=False) or "").strip() != "commit":
+            return f"its branch {branch} points at {value[:12]}, which is not a commit here"
         if repo.git("update-ref", f"refs/heads/{branch}", value, check=False) is None:
             return f"its branch {branch} points at {value[:12]}, which is not a commit here"
         return None
@@ -3077,6 +3079,8 @@ class _Sandbox:
         """Bring the objects a worker made into the repository, each hashed again by
         ``git index-pack`` (an object cannot claim another's id); why not, or None."""
         import subprocess
+        # Its own alternates would bring in objects from anywhere on the machine.
+        shutil.rmtree(os.path.join(_Sandbox.objects(tmp), "info"), ignore_errors=True)
         env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
         env.update(_git_config_env(env, _NO_FSMONITOR), GIT_NO_REPLACE_OBJECTS="1")
         private = dict(env, GIT_OBJECT_DIRECTORY=_Sandbox.objects(tmp),

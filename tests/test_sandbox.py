@@ -243,3 +243,15 @@ def test_continue_runs_in_the_sandbox_too(cli, repo, records):
     assert r["sandbox"] == "bwrap" and r["files_modified"] == ["a.txt", "b.txt"]
     assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["commit"]
     subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
+
+
+@needs_bwrap
+def test_a_branch_set_to_something_that_is_no_commit_is_not_taken(cli, repo, tmp_path):
+    script = tmp_path / "blob.sh"
+    script.write_text("#!/bin/sh\ngit update-ref refs/heads/architect/parallel-1 "
+                      "$(git rev-parse HEAD:README.md)\n")
+    script.chmod(0o755)
+    code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}",
+                                   "--workers", "1", "--sandbox", "bwrap", "--progress", "none")
+    assert code == 1 and results[0]["status"] == "failed"
+    assert git("cat-file", "-t", "architect/parallel-1", cwd=repo) == "commit"
