@@ -1378,11 +1378,17 @@ class ParallelRunner:
                 self._finish(repo.wrapped(self._boxes.get(n, ([], ""))[0]), job, result, env,
                              copied)
             if n in self._boxes:
-                tmp = self._boxes[n][1]
-                problem = (_Sandbox.import_objects(repo, tmp)
+                prefix, tmp = self._boxes[n]
+                problem = ((_Sandbox.import_objects(repo, prefix, tmp, job.path)
+                            if os.path.isdir(job.path) else None)
                            or _Sandbox.take_ref(repo, job.branch, tmp))
-                if problem:
+                if problem:  # and its worktree's HEAD log may name what did not come in
                     result.status, result.error = "failed", problem
+                    admin = (repo.git("rev-parse", "--absolute-git-dir", cwd=job.path,
+                                      check=False) or "").strip()
+                    with contextlib.suppress(OSError):
+                        if admin:
+                            os.remove(os.path.join(admin, "logs", "HEAD"))
                 self._sweep(repo, job, result)
             self._unbox(n)
             with self._spend_lock:  # every attempt's cost counts
@@ -3068,25 +3074,33 @@ class _Sandbox:
         if repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
                     check=False) == value + "\n":
             return None
-        if (repo.git("cat-file", "-t", value, check=False) or "").strip() != "commit":
-            return f"its branch {branch} points at {value[:12]}, which is not a commit here"
+        if (repo.git("cat-file", "-t", value, check=False) or "").strip() != "commit" or \
+                repo.git("rev-list", "--objects", "--quiet", value, "--not", "--all",
+                         check=False) is None:  # a commit whose tree or parents are missing
+            return f"its branch {branch} points at {value[:12]}, which is not a whole commit here"
         if repo.git("update-ref", f"refs/heads/{branch}", value, check=False) is None:
             return f"its branch {branch} points at {value[:12]}, which is not a commit here"
         return None
 
     @staticmethod
-    def import_objects(repo: _Repo, tmp: str) -> Optional[str]:
-        """Bring the objects a worker made into the repository, each hashed again by
-        ``git index-pack`` (an object cannot claim another's id); why not, or None."""
+    def import_objects(repo: _Repo, prefix: List[str], tmp: str, worktree: str) -> Optional[str]:
+        """Bring the objects a worker made into the repository; why not, or None. They are
+        listed and packed in its sandbox (reading only what the worker could: no alternates
+        or links of its own lead elsewhere) and indexed outside by ``git index-pack``, which
+        hashes each again: an object cannot claim another's id."""
         import subprocess
-        # Its own alternates would bring in objects from anywhere on the machine.
-        shutil.rmtree(os.path.join(_Sandbox.objects(tmp), "info"), ignore_errors=True)
+        private = _Sandbox.objects(tmp)
+        if os.path.islink(private) or not os.path.isdir(private):
+            return "its object folder was replaced"
+        for root, dirs, files in os.walk(private):
+            if any(os.path.islink(os.path.join(root, n)) for n in dirs + files):
+                return "its object folder holds symbolic links"
+        shutil.rmtree(os.path.join(private, "info"), ignore_errors=True)  # its own alternates
         env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
         env.update(_git_config_env(env, _NO_FSMONITOR), GIT_NO_REPLACE_OBJECTS="1")
-        private = dict(env, GIT_OBJECT_DIRECTORY=_Sandbox.objects(tmp),
-                       GIT_ALTERNATE_OBJECT_DIRECTORIES=os.path.join(repo.common_dir, "objects"))
-        listed = subprocess.run(["git", "cat-file", "--batch-all-objects", "--batch-check=%(objectname)"],
-                                cwd=repo.top, env=dict(private, GIT_ALTERNATE_OBJECT_DIRECTORIES=""),
+        inside = [*prefix, "env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="]
+        listed = subprocess.run([*inside, "git", "cat-file", "--batch-all-objects",
+                                 "--batch-check=%(objectname)"], cwd=worktree, env=env,
                                 stdin=subprocess.DEVNULL, capture_output=True)
         if listed.returncode != 0:
             return f"cannot read its objects: {_last_meaningful_line(listed.stderr.decode('utf-8', 'replace'))}"
@@ -3098,11 +3112,11 @@ class _Sandbox:
                        if line.endswith(b" missing"))
         if known.returncode != 0 or not new:
             return None if known.returncode == 0 else "cannot compare its objects with yours"
-        pack = subprocess.Popen(["git", "pack-objects", "--stdout", "-q"], cwd=repo.top, env=private,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        pack = subprocess.Popen([*prefix, "git", "pack-objects", "--stdout", "-q"], cwd=worktree,
+                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
-        index = subprocess.Popen(["git", "index-pack", "--stdin", "--fix-thin"], cwd=repo.top,
-                                 env=env, stdin=pack.stdout, stdout=subprocess.DEVNULL,
+        index = subprocess.Popen(["git", "index-pack", "--stdin", "--fix-thin", "--strict"],
+                                 cwd=repo.top, env=env, stdin=pack.stdout, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.PIPE)
         pack.stdout.close()
         pack.stdin.write(new)

@@ -255,3 +255,40 @@ def test_a_branch_set_to_something_that_is_no_commit_is_not_taken(cli, repo, tmp
                                    "--workers", "1", "--sandbox", "bwrap", "--progress", "none")
     assert code == 1 and results[0]["status"] == "failed"
     assert git("cat-file", "-t", "architect/parallel-1", cwd=repo) == "commit"
+
+
+@needs_bwrap
+def test_objects_come_in_only_from_what_the_worker_made(cli, repo, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    git("init", "-q", cwd=victim)
+    secret = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=victim, input="SECRET\n",
+                            capture_output=True, text=True, check=True).stdout.strip()
+    os.chmod(victim, 0o700)
+    script = tmp_path / "steal.sh"
+    script.write_text(f"""#!/bin/sh
+echo own > own.txt
+mkdir -p "$GIT_OBJECT_DIRECTORY/info"
+echo {victim}/.git/objects > "$GIT_OBJECT_DIRECTORY/info/alternates"
+""")
+    script.chmod(0o755)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}", "--workers", "1",
+                                  "--sandbox", "bwrap", "--progress", "none")
+    assert code == 0, err
+    assert subprocess.run(["git", "cat-file", "-e", secret], cwd=repo).returncode != 0
+    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
+
+
+@needs_bwrap
+def test_a_branch_set_to_a_commit_with_missing_parts_is_not_taken(cli, repo, tmp_path):
+    script = tmp_path / "broken.sh"
+    script.write_text("""#!/bin/sh
+broken=$(printf 'tree 1111111111111111111111111111111111111111\\nparent 2222222222222222222222222222222222222222\\nauthor a <a> 0 +0000\\ncommitter a <a> 0 +0000\\n\\nx\\n' | git hash-object --literally -t commit -w --stdin)
+git update-ref refs/heads/architect/parallel-1 $broken
+""")
+    script.chmod(0o755)
+    code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}",
+                                   "--workers", "1", "--sandbox", "bwrap", "--progress", "none")
+    assert code == 1 and results[0]["status"] == "failed"
+    assert results[0]["error"].startswith("cannot bring its objects in: ")  # index-pack --strict
+    subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
