@@ -5339,6 +5339,12 @@ def _rerun_options(p: argparse.ArgumentParser) -> None:
                    help="the workers whose status was not success (required)")
     p.add_argument("--force", action="store_true",
                    help="discard work found in their worktrees and branches")
+    _add_new_limits(p)
+    _add_report_options(p)
+
+
+def _add_new_limits(p: argparse.ArgumentParser) -> None:
+    """--progress, and the limits rerun and continue may change (see _LIMITS)."""
     p.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
                    help="as for run")
     p.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
@@ -5346,8 +5352,8 @@ def _rerun_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--budget-per-worker", type=_number, metavar="USD",
                    help="a new cost limit per worker, instead of the last run's")
     p.add_argument("--budget-total", type=_number, metavar="USD",
-                   help="a new cap on the run's known spend, instead of the last run's")
-    _add_report_options(p)
+                   help="a new cap on the known spend of the plan's runs, instead of the "
+                        "last run's")
 
 
 def _collect_options(p: argparse.ArgumentParser) -> None:
@@ -5388,15 +5394,7 @@ def _continue_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("task", metavar="TASK", help="the follow-up task")
     p.add_argument("--fresh", action="store_true",
                    help="start a new agent session instead of resuming the worker's last one")
-    p.add_argument("--progress", choices=("auto", "tty", "plain", "none"), default="auto",
-                   help="as for run")
-    p.add_argument("--timeout-per-worker", type=_whole_number, metavar="SECONDS",
-                   help="a new time limit, instead of the last run's")
-    p.add_argument("--budget-per-worker", type=_number, metavar="USD",
-                   help="a new cost limit, instead of the last run's")
-    p.add_argument("--budget-total", type=_number, metavar="USD",
-                   help="a new cap on the run's known spend (the last run's and this), instead "
-                        "of the last run's")
+    _add_new_limits(p)
     _add_report_options(p)
 
 
