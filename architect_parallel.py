@@ -883,7 +883,8 @@ class ParallelRunner:
         self._slow_hint: Optional[float] = 600.0  # seconds; None once the hint was given
         self._run_started = 0.0  # time.time() when the workers were queued
         self._sandbox: Optional[_Sandbox] = None  # set for each run (--sandbox)
-        self._boxes: Dict[int, "tuple[List[str], str]"] = {}  # worker: sandbox command, its TMPDIR
+        # worker: its sandbox's command line, private TMPDIR, and worktree's own git folder
+        self._boxes: Dict[int, "tuple[List[str], str, str]"] = {}
         self._timelines: Dict[int, List[dict]] = {}  # worker id: its states so far (see _state)
 
     # -- public API ----------------------------------------------------
@@ -1375,22 +1376,9 @@ class ParallelRunner:
             if agent_ran and os.path.isdir(job.path):
                 # The runner's own git calls there run in its sandbox too: a repository
                 # the agent made inside could hold settings that run code.
-                self._finish(repo.wrapped(self._boxes.get(n, ([], ""))[0]), job, result, env,
-                             copied)
-            if n in self._boxes:
-                prefix, tmp = self._boxes[n]
-                problem = ((_Sandbox.import_objects(repo, prefix, tmp, job.path)
-                            if os.path.isdir(job.path) else None)
-                           or _Sandbox.take_ref(repo, job.branch, tmp))
-                if problem:  # and its worktree's HEAD log may name what did not come in
-                    result.status, result.error = "failed", problem
-                    admin = (repo.git("rev-parse", "--absolute-git-dir", cwd=job.path,
-                                      check=False) or "").strip()
-                    with contextlib.suppress(OSError):
-                        if admin:
-                            os.remove(os.path.join(admin, "logs", "HEAD"))
-                self._sweep(repo, job, result)
-            self._unbox(n)
+                self._finish(repo.wrapped(self._boxes.get(n, ([], "", ""))[0]), job, result,
+                             env, copied)
+            self._unbox(repo, job, result)
             with self._spend_lock:  # every attempt's cost counts
                 self._spent += result.cost if result.cost_known else 0.0
             self._ended(job, result)
@@ -1709,7 +1697,7 @@ class ParallelRunner:
         env[_MARK_VAR] = mark
         # In the worker's sandbox, if it has one: started and waited for by this thread, the
         # worker's, which outlives it (bwrap --die-with-parent follows the starting thread).
-        argv = [*self._boxes.get(worker_id, ([], ""))[0], *argv]
+        argv = [*self._boxes.get(worker_id, ([], "", ""))[0], *argv]
         mode = "ab" if append else "wb"
         import subprocess  # here, not at the top: start-up time (see _LazyPattern)
 
@@ -1787,19 +1775,17 @@ class ParallelRunner:
         # Its gits keep no reflogs in the common dir (read-only there); the runner's own
         # gits in the sandbox neither (see _git_run).
         env.update(_git_config_env(env, {"core.logAllRefUpdates": "false"}))
-        self._boxes[job.worker_id] = (prefix, tmp)
+        self._boxes[job.worker_id] = (prefix, tmp, admin)
         env["TMPDIR"] = tmp
         result.sandbox = "bwrap"
 
-    def _sweep(self, repo: _Repo, job: _Job, result: WorkerResult) -> None:
+    def _sweep(self, repo: _Repo, admin: str, result: WorkerResult) -> None:
         """Remove what a sandboxed worker left where it could write in the git folder and
         gits outside would follow: symbolic links (in its objects' folders, the workers'
         refs, its worktree's own folder) and refs that are not a plain commit id (a symbolic
         ref to your branch). Such a worker failed, whatever it reported."""
         refs = os.path.join(repo.common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))
-        admin = repo.git("rev-parse", "--absolute-git-dir", cwd=job.path, check=False) or ""
-        folders = [os.path.join(repo.common_dir, "objects"), refs] + (
-            [admin.strip()] if admin.strip() else [])
+        folders = [os.path.join(repo.common_dir, "objects"), refs, admin]
         planted = []
         for folder in folders:
             for root, dirs, files in os.walk(folder):
@@ -1823,11 +1809,21 @@ class ParallelRunner:
                             f"{', '.join(planted[:5])}" + (f" and {len(planted) - 5} more"
                                                             if len(planted) > 5 else ""))
 
-    def _unbox(self, worker_id: int) -> None:
-        """Take back the worker's private TMPDIR."""
-        _prefix, tmp = self._boxes.pop(worker_id, ([], ""))
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+    def _unbox(self, repo: _Repo, job: _Job, result: WorkerResult) -> None:
+        """After a sandboxed worker: bring its objects and branch in, sweep what it could
+        write in the git folder, take back its private TMPDIR."""
+        if job.worker_id not in self._boxes:
+            return
+        prefix, tmp, admin = self._boxes.pop(job.worker_id)
+        problem = ((_Sandbox.import_objects(repo, prefix, tmp, job.path)
+                    if os.path.isdir(job.path) else None)
+                   or _Sandbox.take_ref(repo, job.branch, tmp))
+        if problem:  # and its worktree's HEAD log may name what did not come in
+            result.status, result.error = "failed", problem
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(admin, "logs", "HEAD"))
+        self._sweep(repo, admin, result)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     def _halted(self) -> "Optional[tuple[str, str]]":
         """Why a worker that has not started must not (status, error): the run was
@@ -2698,10 +2694,8 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
     within ``wrap`` when given (a worker's sandbox)."""
     import subprocess
 
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    settings = dict(_NO_FSMONITOR, **({"core.logAllRefUpdates": "false"} if wrap else {}))
-    env.update(_git_config_env(env, settings), GIT_TERMINAL_PROMPT="0",
-               GIT_NO_REPLACE_OBJECTS="1")
+    env = _git_env({"core.logAllRefUpdates": "false"} if wrap else {})
+    env["GIT_TERMINAL_PROMPT"] = "0"
     args = _guarded(args)
     # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
     # left to finish (a checkout, a commit, a merge) instead of dying halfway with its
@@ -2725,6 +2719,15 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
 # (in submodules, repositories an agent made): a hook such a repository names never runs.
 # And no replace refs: what the runner shows and merges is what the commits hold.
 _NO_FSMONITOR = {"core.fsmonitor": "false"}
+
+
+def _git_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The environment of every git the runner starts: ours, minus what would point it at
+    another repository, with no fsmonitor and no replace refs, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    env.update(_git_config_env(env, dict(_NO_FSMONITOR, **(settings or {}))),
+               GIT_NO_REPLACE_OBJECTS="1")
+    return env
 
 
 def _guarded(args: List[str]) -> List[str]:
@@ -3096,8 +3099,7 @@ class _Sandbox:
             if any(os.path.islink(os.path.join(root, n)) for n in dirs + files):
                 return "its object folder holds symbolic links"
         shutil.rmtree(os.path.join(private, "info"), ignore_errors=True)  # its own alternates
-        env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-        env.update(_git_config_env(env, _NO_FSMONITOR), GIT_NO_REPLACE_OBJECTS="1")
+        env = _git_env()
         inside = [*prefix, "env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="]
         listed = subprocess.run([*inside, "git", "cat-file", "--batch-all-objects",
                                  "--batch-check=%(objectname)"], cwd=worktree, env=env,
@@ -4597,8 +4599,7 @@ def _git_stream(cwd: str, argv: List[str], limit: Optional[int] = None) -> "tupl
     git is then stopped, as an agent's diff may be of any size. In our process group,
     so that a Ctrl-C stops it too (it only reads)."""
     import subprocess
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env.update(_git_config_env(env, _NO_FSMONITOR), GIT_NO_REPLACE_OBJECTS="1")
+    env = _git_env()
     proc = subprocess.Popen(["git", *_guarded(argv)], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
