@@ -32,6 +32,7 @@ __version__ = "0.4.0"
 import argparse
 import contextlib
 import dataclasses
+import errno
 import math
 import os
 import re
@@ -39,6 +40,7 @@ import select
 import shutil
 import shlex
 import signal
+import stat
 import sys
 import threading
 import time
@@ -216,6 +218,8 @@ class WorkerResult:
     # "cost", "duration", "commit", "at"}; ``task`` stays the first task.
     continued: List[dict] = field(default_factory=list)
     sandbox: Optional[str] = None  # "bwrap" when it ran in a sandbox (see _Sandbox)
+    # Paths its outputs say the sandbox refused a write to (read-only there), first first.
+    sandbox_refused: List[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The result as JSON-ready data; steps and cost are None when unknown."""
@@ -279,6 +283,9 @@ class ParallelConfig:
                                   "cannot be passed as an argument")
         for key in DEFAULTS:
             _check_value(key, getattr(self, key))
+        if self.sandbox_allow and self.sandbox == "none":
+            raise ConfigError("--sandbox-allow lets sandboxed workers write a path, but there is "
+                              "no sandbox: add --sandbox bwrap (or auto)")
         if self.stop_on_pass and len(set(self.tasks)) > 1:
             raise ConfigError(
                 f"--stop-on-pass is for a race (every worker on one task), but these workers "
@@ -406,12 +413,7 @@ class _Adapter:
     lines it prints that never say what went wrong. ``resume``: turns its command line
     into one that goes on with a session it reported (continue), for the CLIs that can;
     ``session_totals``: a resumed run reports the whole session's tokens, not its own.
-    ``state``: given the agent's environment, the files and folders in HOME where the CLI
-    keeps its state (writable in a sandbox). ``settings``: those of them that say what it
-    runs or is told (settings with hooks and MCP servers, plugins, skills, rules, its
-    instructions), as (path, empty content; None for a folder): read-only in a sandbox,
-    made first when missing, so that an agent cannot leave a hook or an instruction for
-    the CLI's next run outside the sandbox. ``in_sandbox``: its command
+    ``home``: what it keeps in HOME (see _Home), for the sandbox. ``in_sandbox``: its command
     line adapted to run in the runner's sandbox (a sandbox of its own cannot nest there).
     """
 
@@ -420,15 +422,58 @@ class _Adapter:
                  check: Optional[Callable[[List[str], Dict[str, str]], Optional[str]]] = None,
                  prints: Optional[str] = None, noise: "tuple[str, ...]" = (),
                  resume: Optional[Callable[[List[str], str], List[str]]] = None,
-                 session_totals: bool = False,
-                 state: Optional[Callable[[Dict[str, str]], List[str]]] = None,
-                 in_sandbox: Optional[Callable[[List[str]], List[str]]] = None,
-                 settings: "Optional[Callable[[Dict[str, str]], List[tuple]]]" = None):
+                 session_totals: bool = False, home: Optional[_Home] = None,
+                 in_sandbox: Optional[Callable[[List[str]], List[str]]] = None):
         self.template, self.read, self.env = template, read, dict(env or {})
         self.bookkeeping, self.check, self.prints, self.noise = bookkeeping, check, prints, noise
         self.resume, self.session_totals = resume, session_totals
-        self.state, self.in_sandbox = state or (lambda env: []), in_sandbox
-        self.settings = settings or (lambda env: [])
+        self.home, self.in_sandbox = home, in_sandbox
+
+
+class _Home:
+    """What an agent CLI keeps in HOME, as the sandbox's private HOME needs to know it (see
+    _Box._home): nothing it writes there outlives the worker but what is named here.
+
+    ``folder``: given the agent's environment, its state folder (``~/.claude``); ``files``:
+    other files of HOME it rewrites (``~/.claude.json``), private copies whatever their size;
+    ``keep``: the subfolders of ``folder`` it only reads (plugins, skills), read-only inside,
+    where the others start empty; ``session``: given a state folder, the worktree and a
+    session id, the paths in that folder that hold the session (copied in for continue,
+    brought back after each run); ``credentials``: files of ``folder`` brought back when the
+    CLI refreshed them (checked: see _same_account).
+    """
+
+    def __init__(self, folder: Callable[[Dict[str, str]], str],
+                 files: Optional[Callable[[Dict[str, str]], List[str]]] = None,
+                 keep: "tuple[str, ...]" = (),
+                 session: Optional[Callable[[str, str, str], List[str]]] = None,
+                 credentials: "tuple[str, ...]" = ()):
+        self.folder, self.files = folder, files or (lambda env: [])
+        self.keep, self.session, self.credentials = keep, session, credentials
+
+
+def _claude_session(folder: str, worktree: str, session: str) -> List[str]:
+    """Claude Code keeps the conversations held in a folder in ``projects/<the folder's path,
+    each character but a letter or digit as '-'>`` (cut at 200, a hash added)."""
+    name = re.sub(r"[^A-Za-z0-9]", "-", worktree)
+    projects = os.path.join(folder, "projects")
+    try:
+        names = [] if os.path.islink(projects) else os.listdir(projects)
+    except OSError:
+        return []
+    return [os.path.join("projects", n) for n in names
+            if n == name or (len(name) > 200 and n.startswith(name[:200] + "-"))]
+
+
+def _codex_session(folder: str, worktree: str, session: str) -> List[str]:
+    """Codex keeps a conversation in ``sessions/YYYY/MM/DD/rollout-<time>-<session>.jsonl``."""
+    found: List[str] = []
+    if os.path.islink(os.path.join(folder, "sessions")):
+        return found
+    for top, _dirs, files in os.walk(os.path.join(folder, "sessions")):  # never into a link
+        found += [os.path.relpath(os.path.join(top, name), folder) for name in files
+                  if name.endswith(f"-{session}.jsonl")]
+    return found
 
 
 def _read_architect(out: _Output) -> _Report:
@@ -716,40 +761,36 @@ PRESETS = {
         "--api-base {api_base?} -- {task}",
         # litellm's DEBUG logging would bury the result, and print a line after it.
         _read_architect, env={"LITELLM_LOG": "ERROR"}, bookkeeping=("/.architect/sessions/",),
-        prints="JSON result", state=lambda env: ["~/.architect"]),
+        prints="JSON result", home=_Home(lambda env: "~/.architect")),
     "claude": _Adapter(
         "claude -p --output-format json --dangerously-skip-permissions "
         "--max-turns {max_steps} --model {model?} --max-budget-usd {budget?} -- {task}",
         _read_claude, check=_claude_check, prints="JSON result", resume=_claude_resume,
-        # (~/.claude.json is saved by renaming a new file over it: it stays read-only)
-        state=lambda env: [env.get("CLAUDE_CONFIG_DIR") or "~/.claude"],
-        settings=lambda env: [(os.path.join(env.get("CLAUDE_CONFIG_DIR") or "~/.claude", name), empty)
-                              for name, empty in (("settings.json", "{}\n"), ("plugins", None),
-                                                  ("commands", None), ("agents", None),
-                                                  ("skills", None), ("CLAUDE.md", ""))]),
+        home=_Home(lambda env: env.get("CLAUDE_CONFIG_DIR") or "~/.claude",
+                   # (with CLAUDE_CONFIG_DIR, .claude.json is in that folder)
+                   files=lambda env: [] if env.get("CLAUDE_CONFIG_DIR") else ["~/.claude.json"],
+                   keep=("plugins", "commands", "agents", "skills", "rules", "output-styles",
+                         "hooks", "local"),
+                   session=_claude_session, credentials=(".credentials.json",))),
     "codex": _Adapter(
         "codex exec --json --sandbox workspace-write --skip-git-repo-check "
         "-c features.unbounded_connection_retries=false --model {model?} -- {task}",
         _read_codex, prints="JSON events", noise=("Reading additional input from stdin",),
-        resume=_codex_resume, session_totals=True,
-        state=lambda env: [env.get("CODEX_HOME") or "~/.codex"], in_sandbox=_codex_in_sandbox,
-        settings=lambda env: [(os.path.join(env.get("CODEX_HOME") or "~/.codex", name), empty)
-                              for name, empty in (("config.toml", ""), ("AGENTS.md", ""),
-                                                  ("prompts", None), ("rules", None),
-                                                  ("skills", None))]),
+        resume=_codex_resume, session_totals=True, in_sandbox=_codex_in_sandbox,
+        home=_Home(lambda env: env.get("CODEX_HOME") or "~/.codex",
+                   keep=("prompts", "rules", "skills"), session=_codex_session,
+                   credentials=("auth.json",))),
     "aider": _Adapter(
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
         "--openai-api-base {api_base?} --model {model?} --message={task}",
-        _read_aider, bookkeeping=("/.aider*",), state=lambda env: ["~/.aider"]),
+        _read_aider, bookkeeping=("/.aider*",), home=_Home(lambda env: "~/.aider")),
     "gemini": _Adapter(
         "gemini --yolo --output-format stream-json --model {model?} --prompt={task}",
         _read_gemini, env={"GEMINI_CLI_TRUST_WORKSPACE": "true"}, prints="JSON result",
-        state=lambda env: [os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini")],
-        settings=lambda env: [(os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini", name),
-                               empty) for name, empty in (("settings.json", "{}\n"),
-                                                          ("extensions", None), ("GEMINI.md", ""),
-                                                          ("commands", None))]),
+        home=_Home(lambda env: os.path.join(env.get("GEMINI_CLI_HOME") or "~", ".gemini"),
+                   keep=("extensions", "commands", "skills", "agents", "policies"),
+                   credentials=("oauth_creds.json", "google_accounts.json"))),
 }
 # A command template of the user's: no reader, nothing known but the exit code.
 _TEMPLATE = _Adapter("", _read_exit_code)
@@ -883,8 +924,8 @@ class ParallelRunner:
         self._slow_hint: Optional[float] = 600.0  # seconds; None once the hint was given
         self._run_started = 0.0  # time.time() when the workers were queued
         self._sandbox: Optional[_Sandbox] = None  # set for each run (--sandbox)
-        # worker: its sandbox's command line, private TMPDIR, and worktree's own git folder
-        self._boxes: Dict[int, "tuple[List[str], str, str]"] = {}
+        self._allowed: List[str] = []  # the real paths of --sandbox-allow
+        self._boxes: Dict[int, _Box] = {}  # worker id: its sandbox while it runs
         self._timelines: Dict[int, List[dict]] = {}  # worker id: its states so far (see _state)
 
     # -- public API ----------------------------------------------------
@@ -952,7 +993,7 @@ class ParallelRunner:
         self.top = repo.top
         self._tasks_dir = os.path.join(repo.common_dir, _STATE_DIR, "tasks")
         command = _AgentCommand.parse(self.config.agent_cmd)
-        self._sandbox = self._resolve_sandbox()
+        self._sandbox = self._resolve_sandbox(repo)
         job = _Job(previous.worker_id, task, None if previous.model == "default" else previous.model,
                    previous.branch, previous.worktree_path)
         can = command.preset and command.adapter.resume  # a template's flags are its own
@@ -970,7 +1011,7 @@ class ParallelRunner:
             self._timelines = {job.worker_id: list(previous.timeline)}
             self._state(job, "queued")
             import concurrent.futures
-            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            with self._sandboxed(repo, command), concurrent.futures.ThreadPoolExecutor(1) as pool:
                 future = pool.submit(self._attempt, repo, job, previous.base_commit, command, [],
                                      repo.state_dir("logs"), follow_up)
                 self._supervise([future])
@@ -1043,7 +1084,7 @@ class ParallelRunner:
         self.top = repo.top
         self._tasks_dir = os.path.join(repo.common_dir, _STATE_DIR, "tasks")
         command = _AgentCommand.parse(self.config.agent_cmd, find=find_agent)
-        self._sandbox = self._resolve_sandbox() if find_agent else None
+        self._sandbox = self._resolve_sandbox(repo) if find_agent else None
         base_commit = repo.resolve_base(self.config.base_branch)
         jobs = _plan(self.config, repo.top)
         if self.config.only_workers:
@@ -1068,6 +1109,7 @@ class ParallelRunner:
             if record.stale and stop_orphans:
                 pid, token = record.stale
                 stopped = _kill_trees([], _TERM_GRACE, run_token=token)
+                _Sandbox.remove_stale(repo, token)
                 record.taken_over()
                 self._warn(f"the architect-parallel with pid {pid} ended without releasing its "
                            "lock (killed?); took the lock over" + (
@@ -1128,6 +1170,14 @@ class ParallelRunner:
             match = re.match(r"worker-([0-9]+)\.attempt-", name)
             if match:
                 self._stale_attempts.setdefault(int(match.group(1)), []).append(name)
+        with self._sandboxed(repo, command):
+            return self._run_workers(repo, command, jobs, base_commit, all_jobs, includes, logs,
+                                     git_config)
+
+    def _run_workers(self, repo: _Repo, command: _AgentCommand, jobs: List[_Job],
+                     base_commit: str, all_jobs: List[_Job], includes: List[str], logs: str,
+                     git_config: Optional[bytes]) -> List[WorkerResult]:
+        """Run ``jobs`` on the thread pool to their ends; rank and save their results."""
         started = self._run_started = time.time()
         self.results = []
         self._timelines = {job.worker_id: [] for job in jobs}
@@ -1363,8 +1413,7 @@ class ParallelRunner:
                 result.worker_log = os.path.join(logs, f"worker-{n}.{follow_up.stem}.log")
                 with open(result.worker_log, "wb") as log:
                     log.write(f"worker {n} in {job.path}: {follow_up.stem}\n".encode())
-                if self._sandbox:
-                    self._box(repo, job, command, env, result)
+                self._box(repo, job, command, env, result, follow_up.session)
             agent_ran = True
             self._run_agent(repo, job, command, argv, env, result, logs,
                             follow_up.stem if follow_up else None)
@@ -1376,13 +1425,35 @@ class ParallelRunner:
             if agent_ran and os.path.isdir(job.path):
                 # The runner's own git calls there run in its sandbox too: a repository
                 # the agent made inside could hold settings that run code.
-                self._finish(repo.wrapped(self._boxes.get(n, ([], "", ""))[0]), job, result,
-                             env, copied)
-            self._unbox(repo, job, result)
+                self._finish(repo.wrapped(self._boxes.get(n)), job, result, env, copied)
+            self._unbox(job, result)
+            if result.sandbox:
+                self._say_refused(job, result)
             with self._spend_lock:  # every attempt's cost counts
                 self._spent += result.cost if result.cost_known else 0.0
             self._ended(job, result)
         return result
+
+    def _say_refused(self, job: _Job, result: WorkerResult) -> None:
+        """A sandboxed worker that hit its sandbox: name the path in its error (or, when it
+        succeeded, in a warning) with the option that lets workers write it."""
+        def writable(path: str) -> bool:  # (the repository may lie in /tmp)
+            return _inside(job.path, path) or any(_inside(p, path) for p in self._allowed) or (
+                any(_inside(t, path) for t in ("/tmp", "/var/tmp"))
+                and not _inside(self.top or "/", path))
+
+        result.sandbox_refused = _refused(
+            [result.stderr_path, result.log_path, result.worker_log], writable)
+        if not result.sandbox_refused:
+            return
+        more = len(result.sandbox_refused) - 1
+        hint = (f"the sandbox refused a write to {result.sandbox_refused[0]}"
+                + (f" and {more} more path(s)" if more else "")
+                + " (read-only there; --sandbox-allow PATH lets workers write a path)")
+        if result.status == "success":
+            self._warn(f"worker {job.worker_id}: {hint}")
+        else:
+            result.error = f"{result.error}; {hint}" if result.error else hint
 
     def _agent_call(self, job: _Job, base: str,
                     command: _AgentCommand) -> "tuple[Dict[str, str], List[str]]":
@@ -1416,7 +1487,7 @@ class ParallelRunner:
                     self._clear_stale(repo, job, base)
                 return None
             self._state(job, "creating")
-            created = self._create(repo, job, base, includes)
+            created = self._create(repo, job, base, includes, command, env, result)
         if created is None or self._halt.is_set():
             if created is not None:
                 self._remove(repo, job, base)  # kept only if the worker ran
@@ -1425,8 +1496,6 @@ class ParallelRunner:
         result.worker_log = os.path.join(logs, f"worker-{n}.log")
         with open(result.worker_log, "wb") as log:
             log.write(f"worker {n} in {job.path}; copied {len(created)} file(s)\n".encode())
-        if self._sandbox:
-            self._box(repo, job, command, env, result)
         if self.config.setup:
             self._state(job, "setup")
         for cmd in self.config.setup:
@@ -1516,9 +1585,11 @@ class ParallelRunner:
                 result.error = "the agent reported a failure without a reason" + (
                     f" (exit code {code})" if code else "")
 
-    def _create(self, repo: _Repo, job: _Job, base: str,
-                includes: List[str]) -> Optional[List[str]]:
-        """Create the worker's worktree and copy the include files into it; return those.
+    def _create(self, repo: _Repo, job: _Job, base: str, includes: List[str],
+                command: _AgentCommand, env: Dict[str, str],
+                result: WorkerResult) -> Optional[List[str]]:
+        """Create the worker's worktree (and its sandbox, if the run has one) and copy the
+        include files into it; return those.
 
         On failure nothing of it remains (the worker has not run, so nothing is
         lost), and the error names the worktree and carries git's own message;
@@ -1529,12 +1600,22 @@ class ParallelRunner:
             with self._git_lock:
                 repo.create_worktree(job.path, job.branch, base)
             registered = True
-            repo.populate_worktree(job.path)
-            return _copy_files(repo.top, job.path, includes)
+            box = self._box(repo, job, command, env, result)
+            # A root runner's sandbox user writes the worktree: it checks it out itself.
+            inside = box if box and box.sandbox.host_id is not None else None
+            repo.wrapped(inside.wrap() if inside else None).populate_worktree(job.path)
+            copied = _copy_files(repo.top, job.path, includes)
+            if box:
+                box.own(copied)
+            return copied
         except (ParallelError, OSError) as exc:
             reason = (exc.reason if isinstance(exc, _GitError) else
                       str(exc) if isinstance(exc, ParallelError) else
                       f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+            box = self._boxes.pop(job.worker_id, None)
+            if box:
+                box.discard()
+            result.sandbox = None
             # A failed 'git worktree add' takes back its own folder; its branch may remain.
             self._remove(repo, job, base, worktree=registered)
             if self._cancel.is_set():
@@ -1697,7 +1778,8 @@ class ParallelRunner:
         env[_MARK_VAR] = mark
         # In the worker's sandbox, if it has one: started and waited for by this thread, the
         # worker's, which outlives it (bwrap --die-with-parent follows the starting thread).
-        argv = [*self._boxes.get(worker_id, ([], "", ""))[0], *argv]
+        box = self._boxes.get(worker_id)
+        argv = [*box.command(cwd), *argv] if box else argv
         mode = "ab" if append else "wb"
         import subprocess  # here, not at the top: start-up time (see _LazyPattern)
 
@@ -1720,110 +1802,42 @@ class ParallelRunner:
                 self._procs.pop(worker_id, None)
         return proc.returncode, timed_out
 
-    def _resolve_sandbox(self) -> Optional[_Sandbox]:
-        """The sandbox of this run (--sandbox), its allowed paths checked first."""
-        for path in self.config.sandbox_allow:
-            if not os.path.exists(os.path.expanduser(path)):
-                raise ConfigError(f"--sandbox-allow {path}: no such file or folder")
-            real = os.path.realpath(os.path.expanduser(path))
-            repo = _Repo.find(self.workspace_root)
-            kept = [repo.top, repo.common_dir] + [w["path"] for w in repo.worktrees()]
-            if any(_inside(real, k) or _inside(os.path.realpath(k), real) for k in kept):
-                raise ConfigError(f"--sandbox-allow {path}: it overlaps the repository (its "
-                                  "checkouts, worktrees or git folder), which the sandbox keeps "
-                                  "read-only; allow a folder beside it")
-        return _Sandbox.resolve(self.config.sandbox, self._warn)
+    def _resolve_sandbox(self, repo: _Repo) -> Optional[_Sandbox]:
+        """The sandbox of this run (--sandbox), with its allowed paths checked."""
+        sandbox = _Sandbox.resolve(self.config.sandbox, self._warn)
+        self._allowed = (_Sandbox.check_allowed(self.config.sandbox_allow, repo, sandbox.host_id)
+                         if sandbox else [])
+        return sandbox
+
+    @contextlib.contextmanager
+    def _sandboxed(self, repo: _Repo, command: _AgentCommand) -> Iterator[None]:
+        """While workers run: this run's sandbox started (see _Sandbox.start), if any."""
+        if self._sandbox is None:
+            yield
+            return
+        self._sandbox.start(repo, command.adapter, _clean_env(), command.exe, self._allowed,
+                            self._token)
+        try:
+            yield
+        finally:
+            self._sandbox.stop()
 
     def _box(self, repo: _Repo, job: _Job, command: _AgentCommand, env: Dict[str, str],
-             result: WorkerResult) -> None:
-        """Make the worker's sandbox: its private TMPDIR, its CLI's state folders in HOME
-        (made if missing), and the command line its commands then run within."""
-        import tempfile
-        admin = repo.git("rev-parse", "--absolute-git-dir", cwd=job.path).strip()
-        worktree_config = os.path.join(admin, "config.worktree")
-        if not os.path.exists(worktree_config):  # read-only and empty: no settings to plant
-            open(worktree_config, "ab").close()
-        tmp = tempfile.mkdtemp(prefix=f"architect-parallel-{job.worker_id}-")
-        home = env.get("HOME") or os.path.expanduser("~")
-        state = []
-        for path in command.adapter.state(env):
-            path = os.path.join(home, path[2:]) if path.startswith("~/") else path
-            if not os.path.exists(path) and not os.path.splitext(path)[1]:
-                with contextlib.suppress(OSError):
-                    os.makedirs(path, mode=0o700)
-            state.append(path)
-        protected = []
-        for path, empty in command.adapter.settings(env):  # made, so none can be planted
-            path = os.path.join(home, path[2:]) if path.startswith("~/") else path
-            if os.path.islink(path):  # the link itself could be swapped for a file in there
-                raise ParallelError(f"--sandbox: {path} is a symbolic link, which the sandbox "
-                                    "cannot keep read-only; make it a file (or folder) there")
-            with contextlib.suppress(OSError):
-                if empty is None:
-                    os.makedirs(path, mode=0o700, exist_ok=True)
-                elif not os.path.exists(path):
-                    with open(path, "x") as f:
-                        f.write(empty)
-            protected.append(path)
-        allowed = [os.path.expanduser(p) for p in self.config.sandbox_allow]
-        # Its branch's reflog, made by worktree add, would need logs/ writable: none is kept.
-        with contextlib.suppress(OSError):
-            os.remove(os.path.join(repo.common_dir, "logs", "refs", "heads", job.branch))
-        _Sandbox.give_ref(repo.common_dir, job.branch, tmp)
-        prefix = self._sandbox.prefix(job.path, repo.common_dir, admin, tmp, state + allowed,
-                                      protected)
-        # Its gits keep no reflogs in the common dir (read-only there); the runner's own
-        # gits in the sandbox neither (see _git_run).
-        env.update(_git_config_env(env, {"core.logAllRefUpdates": "false"}))
-        self._boxes[job.worker_id] = (prefix, tmp, admin)
-        env["TMPDIR"] = tmp
+             result: WorkerResult, session: Optional[str] = None) -> Optional[_Box]:
+        """The worker's sandbox (see _Sandbox.box), when the run has one."""
+        if self._sandbox is None:
+            return None
+        box = self._boxes[job.worker_id] = self._sandbox.box(
+            repo, job.path, job.branch, command.adapter, command.exe, env, self._allowed,
+            self._values(job, "")["task_file"], session)
         result.sandbox = "bwrap"
+        return box
 
-    def _sweep(self, repo: _Repo, admin: str, result: WorkerResult) -> None:
-        """Remove what a sandboxed worker left where it could write in the git folder and
-        gits outside would follow: symbolic links (in its objects' folders, the workers'
-        refs, its worktree's own folder) and refs that are not a plain commit id (a symbolic
-        ref to your branch). Such a worker failed, whatever it reported."""
-        refs = os.path.join(repo.common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))
-        folders = [os.path.join(repo.common_dir, "objects"), refs, admin]
-        planted = []
-        for folder in folders:
-            for root, dirs, files in os.walk(folder):
-                for name in dirs + files:
-                    path = os.path.join(root, name)
-                    bad = os.path.islink(path)
-                    # (another worker's git may be writing its NAME.lock right now)
-                    if not bad and root.startswith(refs) and name in files \
-                            and not name.endswith(".lock"):
-                        head = (_read_bytes(path) or b"")[:100].strip()
-                        bad = not re.fullmatch(rb"[0-9a-f]{40}([0-9a-f]{24})?", head)
-                    if bad:
-                        with contextlib.suppress(OSError):
-                            os.unlink(path)
-                        planted.append(os.path.relpath(path, repo.common_dir))
-                if root == folders[0]:  # objects: the fan-out folders, not every object
-                    dirs[:] = [d for d in dirs if d in ("pack", "info")]
-        if planted:
-            result.status = "failed"
-            result.error = (f"the agent left symbolic links or refs in the git folder, removed: "
-                            f"{', '.join(planted[:5])}" + (f" and {len(planted) - 5} more"
-                                                            if len(planted) > 5 else ""))
-
-    def _unbox(self, repo: _Repo, job: _Job, result: WorkerResult) -> None:
-        """After a sandboxed worker: bring its objects and branch in, sweep what it could
-        write in the git folder, take back its private TMPDIR."""
-        if job.worker_id not in self._boxes:
-            return
-        prefix, tmp, admin = self._boxes.pop(job.worker_id)
-        problem = ((_Sandbox.import_objects(repo, prefix, tmp, job.path)
-                    if os.path.isdir(job.path) else None)
-                   or _Sandbox.take_ref(repo, job.branch, tmp))
-        if problem:  # and its worktree's HEAD log may name what did not come in
-            result.status, result.error = "failed", problem
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(admin, "logs", "HEAD"))
-        self._sweep(repo, admin, result)
-        shutil.rmtree(tmp, ignore_errors=True)
+    def _unbox(self, job: _Job, result: WorkerResult) -> None:
+        """After a sandboxed worker: its sandbox brings its work in and is taken back."""
+        box = self._boxes.pop(job.worker_id, None)
+        if box is not None:
+            box.close(result, self._warn)
 
     def _halted(self) -> "Optional[tuple[str, str]]":
         """Why a worker that has not started must not (status, error): the run was
@@ -2342,16 +2356,19 @@ def _read_last_json(path: str) -> Optional[dict]:
 ######################################################################
 
 class _Repo:
-    """A repository and the git commands the runner needs. Every git call goes through ``git()``."""
+    """A repository and the git commands the tool needs. Every git call goes through
+    ``git()``, ``run()`` or ``popen()``, and so through _git_popen."""
 
-    def __init__(self, top: str, common_dir: str, wrap: Optional[List[str]] = None):
+    def __init__(self, top: str, common_dir: str, wrap: Optional[_Wrap] = None,
+                 cache: Optional[dict] = None):
         self.top = top
         self.common_dir = common_dir
-        self.wrap = wrap or []  # a command line git runs within (a worker's sandbox)
+        self.wrap = wrap  # what its gits run within (a worker's sandbox, see _Box)
+        self._cache = {} if cache is None else cache  # shared with its wrapped copies
 
-    def wrapped(self, wrap: Optional[List[str]]) -> _Repo:
-        """This repository, with every git command run within ``wrap`` (see _Sandbox)."""
-        return _Repo(self.top, self.common_dir, wrap) if wrap else self
+    def wrapped(self, wrap: Optional[_Wrap]) -> _Repo:
+        """This repository, with every git command run within ``wrap`` (see _Box.wrap)."""
+        return _Repo(self.top, self.common_dir, wrap, self._cache) if wrap else self
 
     @classmethod
     def find(cls, where: str) -> _Repo:
@@ -2366,13 +2383,60 @@ class _Repo:
         top, common = out.splitlines()[:2]
         return cls(os.path.realpath(top), os.path.realpath(os.path.join(where, common)))
 
+    def neutral(self) -> Dict[str, str]:
+        """Settings that turn off every filter driver configured for this repository (git
+        config, any scope): a ``.gitattributes`` an agent wrote could pick one, and then a
+        ``git status`` or ``diff`` here would run it. Only the runner's own checkouts,
+        commits and merges (``filters=True``) run them."""
+        if "neutral" not in self._cache:
+            out = _git(["config", "-z", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$"],
+                       self.top, check=False) or ""
+            settings = {}
+            for item in out.split("\0"):
+                name = item.split("\n", 1)[0][len("filter."):].rpartition(".")[0]
+                if name:
+                    settings.update({f"filter.{name}.{key}": "" for key in ("clean", "smudge", "process")})
+                    settings[f"filter.{name}.required"] = "false"
+            self._cache["neutral"] = settings
+        return self._cache["neutral"]
+
     def git(self, *args: str, cwd: Optional[str] = None, input: Optional[bytes] = None,
-            check: bool = True) -> str:
-        return _git(list(args), cwd or self.top, input=input, check=check, wrap=self.wrap)
+            check: bool = True, filters: bool = False) -> str:
+        """git's stdout (see _git); ``filters``: run the filters the repository configures."""
+        return _git(list(args), cwd or self.top, input=input, check=check, wrap=self.wrap,
+                    settings=None if filters else self.neutral())
 
     def succeeds(self, *args: str, cwd: Optional[str] = None) -> bool:
         """Whether a git command exits 0 (for git's yes/no questions)."""
-        return _git(list(args), cwd or self.top, check=False, wrap=self.wrap) is not None
+        return self.git(*args, cwd=cwd, check=False) is not None
+
+    def run(self, *args: str, cwd: Optional[str] = None,
+            filters: bool = False) -> subprocess.CompletedProcess:
+        """git run to its end, whatever its exit code (see _git_run)."""
+        return _git_run(list(args), cwd or self.top, wrap=self.wrap,
+                        settings=None if filters else self.neutral())
+
+    def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
+        """git started (see _git_popen), with no filter driver."""
+        return _git_popen(list(args), cwd or self.top, self.wrap, self.neutral(), **popen)
+
+    def stream(self, args: List[str], cwd: Optional[str] = None,
+               limit: Optional[int] = None) -> "tuple[str, bool]":
+        """git's output ('' when it fails), and whether it was cut at ``limit`` characters:
+        git is then stopped, as an agent's diff may be of any size. In our process group,
+        so that a Ctrl-C stops it too (it only reads)."""
+        import subprocess
+        proc = self.popen(*args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            data = proc.stdout.read() if limit is None else proc.stdout.read(limit + 1)
+            more = limit is not None and len(data) > limit
+        finally:
+            if proc.poll() is None and limit is not None:
+                proc.kill()
+            proc.stdout.close()
+            code = proc.wait()
+        return (data[:limit] if more else data).decode("utf-8", "surrogateescape") \
+            if more or code == 0 else "", more
 
     def resolve_base(self, ref: Optional[str]) -> str:
         """The commit the workers start from: ``ref``, or HEAD (its branch, or its commit when detached)."""
@@ -2425,12 +2489,8 @@ class _Repo:
         listing = self.git("status", "--porcelain", "-z", "--untracked-files=all", cwd=path)
         digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
         for entry in filter(None, listing.split("\0")):
-            name = entry[3:]
-            try:
-                st = os.lstat(os.path.join(path, name))
-                digest.update(f"{st.st_size} {st.st_mtime_ns}".encode())
-            except OSError:
-                digest.update(b"-")
+            st = _lstat_beneath(path, entry[3:])  # (an agent wrote the worktree)
+            digest.update(f"{st.st_size} {st.st_mtime_ns}".encode() if st else b"-")
         return digest.hexdigest()
 
     def record_worktree_state(self, path: str) -> None:
@@ -2509,7 +2569,7 @@ class _Repo:
 
     def populate_worktree(self, path: str) -> None:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
-        self.git("reset", "--hard", "--quiet", cwd=path)
+        self.git("reset", "--hard", "--quiet", cwd=path, filters=True)
 
     def changed_files(self, path: str, base: str) -> List[str]:
         """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
@@ -2568,7 +2628,8 @@ class _Repo:
         # and say so.
         nested = [name for name in self.git("ls-files", "-z", "--others", "--exclude-standard",
                                             cwd=path).split("\0") if name.endswith("/")]
-        self.git("add", "-A", "--", ".", *[f":(exclude,literal){name}" for name in nested], cwd=path)
+        self.git("add", "-A", "--", ".", *[f":(exclude,literal){name}" for name in nested], cwd=path,
+                 filters=True)
         if exclude:
             self.git("--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path,
@@ -2576,7 +2637,7 @@ class _Repo:
         if self.succeeds("diff", "--cached", "--quiet", cwd=path):
             return None, None  # nothing to commit
         self.git(*self.identity(path), "-c", "commit.gpgsign=false", "commit", "-q",
-                 "--no-verify", "-m", message, cwd=path)
+                 "--no-verify", "-m", message, cwd=path, filters=True)
         sha = self.git("rev-parse", "HEAD", cwd=path).strip()
         if nested:
             return sha, (f"committed without {', '.join(nested)}: a git repository inside the "
@@ -2687,73 +2748,87 @@ class _LockRecord:
         os.pwrite(self._fd, text.encode(), 0)
 
 
-def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
-             wrap: Optional[List[str]] = None) -> subprocess.CompletedProcess:
-    """Run git with captured output, away from any GIT_DIR the caller's environment sets,
-    and never with an fsmonitor (a hook a repository, or one inside a worktree, names);
-    within ``wrap`` when given (a worker's sandbox)."""
+def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
+               settings: Optional[Dict[str, str]] = None, **popen: object) -> subprocess.Popen:
+    """Start git: the one door of every git the tool runs (but the agents' own). It runs in
+    ``cwd``, within ``wrap`` when given (a worker's sandbox), away from any GIT_DIR the
+    caller's environment sets, with _GIT_SETTINGS, ``wrap``'s and ``settings`` (see
+    _Repo.neutral), no replace refs and no prompt; ``status`` and ``diff`` never look into
+    a submodule (see _guarded). ``popen``: subprocess.Popen's stdin, stdout, stderr and so
+    on (standard input is /dev/null unless given)."""
     import subprocess
+    popen.setdefault("stdin", subprocess.DEVNULL)
+    env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {})))
+    return subprocess.Popen([*(wrap.command(cwd) if wrap else []), "git", *_guarded(args)],
+                            cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
 
-    env = _git_env({"core.logAllRefUpdates": "false"} if wrap else {})
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    args = _guarded(args)
-    # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
-    # left to finish (a checkout, a commit, a merge) instead of dying halfway with its
-    # lock files left behind; the interrupt goes on once it has.
-    proc = subprocess.Popen([*(wrap or []), "git", *args], cwd=cwd, env=env,
-                            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    try:
-        out, err = proc.communicate(input)
-    except KeyboardInterrupt:
+
+def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
+             wrap: Optional[_Wrap] = None,
+             settings: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
+    """Run git to its end with captured output (see _git_popen); when another git holds one
+    of its lock files for a moment (an agent's, or the user's), wait and try again."""
+    import subprocess
+    for delay in (0.05, 0.1, 0.2, 0.4, 0.8, None):
+        # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
+        # left to finish (a checkout, a commit, a merge) instead of dying halfway with its
+        # lock files left behind; the interrupt goes on once it has.
+        proc = _git_popen(args, cwd, wrap, settings,
+                          stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
-            proc.communicate(timeout=30)
-        except BaseException:  # a second Ctrl-C, or a git that does not end
-            proc.kill()
-            proc.wait()
-        raise
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+            out, err = proc.communicate(input)
+        except KeyboardInterrupt:
+            try:
+                proc.communicate(timeout=30)
+            except BaseException:  # a second Ctrl-C, or a git that does not end
+                proc.kill()
+                proc.wait()
+            raise
+        if proc.returncode == 0 or b".lock': File exists" not in err or delay is None:
+            return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        time.sleep(delay)
+    raise AssertionError("unreachable")
 
 
-# Set for every git the runner starts, which passes it on to the gits it starts in turn
-# (in submodules, repositories an agent made): a hook such a repository names never runs.
-# And no replace refs: what the runner shows and merges is what the commits hold.
-_NO_FSMONITOR = {"core.fsmonitor": "false"}
+# Settings of every git the tool starts, which pass on to the gits those start (in submodules,
+# in repositories an agent made): no fsmonitor and no hook (commands a repository, or one
+# inside a worktree, names), no recursion into submodules.
+_GIT_SETTINGS = {"core.fsmonitor": "false", "core.hooksPath": "/dev/null",
+                 "submodule.recurse": "false", "status.submoduleSummary": "false"}
 
 
 def _git_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The environment of every git the runner starts: ours, minus what would point it at
-    another repository, with no fsmonitor and no replace refs, plus ``settings``."""
+    """The environment of every git the tool starts (see _git_popen): ours, minus what would
+    point it at another repository, with _GIT_SETTINGS and ``settings``, no replace refs
+    (what the runner shows and merges is what the commits hold) and no prompt."""
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env.update(_git_config_env(env, dict(_NO_FSMONITOR, **(settings or {}))),
-               GIT_NO_REPLACE_OBJECTS="1")
+    env.update(_git_config_env(env, dict(_GIT_SETTINGS, **(settings or {}))),
+               GIT_NO_REPLACE_OBJECTS="1", GIT_TERMINAL_PROMPT="0")
     return env
 
 
 def _guarded(args: List[str]) -> List[str]:
-    """``git status`` and ``git diff`` never look into a submodule's files: a repository an
-    agent made in its worktree would run its own filters there (the command line wins
-    over any .gitmodules). Its commit changes are still shown."""
+    """``git status`` and ``git diff`` never look into a submodule's files (a repository an
+    agent made in its worktree would run its own filters there; the command line wins over
+    any .gitmodules; its commit changes are still shown), and a diff runs no external diff
+    or textconv a ``.gitattributes`` an agent wrote could pick."""
     i = 0
     while i < len(args) and args[i].startswith("-"):
-        i += 2 if args[i] == "-c" else 1
-    if i < len(args) and args[i] in ("status", "diff") and "--no-index" not in args:
+        i += 2 if args[i] in ("-c", "-C") else 1
+    if i < len(args) and args[i] == "status":
         return [*args[:i + 1], "--ignore-submodules=dirty", *args[i + 1:]]
+    if i < len(args) and args[i] == "diff":
+        return [*args[:i + 1], "--no-ext-diff", "--no-textconv",
+                *(["--ignore-submodules=dirty"] if "--no-index" not in args else []), *args[i + 1:]]
     return args
 
 
-def _git(args: List[str], cwd: str, input: Optional[bytes] = None,
-         check: bool = True, wrap: Optional[List[str]] = None) -> Optional[str]:
-    """Run git (within ``wrap``, see _git_run); return stdout, or raise ParallelError
-    carrying git's own message. With ``check=False`` a failure returns None instead.
-    """
-    proc = _git_run(args, cwd, input, wrap)
-    for delay in (0.05, 0.1, 0.2, 0.4, 0.8):
-        # Another git (an agent's, or the user's) holds a lock file for a moment: wait and retry.
-        if proc.returncode == 0 or b".lock': File exists" not in proc.stderr:
-            break
-        time.sleep(delay)
-        proc = _git_run(args, cwd, input, wrap)
+def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool = True,
+         wrap: Optional[_Wrap] = None, settings: Optional[Dict[str, str]] = None) -> Optional[str]:
+    """Run git (see _git_run); return stdout, or raise ParallelError carrying git's own
+    message. With ``check=False`` a failure returns None instead."""
+    proc = _git_run(args, cwd, input, wrap, settings)
     if proc.returncode != 0 and not check:
         return None
     if proc.returncode != 0:
@@ -2975,30 +3050,217 @@ def _answers(pgid: int) -> bool:
 
 
 ######################################################################
-# Sandbox: bubblewrap around a worker
+# Sandbox: bubblewrap around a worker (the trust boundary)
 ######################################################################
 
+# Everything about what a sandboxed worker may touch lives in this section: every folder it can
+# write, every mount of its view, and the only code that reads, writes or removes in those
+# places from outside (never following a link there: _beneath and _no_links). The runner asks
+# a _Box for a command line and hands it the worker when it ends; it builds no path into a
+# place a worker could write.
+
 _SANDBOX_MODES = ("none", "bwrap", "auto")
-_SANDBOX_UID = 1000  # a runner that is root is this user inside (see _Sandbox.flags)
+_SANDBOX_UID = 1000  # a runner that is root is this user inside the sandbox...
+# ...and this user outside it, which no account has (systemd leaves 65520-65533 unused): a root
+# that stayed root outside would keep root's say over the host (its sysctls, its sockets, its
+# files), whatever the namespaces.
+_SANDBOX_HOST_ID = 65530
 _INSTALL_BWRAP = ("install it: apt-get install bubblewrap (Debian, Ubuntu), dnf install "
                   "bubblewrap (Fedora), pacman -S bubblewrap (Arch)")
+# Credential stores in HOME that are not there inside unless --sandbox-allow names them.
+_SECRETS = (".ssh", ".aws", ".gnupg", ".netrc", ".git-credentials", ".docker/config.json",
+            ".kube", ".config/gcloud", ".config/gh", ".azure", ".pypirc")
+# Folders in HOME that start empty and writable inside: package caches, which their tools write.
+_FRESH = (".npm", ".cache/pip", ".cache/uv", ".cache/pypoetry", ".cache/pre-commit",
+          ".cache/go-build", ".cache/node-gyp", ".cache/yarn", ".cache/pnpm", ".cache/deno",
+          ".cache/typescript", ".cache/bun", ".cache/composer")
+# Parts of its own /proc that bwrap leaves writable to a user that maps to root (core_pattern!).
+_PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+_COPY_LIMIT = 1 << 20  # a file of HOME up to this size is a private copy inside, a larger one read-only
+_FOLDER_COPY_LIMIT = (100, 1 << 20)  # the same for a folder of up to this many entries and bytes
+_STATE_COPY_LIMIT = 64 << 20  # the same for the files of a CLI's state folder
+_BRING_BACK_LIMIT = 256 << 20  # bytes of one session file brought back out of a worker's HOME
+_CREDENTIAL_LIMIT = 1 << 20
+_SANDBOX_STATE = "architect-parallel-sandbox-"  # a run's private folder: this, its token, -XXXX
+# Inside, where a worker's private object folder is (GIT_OBJECT_DIRECTORY).
+_INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
+
+
+def _walk_beneath(root: str, rel: str) -> "tuple[int, str]":
+    """An open descriptor of the folder that holds ``rel`` under the folder ``root``, reached
+    without following a symbolic link in any part of ``rel``, and ``rel``'s last name.
+    (``root`` is the runner's own path; an agent may have written everything below it.)"""
+    parts = [p for p in rel.split(os.sep) if p and p != "."]
+    if not parts or ".." in parts:
+        raise OSError(errno.EINVAL, "not a path beneath its folder", rel)
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                            dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, parts[-1]
+
+
+def _open_beneath(root: str, rel: str) -> Optional[int]:
+    """An open descriptor of the regular file ``rel`` under ``root`` (see _walk_beneath); None
+    when it is anything else (a link, a FIFO, a device, a folder) or cannot be opened."""
+    try:
+        folder, name = _walk_beneath(root, rel)
+    except OSError:
+        return None
+    try:
+        # O_NONBLOCK: a FIFO an agent left there must not hang the runner.
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     dir_fd=folder)
+    except OSError:
+        return None
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+def _read_beneath(root: str, rel: str, limit: int) -> Optional[bytes]:
+    """Up to ``limit`` bytes of the regular file ``rel`` under ``root`` (see _open_beneath)."""
+    fd = _open_beneath(root, rel)
+    if fd is None:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit)
+
+
+def _lstat_beneath(root: str, rel: str) -> Optional[os.stat_result]:
+    """``lstat`` of ``rel`` under ``root``, no link followed on the way; None when it is not there."""
+    try:
+        folder, name = _walk_beneath(root, rel)
+    except OSError:
+        return None
+    try:
+        return os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except OSError:
+        return None
+    finally:
+        os.close(folder)
+
+
+def _unlink_beneath(root: str, rel: str) -> None:
+    """Remove the file or link ``rel`` under ``root``, no link followed on the way."""
+    try:
+        folder, name = _walk_beneath(root, rel)
+    except OSError:
+        return
+    try:
+        os.unlink(name, dir_fd=folder)
+    except OSError:
+        pass
+    finally:
+        os.close(folder)
+
+
+def _no_links(path: str) -> bool:
+    """Whether no part of the absolute ``path`` is a symbolic link (and it exists)."""
+    current = os.sep
+    for part in [p for p in path.split(os.sep) if p]:
+        current = os.path.join(current, part)
+        try:
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _account_home() -> Optional[str]:
+    """The home folder of the runner's account (HOME may point elsewhere)."""
+    try:
+        import pwd
+        return pwd.getpwuid(os.getuid()).pw_dir or None
+    except (ImportError, KeyError):
+        return None
+
+
+# Run as root in a process of its own, for a runner that is root: a mount namespace in which the
+# sandbox's unprivileged user can reach what it needs. Each folder it could not enter (/root is
+# drwx------) becomes an empty tmpfs it can enter, holding the folder's entries that lead on (all
+# of them, for HOME) bound back as they are; nothing else changes, nothing outside this namespace
+# sees it. It then waits for its
+# stdin to close (the runner's end, even a SIGKILL) and exits; bwrap started through nsenter
+# copies its view.
+_STAGE_SCRIPT = r"""
+import ctypes, json, os, stat, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def call(ret, what):
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), what)
+def mount(source, target, kind, flags, data=None):
+    enc = lambda s: s.encode("utf-8", "surrogateescape") if s is not None else None
+    call(libc.mount(enc(source), enc(target), enc(kind), ctypes.c_ulong(flags), enc(data)), target)
+try:
+    spec = json.loads(sys.argv[1])
+    call(libc.unshare(0x00020000), "unshare(CLONE_NEWNS)")
+    mount(None, "/", None, 16384 | (1 << 18))  # MS_REC | MS_PRIVATE
+    for folder, names in spec["open"]:  # outermost first
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)  # the folder as it is, under...
+        mount("tmpfs", folder, "tmpfs", 2 | 4, "mode=0755")  # ...MS_NOSUID | MS_NODEV
+        for name in os.listdir(fd) if names is None else names:
+            source, target = f"/proc/self/fd/{fd}/{name}", os.path.join(folder, name)
+            mode = os.lstat(source).st_mode
+            if stat.S_ISLNK(mode):
+                os.symlink(os.readlink(source), target)
+            elif stat.S_ISDIR(mode):
+                os.mkdir(target)
+                mount(source, target, None, 4096 | 16384)  # MS_BIND | MS_REC
+            elif stat.S_ISREG(mode):
+                open(target, "x").close()
+                mount(source, target, None, 4096)
+        os.close(fd)
+    print("ready", flush=True)
+except Exception as exc:
+    print(f"{type(exc).__name__}: {exc}", flush=True)
+    sys.exit(1)
+sys.stdin.read()
+"""
 
 
 class _Sandbox:
-    """bubblewrap (``bwrap``): each worker's agent, setup and check commands, and the
-    runner's own git calls in its worktree, see a read-only filesystem except its
-    worktree, what a commit writes in the git dir, a private TMPDIR, its CLI's state in
-    HOME and the paths the user allows.
+    """bubblewrap (``bwrap``) around each worker: its agent, setup and check commands, and the
+    runner's own git commands in its worktree, see a read-only filesystem but for
 
-    The rest of the git dir stays read-only: its config, hooks and the files that point
-    git elsewhere (``commondir``, ``gitdir``, the worktree's ``.git``) would otherwise let
-    an agent run code outside the sandbox through any later git call. Own user and PID
-    namespaces, no capabilities (a root runner is uid 1000 inside: then a CLI's own
-    sandbox can still nest), a new session, and death with the runner.
+    - its worktree, and the worktree's own folder under ``.git/worktrees/`` (index, HEAD);
+    - private folders that are thrown away when it ends: ``/tmp`` and ``/var/tmp``; a HOME
+      layer (see _Box.home); the repository's ``refs/`` and ``logs/`` (a copy: branches,
+      tags and stashes of its own; its branch is taken out, checked, when it ends); an
+      object folder (``GIT_OBJECT_DIRECTORY``: what it made is packed and hashed again on the
+      way in);
+    - the paths ``--sandbox-allow`` names.
+
+    It does not see the other workers' worktrees, the runner's state, the credential stores
+    of HOME, ``/run``'s sockets; ``/proc/sys`` and friends are read-only. Own user, PID, IPC,
+    UTS and cgroup namespaces, no capabilities, a new session, death with the runner. A runner
+    that is root runs it as an unprivileged user outside too (see _SANDBOX_HOST_ID), through a
+    mount namespace that lets that user reach what the worker needs (_STAGE_SCRIPT).
     """
 
-    def __init__(self, exe: str):
+    def __init__(self, exe: str, nsenter: Optional[str] = None):
         self.exe = exe
+        # Outside, the sandbox's user is this unprivileged one when the runner is root.
+        self.host_id: Optional[int] = _SANDBOX_HOST_ID if _is_root() else None
+        self.nsenter = nsenter
+        self.state = ""  # this run's private folder, holding each box's folders (start())
+        self.enter: List[str] = []  # what starts bwrap as host_id in the staged view
+        self._stage: Optional[subprocess.Popen] = None
 
     @classmethod
     def resolve(cls, mode: str, warn: Callable[[str], None]) -> Optional[_Sandbox]:
@@ -3007,22 +3269,33 @@ class _Sandbox:
         if mode == "none":
             return None
         exe = shutil.which("bwrap")
-        problem = (cls(exe).probe() if exe else
-                   f"bubblewrap (bwrap) is not on PATH; {_INSTALL_BWRAP}")
+        nsenter = shutil.which("nsenter")
+        problem = None if exe else f"bubblewrap (bwrap) is not on PATH; {_INSTALL_BWRAP}"
+        if problem is None and _is_root() and nsenter is None:
+            problem = ("as root, the sandbox runs as an unprivileged user, which needs nsenter "
+                       "(util-linux): apt-get install util-linux")
+        problem = problem or cls(exe, nsenter).probe()  # type: ignore[arg-type]
         if problem is None:
-            return cls(exe)  # type: ignore[arg-type]
+            return cls(exe, nsenter)  # type: ignore[arg-type]
         if mode == "bwrap":
             raise ParallelError(f"--sandbox bwrap: {problem}")
         warn(f"--sandbox auto: {problem}; the workers run without a sandbox")
         return None
 
     def flags(self) -> List[str]:
+        """bwrap's options that make the namespaces, before any mount."""
         flags = ["--unshare-user"]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
+        if self.host_id is not None:
             # Not uid 0 inside: a root that maps to root cannot map a nested namespace.
             flags += ["--uid", str(_SANDBOX_UID), "--gid", str(_SANDBOX_UID)]
-        return flags + ["--unshare-pid", "--die-with-parent", "--cap-drop", "ALL",
-                        "--new-session"]
+        return flags + ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+                        "--die-with-parent", "--cap-drop", "ALL", "--new-session"]
+
+    def _as_user(self) -> dict:
+        """Popen's arguments that start a process as the sandbox's user outside."""
+        if self.host_id is None:
+            return {}
+        return {"user": self.host_id, "group": self.host_id, "extra_groups": []}
 
     def probe(self) -> Optional[str]:
         """Why no sandbox can be made here (bwrap's own words), or None."""
@@ -3030,8 +3303,8 @@ class _Sandbox:
         try:
             proc = subprocess.run([self.exe, *self.flags(), "--ro-bind", "/", "/", "--dev", "/dev",
                                    "--proc", "/proc", "--", "true"], stdin=subprocess.DEVNULL,
-                                  capture_output=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+                                  capture_output=True, timeout=30, cwd="/", **self._as_user())
+        except (OSError, subprocess.SubprocessError) as exc:
             return f"bubblewrap cannot run: {exc}"
         if proc.returncode == 0:
             return None
@@ -3040,128 +3313,869 @@ class _Sandbox:
         return f"bubblewrap cannot make a sandbox here ({said})"
 
     @staticmethod
-    def objects(tmp: str) -> str:
-        """The private object folder of the worker whose TMPDIR is ``tmp``."""
-        return os.path.join(tmp, ".git-objects")
+    def check_allowed(paths: List[str], repo: _Repo, host_id: Optional[int]) -> List[str]:
+        """The real paths of ``--sandbox-allow`` PATHs, or ConfigError: each must exist, stay
+        clear of the repository (its checkouts, worktrees, git folder), and, for a runner that
+        is root, be writable by the sandbox's user."""
+        real_paths = []
+        kept = [repo.top, repo.common_dir] + [w["path"] for w in repo.worktrees()]
+        for path in paths:
+            full = os.path.abspath(os.path.expanduser(path))
+            if not os.path.exists(full):
+                raise ConfigError(f"--sandbox-allow {path}: no such file or folder; make it first "
+                                  f"(mkdir -p {shlex.quote(full)})")
+            real = os.path.realpath(full)
+            if _inside(real, _temp_root()) or real in ("/tmp", "/var/tmp", "/run"):
+                raise ConfigError(f"--sandbox-allow {path}: it holds the sandboxes' private "
+                                  "folders (/tmp); allow a folder inside it instead")
+            if any(_inside(real, k) or _inside(os.path.realpath(k), real) for k in kept):
+                raise ConfigError(f"--sandbox-allow {path}: it overlaps the repository (its "
+                                  "checkouts, worktrees or git folder), which the sandbox keeps "
+                                  "read-only; allow a folder beside it")
+            st = os.stat(real)
+            if host_id is not None and not (
+                    st.st_uid == host_id and st.st_mode & 0o200
+                    or st.st_gid == host_id and st.st_mode & 0o020 or st.st_mode & 0o002):
+                raise ConfigError(
+                    f"--sandbox-allow {path}: as root, the sandbox runs as uid {host_id}, which "
+                    f"cannot write it (owner uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}); "
+                    f"give it to that user (chown {host_id} {shlex.quote(real)}) or run "
+                    "architect-parallel as a normal user")
+            real_paths.append(real)
+        return real_paths
+
+    # -- one run ---------------------------------------------------------
+
+    def start(self, repo: _Repo, adapter: _Adapter, env: Dict[str, str], program: str,
+              allowed: List[str], token: str) -> None:
+        """Make this run's private folder; for a runner that is root, the view in which the
+        sandbox's user can reach what its workers need (HOME, the CLI's folder, the
+        repository, the agent's program, the allowed paths) and can read the repository.
+        ParallelError when it cannot."""
+        import tempfile
+        self.state = tempfile.mkdtemp(prefix=f"{_SANDBOX_STATE}{token}-")
+        if self.host_id is None:
+            return
+        home = env.get("HOME") or os.path.expanduser("~")
+        reach = [home, _account_home() or home, repo.top, repo.common_dir, program, *allowed]
+        if adapter.home:
+            reach.append(_expand(adapter.home.folder(env), home))
+        os.chmod(self.state, 0o711)  # each box's folder is the sandbox user's, below it
+        blocked = self._blocked([*reach, self.state], reach[:2])
+        import json
+        import subprocess
+        self._stage = subprocess.Popen(
+            [sys.executable, "-I", "-c", _STAGE_SCRIPT, json.dumps({"open": blocked})],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        said = self._stage.stdout.readline().decode("utf-8", "replace").strip()
+        if said != "ready":
+            self.stop()
+            raise ParallelError(f"--sandbox: cannot prepare the sandbox user's view as root: "
+                                f"{said or 'the helper ended'}")
+        self.enter = [self.nsenter or "nsenter", f"--mount=/proc/{self._stage.pid}/ns/mnt",
+                      "--setgid", str(self.host_id), "--setuid", str(self.host_id), "--"]
+        # Who it is there (no group of root's kept), and that it can read the repository (a
+        # umask of 077 makes it unreadable).
+        who = subprocess.run([*self.enter, "sh", "-c", "id -u; id -G"], cwd="/",
+                             stdin=subprocess.DEVNULL, capture_output=True)
+        if who.stdout.decode("ascii", "replace").split() != [str(self.host_id)] * 2:
+            self.stop()
+            raise ParallelError(f"--sandbox: nsenter did not make the sandbox's user uid "
+                                f"{self.host_id} alone (it said {who.stdout!r}, {who.stderr!r})")
+        # (in /: nsenter leaves its process there)
+        check = _git_run(["-C", repo.top, "cat-file", "-e", "HEAD^{tree}"], "/",
+                         wrap=_Wrap(lambda cwd: self.enter, {"safe.directory": "*"}))
+        if check.returncode != 0:
+            words = _last_meaningful_line(check.stderr.decode("utf-8", "replace"))
+            self.stop()
+            raise ParallelError(
+                f"--sandbox: as root, the sandbox runs as uid {self.host_id}, which cannot read "
+                f"this repository ({words}); make it readable (chmod -R o+rX) or run "
+                "architect-parallel as a normal user")
 
     @staticmethod
-    def refs(tmp: str) -> str:
-        """The private refs/heads/architect/ of the worker whose TMPDIR is ``tmp``."""
-        return os.path.join(tmp, ".git-refs")
+    def remove_stale(repo: _Repo, token: str) -> None:
+        """After a runner that was killed (its run ``token``): remove its private folders, and
+        give the worktrees and their git folders its sandboxes' user held back to the runner
+        (git refuses a repository another user owns)."""
+        import glob
+        for folder in glob.glob(os.path.join(_temp_root(), f"{_SANDBOX_STATE}{token}-*")):
+            shutil.rmtree(folder, ignore_errors=True)  # never follows a link
+        if not _is_root():
+            return
+        paths = [os.path.join(repo.top, n) for n in os.listdir(repo.top) if n.startswith(WORKTREE_PREFIX)]
+        admin = os.path.join(repo.common_dir, "worktrees")
+        paths += [os.path.join(p, ".git") for p in paths]
+        paths += [os.path.join(admin, n) for n in (os.listdir(admin) if os.path.isdir(admin) else [])]
+        for path in paths:
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_uid == _SANDBOX_HOST_ID:
+                    os.lchown(path, os.getuid(), os.getgid())
+
+    def _blocked(self, paths: List[str], whole: List[str]) -> "List[tuple[str, Optional[List[str]]]]":
+        """The folders on the way to ``paths`` (as given, and as links resolve) that the
+        sandbox's user cannot enter, outermost first, each with the names in it that lead on
+        (None: all of them, for the folders ``whole``, HOME)."""
+        found: "Dict[str, Optional[set]]" = {}
+        whole = [os.path.realpath(w) for w in whole]
+        for path in paths:
+            for way in {os.path.abspath(path), os.path.realpath(path)}:
+                parts = [p for p in way.split(os.sep) if p]
+                current = os.sep
+                for i, part in enumerate(parts):
+                    current = os.path.join(current, part)
+                    try:
+                        st = os.stat(current)
+                    except OSError:
+                        break
+                    if not stat.S_ISDIR(st.st_mode):
+                        break
+                    if not self._can_enter(st):
+                        names = found.setdefault(current, set())
+                        if current in whole or os.path.realpath(current) in whole:
+                            found[current] = None
+                        elif names is not None and i + 1 < len(parts):
+                            names.add(parts[i + 1])
+        return [(folder, None if names is None else sorted(names))
+                for folder, names in sorted(found.items(), key=lambda f: f[0].count(os.sep))]
+
+    def _can_enter(self, st: os.stat_result) -> bool:
+        return bool(st.st_mode & (0o100 if st.st_uid == self.host_id else
+                                  0o010 if st.st_gid == self.host_id else 0o001))
+
+    def stop(self) -> None:
+        """End what start() made: the staging process, this run's private folder."""
+        if self._stage is not None:
+            with contextlib.suppress(OSError):
+                self._stage.stdin.close()
+            try:
+                self._stage.wait(timeout=5)
+            except Exception:  # noqa: BLE001 - it must not outlive the run
+                self._stage.kill()
+                self._stage.wait()
+            self._stage.stdout.close()
+            self._stage = None
+        if self.state:
+            shutil.rmtree(self.state, ignore_errors=True)  # never follows a link
+            self.state = ""
+
+    def box(self, repo: _Repo, worktree: str, branch: str, adapter: _Adapter, program: str,
+            env: Dict[str, str], allowed: List[str], task_file: Optional[str],
+            session: Optional[str] = None) -> _Box:
+        """Make the sandbox of the worker at ``worktree`` whose agent is ``program``: its
+        private folders (a copy of the session ``session`` among them, for continue), its
+        HOME, and the command line that runs a command inside. ``env`` (its environment)
+        gets what it needs inside."""
+        import tempfile
+        box = _Box(self, repo, worktree, branch, adapter,
+                   tempfile.mkdtemp(prefix=f"{os.path.basename(worktree)}-", dir=self.state))
+        try:
+            box.make(program, env, allowed, task_file, session)
+        except BaseException:
+            box.discard()
+            raise
+        return box
+
+
+class _Box:
+    """One worker's sandbox. Its private folders are under ``folder``, a folder of the run's
+    private one that nothing inside ever sees: ``tmp`` and ``var-tmp``, ``home-N`` (its
+    HOME, see _home), ``objects``, ``refs`` and ``logs`` (the repository's, its own)."""
+
+    def __init__(self, sandbox: _Sandbox, repo: _Repo, worktree: str, branch: str,
+                 adapter: _Adapter, folder: str):
+        self.sandbox, self.repo, self.worktree, self.branch = sandbox, repo, worktree, branch
+        self.adapter, self.folder = adapter, folder
+        self.admin = ""  # the worktree's own folder under .git/worktrees/
+        self.argv: List[str] = []  # what runs a command inside, before it
+        self.ours: List[str] = []  # the folders of ours it may write: checked at every start
+        self.allowed: List[str] = []  # the paths --sandbox-allow lets it write
+        # Git settings of every git inside: no reflogs but its stash's (the repository's logs/
+        # are a private copy anyway); a runner that is root owns the repository, so the
+        # sandbox's user must be let in.
+        self.settings = {"core.logAllRefUpdates": "false"}
+        if sandbox.host_id is not None:
+            self.settings["safe.directory"] = "*"
+        self._layers: "List[tuple[str, str]]" = []  # (real folder, its private copy)
+        self._mounts: "List[tuple[str, str]]" = []  # (inside, the folder it writes there)
+        self._points: List[str] = []  # the mount points of its view
+        self._cli: Optional[str] = None  # the CLI's state folder (real path), see _Home
+        self._refs: Dict[str, bytes] = {}  # the refs it was given, to say what it changed
+        self._packed: Dict[str, str] = {}  # the same, of packed-refs
+
+    def path(self, name: str) -> str:
+        """One of this box's private folders (see the class)."""
+        return os.path.join(self.folder, name)
+
+    # -- making it ---------------------------------------------------------
+
+    def make(self, program: str, env: Dict[str, str], allowed: List[str],
+             task_file: Optional[str], session: Optional[str]) -> None:
+        """Make its private folders and HOME, and the command line (see _Sandbox.box)."""
+        self.admin = self._admin_folder()
+        for name in ("tmp", "var-tmp", "objects", "refs", "logs"):
+            os.mkdir(self.path(name), 0o700)
+        self._give_refs()
+        # Read-only and empty inside: no setting can be planted there for the gits outside.
+        self._make_empty(self.admin, "config.worktree")
+        home = env.get("HOME") or os.path.expanduser("~")
+        argv = [*self.sandbox.enter, self.sandbox.exe, *self.sandbox.flags(),
+                "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        for name in _PROC_READ_ONLY:
+            argv += ["--ro-bind-try", f"/proc/{name}", f"/proc/{name}"]
+        # /run holds the host's sockets (Docker, D-Bus, systemd, the user's runtime folder):
+        # none is there inside, only the folder resolv.conf may point into.
+        argv += ["--tmpfs", "/run"]
+        resolv = os.path.dirname(os.path.realpath("/etc/resolv.conf"))
+        if resolv.startswith("/run/"):
+            argv += ["--ro-bind-try", resolv, resolv]
+        argv += ["--bind", self.path("tmp"), "/tmp", "--bind", self.path("var-tmp"), "/var/tmp"]
+        argv += self._home(home, env, session)
+        argv += self._repository(task_file)
+        self.allowed = list(allowed)
+        for path in allowed:
+            argv += ["--bind", path, path]
+        # The agent's own program, where the private /tmp hides it.
+        for path in sorted({program, os.path.realpath(program)}):
+            if any(_inside(hidden, path) for hidden in ("/tmp", "/var/tmp", "/run")):
+                argv += ["--ro-bind", path, path]
+        self.argv = argv + ["--setenv", "TMPDIR", "/tmp",
+                            "--setenv", "GIT_OBJECT_DIRECTORY", _INSIDE_OBJECTS,
+                            "--setenv", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                            os.path.join(self.repo.common_dir, "objects")]
+        self.ours = [self.worktree, self.admin, self.folder, *(
+            self.path(n) for n in ("tmp", "var-tmp", "objects", "refs", "logs")),
+            *(copy for _real, copy in self._layers)]
+        # Where the worker can write inside, and from where: a mount point below one of these
+        # is reached through folders it could have replaced with links since the last start.
+        self._mounts = sorted([("/tmp", self.path("tmp")), ("/var/tmp", self.path("var-tmp")),
+                               *self._layers], key=lambda m: -len(m[0]))
+        self._points = [argv[i + 2] for i, word in enumerate(argv[:-2]) if word in (
+            "--bind", "--ro-bind", "--ro-bind-try", "--symlink")] + [
+            argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("--tmpfs", "--remount-ro")]
+        if self.sandbox.host_id is not None:
+            # The worktree (populated inside, as that user, when new), its git folder and
+            # the private folders become the sandbox user's; discard() gives the first back.
+            for top in (self.worktree, self.admin, self.folder):
+                self._own_tree(top)
+        env["TMPDIR"] = "/tmp"
+        env.update(_git_config_env(env, self.settings))
+
+    def _admin_folder(self) -> str:
+        """The worktree's own git folder, as its ``.git`` file names it: it must be a folder
+        of the repository's ``worktrees/`` that names the worktree back."""
+        named = (_read_beneath(self.worktree, ".git", 4096) or b"").decode(
+            "utf-8", "surrogateescape").strip()
+        admin = named[len("gitdir: "):] if named.startswith("gitdir: ") else ""
+        admin = os.path.realpath(os.path.join(self.worktree, admin)) if admin else ""
+        folder = os.path.realpath(os.path.join(self.repo.common_dir, "worktrees"))
+        if not admin or os.path.dirname(admin) != folder or not os.path.isdir(admin):
+            raise ParallelError(f"--sandbox: {self.worktree}/.git does not name a worktree "
+                                "folder of this repository")
+        back = (_read_beneath(admin, "gitdir", 4096) or b"").decode("utf-8", "surrogateescape")
+        if os.path.realpath(back.strip()) != os.path.join(self.worktree, ".git"):
+            raise ParallelError(f"--sandbox: {admin} does not belong to {self.worktree}")
+        return admin
 
     @staticmethod
-    def give_ref(common_dir: str, branch: str, tmp: str) -> None:
-        """Put the worker's branch, as it is, in its private refs folder."""
-        name = os.path.basename(branch)
-        value = _read_bytes(os.path.join(common_dir, "refs", "heads", branch))
-        if value is None:  # packed: its value from packed-refs
-            packed = _read_bytes(os.path.join(common_dir, "packed-refs")) or b""
-            found = re.search(rb"^([0-9a-f]{40,64}) refs/heads/" + re.escape(branch.encode()) + rb"$",
-                              packed, re.M)
-            value = found.group(1) + b"\n" if found else None
-        os.makedirs(_Sandbox.refs(tmp), exist_ok=True)
-        if value is not None:
-            with open(os.path.join(_Sandbox.refs(tmp), name), "wb") as f:
-                f.write(value)
+    def _make_empty(folder: str, name: str) -> None:
+        """``folder/name`` as an empty file of the runner's, whatever was there (a link too)."""
+        _unlink_beneath(folder, name)
+        fd = os.open(os.path.join(folder, name),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        os.close(fd)
+
+    def _own_tree(self, top: str) -> None:
+        """Give ``top`` and everything under it to the sandbox's user (a root runner)."""
+        uid = self.sandbox.host_id
+        os.lchown(top, uid, uid)
+        for folder, dirs, files in os.walk(top):  # never into a link
+            for name in dirs + files:
+                os.lchown(os.path.join(folder, name), uid, uid)
+
+    def own(self, names: List[str]) -> None:
+        """Give the runner's copies ``names`` in the worktree (include files) and the folders
+        made for them to the sandbox's user (a root runner)."""
+        uid = self.sandbox.host_id
+        if uid is None:
+            return
+        for name in names:
+            parts = name.split("/")
+            for i in range(1, len(parts) + 1):
+                st = _lstat_beneath(self.worktree, "/".join(parts[:i]))
+                if st is not None and st.st_uid != uid:
+                    os.lchown(os.path.join(self.worktree, *parts[:i]), uid, uid)
+
+    def _give_refs(self) -> None:
+        """Its private ``refs/``: a copy of the repository's loose refs, its own branch among
+        them and the other workers' not; ``packed-refs`` (read-only) completes it."""
+        refs = os.path.join(self.repo.common_dir, "refs")
+        mine = os.path.join("heads", self.branch)
+        others = os.path.join("heads", os.path.dirname(BRANCH_PREFIX), "")
+        for folder, _dirs, files in os.walk(refs):  # never into a link
+            inside = os.path.relpath(folder, refs)
+            os.makedirs(os.path.normpath(os.path.join(self.path("refs"), inside)), exist_ok=True)
+            for name in files:
+                rel = os.path.normpath(os.path.join(inside, name))
+                if (rel.startswith(others) and rel != mine) or name.endswith(".lock"):
+                    continue
+                value = _read_beneath(refs, rel, 200)
+                if value is not None:
+                    self._refs[rel] = value
+                    with open(os.path.join(self.path("refs"), rel), "wb") as f:
+                        f.write(value)
+        self._packed = _packed_refs(_read_bytes(os.path.join(self.repo.common_dir, "packed-refs")))
+        if mine not in self._refs:  # packed: its value from packed-refs
+            value = self.repo.git("rev-parse", "--verify", "--quiet", f"refs/{mine}", check=False)
+            if value:
+                os.makedirs(os.path.dirname(os.path.join(self.path("refs"), mine)), exist_ok=True)
+                with open(os.path.join(self.path("refs"), mine), "w") as f:
+                    f.write(value)
+                self._refs[mine] = value.encode()
+
+    def _repository(self, task_file: Optional[str]) -> List[str]:
+        """The repository as the worker sees it: the main checkout read-only but without the
+        other worktrees; the git folder a private folder whose files (``packed-refs``,
+        ``HEAD``) are copies and whose folders are read-only (``config`` too) but for its
+        own ``refs/`` and ``logs/`` (copies, see _give_refs) and its worktree's folder,
+        without the other worktrees' folders or the runner's state."""
+        top, common = self.repo.top, self.repo.common_dir
+        argv = ["--tmpfs", top]
+        for entry in sorted(os.scandir(top), key=lambda e: e.name):
+            if entry.name.startswith(WORKTREE_PREFIX) or entry.path == common:
+                continue
+            if entry.is_symlink():
+                argv += ["--symlink", os.readlink(entry.path), entry.path]
+            elif entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False):
+                argv += ["--ro-bind", entry.path, entry.path]
+        git = self.path("git")
+        os.mkdir(git, 0o700)
+        inner: List[str] = []
+        for entry in sorted(os.scandir(common), key=lambda e: e.name):
+            target = os.path.join(git, entry.name)
+            if entry.name in ("refs", "logs", "worktrees", _STATE_DIR):
+                continue
+            if entry.is_symlink():
+                with contextlib.suppress(OSError):
+                    os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir(follow_symlinks=False):
+                os.mkdir(target, 0o700)  # (the mount point)
+                inner += ["--ro-bind", entry.path, entry.path]
+            elif entry.name == "packed-refs":
+                shutil.copy2(entry.path, target)  # its own, whatever the size
+            elif entry.is_file(follow_symlinks=False):
+                inner += self._copy_or_bind(entry.path, target, 0 if entry.name == "config"
+                                            else _COPY_LIMIT)  # (config: read-only)
+        for name in ("refs", "logs", "worktrees", _STATE_DIR):
+            os.mkdir(os.path.join(git, name), 0o700)
+        argv += ["--bind", git, common, *inner,
+                 "--bind", self.path("refs"), os.path.join(common, "refs"),
+                 "--bind", self.path("logs"), os.path.join(common, "logs"),
+                 "--tmpfs", os.path.join(common, "worktrees"),
+                 "--tmpfs", os.path.join(common, _STATE_DIR),
+                 "--bind", self.admin, self.admin,
+                 "--bind", self.path("objects"), _INSIDE_OBJECTS,
+                 "--bind", self.worktree, self.worktree]
+        if task_file and os.path.isfile(task_file):
+            argv += ["--ro-bind", task_file, task_file]
+        # Read-only again, over the writable binds: where git is sent (a hook, a
+        # core.fsmonitor or core.hooksPath planted there would run outside at the next git).
+        for path in [os.path.join(self.worktree, ".git")] + [
+                os.path.join(self.admin, name) for name in ("commondir", "gitdir", "config.worktree")]:
+            if os.path.lexists(path):
+                argv += ["--ro-bind", path, path]
+        return argv + ["--remount-ro", top]
+
+    # -- HOME ----------------------------------------------------------------
+
+    def _home(self, home: str, env: Dict[str, str], session: Optional[str]) -> List[str]:
+        """The worker's HOME: a private folder, thrown away when it ends, that starts as a view
+        of HOME: its folders read-only, its files up to 1 MB private copies (larger ones
+        read-only), its links as they are, the credential stores (_SECRETS) left out, the
+        package caches (_FRESH) empty; new files and folders can be made anywhere in it. The
+        CLI's state folder is a private copy too (see _Home), with the session to continue
+        copied in; one outside HOME gets a private copy of its own. The account's home, when
+        HOME is elsewhere, stays read-only, without its credential stores."""
+        spec = self.adapter.home
+        folder = self._cli = _expand(spec.folder(env), home) if spec else None
+        rules: Dict[str, str] = {name: "hide" for name in _SECRETS}
+        rules.update({name: "fresh" for name in _FRESH})
+        for name in (spec.files(env) if spec else []):
+            name = _expand(name, home)
+            if _inside(home, name) and name != home:
+                rules[os.path.relpath(name, home)] = "copy"
+        if folder and _inside(home, folder) and folder != home:
+            rules[os.path.relpath(folder, home)] = "state"
+        argv: List[str] = []
+        for real in [home] + ([folder] if folder and not _inside(home, folder) else []):
+            copy = self.path(f"home-{len(self._layers)}")
+            os.mkdir(copy, 0o700)
+            self._layers.append((real, copy))
+            argv += ["--bind", copy, real]
+            argv += (self._fill(real, copy, "", rules) if real == home
+                     else self._state_folder(real, copy))
+        account = _account_home()
+        if account and os.path.isdir(account) and not _inside(home, account) \
+                and not _inside(account, home):
+            for name in _SECRETS:
+                path = os.path.join(account, name)
+                if os.path.isdir(path) and not os.path.islink(path):
+                    argv += ["--tmpfs", path]
+                elif os.path.lexists(path):
+                    argv += ["--ro-bind", "/dev/null", path]
+        if folder and session and spec and spec.session:
+            for rel in spec.session(folder, self.worktree, session):
+                self._copy_in(folder, rel)
+        return argv
+
+    def _fill(self, real: str, copy: str, rel: str, rules: Dict[str, str]) -> List[str]:
+        """Fill ``copy``, the private copy of the folder ``real`` (``rel`` in HOME), by the
+        ``rules`` (HOME-relative path: hide, fresh, copy, state); return its read-only binds."""
+        argv: List[str] = []
+        try:
+            entries = sorted(os.scandir(real), key=lambda e: e.name)
+        except OSError:
+            return argv
+        for entry in entries:
+            name = os.path.join(rel, entry.name)
+            rule = rules.get(name)
+            target = os.path.join(copy, entry.name)
+            if rule == "hide":
+                continue
+            if rule == "state" and os.path.isdir(entry.path):  # (through a link too)
+                os.mkdir(target, 0o700)
+                argv += self._state_folder(entry.path, target)
+            elif entry.is_symlink():
+                with contextlib.suppress(OSError):
+                    os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir(follow_symlinks=False):
+                if any(key.startswith(name + os.sep) for key in rules):  # a rule below it
+                    os.mkdir(target, 0o700)
+                    argv += self._fill(entry.path, target, name, rules)
+                elif rule == "fresh":
+                    os.mkdir(target, 0o700)
+                else:
+                    argv += self._copy_or_bind_folder(entry.path, target)
+            elif entry.is_file(follow_symlinks=False):
+                argv += self._copy_or_bind(entry.path, target,
+                                           _STATE_COPY_LIMIT if rule == "copy" else _COPY_LIMIT)
+        return argv
+
+    def _state_folder(self, real: str, copy: str) -> List[str]:
+        """The CLI's state folder: its files private copies, the subfolders it only reads
+        (``keep``) read-only, the others empty and writable."""
+        argv: List[str] = []
+        keep = self.adapter.home.keep if self.adapter.home else ()
+        try:
+            entries = sorted(os.scandir(real), key=lambda e: e.name)
+        except OSError:
+            return argv
+        for entry in entries:
+            target = os.path.join(copy, entry.name)
+            if entry.is_symlink():
+                with contextlib.suppress(OSError):
+                    os.symlink(os.readlink(entry.path), target)
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name in keep:
+                    argv += self._copy_or_bind_folder(entry.path, target)
+                else:
+                    os.mkdir(target, 0o700)
+            elif entry.is_file(follow_symlinks=False):
+                argv += self._copy_or_bind(entry.path, target, _STATE_COPY_LIMIT)
+        return argv
 
     @staticmethod
-    def take_ref(repo: _Repo, branch: str, tmp: str) -> Optional[str]:
-        """Set the worker's branch to what its private ref says (a commit id, once its
-        objects are in); why not, or None."""
-        path = os.path.join(_Sandbox.refs(tmp), os.path.basename(branch))
-        if os.path.islink(path) or not os.path.isfile(path):
-            return None if not os.path.lexists(path) else f"its branch {branch} became a link"
-        value = (_read_bytes(path) or b"")[:100].strip().decode("ascii", "replace")
-        if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", value):
-            return f"its branch {branch} holds no commit id"
-        if repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
-                    check=False) == value + "\n":
-            return None
-        if (repo.git("cat-file", "-t", value, check=False) or "").strip() != "commit" or \
-                repo.git("rev-list", "--objects", "--quiet", value, "--not", "--all",
-                         check=False) is None:  # a commit whose tree or parents are missing
-            return f"its branch {branch} points at {value[:12]}, which is not a whole commit here"
-        if repo.git("update-ref", f"refs/heads/{branch}", value, check=False) is None:
-            return f"its branch {branch} points at {value[:12]}, which is not a commit here"
+    def _copy_or_bind_folder(path: str, target: str) -> List[str]:
+        """A private copy of the folder ``path`` at ``target`` when it is small (see
+        _FOLDER_COPY_LIMIT), else a read-only view of it."""
+        entries, size = 0, 0
+        for folder, dirs, files in os.walk(path):  # never into a link
+            entries += len(dirs) + len(files)
+            for name in files:
+                with contextlib.suppress(OSError):
+                    size += os.lstat(os.path.join(folder, name)).st_size
+            if entries > _FOLDER_COPY_LIMIT[0] or size > _FOLDER_COPY_LIMIT[1]:
+                break
+        else:
+            try:
+                shutil.copytree(path, target, symlinks=True)
+                return []
+            except (OSError, shutil.Error):
+                shutil.rmtree(target, ignore_errors=True)
+        os.mkdir(target, 0o700)  # (the mount point)
+        return ["--ro-bind", path, path]
+
+    @staticmethod
+    def _copy_or_bind(path: str, target: str, limit: int) -> List[str]:
+        """A private copy of the file ``path`` at ``target``, or a read-only view of it when
+        it is larger than ``limit`` (or cannot be read)."""
+        try:
+            if os.lstat(path).st_size <= limit:
+                shutil.copy2(path, target, follow_symlinks=False)
+                return []
+        except OSError:
+            pass
+        with contextlib.suppress(OSError):
+            open(target, "ab").close()  # the mount point
+        return ["--ro-bind", path, path]
+
+    def _private(self, folder: str) -> "Optional[tuple[str, str]]":
+        """Where the private copy of the real folder ``folder`` is: the private folder that
+        holds it (the runner's, which nothing inside can replace) and the path below it."""
+        for real, copy in self._layers:
+            if _inside(real, folder):
+                return copy, os.path.relpath(folder, real)
         return None
 
+    def _copy_in(self, folder: str, rel: str) -> None:
+        """Copy the session ``rel`` of the CLI folder ``folder`` into its private copy."""
+        private = self._private(folder)
+        source = os.path.join(folder, rel)
+        if private is None or not os.path.lexists(source):
+            return
+        target = os.path.normpath(os.path.join(*private, rel))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if os.path.isdir(source) and not os.path.islink(source):
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        elif os.path.isfile(source) and not os.path.islink(source):
+            shutil.copy2(source, target)
+
+    # -- using it ------------------------------------------------------------
+
+    def command(self, cwd: str) -> List[str]:
+        """The command line that runs a command inside, in ``cwd``, before it. Every start
+        checks that none of the places it lets the worker write has become a link (or, for
+        the runner's own folders, another's) since the box was made."""
+        owners = {os.getuid(), self.sandbox.host_id}
+        for path in self.ours + self.allowed:
+            try:
+                st = os.lstat(path)
+            except OSError:
+                st = None
+            if st is None or not _no_links(path) or (
+                    path in self.ours and (st.st_uid not in owners or not stat.S_ISDIR(st.st_mode))):
+                raise ParallelError(f"--sandbox: {path}, which the worker may write, is gone or "
+                                    "no longer the runner's folder; refusing to start anything")
+        for point in self._points:
+            for inside, source in self._mounts:
+                if point != inside and point.startswith(inside.rstrip(os.sep) + os.sep):
+                    rel = os.path.relpath(os.path.dirname(point), inside)
+                    if rel != "." and not self._real_folders(source, rel):
+                        raise ParallelError(
+                            f"--sandbox: the worker made {os.path.join(inside, rel)} (or a folder "
+                            f"on the way) a link, where its sandbox mounts {point}; refusing to "
+                            "start anything")
+                    break
+        return [*self.argv, "--chdir", cwd, "--"]
+
     @staticmethod
-    def import_objects(repo: _Repo, prefix: List[str], tmp: str, worktree: str) -> Optional[str]:
-        """Bring the objects a worker made into the repository; why not, or None. They are
+    def _real_folders(root: str, rel: str) -> bool:
+        """Whether no part of ``rel`` under ``root`` is a link (missing parts are fine: bwrap
+        makes them)."""
+        current = root
+        for part in rel.split(os.sep):
+            current = os.path.join(current, part)
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError:
+                return True
+            if not stat.S_ISDIR(mode):
+                return False
+        return True
+
+    def wrap(self, *extra: str) -> _Wrap:
+        """What a git the runner starts inside runs within (see _git_popen)."""
+        return _Wrap(lambda cwd: [*self.command(cwd), *extra], self.settings)
+
+    # -- ending it -----------------------------------------------------------
+
+    def close(self, result: WorkerResult, warn: Callable[[str], None]) -> None:
+        """When the worker ended: sweep its worktree's git folder first; then bring in its
+        objects and branch (a problem fails it); say which refs of its own are thrown away;
+        bring back what its CLI must keep (its session, a refreshed credential); give the
+        worktree back (a root runner) and throw the private folders away."""
+        try:
+            planted = self._sweep()
+            problem = None
+            if os.path.isdir(self.worktree):
+                try:
+                    problem = self._import_objects() or self._take_branch()
+                except (ParallelError, OSError) as exc:
+                    problem = f"cannot bring its work in: {exc}"
+            if problem:  # and its worktree's HEAD log may name what did not come in
+                result.status, result.error = "failed", problem
+                _unlink_beneath(self.admin, os.path.join("logs", "HEAD"))
+            elif planted:
+                result.status = "failed"
+                result.error = ("the agent left symbolic links or refs in the git folder, "
+                                f"removed: {', '.join(planted[:5])}"
+                                + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
+            thrown = self._thrown_refs()
+            if thrown:
+                warn(f"worker {result.worker_id}: refs it made in its sandbox are thrown away: "
+                     + ", ".join(thrown[:5]) + (f" and {len(thrown) - 5} more" if len(thrown) > 5
+                                                else "")
+                     + f" (its work is what is on {self.branch})")
+            self._bring_back(result.session_id, warn)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Give the worktree and its git folder back to the runner (a root runner: git
+        refuses a repository another user owns) and throw the private folders away."""
+        if self.sandbox.host_id is not None:
+            for path in (self.worktree, os.path.join(self.worktree, ".git"), self.admin):
+                if path and os.path.lexists(path):
+                    with contextlib.suppress(OSError):
+                        os.lchown(path, os.getuid(), os.getgid())
+        shutil.rmtree(self.folder, ignore_errors=True)  # never follows a link
+
+    def _sweep(self) -> List[str]:
+        """Remove what the worker left in its worktree's git folder that a git outside would
+        follow: symbolic links, and refs there that are not a plain commit id. Returns them."""
+        planted = []
+        for folder, dirs, files in os.walk(self.admin):  # never into a link
+            for name in dirs + files:
+                rel = os.path.relpath(os.path.join(folder, name), self.admin)
+                st = _lstat_beneath(self.admin, rel)
+                bad = st is not None and stat.S_ISLNK(st.st_mode)
+                if not bad and st is not None and stat.S_ISREG(st.st_mode) \
+                        and rel.startswith("refs" + os.sep) and not name.endswith(".lock"):
+                    head = (_read_beneath(self.admin, rel, 100) or b"").strip()
+                    bad = not re.fullmatch(rb"[0-9a-f]{40}([0-9a-f]{24})?", head)
+                if bad:
+                    _unlink_beneath(self.admin, rel)
+                    planted.append(os.path.relpath(os.path.join(folder, name), self.repo.common_dir))
+        return planted
+
+    def _import_objects(self) -> Optional[str]:
+        """Bring the objects the worker made into the repository; why not, or None. They are
         listed and packed in its sandbox (reading only what the worker could: no alternates
         or links of its own lead elsewhere) and indexed outside by ``git index-pack``, which
         hashes each again: an object cannot claim another's id."""
         import subprocess
-        private = _Sandbox.objects(tmp)
-        if os.path.islink(private) or not os.path.isdir(private):
-            return "its object folder was replaced"
-        for root, dirs, files in os.walk(private):
-            if any(os.path.islink(os.path.join(root, n)) for n in dirs + files):
+        private = self.path("objects")
+        for folder, dirs, files in os.walk(private):
+            if any(os.path.islink(os.path.join(folder, n)) for n in dirs + files):
                 return "its object folder holds symbolic links"
         shutil.rmtree(os.path.join(private, "info"), ignore_errors=True)  # its own alternates
-        env = _git_env()
-        inside = [*prefix, "env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="]
-        listed = subprocess.run([*inside, "git", "cat-file", "--batch-all-objects",
-                                 "--batch-check=%(objectname)"], cwd=worktree, env=env,
-                                stdin=subprocess.DEVNULL, capture_output=True)
+        listed = _git_run(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"],
+                          self.worktree, wrap=self.wrap("env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="))
         if listed.returncode != 0:
-            return f"cannot read its objects: {_last_meaningful_line(listed.stderr.decode('utf-8', 'replace'))}"
+            return ("cannot read its objects: "
+                    + (_last_meaningful_line(listed.stderr.decode("utf-8", "replace")) or "git failed"))
         # Only what the repository lacks: an id it has keeps its own content, whatever the
         # worker wrote under it.
-        known = subprocess.run(["git", "cat-file", "--batch-check=%(objectname) %(objecttype)"],
-                               cwd=repo.top, env=env, input=listed.stdout, capture_output=True)
+        known = _git_run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], self.repo.top,
+                         input=listed.stdout)
         new = b"".join(line.split(b" ")[0] + b"\n" for line in known.stdout.splitlines()
                        if line.endswith(b" missing"))
         if known.returncode != 0 or not new:
             return None if known.returncode == 0 else "cannot compare its objects with yours"
-        pack = subprocess.Popen([*prefix, "git", "pack-objects", "--stdout", "-q"], cwd=worktree,
-                                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-        index = subprocess.Popen(["git", "index-pack", "--stdin", "--fix-thin", "--strict"],
-                                 cwd=repo.top, env=env, stdin=pack.stdout, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE)
+        pack = _git_popen(["pack-objects", "--stdout", "-q"], self.worktree, wrap=self.wrap(),
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        index = _git_popen(["index-pack", "--stdin", "--fix-thin", "--strict"], self.repo.top,
+                           stdin=pack.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         pack.stdout.close()
-        pack.stdin.write(new)
-        pack.stdin.close()
+        with contextlib.suppress(OSError):  # (a pack-objects that died says so below)
+            pack.stdin.write(new)
+            pack.stdin.close()
         _out, err = index.communicate()
         if pack.wait() != 0 or index.returncode != 0:
             return ("cannot bring its objects in: "
                     + (_last_meaningful_line(err.decode("utf-8", "replace")) or "git failed"))
         return None
 
-    def prefix(self, worktree: str, common_dir: str, admin_dir: str, tmp: str,
-               writable: List[str], protected: List[str]) -> List[str]:
-        """The command line that runs a command in the sandbox of the worker at
-        ``worktree`` (``admin_dir``: its .git/worktrees/NAME), before that command;
-        ``protected``: files and folders inside ``writable`` ones that stay read-only."""
-        real = os.path.realpath
-        argv = [self.exe, *self.flags(), "--ro-bind", "/", "/"]
-        # A commit writes objects (here into a private folder; the repository's are read,
-        # and _Sandbox.import_objects brings the new ones in, hashed again), its branch's ref
-        # (under refs/heads/architect/, with the other workers'), and its worktree's index,
-        # HEAD and logs. No other ref, and no reflog of the common dir (core.logAllRefUpdates
-        # is off in there): nothing a later git outside could be led astray by.
-        refs = os.path.join(common_dir, "refs", "heads", os.path.dirname(BRANCH_PREFIX))
-        for folder in (refs, os.path.join(common_dir, "objects", "info"), self.objects(tmp),
-                       self.refs(tmp)):
-            with contextlib.suppress(OSError):
-                os.makedirs(folder, exist_ok=True)
-        argv += ["--setenv", "GIT_OBJECT_DIRECTORY", real(self.objects(tmp)),
-                 "--setenv", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-                 real(os.path.join(common_dir, "objects"))]
-        for path in [worktree, admin_dir, tmp] + [p for p in writable if os.path.exists(p)]:
-            argv += ["--bind", real(path), real(path)]
-        # Its own branch only: refs/heads/architect/ is a private folder holding its ref
-        # (_Sandbox.take_ref brings the new value out); the other workers' are not there.
-        argv += ["--bind", real(self.refs(tmp)), real(refs)]
-        # Read-only again, over the writable binds: where git is sent, alternates (objects
-        # read from elsewhere), the CLI's settings (hooks that would run outside later).
-        for path in [os.path.join(worktree, ".git"), os.path.join(common_dir, "objects", "info")] + [
-                os.path.join(admin_dir, name) for name in ("commondir", "gitdir", "config.worktree")
-        ] + protected:
-            if os.path.exists(path):
-                argv += ["--ro-bind", real(path), real(path)]
-        return argv + ["--dev", "/dev", "--proc", "/proc", "--"]
+    def _take_branch(self) -> Optional[str]:
+        """Set the worker's branch to what its private ref says (a commit id, once its
+        objects are in); why not, or None."""
+        rel = os.path.join("heads", self.branch)
+        st = _lstat_beneath(self.path("refs"), rel)
+        if st is None:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return f"its branch {self.branch} became a link"
+        value = (_read_beneath(self.path("refs"), rel, 100) or b"").strip().decode("ascii", "replace")
+        if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", value):
+            return f"its branch {self.branch} holds no commit id"
+        repo = self.repo
+        if repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}",
+                    check=False) == value + "\n":
+            return None
+        if (repo.git("cat-file", "-t", value, check=False) or "").strip() != "commit" or \
+                repo.git("rev-list", "--objects", "--quiet", value, "--not", "--all",
+                         check=False) is None:  # a commit whose tree or parents are missing
+            return f"its branch {self.branch} points at {value[:12]}, which is not a whole commit here"
+        if repo.git("update-ref", f"refs/heads/{self.branch}", value, check=False) is None:
+            return f"its branch {self.branch} points at {value[:12]}, which is not a commit here"
+        return None
+
+    def _thrown_refs(self) -> List[str]:
+        """The refs the worker made, moved or deleted in its private ``refs/`` (its branch
+        aside), its stash among them: thrown away with it."""
+        found, refs = [], self.path("refs")
+        mine = os.path.join("heads", self.branch)
+        for folder, _dirs, files in os.walk(refs):
+            for name in files:
+                rel = os.path.relpath(os.path.join(folder, name), refs)
+                if rel != mine and not name.endswith(".lock") and \
+                        _read_beneath(refs, rel, 200) != self._refs.get(rel):
+                    found.append(f"refs/{rel}")
+        found += [f"refs/{rel} (deleted)" for rel in self._refs
+                  if rel != mine and _lstat_beneath(refs, rel) is None]
+        packed = _packed_refs(_read_beneath(self.path("git"), "packed-refs", 64 << 20))
+        for name in sorted(set(packed) | set(self._packed)):
+            if packed.get(name) != self._packed.get(name) and f"refs/{name}" not in found and \
+                    name != mine and f"refs/{name} (deleted)" not in found:
+                found.append(f"refs/{name}" + (" (deleted)" if name not in packed else ""))
+        return sorted(found)
+
+    def _bring_back(self, session: Optional[str], warn: Callable[[str], None]) -> None:
+        """Bring what the CLI must keep out of the private HOME into the real one, file by file,
+        checked: the files of its session (for continue), and the credentials it refreshed
+        (the same keys, the same account)."""
+        spec, folder = self.adapter.home, self._cli
+        private = self._private(folder) if folder else None
+        if spec is None or folder is None or private is None:
+            return
+        root, below = private
+        for name in spec.credentials:
+            old = _read_bytes(os.path.join(folder, name))
+            new = _read_beneath(root, os.path.join(below, name), _CREDENTIAL_LIMIT + 1)
+            if old is None or new is None or new == old:
+                continue
+            if len(new) > _CREDENTIAL_LIMIT or not _same_account(old, new):
+                warn(f"{os.path.join(folder, name)}: the copy the CLI changed in its sandbox does "
+                     "not look like a refreshed credential of the same account; yours is kept")
+                continue
+            _write_bytes(os.path.join(folder, name), new)
+        st = _lstat_beneath(root, below) if below != "." else os.lstat(root)
+        if not spec.session or not session or st is None or not stat.S_ISDIR(st.st_mode):
+            return
+        for rel in spec.session(os.path.normpath(os.path.join(root, below)), self.worktree, session):
+            for name in self._files_under(root, os.path.normpath(os.path.join(below, rel))):
+                data = _read_beneath(root, name, _BRING_BACK_LIMIT + 1)
+                target = os.path.join(folder, os.path.relpath(name, below))
+                if data is not None and len(data) <= _BRING_BACK_LIMIT and _read_bytes(target) != data:
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    _write_bytes(target, data)
+
+    @staticmethod
+    def _files_under(root: str, rel: str) -> List[str]:
+        """The regular files at or under ``rel`` in ``root`` (relative to it), no link followed."""
+        st = _lstat_beneath(root, rel)
+        if st is None or stat.S_ISLNK(st.st_mode):
+            return []
+        if stat.S_ISREG(st.st_mode):
+            return [rel]
+        found = []
+        for folder, _dirs, files in os.walk(os.path.join(root, rel)):  # never into a link
+            found += [os.path.relpath(os.path.join(folder, name), root) for name in files]
+        return found
+
+
+# A line saying a write was refused as read-only (EROFS: a read-only mount), or not allowed
+# (EACCES: as root, the sandbox's user may not write your files), as shells, coreutils, git,
+# Python and Node.js print it, and a path in it.
+_REFUSED_LINE = _LazyPattern(r"(read-only file system|\bEROFS\b)|permission denied|\bEACCES\b", re.I)
+_PATH_IN_LINE = _LazyPattern(r"""['"`](/[^'"`\n]+)['"`]|(?<![\w.])(/[^\s:'"`,;()]+)""")
+
+
+def _refused(paths: List[str], writable: Callable[[str], bool]) -> List[str]:
+    """The paths the ends of the logs ``paths`` say a write to was refused (read-only; or not
+    allowed where the worker may not write: not ``writable``), first seen first."""
+    found: List[str] = []
+    for path in paths:
+        for line in _log_tail(path, _RESULT_TAILS[0]).splitlines():
+            said = _REFUSED_LINE.search(line)
+            if not said:
+                continue
+            # A quoted path is the one refused; else the nearest before the words (a shell
+            # names its script first: "x.sh: 3: cannot create /y: Read-only file system").
+            matches = list(_PATH_IN_LINE.finditer(line))
+            quoted = [m.group(1) for m in matches if m.group(1)]
+            before = [m.group(2) for m in matches if m.group(2) and m.end() <= said.start()]
+            after = [m.group(2) for m in matches if m.group(2) and m.start() >= said.end()]
+            where = [w.rstrip(":") for w in (quoted or before[-1:] or after)[:1]]
+            if where and where[0] not in found and len(found) < 10 and (
+                    said.group(1) or not writable(where[0])):
+                found.append(_shorten(where[0], 200))
+    return found
+
+
+class _Wrap:
+    """What a git the tool starts runs within (a worker's sandbox): ``command``, given the
+    folder it runs in, is the command line before git's; ``settings``, the git settings of
+    the gits there."""
+
+    __slots__ = ("command", "settings")
+
+    def __init__(self, command: Callable[[str], List[str]], settings: Dict[str, str]):
+        self.command, self.settings = command, settings
+
+
+def _expand(path: str, home: str) -> str:
+    """``~/x`` under ``home``; an absolute path as it is."""
+    return os.path.normpath(os.path.join(home, path[2:]) if path.startswith("~/") else
+                            home if path == "~" else os.path.abspath(path))
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    """Replace the file ``path`` (or, when it is a link, the file it leads to) with ``data``,
+    atomically, keeping its mode."""
+    real = os.path.realpath(path)
+    tmp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.{os.getpid()}.tmp")
+    try:
+        mode = stat.S_IMODE(os.stat(real).st_mode)
+    except OSError:
+        mode = 0o600
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def _packed_refs(data: Optional[bytes]) -> Dict[str, str]:
+    """The refs a ``packed-refs`` file holds, below ``refs/``: name -> object id."""
+    found = {}
+    for line in (data or b"").decode("utf-8", "surrogateescape").splitlines():
+        sha, _, name = line.partition(" ")
+        if name.startswith("refs/") and not line.startswith(("#", "^")):
+            found[name[len("refs/"):]] = sha
+    return found
+
+
+def _same_account(old: bytes, new: bytes) -> bool:
+    """Whether ``new`` looks like ``old`` refreshed: JSON objects with the same keys, the same
+    values under any key naming an account or e-mail, at any depth."""
+    import json
+    try:
+        a, b = json.loads(old), json.loads(new)
+    except (ValueError, RecursionError):
+        return False
+
+    def same(x: object, y: object, depth: int = 0) -> bool:
+        if isinstance(x, dict) and isinstance(y, dict):
+            if set(x) != set(y) or depth > 4:
+                return False
+            return all(same(x[k], y[k], depth + 1) if isinstance(x[k], dict) else
+                       (x[k] == y[k] if re.search(r"account|email", k, re.I) else True)
+                       for k in x)
+        return not isinstance(x, dict) and not isinstance(y, dict)
+
+    return isinstance(a, dict) and same(a, b)
+
+
+def _temp_root() -> str:
+    """The system's folder of temporary files, where each run's private folder is made."""
+    import tempfile
+    return os.path.realpath(tempfile.gettempdir())
 
 
 ######################################################################
@@ -4594,26 +5608,6 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
     return [f"{base}...{branch}"], repo.top, None, []
 
 
-def _git_stream(cwd: str, argv: List[str], limit: Optional[int] = None) -> "tuple[str, bool]":
-    """git's output ('' when it fails), and whether it was cut at ``limit`` characters:
-    git is then stopped, as an agent's diff may be of any size. In our process group,
-    so that a Ctrl-C stops it too (it only reads)."""
-    import subprocess
-    env = _git_env()
-    proc = subprocess.Popen(["git", *_guarded(argv)], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        data = proc.stdout.read() if limit is None else proc.stdout.read(limit + 1)
-        more = limit is not None and len(data) > limit
-    finally:
-        if proc.poll() is None and limit is not None:
-            proc.kill()
-        proc.stdout.close()
-        code = proc.wait()
-    return (data[:limit] if more else data).decode("utf-8", "surrogateescape") \
-        if more or code == 0 else "", more
-
-
 def _git_quote(path: str) -> str:
     """``path`` as git writes it in a patch header (core.quotePath)."""
     data = path.encode("utf-8", "surrogateescape")
@@ -4633,12 +5627,13 @@ _DIFF_META = ("old mode", "new mode", "new file mode", "deleted file mode", "ren
               "rename to", "copy from", "copy to", "similarity index")
 
 
-def _read_file_diffs(cwd: str, args: List[str], budget: List[int]) -> List[_FileDiff]:
-    """The files of ``git diff ARGS`` with their +/- counts, and their patch lines while
-    ``budget`` ([lines, escaped characters], spent as it goes) lasts. Patch sections go
-    to files by their header, never by position (a type change has two, a file whose
-    section git leaves out has none)."""
-    fields = _git_stream(cwd, ["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args])[0].split("\0")
+def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int]) -> List[_FileDiff]:
+    """The files of ``git diff ARGS`` (run in ``cwd``) with their +/- counts, and their patch
+    lines while ``budget`` ([lines, escaped characters], spent as it goes) lasts. Patch
+    sections go to files by their header, never by position (a type change has two, a file
+    whose section git leaves out has none)."""
+    args = ["--end-of-options", *args]  # revisions, never options
+    fields = repo.stream(["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd)[0].split("\0")
     files, headers, i = [], {}, 0
     while i < len(fields) - 1:
         added, deleted, name = (fields[i].split("\t", 2) + ["", ""])[:3]
@@ -4656,7 +5651,7 @@ def _read_file_diffs(cwd: str, args: List[str], budget: List[int]) -> List[_File
         for item in files:
             item.cut = not item.binary
         return files
-    patch, more = _git_stream(cwd, ["-c", "core.quotePath=true", "diff", *_DIFF_OPTIONS, *args],
+    patch, more = repo.stream(["-c", "core.quotePath=true", "diff", *_DIFF_OPTIONS, *args], cwd,
                               budget[1])
     sections = patch[len("diff --git "):].split("\ndiff --git ") if patch else []
     raw: Dict[int, List[str]] = {}
@@ -4681,22 +5676,31 @@ def _read_file_diffs(cwd: str, args: List[str], budget: List[int]) -> List[_File
 
 
 def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
-    """A new file not committed yet, as git would show it, read straight from disk."""
-    path = os.path.join(worktree, name)
+    """A new file not committed yet, as git would show it, read straight from disk (no link
+    followed on the way, no FIFO or device opened: an agent wrote the worktree)."""
     if name.endswith("/"):
         return _FileDiff(name, note="a git repository inside the worktree: not shown")
-    try:
-        if os.path.islink(path):  # git shows a link as its target, without a newline
-            data, complete, count, last = os.readlink(path).encode("utf-8", "surrogateescape"), \
-                True, 0, b"?"
-        else:
-            with open(path, "rb") as f:
-                data = f.read(max(budget[1], 0) + 1)
-                complete, count, last = len(data) <= budget[1], data.count(b"\n"), data[-1:]
-                for chunk in iter(lambda: f.read(1 << 20), b""):  # the lines of the rest
-                    count, last = count + chunk.count(b"\n"), chunk[-1:]
-    except OSError as exc:
-        return _FileDiff(name, note=f"cannot be read: {exc.strerror or exc}")
+    st = _lstat_beneath(worktree, name)
+    if st is None:
+        return _FileDiff(name, note="cannot be read")
+    if stat.S_ISLNK(st.st_mode):  # git shows a link as its target, without a newline
+        try:
+            data = os.readlink(os.path.join(worktree, name)).encode("utf-8", "surrogateescape")
+        except OSError as exc:
+            return _FileDiff(name, note=f"cannot be read: {exc.strerror or exc}")
+        complete, count, last = True, 0, b"?"
+    else:
+        fd = _open_beneath(worktree, name)
+        if fd is None:
+            return _FileDiff(name, note="not a regular file: not shown")
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(max(budget[1], 0) + 1)
+            complete, count, last = len(data) <= budget[1], data.count(b"\n"), data[-1:]
+            counted = len(data)
+            for chunk in iter(lambda: f.read(1 << 20), b""):  # the lines of the rest
+                count, last, counted = count + chunk.count(b"\n"), chunk[-1:], counted + len(chunk)
+                if counted > _UNTRACKED_COUNT_LIMIT:
+                    break
     if b"\0" in data[:8000]:
         return _FileDiff(name, binary=True)
     ends = last in (b"\n", b"")
@@ -4712,6 +5716,9 @@ def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
         item.cut = True
         budget[0] = budget[1] = 0
     return item
+
+
+_UNTRACKED_COUNT_LIMIT = 64 << 20  # bytes of a new file whose lines are counted
 
 
 def _take_lines(item: _FileDiff, lines: Optional[List[str]], budget: List[int]) -> None:
@@ -4867,7 +5874,7 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
     if worktree is None and r.commit:  # what the run committed, even if the branch moved on
         args = [f"{r.base_commit}...{r.commit}"]
     budget = [_REPORT_DIFF_LINES, chars]
-    files = _read_file_diffs(cwd, args, budget)
+    files = _read_file_diffs(repo, cwd, args, budget)
     files += [_untracked_diff(cwd, name, budget) for name in untracked]
     note = f"Uncommitted changes in its worktree {worktree}, against the base." if worktree else ""
     if any(f.cut for f in files):
@@ -4883,9 +5890,9 @@ def _present(repo: Optional[_Repo], names: "set[str]") -> "set[str]":
     if repo is None or not names:
         return set()
     order = sorted(names)
-    out = _git(["cat-file", "--batch-check=%(objecttype)"], repo.top,
-               input="".join(f"{n}^{{commit}}\n" for n in order).encode("utf-8", "surrogateescape"),
-               check=False) or ""
+    out = repo.git("cat-file", "--batch-check=%(objecttype)", check=False,
+                   input="".join(f"{n}^{{commit}}\n" for n in order).encode("utf-8", "surrogateescape")
+                   ) or ""
     return {n for n, line in zip(order, out.splitlines()) if line == "commit"}
 
 
@@ -5687,6 +6694,7 @@ _RESULT_TYPES: Dict[str, object] = {
         isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
         for c in v),
     "sandbox": (str, type(None)),
+    "sandbox_refused": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
     "session_id": lambda v: v is None or (isinstance(v, str) and bool(_SESSION.fullmatch(v))),
     "continued": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("task"), str) for c in v),
@@ -5816,7 +6824,12 @@ def _best_diffstat(top: str, results: List[WorkerResult]) -> str:
     best = [r for r in [_winner(results)] if r]
     if not top or not best or not best[0].base_commit:
         return ""
-    return _git(["diff", "--stat", f"{best[0].base_commit}...{best[0].branch}"], top, check=False) or ""
+    try:
+        repo = _Repo.find(top)
+    except ParallelError:
+        return ""
+    return repo.git("diff", "--stat", "--end-of-options",
+                    f"{best[0].base_commit}...{best[0].branch}", check=False) or ""
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
@@ -5850,22 +6863,26 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
+    """``diff N|best [--stat]``: what the worker did, straight to our stdout."""
     repo = _Repo.find(os.getcwd())
     branch, base, recorded = _worker_branch(repo, args.worker)
     # Straight to our stdout: a diff can be large, and the user may pipe it on.
     sys.stdout.flush()
-    import subprocess
-
-    stat = ["--stat"] if args.stat else []
+    stat_args = ["--stat"] if args.stat else []
     diff_args, cwd, worktree, untracked = _diff_sources(repo, branch, base, recorded,
                                                         repo.worktrees())
     if worktree:
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
-    diffs = [["diff", *stat, *diff_args]] + [["diff", "--no-index", *stat, "--", os.devnull, name]
-                                             for name in untracked]
+    diffs = [["diff", *stat_args, "--end-of-options", *diff_args]]
+    for name in untracked:  # (git would read a FIFO an agent left there forever)
+        st = _lstat_beneath(cwd, name)
+        if st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+            diffs.append(["diff", "--no-index", *stat_args, "--", os.devnull, name])
+        else:
+            _print_err(f"note: {name} is not a regular file; not shown")
     for diff in diffs:
-        code = subprocess.call(["git", "--no-pager", *diff], cwd=cwd, stdin=subprocess.DEVNULL)
+        code = repo.popen("--no-pager", *diff, cwd=cwd).wait()
         # 1: git diff --no-index found differences; a reader that went away early is no error
         if code not in (0, 1, -signal.SIGPIPE) or (code == 1 and "--no-index" not in diff):
             raise ParallelError(f"git diff failed with exit code {code}")
@@ -5959,16 +6976,17 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
     back as it was and return the conflicting files. Other failures raise."""
     head = repo.git("rev-parse", "HEAD").strip()
     identity = repo.identity(repo.top)
+    # Your checkout's own filters run (an LFS checkout needs them); no hook does.
     if squash:
-        proc = _git_run([*identity, "merge", "--squash", branch], repo.top)
+        proc = repo.run(*identity, "merge", "--squash", branch, filters=True)
         if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
-            proc = _git_run([*identity, "commit", "-q", "--no-edit"], repo.top)
+            proc = repo.run(*identity, "commit", "-q", "--no-edit", filters=True)
     else:
-        proc = _git_run([*identity, "merge", "--no-edit", branch], repo.top)
+        proc = repo.run(*identity, "merge", "--no-edit", branch, filters=True)
     if proc.returncode != 0:
         conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
         # Put the main checkout back exactly as it was (it had no uncommitted changes).
-        repo.git("reset", "-q", "--merge", head)
+        repo.git("reset", "-q", "--merge", head, filters=True)
         if conflicts:
             return conflicts
         why = " ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()

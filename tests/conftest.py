@@ -41,6 +41,9 @@ def alive(pid):
 def records(tmp_path):
     folder = tmp_path / "records"
     folder.mkdir()
+    # Sandboxed fake agents write here too (--sandbox-allow): as root, the sandbox runs as an
+    # unprivileged user, which may write only what everyone may.
+    folder.chmod(0o777)
     return folder
 
 

@@ -1,15 +1,19 @@
 """--sandbox bwrap with real bubblewrap: what a worker may write, and what it may not.
 
-These need ``bwrap`` (Debian: bubblewrap; ``.ci/run`` installs it) and a kernel that lets it
-make namespaces; without them they are skipped, saying why. The refusal without bwrap on
-PATH is tested everywhere.
+One test per escape class of the README's "Sandbox" section, each trying several members of
+the class, then what honest agents need, then the older rules. These need ``bwrap`` (Debian:
+bubblewrap; ``.ci/run`` installs it), a kernel that lets it make namespaces and, as root,
+``nsenter``; without them they are skipped, saying why. The refusal without bwrap on PATH is
+tested everywhere. Run as root (CI), the sandbox's user is the unprivileged uid 65530 outside.
 """
 
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -18,65 +22,510 @@ import architect_parallel as ap
 from conftest import alive, git, read_records
 
 BWRAP = shutil.which("bwrap")
-PROBLEM = ap._Sandbox(BWRAP).probe() if BWRAP else "bwrap is not installed"
+ROOT = os.geteuid() == 0
+PROBLEM = (ap._Sandbox(BWRAP, shutil.which("nsenter")).probe() if BWRAP else
+           "bwrap is not installed")
+if PROBLEM is None and ROOT and not shutil.which("nsenter"):
+    PROBLEM = "nsenter is not installed"
 needs_bwrap = pytest.mark.skipif(PROBLEM is not None, reason=f"no sandbox here: {PROBLEM}")
+BOXED = ("--sandbox", "bwrap", "--progress", "none")
 
-ESCAPES = """#!/bin/sh
-# A worker that does its work, then tries to write everywhere else.
-echo own > own.txt
-for target in "$MAIN/README.md" "$MAIN/.architect-parallel-$OTHER/stray.txt" "$HOME/stray.txt" \\
-              "$OUTSIDE/stray.txt" "$MAIN/.git/hooks/post-commit" "$MAIN/.git/config" \\
-              "$(git rev-parse --absolute-git-dir)/commondir" \\
-              "$ALLOWED/allowed.txt"; do
-  if echo stray >> "$target" 2>/dev/null; then echo "wrote $target"; else echo "refused $target"; fi
+
+def script(tmp_path, name, body):
+    """An executable shell script ``name`` in ``tmp_path`` (the sandbox shows the agent's
+    own program even where its private /tmp hides the rest of ``tmp_path``)."""
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755)
+    return path
+
+
+def said(result):
+    """What the worker's agent printed."""
+    with open(result["log_path"]) as f:
+        return f.read()
+
+
+def lines_with(text, prefix):
+    return sorted(line for line in text.splitlines() if line.startswith(prefix))
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A private HOME for the agents, with a credential store of each kind and a CLI state."""
+    folder = tmp_path / "home"
+    for rel, text in ((".ssh/id_rsa", "SSH KEY"), (".aws/credentials", "AWS KEY"),
+                      (".gnupg/key", "GPG KEY"), (".netrc", "NETRC PASSWORD"),
+                      (".git-credentials", "https://u:TOKEN@host"),
+                      (".docker/config.json", "DOCKER AUTH"), (".docker/features.json", "{}"),
+                      (".kube/config", "KUBE TOKEN"), (".config/gcloud/credentials.db", "GCLOUD"),
+                      (".config/gh/hosts.yml", "GH TOKEN"), (".config/tool/settings", "visible"),
+                      (".bashrc", "# rc\n"), (".codex/auth.json", '{"tokens": {"account_id": "a1",'
+                                                                  ' "access_token": "t1"}}'),
+                      (".codex/config.toml", "model = 'x'\n"), (".codex/rules/default.rules", "r"),
+                      (".cache/pip/http/cached", "cached"), (".cache/tool/data", "data")):
+        path = folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    monkeypatch.setenv("HOME", str(folder))
+    monkeypatch.delenv("CODEX_HOME", raising=False)
+    return folder
+
+
+def tree(folder):
+    """Every path under ``folder`` with its content (or what it links to)."""
+    found = {}
+    for top, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(top, name)
+            rel = os.path.relpath(path, folder)
+            if os.path.islink(path):
+                found[rel] = "-> " + os.readlink(path)
+            elif os.path.isfile(path):
+                with open(path, "rb") as f:
+                    found[rel] = f.read()
+            else:
+                found[rel] = "dir"
+    return found
+
+
+# -- escape class 1: root outside is not root inside -------------------------------------------
+
+AUTHORITY = """
+check() { if (eval "$2") >/dev/null 2>&1; then echo "GOT $1"; else echo "HELD $1"; fi; }
+for key in kernel/core_pattern kernel/hostname vm/overcommit_memory kernel/panic; do
+  value=$(cat /proc/sys/$key)
+  check "sysctl $key" 'printf "%s\\n" "$value" > /proc/sys/$key'
 done
-echo private > "$TMPDIR/private.txt" && echo "wrote tmpdir $TMPDIR"
-git config core.fsmonitor "touch $OUTSIDE/ran" 2>/dev/null || echo "refused git config"
+check sysrq-trigger 'test -w /proc/sysrq-trigger'
+check sys 'for f in /sys/kernel/uevent_helper /sys/fs/cgroup/cgroup.procs /sys/kernel/mm/transparent_hugepage/enabled /sys/power/state; do test -w $f && exit 0; done; exit 1'
+check shadow 'cat /etc/shadow'
+check root-socket '"$PY" -c "import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])" "$MAIN/sockets/root.sock"'
+check run-socket '"$PY" -c "import socket,sys; socket.socket(socket.AF_UNIX).connect(sys.argv[1])" "$RUNSOCK"'
+check remount 'mount -o remount,rw /'
+for ns in ipc uts cgroup pid user mnt; do echo "NS $ns $(readlink /proc/self/ns/$ns)"; done
+echo mine > "$ALLOWED/owner-$ARCHITECT_PARALLEL_WORKER"
 """
 
 
-def escaping_agent(tmp_path, monkeypatch, repo):
-    script = tmp_path / "escape.sh"
-    script.write_text(ESCAPES)
-    script.chmod(0o755)
+def _listen(path):
+    """A UNIX socket listening at ``path`` (mode 0600, ours), accepting in a thread."""
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    os.chmod(path, 0o600)
+    server.listen(5)
+
+    def accept():
+        while True:
+            try:
+                server.accept()[0].close()
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    return server
+
+
+@needs_bwrap
+def test_nothing_inside_holds_authority_over_the_host(cli, repo, tmp_path, monkeypatch, records):
+    """Class 1: a runner that is root must not be root outside the sandbox either. Writing
+    a sysctl's own value back, /proc/sysrq-trigger, /sys, /etc/shadow, the root's sockets
+    (a visible one and one under /run), remounting: each refused; own namespaces; the files
+    it makes belong to an unprivileged user."""
+    (repo / "sockets").mkdir()
+    servers = [_listen(repo / "sockets" / "root.sock")]
+    run_sock = f"/run/architect-parallel-test-{os.getpid()}.sock"
+    if ROOT:
+        servers.append(_listen(run_sock))
+    monkeypatch.setenv("MAIN", str(repo))
+    monkeypatch.setenv("ALLOWED", str(records))
+    monkeypatch.setenv("PY", sys.executable)
+    monkeypatch.setenv("RUNSOCK", run_sock)
+    agent = script(tmp_path, "authority.sh", AUTHORITY)
+    try:
+        code, results, err = cli.json("run", "look", "--agent-cmd", f"{agent} {{task}}",
+                                      "--workers", "1", "--sandbox-allow", str(records), *BOXED)
+    finally:
+        for server in servers:
+            server.close()
+        if ROOT:
+            os.unlink(run_sock)
+    assert code == 0, err
+    out = said(results[0])
+    got = lines_with(out, "GOT ")
+    if not ROOT:  # a normal user's own socket is its own business
+        got = [g for g in got if g != "GOT root-socket"]
+    assert got == [], out
+    assert len(lines_with(out, "HELD ")) >= 9
+    for line in lines_with(out, "NS "):
+        _ns, kind, inside = line.split(" ", 2)
+        if os.path.exists(f"/proc/self/ns/{kind}"):
+            assert inside != os.readlink(f"/proc/self/ns/{kind}"), line
+    owner = os.stat(records / "owner-1").st_uid
+    assert owner == (ap._SANDBOX_HOST_ID if ROOT else os.getuid())
+
+
+# -- escape class 2: nothing a worker wrote is mounted or followed ----------------------------
+
+MOUNT_POINTS = """
+echo own > own.txt
+# Links where the private folders of the old sandbox were, and over folders it mounts on.
+ln -s / "$TMPDIR/.git-refs"; ln -s / "$TMPDIR/.git-objects"
+first=/tmp/$(echo "${MAIN#/tmp/}" | cut -d/ -f1)
+mv "$first" /tmp/moved && ln -s "$OUTSIDE" "$first" && echo "moved $first"
+mv "$HOME/.codex" "$HOME/.codex-moved" 2>/dev/null; ln -s "$OUTSIDE" "$HOME/.codex"
+rm -rf "$HOME/.cache/pip"; ln -s "$OUTSIDE" "$HOME/.cache/pip"
+ls -d /tmp/architect-parallel-sandbox-* 2>/dev/null && echo "SAW the runner's folder"
+exit 0
+"""
+
+
+@needs_bwrap
+def test_nothing_a_worker_wrote_becomes_a_mount_or_a_path_followed(cli, repo, tmp_path, home,
+                                                                    monkeypatch):
+    """Class 2: the agent replaces folders on the way to its sandbox's mount points with links
+    (in its private /tmp, where these tests' repository lies, and in its HOME) and plants
+    links where the old sandbox kept its private folders; the next sandbox start (the check)
+    refuses to start rather than mount anything there, and nothing outside is written."""
     outside = tmp_path / "outside"
-    allowed = tmp_path / "allowed"
-    home = tmp_path / "home"
-    for folder in (outside, allowed, home):
-        folder.mkdir()
+    outside.mkdir()
     monkeypatch.setenv("MAIN", str(repo))
     monkeypatch.setenv("OUTSIDE", str(outside))
-    monkeypatch.setenv("ALLOWED", str(allowed))
-    monkeypatch.setenv("HOME", str(home))
-    return f"sh -c 'OTHER=$((3 - $ARCHITECT_PARALLEL_WORKER)) exec {script}' sh {{task}}", \
-        outside, allowed, home
+    agent = script(tmp_path, "mounts.sh", MOUNT_POINTS)
+    home_before = tree(home)
+    code, results, err = cli.json(
+        "run", "look", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+        "--check", f"touch {outside}/from-check {repo}/.git/hooks/post-merge", *BOXED)
+    (r,) = results
+    assert "moved /tmp/" in said(r) and "SAW" not in said(r)
+    assert r["status"] == "failed", r
+    assert "a link, where its sandbox mounts" in r["error"]
+    assert os.listdir(outside) == []
+    assert not (repo / ".git" / "hooks" / "post-merge").exists()
+    assert tree(home) == home_before
+
+
+# -- escape class 3: the user's commands run nothing an agent planted --------------------------
+
+PLANT = """
+[ "$1" = more ] && exit 0  # (continue: nothing more)
+echo own > own.txt
+# A populated submodule whose own settings run a command, left dirty.
+mkdir sub && cd sub && git init -q && echo a > a.txt && git add a.txt &&
+  git -c user.name=a -c user.email=a@a commit -qm sub && cd ..
+git -C sub config core.fsmonitor "touch $MARK/fsmonitor"
+git -C sub config core.hooksPath "$MARK/hooks"
+printf '[filter "sub"]\\n\\tclean = touch %s/sub-filter\\n' "$MARK" >> sub/.git/config
+echo '* filter=sub' > sub/.gitattributes
+git add sub own.txt 2>/dev/null
+echo changed > sub/a.txt
+# Attributes that pick your own filter, text conversion and diff drivers.
+printf '*.txt filter=yours diff=yours\\n' > .gitattributes
+echo text > planted.txt
+if [ -n "$PLANT_HOOKS" ]; then
+  for hook in post-merge post-checkout reference-transaction post-commit pre-auto-gc; do
+    printf '#!/bin/sh\\ntouch %s/hook-%s\\n' "$MARK" "$hook" > "$(git rev-parse --git-common-dir)/hooks/$hook"
+    chmod +x "$(git rev-parse --git-common-dir)/hooks/$hook"
+  done
+fi
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_no_git_the_tool_runs_on_a_worker_runs_what_it_planted(cli, repo, tmp_path, monkeypatch,
+                                                              sandbox):
+    """Class 3: every subcommand that looks at a worker (list, diff, report, merge, cleanup,
+    rerun, continue) goes through one hardened git: a submodule's fsmonitor, hooks and filters,
+    your own filter, textconv and external diff picked by a .gitattributes the agent wrote, and
+    (unsandboxed) hooks planted in the git folder never run."""
+    if sandbox == "bwrap" and PROBLEM:
+        pytest.skip(PROBLEM)
+    mark = tmp_path / "mark"
+    mark.mkdir()
+    mark.chmod(0o777)
+    monkeypatch.setenv("MARK", str(mark))
+    monkeypatch.setenv("PLANT_HOOKS", "1" if sandbox == "none" else "")
+    with open(os.environ["GIT_CONFIG_GLOBAL"], "a") as f:  # your drivers, as git-lfs sets them
+        f.write(f'[filter "yours"]\n\tclean = touch {mark}/your-clean; cat\n'
+                f'\tsmudge = touch {mark}/your-smudge; cat\n\tprocess = touch {mark}/your-process\n'
+                f'[diff "yours"]\n\ttextconv = touch {mark}/your-textconv; cat\n'
+                f'\tcommand = touch {mark}/your-diff-command\n'
+                f'[diff]\n\texternal = touch {mark}/your-external\n')
+    agent = script(tmp_path, "plant.sh", PLANT)
+    extra = ("--sandbox-allow", str(mark)) if sandbox == "bwrap" else ()
+    code, results, err = cli.json("run", "plant", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", "--no-commit", "--sandbox", sandbox,
+                                  "--progress", "none", *extra)
+    assert code == 0, err
+    # What the agent itself ran in its worktree is its business; from here on, nothing may run.
+    for leftover in os.listdir(mark):
+        os.remove(mark / leftover)
+    for args in (["list"], ["list", "--json"], ["diff", "1"], ["diff", "1", "--stat"],
+                 ["diff", "best"], ["report", "--html", str(tmp_path / "r.html")],
+                 ["cleanup", "--dry-run"], ["rerun", "--failed"], ["continue", "1", "more"],
+                 ["merge", "1", "--force"]):
+        cli(*args)
+        assert os.listdir(mark) == [], (args, os.listdir(mark))
+    code, _out, err = cli("cleanup", "--force")
+    assert code == 0, err
+    assert os.listdir(mark) == [], os.listdir(mark)
+
+
+# -- escape class 4: the runner follows no link a worker left ----------------------------------
+
+@needs_bwrap
+def test_the_runner_follows_no_link_a_worker_left_in_its_git_folder(cli, repo, tmp_path):
+    """Class 4: the agent makes its worktree folder's logs/ a link to your .git and fails its
+    import (its branch names no commit): the runner's clean-up of logs/HEAD must not remove
+    your .git/HEAD; links it left elsewhere in that folder are swept first, and fail it."""
+    agent = script(tmp_path, "links.sh", """
+echo own > own.txt
+admin=$(git rev-parse --absolute-git-dir)
+common=$(git rev-parse --git-common-dir)
+mv "$admin/logs" "$admin/logs-moved"; ln -s "$(cd "$common" && pwd)" "$admin/logs"
+ln -s "$(cd "$common" && pwd)/config" "$admin/planted-link"
+git update-ref refs/heads/architect/parallel-1 $(git rev-parse HEAD:README.md)
+""")
+    head = (repo / ".git" / "HEAD").read_bytes()
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *BOXED)
+    (r,) = results
+    assert code == 1 and r["status"] == "failed"
+    assert (repo / ".git" / "HEAD").read_bytes() == head
+    admin = repo / ".git" / "worktrees" / ".architect-parallel-1"
+    assert not os.path.islink(admin / "logs") and not os.path.lexists(admin / "planted-link")
+    assert git("cat-file", "-t", "architect/parallel-1", cwd=repo) == "commit"
+
+
+def test_report_and_diff_read_no_fifo_or_link_a_worker_left(cli, repo, tmp_path):
+    """Class 4 too: untracked files that are a FIFO and links to a secret outside, left in a
+    worktree (--no-commit): report and diff neither hang nor show the secret."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET\n")
+    agent = script(tmp_path, "fifo.sh", f"""
+echo own > own.txt
+mkfifo pipe
+ln -s {secret} link.txt
+mkdir d && ln -s {tmp_path} d/up
+""")
+    code, _results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                   "--workers", "1", "--no-commit", "--progress", "none")
+    assert code == 0, err
+    for args in (["report", "--html", str(tmp_path / "r.html")], ["diff", "1"],
+                 ["diff", "1", "--stat"], ["list"], ["cleanup", "--dry-run"]):
+        proc = subprocess.run([sys.executable, "-m", "architect_parallel", *args], cwd=repo,
+                              capture_output=True, text=True, timeout=60,
+                              env=dict(os.environ, PYTHONPATH=os.path.dirname(ap.__file__)))
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert "TOP SECRET" not in proc.stdout, args
+    assert "TOP SECRET" not in (tmp_path / "r.html").read_text()
+    assert "own" in (tmp_path / "r.html").read_text()
+
+
+# -- escape class 5: what a worker writes in HOME is thrown away -------------------------------
+
+HOME_WRITER = """
+SID=0a1b2c3d-0000-4000-8000-000000000001
+echo own > own.txt
+for f in .codex/.env .codex/AGENTS.override.md .codex/config.toml .codex/rules/default.rules \\
+         .gemini/.env .gemini/settings.json .gemini/trustedFolders.json .gemini/system.md \\
+         .gemini/skills/x/SKILL.md .claude/settings.json .claude/rules/r.md .claude/hooks/h.sh \\
+         .claude/statusline.sh .claude/projects/p/memory/m.md .aider/oauth-keys.env .bashrc \\
+         .profile .config/tool/settings .newfolder/x .cache/tool/data .cache/pip/new \\
+         .npm/_cacache/x .local/lib/python3/site-packages/x.pth; do
+  mkdir -p "$(dirname "$HOME/$f")" && echo "planted $f" >> "$HOME/$f" || echo "REFUSED $f"
+done
+mkdir -p "$HOME/.codex/sessions/2026/12/06"
+echo '{"kept": true}' > "$HOME/.codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-$SID.jsonl"
+echo '{"kept": false}' > "$HOME/.codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-other.jsonl"
+printf '{"tokens": {"account_id": "%s", "access_token": "refreshed"}}' "$ACCOUNT" > "$HOME/.codex/auth.json"
+echo '{"type":"thread.started","thread_id":"'$SID'"}'
+echo '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}'
+"""
+
+
+@needs_bwrap
+@pytest.mark.parametrize("account", ["a1", "someone-else"])
+def test_what_a_worker_writes_in_home_is_thrown_away_but_its_session(cli, repo, tmp_path, home,
+                                                                     monkeypatch, account):
+    """Class 5: the files the CLIs read at start-up (Codex .env and AGENTS.override.md,
+    Gemini .env, settings, skills, trusted folders, system.md, Claude Code settings, rules,
+    hooks, status line, memory, aider's keys), shell start-up files, caches, new folders:
+    written inside, gone after. Only its session's transcript comes back, and its refreshed
+    credential when it is the same account's."""
+    bin_dir = tmp_path / "codexbin"
+    bin_dir.mkdir()
+    codex = script(bin_dir, "codex", HOME_WRITER)
+    monkeypatch.setenv("ACCOUNT", account)
+    before = tree(home)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
+                                  "--workers", "1", *BOXED)
+    (r,) = results
+    assert code == 0 and r["status"] == "success", (r, err)
+    assert "REFUSED" not in said(r)
+    after = tree(home)
+    session = ".codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-" \
+              "0a1b2c3d-0000-4000-8000-000000000001.jsonl"
+    new = {k for k in after if k not in before or after[k] != before[k]}
+    kept = {".codex/sessions", ".codex/sessions/2026", ".codex/sessions/2026/12",
+            ".codex/sessions/2026/12/06", session}
+    if account == "a1":
+        kept.add(".codex/auth.json")
+        assert b"refreshed" in after[".codex/auth.json"]
+    else:
+        assert "does not look like a refreshed credential of the same account" in err
+    assert new == kept, sorted(new)
+    assert after[session] == b'{"kept": true}\n'
+
+
+# -- what honest agents need --------------------------------------------------------------------
+
+HONEST = """
+set -e
+echo own > own.txt
+echo t > /tmp/scratch-$$ && cat /tmp/scratch-$$ >/dev/null
+echo v > /var/tmp/scratch-$$ && echo "pid $$"
+mkdir -p "$HOME/.cache/pip/wheels" && echo w > "$HOME/.cache/pip/wheels/w"
+mkdir -p "$HOME/.npm/_cacache" && echo n > "$HOME/.npm/_cacache/n"
+mkdir -p "$HOME/.local/lib/python3/site-packages" && echo p > "$HOME/.local/lib/python3/site-packages/p.pth"
+echo edit >> README.md && git stash -q && git stash list | grep -q . && git stash pop -q
+git checkout -q -b feature
+git add -A && git -c user.name=a -c user.email=a@a commit -qm "on a branch of its own"
+git tag v1
+echo HONEST-DONE
+"""
+
+
+@needs_bwrap
+def test_honest_work_inside_the_sandbox(cli, repo, tmp_path, home):
+    """/tmp and /var/tmp, package caches and pip's user folder in HOME, git stash, a branch
+    and a tag of its own all work inside; the branch's work lands on the worker's branch,
+    and the refs it made are thrown away, said in a warning; nothing shows outside."""
+    agent = script(tmp_path, "honest.sh", HONEST)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *BOXED)
+    (r,) = results
+    assert code == 0 and r["status"] == "success", (r, err, said(r))
+    assert "HONEST-DONE" in said(r) and r["sandbox_refused"] == []
+    assert set(r["files_modified"]) == {"README.md", "own.txt"}
+    assert "refs it made in its sandbox are thrown away: refs/heads/feature, refs/tags/v1" in err
+    assert git("branch", "--list", "feature", cwd=repo) == ""
+    assert git("tag", cwd=repo) == "" and git("stash", "list", cwd=repo) == ""
+    pid = said(r).split("pid ")[1].split()[0]
+    assert not os.path.exists(f"/tmp/scratch-{pid}") and not os.path.exists(f"/var/tmp/scratch-{pid}")
+    assert not (home / ".npm").exists() and not (home / ".local").exists()
+
+
+@needs_bwrap
+def test_a_refused_write_is_named_with_the_option_that_allows_it(cli, repo, tmp_path, monkeypatch):
+    agent = script(tmp_path, "refused.sh", 'echo mine >> "$MAIN/README.md"\nexit 1\n')
+    monkeypatch.setenv("MAIN", str(repo))
+    code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                   "--workers", "1", *BOXED)
+    (r,) = results
+    assert r["status"] == "failed"
+    assert r["sandbox_refused"] == [str(repo / "README.md")]
+    assert (f"the sandbox refused a write to {repo / 'README.md'} (read-only there; "
+            "--sandbox-allow PATH lets workers write a path)") in r["error"]
+
+
+# -- defence in depth ---------------------------------------------------------------------------
+
+LOOKER = """
+for f in .ssh/id_rsa .aws/credentials .gnupg/key .netrc .git-credentials .docker/config.json \\
+         .kube/config .config/gcloud/credentials.db .config/gh/hosts.yml; do
+  if cat "$HOME/$f" >/dev/null 2>&1; then echo "READ $f"; fi
+done
+for f in .codex/auth.json .config/tool/settings .docker/features.json .bashrc; do
+  cat "$HOME/$f" >/dev/null 2>&1 && echo "SEES $f"
+done
+cat /etc/shadow >/dev/null 2>&1 && echo "READ /etc/shadow"
+top=$(dirname "$PWD")
+ls -a "$top" | grep -q "^.architect-parallel-$((3 - ARCHITECT_PARALLEL_WORKER))$" && echo "SAW the other worktree"
+ls "$top/.git/worktrees" | grep -vq "^$(basename "$PWD")$" && echo "SAW another worktree folder"
+ls "$top/.git/architect-parallel" | grep -vq "^tasks$" && echo "SAW the runner's state"
+ls "$top/.git/architect-parallel/tasks" | grep -vq "^worker-$ARCHITECT_PARALLEL_WORKER.txt$" && echo "SAW another task"
+test -f "$top/README.md" && echo "SEES the checkout"
+exit 0
+"""
+
+
+@needs_bwrap
+def test_credential_stores_other_worktrees_and_the_runners_state_are_not_there(cli, repo, tmp_path,
+                                                                                  home):
+    agent = script(tmp_path, "looker.sh", LOOKER)
+    code, results, err = cli.json("run", "look", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "2", *BOXED)
+    assert code == 0, err
+    for r in results:
+        out = said(r)
+        assert lines_with(out, "READ ") == [] and "SAW" not in out, out
+        assert lines_with(out, "SEES ") == ["SEES .bashrc", "SEES .codex/auth.json",
+                                            "SEES .config/tool/settings",
+                                            "SEES .docker/features.json", "SEES the checkout"]
+
+
+# -- the rules it keeps besides ---------------------------------------------------------------
+
+ESCAPES = """
+echo own > own.txt
+other=$((3 - ARCHITECT_PARALLEL_WORKER))
+for target in "$MAIN/README.md" "$MAIN/.architect-parallel-$other/stray.txt" \\
+              "$OUTSIDE/stray.txt" "$MAIN/.git/hooks/post-commit" "$MAIN/.git/config" \\
+              "$(git rev-parse --absolute-git-dir)/commondir"; do
+  if echo stray >> "$target" 2>/dev/null; then echo "wrote $target"; else echo "refused $target"; fi
+done
+for target in "$ALLOWED/allowed.txt" "$HOME/stray.txt" "/tmp/stray-$$" "/var/tmp/stray-$$" \\
+              "$TMPDIR/private.txt" "$MAIN/.git/description"; do
+  if echo stray >> "$target" 2>/dev/null; then echo "wrote $target"; else echo "refused $target"; fi
+done
+git config core.fsmonitor "touch $OUTSIDE/ran" 2>/dev/null || echo "refused git config"
+echo "pid $$"
+"""
 
 
 @needs_bwrap
 def test_a_sandboxed_worker_writes_its_worktree_and_nothing_else(cli, repo, tmp_path,
-                                                                 monkeypatch):
-    agent, outside, allowed, home = escaping_agent(tmp_path, monkeypatch, repo)
+                                                                 monkeypatch, home):
+    outside, allowed = tmp_path / "outside", tmp_path / "allowed"
+    for folder in (outside, allowed):
+        folder.mkdir()
+    allowed.chmod(0o777)
+    monkeypatch.setenv("MAIN", str(repo))
+    monkeypatch.setenv("OUTSIDE", str(outside))
+    monkeypatch.setenv("ALLOWED", str(allowed))
+    agent = script(tmp_path, "escape.sh", ESCAPES)
     before = (repo / ".git" / "config").read_bytes()
-    code, results, err = cli.json("run", "do it", "--agent-cmd", agent, "--workers", "2",
-                                  "--sandbox", "bwrap", "--sandbox-allow", str(allowed),
-                                  "--progress", "none")
+    import tempfile
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where its folders go
+    home_before = tree(home)
+    code, out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                         "--workers", "2", "--sandbox-allow", str(allowed), *BOXED, "--json")
     assert code == 0, err
-    for r in results:
-        said = open(r["log_path"]).read()
-        assert said.count("refused ") == 7 + 1, said  # every target but the allowed one, git config
-        assert f"wrote {allowed}/allowed.txt" in said and "wrote tmpdir" in said
+    for r in json.loads(out):
+        out = said(r)
+        assert out.count("refused ") == 6 + 1, out  # the repository, outside, git config
+        # allowed, and its own HOME, /tmp, /var/tmp and copy of the git folder's files
+        assert out.count("wrote ") == 6, out
         assert r["sandbox"] == "bwrap" and r["status"] == "success"
         assert git("show", "--name-only", "--format=", r["commit"], cwd=repo) == "own.txt"
-        tmpdir = said.split("wrote tmpdir ")[1].split()[0]
-        assert not os.path.exists(tmpdir)  # the private TMPDIR is taken back
-        assert not tmpdir.startswith(str(repo))
+        pid = out.split("pid ")[1].split()[0]
+        assert not os.path.exists(f"/tmp/stray-{pid}") and not os.path.exists(f"/var/tmp/stray-{pid}")
     assert (repo / "README.md").read_text() == "# demo\n"
     assert not (repo / ".architect-parallel-1" / "stray.txt").exists()
-    assert os.listdir(outside) == [] and os.listdir(home) == []
+    assert os.listdir(outside) == [] and tree(home) == home_before
     assert (repo / ".git" / "config").read_bytes() == before
+    assert b"stray" not in (repo / ".git" / "description").read_bytes()
     assert not (repo / ".git" / "hooks" / "post-commit").exists()
     assert (allowed / "allowed.txt").read_text() == "stray\nstray\n"
     assert "wrote outside its worktree" not in err  # nothing got out to be detected
+    assert os.listdir(tmp_path / "tmp") == []  # its private folders are gone
+
+
+def glob_sandbox_folders():
+    import glob
+    import tempfile
+    return sorted(glob.glob(os.path.join(tempfile.gettempdir(), "architect-parallel-sandbox-*")))
 
 
 @needs_bwrap
@@ -96,12 +545,12 @@ def test_setup_and_checks_run_in_the_sandbox_too(cli, repo, tmp_path, records):
     outside.mkdir()
     code, results, err = cli.json(
         "run", "fake:write=a.txt", "--workers", "1", "--sandbox", "bwrap",
-        "--sandbox-allow", str(records), "--setup", f"touch {outside}/from-setup || true",
-        "--check", f"touch {outside}/from-check", "--check", "test -f a.txt",
+        "--sandbox-allow", str(records), "--setup", f"touch {repo}/from-setup || true",
+        "--check", f"touch {repo}/from-check", "--check", "test -f a.txt",
         "--progress", "none")
     assert code == 0, err
     assert [c["passed"] for c in results[0]["checks"]] == [False, True]
-    assert os.listdir(outside) == []
+    assert not (repo / "from-setup").exists() and not (repo / "from-check").exists()
 
 
 def test_sandbox_bwrap_without_bwrap_is_refused_before_anything_is_created(cli, repo,
@@ -129,12 +578,31 @@ def test_sandbox_bwrap_without_bwrap_is_refused_before_anything_is_created(cli, 
 def test_sandbox_options_are_checked(cli, repo, tmp_path):
     code, _out, err = cli("run", "fix it", "--sandbox", "docker")
     assert code == 2 and "--sandbox: invalid choice: 'docker'" in err
-    code, _out, err = cli("run", "fix it", "--sandbox", "auto", "--sandbox-allow",
-                          str(tmp_path / "nowhere"))
-    assert code == 2 and err == f"error: --sandbox-allow {tmp_path / 'nowhere'}: no such file or folder\n"
+    code, _out, err = cli("run", "fix it", "--sandbox-allow", str(tmp_path))
+    assert code == 2 and err == ("error: --sandbox-allow lets sandboxed workers write a path, but "
+                                 "there is no sandbox: add --sandbox bwrap (or auto)\n")
     (repo.parent / "c.yaml").write_text("parallel_runs:\n  sandbox: yes\n")
     code, _out, err = cli("plan", "t", "-c", repo.parent / "c.yaml")
     assert code == 2 and "sandbox must be none or bwrap or auto, got True" in err
+
+
+@needs_bwrap
+def test_allowed_paths_are_checked(cli, repo, tmp_path):
+    code, _out, err = cli("run", "fix it", "--sandbox", "bwrap", "--sandbox-allow",
+                          str(tmp_path / "nowhere"))
+    assert code == 2 and err == (f"error: --sandbox-allow {tmp_path / 'nowhere'}: no such file or "
+                                 f"folder; make it first (mkdir -p {tmp_path / 'nowhere'})\n")
+    code, _out, err = cli("run", "fix it", "--sandbox", "bwrap", "--sandbox-allow", str(repo / "src"))
+    assert code == 2 and "it overlaps the repository" in err
+    code, _out, err = cli("run", "fix it", "--sandbox", "bwrap", "--sandbox-allow", "/tmp")
+    assert code == 2 and "it holds the sandboxes' private folders" in err
+    if ROOT:
+        mine = tmp_path / "mine"
+        mine.mkdir(mode=0o755)
+        code, _out, err = cli("run", "fix it", "--sandbox", "bwrap", "--sandbox-allow", str(mine))
+        assert code == 2 and (f"as root, the sandbox runs as uid {ap._SANDBOX_HOST_ID}, which "
+                              "cannot write it") in err
+    assert not (repo / ".architect-parallel-1").exists()
 
 
 @needs_bwrap
@@ -172,7 +640,9 @@ def test_a_runner_killed_with_sigkill_takes_its_sandboxes_down(repo, records):
     deadline = time.monotonic() + 30
     while len(read_records(records)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)  # their grandchildren and daemons start
+    deadline = time.monotonic() + 10
+    while len(_sandboxed_processes(repo)) < 6 and time.monotonic() < deadline:
+        time.sleep(0.05)  # their grandchildren and daemons start
     assert len(_sandboxed_processes(repo)) >= 6  # two agents, each with two children
     proc.kill()  # no chance to clean up: the kernel must do it
     proc.wait()
@@ -180,39 +650,41 @@ def test_a_runner_killed_with_sigkill_takes_its_sandboxes_down(repo, records):
     while _sandboxed_processes(repo) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _sandboxed_processes(repo) == []
+    token = (repo / ".git" / "architect-parallel" / "lock").read_text().split()[1]
+    assert [f for f in glob_sandbox_folders() if f"sandbox-{token}-" in f]
+    subprocess.run([sys.executable, "-m", "architect_parallel", "cleanup", "--force"], cwd=repo,
+                   env=dict(os.environ, PYTHONPATH=ap.__file__.rsplit(os.sep, 1)[0]),
+                   capture_output=True, check=True)
+    assert [f for f in glob_sandbox_folders() if f"sandbox-{token}-" in f] == []
 
 
 @needs_bwrap
-def test_symbolic_links_left_in_the_git_folder_are_removed_and_fail_the_worker(cli, repo, tmp_path):
+def test_refs_and_links_a_worker_left_are_thrown_away_or_swept(cli, repo, tmp_path):
     target = tmp_path / "target"
     target.mkdir()
-    script = tmp_path / "links.sh"
-    script.write_text(f"""#!/bin/sh
+    agent = script(tmp_path, "refs.sh", f"""
 echo own > own.txt
-common=$(git rev-parse --git-common-dir)
-ln -s {target} "$common/objects/zz"
-ln -s {target} "$common/refs/heads/architect/parallel-9"
+git update-ref refs/heads/architect/parallel-9 HEAD
 git symbolic-ref refs/heads/architect/parallel-8 refs/heads/main
 ln -sf {target}/log "$(git rev-parse --absolute-git-dir)/logs/HEAD"
 """)
-    script.chmod(0o755)
-    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}", "--workers", "1",
-                                  "--sandbox", "bwrap", "--progress", "none")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *BOXED)
     assert code == 1
     assert results[0]["status"] == "failed"
-    assert results[0]["error"].startswith("the agent left symbolic links or refs in the git folder, removed: ")
-    assert not os.path.lexists(repo / ".git" / "objects" / "zz")
-    assert not os.path.lexists(repo / ".git" / "refs" / "heads" / "architect" / "parallel-9")
-    assert not os.path.lexists(repo / ".git" / "refs" / "heads" / "architect" / "parallel-8")
+    assert results[0]["error"].startswith("the agent left symbolic links or refs in the git "
+                                          "folder, removed: ")
+    assert "refs/heads/architect/parallel-8, refs/heads/architect/parallel-9" in err
+    assert git("for-each-ref", "refs/heads/architect/", cwd=repo).count("\n") == 0
     assert os.listdir(target) == []
     git("commit", "-q", "--allow-empty", "-m", "mine", cwd=repo / ".architect-parallel-1")
     assert os.listdir(target) == []  # the worktree's HEAD reflog is no link any more
 
 
 @needs_bwrap
-def test_the_repositorys_objects_cannot_be_rewritten_and_new_ones_are_hashed_again(cli, repo, tmp_path):
-    script = tmp_path / "objects.sh"
-    script.write_text("""#!/bin/sh
+def test_the_repositorys_objects_cannot_be_rewritten_and_new_ones_are_hashed_again(cli, repo,
+                                                                                   tmp_path):
+    agent = script(tmp_path, "objects.sh", """
 echo own > own.txt
 blob=$(git rev-parse HEAD:README.md)
 dir=$(echo $blob | cut -c1-2); file=$(echo $blob | cut -c3-)
@@ -221,11 +693,10 @@ if echo tampered > "$common/objects/$dir/$file" 2>/dev/null; then echo "wrote co
 else echo "refused common object"; fi
 mkdir -p "$GIT_OBJECT_DIRECTORY/$dir" && echo tampered > "$GIT_OBJECT_DIRECTORY/$dir/$file"
 """)
-    script.chmod(0o755)
     blob = git("rev-parse", "HEAD:README.md", cwd=repo)
-    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}", "--workers", "1",
-                                  "--sandbox", "bwrap", "--progress", "none")
-    assert "refused common object" in open(results[0]["log_path"]).read()
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *BOXED)
+    assert "refused common object" in said(results[0])
     assert git("cat-file", "-p", blob, cwd=repo) == "# demo"
     subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
     if results[0]["status"] == "success":  # its own work came in, hashed again
@@ -243,16 +714,16 @@ def test_continue_runs_in_the_sandbox_too(cli, repo, records):
     assert r["sandbox"] == "bwrap" and r["files_modified"] == ["a.txt", "b.txt"]
     assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["commit"]
     subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
+    # Your own git works in it afterwards (as root, the worktree is yours again).
+    assert git("status", "--porcelain", cwd=repo / ".architect-parallel-1") == ""
 
 
 @needs_bwrap
 def test_a_branch_set_to_something_that_is_no_commit_is_not_taken(cli, repo, tmp_path):
-    script = tmp_path / "blob.sh"
-    script.write_text("#!/bin/sh\ngit update-ref refs/heads/architect/parallel-1 "
-                      "$(git rev-parse HEAD:README.md)\n")
-    script.chmod(0o755)
-    code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}",
-                                   "--workers", "1", "--sandbox", "bwrap", "--progress", "none")
+    agent = script(tmp_path, "blob.sh", "git update-ref refs/heads/architect/parallel-1 "
+                                        "$(git rev-parse HEAD:README.md)\n")
+    code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                   "--workers", "1", *BOXED)
     assert code == 1 and results[0]["status"] == "failed"
     assert git("cat-file", "-t", "architect/parallel-1", cwd=repo) == "commit"
 
@@ -265,15 +736,13 @@ def test_objects_come_in_only_from_what_the_worker_made(cli, repo, tmp_path):
     secret = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=victim, input="SECRET\n",
                             capture_output=True, text=True, check=True).stdout.strip()
     os.chmod(victim, 0o700)
-    script = tmp_path / "steal.sh"
-    script.write_text(f"""#!/bin/sh
+    agent = script(tmp_path, "steal.sh", f"""
 echo own > own.txt
 mkdir -p "$GIT_OBJECT_DIRECTORY/info"
 echo {victim}/.git/objects > "$GIT_OBJECT_DIRECTORY/info/alternates"
 """)
-    script.chmod(0o755)
-    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}", "--workers", "1",
-                                  "--sandbox", "bwrap", "--progress", "none")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *BOXED)
     assert code == 0, err
     assert subprocess.run(["git", "cat-file", "-e", secret], cwd=repo).returncode != 0
     subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
@@ -281,14 +750,12 @@ echo {victim}/.git/objects > "$GIT_OBJECT_DIRECTORY/info/alternates"
 
 @needs_bwrap
 def test_a_branch_set_to_a_commit_with_missing_parts_is_not_taken(cli, repo, tmp_path):
-    script = tmp_path / "broken.sh"
-    script.write_text("""#!/bin/sh
+    agent = script(tmp_path, "broken.sh", """
 broken=$(printf 'tree 1111111111111111111111111111111111111111\\nparent 2222222222222222222222222222222222222222\\nauthor a <a> 0 +0000\\ncommitter a <a> 0 +0000\\n\\nx\\n' | git hash-object --literally -t commit -w --stdin)
 git update-ref refs/heads/architect/parallel-1 $broken
 """)
-    script.chmod(0o755)
-    code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{script} {{task}}",
-                                   "--workers", "1", "--sandbox", "bwrap", "--progress", "none")
+    code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                   "--workers", "1", *BOXED)
     assert code == 1 and results[0]["status"] == "failed"
     assert results[0]["error"].startswith("cannot bring its objects in: ")  # index-pack --strict
     subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
