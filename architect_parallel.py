@@ -436,8 +436,9 @@ class _Home:
 
     ``folder``: given the agent's environment, its state folder (``~/.claude``); ``files``:
     other files of HOME it rewrites (``~/.claude.json``), private copies whatever their size;
-    ``keep``: the subfolders of ``folder`` it only reads (plugins, skills), read-only inside,
-    where the others start empty; ``session``: given a state folder, the worktree and a
+    ``keep``: the subfolders of ``folder`` it only reads (plugins, skills): read-only inside
+    when they are too large to copy, where the others start empty; ``session``: given a
+    state folder, the worktree and a
     session id, the paths in that folder that hold the session (copied in for continue,
     brought back after each run); ``credentials``: files of ``folder`` brought back when the
     CLI refreshed them (checked: see _same_account).
@@ -3763,8 +3764,9 @@ class _Box:
         return argv
 
     def _state_folder(self, real: str, copy: str) -> List[str]:
-        """The CLI's state folder: its files private copies, the subfolders it only reads
-        (``keep``) read-only, the others empty and writable."""
+        """The CLI's state folder: its files and small folders private copies; of its large
+        folders, those it only reads (``keep``) read-only, the others (sessions, logs)
+        empty and writable."""
         argv: List[str] = []
         keep = self.adapter.home.keep if self.adapter.home else ()
         try:
@@ -3777,18 +3779,15 @@ class _Box:
                 with contextlib.suppress(OSError):
                     os.symlink(os.readlink(entry.path), target)
             elif entry.is_dir(follow_symlinks=False):
-                if entry.name in keep:
-                    argv += self._copy_or_bind_folder(entry.path, target)
-                else:
-                    os.mkdir(target, 0o700)
+                argv += self._copy_or_bind_folder(entry.path, target, entry.name not in keep)
             elif entry.is_file(follow_symlinks=False):
                 argv += self._copy_or_bind(entry.path, target, _STATE_COPY_LIMIT)
         return argv
 
     @staticmethod
-    def _copy_or_bind_folder(path: str, target: str) -> List[str]:
+    def _copy_or_bind_folder(path: str, target: str, fresh: bool = False) -> List[str]:
         """A private copy of the folder ``path`` at ``target`` when it is small (see
-        _FOLDER_COPY_LIMIT), else a read-only view of it."""
+        _FOLDER_COPY_LIMIT), else a read-only view of it (``fresh``: an empty folder)."""
         entries, size = 0, 0
         for folder, dirs, files in os.walk(path):  # never into a link
             entries += len(dirs) + len(files)
@@ -3804,7 +3803,7 @@ class _Box:
             except (OSError, shutil.Error):
                 shutil.rmtree(target, ignore_errors=True)
         os.mkdir(target, 0o700)  # (the mount point)
-        return ["--ro-bind", path, path]
+        return [] if fresh else ["--ro-bind", path, path]
 
     @staticmethod
     def _copy_or_bind(path: str, target: str, limit: int) -> List[str]:

@@ -6,12 +6,12 @@ What each test asserts beyond the preset's own file:
 
 * ``"sandbox": "bwrap"`` in the result;
 * the main checkout's files, the git folder's ``config`` and ``hooks/`` are unchanged;
-* nothing in the private HOME changed outside the CLI's state folder, the one place there
-  the sandbox lets it write (``~/.claude``, ``~/.codex``, ``~/.gemini``, ``~/.aider``,
-  ``~/.architect``), and the CLI did write there (without it writable Codex and Gemini CLI
-  fail at start, Claude Code loses its session, aider and architect their caches); the
-  runner's private TMPDIR is gone (unsandboxed, Claude Code writes ``~/.claude.json`` and
-  ``$TMPDIR/claude-0``, Gemini CLI its error reports in ``$TMPDIR``);
+* nothing in the private HOME changed but the CLI's session files, which the runner brings
+  back out of the worker's private HOME (Claude Code's ``~/.claude/projects/<worktree>/``,
+  Codex's ``~/.codex/sessions/.../rollout-*-<session>.jsonl``): everything else a CLI
+  writes there (settings, caches, logs, ``~/.claude.json``) is thrown away, and the CLI
+  still works (without a writable state folder Codex and Gemini CLI fail at start); the
+  runner's private folders are gone;
 * no process is left: none started with the test's HOME, none working in or naming the
   test's folder (the ``bwrap`` processes name it on their command line).
 
@@ -29,8 +29,10 @@ import glob
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -51,16 +53,12 @@ SANDBOX = ("--sandbox", "bwrap")
 
 def _bwrap_problem():
     """Why bubblewrap cannot make a sandbox here, or None (as the runner probes it)."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    import architect_parallel
     exe = shutil.which("bwrap")
     if not exe:
         return "bwrap is not on PATH"
-    flags = ["--unshare-user"] + (["--uid", "1000", "--gid", "1000"]
-                                  if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
-    proc = subprocess.run([exe, *flags, "--unshare-pid", "--die-with-parent", "--cap-drop",
-                           "ALL", "--new-session", "--ro-bind", "/", "/", "--dev", "/dev",
-                           "--proc", "/proc", "--", "true"], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=30)
-    return None if proc.returncode == 0 else f"bwrap cannot run here: {proc.stderr.strip()}"
+    return architect_parallel._Sandbox(exe, shutil.which("nsenter")).probe()
 
 
 _PROBLEM = _bwrap_problem()
@@ -100,16 +98,17 @@ def changes(before: dict, after: dict) -> dict:
 
 class Guard:
     """What a sandboxed worker must leave alone, recorded before the run: the main checkout
-    (its files, the git folder's config and hooks) and the private HOME but for ``state``
-    (the CLI's state folders, relative to HOME)."""
+    (its files, the git folder's config and hooks) and the private HOME. Of HOME, only the
+    CLI's session files may change, under ``sessions`` (relative to HOME): the runner brings
+    them back out of the worker's private HOME for continue; everything else the CLI wrote
+    there (its caches, logs, settings, credentials) is thrown away."""
 
-    def __init__(self, tmp_path, repo: str, home: str, state: list):
+    def __init__(self, tmp_path, repo: str, home: str, sessions: list):
         self.tmp, self.repo, self.home = str(tmp_path), repo, home
-        self.state = [os.path.join(home, s) for s in state]
+        self.sessions = [os.path.join(home, s) for s in sessions]
         self.checkout = self._checkout()
         self.git = self._git()
-        self.home_files = tree(home, self.state)
-        self.state_files = {s: tree(s) for s in self.state}
+        self.home_files = tree(home)
 
     def _checkout(self) -> dict:
         worktrees = glob.glob(os.path.join(self.repo, ".architect-parallel-*"))
@@ -120,17 +119,26 @@ class Guard:
         return {"config": harness.read_bytes(os.path.join(git, "config")),
                 "hooks": tree(os.path.join(git, "hooks"))}
 
+    def brought_back(self) -> list:
+        """The session files that came back into HOME."""
+        return sorted(path for path, what in changes(self.home_files, tree(self.home)).items()
+                      if what[1] not in (None, "dir"))
+
     def check(self, result: dict) -> None:
         logs = harness.worker_logs(result)
         assert result["sandbox"] == "bwrap", result
-        # The CLI wrote in its state folder: it is writable there.
-        for folder, before in self.state_files.items():
-            assert os.path.isdir(folder) and tree(folder) != before, (folder, logs)
         assert changes(self.checkout, self._checkout()) == {}, logs
         assert harness.git_out(self.repo, "status", "--porcelain") == ""
         assert self._git() == self.git, logs
-        assert changes(self.home_files, tree(self.home, self.state)) == {}, logs
-        # The runner's private TMPDIR for the worker (made in the runner's TMPDIR) is gone.
+        changed = changes(self.home_files, tree(self.home))
+        outside = {path: what for path, what in changed.items()
+                   if not any((os.path.join(self.home, path) + os.sep).startswith(s + os.sep)
+                              or (what == (None, "dir") and s.startswith(
+                                  os.path.join(self.home, path) + os.sep))
+                              for s in self.sessions)
+                   or what[0] is not None}  # a session file is new, never rewritten
+        assert outside == {}, (outside, logs)
+        # The runner's private folders for the run (made in the runner's TMPDIR) are gone.
         assert glob.glob(os.path.join(self.home, "tmp", "architect-parallel-*")) == []
         assert harness.processes_with_home(self.home) == [], "processes left behind"
         assert harness.processes_in(self.tmp) == [], "processes left behind"
@@ -183,7 +191,7 @@ def test_claude(tmp_path, claude_bin):
     with AnthropicStandIn("write") as standin:
         env = e2e_claude.claude_env(tmp_path, claude_bin, standin.url, IS_SANDBOX=None)
         assert "IS_SANDBOX" not in env
-        guard = Guard(tmp_path, repo, env["HOME"], [".claude"])
+        guard = Guard(tmp_path, repo, env["HOME"], [".claude/projects"])
         run = e2e_claude.run(repo, env, "--models", e2e_claude.MODEL, *SANDBOX)
     result = assert_hello(run, repo)
     assert len(standin.model_calls()) == 2
@@ -191,9 +199,10 @@ def test_claude(tmp_path, claude_bin):
         os.path.realpath(os.path.join(result["worktree_path"], "HELLO.txt"))]
     assert e2e_claude.agent_result(result)["subtype"] == "success"
     assert result["steps"] == 2 and result["cost"] == pytest.approx(0.001128)
-    # Its session went to ~/.claude, writable in the sandbox.
-    assert e2e_claude.session_files(env["HOME"]), os.listdir(env["HOME"])
+    # Its session came back to ~/.claude/projects/<its worktree>/ (for continue), alone.
     guard.check(result)
+    folder = re.sub(r"[^A-Za-z0-9]", "-", result["worktree_path"])
+    assert guard.brought_back() == [f".claude/projects/{folder}/{result['session_id']}.jsonl"]
     # `list` says where it ran.
     listed = harness.run_tool(repo, ["list"], env, json_output=False)
     assert listed.code == 0 and "success (bwrap)" in listed.out, listed
@@ -205,7 +214,7 @@ def test_claude_model_error(tmp_path, claude_bin):
     text = "standin-marker-401: the stand-in refuses"
     with AnthropicStandIn(error=(401, "authentication_error", text)) as standin:
         env = e2e_claude.claude_env(tmp_path, claude_bin, standin.url, IS_SANDBOX=None)
-        guard = Guard(tmp_path, repo, env["HOME"], [".claude"])
+        guard = Guard(tmp_path, repo, env["HOME"], [".claude/projects"])
         run = e2e_claude.run(repo, env, *SANDBOX)
     result = assert_failed(run, repo, "standin-marker-401")
     assert len(standin.model_calls()) == 1
@@ -241,7 +250,7 @@ def test_codex(tmp_path, codex_bin, scenario, action):
     turn.completed, no HELLO.txt): the preset runs it with --sandbox danger-full-access."""
     with OpenAIResponsesStandIn(scenario) as standin:
         world = e2e_codex.World(tmp_path, codex_bin, standin.base_url)
-        guard = Guard(tmp_path, world.repo, world.env["HOME"], [".codex"])
+        guard = Guard(tmp_path, world.repo, world.env["HOME"], [".codex/sessions"])
         run = world.run(*SANDBOX)
     result = assert_hello(run, world.repo)
     types = e2e_codex.item_types(result)
@@ -252,7 +261,12 @@ def test_codex(tmp_path, codex_bin, scenario, action):
     assert "Read-only file system" not in output and "denied" not in output.lower(), output
     # The policy Codex ran with: danger-full-access, in its session file and as it told
     # the model (workspace-write would be a "managed" profile of "restricted" entries).
+    # (its session file came back, alone, for continue)
     assert codex_sandbox_policies(world.env["HOME"]) == ["danger-full-access"]
+    assert [os.path.basename(p) for p in guard.brought_back()] == [
+        os.path.basename(p) for p in glob.glob(os.path.join(
+            world.env["HOME"], ".codex", "sessions", "**", f"*-{result['session_id']}.jsonl"),
+            recursive=True)]
     context = [t for t in standin.user_texts(posts[0]) if "<environment_context>" in t]
     assert context and '<permission_profile type="disabled">' in context[0], context
     assert '<file_system type="unrestricted"' in context[0], context
@@ -263,7 +277,7 @@ def test_codex(tmp_path, codex_bin, scenario, action):
 def test_codex_model_error(tmp_path, codex_bin):
     with OpenAIResponsesStandIn("error401") as standin:
         world = e2e_codex.World(tmp_path, codex_bin, standin.base_url)
-        guard = Guard(tmp_path, world.repo, world.env["HOME"], [".codex"])
+        guard = Guard(tmp_path, world.repo, world.env["HOME"], [".codex/sessions"])
         run = world.run(*SANDBOX)
     result = assert_failed(run, world.repo, marker(401))
     assert standin.model_requests(), "Codex never called the stand-in"
@@ -281,7 +295,7 @@ def gemini_bin():
 def test_gemini(tmp_path, gemini_bin):
     with GeminiStandIn(mode="success") as standin:
         env, repo = e2e_gemini._setup(tmp_path, gemini_bin, standin)
-        guard = Guard(tmp_path, repo, env["HOME"], [".gemini"])
+        guard = Guard(tmp_path, repo, env["HOME"], [])
         run = e2e_gemini._run(repo, env, *SANDBOX)
         turns = standin.agent_turns()
     result = assert_hello(run, repo)
@@ -295,7 +309,7 @@ def test_gemini(tmp_path, gemini_bin):
 def test_gemini_model_error(tmp_path, gemini_bin):
     with GeminiStandIn(mode="error", status=400, marker="standin-marker-400") as standin:
         env, repo = e2e_gemini._setup(tmp_path, gemini_bin, standin)
-        guard = Guard(tmp_path, repo, env["HOME"], [".gemini"])
+        guard = Guard(tmp_path, repo, env["HOME"], [])
         run = e2e_gemini._run(repo, env, *SANDBOX)
         calls = standin.model_calls()
     result = assert_failed(run, repo, "standin-marker-400")
@@ -315,7 +329,7 @@ def test_aider(tmp_path, aider_bin):
     with OpenAIChatStandIn(e2e_aider.hello_script, prompt_tokens=e2e_aider.PROMPT_TOKENS,
                            completion_tokens=e2e_aider.COMPLETION_TOKENS) as standin:
         env = e2e_aider.aider_env(tmp_path, aider_bin, standin.url)
-        guard = Guard(tmp_path, repo, env["HOME"], [".aider"])
+        guard = Guard(tmp_path, repo, env["HOME"], [])
         run = e2e_aider.run_aider(repo, env, *SANDBOX)
     assert_hello(run, repo)
     result = e2e_aider.check_success(run, standin, repo, tmp_path)
@@ -327,7 +341,7 @@ def test_aider_model_error(tmp_path, aider_bin):
     text = "standin-marker-401: the stand-in refuses this request"
     with OpenAIChatStandIn(lambda s, b: error(401, text)) as standin:
         env = e2e_aider.aider_env(tmp_path, aider_bin, standin.url)
-        guard = Guard(tmp_path, repo, env["HOME"], [".aider"])
+        guard = Guard(tmp_path, repo, env["HOME"], [])
         run = e2e_aider.run_aider(repo, env, *SANDBOX)
     result = assert_failed(run, repo, "standin-marker-401")
     assert result["exit_code"] == 0  # aider exits 0 on a model error
@@ -348,7 +362,7 @@ def test_architect(tmp_path, architect_bin):
                            prompt_tokens=e2e_architect.PROMPT_TOKENS,
                            completion_tokens=e2e_architect.COMPLETION_TOKENS) as standin:
         env = e2e_architect.architect_env(tmp_path, architect_bin)
-        guard = Guard(tmp_path, repo, env["HOME"], [".architect"])
+        guard = Guard(tmp_path, repo, env["HOME"], [])
         run = e2e_architect.run_architect(repo, env, standin.url, *SANDBOX)
     result = assert_hello(run, repo)
     assert len(standin.chat_requests) == 2 and result["steps"] == 1, standin.chat_requests
@@ -361,8 +375,60 @@ def test_architect_model_error(tmp_path, architect_bin):
     text = "standin-marker-401: the stand-in refuses this request"
     with OpenAIChatStandIn(lambda s, b: error(401, text)) as standin:
         env = e2e_architect.architect_env(tmp_path, architect_bin)
-        guard = Guard(tmp_path, repo, env["HOME"], [".architect"])
+        guard = Guard(tmp_path, repo, env["HOME"], [])
         run = e2e_architect.run_architect(repo, env, standin.url, *SANDBOX)
     result = assert_failed(run, repo, "standin-marker-401")
     assert len(standin.chat_requests) == 1
+    guard.check(result)
+
+
+# -- honest work with the real tools -------------------------------------------------------
+
+HONEST = r"""#!/bin/sh
+# What an honest agent does in a worktree: install packages with npm and pip (their caches
+# and pip's user folder in HOME), use /tmp, stash, branch and tag.
+set -e
+echo "node_modules/" > .gitignore
+echo '{"name": "honest", "version": "1.0.0", "private": true}' > package.json
+npm install --no-audit --no-fund --no-update-notifier is-number@7.0.0 >/dev/null
+test -d "$HOME/.npm/_cacache"
+"$PY" -m pip install --quiet --user --no-warn-script-location six==1.16.0
+"$PY" -c "import six, site; assert six.__file__.startswith(site.getusersitepackages())"
+echo scratch > /tmp/scratch && echo scratch > /var/tmp/scratch && test -f "$TMPDIR/../tmp/scratch"
+echo edit >> README.md && git stash -q && git stash pop -q
+git checkout -q -b feature
+git add -A && git -c user.name=a -c user.email=a@a commit -qm "its work"
+git tag v1
+echo ALL-DONE
+"""
+
+
+def test_honest_work_with_npm_pip_tmp_stash_and_a_branch(tmp_path):
+    """npm and pip install (their caches in HOME, pip's user folder), /tmp and /var/tmp, git
+    stash, a branch and a tag of its own: all work inside, with the real tools from the
+    package registries; the work lands on the worker's branch; HOME, /tmp and the
+    repository's refs outside are as they were."""
+    repo = harness.make_repo(tmp_path)
+    env = harness.private_env(tmp_path, os.path.dirname(shutil.which("npm") or "/usr/bin"))
+    env.pop("XDG_CACHE_HOME")  # pip's and npm's caches in HOME itself, as by default
+    env["PY"] = sys.executable  # (a Python whose pip may install: not Debian's own)
+    agent = os.path.join(str(tmp_path), "honest.sh")
+    with open(agent, "w") as f:
+        f.write(HONEST)
+    os.chmod(agent, 0o755)
+    guard = Guard(tmp_path, repo, env["HOME"], [])
+    run = harness.run_tool(repo, ["--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--progress", "none", *SANDBOX, "install things"], env,
+                           timeout=600)
+    result = only(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 0 and result["status"] == "success", (run, logs)
+    assert "ALL-DONE" in logs
+    assert result["files_modified"] == [".gitignore", "README.md", "package-lock.json",
+                                        "package.json"], result
+    assert os.path.isdir(os.path.join(result["worktree_path"], "node_modules", "is-number"))
+    assert "refs it made in its sandbox are thrown away: refs/heads/feature, refs/tags/v1" \
+        in run.err, run.err
+    assert harness.git_out(repo, "tag") == "" and "feature" not in harness.git_out(repo, "branch")
+    assert not os.path.exists("/tmp/scratch") and not os.path.exists("/var/tmp/scratch")
     guard.check(result)
