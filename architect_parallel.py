@@ -168,6 +168,12 @@ class _GitError(ParallelError):
         self.reason = reason
 
 
+class _Refused(ParallelError):
+    """A git the runner would run after an agent, refused or stopped: the worktree's git
+    folder is no longer its own, or the git took longer than its time limit. A worker whose
+    work could not be taken in fails."""
+
+
 class _Signalled(KeyboardInterrupt):
     """SIGTERM or SIGHUP, handled like Ctrl-C but with its own exit code."""
 
@@ -438,10 +444,10 @@ class _Home:
     other files of HOME it rewrites (``~/.claude.json``), private copies whatever their size;
     ``keep``: the subfolders of ``folder`` it only reads (plugins, skills): read-only inside
     when they are too large to copy, where the others start empty; ``session``: given a
-    state folder, the worktree and a
-    session id, the paths in that folder that hold the session (copied in for continue,
-    brought back after each run); ``credentials``: files of ``folder`` brought back when the
-    CLI refreshed them (checked: see _same_account).
+    state folder, the worktree and a session id, the files in that folder that hold the
+    session (copied in for continue; brought back after each run, when they are those it was
+    given or new); ``credentials``: files of ``folder`` brought back when the CLI refreshed
+    them (see _refreshed).
     """
 
     def __init__(self, folder: Callable[[Dict[str, str]], str],
@@ -454,15 +460,15 @@ class _Home:
 
 
 def _claude_session(folder: str, worktree: str, session: str) -> List[str]:
-    """Claude Code keeps the conversations held in a folder in ``projects/<the folder's path,
-    each character but a letter or digit as '-'>`` (cut at 200, a hash added)."""
+    """Claude Code keeps a conversation in ``projects/<its working folder's path, each
+    character but a letter or digit as '-' (cut at 200, a hash added)>/<session>.jsonl``."""
     name = re.sub(r"[^A-Za-z0-9]", "-", worktree)
     projects = os.path.join(folder, "projects")
     try:
         names = [] if os.path.islink(projects) else os.listdir(projects)
     except OSError:
         return []
-    return [os.path.join("projects", n) for n in names
+    return [os.path.join("projects", n, f"{session}.jsonl") for n in names
             if n == name or (len(name) > 200 and n.startswith(name[:200] + "-"))]
 
 
@@ -471,7 +477,7 @@ def _codex_session(folder: str, worktree: str, session: str) -> List[str]:
     found: List[str] = []
     if os.path.islink(os.path.join(folder, "sessions")):
         return found
-    for top, _dirs, files in os.walk(os.path.join(folder, "sessions")):  # never into a link
+    for top, _dirs, files in _walk(os.path.join(folder, "sessions")):
         found += [os.path.relpath(os.path.join(top, name), folder) for name in files
                   if name.endswith(f"-{session}.jsonl")]
     return found
@@ -928,6 +934,7 @@ class ParallelRunner:
         self._allowed: List[str] = []  # the real paths of --sandbox-allow
         self._boxes: Dict[int, _Box] = {}  # worker id: its sandbox while it runs
         self._timelines: Dict[int, List[dict]] = {}  # worker id: its states so far (see _state)
+        self._config_digest: Optional[str] = None  # .git/config when the run started (merge)
 
     # -- public API ----------------------------------------------------
 
@@ -1007,6 +1014,7 @@ class ParallelRunner:
                  if os.path.lexists(os.path.join(job.path, name))])
             repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
             self._agent_env = _git_config_env(os.environ, repo.missing_identity())
+            self._config_digest = _digest(_read_bytes(os.path.join(repo.common_dir, "config")))
             self._watch = _OutsideWatch(repo, self._warn)
             self._run_started = time.time()
             self._timelines = {job.worker_id: list(previous.timeline)}
@@ -1034,6 +1042,11 @@ class ParallelRunner:
     def spent(self) -> float:
         """USD the agents of the last run (or continue) reported: its known spend."""
         return self._spent
+
+    @property
+    def config_digest(self) -> Optional[str]:
+        """A digest of the repository's git config when the last run (or continue) started."""
+        return self._config_digest
 
     def _supervise(self, futures: list) -> None:
         """Wait for the workers' futures; on a signal, stop every agent (see _catch_signals)."""
@@ -1161,6 +1174,7 @@ class ParallelRunner:
         repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
         self._agent_env = _git_config_env(os.environ, repo.missing_identity())
         git_config = _read_bytes(os.path.join(repo.common_dir, "config"))
+        self._config_digest = _digest(git_config)
         self._watch = _OutsideWatch(repo, self._warn)  # its first git status also tells this:
         if self._watch.changed_files():
             self._warn("the main checkout has uncommitted changes; workers start from "
@@ -1249,7 +1263,10 @@ class ParallelRunner:
             import concurrent.futures
 
             def remove(path: str) -> None:
-                repo.git("worktree", "remove", "--force", "--force", path)
+                if repo.git("worktree", "remove", "--force", "--force", path, check=False) is None:
+                    _remove_tree(path)  # (git stops at a folder an agent made unreadable)
+                    if os.path.lexists(path):
+                        raise ParallelError(f"cannot remove the worktree {path}")
                 self._progress(f"removed worktree {path}")
 
             # Removal is mostly deleting files: several at once, one per core.
@@ -1291,10 +1308,13 @@ class ParallelRunner:
         for wt in worktrees:
             if not os.path.isdir(wt["path"]):
                 continue
-            changed = repo.changed_since_run(wt["path"])
-            if changed or (changed is None and repo.git("status", "--porcelain",
-                                                        cwd=wt["path"]).strip()):
-                unsaved[os.path.basename(wt["path"])] = "has uncommitted changes made after its run"
+            try:
+                changed = repo.changed_since_run(wt["path"])
+                if changed or (changed is None and repo.git("status", "--porcelain",
+                                                            cwd=wt["path"]).strip()):
+                    unsaved[os.path.basename(wt["path"])] = "has uncommitted changes made after its run"
+            except ParallelError as exc:  # (an index or git folder an agent broke)
+                unsaved[os.path.basename(wt["path"])] = f"cannot be read by git ({exc})"
         for branch, (sha, when) in tips.items():  # (a continue's commit is the run's)
             if branch in ran and sha != ran[branch] and _is_number(finished) and when > finished:
                 unsaved[branch] = "has commits made after the last run ended"
@@ -1426,7 +1446,10 @@ class ParallelRunner:
             if agent_ran and os.path.isdir(job.path):
                 # The runner's own git calls there run in its sandbox too: a repository
                 # the agent made inside could hold settings that run code.
-                self._finish(repo.wrapped(self._boxes.get(n)), job, result, env, copied)
+                # Its gits stop at the check timeout: the agent made what they read.
+                box = self._boxes.get(n)
+                self._finish(repo.wrapped(box.wrap() if box else None, self.config.check_timeout),
+                             job, result, env, copied)
             self._unbox(job, result)
             if result.sandbox:
                 self._say_refused(job, result)
@@ -1447,10 +1470,12 @@ class ParallelRunner:
             [result.stderr_path, result.log_path, result.worker_log], writable)
         if not result.sandbox_refused:
             return
-        more = len(result.sandbox_refused) - 1
-        hint = (f"the sandbox refused a write to {result.sandbox_refused[0]}"
+        first, more = result.sandbox_refused[0], len(result.sandbox_refused) - 1
+        hint = (f"the sandbox refused a write to {first}"
                 + (f" and {more} more path(s)" if more else "")
-                + " (read-only there; --sandbox-allow PATH lets workers write a path)")
+                # (an agent may print any such line: the option is named only where it fits)
+                + (" (read-only there; --sandbox-allow PATH lets workers write a path)"
+                   if _Sandbox.allowable(first, self.top or "/") else " (read-only there)"))
         if result.status == "success":
             self._warn(f"worker {job.worker_id}: {hint}")
         else:
@@ -1664,7 +1689,9 @@ class ParallelRunner:
         when an earlier one failed; the first error is kept.
         """
         def note(exc: Exception) -> None:
-            if not result.error:
+            if isinstance(exc, _Refused):  # its work is not taken in: it failed
+                result.status, result.error = "failed", str(exc)
+            elif not result.error:
                 result.error = str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"
 
         try:
@@ -1705,6 +1732,16 @@ class ParallelRunner:
             note(exc)
         finally:  # what the run leaves in the worktree is the run's (see cleanup and diff)
             with contextlib.suppress(ParallelError, OSError):
+                # A check may have put HEAD on another branch, which git would then take for
+                # checked out here (your checkout could not check it out).
+                head = (repo.git("symbolic-ref", "-q", "HEAD", cwd=job.path, check=False) or "").strip()
+                if head and head != f"refs/heads/{job.branch}":
+                    repo.git("symbolic-ref", "HEAD", f"refs/heads/{job.branch}", cwd=job.path)
+                    self._warn(f"worker {job.worker_id}: its worktree's HEAD was left on "
+                               f"{_shorten(head, 100)}; it is on {job.branch} again")
+                problem = repo.mend_index(job.path)
+                if problem:
+                    result.status, result.error = "failed", problem
                 repo.record_worktree_state(job.path)
 
     def _run_info(self, jobs: List[_Job], base: str, started: float) -> dict:
@@ -1726,6 +1763,7 @@ class ParallelRunner:
         return {"version": __version__, "started": started, "finished": time.time(),
                 "base_commit": base, "fingerprint": fingerprint, "workers_total": len(jobs),
                 "won": self._won, "spent": round(self._spent, 6),
+                "git_config": self._config_digest,
                 "only_workers": sorted(c.only_workers) if c.only_workers else None,
                 "config": config}
 
@@ -1786,7 +1824,8 @@ class ParallelRunner:
 
         with open(out_path, mode) as out, open(err_path, mode) as err:
             proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=err, env=env, start_new_session=True)
+                                    stderr=err, env=env, start_new_session=True,
+                                    pass_fds=box.fds if box else ())
         agent = _Agent(proc, mark)
         with self._procs_lock:
             self._procs[worker_id] = agent
@@ -1838,7 +1877,7 @@ class ParallelRunner:
         """After a sandboxed worker: its sandbox brings its work in and is taken back."""
         box = self._boxes.pop(job.worker_id, None)
         if box is not None:
-            box.close(result, self._warn)
+            box.close(result, self._warn, self.config.check_timeout)
 
     def _halted(self) -> "Optional[tuple[str, str]]":
         """Why a worker that has not started must not (status, error): the run was
@@ -1922,7 +1961,10 @@ class ParallelRunner:
                     "checkout to another branch first")
             worktree = registered.get(job.path)
             if worktree:
-                found += [f"{name} {what}" for what in repo.work_in_worktree(job.path, base)]
+                try:
+                    found += [f"{name} {what}" for what in repo.work_in_worktree(job.path, base)]
+                except ParallelError as exc:  # (an index or git folder an agent broke)
+                    found.append(f"{name} cannot be read by git ({exc})")
             elif os.path.lexists(job.path):
                 if not os.path.isdir(job.path) or os.listdir(job.path):
                     found.append(f"{name} exists and is not a git worktree")
@@ -2361,15 +2403,18 @@ class _Repo:
     ``git()``, ``run()`` or ``popen()``, and so through _git_popen."""
 
     def __init__(self, top: str, common_dir: str, wrap: Optional[_Wrap] = None,
-                 cache: Optional[dict] = None):
+                 cache: Optional[dict] = None, timeout: Optional[float] = None):
         self.top = top
         self.common_dir = common_dir
         self.wrap = wrap  # what its gits run within (a worker's sandbox, see _Box)
+        self.timeout = timeout  # seconds a git may take (after an agent: it made the files)
         self._cache = {} if cache is None else cache  # shared with its wrapped copies
 
-    def wrapped(self, wrap: Optional[_Wrap]) -> _Repo:
-        """This repository, with every git command run within ``wrap`` (see _Box.wrap)."""
-        return _Repo(self.top, self.common_dir, wrap, self._cache) if wrap else self
+    def wrapped(self, wrap: Optional[_Wrap], timeout: Optional[float] = None) -> _Repo:
+        """This repository, with every git command run within ``wrap`` (see _Box.wrap) and,
+        with ``timeout``, stopped after that many seconds (ParallelError)."""
+        return _Repo(self.top, self.common_dir, wrap, self._cache, timeout) \
+            if wrap or timeout else self
 
     @classmethod
     def find(cls, where: str) -> _Repo:
@@ -2384,28 +2429,67 @@ class _Repo:
         top, common = out.splitlines()[:2]
         return cls(os.path.realpath(top), os.path.realpath(os.path.join(where, common)))
 
-    def neutral(self) -> Dict[str, str]:
-        """Settings that turn off every filter driver configured for this repository (git
-        config, any scope): a ``.gitattributes`` an agent wrote could pick one, and then a
-        ``git status`` or ``diff`` here would run it. Only the runner's own checkouts,
-        commits and merges (``filters=True``) run them."""
-        if "neutral" not in self._cache:
+    def _settings(self, cwd: str, filters: bool) -> Dict[str, str]:
+        """What a git this tool runs in ``cwd`` gets besides _GIT_SETTINGS: in a worktree of
+        ours, the git folder it must use (see admin_folder: an agent may have pointed the
+        worktree's ``.git`` file at a repository of its own); and, unless ``filters``, no
+        filter driver (see _neutral)."""
+        pin = self.pin(cwd)
+        return {**pin, **({} if filters else self._neutral(cwd, pin))}
+
+    def pin(self, cwd: str) -> Dict[str, str]:
+        """For a worktree of ours, ``GIT_DIR`` and ``GIT_WORK_TREE``, after checking its
+        ``.git`` file names its folder under the repository's ``worktrees/``; else {}."""
+        if os.path.dirname(cwd) != self.top or not _is_parallel_path(cwd) or \
+                not os.path.lexists(os.path.join(cwd, ".git")):
+            return {}
+        return {"GIT_DIR": self.admin_folder(cwd), "GIT_WORK_TREE": cwd}
+
+    def admin_folder(self, worktree: str) -> str:
+        """The git folder of the worktree ``worktree``, as its ``.git`` file names it: it must
+        be a folder of the repository's ``worktrees/`` whose ``gitdir`` names the worktree
+        back and whose ``commondir`` leads to the repository. ParallelError otherwise."""
+        named = (_read_beneath(worktree, ".git", 4096) or b"").decode(
+            "utf-8", "surrogateescape").strip()
+        admin = named[len("gitdir: "):] if named.startswith("gitdir: ") else ""
+        admin = os.path.realpath(os.path.join(worktree, admin)) if admin else ""
+        folder = os.path.realpath(os.path.join(self.common_dir, "worktrees"))
+        back = (_read_beneath(admin, "gitdir", 4096) or b"").decode("utf-8", "surrogateescape") \
+            if admin else ""
+        common = (_read_beneath(admin, "commondir", 4096) or b"").decode(
+            "utf-8", "surrogateescape").strip() if admin else ""
+        if not admin or os.path.dirname(admin) != folder or not os.path.isdir(admin) or \
+                os.path.realpath(back.strip()) != os.path.join(os.path.realpath(worktree), ".git") or \
+                os.path.realpath(os.path.join(admin, common)) != os.path.realpath(self.common_dir):
+            raise _Refused(f"{worktree}/.git does not name its own folder of this "
+                           "repository's git folder any more (an agent or a command changed "
+                           "it, or its folder); refusing to run git there")
+        return admin
+
+    def _neutral(self, cwd: str, pin: Dict[str, str]) -> Dict[str, str]:
+        """Settings that turn off every filter driver configured for git in ``cwd`` (any
+        scope, a worktree's own config and conditional includes too): a ``.gitattributes``
+        an agent wrote could pick one, and then a ``git status`` or ``diff`` there would run
+        it. Only the runner's own checkouts, commits and merges (``filters=True``) run them."""
+        key = ("neutral", cwd, tuple(sorted(pin.items())))
+        if key not in self._cache:
             out = _git(["config", "-z", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$"],
-                       self.top, check=False) or ""
+                       cwd, check=False, settings=pin) or ""
             settings = {}
             for item in out.split("\0"):
                 name = item.split("\n", 1)[0][len("filter."):].rpartition(".")[0]
                 if name:
-                    settings.update({f"filter.{name}.{key}": "" for key in ("clean", "smudge", "process")})
+                    settings.update({f"filter.{name}.{k}": "" for k in ("clean", "smudge", "process")})
                     settings[f"filter.{name}.required"] = "false"
-            self._cache["neutral"] = settings
-        return self._cache["neutral"]
+            self._cache[key] = settings
+        return self._cache[key]
 
     def git(self, *args: str, cwd: Optional[str] = None, input: Optional[bytes] = None,
             check: bool = True, filters: bool = False) -> str:
         """git's stdout (see _git); ``filters``: run the filters the repository configures."""
-        return _git(list(args), cwd or self.top, input=input, check=check, wrap=self.wrap,
-                    settings=None if filters else self.neutral())
+        cwd = cwd or self.top
+        return _git(list(args), cwd, input=input, check=check, wrap=self.wrap,
+                    settings=self._settings(cwd, filters), timeout=self.timeout)
 
     def succeeds(self, *args: str, cwd: Optional[str] = None) -> bool:
         """Whether a git command exits 0 (for git's yes/no questions)."""
@@ -2414,12 +2498,14 @@ class _Repo:
     def run(self, *args: str, cwd: Optional[str] = None,
             filters: bool = False) -> subprocess.CompletedProcess:
         """git run to its end, whatever its exit code (see _git_run)."""
-        return _git_run(list(args), cwd or self.top, wrap=self.wrap,
-                        settings=None if filters else self.neutral())
+        cwd = cwd or self.top
+        return _git_run(list(args), cwd, wrap=self.wrap, settings=self._settings(cwd, filters),
+                        timeout=self.timeout)
 
     def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
         """git started (see _git_popen), with no filter driver."""
-        return _git_popen(list(args), cwd or self.top, self.wrap, self.neutral(), **popen)
+        cwd = cwd or self.top
+        return _git_popen(list(args), cwd, self.wrap, self._settings(cwd, False), **popen)
 
     def stream(self, args: List[str], cwd: Optional[str] = None,
                limit: Optional[int] = None) -> "tuple[str, bool]":
@@ -2494,6 +2580,32 @@ class _Repo:
             digest.update(f"{st.st_size} {st.st_mtime_ns}".encode() if st else b"-")
         return digest.hexdigest()
 
+    def mend_index(self, path: str) -> Optional[str]:
+        """Make the index of the worktree at ``path`` one the runner can trust (an agent, or
+        a check, wrote it): when an entry names a path git itself would never write there
+        (``..``, ``.git``, an empty part: a later ``git diff`` outside would read that file),
+        or is marked assume-unchanged or skip-worktree (so that status, diff and cleanup
+        would not see your later edits), build it again from HEAD; the files stay as they
+        are. Returns what named a path outside, or None."""
+        bad, flagged, blobs = [], False, []
+        for entry in filter(None, self.git("ls-files", "-z", "-s", "-v", cwd=path).split("\0")):
+            head, _, name = entry.partition("\t")
+            parts = name.split("/")
+            if name.startswith("/") or any(p in ("", ".", "..") or p.lower() == ".git"
+                                           for p in parts):
+                bad.append(name)
+            flagged = flagged or head[:1] not in ("H", "M")
+            fields = head.split()
+            if len(fields) == 4 and fields[1] != "160000":  # (not a submodule's commit)
+                blobs.append(fields[2])
+        # An entry of an object the repository lacks would stop every later status and diff.
+        known = self.git("cat-file", "--batch-check=%(objecttype)", cwd=path,
+                         input="".join(b + "\n" for b in blobs).encode()) if blobs else ""
+        if bad or flagged or " missing" in known:
+            self.git("read-tree", "HEAD", cwd=path)
+        return (f"its worktree's index named paths out of it ({_shorten(', '.join(bad[:3]), 200)}); "
+                "the index was built again from its HEAD") if bad else None
+
     def record_worktree_state(self, path: str) -> None:
         """Remember the worktree's state as its run left it (see changed_since_run)."""
         with open(os.path.join(self.state_dir("worktrees"), os.path.basename(path)), "w") as f:
@@ -2504,7 +2616,8 @@ class _Repo:
         output and --no-commit changes are the run's), or None when no run recorded it."""
         recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "worktrees",
                                             os.path.basename(path)))
-        return None if recorded is None else recorded.decode() != self.worktree_state(path)
+        return None if recorded is None else \
+            recorded.decode("ascii", "replace") != self.worktree_state(path)
 
     def branch_tips(self, branches: List[str]) -> Dict[str, "tuple[str, int]"]:
         """The commit each of ``branches`` points at, and its committer time (one git call)."""
@@ -2564,7 +2677,7 @@ class _Repo:
             # Twice --force also removes a locked worktree; an unregistered one fails here.
             self.git("worktree", "remove", "--force", "--force", path, check=False)
         if os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path)
+            _remove_tree(path)
         elif os.path.lexists(path):
             os.unlink(path)
 
@@ -2759,16 +2872,19 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     on (standard input is /dev/null unless given)."""
     import subprocess
     popen.setdefault("stdin", subprocess.DEVNULL)
+    if wrap and wrap.fds:
+        popen["pass_fds"] = wrap.fds
     env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {})))
     return subprocess.Popen([*(wrap.command(cwd) if wrap else []), "git", *_guarded(args)],
                             cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
 
 
 def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
-             wrap: Optional[_Wrap] = None,
-             settings: Optional[Dict[str, str]] = None) -> subprocess.CompletedProcess:
-    """Run git to its end with captured output (see _git_popen); when another git holds one
-    of its lock files for a moment (an agent's, or the user's), wait and try again."""
+             wrap: Optional[_Wrap] = None, settings: Optional[Dict[str, str]] = None,
+             timeout: Optional[float] = None) -> subprocess.CompletedProcess:
+    """Run git to its end with captured output (see _git_popen), or for ``timeout`` seconds
+    at most (then it is killed: ParallelError); when another git holds one of its lock files
+    for a moment (an agent's, or the user's), wait and try again."""
     import subprocess
     for delay in (0.05, 0.1, 0.2, 0.4, 0.8, None):
         # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
@@ -2778,7 +2894,13 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
                           stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
-            out, err = proc.communicate(input)
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise _Refused(f"git {' '.join(_guarded(args)[:2])} took more than {timeout:g}s "
+                           "(stopped)") from None
         except KeyboardInterrupt:
             try:
                 proc.communicate(timeout=30)
@@ -2796,16 +2918,20 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
 # in repositories an agent made): no fsmonitor and no hook (commands a repository, or one
 # inside a worktree, names), no recursion into submodules.
 _GIT_SETTINGS = {"core.fsmonitor": "false", "core.hooksPath": "/dev/null",
-                 "submodule.recurse": "false", "status.submoduleSummary": "false"}
+                 "submodule.recurse": "false", "status.submoduleSummary": "false",
+                 "advice.graftFileDeprecated": "false"}  # (GIT_GRAFT_FILE, see _git_env)
 
 
 def _git_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """The environment of every git the tool starts (see _git_popen): ours, minus what would
-    point it at another repository, with _GIT_SETTINGS and ``settings``, no replace refs
-    (what the runner shows and merges is what the commits hold) and no prompt."""
+    point it at another repository, with _GIT_SETTINGS and ``settings`` (git settings; those
+    in capitals are environment variables: GIT_DIR, GIT_WORK_TREE), no replace refs and no
+    grafts (what the runner shows and merges is what the commits hold), and no prompt."""
+    settings = dict(_GIT_SETTINGS, **(settings or {}))
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
-    env.update(_git_config_env(env, dict(_GIT_SETTINGS, **(settings or {}))),
-               GIT_NO_REPLACE_OBJECTS="1", GIT_TERMINAL_PROMPT="0")
+    env.update(_git_config_env(env, {k: v for k, v in settings.items() if not k.isupper()}),
+               GIT_NO_REPLACE_OBJECTS="1", GIT_GRAFT_FILE=os.devnull, GIT_TERMINAL_PROMPT="0",
+               **{k: v for k, v in settings.items() if k.isupper()})
     return env
 
 
@@ -2826,10 +2952,11 @@ def _guarded(args: List[str]) -> List[str]:
 
 
 def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool = True,
-         wrap: Optional[_Wrap] = None, settings: Optional[Dict[str, str]] = None) -> Optional[str]:
+         wrap: Optional[_Wrap] = None, settings: Optional[Dict[str, str]] = None,
+         timeout: Optional[float] = None) -> Optional[str]:
     """Run git (see _git_run); return stdout, or raise ParallelError carrying git's own
     message. With ``check=False`` a failure returns None instead."""
-    proc = _git_run(args, cwd, input, wrap, settings)
+    proc = _git_run(args, cwd, input, wrap, settings, timeout)
     if proc.returncode != 0 and not check:
         return None
     if proc.returncode != 0:
@@ -2870,11 +2997,21 @@ def _git_config_env(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, 
     return variables
 
 
+def _digest(data: Optional[bytes]) -> Optional[str]:
+    """A short sha256 of ``data`` (None for None)."""
+    import hashlib
+    return None if data is None else hashlib.sha256(data).hexdigest()[:16]
+
+
 def _read_bytes(path: str) -> Optional[bytes]:
-    """A file's contents, or None when it cannot be read."""
+    """A regular file's contents, or None when it cannot be read (a FIFO or a device put
+    there is not opened: it could hang or act)."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            return f.read() if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
     except OSError:
         return None
 
@@ -3070,7 +3207,13 @@ _INSTALL_BWRAP = ("install it: apt-get install bubblewrap (Debian, Ubuntu), dnf 
                   "bubblewrap (Fedora), pacman -S bubblewrap (Arch)")
 # Credential stores in HOME that are not there inside unless --sandbox-allow names them.
 _SECRETS = (".ssh", ".aws", ".gnupg", ".netrc", ".git-credentials", ".docker/config.json",
-            ".kube", ".config/gcloud", ".config/gh", ".azure", ".pypirc")
+            ".kube", ".config/gcloud", ".config/gh", ".azure", ".pypirc", ".npmrc",
+            ".config/git/credentials", ".cargo/credentials", ".cargo/credentials.toml",
+            ".config/containers/auth.json", ".pgpass", ".vault-token", ".huggingface/token",
+            ".cache/huggingface/token", ".terraform.d/credentials.tfrc.json", ".config/hub",
+            ".gem/credentials", ".password-store", ".local/share/keyrings", ".config/op",
+            # X11 cookies: with the host's network, a display is one abstract socket away.
+            ".Xauthority", ".ICEauthority")
 # Folders in HOME that start empty and writable inside: package caches, which their tools write.
 _FRESH = (".npm", ".cache/pip", ".cache/uv", ".cache/pypoetry", ".cache/pre-commit",
           ".cache/go-build", ".cache/node-gyp", ".cache/yarn", ".cache/pnpm", ".cache/deno",
@@ -3083,6 +3226,16 @@ _STATE_COPY_LIMIT = 64 << 20  # the same for the files of a CLI's state folder
 _BRING_BACK_LIMIT = 256 << 20  # bytes of one session file brought back out of a worker's HOME
 _CREDENTIAL_LIMIT = 1 << 20
 _SANDBOX_STATE = "architect-parallel-sandbox-"  # a run's private folder: this, its token, -XXXX
+# The system calls nothing inside may make, by the architecture a process runs as (the audit
+# arch of seccomp, and the call numbers): add_key, request_key and keyctl. The kernel's
+# keyrings are the runner's (a root runner's session keyring holds Kerberos tickets and disk
+# keys, whoever runs the sandbox) or the user's own.
+_SECCOMP_DENIED = {
+    "x86_64": ((0xC000003E, (248, 249, 250, 0x400000F8, 0x400000F9, 0x400000FA)),  # and x32
+               (0x40000003, (286, 287, 288))),  # i386 programs
+    "aarch64": ((0xC00000B7, (217, 218, 219)), (0x40000028, (309, 310, 311))),  # and arm
+    "riscv64": ((0xC00000F3, (217, 218, 219)),),
+}
 # Inside, where a worker's private object folder is (GIT_OBJECT_DIRECTORY).
 _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
 
@@ -3115,7 +3268,10 @@ def _open_beneath(root: str, rel: str) -> Optional[int]:
     except OSError:
         return None
     try:
-        # O_NONBLOCK: a FIFO an agent left there must not hang the runner.
+        # Looked at first: opening a device can do something. O_NONBLOCK: a FIFO put there
+        # meanwhile must not hang the runner.
+        if not stat.S_ISREG(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
+            return None
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                      dir_fd=folder)
     except OSError:
@@ -3163,6 +3319,73 @@ def _unlink_beneath(root: str, rel: str) -> None:
         pass
     finally:
         os.close(folder)
+
+
+def _seccomp_program() -> Optional[bytes]:
+    """A seccomp filter (classic BPF, as bwrap --seccomp reads it) that makes the calls of
+    _SECCOMP_DENIED fail with EPERM and lets every other through; None on an architecture
+    it does not know."""
+    import platform
+    import struct
+    denied = _SECCOMP_DENIED.get(platform.machine())
+    if not denied:
+        return None
+    load, jump_eq, ret = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, _ERRNO(EPERM)
+    blocks = []
+    for arch, calls in denied:
+        # Each block: the arch (seccomp_data.arch, offset 4) or on to the next block; the
+        # call (offset 0); each denied number jumps to "deny", the rest are allowed.
+        blocks.append([(load, 0, 0, 4), ("arch", arch), (load, 0, 0, 0)]
+                      + [("call", n) for n in calls] + [(ret, 0, 0, allow)])
+    program: List["tuple[int, int, int, int]"] = []
+    deny_at = sum(len(b) for b in blocks) + 1  # after "allow anything else"
+    for block in blocks:  # (a jump's offset counts from the instruction after it)
+        start = len(program)
+        for i, item in enumerate(block):
+            here = start + i
+            if item[0] == "arch":  # not this arch: on to the next block
+                program.append((jump_eq, 0, start + len(block) - here - 1, item[1]))
+            elif item[0] == "call":
+                program.append((jump_eq, deny_at - here - 1, 0, item[1]))
+            else:
+                program.append(item)  # type: ignore[arg-type]
+    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
+    return b"".join(struct.pack("=HBBI", *op) for op in program)
+
+
+def _walk(top: str) -> Iterator["tuple[str, List[str], List[str]]"]:
+    """``os.walk(top)``, top down, never into a link, and without recursion: a tree an agent
+    made may be thousands of folders deep. A folder that cannot be read is left out."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        dirs = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+        files = sorted(e.name for e in entries if not e.is_dir(follow_symlinks=False))
+        yield folder, dirs, files
+        stack.extend(os.path.join(folder, d) for d in reversed(dirs))
+
+
+def _remove_tree(path: str) -> None:
+    """Remove the folder ``path`` and all in it, never following a link, however deep
+    (shutil.rmtree recurses) and whatever modes an agent left on the folders in it."""
+    try:
+        shutil.rmtree(path)  # never follows a link
+        return
+    except FileNotFoundError:
+        return
+    except (OSError, RecursionError):
+        pass
+    import subprocess
+    # (chmod -R and rm -r never follow a link they meet on the way)
+    subprocess.run(["chmod", "-R", "u+rwX", "--", path], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["rm", "-rf", "--", path], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _no_links(path: str) -> bool:
@@ -3345,6 +3568,18 @@ class _Sandbox:
             real_paths.append(real)
         return real_paths
 
+    @staticmethod
+    def allowable(path: str, top: str) -> bool:
+        """Whether ``path`` is a place worth naming ``--sandbox-allow`` for, when a worker was
+        refused a write there: not the repository, not the system's folders, not a credential
+        store or HOME itself (an agent can print any path it likes)."""
+        home = os.path.expanduser("~")
+        system = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/proc",
+                  "/sys", "/dev", "/run", "/var", "/opt", "/srv")
+        return os.path.isabs(path) and path not in ("/", home) and not _inside(top, path) and \
+            not any(_inside(s, path) for s in system) and \
+            not any(_inside(os.path.join(home, s), path) for s in _SECRETS)
+
     # -- one run ---------------------------------------------------------
 
     def start(self, repo: _Repo, adapter: _Adapter, env: Dict[str, str], program: str,
@@ -3402,7 +3637,7 @@ class _Sandbox:
         (git refuses a repository another user owns)."""
         import glob
         for folder in glob.glob(os.path.join(_temp_root(), f"{_SANDBOX_STATE}{token}-*")):
-            shutil.rmtree(folder, ignore_errors=True)  # never follows a link
+            _remove_tree(folder)
         if not _is_root():
             return
         paths = [os.path.join(repo.top, n) for n in os.listdir(repo.top) if n.startswith(WORKTREE_PREFIX)]
@@ -3458,7 +3693,7 @@ class _Sandbox:
             self._stage.stdout.close()
             self._stage = None
         if self.state:
-            shutil.rmtree(self.state, ignore_errors=True)  # never follows a link
+            _remove_tree(self.state)
             self.state = ""
 
     def box(self, repo: _Repo, worktree: str, branch: str, adapter: _Adapter, program: str,
@@ -3503,6 +3738,8 @@ class _Box:
         self._points: List[str] = []  # the mount points of its view
         self._cli: Optional[str] = None  # the CLI's state folder (real path), see _Home
         self._refs: Dict[str, bytes] = {}  # the refs it was given, to say what it changed
+        self._given: "set[str]" = set()  # the session files copied in (continue)
+        self._seccomp: Optional[int] = None  # the open seccomp filter (see _seccomp_program)
         self._packed: Dict[str, str] = {}  # the same, of packed-refs
 
     def path(self, name: str) -> str:
@@ -3514,7 +3751,7 @@ class _Box:
     def make(self, program: str, env: Dict[str, str], allowed: List[str],
              task_file: Optional[str], session: Optional[str]) -> None:
         """Make its private folders and HOME, and the command line (see _Sandbox.box)."""
-        self.admin = self._admin_folder()
+        self.admin = self.repo.admin_folder(self.worktree)
         for name in ("tmp", "var-tmp", "objects", "refs", "logs"):
             os.mkdir(self.path(name), 0o700)
         self._give_refs()
@@ -3541,6 +3778,15 @@ class _Box:
         for path in sorted({program, os.path.realpath(program)}):
             if any(_inside(hidden, path) for hidden in ("/tmp", "/var/tmp", "/run")):
                 argv += ["--ro-bind", path, path]
+        program = _seccomp_program()
+        if program is not None:  # read by each start (see command): its offset goes back to 0
+            with open(self.path("seccomp"), "wb") as f:
+                f.write(program)
+            self._seccomp = os.open(self.path("seccomp"), os.O_RDONLY)
+            argv += ["--seccomp", str(self._seccomp)]
+        # The run's private folder, where the system's temporary folder is not /tmp.
+        if not any(_inside(t, self.sandbox.state) for t in ("/tmp", "/var/tmp")):
+            argv += ["--tmpfs", self.sandbox.state]
         self.argv = argv + ["--setenv", "TMPDIR", "/tmp",
                             "--setenv", "GIT_OBJECT_DIRECTORY", _INSIDE_OBJECTS,
                             "--setenv", "GIT_ALTERNATE_OBJECT_DIRECTORIES",
@@ -3563,22 +3809,6 @@ class _Box:
         env["TMPDIR"] = "/tmp"
         env.update(_git_config_env(env, self.settings))
 
-    def _admin_folder(self) -> str:
-        """The worktree's own git folder, as its ``.git`` file names it: it must be a folder
-        of the repository's ``worktrees/`` that names the worktree back."""
-        named = (_read_beneath(self.worktree, ".git", 4096) or b"").decode(
-            "utf-8", "surrogateescape").strip()
-        admin = named[len("gitdir: "):] if named.startswith("gitdir: ") else ""
-        admin = os.path.realpath(os.path.join(self.worktree, admin)) if admin else ""
-        folder = os.path.realpath(os.path.join(self.repo.common_dir, "worktrees"))
-        if not admin or os.path.dirname(admin) != folder or not os.path.isdir(admin):
-            raise ParallelError(f"--sandbox: {self.worktree}/.git does not name a worktree "
-                                "folder of this repository")
-        back = (_read_beneath(admin, "gitdir", 4096) or b"").decode("utf-8", "surrogateescape")
-        if os.path.realpath(back.strip()) != os.path.join(self.worktree, ".git"):
-            raise ParallelError(f"--sandbox: {admin} does not belong to {self.worktree}")
-        return admin
-
     @staticmethod
     def _make_empty(folder: str, name: str) -> None:
         """``folder/name`` as an empty file of the runner's, whatever was there (a link too)."""
@@ -3591,7 +3821,7 @@ class _Box:
         """Give ``top`` and everything under it to the sandbox's user (a root runner)."""
         uid = self.sandbox.host_id
         os.lchown(top, uid, uid)
-        for folder, dirs, files in os.walk(top):  # never into a link
+        for folder, dirs, files in _walk(top):
             for name in dirs + files:
                 os.lchown(os.path.join(folder, name), uid, uid)
 
@@ -3614,7 +3844,7 @@ class _Box:
         refs = os.path.join(self.repo.common_dir, "refs")
         mine = os.path.join("heads", self.branch)
         others = os.path.join("heads", os.path.dirname(BRANCH_PREFIX), "")
-        for folder, _dirs, files in os.walk(refs):  # never into a link
+        for folder, _dirs, files in _walk(refs):
             inside = os.path.relpath(folder, refs)
             os.makedirs(os.path.normpath(os.path.join(self.path("refs"), inside)), exist_ok=True)
             for name in files:
@@ -3643,7 +3873,7 @@ class _Box:
         without the other worktrees' folders or the runner's state."""
         top, common = self.repo.top, self.repo.common_dir
         argv = ["--tmpfs", top]
-        for entry in sorted(os.scandir(top), key=lambda e: e.name):
+        for entry in _entries(top):
             if entry.name.startswith(WORKTREE_PREFIX) or entry.path == common:
                 continue
             if entry.is_symlink():
@@ -3653,7 +3883,7 @@ class _Box:
         git = self.path("git")
         os.mkdir(git, 0o700)
         inner: List[str] = []
-        for entry in sorted(os.scandir(common), key=lambda e: e.name):
+        for entry in _entries(common):
             target = os.path.join(git, entry.name)
             if entry.name in ("refs", "logs", "worktrees", _STATE_DIR):
                 continue
@@ -3701,6 +3931,20 @@ class _Box:
         spec = self.adapter.home
         folder = self._cli = _expand(spec.folder(env), home) if spec else None
         rules: Dict[str, str] = {name: "hide" for name in _SECRETS}
+        argv: List[str] = []
+        account = _account_home()
+        for top in [home] + ([account] if account and account != home else []):
+            for name in _SECRETS:  # where a link (a dotfiles folder) keeps one, it goes too
+                path = os.path.join(top, name)
+                real = os.path.realpath(path)
+                if real == path or not os.path.lexists(real):
+                    continue
+                if _inside(home, real) and real != home:
+                    rules[os.path.relpath(real, home)] = "hide"
+                elif os.path.isdir(real):
+                    argv += ["--tmpfs", real]
+                else:
+                    argv += ["--ro-bind", "/dev/null", real]
         rules.update({name: "fresh" for name in _FRESH})
         for name in (spec.files(env) if spec else []):
             name = _expand(name, home)
@@ -3708,7 +3952,7 @@ class _Box:
                 rules[os.path.relpath(name, home)] = "copy"
         if folder and _inside(home, folder) and folder != home:
             rules[os.path.relpath(folder, home)] = "state"
-        argv: List[str] = []
+        masks, argv = argv, []  # (the masks go after the layers they are in)
         for real in [home] + ([folder] if folder and not _inside(home, folder) else []):
             copy = self.path(f"home-{len(self._layers)}")
             os.mkdir(copy, 0o700)
@@ -3716,7 +3960,6 @@ class _Box:
             argv += ["--bind", copy, real]
             argv += (self._fill(real, copy, "", rules) if real == home
                      else self._state_folder(real, copy))
-        account = _account_home()
         if account and os.path.isdir(account) and not _inside(home, account) \
                 and not _inside(account, home):
             for name in _SECRETS:
@@ -3725,6 +3968,7 @@ class _Box:
                     argv += ["--tmpfs", path]
                 elif os.path.lexists(path):
                     argv += ["--ro-bind", "/dev/null", path]
+        argv += masks
         if folder and session and spec and spec.session:
             for rel in spec.session(folder, self.worktree, session):
                 self._copy_in(folder, rel)
@@ -3734,34 +3978,43 @@ class _Box:
         """Fill ``copy``, the private copy of the folder ``real`` (``rel`` in HOME), by the
         ``rules`` (HOME-relative path: hide, fresh, copy, state); return its read-only binds."""
         argv: List[str] = []
-        try:
-            entries = sorted(os.scandir(real), key=lambda e: e.name)
-        except OSError:
-            return argv
-        for entry in entries:
+        for entry in _entries(real):
             name = os.path.join(rel, entry.name)
             rule = rules.get(name)
             target = os.path.join(copy, entry.name)
             if rule == "hide":
                 continue
+            below = any(key.startswith(name + os.sep) for key in rules)  # a rule below it
             if rule == "state" and os.path.isdir(entry.path):  # (through a link too)
                 os.mkdir(target, 0o700)
                 argv += self._state_folder(entry.path, target)
+            elif below and os.path.isdir(entry.path):  # (a link too: ~/.config -> dotfiles/)
+                os.mkdir(target, 0o700)
+                argv += self._fill(entry.path, target, name, rules)
             elif entry.is_symlink():
                 with contextlib.suppress(OSError):
                     os.symlink(os.readlink(entry.path), target)
             elif entry.is_dir(follow_symlinks=False):
-                if any(key.startswith(name + os.sep) for key in rules):  # a rule below it
-                    os.mkdir(target, 0o700)
-                    argv += self._fill(entry.path, target, name, rules)
-                elif rule == "fresh":
+                if rule == "fresh":
                     os.mkdir(target, 0o700)
                 else:
-                    argv += self._copy_or_bind_folder(entry.path, target)
-            elif entry.is_file(follow_symlinks=False):
+                    argv += self._copy_or_bind_folder(entry.path, target, readable=self._readable)
+            elif entry.is_file(follow_symlinks=False) and (rule == "copy" or
+                                                           self._readable(entry.path)):
                 argv += self._copy_or_bind(entry.path, target,
                                            _STATE_COPY_LIMIT if rule == "copy" else _COPY_LIMIT)
         return argv
+
+    def _readable(self, path: str) -> bool:
+        """Whether the sandbox's user could read ``path`` as it is (a root runner's copies of
+        HOME become that user's: only what everyone may read is copied, but the CLI's own)."""
+        if self.sandbox.host_id is None:
+            return True
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        return bool(st.st_mode & (0o005 if stat.S_ISDIR(st.st_mode) else 0o004))
 
     def _state_folder(self, real: str, copy: str) -> List[str]:
         """The CLI's state folder: its files and small folders private copies; of its large
@@ -3769,11 +4022,7 @@ class _Box:
         empty and writable."""
         argv: List[str] = []
         keep = self.adapter.home.keep if self.adapter.home else ()
-        try:
-            entries = sorted(os.scandir(real), key=lambda e: e.name)
-        except OSError:
-            return argv
-        for entry in entries:
+        for entry in _entries(real):
             target = os.path.join(copy, entry.name)
             if entry.is_symlink():
                 with contextlib.suppress(OSError):
@@ -3785,11 +4034,15 @@ class _Box:
         return argv
 
     @staticmethod
-    def _copy_or_bind_folder(path: str, target: str, fresh: bool = False) -> List[str]:
+    def _copy_or_bind_folder(path: str, target: str, fresh: bool = False,
+                             readable: Optional[Callable[[str], bool]] = None) -> List[str]:
         """A private copy of the folder ``path`` at ``target`` when it is small (see
-        _FOLDER_COPY_LIMIT), else a read-only view of it (``fresh``: an empty folder)."""
+        _FOLDER_COPY_LIMIT), of what in it is ``readable``; else a read-only view of it
+        (``fresh``: an empty folder)."""
+        if readable and not readable(path):
+            return []
         entries, size = 0, 0
-        for folder, dirs, files in os.walk(path):  # never into a link
+        for folder, dirs, files in _walk(path):
             entries += len(dirs) + len(files)
             for name in files:
                 with contextlib.suppress(OSError):
@@ -3798,7 +4051,9 @@ class _Box:
                 break
         else:
             try:
-                shutil.copytree(path, target, symlinks=True)
+                shutil.copytree(path, target, symlinks=True, ignore=None if readable is None else (
+                    lambda folder, names: [n for n in names if not os.path.islink(
+                        os.path.join(folder, n)) and not readable(os.path.join(folder, n))]))
                 return []
             except (OSError, shutil.Error):
                 shutil.rmtree(target, ignore_errors=True)
@@ -3828,17 +4083,15 @@ class _Box:
         return None
 
     def _copy_in(self, folder: str, rel: str) -> None:
-        """Copy the session ``rel`` of the CLI folder ``folder`` into its private copy."""
+        """Copy the session file ``rel`` of the CLI folder ``folder`` into its private copy."""
         private = self._private(folder)
         source = os.path.join(folder, rel)
-        if private is None or not os.path.lexists(source):
+        if private is None or os.path.islink(source) or not os.path.isfile(source):
             return
         target = os.path.normpath(os.path.join(*private, rel))
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        if os.path.isdir(source) and not os.path.islink(source):
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        elif os.path.isfile(source) and not os.path.islink(source):
-            shutil.copy2(source, target)
+        shutil.copy2(source, target)
+        self._given.add(rel)
 
     # -- using it ------------------------------------------------------------
 
@@ -3866,7 +4119,14 @@ class _Box:
                             f"on the way) a link, where its sandbox mounts {point}; refusing to "
                             "start anything")
                     break
+        if self._seccomp is not None:
+            os.lseek(self._seccomp, 0, os.SEEK_SET)
         return [*self.argv, "--chdir", cwd, "--"]
+
+    @property
+    def fds(self) -> "tuple[int, ...]":
+        """The descriptors a command started within must be given (Popen's pass_fds)."""
+        return () if self._seccomp is None else (self._seccomp,)
 
     @staticmethod
     def _real_folders(root: str, rel: str) -> bool:
@@ -3885,11 +4145,12 @@ class _Box:
 
     def wrap(self, *extra: str) -> _Wrap:
         """What a git the runner starts inside runs within (see _git_popen)."""
-        return _Wrap(lambda cwd: [*self.command(cwd), *extra], self.settings)
+        return _Wrap(lambda cwd: [*self.command(cwd), *extra], self.settings, self.fds)
 
     # -- ending it -----------------------------------------------------------
 
-    def close(self, result: WorkerResult, warn: Callable[[str], None]) -> None:
+    def close(self, result: WorkerResult, warn: Callable[[str], None],
+              timeout: Optional[float] = None) -> None:
         """When the worker ended: sweep its worktree's git folder first; then bring in its
         objects and branch (a problem fails it); say which refs of its own are thrown away;
         bring back what its CLI must keep (its session, a refreshed credential); give the
@@ -3899,7 +4160,7 @@ class _Box:
             problem = None
             if os.path.isdir(self.worktree):
                 try:
-                    problem = self._import_objects() or self._take_branch()
+                    problem = self._import_objects(timeout) or self._take_branch()
                 except (ParallelError, OSError) as exc:
                     problem = f"cannot bring its work in: {exc}"
             if problem:  # and its worktree's HEAD log may name what did not come in
@@ -3908,79 +4169,99 @@ class _Box:
             elif planted:
                 result.status = "failed"
                 result.error = ("the agent left symbolic links or refs in the git folder, "
-                                f"removed: {', '.join(planted[:5])}"
+                                f"removed: {_shorten(', '.join(planted[:5]), 300)}"
                                 + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
             thrown = self._thrown_refs()
             if thrown:
                 warn(f"worker {result.worker_id}: refs it made in its sandbox are thrown away: "
-                     + ", ".join(thrown[:5]) + (f" and {len(thrown) - 5} more" if len(thrown) > 5
-                                                else "")
+                     + _shorten(", ".join(thrown[:5]), 300)
+                     + (f" and {len(thrown) - 5} more" if len(thrown) > 5 else "")
                      + f" (its work is what is on {self.branch})")
             self._bring_back(result.session_id, warn)
+        except Exception as exc:  # noqa: BLE001 - what a worker left fails it, not the run
+            result.status = "failed"
+            result.error = f"cannot take its work back: {type(exc).__name__}: {_shorten(str(exc), 200)}"
         finally:
             self.discard()
 
     def discard(self) -> None:
         """Give the worktree and its git folder back to the runner (a root runner: git
         refuses a repository another user owns) and throw the private folders away."""
+        if self._seccomp is not None:
+            os.close(self._seccomp)
+            self._seccomp = None
         if self.sandbox.host_id is not None:
             for path in (self.worktree, os.path.join(self.worktree, ".git"), self.admin):
                 if path and os.path.lexists(path):
                     with contextlib.suppress(OSError):
                         os.lchown(path, os.getuid(), os.getgid())
-        shutil.rmtree(self.folder, ignore_errors=True)  # never follows a link
+        _remove_tree(self.folder)
 
     def _sweep(self) -> List[str]:
         """Remove what the worker left in its worktree's git folder that a git outside would
-        follow: symbolic links, and refs there that are not a plain commit id. Returns them."""
+        follow: symbolic links, and refs there that are not a plain commit id. Returns them.
+        (Nothing of the worker runs any more: its sandbox's processes are gone with it.)"""
         planted = []
-        for folder, dirs, files in os.walk(self.admin):  # never into a link
-            for name in dirs + files:
-                rel = os.path.relpath(os.path.join(folder, name), self.admin)
-                st = _lstat_beneath(self.admin, rel)
-                bad = st is not None and stat.S_ISLNK(st.st_mode)
-                if not bad and st is not None and stat.S_ISREG(st.st_mode) \
-                        and rel.startswith("refs" + os.sep) and not name.endswith(".lock"):
-                    head = (_read_beneath(self.admin, rel, 100) or b"").strip()
-                    bad = not re.fullmatch(rb"[0-9a-f]{40}([0-9a-f]{24})?", head)
-                if bad:
-                    _unlink_beneath(self.admin, rel)
-                    planted.append(os.path.relpath(os.path.join(folder, name), self.repo.common_dir))
+        for folder, _dirs, files in _walk(self.admin):  # never into a link
+            for name in files:
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, self.admin)
+                try:
+                    mode = os.lstat(path).st_mode
+                except OSError:
+                    continue
+                if stat.S_ISLNK(mode) or (
+                        stat.S_ISREG(mode) and rel.startswith("refs" + os.sep)
+                        and not name.endswith(".lock") and not re.fullmatch(
+                            rb"[0-9a-f]{40}([0-9a-f]{24})?", (_read_bytes(path) or b"")[:100].strip())):
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+                    planted.append(os.path.relpath(path, self.repo.common_dir))
         return planted
 
-    def _import_objects(self) -> Optional[str]:
+    def _import_objects(self, timeout: Optional[float]) -> Optional[str]:
         """Bring the objects the worker made into the repository; why not, or None. They are
         listed and packed in its sandbox (reading only what the worker could: no alternates
         or links of its own lead elsewhere) and indexed outside by ``git index-pack``, which
         hashes each again: an object cannot claim another's id."""
         import subprocess
         private = self.path("objects")
-        for folder, dirs, files in os.walk(private):
+        for folder, dirs, files in _walk(private):
             if any(os.path.islink(os.path.join(folder, n)) for n in dirs + files):
                 return "its object folder holds symbolic links"
-        shutil.rmtree(os.path.join(private, "info"), ignore_errors=True)  # its own alternates
+        _remove_tree(os.path.join(private, "info"))  # its own alternates
         listed = _git_run(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"],
-                          self.worktree, wrap=self.wrap("env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="))
+                          self.worktree, wrap=self.wrap("env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="),
+                          timeout=timeout)
         if listed.returncode != 0:
             return ("cannot read its objects: "
                     + (_last_meaningful_line(listed.stderr.decode("utf-8", "replace")) or "git failed"))
         # Only what the repository lacks: an id it has keeps its own content, whatever the
         # worker wrote under it.
         known = _git_run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], self.repo.top,
-                         input=listed.stdout)
+                         input=listed.stdout, timeout=timeout)
         new = b"".join(line.split(b" ")[0] + b"\n" for line in known.stdout.splitlines()
                        if line.endswith(b" missing"))
         if known.returncode != 0 or not new:
             return None if known.returncode == 0 else "cannot compare its objects with yours"
         pack = _git_popen(["pack-objects", "--stdout", "-q"], self.worktree, wrap=self.wrap(),
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          start_new_session=True)
         index = _git_popen(["index-pack", "--stdin", "--fix-thin", "--strict"], self.repo.top,
-                           stdin=pack.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                           stdin=pack.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           start_new_session=True)
         pack.stdout.close()
         with contextlib.suppress(OSError):  # (a pack-objects that died says so below)
             pack.stdin.write(new)
             pack.stdin.close()
-        _out, err = index.communicate()
+        try:
+            _out, err = index.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for proc in (pack, index):
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            return f"bringing its objects in took more than {timeout:g}s (stopped)"
         if pack.wait() != 0 or index.returncode != 0:
             return ("cannot bring its objects in: "
                     + (_last_meaningful_line(err.decode("utf-8", "replace")) or "git failed"))
@@ -4015,7 +4296,7 @@ class _Box:
         aside), its stash among them: thrown away with it."""
         found, refs = [], self.path("refs")
         mine = os.path.join("heads", self.branch)
-        for folder, _dirs, files in os.walk(refs):
+        for folder, _dirs, files in _walk(refs):
             for name in files:
                 rel = os.path.relpath(os.path.join(folder, name), refs)
                 if rel != mine and not name.endswith(".lock") and \
@@ -4032,8 +4313,9 @@ class _Box:
 
     def _bring_back(self, session: Optional[str], warn: Callable[[str], None]) -> None:
         """Bring what the CLI must keep out of the private HOME into the real one, file by file,
-        checked: the files of its session (for continue), and the credentials it refreshed
-        (the same keys, the same account)."""
+        never through a link: the files of its session, when they are those it was given
+        (continue) or new, not a session of yours it claims; and a credential it refreshed,
+        when that is plainly the same login (see _refreshed)."""
         spec, folder = self.adapter.home, self._cli
         private = self._private(folder) if folder else None
         if spec is None or folder is None or private is None:
@@ -4044,34 +4326,26 @@ class _Box:
             new = _read_beneath(root, os.path.join(below, name), _CREDENTIAL_LIMIT + 1)
             if old is None or new is None or new == old:
                 continue
-            if len(new) > _CREDENTIAL_LIMIT or not _same_account(old, new):
-                warn(f"{os.path.join(folder, name)}: the copy the CLI changed in its sandbox does "
-                     "not look like a refreshed credential of the same account; yours is kept")
+            if len(new) > _CREDENTIAL_LIMIT or not _refreshed(old, new):
+                warn(f"{_shorten(os.path.join(folder, name), 200)}: the CLI changed it in its "
+                     "sandbox, not plainly as a refresh of the same login; yours is kept (if "
+                     "the CLI then says you are logged out, log in again)")
                 continue
             _write_bytes(os.path.join(folder, name), new)
         st = _lstat_beneath(root, below) if below != "." else os.lstat(root)
         if not spec.session or not session or st is None or not stat.S_ISDIR(st.st_mode):
             return
         for rel in spec.session(os.path.normpath(os.path.join(root, below)), self.worktree, session):
-            for name in self._files_under(root, os.path.normpath(os.path.join(below, rel))):
-                data = _read_beneath(root, name, _BRING_BACK_LIMIT + 1)
-                target = os.path.join(folder, os.path.relpath(name, below))
-                if data is not None and len(data) <= _BRING_BACK_LIMIT and _read_bytes(target) != data:
-                    os.makedirs(os.path.dirname(target), exist_ok=True)
-                    _write_bytes(target, data)
-
-    @staticmethod
-    def _files_under(root: str, rel: str) -> List[str]:
-        """The regular files at or under ``rel`` in ``root`` (relative to it), no link followed."""
-        st = _lstat_beneath(root, rel)
-        if st is None or stat.S_ISLNK(st.st_mode):
-            return []
-        if stat.S_ISREG(st.st_mode):
-            return [rel]
-        found = []
-        for folder, _dirs, files in os.walk(os.path.join(root, rel)):  # never into a link
-            found += [os.path.relpath(os.path.join(folder, name), root) for name in files]
-        return found
+            target = os.path.join(folder, rel)
+            if rel not in self._given and os.path.lexists(target):
+                warn(f"worker's CLI said its session is {session}, which it was not given: "
+                     f"{_shorten(target, 200)} is kept as it was")
+                continue
+            data = _read_beneath(root, os.path.normpath(os.path.join(below, rel)),
+                                 _BRING_BACK_LIMIT + 1)
+            if data is not None and len(data) <= _BRING_BACK_LIMIT and _read_bytes(target) != data:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                _write_bytes(target, data)
 
 
 # A line saying a write was refused as read-only (EROFS: a read-only mount), or not allowed
@@ -4108,10 +4382,19 @@ class _Wrap:
     folder it runs in, is the command line before git's; ``settings``, the git settings of
     the gits there."""
 
-    __slots__ = ("command", "settings")
+    __slots__ = ("command", "settings", "fds")
 
-    def __init__(self, command: Callable[[str], List[str]], settings: Dict[str, str]):
-        self.command, self.settings = command, settings
+    def __init__(self, command: Callable[[str], List[str]], settings: Dict[str, str],
+                 fds: "tuple[int, ...]" = ()):
+        self.command, self.settings, self.fds = command, settings, fds  # fds: see _Box.fds
+
+
+def _entries(folder: str) -> List[os.DirEntry]:
+    """The entries of ``folder`` by name ([] when it cannot be read)."""
+    try:
+        return sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return []
 
 
 def _expand(path: str, home: str) -> str:
@@ -4150,25 +4433,55 @@ def _packed_refs(data: Optional[bytes]) -> Dict[str, str]:
     return found
 
 
-def _same_account(old: bytes, new: bytes) -> bool:
-    """Whether ``new`` looks like ``old`` refreshed: JSON objects with the same keys, the same
-    values under any key naming an account or e-mail, at any depth."""
+# In a credential file, the keys whose values a refresh changes, and those naming whose it is.
+_TOKEN_KEY = _LazyPattern(r"token|expir|refresh", re.I)
+_IDENTITY_KEY = _LazyPattern(r"account|e-?mail|^sub$|^active$|user_?id", re.I)
+
+
+def _refreshed(old: bytes, new: bytes) -> bool:
+    """Whether the credential file ``new`` is plainly ``old`` refreshed: JSON objects of the
+    same shape in which only tokens and expiry times changed (none appeared from nothing),
+    and which name whose login it is (an account id, an e-mail address, or the claims of an
+    ``id_token``) the same way. A file that names no one (Claude Code's) is never taken: a
+    hijacked agent could put another login's tokens in it."""
     import json
     try:
         a, b = json.loads(old), json.loads(new)
     except (ValueError, RecursionError):
         return False
+    who: "List[tuple]" = []  # (old, new) of every identity found
 
-    def same(x: object, y: object, depth: int = 0) -> bool:
-        if isinstance(x, dict) and isinstance(y, dict):
-            if set(x) != set(y) or depth > 4:
+    def same(x: object, y: object, depth: int) -> bool:
+        if not isinstance(x, dict) or not isinstance(y, dict):
+            return x == y
+        if set(x) != set(y) or depth > 6:
+            return False
+        for key in x:
+            if _IDENTITY_KEY.search(key):
+                who.append((x[key], y[key]))
+            if _TOKEN_KEY.search(key) and not isinstance(x[key], (dict, list)):
+                if x[key] is None and y[key] is not None:
+                    return False
+                if key.lower() == "id_token":
+                    who.append((_jwt_claims(x[key]), _jwt_claims(y[key])))
+            elif not same(x[key], y[key], depth + 1):
                 return False
-            return all(same(x[k], y[k], depth + 1) if isinstance(x[k], dict) else
-                       (x[k] == y[k] if re.search(r"account|email", k, re.I) else True)
-                       for k in x)
-        return not isinstance(x, dict) and not isinstance(y, dict)
+        return True
 
-    return isinstance(a, dict) and same(a, b)
+    return isinstance(a, dict) and same(a, b, 0) and bool(who) and all(
+        o == n and o not in (None, "", {}) for o, n in who)
+
+
+def _jwt_claims(token: object) -> dict:
+    """Who a JSON Web Token names: its ``sub`` and ``email`` claims ({} when unreadable)."""
+    import base64
+    import json
+    try:
+        payload = str(token).split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError, TypeError):
+        return {}
+    return {k: claims.get(k) for k in ("sub", "email")} if isinstance(claims, dict) else {}
 
 
 def _temp_root() -> str:
@@ -5499,13 +5812,21 @@ def _save_last_run(repo: _Repo, run_info: dict, results: List[WorkerResult]) -> 
 
 
 def _load_last_run(repo: _Repo) -> dict:
+    """The last run's saved results ({} when there are none); results whose paths, branch,
+    commit or status are not text are left out (the file may have been edited)."""
     import json
     try:
-        with open(os.path.join(repo.common_dir, _STATE_DIR, "last-run.json"), encoding="utf-8") as f:
-            data = json.load(f)
-    except (OSError, ValueError):
+        data = json.loads(_read_bytes(os.path.join(repo.common_dir, _STATE_DIR,
+                                                   "last-run.json")) or b"")
+    except (ValueError, RecursionError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    if isinstance(data.get("results"), list):
+        data["results"] = [r for r in data["results"] if isinstance(r, dict) and all(
+            isinstance(r.get(k), (str, type(None))) for k in (
+                "worktree_path", "branch", "commit", "status", "sandbox"))]
+    return data
 
 
 ######################################################################
@@ -6534,6 +6855,11 @@ def _last_plan(repo: _Repo, command: str) -> "tuple[dict, dict, List[WorkerResul
     if not isinstance(saved, dict) or not isinstance(last.get("results"), list) \
             or not isinstance(saved.get("tasks"), list) or not last.get("base_commit"):
         raise ParallelError(f"there is no last run to {command} here (or an older version made it)")
+    if last.get("collected"):  # its settings come from results files: commands to run
+        raise ParallelError(f"the last results here were collected from results files, whose "
+                            f"settings (agent, setup and check commands) are not taken to run "
+                            f"anything: {command} runs here only after a run here (use 'run' "
+                            "with the plan's options and --only-workers)")
     return last, saved, [_result_from_dict(item, "last-run.json") for item in last["results"]]
 
 
@@ -6572,7 +6898,8 @@ def _cmd_continue(args: argparse.Namespace) -> int:
         return EXIT_NO_SUCCESS
     result = runner.results[0]
     results = _rank([result if r.worker_id == result.worker_id else r for r in results])
-    info = dict({k: v for k, v in last.items() if k != "results"}, spent=runner.spent)
+    info = dict({k: v for k, v in last.items() if k != "results"}, spent=runner.spent,
+                git_config=runner.config_digest)
     _save_last_run(repo, info, results)
     code = _report(args, [result], info, repo.top, follow_up=True)
     if interrupted is not None:
@@ -6667,6 +6994,9 @@ def _result_from_dict(item: object, path: str) -> WorkerResult:
         kind = _RESULT_TYPES.get(name)
         if kind and not (isinstance(value, kind) if isinstance(kind, (type, tuple)) else kind(value)):
             raise ParallelError(f"{path}: worker {values.get('worker_id')!r}: bad {name} {value!r}")
+    if values["branch"] != f"{BRANCH_PREFIX}{values['worker_id']}":
+        raise ParallelError(f"{path}: worker {values['worker_id']}: its branch must be "
+                            f"{BRANCH_PREFIX}{values['worker_id']}, not {values['branch']!r}")
     values["steps_known"] = values.get("steps") is not None
     values["cost_known"] = values.get("cost") is not None
     values["steps"] = values["steps"] if values["steps_known"] else 0
@@ -6876,10 +7206,13 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     diffs = [["diff", *stat_args, "--end-of-options", *diff_args]]
     for name in untracked:  # (git would read a FIFO an agent left there forever)
         st = _lstat_beneath(cwd, name)
-        if st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > _UNTRACKED_COUNT_LIMIT:
+            _print_err(f"note: {_shorten(name, 200)} is a new file of {st.st_size:,} bytes; not "
+                       "shown")
+        elif st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             diffs.append(["diff", "--no-index", *stat_args, "--", os.devnull, name])
         else:
-            _print_err(f"note: {name} is not a regular file; not shown")
+            _print_err(f"note: {_shorten(name, 200)} is not a regular file; not shown")
     for diff in diffs:
         code = repo.popen("--no-pager", *diff, cwd=cwd).wait()
         # 1: git diff --no-index found differences; a reader that went away early is no error
@@ -6930,6 +7263,14 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                             "before merging")
     if not repo.succeeds("symbolic-ref", "-q", "HEAD"):
         raise ParallelError("HEAD is detached: check out the branch to merge into first")
+    recorded = _load_last_run(repo).get("git_config")
+    if isinstance(recorded, str) and not args.force and \
+            recorded != _digest(_read_bytes(os.path.join(repo.common_dir, "config"))):
+        # An unsandboxed agent can write it; a merge runs what it names (signing, drivers).
+        raise ParallelError("the repository's git config changed since the last run started (an "
+                            "agent, or a command it ran, may have changed it, and a merge runs "
+                            "programs it names); look at it with 'git config --local --list', "
+                            "then merge with --force")
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
@@ -6977,11 +7318,11 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
     identity = repo.identity(repo.top)
     # Your checkout's own filters run (an LFS checkout needs them); no hook does.
     if squash:
-        proc = repo.run(*identity, "merge", "--squash", branch, filters=True)
+        proc = repo.run(*identity, "merge", "--squash", "--end-of-options", branch, filters=True)
         if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
             proc = repo.run(*identity, "commit", "-q", "--no-edit", filters=True)
     else:
-        proc = repo.run(*identity, "merge", "--no-edit", branch, filters=True)
+        proc = repo.run(*identity, "merge", "--no-edit", "--end-of-options", branch, filters=True)
     if proc.returncode != 0:
         conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
         # Put the main checkout back exactly as it was (it had no uncommitted changes).

@@ -262,31 +262,43 @@ def race_rows(tmp):
 def sandbox_rows(tmp):
     """What --sandbox bwrap costs: one command started in a worker's sandbox next to the same
     command started plainly, and a whole instant worker (setup, agent, commit, a check)."""
-    if ap._Sandbox(shutil.which("bwrap") or "bwrap").probe() is not None:
-        return [("sandbox start-up", "no sandbox here", "", "", "report")]
+    try:
+        sandbox = ap._Sandbox.resolve("bwrap", print)
+    except ap.ParallelError as exc:
+        return [("sandbox start-up", str(exc), "", "", "report")]
     repo = os.path.join(tmp, "sandbox-repo")
     os.makedirs(repo)
     make_repo(repo, 200)
-    box = ap._Sandbox(shutil.which("bwrap"))
-    git("worktree", "add", "-q", "-b", "bench-box", os.path.join(repo, ".wt"), cwd=repo)
-    admin = subprocess.run(["git", "rev-parse", "--absolute-git-dir"], cwd=os.path.join(repo, ".wt"),
-                           capture_output=True, text=True, check=True).stdout.strip()
-    prefix = box.prefix(os.path.join(repo, ".wt"), os.path.join(repo, ".git"), admin, tmp, [])
+    records = os.environ["FAKE_AGENT_RECORD"]
+    os.chmod(records, 0o777)  # (as root, the sandbox's user writes there)
+    worktree = os.path.join(repo, ap.WORKTREE_PREFIX + "1")
+    git("worktree", "add", "-q", "-b", ap.BRANCH_PREFIX + "1", worktree, cwd=repo)
+    found = ap._Repo.find(repo)
+    command = ap._AgentCommand.parse("true")
+    env = ap._clean_env()
+    sandbox.start(found, command.adapter, env, command.exe, [], "bench")
+    try:
+        box = sandbox.box(found, worktree, ap.BRANCH_PREFIX + "1", command.adapter, command.exe,
+                          env, [], None)
 
-    def timed(cmd):
-        started = time.monotonic()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=os.path.join(repo, ".wt"))
-        return time.monotonic() - started
+        def timed(cmd):
+            started = time.monotonic()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=worktree)
+            return time.monotonic() - started
 
-    rows = []
-    for label, cmd in (("true", ["true"]), ("python3 -c pass", [sys.executable, "-c", "pass"])):
-        plain, boxed = [], []
-        for _ in range(21):  # interleaved: the machine's load changes
-            plain.append(timed(cmd))
-            boxed.append(timed(prefix + cmd))
-        plain, boxed = median(plain), median(boxed)
-        rows.append((f"start `{label}` in a worker's sandbox", f"{boxed * 1000:.1f} ms",
-                     f"plainly {plain * 1000:.1f} ms", f"+{(boxed - plain) * 1000:.1f} ms", "report"))
+        rows = []
+        for label, cmd in (("true", ["true"]), ("python3 -c pass", [sys.executable, "-c", "pass"])):
+            plain, boxed = [], []
+            for _ in range(21):  # interleaved: the machine's load changes
+                plain.append(timed(cmd))
+                boxed.append(timed(box.command(worktree) + cmd))
+            plain, boxed = median(plain), median(boxed)
+            rows.append((f"start `{label}` in a worker's sandbox", f"{boxed * 1000:.1f} ms",
+                         f"plainly {plain * 1000:.1f} ms", f"+{(boxed - plain) * 1000:.1f} ms",
+                         "report"))
+        box.discard()
+    finally:
+        sandbox.stop()
     walls = {}
     for mode in ("none", "bwrap"):
         runs = []
@@ -294,8 +306,8 @@ def sandbox_rows(tmp):
             started = time.monotonic()
             subprocess.run([sys.executable, os.path.join(ROOT, "architect_parallel.py"), "run",
                             "fake:json=success", "--workers", "1", "--sandbox", mode,
-                            "--setup", "true", "--check", "true", "--force", "--quiet",
-                            "--sandbox-allow", os.environ["FAKE_AGENT_RECORD"]],
+                            "--setup", "true", "--check", "true", "--force", "--quiet"]
+                           + (["--sandbox-allow", records] if mode == "bwrap" else []),
                            cwd=repo, check=True, stdout=subprocess.DEVNULL)
             runs.append(time.monotonic() - started)
         walls[mode] = median(runs)

@@ -432,3 +432,50 @@ def test_honest_work_with_npm_pip_tmp_stash_and_a_branch(tmp_path):
     assert harness.git_out(repo, "tag") == "" and "feature" not in harness.git_out(repo, "branch")
     assert not os.path.exists("/tmp/scratch") and not os.path.exists("/var/tmp/scratch")
     guard.check(result)
+
+
+# -- continue in the sandbox: the session comes back out, and goes in again ----------------
+
+def test_claude_continue_resumes_its_session_in_the_sandbox(tmp_path, claude_bin):
+    """The first run's conversation comes back out of the worker's private HOME; continue
+    copies it into the next one, and Claude Code resumes it there (its first request of the
+    follow-up carries the first conversation)."""
+    repo = harness.make_repo(tmp_path)
+    with AnthropicStandIn("write") as standin:
+        env = e2e_claude.claude_env(tmp_path, claude_bin, standin.url, IS_SANDBOX=None)
+        first = only(e2e_claude.run(repo, env, "--models", e2e_claude.MODEL, *SANDBOX))
+        assert first["status"] == "success", harness.worker_logs(first)
+        session = first["session_id"]
+        before = len(standin.model_calls())
+        run = harness.run_tool(repo, ["continue", "1", e2e_claude.FOLLOW_UP], env, timeout=240)
+        calls = standin.model_calls()[before:]
+    result = only(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 0 and result["status"] == "success", (run, logs)
+    assert result["sandbox"] == "bwrap" and result["session_id"] == session
+    assert result["continued"][0]["resumed"] is True
+    assert AnthropicStandIn.prompts(calls[0]) == [e2e_claude.TASK, e2e_claude.FOLLOW_UP]
+    assert harness.committed_files(repo, BRANCH) == ["BYE.txt", "HELLO.txt"]
+    assert [os.path.basename(p) for p in e2e_claude.session_files(env["HOME"])] == [
+        f"{session}.jsonl"]
+
+
+def test_codex_continue_resumes_its_session_in_the_sandbox(tmp_path, codex_bin):
+    """The same for Codex: only its rollout file comes back (not its SQLite state); that is
+    what it resumes from."""
+    from standin_openai_responses import FOLLOWUP_FILE, FOLLOWUP_TASK
+    with OpenAIResponsesStandIn("hello") as standin:
+        world = e2e_codex.World(tmp_path, codex_bin, standin.base_url)
+        first = world.one(world.run(*SANDBOX))
+        assert first["status"] == "success", harness.worker_logs(first)
+        before = len(standin.model_requests())
+        run = harness.run_tool(world.repo, ["continue", "1", FOLLOWUP_TASK], world.env,
+                               timeout=float(e2e_codex.TIMEOUT) + 60)
+        posts = standin.model_requests()[before:]
+    result = world.one(run)
+    logs = harness.worker_logs(result)
+    assert run.code == 0 and result["status"] == "success", (run, logs)
+    assert result["sandbox"] == "bwrap" and result["session_id"] == first["session_id"]
+    assert e2e_codex.thread_ids(result) == [first["session_id"]], logs
+    assert posts and any(e2e_codex.TASK in text for text in standin.user_texts(posts[0]))
+    assert harness.committed_files(world.repo, BRANCH) == sorted(["HELLO.txt", FOLLOWUP_FILE])
