@@ -3463,18 +3463,19 @@ class _Sandbox:
     runner's own git commands in its worktree, see a read-only filesystem but for
 
     - its worktree, and the worktree's own folder under ``.git/worktrees/`` (index, HEAD);
-    - private folders that are thrown away when it ends: ``/tmp`` and ``/var/tmp``; a HOME
-      layer (see _Box.home); the repository's ``refs/`` and ``logs/`` (a copy: branches,
-      tags and stashes of its own; its branch is taken out, checked, when it ends); an
-      object folder (``GIT_OBJECT_DIRECTORY``: what it made is packed and hashed again on the
-      way in);
+    - private folders that are thrown away when it ends: ``/tmp`` and ``/var/tmp``; its HOME
+      (see _Box._home); the repository's git folder (see _Box._repository: files, ``refs/``
+      and ``logs/`` copies; its branch is taken out, checked, when it ends); an object
+      folder (``GIT_OBJECT_DIRECTORY``: what it made is packed and hashed again on the way
+      in);
     - the paths ``--sandbox-allow`` names.
 
     It does not see the other workers' worktrees, the runner's state, the credential stores
     of HOME, ``/run``'s sockets; ``/proc/sys`` and friends are read-only. Own user, PID, IPC,
-    UTS and cgroup namespaces, no capabilities, a new session, death with the runner. A runner
-    that is root runs it as an unprivileged user outside too (see _SANDBOX_HOST_ID), through a
-    mount namespace that lets that user reach what the worker needs (_STAGE_SCRIPT).
+    UTS and cgroup namespaces, no capabilities, no kernel keyrings (_seccomp_program), a new
+    session, death with the runner. A runner that is root runs it as an unprivileged user
+    outside too (see _SANDBOX_HOST_ID), through a mount namespace that lets that user reach
+    what the worker needs (_STAGE_SCRIPT).
     """
 
     def __init__(self, exe: str, nsenter: Optional[str] = None):
@@ -3682,12 +3683,13 @@ class _Sandbox:
 
     def stop(self) -> None:
         """End what start() made: the staging process, this run's private folder."""
+        import subprocess
         if self._stage is not None:
             with contextlib.suppress(OSError):
                 self._stage.stdin.close()
             try:
                 self._stage.wait(timeout=5)
-            except Exception:  # noqa: BLE001 - it must not outlive the run
+            except subprocess.TimeoutExpired:  # it must not outlive the run
                 self._stage.kill()
                 self._stage.wait()
             self._stage.stdout.close()
@@ -3738,9 +3740,9 @@ class _Box:
         self._points: List[str] = []  # the mount points of its view
         self._cli: Optional[str] = None  # the CLI's state folder (real path), see _Home
         self._refs: Dict[str, bytes] = {}  # the refs it was given, to say what it changed
+        self._packed: Dict[str, str] = {}  # the same, of packed-refs
         self._given: "set[str]" = set()  # the session files copied in (continue)
         self._seccomp: Optional[int] = None  # the open seccomp filter (see _seccomp_program)
-        self._packed: Dict[str, str] = {}  # the same, of packed-refs
 
     def path(self, name: str) -> str:
         """One of this box's private folders (see the class)."""
@@ -3778,10 +3780,10 @@ class _Box:
         for path in sorted({program, os.path.realpath(program)}):
             if any(_inside(hidden, path) for hidden in ("/tmp", "/var/tmp", "/run")):
                 argv += ["--ro-bind", path, path]
-        program = _seccomp_program()
-        if program is not None:  # read by each start (see command): its offset goes back to 0
+        bpf = _seccomp_program()
+        if bpf is not None:  # read by each start (see command): its offset goes back to 0
             with open(self.path("seccomp"), "wb") as f:
-                f.write(program)
+                f.write(bpf)
             self._seccomp = os.open(self.path("seccomp"), os.O_RDONLY)
             argv += ["--seccomp", str(self._seccomp)]
         # The run's private folder, where the system's temporary folder is not /tmp.
