@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import BinaryIO, Callable, Dict, Iterator, List, Optional
 
 try:
     import fcntl
@@ -114,6 +114,7 @@ _TERM_GRACE = 2.0
 # How much of the end of an agent's stdout is searched for its JSON result: a small
 # tail first (the usual case, cheap even when agents print 100 MB), then a large one.
 _RESULT_TAILS = (64 * 1024, 4 * 1024 * 1024)
+_WORKTREE_GIT_TIMEOUT = 600  # seconds a git of ours may take in a worker's worktree
 # Variables that would point git (in the runner or the agent) at another repository.
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
                       "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
@@ -1014,7 +1015,8 @@ class ParallelRunner:
                  if os.path.lexists(os.path.join(job.path, name))])
             repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
             self._agent_env = _git_config_env(os.environ, repo.missing_identity())
-            self._config_digest = _digest(_read_bytes(os.path.join(repo.common_dir, "config")))
+            self._config_digest = self._config_baseline(
+                repo, _read_bytes(os.path.join(repo.common_dir, "config")))
             self._watch = _OutsideWatch(repo, self._warn)
             self._run_started = time.time()
             self._timelines = {job.worker_id: list(previous.timeline)}
@@ -1045,8 +1047,21 @@ class ParallelRunner:
 
     @property
     def config_digest(self) -> Optional[str]:
-        """A digest of the repository's git config when the last run (or continue) started."""
+        """A digest of the repository's git config as merge expects it (see _config_baseline)."""
         return self._config_digest
+
+    def _config_baseline(self, repo: _Repo, config: Optional[bytes]) -> Optional[str]:
+        """The digest of the git config that ``merge`` will expect: the one recorded by the
+        last run when the config changed since (an agent of that run may have changed it:
+        a new run must not make that change look like yours; a ``merge --force`` takes
+        it), else the config's as it is now."""
+        recorded = _load_last_run(repo).get("git_config")
+        if isinstance(recorded, str) and recorded != _digest(config):
+            self._warn(f"{os.path.join(repo.common_dir, 'config')} changed since the last run "
+                       "started; 'merge' will ask for --force until you have looked at it "
+                       "('git config --local --list')")
+            return recorded
+        return _digest(config)
 
     def _supervise(self, futures: list) -> None:
         """Wait for the workers' futures; on a signal, stop every agent (see _catch_signals)."""
@@ -1080,14 +1095,16 @@ class ParallelRunner:
             raise ParallelError(f"{job.path} is not on {job.branch} but on "
                                 f"{worktree.get('branch') or 'a detached HEAD'}; switch it back "
                                 "first")
-        changed = repo.changed_since_run(job.path)
+        changed = repo.changed_since_run(job.path, ignored=False)
         if changed or (changed is None and repo.git("status", "--porcelain", cwd=job.path).strip()):
             raise ParallelError(f"{job.path} has uncommitted changes made after {name}'s run; "
                                 "commit or discard them first (continue would commit them as "
                                 "the agent's)")
         tip, when = repo.branch_tips([job.branch]).get(job.branch, ("", 0))
         finished = _load_last_run(repo).get("finished")
-        if tip != previous.commit and _is_number(finished) and when > finished:
+        moved = repo.branch_moved(job.branch, tip)
+        if moved or (moved is None and tip != previous.commit and _is_number(finished)
+                     and when > finished):
             raise ParallelError(f"{job.branch} has commits made after {name}'s run; continue "
                                 "would take them for the agent's (merge or move them first)")
 
@@ -1174,7 +1191,7 @@ class ParallelRunner:
         repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
         self._agent_env = _git_config_env(os.environ, repo.missing_identity())
         git_config = _read_bytes(os.path.join(repo.common_dir, "config"))
-        self._config_digest = _digest(git_config)
+        self._config_digest = self._config_baseline(repo, git_config)
         self._watch = _OutsideWatch(repo, self._warn)  # its first git status also tells this:
         if self._watch.changed_files():
             self._warn("the main checkout has uncommitted changes; workers start from "
@@ -1278,6 +1295,7 @@ class ParallelRunner:
             f"refs/heads/{BRANCH_PREFIX}*").split()} if branches else set()
         if branches and not dry_run:
             repo.git("branch", "-D", *branches)  # one call for all of them
+            repo.forget_branches(branches)
         for branch in branches:
             # As git branch -D does: the commit that brings it back (git branch NAME COMMIT).
             self._progress(f"{'would delete' if dry_run else 'deleted'} branch {branch} "
@@ -1316,7 +1334,9 @@ class ParallelRunner:
             except ParallelError as exc:  # (an index or git folder an agent broke)
                 unsaved[os.path.basename(wt["path"])] = f"cannot be read by git ({exc})"
         for branch, (sha, when) in tips.items():  # (a continue's commit is the run's)
-            if branch in ran and sha != ran[branch] and _is_number(finished) and when > finished:
+            moved = repo.branch_moved(branch, sha)
+            if moved or (moved is None and branch in ran and sha != ran[branch]
+                         and _is_number(finished) and when > finished):
                 unsaved[branch] = "has commits made after the last run ended"
         return unsaved
 
@@ -1451,6 +1471,8 @@ class ParallelRunner:
                 self._finish(repo.wrapped(box.wrap() if box else None, self.config.check_timeout),
                              job, result, env, copied)
             self._unbox(job, result)
+            if agent_ran:
+                self._settle(repo, job, result)
             if result.sandbox:
                 self._say_refused(job, result)
             with self._spend_lock:  # every attempt's cost counts
@@ -1730,19 +1752,82 @@ class ParallelRunner:
             result.checks_passed = sum(c["passed"] for c in result.checks)
         except (ParallelError, OSError) as exc:
             note(exc)
-        finally:  # what the run leaves in the worktree is the run's (see cleanup and diff)
-            with contextlib.suppress(ParallelError, OSError):
-                # A check may have put HEAD on another branch, which git would then take for
-                # checked out here (your checkout could not check it out).
-                head = (repo.git("symbolic-ref", "-q", "HEAD", cwd=job.path, check=False) or "").strip()
-                if head and head != f"refs/heads/{job.branch}":
-                    repo.git("symbolic-ref", "HEAD", f"refs/heads/{job.branch}", cwd=job.path)
-                    self._warn(f"worker {job.worker_id}: its worktree's HEAD was left on "
-                               f"{_shorten(head, 100)}; it is on {job.branch} again")
-                problem = repo.mend_index(job.path)
-                if problem:
-                    result.status, result.error = "failed", problem
-                repo.record_worktree_state(job.path)
+
+    def _settle(self, repo: _Repo, job: _Job, result: WorkerResult) -> None:
+        """After a worker (and its sandbox): make what the run leaves in its worktree one that
+        the tool and your own git can trust, whatever the agent or a check did there. Each
+        step runs on its own; a step that finds the git folder tampered with fails the
+        worker. Nothing here runs inside the sandbox, where the agent may have put a git of
+        its own on PATH or broken git's settings: the gits are the runner's own (pinned to
+        the worktree's git folder, see _Repo.pin, and stopped at the check timeout)."""
+        def fail(problem: str) -> None:
+            result.error = f"{result.error}; {problem}" if result.status == "failed" and \
+                result.error and problem not in result.error else problem
+            result.status = "failed"
+
+        if not os.path.lexists(job.path):
+            return
+        repo = repo.wrapped(None, self.config.check_timeout)
+        try:
+            if not stat.S_ISDIR(os.lstat(job.path).st_mode):
+                raise _Refused(f"{job.path} is no longer a folder")
+            admin = repo.admin_folder(job.path, strict=False)
+        except (ParallelError, OSError) as exc:
+            fail(f"its worktree cannot be trusted: {exc}")
+            return
+        for phase in (self._settle_files, self._settle_head, self._settle_index):
+            try:
+                phase(repo, job, admin, fail)
+            except (ParallelError, OSError) as exc:
+                fail(f"its worktree cannot be checked: {_shorten(str(exc), 300)}")
+        try:
+            repo.record_worktree_state(job.path, job.branch)
+        except (ParallelError, OSError) as exc:  # (cleanup then counts it as unsaved work)
+            self._warn(f"worker {job.worker_id}: cannot record its worktree's state: {exc}")
+
+    def _settle_files(self, repo: _Repo, job: _Job, admin: str,
+                      fail: Callable[[str], None]) -> None:
+        """Remove what would hang or mislead a git there: anything in the worktree's git
+        folder that is not a file or folder (it fails the worker), and FIFOs, sockets and
+        devices in the worktree (a ``.gitignore`` that is a FIFO hangs every status)."""
+        planted = _remove_specials(admin, links=True)
+        if planted:
+            fail("the agent left links, FIFOs or devices in its worktree's git folder, removed: "
+                 + _shorten(", ".join(planted[:5]), 300)
+                 + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
+        special = _remove_specials(job.path, links=False)
+        if special:
+            self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree were "
+                       f"removed: {_shorten(', '.join(special[:5]), 300)}"
+                       + (f" and {len(special) - 5} more" if len(special) > 5 else ""))
+
+    def _settle_head(self, repo: _Repo, job: _Job, admin: str,
+                     fail: Callable[[str], None]) -> None:
+        """Put the worktree's HEAD back on its branch, read and written as a file: a check may
+        have left it on another branch (which git would then count as checked out here) or
+        detached."""
+        head = (_read_beneath(admin, "HEAD", 4096) or b"").decode("utf-8", "replace").strip()
+        if head == f"ref: refs/heads/{job.branch}":
+            return
+        _write_bytes(os.path.join(admin, "HEAD"), f"ref: refs/heads/{job.branch}\n".encode())
+        was = head[len("ref: "):] if head.startswith("ref: ") else f"a detached HEAD ({head[:12]})"
+        self._warn(f"worker {job.worker_id}: its worktree's HEAD was left on "
+                   f"{_shorten(was, 100)}; it is on {job.branch} again")
+
+    def _settle_index(self, repo: _Repo, job: _Job, admin: str,
+                      fail: Callable[[str], None]) -> None:
+        """Check the worktree's index (see _Repo.mend_index); one that cannot be read is
+        thrown away and built again from HEAD."""
+        try:
+            if _lstat_beneath(admin, "index") is None:  # (removed above, or by the agent)
+                repo.git("read-tree", "HEAD", cwd=job.path)
+            problem = repo.mend_index(job.path)
+        except ParallelError as exc:
+            _unlink_beneath(admin, "index")
+            repo.git("read-tree", "HEAD", cwd=job.path)
+            problem = f"its worktree's index could not be read ({exc}); it was built again from its HEAD"
+        if problem:
+            fail(problem)
 
     def _run_info(self, jobs: List[_Job], base: str, started: float) -> dict:
         """What describes a run besides its results: times, base, version, configuration."""
@@ -2231,7 +2316,7 @@ def _json_lines(path: str) -> Iterator[dict]:
     """The JSON objects among the lines of ``path`` (a JSONL event stream)."""
     import json
     try:
-        with open(path, "rb") as f:
+        with _open_regular(path) as f:
             for line in f:
                 line = line.strip()
                 if line.startswith(b"{"):
@@ -2375,7 +2460,7 @@ def _read_last_json(path: str) -> Optional[dict]:
     decoder = json.JSONDecoder()
     for tail in _RESULT_TAILS:
         try:
-            with open(path, "rb") as f:
+            with _open_regular(path) as f:
                 f.seek(0, os.SEEK_END)
                 size = f.tell()
                 f.seek(max(0, size - tail))
@@ -2437,18 +2522,21 @@ class _Repo:
         pin = self.pin(cwd)
         return {**pin, **({} if filters else self._neutral(cwd, pin))}
 
+    def ours(self, path: str) -> bool:
+        """Whether ``path`` is where this repository's workers have their worktrees."""
+        return os.path.dirname(os.path.normpath(path)) == self.top and _is_parallel_path(path)
+
     def pin(self, cwd: str) -> Dict[str, str]:
         """For a worktree of ours, ``GIT_DIR`` and ``GIT_WORK_TREE``, after checking its
-        ``.git`` file names its folder under the repository's ``worktrees/``; else {}."""
-        if os.path.dirname(cwd) != self.top or not _is_parallel_path(cwd) or \
-                not os.path.lexists(os.path.join(cwd, ".git")):
-            return {}
-        return {"GIT_DIR": self.admin_folder(cwd), "GIT_WORK_TREE": cwd}
+        ``.git`` file names its folder under the repository's ``worktrees/`` (see
+        admin_folder; _Refused when not); else {}."""
+        return {"GIT_DIR": self.admin_folder(cwd), "GIT_WORK_TREE": cwd} if self.ours(cwd) else {}
 
-    def admin_folder(self, worktree: str) -> str:
+    def admin_folder(self, worktree: str, strict: bool = True) -> str:
         """The git folder of the worktree ``worktree``, as its ``.git`` file names it: it must
         be a folder of the repository's ``worktrees/`` whose ``gitdir`` names the worktree
-        back and whose ``commondir`` leads to the repository. ParallelError otherwise."""
+        back and whose ``commondir`` leads to the repository, and (``strict``) its ``HEAD``
+        and ``index`` files, not a FIFO a git would hang on. _Refused otherwise."""
         named = (_read_beneath(worktree, ".git", 4096) or b"").decode(
             "utf-8", "surrogateescape").strip()
         admin = named[len("gitdir: "):] if named.startswith("gitdir: ") else ""
@@ -2464,6 +2552,11 @@ class _Repo:
             raise _Refused(f"{worktree}/.git does not name its own folder of this "
                            "repository's git folder any more (an agent or a command changed "
                            "it, or its folder); refusing to run git there")
+        for name in ("HEAD", "index") if strict else ():
+            st = _lstat_beneath(admin, name)
+            if (st is None and name == "HEAD") or (st is not None and not stat.S_ISREG(st.st_mode)):
+                raise _Refused(f"{os.path.join(admin, name)} is not a file (an agent or a "
+                               "command replaced it); refusing to run git there")
         return admin
 
     def _neutral(self, cwd: str, pin: Dict[str, str]) -> Dict[str, str]:
@@ -2474,7 +2567,7 @@ class _Repo:
         key = ("neutral", cwd, tuple(sorted(pin.items())))
         if key not in self._cache:
             out = _git(["config", "-z", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$"],
-                       cwd, check=False, settings=pin) or ""
+                       cwd, check=False, settings=pin, timeout=self._limit(cwd)) or ""
             settings = {}
             for item in out.split("\0"):
                 name = item.split("\n", 1)[0][len("filter."):].rpartition(".")[0]
@@ -2489,7 +2582,12 @@ class _Repo:
         """git's stdout (see _git); ``filters``: run the filters the repository configures."""
         cwd = cwd or self.top
         return _git(list(args), cwd, input=input, check=check, wrap=self.wrap,
-                    settings=self._settings(cwd, filters), timeout=self.timeout)
+                    settings=self._settings(cwd, filters), timeout=self._limit(cwd))
+
+    def _limit(self, cwd: str) -> Optional[float]:
+        """Seconds a git in ``cwd`` may take: this repository's limit, or in a worktree of
+        ours (files an agent made: a FIFO or a sparse file of terabytes), _WORKTREE_GIT_TIMEOUT."""
+        return self.timeout or (_WORKTREE_GIT_TIMEOUT if self.ours(cwd) else None)
 
     def succeeds(self, *args: str, cwd: Optional[str] = None) -> bool:
         """Whether a git command exits 0 (for git's yes/no questions)."""
@@ -2500,12 +2598,20 @@ class _Repo:
         """git run to its end, whatever its exit code (see _git_run)."""
         cwd = cwd or self.top
         return _git_run(list(args), cwd, wrap=self.wrap, settings=self._settings(cwd, filters),
-                        timeout=self.timeout)
+                        timeout=self._limit(cwd))
 
     def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
-        """git started (see _git_popen), with no filter driver."""
+        """git started (see _git_popen), with no filter driver; killed once it has taken its
+        time (see _limit)."""
+        import threading
         cwd = cwd or self.top
-        return _git_popen(list(args), cwd, self.wrap, self._settings(cwd, False), **popen)
+        proc = _git_popen(list(args), cwd, self.wrap, self._settings(cwd, False), **popen)
+        limit = self._limit(cwd)
+        if limit:  # (kill() does nothing once it has been waited for)
+            watchdog = threading.Timer(limit, proc.kill)
+            watchdog.daemon = True
+            watchdog.start()
+        return proc
 
     def stream(self, args: List[str], cwd: Optional[str] = None,
                limit: Optional[int] = None) -> "tuple[str, bool]":
@@ -2555,10 +2661,12 @@ class _Repo:
         return state
 
     def prune_worktrees(self) -> None:
+        self.clear_admins()
         self.git("worktree", "prune")
 
     def worktrees(self) -> List[dict]:
         """``git worktree list --porcelain`` as dicts with path, head and branch (short name or None)."""
+        self.clear_admins()
         items: List[dict] = []
         for line in self.git("worktree", "list", "--porcelain", "-z").split("\0"):
             if line.startswith("worktree "):
@@ -2569,16 +2677,34 @@ class _Repo:
                 items[-1]["branch"] = line[len("branch "):].replace("refs/heads/", "", 1)
         return items
 
+    def clear_admins(self) -> None:
+        """Remove from our worktrees' git folders what git never writes there and what would
+        hang every git that reads them all (``git worktree list``, ``git branch``): links,
+        FIFOs, devices. A worker's end does it (see ParallelRunner._settle); this is for a
+        run killed before that."""
+        for entry in _entries(os.path.join(self.common_dir, "worktrees")):
+            if entry.name.startswith(WORKTREE_PREFIX) and entry.is_dir(follow_symlinks=False):
+                removed = _remove_specials(entry.path, links=True)
+                if removed:
+                    _print_err(f"warning: removed what is not a file from {entry.path}: "
+                               + _shorten(", ".join(removed), 200))
+
     def worktree_state(self, path: str) -> str:
         """A fingerprint of the uncommitted state of the worktree at ``path``: which files
-        differ from its HEAD or are new, with their sizes and modification times."""
+        differ from its HEAD or are new, with their sizes and modification times; then, on
+        a line of its own, the same of its ignored files (a ``.gitignore`` an agent wrote
+        may hide files you make there later)."""
         import hashlib
-        listing = self.git("status", "--porcelain", "-z", "--untracked-files=all", cwd=path)
-        digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
-        for entry in filter(None, listing.split("\0")):
-            st = _lstat_beneath(path, entry[3:])  # (an agent wrote the worktree)
-            digest.update(f"{st.st_size} {st.st_mtime_ns}".encode() if st else b"-")
-        return digest.hexdigest()
+        lines = []
+        for listing in (self.git("status", "--porcelain", "-z", "--untracked-files=all", cwd=path),
+                        self.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+                                 cwd=path)):
+            digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
+            for entry in filter(None, listing.split("\0")):
+                st = _lstat_beneath(path, entry[3:] if not lines else entry)  # (agent-made)
+                digest.update(f"{st.st_size} {st.st_mtime_ns}".encode() if st else b"-")
+            lines.append(digest.hexdigest())
+        return "\n".join(lines)
 
     def mend_index(self, path: str) -> Optional[str]:
         """Make the index of the worktree at ``path`` one the runner can trust (an agent, or
@@ -2606,18 +2732,41 @@ class _Repo:
         return (f"its worktree's index named paths out of it ({_shorten(', '.join(bad[:3]), 200)}); "
                 "the index was built again from its HEAD") if bad else None
 
-    def record_worktree_state(self, path: str) -> None:
-        """Remember the worktree's state as its run left it (see changed_since_run)."""
+    def record_worktree_state(self, path: str, branch: str) -> None:
+        """Remember the worktree's state and its branch's commit as its run left them (see
+        changed_since_run and branch_moved)."""
         with open(os.path.join(self.state_dir("worktrees"), os.path.basename(path)), "w") as f:
             f.write(self.worktree_state(path))
+        tip = self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
+        if tip:
+            with open(os.path.join(self.state_dir("branches"), branch.rpartition("/")[2]), "w") as f:
+                f.write(tip)
 
-    def changed_since_run(self, path: str) -> Optional[bool]:
-        """Whether the worktree's uncommitted state differs from what its run left (check
-        output and --no-commit changes are the run's), or None when no run recorded it."""
+    def changed_since_run(self, path: str, ignored: bool = True) -> Optional[bool]:
+        """Whether the worktree's uncommitted state (and, with ``ignored``, its ignored files)
+        differs from what its run left (check output and --no-commit changes are the
+        run's), or None when no run recorded it."""
         recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "worktrees",
                                             os.path.basename(path)))
-        return None if recorded is None else \
-            recorded.decode("ascii", "replace") != self.worktree_state(path)
+        if recorded is None:
+            return None
+        now = self.worktree_state(path).split("\n")
+        before = recorded.decode("ascii", "replace").split("\n")[:2 if ignored else 1]
+        return before != now[:len(before)]  # (recorded by an earlier version: no second line)
+
+    def branch_moved(self, branch: str, tip: str) -> Optional[bool]:
+        """Whether ``branch`` is no longer at ``tip`` where its last run left it (None: no run
+        recorded it)."""
+        recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "branches",
+                                            branch.rpartition("/")[2]))
+        return None if recorded is None else recorded.decode("ascii", "replace").strip() != tip
+
+    def forget_branches(self, branches: List[str]) -> None:
+        """Drop what record_worktree_state kept of ``branches`` (deleted)."""
+        for branch in branches:
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(self.common_dir, _STATE_DIR, "branches",
+                                       branch.rpartition("/")[2]))
 
     def branch_tips(self, branches: List[str]) -> Dict[str, "tuple[str, int]"]:
         """The commit each of ``branches`` points at, and its committer time (one git call)."""
@@ -3003,6 +3152,18 @@ def _digest(data: Optional[bytes]) -> Optional[str]:
     return None if data is None else hashlib.sha256(data).hexdigest()[:16]
 
 
+def _open_regular(path: str) -> BinaryIO:
+    """``open(path, "rb")`` for a regular file only (OSError otherwise): a log or results file
+    may name a FIFO or a device, which must neither hang nor act."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    f = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        f.close()
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    return f
+
+
 def _read_bytes(path: str) -> Optional[bytes]:
     """A regular file's contents, or None when it cannot be read (a FIFO or a device put
     there is not opened: it could hang or act)."""
@@ -3352,6 +3513,25 @@ def _seccomp_program() -> Optional[bytes]:
                 program.append(item)  # type: ignore[arg-type]
     program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
     return b"".join(struct.pack("=HBBI", *op) for op in program)
+
+
+def _remove_specials(top: str, links: bool) -> List[str]:
+    """Remove the FIFOs, sockets and devices under the folder ``top`` (with ``links``, its
+    symbolic links too), never following a link; return their paths relative to ``top``.
+    (Once nothing of the worker runs any more.)"""
+    found = []
+    for folder, _dirs, files in _walk(top):
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if not stat.S_ISREG(mode) and (links or not stat.S_ISLNK(mode)):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                found.append(os.path.relpath(path, top))
+    return found
 
 
 def _walk(top: str) -> Iterator["tuple[str, List[str], List[str]]"]:
@@ -5364,8 +5544,10 @@ def _shorten(text: str, width: int) -> str:
     return line if len(line) <= width else line[:width - 1] + "…"
 
 
-# Control characters (and lone surrogates from undecodable bytes) that would drive a terminal.
-_CONTROL = _LazyPattern("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control characters (and lone surrogates from undecodable bytes) that would drive a terminal,
+# and the format characters that reorder or hide text (bidi overrides, zero-width marks).
+_CONTROL = _LazyPattern("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b-\u200f\u2028-\u202e"
+                        "\u2060-\u2069\ufeff]")
 
 
 def _usd(value: float) -> str:
@@ -5768,7 +5950,7 @@ def _log_tail(path: str, size: int) -> str:
     if not path:
         return ""
     try:
-        with open(path, "rb") as f:
+        with _open_regular(path) as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - size))
             return f.read().decode("utf-8", "replace")
@@ -5919,7 +6101,8 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
     """What shows worker ``branch``'s work: git diff's arguments, the folder to run it in,
     the worktree when it reads the worktree's files rather than the branch (after
     --no-commit, or changes made since the run), and then its untracked files."""
-    worktree = next((w["path"] for w in worktrees if w.get("branch") == branch), None)
+    worktree = next((w["path"] for w in worktrees
+                     if w.get("branch") == branch and repo.ours(w["path"])), None)
     status = (repo.git("status", "--porcelain", "--untracked-files=normal", cwd=worktree)
               if worktree else "")
     if worktree and status.strip() and (recorded is None or recorded.commit is None
@@ -5928,6 +6111,21 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
             name for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
                                       cwd=worktree).split("\0") if name]
     return [f"{base}...{branch}"], repo.top, None, []
+
+
+def _terminal_safe(text: str) -> str:
+    """``text`` with what would drive a terminal or hide text made visible: control
+    characters as ``^X`` (tabs and line ends kept), bytes that are not UTF-8 as ``\\xNN``,
+    bidi overrides and zero-width characters as ``<U+XXXX>``."""
+    def visible(m: "re.Match[str]") -> str:
+        c = ord(m.group())
+        return (f"^{chr(c ^ 0x40)}" if c < 0x20 or c == 0x7f else f"<U+{c:04X}>" if c < 0xd800
+                or c > 0xdfff else f"\\x{c - 0xdc00:02x}")
+    return _UNSAFE.sub(visible, text)
+
+
+_UNSAFE = _LazyPattern("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b-\u200f"
+                       "\u2028-\u202e\u2060-\u2069\ufeff]")
 
 
 def _git_quote(path: str) -> str:
@@ -6067,13 +6265,18 @@ def _take_lines(item: _FileDiff, lines: Optional[List[str]], budget: List[int]) 
 def _html_escape(text: str) -> str:
     """Text as HTML: markup characters escaped, characters HTML cannot hold replaced."""
     from html import escape
+    # A diff line may hide or reorder what it shows (bidi overrides, zero-width marks): shown.
+    text = _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
     return escape(_xml_text(text), quote=True)
+
+
+_HIDDEN = _LazyPattern("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def _check_outputs(log_path: str, commands: List[str]) -> List[Optional[str]]:
     """The output of each check command, in order, from a worker log (None: not found)."""
     try:
-        with open(log_path, "rb") as f:
+        with _open_regular(log_path) as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(0, f.tell() - 8 * 1024 * 1024))
             text = f.read().decode("utf-8", "replace")
@@ -6941,8 +7144,9 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         try:
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
-        except (OSError, ValueError) as exc:
-            raise ParallelError(f"cannot read results file {path}: {exc}") from None
+        except (OSError, ValueError, RecursionError) as exc:  # (nesting too deep)
+            raise ParallelError(f"cannot read results file {path}: "
+                                f"{'nesting too deep' if isinstance(exc, RecursionError) else exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("results"), list) \
                 or not isinstance(data.get("fingerprint"), str):
             raise ParallelError(f"{path} is not a results file of architect-parallel --results")
@@ -6981,6 +7185,9 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         repo: Optional[_Repo] = _Repo.find(os.getcwd())
     except ParallelError:
         repo = None
+    # What merge compares the git config with is this repository's own, never a file's.
+    info["git_config"] = _digest(_read_bytes(os.path.join(repo.common_dir, "config"))) \
+        if repo else None
     if repo is not None:  # so that diff best and merge best (after fetching the branches) work here
         _save_last_run(repo, info, results)
     return _report(args, results, info, repo.top if repo else "", total=total, local=False)
@@ -7215,8 +7422,23 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             diffs.append(["diff", "--no-index", *stat_args, "--", os.devnull, name])
         else:
             _print_err(f"note: {_shorten(name, 200)} is not a regular file; not shown")
+    # To a terminal, what an agent wrote must not drive it: no color, and control and
+    # format characters shown rather than sent (see _terminal_safe); piped, the bytes as they are.
+    tty = sys.stdout.isatty()
     for diff in diffs:
-        code = repo.popen("--no-pager", *diff, cwd=cwd).wait()
+        if not tty:
+            code = repo.popen("--no-pager", *diff, cwd=cwd).wait()
+        else:
+            import subprocess
+            proc = repo.popen("--no-pager", diff[0], "--color=never", *diff[1:], cwd=cwd,
+                              stdout=subprocess.PIPE)
+            out, encoding = sys.stdout.buffer, sys.stdout.encoding or "utf-8"
+            with proc.stdout:
+                for line in proc.stdout:
+                    out.write(_terminal_safe(line.decode("utf-8", "surrogateescape")).encode(
+                        encoding, "replace"))
+            out.flush()
+            code = proc.wait()
         # 1: git diff --no-index found differences; a reader that went away early is no error
         if code not in (0, 1, -signal.SIGPIPE) or (code == 1 and "--no-index" not in diff):
             raise ParallelError(f"git diff failed with exit code {code}")
@@ -7265,9 +7487,16 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                             "before merging")
     if not repo.succeeds("symbolic-ref", "-q", "HEAD"):
         raise ParallelError("HEAD is detached: check out the branch to merge into first")
-    recorded = _load_last_run(repo).get("git_config")
-    if isinstance(recorded, str) and not args.force and \
-            recorded != _digest(_read_bytes(os.path.join(repo.common_dir, "config"))):
+    last = _load_last_run(repo)
+    current = _digest(_read_bytes(os.path.join(repo.common_dir, "config")))
+    if isinstance(last.get("git_config"), str) and last["git_config"] != current:
+        if args.force:  # looked at: later runs and merges take it as it is now
+            last["git_config"] = current
+            with contextlib.suppress(OSError, ValueError):
+                _write_json(os.path.join(repo.state_dir(), "last-run.json"), last)
+            _print_err("warning: merging although the repository's git config changed since "
+                       "the last run started (--force)")
+    if isinstance(last.get("git_config"), str) and last["git_config"] != current:
         # An unsandboxed agent can write it; a merge runs what it names (signing, drivers).
         raise ParallelError("the repository's git config changed since the last run started (an "
                             "agent, or a command it ran, may have changed it, and a merge runs "
@@ -7320,11 +7549,14 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
     identity = repo.identity(repo.top)
     # Your checkout's own filters run (an LFS checkout needs them); no hook does.
     if squash:
-        proc = repo.run(*identity, "merge", "--squash", "--end-of-options", branch, filters=True)
+        proc = repo.run(*identity, "merge", "--squash", "--no-overwrite-ignore",
+                        "--end-of-options", branch, filters=True)
         if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
             proc = repo.run(*identity, "commit", "-q", "--no-edit", filters=True)
     else:
-        proc = repo.run(*identity, "merge", "--no-edit", "--end-of-options", branch, filters=True)
+        # An ignored file of yours (.env) that the branch adds stops the merge: not overwritten.
+        proc = repo.run(*identity, "merge", "--no-edit", "--no-overwrite-ignore",
+                        "--end-of-options", branch, filters=True)
     if proc.returncode != 0:
         conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
         # Put the main checkout back exactly as it was (it had no uncommitted changes).
@@ -7333,7 +7565,8 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
             return conflicts
         why = " ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
                        if line.strip() and not line.startswith(("hint:", "Aborting")))
-        raise ParallelError(f"git could not merge {branch} ({why or 'exit code %d' % proc.returncode})")
+        raise ParallelError(f"git could not merge {branch} "
+                            f"({_shorten(why, 500) or 'exit code %d' % proc.returncode})")
     new_head = repo.git("rev-parse", "HEAD").strip()
     _print_err(f"merged {branch} into the current branch: {head[:12]} -> {new_head[:12]}"
                if new_head != head else f"{branch} is already merged; nothing to do")
