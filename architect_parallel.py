@@ -447,8 +447,8 @@ class _Home:
     when they are too large to copy, where the others start empty; ``session``: given a
     state folder, the worktree and a session id, the files in that folder that hold the
     session (copied in for continue; brought back after each run, when they are those it was
-    given or new); ``credentials``: files of ``folder`` brought back when the CLI refreshed
-    them (see _refreshed).
+    given or new); ``credentials``: its login files in ``folder``, never brought back (a
+    worker's change is named in a warning) and hidden from the other presets' workers.
     """
 
     def __init__(self, folder: Callable[[Dict[str, str]], str],
@@ -474,13 +474,26 @@ def _claude_session(folder: str, worktree: str, session: str) -> List[str]:
 
 
 def _codex_session(folder: str, worktree: str, session: str) -> List[str]:
-    """Codex keeps a conversation in ``sessions/YYYY/MM/DD/rollout-<time>-<session>.jsonl``."""
+    """Codex keeps a conversation in ``sessions/YYYY/MM/DD/rollout-<time>-<session>.jsonl``,
+    whose first line (``session_meta``) names the session and its working folder: the
+    files of this session in ``worktree``."""
+    import json
+    name = _LazyPattern(r"sessions/[0-9]{4}/[0-9]{2}/[0-9]{2}/rollout-[0-9T:.-]+-"
+                        + re.escape(session) + r"\.jsonl")
     found: List[str] = []
-    if os.path.islink(os.path.join(folder, "sessions")):
-        return found
-    for top, _dirs, files in _walk(os.path.join(folder, "sessions")):
-        found += [os.path.relpath(os.path.join(top, name), folder) for name in files
-                  if name.endswith(f"-{session}.jsonl")]
+    for top, _dirs, files in _walk(os.path.join(folder, "sessions")):  # (never into a link)
+        for rel in (os.path.relpath(os.path.join(top, n), folder) for n in files):
+            if not name.fullmatch(rel.replace(os.sep, "/")):
+                continue
+            first = (_read_beneath(folder, rel, 1 << 20) or b"").split(b"\n", 1)[0]
+            try:
+                meta = json.loads(first.decode("utf-8"))
+            except (ValueError, RecursionError):
+                continue
+            payload = meta.get("payload") if isinstance(meta, dict) else None
+            if isinstance(payload, dict) and meta.get("type") == "session_meta" and \
+                    payload.get("id") == session and payload.get("cwd") == worktree:
+                found.append(rel)
     return found
 
 
@@ -792,7 +805,8 @@ PRESETS = {
         "aider --yes-always --no-pretty --no-stream --no-check-update --no-analytics "
         "--no-show-release-notes --no-gitignore --no-auto-commits --no-dirty-commits "
         "--openai-api-base {api_base?} --model {model?} --message={task}",
-        _read_aider, bookkeeping=("/.aider*",), home=_Home(lambda env: "~/.aider")),
+        _read_aider, bookkeeping=("/.aider*",),
+        home=_Home(lambda env: "~/.aider", credentials=("oauth-keys.env",))),
     "gemini": _Adapter(
         "gemini --yolo --output-format stream-json --model {model?} --prompt={task}",
         _read_gemini, env={"GEMINI_CLI_TRUST_WORKSPACE": "true"}, prints="JSON result",
@@ -1761,9 +1775,7 @@ class ParallelRunner:
         its own on PATH or broken git's settings: the gits are the runner's own (pinned to
         the worktree's git folder, see _Repo.pin, and stopped at the check timeout)."""
         def fail(problem: str) -> None:
-            result.error = f"{result.error}; {problem}" if result.status == "failed" and \
-                result.error and problem not in result.error else problem
-            result.status = "failed"
+            _fail_worker(result, problem)
 
         if not os.path.lexists(job.path):
             return
@@ -1809,7 +1821,7 @@ class ParallelRunner:
         head = (_read_beneath(admin, "HEAD", 4096) or b"").decode("utf-8", "replace").strip()
         if head == f"ref: refs/heads/{job.branch}":
             return
-        _write_bytes(os.path.join(admin, "HEAD"), f"ref: refs/heads/{job.branch}\n".encode())
+        _replace_beneath(admin, "HEAD", f"ref: refs/heads/{job.branch}\n".encode())
         was = head[len("ref: "):] if head.startswith("ref: ") else f"a detached HEAD ({head[:12]})"
         self._warn(f"worker {job.worker_id}: its worktree's HEAD was left on "
                    f"{_shorten(was, 100)}; it is on {job.branch} again")
@@ -2330,6 +2342,13 @@ def _json_lines(path: str) -> Iterator[dict]:
         return
 
 
+def _fail_worker(result: WorkerResult, problem: str) -> None:
+    """Fail ``result`` for ``problem``, after the reasons it already failed for, if any."""
+    result.error = f"{result.error}; {problem}" if result.status == "failed" and \
+        result.error and problem not in result.error else problem
+    result.status = "failed"
+
+
 def _rank(results: List[WorkerResult]) -> List[WorkerResult]:
     """Set ``rank`` (1 = best) and return the results sorted by worker_id.
 
@@ -2683,11 +2702,19 @@ class _Repo:
         FIFOs, devices. A worker's end does it (see ParallelRunner._settle); this is for a
         run killed before that."""
         for entry in _entries(os.path.join(self.common_dir, "worktrees")):
-            if entry.name.startswith(WORKTREE_PREFIX) and entry.is_dir(follow_symlinks=False):
+            # (git names it after the worktree's folder, its leading dot a dash)
+            if WORKTREE_PREFIX[1:] in entry.name and entry.is_dir(follow_symlinks=False):
                 removed = _remove_specials(entry.path, links=True)
                 if removed:
                     _print_err(f"warning: removed what is not a file from {entry.path}: "
                                + _shorten(", ".join(removed), 200))
+                worktree = os.path.dirname((_read_beneath(entry.path, "gitdir", 4096) or b"")
+                                           .decode("utf-8", "replace").strip())
+                worker = os.path.basename(worktree)[len(WORKTREE_PREFIX):]
+                if "HEAD" in removed and self.ours(worktree) and worker.isdigit():
+                    # (git needs one to see the worktree at all)
+                    _replace_beneath(entry.path, "HEAD",
+                                     f"ref: refs/heads/{BRANCH_PREFIX}{worker}\n".encode())
 
     def worktree_state(self, path: str) -> str:
         """A fingerprint of the uncommitted state of the worktree at ``path``: which files
@@ -3024,7 +3051,13 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     if wrap and wrap.fds:
         popen["pass_fds"] = wrap.fds
     env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {})))
-    return subprocess.Popen([*(wrap.command(cwd) if wrap else []), "git", *_guarded(args)],
+    git = "git"
+    if wrap:  # the runner's git, not one an agent put on PATH in its HOME (see _Box._home)
+        git = shutil.which("git") or git
+        home = [h for h in {os.path.expanduser("~"), env.get("HOME")} if h and h != "/"]
+        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
+                                      if p and not any(_inside(h, p) for h in home))
+    return subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
                             cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
 
 
@@ -3336,8 +3369,13 @@ def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Ev
             send(signal.SIGKILL, pids | members())
             if hurry is None:
                 raise  # ...and, unless a run is stopping anyway, stops the caller too
-    send(signal.SIGKILL, pids | members())
-    return len(pids)
+    killed = len(pids)
+    pids |= members()
+    send(signal.SIGKILL, pids)
+    end = time.monotonic() + max(grace, 1.0)  # a SIGKILL takes a moment to land when busy
+    while time.monotonic() < end and running():
+        time.sleep(0.02)
+    return killed
 
 
 def _answers(pgid: int) -> bool:
@@ -3373,6 +3411,15 @@ _SECRETS = (".ssh", ".aws", ".gnupg", ".netrc", ".git-credentials", ".docker/con
             ".config/containers/auth.json", ".pgpass", ".vault-token", ".huggingface/token",
             ".cache/huggingface/token", ".terraform.d/credentials.tfrc.json", ".config/hub",
             ".gem/credentials", ".password-store", ".local/share/keyrings", ".config/op",
+            ".s3cfg", ".boto", ".my.cnf", ".m2/settings.xml", ".terraformrc", ".config/rclone",
+            ".config/configstore", ".config/glab-cli", ".config/doctl", ".oci", ".databrickscfg",
+            ".kaggle", ".config/heroku", ".config/netlify", ".config/vercel", ".config/stripe",
+            ".fly", ".wrangler", ".config/ngrok", ".ngrok2", ".config/sops", ".config/age",
+            ".snowflake", ".dbt/profiles.yml", ".config/github-copilot",
+            # browsers' profiles (cookies, saved logins) and the shells' and REPLs' histories
+            ".mozilla", ".config/google-chrome", ".config/chromium", ".config/BraveSoftware",
+            ".bash_history", ".zsh_history", ".history", ".python_history", ".node_repl_history",
+            ".psql_history", ".mysql_history", ".sqlite_history", ".local/share/fish/fish_history",
             # X11 cookies: with the host's network, a display is one abstract socket away.
             ".Xauthority", ".ICEauthority")
 # Folders in HOME that start empty and writable inside: package caches, which their tools write.
@@ -3482,6 +3529,20 @@ def _unlink_beneath(root: str, rel: str) -> None:
         os.close(folder)
 
 
+def _replace_beneath(root: str, rel: str, data: bytes) -> None:
+    """Replace the file ``rel`` under ``root`` (see _walk_beneath) with ``data``, mode 0644."""
+    folder, name = _walk_beneath(root, rel)
+    tmp = f".{name}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o644, dir_fd=folder)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
 def _seccomp_program() -> Optional[bytes]:
     """A seccomp filter (classic BPF, as bwrap --seccomp reads it) that makes the calls of
     _SECCOMP_DENIED fail with EPERM and lets every other through; None on an architecture
@@ -3579,6 +3640,23 @@ def _no_links(path: str) -> bool:
         except OSError:
             return False
     return True
+
+
+def _home_startup(path: str) -> bool:
+    """Whether ``path`` is or holds HOME, or lies in a dot file or folder of it or ~/bin:
+    where what a worker wrote would run in your later sessions (``.bashrc``, ``.profile``,
+    ``~/.local/bin`` and ``~/bin`` on PATH, ``.pth`` files in ``~/.local/lib``, the tools'
+    settings in ``.config``), or be a credential store."""
+    real = os.path.realpath(path)
+    for home in {os.path.expanduser("~"), _account_home() or "/"} - {"/"}:
+        home = os.path.realpath(home)
+        if _inside(real, home):
+            return True
+        if _inside(home, real):
+            first = os.path.relpath(real, home).split(os.sep)[0]
+            if first.startswith(".") or first == "bin":
+                return True
+    return False
 
 
 def _is_root() -> bool:
@@ -3733,6 +3811,11 @@ class _Sandbox:
             if _inside(real, _temp_root()) or real in ("/tmp", "/var/tmp", "/run"):
                 raise ConfigError(f"--sandbox-allow {path}: it holds the sandboxes' private "
                                   "folders (/tmp); allow a folder inside it instead")
+            if _home_startup(real):
+                raise ConfigError(f"--sandbox-allow {path}: it is or holds HOME, one of its dot "
+                                  "files or folders, or ~/bin, where what a worker writes would "
+                                  "run in your later sessions (start-up files, tools on PATH, "
+                                  "tool settings); allow a folder of your own elsewhere")
             if any(_inside(real, k) or _inside(os.path.realpath(k), real) for k in kept):
                 raise ConfigError(f"--sandbox-allow {path}: it overlaps the repository (its "
                                   "checkouts, worktrees or git folder), which the sandbox keeps "
@@ -3754,12 +3837,10 @@ class _Sandbox:
         """Whether ``path`` is a place worth naming ``--sandbox-allow`` for, when a worker was
         refused a write there: not the repository, not the system's folders, not a credential
         store or HOME itself (an agent can print any path it likes)."""
-        home = os.path.expanduser("~")
         system = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/boot", "/proc",
                   "/sys", "/dev", "/run", "/var", "/opt", "/srv")
-        return os.path.isabs(path) and path not in ("/", home) and not _inside(top, path) and \
-            not any(_inside(s, path) for s in system) and \
-            not any(_inside(os.path.join(home, s), path) for s in _SECRETS)
+        return os.path.isabs(path) and path != "/" and not _inside(top, path) and \
+            not any(_inside(s, path) for s in system) and not _home_startup(path)
 
     # -- one run ---------------------------------------------------------
 
@@ -3919,6 +4000,7 @@ class _Box:
         self._mounts: "List[tuple[str, str]]" = []  # (inside, the folder it writes there)
         self._points: List[str] = []  # the mount points of its view
         self._cli: Optional[str] = None  # the CLI's state folder (real path), see _Home
+        self._home_top = ""  # HOME, see _readable
         self._refs: Dict[str, bytes] = {}  # the refs it was given, to say what it changed
         self._packed: Dict[str, str] = {}  # the same, of packed-refs
         self._given: "set[str]" = set()  # the session files copied in (continue)
@@ -4112,11 +4194,12 @@ class _Box:
         HOME is elsewhere, stays read-only, without its credential stores."""
         spec = self.adapter.home
         folder = self._cli = _expand(spec.folder(env), home) if spec else None
-        rules: Dict[str, str] = {name: "hide" for name in _SECRETS}
+        self._home_top = home
+        rules: Dict[str, str] = {name: "hide" for name in _secrets(self.adapter, env, home)}
         argv: List[str] = []
         account = _account_home()
         for top in [home] + ([account] if account and account != home else []):
-            for name in _SECRETS:  # where a link (a dotfiles folder) keeps one, it goes too
+            for name in list(rules):  # where a link (a dotfiles folder) keeps one, it goes too
                 path = os.path.join(top, name)
                 real = os.path.realpath(path)
                 if real == path or not os.path.lexists(real):
@@ -4144,7 +4227,7 @@ class _Box:
                      else self._state_folder(real, copy))
         if account and os.path.isdir(account) and not _inside(home, account) \
                 and not _inside(account, home):
-            for name in _SECRETS:
+            for name in _secrets(self.adapter, env, home):
                 path = os.path.join(account, name)
                 if os.path.isdir(path) and not os.path.islink(path):
                     argv += ["--tmpfs", path]
@@ -4188,15 +4271,25 @@ class _Box:
         return argv
 
     def _readable(self, path: str) -> bool:
-        """Whether the sandbox's user could read ``path`` as it is (a root runner's copies of
-        HOME become that user's: only what everyone may read is copied, but the CLI's own)."""
+        """Whether the sandbox's user could read ``path`` of HOME as it is (a root runner's
+        copies of HOME become that user's: only what everyone may read is copied, but the
+        CLI's own): ``path`` itself, and every folder between HOME and it. HOME's own mode
+        does not count: the sandbox runs in your HOME as you would (root's is drwx------)."""
         if self.sandbox.host_id is None:
             return True
         try:
             st = os.lstat(path)
+            if not st.st_mode & (0o005 if stat.S_ISDIR(st.st_mode) else 0o004):
+                return False
+            folder = os.path.dirname(path)
+            while self._home_top and folder != self._home_top and \
+                    folder.startswith(self._home_top.rstrip(os.sep) + os.sep):
+                if not os.stat(folder).st_mode & 0o001:
+                    return False
+                folder = os.path.dirname(folder)
         except OSError:
             return False
-        return bool(st.st_mode & (0o005 if stat.S_ISDIR(st.st_mode) else 0o004))
+        return True
 
     def _state_folder(self, real: str, copy: str) -> List[str]:
         """The CLI's state folder: its files and small folders private copies; of its large
@@ -4335,7 +4428,7 @@ class _Box:
               timeout: Optional[float] = None) -> None:
         """When the worker ended: sweep its worktree's git folder first; then bring in its
         objects and branch (a problem fails it); say which refs of its own are thrown away;
-        bring back what its CLI must keep (its session, a refreshed credential); give the
+        bring back what its CLI must keep (its session; a changed login is only named); give the
         worktree back (a root runner) and throw the private folders away."""
         try:
             planted = self._sweep()
@@ -4345,14 +4438,13 @@ class _Box:
                     problem = self._import_objects(timeout) or self._take_branch()
                 except (ParallelError, OSError) as exc:
                     problem = f"cannot bring its work in: {exc}"
+            if planted:
+                _fail_worker(result, "the agent left links, FIFOs, devices or refs in its worktree's "
+                      f"git folder, removed: {_shorten(', '.join(planted[:5]), 300)}"
+                      + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
             if problem:  # and its worktree's HEAD log may name what did not come in
-                result.status, result.error = "failed", problem
+                _fail_worker(result, problem)
                 _unlink_beneath(self.admin, os.path.join("logs", "HEAD"))
-            elif planted:
-                result.status = "failed"
-                result.error = ("the agent left symbolic links or refs in the git folder, "
-                                f"removed: {_shorten(', '.join(planted[:5]), 300)}"
-                                + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
             thrown = self._thrown_refs()
             if thrown:
                 warn(f"worker {result.worker_id}: refs it made in its sandbox are thrown away: "
@@ -4380,9 +4472,10 @@ class _Box:
         _remove_tree(self.folder)
 
     def _sweep(self) -> List[str]:
-        """Remove what the worker left in its worktree's git folder that a git outside would
-        follow: symbolic links, and refs there that are not a plain commit id. Returns them.
-        (Nothing of the worker runs any more: its sandbox's processes are gone with it.)"""
+        """Remove what the worker left in its worktree's git folder that a git would follow
+        or hang on: symbolic links, FIFOs, devices, and refs there that are not a plain
+        commit id. Returns them. (Nothing of the worker runs any more: its sandbox's
+        processes are gone with it.)"""
         planted = []
         for folder, _dirs, files in _walk(self.admin):  # never into a link
             for name in files:
@@ -4392,13 +4485,15 @@ class _Box:
                     mode = os.lstat(path).st_mode
                 except OSError:
                     continue
-                if stat.S_ISLNK(mode) or (
-                        stat.S_ISREG(mode) and rel.startswith("refs" + os.sep)
+                if not stat.S_ISREG(mode) or (
+                        rel.startswith("refs" + os.sep)
                         and not name.endswith(".lock") and not re.fullmatch(
                             rb"[0-9a-f]{40}([0-9a-f]{24})?", (_read_bytes(path) or b"")[:100].strip())):
                     with contextlib.suppress(OSError):
                         os.unlink(path)
                     planted.append(os.path.relpath(path, self.repo.common_dir))
+        if _lstat_beneath(self.admin, "HEAD") is None:  # (git needs one to start)
+            _replace_beneath(self.admin, "HEAD", f"ref: refs/heads/{self.branch}\n".encode())
         return planted
 
     def _import_objects(self, timeout: Optional[float]) -> Optional[str]:
@@ -4496,28 +4591,30 @@ class _Box:
     def _bring_back(self, session: Optional[str], warn: Callable[[str], None]) -> None:
         """Bring what the CLI must keep out of the private HOME into the real one, file by file,
         never through a link: the files of its session, when they are those it was given
-        (continue) or new, not a session of yours it claims; and a credential it refreshed,
-        when that is plainly the same login (see _refreshed)."""
+        (continue) or new, not a session of yours it claims. A login it changed stays out."""
         spec, folder = self.adapter.home, self._cli
         private = self._private(folder) if folder else None
         if spec is None or folder is None or private is None:
             return
         root, below = private
         for name in spec.credentials:
+            # Never taken back: a refreshed token cannot be told from the attacker's own
+            # login carrying your name (its id_token needs no signature to look right).
             old = _read_bytes(os.path.join(folder, name))
             new = _read_beneath(root, os.path.join(below, name), _CREDENTIAL_LIMIT + 1)
-            if old is None or new is None or new == old:
-                continue
-            if len(new) > _CREDENTIAL_LIMIT or not _refreshed(old, new):
-                warn(f"{_shorten(os.path.join(folder, name), 200)}: the CLI changed it in its "
-                     "sandbox, not plainly as a refresh of the same login; yours is kept (if "
-                     "the CLI then says you are logged out, log in again)")
-                continue
-            _write_bytes(os.path.join(folder, name), new)
+            if old is not None and new is not None and new != old:
+                warn(f"{_shorten(os.path.join(folder, name), 200)}: the CLI changed its login "
+                     "in its sandbox (a refresh?); yours is kept as it was, as always (if the "
+                     "CLI then says you are logged out, log in again)")
         st = _lstat_beneath(root, below) if below != "." else os.lstat(root)
         if not spec.session or not session or st is None or not stat.S_ISDIR(st.st_mode):
             return
-        for rel in spec.session(os.path.normpath(os.path.join(root, below)), self.worktree, session):
+        files = spec.session(os.path.normpath(os.path.join(root, below)), self.worktree, session)
+        if len(files) > 1:  # one conversation is one file: the others were planted
+            warn(f"worker's CLI left {len(files)} files that claim its session {session}; "
+                 "none is brought back")
+            return
+        for rel in files:
             target = os.path.join(folder, rel)
             if rel not in self._given and os.path.lexists(target):
                 warn(f"worker's CLI said its session is {session}, which it was not given: "
@@ -4615,55 +4712,20 @@ def _packed_refs(data: Optional[bytes]) -> Dict[str, str]:
     return found
 
 
-# In a credential file, the keys whose values a refresh changes, and those naming whose it is.
-_TOKEN_KEY = _LazyPattern(r"token|expir|refresh", re.I)
-_IDENTITY_KEY = _LazyPattern(r"account|e-?mail|^sub$|^active$|user_?id", re.I)
-
-
-def _refreshed(old: bytes, new: bytes) -> bool:
-    """Whether the credential file ``new`` is plainly ``old`` refreshed: JSON objects of the
-    same shape in which only tokens and expiry times changed (none appeared from nothing),
-    and which name whose login it is (an account id, an e-mail address, or the claims of an
-    ``id_token``) the same way. A file that names no one (Claude Code's) is never taken: a
-    hijacked agent could put another login's tokens in it."""
-    import json
-    try:
-        a, b = json.loads(old), json.loads(new)
-    except (ValueError, RecursionError):
-        return False
-    who: "List[tuple]" = []  # (old, new) of every identity found
-
-    def same(x: object, y: object, depth: int) -> bool:
-        if not isinstance(x, dict) or not isinstance(y, dict):
-            return x == y
-        if set(x) != set(y) or depth > 6:
-            return False
-        for key in x:
-            if _IDENTITY_KEY.search(key):
-                who.append((x[key], y[key]))
-            if _TOKEN_KEY.search(key) and not isinstance(x[key], (dict, list)):
-                if x[key] is None and y[key] is not None:
-                    return False
-                if key.lower() == "id_token":
-                    who.append((_jwt_claims(x[key]), _jwt_claims(y[key])))
-            elif not same(x[key], y[key], depth + 1):
-                return False
-        return True
-
-    return isinstance(a, dict) and same(a, b, 0) and bool(who) and all(
-        o == n and o not in (None, "", {}) for o, n in who)
-
-
-def _jwt_claims(token: object) -> dict:
-    """Who a JSON Web Token names: its ``sub`` and ``email`` claims ({} when unreadable)."""
-    import base64
-    import json
-    try:
-        payload = str(token).split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (IndexError, ValueError, TypeError):
-        return {}
-    return {k: claims.get(k) for k in ("sub", "email")} if isinstance(claims, dict) else {}
+def _secrets(adapter: _Adapter, env: Dict[str, str], home: str) -> List[str]:
+    """What of HOME a worker of ``adapter`` does not see (HOME-relative): _SECRETS, and, for a
+    preset's CLI, the state folders and files of the others (their logins, your sessions).
+    A template's command may be a script that runs any of them: it sees them all."""
+    names = list(_SECRETS)
+    for preset in PRESETS.values() if adapter.home else ():
+        spec = preset.home
+        if spec is None or spec is adapter.home:
+            continue
+        for path in [spec.folder(env), *spec.files(env)]:
+            path = _expand(path, home)
+            if path != home and path.startswith(home.rstrip(os.sep) + os.sep):
+                names.append(os.path.relpath(path, home))
+    return sorted(set(names))
 
 
 def _temp_root() -> str:

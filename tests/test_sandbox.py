@@ -292,8 +292,10 @@ git update-ref refs/heads/architect/parallel-1 $(git rev-parse HEAD:README.md)
     (r,) = results
     assert code == 1 and r["status"] == "failed"
     assert (repo / ".git" / "HEAD").read_bytes() == head
-    admin = repo / ".git" / "worktrees" / ".architect-parallel-1"
-    assert not os.path.islink(admin / "logs") and not os.path.lexists(admin / "planted-link")
+    admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
+    assert os.path.isdir(admin) and "worktrees" in admin
+    assert not os.path.islink(os.path.join(admin, "logs")) and \
+        not os.path.lexists(os.path.join(admin, "planted-link"))
     assert git("cat-file", "-t", "architect/parallel-1", cwd=repo) == "commit"
 
 
@@ -335,10 +337,15 @@ for f in .codex/.env .codex/AGENTS.override.md .codex/config.toml .codex/rules/d
          .npm/_cacache/x .local/lib/python3/site-packages/x.pth; do
   mkdir -p "$(dirname "$HOME/$f")" && echo "planted $f" >> "$HOME/$f" || echo "REFUSED $f"
 done
-mkdir -p "$HOME/.codex/sessions/2026/12/06"
-echo '{"kept": true}' > "$HOME/.codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-$SID.jsonl"
-echo '{"kept": false}' > "$HOME/.codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-other.jsonl"
-printf '{"tokens": {"account_id": "%s", "access_token": "refreshed"}}' "$ACCOUNT" > "$HOME/.codex/auth.json"
+S=$HOME/.codex/sessions
+mkdir -p "$S/2026/12/06" "$S/2025/01/01" "$S/zz"
+meta() { echo '{"type":"session_meta","payload":{"id":"'$SID'","cwd":"'$1'"}}'; }
+meta "$PWD" > "$S/2026/12/06/rollout-2026-12-06T00-00-00-$SID.jsonl"
+echo '{"kept": false}' > "$S/2026/12/06/rollout-2026-12-06T00-00-00-other.jsonl"
+# Planted for your own codex resume: in another folder's name, or another checkout's.
+meta "$PWD" > "$S/zz/rollout-2025-01-01T00-00-00-$SID.jsonl"
+meta "$(dirname "$PWD")" > "$S/2025/01/01/rollout-2025-01-01T00-00-00-$SID.jsonl"
+printf '{"tokens": {"account_id": "a1", "access_token": "refreshed"}}' > "$HOME/.codex/auth.json"
 # A session of yours it was not given, rewritten (it names that one as its own next time).
 echo '{"injected": true}' >> "$HOME/.codex/sessions/2026/01/01/rollout-2026-01-01T00-00-00-yours.jsonl"
 echo '{"type":"thread.started","thread_id":"'$SID'"}'
@@ -347,21 +354,22 @@ echo '{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}'
 
 
 @needs_bwrap
-@pytest.mark.parametrize("account", ["a1", "someone-else"])
-def test_what_a_worker_writes_in_home_is_thrown_away_but_its_session(cli, repo, tmp_path, home,
-                                                                     monkeypatch, account):
+def test_what_a_worker_writes_in_home_is_thrown_away_but_its_session(cli, repo, tmp_path, home):
     """Class 5: the files the CLIs read at start-up (Codex .env and AGENTS.override.md,
     Gemini .env, settings, skills, trusted folders, system.md, Claude Code settings, rules,
     hooks, status line, memory, aider's keys), shell start-up files, caches, new folders:
-    written inside, gone after. Only its session's transcript comes back, and its refreshed
-    credential when it is the same account's."""
+    written inside, gone after. Only its session's transcript comes back: the one file of
+    its session whose first line names it and its worktree, none planted for your own
+    ``codex resume``; a login it changed never does (a refresh cannot be told from the
+    attacker's own login under your name)."""
     bin_dir = tmp_path / "codexbin"
     bin_dir.mkdir()
     codex = script(bin_dir, "codex", HOME_WRITER)
-    monkeypatch.setenv("ACCOUNT", account)
+    worktree = os.path.join(repo, ".architect-parallel-1")
     yours = home / ".codex/sessions/2026/01/01/rollout-2026-01-01T00-00-00-yours.jsonl"
     yours.parent.mkdir(parents=True)
-    yours.write_text('{"yours": true}\n')
+    mine = '{"type":"session_meta","payload":{"id":"yours","cwd":"%s"}}\n' % worktree
+    yours.write_text(mine)
     before = tree(home)
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
                                   "--workers", "1", *BOXED)
@@ -372,23 +380,31 @@ def test_what_a_worker_writes_in_home_is_thrown_away_but_its_session(cli, repo, 
     session = ".codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-" \
               "0a1b2c3d-0000-4000-8000-000000000001.jsonl"
     new = {k for k in after if k not in before or after[k] != before[k]}
-    kept = {".codex/sessions/2026/12", ".codex/sessions/2026/12/06", session}
-    if account == "a1":
-        kept.add(".codex/auth.json")
-        assert b"refreshed" in after[".codex/auth.json"]
-    else:
-        assert "the CLI changed it in its sandbox, not plainly as a refresh of the same login" in err
-    assert new == kept, sorted(new)
-    assert after[session] == b'{"kept": true}\n'
-    assert yours.read_text() == '{"yours": true}\n'
+    assert new == {".codex/sessions/2026/12", ".codex/sessions/2026/12/06", session}, sorted(new)
+    assert b'"cwd":"%s"' % worktree.encode() in after[session]
+    assert "auth.json: the CLI changed its login in its sandbox" in err
+    assert b"refreshed" not in after[".codex/auth.json"]
+    assert yours.read_text() == mine
     # Its next run names your session as its own: that is not brought back either.
+    (bin_dir / "codex").write_text(
+        "#!/bin/sh\n"
+        "echo '{\"injected\": true}' >> \"$HOME/.codex/sessions/2026/01/01/"
+        "rollout-2026-01-01T00-00-00-yours.jsonl\"\n"
+        "echo '{\"type\":\"thread.started\",\"thread_id\":\"yours\"}'\n")
+    code, out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
+                         "--workers", "1", "--force", *BOXED)
+    assert code == 0, err
+    assert "worker's CLI said its session is yours, which it was not given" in err
+    assert yours.read_text() == mine
+    # Or it leaves two files that claim its session: neither comes back.
     (bin_dir / "codex").write_text(HOME_WRITER.replace("SID=0a1b2c3d-0000-4000-8000-000000000001",
                                                        "SID=yours"))
     code, out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
                          "--workers", "1", "--force", *BOXED)
     assert code == 0, err
-    assert "worker's CLI said its session is yours, which it was not given" in err
-    assert yours.read_text() == '{"yours": true}\n'
+    assert "worker's CLI left 2 files that claim its session yours; none is brought back" in err
+    assert yours.read_text() == mine
+    assert not (home / ".codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-yours.jsonl").exists()
 
 
 CLAUDE_WRITER = """
@@ -420,7 +436,7 @@ def test_only_the_claude_session_comes_back_never_its_memory_or_a_login(cli, rep
     assert (home / ".claude" / "projects" / key / "s1.jsonl").read_text() == '{"turn": 1}\n'
     assert not (home / ".claude" / "projects" / key / "memory").exists()
     assert "mine" in (home / ".claude" / ".credentials.json").read_text()
-    assert "not plainly as a refresh of the same login" in err
+    assert ".credentials.json: the CLI changed its login in its sandbox" in err
 
 
 # -- what honest agents need --------------------------------------------------------------------
@@ -779,8 +795,8 @@ ln -sf {target}/log "$(git rev-parse --absolute-git-dir)/logs/HEAD"
                                   "--workers", "1", *BOXED)
     assert code == 1
     assert results[0]["status"] == "failed"
-    assert results[0]["error"].startswith("the agent left symbolic links or refs in the git "
-                                          "folder, removed: ")
+    assert results[0]["error"].startswith("the agent left links, FIFOs, devices or refs in its "
+                                          "worktree's git folder, removed: ")
     assert "refs/heads/architect/parallel-8, refs/heads/architect/parallel-9" in err
     assert git("for-each-ref", "refs/heads/architect/", cwd=repo).count("\n") == 0
     assert os.listdir(target) == []

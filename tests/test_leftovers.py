@@ -1,0 +1,335 @@
+"""What a worker leaves behind is hostile input: FIFOs, a git of its own, broken settings, a
+HEAD moved, files hidden by its .gitignore. The run ends, the verdict holds, your later
+``list``, ``diff``, ``report``, ``cleanup`` and ``merge`` neither hang, nor show what they
+must not, nor delete your work (review round 2 of issue 17)."""
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+
+import pytest
+
+import architect_parallel as ap
+from conftest import ROOT as CHECKOUT, git
+from test_sandbox import BOXED, CRAFT, PROBLEM, ROOT, needs_bwrap, said, script
+
+TOOL = os.path.join(CHECKOUT, "architect_parallel.py")
+
+
+def tool(*args, timeout=120):
+    """The CLI in a process of its own, stopped (and the test failed) if it hangs."""
+    proc = subprocess.run([sys.executable, TOOL, *map(str, args)], capture_output=True,
+                          text=True, errors="replace", timeout=timeout, stdin=subprocess.DEVNULL)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def boxed(sandbox):
+    if sandbox == "bwrap" and PROBLEM:
+        pytest.skip(PROBLEM)
+    return ["--sandbox", sandbox, "--progress", "none"]
+
+
+# -- the runner's verdict is made outside, by its own git ---------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("how", ["a git of its own on PATH", "broken git settings"])
+def test_no_git_the_agent_faked_or_broke_inside_decides_anything(cli, repo, tmp_path, monkeypatch,
+                                                                 how):
+    """The agent crafts an index entry naming a file out of the worktree, then puts a git of
+    its own first on PATH (~/.local/bin, a private copy inside) that hides it, or breaks every
+    git inside with a bad global config. The index is checked outside all the same: the
+    worker fails, and no later command shows the file."""
+    home = tmp_path / "home"
+    (home / ".local" / "bin").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", f"{home}/.local/bin{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PY", sys.executable)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET\n")
+    depth = len(os.path.relpath(secret.parent, repo).split(os.sep)) + 1
+    name = "x/" + "../" * depth + "secret.txt"
+    fake = ('real=$(command -v git)\n'
+            'printf \'#!/bin/sh\\ncase "$*" in *ls-files*) exit 0;; *symbolic-ref*) echo '
+            'refs/heads/architect/parallel-1; exit 0;; esac\\nexec %s "$@"\\n\' "$real" '
+            '> "$HOME/.local/bin/git"\nchmod +x "$HOME/.local/bin/git"\n'
+            if how.startswith("a git") else
+            'f=${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}; mkdir -p "$(dirname "$f")"\n'
+            'echo "this is [not valid" > "$f"\n')
+    agent = script(tmp_path, "faker.sh", f'echo own > own.txt\nmkdir -p x\n"$PY" {CRAFT} {name}\n'
+                   + fake)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", "--no-commit", *BOXED)
+    (r,) = results
+    assert r["status"] == "failed" and "index named paths out of it" in r["error"], r
+    worktree = repo / ".architect-parallel-1"
+    assert ".." not in git("ls-files", "-s", cwd=worktree)
+    for args in (["diff", "1"], ["report", "--html", tmp_path / "r.html"]):
+        code, out, err = cli(*args)
+        assert "TOP SECRET" not in out + err, args
+    assert "TOP SECRET" not in (tmp_path / "r.html").read_text()
+
+
+# -- FIFOs and devices -------------------------------------------------------------------------
+
+FIFOS = """
+echo own > own.txt && mkdir -p docs
+git add -A && git -c user.name=a -c user.email=a@a commit -qm mine
+gd=$(git rev-parse --absolute-git-dir)
+rm -f "$gd/HEAD" "$gd/index" && mkfifo "$gd/HEAD" "$gd/index" "$gd/locked" docs/.gitignore
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_fifos_a_worker_leaves_hang_nothing(repo, tmp_path, sandbox):
+    """FIFOs as its worktree's HEAD, index and lock file, and as a .gitignore: a git that
+    opens one waits forever (the runner's, your ``git branch`` in the main checkout). They
+    are removed when the worker ends, which fails it; the run ends, and so do list, diff,
+    report, cleanup and your own git."""
+    agent = script(tmp_path, "fifo.sh", FIFOS)
+    code, out, err = tool("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                          "--check-timeout", "20", "--json", *boxed(sandbox))
+    (r,) = json.loads(out)
+    assert r["status"] == "failed" and "FIFOs" in r["error"], r
+    assert "FIFOs, sockets or devices in its worktree were removed: docs/.gitignore" in err
+    worktree = repo / ".architect-parallel-1"
+    assert git("symbolic-ref", "HEAD", cwd=worktree) == "refs/heads/architect/parallel-1"
+    assert git("status", "--porcelain", cwd=worktree) == ""
+    subprocess.run(["git", "branch"], cwd=repo, timeout=30, check=True, capture_output=True)
+    for args in (["list"], ["diff", "1"], ["report", "--html", tmp_path / "r.html"],
+                 ["cleanup", "--dry-run"], ["cleanup"]):
+        code, out, err = tool(*args)
+        assert code == 0, (args, err)
+    assert not worktree.exists()
+
+
+def test_a_fifo_left_by_a_run_killed_early_hangs_no_later_command(cli, repo, tmp_path):
+    """A run killed before its workers' ends leaves what they made: a FIFO as a worktree's
+    HEAD would hang every git that lists worktrees. list and cleanup remove it first."""
+    cli("run", "fake:write=a.txt", "--workers", "1", "--progress", "none")
+    admin = repo / ".git" / "worktrees" / os.path.basename(
+        git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1"))
+    (admin / "HEAD").unlink()
+    os.mkfifo(admin / "HEAD")
+    code, out, err = tool("list")
+    assert code == 0 and "warning: removed what is not a file from" in err and "HEAD" in err
+    assert (admin / "HEAD").read_text() == "ref: refs/heads/architect/parallel-1\n"
+    code, out, err = tool("diff", "1")
+    assert code == 0 and "+fake:write=a.txt" in out, err
+    assert tool("cleanup", "--force")[0] == 0
+
+
+# -- what cleanup keeps ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_cleanup_keeps_files_an_agents_gitignore_hides_and_commits_you_added(cli, repo, tmp_path,
+                                                                           monkeypatch, sandbox):
+    """The agent leaves a .gitignore that ignores everything but its own files, itself too:
+    a file you make in its worktree later is ignored, and cleanup would delete it unseen.
+    And commits you add to its branch are yours, whenever they were made."""
+    agent = script(tmp_path, "ignore.sh", "echo own > own.txt\n"
+                   "printf '*\\n!*/\\n!own.txt\\n!README.md\\n!src/*\\n' > .gitignore\n")
+    code, _results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                   "--workers", "1", *boxed(sandbox))
+    assert code == 0, err
+    worktree = repo / ".architect-parallel-1"
+    (worktree / "NOTES.md").write_text("my notes\n")
+    code, _out, err = cli("cleanup")
+    assert code == 2 and ".architect-parallel-1 has uncommitted changes made after its run" in err
+    assert (worktree / "NOTES.md").read_text() == "my notes\n"
+    (worktree / "NOTES.md").unlink()
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "2000-01-01T00:00:00")  # (a clock that is behind)
+    git("commit", "-q", "--allow-empty", "-m", "mine", cwd=worktree)
+    monkeypatch.delenv("GIT_COMMITTER_DATE")
+    code, _out, err = cli("cleanup")
+    assert code == 2 and "architect/parallel-1 has commits made after the last run ended" in err
+    code, _out, err = cli("cleanup", "--force")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_a_check_that_leaves_head_detached_is_put_back(cli, repo, tmp_path, records, sandbox):
+    allow = ["--sandbox-allow", records] if sandbox == "bwrap" else []
+    code, _results, err = cli.json("run", "fake:write=a.txt", "--workers", "1", "--check",
+                                   "git checkout -q --detach HEAD", *allow, *boxed(sandbox))
+    assert "its worktree's HEAD was left on a detached HEAD" in err
+    assert git("symbolic-ref", "HEAD", cwd=repo / ".architect-parallel-1") == \
+        "refs/heads/architect/parallel-1"
+
+
+# -- merge --------------------------------------------------------------------------------------
+
+def test_merge_keeps_asking_after_a_rerun_until_you_looked(cli, repo, tmp_path):
+    """An agent changed .git/config: a later run or rerun does not make the change look like
+    yours; merge --force takes it, and merges after that need no --force."""
+    agent = script(tmp_path, "config.sh", "echo own > own.txt\ngit config core.editor evil\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                          "--force", "--progress", "none")
+    assert "changed since the last run started; 'merge' will ask for --force" in err
+    code, _out, err = cli("merge", "1")
+    assert code == 2 and "the repository's git config changed since the last run started" in err
+    code, _out, err = cli("merge", "1", "--force")
+    assert code == 0 and "merging although the repository's git config changed" in err
+    git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
+    code, _out, err = cli("merge", "1")
+    assert code == 0, err
+
+
+def test_merge_never_overwrites_your_ignored_files(cli, repo, tmp_path):
+    (repo / ".gitignore").write_text(".env\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore .env", cwd=repo)
+    (repo / ".env").write_text("MY SECRET=1\n")
+    agent = script(tmp_path, "env.sh", "echo EVIL=1 > .env\ngit add -f .env\n")
+    code, _results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                   "--workers", "1", "--progress", "none")
+    assert code == 0, err
+    for squash in ([], ["--squash"]):
+        code, _out, err = cli("merge", "1", *squash)
+        assert code == 2 and "git could not merge architect/parallel-1" in err, err
+        assert (repo / ".env").read_text() == "MY SECRET=1\n"
+        assert git("status", "--porcelain", "--untracked-files=no", cwd=repo) == ""
+
+
+# -- what reaches a terminal ----------------------------------------------------------------------
+
+def test_diff_to_a_terminal_shows_control_and_bidi_characters(repo, tmp_path):
+    """A file the agent wrote may hold terminal escapes (a title, a hyperlink, a cleared
+    screen) or bidi overrides that make a line read otherwise: to a terminal they are shown,
+    not sent; piped, the bytes are as they are."""
+    agent = script(tmp_path, "esc.sh",
+                   "printf 'a\\033]0;pwned\\007b\\342\\200\\256c\\r\\n\\377' > own.txt\n")
+    code, out, err = tool("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                          "--progress", "none")
+    assert code == 0, err
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, TOOL, "diff", "1"], stdout=follower,
+                            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, cwd=repo)
+    os.close(follower)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 60)
+        assert ready, "diff 1 printed nothing for a minute"
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal's other end closed
+            break
+        if not data:
+            break
+        shown += data
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    assert b"\x1b" not in shown and b"\xe2\x80\xae" not in shown
+    assert b"+a^[]0;pwned^Gb<U+202E>c^M" in shown and b"\\xff" in shown
+    code, out, err = tool("diff", "1")
+    assert "\x1b]0;pwned\x07" in out
+
+
+def test_names_and_html_show_bidi_and_zero_width_characters():
+    assert ap._shorten("rm \u202eevil\u200b", 80) == "rm ?evil?"
+    assert "&lt;U+202E&gt;" in ap._html_escape("a\u202eb")
+
+
+# -- hostile state files ----------------------------------------------------------------------
+
+def test_a_log_path_naming_a_fifo_hangs_no_report(cli, repo, tmp_path):
+    cli("run", "fake:write=a.txt", "--workers", "1", "--progress", "none")
+    state = repo / ".git" / "architect-parallel" / "last-run.json"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    data = json.loads(state.read_text())
+    for name in ("log_path", "stderr_path", "worker_log"):
+        data["results"][0][name] = str(fifo)
+    state.write_text(json.dumps(data))
+    code, out, err = tool("report", "--html", tmp_path / "r.html")
+    assert code == 0, err
+
+
+def test_collect_of_deeply_nested_json_is_a_clean_error(cli, repo, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    code, _out, err = cli("collect", deep)
+    assert code == 2 and err.startswith("error: cannot read results file") and \
+        "nesting too deep" in err
+
+
+def test_a_worktree_without_its_git_file_is_refused_not_mistaken_for_the_main_one(cli, repo):
+    """Without its .git file, a git run in a worktree folder would find the main checkout's
+    repository and show that: the tool refuses it instead."""
+    cli("run", "fake:write=a.txt", "--workers", "1", "--no-commit", "--progress", "none")
+    (repo / ".architect-parallel-1" / ".git").unlink()
+    (repo / "README.md").write_text("main checkout edit\n")
+    code, out, err = cli("diff", "1")
+    assert "main checkout edit" not in out
+    assert code == 2 and "does not name its own folder" in err
+
+
+@pytest.mark.skipif(not ROOT or PROBLEM is not None, reason="a root runner's sandbox only")
+def test_a_root_runner_gives_no_file_that_only_root_could_reach(cli, repo, tmp_path, monkeypatch):
+    """As root, HOME's files become the sandbox user's copies: only those that user could
+    read through every folder on the way. HOME's own mode does not count (root's is 0700)."""
+    home = tmp_path / "home"
+    (home / "private").mkdir(parents=True)
+    (home / "private" / "notes.txt").write_text("PRIVATE\n")
+    (home / "private").chmod(0o700)
+    (home / "open.txt").write_text("OPEN\n")
+    home.chmod(0o700)
+    monkeypatch.setenv("HOME", str(home))
+    agent = script(tmp_path, "peek.sh", 'echo own > own.txt\ncat "$HOME/open.txt" '
+                   '"$HOME/private/notes.txt" 2>&1\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *BOXED)
+    out = said(results[0])
+    assert "OPEN" in out and "PRIVATE" not in out
+
+
+@needs_bwrap
+def test_a_preset_cli_sees_no_other_clis_login(cli, repo, tmp_path, monkeypatch):
+    """A Claude Code worker has no use for Codex's or aider's logins (or your sessions
+    there): they are not in its HOME. A template's command may be any CLI: it sees them."""
+    home = tmp_path / "home"
+    for rel in (".codex/auth.json", ".aider/oauth-keys.env", ".gemini/oauth_creds.json",
+                ".claude/settings.json"):
+        (home / rel).parent.mkdir(parents=True, exist_ok=True)
+        (home / rel).write_text("LOGIN\n")
+    monkeypatch.setenv("HOME", str(home))
+    body = ("echo own > own.txt\nfor f in .codex/auth.json .aider/oauth-keys.env "
+            ".gemini/oauth_creds.json .claude/settings.json; do test -e \"$HOME/$f\" && "
+            "echo \"SEES $f\"; done\necho '{\"type\": \"result\", \"subtype\": \"success\", "
+            "\"is_error\": false, \"num_turns\": 1, \"result\": \"done\"}'\n")
+    bin_dir = tmp_path / "cli"
+    bin_dir.mkdir()
+    claude = script(bin_dir, "claude", body)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{claude} -p {{task}}",
+                                  "--workers", "1", *BOXED)
+    assert [line for line in said(results[0]).splitlines() if line.startswith("SEES")] == \
+        ["SEES .claude/settings.json"]
+    other = script(bin_dir, "my-agent", body)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{other} {{task}}",
+                                  "--workers", "1", "--force", *BOXED)
+    assert len([line for line in said(results[0]).splitlines() if line.startswith("SEES")]) == 4
+
+
+@needs_bwrap
+def test_home_start_up_places_are_never_allowed_or_suggested(cli, repo, tmp_path, monkeypatch,
+                                                             records):
+    home = tmp_path / "home"
+    for rel in (".local/bin", "bin", "data"):
+        (home / rel).mkdir(parents=True)
+        (home / rel).chmod(0o777)
+    monkeypatch.setenv("HOME", str(home))
+    for path in (home / ".local", home / ".local" / "bin", home / "bin", home, tmp_path):
+        code, _out, err = cli("run", "fix it", *BOXED, "--sandbox-allow", path)
+        assert code == 2 and "where what a worker writes would run in your later sessions" in err, \
+            (path, err)
+    code, _out, err = cli("run", "fake:write=a.txt", "--workers", "1", *BOXED,
+                          "--sandbox-allow", home / "data", "--sandbox-allow", records)
+    assert code == 0, err
+    # A refused write an agent claims there is never answered with --sandbox-allow.
+    for path in (home / ".bashrc", home / ".local" / "bin" / "x", home / "bin" / "x", home):
+        assert not ap._Sandbox.allowable(str(path), str(repo)), path
+    assert ap._Sandbox.allowable(str(home / "data" / "x"), str(repo))
