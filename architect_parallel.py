@@ -4038,10 +4038,16 @@ class _Box:
         self.allowed = list(allowed)
         for path in allowed:
             argv += ["--bind", path, path]
-        # The agent's own program, where the private /tmp hides it.
+        # The agent's own program, where the private /tmp hides it: its folder (a wrapper
+        # script's helpers beside it), read-only, unless that holds anything else of the view.
+        points = [argv[i + 2] for i, word in enumerate(argv[:-2]) if word in ("--bind", "--ro-bind")]
+        points += [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--tmpfs"]
         for path in sorted({program, os.path.realpath(program)}):
             if any(_inside(hidden, path) for hidden in ("/tmp", "/var/tmp", "/run")):
-                argv += ["--ro-bind", path, path]
+                folder = os.path.dirname(path)
+                whole = folder not in ("/tmp", "/var/tmp", "/run") and not any(
+                    _inside(folder, p) for p in [*points, self.sandbox.state, home])
+                argv += ["--ro-bind", folder if whole else path, folder if whole else path]
         bpf = _seccomp_program()
         if bpf is not None:  # read by each start (see command): its offset goes back to 0
             with open(self.path("seccomp"), "wb") as f:

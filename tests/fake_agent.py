@@ -67,11 +67,14 @@ NAMES = ("architect", "claude", "codex", "gemini", "aider", "fake-agent")
 def make_agent_bin(folder, names=NAMES):
     """Create ``folder`` holding executables ``names`` that run this fake agent; return it."""
     os.makedirs(folder, exist_ok=True)
+    # A copy beside them: a sandbox shows the agent's own folder, wherever the checkout is
+    # (under /tmp, its private /tmp would hide this file).
+    agent = os.path.join(os.path.abspath(folder), "fake_agent.py")
+    shutil.copyfile(os.path.abspath(__file__), agent)
     for name in names:
         path = os.path.join(folder, name)
         with open(path, "w") as f:
-            f.write(f'#!/bin/sh\nFAKE_AGENT_NAME={name} exec "{sys.executable}" '
-                    f'"{os.path.abspath(__file__)}" "$@"\n')
+            f.write(f'#!/bin/sh\nFAKE_AGENT_NAME={name} exec "{sys.executable}" "{agent}" "$@"\n')
         os.chmod(path, 0o755)
     return folder
 

@@ -14,7 +14,7 @@ import pytest
 
 import architect_parallel as ap
 from conftest import ROOT as CHECKOUT, git
-from test_sandbox import BOXED, CRAFT, PROBLEM, ROOT, needs_bwrap, said, script
+from test_sandbox import BOXED, PROBLEM, ROOT, craft, needs_bwrap, said, script
 
 TOOL = os.path.join(CHECKOUT, "architect_parallel.py")
 
@@ -59,7 +59,7 @@ def test_no_git_the_agent_faked_or_broke_inside_decides_anything(cli, repo, tmp_
             if how.startswith("a git") else
             'f=${GIT_CONFIG_GLOBAL:-$HOME/.gitconfig}; mkdir -p "$(dirname "$f")"\n'
             'echo "this is [not valid" > "$f"\n')
-    agent = script(tmp_path, "faker.sh", f'echo own > own.txt\nmkdir -p x\n"$PY" {CRAFT} {name}\n'
+    agent = script(tmp_path, "faker.sh", f'echo own > own.txt\nmkdir -p x\n"$PY" {craft(tmp_path)} {name}\n'
                    + fake)
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
                                   "--workers", "1", "--no-commit", *BOXED)

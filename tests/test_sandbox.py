@@ -30,15 +30,25 @@ if PROBLEM is None and ROOT and not shutil.which("nsenter"):
     PROBLEM = "nsenter is not installed"
 needs_bwrap = pytest.mark.skipif(PROBLEM is not None, reason=f"no sandbox here: {PROBLEM}")
 BOXED = ("--sandbox", "bwrap", "--progress", "none")
+CRAFT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "craft_index.py")
 
 
 def script(tmp_path, name, body):
-    """An executable shell script ``name`` in ``tmp_path`` (the sandbox shows the agent's
-    own program even where its private /tmp hides the rest of ``tmp_path``)."""
-    path = tmp_path / name
+    """An executable shell script ``name`` in ``tmp_path/agents`` (or in ``tmp_path`` itself
+    when it is not a test's folder, with its repository), with craft_index.py beside it: the
+    sandbox shows the agent's own folder even where its private /tmp hides the rest."""
+    folder = tmp_path / "agents" if (tmp_path / "repo").exists() else tmp_path
+    folder.mkdir(exist_ok=True)
+    shutil.copyfile(CRAFT_SOURCE, folder / "craft_index.py")
+    path = folder / name
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return path
+
+
+def craft(tmp_path):
+    """craft_index.py beside the agents of ``tmp_path`` (see script)."""
+    return tmp_path / "agents" / "craft_index.py"
 
 
 def said(result):
@@ -886,7 +896,6 @@ git update-ref refs/heads/architect/parallel-1 $broken
 
 # -- what the adversarial reviews found ------------------------------------------------------
 
-CRAFT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "craft_index.py")
 
 
 @pytest.mark.parametrize("sandbox", ["none", "bwrap"])
@@ -903,8 +912,8 @@ def test_an_index_naming_a_path_out_of_the_worktree_is_not_trusted(cli, repo, tm
     depth = len(os.path.relpath(secret.parent, repo).split(os.sep)) + 1
     name = "x/" + "../" * depth + "secret.txt"
     monkeypatch.setenv("PY", sys.executable)
-    agent = script(tmp_path, "index.sh", f'echo own > own.txt\nmkdir -p x\n"$PY" {CRAFT} {name}\n')
-    for extra in (["--no-commit"], ["--check", f'mkdir -p x && "$PY" {CRAFT} {name}']):
+    agent = script(tmp_path, "index.sh", f'echo own > own.txt\nmkdir -p x\n"$PY" {craft(tmp_path)} {name}\n')
+    for extra in (["--no-commit"], ["--check", f'mkdir -p x && "$PY" {craft(tmp_path)} {name}']):
         code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
                                       "--workers", "1", "--force", "--sandbox", sandbox,
                                       "--progress", "none", *extra)
