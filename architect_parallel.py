@@ -2622,7 +2622,6 @@ class _Repo:
     def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
         """git started (see _git_popen), with no filter driver; killed once it has taken its
         time (see _limit)."""
-        import threading
         cwd = cwd or self.top
         proc = _git_popen(list(args), cwd, self.wrap, self._settings(cwd, False), **popen)
         limit = self._limit(cwd)
