@@ -5960,12 +5960,13 @@ def _write_json(path: str, value: object) -> None:
     _write_text(path, json.dumps(value, indent=2, allow_nan=False) + "\n")
 
 
-def _junit_xml(results: List[WorkerResult]) -> str:
+def _junit_xml(results: List[WorkerResult], local: bool = True) -> str:
     """JUnit XML as GitHub's and GitLab's test reporters read it: one testcase per worker.
 
     failed and partial workers are failures, timed-out and interrupted ones errors,
     stopped and skipped ones (--stop-on-pass, --budget-total) skipped test cases;
-    checks are properties; the end of the agent's output is the system-out.
+    checks are properties; the end of the agent's output is the system-out (``local``:
+    when the workers ran here; collect never opens a file a results file names).
     """
     import xml.etree.ElementTree as ET  # only needed here; keeps start-up light
 
@@ -5991,7 +5992,7 @@ def _junit_xml(results: List[WorkerResult]) -> str:
             ET.SubElement(props, "property", name=name, value=_xml_text(str(value)))
         for check in r.checks:
             ET.SubElement(props, "property", name=_xml_text(f"check: {check['command']}"),
-                          value="passed" if check["passed"] else f"failed (exit code {check['exit_code']})")
+                          value="passed" if check["passed"] else f"failed (exit code {check.get('exit_code')})")
         message = _xml_text(f"{r.status}" + (f": {r.error}" if r.error else ""))
         if r.status in ("failed", "partial"):
             ET.SubElement(case, "failure", message=message, type=r.status).text = message
@@ -5999,8 +6000,9 @@ def _junit_xml(results: List[WorkerResult]) -> str:
             ET.SubElement(case, "error", message=message, type=r.status).text = message
         elif r.status in ("stopped", "skipped"):
             ET.SubElement(case, "skipped", message=message)
-        ET.SubElement(case, "system-out").text = _xml_text(_log_tail(r.log_path, 4000))
-        ET.SubElement(case, "system-err").text = _xml_text(_log_tail(r.stderr_path, 4000))
+        if local:
+            ET.SubElement(case, "system-out").text = _xml_text(_log_tail(r.log_path, 4000))
+            ET.SubElement(case, "system-err").text = _xml_text(_log_tail(r.stderr_path, 4000))
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
@@ -6035,26 +6037,35 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "",
              "|---:|---:|---|---|---:|---:|---:|---:|---:|---|"]
     winner = _winner(results)
     for r in sorted(results, key=lambda r: r.rank):
-        cells = [f"**{r.rank}**" if r is winner else str(r.rank), str(r.worker_id), r.model,
-                 r.status, _checks_cell(r),
+        # What an agent or a results file could choose (model, task) is in code spans:
+        # shown as written, never turned into Markdown or HTML (images, links, headings).
+        cells = [f"**{r.rank}**" if r is winner else str(r.rank), str(r.worker_id),
+                 _md_code(_shorten(r.model, 60)), r.status, _checks_cell(r),
                  f"${r.cost:.4f}" if r.cost_known else "-", _format_tokens(r),
-                 f"{r.duration:.1f}s", str(len(r.files_modified)), _shorten(r.task, 60)]
-        lines.append("| " + " | ".join(c.replace("\\", "\\\\").replace("|", "\\|") for c in cells) + " |")
+                 f"{r.duration:.1f}s", str(len(r.files_modified)), _md_code(_shorten(r.task, 60))]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     succeeded = sum(r.status == "success" for r in results)
     lines += ["", f"{succeeded}/{len(results)} succeeded."]
     # In a code span: an agent's words must not turn into Markdown.
-    reasons = [f"- worker {r.worker_id} ({r.status}): `{_shorten(r.error, 300).replace('`', chr(39))}`"
+    reasons = [f"- worker {r.worker_id} ({r.status}): {_md_code(_shorten(r.error, 300))}"
                for r in results if r.error and not _not_started(r) and r.status != "stopped"]
     lines += [""] + reasons if reasons else []
     if winner and diffstat.strip():
-        lines += ["", f"Best: worker {winner.worker_id} (`{winner.branch}`):", "", "```",
-                  diffstat.rstrip(), "```"]
+        # A fence longer than any run of backticks in it (file names are the agent's).
+        fence = "`" * max(3, 1 + max(map(len, re.findall("`+", diffstat)), default=0))
+        lines += ["", f"Best: worker {winner.worker_id} ({_md_code(winner.branch)}):", "", fence,
+                  _screen(diffstat.rstrip()), fence]
     if html:
         run = [os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")]
         where = (f" (uploaded files are under Artifacts on [this run's page]"
                  f"({run[0]}/{run[1]}/actions/runs/{run[2]}#artifacts))" if all(run) else "")
-        lines += ["", f"HTML report, every worker side by side: `{html.replace('`', chr(39))}`{where}"]
+        lines += ["", f"HTML report, every worker side by side: {_md_code(html)}{where}"]
     return "\n".join(lines) + "\n"
+
+
+def _md_code(text: str) -> str:
+    """``text`` as a Markdown code span on one line: shown as written, never interpreted."""
+    return "`" + _screen(" ".join(text.split())).replace("`", "'") + "`"
 
 
 def _save_last_run(repo: _Repo, run_info: dict, results: List[WorkerResult]) -> None:
@@ -6399,14 +6410,16 @@ def _html_report(results: List[WorkerResult], run_info: dict, top: str, local: b
     repo = None
     with contextlib.suppress(ParallelError, OSError):
         repo = _Repo.find(top) if top else None
-    worktrees = repo.worktrees() if repo else []
-    present = _present(repo, {name for r in results for name in (r.base_commit, r.commit, r.branch)})
+    # Collected results: only the commits they name (and collect verified), never a worktree.
+    worktrees = repo.worktrees() if repo and local else []
+    present = _present(repo, {name for r in results
+                              for name in (r.base_commit, r.commit, r.branch if local else None)})
     chars = min(_REPORT_DIFF_CHARS, _REPORT_DIFF_TOTAL // max(len(results), 1))
     import concurrent.futures  # git does the work: several at once
     pool = concurrent.futures.ThreadPoolExecutor(max(2, _cores()))
     try:
         diffs = dict(zip([r.worker_id for r in results], pool.map(
-            lambda r: _worker_diffs(repo, r, worktrees, present, chars), results)))
+            lambda r: _worker_diffs(repo, r, worktrees, present, chars, local), results)))
     finally:  # on Ctrl-C, what has not started never does (its gits got the signal too)
         pool.shutdown(wait=False, cancel_futures=True)
     ranked = sorted(results, key=lambda r: r.rank)
@@ -6449,13 +6462,16 @@ def _html_report(results: List[WorkerResult], run_info: dict, top: str, local: b
 
 
 def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
-                  present: "set[str]", chars: int) -> "tuple[Optional[List[_FileDiff]], str]":
+                  present: "set[str]", chars: int, local: bool = True
+                  ) -> "tuple[Optional[List[_FileDiff]], str]":
     """A worker's changed files, with their patches within the report's budget, and a
     note on what is missing; None when its work is not in this repository (``present``:
-    the commits and branches that are)."""
+    the commits and branches that are). Collected (not ``local``): only its commit."""
     prog = _prog()
     if repo is None:
         return None, "Its diff is not shown: the report was written outside its repository."
+    if not local and r.commit is None:
+        return [], "It committed nothing."
     if r.base_commit not in present or (r.commit or r.branch) not in present:
         return None, (f"Its commits are not in this repository: fetch {r.branch} from where it "
                       f"ran, then run '{prog} report' again.")
@@ -6594,7 +6610,7 @@ def _timeline_svg(results: List[WorkerResult], run_info: dict, h: Callable[[obje
                        f'width="{max(seconds * scale, 0.5):.1f}" height="{lane - 10}">'
                        f'<title>worker {r.worker_id}: {h(state)} {h(_duration(seconds))}</title></rect>')
     x = 4
-    for state in ("queued", "creating", "setup", "running", "checking", *STATUSES):
+    for state in _TIMELINE_STATES:
         out.append(f'<rect class="{state}" x="{x}" y="{height - 22}" width="12" height="12"/>'
                    f'<text x="{x + 16}" y="{height - 12}">{state}</text>')
         x += 24 + 7 * len(state)
@@ -6801,9 +6817,13 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _add_plan_options(p: argparse.ArgumentParser) -> None:
-    """The options that say what a run does (shared by run and plan)."""
-    p.add_argument("task", nargs="?", metavar="TASK", help="the task (or use --task)")
+def _add_plan_options(p: argparse.ArgumentParser, positional: bool = True) -> None:
+    """The options that say what a run does (shared by run, plan and collect: its files
+    come first, so the task of its plan is a --task)."""
+    if positional:
+        p.add_argument("task", nargs="?", metavar="TASK", help="the task (or use --task)")
+    else:
+        p.set_defaults(task=None)
     p.add_argument("--task", action="append", dest="tasks", metavar="T", default=[],
                    help="a task, repeatable: worker i gets task i (use --task=-x for a task "
                         "starting with '-')")
@@ -6958,6 +6978,7 @@ def _add_new_limits(p: argparse.ArgumentParser) -> None:
 
 def _collect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="results files")
+    _add_plan_options(p, positional=False)
     _add_report_options(p)
 
 
@@ -7205,59 +7226,167 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
-    import json
+    """Merge the results files of one plan's jobs, trusting only what can be checked here:
+    the plan is this command's own (its options and config, as for ``plan``); from the
+    files come the outcomes, each bounded and cross-checked against the plan, and each
+    claimed commit is verified against its branch here (see _collected_results)."""
+    repo = _Repo.find(os.getcwd())
+    config = _config_from_args(args)
+    workers, plan = ParallelRunner(config, repo.top).plan()
     documents = []
     for path in args.files:
         try:
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
-        except (OSError, ValueError, RecursionError) as exc:  # (nesting too deep)
-            raise ParallelError(f"cannot read results file {path}: "
-                                f"{'nesting too deep' if isinstance(exc, RecursionError) else exc}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("results"), list) \
-                or not isinstance(data.get("fingerprint"), str):
-            raise ParallelError(f"{path} is not a results file of architect-parallel --results")
-        documents.append((path, data))
-    first_path, first = documents[0]
-    for path, data in documents[1:]:
-        if data["fingerprint"] != first["fingerprint"]:
-            raise ParallelError(f"{path} comes from another plan than {first_path} (fingerprint "
-                                f"{data['fingerprint']} vs {first['fingerprint']}); collect the "
-                                "results of one plan only")
-    by_worker: Dict[int, WorkerResult] = {}
-    for path, data in documents:
-        for item in data["results"]:
-            result = _result_from_dict(item, path)
-            if result.worker_id in by_worker:
-                raise ParallelError(f"worker {result.worker_id} appears twice (again in {path})")
-            by_worker[result.worker_id] = result
-    total = first.get("workers_total")
-    total = total if _count(total) and 1 <= total <= _MAX_WORKER_ID else len(by_worker)
-    missing = sorted(set(range(1, total + 1)) - set(by_worker))
+            documents.append((path, _read_results_file(path, plan["fingerprint"])))
+        except ParallelError as exc:  # one bad file never hides the others
+            _print_err(f"warning: {exc}; left out")
+    if not documents:
+        raise ParallelError(f"no results file of this plan ({plan['fingerprint']}) among "
+                            f"{len(args.files)} file(s): give collect the same task, models "
+                            "and options as the jobs (see 'plan')")
+    results = _collected_results(repo, documents, workers, plan, config)
+    total = plan["workers_total"]
+    missing = sorted(set(range(1, total + 1)) - {r.worker_id for r in results})
     if missing and not args.quiet:
-        _print_err(f"warning: no results for worker(s) {', '.join(map(str, missing))} of {total}")
-    spends = [d["spent"] for _, d in documents if _finite(d.get("spent"))]
-    wins = [d["won"] for _, d in documents
-            if isinstance(d.get("won"), dict) and _finite(d["won"].get("after"))]
-    info = dict(first, version=__version__, only_workers=None, results=None, collected=True,
-                started=min((d["started"] for _, d in documents if _finite(d.get("started"))),
-                            default=None),
-                finished=max((d["finished"] for _, d in documents if _finite(d.get("finished"))),
-                             default=None),
-                spent=sum(spends) if spends else None,  # each machine's race: the first win
-                won=min(wins, key=lambda w: w["after"]) if wins else None)
-    info.pop("results")
-    results = _rank(list(by_worker.values()))
+        _print_err(f"warning: no results for worker(s) {_shorten(', '.join(map(str, missing)), 200)} "
+                   f"of {total}")
+    times = [(d.get("started"), d.get("finished"), d.get("spent")) for _, d in documents]
+    ids = {r.worker_id for r in results if _verified(r)}
+    wins = [d["won"] for _, d in documents if isinstance(d.get("won"), dict)
+            and d["won"].get("worker") in ids and _finite(d["won"].get("after"))
+            and d["won"]["after"] >= 0]
+    spends = [t[2] for t in times if _finite(t[2]) and t[2] >= 0]
+    info = dict(plan, only_workers=None, collected=True,
+                started=min((t[0] for t in times if _finite(t[0])), default=None),
+                finished=max((t[1] for t in times if _finite(t[1])), default=None),
+                spent=round(sum(spends), 6) if spends else None,  # each machine's race: the first win
+                won={"worker": min(wins, key=lambda w: w["after"])["worker"],
+                     "after": min(w["after"] for w in wins)} if wins else None,
+                # what merge compares the git config with is this repository's own
+                git_config=_digest(_read_bytes(os.path.join(repo.common_dir, "config"))))
+    results = _rank(results)
+    _save_last_run(repo, info, results)  # so that diff best and merge best work here
+    return _report(args, results, info, repo.top, total=total, local=False)
+
+
+# The largest results file collect reads: a job's results are a few KB per worker.
+_RESULTS_FILE_LIMIT = 64 << 20
+
+
+def _read_results_file(path: str, fingerprint: str) -> dict:
+    """A results file of the plan ``fingerprint``, parsed (not yet checked field by field);
+    ParallelError saying why when it is none."""
+    import json
     try:
-        repo: Optional[_Repo] = _Repo.find(os.getcwd())
-    except ParallelError:
-        repo = None
-    # What merge compares the git config with is this repository's own, never a file's.
-    info["git_config"] = _digest(_read_bytes(os.path.join(repo.common_dir, "config"))) \
-        if repo else None
-    if repo is not None:  # so that diff best and merge best (after fetching the branches) work here
-        _save_last_run(repo, info, results)
-    return _report(args, results, info, repo.top if repo else "", total=total, local=False)
+        with _open_regular(path) as f:
+            data = f.read(_RESULTS_FILE_LIMIT + 1)
+        if len(data) > _RESULTS_FILE_LIMIT:
+            raise ParallelError(f"{path} is larger than {_RESULTS_FILE_LIMIT >> 20} MB")
+        data = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:  # (nesting too deep)
+        why = "nesting too deep" if isinstance(exc, RecursionError) else \
+            getattr(exc, "strerror", None) or exc
+        raise ParallelError(f"cannot read results file {path}: {why}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list) \
+            or not isinstance(data.get("fingerprint"), str):
+        raise ParallelError(f"{path} is not a results file of architect-parallel --results")
+    if data["fingerprint"] != fingerprint:
+        raise ParallelError(f"{path} comes from another plan (fingerprint "
+                            f"{_shorten(data['fingerprint'], 20)}) than this collect's "
+                            f"({fingerprint}): the jobs and collect must check out the same "
+                            "commit and give the same task, models and options")
+    return data
+
+
+def _collected_results(repo: _Repo, documents: "List[tuple[str, dict]]", workers: List[dict],
+                       plan: dict, config: ParallelConfig) -> List[WorkerResult]:
+    """The results of ``documents`` that hold up, one per worker; each one that does not
+    is reported (file, worker, why) and left out. A worker claimed twice is left out
+    altogether: which claim is true cannot be known here."""
+    found: Dict[int, "List[tuple[str, WorkerResult]]"] = {}
+    jobs = {w["worker"]: w for w in workers}
+    for path, data in documents:
+        for n, item in enumerate(data["results"][:_MAX_WORKER_ID], 1):
+            try:
+                result = _collected_result(item, path, jobs, plan, config)
+            except ParallelError as exc:
+                _print_err(f"warning: {path}: result {n}: {exc}; left out")
+                continue
+            found.setdefault(result.worker_id, []).append((path, result))
+    results = []
+    for worker, claims in sorted(found.items()):
+        if len(claims) > 1:
+            _print_err(f"warning: worker {worker} has results in {len(claims)} places "
+                       f"({_shorten(', '.join(p for p, _ in claims), 200)}); all left out")
+            continue
+        results.append(_verify_commit(repo, claims[0][1], plan["base_commit"]))
+    return results
+
+
+def _collected_result(item: object, path: str, jobs: Dict[int, dict], plan: dict,
+                      config: ParallelConfig) -> WorkerResult:
+    """The WorkerResult that ``item`` of results file ``path`` claims, when every field is of
+    its kind, within its bounds and true to the plan; ParallelError saying what is not.
+    Paths it names are dropped: collect never opens a file a results file names."""
+    result = _result_from_dict(item, path)
+    job = jobs.get(result.worker_id)
+    if job is None:
+        raise ParallelError(f"worker {result.worker_id} is not in the plan "
+                            f"(workers 1-{len(jobs)})")
+    what = f"worker {result.worker_id}"
+    for name, mine in (("task", job["task"]), ("model", job["model"]),
+                       ("base_commit", plan["base_commit"])):
+        if getattr(result, name) != mine:
+            raise ParallelError(f"{what}: its {name} is not the plan's")
+    if result.commit is not None and not _FULL_ID.fullmatch(result.commit):
+        raise ParallelError(f"{what}: its commit is not a full object id")
+    checks = config.checks
+    if result.checks_total not in (0, len(checks)) or len(result.checks) > result.checks_total \
+            or [c["command"] for c in result.checks] != checks[:len(result.checks)] \
+            or result.checks_passed != sum(c["passed"] for c in result.checks):
+        raise ParallelError(f"{what}: its checks are not the plan's {len(checks)} check(s), or "
+                            "its count of passed checks is not theirs")
+    if result.attempts > config.retries + 1 or result.duration < 0:
+        raise ParallelError(f"{what}: {result.attempts} attempts or a duration of "
+                            f"{result.duration}s cannot be")
+    return dataclasses.replace(
+        result, worktree_path="", log_path="", stderr_path="", worker_log="", rank=0,
+        error=None if result.error is None else _shorten(result.error, 2000),
+        files_modified=[_shorten(f, 1000) for f in result.files_modified[:100000]],
+        session_id=None, continued=[], sandbox_refused=result.sandbox_refused[:20],
+        timeline=[e for e in result.timeline[:100] if e["state"] in _TIMELINE_STATES])
+
+
+# The states a worker's timeline may record (see WorkerResult.timeline).
+_TIMELINE_STATES = ("queued", "creating", "setup", "running", "checking", *STATUSES)
+
+# A full object id (SHA-1 or SHA-256): never an abbreviation, a ref name or an option.
+_FULL_ID = _LazyPattern("[0-9a-f]{40}([0-9a-f]{24})?")
+
+
+def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult:
+    """``result``, whose work must be the commit its branch holds here: when the worker
+    claims success and changed files, its branch's tip must be the commit it names, and
+    that commit must descend from the plan's base. What cannot be verified did not pass:
+    the worker is then ``failed``, saying why."""
+    if result.status != "success" or (result.commit is None and not result.files_modified):
+        return result
+    if result.commit is None:
+        why = "its changes were not committed (--no-commit), so they cannot be verified here"
+    else:
+        tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{result.branch}^{{commit}}",
+                       check=False)
+        tip = (tip or "").strip()
+        if not tip:
+            why = (f"its branch {result.branch} is not in this repository: fetch the workers' "
+                   "branches before collect")
+        elif tip != result.commit:
+            why = f"its branch's tip {tip[:12]} is not the commit its results name ({result.commit[:12]})"
+        elif not repo.succeeds("merge-base", "--is-ancestor", base, tip):
+            why = f"its commit {tip[:12]} does not descend from the plan's base {base[:12]}"
+        else:
+            return result
+    return dataclasses.replace(result, status="failed",
+                               error=f"collect could not verify its work: {why} (it reported success)")
 
 
 def _result_from_dict(item: object, path: str) -> WorkerResult:
@@ -7297,7 +7426,8 @@ _RESULT_TYPES: Dict[str, object] = {
     "tokens_in": lambda v: v is None or _count(v), "tokens_out": lambda v: v is None or _count(v),
     "checks": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
-        for c in v),
+        and isinstance(c.get("exit_code", 0), (int, type(None))) and not isinstance(c.get("exit_code"), bool)
+        and _finite(c.get("duration", 0)) for c in v),
     "sandbox": (str, type(None)),
     "sandbox_refused": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
     "session_id": lambda v: v is None or (isinstance(v, str) and bool(_SESSION.fullmatch(v))),
@@ -7376,13 +7506,13 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
     if args.results:
         writes.append((args.results, lambda: _write_json(args.results, _results_document(run_info, results))))
     if args.junit:
-        writes.append((args.junit, lambda: _write_text(args.junit, _junit_xml(results))))
+        writes.append((args.junit, lambda: _write_text(args.junit, _junit_xml(results, local))))
     if args.html:
         writes.append((args.html, lambda: _write_text(args.html, _html_report(results, run_info,
                                                                               top, local))))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.summary or step_summary:
-        summary = _summary_markdown(results, _best_diffstat(top, results), args.html)
+        summary = _summary_markdown(results, _best_diffstat(top, results, local), args.html)
         if args.summary:
             writes.append((args.summary, lambda: _write_text(args.summary, summary)))
         if step_summary:
@@ -7424,17 +7554,19 @@ def _check_output_paths(args: argparse.Namespace) -> None:
                               "does not exist")
 
 
-def _best_diffstat(top: str, results: List[WorkerResult]) -> str:
-    """``git diff --stat`` of the best worker's branch against its base, or '' if unknown."""
+def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) -> str:
+    """``git diff --stat`` of the best worker's branch against its base, or '' if unknown;
+    of its verified commit when collected (not ``local``)."""
     best = [r for r in [_winner(results)] if r]
-    if not top or not best or not best[0].base_commit:
+    if not top or not best or not best[0].base_commit or not (local or best[0].commit):
         return ""
     try:
         repo = _Repo.find(top)
     except ParallelError:
         return ""
     return repo.git("diff", "--stat", "--end-of-options",
-                    f"{best[0].base_commit}...{best[0].branch}", check=False) or ""
+                    f"{best[0].base_commit}...{best[0].branch if local else best[0].commit}",
+                    check=False) or ""
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
@@ -7474,8 +7606,12 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     # Straight to our stdout: a diff can be large, and the user may pipe it on.
     sys.stdout.flush()
     stat_args = ["--stat"] if args.stat else []
-    diff_args, cwd, worktree, untracked = _diff_sources(repo, branch, base, recorded,
-                                                        repo.worktrees())
+    if _load_last_run(repo).get("collected") and recorded and recorded.commit:
+        # the commit collect verified (and _worker_branch found the branch still holds)
+        diff_args, cwd, worktree, untracked = [f"{base}...{recorded.commit}"], repo.top, None, []
+    else:
+        diff_args, cwd, worktree, untracked = _diff_sources(repo, branch, base, recorded,
+                                                            repo.worktrees())
     if worktree:
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
@@ -7491,9 +7627,10 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             _print_err(f"note: {_shorten(name, 200)} is not a regular file; not shown")
     # To a terminal, what an agent wrote must not drive it: no color, and control and
     # format characters shown rather than sent (see _terminal_safe); piped, the bytes as they are.
-    tty = sys.stdout.isatty()
+    # In a CI job's log, no line of it may be a command to the runner (see _ci_safe).
+    tty, ci = sys.stdout.isatty(), _in_ci() and not _to_a_file(sys.stdout)
     for diff in diffs:
-        if not tty:
+        if not tty and not ci:
             code = repo.popen("--no-pager", *diff, cwd=cwd).wait()
         else:
             import subprocess
@@ -7501,9 +7638,12 @@ def _cmd_diff(args: argparse.Namespace) -> int:
                               stdout=subprocess.PIPE)
             out, encoding = sys.stdout.buffer, sys.stdout.encoding or "utf-8"
             with proc.stdout:
-                for line in proc.stdout:
-                    out.write(_terminal_safe(line.decode("utf-8", "surrogateescape")).encode(
-                        encoding, "replace"))
+                for raw in proc.stdout:
+                    line = raw.decode("utf-8", "surrogateescape")
+                    line = _ci_safe(line) if ci else line
+                    # piped, the bytes as they came (but a runner's command broken)
+                    out.write(_terminal_safe(line).encode(encoding, "replace") if tty
+                              else line.encode("utf-8", "surrogateescape"))
             out.flush()
             code = proc.wait()
         # 1: git diff --no-index found differences; a reader that went away early is no error
@@ -7601,8 +7741,10 @@ def _verified_branches(repo: _Repo) -> List[str]:
         results = []
     if not results:
         raise ParallelError("no results of a last run: run first, or name a worker number")
+    collected = _load_last_run(repo).get("collected")
     branches = [r.branch for r in sorted(results, key=lambda r: r.worker_id)
-                if _verified(r) and repo.branch_exists(r.branch)]
+                if _verified(r) and repo.branch_exists(r.branch)
+                and (not collected or (r.commit is not None and _collected_tip(repo, r)))]
     if not branches:
         raise ParallelError("no worker of the last run succeeded and passed its checks: "
                             "nothing to merge")
@@ -7669,8 +7811,26 @@ def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str, Optional[Worker
     base = last.get("base_commit")
     if not (isinstance(base, str) and repo.succeeds("rev-parse", "--verify", "--quiet", f"{base}^{{commit}}")):
         base = "HEAD"
-    return branch, base, next((r for r in results if r.worker_id == int(worker)
-                               and r.branch == branch), None)
+    recorded = next((r for r in results if r.worker_id == int(worker) and r.branch == branch), None)
+    if last.get("collected"):
+        if recorded is None:
+            raise ParallelError(f"worker {worker} has no results among the collected ones")
+        _collected_tip(repo, recorded)
+    return branch, base, recorded
+
+
+def _collected_tip(repo: _Repo, r: WorkerResult) -> str:
+    """The commit collect verified for worker ``r``, which its branch must still hold: what
+    diff, the report and merge show and bring is then what was verified."""
+    if r.commit is None:
+        raise ParallelError(f"worker {r.worker_id} committed nothing (collected results)")
+    tip = (repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{r.branch}^{{commit}}",
+                    check=False) or "").strip()
+    if tip != r.commit:
+        raise ParallelError(f"{r.branch} is at {tip[:12] or 'nothing'} now, not at the commit "
+                            f"{r.commit[:12]} that collect verified: fetch it again and collect "
+                            "again")
+    return tip
 
 
 _COMMANDS = {
@@ -7700,18 +7860,50 @@ def _raise_signalled(signum: int, _frame: object) -> None:
 
 
 def _print_err(line: str) -> None:
-    """One line on stderr; a closed stderr must not stop the workers that report progress."""
+    """One line on stderr (or several), each made safe to show (see _screen); a closed
+    stderr must not stop the workers that report progress."""
     try:
-        print(line, file=sys.stderr, flush=True)
+        print(_screen(line), file=sys.stderr, flush=True)
     except (OSError, ValueError):
         pass
+
+
+def _screen(text: str) -> str:
+    """``text`` as it may reach a terminal or a CI log: every line without control characters
+    (tabs stay), and without what a CI runner would take as a command (see _ci_safe)."""
+    return "\n".join(_ci_safe(_CONTROL.sub("?", line.replace("\t", "    ")))
+                     for line in text.split("\n"))
+
+
+def _in_ci() -> bool:
+    """Whether this runs in a GitHub Actions or GitLab CI job, whose runner reads its log."""
+    return os.environ.get("GITHUB_ACTIONS") == "true" or os.environ.get("GITLAB_CI") == "true"
+
+
+def _to_a_file(stream: object) -> bool:
+    """Whether ``stream`` writes to a regular file (a redirection: not the job's log)."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)  # type: ignore[attr-defined]
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _ci_safe(line: str) -> str:
+    """``line`` with no GitHub Actions workflow command in it: the runner obeys a line that
+    starts with ``::`` (after spaces; ``::error::``, ``::stop-commands::``, ``::add-mask::``)
+    and, the old way, ``##[`` anywhere in a line. A space breaks both. (GitLab's log markers
+    need control characters, which _screen removes.)"""
+    if line.lstrip().startswith("::"):
+        line = line.replace("::", ": :", 1)
+    return line.replace("##[", "# #[")
 
 
 def _print_json(value: object) -> None:
     import json
     # ASCII escapes keep odd file names (surrogate-escaped bytes) printable on any stdout;
     # allow_nan=False guarantees standard JSON.
-    _print_out(json.dumps(value, indent=2, allow_nan=False))
+    # "##[" would be a command to a GitHub runner, even in a string: \u0023 is the same "#".
+    _print_out(json.dumps(value, indent=2, allow_nan=False).replace("##[", "#\\u0023["))
 
 
 def _print_out(text: str) -> None:
@@ -7722,7 +7914,7 @@ def _print_out(text: str) -> None:
     Python does not complain when it flushes at exit.
     """
     try:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(_screen(text) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)

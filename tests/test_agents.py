@@ -129,13 +129,16 @@ def test_tokens_survive_results_files_and_collect(repo, cli, tmp_path):
                      "--workers", "1", "--results", tmp_path / "r.json", "--quiet")
     saved = json.loads((tmp_path / "r.json").read_text())["results"]
     assert [(r["tokens_in"], r["tokens_out"]) for r in saved] == [(321, 12), (None, None)]
-    code, collected, err = cli.json("collect", tmp_path / "r.json")
+    plan = ["--task=t", "--agent-cmd", "codex", "--models", "fake:tokens=321/12,fake:json=failed+exit=1",
+            "--workers", "1"]
+    code, collected, err = cli.json("collect", tmp_path / "r.json", *plan)
     assert [(r["tokens_in"], r["tokens_out"]) for r in collected] == [(321, 12), (None, None)]
     saved[0]["tokens_in"] = -1
     (tmp_path / "bad.json").write_text(json.dumps(dict(json.loads(
         (tmp_path / "r.json").read_text()), results=saved)))
-    code, _, err = cli("collect", tmp_path / "bad.json")
-    assert code == 2 and "bad tokens_in -1" in err
+    code, collected, err = cli.json("collect", tmp_path / "bad.json", *plan)
+    assert code == 1 and "result 1: " in err and "bad tokens_in -1; left out" in err
+    assert [r["worker_id"] for r in collected] == [2]  # the other one still counts
 
 
 def test_a_timeout_says_what_the_agent_last_said(repo, cli):

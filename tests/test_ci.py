@@ -51,7 +51,7 @@ def test_summary_written_and_appended_to_the_step_summary(mixed_run):
     _, tmp_path, step_summary = mixed_run
     text = (tmp_path / "summary.md").read_text()
     assert text.startswith("## architect-parallel\n")
-    assert "| **1** | 1 | fake:write=a.txt+cost=0.2 | success | 1/1 | $0.2000 |" in text
+    assert "| **1** | 1 | `fake:write=a.txt+cost=0.2` | success | 1/1 | $0.2000 |" in text
     assert "a.txt | 1 +" in text  # the best worker's diffstat
     assert step_summary.read_text() == "# earlier step\n" + text
 
@@ -132,8 +132,15 @@ def test_matrix_flow_plan_run_in_clones_collect_matches_a_local_run(repo, cli, t
         code, _, _ = cli(*FANOUT, "--only-workers", str(n), "--results", tmp_path / f"r{n}.json", "--quiet")
         assert code == (1 if n == 3 else 0)  # worker 3's task fails
         machines.append(tmp_path / f"r{n}.json")
-    monkeypatch.chdir(_clone(repo, tmp_path / "collector"))
-    code, collected, err = cli.json("collect", *machines, "--junit", tmp_path / "junit.xml",
+    collector = _clone(repo, tmp_path / "collector")
+    monkeypatch.chdir(collector)
+    code, collected, err = cli.json("collect", *machines, *FANOUT)
+    assert code == 1 and [r["status"] for r in collected] == ["failed"] * 3  # nothing verified
+    assert "its branch architect/parallel-1 is not in this repository: fetch" in collected[0]["error"]
+    for n in (1, 2, 3):  # what the jobs pushed, the collect job fetches
+        git("fetch", "-q", tmp_path / f"machine{n}",
+            f"+refs/heads/architect/parallel-{n}:refs/heads/architect/parallel-{n}", cwd=collector)
+    code, collected, err = cli.json("collect", *machines, *FANOUT, "--junit", tmp_path / "junit.xml",
                                     "--results", tmp_path / "all.json")
     assert code == 0 and "warning" not in err
     assert "rank" in err and "2/3 succeeded" in err  # the same table as a single run prints
@@ -144,21 +151,26 @@ def test_matrix_flow_plan_run_in_clones_collect_matches_a_local_run(repo, cli, t
     assert ET.parse(tmp_path / "junit.xml").getroot().find("testsuite").get("tests") == "3"
     merged = json.loads((tmp_path / "all.json").read_text())
     assert merged["workers_total"] == 3 and merged["only_workers"] is None
-    code, _, _ = cli("collect", *machines, "--require", "all")
+    monkeypatch.chdir(collector)  # (the local run's branches hold other commits)
+    code, _, _ = cli("collect", *machines, *FANOUT, "--require", "all")
     assert code == 1  # worker 3 failed
-    code, _, err = cli("collect", machines[0], machines[1])
-    assert code == 0 and "warning: no results for worker(s) 3 of 3" in err
+    code, _, err = cli("collect", machines[0], machines[1], *FANOUT)
+    assert code == 0 and "warning: no results for worker(s) 3 of 3" in err, err
 
 
 def test_collect_refuses_results_of_different_plans(repo, cli, tmp_path):
     cli("fake:json=success", "--workers", "1", "--results", tmp_path / "a.json")
     cli("fake:json=success", "--workers", "2", "--only-workers", "2", "--results", tmp_path / "b.json",
         "--force")
-    code, out, err = cli("collect", tmp_path / "a.json", tmp_path / "b.json")
-    assert code == 2 and out == "" and "comes from another plan" in err and err.count("\n") == 1
+    code, out, err = cli("collect", tmp_path / "a.json", tmp_path / "b.json",
+                         "--task=fake:json=success", "--workers", "1", "--quiet")
+    assert code == 0 and out == "" and "b.json comes from another plan" in err and "left out" in err
+    assert err.count("\n") == 1
+    code, out, err = cli("collect", tmp_path / "b.json", "--task=fake:json=success", "--workers", "1")
+    assert code == 2 and out == "" and "no results file of this plan" in err
     (tmp_path / "junk.json").write_text("[1, 2]")
-    code, _, err = cli("collect", tmp_path / "junk.json")
-    assert code == 2 and "is not a results file" in err
+    code, _, err = cli("collect", tmp_path / "junk.json", "--task=fake:json=success")
+    assert code == 2 and "junk.json is not a results file" in err
 
 
 def test_plain_progress_has_timestamped_lines_and_no_control_characters(repo, cli):
@@ -238,7 +250,8 @@ def test_rerun_failed_touches_only_the_failed_workers(repo, cli, records):
 def test_collect_saves_the_merged_results_for_merge_best(repo, cli, tmp_path):
     cli("fake:write=x.txt", "--workers", "2", "--only-workers", "2", "--results", tmp_path / "b.json")
     (repo / ".git" / "architect-parallel" / "last-run.json").unlink()
-    assert cli("collect", tmp_path / "b.json", "--quiet")[0] == 0
+    assert cli("collect", tmp_path / "b.json", "--task=fake:write=x.txt", "--workers", "2",
+               "--quiet")[0] == 0
     code, _, err = cli("merge", "best")
     assert code == 0 and "merged architect/parallel-2" in err and (repo / "x.txt").exists()
 
@@ -275,4 +288,4 @@ def test_junit_survives_odd_text_and_keeps_stderr(repo, cli, tmp_path):
     assert "]]>" in case.get("name") and "oops" in case.find("system-err").text
     assert case.find("failure") is not None
     # Control characters and undecodable bytes become '?' in the summary's cell.
-    assert "| a ]]> b <c> & ? ? |" in (tmp_path / "s.md").read_text()
+    assert "| `a ]]> b <c> & ? ?` |" in (tmp_path / "s.md").read_text()

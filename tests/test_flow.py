@@ -437,7 +437,7 @@ def test_collect_counts_agree_with_its_warning_and_name_no_paths_of_other_machin
     models = "fake:write=a.txt,fake:json=failed+exit=1,fake:write=c.txt"
     assert cli("t", "--models", models, "--only-workers", "1,2", "--results",
                tmp_path / "r.json", "--quiet")[0] == 0
-    code, _, err = cli("collect", tmp_path / "r.json")
+    code, _, err = cli("collect", tmp_path / "r.json", "--task=t", "--models", models)
     assert code == 0
     lines = err.splitlines()
     assert "warning: no results for worker(s) 3 of 3" in lines

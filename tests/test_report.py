@@ -160,16 +160,18 @@ def test_timeline_is_recorded_in_the_results_and_drawn_by_collect(cli, repo, tmp
         times = [e["at"] for e in r["timeline"]]
         assert times == sorted(times)
         assert document["started"] <= times[0] and times[-1] <= document["finished"]
-    # collect reads it back and draws it; outside the repository the diffs are not there.
+    # collect reads it back and draws it, in a clone that fetched the branch
     outside = tmp_path / "elsewhere"
-    outside.mkdir()
+    git("clone", "-q", str(repo), str(outside), cwd=tmp_path)
+    git("fetch", "-q", "origin", "architect/parallel-1:architect/parallel-1", cwd=outside)
     os.chdir(outside)
-    code, _out, err = cli("collect", str(repo / "r.json"), "--html", "c.html")
+    code, _out, err = cli("collect", str(repo / "r.json"), "--html", "c.html", "--task=t",
+                          "--models", "fake:write=a.txt,fake:json=failed+exit=1", "--setup", "true",
+                          "--check", "true")
     assert code == 0, err
     page = Page((outside / "c.html").read_text())
     assert any(text_of(e).startswith("worker 2: running") for e in page.all("title"))
-    assert "outside its repository" in text_of(page.by_id("w1"))
-    assert "a.txt" in text_of(page.by_id("w1"))  # named from the results
+    assert "a.txt" in text_of(page.by_id("w1")) and "@@ -0,0 +1 @@" in text_of(page.by_id("w1"))
 
 
 def test_report_command_writes_the_default_file_and_prints_its_path(cli, repo):
@@ -240,8 +242,9 @@ def test_a_bad_timeline_in_a_results_file_is_refused(cli, repo):
     data = json.loads((repo / "r.json").read_text())
     data["results"][0]["timeline"] = [{"state": "running", "at": "soon"}]
     (repo / "r.json").write_text(json.dumps(data))
-    code, _out, err = cli("collect", "r.json")
-    assert code == 2 and "bad timeline" in err
+    code, _out, err = cli("collect", "r.json", "--task=t", "--models", "fake:write=a.txt")
+    assert "result 1: " in err and "bad timeline" in err and "left out" in err
+    assert "no results for worker(s) 1 of 3" in err and "Traceback" not in err
 
 
 def test_step_summary_says_where_the_report_is(cli, repo, monkeypatch):
@@ -386,9 +389,10 @@ def test_collect_never_reads_log_paths_named_in_a_results_file(cli, repo, tmp_pa
     data["results"][0].update(stderr_path=str(secret), worker_log=str(secret))
     data["base_commit"] = 5  # nonsense, hand-edited: no traceback either
     (repo / "r.json").write_text(json.dumps(data))
-    code, _out, err = cli("collect", "r.json", "--html", "c.html")
+    code, _out, err = cli("collect", "r.json", "--html", "c.html", "--junit", "j.xml", "--task=t",
+                          "--models", "fake:write=a.txt", "--workers", "1", "--check", "true")
     assert code == 0, err
-    text = (repo / "c.html").read_text()
+    text = (repo / "c.html").read_text() + (repo / "j.xml").read_text()
     assert "TOP SECRET" not in text and "on the machine that ran it" in text
 
 
@@ -398,6 +402,7 @@ def test_a_timeline_from_a_wrong_clock_stays_small(cli, repo):
     data = json.loads((repo / "r.json").read_text())
     data["results"][0]["timeline"][0]["at"] = 0  # 1970
     (repo / "r.json").write_text(json.dumps(data))
-    code, _out, err = cli("collect", "r.json", "--html", "c.html")
+    code, _out, err = cli("collect", "r.json", "--html", "c.html", "--task=t", "--models",
+                          "fake:write=a.txt", "--workers", "1")
     assert code == 0, err
     assert len((repo / "c.html").read_text()) < 100000

@@ -1024,8 +1024,9 @@ def test_results_naming_another_branch_are_refused(cli, repo, tmp_path):
     data = json.loads(results.read_text())
     data["results"][0]["branch"] = "--strategy=evil"
     results.write_text(json.dumps(data))
-    code, _out, err = cli("collect", results)
-    assert code == 2 and err.startswith("error: ") and "its branch must be architect/parallel-1" in err
+    code, _out, err = cli("collect", results, "--task=fake:write=a.txt", "--workers", "1")
+    assert code == 1 and err.startswith("warning: ") and "its branch must be architect/parallel-1" in err
+    assert "left out" in err and "no results for worker(s) 1 of 1" in err
 
 
 def test_rerun_and_continue_take_no_commands_from_collected_results(cli, repo, tmp_path):
@@ -1035,7 +1036,9 @@ def test_rerun_and_continue_take_no_commands_from_collected_results(cli, repo, t
     data = json.loads(results.read_text())
     data["config"]["setup"] = [f"touch {tmp_path}/ran"]
     results.write_text(json.dumps(data))
-    cli("collect", results)
+    assert cli("collect", results, "--task=fake:json=failed+exit=1", "--workers", "1")[0] == 1
+    saved = json.loads((repo / ".git" / "architect-parallel" / "last-run.json").read_text())
+    assert saved["config"]["setup"] == [] and saved["collected"]  # collect's own plan, not the file's
     for args in (["rerun", "--failed"], ["continue", "1", "more"]):
         code, _out, err = cli(*args)
         assert code == 2 and "collected from results files" in err, args

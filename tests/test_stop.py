@@ -196,6 +196,7 @@ def test_collect_adds_up_the_spend_of_every_machine(cli, repo):
     for part in ("1", "2"):
         cli("run", "fix it", "--models", "fake:cost=0.1,fake:cost=0.3", "--only-workers", part,
             "--budget-total", "5", "--results", f"r{part}.json", "--force", "--progress", "none")
-    code, _out, err = cli("collect", "r1.json", "r2.json")
+    code, _out, err = cli("collect", "r1.json", "r2.json", "--task=fix it", "--models",
+                          "fake:cost=0.1,fake:cost=0.3", "--budget-total", "5")
     assert code == 0, err
     assert "known spend $0.4000 of $5.0000" in err
