@@ -779,6 +779,9 @@ def _claude_check(argv: List[str], env: Dict[str, str]) -> Optional[str]:
 
 
 # The presets: --agent-cmd NAME. The README names the versions each was run against.
+# The agent of a worker that only runs the checks (see ParallelRunner.recheck).
+_NO_AGENT = "true {task}"
+
 PRESETS = {
     "architect": _Adapter(
         "architect run --agent {agent} --confirm-mode yolo --json --max-steps {max_steps} "
@@ -926,6 +929,7 @@ class ParallelRunner:
         self.run_info: dict = {}  # times, base, version and configuration of the last run()
         self.top: Optional[str] = None  # the repository's top folder, once run() found it
         self.warnings: List[str] = []
+        self._bases: Dict[int, str] = {}  # worker id: its own base (see recheck)
         self._progress = progress or (lambda line: None)
         # Called with {worker, model, task, state, detail} at each change of a worker's
         # state; without it, starts and ends are reported as lines to progress.
@@ -972,7 +976,7 @@ class ParallelRunner:
         self._won, self._spent = None, spent
         repo, command, base_commit, all_jobs = self._prepare(find_agent=True)
         padding = _padding(self.config)
-        if padding:
+        if padding and not self._bases:  # (recheck: no agent repeats anything)
             self._progress(padding)
         jobs = [j for j in all_jobs
                 if not self.config.only_workers or j.worker_id in self.config.only_workers]
@@ -983,6 +987,20 @@ class ParallelRunner:
         if self._signum is not None:
             raise _Signalled(self._signum)
         return results
+
+    def recheck(self, commits: Dict[int, str]) -> List[WorkerResult]:
+        """Run the plan's setup and checks again on each worker's commit (worker id: a full
+        commit id its branch holds), as a worker whose agent does nothing: in a fresh
+        worktree on its branch at that commit, in the run's sandbox when it has one. The
+        results' checks are what ran here (collect --recheck)."""
+        self.config = dataclasses.replace(
+            self.config, agent_cmd=_NO_AGENT, only_workers=sorted(commits), retries=0,
+            stop_on_pass=False, budget_total=None, check_all=False)
+        self._bases = dict(commits)
+        try:
+            return [r for r in self.run() if r.worker_id in commits]
+        finally:
+            self._bases = {}
 
     def plan(self) -> "tuple[List[dict], dict]":
         """What run() would do, creating nothing: one dict per worker, and the run's metadata.
@@ -1210,6 +1228,12 @@ class ParallelRunner:
         self._agent_env = _git_config_env(os.environ, repo.missing_identity())
         git_config = _read_bytes(os.path.join(repo.common_dir, "config"))
         self._config_digest = self._config_baseline(repo, git_config)
+        credentials = _config_credentials(git_config)
+        if credentials:
+            self._warn(f"{os.path.join(repo.common_dir, 'config')} holds a credential "
+                       f"({_shorten(', '.join(credentials), 200)}) that every agent can read, "
+                       "sandboxed or not; check out without it (actions/checkout: "
+                       "persist-credentials: false)")
         self._watch = _OutsideWatch(repo, self._warn)  # its first git status also tells this:
         if self._watch.changed_files():
             self._warn("the main checkout has uncommitted changes; workers start from "
@@ -1237,7 +1261,8 @@ class ParallelRunner:
 
         pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.config.workers, thread_name_prefix="architect-parallel")
-        futures = [pool.submit(self._work, repo, job, base_commit, command, includes, logs)
+        futures = [pool.submit(self._work, repo, job, self._bases.get(job.worker_id, base_commit),
+                               command, includes, logs)
                    for job in jobs]
         try:
             self._supervise(futures)
@@ -2093,7 +2118,8 @@ class ParallelRunner:
             worktree = registered.get(job.path)
             if worktree:
                 try:
-                    found += [f"{name} {what}" for what in repo.work_in_worktree(job.path, base)]
+                    found += [f"{name} {what}" for what in repo.work_in_worktree(
+                        job.path, self._bases.get(job.worker_id, base))]
                 except ParallelError as exc:  # (an index or git folder an agent broke)
                     found.append(f"{name} cannot be read by git ({exc})")
             elif os.path.lexists(job.path):
@@ -2102,7 +2128,7 @@ class ParallelRunner:
             # A worktree on its own branch was counted above; -B would also reset a branch
             # that exists apart from it.
             if not (worktree and worktree["branch"] == job.branch) and job.branch in branches:
-                ahead = repo.count_commits(base, job.branch)
+                ahead = repo.count_commits(self._bases.get(job.worker_id, base), job.branch)
                 if ahead:
                     found.append(f"branch {job.branch} has {ahead} commit(s) not in the base")
         if not found:
@@ -3215,8 +3241,37 @@ def _is_parallel_path(path: str) -> bool:
 
 def _clean_env() -> Dict[str, str]:
     """The agent's environment: ours (API keys included) minus variables that would
-    point its git at the main repository instead of its worktree."""
-    return {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    point its git at the main repository instead of its worktree, and the credentials a CI
+    job is given to reach its own platform (push, registry, tokens naming the job)."""
+    return {k: v for k, v in os.environ.items()
+            if k not in _GIT_LOCATION_VARS and k not in _CI_CREDENTIALS
+            and not k.startswith("CI_JOB_JWT")}
+
+
+# What GitLab CI and GitHub Actions put in a job's environment that can push, publish or
+# speak for the job: never an agent's (a prompt-injected agent would use them).
+_CI_CREDENTIALS = frozenset((
+    "CI_JOB_TOKEN", "CI_REPOSITORY_URL", "CI_REGISTRY_PASSWORD", "CI_DEPLOY_PASSWORD",
+    "CI_DEPENDENCY_PROXY_PASSWORD", "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    "ACTIONS_ID_TOKEN_REQUEST_URL"))
+
+
+def _config_credentials(config: Optional[bytes]) -> List[str]:
+    """The settings of a git config file that hold a credential every agent could read
+    there: an Authorization header (actions/checkout persists its token so), a URL with a
+    password in it."""
+    found = []
+    section = ""
+    for line in (config or b"").decode("utf-8", "replace").splitlines():
+        head = re.match(r"\s*\[([^\]]*)\]", line)
+        if head:
+            section = head.group(1).strip()
+            line = line[head.end():]
+        key, _, value = line.partition("=")
+        if ("extraheader" in key.lower() and "authorization" in value.lower()) \
+                or re.search(r"://[^/@\s]*:[^/@\s]+@", value):
+            found.append(f"{section.replace(' ', '.').replace(chr(34), '')}.{key.strip()}")
+    return found
 
 
 def _git_config_env(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str]:
@@ -6056,8 +6111,11 @@ def _fit(text: str, width: int) -> str:
 
 
 def _results_document(run_info: dict, results: List[WorkerResult]) -> dict:
-    """The results file: run metadata plus what ``--json`` prints."""
-    return dict(run_info, results=[r.to_dict() for r in results])
+    """The results file: run metadata, the best worker (see _winner; None when none is),
+    and what ``--json`` prints."""
+    best = _winner(results) if results else None
+    return dict(run_info, best=best.worker_id if best else None,
+                results=[r.to_dict() for r in results])
 
 
 def _write_text(path: str, text: str) -> None:
@@ -6147,8 +6205,18 @@ def _log_tail(path: str, size: int) -> str:
         return ""
 
 
+def _checks_note(results: List[WorkerResult], run_info: dict) -> str:
+    """Who ran the checks of collected results ('' for a run's own, or without checks)."""
+    if not any(r.checks_total for r in results) or run_info.get("checks_run_by") not in (
+            "workers", "collect"):
+        return ""
+    return ("run by collect on each verified commit (--recheck)"
+            if run_info["checks_run_by"] == "collect" else
+            "as the workers reported them, not run by collect (collect --recheck runs them)")
+
+
 def _summary_markdown(results: List[WorkerResult], diffstat: str = "",
-                      html: Optional[str] = None) -> str:
+                      html: Optional[str] = None, run_info: Optional[dict] = None) -> str:
     """The Markdown summary for GITHUB_STEP_SUMMARY and --summary; ``html``: the HTML
     report's path, named with where a GitHub Actions run keeps uploaded files."""
     lines = ["## architect-parallel", "",
@@ -6166,6 +6234,8 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "",
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     succeeded = sum(r.status == "success" for r in results)
     lines += ["", f"{succeeded}/{len(results)} succeeded."]
+    checks = _checks_note(results, run_info or {})
+    lines += [f"Checks: {checks}."] if checks else []
     # In a code span: an agent's words must not turn into Markdown.
     reasons = [f"- worker {r.worker_id} ({r.status}): {_md_code(_shorten(r.error, 300))}"
                for r in results if r.error and not _not_started(r) and r.status != "stopped"]
@@ -6662,6 +6732,9 @@ def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: 
             ("tokens in/out", h(f"{sum(tokens_in) if tokens_in else '-'} / "
                                 f"{sum(tokens_out) if tokens_out else '-'}")),
             ("verdict", verdict)] + [("race", h(line)) for line in _race_lines(results, run_info, total)]
+    checks = _checks_note(results, run_info)
+    if checks:
+        rows.append(("checks", h(checks)))
     if len({r.task for r in results}) == 1:  # a race: its task once, here
         rows.insert(0, ("task", f'<pre class="task">{h(_head(results[0].task))}</pre>'))
     return [f"<h1>{h('architect-parallel: ' + (os.path.basename(top) if top else 'results'))}</h1>",
@@ -7102,6 +7175,9 @@ def _add_new_limits(p: argparse.ArgumentParser) -> None:
 
 def _collect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("files", nargs="+", metavar="FILE", help="results files")
+    p.add_argument("--recheck", action="store_true",
+                   help="run the plan's checks here on each verified commit that claims "
+                        "success, instead of taking the results files' word for them")
     _add_plan_options(p, positional=False)
     _add_report_options(p)
 
@@ -7161,7 +7237,8 @@ _SUBCOMMANDS = [
      "not succeed.", _rerun_options),
     ("collect", [], "merge results files of one plan run on several machines",
      "Merge --results files written by 'run --only-workers' jobs of the same plan into one "
-     "report and exit code.", _collect_options),
+     "report and exit code. Give it the jobs' plan options (the tasks as --task): the plan is "
+     "its own, and of each file only what it can check is taken.", _collect_options),
     ("cleanup", ["parallel-cleanup"], "remove all parallel worktrees and branches",
      "Remove every .architect-parallel-* worktree and every architect/parallel-* branch, then "
      "prune.", _cleanup_options),
@@ -7190,7 +7267,8 @@ _EXAMPLES = {
     "plan": ['plan "fix the failing test" --models a,b,c',
              'plan "fix the failing test" --models a,b,c --matrix'],
     "rerun": ["rerun --failed", "rerun --failed --force --timeout-per-worker 1800"],
-    "collect": ["collect results-*.json --junit junit.xml --require any"],
+    "collect": ["collect results-*.json --task=\"$TASK\" --models \"$MODELS\" --check \"$CHECK\" "
+                "--recheck --junit junit.xml --require any"],
     "cleanup": ["cleanup --dry-run", "cleanup", "cleanup --keep-branches"],
     "diff": ["diff best --stat", "diff 2"],
     "merge": ["merge best", "merge all", "merge 3 --force"],
@@ -7368,6 +7446,8 @@ def _cmd_collect(args: argparse.Namespace) -> int:
                             f"{len(args.files)} file(s): give collect the same task, models "
                             "and options as the jobs (see 'plan')")
     results = _collected_results(repo, documents, workers, plan, config)
+    if args.recheck:
+        _recheck(args, config, results)
     total = plan["workers_total"]
     missing = sorted(set(range(1, total + 1)) - {r.worker_id for r in results})
     if missing and not args.quiet:
@@ -7380,6 +7460,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
             and d["won"]["after"] >= 0]
     spends = [t[2] for t in times if _finite(t[2]) and t[2] >= 0]
     info = dict(plan, only_workers=None, collected=True,
+                checks_run_by="collect" if args.recheck else "workers",
                 started=min((t[0] for t in times if _finite(t[0])), default=None),
                 finished=max((t[1] for t in times if _finite(t[1])), default=None),
                 spent=round(sum(spends), 6) if spends else None,  # each machine's race: the first win
@@ -7390,7 +7471,36 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     results = _rank(results)
     repo.forget_branches([w["branch"] for w in workers])  # (a local run's: not these)
     _save_last_run(repo, info, results)  # so that diff best and merge best work here
-    return _report(args, results, info, repo.top, total=total, local=False)
+    code = _report(args, results, info, repo.top, total=total, local=False)
+    checks = _checks_note(results, info)
+    if checks and not args.quiet:
+        _print_err(f"checks: {checks}")
+    return code
+
+
+def _recheck(args: argparse.Namespace, config: ParallelConfig, results: List[WorkerResult]) -> None:
+    """collect --recheck: run the plan's checks here on the commit of each worker that
+    claims success (and collect verified), and take those outcomes, not the claimed ones."""
+    if not config.checks:
+        raise _UsageError("collect --recheck: the plan has no checks to run (give collect the "
+                          "jobs' --check options)")
+    claims = {r.worker_id: r for r in results if r.status == "success" and r.commit}
+    if not claims:
+        return
+    _print_err(f"collect --recheck: running the {len(config.checks)} check(s) on the commits of "
+               f"worker(s) {_shorten(', '.join(map(str, sorted(claims))), 200)}")
+    display = _Progress(_Progress.choose("auto"), quiet=args.quiet)
+    runner = ParallelRunner(config, os.getcwd(), progress=display.message, on_state=display.state)
+    try:
+        ran = runner.recheck({n: r.commit for n, r in claims.items() if r.commit})
+    finally:
+        display.close()
+    for done in ran:
+        r = claims[done.worker_id]
+        r.checks, r.checks_passed = done.checks, done.checks_passed
+        if done.status != "success" or len(done.checks) < len(config.checks):
+            _fail_worker(r, f"collect --recheck could not run its checks: "
+                            f"{done.error or done.status}")
 
 
 # The largest results file collect reads: a job's results are a few KB per worker.
@@ -7637,7 +7747,8 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
                                                                               top, local))))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.summary or step_summary:
-        summary = _summary_markdown(results, _best_diffstat(top, results, local), args.html)
+        summary = _summary_markdown(results, _best_diffstat(top, results, local), args.html,
+                                    run_info)
         if args.summary:
             writes.append((args.summary, lambda: _write_text(args.summary, summary)))
         if step_summary:

