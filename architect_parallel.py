@@ -1052,7 +1052,7 @@ class ParallelRunner:
             repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
             self._agent_env = _git_config_env(os.environ, repo.missing_identity())
             self._config_digest = self._config_baseline(
-                repo, _read_bytes(os.path.join(repo.common_dir, "config")))
+                repo, repo.settings())
             self._watch = _OutsideWatch(repo, self._warn)
             self._run_started = time.time()
             self._timelines = {job.worker_id: list(previous.timeline)}
@@ -1093,9 +1093,9 @@ class ParallelRunner:
         it), else the config's as it is now."""
         recorded = _load_last_run(repo).get("git_config")
         if isinstance(recorded, str) and recorded != _digest(config):
-            self._warn(f"{os.path.join(repo.common_dir, 'config')} changed since the last run "
-                       "started; 'merge' will ask for --force until you have looked at it "
-                       "('git config --local --list')")
+            self._warn(f"{os.path.join(repo.common_dir, 'config')} (or info/attributes) changed "
+                       "since the last run started; 'merge' will ask for --force until you have "
+                       "looked at it ('git config --local --list')")
             return recorded
         return _digest(config)
 
@@ -1226,7 +1226,7 @@ class ParallelRunner:
         # own state files out of every commit, status and count.
         repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
         self._agent_env = _git_config_env(os.environ, repo.missing_identity())
-        git_config = _read_bytes(os.path.join(repo.common_dir, "config"))
+        git_config = repo.settings()
         self._config_digest = self._config_baseline(repo, git_config)
         credentials = _config_credentials(git_config)
         if credentials:
@@ -1268,7 +1268,7 @@ class ParallelRunner:
             self._supervise(futures)
         finally:
             pool.shutdown(wait=True)
-            if _read_bytes(os.path.join(repo.common_dir, "config")) != git_config:
+            if repo.settings() != git_config:
                 self._warn(f"{os.path.join(repo.common_dir, 'config')} changed during the run: an "
                            "agent or a setup or check command changed your git settings; "
                            "look with 'git config --local --list'")
@@ -1298,7 +1298,12 @@ class ParallelRunner:
                         force: bool) -> int:
         repo.prune_worktrees()
         worktrees = repo.worktrees()
-        ours = [wt for wt in worktrees if _is_parallel_path(wt["path"]) and wt["path"] != repo.top]
+        ours = [wt for wt in worktrees if repo.ours(wt["path"])]
+        for wt in worktrees:  # (its git folder rewritten to name a folder elsewhere)
+            if _is_parallel_path(wt["path"]) and wt not in ours and wt["path"] != repo.top:
+                self._warn(f"a worktree entry of this repository names {wt['path']}, which is "
+                           "not where its workers' worktrees are; left in place (look at it "
+                           "with 'git worktree list')")
         in_use = {wt["branch"] for wt in worktrees if wt not in ours}
         branches = []
         for branch in [] if keep_branches else repo.parallel_branches():
@@ -1369,13 +1374,25 @@ class ParallelRunner:
         for wt in worktrees:
             if not os.path.isdir(wt["path"]):
                 continue
+            name = os.path.basename(wt["path"])
+            branch = f"{BRANCH_PREFIX}{name[len(WORKTREE_PREFIX):]}"
             try:
                 changed = repo.changed_since_run(wt["path"])
-                if changed or (changed is None and repo.git("status", "--porcelain",
-                                                            cwd=wt["path"]).strip()):
-                    unsaved[os.path.basename(wt["path"])] = "has uncommitted changes made after its run"
+                if changed:
+                    unsaved[name] = "has uncommitted changes made after its run"
+                elif changed is None and repo.git("status", "--porcelain", "--ignored",
+                                                  cwd=wt["path"]).strip():
+                    # (its run ended before recording it: what is there may be yours)
+                    unsaved[name] = ("holds uncommitted, new or ignored files, and no run "
+                                     "recorded its state")
+                head = repo.git("rev-parse", "--verify", "--quiet", "HEAD", cwd=wt["path"],
+                                check=False)
+                if head and not repo.succeeds("merge-base", "--is-ancestor", head.strip(),
+                                              f"refs/heads/{branch}"):
+                    unsaved[name] = (f"has commits on a detached HEAD or another branch that "
+                                     f"{branch} does not hold")
             except ParallelError as exc:  # (an index or git folder an agent broke)
-                unsaved[os.path.basename(wt["path"])] = f"cannot be read by git ({exc})"
+                unsaved[name] = f"cannot be read by git ({exc})"
         for branch, (sha, when) in tips.items():  # (a continue's commit is the run's)
             moved = repo.branch_moved(branch, sha)
             if moved or (moved is None and branch in ran and sha != ran[branch]
@@ -1851,6 +1868,11 @@ class ParallelRunner:
         if job.base and not repo.succeeds("merge-base", "--is-ancestor", job.base, tip):
             fail(f"its branch {tip[:12]} does not descend from the run's base {job.base[:12]}: "
                  "a merge would bring what no diff of it shows")
+        elif job.base:
+            taken = repo.taken_in(job.branch, job.base, tip)
+            if taken:
+                fail(f"its branch takes in {taken} commit(s) that another branch or tag holds: "
+                     "a merge would bring (or undo) history no diff of it shows")
 
     def _settle_files(self, repo: _Repo, job: _Job, admin: str,
                       fail: Callable[[str], None]) -> None:
@@ -2842,7 +2864,12 @@ class _Repo:
     def record_worktree_state(self, path: str, branch: str) -> None:
         """Remember the worktree's state and its branch's commit as its run left them (see
         changed_since_run and branch_moved)."""
-        with open(os.path.join(self.state_dir("worktrees"), os.path.basename(path)), "w") as f:
+        record = os.path.join(self.state_dir("worktrees"), os.path.basename(path))
+        if os.path.isdir(record) and not os.path.islink(record):  # (planted there)
+            _remove_tree(record)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(record)
+        with open(record, "x") as f:
             f.write(self.worktree_state(path))
         tip = self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if tip:
@@ -2889,6 +2916,31 @@ class _Repo:
     def parallel_branches(self) -> List[str]:
         out = self.git("for-each-ref", "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}*")
         return sorted(ref[len("refs/heads/"):] for ref in out.split())
+
+    def settings(self) -> Optional[bytes]:
+        """The repository's own git settings that a merge and your own git obey, as one text:
+        ``.git/config`` (the programs it names: signing, drivers) and ``.git/info/attributes``
+        (it can mark every file binary, or pick those drivers). An unsandboxed agent can
+        write both (see merge)."""
+        config = _read_bytes(os.path.join(self.common_dir, "config"))
+        attributes = _read_bytes(os.path.join(self.common_dir, "info", "attributes"))
+        return None if config is None else (
+            config + (b"\0info/attributes\0" + attributes if attributes is not None else b""))
+
+    def taken_in(self, branch: str, base: str, tip: str) -> int:
+        """How many commits of ``base..tip`` (the work of ``branch``) another branch, tag or
+        remote branch holds: history taken in from elsewhere (a merge of one of your branches,
+        another worker's commit), which no diff against the base shows, but a merge brings
+        (marking your branch merged) or, for another worker's, takes out of merge all."""
+        new = self.git("rev-list", "--count", tip, f"^{base}", "--").strip()
+        # (a ref that holds the tip itself only builds on this work: a tag of it, say)
+        others = [ref for ref in self.git(
+            "for-each-ref", f"--no-contains={tip}", "--format=%(refname)",
+            "refs/heads/", "refs/tags/", "refs/remotes/").split() if ref != f"refs/heads/{branch}"]
+        own = self.git("rev-list", "--count", "--stdin", cwd=self.top,
+                       input=f"{tip}\n^{base}\n".encode() + b"".join(
+                           f"^{ref}\n".encode() for ref in others)).strip()
+        return int(new or 0) - int(own or 0)
 
     def branch_exists(self, branch: str) -> bool:
         return self.succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
@@ -3737,6 +3789,11 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000) -> str:
     return digest.hexdigest()
 
 
+# The objects a sandboxed worker may bring into the repository: none larger than GitHub
+# takes (100 MB a file), 1 GB in all.
+_OBJECT_LIMIT = 100 << 20
+_OBJECTS_LIMIT = 1 << 30
+
 # The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
 # rebase's state files, logs and config.worktree are a few KB).
 _ADMIN_FILE_LIMIT = 1 << 20
@@ -3761,6 +3818,8 @@ def _remove_large(top: str, limit: int, keep: "tuple[str, ...]" = ()) -> List[st
 def _walk(top: str) -> Iterator["tuple[str, List[str], List[str]]"]:
     """``os.walk(top)``, top down, never into a link, and without recursion: a tree an agent
     made may be thousands of folders deep. A folder that cannot be read is left out."""
+    if os.path.islink(top):  # (its top too: a sessions folder an agent made a link to /)
+        return
     stack = [top]
     while stack:
         folder = stack.pop()
@@ -4687,16 +4746,26 @@ class _Box:
             if any(os.path.islink(os.path.join(folder, n)) for n in dirs + files):
                 return "its object folder holds symbolic links"
         _remove_tree(os.path.join(private, "info"))  # its own alternates
-        listed = _git_run(["cat-file", "--batch-all-objects", "--batch-check=%(objectname)"],
+        listed = _git_run(["cat-file", "--batch-all-objects",
+                           "--batch-check=%(objectname) %(objectsize)"],
                           self.worktree, wrap=self.wrap("env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="),
                           timeout=timeout)
         if listed.returncode != 0:
             return ("cannot read its objects: "
                     + (_last_meaningful_line(listed.stderr.decode("utf-8", "replace")) or "git failed"))
+        # Sizes as the objects claim them (a delta of 2 KB may claim GBs, which git outside
+        # would allocate): bounded before anything leaves the sandbox.
+        sizes = [int(size) if size.isdigit() else _OBJECT_LIMIT + 1
+                 for size in (line.partition(b" ")[2] for line in listed.stdout.splitlines())]
+        if max(sizes, default=0) > _OBJECT_LIMIT or sum(sizes) > _OBJECTS_LIMIT:
+            return (f"its objects are too large to take in ({max(sizes) >> 20} MB the largest, "
+                    f"{sum(sizes) >> 20} MB in all; the limits are {_OBJECT_LIMIT >> 20} MB "
+                    f"and {_OBJECTS_LIMIT >> 20} MB)")
+        ids = b"".join(line.partition(b" ")[0] + b"\n" for line in listed.stdout.splitlines())
         # Only what the repository lacks: an id it has keeps its own content, whatever the
         # worker wrote under it.
         known = _git_run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], self.repo.top,
-                         input=listed.stdout, timeout=timeout)
+                         input=ids, timeout=timeout)
         new = b"".join(line.split(b" ")[0] + b"\n" for line in known.stdout.splitlines()
                        if line.endswith(b" missing"))
         if known.returncode != 0 or not new:
@@ -6354,7 +6423,7 @@ _REPORT_JS = """
 class _FileDiff:
     """One file of a worker's diff: its name, +/- line counts, and its patch lines."""
 
-    __slots__ = ("name", "added", "deleted", "binary", "lines", "cut", "note")
+    __slots__ = ("name", "added", "deleted", "binary", "lines", "cut", "note", "uncounted")
 
     def __init__(self, name: str, added: int = 0, deleted: int = 0, binary: bool = False,
                  note: str = ""):
@@ -6362,16 +6431,18 @@ class _FileDiff:
         self.lines: Optional[List[str]] = None  # escaped; None: not shown
         self.cut = False  # the report's budget ran out at or before it
         self.note = note  # e.g. why it is not shown
+        self.uncounted = False  # its +/- counts come from its patch lines (see _read_file_diffs)
 
 
 def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[WorkerResult],
                   worktrees: List[dict]) -> "tuple[List[str], str, Optional[str], List[str]]":
     """What shows worker ``branch``'s work: git diff's arguments, the folder to run it in,
     the worktree when it reads the worktree's files rather than the branch (after
-    --no-commit, or changes made since the run), and then its untracked files. In a
-    worktree, diff with --text: its .gitattributes (the agent's, even an ignored one)
-    could mark every file binary and hide what changed. The branch by its full name: a
-    tag or a file in the git folder named like it must not stand in for it."""
+    --no-commit, or changes made since the run), and then its untracked files. Diff them
+    with --text: a NUL byte in a file, or an attribute (the worktree's .gitattributes, even
+    an ignored one; .git/info/attributes), would mark it binary and hide what changed. The
+    branch by its full name: a tag or a file in the git folder named like it must not
+    stand in for it."""
     worktree = next((w["path"] for w in worktrees
                      if w.get("branch") == branch and repo.ours(w["path"])), None)
     status = (repo.git("status", "--porcelain", "--untracked-files=normal", cwd=worktree)
@@ -6424,6 +6495,7 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
     counts, and their patch lines while ``budget`` ([lines, escaped characters], spent as it
     goes) lasts. Patch sections go to files by their header, never by position (a type
     change has two, a file whose section git leaves out has none)."""
+    # --text: a NUL byte, or an attribute, must not turn a file into "binary, not shown"
     args = [*(["--text"] if text else []), "--end-of-options", *args]  # revisions, never options
     fields = repo.stream(["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd)[0].split("\0")
     files, headers, i = [], {}, 0
@@ -6434,9 +6506,11 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
         if not name and i + 1 < len(fields):  # a rename: the old and new names follow
             old, new = fields[i], fields[i + 1]
             i += 2
+        # (--numstat says "-" for what git takes for binary, --text or not: counted below)
         item = _FileDiff(new if old == new else f"{old} → {new}",
                          int(added) if added.isdigit() else 0,
-                         int(deleted) if deleted.isdigit() else 0, added == "-")
+                         int(deleted) if deleted.isdigit() else 0, added == "-" and not text)
+        item.uncounted = added == "-" and text
         files.append(item)
         headers[f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"] = item
     if not files or min(budget) <= 0:
@@ -6454,6 +6528,10 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
             start = next((j for j, line in enumerate(lines) if line.startswith("@@")), len(lines))
             raw.setdefault(id(item), []).extend(
                 [line for line in lines[1:start] if line.startswith(_DIFF_META)] + lines[start:])
+            if item.uncounted:
+                body = [line for line in lines[start:] if not line.startswith("@@")]
+                item.added += sum(line.startswith("+") for line in body)
+                item.deleted += sum(line.startswith("-") for line in body)
     for item in files:
         _take_lines(item, raw.get(id(item)), budget)
         if id(item) not in raw and not item.binary and not more:
@@ -6676,7 +6754,7 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
     if worktree is None and r.commit:  # what the run committed, even if the branch moved on
         args = [f"{r.base_commit}...{r.commit}"]
     budget = [_REPORT_DIFF_LINES, chars]
-    files = _read_file_diffs(repo, cwd, args, budget, text=worktree is not None)
+    files = _read_file_diffs(repo, cwd, args, budget, text=True)
     files += [_untracked_diff(cwd, name, budget) for name in untracked]
     note = f"Uncommitted changes in its worktree {worktree}, against the base." if worktree else ""
     if any(f.cut for f in files):
@@ -7467,7 +7545,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
                 won={"worker": min(wins, key=lambda w: w["after"])["worker"],
                      "after": min(w["after"] for w in wins)} if wins else None,
                 # what merge compares the git config with is this repository's own
-                git_config=_digest(_read_bytes(os.path.join(repo.common_dir, "config"))))
+                git_config=_digest(repo.settings()))
     results = _rank(results)
     repo.forget_branches([w["branch"] for w in workers])  # (a local run's: not these)
     _save_last_run(repo, info, results)  # so that diff best and merge best work here
@@ -7800,7 +7878,7 @@ def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) ->
         repo = _Repo.find(top)
     except ParallelError:
         return ""
-    return repo.git("diff", "--stat", "--end-of-options",
+    return repo.git("diff", "--stat", "--text", "--end-of-options",
                     f"{best[0].base_commit}...{best[0].commit or 'refs/heads/' + best[0].branch}",
                     check=False) or ""
 
@@ -7851,7 +7929,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     if worktree:
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
-    text = ["--text"] if worktree else []  # (see _diff_sources)
+    text = ["--text"]  # (see _diff_sources)
     diffs = [["diff", *stat_args, *text, "--end-of-options", *diff_args]]
     for name in untracked:  # (git would read a FIFO an agent left there forever)
         st = _lstat_beneath(cwd, name)
@@ -7866,13 +7944,16 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     # format characters shown rather than sent (see _terminal_safe); piped, the bytes as they are.
     # In a CI job's log, no line of it may be a command to the runner (see _ci_safe).
     tty, ci = sys.stdout.isatty(), _in_ci() and not _to_a_file(sys.stdout)
+    import tempfile
     for diff in diffs:
+        # git's own warnings name the agent's files: shown as our lines are (see _print_err)
+        errors = tempfile.TemporaryFile()
         if not tty and not ci:
-            code = repo.popen("--no-pager", *diff, cwd=cwd).wait()
+            code = repo.popen("--no-pager", *diff, cwd=cwd, stderr=errors).wait()
         else:
             import subprocess
             proc = repo.popen("--no-pager", diff[0], "--color=never", *diff[1:], cwd=cwd,
-                              stdout=subprocess.PIPE)
+                              stdout=subprocess.PIPE, stderr=errors)
             out, encoding = sys.stdout.buffer, sys.stdout.encoding or "utf-8"
             with proc.stdout:
                 for raw in proc.stdout:
@@ -7883,6 +7964,10 @@ def _cmd_diff(args: argparse.Namespace) -> int:
                               else line.encode("utf-8", "surrogateescape"))
             out.flush()
             code = proc.wait()
+        with errors:
+            errors.seek(0)
+            for line in errors.read(1 << 20).decode("utf-8", "replace").splitlines():
+                _print_err(line)
         # 1: git diff --no-index found differences; a reader that went away early is no error
         if code not in (0, 1, -signal.SIGPIPE) or (code == 1 and "--no-index" not in diff):
             raise ParallelError(f"git diff failed with exit code {code}")
@@ -7932,20 +8017,21 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     if not repo.succeeds("symbolic-ref", "-q", "HEAD"):
         raise ParallelError("HEAD is detached: check out the branch to merge into first")
     last = _load_last_run(repo)
-    current = _digest(_read_bytes(os.path.join(repo.common_dir, "config")))
+    current = _digest(repo.settings())
     if isinstance(last.get("git_config"), str) and last["git_config"] != current:
         if args.force:  # looked at: later runs and merges take it as it is now
             last["git_config"] = current
             with contextlib.suppress(OSError, ValueError):
                 _write_json(os.path.join(repo.state_dir(), "last-run.json"), last)
-            _print_err("warning: merging although the repository's git config changed since "
-                       "the last run started (--force)")
+            _print_err("warning: merging although the repository's git config (or "
+                       ".git/info/attributes) changed since the last run started (--force)")
     if isinstance(last.get("git_config"), str) and last["git_config"] != current:
         # An unsandboxed agent can write it; a merge runs what it names (signing, drivers).
-        raise ParallelError("the repository's git config changed since the last run started (an "
-                            "agent, or a command it ran, may have changed it, and a merge runs "
-                            "programs it names); look at it with 'git config --local --list', "
-                            "then merge with --force")
+        raise ParallelError("the repository's git config (or .git/info/attributes) changed since "
+                            "the last run started (an agent, or a command it ran, may have "
+                            "changed it, and a merge runs programs it names); look at it with "
+                            "'git config --local --list' and 'cat .git/info/attributes', then "
+                            "merge with --force")
     for branch in branches:  # all of them, before anything is merged
         _check_mergeable(repo, branch, last.get("base_commit"), args.force)
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
@@ -7979,8 +8065,14 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool) -> Non
     if repo.branch_moved(branch, tip):
         problems.append(f"{branch} is at {tip[:12]}, not where its run left it")
     if isinstance(base, str) and _FULL_ID.fullmatch(base) \
-            and not repo.succeeds("merge-base", "--is-ancestor", base, tip):
-        problems.append(f"{branch} does not descend from the run's base {base[:12]}")
+            and not repo.succeeds("merge-base", "--is-ancestor", tip, "HEAD"):  # (not merged yet)
+        if not repo.succeeds("merge-base", "--is-ancestor", base, tip):
+            problems.append(f"{branch} does not descend from the run's base {base[:12]}")
+        elif repo.taken_in(branch, base, tip):
+            problems.append(f"{branch} takes in commits that another branch or tag holds")
+        if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
+            # (a merge's LFS download then asks the agent's server for content no diff shows)
+            problems.append(f"{branch} changes .lfsconfig, where Git LFS downloads files from")
     if problems and not force:
         since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"
         raise ParallelError("; ".join(problems) + ": what would be merged is not what the run "

@@ -280,7 +280,10 @@ def main():
         elif name == "commit":
             subprocess.run(["git", "add", "-A"], check=True)
             subprocess.run(["git", "-c", "user.name=Fake", "-c", "user.email=fake@example.com",
-                            "commit", "-q", "-m", "agent commit"], check=True)
+                            # (its body names its worktree: two workers' commits differ, as
+                            # real agents' do, even when made in the same second)
+                            "commit", "-q", "-m", "agent commit", "-m",
+                            f"in {os.path.basename(os.getcwd())}"], check=True)
         elif name == "detach":
             subprocess.run(["git", "checkout", "-q", "--detach"], check=True)
         elif name == "branch":

