@@ -281,9 +281,10 @@ def sandbox_rows(tmp):
         box = sandbox.box(found, worktree, ap.BRANCH_PREFIX + "1", command.adapter, command.exe,
                           env, [], None)
 
-        def timed(cmd):
+        def timed(cmd, fds=()):
             started = time.monotonic()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=worktree)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=worktree,
+                           pass_fds=fds)
             return time.monotonic() - started
 
         rows = []
@@ -291,7 +292,7 @@ def sandbox_rows(tmp):
             plain, boxed = [], []
             for _ in range(21):  # interleaved: the machine's load changes
                 plain.append(timed(cmd))
-                boxed.append(timed(box.command(worktree) + cmd))
+                boxed.append(timed(box.command(worktree) + cmd, box.fds))
             plain, boxed = median(plain), median(boxed)
             rows.append((f"start `{label}` in a worker's sandbox", f"{boxed * 1000:.1f} ms",
                          f"plainly {plain * 1000:.1f} ms", f"+{(boxed - plain) * 1000:.1f} ms",
