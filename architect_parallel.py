@@ -1268,6 +1268,7 @@ class ParallelRunner:
             self._supervise(futures)
         finally:
             pool.shutdown(wait=True)
+            self._hold_branches(repo, jobs)
             if repo.settings() != git_config:
                 self._warn(f"{os.path.join(repo.common_dir, 'config')} changed during the run: an "
                            "agent or a setup or check command changed your git settings; "
@@ -1279,6 +1280,27 @@ class ParallelRunner:
             except (OSError, ParallelError) as exc:
                 self._warn(f"could not save the results for 'list': {exc}")
         return self.results
+
+    def _hold_branches(self, repo: _Repo, jobs: List[_Job]) -> None:
+        """Once every worker ended: each branch where its worker's end left it (see
+        _settle_branch). A process of another worker (unsandboxed) may have moved it since,
+        and rewritten what the runner recorded of it: both are put back, with a warning."""
+        for job in jobs:
+            tip = (job.tip or "").strip()
+            if not tip:
+                continue
+            try:
+                ref = f"refs/heads/{job.branch}"
+                now = (repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
+                                check=False) or "").strip()
+                if now != tip:
+                    repo.git("update-ref", ref, tip)
+                    self._warn(f"{job.branch} was moved to {now[:12] or 'nothing'} after worker "
+                               f"{job.worker_id} ended (by a process of another worker?); it was "
+                               f"put back at {tip[:12]}")
+                repo.record_branch(job.branch, tip)
+            except (ParallelError, OSError) as exc:
+                self._warn(f"worker {job.worker_id}: cannot check its branch: {exc}")
 
     def cleanup(self, dry_run: bool = False, keep_branches: bool = False,
                 force: bool = False) -> int:
@@ -2873,15 +2895,24 @@ class _Repo:
             f.write(self.worktree_state(path))
         tip = self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if tip:
-            with open(os.path.join(self.state_dir("branches"), branch.rpartition("/")[2]), "w") as f:
-                f.write(tip)
+            self.record_branch(branch, tip.strip())
+
+    def record_branch(self, branch: str, tip: str) -> None:
+        """Remember ``tip`` as where ``branch``'s run left it (see branch_moved)."""
+        path = os.path.join(self.state_dir("branches"), branch.rpartition("/")[2])
+        if os.path.isdir(path) and not os.path.islink(path):  # (planted there)
+            _remove_tree(path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        with open(path, "x") as f:
+            f.write(tip + "\n")
 
     def changed_since_run(self, path: str, ignored: bool = True) -> Optional[bool]:
         """Whether the worktree's uncommitted state (and, with ``ignored``, its ignored files)
         differs from what its run left (check output and --no-commit changes are the
         run's), or None when no run recorded it."""
         recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "worktrees",
-                                            os.path.basename(path)))
+                                            os.path.basename(path)), 1024)
         if recorded is None:
             return None
         now = self.worktree_state(path).split("\n")
@@ -2892,7 +2923,7 @@ class _Repo:
         """Whether ``branch`` is no longer at ``tip`` where its last run left it (None: no run
         recorded it)."""
         recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "branches",
-                                            branch.rpartition("/")[2]))
+                                            branch.rpartition("/")[2]), 1024)
         return None if recorded is None else recorded.decode("ascii", "replace").strip() != tip
 
     def forget_branches(self, branches: List[str]) -> None:
@@ -2914,8 +2945,11 @@ class _Repo:
         return {b: tips[b] for b in branches if b in tips}
 
     def parallel_branches(self) -> List[str]:
+        """The workers' branches: architect/parallel-N, N a number (architect/parallel-2-fixes
+        is a branch of yours)."""
         out = self.git("for-each-ref", "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}*")
-        return sorted(ref[len("refs/heads/"):] for ref in out.split())
+        return sorted(ref[len("refs/heads/"):] for ref in out.split()
+                      if ref[len("refs/heads/") + len(BRANCH_PREFIX):].isdigit())
 
     def settings(self) -> Optional[bytes]:
         """The repository's own git settings that a merge and your own git obey, as one text:
@@ -3051,8 +3085,18 @@ class _Repo:
         # and say so.
         nested = [name for name in self.git("ls-files", "-z", "--others", "--exclude-standard",
                                             cwd=path).split("\0") if name.endswith("/")]
+        # From HEAD's tree, with no file data the index held: an entry an agent gave the size
+        # and time of the changed file, but the old content, would hide the change from 'add'.
+        # (What it staged although ignored, with add -f, is staged again.)
+        forced = [name for name in self.git("ls-files", "-z", "--cached", "--ignored",
+                                            "--exclude-standard", cwd=path).split("\0") if name]
+        self.git("read-tree", "HEAD", cwd=path)
         self.git("add", "-A", "--", ".", *[f":(exclude,literal){name}" for name in nested], cwd=path,
                  filters=True)
+        if forced:
+            self.git("--literal-pathspecs", "add", "-f", "-A", "--pathspec-from-file=-",
+                     "--pathspec-file-nul", cwd=path, filters=True,
+                     input="\0".join(forced).encode("utf-8", "surrogateescape"))
         if exclude:
             self.git("--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path,
@@ -3748,17 +3792,23 @@ def _remove_specials(top: str, links: bool) -> List[str]:
     """Remove the FIFOs, sockets and devices under the folder ``top`` (with ``links``, its
     symbolic links too; in a ``.git`` folder below it, a nested repository's, always: git
     makes none there, and one to /dev/zero makes every git that looks at that repository
-    read forever), never following a link; return their paths relative to ``top``. (Once
-    nothing of the worker runs any more.)"""
+    read forever), never following a link; return their paths relative to ``top``. On the
+    way, take from every file and folder the right of other accounts to write it and the
+    set-user-ID and set-group-ID bits (an agent's ``chmod 0777`` of its git folder would let
+    another account change what your own git runs there). (Once nothing of the worker runs
+    any more.)"""
     found = []
     for folder, _dirs, files in _walk(top):
         in_git = links or ".git" in os.path.relpath(folder, top).split(os.sep)
+        _tame(folder)
         for name in files:
             path = os.path.join(folder, name)
             try:
                 mode = os.lstat(path).st_mode
             except OSError:
                 continue
+            if stat.S_ISREG(mode):
+                _tame(path, mode)
             if not stat.S_ISREG(mode) and (in_git or not stat.S_ISLNK(mode)):
                 with contextlib.suppress(OSError):
                     os.unlink(path)
@@ -3784,8 +3834,8 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000) -> str:
                                   f"{st.st_mode} {st.st_size} {st.st_mtime_ns}\0"
                                   .encode("utf-8", "surrogateescape"))
                 count += 1
-                if count >= limit:
-                    return digest.hexdigest()
+                if count >= limit:  # too many to look at: never taken as unchanged
+                    return f"more than {limit} entries {time.time_ns()}"
     return digest.hexdigest()
 
 
@@ -3793,6 +3843,17 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000) -> str:
 # takes (100 MB a file), 1 GB in all.
 _OBJECT_LIMIT = 100 << 20
 _OBJECTS_LIMIT = 1 << 30
+
+# Where the runner's gits inside a sandbox find their HOME (see _Box._git_home).
+_GIT_HOME = "/run/architect-parallel-git"
+
+def _tame(path: str, mode: Optional[int] = None) -> None:
+    """Take from the file or folder ``path`` (never a link) others' write and the set-ID bits."""
+    with contextlib.suppress(OSError):
+        mode = os.lstat(path).st_mode if mode is None else mode
+        if not stat.S_ISLNK(mode) and mode & (stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID):
+            os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID))
+
 
 # The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
 # rebase's state files, logs and config.worktree are a few KB).
@@ -4238,6 +4299,7 @@ class _Box:
         self._packed: Dict[str, str] = {}  # the same, of packed-refs
         self._given: "set[str]" = set()  # the session files copied in (continue)
         self._seccomp: Optional[int] = None  # the open seccomp filter (see _seccomp_program)
+        self._git_files: Dict[str, str] = {}  # settings naming a file of _git_home, by name
 
     def path(self, name: str) -> str:
         """One of this box's private folders (see the class)."""
@@ -4261,7 +4323,7 @@ class _Box:
             argv += ["--ro-bind-try", f"/proc/{name}", f"/proc/{name}"]
         # /run holds the host's sockets (Docker, D-Bus, systemd, the user's runtime folder):
         # none is there inside, only the folder resolv.conf may point into.
-        argv += ["--tmpfs", "/run"]
+        argv += ["--tmpfs", "/run", "--ro-bind", self._git_home(), _GIT_HOME]
         resolv = os.path.dirname(os.path.realpath("/etc/resolv.conf"))
         if resolv.startswith("/run/"):
             argv += ["--ro-bind-try", resolv, resolv]
@@ -4658,8 +4720,48 @@ class _Box:
         return True
 
     def wrap(self, *extra: str) -> _Wrap:
-        """What a git the runner starts inside runs within (see _git_popen)."""
-        return _Wrap(lambda cwd: [*self.command(cwd), *extra], self.settings, self.fds)
+        """What a git the runner starts inside runs within (see _git_popen): the settings it
+        reads are yours, from a copy the worker cannot write (see _git_home), never those of
+        its private HOME, where the agent could add a clean filter, a line conversion or an
+        ignore rule that makes the runner's commit differ from what its checks ran on."""
+        settings = dict(self.settings, HOME=_GIT_HOME, XDG_CONFIG_HOME=f"{_GIT_HOME}/.config",
+                        GIT_CONFIG_GLOBAL=f"{_GIT_HOME}/.gitconfig",
+                        **{key: f"{_GIT_HOME}/{name}" for key, name in self._git_files.items()})
+        return _Wrap(lambda cwd: [*self.command(cwd), *extra], settings, self.fds)
+
+    def _git_home(self) -> str:
+        """A HOME of the runner's own for its gits inside: copies of your git settings
+        (~/.gitconfig, ~/.config/git/config, ignore and attributes, and the files
+        core.excludesFile and core.attributesFile name), mounted read-only at _GIT_HOME."""
+        home = self.path("git-home")
+        os.makedirs(os.path.join(home, ".config", "git"), exist_ok=True)
+        real = os.path.expanduser("~")
+        xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(real, ".config")
+        # your global settings as git reads them: GIT_CONFIG_GLOBAL's file, else both files
+        sources = [os.environ["GIT_CONFIG_GLOBAL"]] if os.environ.get("GIT_CONFIG_GLOBAL") else [
+            os.path.join(xdg, "git", "config"), os.path.join(real, ".gitconfig")]
+        with open(os.path.join(home, ".gitconfig"), "wb") as f:
+            for source in sources:
+                f.write((_read_bytes(source, 1 << 20) or b"") + b"\n")
+        copies = [(os.path.join(xdg, "git", name), os.path.join(".config", "git", name))
+                  for name in ("ignore", "attributes")]
+        self._git_files = {}
+        for key, name in (("core.excludesFile", "excludes"), ("core.attributesFile", "attributes")):
+            named = _git(["config", "--global", "--path", "--get", key], self.repo.top,
+                         check=False, timeout=60)
+            if named and named.strip():
+                copies.append((named.strip(), name))
+                self._git_files[key] = name
+        for source, name in copies:
+            data = _read_bytes(source, 1 << 20)
+            if data is not None:
+                with open(os.path.join(home, name), "wb") as f:
+                    f.write(data)
+        for folder, _dirs, files in _walk(home):  # (the sandbox's user reads them, as root)
+            os.chmod(folder, 0o755)
+            for name in files:
+                os.chmod(os.path.join(folder, name), 0o644)
+        return home
 
     # -- ending it -----------------------------------------------------------
 
@@ -6338,7 +6440,7 @@ def _load_last_run(repo: _Repo) -> dict:
     import json
     try:
         data = json.loads(_read_bytes(os.path.join(repo.common_dir, _STATE_DIR,
-                                                   "last-run.json")) or b"")
+                                                   "last-run.json"), _RESULTS_FILE_LIMIT) or b"")
     except (ValueError, RecursionError):
         return {}
     if not isinstance(data, dict):
@@ -6779,8 +6881,8 @@ def _present(repo: Optional[_Repo], names: "set[str]") -> "set[str]":
 def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: Optional[_Repo],
                    winner: Optional[WorkerResult], h: Callable[[object], str]) -> List[str]:
     def when(value: object) -> str:
-        return (time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(value))
-                if _finite(value) else "unknown")
+        return (time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(value))  # type: ignore[arg-type]
+                if _plausible_time(value) else "unknown")
 
     base = run_info.get("base_commit")
     base = base if isinstance(base, str) else next((r.base_commit for r in results), "")
@@ -6796,7 +6898,8 @@ def _report_header(results: List[WorkerResult], run_info: dict, top: str, repo: 
     tokens_in = [r.tokens_in for r in results if r.tokens_in is not None]
     tokens_out = [r.tokens_out for r in results if r.tokens_out is not None]
     started, finished = run_info.get("started"), run_info.get("finished")
-    wall = _duration(finished - started) if _finite(started) and _finite(finished) else "unknown"
+    wall = (_duration(finished - started) if _plausible_time(started) and _plausible_time(finished)
+            else "unknown")
     verdict = (f'best: <a href="#w{winner.worker_id}">worker {winner.worker_id}</a> '
                f"({h(winner.model)}, {h(winner.branch)})" if winner else
                "different tasks: no worker is best" if len({r.task for r in results}) > 1 else
@@ -6850,11 +6953,11 @@ def _ticks(span: float) -> List[float]:
 
 def _timeline_svg(results: List[WorkerResult], run_info: dict, h: Callable[[object], str]) -> str:
     """One lane per worker: its states on the run's time axis, its status at the end."""
-    times = [e["at"] for r in results for e in r.timeline]
+    times = [e["at"] for r in results for e in r.timeline if _plausible_time(e["at"])]
     if not times:
         return '<p class="note">No timeline was recorded for these results (an older version).</p>'
-    t0 = min(times + [v for v in [run_info.get("started")] if _finite(v)])
-    t1 = max(times + [v for v in [run_info.get("finished")] if _finite(v)])
+    t0 = min(times + [v for v in [run_info.get("started")] if _plausible_time(v)])
+    t1 = max(times + [v for v in [run_info.get("finished")] if _plausible_time(v)])
     span = max(t1 - t0, 1.0)
     left, width, lane = 190, 1000, 24
     scale = (width - left - 20) / span
@@ -6870,7 +6973,7 @@ def _timeline_svg(results: List[WorkerResult], run_info: dict, h: Callable[[obje
         y = 24 + row * lane
         label = _shorten(f"{r.worker_id} {r.model}", 28)
         out.append(f'<a href="#w{r.worker_id}"><text x="4" y="{y + 15}">{h(label)}</text></a>')
-        events = r.timeline
+        events = [e for e in r.timeline if _plausible_time(e["at"])]
         for i, event in enumerate(events):
             start = left + (event["at"] - t0) * scale
             state = str(event["state"])
@@ -7532,10 +7635,12 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         _print_err(f"warning: no results for worker(s) {_shorten(', '.join(map(str, missing)), 200)} "
                    f"of {total}")
     times = [(d.get("started"), d.get("finished"), d.get("spent")) for _, d in documents]
+    times = [(t[0] if _plausible_time(t[0]) else None, t[1] if _plausible_time(t[1]) else None,
+              t[2] if _finite(t[2]) and 0 <= t[2] < 1e9 else None) for t in times]
     ids = {r.worker_id for r in results if _verified(r)}
     wins = [d["won"] for _, d in documents if isinstance(d.get("won"), dict)
             and d["won"].get("worker") in ids and _finite(d["won"].get("after"))
-            and d["won"]["after"] >= 0]
+            and 0 <= d["won"]["after"] <= 1e7]
     spends = [t[2] for t in times if _finite(t[2]) and t[2] >= 0]
     info = dict(plan, only_workers=None, collected=True,
                 checks_run_by="collect" if args.recheck else "workers",
@@ -7562,15 +7667,28 @@ def _recheck(args: argparse.Namespace, config: ParallelConfig, results: List[Wor
     if not config.checks:
         raise _UsageError("collect --recheck: the plan has no checks to run (give collect the "
                           "jobs' --check options)")
-    claims = {r.worker_id: r for r in results if r.status == "success" and r.commit}
+    if getattr(args, "sandbox", None) not in ("bwrap", "none") and config.sandbox != "bwrap":
+        raise _UsageError("collect --recheck runs the workers' code: give it --sandbox bwrap, or "
+                          "--sandbox none to run that code unsandboxed, knowingly, in a job that "
+                          "holds no credential")
+    repo = _Repo.find(os.getcwd())
+    credentials = _config_credentials(_read_bytes(os.path.join(repo.common_dir, "config")))
+    if credentials:
+        raise ParallelError(f"collect --recheck runs the workers' code, and "
+                            f"{os.path.join(repo.common_dir, 'config')} holds a credential "
+                            f"({_shorten(', '.join(credentials), 200)}) it could read; check "
+                            "out without it (actions/checkout: persist-credentials: false)")
+    claims = {r.worker_id: r for r in results if r.status == "success"}
     if not claims:
         return
+    base = next(iter(claims.values())).base_commit
+    config = dataclasses.replace(config, commit=False)  # (what setup writes is not the work)
     _print_err(f"collect --recheck: running the {len(config.checks)} check(s) on the commits of "
                f"worker(s) {_shorten(', '.join(map(str, sorted(claims))), 200)}")
     display = _Progress(_Progress.choose("auto"), quiet=args.quiet)
     runner = ParallelRunner(config, os.getcwd(), progress=display.message, on_state=display.state)
     try:
-        ran = runner.recheck({n: r.commit for n, r in claims.items() if r.commit})
+        ran = runner.recheck({n: r.commit or base for n, r in claims.items()})
     finally:
         display.close()
     for done in ran:
@@ -7579,6 +7697,17 @@ def _recheck(args: argparse.Namespace, config: ParallelConfig, results: List[Wor
         if done.status != "success" or len(done.checks) < len(config.checks):
             _fail_worker(r, f"collect --recheck could not run its checks: "
                             f"{done.error or done.status}")
+    # What the checks ran (unsandboxed, or a stray write) may have moved any branch: each
+    # must still be where collect verified it, or it is put back and its worker fails.
+    for r in results:
+        expected = r.commit or (base if r.worker_id in claims else None)
+        ref = f"refs/heads/{r.branch}"
+        tip = (repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
+               or "").strip()
+        if expected and tip and tip != expected:
+            repo.git("update-ref", ref, expected)
+            _fail_worker(r, f"its branch was moved to {tip[:12]} while collect --recheck ran "
+                            f"the workers' code; it was put back at {expected[:12]}")
 
 
 # The largest results file collect reads: a job's results are a few KB per worker.
@@ -7618,9 +7747,18 @@ def _collected_results(repo: _Repo, documents: "List[tuple[str, dict]]", workers
     found: Dict[int, "List[tuple[str, WorkerResult]]"] = {}
     jobs = {w["worker"]: w for w in workers}
     for path, data in documents:
+        # A file speaks for its own workers only: the one its name gives (results-3.json,
+        # as the README's jobs name them), else those it says it ran (--only-workers).
+        named = re.search(r"-([0-9]+)\.json$", os.path.basename(path))
+        own = [int(named.group(1))] if named else data.get("only_workers")
+        own = own if isinstance(own, list) and all(_count(n) for n in own) else None
         for n, item in enumerate(data["results"][:_MAX_WORKER_ID], 1):
             try:
                 result = _collected_result(item, path, jobs, plan, config)
+                if own is not None and result.worker_id not in own:
+                    raise ParallelError(f"worker {result.worker_id} is not this file's own "
+                                        f"({'its name says' if named else 'it ran'} worker(s) "
+                                        f"{_shorten(', '.join(map(str, own)), 100)})")
             except ParallelError as exc:
                 _print_err(f"warning: {path}: result {n}: {exc}; left out")
                 continue
@@ -7658,15 +7796,25 @@ def _collected_result(item: object, path: str, jobs: Dict[int, dict], plan: dict
             or result.checks_passed != sum(c["passed"] for c in result.checks):
         raise ParallelError(f"{what}: its checks are not the plan's {len(checks)} check(s), or "
                             "its count of passed checks is not theirs")
-    if result.attempts > config.retries + 1 or result.duration < 0:
-        raise ParallelError(f"{what}: {result.attempts} attempts or a duration of "
-                            f"{result.duration}s cannot be")
+    if result.attempts > config.retries + 1 or not 0 <= result.duration <= 1e7 \
+            or result.cost > 1e9 or any(t is not None and t > 1e15
+                                        for t in (result.tokens_in, result.tokens_out)):
+        raise ParallelError(f"{what}: {result.attempts} attempts, a duration of "
+                            f"{result.duration:.6g}s, a cost of ${result.cost:.6g} or its "
+                            "tokens cannot be")
     return dataclasses.replace(
         result, worktree_path="", log_path="", stderr_path="", worker_log="", rank=0,
         error=None if result.error is None else _shorten(result.error, 2000),
         files_modified=[_shorten(f, 1000) for f in result.files_modified[:100000]],
         session_id=None, continued=[], sandbox_refused=result.sandbox_refused[:20],
-        timeline=[e for e in result.timeline[:100] if e["state"] in _TIMELINE_STATES])
+        timeline=[e for e in result.timeline[:100]
+                  if e["state"] in _TIMELINE_STATES and _plausible_time(e["at"])])
+
+
+def _plausible_time(value: object) -> bool:
+    """Whether ``value`` can be a Unix time of a run (1970 to 2100): what a results file
+    says may be any number, and a clock of 10^300 seconds breaks every date function."""
+    return _finite(value) and 0 <= value <= 4102444800
 
 
 # The states a worker's timeline may record (see WorkerResult.timeline).
@@ -7681,10 +7829,16 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
     claims success and changed files, its branch's tip must be the commit it names, and
     that commit must descend from the plan's base. What cannot be verified did not pass:
     the worker is then ``failed``, saying why."""
-    if result.status != "success" or (result.commit is None and not result.files_modified):
+    if result.status != "success":
         return result
-    if result.commit is None:
+    if result.commit is None and result.files_modified:
         why = "its changes were not committed (--no-commit), so they cannot be verified here"
+    elif result.commit is None:  # nothing changed: its branch, if here, holds nothing more
+        tip = (repo.git("rev-parse", "--verify", "--quiet",
+                        f"refs/heads/{result.branch}^{{commit}}", check=False) or "").strip()
+        if not tip or tip == base:
+            return result
+        why = f"its branch holds commits ({tip[:12]}) its results do not name"
     else:
         tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{result.branch}^{{commit}}",
                        check=False)
@@ -8032,8 +8186,10 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                             "changed it, and a merge runs programs it names); look at it with "
                             "'git config --local --list' and 'cat .git/info/attributes', then "
                             "merge with --force")
+    commits = {r.get("branch"): r.get("commit") for r in last.get("results", [])
+               if isinstance(r, dict) and isinstance(r.get("commit"), str)}
     for branch in branches:  # all of them, before anything is merged
-        _check_mergeable(repo, branch, last.get("base_commit"), args.force)
+        _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch))
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
@@ -8056,13 +8212,15 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool) -> None:
+def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
+                     recorded: Optional[str] = None) -> None:
     """Refuse (unless ``force``) to merge ``branch`` when it is not what its run checked: moved
     since the run left it (by a process of the agent, or by you), or not descending from the
     run's base (a merge would then bring, or revert, what no diff of it shows)."""
     tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}").strip()
     problems = []
-    if repo.branch_moved(branch, tip):
+    if repo.branch_moved(branch, tip) or (recorded and _FULL_ID.fullmatch(recorded)
+                                          and tip != recorded):
         problems.append(f"{branch} is at {tip[:12]}, not where its run left it")
     if isinstance(base, str) and _FULL_ID.fullmatch(base) \
             and not repo.succeeds("merge-base", "--is-ancestor", tip, "HEAD"):  # (not merged yet)

@@ -19,13 +19,13 @@ PLAN = ["--task=t", "--models", "fake:write=honest.txt,fake:write=other.txt,fake
 
 
 class Pipeline:
-    def __init__(self, repo, tmp_path, cli, monkeypatch):
-        self.origin, self.tmp, self.cli, self.mp = repo, tmp_path, cli, monkeypatch
+    def __init__(self, repo, tmp_path, cli, monkeypatch, plan=PLAN):
+        self.origin, self.tmp, self.cli, self.mp, self.plan = repo, tmp_path, cli, monkeypatch, plan
         self.results = {}
         for n in (1, 2, 3):  # each job in its own clone, as a CI matrix runs them
             clone = self.clone(f"job{n}")
             monkeypatch.chdir(clone)
-            cli(*PLAN, "--only-workers", n, "--results", tmp_path / f"results-{n}.json", "--quiet")
+            cli(*plan, "--only-workers", n, "--results", tmp_path / f"results-{n}.json", "--quiet")
             self.results[n] = tmp_path / f"results-{n}.json"
         self.collector = self.clone("collect")
         monkeypatch.chdir(self.collector)
@@ -48,8 +48,8 @@ class Pipeline:
         change(data, data["results"][0])
         self.results[n].write_text(json.dumps(data))
 
-    def collect(self, *extra, plan=PLAN, raw=False):
-        args = ["collect", *self.results.values(), *plan, *extra]
+    def collect(self, *extra, plan=None, raw=False):
+        args = ["collect", *self.results.values(), *(plan or self.plan), *extra]
         return self.cli(*args, "--json") if raw else self.cli.json(*args)
 
 
@@ -91,7 +91,7 @@ def test_nothing_runnable_comes_from_a_results_file(pipeline, tmp_path):
     ran = tmp_path / "ran"
     pipeline.edit(1, lambda d, r: d["config"].update(
         setup=[f"touch {ran}"], agent_cmd=f"sh -c 'touch {ran}'", api_base="http://evil.example"))
-    code, _results, err = pipeline.collect("--recheck")
+    code, _results, err = pipeline.collect("--recheck", "--sandbox", "none")
     assert code == 0, err
     saved = json.loads((pipeline.collector / ".git" / "architect-parallel" / "last-run.json").read_text())
     assert saved["config"]["setup"] == [] and saved["config"]["api_base"] is None
@@ -128,18 +128,29 @@ def test_each_claim_is_bounded_and_checked_against_the_plan(pipeline, tmp_path, 
     assert not os.path.exists("/tmp/pwned")
 
 
-def test_the_plan_says_how_many_workers_there_are_and_a_worker_claimed_twice_counts_for_none(
-        pipeline):
-    """A job cannot shrink the plan (workers_total) to pass --require all, nor speak for
-    another worker: a second claim of worker 1 leaves worker 1 out."""
+def test_a_job_speaks_for_its_own_worker_only_and_the_plan_says_how_many_there_are(pipeline,
+                                                                                  tmp_path):
+    """results-3.json cannot shrink the plan (workers_total) to pass --require all, nor speak
+    for worker 1 (as a duplicate, it would take the honest claim out); two files of no
+    worker of their own that claim one worker leave it out altogether."""
     pipeline.edit(3, lambda d, r: d.update(workers_total=1))
+    honest = json.loads(pipeline.results[1].read_text())["results"][0]
     data = json.loads(pipeline.results[3].read_text())
-    data["results"].append(dict(json.loads(pipeline.results[1].read_text())["results"][0]))
+    data["results"].append(dict(honest, status="failed"))
     pipeline.results[3].write_text(json.dumps(data))
     code, results, err = pipeline.collect("--require", "all")
+    assert "results-3.json: result 2: worker 1 is not this file's own (its name says worker(s) 3)" in err
+    assert [(r["worker_id"], r["status"]) for r in results] == [(1, "success"), (2, "success"),
+                                                                (3, "success")]
+    assert code == 0, err
+    for name in ("a.json", "b.json"):  # no name of a worker, and no --only-workers said
+        (tmp_path / name).write_text(json.dumps(dict(json.loads(pipeline.results[1].read_text()),
+                                                     only_workers=None)))
+    pipeline.results = {n: p for n, p in pipeline.results.items() if n != 1}
+    pipeline.results.update(a=tmp_path / "a.json", b=tmp_path / "b.json")
+    code, results, err = pipeline.collect("--require", "all")
     assert "worker 1 has results in 2 places" in err and "all left out" in err
-    assert [r["worker_id"] for r in results] == [2, 3]
-    assert code == 1 and "no results for worker(s) 1 of 3" in err
+    assert [r["worker_id"] for r in results] == [2, 3] and code == 1
 
 
 def test_malformed_files_are_named_and_the_others_still_collected(pipeline, tmp_path):
@@ -205,7 +216,8 @@ def test_recheck_runs_the_checks_instead_of_believing_them(pipeline, tmp_path):
     pipeline.edit(2, lambda d, r: r.update(commit=_tip(pipeline, 2)))
     code, results, err = pipeline.collect()
     assert results[1]["checks_passed"] == 1  # believed
-    code, results, err = pipeline.collect("--recheck", "--summary", tmp_path / "s.md")
+    code, results, err = pipeline.collect("--recheck", "--sandbox", "none", "--summary",
+                                          tmp_path / "s.md")
     assert code == 0, err
     assert [r["checks_passed"] for r in results] == [1, 0, 1]
     assert "checks: run by collect on each verified commit (--recheck)" in err
@@ -245,3 +257,52 @@ def test_agents_get_no_ci_credential_and_a_token_in_git_config_is_named(repo, cl
     assert "leaked-" not in (tmp_path / "agent-env").read_text()
     assert "leaked-" not in (tmp_path / "setup-env").read_text()
     assert "holds a credential (http.https://github.com/.extraheader) that every agent can read" in err
+
+
+# -- review round 5 -------------------------------------------------------------------------------
+
+def test_a_success_that_names_no_commit_holds_nothing_more_on_its_branch(pipeline, tmp_path):
+    """Worker 3 commits evil.txt (which fails the check) but claims success with no commit:
+    its branch holds what its results do not name, so it fails; it cannot be best."""
+    worktree = tmp_path / "job3" / ".architect-parallel-3"
+    (worktree / "evil.txt").write_text("x\n")
+    git("add", "evil.txt", cwd=worktree)
+    git("commit", "-q", "-m", "more", cwd=worktree)
+    pipeline.fetch(3)
+    pipeline.edit(3, lambda d, r: r.update(commit=None, files_modified=[], cost=0.0, duration=0.0))
+    code, results, err = pipeline.collect("--recheck", "--sandbox", "none", "--results",
+                                          tmp_path / "all.json")
+    assert results[2]["status"] == "failed" and "holds commits" in results[2]["error"]
+    assert json.loads((tmp_path / "all.json").read_text())["best"] in (1, 2)
+
+
+def test_recheck_needs_a_sandbox_said_and_no_credential_and_commits_nothing(
+        repo, tmp_path, cli, monkeypatch):
+    evil = ('[ -z "$RECHECK_EVIL" ] || { echo pwn > backdoor.py; '
+            'git update-ref refs/heads/architect/parallel-1 refs/heads/architect/parallel-2; }')
+    pipeline = Pipeline(repo, tmp_path, cli, monkeypatch, plan=PLAN + ["--setup", evil])
+    code, _out, err = pipeline.collect("--recheck", raw=True)
+    assert code == 2 and "collect --recheck runs the workers' code: give it --sandbox bwrap" in err
+    code, _out, err = pipeline.collect("--recheck", "--sandbox", "auto", raw=True)
+    assert code == 2 and "--sandbox bwrap" in err
+    git("config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic dG9rZW4=",
+        cwd=pipeline.collector)
+    code, _out, err = pipeline.collect("--recheck", "--sandbox", "none", raw=True)
+    assert code == 2 and "holds a credential (http.https://github.com/.extraheader)" in err
+    git("config", "--unset", "http.https://github.com/.extraheader", cwd=pipeline.collector)
+    # What setup writes is not committed; a setup moving the branches is undone.
+    tips = {n: _tip(pipeline, n) for n in (1, 2, 3)}
+    monkeypatch.setenv("RECHECK_EVIL", "1")
+    code, results, err = pipeline.collect("--recheck", "--sandbox", "none")
+    assert {n: _tip(pipeline, n) for n in (1, 2, 3)} == tips
+    assert "put back" in results[0]["error"] and results[0]["status"] == "failed"
+
+
+def test_clocks_of_any_size_break_no_report(pipeline, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    pipeline.edit(3, lambda d, r: (d.update(started=-1e300, finished=1e308),
+                                   r["timeline"].append({"state": "running", "at": 1.7e308})))
+    code, results, err = pipeline.collect("--html", tmp_path / "r.html")
+    assert code == 0 and "Traceback" not in err and summary.exists() and len(results) == 3
+    assert pipeline.cli("report", "--html", tmp_path / "again.html")[0] == 0

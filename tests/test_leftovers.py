@@ -640,3 +640,125 @@ def test_objects_too_large_to_take_in_fail_the_worker(cli, repo, tmp_path, recor
     (r,) = results
     assert r["status"] == "failed" and "its objects are too large to take in" in r["error"], r
     assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["base_commit"]
+
+
+# -- review round 5 ----------------------------------------------------------------------------
+
+MOVE_OTHER = """
+if [ "$ARCHITECT_PARALLEL_WORKER" = 2 ]; then echo honest > fix.py; exit 0; fi
+# worker 1 waits for worker 2's end, then moves its branch and rewrites the runner's record
+top=$(dirname "$ARCHITECT_PARALLEL_WORKTREE"); state=$top/.git/architect-parallel
+until [ -f "$state/branches/parallel-2" ]; do sleep 0.05; done
+cd "$top/.architect-parallel-2"
+tip=$(git rev-parse refs/heads/architect/parallel-2)
+new=$(git -c user.name=a -c user.email=a@a commit-tree "$tip^{tree}" -p "$tip" -m polish)
+git update-ref refs/heads/architect/parallel-2 "$new"
+echo "$new" > "$state/branches/parallel-2"
+exit 1
+"""
+
+
+def test_a_branch_moved_after_its_worker_ended_is_put_back(cli, repo, tmp_path):
+    agent = script(tmp_path, "other.sh", MOVE_OTHER)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "2",
+                                  "--check", "true", "--progress", "none")
+    assert results[1]["status"] == "success", results
+    assert "architect/parallel-2 was moved to" in err and "it was put back at" in err
+    assert git("rev-parse", "refs/heads/architect/parallel-2", cwd=repo) == results[1]["commit"]
+    git("update-ref", "refs/heads/architect/parallel-2",
+        git("commit-tree", "HEAD^{tree}", "-p", results[1]["commit"], "-m", "x", cwd=repo), cwd=repo)
+    (repo / ".git" / "architect-parallel" / "branches" / "parallel-2").write_text(
+        git("rev-parse", "refs/heads/architect/parallel-2", cwd=repo) + "\n")  # the record too
+    code, _out, err = cli("merge", "2")
+    assert code == 2 and "not where its run left it" in err
+
+
+STALE_INDEX = """
+import hashlib, os, struct, subprocess, time
+def git(*a):
+    return subprocess.run(["git", *a], capture_output=True, check=True).stdout
+old = git("rev-parse", ":README.md").strip().decode()
+open("README.md", "w").write("gutted\\n")
+git("add", "README.md")
+time.sleep(1.1)
+index = os.path.join(git("rev-parse", "--git-dir").decode().strip(), "index")
+data = bytearray(open(index, "rb").read())
+count, offset = struct.unpack(">II", data[4:12])[1], 12
+for _ in range(count):  # the entry keeps the new file's size and time, but the old blob
+    length = struct.unpack(">H", data[offset + 60:offset + 62])[0] & 0xfff
+    if bytes(data[offset + 62:offset + 62 + length]) == b"README.md":
+        data[offset + 40:offset + 60] = bytes.fromhex(old)
+    size = 62 + length
+    offset += size + 8 - size % 8
+body = bytes(data[:-20])
+open(index, "wb").write(body + hashlib.sha1(body).digest())
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_an_index_entry_with_stale_file_data_hides_no_change_from_the_commit(cli, repo, tmp_path,
+                                                                             sandbox):
+    agent = script(tmp_path, "stale.sh", f'exec {sys.executable} "$(dirname "$0")/stale.py"\n')
+    (agent.parent / "stale.py").write_text(STALE_INDEX)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *boxed(sandbox))
+    (r,) = results
+    assert r["files_modified"] == ["README.md"], (r, err)
+    assert git("show", "architect/parallel-1:README.md", cwd=repo) == "gutted"
+
+
+@needs_bwrap
+def test_the_runners_commit_reads_no_git_setting_the_agent_wrote(cli, repo, tmp_path):
+    """A clean filter, a line conversion and an ignore rule in the agent's private HOME would
+    make the runner's commit differ from what the checks ran on."""
+    agent = script(tmp_path, "filter.sh", """
+printf '[filter "x"]\\n\\tclean = sed s/good/EVIL/\\n[core]\\n\\tautocrlf = true\\n' >> "$HOME/.gitconfig"
+mkdir -p "$HOME/.config/git"
+echo 'app.py filter=x' > "$HOME/.config/git/attributes"
+echo 'backdoor.py' > "$HOME/.config/git/ignore"
+printf 'def f():\\n    return "good"\\r\\n' > app.py
+echo 'import os' > backdoor.py
+""")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", *BOXED)
+    (r,) = results
+    assert sorted(r["files_modified"]) == ["app.py", "backdoor.py"], (r, err)
+    shown = subprocess.run(["git", "show", "architect/parallel-1:app.py"], cwd=repo,
+                           capture_output=True).stdout
+    assert shown == b'def f():\n    return "good"\r\n'
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_no_folder_or_file_is_left_writable_by_others_or_set_id(cli, repo, tmp_path, sandbox):
+    agent = script(tmp_path, "modes.sh", 'chmod 0777 . "$(git rev-parse --absolute-git-dir)"\n'
+                   'cp /bin/true own-true && chmod 6755 own-true\n'
+                   'mkdir open && chmod 0777 open && echo x > open/f && chmod 0666 open/f\n')
+    cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", *boxed(sandbox))
+    worktree = repo / ".architect-parallel-1"
+    admin = git("rev-parse", "--absolute-git-dir", cwd=worktree)
+    for path in (worktree, admin, worktree / "own-true", worktree / "open", worktree / "open" / "f"):
+        mode = os.lstat(path).st_mode
+        assert not mode & (0o002 | 0o4000 | 0o2000), (path, oct(mode))
+
+
+def test_cleanup_deletes_no_branch_of_yours_and_state_files_are_read_bounded(cli, repo, tmp_path):
+    cli("run", "fake:write=a.txt", "--workers", "2", "--progress", "none")
+    git("branch", "architect/parallel-2-fixes", "architect/parallel-2", cwd=repo)
+    record = repo / ".git" / "architect-parallel" / "branches" / "parallel-9"
+    git("branch", "architect/parallel-9", "HEAD", cwd=repo)
+    with open(record, "wb") as f:
+        f.truncate(3 << 30)  # sparse: costs the agent nothing, a whole read 3 GB
+    code, _out, err = tool("cleanup", "--force")
+    assert code == 0, err
+    assert git("rev-parse", "--verify", "architect/parallel-2-fixes", cwd=repo)
+    assert _children_peak_mb() < 1000
+
+
+def test_a_tree_too_large_to_look_at_counts_as_changed(tmp_path):
+    folder = tmp_path / "vendor"
+    folder.mkdir()
+    for n in range(5):
+        (folder / f"f{n}").write_text("x")
+    assert ap._tree_digest(str(tmp_path), ["vendor/"], limit=3) != \
+        ap._tree_digest(str(tmp_path), ["vendor/"], limit=3)
+    assert ap._tree_digest(str(tmp_path), ["vendor/"]) == ap._tree_digest(str(tmp_path), ["vendor/"])
