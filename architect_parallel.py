@@ -2439,10 +2439,14 @@ def _json_lines(path: str) -> Iterator[dict]:
                 if not line:
                     break
                 if len(line) > _JSON_LINE_LIMIT and not line.endswith(b"\n"):
-                    while not line.endswith(b"\n"):  # skip the rest of it, a chunk at a time
-                        line = f.readline(1 << 20)
-                        if not line:
+                    while True:  # skip the rest of it, a chunk at a time
+                        chunk = f.read(1 << 24)
+                        end = chunk.find(b"\n")
+                        if not chunk:
                             return
+                        if end >= 0:
+                            f.seek(end + 1 - len(chunk), os.SEEK_CUR)
+                            break
                     continue
                 line = line.strip()
                 if line.startswith(b"{"):

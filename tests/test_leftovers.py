@@ -488,7 +488,7 @@ def test_an_endless_line_of_a_codex_event_stream_costs_no_memory(cli, repo, tmp_
     codex = bin_dir / "codex"
     codex.write_text("#!" + sys.executable + "\nimport os\n"
                      "os.write(1, b'{\"type\": \"thread.started\", \"thread_id\": \"x\"}\\n')\n"
-                     "os.lseek(1, 3 << 30, os.SEEK_CUR)\nos.write(1, b'x\\n')\n"
+                     "os.lseek(1, 3 << 29, os.SEEK_CUR)\nos.write(1, b'x\\n')\n"
                      "os.write(1, b'{\"type\": \"turn.completed\", \"usage\": {\"input_tokens\": 5, "
                      "\"output_tokens\": 2}}\\n')\n")
     codex.chmod(0o755)
