@@ -1806,6 +1806,7 @@ class ParallelRunner:
                 result.commit, problem = repo.commit_all(job.path, message, exclude=copied)
                 if problem:
                     note(ParallelError(problem))
+                repo.as_committed(job.path)
         except (ParallelError, OSError) as exc:
             note(exc)
         try:  # before the checks, whose artifacts are not the agent's work
@@ -3115,6 +3116,24 @@ class _Repo:
                          "worktree cannot be committed; it stays in the worktree only")
         return sha, None
 
+    def as_committed(self, path: str) -> None:
+        """Give the files of the worktree at ``path`` whose line ends git changed when it
+        committed them (``* text=auto`` and the like) the form a checkout of the commit has:
+        the checks must run on what the branch holds, not on what only this worktree has."""
+        changed = []
+        for entry in self.git("ls-files", "--eol", "-z", cwd=path).split("\0"):
+            info, _, name = entry.partition("\t")
+            fields = info.split()
+            if name and len(fields) >= 2 and fields[1] != "w/" and fields[0] != "i/-text" \
+                    and fields[0][2:] != fields[1][2:]:
+                changed.append(name)
+        if changed:  # (out of the index first: git rewrites no file it takes as up to date)
+            names = "\0".join(changed).encode("utf-8", "surrogateescape")
+            self.git("--literal-pathspecs", "rm", "-q", "--cached", "--pathspec-from-file=-",
+                     "--pathspec-file-nul", cwd=path, input=names)
+            self.git("--literal-pathspecs", "checkout", "HEAD", "--pathspec-from-file=-",
+                     "--pathspec-file-nul", cwd=path, filters=True, input=names)
+
     def identity(self, path: str) -> List[str]:
         """``-c`` options giving git an identity when none is configured."""
         if self.succeeds("var", "GIT_AUTHOR_IDENT", cwd=path) and \
@@ -3802,21 +3821,18 @@ def _remove_specials(top: str, links: bool) -> List[str]:
     another account change what your own git runs there). (Once nothing of the worker runs
     any more.)"""
     found = []
-    for folder, _dirs, files in _walk(top):
+    for folder, fd, _dirs, files in _walk_at(top):
         in_git = links or ".git" in os.path.relpath(folder, top).split(os.sep)
-        _tame(folder)
+        _tame(fd)
         for name in files:
-            path = os.path.join(folder, name)
-            try:
-                mode = os.lstat(path).st_mode
-            except OSError:
+            st = _stat_at(fd, name)
+            if st is None:
                 continue
-            if stat.S_ISREG(mode):
-                _tame(path, mode)
-            if not stat.S_ISREG(mode) and (in_git or not stat.S_ISLNK(mode)):
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-                found.append(os.path.relpath(path, top))
+            if stat.S_ISREG(st.st_mode):
+                _tame_at(fd, name, st)
+            elif in_git or not stat.S_ISLNK(st.st_mode):
+                _unlink_at(fd, name)
+                found.append(os.path.relpath(os.path.join(folder, name), top))
     return found
 
 
@@ -3830,12 +3846,12 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000) -> str:
         if st is None or not stat.S_ISDIR(st.st_mode):
             continue
         top = os.path.join(root, rel.rstrip("/"))
-        for folder, _dirs, files in _walk(top):
+        for folder, fd, _dirs, files in _walk_at(top):
             for name in files + [""]:  # (the folder itself: its time changes with its entries)
-                with contextlib.suppress(OSError):
-                    st = os.lstat(os.path.join(folder, name)) if name else os.lstat(folder)
+                entry = _stat_at(fd, name) if name else os.fstat(fd)
+                if entry is not None:
                     digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0"
-                                  f"{st.st_mode} {st.st_size} {st.st_mtime_ns}\0"
+                                  f"{entry.st_mode} {entry.st_size} {entry.st_mtime_ns}\0"
                                   .encode("utf-8", "surrogateescape"))
                 count += 1
                 if count >= limit:  # too many to look at: never taken as unchanged
@@ -3851,12 +3867,28 @@ _OBJECTS_LIMIT = 1 << 30
 # Where the runner's gits inside a sandbox find their HOME (see _Box._git_home).
 _GIT_HOME = "/run/architect-parallel-git"
 
-def _tame(path: str, mode: Optional[int] = None) -> None:
-    """Take from the file or folder ``path`` (never a link) others' write and the set-ID bits."""
+def _tame(fd: int) -> None:
+    """Take from the file or folder open as ``fd`` others' write and the set-ID bits."""
     with contextlib.suppress(OSError):
-        mode = os.lstat(path).st_mode if mode is None else mode
-        if not stat.S_ISLNK(mode) and mode & (stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID):
-            os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID))
+        mode = os.fstat(fd).st_mode
+        if mode & (stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID):
+            os.fchmod(fd, stat.S_IMODE(mode) & ~(stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID))
+
+
+def _tame_at(fd: int, name: str, st: os.stat_result) -> None:
+    """_tame the regular file ``name`` of the folder open as ``fd`` (``st``: its lstat), when
+    it needs it: opened without following a link, and only if it is still that file."""
+    if not st.st_mode & (stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID):
+        return
+    with contextlib.suppress(OSError):
+        file = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                       dir_fd=fd)
+        try:
+            now = os.fstat(file)
+            if stat.S_ISREG(now.st_mode) and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+                _tame(file)
+        finally:
+            os.close(file)
 
 
 # The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
@@ -3868,34 +3900,111 @@ def _remove_large(top: str, limit: int, keep: "tuple[str, ...]" = ()) -> List[st
     """Remove the files under the folder ``top`` larger than ``limit`` bytes but those
     named ``keep`` right in it, never following a link; return their paths relative to it."""
     found = []
-    for folder, _dirs, files in _walk(top):
+    for folder, fd, _dirs, files in _walk_at(top):
         for name in files:
-            path = os.path.join(folder, name)
-            if folder == top and name in keep:
+            st = _stat_at(fd, name)
+            if st is None or (folder == top and name in keep) or st.st_size <= limit:
                 continue
-            with contextlib.suppress(OSError):
-                if os.lstat(path).st_size > limit:
-                    os.unlink(path)
-                    found.append(os.path.relpath(path, top))
+            _unlink_at(fd, name)
+            found.append(os.path.relpath(os.path.join(folder, name), top))
     return found
 
 
 def _walk(top: str) -> Iterator["tuple[str, List[str], List[str]]"]:
-    """``os.walk(top)``, top down, never into a link, and without recursion: a tree an agent
-    made may be thousands of folders deep. A folder that cannot be read is left out."""
-    if os.path.islink(top):  # (its top too: a sessions folder an agent made a link to /)
-        return
-    stack = [top]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        dirs = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
-        files = sorted(e.name for e in entries if not e.is_dir(follow_symlinks=False))
+    """``os.walk(top)``, top down, never into a link (see _walk_at)."""
+    for folder, _fd, dirs, files in _walk_at(top):
         yield folder, dirs, files
-        stack.extend(os.path.join(folder, d) for d in reversed(dirs))
+
+
+def _walk_at(top: str) -> Iterator["tuple[str, int, List[str], List[str]]"]:
+    """Every folder under ``top`` (itself first), top down: its path, an open descriptor of it
+    (good while it is yielded: act on its entries through it, with ``dir_fd``, never by path),
+    its folders and its other entries by name. Each folder is opened from its parent's
+    descriptor by name, never through a link: a folder that another process (another
+    worker's, passed a descriptor of it) swaps for a link meanwhile is not entered, and
+    nothing is done through the link. No recursion (a tree an agent made may be thousands of
+    folders deep), and at most _WALK_FDS descriptors open: a deeper parent is opened again
+    from ``top``, one name at a time, when it is needed. A folder that cannot be read is
+    left out, and so is ``top`` when it is a link."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+    def listing(fd: int) -> "tuple[List[str], List[str]]":
+        entries = list(os.scandir(fd))
+        return (sorted(e.name for e in entries if e.is_dir(follow_symlinks=False)),
+                sorted(e.name for e in entries if not e.is_dir(follow_symlinks=False)))
+
+    def reopen(rel: str) -> int:
+        fd = os.open(top, flags)
+        try:
+            for part in rel.split(os.sep) if rel else []:
+                inner = os.open(part, flags, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    try:
+        fd = os.open(top, flags)
+        dirs, files = listing(fd)
+    except OSError:
+        return
+    frames: "List[list]" = [["", fd, iter(dirs)]]  # [path from top, descriptor or None, dirs]
+    try:
+        yield top, fd, dirs, files
+        while frames:
+            frame = frames[-1]
+            name = next(frame[2], None)
+            if name is None:
+                if frame[1] is not None:
+                    os.close(frame[1])
+                frames.pop()
+                continue
+            try:
+                if frame[1] is None:
+                    frame[1] = reopen(frame[0])
+                child = os.open(name, flags, dir_fd=frame[1])
+            except OSError:
+                continue
+            rel = os.path.join(frame[0], name)
+            try:
+                dirs, files = listing(child)
+            except OSError:
+                os.close(child)
+                continue
+            try:
+                yield os.path.join(top, rel), child, dirs, files
+            except BaseException:
+                os.close(child)
+                raise
+            if sum(f[1] is not None for f in frames) >= _WALK_FDS:
+                oldest = next(f for f in frames if f[1] is not None)
+                os.close(oldest[1])
+                oldest[1] = None
+            frames.append([rel, child, iter(dirs)])
+    finally:
+        for frame in frames:
+            if frame[1] is not None:
+                with contextlib.suppress(OSError):
+                    os.close(frame[1])
+
+
+# The most descriptors _walk_at keeps open (the soft limit is often 1,024).
+_WALK_FDS = 128
+
+
+def _stat_at(fd: int, name: str) -> Optional[os.stat_result]:
+    """``lstat`` of the entry ``name`` of the folder open as ``fd`` (None when gone)."""
+    try:
+        return os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+def _unlink_at(fd: int, name: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(name, dir_fd=fd)
 
 
 def _remove_tree(path: str) -> None:
@@ -4389,10 +4498,10 @@ class _Box:
     def _own_tree(self, top: str) -> None:
         """Give ``top`` and everything under it to the sandbox's user (a root runner)."""
         uid = self.sandbox.host_id
-        os.lchown(top, uid, uid)
-        for folder, dirs, files in _walk(top):
-            for name in dirs + files:
-                os.lchown(os.path.join(folder, name), uid, uid)
+        for _folder, fd, dirs, files in _walk_at(top):
+            os.fchown(fd, uid, uid)
+            for name in files:
+                os.chown(name, uid, uid, dir_fd=fd, follow_symlinks=False)
 
     def own(self, names: List[str]) -> None:
         """Give the runner's copies ``names`` in the worktree (include files) and the folders
@@ -4822,20 +4931,19 @@ class _Box:
         commit id. Returns them. (Nothing of the worker runs any more: its sandbox's
         processes are gone with it.)"""
         planted = []
-        for folder, _dirs, files in _walk(self.admin):  # never into a link
+        for folder, fd, _dirs, files in _walk_at(self.admin):  # never into a link
             for name in files:
                 path = os.path.join(folder, name)
                 rel = os.path.relpath(path, self.admin)
-                try:
-                    mode = os.lstat(path).st_mode
-                except OSError:
+                st = _stat_at(fd, name)
+                if st is None:
                     continue
-                if not stat.S_ISREG(mode) or (
+                if not stat.S_ISREG(st.st_mode) or (
                         rel.startswith("refs" + os.sep)
                         and not name.endswith(".lock") and not re.fullmatch(
-                            rb"[0-9a-f]{40}([0-9a-f]{24})?", (_read_bytes(path, 100) or b"").strip())):
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
+                            rb"[0-9a-f]{40}([0-9a-f]{24})?",
+                            (_read_beneath(self.admin, rel, 100) or b"").strip())):
+                    _unlink_at(fd, name)
                     planted.append(os.path.relpath(path, self.repo.common_dir))
         if _lstat_beneath(self.admin, "HEAD") is None:  # (git needs one to start)
             _replace_beneath(self.admin, "HEAD", f"ref: refs/heads/{self.branch}\n".encode())
@@ -6151,7 +6259,7 @@ class _Progress:
             return
         with self._lock:
             if self.mode == "tty" and self._workers:
-                self._write(self._clear() + line + "\n" + self._frame())
+                self._write(self._clear() + _screen(line) + "\n" + self._frame())
             else:
                 _print_err(f"[{time.strftime('%H:%M:%S')}] {line}" if self.mode == "plain" else line)
 
@@ -7698,6 +7806,7 @@ def _recheck(args: argparse.Namespace, config: ParallelConfig, results: List[Wor
     for done in ran:
         r = claims[done.worker_id]
         r.checks, r.checks_passed = done.checks, done.checks_passed
+        r.checks_total = len(config.checks)
         if done.status != "success" or len(done.checks) < len(config.checks):
             _fail_worker(r, f"collect --recheck could not run its checks: "
                             f"{done.error or done.status}")
@@ -7795,7 +7904,7 @@ def _collected_result(item: object, path: str, jobs: Dict[int, dict], plan: dict
     if result.commit is not None and not _FULL_ID.fullmatch(result.commit):
         raise ParallelError(f"{what}: its commit is not a full object id")
     checks = config.checks
-    if result.checks_total not in (0, len(checks)) or len(result.checks) > result.checks_total \
+    if result.checks_total != len(checks) or len(result.checks) > result.checks_total \
             or [c["command"] for c in result.checks] != checks[:len(result.checks)] \
             or result.checks_passed != sum(c["passed"] for c in result.checks):
         raise ParallelError(f"{what}: its checks are not the plan's {len(checks)} check(s), or "
@@ -7831,22 +7940,21 @@ _FULL_ID = _LazyPattern("[0-9a-f]{40}([0-9a-f]{24})?")
 def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult:
     """``result``, whose work must be the commit its branch holds here: when the worker
     claims success and changed files, its branch's tip must be the commit it names, and
-    that commit must descend from the plan's base. What cannot be verified did not pass:
-    the worker is then ``failed``, saying why."""
+    that commit must descend from the plan's base with a history of its own (no merge, no
+    commit another ref holds: see _Repo.taken_in); its files are then the commit's, as git
+    says. What cannot be verified did not pass: the worker is then ``failed``, saying why.
+    A worker that did not succeed keeps a commit only where its branch holds it."""
+    tip = (repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{result.branch}^{{commit}}",
+                    check=False) or "").strip()
     if result.status != "success":
-        return result
+        return result if result.commit in (None, tip) else dataclasses.replace(result, commit=None)
     if result.commit is None and result.files_modified:
         why = "its changes were not committed (--no-commit), so they cannot be verified here"
     elif result.commit is None:  # nothing changed: its branch, if here, holds nothing more
-        tip = (repo.git("rev-parse", "--verify", "--quiet",
-                        f"refs/heads/{result.branch}^{{commit}}", check=False) or "").strip()
         if not tip or tip == base:
             return result
         why = f"its branch holds commits ({tip[:12]}) its results do not name"
     else:
-        tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{result.branch}^{{commit}}",
-                       check=False)
-        tip = (tip or "").strip()
         if not tip:
             why = (f"its branch {result.branch} is not in this repository: fetch the workers' "
                    "branches before collect")
@@ -7854,8 +7962,15 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
             why = f"its branch's tip {tip[:12]} is not the commit its results name ({result.commit[:12]})"
         elif not repo.succeeds("merge-base", "--is-ancestor", base, tip):
             why = f"its commit {tip[:12]} does not descend from the plan's base {base[:12]}"
+        elif repo.git("rev-list", "--merges", "--max-count=1", tip, f"^{base}", "--").strip():
+            why = ("its branch holds a merge (what it takes in cannot be checked here, where "
+                   "the other branches may not be)")
+        elif repo.taken_in(result.branch, base, tip):
+            why = "its branch takes in commits that another branch or tag holds"
         else:
-            return result
+            files = repo.git("diff", "--name-only", "-z", "--no-renames", "--end-of-options",
+                             base, tip).split("\0")
+            return dataclasses.replace(result, files_modified=sorted(f for f in files if f))
     return dataclasses.replace(result, status="failed",
                                error=f"collect could not verify its work: {why} (it reported success)")
 
@@ -7881,7 +7996,10 @@ def _result_from_dict(item: object, path: str) -> WorkerResult:
 
 
 def _finite(value: object) -> bool:
-    return _is_number(value) and math.isfinite(value)
+    try:
+        return _is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:  # (an int of 400 digits)
+        return False
 
 
 # What each field of a result read back from JSON must hold (see _result_from_dict).
@@ -8235,6 +8353,13 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
         if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
             # (a merge's LFS download then asks the agent's server for content no diff shows)
             problems.append(f"{branch} changes .lfsconfig, where Git LFS downloads files from")
+        attributes = repo.git("diff", "-U0", "--text", "--end-of-options", base, tip, "--",
+                              ":(glob)**/.gitattributes")
+        if any(line.startswith("+") and not line.startswith("+++") and "filter=" in line
+               for line in attributes.splitlines()):
+            # (Git LFS: the diff shows a pointer, the merge writes what it points at)
+            problems.append(f"{branch} puts files through a filter (filter= in .gitattributes), "
+                            "whose content no diff shows")
     if problems and not force:
         since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"
         raise ParallelError("; ".join(problems) + ": what would be merged is not what the run "
@@ -8408,6 +8533,8 @@ def _ci_safe(line: str) -> str:
     starts with ``::`` (after spaces; ``::error::``, ``::stop-commands::``, ``::add-mask::``)
     and, the old way, ``##[`` anywhere in a line. A space breaks both. (GitLab's log markers
     need control characters, which _screen removes.)"""
+    if "\r" in line:  # (a runner's log reader ends a line there too)
+        return "\r".join(_ci_safe(piece) for piece in line.split("\r"))
     if line.lstrip().startswith("::"):
         line = line.replace("::", ": :", 1)
     return line.replace("##[", "# #[")

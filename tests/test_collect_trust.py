@@ -306,3 +306,37 @@ def test_clocks_of_any_size_break_no_report(pipeline, tmp_path, monkeypatch):
     code, results, err = pipeline.collect("--html", tmp_path / "r.html")
     assert code == 0 and "Traceback" not in err and summary.exists() and len(results) == 3
     assert pipeline.cli("report", "--html", tmp_path / "again.html")[0] == 0
+
+
+# -- review round 6 -------------------------------------------------------------------------------
+
+def test_a_claim_of_no_checks_for_a_plan_with_checks_is_left_out(pipeline, tmp_path):
+    pipeline.edit(1, lambda d, r: r.update(checks=[], checks_total=0, checks_passed=0))
+    code, results, err = pipeline.collect("--recheck", "--sandbox", "none", "--results",
+                                          tmp_path / "all.json")
+    assert "results-1.json: result 1: worker 1: its checks are not the plan's" in err
+    assert [r["worker_id"] for r in results] == [2, 3]
+    assert all(r["checks_total"] == 1 for r in results)
+
+
+def test_a_merge_on_a_collected_branch_is_not_verified_and_files_come_from_git(pipeline, tmp_path):
+    job2 = tmp_path / "job2"
+    git("checkout", "-q", "-b", "side", "HEAD~1", cwd=job2 / ".architect-parallel-2")
+    git("commit", "-q", "--allow-empty", "-m", "side", cwd=job2 / ".architect-parallel-2")
+    git("checkout", "-q", "architect/parallel-2", cwd=job2 / ".architect-parallel-2")
+    git("merge", "-q", "--no-edit", "-s", "ours", "side", cwd=job2 / ".architect-parallel-2")
+    pipeline.fetch(2)
+    pipeline.edit(2, lambda d, r: r.update(commit=_tip(pipeline, 2)))
+    pipeline.edit(3, lambda d, r: r.update(files_modified=["a.txt", "b.txt", "c.txt"]))
+    pipeline.edit(1, lambda d, r: r.update(status="failed", commit="1" * 40))
+    code, results, err = pipeline.collect()
+    assert results[1]["status"] == "failed" and "holds a merge" in results[1]["error"]
+    assert results[2]["files_modified"] == ["third.txt"]  # as git says, not as claimed
+    assert results[0]["commit"] is None  # a commit its branch does not hold is not shown
+
+
+def test_numbers_of_any_size_break_no_collect(pipeline, tmp_path):
+    text = pipeline.results[2].read_text()
+    pipeline.results[2].write_text(text.replace('"duration": ', '"duration": 1' + "0" * 400 + ", \"x\": ", 1))
+    code, results, err = pipeline.collect(raw=True)
+    assert "Traceback" not in err and "results-2.json: result 1" in err

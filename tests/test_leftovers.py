@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import stat
 import subprocess
 import sys
 
@@ -488,7 +489,7 @@ def test_an_endless_line_of_a_codex_event_stream_costs_no_memory(cli, repo, tmp_
     codex = bin_dir / "codex"
     codex.write_text("#!" + sys.executable + "\nimport os\n"
                      "os.write(1, b'{\"type\": \"thread.started\", \"thread_id\": \"x\"}\\n')\n"
-                     "os.lseek(1, 3 << 29, os.SEEK_CUR)\nos.write(1, b'x\\n')\n"
+                     "os.lseek(1, 1200 << 20, os.SEEK_CUR)\nos.write(1, b'x\\n')\n"
                      "os.write(1, b'{\"type\": \"turn.completed\", \"usage\": {\"input_tokens\": 5, "
                      "\"output_tokens\": 2}}\\n')\n")
     codex.chmod(0o755)
@@ -762,3 +763,91 @@ def test_a_tree_too_large_to_look_at_counts_as_changed(tmp_path):
     assert ap._tree_digest(str(tmp_path), ["vendor/"], limit=3) != \
         ap._tree_digest(str(tmp_path), ["vendor/"], limit=3)
     assert ap._tree_digest(str(tmp_path), ["vendor/"]) == ap._tree_digest(str(tmp_path), ["vendor/"])
+
+
+# -- review round 6 ----------------------------------------------------------------------------
+
+def _victim(tmp_path):
+    """Files of yours a walk must never reach: a FIFO, a set-user-ID program, a folder others
+    may write, a file of 2 MB."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    os.mkfifo(victim / "fifo")
+    (victim / "suid").write_bytes(b"#!/bin/sh\n")
+    (victim / "suid").chmod(0o4755)
+    (victim / "open").mkdir()
+    (victim / "open").chmod(0o777)
+    with open(victim / "big", "wb") as f:
+        f.truncate(2 << 20)
+    return victim
+
+
+def _untouched(victim):
+    return (stat.S_ISFIFO(os.lstat(victim / "fifo").st_mode)
+            and stat.S_IMODE(os.lstat(victim / "suid").st_mode) == 0o4755
+            and stat.S_IMODE(os.lstat(victim / "open").st_mode) == 0o777
+            and (victim / "big").exists())
+
+
+@pytest.mark.parametrize("walk", ["_remove_specials", "_remove_large"])
+def test_a_folder_swapped_for_a_link_while_the_runner_walks_leads_nowhere(tmp_path, monkeypatch,
+                                                                          walk):
+    """Another worker's agent (the same account, given a descriptor of the folder) swaps a
+    folder the runner has listed for a link to your files, mid-walk: nothing is done there."""
+    victim = _victim(tmp_path)
+    tree = tmp_path / "tree"
+    for name in ("a", "b"):
+        (tree / name).mkdir(parents=True)
+    (tree / "b" / "mine").write_text("x")
+    real = ap._stat_at
+
+    def swap_then_stat(fd, name):  # the first entry looked at: by then b/ is listed
+        if not (tree / "b").is_symlink():
+            os.rename(tree / "b", tree / "b-moved")
+            os.symlink(victim, tree / "b")
+        return real(fd, name)
+    monkeypatch.setattr(ap, "_stat_at", swap_then_stat)
+    (tree / "a" / "first").write_text("x")
+    getattr(ap, walk)(str(tree), *((True,) if walk == "_remove_specials" else (1 << 20,)))
+    assert _untouched(victim)
+
+
+@needs_bwrap
+def test_checks_run_on_the_files_as_the_branch_holds_them(cli, repo, tmp_path, records):
+    """With `* text=auto` the commit keeps LF where the agent wrote CRLF: the check that
+    passes on CRLF only must see what a checkout of the branch sees."""
+    agent = script(tmp_path, "crlf.sh", "echo '* text=auto' > .gitattributes\n"
+                   "printf 'x=\\r\\n[ -z \"$x\" ] && { echo LF; exit 1; } #\\r\\necho CRLF #\\r\\n' > test.sh\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", "sh test.sh", *BOXED)
+    (r,) = results
+    assert r["checks_passed"] == 0, (r, err)
+    assert git("status", "--porcelain", cwd=repo / ".architect-parallel-1") == ""
+
+
+def test_merge_asks_before_a_branch_puts_files_through_a_filter(cli, repo, tmp_path):
+    agent = script(tmp_path, "lfsattr.sh", "echo 'evil.sh filter=lfs diff=lfs merge=lfs -text' "
+                   "> .gitattributes\necho payload > evil.sh\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    code, _out, err = cli("merge", "1")
+    assert code == 2 and "puts files through a filter (filter= in .gitattributes)" in err
+
+
+def test_a_carriage_return_hides_no_workflow_command_in_a_diff(cli, repo, tmp_path, monkeypatch):
+    agent = script(tmp_path, "cr.sh", "printf 'harmless\\r::error title=PWNED::x\\r  ::add-mask::y\\n' > evil.txt\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    proc = subprocess.run([sys.executable, TOOL, "diff", "1"], capture_output=True, timeout=60,
+                          env=dict(os.environ, GITHUB_ACTIONS="true"))
+    pieces = proc.stdout.replace(b"\r", b"\n").split(b"\n")
+    assert proc.returncode == 0 and b"PWNED" in proc.stdout
+    assert not [p for p in pieces if p.lstrip().startswith(b"::")], proc.stdout
+
+
+def test_the_live_display_shows_no_control_character_of_a_message(capsys):
+    display = ap._Progress("tty")
+    display.state({"worker": 1, "state": "running", "model": "m", "task": "t", "detail": ""})
+    display.message("warning: x\x1b]0;PWNED\x07\x1b[31mRED in the main checkout changed")
+    display.close()
+    err = capsys.readouterr().err
+    assert "\x1b]0;PWNED" not in err and "\x07" not in err and "x?]0;PWNED??[31mRED" in err
