@@ -1269,6 +1269,7 @@ class ParallelRunner:
         finally:
             pool.shutdown(wait=True)
             self._hold_branches(repo, jobs)
+            self._tame_all(repo, jobs)
             if repo.settings() != git_config:
                 self._warn(f"{os.path.join(repo.common_dir, 'config')} changed during the run: an "
                            "agent or a setup or check command changed your git settings; "
@@ -1280,6 +1281,26 @@ class ParallelRunner:
             except (OSError, ParallelError) as exc:
                 self._warn(f"could not save the results for 'list': {exc}")
         return self.results
+
+    def _tame_all(self, repo: _Repo, jobs: List[_Job]) -> None:
+        """Once every worker ended, in a sandboxed run: no set-ID bit and no write for others
+        in any worktree of the run or folder --sandbox-allow named. A worker writes those,
+        and another still running could have written into an ended one's (handed a descriptor
+        of it): a set-user-ID program of the sandbox's account (or yours) left there would
+        let any local account become it."""
+        if self._sandbox is None:
+            return
+        set_id = stat.S_ISUID | stat.S_ISGID  # (in an allowed folder, its modes are yours)
+        for top, bits in [(job.path, set_id | stat.S_IWOTH) for job in jobs] + [
+                (path, set_id) for path in self._allowed]:
+            if os.path.isdir(top) and not os.path.islink(top):
+                for _folder, fd, _dirs, files in _walk_at(top):
+                    if top not in self._allowed:  # (its folders' modes, set-group-ID too, are yours)
+                        _tame(fd, bits)
+                    for name in files:
+                        st = _stat_at(fd, name)
+                        if st is not None and stat.S_ISREG(st.st_mode):
+                            _tame_at(fd, name, st, bits)
 
     def _hold_branches(self, repo: _Repo, jobs: List[_Job]) -> None:
         """Once every worker ended: each branch where its worker's end left it (see
@@ -2465,8 +2486,9 @@ def _json_lines(path: str) -> Iterator[dict]:
         return
 
 
-# The longest line of a JSONL event stream read (an event holding a whole file is a few MB).
-_JSON_LINE_LIMIT = 64 << 20
+# The longest line of a JSONL event stream read (an event holding a command's output is a
+# few MB; parsed, a line costs up to some 25 times its size).
+_JSON_LINE_LIMIT = 4 << 20
 
 
 def _fail_worker(result: WorkerResult, problem: str) -> None:
@@ -2613,7 +2635,9 @@ def _read_last_json(path: str) -> Optional[dict]:
                 text = f.read().decode("utf-8", errors="replace")
         except OSError:
             return None
-        for match in reversed(list(re.finditer(r"^[ \t]*\{", text, re.M))):
+        # The last 100 lines that open an object (each try may read to the end: an agent's
+        # output of thousands of such lines would cost minutes).
+        for match in list(reversed(list(re.finditer(r"^[ \t]*\{", text, re.M))))[:100]:
             try:
                 value, end = decoder.raw_decode(text, match.end() - 1)
             except (ValueError, RecursionError):  # deep nesting
@@ -3131,6 +3155,16 @@ class _Repo:
             if name and len(fields) >= 2 and fields[1] != "w/" and fields[0] != "i/-text" \
                     and fields[0][2:] != fields[1][2:]:
                 changed.append(name)
+        # and those git rewrites by attribute on the way in and out: ident, an encoding
+        names = [entry.partition("\t")[2] for entry in
+                 self.git("ls-files", "-z", "--stage", cwd=path).split("\0") if entry]
+        if names:
+            told = self.git("check-attr", "-z", "--stdin", "ident", "working-tree-encoding",
+                            cwd=path, input="\0".join(names).encode("utf-8", "surrogateescape"))
+            fields = told.split("\0")
+            for i in range(0, len(fields) - 2, 3):
+                if fields[i + 2] not in ("unspecified", "unset") and fields[i] not in changed:
+                    changed.append(fields[i])
         if changed:  # (out of the index first: git rewrites no file it takes as up to date)
             names = "\0".join(changed).encode("utf-8", "surrogateescape")
             self.git("--literal-pathspecs", "rm", "-q", "--cached", "--pathspec-from-file=-",
@@ -3871,18 +3905,19 @@ _OBJECTS_LIMIT = 1 << 30
 # Where the runner's gits inside a sandbox find their HOME (see _Box._git_home).
 _GIT_HOME = "/run/architect-parallel-git"
 
-def _tame(fd: int) -> None:
-    """Take from the file or folder open as ``fd`` others' write and the set-ID bits."""
+def _tame(fd: int, bits: int = stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID) -> None:
+    """Take from the file or folder open as ``fd`` ``bits``: others' write and the set-ID bits."""
     with contextlib.suppress(OSError):
         mode = os.fstat(fd).st_mode
-        if mode & (stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID):
-            os.fchmod(fd, stat.S_IMODE(mode) & ~(stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID))
+        if mode & bits:
+            os.fchmod(fd, stat.S_IMODE(mode) & ~bits)
 
 
-def _tame_at(fd: int, name: str, st: os.stat_result) -> None:
+def _tame_at(fd: int, name: str, st: os.stat_result,
+             bits: int = stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID) -> None:
     """_tame the regular file ``name`` of the folder open as ``fd`` (``st``: its lstat), when
     it needs it: opened without following a link, and only if it is still that file."""
-    if not st.st_mode & (stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID):
+    if not st.st_mode & bits:
         return
     with contextlib.suppress(OSError):
         file = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
@@ -3890,7 +3925,7 @@ def _tame_at(fd: int, name: str, st: os.stat_result) -> None:
         try:
             now = os.fstat(file)
             if stat.S_ISREG(now.st_mode) and (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
-                _tame(file)
+                _tame(file, bits)
         finally:
             os.close(file)
 
@@ -5038,21 +5073,21 @@ class _Box:
     def _thrown_refs(self) -> List[str]:
         """The refs the worker made, moved or deleted in its private ``refs/`` (its branch
         aside), its stash among them: thrown away with it."""
-        found, refs = [], self.path("refs")
+        found, refs = set(), self.path("refs")  # (a set: a packed-refs of a million lines)
         mine = os.path.join("heads", self.branch)
         for folder, _dirs, files in _walk(refs):
             for name in files:
                 rel = os.path.relpath(os.path.join(folder, name), refs)
                 if rel != mine and not name.endswith(".lock") and \
                         _read_beneath(refs, rel, 200) != self._refs.get(rel):
-                    found.append(f"refs/{rel}")
-        found += [f"refs/{rel} (deleted)" for rel in self._refs
-                  if rel != mine and _lstat_beneath(refs, rel) is None]
+                    found.add(f"refs/{rel}")
+        found |= {f"refs/{rel} (deleted)" for rel in self._refs
+                  if rel != mine and _lstat_beneath(refs, rel) is None}
         packed = _packed_refs(_read_beneath(self.path("git"), "packed-refs", 64 << 20))
-        for name in sorted(set(packed) | set(self._packed)):
+        for name in set(packed) | set(self._packed):
             if packed.get(name) != self._packed.get(name) and f"refs/{name}" not in found and \
                     name != mine and f"refs/{name} (deleted)" not in found:
-                found.append(f"refs/{name}" + (" (deleted)" if name not in packed else ""))
+                found.add(f"refs/{name}" + (" (deleted)" if name not in packed else ""))
         return sorted(found)
 
     def _bring_back(self, session: Optional[str], warn: Callable[[str], None]) -> None:

@@ -888,3 +888,39 @@ def test_no_control_character_of_a_diff_reaches_a_gitlab_log(cli, repo, tmp_path
     proc = subprocess.run([sys.executable, TOOL, "diff", "1"], capture_output=True, timeout=60,
                           env=dict(os.environ, GITLAB_CI="true"))
     assert proc.returncode == 0 and b"\x1b" not in proc.stdout and b"section_start" in proc.stdout
+
+
+@needs_bwrap
+def test_no_set_id_program_is_left_in_an_allowed_folder_or_a_worktree(cli, repo, tmp_path, records):
+    agent = script(tmp_path, "suid.sh", f"cp /bin/true {records}/mine && chmod 6755 {records}/mine\n"
+                   "cp /bin/true here && chmod 4755 here\n")
+    cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", *BOXED,
+             "--sandbox-allow", records)
+    for path in (records / "mine", repo / ".architect-parallel-1" / "here"):
+        assert not os.lstat(path).st_mode & 0o6000, path
+
+
+@needs_bwrap
+def test_a_million_refs_of_its_own_cost_the_runner_no_hours(cli, repo, tmp_path):
+    agent = script(tmp_path, "refs.sh", f'exec {sys.executable} "$(dirname "$0")/refs.py"\n')
+    (agent.parent / "refs.py").write_text(
+        "import subprocess\n"
+        "top = subprocess.run(['git', 'rev-parse', '--git-common-dir'], capture_output=True,"
+        " text=True).stdout.strip()\n"
+        "head = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True).stdout.strip()\n"
+        "with open(top + '/packed-refs', 'w') as f:\n"
+        "    f.write('# pack-refs with: peeled fully-peeled sorted\\n')\n"
+        "    f.writelines(f'{head} refs/tags/t{n:07d}\\n' for n in range(150000))\n")
+    code, out, err = tool("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                          "--json", *boxed("bwrap"), timeout=90)
+    assert code in (0, 1), err
+
+
+@needs_bwrap
+def test_checks_run_on_files_git_rewrites_by_attribute(cli, repo, tmp_path, records):
+    agent = script(tmp_path, "ident.sh", "echo '*.py ident' > .gitattributes\n"
+                   "printf 'CODE = \"$Id: def f(): return 42 $\"\\nexec(CODE[5:-2])\\n' > mod.py\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", "python3 -c 'import mod; assert mod.f() == 42'", *BOXED)
+    (r,) = results
+    assert r["checks_passed"] == 0, (r, err)
