@@ -812,14 +812,26 @@ def test_a_folder_swapped_for_a_link_while_the_runner_walks_leads_nowhere(tmp_pa
     assert _untouched(victim)
 
 
+CONVERTED = {  # what git rewrites on the way in: the check passes only on the agent's form
+    "crlf": ("echo '* text=auto' > .gitattributes\n"
+             "printf 'x=\\r\\n[ -z \"$x\" ] && { echo LF; exit 1; } #\\r\\necho CRLF #\\r\\n' > test.sh\n",
+             "sh test.sh"),
+    "ident": ("echo '*.py ident' > .gitattributes\n"
+              "printf 'CODE = \"$Id: def f(): return 42 $\"\\nexec(CODE[5:-2])\\n' > mod.py\n",
+              "python3 -c 'import mod; assert mod.f() == 42'"),
+}
+
+
 @needs_bwrap
-def test_checks_run_on_the_files_as_the_branch_holds_them(cli, repo, tmp_path, records):
-    """With `* text=auto` the commit keeps LF where the agent wrote CRLF: the check that
-    passes on CRLF only must see what a checkout of the branch sees."""
-    agent = script(tmp_path, "crlf.sh", "echo '* text=auto' > .gitattributes\n"
-                   "printf 'x=\\r\\n[ -z \"$x\" ] && { echo LF; exit 1; } #\\r\\necho CRLF #\\r\\n' > test.sh\n")
+@pytest.mark.parametrize("how", sorted(CONVERTED))
+def test_checks_run_on_the_files_as_the_branch_holds_them(cli, repo, tmp_path, how):
+    """With `* text=auto` the commit keeps LF where the agent wrote CRLF, with `ident` it keeps
+    `$Id$`: the check that passes on the agent's form only must see what a checkout of the
+    branch sees."""
+    body, check = CONVERTED[how]
+    agent = script(tmp_path, f"{how}.sh", body)
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
-                                  "--check", "sh test.sh", *BOXED)
+                                  "--check", check, *BOXED)
     (r,) = results
     assert r["checks_passed"] == 0, (r, err)
     assert git("status", "--porcelain", cwd=repo / ".architect-parallel-1") == ""
@@ -914,13 +926,3 @@ def test_a_million_refs_of_its_own_cost_the_runner_no_hours(cli, repo, tmp_path)
     code, out, err = tool("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
                           "--json", *boxed("bwrap"), timeout=90)
     assert code in (0, 1), err
-
-
-@needs_bwrap
-def test_checks_run_on_files_git_rewrites_by_attribute(cli, repo, tmp_path, records):
-    agent = script(tmp_path, "ident.sh", "echo '*.py ident' > .gitattributes\n"
-                   "printf 'CODE = \"$Id: def f(): return 42 $\"\\nexec(CODE[5:-2])\\n' > mod.py\n")
-    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
-                                  "--check", "python3 -c 'import mod; assert mod.f() == 42'", *BOXED)
-    (r,) = results
-    assert r["checks_passed"] == 0, (r, err)
