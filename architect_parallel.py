@@ -7896,7 +7896,7 @@ def _recheck(args: argparse.Namespace, config: ParallelConfig, results: List[Wor
         ref = f"refs/heads/{r.branch}"
         tip = (repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
                or "").strip()
-        if expected and tip and tip != expected:
+        if expected and tip != expected and (tip or r.commit):  # (deleted: put back too)
             repo.git("update-ref", ref, expected)
             _fail_worker(r, f"its branch was moved to {tip[:12]} while collect --recheck ran "
                             f"the workers' code; it was put back at {expected[:12]}")
@@ -8056,6 +8056,8 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
                    "the other branches may not be)")
         elif repo.taken_in(result.branch, base, tip):
             why = "its branch takes in commits that another branch or tag holds"
+        elif _written_otherwise(repo, base, tip):
+            why = "its branch " + "; and ".join(_written_otherwise(repo, base, tip))
         else:
             files = repo.git("diff", "--name-only", "-z", "--no-renames", "--end-of-options",
                              base, tip).split("\0")
@@ -8447,16 +8449,7 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
             problems.append(f"{branch} does not descend from the run's base {base[:12]}")
         elif repo.taken_in(branch, base, tip):
             problems.append(f"{branch} takes in commits that another branch or tag holds")
-        if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
-            # (a merge's LFS download then asks the agent's server for content no diff shows)
-            problems.append(f"{branch} changes .lfsconfig, where Git LFS downloads files from")
-        attributes = repo.git("diff", "-U0", "--text", "--end-of-options", base, tip, "--",
-                              ":(glob)**/.gitattributes")
-        if any(line.startswith("+") and not line.startswith("+++") and "filter=" in line
-               for line in attributes.splitlines()):
-            # (Git LFS: the diff shows a pointer, the merge writes what it points at)
-            problems.append(f"{branch} puts files through a filter (filter= in .gitattributes), "
-                            "whose content no diff shows")
+        problems += [f"{branch} {why}" for why in _written_otherwise(repo, base, tip)]
     if problems and not force:
         since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"
         raise ParallelError("; ".join(problems) + ": what would be merged is not what the run "
@@ -8464,6 +8457,29 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
                             "merge with --force")
     for problem in problems:
         _print_err(f"warning: merging although {problem} (--force)")
+
+
+# What, added to a .gitattributes, makes a checkout write other bytes than the commit holds
+# (and a diff shows): a filter (Git LFS fetches what a pointer names), an encoding, $Id$,
+# line ends, and a macro that could stand for any of them.
+_WRITTEN_OTHERWISE = _LazyPattern(r"filter=|working-tree-encoding|\bident\b|\beol=|\btext\b|"
+                                  r"\bcrlf\b|^\s*\[attr\]")
+
+
+def _written_otherwise(repo: _Repo, base: str, tip: str) -> List[str]:
+    """Why a checkout or merge of ``tip`` would write what no diff of it against ``base``
+    shows: it changes .lfsconfig (where Git LFS downloads from), or adds to a .gitattributes
+    what rewrites files on their way out (see _WRITTEN_OTHERWISE); [] when nothing does."""
+    why = []
+    if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
+        why.append("changes .lfsconfig, where Git LFS downloads files from")
+    attributes = repo.git("diff", "-U0", "--text", "--end-of-options", base, tip, "--",
+                          ":(glob)**/.gitattributes")
+    if any(line.startswith("+") and not line.startswith("+++")
+           and _WRITTEN_OTHERWISE.search(line[1:]) for line in attributes.splitlines()):
+        why.append("puts files through a filter, an encoding or a conversion (.gitattributes), "
+                   "which write what no diff shows")
+    return why
 
 
 def _verified_branches(repo: _Repo) -> List[str]:

@@ -361,3 +361,26 @@ def test_a_file_of_many_bad_records_says_so_in_a_few_lines(pipeline):
     pipeline.edit(3, lambda d, r: d["results"].extend([{}] * 500))
     code, results, err = pipeline.collect(raw=True)
     assert code == 0 and "480 more results left out" in err and err.count("\n") < 40
+
+
+# -- review round 8 -------------------------------------------------------------------------------
+
+def test_a_collected_branch_that_changes_how_files_are_written_is_not_verified(pipeline, tmp_path):
+    worktree = tmp_path / "job2" / ".architect-parallel-2"
+    (worktree / ".gitattributes").write_text("*.dat filter=lfs diff=lfs merge=lfs -text\n")
+    (worktree / ".lfsconfig").write_text("[lfs]\n\turl = http://127.0.0.1:9/x\n")
+    git("add", ".gitattributes", ".lfsconfig", cwd=worktree)
+    git("commit", "-q", "-m", "lfs", cwd=worktree)
+    pipeline.fetch(2)
+    pipeline.edit(2, lambda d, r: r.update(commit=_tip(pipeline, 2)))
+    code, results, err = pipeline.collect("--recheck", "--sandbox", "none")
+    assert results[1]["status"] == "failed" and ".lfsconfig" in results[1]["error"]
+
+
+def test_a_branch_deleted_while_recheck_ran_is_put_back(repo, tmp_path, cli, monkeypatch):
+    evil = '[ -z "$RECHECK_EVIL" ] || git update-ref -d refs/heads/architect/parallel-2'
+    pipeline = Pipeline(repo, tmp_path, cli, monkeypatch, plan=PLAN + ["--setup", evil])
+    tip = _tip(pipeline, 2)
+    monkeypatch.setenv("RECHECK_EVIL", "1")
+    code, results, err = pipeline.collect("--recheck", "--sandbox", "none")
+    assert _tip(pipeline, 2) == tip

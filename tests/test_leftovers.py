@@ -842,7 +842,7 @@ def test_merge_asks_before_a_branch_puts_files_through_a_filter(cli, repo, tmp_p
                    "> .gitattributes\necho payload > evil.sh\n")
     cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
     code, _out, err = cli("merge", "1")
-    assert code == 2 and "puts files through a filter (filter= in .gitattributes)" in err
+    assert code == 2 and "puts files through a filter, an encoding or a conversion" in err
 
 
 def test_a_carriage_return_hides_no_workflow_command_in_a_diff(cli, repo, tmp_path, monkeypatch):
@@ -926,3 +926,18 @@ def test_a_million_refs_of_its_own_cost_the_runner_no_hours(cli, repo, tmp_path)
     code, out, err = tool("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
                           "--json", *boxed("bwrap"), timeout=90)
     assert code in (0, 1), err
+
+
+# -- review round 8 ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("attribute", ["working-tree-encoding=ISO-2022-JP", "ident", "eol=crlf",
+                                       "text", "filter=lfs"])
+def test_merge_asks_before_a_branch_changes_how_files_are_written_out(cli, repo, tmp_path,
+                                                                     attribute):
+    """An encoding, $Id$, line ends or a filter: what the checkout writes is not what a diff
+    of the branch shows (ISO-2022-JP turns an innocent Japanese string into shell)."""
+    agent = script(tmp_path, "enc.sh", f"printf '*.sh {attribute}\\n' > .gitattributes\n"
+                   "printf '#!/bin/sh\\necho hi\\n' > greet.sh\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    code, _out, err = cli("merge", "1")
+    assert code == 2 and "an encoding or a conversion (.gitattributes)" in err, err
