@@ -5118,7 +5118,8 @@ class _Box:
             return
         for rel in files:
             target = os.path.join(folder, rel)
-            if rel not in self._given and os.path.lexists(target):
+            if rel not in self._given and (os.path.lexists(target) or self._yours(folder, rel,
+                                                                                   session)):
                 warn(f"worker's CLI said its session is {session}, which it was not given: "
                      f"{_shorten(target, 200)} is kept as it was")
                 continue
@@ -5127,6 +5128,20 @@ class _Box:
             if data is not None and len(data) <= _BRING_BACK_LIMIT and _read_bytes(target) != data:
                 os.makedirs(os.path.dirname(target), exist_ok=True)
                 _write_bytes(target, data)
+
+
+    @staticmethod
+    def _yours(folder: str, rel: str, session: str) -> bool:
+        """Whether a file of yours in the CLI's state ``folder`` (under ``rel``'s first folder:
+        sessions/, projects/) already names the session ``session``: one the worker claims
+        under another name (another date, another project) is not brought back beside it."""
+        top = os.path.join(folder, rel.split(os.sep)[0])
+        seen = 0
+        for _path, _dirs, names in _walk(top):
+            seen += len(names)
+            if any(session in name for name in names) or seen > 200000:
+                return True
+        return False
 
 
 # A line saying a write was refused as read-only (EROFS: a read-only mount), or not allowed

@@ -415,6 +415,26 @@ def test_what_a_worker_writes_in_home_is_thrown_away_but_its_session(cli, repo, 
     assert "worker's CLI left 2 files that claim its session yours; none is brought back" in err
     assert yours.read_text() == mine
     assert not (home / ".codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-yours.jsonl").exists()
+    # Or one new file under another date that claims your session's id (review round 8).
+    (bin_dir / "codex").write_text(
+        "#!/bin/sh\nS=$HOME/.codex/sessions/2099/12/31 && mkdir -p $S\n"
+        "echo '{\"type\":\"session_meta\",\"payload\":{\"id\":\"yours\",\"cwd\":\"'$PWD'\"}}' "
+        "> $S/rollout-2099-12-31T00-00-00-yours.jsonl\n"
+        "echo '{\"type\":\"thread.started\",\"thread_id\":\"yours\"}'\n")
+    code, out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
+                         "--workers", "1", "--force", *BOXED)
+    assert code == 0 and ("worker's CLI said its session is yours, which it was not given" in err
+                          or "files that claim its session yours; none is brought back" in err)
+    assert not (home / ".codex/sessions/2099").exists()
+    # ... with your own session's file not copied in (its id elsewhere in your folder)
+    yours.rename(yours.with_name("rollout-2026-01-01T00-00-00-yours.jsonl.kept"))
+    (home / ".codex/sessions/2026/01/02").mkdir()
+    yours.with_name("rollout-2026-01-01T00-00-00-yours.jsonl.kept").rename(
+        home / ".codex/sessions/2026/01/02/old-yours-session")
+    code, out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
+                         "--workers", "1", "--force", *BOXED)
+    assert code == 0 and "worker's CLI said its session is yours, which it was not given" in err
+    assert not (home / ".codex/sessions/2099").exists()
 
 
 CLAUDE_WRITER = """
