@@ -395,45 +395,41 @@ def test_what_a_worker_writes_in_home_is_thrown_away_but_its_session(cli, repo, 
     assert "auth.json: the CLI changed its login in its sandbox" in err
     assert b"refreshed" not in after[".codex/auth.json"]
     assert yours.read_text() == mine
+    def again(body):  # the next run, with this codex
+        (bin_dir / "codex").write_text(body)
+        code, _out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
+                              "--workers", "1", "--force", *BOXED)
+        assert code == 0, err
+        return err
+
     # Its next run names your session as its own: that is not brought back either.
-    (bin_dir / "codex").write_text(
-        "#!/bin/sh\n"
-        "echo '{\"injected\": true}' >> \"$HOME/.codex/sessions/2026/01/01/"
-        "rollout-2026-01-01T00-00-00-yours.jsonl\"\n"
-        "echo '{\"type\":\"thread.started\",\"thread_id\":\"yours\"}'\n")
-    code, out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
-                         "--workers", "1", "--force", *BOXED)
-    assert code == 0, err
+    err = again("#!/bin/sh\n"
+                "echo '{\"injected\": true}' >> \"$HOME/.codex/sessions/2026/01/01/"
+                "rollout-2026-01-01T00-00-00-yours.jsonl\"\n"
+                "echo '{\"type\":\"thread.started\",\"thread_id\":\"yours\"}'\n")
     assert "worker's CLI said its session is yours, which it was not given" in err
     assert yours.read_text() == mine
     # Or it leaves two files that claim its session: neither comes back.
-    (bin_dir / "codex").write_text(HOME_WRITER.replace("SID=0a1b2c3d-0000-4000-8000-000000000001",
-                                                       "SID=yours"))
-    code, out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
-                         "--workers", "1", "--force", *BOXED)
-    assert code == 0, err
+    err = again(HOME_WRITER.replace("SID=0a1b2c3d-0000-4000-8000-000000000001", "SID=yours"))
     assert "worker's CLI left 2 files that claim its session yours; none is brought back" in err
     assert yours.read_text() == mine
     assert not (home / ".codex/sessions/2026/12/06/rollout-2026-12-06T00-00-00-yours.jsonl").exists()
     # Or one new file under another date that claims your session's id (review round 8).
-    (bin_dir / "codex").write_text(
-        "#!/bin/sh\nS=$HOME/.codex/sessions/2099/12/31 && mkdir -p $S\n"
-        "echo '{\"type\":\"session_meta\",\"payload\":{\"id\":\"yours\",\"cwd\":\"'$PWD'\"}}' "
-        "> $S/rollout-2099-12-31T00-00-00-yours.jsonl\n"
-        "echo '{\"type\":\"thread.started\",\"thread_id\":\"yours\"}'\n")
-    code, out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
-                         "--workers", "1", "--force", *BOXED)
-    assert code == 0 and ("worker's CLI said its session is yours, which it was not given" in err
-                          or "files that claim its session yours; none is brought back" in err)
+    claimer = ("#!/bin/sh\nS=$HOME/.codex/sessions/2099/12/31 && mkdir -p $S\n"
+               "echo '{\"type\":\"session_meta\",\"payload\":{\"id\":\"yours\",\"cwd\":\"'$PWD'\"}}' "
+               "> $S/rollout-2099-12-31T00-00-00-yours.jsonl\n"
+               "echo '{\"type\":\"thread.started\",\"thread_id\":\"yours\"}'\n")
+    err = again(claimer)
+    assert ("worker's CLI said its session is yours, which it was not given" in err
+            or "files that claim its session yours; none is brought back" in err)
     assert not (home / ".codex/sessions/2099").exists()
     # ... with your own session's file not copied in (its id elsewhere in your folder)
     yours.rename(yours.with_name("rollout-2026-01-01T00-00-00-yours.jsonl.kept"))
     (home / ".codex/sessions/2026/01/02").mkdir()
     yours.with_name("rollout-2026-01-01T00-00-00-yours.jsonl.kept").rename(
         home / ".codex/sessions/2026/01/02/old-yours-session")
-    code, out, err = cli("run", "do it", "--agent-cmd", f"{codex} exec -- {{task}}",
-                         "--workers", "1", "--force", *BOXED)
-    assert code == 0 and "worker's CLI said its session is yours, which it was not given" in err
+    err = again(claimer)
+    assert "worker's CLI said its session is yours, which it was not given" in err
     assert not (home / ".codex/sessions/2099").exists()
 
 
