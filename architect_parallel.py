@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional
+from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, TextIO
 
 try:
     import fcntl
@@ -1307,13 +1307,12 @@ class ParallelRunner:
         _settle_branch). A process of another worker (unsandboxed) may have moved it since,
         and rewritten what the runner recorded of it: both are put back, with a warning."""
         for job in jobs:
-            tip = (job.tip or "").strip()
+            tip = job.tip
             if not tip:
                 continue
             try:
                 ref = f"refs/heads/{job.branch}"
-                now = (repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}",
-                                check=False) or "").strip()
+                now = repo.tip(job.branch)
                 if now != tip:
                     repo.git("update-ref", ref, tip)
                     self._warn(f"{job.branch} was moved to {now[:12] or 'nothing'} after worker "
@@ -1829,8 +1828,7 @@ class ParallelRunner:
                     note(ParallelError(problem))
                 repo.as_committed(job.path)
             if result.commit is None:  # the agent committed its work itself: that is it
-                tip = (repo.git("rev-parse", "--verify", "--quiet",
-                                f"refs/heads/{job.branch}^{{commit}}", check=False) or "").strip()
+                tip = repo.tip(job.branch)
                 result.commit = tip if tip and tip != result.base_commit else None
         except (ParallelError, OSError) as exc:
             note(exc)
@@ -1840,9 +1838,7 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
-            job.base, job.tip = result.base_commit, repo.git(
-                "rev-parse", "--verify", "--quiet", f"refs/heads/{job.branch}^{{commit}}",
-                check=False)
+            job.base, job.tip = result.base_commit, repo.tip(job.branch)
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
@@ -1903,12 +1899,11 @@ class ParallelRunner:
         """The branch must hold what was checked: the commit the runner made of the agent's
         work (a check that moves it fails the worker, and it is put back), descending from
         the run's base (else a merge would bring, or revert, what no diff shows)."""
-        tip = (job.tip or "").strip()
+        tip = job.tip
         if not tip:
             return
         ref = f"refs/heads/{job.branch}"
-        now = (repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-               or "").strip()
+        now = repo.tip(job.branch)
         if now != tip:
             repo.git("update-ref", ref, tip)
             fail(f"its branch was moved after its work was committed (to {now[:12] or 'nothing'}, "
@@ -2919,12 +2914,7 @@ class _Repo:
     def record_worktree_state(self, path: str, branch: str) -> None:
         """Remember the worktree's state and its branch's commit as its run left them (see
         changed_since_run and branch_moved)."""
-        record = os.path.join(self.state_dir("worktrees"), os.path.basename(path))
-        if os.path.isdir(record) and not os.path.islink(record):  # (planted there)
-            _remove_tree(record)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(record)
-        with open(record, "x") as f:
+        with _fresh_file(os.path.join(self.state_dir("worktrees"), os.path.basename(path))) as f:
             f.write(self.worktree_state(path))
         tip = self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if tip:
@@ -2932,12 +2922,7 @@ class _Repo:
 
     def record_branch(self, branch: str, tip: str) -> None:
         """Remember ``tip`` as where ``branch``'s run left it (see branch_moved)."""
-        path = os.path.join(self.state_dir("branches"), branch.rpartition("/")[2])
-        if os.path.isdir(path) and not os.path.islink(path):  # (planted there)
-            _remove_tree(path)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        with open(path, "x") as f:
+        with _fresh_file(os.path.join(self.state_dir("branches"), branch.rpartition("/")[2])) as f:
             f.write(tip + "\n")
 
     def changed_since_run(self, path: str, ignored: bool = True) -> Optional[bool]:
@@ -2983,6 +2968,11 @@ class _Repo:
         out = self.git("for-each-ref", "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}*")
         return sorted(ref[len("refs/heads/"):] for ref in out.split()
                       if ref[len("refs/heads/") + len(BRANCH_PREFIX):].isdigit())
+
+    def tip(self, branch: str) -> str:
+        """The commit ``branch`` (by its full name) points at; '' when there is none."""
+        return (self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}",
+                         check=False) or "").strip()
 
     def settings(self) -> Optional[bytes]:
         """The repository's own git settings that a merge and your own git obey, as one text:
@@ -3462,6 +3452,16 @@ def _open_regular(path: str) -> BinaryIO:
         f.close()
         raise OSError(errno.EINVAL, "not a regular file", path)
     return f
+
+
+def _fresh_file(path: str) -> TextIO:
+    """``path`` opened to write as a new file of the runner's, whatever an unsandboxed agent
+    put there (a folder, a link, a FIFO)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        _remove_tree(path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return open(path, "x")
 
 
 def _read_bytes(path: str, limit: int = -1) -> Optional[bytes]:
@@ -7853,8 +7853,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     # Where collect left each branch is where cleanup and merge hold it (a commit of yours
     # on it later is yours, whatever a results file says of times).
     for w in workers:
-        tip = (repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{w['branch']}^{{commit}}",
-                        check=False) or "").strip()
+        tip = repo.tip(w['branch'])
         if tip:
             repo.record_branch(w["branch"], tip)
         else:
@@ -7909,8 +7908,7 @@ def _recheck(args: argparse.Namespace, config: ParallelConfig, results: List[Wor
     for r in results:
         expected = r.commit or (base if r.worker_id in claims else None)
         ref = f"refs/heads/{r.branch}"
-        tip = (repo.git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False)
-               or "").strip()
+        tip = repo.tip(r.branch)
         if expected and tip != expected and (tip or r.commit):  # (deleted: put back too)
             repo.git("update-ref", ref, expected)
             _fail_worker(r, f"its branch was moved to {tip[:12]} while collect --recheck ran "
@@ -8048,8 +8046,7 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
     commit another ref holds: see _Repo.taken_in); its files are then the commit's, as git
     says. What cannot be verified did not pass: the worker is then ``failed``, saying why.
     A worker that did not succeed keeps a commit only where its branch holds it."""
-    tip = (repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{result.branch}^{{commit}}",
-                    check=False) or "").strip()
+    tip = repo.tip(result.branch)
     if result.status != "success":
         return result if result.commit in (None, tip) else dataclasses.replace(result, commit=None)
     if result.commit is None and result.files_modified:
@@ -8071,8 +8068,8 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
                    "the other branches may not be)")
         elif repo.taken_in(result.branch, base, tip):
             why = "its branch takes in commits that another branch or tag holds"
-        elif _written_otherwise(repo, base, tip):
-            why = "its branch " + "; and ".join(_written_otherwise(repo, base, tip))
+        elif written := _written_otherwise(repo, base, tip):
+            why = "its branch " + "; and ".join(written)
         else:
             files = repo.git("diff", "--name-only", "-z", "--no-renames", "--end-of-options",
                              base, tip).split("\0")
@@ -8453,7 +8450,7 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
     """Refuse (unless ``force``) to merge ``branch`` when it is not what its run checked: moved
     since the run left it (by a process of the agent, or by you), or not descending from the
     run's base (a merge would then bring, or revert, what no diff of it shows)."""
-    tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}").strip()
+    tip = repo.tip(branch)
     problems = []
     if repo.branch_moved(branch, tip) or (recorded and _FULL_ID.fullmatch(recorded)
                                           and tip != recorded):
@@ -8592,8 +8589,7 @@ def _collected_tip(repo: _Repo, r: WorkerResult) -> str:
     diff, the report and merge show and bring is then what was verified."""
     if r.commit is None:
         raise ParallelError(f"worker {r.worker_id} committed nothing (collected results)")
-    tip = (repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{r.branch}^{{commit}}",
-                    check=False) or "").strip()
+    tip = repo.tip(r.branch)
     if tip != r.commit:
         raise ParallelError(f"{r.branch} is at {tip[:12] or 'nothing'} now, not at the commit "
                             f"{r.commit[:12]} that collect verified: fetch it again and collect "
