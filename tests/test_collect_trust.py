@@ -6,6 +6,7 @@ branch, a collect checkout that fetches the bundles — with crafted results and
 import json
 import os
 import re
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -53,9 +54,42 @@ class Pipeline:
         return self.cli(*args, "--json") if raw else self.cli.json(*args)
 
 
+class _Copy(Pipeline):
+    """A copy of a pipeline built once per test process (its three runs are most of a test's
+    time): the same origin, job clones with their worktrees, and collect checkout."""
+
+    def __init__(self, template, tmp_path, cli, monkeypatch):
+        self.tmp, self.cli, self.mp, self.plan = tmp_path, cli, monkeypatch, template.plan
+        for name in ("repo", "job1", "job2", "job3", "collect"):
+            shutil.rmtree(tmp_path / name, ignore_errors=True)
+            shutil.copytree(template.tmp / name, tmp_path / name, symlinks=True)
+        for n in (1, 2, 3):  # the copied worktrees' links point at the template's: mend them
+            job, name = tmp_path / f"job{n}", f".architect-parallel-{n}"
+            admin = job / ".git" / "worktrees" / os.path.basename(
+                (job / name / ".git").read_text().split("gitdir:", 1)[1].strip())
+            (job / name / ".git").write_text(f"gitdir: {admin}\n")
+            (admin / "gitdir").write_text(f"{job / name / '.git'}\n")
+            assert git("rev-parse", "--git-common-dir", cwd=job / f".architect-parallel-{n}") \
+                == str(job / ".git"), "a copied worktree still points at the template"
+        self.origin, self.collector = tmp_path / "repo", tmp_path / "collect"
+        self.results = {}
+        for n in (1, 2, 3):
+            self.results[n] = tmp_path / f"results-{n}.json"
+            shutil.copyfile(template.results[n], self.results[n])
+        monkeypatch.chdir(self.collector)
+
+
+_TEMPLATE = []  # the pipeline of this test process, built by its first test that needs one
+
+
 @pytest.fixture
-def pipeline(repo, tmp_path, cli, monkeypatch):
-    return Pipeline(repo, tmp_path, cli, monkeypatch)
+def pipeline(repo, tmp_path, tmp_path_factory, cli, monkeypatch):
+    if not _TEMPLATE:
+        folder = tmp_path_factory.mktemp("pipeline")
+        shutil.copytree(repo, folder / "repo", symlinks=True)
+        with monkeypatch.context() as mp:
+            _TEMPLATE.append(Pipeline(folder / "repo", folder, cli, mp))
+    return _Copy(_TEMPLATE[0], tmp_path, cli, monkeypatch)
 
 
 def test_an_honest_pipeline_collects_what_a_local_run_gives(pipeline):
