@@ -1407,10 +1407,9 @@ class ParallelRunner:
     def _unsaved_work(repo: _Repo, worktrees: List[dict],
                       tips: Dict[str, "tuple[str, int]"]) -> Dict[str, str]:
         """What cleanup would delete that no run recorded, by worktree folder or branch
-        name: uncommitted changes, or a branch whose last commit came after the last run
-        ended (work done there by hand since)."""
+        name: changes in a worktree (see _Repo.unrecorded_changes), or a branch that is not
+        at the commit its run recorded (work done there by hand since)."""
         last = _load_last_run(repo)
-        finished = last.get("finished")
         ran = {r.get("branch"): r.get("commit") for r in last.get("results", []) if isinstance(r, dict)}
         unsaved = {}
         for wt in worktrees:
@@ -1419,14 +1418,9 @@ class ParallelRunner:
             name = os.path.basename(wt["path"])
             branch = f"{BRANCH_PREFIX}{name[len(WORKTREE_PREFIX):]}"
             try:
-                changed = repo.changed_since_run(wt["path"])
-                if changed:
-                    unsaved[name] = "has uncommitted changes made after its run"
-                elif changed is None and repo.git("status", "--porcelain", "--ignored",
-                                                  cwd=wt["path"]).strip():
-                    # (its run ended before recording it: what is there may be yours)
-                    unsaved[name] = ("holds uncommitted, new or ignored files, and no run "
-                                     "recorded its state")
+                unrecorded = repo.unrecorded_changes(wt["path"])
+                if unrecorded:
+                    unsaved[name] = unrecorded
                 head = repo.git("rev-parse", "--verify", "--quiet", "HEAD", cwd=wt["path"],
                                 check=False)
                 if head and not repo.succeeds("merge-base", "--is-ancestor", head.strip(),
@@ -1435,11 +1429,16 @@ class ParallelRunner:
                                      f"{branch} does not hold")
             except ParallelError as exc:  # (an index or git folder an agent broke)
                 unsaved[name] = f"cannot be read by git ({exc})"
-        for branch, (sha, when) in tips.items():  # (a continue's commit is the run's)
+        # By commit, never by time (a results file's clock is the worker job's to say): a
+        # branch is the run's where it points at the commit a run recorded (a continue's
+        # commit is the run's); with no record, where the last run names its commit, or where
+        # another of your branches or tags holds that commit (nothing is lost with it).
+        for branch, (sha, _when) in tips.items():
             moved = repo.branch_moved(branch, sha)
-            if moved or (moved is None and branch in ran and sha != ran[branch]
-                         and _is_number(finished) and when > finished):
+            if moved:
                 unsaved[branch] = "has commits made after the last run ended"
+            elif moved is None and sha != ran.get(branch) and not repo.held_elsewhere(sha):
+                unsaved[branch] = "has commits that no run recorded"
         return unsaved
 
     @staticmethod
@@ -1819,22 +1818,23 @@ class ParallelRunner:
                 result.error = str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"
 
         try:
-            repo.return_to_branch(job.path, job.branch)
-            if self.config.commit:
-                message = (f"architect-parallel: worker {job.worker_id}: "
-                           f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
-                result.commit, problem = repo.commit_all(job.path, message, exclude=copied)
-                if problem:
-                    note(ParallelError(problem))
-                repo.as_committed(job.path)
-            if result.commit is None:  # the agent committed its work itself: that is it
+            self._commit(repo, job, result, copied)
+        except (ParallelError, OSError) as exc:  # its branch does not hold what would be checked
+            _fail_worker(result, f"its work could not be committed on {job.branch}: "
+                         + (str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"))
+            with contextlib.suppress(ParallelError, OSError):  # what its branch holds, then
                 tip = repo.tip(job.branch)
-                result.commit = tip if tip and tip != result.base_commit else None
-        except (ParallelError, OSError) as exc:
-            note(exc)
+                result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
         try:  # before the checks, whose artifacts are not the agent's work
-            files = repo.changed_files(job.path, result.base_commit)
+            files, gitlinks, nested = repo.changes(job.path, result.base_commit)
             result.files_modified = [name for name in files if name not in set(copied)]
+            hidden = repo.hidden_from_commit(job.path, gitlinks, nested) \
+                if self.config.commit and self.config.checks and result.status != "failed" else []
+            if hidden:  # (the checks would run on them)
+                _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
+                             f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
+                             + (f" and {len(hidden) - 5} more" if len(hidden) > 5 else "")
+                             + " (a repository inside, a submodule's files, a folder named .git)")
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
@@ -1862,6 +1862,23 @@ class ParallelRunner:
             result.checks_passed = sum(c["passed"] for c in result.checks)
         except (ParallelError, OSError) as exc:
             note(exc)
+
+    def _commit(self, repo: _Repo, job: _Job, result: WorkerResult, copied: List[str]) -> None:
+        """Commit the agent's work on its branch (unless --no-commit), and give the worktree's
+        files the form the commit holds: what the checks then run on is what the branch has
+        (what the commit cannot hold fails a worker with checks, see _finish; it is named for
+        one without). Raises when its work cannot be put on its branch."""
+        repo.return_to_branch(job.path, job.branch)
+        if self.config.commit:
+            message = (f"architect-parallel: worker {job.worker_id}: "
+                       f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
+            result.commit, problem = repo.commit_all(job.path, message, exclude=copied)
+            repo.as_committed(job.path)
+            if problem and not result.error and not self.config.checks:  # (else: see _finish)
+                result.error = problem
+        if result.commit is None:  # the agent committed its work itself: that is it
+            tip = repo.tip(job.branch)
+            result.commit = tip if tip and tip != result.base_commit else None
 
     def _settle(self, repo: _Repo, job: _Job, result: WorkerResult) -> None:
         """After a worker (and its sandbox): make what the run leaves in its worktree one that
@@ -2014,7 +2031,8 @@ class ParallelRunner:
             f.write(f"\n$ {cmd}   # {what}\n".encode("utf-8", "surrogateescape"))
         started = time.monotonic()
         with self._watch.command(worker_id, what) if self._watch else contextlib.nullcontext():
-            code, timed_out = self._run_process(worker_id, ["sh", "-c", cmd], cwd, env, log, log,
+            shell = "/bin/sh" if os.path.exists("/bin/sh") else "sh"  # (not one on PATH in HOME)
+            code, timed_out = self._run_process(worker_id, [shell, "-c", cmd], cwd, env, log, log,
                                                 self.config.check_timeout, append=True)
         with open(log, "ab") as f:
             f.write((f"# timed out after {self.config.check_timeout}s\n" if timed_out
@@ -2999,18 +3017,67 @@ class _Repo:
                            f"^{ref}\n".encode() for ref in others)).strip()
         return int(new or 0) - int(own or 0)
 
+    def attributes(self, commit: str, names: bytes, which: "tuple[str, ...]") -> Dict[str, tuple]:
+        """The values of the attributes ``which`` that ``commit``'s .gitattributes (and your
+        own attribute files) give each of ``names`` (NUL-separated), by name: what git itself
+        reads, from an index of that commit's own, never the worktree's."""
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-attr-") as scratch:
+            settings = dict(self._settings(self.top, False), GIT_INDEX_FILE=os.path.join(scratch, "index"))
+            _git(["read-tree", "--end-of-options", commit], self.top, settings=settings,
+                 timeout=self.timeout)
+            told = _git(["check-attr", "--cached", "-z", "--stdin", *which], self.top, input=names,
+                        settings=settings, timeout=self.timeout) or ""
+        fields, values = told.split("\0"), {}
+        for i in range(0, len(fields) - 2, 3):
+            values.setdefault(fields[i], []).append(fields[i + 2])
+        return {name: tuple(found) for name, found in values.items()}
+
+    def held_elsewhere(self, commit: str) -> bool:
+        """Whether a branch of yours (not a worker's), a tag or a remote branch holds ``commit``."""
+        return any(not ref.startswith(f"refs/heads/{BRANCH_PREFIX}") for ref in self.git(
+            "for-each-ref", f"--contains={commit}", "--format=%(refname)",
+            "refs/heads/", "refs/tags/", "refs/remotes/").split())
+
     def branch_exists(self, branch: str) -> bool:
         return self.succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
 
     def count_commits(self, base: str, tip: str, cwd: Optional[str] = None) -> int:
         return int(self.git("rev-list", "--count", f"{base}..{tip}", cwd=cwd).strip() or 0)
 
+    def unrecorded_changes(self, path: str) -> Optional[str]:
+        """What, in the worktree at ``path``, is not what its run left and recorded (the one
+        rule of work that must not be lost, for cleanup and a new run alike): files made or
+        changed since the run, ignored ones too (an agent's ``.gitignore`` may hide them); or,
+        where no run recorded its state, any uncommitted, new or ignored file. None: nothing."""
+        changed = self.changed_since_run(path)
+        if changed is False or not self.holds_anything(path):
+            return None
+        return ("has uncommitted changes made after its run" if changed else
+                "holds uncommitted, new or ignored files, and no run recorded its state")
+
+    def holds_anything(self, path: str) -> bool:
+        """Whether the worktree at ``path`` holds anything its HEAD does not: uncommitted, new
+        or ignored files, or files in a submodule's folder (git does not look there)."""
+        if self.git("status", "--porcelain", "--ignored", cwd=path).strip():
+            return True
+        for entry in filter(None, self.git("ls-files", "-z", "-s", cwd=path).split("\0")):
+            name = entry.partition("\t")[2]
+            if entry.startswith("160000 ") and _holds_entries(path, name):
+                return True
+        return False
+
     def work_in_worktree(self, path: str, base: str) -> List[str]:
-        """Descriptions of what removing the worktree at ``path`` would lose."""
+        """Descriptions of what replacing the worktree at ``path`` with a new one would lose:
+        what unrecorded_changes finds, the run's own uncommitted changes (--no-commit), and
+        commits not in ``base``."""
         if not os.path.isdir(path):
             return []
         found = []
-        if self.git("status", "--porcelain", cwd=path).strip():
+        unrecorded = self.unrecorded_changes(path)
+        if unrecorded:
+            found.append(unrecorded)
+        elif self.git("status", "--porcelain", cwd=path).strip():
             found.append("has uncommitted changes")
         ahead = self.count_commits(base, "HEAD", cwd=path)
         if ahead:
@@ -3052,9 +3119,18 @@ class _Repo:
 
     def changed_files(self, path: str, base: str) -> List[str]:
         """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
-        diff = self.git("diff", "--name-only", "--no-renames", "-z", base, "--", cwd=path)
-        new = self.git("ls-files", "--others", "--exclude-standard", "-z", cwd=path)
-        return sorted({name for name in (diff + new).split("\0") if name})
+        return self.changes(path, base)[0]
+
+    def changes(self, path: str, base: str) -> "tuple[List[str], List[str], List[str]]":
+        """What differs between ``base`` and the worktree at ``path`` (see changed_files); of
+        that, the submodule commits ('sub', new or changed) and the repositories inside ('sub/')."""
+        raw = self.git("diff", "--raw", "--no-renames", "-z", base, "--", cwd=path).split("\0")
+        changed = dict(zip(raw[1::2], raw[0::2]))  # name: ":old new sha sha X"
+        new = [name for name in self.git("ls-files", "--others", "--exclude-standard", "-z",
+                                         cwd=path).split("\0") if name]
+        gitlinks = [name for name, info in changed.items() if info.split()[1:2] == ["160000"]]
+        return (sorted({name for name in [*changed, *new] if name}), gitlinks,
+                [name for name in new if name.endswith("/")])
 
     def include_files(self, patterns: List[str]) -> List[str]:
         """Untracked or ignored files of the main checkout matching ``.worktreeinclude``
@@ -3133,6 +3209,25 @@ class _Repo:
             return sha, (f"committed without {', '.join(nested)}: a git repository inside the "
                          "worktree cannot be committed; it stays in the worktree only")
         return sha, None
+
+    def hidden_from_commit(self, path: str, gitlinks: List[str], nested: List[str]) -> List[str]:
+        """The places in the worktree at ``path`` whose files its commit cannot hold although
+        git neither commits nor ignores them (checks there would pass on what the branch does
+        not have): ``nested`` repositories inside ('sub/'), the folders of ``gitlinks`` (new
+        submodule commits: only the commit id is committed) holding files, and folders named
+        .git below the top (git never looks in). Ignored folders are not looked in. (See
+        changes for the two lists.)"""
+        hidden = nested + [name + "/" for name in gitlinks if _holds_entries(path, name)]
+        skip = set(hidden) | {name for name in self.git(
+            "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
+            cwd=path).split("\0") if name.endswith("/")}
+        for folder, _fd, dirs, files in _walk_at(path):
+            rel = os.path.relpath(folder, path)
+            rel = "" if rel == "." else rel + "/"
+            if rel and ".git" in dirs + files:
+                hidden.append(rel + ".git")
+            dirs[:] = [name for name in dirs if rel + name + "/" not in skip and name != ".git"]
+        return hidden
 
     def as_committed(self, path: str) -> None:
         """Give the files of the worktree at ``path`` whose line ends git changed when it
@@ -3280,8 +3375,8 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
         popen["pass_fds"] = wrap.fds
     env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {})))
     git = "git"
-    if wrap:  # the runner's git, not one an agent put on PATH in its HOME (see _Box._home)
-        git = shutil.which("git") or git
+    if wrap:  # the runner's git, not one an agent put on PATH in its HOME (see _Box.make)
+        git = wrap.git or _runner_git()
         home = [h for h in {os.path.expanduser("~"), env.get("HOME")} if h and h != "/"]
         env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                       if p and not any(_inside(h, p) for h in home))
@@ -3783,6 +3878,16 @@ def _lstat_beneath(root: str, rel: str) -> Optional[os.stat_result]:
         os.close(folder)
 
 
+def _holds_entries(root: str, rel: str) -> bool:
+    """Whether ``rel`` under ``root`` is a folder (no link on the way) with anything in it."""
+    st = _lstat_beneath(root, rel)
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return False
+    for _folder, _fd, dirs, files in _walk_at(os.path.join(root, rel)):
+        return bool(dirs or files)
+    return False
+
+
 def _unlink_beneath(root: str, rel: str) -> None:
     """Remove the file or link ``rel`` under ``root``, no link followed on the way."""
     try:
@@ -3902,8 +4007,15 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000) -> str:
 _OBJECT_LIMIT = 100 << 20
 _OBJECTS_LIMIT = 1 << 30
 
-# Where the runner's gits inside a sandbox find their HOME (see _Box._git_home).
+# Where the runner's gits inside a sandbox find their HOME (see _Box._git_home), and their
+# program when the runner's git is in a folder the worker may write (see _Box.make).
 _GIT_HOME = "/run/architect-parallel-git"
+_GIT_PROGRAM = "/run/architect-parallel-bin/git"
+
+
+def _runner_git() -> str:
+    """The runner's git program, its links resolved."""
+    return os.path.realpath(shutil.which("git") or "git")
 
 def _tame(fd: int, bits: int = stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID) -> None:
     """Take from the file or folder open as ``fd`` ``bits``: others' write and the set-ID bits."""
@@ -3961,7 +4073,8 @@ def _walk_at(top: str) -> Iterator["tuple[str, int, List[str], List[str]]"]:
     its folders and its other entries by name. Each folder is opened from its parent's
     descriptor by name, never through a link: a folder that another process (another
     worker's, passed a descriptor of it) swaps for a link meanwhile is not entered, and
-    nothing is done through the link. No recursion (a tree an agent made may be thousands of
+    nothing is done through the link. As with os.walk, names taken out of ``dirs`` are not
+    entered. No recursion (a tree an agent made may be thousands of
     folders deep), and at most _WALK_FDS descriptors open: a deeper parent is opened again
     from ``top``, one name at a time, when it is needed. A folder that cannot be read is
     left out, and so is ``top`` when it is a link."""
@@ -4433,6 +4546,7 @@ class _Box:
         self.sandbox, self.repo, self.worktree, self.branch = sandbox, repo, worktree, branch
         self.adapter, self.folder = adapter, folder
         self.admin = ""  # the worktree's own folder under .git/worktrees/
+        self.git: Optional[str] = None  # the runner's git program inside (see make)
         self.argv: List[str] = []  # what runs a command inside, before it
         self.ours: List[str] = []  # the folders of ours it may write: checked at every start
         self.allowed: List[str] = []  # the paths --sandbox-allow lets it write
@@ -4476,6 +4590,16 @@ class _Box:
         # /run holds the host's sockets (Docker, D-Bus, systemd, the user's runtime folder):
         # none is there inside, only the folder resolv.conf may point into.
         argv += ["--tmpfs", "/run", "--ro-bind", self._git_home(), _GIT_HOME]
+        # The runner's own gits inside run its git: where that program is in a folder the
+        # worker can write (~/bin, a private copy of HOME), from a read-only view of it that
+        # nothing inside can rename or replace.
+        import tempfile
+        self.git = _runner_git()
+        writable = [home, _account_home(), "/tmp", "/var/tmp", tempfile.gettempdir(),
+                    self.repo.top, *allowed]
+        if any(_inside(place, self.git) for place in writable if place and place != "/"):
+            argv += ["--ro-bind", self.git, _GIT_PROGRAM]
+            self.git = _GIT_PROGRAM
         resolv = os.path.dirname(os.path.realpath("/etc/resolv.conf"))
         if resolv.startswith("/run/"):
             argv += ["--ro-bind-try", resolv, resolv]
@@ -4879,7 +5003,7 @@ class _Box:
         settings = dict(self.settings, HOME=_GIT_HOME, XDG_CONFIG_HOME=f"{_GIT_HOME}/.config",
                         GIT_CONFIG_GLOBAL=f"{_GIT_HOME}/.gitconfig",
                         **{key: f"{_GIT_HOME}/{name}" for key, name in self._git_files.items()})
-        return _Wrap(lambda cwd: [*self.command(cwd), *extra], settings, self.fds)
+        return _Wrap(lambda cwd: [*self.command(cwd), *extra], settings, self.fds, self.git)
 
     def _git_home(self) -> str:
         """A HOME of the runner's own for its gits inside: copies of your git settings
@@ -5178,11 +5302,12 @@ class _Wrap:
     folder it runs in, is the command line before git's; ``settings``, the git settings of
     the gits there."""
 
-    __slots__ = ("command", "settings", "fds")
+    __slots__ = ("command", "settings", "fds", "git")
 
     def __init__(self, command: Callable[[str], List[str]], settings: Dict[str, str],
-                 fds: "tuple[int, ...]" = ()):
+                 fds: "tuple[int, ...]" = (), git: Optional[str] = None):
         self.command, self.settings, self.fds = command, settings, fds  # fds: see _Box.fds
+        self.git = git  # the git program there (see _Box.make); None: the runner's own
 
 
 def _entries(folder: str) -> List[os.DirEntry]:
@@ -8471,26 +8596,30 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
         _print_err(f"warning: merging although {problem} (--force)")
 
 
-# What, added to a .gitattributes, makes a checkout write other bytes than the commit holds
-# (and a diff shows): a filter (Git LFS fetches what a pointer names), an encoding, $Id$,
-# line ends, and a macro that could stand for any of them.
-_WRITTEN_OTHERWISE = _LazyPattern(r"filter=|working-tree-encoding|\bident\b|\beol=|\btext\b|"
-                                  r"\bcrlf\b|^\s*\[attr\]")
+# The attributes by which a checkout writes other bytes than the commit holds (and a diff
+# shows): a filter (Git LFS fetches what a pointer names), an encoding, $Id$, line ends.
+_WRITTEN_OTHERWISE = ("filter", "working-tree-encoding", "ident", "eol", "text", "crlf")
 
 
 def _written_otherwise(repo: _Repo, base: str, tip: str) -> List[str]:
     """Why a checkout or merge of ``tip`` would write what no diff of it against ``base``
-    shows: it changes .lfsconfig (where Git LFS downloads from), or adds to a .gitattributes
-    what rewrites files on their way out (see _WRITTEN_OTHERWISE); [] when nothing does."""
+    shows: it changes .lfsconfig (where Git LFS downloads from), or its .gitattributes give
+    one of its files another of _WRITTEN_OTHERWISE than the base's do; [] when nothing does.
+    git itself says which attributes apply (macros, quoting and line ends as git reads them),
+    from each commit's own .gitattributes."""
     why = []
     if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
         why.append("changes .lfsconfig, where Git LFS downloads files from")
-    attributes = repo.git("diff", "-U0", "--text", "--end-of-options", base, tip, "--",
-                          ":(glob)**/.gitattributes")
-    if any(line.startswith("+") and not line.startswith("+++")
-           and _WRITTEN_OTHERWISE.search(line[1:]) for line in attributes.splitlines()):
-        why.append("puts files through a filter, an encoding or a conversion (.gitattributes), "
-                   "which write what no diff shows")
+    if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--",
+                ":(glob)**/.gitattributes").strip():
+        names = repo.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options",
+                         tip).encode("utf-8", "surrogateescape")
+        before, after = (repo.attributes(commit, names, _WRITTEN_OTHERWISE) for commit in (base, tip))
+        changed = [name for name in after if after[name] != before.get(name)]
+        if changed:
+            why.append("puts files through a filter, an encoding or a conversion (.gitattributes), "
+                       f"which write what no diff shows: {_shorten(', '.join(changed[:3]), 200)}"
+                       + (f" and {len(changed) - 3} more" if len(changed) > 3 else ""))
     return why
 
 

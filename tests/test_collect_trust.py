@@ -418,3 +418,20 @@ def test_a_branch_deleted_while_recheck_ran_is_put_back(repo, tmp_path, cli, mon
     monkeypatch.setenv("RECHECK_EVIL", "1")
     code, results, err = pipeline.collect("--recheck", "--sandbox", "none")
     assert _tip(pipeline, 2) == tip
+
+
+# -- review round 9 -------------------------------------------------------------------------------
+
+def test_cleanup_keeps_a_branch_of_yours_no_run_recorded_whatever_a_file_says_of_times(pipeline):
+    """Worker 1's bundle never came (no branch at collect time); its file claims it finished
+    in 2100. A branch you make by that name later is yours: cleanup compares commits, not times."""
+    pipeline.edit(1, lambda d, r: (d.update(finished=4102444800), r.update(status="failed", commit=None)))
+    git("branch", "-D", "architect/parallel-1", cwd=pipeline.collector)
+    code, _results, err = pipeline.collect()
+    assert code == 0, err
+    git("checkout", "-q", "-b", "architect/parallel-1", cwd=pipeline.collector)
+    git("commit", "-q", "--allow-empty", "-m", "mine", cwd=pipeline.collector)
+    git("checkout", "-q", "main", cwd=pipeline.collector)
+    code, _out, err = pipeline.cli("cleanup")
+    assert code == 2 and "architect/parallel-1 has commits that no run recorded" in err, err
+    assert git("rev-parse", "--verify", "-q", "architect/parallel-1", cwd=pipeline.collector)

@@ -941,3 +941,116 @@ def test_merge_asks_before_a_branch_changes_how_files_are_written_out(cli, repo,
     cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
     code, _out, err = cli("merge", "1")
     assert code == 2 and "an encoding or a conversion (.gitattributes)" in err, err
+
+
+# -- review round 9 ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("line", [
+    "greet[!\\034]sh working-tree-encoding=ISO-2022-JP",  # Python splits lines at \x1c, git not
+    "greet.sh \\rworking-tree-encoding=UTF-16LE",  # git reads \r as a blank between attributes
+    '"gr\\\\145et.sh" ident',  # a quoted name
+    "greet.sh yours",  # a macro of your own, which stands for a filter
+])
+def test_merge_asks_whatever_the_line_an_attribute_hides_in(cli, repo, tmp_path, line):
+    """git says which attributes a commit gives each file (its own .gitattributes read as git
+    reads them, macros expanded), not a reading of the diff's lines."""
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "attributes").write_text("[attr]yours filter=lfs\n")
+    agent = script(tmp_path, "hide.sh", f"printf '{line}\\n' > .gitattributes\n"
+                   "printf '#!/bin/sh\\necho hi\\n' > greet.sh\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    code, _out, err = cli("merge", "1")
+    assert code == 2 and "an encoding or a conversion (.gitattributes), which write what no " \
+        "diff shows: greet.sh" in err, err
+
+
+@pytest.mark.parametrize("ignored_by", ["agent", "project"])
+def test_a_new_run_keeps_what_you_made_in_a_failed_workers_worktree(cli, repo, tmp_path, ignored_by):
+    """rerun --failed and run reuse a worktree by the rule cleanup keeps: your files made there
+    since its run, ignored ones too, are work (the agent's .gitignore hides them, or yours)."""
+    if ignored_by == "project":
+        (repo / ".gitignore").write_text("*.md\n")
+        git("add", ".gitignore", cwd=repo)
+        git("commit", "-q", "-m", "ignore", cwd=repo)
+    agent = script(tmp_path, "ign.sh", ("printf '*\\n' > .gitignore\n" if ignored_by == "agent" else "")
+                   + "echo 'error: could not finish' >&2\nexit 1\n")
+    code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                          "--progress", "none")
+    assert code == 1, err
+    notes = repo / ".architect-parallel-1" / "NOTES.md"
+    notes.write_text("mine\n")
+    for again in (["rerun", "--failed"], ["run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                          "--workers", "1"]):
+        code, _out, err = cli(*again, "--progress", "none")
+        assert code == 2 and "has uncommitted changes made after its run" in err, err
+        assert notes.read_text() == "mine\n"
+
+
+# The module the checks import, and the check: mod.f() must be 2 (the base's is 1).
+LACKING = {
+    # committed broken, then passing in the worktree only, on an orphan branch
+    "orphan": "printf 'def f():\\n    return 3\\n' > mod.py && git add mod.py && git commit -qm broken\n"
+              "git checkout -q --orphan elsewhere && printf 'def f():\\n    return 2\\n' > mod.py\n",
+    # a gitlink over a plain folder: git commits the commit id, never sub/'s files
+    "gitlink": "mkdir sub && printf 'def g():\\n    return 2\\n' > sub/helper.py\n"
+               "printf 'import sys\\nsys.path.insert(0, \"sub\")\\nfrom helper import g\\n"
+               "def f():\\n    return g()\\n' > mod.py\n"
+               "git update-index --add --cacheinfo 160000,$(git rev-parse HEAD),sub\n"
+               "git commit -qm gitlink\n",
+    # a folder named .git below the top, which git never looks in
+    "dotgit": "mkdir -p lib/.git && printf 'def g():\\n    return 2\\n' > lib/.git/helper.py\n"
+              "printf 'import sys\\nsys.path.insert(0, \"lib/.git\")\\nfrom helper import g\\n"
+              "def f():\\n    return g()\\n' > mod.py\n",
+    # a repository inside
+    "nested": "mkdir sub && cd sub && git init -q && printf 'def g():\\n    return 2\\n' > helper.py\n"
+              "cd .. && printf 'import sys\\nsys.path.insert(0, \"sub\")\\nfrom helper import g\\n"
+              "def f():\\n    return g()\\n' > mod.py\n",
+}
+
+
+@pytest.mark.parametrize("how", sorted(LACKING))
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_checks_never_pass_on_work_its_branch_does_not_hold(cli, repo, tmp_path, how, sandbox):
+    """Work its commit step could not put on its branch, or that git leaves out of any commit
+    without ignoring it, fails the worker: its checks would pass on files the branch lacks."""
+    (repo / "mod.py").write_text("def f():\n    return 1\n")
+    git("add", "mod.py", cwd=repo)
+    git("commit", "-q", "-m", "mod", cwd=repo)
+    agent = script(tmp_path, f"{how}.sh", LACKING[how] + "echo '{\"status\": \"success\"}'\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", "python3 -c 'import mod; assert mod.f() == 2'",
+                                  *boxed(sandbox))
+    (r,) = results
+    assert r["status"] == "failed" and code == 1, (r, err)
+    assert "its work could not be committed" in r["error"] if how == "orphan" else \
+        "its worktree holds files its commit cannot" in r["error"], r["error"]
+    code, _out, err = cli("merge", "best")
+    assert code != 0 and ("no best" in err or "no worker" in err), err
+
+
+@needs_bwrap
+@pytest.mark.parametrize("kind", ["link", "script"])
+def test_the_runners_gits_inside_never_run_a_git_the_agent_replaced(cli, repo, tmp_path, monkeypatch,
+                                                                   kind):
+    """Your git is ~/bin/git (a link to the system's, or a script of yours): inside, the agent
+    replaces its private copy with a script of its own. The runner's commit and every git it
+    runs there still run your git (its check sees no mark of the agent's script)."""
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    real = subprocess.run(["sh", "-c", "command -v git"], capture_output=True, text=True).stdout.strip()
+    if kind == "link":
+        os.symlink(real, home / "bin" / "git")
+    else:
+        (home / "bin" / "git").write_text(f'#!/bin/sh\nexec {real} "$@"\n')
+        (home / "bin" / "git").chmod(0o755)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", f"{home}/bin{os.pathsep}{os.environ['PATH']}")
+    agent = script(tmp_path, "swap.sh",
+                   'rm -f "$HOME/bin/git"\n'
+                   f'printf \'#!/bin/sh\\ntouch /tmp/ran-by-runner\\nexec {real} "$@"\\n\' > "$HOME/bin/git"\n'
+                   'chmod +x "$HOME/bin/git"\necho work > work.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", "test ! -e /tmp/ran-by-runner", *BOXED)
+    (r,) = results
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+    assert git("show", "--name-only", "--format=", r["commit"], cwd=repo).split() == ["work.txt"]

@@ -330,11 +330,13 @@ def test_nested_repository_is_left_out_of_the_commit_and_reported(repo, cli):
     assert (worktree(repo, 1) / "sub" / "inner.txt").exists()
 
 
-def test_a_failed_commit_does_not_skip_the_checks(repo, cli):
+def test_a_failed_commit_fails_the_worker_rather_than_check_what_its_branch_lacks(repo, cli):
     code, results, _ = cli.json("fake:write=a.txt+lockindex", "--workers", "1", "--check", "true")
     r = results[0]
-    assert r["commit"] is None and "index.lock" in r["error"]
-    assert r["checks_passed"] == 1 and r["files_modified"] == ["a.txt"]
+    assert r["status"] == "failed" and code == 1
+    assert r["commit"] is None and "its work could not be committed" in r["error"]
+    assert "index.lock" in r["error"] and r["files_modified"] == ["a.txt"]
+    assert r["checks_passed"] == 0 and r["checks"] == []  # (skipped, as for any failed worker)
 
 
 def test_includes_skip_nested_repos_and_links_leading_outside_and_obey_order(repo, cli, tmp_path):

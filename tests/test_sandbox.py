@@ -906,7 +906,7 @@ git update-ref refs/heads/architect/parallel-1 $broken
     code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
                                    "--workers", "1", *BOXED)
     assert code == 1 and results[0]["status"] == "failed"
-    assert results[0]["error"].startswith("cannot bring its objects in: ")  # index-pack --strict
+    assert "cannot bring its objects in: " in results[0]["error"]  # index-pack --strict
     subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
 
 
