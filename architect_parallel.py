@@ -1131,16 +1131,14 @@ class ParallelRunner:
             raise ParallelError(f"{job.path} is not on {job.branch} but on "
                                 f"{worktree.get('branch') or 'a detached HEAD'}; switch it back "
                                 "first")
-        changed = repo.changed_since_run(job.path, ignored=False)
-        if changed or (changed is None and repo.git("status", "--porcelain", cwd=job.path).strip()):
-            raise ParallelError(f"{job.path} has uncommitted changes made after {name}'s run; "
-                                "commit or discard them first (continue would commit them as "
-                                "the agent's)")
-        tip, when = repo.branch_tips([job.branch]).get(job.branch, ("", 0))
-        finished = _load_last_run(repo).get("finished")
-        moved = repo.branch_moved(job.branch, tip)
-        if moved or (moved is None and tip != previous.commit and _is_number(finished)
-                     and when > finished):
+        unrecorded = repo.unrecorded_changes(job.path)  # (ignored files too: the agent may
+        if unrecorded:                                  # read, change or delete them)
+            raise ParallelError(f"{job.path} {unrecorded}; commit, move or discard them first "
+                                "(continue would take them for the agent's, and its agent could "
+                                "change or delete them)")
+        tip = repo.tip(job.branch)
+        moved = repo.branch_moved(job.branch, tip)  # (by commit, never by time)
+        if moved or (moved is None and tip not in (previous.commit, previous.base_commit)):
             raise ParallelError(f"{job.branch} has commits made after {name}'s run; continue "
                                 "would take them for the agent's (merge or move them first)")
 
@@ -1570,7 +1568,7 @@ class ParallelRunner:
                 # Its gits stop at the check timeout: the agent made what they read.
                 box = self._boxes.get(n)
                 self._finish(repo.wrapped(box.wrap() if box else None, self.config.check_timeout),
-                             job, result, env, copied)
+                             job, result, env, copied, repo.wrapped(None, self.config.check_timeout))
             self._unbox(job, result)
             if agent_ran:
                 self._settle(repo, job, result)
@@ -1805,8 +1803,11 @@ class ParallelRunner:
             self._progress(f"worker {job.worker_id} {state} {detail}".rstrip())
 
     def _finish(self, repo: _Repo, job: _Job, result: WorkerResult, env: Dict[str, str],
-                copied: List[str]) -> None:
+                copied: List[str], outside: _Repo) -> None:
         """After the agent: commit its changes, list the changed files, run the checks.
+        ``repo`` runs its gits where the agent ran (its sandbox), ``outside`` with the
+        runner's own git and settings: what decides whether the checks may run on the
+        worktree (it holds what the commit holds) is asked there.
 
         The copied include files are neither committed nor counted. Each step goes on
         when an earlier one failed; the first error is kept.
@@ -1828,13 +1829,13 @@ class ParallelRunner:
         try:  # before the checks, whose artifacts are not the agent's work
             files, gitlinks, nested = repo.changes(job.path, result.base_commit)
             result.files_modified = [name for name in files if name not in set(copied)]
-            hidden = repo.hidden_from_commit(job.path, gitlinks, nested) \
-                if self.config.commit and self.config.checks and result.status != "failed" else []
-            if hidden:  # (the checks would run on them)
-                _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
-                             f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
-                             + (f" and {len(hidden) - 5} more" if len(hidden) > 5 else "")
-                             + " (a repository inside, a submodule's files, a folder named .git)")
+            if self.config.commit and self.config.checks and result.status != "failed":
+                self._check_held(outside, job, result, gitlinks, nested)
+            changed = _put_back_includes(self.top or outside.top, job.path, copied) \
+                if self.config.checks and copied else []
+            if changed:
+                _fail_worker(result, "the agent changed include files that cannot be put back "
+                             f"as yours before its checks: {_shorten(', '.join(changed[:5]), 300)}")
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
@@ -1862,6 +1863,18 @@ class ParallelRunner:
             result.checks_passed = sum(c["passed"] for c in result.checks)
         except (ParallelError, OSError) as exc:
             note(exc)
+
+    def _check_held(self, repo: _Repo, job: _Job, result: WorkerResult, gitlinks: List[str],
+                    nested: List[str]) -> None:
+        """Fail the worker when its checks would run on what its commit does not hold: files
+        git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
+        files its commit holds as a filter made them)."""
+        hidden = repo.hidden_from_commit(job.path, gitlinks, nested)
+        if hidden:
+            _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
+                         f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
+                         + (f" and {len(hidden) - 5} more" if len(hidden) > 5 else "")
+                         + " (a repository inside, a submodule's files, a folder named .git)")
 
     def _commit(self, repo: _Repo, job: _Job, result: WorkerResult, copied: List[str]) -> None:
         """Commit the agent's work on its branch (unless --no-commit), and give the worktree's
@@ -1915,7 +1928,8 @@ class ParallelRunner:
                        fail: Callable[[str], None]) -> None:
         """The branch must hold what was checked: the commit the runner made of the agent's
         work (a check that moves it fails the worker, and it is put back), descending from
-        the run's base (else a merge would bring, or revert, what no diff shows)."""
+        the run's base (else a merge would bring, or revert, what no diff shows), and sending
+        no file through a filter the base does not send it through."""
         tip = job.tip
         if not tip:
             return
@@ -1933,6 +1947,12 @@ class ParallelRunner:
             if taken:
                 fail(f"its branch takes in {taken} commit(s) that another branch or tag holds: "
                      "a merge would bring (or undo) history no diff of it shows")
+            filtered = repo.attributes_changed(job.base, tip, ("filter",)) \
+                if self.config.checks and self.config.commit else []
+            if filtered:  # (a Git LFS pointer, whose content stayed behind)
+                fail("its .gitattributes send files through a filter the base's do not: "
+                     f"{_shorten(', '.join(filtered[:5]), 300)}; its commit holds what the filter "
+                     "made, not the files its checks ran on")
 
     def _settle_files(self, repo: _Repo, job: _Job, admin: str,
                       fail: Callable[[str], None]) -> None:
@@ -2599,8 +2619,8 @@ def _verdict(r: WorkerResult) -> str:
 
 
 def _inside(top: str, path: str) -> bool:
-    """Whether ``path`` (following symbolic links) is inside the folder ``top``."""
-    real = os.path.realpath(path)
+    """Whether ``path`` is inside the folder ``top``, both as their links lead."""
+    real, top = os.path.realpath(path), os.path.realpath(top)
     return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
 
 
@@ -2625,6 +2645,55 @@ def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
         shutil.copy2(os.path.join(top, name), target, follow_symlinks=False)
         copied.append(name)
     return copied
+
+
+def _put_back_includes(top: str, worktree: str, files: List[str]) -> List[str]:
+    """Put the include files ``files`` copied into ``worktree`` back as they are in the main
+    checkout where the agent changed them (they are never committed: the checks must see
+    yours, as a fresh setup would); through descriptors, no link followed. Returns those it
+    could not put back (larger than _INCLUDE_PUT_BACK, or no longer a file or link)."""
+    failed = []
+    for name in files:
+        source = os.path.join(top, name)
+        try:
+            st = os.lstat(source)
+            if stat.S_ISLNK(st.st_mode):
+                folder, last = _walk_beneath(worktree, name)
+                try:
+                    with contextlib.suppress(OSError):
+                        if os.readlink(last, dir_fd=folder) == os.readlink(source):
+                            continue
+                    os.unlink(last, dir_fd=folder)
+                    os.symlink(os.readlink(source), last, dir_fd=folder)
+                finally:
+                    os.close(folder)
+                continue
+            fd = _open_beneath(worktree, name)
+            if fd is not None:
+                with os.fdopen(fd, "rb") as f, open(source, "rb") as mine:
+                    same = os.fstat(f.fileno()).st_mode == st.st_mode and _same_content(f, mine)
+                if same:
+                    continue
+            if st.st_size > _INCLUDE_PUT_BACK:
+                raise OSError(errno.EFBIG, "too large to put back")
+            with open(source, "rb") as mine:
+                _replace_beneath(worktree, name, mine.read(), stat.S_IMODE(st.st_mode))
+        except OSError:
+            failed.append(name)
+    return failed
+
+
+def _same_content(a: "BinaryIO", b: "BinaryIO") -> bool:
+    """Whether two open files hold the same bytes (read in pieces)."""
+    while True:
+        x, y = a.read(1 << 20), b.read(1 << 20)
+        if x != y:
+            return False
+        if not x:
+            return True
+
+
+_INCLUDE_PUT_BACK = 64 << 20  # the largest include file put back in memory
 
 
 _NON_SPACE = _LazyPattern(r"\S")
@@ -3017,6 +3086,17 @@ class _Repo:
                            f"^{ref}\n".encode() for ref in others)).strip()
         return int(new or 0) - int(own or 0)
 
+    def attributes_changed(self, base: str, tip: str, which: "tuple[str, ...]") -> List[str]:
+        """The files of ``tip`` whose attributes ``which`` differ from those the .gitattributes
+        of ``base`` would give them (see attributes); [] at once when no .gitattributes changed."""
+        if not self.git("diff", "--name-only", "--end-of-options", base, tip, "--",
+                        ":(glob)**/.gitattributes").strip():
+            return []
+        names = self.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options",
+                         tip).encode("utf-8", "surrogateescape")
+        before, after = (self.attributes(commit, names, which) for commit in (base, tip))
+        return [name for name in after if after[name] != before.get(name)]
+
     def attributes(self, commit: str, names: bytes, which: "tuple[str, ...]") -> Dict[str, tuple]:
         """The values of the attributes ``which`` that ``commit``'s .gitattributes (and your
         own attribute files) give each of ``names`` (NUL-separated), by name: what git itself
@@ -3038,6 +3118,55 @@ class _Repo:
         return any(not ref.startswith(f"refs/heads/{BRANCH_PREFIX}") for ref in self.git(
             "for-each-ref", f"--contains={commit}", "--format=%(refname)",
             "refs/heads/", "refs/tags/", "refs/remotes/").split())
+
+    def paths_over(self, commit: str, limit: int) -> bool:
+        """Whether ``commit``'s tree names more than ``limit`` files, counted from its trees
+        (each read once: a tree of a few objects nested a few deep can name billions)."""
+        import subprocess
+        proc = self.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL)
+        counts: Dict[bytes, int] = {}
+
+        def read(sha: bytes) -> List["tuple[bool, bytes]"]:  # its entries: (a tree?, id)
+            proc.stdin.write(sha.hex().encode() + b"\n")
+            proc.stdin.flush()
+            head = proc.stdout.readline().split()
+            if len(head) != 3 or head[1] != b"tree":
+                raise ParallelError(f"cannot read the tree {sha.hex()[:12]}")
+            data = proc.stdout.read(int(head[2]) + 1)
+            entries, i = [], 0
+            while i < len(data) - 1:
+                space, nul = data.index(b" ", i), data.index(b"\0", i)
+                entries.append((data[i:space] == b"40000", data[nul + 1:nul + 21]))
+                i = nul + 21
+            return entries
+
+        try:
+            root = bytes.fromhex(self.git("rev-parse", "--verify", f"{commit}^{{tree}}").strip())
+            stack, pending = [root], {}  # depth first, each tree counted once its subtrees are
+            while stack:
+                sha = stack[-1]
+                if sha in counts:
+                    stack.pop()
+                    continue
+                if sha not in pending:
+                    pending[sha] = read(sha)
+                entries = pending[sha]
+                todo = list(dict.fromkeys(t for is_tree, t in entries if is_tree and t not in counts))
+                if todo:
+                    stack += todo
+                    continue
+                stack.pop()
+                del pending[sha]
+                counts[sha] = min(limit + 1, sum(counts[t] if is_tree else 1 for is_tree, t in entries))
+            return counts[root] > limit
+        except (ValueError, OSError) as exc:  # (a tree that is not one)
+            raise ParallelError(f"cannot read the trees of {commit[:12]}: {exc}") from None
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+            proc.kill()
+            proc.wait()
 
     def branch_exists(self, branch: str) -> bool:
         return self.succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
@@ -3213,14 +3342,23 @@ class _Repo:
     def hidden_from_commit(self, path: str, gitlinks: List[str], nested: List[str]) -> List[str]:
         """The places in the worktree at ``path`` whose files its commit cannot hold although
         git neither commits nor ignores them (checks there would pass on what the branch does
-        not have): ``nested`` repositories inside ('sub/'), the folders of ``gitlinks`` (new
-        submodule commits: only the commit id is committed) holding files, and folders named
-        .git below the top (git never looks in). Ignored folders are not looked in. (See
-        changes for the two lists.)"""
+        not have): ``nested`` repositories inside ('sub/'); the folders of submodules holding
+        files, when their commit is new (``gitlinks``: only the commit id is committed) or
+        when they are not a checkout of one (an uninitialised submodule's folder the agent
+        wrote in); folders named .git below the top (git never looks in). A submodule your
+        setup checked out at the base's commit is trusted as it is. Ignored folders are not
+        looked in. (See changes for the two lists.)"""
         hidden = nested + [name + "/" for name in gitlinks if _holds_entries(path, name)]
         skip = set(hidden) | {name for name in self.git(
             "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
             cwd=path).split("\0") if name.endswith("/")}
+        for entry in filter(None, self.git("ls-files", "-z", "-s", cwd=path).split("\0")):
+            name = entry.partition("\t")[2]
+            if entry.startswith("160000 ") and name + "/" not in skip:
+                skip.add(name + "/")
+                if _lstat_beneath(path, os.path.join(name, ".git")) is None \
+                        and _holds_entries(path, name):
+                    hidden.append(name + "/")
         for folder, _fd, dirs, files in _walk_at(path):
             rel = os.path.relpath(folder, path)
             rel = "" if rel == "." else rel + "/"
@@ -3375,11 +3513,12 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
         popen["pass_fds"] = wrap.fds
     env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {})))
     git = "git"
-    if wrap:  # the runner's git, not one an agent put on PATH in its HOME (see _Box.make)
-        git = wrap.git or _runner_git()
-        home = [h for h in {os.path.expanduser("~"), env.get("HOME")} if h and h != "/"]
+    if wrap:  # the runner's git, not one an agent put on PATH in its HOME (see _Box.make),
+        git = wrap.git or _runner_git()  # and no program its filters name from a place there
+        writable = [h for h in {os.path.expanduser("~"), env.get("HOME"), "/tmp", "/var/tmp", cwd}
+                    if h and h != "/"]
         env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                      if p and not any(_inside(h, p) for h in home))
+                                      if os.path.isabs(p) and not any(_inside(h, p) for h in writable))
     return subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
                             cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
 
@@ -3436,6 +3575,8 @@ def _git_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
     env.update(_git_config_env(env, {k: v for k, v in settings.items() if not k.isupper()}),
                GIT_NO_REPLACE_OBJECTS="1", GIT_GRAFT_FILE=os.devnull, GIT_TERMINAL_PROMPT="0",
+               GIT_OPTIONAL_LOCKS="0",  # (no index written by a diff or status: a worker's is
+                                        # its own user's, which its checks may write)
                **{k: v for k, v in settings.items() if k.isupper()})
     return env
 
@@ -3902,15 +4043,16 @@ def _unlink_beneath(root: str, rel: str) -> None:
         os.close(folder)
 
 
-def _replace_beneath(root: str, rel: str, data: bytes) -> None:
-    """Replace the file ``rel`` under ``root`` (see _walk_beneath) with ``data``, mode 0644."""
+def _replace_beneath(root: str, rel: str, data: bytes, mode: int = 0o644) -> None:
+    """Replace the file ``rel`` under ``root`` (see _walk_beneath) with ``data``, ``mode``."""
     folder, name = _walk_beneath(root, rel)
     tmp = f".{name}.{os.getpid()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o644, dir_fd=folder)
+                     0o600, dir_fd=folder)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            os.fchmod(f.fileno(), mode)
         try:
             os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
         except OSError:  # (a folder there, say): leave no temporary file behind
@@ -4011,6 +4153,27 @@ _OBJECTS_LIMIT = 1 << 30
 # program when the runner's git is in a folder the worker may write (see _Box.make).
 _GIT_HOME = "/run/architect-parallel-git"
 _GIT_PROGRAM = "/run/architect-parallel-bin/git"
+
+
+def _flat_config(repo: _Repo, scope: str, cwd: str) -> bytes:
+    """The git settings of ``scope`` (--global, --local) as git reads them in ``cwd``, as one
+    config file with every include already in place: inside a sandbox an include's path (an
+    absolute one, or ~/ of the private HOME) could name a file the worker writes, which would
+    then set filters, ignore rules or line ends for the runner's commit there."""
+    listing = repo.git("config", scope, "--list", "--includes", "-z", cwd=cwd, check=False) or ""
+    sections: Dict[str, List[str]] = {}
+    for item in filter(None, listing.split("\0")):
+        name, newline, value = item.partition("\n")
+        section, _, rest = name.partition(".")
+        subsection, _, key = rest.rpartition(".")
+        if section in ("include", "includeif") or not key:
+            continue
+        quote = lambda text: text.replace("\\", "\\\\").replace('"', '\\"')
+        head = f'[{section} "{quote(subsection)}"]' if subsection else f"[{section}]"
+        value = quote(value).replace("\n", "\\n").replace("\t", "\\t")
+        sections.setdefault(head, []).append(f'\t{key} = "{value}"' if newline else f"\t{key}")
+    return "".join(f"{head}\n" + "\n".join(lines) + "\n" for head, lines in sections.items()
+                   ).encode("utf-8", "surrogateescape")
 
 
 def _runner_git() -> str:
@@ -4195,8 +4358,9 @@ def _home_startup(path: str) -> bool:
     where what a worker wrote would run in your later sessions (``.bashrc``, ``.profile``,
     ``~/.local/bin`` and ``~/bin`` on PATH, ``.pth`` files in ``~/.local/lib``, the tools'
     settings in ``.config``), or be a credential store. Both as written and as its links
-    lead, and against where HOME's dot entries lead too: with ``~/.bashrc`` a link into
-    ``~/dotfiles``, that folder is a start-up place as well."""
+    lead, and against where HOME's dot entries, and the links in them at any depth, lead too:
+    with ``~/.bashrc`` a link into ``~/dotfiles``, or ``~/.config/fish`` a link into
+    ``~/dotfiles/fish`` (GNU Stow), that folder is a start-up place as well."""
     def within(inner: str, outer: str) -> bool:  # by name, no link followed
         return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
 
@@ -4207,6 +4371,10 @@ def _home_startup(path: str) -> bool:
             for entry in _entries(top):
                 if entry.name.startswith("."):
                     places |= {entry.path, os.path.realpath(entry.path)}
+            linked = _links_below([p for p in places if within(p, top)])
+            if linked is None:  # too many to look at: all of HOME counts
+                places.add(top)
+            places |= set(linked or ())
             for p in paths:
                 if within(top, p):  # it is or holds HOME
                     return True
@@ -4216,6 +4384,37 @@ def _home_startup(path: str) -> bool:
                 if any(within(p, place) or within(place, p) for place in places - {"/"}):
                     return True
     return False
+
+
+def _links_below(folders: List[str], limit: int = 50000) -> Optional[List[str]]:
+    """Where the links in ``folders`` (at any depth, none followed; package caches left out)
+    lead; None when there are more than ``limit`` entries to look at."""
+    key = (tuple(folders), limit)
+    if key in _LINKS_BELOW:
+        return _LINKS_BELOW[key]
+    found: Optional[List[str]] = []
+    count = 0
+    for top in folders:
+        if os.path.basename(top) in (".cache", *_FRESH):
+            continue
+        for folder, fd, dirs, files in _walk_at(top):
+            rel = os.path.relpath(folder, os.path.dirname(top))
+            dirs[:] = [d for d in dirs if os.path.join(rel, d) not in _FRESH]
+            count += len(dirs) + len(files)
+            if count > limit:
+                found = None
+                break
+            for name in files:
+                with contextlib.suppress(OSError):
+                    if stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                        found.append(os.path.realpath(os.path.join(folder, name)))
+        if found is None:
+            break
+    _LINKS_BELOW[key] = found
+    return found
+
+
+_LINKS_BELOW: Dict[tuple, Optional[List[str]]] = {}  # (HOME does not change during a command)
 
 
 def _is_root() -> bool:
@@ -4736,9 +4935,15 @@ class _Box:
                 inner += ["--ro-bind", entry.path, entry.path]
             elif entry.name == "packed-refs":
                 shutil.copy2(entry.path, target)  # its own, whatever the size
+            elif entry.name == "config":  # read-only, its includes in place (see _flat_config)
+                flat = self.path("config")
+                with open(flat, "wb") as f:
+                    f.write(_flat_config(self.repo, "--local", self.worktree))
+                os.chmod(flat, 0o644)
+                open(target, "ab").close()  # (the mount point)
+                inner += ["--ro-bind", flat, entry.path]
             elif entry.is_file(follow_symlinks=False):
-                inner += self._copy_or_bind(entry.path, target, 0 if entry.name == "config"
-                                            else _COPY_LIMIT)  # (config: read-only)
+                inner += self._copy_or_bind(entry.path, target, _COPY_LIMIT)
         for name in ("refs", "logs", "worktrees", _STATE_DIR):
             os.mkdir(os.path.join(git, name), 0o700)
         argv += ["--bind", git, common, *inner,
@@ -5007,18 +5212,15 @@ class _Box:
 
     def _git_home(self) -> str:
         """A HOME of the runner's own for its gits inside: copies of your git settings
-        (~/.gitconfig, ~/.config/git/config, ignore and attributes, and the files
-        core.excludesFile and core.attributesFile name), mounted read-only at _GIT_HOME."""
+        (~/.gitconfig and ~/.config/git/config as one, see _flat_config; ignore and attributes,
+        and the files core.excludesFile and core.attributesFile name), mounted read-only at
+        _GIT_HOME."""
         home = self.path("git-home")
         os.makedirs(os.path.join(home, ".config", "git"), exist_ok=True)
         real = os.path.expanduser("~")
         xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(real, ".config")
-        # your global settings as git reads them: GIT_CONFIG_GLOBAL's file, else both files
-        sources = [os.environ["GIT_CONFIG_GLOBAL"]] if os.environ.get("GIT_CONFIG_GLOBAL") else [
-            os.path.join(xdg, "git", "config"), os.path.join(real, ".gitconfig")]
-        with open(os.path.join(home, ".gitconfig"), "wb") as f:
-            for source in sources:
-                f.write((_read_bytes(source, 1 << 20) or b"") + b"\n")
+        with open(os.path.join(home, ".gitconfig"), "wb") as f:  # (includes in place)
+            f.write(_flat_config(self.repo, "--global", self.worktree))
         copies = [(os.path.join(xdg, "git", name), os.path.join(".config", "git", name))
                   for name in ("ignore", "attributes")]
         self._git_files = {}
@@ -7945,7 +8147,8 @@ def _cmd_collect(args: argparse.Namespace) -> int:
             documents.append((path, {k: data.get(k) for k in ("started", "finished", "spent", "won")}))
             yield path, data
 
-    results = _collected_results(repo, read(), workers, plan, config)
+    sources: Dict[int, str] = {}  # worker id: the file its result came from
+    results = _collected_results(repo, read(), workers, plan, config, sources)
     if not documents:
         raise ParallelError(f"no results file of this plan ({plan['fingerprint']}) among "
                             f"{len(args.files)} file(s): give collect the same task, models "
@@ -7957,19 +8160,23 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     if missing and not args.quiet:
         _print_err(f"warning: no results for worker(s) {_shorten(', '.join(map(str, missing)), 200)} "
                    f"of {total}")
-    times = [(d.get("started"), d.get("finished"), d.get("spent")) for _, d in documents]
-    times = [(t[0] if _plausible_time(t[0]) else None, t[1] if _plausible_time(t[1]) else None,
-              t[2] if _finite(t[2]) and 0 <= t[2] < 1e9 else None) for t in times]
+    # A file speaks for its own workers only, of the run too: its times count where a result
+    # of its own was kept; a win only for one of them, in a race (--stop-on-pass); the spend is
+    # what the kept results cost.
+    speaking = [d for path, d in documents if path in sources.values()]
+    times = [(d.get("started"), d.get("finished")) for d in speaking]
+    times = [(t[0] if _plausible_time(t[0]) else None, t[1] if _plausible_time(t[1]) else None)
+             for t in times]
     ids = {r.worker_id for r in results if _verified(r)}
-    wins = [d["won"] for _, d in documents if isinstance(d.get("won"), dict)
-            and d["won"].get("worker") in ids and _finite(d["won"].get("after"))
-            and 0 <= d["won"]["after"] <= 1e7]
-    spends = [t[2] for t in times if _finite(t[2]) and t[2] >= 0]
+    wins = [d["won"] for path, d in documents if config.stop_on_pass and isinstance(d.get("won"), dict)
+            and d["won"].get("worker") in ids and sources.get(d["won"]["worker"]) == path
+            and _finite(d["won"].get("after")) and 0 <= d["won"]["after"] <= 1e7]
+    costs = [r.cost for r in results if r.cost_known]
     info = dict(plan, only_workers=None, collected=True,
                 checks_run_by="collect" if args.recheck else "workers",
                 started=min((t[0] for t in times if _finite(t[0])), default=None),
                 finished=max((t[1] for t in times if _finite(t[1])), default=None),
-                spent=round(sum(spends), 6) if spends else None,  # each machine's race: the first win
+                spent=round(sum(costs), 6) if costs else None,  # each machine's race: the first win
                 won={"worker": min(wins, key=lambda w: w["after"])["worker"],
                      "after": min(w["after"] for w in wins)} if wins else None,
                 # what merge compares the git config with is this repository's own
@@ -8075,10 +8282,12 @@ def _read_results_file(path: str, fingerprint: str) -> dict:
 
 
 def _collected_results(repo: _Repo, documents: "Iterable[tuple[str, dict]]", workers: List[dict],
-                       plan: dict, config: ParallelConfig) -> List[WorkerResult]:
+                       plan: dict, config: ParallelConfig,
+                       sources: Optional[Dict[int, str]] = None) -> List[WorkerResult]:
     """The results of ``documents`` that hold up, one per worker; each one that does not
     is reported (file, worker, why) and left out. A worker claimed twice is left out
-    altogether: which claim is true cannot be known here."""
+    altogether: which claim is true cannot be known here. ``sources``, when given, gets the
+    file each kept result came from."""
     found: Dict[int, "List[tuple[str, WorkerResult]]"] = {}
     jobs = {w["worker"]: w for w in workers}
     for path, data in documents:
@@ -8109,7 +8318,10 @@ def _collected_results(repo: _Repo, documents: "Iterable[tuple[str, dict]]", wor
             _print_err(f"warning: worker {worker} has results in {len(claims)} places "
                        f"({_shorten(', '.join(p for p, _ in claims), 200)}); all left out")
             continue
-        results.append(_verify_commit(repo, claims[0][1], plan["base_commit"]))
+        results.append(_verify_commit(repo.wrapped(None, _WORKTREE_GIT_TIMEOUT), claims[0][1],
+                                      plan["base_commit"]))
+        if sources is not None:
+            sources[worker] = claims[0][0]
     return results
 
 
@@ -8164,6 +8376,11 @@ _TIMELINE_STATES = ("queued", "creating", "setup", "running", "checking", *STATU
 _FULL_ID = _LazyPattern("[0-9a-f]{40}([0-9a-f]{24})?")
 
 
+# The most files a collected commit may hold (what git does with one grows with it, and a
+# worker job's bundle of a few KB can name billions).
+_COLLECTED_PATHS = 2_000_000
+
+
 def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult:
     """``result``, whose work must be the commit its branch holds here: when the worker
     claims success and changed files, its branch's tip must be the commit it names, and
@@ -8193,6 +8410,8 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
                    "the other branches may not be)")
         elif repo.taken_in(result.branch, base, tip):
             why = "its branch takes in commits that another branch or tag holds"
+        elif repo.paths_over(tip, _COLLECTED_PATHS):  # (a tree of a few objects can name
+            why = f"its commit holds more than {_COLLECTED_PATHS:,} files"  # billions of paths)
         elif written := _written_otherwise(repo, base, tip):
             why = "its branch " + "; and ".join(written)
         else:
@@ -8514,7 +8733,13 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         branches = _verified_branches(repo)
     else:
         branch, _base, recorded = _worker_branch(repo, args.worker)
-        if recorded and not _verified(recorded):
+        if recorded is None:  # (an earlier run's branch, or one made since by anyone)
+            if not args.force:
+                raise ParallelError(f"the last run has no result for worker {args.worker}: nothing "
+                                    f"checked {branch}; look at it ('{_prog()} diff {args.worker}'), "
+                                    "then merge with --force")
+            _print_err(f"warning: merging {branch}, which the last run has no result for (--force)")
+        elif not _verified(recorded):
             if not args.force:
                 raise ParallelError(f"worker {recorded.worker_id} did not succeed in the last run "
                                     f"({_verdict(recorded)}): merging it brings that work into "
@@ -8610,16 +8835,11 @@ def _written_otherwise(repo: _Repo, base: str, tip: str) -> List[str]:
     why = []
     if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
         why.append("changes .lfsconfig, where Git LFS downloads files from")
-    if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--",
-                ":(glob)**/.gitattributes").strip():
-        names = repo.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options",
-                         tip).encode("utf-8", "surrogateescape")
-        before, after = (repo.attributes(commit, names, _WRITTEN_OTHERWISE) for commit in (base, tip))
-        changed = [name for name in after if after[name] != before.get(name)]
-        if changed:
-            why.append("puts files through a filter, an encoding or a conversion (.gitattributes), "
-                       f"which write what no diff shows: {_shorten(', '.join(changed[:3]), 200)}"
-                       + (f" and {len(changed) - 3} more" if len(changed) > 3 else ""))
+    changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE)
+    if changed:
+        why.append("puts files through a filter, an encoding or a conversion (.gitattributes), "
+                   f"which write what no diff shows: {_shorten(', '.join(changed[:3]), 200)}"
+                   + (f" and {len(changed) - 3} more" if len(changed) > 3 else ""))
     return why
 
 

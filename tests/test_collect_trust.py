@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -435,3 +436,38 @@ def test_cleanup_keeps_a_branch_of_yours_no_run_recorded_whatever_a_file_says_of
     code, _out, err = pipeline.cli("cleanup")
     assert code == 2 and "architect/parallel-1 has commits that no run recorded" in err, err
     assert git("rev-parse", "--verify", "-q", "architect/parallel-1", cwd=pipeline.collector)
+
+
+def test_a_file_speaks_for_its_own_workers_of_the_run_too(pipeline):
+    """Worker 2's file claims a race worker 1 won and a spend of 987654: neither is worker
+    2's to say (its times are its own job's, shown as claimed)."""
+    pipeline.edit(2, lambda d, r: d.update(won={"worker": 1, "after": 0.001}, spent=987654,
+                                           started=0, finished=4102444800))
+    code, results, err = pipeline.collect()
+    assert code == 0 and "stop-on-pass" not in err, err
+    saved = json.loads((pipeline.collector / ".git" / "architect-parallel" / "last-run.json").read_text())
+    assert saved["won"] is None and saved["spent"] == round(sum(r["cost"] for r in results), 6)
+
+
+def test_a_commit_naming_millions_of_files_in_a_few_objects_is_not_verified(pipeline, tmp_path):
+    """A bundle of a few KB whose tree names 10,000,000 files (each tree read once: collect
+    counts them without listing them, and never diffs such a commit)."""
+    job2 = tmp_path / "job2"
+
+    def make(args, data=None):
+        proc = subprocess.run(["git", *args], cwd=job2, input=data, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    blob = make(["hash-object", "-w", "--stdin"], "x")
+    t1 = make(["mktree"], "".join(f"100644 blob {blob}\tf{i}\n" for i in range(1000)))
+    t2 = make(["mktree"], "".join(f"040000 tree {t1}\td{i}\n" for i in range(1000)))
+    t3 = make(["mktree"], "".join(f"040000 tree {t2}\te{i}\n" for i in range(10)))
+    tip = _tip(pipeline, 2)
+    top = make(["ls-tree", tip]) + f"\n040000 tree {t3}\tbomb\n"
+    commit = make(["commit-tree", make(["mktree"], top), "-p", tip, "-m", "bomb"])
+    make(["update-ref", "refs/heads/architect/parallel-2", commit])
+    pipeline.fetch(2)
+    pipeline.edit(2, lambda d, r: r.update(commit=commit))
+    code, results, err = pipeline.collect()
+    assert results[1]["status"] == "failed" and "more than 2,000,000 files" in results[1]["error"], err

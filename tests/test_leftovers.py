@@ -1054,3 +1054,115 @@ def test_the_runners_gits_inside_never_run_a_git_the_agent_replaced(cli, repo, t
     (r,) = results
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
     assert git("show", "--name-only", "--format=", r["commit"], cwd=repo).split() == ["work.txt"]
+
+
+@needs_bwrap
+@pytest.mark.parametrize("planted", ["ignore", "filter"])
+def test_the_runners_commit_reads_no_setting_the_agent_wrote_through_an_include(
+        cli, repo, tmp_path, monkeypatch, planted):
+    """Your ~/.gitconfig includes ~/.gitconfig.local by its absolute path: inside, that is the
+    agent's private HOME. Its ignore rule or clean filter there must not make the runner's
+    commit differ from the files the checks run on."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".gitconfig").write_text(f"[include]\n\tpath = {home}/.gitconfig.local\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    plant = ("printf '[core]\\n\\texcludesFile = %s/.hideme\\n' \"$HOME\" > \"$HOME/.gitconfig.local\"\n"
+             "echo helper.py > \"$HOME/.hideme\"\n" if planted == "ignore" else
+             "printf '[filter \"evil\"]\\n\\tclean = sed s/GOOD/EVIL/\\n' > \"$HOME/.gitconfig.local\"\n"
+             "echo 'helper.py filter=evil' > .gitattributes\n")
+    agent = script(tmp_path, "include.sh", plant + "echo 'import helper' > app.py\n"
+                   "echo 'assert \"GOOD\"' > helper.py\necho '{\"status\": \"success\"}'\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", "python3 app.py", *BOXED)
+    (r,) = results
+    held = git("show", f"{r['commit']}:helper.py", cwd=repo) if r["commit"] else ""
+    assert r["status"] == "failed" or held == 'assert "GOOD"', (r, held, err)
+
+
+def _one_worker(cli, tmp_path, body, check, sandbox, *extra):
+    """Run one worker whose agent runs the shell ``body`` and reports success, with ``check``;
+    return its result and the run's stderr."""
+    agent = script(tmp_path, "one.sh", body + "echo '{\"status\": \"success\"}'\n")
+    _code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                   "1", "--check", check, *extra, *boxed(sandbox))
+    (r,) = results
+    return r, err
+
+
+def _with_submodule(repo, tmp_path):
+    """Give ``repo`` a submodule 'sub' (a repository of one commit beside it)."""
+    sub = tmp_path / "subrepo"
+    sub.mkdir()
+    (sub / "lib.py").write_text("VALUE = 1\n")
+    git("init", "-q", "-b", "main", cwd=sub)
+    git("add", "-A", cwd=sub)
+    git("commit", "-q", "-m", "sub", cwd=sub)
+    git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub), "sub", cwd=repo)
+    git("commit", "-q", "-m", "submodule", cwd=repo)
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_files_in_an_uninitialised_submodules_folder_fail_the_checks_they_feed(cli, repo, tmp_path,
+                                                                             sandbox):
+    _with_submodule(repo, tmp_path)
+    r, err = _one_worker(cli, tmp_path, "printf 'VALUE = 2\\n' > sub/lib.py\n",
+                         "grep -q 2 sub/lib.py", sandbox)
+    assert r["status"] == "failed" and "sub/" in r["error"], (r, err)
+
+
+def test_a_submodule_your_setup_checks_out_is_trusted(cli, repo, tmp_path):
+    _with_submodule(repo, tmp_path)
+    code, results, err = cli.json(
+        "run", "fake:write=a.txt", "--workers", "1",
+        "--setup", "git -c protocol.file.allow=always submodule -q update --init",
+        "--check", "grep -q 1 sub/lib.py")
+    (r,) = results
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_a_filter_of_yours_the_agent_sends_its_files_through_fails_the_checks_it_would_pass(
+        cli, repo, tmp_path, monkeypatch, sandbox):
+    """Your own clean filter (Git LFS is one) on a file the agent chose: the commit holds what
+    the filter made, the checks would run on the file."""
+    config = tmp_path / "gitconfig"
+    config.write_text("[filter \"mine\"]\n\tclean = sed s/GOOD/EVIL/\n\tsmudge = cat\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    config.chmod(0o644)
+    r, err = _one_worker(cli, tmp_path, "echo 'helper.txt filter=mine' > .gitattributes\n"
+                         "echo GOOD > helper.txt\n", "grep -q GOOD helper.txt", sandbox)
+    assert r["status"] == "failed" and "send files through a filter" in r["error"], (r, err)
+
+
+def test_a_start_up_file_linked_from_deep_in_a_dot_folder_makes_its_target_one(repo, tmp_path,
+                                                                               monkeypatch):
+    """GNU Stow: ~/.config/fish a link into ~/dotfiles/fish/.config/fish. That folder, and
+    the one holding it, are start-up places, not folders to let a worker write."""
+    home = tmp_path / "home"
+    (home / "dotfiles" / "fish" / ".config" / "fish").mkdir(parents=True)
+    (home / "dotfiles" / "fish" / ".config" / "fish" / "config.fish").write_text("# mine\n")
+    (home / ".config").mkdir()
+    (home / ".config" / "fish").symlink_to("../dotfiles/fish/.config/fish")
+    (home / "data").mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for path in (home / "dotfiles" / "fish", home / "dotfiles" / "fish" / ".config" / "fish"):
+        assert ap._home_startup(str(path)), path
+        assert not ap._Sandbox.allowable(str(path), str(repo)), path
+    assert not ap._home_startup(str(home / "data"))
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_checks_see_your_include_files_not_the_agents_edits_of_them(cli, repo, tmp_path, sandbox):
+    """An include file is never committed: a fresh setup copies yours, so the checks do too."""
+    (repo / "local_cfg.py").write_text("VALUE = 1\n")
+    (repo / "tool.sh").write_text("#!/bin/sh\necho mine\n")
+    (repo / "tool.sh").chmod(0o755)
+    r, err = _one_worker(cli, tmp_path, "echo 'VALUE = 2' > local_cfg.py\necho 'exit 1' > tool.sh\n",
+                         "grep -q 'VALUE = 1' local_cfg.py && ./tool.sh", sandbox,
+                         "--include", "local_cfg.py", "--include", "tool.sh")
+    assert r["checks_passed"] == 1 and r["status"] == "success", (r, err)
+    worktree = repo / ".architect-parallel-1"
+    assert (worktree / "local_cfg.py").read_text() == "VALUE = 1\n"
+    assert os.access(worktree / "tool.sh", os.X_OK)
