@@ -317,7 +317,7 @@ class _Job:
     """One planned worker run. (Internal records are plain classes: each @dataclass
     costs start-up time.)"""
 
-    __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip")
+    __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
@@ -326,6 +326,9 @@ class _Job:
         # nothing after that (a check runs the agent's code) may move it (see _settle_branch)
         self.base: Optional[str] = None
         self.tip: Optional[str] = None
+        # the submodule folders that held files when its agent started, by a digest of them
+        # (see _Repo.submodule_folders): the only ones its checks may trust as they are
+        self.submodules: Dict[str, str] = {}
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -1555,6 +1558,7 @@ class ParallelRunner:
                     log.write(f"worker {n} in {job.path}: {follow_up.stem}\n".encode())
                 self._box(repo, job, command, env, result, follow_up.session)
             agent_ran = True
+            job.submodules = repo.submodule_folders(job.path)
             self._run_agent(repo, job, command, argv, env, result, logs,
                             follow_up.stem if follow_up else None)
         except ParallelError as exc:
@@ -1869,7 +1873,7 @@ class ParallelRunner:
         """Fail the worker when its checks would run on what its commit does not hold: files
         git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
         files its commit holds as a filter made them)."""
-        hidden = repo.hidden_from_commit(job.path, gitlinks, nested)
+        hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules)
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
                          f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
@@ -3135,9 +3139,9 @@ class _Repo:
                 raise ParallelError(f"cannot read the tree {sha.hex()[:12]}")
             data = proc.stdout.read(int(head[2]) + 1)
             entries, i = [], 0
-            while i < len(data) - 1:
+            while i < len(data) - 1:  # (a mode as git reads it: octal, '040000' a tree too)
                 space, nul = data.index(b" ", i), data.index(b"\0", i)
-                entries.append((data[i:space] == b"40000", data[nul + 1:nul + 21]))
+                entries.append((stat.S_ISDIR(int(data[i:space], 8)), data[nul + 1:nul + 21]))
                 i = nul + 21
             return entries
 
@@ -3339,25 +3343,24 @@ class _Repo:
                          "worktree cannot be committed; it stays in the worktree only")
         return sha, None
 
-    def hidden_from_commit(self, path: str, gitlinks: List[str], nested: List[str]) -> List[str]:
+    def hidden_from_commit(self, path: str, gitlinks: List[str], nested: List[str],
+                           trusted: Dict[str, str]) -> List[str]:
         """The places in the worktree at ``path`` whose files its commit cannot hold although
         git neither commits nor ignores them (checks there would pass on what the branch does
         not have): ``nested`` repositories inside ('sub/'); the folders of submodules holding
         files, when their commit is new (``gitlinks``: only the commit id is committed) or
-        when they are not a checkout of one (an uninitialised submodule's folder the agent
-        wrote in); folders named .git below the top (git never looks in). A submodule your
-        setup checked out at the base's commit is trusted as it is. Ignored folders are not
-        looked in. (See changes for the two lists.)"""
+        they are not exactly as they were when the agent started (``trusted``, see
+        submodule_folders: what your setup checked out); folders named .git below the top
+        (git never looks in). Ignored folders are not looked in. (See changes for the lists.)"""
         hidden = nested + [name + "/" for name in gitlinks if _holds_entries(path, name)]
         skip = set(hidden) | {name for name in self.git(
             "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
             cwd=path).split("\0") if name.endswith("/")}
-        for entry in filter(None, self.git("ls-files", "-z", "-s", cwd=path).split("\0")):
-            name = entry.partition("\t")[2]
-            if entry.startswith("160000 ") and name + "/" not in skip:
+        now = self.submodule_folders(path)
+        for name, digest in now.items():
+            if name + "/" not in skip:
                 skip.add(name + "/")
-                if _lstat_beneath(path, os.path.join(name, ".git")) is None \
-                        and _holds_entries(path, name):
+                if trusted.get(name) != digest:
                     hidden.append(name + "/")
         for folder, _fd, dirs, files in _walk_at(path):
             rel = os.path.relpath(folder, path)
@@ -3366,6 +3369,17 @@ class _Repo:
                 hidden.append(rel + ".git")
             dirs[:] = [name for name in dirs if rel + name + "/" not in skip and name != ".git"]
         return hidden
+
+    def submodule_folders(self, path: str) -> Dict[str, str]:
+        """The folders of the submodules of the worktree at ``path`` that hold files, with a
+        digest of every entry in them (times of change and inodes too: a file rewritten with
+        its old size and time is another)."""
+        found = {}
+        for entry in filter(None, self.git("ls-files", "-z", "-s", cwd=path).split("\0")):
+            name = entry.partition("\t")[2]
+            if entry.startswith("160000 ") and _holds_entries(path, name):
+                found[name] = _tree_digest(path, [name], exact=True)
+        return found
 
     def as_committed(self, path: str) -> None:
         """Give the files of the worktree at ``path`` whose line ends git changed when it
@@ -4045,11 +4059,12 @@ def _unlink_beneath(root: str, rel: str) -> None:
 
 def _replace_beneath(root: str, rel: str, data: bytes, mode: int = 0o644) -> None:
     """Replace the file ``rel`` under ``root`` (see _walk_beneath) with ``data``, ``mode``."""
+    import secrets
     folder, name = _walk_beneath(root, rel)
-    tmp = f".{name}.{os.getpid()}.tmp"
+    tmp = f".{name}.{secrets.token_hex(8)}.tmp"  # (a new file: never one planted there, a FIFO)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600, dir_fd=folder)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_NONBLOCK
+                     | os.O_CLOEXEC, 0o600, dir_fd=folder)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             os.fchmod(f.fileno(), mode)
@@ -4121,9 +4136,10 @@ def _remove_specials(top: str, links: bool) -> List[str]:
     return found
 
 
-def _tree_digest(root: str, folders: List[str], limit: int = 200000) -> str:
-    """A digest of every entry (name, kind, size, modification time) in ``folders`` (relative
-    to ``root``, reached without following a link), of the first ``limit`` entries."""
+def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool = False) -> str:
+    """A digest of every entry (name, kind, size, modification time; with ``exact``, its
+    inode and time of change too, which no process can set) in ``folders`` (relative to
+    ``root``, reached without following a link), of the first ``limit`` entries."""
     import hashlib
     digest, count = hashlib.sha256(), 0
     for rel in folders:
@@ -4138,6 +4154,8 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000) -> str:
                     digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0"
                                   f"{entry.st_mode} {entry.st_size} {entry.st_mtime_ns}\0"
                                   .encode("utf-8", "surrogateescape"))
+                    if exact:
+                        digest.update(f"{entry.st_ino} {entry.st_ctime_ns}\0".encode())
                 count += 1
                 if count >= limit:  # too many to look at: never taken as unchanged
                     return f"more than {limit} entries {time.time_ns()}"
@@ -4155,11 +4173,14 @@ _GIT_HOME = "/run/architect-parallel-git"
 _GIT_PROGRAM = "/run/architect-parallel-bin/git"
 
 
-def _flat_config(repo: _Repo, scope: str, cwd: str) -> bytes:
+def _flat_config(repo: _Repo, scope: str, cwd: str,
+                 place: Optional[Callable[[str], str]] = None) -> bytes:
     """The git settings of ``scope`` (--global, --local) as git reads them in ``cwd``, as one
     config file with every include already in place: inside a sandbox an include's path (an
     absolute one, or ~/ of the private HOME) could name a file the worker writes, which would
-    then set filters, ignore rules or line ends for the runner's commit there."""
+    then set filters, ignore rules or line ends for the runner's commit there. ``place``, when
+    given, gives each file or program the commit's settings name (ignore and attribute files,
+    filter programs) the path to use instead."""
     listing = repo.git("config", scope, "--list", "--includes", "-z", cwd=cwd, check=False) or ""
     sections: Dict[str, List[str]] = {}
     for item in filter(None, listing.split("\0")):
@@ -4168,6 +4189,9 @@ def _flat_config(repo: _Repo, scope: str, cwd: str) -> bytes:
         subsection, _, key = rest.rpartition(".")
         if section in ("include", "includeif") or not key:
             continue
+        if place and (name in ("core.excludesfile", "core.attributesfile") or (
+                section == "filter" and key in ("clean", "smudge", "process"))):
+            value = " ".join(place(word) for word in value.split(" "))
         quote = lambda text: text.replace("\\", "\\\\").replace('"', '\\"')
         head = f'[{section} "{quote(subsection)}"]' if subsection else f"[{section}]"
         value = quote(value).replace("\n", "\\n").replace("\t", "\\t")
@@ -4371,10 +4395,13 @@ def _home_startup(path: str) -> bool:
             for entry in _entries(top):
                 if entry.name.startswith("."):
                     places |= {entry.path, os.path.realpath(entry.path)}
-            linked = _links_below([p for p in places if within(p, top)])
-            if linked is None:  # too many to look at: all of HOME counts
+            scanned = _links_below([p for p in places if within(p, top)])
+            if scanned is None:  # too many to look at: all of HOME counts
                 places.add(top)
-            places |= set(linked or ())
+            else:  # (a hard link to a start-up file, in the folder or file asked about)
+                places |= set(scanned[0])
+                if scanned[1] and _hard_links_to(path, scanned[1]):
+                    return True
             for p in paths:
                 if within(top, p):  # it is or holds HOME
                     return True
@@ -4386,35 +4413,63 @@ def _home_startup(path: str) -> bool:
     return False
 
 
-def _links_below(folders: List[str], limit: int = 50000) -> Optional[List[str]]:
+def _links_below(folders: List[str], limit: int = 50000) -> "Optional[tuple[List[str], set]]":
     """Where the links in ``folders`` (at any depth, none followed; package caches left out)
-    lead; None when there are more than ``limit`` entries to look at."""
+    lead, and the (device, inode) of their files that have other hard links (and of
+    ``folders`` that are such files); None when there are more than ``limit`` entries."""
     key = (tuple(folders), limit)
     if key in _LINKS_BELOW:
         return _LINKS_BELOW[key]
-    found: Optional[List[str]] = []
+    found: List[str] = []
+    inodes: set = set()
     count = 0
+
+    def look(fd: Optional[int], path: str, name: str) -> None:
+        with contextlib.suppress(OSError):
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False) if fd is not None else os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                found.append(os.path.realpath(path))
+            elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                inodes.add((st.st_dev, st.st_ino))
+
     for top in folders:
         if os.path.basename(top) in (".cache", *_FRESH):
             continue
+        look(None, top, top)
         for folder, fd, dirs, files in _walk_at(top):
             rel = os.path.relpath(folder, os.path.dirname(top))
             dirs[:] = [d for d in dirs if os.path.join(rel, d) not in _FRESH]
             count += len(dirs) + len(files)
             if count > limit:
-                found = None
-                break
+                _LINKS_BELOW[key] = None
+                return None
             for name in files:
-                with contextlib.suppress(OSError):
-                    if stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
-                        found.append(os.path.realpath(os.path.join(folder, name)))
-        if found is None:
-            break
-    _LINKS_BELOW[key] = found
-    return found
+                look(fd, os.path.join(folder, name), name)
+    _LINKS_BELOW[key] = (found, inodes)
+    return found, inodes
 
 
-_LINKS_BELOW: Dict[tuple, Optional[List[str]]] = {}  # (HOME does not change during a command)
+def _hard_links_to(path: str, inodes: set, limit: int = 200000) -> bool:
+    """Whether ``path``, or a file under it, is a hard link to one of ``inodes`` (or there are
+    more than ``limit`` entries to look at)."""
+    with contextlib.suppress(OSError):
+        st = os.lstat(path)
+        if stat.S_ISREG(st.st_mode):
+            return (st.st_dev, st.st_ino) in inodes
+    count = 0
+    for _folder, fd, dirs, files in _walk_at(path):
+        count += len(dirs) + len(files)
+        if count > limit:
+            return True
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+                if st.st_nlink > 1 and (st.st_dev, st.st_ino) in inodes:
+                    return True
+    return False
+
+
+_LINKS_BELOW: Dict[tuple, "Optional[tuple[List[str], set]]"] = {}  # (HOME is as it was)
 
 
 def _is_root() -> bool:
@@ -4571,7 +4626,8 @@ class _Sandbox:
                                   "folders (/tmp); allow a folder inside it instead")
             if _home_startup(real):
                 raise ConfigError(f"--sandbox-allow {path}: it is or holds HOME, one of its dot "
-                                  "files or folders, or ~/bin, where what a worker writes would "
+                                  "files or folders (or where their links lead, a hard link to "
+                                  "one), or ~/bin, where what a worker writes would "
                                   "run in your later sessions (start-up files, tools on PATH, "
                                   "tool settings); allow a folder of your own elsewhere")
             if any(_inside(real, k) or _inside(os.path.realpath(k), real) for k in kept):
@@ -4776,6 +4832,7 @@ class _Box:
              task_file: Optional[str], session: Optional[str]) -> None:
         """Make its private folders and HOME, and the command line (see _Sandbox.box)."""
         self.admin = self.repo.admin_folder(self.worktree)
+        self.allowed = list(allowed)
         for name in ("tmp", "var-tmp", "objects", "refs", "logs"):
             os.mkdir(self.path(name), 0o700)
         self._give_refs()
@@ -4805,7 +4862,6 @@ class _Box:
         argv += ["--bind", self.path("tmp"), "/tmp", "--bind", self.path("var-tmp"), "/var/tmp"]
         argv += self._home(home, env, session)
         argv += self._repository(task_file)
-        self.allowed = list(allowed)
         for path in allowed:
             argv += ["--bind", path, path]
         # The agent's own program, where the private /tmp hides it: its folder (a wrapper
@@ -4938,7 +4994,7 @@ class _Box:
             elif entry.name == "config":  # read-only, its includes in place (see _flat_config)
                 flat = self.path("config")
                 with open(flat, "wb") as f:
-                    f.write(_flat_config(self.repo, "--local", self.worktree))
+                    f.write(_flat_config(self.repo, "--local", self.worktree, self._outside))
                 os.chmod(flat, 0o644)
                 open(target, "ab").close()  # (the mount point)
                 inner += ["--ro-bind", flat, entry.path]
@@ -5220,7 +5276,7 @@ class _Box:
         real = os.path.expanduser("~")
         xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(real, ".config")
         with open(os.path.join(home, ".gitconfig"), "wb") as f:  # (includes in place)
-            f.write(_flat_config(self.repo, "--global", self.worktree))
+            f.write(_flat_config(self.repo, "--global", self.worktree, self._outside))
         copies = [(os.path.join(xdg, "git", name), os.path.join(".config", "git", name))
                   for name in ("ignore", "attributes")]
         self._git_files = {}
@@ -5240,6 +5296,25 @@ class _Box:
             for name in files:
                 os.chmod(os.path.join(folder, name), 0o644)
         return home
+
+    def _outside(self, word: str) -> str:
+        """``word`` of a setting of the runner's commit inside (see _flat_config): when it names
+        a file in a place the worker writes (HOME, a temporary folder, the repository's folder:
+        a private copy there), the path of a copy in its read-only git HOME."""
+        import tempfile
+        path = os.path.expanduser(word) if word.startswith("~/") else word
+        writable = [os.path.expanduser("~"), _account_home(), "/tmp", "/var/tmp",
+                    tempfile.gettempdir(), self.repo.top, *self.allowed]
+        if not os.path.isabs(path) or not os.path.isfile(path) or not any(
+                _inside(p, path) for p in writable if p and p != "/"):
+            return word
+        files = os.path.join(self.path("git-home"), "files")
+        os.makedirs(files, exist_ok=True)
+        name = f"{len(os.listdir(files))}-{os.path.basename(path)}"
+        shutil.copyfile(path, os.path.join(files, name))
+        os.chmod(os.path.join(files, name), 0o755 if os.access(path, os.X_OK) else 0o644)
+        os.chmod(files, 0o755)
+        return f"{_GIT_HOME}/files/{name}"
 
     # -- ending it -----------------------------------------------------------
 
@@ -8182,14 +8257,12 @@ def _cmd_collect(args: argparse.Namespace) -> int:
                 # what merge compares the git config with is this repository's own
                 git_config=_digest(repo.settings()))
     results = _rank(results)
-    # Where collect left each branch is where cleanup and merge hold it (a commit of yours
-    # on it later is yours, whatever a results file says of times).
-    for w in workers:
-        tip = repo.tip(w['branch'])
-        if tip:
-            repo.record_branch(w["branch"], tip)
-        else:
-            repo.forget_branches([w["branch"]])
+    # The verified commit of each kept result is where cleanup and merge hold its branch (a
+    # commit of yours on it later is yours); a branch of no kept result keeps its record.
+    for r in results:
+        if r.commit is not None and repo.tip(r.branch) == r.commit:
+            repo.record_branch(r.branch, r.commit)
+    repo.forget_branches([w["branch"] for w in workers if not repo.tip(w["branch"])])
     _save_last_run(repo, info, results)  # so that diff best and merge best work here
     code = _report(args, results, info, repo.top, total=total, local=False)
     checks = _checks_note(results, info)
@@ -8318,8 +8391,13 @@ def _collected_results(repo: _Repo, documents: "Iterable[tuple[str, dict]]", wor
             _print_err(f"warning: worker {worker} has results in {len(claims)} places "
                        f"({_shorten(', '.join(p for p, _ in claims), 200)}); all left out")
             continue
-        results.append(_verify_commit(repo.wrapped(None, _WORKTREE_GIT_TIMEOUT), claims[0][1],
-                                      plan["base_commit"]))
+        try:
+            results.append(_verify_commit(repo.wrapped(None, _WORKTREE_GIT_TIMEOUT), claims[0][1],
+                                          plan["base_commit"]))
+        except ParallelError as exc:  # (git refused its objects, or took too long: that
+            results.append(dataclasses.replace(  # worker fails, never the others)
+                claims[0][1], status="failed", commit=None,
+                error=f"collect could not verify its work: {_shorten(str(exc), 300)}"))
         if sources is not None:
             sources[worker] = claims[0][0]
     return results

@@ -449,25 +449,73 @@ def test_a_file_speaks_for_its_own_workers_of_the_run_too(pipeline):
     assert saved["won"] is None and saved["spent"] == round(sum(r["cost"] for r in results), 6)
 
 
-def test_a_commit_naming_millions_of_files_in_a_few_objects_is_not_verified(pipeline, tmp_path):
+@pytest.mark.parametrize("mode", ["40000", "040000"])
+def test_a_commit_naming_millions_of_files_in_a_few_objects_is_not_verified(pipeline, tmp_path, mode):
     """A bundle of a few KB whose tree names 10,000,000 files (each tree read once: collect
-    counts them without listing them, and never diffs such a commit)."""
-    job2 = tmp_path / "job2"
-
-    def make(args, data=None):
-        proc = subprocess.run(["git", *args], cwd=job2, input=data, capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout.strip()
-
-    blob = make(["hash-object", "-w", "--stdin"], "x")
-    t1 = make(["mktree"], "".join(f"100644 blob {blob}\tf{i}\n" for i in range(1000)))
-    t2 = make(["mktree"], "".join(f"040000 tree {t1}\td{i}\n" for i in range(1000)))
-    t3 = make(["mktree"], "".join(f"040000 tree {t2}\te{i}\n" for i in range(10)))
+    counts them without listing them, and never diffs such a commit), its trees' modes
+    spelled as git writes them or with a leading 0, which git reads as a tree all the same."""
+    make = _maker(tmp_path / "job2")
+    blob = make(["hash-object", "-w", "--stdin"], b"x")
+    t1 = _raw_tree(make, [("100644", f"f{i:03}", blob) for i in range(1000)])
+    t2 = _raw_tree(make, [(mode, f"d{i:03}", t1) for i in range(1000)])
+    t3 = _raw_tree(make, [(mode, f"e{i}", t2) for i in range(10)])
     tip = _tip(pipeline, 2)
     top = make(["ls-tree", tip]) + f"\n040000 tree {t3}\tbomb\n"
-    commit = make(["commit-tree", make(["mktree"], top), "-p", tip, "-m", "bomb"])
+    _commit_on(pipeline, make, make(["mktree"], top.encode()))
+    code, results, err = pipeline.collect()
+    assert results[1]["status"] == "failed" and "more than 2,000,000 files" in results[1]["error"], err
+    assert [r["status"] for r in results] == ["success", "failed", "success"]
+
+
+def _maker(cwd):
+    def make(args, data=None):
+        proc = subprocess.run(["git", *args], cwd=cwd, input=data, capture_output=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.decode().strip()
+    return make
+
+
+def _raw_tree(make, entries):
+    """A tree object of ``entries`` [(mode, name, id)] as they are, whatever git would write."""
+    raw = b"".join(m.encode() + b" " + n.encode() + b"\0" + bytes.fromhex(i)
+                   for m, n, i in sorted(entries, key=lambda e: e[1]))
+    return make(["hash-object", "-w", "--literally", "-t", "tree", "--stdin"], raw)
+
+
+def _commit_on(pipeline, make, tree):
+    """Commit ``tree`` on worker 2's tip in its job, fetch it, and name it in its results."""
+    commit = make(["commit-tree", tree, "-p", _tip(pipeline, 2), "-m", "crafted"])
     make(["update-ref", "refs/heads/architect/parallel-2", commit])
     pipeline.fetch(2)
     pipeline.edit(2, lambda d, r: r.update(commit=commit))
-    code, results, err = pipeline.collect()
-    assert results[1]["status"] == "failed" and "more than 2,000,000 files" in results[1]["error"], err
+
+
+def test_a_commit_git_cannot_take_fails_its_worker_only(pipeline, tmp_path):
+    """A tree entry '.GIT/x' (git refuses it in an index) in worker 2's commit, with a
+    .gitattributes: its worker is not verified, the others are collected all the same."""
+    make = _maker(tmp_path / "job2")
+    attributes = make(["hash-object", "-w", "--stdin"], b"*.txt -diff\n")
+    inner = make(["mktree"], f"100644 blob {attributes}\tx\n".encode())
+    files = [(line.split()[0], line.split("\t")[1], line.split()[2])
+             for line in make(["ls-tree", _tip(pipeline, 2)]).splitlines()]
+    _commit_on(pipeline, make, _raw_tree(make, files + [("100644", ".gitattributes", attributes),
+                                                        ("40000", ".GIT", inner)]))
+    code, results, err = pipeline.collect("--results", tmp_path / "all.json")
+    assert [r["status"] for r in results] == ["success", "failed", "success"], err
+    assert "collect could not verify its work" in results[1]["error"]
+    assert json.loads((tmp_path / "all.json").read_text())["best"] in (1, 3)
+
+
+def test_collect_records_no_branch_it_kept_no_result_for(pipeline, tmp_path):
+    """A commit of yours on worker 1's branch in the collect checkout, then a collect with
+    worker 2's file only: cleanup still keeps your commit."""
+    worktree = tmp_path / "mine"
+    code, _results, err = pipeline.collect()
+    assert code == 0, err
+    git("worktree", "add", "-q", str(worktree), "architect/parallel-1", cwd=pipeline.collector)
+    git("commit", "-q", "--allow-empty", "-m", "my work", cwd=worktree)
+    git("worktree", "remove", str(worktree), cwd=pipeline.collector)
+    pipeline.results = {2: pipeline.results[2]}
+    pipeline.collect()
+    code, _out, err = pipeline.cli("cleanup")
+    assert code == 2 and "architect/parallel-1 has commits made after the last run ended" in err, err

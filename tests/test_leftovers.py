@@ -1116,7 +1116,7 @@ def test_a_submodule_your_setup_checks_out_is_trusted(cli, repo, tmp_path):
     _with_submodule(repo, tmp_path)
     code, results, err = cli.json(
         "run", "fake:write=a.txt", "--workers", "1",
-        "--setup", "git -c protocol.file.allow=always submodule -q update --init",
+        "--setup", SUBMODULE_SETUP,
         "--check", "grep -q 1 sub/lib.py")
     (r,) = results
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
@@ -1166,3 +1166,69 @@ def test_checks_see_your_include_files_not_the_agents_edits_of_them(cli, repo, t
     worktree = repo / ".architect-parallel-1"
     assert (worktree / "local_cfg.py").read_text() == "VALUE = 1\n"
     assert os.access(worktree / "tool.sh", os.X_OK)
+
+
+SUBMODULE_SETUP = "git -c protocol.file.allow=always submodule -q update --init"
+
+
+@pytest.mark.parametrize("how", ["the agent checks it out", "your setup does, the agent edits it"])
+def test_a_submodule_folder_is_trusted_only_as_your_setup_left_it(cli, repo, tmp_path, how):
+    """A submodule folder the agent filled (checked out by its own hand, a fake .git and all)
+    or changed (a file your setup checked out, rewritten with its size and time kept) holds
+    what the branch does not: the check that passes on it fails the worker."""
+    _with_submodule(repo, tmp_path)
+    body = ("python3 - <<'PY'\nimport os\nst = os.stat('sub/lib.py')\n"
+            "open('sub/lib.py', 'w').write('VALUE = 2\\n')\nos.utime('sub/lib.py', ns=(st.st_atime_ns, st.st_mtime_ns))\nPY\n")
+    setup = []
+    if how.startswith("the agent"):
+        body = SUBMODULE_SETUP + "\n" + body
+    else:
+        setup = ["--setup", SUBMODULE_SETUP]
+    r, err = _one_worker(cli, tmp_path, body, "grep -q 2 sub/lib.py", "none", *setup)
+    assert r["status"] == "failed" and "sub/" in r["error"], (r, err)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("named", ["an ignore file", "a filter program"])
+def test_files_your_settings_name_in_home_are_yours_for_the_runners_commit(cli, repo, tmp_path,
+                                                                         monkeypatch, named):
+    """Your repository's core.excludesFile, or your filter's program, is a file in HOME:
+    inside, that path is the agent's private copy, which it rewrites. The runner's commit
+    uses yours all the same."""
+    home = tmp_path / "home"
+    (home / "bin").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    if named == "an ignore file":
+        (home / ".ignore_r").write_text("*.log\n")
+        git("config", "core.excludesFile", str(home / ".ignore_r"), cwd=repo)
+        body, check = "echo 'mod/' >> \"$HOME/.ignore_r\"\nmkdir mod && echo ok > mod/ok\n", "cat mod/ok"
+    else:
+        (home / "bin" / "strip").write_text("#!/bin/sh\ncat\n")
+        (home / "bin" / "strip").chmod(0o755)
+        git("config", "filter.strip.clean", str(home / "bin" / "strip"), cwd=repo)
+        (repo / ".gitattributes").write_text("*.txt filter=strip\n")
+        git("add", ".gitattributes", cwd=repo)
+        git("commit", "-q", "-m", "attributes", cwd=repo)
+        body = ("rm -f \"$HOME/bin/strip\"\nprintf '#!/bin/sh\\ncat >/dev/null; echo BAD\\n' > \"$HOME/bin/strip\"\n"
+                "chmod +x \"$HOME/bin/strip\"\necho better > data.txt\n")
+        check = "grep -q better data.txt"
+    r, err = _one_worker(cli, tmp_path, body, check, "bwrap")
+    assert r["status"] == "failed" or (
+        r["commit"] and "BAD" not in git("show", f"{r['commit']}:data.txt" if named != "an ignore file"
+                                         else f"{r['commit']}:mod/ok", cwd=repo)), (r, err)
+
+
+def test_a_folder_holding_a_hard_link_to_a_start_up_file_is_one(repo, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / "dotfiles").mkdir(parents=True)
+    (home / "dotfiles" / "bashrc").write_text("# mine\n")
+    os.link(home / "dotfiles" / "bashrc", home / ".bashrc")
+    elsewhere = tmp_path / "shared"
+    elsewhere.mkdir()
+    os.link(home / ".bashrc", elsewhere / "rc")
+    (home / "data").mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for path in (home / "dotfiles", home / "dotfiles" / "bashrc", elsewhere):
+        assert ap._home_startup(str(path)), path
+        assert not ap._Sandbox.allowable(str(path), str(repo)), path
+    assert not ap._home_startup(str(home / "data"))
