@@ -1395,7 +1395,7 @@ class ParallelRunner:
                            + marks.get(branch, ""))
         if not dry_run:
             repo.prune_worktrees()
-            for folder in ("tasks", "worktrees"):
+            for folder in ("tasks", "worktrees", "submodules"):
                 shutil.rmtree(os.path.join(repo.common_dir, _STATE_DIR, folder), ignore_errors=True)
         registered = {wt["path"] for wt in worktrees}
         for name in sorted(os.listdir(repo.top)):
@@ -1558,7 +1558,7 @@ class ParallelRunner:
                     log.write(f"worker {n} in {job.path}: {follow_up.stem}\n".encode())
                 self._box(repo, job, command, env, result, follow_up.session)
             agent_ran = True
-            job.submodules = repo.submodule_folders(job.path)
+            job.submodules = repo.submodules_at_start(job.path, follow_up is None)
             self._run_agent(repo, job, command, argv, env, result, logs,
                             follow_up.stem if follow_up else None)
         except ParallelError as exc:
@@ -3011,6 +3011,24 @@ class _Repo:
         if tip:
             self.record_branch(branch, tip.strip())
 
+    def submodules_at_start(self, path: str, first: bool) -> Dict[str, str]:
+        """The submodule folders of the worktree at ``path`` as its first agent found them (see
+        submodule_folders): taken and recorded now when ``first``, else (a continue) as
+        recorded then: what an agent did to them is never taken for your setup's."""
+        import json
+        record = os.path.join(self.state_dir("submodules"), os.path.basename(path))
+        if first:
+            found = self.submodule_folders(path)
+            with _fresh_file(record) as f:
+                json.dump(found, f)
+            return found
+        try:
+            found = json.loads(_read_bytes(record, 1 << 20) or b"{}")
+        except ValueError:
+            return {}
+        return found if isinstance(found, dict) and all(
+            isinstance(k, str) and isinstance(v, str) for k, v in found.items()) else {}
+
     def record_branch(self, branch: str, tip: str) -> None:
         """Remember ``tip`` as where ``branch``'s run left it (see branch_moved)."""
         with _fresh_file(os.path.join(self.state_dir("branches"), branch.rpartition("/")[2])) as f:
@@ -3130,6 +3148,7 @@ class _Repo:
         proc = self.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL)
         counts: Dict[bytes, int] = {}
+        size = 32 if self.git("rev-parse", "--show-object-format").strip() == "sha256" else 20
 
         def read(sha: bytes) -> List["tuple[bool, bytes]"]:  # its entries: (a tree?, id)
             proc.stdin.write(sha.hex().encode() + b"\n")
@@ -3139,10 +3158,13 @@ class _Repo:
                 raise ParallelError(f"cannot read the tree {sha.hex()[:12]}")
             data = proc.stdout.read(int(head[2]) + 1)
             entries, i = [], 0
-            while i < len(data) - 1:  # (a mode as git reads it: octal, '040000' a tree too)
+            while i < len(data) - 1:  # (a mode as git reads it: octal digits in 32 bits)
                 space, nul = data.index(b" ", i), data.index(b"\0", i)
-                entries.append((stat.S_ISDIR(int(data[i:space], 8)), data[nul + 1:nul + 21]))
-                i = nul + 21
+                mode = data[i:space]
+                if not mode or mode.strip(b"01234567") or nul + 1 + size > len(data) - 1:
+                    raise ParallelError(f"the tree {sha.hex()[:12]} is malformed")
+                entries.append((stat.S_ISDIR(int(mode, 8) & 0xFFFFFFFF), data[nul + 1:nul + 1 + size]))
+                i = nul + 1 + size
             return entries
 
         try:
@@ -5305,15 +5327,15 @@ class _Box:
         path = os.path.expanduser(word) if word.startswith("~/") else word
         writable = [os.path.expanduser("~"), _account_home(), "/tmp", "/var/tmp",
                     tempfile.gettempdir(), self.repo.top, *self.allowed]
-        if not os.path.isabs(path) or not os.path.isfile(path) or not any(
-                _inside(p, path) for p in writable if p and p != "/"):
+        if not os.path.isabs(path) or not any(_inside(p, path) for p in writable if p and p != "/"):
             return word
         files = os.path.join(self.path("git-home"), "files")
         os.makedirs(files, exist_ok=True)
-        name = f"{len(os.listdir(files))}-{os.path.basename(path)}"
-        shutil.copyfile(path, os.path.join(files, name))
-        os.chmod(os.path.join(files, name), 0o755 if os.access(path, os.X_OK) else 0o644)
         os.chmod(files, 0o755)
+        name = f"{len(os.listdir(files))}-{os.path.basename(path)}"
+        if os.path.isfile(path):  # (a file that is not there stays missing: no copy)
+            shutil.copyfile(path, os.path.join(files, name))
+            os.chmod(os.path.join(files, name), 0o755 if os.access(path, os.X_OK) else 0o644)
         return f"{_GIT_HOME}/files/{name}"
 
     # -- ending it -----------------------------------------------------------
@@ -8394,10 +8416,11 @@ def _collected_results(repo: _Repo, documents: "Iterable[tuple[str, dict]]", wor
         try:
             results.append(_verify_commit(repo.wrapped(None, _WORKTREE_GIT_TIMEOUT), claims[0][1],
                                           plan["base_commit"]))
-        except ParallelError as exc:  # (git refused its objects, or took too long: that
-            results.append(dataclasses.replace(  # worker fails, never the others)
-                claims[0][1], status="failed", commit=None,
-                error=f"collect could not verify its work: {_shorten(str(exc), 300)}"))
+        except Exception as exc:  # (git refused its objects, took too long, or they are not
+            results.append(dataclasses.replace(  # what git writes: that worker fails, never
+                claims[0][1], status="failed", commit=None,  # the others)
+                error="collect could not verify its work: " + _shorten(
+                    str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}", 300)))
         if sources is not None:
             sources[worker] = claims[0][0]
     return results

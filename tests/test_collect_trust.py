@@ -519,3 +519,26 @@ def test_collect_records_no_branch_it_kept_no_result_for(pipeline, tmp_path):
     pipeline.collect()
     code, _out, err = pipeline.cli("cleanup")
     assert code == 2 and "architect/parallel-1 has commits made after the last run ended" in err, err
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+def test_files_are_counted_as_git_reads_trees_whatever_the_hash(tmp_path, object_format):
+    """Ids of the repository's own length (SHA-256: 32 bytes), modes as git reads them (octal
+    in 32 bits: '100000040000' is a tree), and a tree that is not one: an error, never a
+    wrong count or another exception."""
+    import architect_parallel as ap
+    top = tmp_path / "r"
+    top.mkdir()
+    git("init", "-q", f"--object-format={object_format}", cwd=top)
+    make = _maker(top)
+    blob = make(["hash-object", "-w", "--stdin"], b"x")
+    t1 = _raw_tree(make, [("100644", f"f{i:03}", blob) for i in range(1000)])
+    t2 = _raw_tree(make, [("100000040000", f"d{i:03}", t1) for i in range(1000)])
+    big = make(["commit-tree", _raw_tree(make, [("040000", f"e{i}", t2) for i in range(3)]), "-m", "x"])
+    small = make(["commit-tree", t1, "-m", "x"])
+    repo = ap._Repo.find(str(top))
+    assert repo.paths_over(big, 2_000_000) and not repo.paths_over(small, 2_000_000)
+    assert not repo.paths_over(small, 1000) and repo.paths_over(small, 999)
+    bad = make(["hash-object", "-w", "--literally", "-t", "tree", "--stdin"], b"100644 a\0short")
+    with pytest.raises(ap.ParallelError):
+        repo.paths_over(make(["commit-tree", bad, "-m", "x"]), 10)

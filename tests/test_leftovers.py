@@ -1008,8 +1008,8 @@ LACKING = {
 }
 
 
-@pytest.mark.parametrize("how", sorted(LACKING))
-@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+@pytest.mark.parametrize("sandbox, how", [("none", how) for how in sorted(LACKING)]
+                         + [("bwrap", "gitlink"), ("bwrap", "orphan")])  # (the same walk outside)
 def test_checks_never_pass_on_work_its_branch_does_not_hold(cli, repo, tmp_path, how, sandbox):
     """Work its commit step could not put on its branch, or that git leaves out of any commit
     without ignoring it, fails the worker: its checks would pass on files the branch lacks."""
@@ -1232,3 +1232,28 @@ def test_a_folder_holding_a_hard_link_to_a_start_up_file_is_one(repo, tmp_path, 
         assert ap._home_startup(str(path)), path
         assert not ap._Sandbox.allowable(str(path), str(repo)), path
     assert not ap._home_startup(str(home / "data"))
+
+
+def test_continue_trusts_a_submodule_folder_only_as_the_first_agent_found_it(cli, repo, tmp_path):
+    _with_submodule(repo, tmp_path)
+    agent = script(tmp_path, "twice.sh", 'if [ "$1" = more ]; then echo more >> more.txt\n'
+                   "else printf 'VALUE = 2\\n' > sub/lib.py; echo a > a.txt; fi\n"
+                   "echo '{\"status\": \"success\"}'\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--setup", SUBMODULE_SETUP, "--check", "grep -q 2 sub/lib.py")
+    assert results[0]["status"] == "failed" and "sub/" in results[0]["error"], (results, err)
+    code, results, err = cli.json("continue", "1", "more")
+    assert results[0]["status"] == "failed" and "sub/" in results[0]["error"], (results, err)
+
+
+@needs_bwrap
+def test_a_settings_file_of_yours_not_there_yet_stays_missing_for_the_runners_commit(
+        cli, repo, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    git("config", "core.excludesFile", str(home / ".gitignore_global"), cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "echo 'mod/' > \"$HOME/.gitignore_global\"\n"
+                         "mkdir mod && echo ok > mod/ok\n", "cat mod/ok", "bwrap")
+    assert r["status"] == "failed" or "mod/ok" in git("show", "--name-only", "--format=",
+                                                       r["commit"], cwd=repo), (r, err)
