@@ -3141,16 +3141,17 @@ class _Repo:
             "for-each-ref", f"--contains={commit}", "--format=%(refname)",
             "refs/heads/", "refs/tags/", "refs/remotes/").split())
 
-    def paths_over(self, commit: str, limit: int) -> bool:
-        """Whether ``commit``'s tree names more than ``limit`` files, counted from its trees
-        (each read once: a tree of a few objects nested a few deep can name billions)."""
+    def paths_over(self, commit: str, limit: int, size: int = 256 << 20) -> bool:
+        """Whether ``commit``'s tree names more than ``limit`` files, or paths of more than
+        ``size`` bytes in all, counted from its trees (each read once: a tree of a few objects
+        nested a few deep can name billions, or names of gigabytes)."""
         import subprocess
         proc = self.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL)
-        counts: Dict[bytes, int] = {}
-        size = 32 if self.git("rev-parse", "--show-object-format").strip() == "sha256" else 20
+        counts: Dict[bytes, "tuple[int, int]"] = {}  # tree: its files, their paths' bytes
+        width = 32 if self.git("rev-parse", "--show-object-format").strip() == "sha256" else 20
 
-        def read(sha: bytes) -> List["tuple[bool, bytes]"]:  # its entries: (a tree?, id)
+        def read(sha: bytes) -> List["tuple[bool, bytes, int]"]:  # (a tree?, id, name's length)
             proc.stdin.write(sha.hex().encode() + b"\n")
             proc.stdin.flush()
             head = proc.stdout.readline().split()
@@ -3161,10 +3162,11 @@ class _Repo:
             while i < len(data) - 1:  # (a mode as git reads it: octal digits in 32 bits)
                 space, nul = data.index(b" ", i), data.index(b"\0", i)
                 mode = data[i:space]
-                if not mode or mode.strip(b"01234567") or nul + 1 + size > len(data) - 1:
+                if not mode or mode.strip(b"01234567") or nul + 1 + width > len(data) - 1:
                     raise ParallelError(f"the tree {sha.hex()[:12]} is malformed")
-                entries.append((stat.S_ISDIR(int(mode, 8) & 0xFFFFFFFF), data[nul + 1:nul + 1 + size]))
-                i = nul + 1 + size
+                entries.append((stat.S_ISDIR(int(mode, 8) & 0xFFFFFFFF),
+                                data[nul + 1:nul + 1 + width], nul - space - 1))
+                i = nul + 1 + width
             return entries
 
         try:
@@ -3178,14 +3180,18 @@ class _Repo:
                 if sha not in pending:
                     pending[sha] = read(sha)
                 entries = pending[sha]
-                todo = list(dict.fromkeys(t for is_tree, t in entries if is_tree and t not in counts))
+                todo = list(dict.fromkeys(t for is_tree, t, _ in entries if is_tree and t not in counts))
                 if todo:
                     stack += todo
                     continue
                 stack.pop()
                 del pending[sha]
-                counts[sha] = min(limit + 1, sum(counts[t] if is_tree else 1 for is_tree, t in entries))
-            return counts[root] > limit
+                files = total = 0  # (a file's path: the names on its way, a '/' after each)
+                for is_tree, t, length in entries:
+                    below, their = counts[t] if is_tree else (1, 0)
+                    files, total = files + below, total + below * (length + is_tree) + their
+                counts[sha] = (min(files, limit + 1), min(total, size + 1))
+            return counts[root][0] > limit or counts[root][1] > size
         except (ValueError, OSError) as exc:  # (a tree that is not one)
             raise ParallelError(f"cannot read the trees of {commit[:12]}: {exc}") from None
         finally:
@@ -4836,6 +4842,7 @@ class _Box:
         self._layers: "List[tuple[str, str]]" = []  # (real folder, its private copy)
         self._mounts: "List[tuple[str, str]]" = []  # (inside, the folder it writes there)
         self._points: List[str] = []  # the mount points of its view
+        self._files: "set[str]" = set()  # those of them that are mounts (not made links)
         self._cli: Optional[str] = None  # the CLI's state folder (real path), see _Home
         self._home_top = ""  # HOME, see _readable
         self._refs: Dict[str, bytes] = {}  # the refs it was given, to say what it changed
@@ -4919,6 +4926,8 @@ class _Box:
         self._points = [argv[i + 2] for i, word in enumerate(argv[:-2]) if word in (
             "--bind", "--ro-bind", "--ro-bind-try", "--symlink")] + [
             argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("--tmpfs", "--remount-ro")]
+        self._files = set(self._points) - {argv[i + 2] for i, word in enumerate(argv[:-2])
+                                           if word == "--symlink"}
         if self.sandbox.host_id is not None:
             # The worktree (populated inside, as that user, when new), its git folder and
             # the private folders become the sandbox user's; discard() gives the first back.
@@ -5253,6 +5262,13 @@ class _Box:
                             f"--sandbox: the worker made {os.path.join(inside, rel)} (or a folder "
                             f"on the way) a link, where its sandbox mounts {point}; refusing to "
                             "start anything")
+                    # and the point itself: bwrap makes a missing one, following a link there
+                    # (a file made on the host, outside: its folder renamed and made anew)
+                    own = os.path.join(source, os.path.relpath(point, inside))
+                    if point in self._files and os.path.islink(own):
+                        raise ParallelError(
+                            f"--sandbox: the worker made {point}, where its sandbox mounts a "
+                            "file or folder, a link; refusing to start anything")
                     break
         if self._seccomp is not None:
             os.lseek(self._seccomp, 0, os.SEEK_SET)
@@ -8512,7 +8528,8 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
         elif repo.taken_in(result.branch, base, tip):
             why = "its branch takes in commits that another branch or tag holds"
         elif repo.paths_over(tip, _COLLECTED_PATHS):  # (a tree of a few objects can name
-            why = f"its commit holds more than {_COLLECTED_PATHS:,} files"  # billions of paths)
+            why = (f"its commit holds more than {_COLLECTED_PATHS:,} files, "  # billions)
+                   "or paths of more than 256 MB in all")
         elif written := _written_otherwise(repo, base, tip):
             why = "its branch " + "; and ".join(written)
         else:

@@ -542,3 +542,20 @@ def test_files_are_counted_as_git_reads_trees_whatever_the_hash(tmp_path, object
     bad = make(["hash-object", "-w", "--literally", "-t", "tree", "--stdin"], b"100644 a\0short")
     with pytest.raises(ap.ParallelError):
         repo.paths_over(make(["commit-tree", bad, "-m", "x"]), 10)
+
+
+def test_paths_of_gigabytes_named_by_a_few_objects_are_counted_too(tmp_path):
+    """100 files under a chain of 60 folders of 50,000-character names: 300 MB of path names
+    (what a diff of it would print) from objects of a few KB."""
+    import architect_parallel as ap
+    top = tmp_path / "r"
+    top.mkdir()
+    git("init", "-q", cwd=top)
+    make = _maker(top)
+    blob = make(["hash-object", "-w", "--stdin"], b"x")
+    tree = _raw_tree(make, [("100644", f"f{i:03}", blob) for i in range(100)])
+    for depth in range(60):
+        tree = _raw_tree(make, [("40000", f"{depth:05}" + "a" * 49995, tree)])
+    commit = make(["commit-tree", tree, "-m", "x"])
+    repo = ap._Repo.find(str(top))
+    assert repo.paths_over(commit, 2_000_000) and not repo.paths_over(commit, 2_000_000, 1 << 30)

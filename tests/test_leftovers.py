@@ -8,7 +8,9 @@ import os
 import pty
 import select
 import stat
+import shutil
 import subprocess
+import tempfile
 import sys
 
 import pytest
@@ -1257,3 +1259,29 @@ def test_a_settings_file_of_yours_not_there_yet_stays_missing_for_the_runners_co
                          "mkdir mod && echo ok > mod/ok\n", "cat mod/ok", "bwrap")
     assert r["status"] == "failed" or "mod/ok" in git("show", "--name-only", "--format=",
                                                        r["commit"], cwd=repo), (r, err)
+
+
+# -- review round 13 ---------------------------------------------------------------------------
+
+@needs_bwrap
+def test_a_mount_point_made_a_link_in_a_folder_made_anew_makes_nothing_outside(cli, repo, tmp_path,
+                                                                            monkeypatch):
+    """~/.config/big.bin (over 1 MB) is a read-only mount point in the private HOME. The agent
+    renames ~/.config, makes it anew, and puts there a link by that name leading out of the
+    sandbox's new root: the next start (its check) must not make that file on the host."""
+    home = tmp_path / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / ".config" / "big.bin").write_bytes(os.urandom(2 << 20))
+    for path in (tmp_path, home, home / ".config", home / ".config" / "big.bin"):
+        path.chmod(path.stat().st_mode | 0o005)
+    monkeypatch.setenv("HOME", str(home))
+    target = tempfile.mkdtemp(dir="/var/tmp")
+    os.chmod(target, 0o1777)
+    try:
+        r, err = _one_worker(cli, tmp_path, 'mv "$HOME/.config" "$HOME/.config.old" && mkdir "$HOME/.config"\n'
+                             f'ln -s {"../" * 40}oldroot{target}/PWNED "$HOME/.config/big.bin"\n'
+                             "echo work > a.txt\n", "true", "bwrap")
+        assert not os.path.lexists(os.path.join(target, "PWNED")), (r, err)
+        assert r["status"] == "failed" and "a link" in (r["error"] or ""), (r, err)
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
