@@ -3110,10 +3110,22 @@ class _Repo:
 
     def attributes_changed(self, base: str, tip: str, which: "tuple[str, ...]") -> List[str]:
         """The files of ``tip`` whose attributes ``which`` differ from those the .gitattributes
-        of ``base`` would give them (see attributes); [] at once when no .gitattributes changed."""
-        if not self.git("diff", "--name-only", "--end-of-options", base, tip, "--",
-                        ":(glob)**/.gitattributes").strip():
+        of ``base`` would give them (see attributes); [] at once when no .gitattributes changed;
+        the .gitattributes themselves when one is too large to read."""
+        raw = self.git("diff", "--raw", "-z", "--no-renames", "--end-of-options", base, tip, "--",
+                       ":(glob)**/.gitattributes").split("\0")
+        if not raw[0]:
             return []
+        # git reads an attributes file whole (and then ignores one over 100 MB): a few KB of
+        # bundle can hold gigabytes of one; none over 1 MB is read here
+        changed = {name: info.split()[3] for info, name in zip(raw[0::2], raw[1::2])
+                   if info.split()[3].strip("0")}  # (not those it deletes)
+        told = self.git("cat-file", "--batch-check=%(objectsize)", input="".join(
+            f"{blob}\n" for blob in changed.values()).encode()).split()
+        large = [f"{name} (over 1 MB, not read)" for name, size in zip(changed, told)
+                 if not size.isdigit() or int(size) > 1 << 20]
+        if large:
+            return large
         names = self.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options",
                          tip).encode("utf-8", "surrogateescape")
         before, after = (self.attributes(commit, names, which) for commit in (base, tip))
@@ -3143,21 +3155,35 @@ class _Repo:
 
     def paths_over(self, commit: str, limit: int, size: int = 256 << 20) -> bool:
         """Whether ``commit``'s tree names more than ``limit`` files, or paths of more than
-        ``size`` bytes in all, counted from its trees (each read once: a tree of a few objects
-        nested a few deep can name billions, or names of gigabytes)."""
+        ``size`` bytes in all (see tree_sizes)."""
+        files, paths, _content = self.tree_sizes([commit], limit, size)[0]
+        return files > limit or paths > size
+
+    def tree_sizes(self, commits: List[str], limit: Optional[int] = None,
+                   size: Optional[int] = None) -> "List[tuple[int, int, int]]":
+        """For each of ``commits``: how many files its tree names, how many bytes their paths
+        take, and how many their contents (what a checkout writes), counted from its trees,
+        each read once (a tree of a few objects nested a few deep can name billions of files,
+        gigabytes of names, or terabytes of one blob), the first two up to ``limit`` + 1 and
+        ``size`` + 1 (_MAX_FILES, _MAX_PATH_BYTES unless given)."""
         import subprocess
-        proc = self.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL)
-        counts: Dict[bytes, "tuple[int, int]"] = {}  # tree: its files, their paths' bytes
+        limit = _MAX_FILES if limit is None else limit
+        size = _MAX_PATH_BYTES if size is None else size
+        trees = self.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL)
+        blobs = self.popen("cat-file", "--batch-check=%(objectsize)", stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        counts: Dict[bytes, "tuple[int, int, int]"] = {}  # tree: files, paths' bytes, contents'
+        sizes: Dict[bytes, int] = {}  # blob: its size (0: not here, a submodule's commit)
         width = 32 if self.git("rev-parse", "--show-object-format").strip() == "sha256" else 20
 
         def read(sha: bytes) -> List["tuple[bool, bytes, int]"]:  # (a tree?, id, name's length)
-            proc.stdin.write(sha.hex().encode() + b"\n")
-            proc.stdin.flush()
-            head = proc.stdout.readline().split()
+            trees.stdin.write(sha.hex().encode() + b"\n")
+            trees.stdin.flush()
+            head = trees.stdout.readline().split()
             if len(head) != 3 or head[1] != b"tree":
                 raise ParallelError(f"cannot read the tree {sha.hex()[:12]}")
-            data = proc.stdout.read(int(head[2]) + 1)
+            data = trees.stdout.read(int(head[2]) + 1)
             entries, i = [], 0
             while i < len(data) - 1:  # (a mode as git reads it: octal digits in 32 bits)
                 space, nul = data.index(b" ", i), data.index(b"\0", i)
@@ -3167,10 +3193,16 @@ class _Repo:
                 entries.append((stat.S_ISDIR(int(mode, 8) & 0xFFFFFFFF),
                                 data[nul + 1:nul + 1 + width], nul - space - 1))
                 i = nul + 1 + width
+            new = list(dict.fromkeys(t for is_tree, t, _ in entries if not is_tree and t not in sizes))
+            if new:
+                blobs.stdin.write(b"".join(t.hex().encode() + b"\n" for t in new))
+                blobs.stdin.flush()
+                for t in new:
+                    told = blobs.stdout.readline().strip()
+                    sizes[t] = int(told) if told.isdigit() else 0
             return entries
 
-        try:
-            root = bytes.fromhex(self.git("rev-parse", "--verify", f"{commit}^{{tree}}").strip())
+        def count(root: bytes) -> "tuple[int, int, int]":
             stack, pending = [root], {}  # depth first, each tree counted once its subtrees are
             while stack:
                 sha = stack[-1]
@@ -3186,19 +3218,25 @@ class _Repo:
                     continue
                 stack.pop()
                 del pending[sha]
-                files = total = 0  # (a file's path: the names on its way, a '/' after each)
+                files = paths = content = 0  # (a file's path: the names on its way, '/' after each)
                 for is_tree, t, length in entries:
-                    below, their = counts[t] if is_tree else (1, 0)
-                    files, total = files + below, total + below * (length + is_tree) + their
-                counts[sha] = (min(files, limit + 1), min(total, size + 1))
-            return counts[root][0] > limit or counts[root][1] > size
+                    below, their, held = counts[t] if is_tree else (1, 0, sizes[t])
+                    files, paths = files + below, paths + below * (length + is_tree) + their
+                    content += held
+                counts[sha] = (min(files, limit + 1), min(paths, size + 1), min(content, 1 << 60))
+            return counts[root]
+
+        try:
+            return [count(bytes.fromhex(self.git("rev-parse", "--verify", f"{commit}^{{tree}}").strip()))
+                    for commit in commits]
         except (ValueError, OSError) as exc:  # (a tree that is not one)
-            raise ParallelError(f"cannot read the trees of {commit[:12]}: {exc}") from None
+            raise ParallelError(f"cannot read the trees of {commits[-1][:12]}: {exc}") from None
         finally:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-            proc.kill()
-            proc.wait()
+            for proc in (trees, blobs):
+                with contextlib.suppress(OSError):
+                    proc.stdin.close()
+                proc.kill()
+                proc.wait()
 
     def branch_exists(self, branch: str) -> bool:
         return self.succeeds("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
@@ -4194,6 +4232,9 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
 # takes (100 MB a file), 1 GB in all.
 _OBJECT_LIMIT = 100 << 20
 _OBJECTS_LIMIT = 1 << 30
+# The most files a collected commit may hold, and bytes of their paths (see _too_large).
+_MAX_FILES = 2_000_000
+_MAX_PATH_BYTES = 256 << 20
 
 # Where the runner's gits inside a sandbox find their HOME (see _Box._git_home), and their
 # program when the runner's git is in a folder the worker may write (see _Box.make).
@@ -8493,9 +8534,18 @@ _TIMELINE_STATES = ("queued", "creating", "setup", "running", "checking", *STATU
 _FULL_ID = _LazyPattern("[0-9a-f]{40}([0-9a-f]{24})?")
 
 
-# The most files a collected commit may hold (what git does with one grows with it, and a
-# worker job's bundle of a few KB can name billions).
-_COLLECTED_PATHS = 2_000_000
+def _too_large(repo: _Repo, base: str, tip: str) -> Optional[str]:
+    """Why a collected commit ``tip`` is too large to take (see _Repo.tree_sizes: what git
+    and a checkout do with it grows with it, and a worker job's bundle of a few KB can name
+    billions of files, gigabytes of names or terabytes of contents), or None."""
+    (_, _, before), (files, paths, after) = repo.tree_sizes([base, tip])
+    if files > _MAX_FILES or paths > _MAX_PATH_BYTES:
+        return (f"its commit holds more than {_MAX_FILES:,} files, or paths of more than "
+                f"{_MAX_PATH_BYTES >> 20} MB in all")
+    if after - before > _OBJECTS_LIMIT:
+        return (f"its files hold {(after - before) / (1 << 30):.1f} GB more than the plan's base "
+                f"(a checkout of it may add {_OBJECTS_LIMIT >> 30} GB at most)")
+    return None
 
 
 def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult:
@@ -8527,9 +8577,8 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
                    "the other branches may not be)")
         elif repo.taken_in(result.branch, base, tip):
             why = "its branch takes in commits that another branch or tag holds"
-        elif repo.paths_over(tip, _COLLECTED_PATHS):  # (a tree of a few objects can name
-            why = (f"its commit holds more than {_COLLECTED_PATHS:,} files, "  # billions)
-                   "or paths of more than 256 MB in all")
+        elif too_large := _too_large(repo, base, tip):
+            why = too_large
         elif written := _written_otherwise(repo, base, tip):
             why = "its branch " + "; and ".join(written)
         else:

@@ -559,3 +559,23 @@ def test_paths_of_gigabytes_named_by_a_few_objects_are_counted_too(tmp_path):
     commit = make(["commit-tree", tree, "-m", "x"])
     repo = ap._Repo.find(str(top))
     assert repo.paths_over(commit, 2_000_000) and not repo.paths_over(commit, 2_000_000, 1 << 30)
+
+
+def test_a_commit_whose_checkout_writes_gigabytes_or_reads_a_huge_attributes_file_is_not_verified(
+        pipeline, tmp_path):
+    """One 60 MB blob of one letter named 20 times (1.2 GB to write from a bundle of KB), or a
+    20 MB .gitattributes (git would read it whole): unverified, the others collected."""
+    make = _maker(tmp_path / "job2")
+    files = [(line.split()[0], line.split("\t")[1], line.split()[2])
+             for line in make(["ls-tree", _tip(pipeline, 2)]).splitlines()]
+    big = make(["hash-object", "-w", "--stdin"], b"a" * (60 << 20))
+    _commit_on(pipeline, make, _raw_tree(make, files + [("100644", f"big{i:02}.txt", big)
+                                                        for i in range(20)]))
+    code, results, err = pipeline.collect()
+    assert [r["status"] for r in results] == ["success", "failed", "success"], err
+    assert "GB more than the plan's base" in results[1]["error"]
+    huge = make(["hash-object", "-w", "--stdin"], b"#" * (20 << 20))
+    _commit_on(pipeline, make, _raw_tree(make, files + [("100644", ".gitattributes", huge)]))
+    code, results, err = pipeline.collect()
+    assert [r["status"] for r in results] == ["success", "failed", "success"], err
+    assert ".gitattributes (over 1 MB, not read)" in results[1]["error"]
