@@ -1371,10 +1371,9 @@ class ParallelRunner:
             import concurrent.futures
 
             def remove(path: str) -> None:
-                if repo.git("worktree", "remove", "--force", "--force", path, check=False) is None:
-                    _remove_tree(path)  # (git stops at a folder an agent made unreadable)
-                    if os.path.lexists(path):
-                        raise ParallelError(f"cannot remove the worktree {path}")
+                repo.discard(path)  # (never by git: see discard)
+                if os.path.lexists(path):
+                    raise ParallelError(f"cannot remove the worktree {path}")
                 self._progress(f"removed worktree {path}")
 
             # Removal is mostly deleting files: several at once, one per core.
@@ -3178,6 +3177,12 @@ class _Repo:
         width = 32 if self.git("rev-parse", "--show-object-format").strip() == "sha256" else 20
 
         def read(sha: bytes) -> List["tuple[bool, bytes, int]"]:  # (a tree?, id, name's length)
+            blobs.stdin.write(sha.hex().encode() + b"\n")  # (its size first: one tree of
+            blobs.stdin.flush()                            # gigabytes is never read)
+            told = blobs.stdout.readline().strip()
+            if not told.isdigit() or int(told) > _TREE_LIMIT:
+                raise ParallelError(f"the tree {sha.hex()[:12]} is larger than "
+                                    f"{_TREE_LIMIT >> 20} MB")
             trees.stdin.write(sha.hex().encode() + b"\n")
             trees.stdin.flush()
             head = trees.stdout.readline().split()
@@ -3288,7 +3293,7 @@ class _Repo:
 
         The caller has already checked (or been told by --force) that the leftovers hold nothing.
         """
-        self._discard(path)
+        self.discard(path)
         # Only the registration takes git's shared locks (refs, worktree list); the checkout
         # that takes the time is populate_worktree's, which workers run concurrently.
         self.git("worktree", "add", "--quiet", "--no-checkout", "-B", branch, path, base)
@@ -3297,20 +3302,36 @@ class _Repo:
         """Remove the worktree at ``path`` (None: none was made), whatever state it is in,
         and ``branch`` if it holds nothing beyond ``base``."""
         if path is not None:
-            self._discard(path)
-            self.prune_worktrees()
+            self.discard(path)
         if self.branch_exists(branch) and not self.count_commits(base, branch):
             self.git("branch", "-D", "--quiet", branch)
 
-    def _discard(self, path: str) -> None:
-        """Remove whatever is at ``path``: a worktree (unregistered too), a folder or a file."""
-        if os.path.isfile(os.path.join(path, ".git")):  # a worktree: no listing of them all
-            # Twice --force also removes a locked worktree; an unregistered one fails here.
-            self.git("worktree", "remove", "--force", "--force", path, check=False)
+    def discard(self, path: str) -> None:
+        """Remove whatever is at ``path``: a worktree (unregistered too) and its git folder, a
+        folder or a file. Never by git: its removal goes down a tree by path, which another
+        worker that holds a descriptor of a folder in it could swap for a link out while
+        it does; _remove_tree goes from descriptor to descriptor. Then git forgets the entry."""
+        admin = self._admin_named(path)
+        if not admin and not os.path.lexists(path):
+            return  # (nothing there: the usual case of a new worktree)
         if os.path.isdir(path) and not os.path.islink(path):
             _remove_tree(path)
         elif os.path.lexists(path):
             os.unlink(path)
+        if admin:
+            _remove_tree(admin)
+        self.prune_worktrees()
+
+    def _admin_named(self, path: str) -> Optional[str]:
+        """The folder under the repository's worktrees/ that the ``.git`` file of the worktree
+        at ``path`` names (whatever it holds), or None."""
+        named = (_read_beneath(path, ".git", 4096) or b"").decode("utf-8", "surrogateescape").strip()
+        if not named.startswith("gitdir: "):
+            return None
+        admin = os.path.normpath(os.path.join(path, named[len("gitdir: "):]))
+        folder = os.path.join(self.common_dir, "worktrees")
+        st = _lstat_beneath(folder, os.path.basename(admin)) if os.path.dirname(admin) == folder else None
+        return admin if st is not None and stat.S_ISDIR(st.st_mode) else None
 
     def populate_worktree(self, path: str) -> None:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
@@ -4232,9 +4253,11 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
 # takes (100 MB a file), 1 GB in all.
 _OBJECT_LIMIT = 100 << 20
 _OBJECTS_LIMIT = 1 << 30
-# The most files a collected commit may hold, and bytes of their paths (see _too_large).
+# The most files a collected commit may hold, and bytes of their paths (see _too_large); the
+# largest tree object read (a folder of 100,000 files is some 6 MB).
 _MAX_FILES = 2_000_000
 _MAX_PATH_BYTES = 256 << 20
+_TREE_LIMIT = 64 << 20
 
 # Where the runner's gits inside a sandbox find their HOME (see _Box._git_home), and their
 # program when the runner's git is in a folder the worker may write (see _Box.make).

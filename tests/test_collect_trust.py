@@ -579,3 +579,21 @@ def test_a_commit_whose_checkout_writes_gigabytes_or_reads_a_huge_attributes_fil
     code, results, err = pipeline.collect()
     assert [r["status"] for r in results] == ["success", "failed", "success"], err
     assert ".gitattributes (over 1 MB, not read)" in results[1]["error"]
+
+
+def test_one_tree_too_large_is_never_read(tmp_path, monkeypatch):
+    """Its size is asked first: a single tree object of gigabytes (from a bundle of a few MB)
+    is refused before anything reads it (here with the limit made small)."""
+    import architect_parallel as ap
+    top = tmp_path / "r"
+    top.mkdir()
+    git("init", "-q", cwd=top)
+    make = _maker(top)
+    blob = make(["hash-object", "-w", "--stdin"], b"x")
+    wide = make(["commit-tree", _raw_tree(make, [("100644", f"f{i:05}", blob) for i in range(2000)]),
+                 "-m", "x"])
+    repo = ap._Repo.find(str(top))
+    assert not repo.paths_over(wide, 2_000_000)
+    monkeypatch.setattr(ap, "_TREE_LIMIT", 4096)
+    with pytest.raises(ap.ParallelError, match="is larger than"):
+        repo.paths_over(wide, 2_000_000)

@@ -1285,3 +1285,22 @@ def test_a_mount_point_made_a_link_in_a_folder_made_anew_makes_nothing_outside(c
         assert r["status"] == "failed" and "a link" in (r["error"] or ""), (r, err)
     finally:
         shutil.rmtree(target, ignore_errors=True)
+
+
+# -- review round 15 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_no_git_removes_a_tree_an_agent_wrote(cli, repo, tmp_path, monkeypatch, sandbox):
+    """A retry (while other workers run) and cleanup remove a worker's worktree and its git
+    folder from descriptor to descriptor, never with git, whose removal goes by path: another
+    worker holding a descriptor of a folder there could swap it for a link out meanwhile."""
+    trace = tmp_path / "git-trace"
+    monkeypatch.setenv("GIT_TRACE", str(trace))
+    agent = script(tmp_path, "fails.sh", "mkdir -p sub/A && touch sub/A/f\necho 'error: no' >&2\nexit 1\n")
+    code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "2",
+                          "--retries", "1", *boxed(sandbox))
+    assert "trying again" in err, err
+    code, _out, err = cli("cleanup", "--force")
+    assert code == 0, err
+    assert not (repo / ".architect-parallel-1").exists()
+    assert "worktree remove" not in trace.read_text()
