@@ -1492,7 +1492,9 @@ class ParallelRunner:
         for attempt in range(1, self.config.retries + 2):
             result = self._attempt(repo, job, base, command, includes, logs)
             result.timeline = self._timelines.get(job.worker_id, [])
-            if earlier is not None and _not_started(result):  # a win or the cap came first
+            if earlier is not None and (_not_started(result) or result.exit_code is None):
+                # a win or the cap came first, or the retry's agent never ran (its worktree
+                # could not be made): the attempt that ran is the worker's result
                 earlier.error = f"{earlier.error}; its retry {result.error}"
                 return earlier
             result.attempts = 0 if _not_started(result) else attempt

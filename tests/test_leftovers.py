@@ -1304,3 +1304,15 @@ def test_no_git_removes_a_tree_an_agent_wrote(cli, repo, tmp_path, monkeypatch, 
     assert code == 0, err
     assert not (repo / ".architect-parallel-1").exists()
     assert "worktree remove" not in trace.read_text()
+
+
+def test_a_retry_that_cannot_start_keeps_the_attempt_that_ran(cli, repo, tmp_path):
+    """The retry's worktree cannot be made (a ref lock the first attempt left): the worker's
+    result is the attempt that ran, saying why its retry did not."""
+    agent = script(tmp_path, "lock.sh", 'touch "$(git rev-parse --git-common-dir)/refs/heads/'
+                   'architect/parallel-1.lock"\necho "error: the first attempt failed" >&2\nexit 1\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--retries", "1", "--progress", "none")
+    (r,) = results
+    assert r["exit_code"] == 1 and r["attempts"] == 1, (r, err)
+    assert "the first attempt failed" in r["error"] and "its retry" in r["error"], r["error"]
