@@ -2870,10 +2870,11 @@ class _Repo:
         return proc
 
     def stream(self, args: List[str], cwd: Optional[str] = None,
-               limit: Optional[int] = None) -> "tuple[str, bool]":
-        """git's output ('' when it fails), and whether it was cut at ``limit`` characters:
-        git is then stopped, as an agent's diff may be of any size. In our process group,
-        so that a Ctrl-C stops it too (it only reads)."""
+               limit: Optional[int] = None) -> "tuple[str, bool, bool]":
+        """git's output ('' when it fails), whether it was cut at ``limit`` characters (git is
+        then stopped, as an agent's diff may be of any size), and whether git failed (its
+        output is then no answer: an empty diff must never stand for one git could not make).
+        In our process group, so that a Ctrl-C stops it too (it only reads)."""
         import subprocess
         proc = self.popen(*args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         try:
@@ -2884,8 +2885,8 @@ class _Repo:
                 proc.kill()
             proc.stdout.close()
             code = proc.wait()
-        return (data[:limit] if more else data).decode("utf-8", "surrogateescape") \
-            if more or code == 0 else "", more
+        return ((data[:limit] if more else data).decode("utf-8", "surrogateescape")
+                if more or code == 0 else "", more, not more and code != 0)
 
     def resolve_base(self, ref: Optional[str]) -> str:
         """The commit the workers start from: ``ref``, or HEAD (its branch, or its commit when detached)."""
@@ -3310,9 +3311,11 @@ class _Repo:
 
     def discard(self, path: str) -> None:
         """Remove whatever is at ``path``: a worktree (unregistered too) and its git folder, a
-        folder or a file. Never by git: its removal goes down a tree by path, which another
-        worker that holds a descriptor of a folder in it could swap for a link out while
-        it does; _remove_tree goes from descriptor to descriptor. Then git forgets the entry."""
+        folder or a file. Never by git (no 'worktree remove', no 'worktree prune' while workers
+        run): its removal goes down a tree by path, which another worker that holds a
+        descriptor of a folder in it (or of another worker's git folder, whose gitdir it then
+        removes) could swap for a link out while it does; _remove_tree goes from descriptor
+        to descriptor. Once its git folder is gone, git has no entry for it."""
         admin = self._admin_named(path)
         if not admin and not os.path.lexists(path):
             return  # (nothing there: the usual case of a new worktree)
@@ -3322,18 +3325,24 @@ class _Repo:
             os.unlink(path)
         if admin:
             _remove_tree(admin)
-        self.prune_worktrees()
 
     def _admin_named(self, path: str) -> Optional[str]:
-        """The folder under the repository's worktrees/ that the ``.git`` file of the worktree
-        at ``path`` names (whatever it holds), or None."""
-        named = (_read_beneath(path, ".git", 4096) or b"").decode("utf-8", "surrogateescape").strip()
-        if not named.startswith("gitdir: "):
-            return None
-        admin = os.path.normpath(os.path.join(path, named[len("gitdir: "):]))
+        """The folder under the repository's worktrees/ of the worktree at ``path`` (whatever
+        it holds): the one its ``.git`` file names, else the one whose ``gitdir`` names it;
+        None when there is none."""
         folder = os.path.join(self.common_dir, "worktrees")
-        st = _lstat_beneath(folder, os.path.basename(admin)) if os.path.dirname(admin) == folder else None
-        return admin if st is not None and stat.S_ISDIR(st.st_mode) else None
+        named = (_read_beneath(path, ".git", 4096) or b"").decode("utf-8", "surrogateescape").strip()
+        candidates = [os.path.normpath(os.path.join(path, named[len("gitdir: "):]))] \
+            if named.startswith("gitdir: ") else []
+        candidates += [entry.path for entry in _entries(folder) if (_read_beneath(
+            entry.path, "gitdir", 4096) or b"").decode("utf-8", "surrogateescape").strip()
+            == os.path.join(path, ".git")]
+        for admin in candidates:
+            st = _lstat_beneath(folder, os.path.basename(admin)) \
+                if os.path.dirname(admin) == folder else None
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                return admin
+        return None
 
     def populate_worktree(self, path: str) -> None:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
@@ -7295,7 +7304,11 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
     change has two, a file whose section git leaves out has none)."""
     # --text: a NUL byte, or an attribute, must not turn a file into "binary, not shown"
     args = [*(["--text"] if text else []), "--end-of-options", *args]  # revisions, never options
-    fields = repo.stream(["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd)[0].split("\0")
+    numstat, _more, failed = repo.stream(["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd)
+    if failed:
+        return [_FileDiff("(its changes)", note="git could not show its diff (it failed or ran out "
+                                              "of memory); look at it with 'diff N --stat'")]
+    fields = numstat.split("\0")
     files, headers, i = [], {}, 0
     while i < len(fields) - 1:
         added, deleted, name = (fields[i].split("\t", 2) + ["", ""])[:3]
@@ -7315,8 +7328,8 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
         for item in files:
             item.cut = not item.binary
         return files
-    patch, more = repo.stream(["-c", "core.quotePath=true", "diff", *_DIFF_OPTIONS, *args], cwd,
-                              budget[1])
+    patch, more, failed = repo.stream(["-c", "core.quotePath=true", "diff", *_DIFF_OPTIONS, *args],
+                                      cwd, budget[1])
     sections = patch[len("diff --git "):].split("\ndiff --git ") if patch else []
     raw: Dict[int, List[str]] = {}
     for section in sections:
@@ -7333,7 +7346,7 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
     for item in files:
         _take_lines(item, raw.get(id(item)), budget)
         if id(item) not in raw and not item.binary and not more:
-            item.note = "git shows no lines for it"
+            item.note = "git could not show its lines (it failed)" if failed else "git shows no lines for it"
     if more:  # the last section read may be incomplete, and what follows is unread
         last = next((f for f in reversed(files) if f.lines), None)
         for item in files[files.index(last) if last else 0:]:

@@ -1300,6 +1300,9 @@ def test_no_git_removes_a_tree_an_agent_wrote(cli, repo, tmp_path, monkeypatch, 
     code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "2",
                           "--retries", "1", *boxed(sandbox))
     assert "trying again" in err, err
+    # (nor, while workers run, a prune: it removes any other worker's git folder whose gitdir
+    # that worker's accomplice removed, by path)
+    assert trace.read_text().count("built-in: git worktree prune") == 1  # (before any worker)
     code, _out, err = cli("cleanup", "--force")
     assert code == 0, err
     assert not (repo / ".architect-parallel-1").exists()
@@ -1316,3 +1319,18 @@ def test_a_retry_that_cannot_start_keeps_the_attempt_that_ran(cli, repo, tmp_pat
     (r,) = results
     assert r["exit_code"] == 1 and r["attempts"] == 1, (r, err)
     assert "the first attempt failed" in r["error"] and "its retry" in r["error"], r["error"]
+
+
+# -- review round 16 ---------------------------------------------------------------------------
+
+def test_a_diff_git_could_not_make_is_never_shown_as_no_change(cli, repo, tmp_path):
+    """A git that fails (out of memory on a blob of millions of lines, or, here, an object
+    gone) must not make the report say the worker changed nothing."""
+    agent = script(tmp_path, "w.sh", "echo 'print(1)' > payload.py\necho '{\"status\": \"success\"}'\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--progress", "none")
+    blob = git("rev-parse", f"{results[0]['commit']}:payload.py", cwd=repo)
+    os.remove(repo / ".git" / "objects" / blob[:2] / blob[2:])
+    code, _out, err = cli("report", "--html", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "git could not show its diff" in page and "No files changed" not in page, err
