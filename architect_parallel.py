@@ -3155,9 +3155,10 @@ class _Repo:
             "for-each-ref", f"--contains={commit}", "--format=%(refname)",
             "refs/heads/", "refs/tags/", "refs/remotes/").split())
 
-    def paths_over(self, commit: str, limit: int, size: int = 256 << 20) -> bool:
+    def paths_over(self, commit: str, limit: int, size: Optional[int] = None) -> bool:
         """Whether ``commit``'s tree names more than ``limit`` files, or paths of more than
-        ``size`` bytes in all (see tree_sizes)."""
+        ``size`` bytes in all (_MAX_PATH_BYTES unless given; see tree_sizes)."""
+        size = _MAX_PATH_BYTES if size is None else size
         files, paths, _content = self.tree_sizes([commit], limit, size)[0]
         return files > limit or paths > size
 
@@ -3266,13 +3267,8 @@ class _Repo:
     def holds_anything(self, path: str) -> bool:
         """Whether the worktree at ``path`` holds anything its HEAD does not: uncommitted, new
         or ignored files, or files in a submodule's folder (git does not look there)."""
-        if self.git("status", "--porcelain", "--ignored", cwd=path).strip():
-            return True
-        for entry in filter(None, self.git("ls-files", "-z", "-s", cwd=path).split("\0")):
-            name = entry.partition("\t")[2]
-            if entry.startswith("160000 ") and _holds_entries(path, name):
-                return True
-        return False
+        return bool(self.git("status", "--porcelain", "--ignored", cwd=path).strip()
+                    or self.filled_submodules(path))
 
     def work_in_worktree(self, path: str, base: str) -> List[str]:
         """Descriptions of what replacing the worktree at ``path`` with a new one would lose:
@@ -3472,12 +3468,12 @@ class _Repo:
         """The folders of the submodules of the worktree at ``path`` that hold files, with a
         digest of every entry in them (times of change and inodes too: a file rewritten with
         its old size and time is another)."""
-        found = {}
-        for entry in filter(None, self.git("ls-files", "-z", "-s", cwd=path).split("\0")):
-            name = entry.partition("\t")[2]
-            if entry.startswith("160000 ") and _holds_entries(path, name):
-                found[name] = _tree_digest(path, [name], exact=True)
-        return found
+        return {name: _tree_digest(path, [name], exact=True) for name in self.filled_submodules(path)}
+
+    def filled_submodules(self, path: str) -> List[str]:
+        """The submodules of the worktree at ``path`` whose folders hold anything."""
+        return [entry.partition("\t")[2] for entry in self.git("ls-files", "-z", "-s", cwd=path)
+                .split("\0") if entry.startswith("160000 ") and _holds_entries(path, entry.partition("\t")[2])]
 
     def as_committed(self, path: str) -> None:
         """Give the files of the worktree at ``path`` whose line ends git changed when it
