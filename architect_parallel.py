@@ -7292,6 +7292,67 @@ _DIFF_META = ("old mode", "new mode", "new file mode", "deleted file mode", "ren
               "rename to", "copy from", "copy to", "similarity index")
 
 
+# Bytes of a file (either side) whose lines git diffs: git's line diff takes some 44 bytes of
+# memory a line, and 100 MB of newlines (a 100 KB bundle) would cost it 4.4 GB.
+_DIFF_FILE_LIMIT = 4 << 20
+_DIFF_EXCLUDE_LIMIT = 64 << 10  # characters of pathspecs leaving such files out
+
+
+def _too_large_to_diff(repo: _Repo, cwd: str, args: List[str]
+                       ) -> "Optional[tuple[List[tuple[str, int]], List[str]]]":
+    """The files of ``git diff ARGS`` (run in ``cwd``; ARGS revisions after --end-of-options)
+    whose lines git is not asked to diff, with their sizes (of the larger side), and the
+    pathspecs that leave them out of a ``git diff``; None when git cannot list the files or
+    too many of them are too large to name. git lists them without reading their content
+    (--raw); sizes come from the object store, and for a worktree's files (no id yet) from
+    the file itself, never through a link."""
+    raw, _more, failed = repo.stream(["diff", "--raw", "-z", "--no-abbrev", *_DIFF_OPTIONS,
+                                      *args], cwd)
+    if failed:
+        return None
+    fields, entries, i = raw.split("\0"), [], 0
+    while i < len(fields) - 1:
+        head = fields[i].split(" ")
+        if len(head) < 5 or not head[0].startswith(":"):
+            return None
+        count = 2 if head[4][:1] in ("R", "C") else 1
+        paths = fields[i + 1:i + 1 + count]
+        i += 1 + count
+        sides = ((head[0][1:], head[2]), (head[1], head[3]))  # (mode, id), old and new
+        entries.append((paths, head, [oid for mode, oid in sides
+                                      if mode not in ("000000", "160000") and oid.strip("0")]))
+    ids = sorted({oid for _paths, _head, oids in entries for oid in oids})
+    sizes: Dict[str, int] = {}
+    if ids:
+        out = repo.git("cat-file", "--batch-check=%(objectname) %(objectsize)", check=False,
+                       input="".join(f"{oid}\n" for oid in ids).encode()) or ""
+        for line in out.splitlines():
+            oid, _, size = line.partition(" ")
+            if size.isdigit():
+                sizes[oid] = int(size)
+    large: List["tuple[str, int]"] = []
+    excludes: List[str] = []
+    for paths, head, oids in entries:
+        size = max([sizes.get(oid, 0) for oid in oids] + [0])
+        if cwd != repo.top and head[1] not in ("000000", "160000"):
+            # a worktree's file (git names it by its index entry's id when that entry's size
+            # and time match: the file is what git reads)
+            st = _lstat_beneath(cwd, paths[-1])
+            size = max(size, st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0)
+        if size > _DIFF_FILE_LIMIT:
+            large.append((paths[-1] if len(paths) == 1 else f"{paths[0]} → {paths[1]}", size))
+            excludes += [f":(top,literal,exclude){path}" for path in paths]
+    if sum(len(x) for x in excludes) > _DIFF_EXCLUDE_LIMIT:
+        return None
+    return large, excludes
+
+
+def _not_diffed(size: int) -> str:
+    """Why a file's lines are not shown (see _DIFF_FILE_LIMIT)."""
+    return (f"a file of {size:,} bytes: its lines are not diffed (over "
+            f"{_DIFF_FILE_LIMIT >> 20} MB, git's line diff could take GBs of memory)")
+
+
 def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
                      text: bool = False) -> List[_FileDiff]:
     """The files of ``git diff ARGS`` (run in ``cwd``; ``text``: with --text) with their +/-
@@ -7300,6 +7361,13 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
     change has two, a file whose section git leaves out has none)."""
     # --text: a NUL byte, or an attribute, must not turn a file into "binary, not shown"
     args = [*(["--text"] if text else []), "--end-of-options", *args]  # revisions, never options
+    large = _too_large_to_diff(repo, cwd, args)
+    if large is None:
+        return [_FileDiff("(its changes)", note="git could not list its files, or too many of "
+                                              "them are too large to diff; look at them with "
+                                              "'git diff --name-status'")]
+    if large[1]:
+        args = [*args, "--", *large[1]]
     numstat, _more, failed = repo.stream(["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd)
     if failed:
         return [_FileDiff("(its changes)", note="git could not show its diff (it failed or ran out "
@@ -7320,10 +7388,11 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
         item.uncounted = added == "-" and text
         files.append(item)
         headers[f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"] = item
+    undiffed = [_FileDiff(name, note=_not_diffed(size)) for name, size in large[0]]
     if not files or min(budget) <= 0:
         for item in files:
             item.cut = not item.binary
-        return files
+        return files + undiffed
     patch, more, failed = repo.stream(["-c", "core.quotePath=true", "diff", *_DIFF_OPTIONS, *args],
                                       cwd, budget[1])
     sections = patch[len("diff --git "):].split("\ndiff --git ") if patch else []
@@ -7349,7 +7418,7 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
             item.cut = not item.binary
             if item is not last:
                 item.lines = None
-    return files
+    return files + undiffed
 
 
 def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
@@ -7371,13 +7440,13 @@ def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
         if fd is None:
             return _FileDiff(name, note="not a regular file: not shown")
         with os.fdopen(fd, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > _DIFF_FILE_LIMIT:  # (as git's line diff of a committed one: see there)
+                return _FileDiff(name, note=_not_diffed(size))
             data = f.read(max(budget[1], 0) + 1)
             complete, count, last = len(data) <= budget[1], data.count(b"\n"), data[-1:]
-            counted = len(data)
             for chunk in iter(lambda: f.read(1 << 20), b""):  # the lines of the rest
-                count, last, counted = count + chunk.count(b"\n"), chunk[-1:], counted + len(chunk)
-                if counted > _UNTRACKED_COUNT_LIMIT:
-                    break
+                count, last = count + chunk.count(b"\n"), chunk[-1:]
     if b"\0" in data[:8000]:
         return _FileDiff(name, binary=True)
     ends = last in (b"\n", b"")
@@ -7393,9 +7462,6 @@ def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
         item.cut = True
         budget[0] = budget[1] = 0
     return item
-
-
-_UNTRACKED_COUNT_LIMIT = 64 << 20  # bytes of a new file whose lines are counted
 
 
 def _take_lines(item: _FileDiff, lines: Optional[List[str]], budget: List[int]) -> None:
@@ -8802,9 +8868,14 @@ def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) ->
         repo = _Repo.find(top)
     except ParallelError:
         return ""
-    return repo.git("diff", "--stat", "--text", "--end-of-options",
-                    f"{best[0].base_commit}...{best[0].commit or 'refs/heads/' + best[0].branch}",
+    args = ["--text", "--end-of-options",
+            f"{best[0].base_commit}...{best[0].commit or 'refs/heads/' + best[0].branch}"]
+    large = _too_large_to_diff(repo, repo.top, args)
+    if large is None:
+        return ""
+    stat = repo.git("diff", "--stat", *args, *(["--", *large[1]] if large[1] else []),
                     check=False) or ""
+    return stat + "".join(f" {name}: {_not_diffed(size)}\n" for name, size in large[0])
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
@@ -8856,11 +8927,19 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         _print_err(f"note: {branch} has uncommitted changes in {worktree}; showing its working "
                    f"tree against the base {base[:12]} (new files included)")
     text = ["--text"]  # (see _diff_sources)
-    diffs = [["diff", *stat_args, *text, "--end-of-options", *diff_args]]
+    large = _too_large_to_diff(repo, cwd, [*text, "--end-of-options", *diff_args])
+    if large is None:
+        raise ParallelError(f"{branch}: git could not list its changed files, or too many of "
+                            f"them are over {_DIFF_FILE_LIMIT >> 20} MB to be left out of its "
+                            "diff (git's line diff of them could take GBs of memory)")
+    for name, size in large[0]:
+        _print_err(f"note: {_shorten(name, 200)}: {_not_diffed(size)}; not shown")
+    diffs = [["diff", *stat_args, *text, "--end-of-options", *diff_args,
+              *(["--", *large[1]] if large[1] else [])]]
     for name in untracked:  # (git would read a FIFO an agent left there forever)
         st = _lstat_beneath(cwd, name)
-        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > _UNTRACKED_COUNT_LIMIT:
-            _print_err(f"note: {_shorten(name, 200)} is a new file of {st.st_size:,} bytes; not "
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > _DIFF_FILE_LIMIT:
+            _print_err(f"note: {_shorten(name, 200)}: a new {_not_diffed(st.st_size)[2:]}; not "
                        "shown")
         elif st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             diffs.append(["diff", "--no-index", *stat_args, *text, "--", os.devnull, name])

@@ -1334,3 +1334,39 @@ def test_a_diff_git_could_not_make_is_never_shown_as_no_change(cli, repo, tmp_pa
     code, _out, err = cli("report", "--html", tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
     assert "git could not show its diff" in page and "No files changed" not in page, err
+
+
+# -- review round 17 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("commit", [True, False], ids=["committed", "no-commit"])
+def test_no_file_too_large_for_a_line_diff_is_given_to_git_line_diff(cli, repo, tmp_path, commit):
+    """git's line diff takes some 44 bytes a line: 100 MB of newlines (a 100 KB bundle)
+    cost it 4.4 GB. A file over 4 MB, tracked or new, in a branch or a worktree, is named
+    with its size by report, diff, diff --stat and the step summary, never line-diffed;
+    the worker's other files are shown as ever."""
+    (repo / "README.md").write_text("x\n" * 10)  # a tracked file the agent makes huge
+    git("commit", "-qam", "readme", cwd=repo)
+    agent = script(tmp_path, "w.sh", "echo 'print(1)' > payload.py\n"
+                   "head -c 5000000 /dev/zero | tr '\\0' '\\n' > big.txt\n"
+                   "head -c 5000000 /dev/zero | tr '\\0' '\\n' > README.md\n"
+                   "echo '{\"status\": \"success\"}'\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--summary", tmp_path / "s.md",
+                                  *([] if commit else ["--no-commit"]))
+    assert results[0]["status"] == "success", err
+    code, _out, err = cli("report", "--html", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "print(1)" in page, err
+    assert page.count("a file of 5,000,000 bytes: its lines are not diffed") == 2, err
+    assert page.count("<ins>+</ins>") < 100 and "+5000000" not in page
+    os.chdir(repo)
+    code, out, err = tool("diff", "1")
+    assert code == 0 and "+print(1)" in out, err
+    assert out.count("\n+\n") < 100 and "big.txt" not in out and "README.md" not in out, out[:500]
+    assert "big.txt: a" in err and "README.md: a file of 5,000,000 bytes" in err, err
+    code, out, err = tool("diff", "1", "--stat")
+    assert code == 0 and "payload.py" in out and "big.txt" not in out, out
+    if commit:
+        summary = (tmp_path / "s.md").read_text()
+        assert "payload.py" in summary and "big.txt: a file of 5,000,000 bytes" in summary, summary
+        assert "5000000" not in summary
