@@ -3312,33 +3312,32 @@ class _Repo:
         descriptor of a folder in it (or of another worker's git folder, whose gitdir it then
         removes) could swap for a link out while it does; _remove_tree goes from descriptor
         to descriptor. Once its git folder is gone, git has no entry for it."""
-        admin = self._admin_named(path)
-        if not admin and not os.path.lexists(path):
-            return  # (nothing there: the usual case of a new worktree)
+        admins = self._admins_of(path)
         if os.path.isdir(path) and not os.path.islink(path):
             _remove_tree(path)
         elif os.path.lexists(path):
             os.unlink(path)
-        if admin:
+        for admin in admins:
             _remove_tree(admin)
 
-    def _admin_named(self, path: str) -> Optional[str]:
-        """The folder under the repository's worktrees/ of the worktree at ``path`` (whatever
-        it holds): the one its ``.git`` file names, else the one whose ``gitdir`` names it;
-        None when there is none."""
+    def _admins_of(self, path: str) -> List[str]:
+        """The folders under the repository's worktrees/ of the worktree at ``path``: those
+        whose own ``gitdir`` names it. Never the one its ``.git`` file names, on that file's
+        word: another worker, handed a descriptor of the worktree's folder, can put a ``.git``
+        there naming any worktree's git folder (yours, or a running worker's). A worker that
+        made its own ``gitdir`` name another place leaves its git folder behind, for git's
+        prune (before the next run's workers start) once that place has no worktree."""
         folder = os.path.join(self.common_dir, "worktrees")
-        named = (_read_beneath(path, ".git", 4096) or b"").decode("utf-8", "surrogateescape").strip()
-        candidates = [os.path.normpath(os.path.join(path, named[len("gitdir: "):]))] \
-            if named.startswith("gitdir: ") else []
-        candidates += [entry.path for entry in _entries(folder) if (_read_beneath(
-            entry.path, "gitdir", 4096) or b"").decode("utf-8", "surrogateescape").strip()
-            == os.path.join(path, ".git")]
-        for admin in candidates:
-            st = _lstat_beneath(folder, os.path.basename(admin)) \
-                if os.path.dirname(admin) == folder else None
-            if st is not None and stat.S_ISDIR(st.st_mode):
-                return admin
-        return None
+        found = []
+        for entry in _entries(folder):
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+            back = (_read_beneath(entry.path, "gitdir", 4096) or b"").decode(
+                "utf-8", "surrogateescape").strip()
+            if back and os.path.normpath(os.path.join(entry.path, back)) == os.path.join(
+                    os.path.normpath(path), ".git"):
+                found.append(entry.path)
+        return found
 
     def populate_worktree(self, path: str) -> None:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
@@ -4449,18 +4448,119 @@ def _remove_tree(path: str) -> None:
     """Remove the folder ``path`` and all in it, never following a link, however deep
     (shutil.rmtree recurses) and whatever modes an agent left on the folders in it."""
     try:
-        shutil.rmtree(path)  # never follows a link
+        shutil.rmtree(path)  # (from descriptor to descriptor: it never follows a link)
         return
     except FileNotFoundError:
         return
     except (OSError, RecursionError):
         pass
-    import subprocess
-    # (chmod -R and rm -r never follow a link they meet on the way)
-    subprocess.run(["chmod", "-R", "u+rwX", "--", path], stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run(["rm", "-rf", "--", path], stdin=subprocess.DEVNULL,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _empty_beneath(path)
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
+
+
+def _empty_beneath(top: str) -> None:
+    """Remove everything in the folder ``top`` (not a link): from descriptor to descriptor,
+    no link followed, no recursion, at most _WALK_FDS descriptors open (a deeper parent is
+    opened again from ``top``, one name at a time), and a folder the runner may not read or
+    write made so through a descriptor of that very folder, never by name: another
+    worker's process, passed a descriptor of a folder in it, can swap any entry for a link
+    meanwhile (as ``chmod -R`` follows one it met as a file). What is swapped while it works
+    may stay; nothing outside ``top`` is touched."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+    def enter(parent: int, name: str) -> Optional[int]:
+        try:
+            fd = os.open(name, flags, dir_fd=parent)
+        except PermissionError:  # unreadable: made readable through a descriptor of it
+            if not hasattr(os, "O_PATH"):  # (Linux only, as /proc/self/fd)
+                return None
+            try:
+                pinned = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                 dir_fd=parent)
+            except OSError:
+                return None
+            try:
+                os.chmod(f"/proc/self/fd/{pinned}", 0o700)  # (that folder, whatever its name)
+                fd = os.open(name, flags, dir_fd=parent)
+            except OSError:
+                return None
+            finally:
+                os.close(pinned)
+        except OSError:
+            return None
+        try:
+            mode = os.fstat(fd).st_mode
+            if mode & 0o700 != 0o700:
+                os.fchmod(fd, stat.S_IMODE(mode) | 0o700)
+            return fd
+        except OSError:
+            os.close(fd)
+            return None
+
+    def reopen(depth: int) -> int:  # the folder of frames[depth], by name from top
+        fd = os.open(top, flags)
+        try:
+            for frame in frames[1:depth + 1]:
+                inner = os.open(frame[0], flags, dir_fd=fd)
+                os.close(fd)
+                fd = inner
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def listing(fd: int) -> List[str]:
+        try:
+            return os.listdir(fd)
+        except OSError:
+            return []
+
+    try:
+        fd = os.open(top, flags)
+    except OSError:
+        return
+    frames: "List[list]" = [["", fd, listing(fd), 0]]  # [name, descriptor or None, names, next]
+    try:
+        while frames:
+            frame = frames[-1]
+            try:
+                if frame[1] is None:
+                    frame[1] = reopen(len(frames) - 1)
+            except OSError:
+                frames.pop()
+                continue
+            fd = frame[1]
+            if frame[3] == len(frame[2]):  # emptied: out of its parent
+                os.close(fd)
+                frames.pop()
+                if frames:
+                    with contextlib.suppress(OSError):
+                        if frames[-1][1] is None:
+                            frames[-1][1] = reopen(len(frames) - 1)
+                        os.rmdir(frame[0], dir_fd=frames[-1][1])
+                continue
+            name = frame[2][frame[3]]
+            frame[3] += 1
+            st = _stat_at(fd, name)
+            if st is None:
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                _unlink_at(fd, name)  # (never follows a link: it removes the link)
+                continue
+            child = enter(fd, name)
+            if child is None:
+                continue
+            if sum(f[1] is not None for f in frames) >= _WALK_FDS:
+                oldest = next(f for f in frames if f[1] is not None)
+                os.close(oldest[1])
+                oldest[1] = None
+            frames.append([name, child, listing(child), 0])
+    finally:
+        for frame in frames:
+            if frame[1] is not None:
+                with contextlib.suppress(OSError):
+                    os.close(frame[1])
 
 
 def _no_links(path: str) -> bool:
@@ -8468,6 +8568,9 @@ def _recheck(args: argparse.Namespace, config: ParallelConfig, results: List[Wor
                             f"({_shorten(', '.join(credentials), 200)}) it could read; check "
                             "out without it (actions/checkout: persist-credentials: false)")
     claims = {r.worker_id: r for r in results if r.status == "success"}
+    for r in results:  # the others' checks are not run here: none stands as if it had been
+        if r.worker_id not in claims:
+            r.checks, r.checks_passed = [], 0
     if not claims:
         return
     base = next(iter(claims.values())).base_commit
@@ -8616,8 +8719,12 @@ def _collected_result(item: object, path: str, jobs: Dict[int, dict], plan: dict
         result, worktree_path="", log_path="", stderr_path="", worker_log="", rank=0,
         error=None if result.error is None else _shorten(result.error, 2000),
         files_modified=[_shorten(f, 1000) for f in result.files_modified[:100000]],
-        session_id=None, continued=[], sandbox_refused=result.sandbox_refused[:20],
-        timeline=[e for e in result.timeline[:100]
+        session_id=None, continued=[],
+        sandbox="bwrap" if result.sandbox == "bwrap" else None,
+        sandbox_refused=[_shorten(p, 1000) for p in result.sandbox_refused[:20]],
+        checks=[{"command": c["command"], "passed": c["passed"], "exit_code": c.get("exit_code"),
+                 "duration": c.get("duration", 0)} for c in result.checks],
+        timeline=[{"state": e["state"], "at": e["at"]} for e in result.timeline[:100]
                   if e["state"] in _TIMELINE_STATES and _plausible_time(e["at"])])
 
 
@@ -8654,10 +8761,19 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
     that commit must descend from the plan's base with a history of its own (no merge, no
     commit another ref holds: see _Repo.taken_in); its files are then the commit's, as git
     says. What cannot be verified did not pass: the worker is then ``failed``, saying why.
-    A worker that did not succeed keeps a commit only where its branch holds it."""
+    A worker that did not succeed keeps a commit only where its branch holds it, descending
+    from the base and within collect's bounds (its diff is shown: see _too_large)."""
     tip = repo.tip(result.branch)
     if result.status != "success":
-        return result if result.commit in (None, tip) else dataclasses.replace(result, commit=None)
+        if result.commit is None:
+            return result
+        if result.commit != tip:
+            return dataclasses.replace(result, commit=None)
+        why = (_too_large(repo, base, tip) if repo.succeeds("merge-base", "--is-ancestor", base, tip)
+               else f"it does not descend from the plan's base {base[:12]}")
+        return dataclasses.replace(result, commit=None, error=_shorten(
+            f"{result.error or result.status}; collect did not keep its commit: {why}", 2000)
+        ) if why else result
     if result.commit is None and result.files_modified:
         why = "its changes were not committed (--no-commit), so they cannot be verified here"
     elif result.commit is None:  # nothing changed: its branch, if here, holds nothing more

@@ -597,3 +597,58 @@ def test_one_tree_too_large_is_never_read(tmp_path, monkeypatch):
     monkeypatch.setattr(ap, "_TREE_LIMIT", 4096)
     with pytest.raises(ap.ParallelError, match="is larger than"):
         repo.paths_over(wide, 2_000_000)
+
+
+# -- review round 17 ---------------------------------------------------------------------------
+
+def test_a_commit_a_failed_claim_names_is_held_to_the_same_bounds(pipeline, tmp_path):
+    """A job claims its worker failed and names a commit of 10,000,000 files (a bundle of a
+    few KB): a failed worker's commit is kept (its diff is shown) only within the bounds
+    a success's is held to, else dropped, saying why; the report costs nothing of it."""
+    make = _maker(tmp_path / "job2")
+    blob = make(["hash-object", "-w", "--stdin"], b"x")
+    t1 = _raw_tree(make, [("100644", f"f{i:03}", blob) for i in range(1000)])
+    t2 = _raw_tree(make, [("40000", f"d{i:03}", t1) for i in range(1000)])
+    t3 = _raw_tree(make, [("40000", f"e{i}", t2) for i in range(10)])
+    top = make(["ls-tree", _tip(pipeline, 2)]) + f"\n040000 tree {t3}\tbomb\n"
+    _commit_on(pipeline, make, make(["mktree"], top.encode()))
+    pipeline.edit(2, lambda d, r: r.update(status="failed", error="it broke"))
+    code, results, err = pipeline.collect("--html", tmp_path / "r.html")
+    r = results[1]
+    assert r["status"] == "failed" and r["commit"] is None, r
+    assert r["error"].startswith("it broke; collect did not keep its commit: ") and \
+        "more than 2,000,000 files" in r["error"], r["error"]
+    assert "bomb" not in (tmp_path / "r.html").read_text()
+
+
+def test_recheck_leaves_no_claimed_check_standing(pipeline, tmp_path):
+    """--recheck runs the checks of the workers that claim success; another's claimed checks
+    (a failure claiming 1/1) are not run, so they do not stand: none is shown as run by
+    collect, and none ranks a worker ahead of those whose checks collect ran."""
+    pipeline.edit(2, lambda d, r: r.update(status="failed", error="gave up", cost=0.0))
+    code, results, err = pipeline.collect("--recheck", "--sandbox", "none")
+    assert [(r["status"], r["checks_passed"]) for r in results] == [
+        ("success", 1), ("failed", 0), ("success", 1)], err
+    assert results[1]["checks"] == [] and results[1]["rank"] == 3
+    assert "best: worker 1 " in err or "best: worker 3 " in err, err
+
+
+def test_what_a_results_file_adds_to_a_field_is_not_kept(pipeline, tmp_path):
+    """Keys a result's checks or timeline entries do not have, a sandbox that is not one,
+    and long refused paths: dropped or cut, so last-run.json and the report stay small."""
+    junk = "\u2028" * 100000
+
+    def change(data, r):
+        r["sandbox"] = junk
+        r["sandbox_refused"] = [junk] * 20
+        r["checks"][0]["junk"] = junk
+        r["timeline"] = [dict(e, junk=junk) for e in r["timeline"]]
+    pipeline.edit(2, change)
+    code, results, err = pipeline.collect("--html", tmp_path / "r.html")
+    r = results[1]
+    assert r["status"] == "success" and r["sandbox"] is None, err
+    assert set(r["checks"][0]) == {"command", "passed", "exit_code", "duration"}
+    assert all(set(e) == {"state", "at"} for e in r["timeline"]) and r["timeline"]
+    assert all(len(p) <= 1000 for p in r["sandbox_refused"])
+    state = pipeline.collector / ".git" / "architect-parallel" / "last-run.json"
+    assert state.stat().st_size < 500000 and (tmp_path / "r.html").stat().st_size < 1000000

@@ -1370,3 +1370,62 @@ def test_no_file_too_large_for_a_line_diff_is_given_to_git_line_diff(cli, repo, 
         summary = (tmp_path / "s.md").read_text()
         assert "payload.py" in summary and "big.txt: a file of 5,000,000 bytes" in summary, summary
         assert "5000000" not in summary
+
+
+@pytest.mark.parametrize("then", ["its retry", "cleanup --force"])
+def test_no_git_folder_is_removed_on_the_word_of_a_worktrees_git_file(cli, repo, tmp_path, then):
+    """Another worker, handed a descriptor of this worker's folder, can put there a ``.git``
+    naming any worktree's git folder: yours, or a running worker's. Removing the worker's
+    worktree (its retry, run --force, cleanup --force) removes only the git folder whose own
+    gitdir names it back; your worktree keeps its git folder, index and staged work."""
+    git("worktree", "add", "-q", "-b", "feature", str(tmp_path / "feature1"), cwd=repo)
+    (tmp_path / "feature1" / "s.txt").write_text("staged\n")
+    git("add", "s.txt", cwd=tmp_path / "feature1")
+    admin = git("rev-parse", "--absolute-git-dir", cwd=tmp_path / "feature1")
+    agent = script(tmp_path, "point.sh", f'echo "gitdir: {admin}" > .git.new\nmv .git.new .git\n'
+                   'echo "error: failed" >&2\nexit 1\n')
+    code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                          "--progress", "none", *(["--retries", "1"] if then == "its retry" else []))
+    assert code == 1, err
+    if then != "its retry":
+        code, _out, err = cli("cleanup", "--force")
+    assert os.path.isdir(admin), err
+    assert git("diff", "--cached", "--name-only", cwd=tmp_path / "feature1") == "s.txt"
+    assert "feature1" in git("worktree", "list", cwd=repo)
+
+
+def test_a_tree_too_deep_for_rmtree_is_removed_by_descriptors_with_no_tool_by_path(tmp_path,
+                                                                                   monkeypatch):
+    """A private folder 1,200 folders deep (shutil.rmtree recurses), with folders left
+    read-only and a link out: removed from descriptor to descriptor. No ``chmod -R`` or
+    ``rm -rf`` by path, which another worker swapping a file for a link meanwhile would
+    turn on a file outside (a set-user-ID mode on root's)."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for name in ("chmod", "rm"):
+        (tools / name).write_text(f"#!/bin/sh\necho {name} >> {tmp_path}/called\n")
+        (tools / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    outside = tmp_path / "victim"
+    outside.write_text("root's\n")
+    outside.chmod(0o644)
+    top = tmp_path / "box"
+    fd = os.open(str(tmp_path), os.O_RDONLY)
+    os.mkdir(top)
+    here = os.open(str(top), os.O_RDONLY)
+    os.close(fd)
+    for depth in range(1200):
+        os.symlink(str(outside), "l", dir_fd=here)
+        os.mkdir("d", dir_fd=here)
+        inner = os.open("d", os.O_RDONLY, dir_fd=here)
+        if depth % 100 == 99:
+            os.chmod(f"/proc/self/fd/{here}", 0o500)
+        os.close(here)
+        here = inner
+    fd = os.open("f", os.O_WRONLY | os.O_CREAT, 0o4677, dir_fd=here)
+    os.close(fd)
+    os.close(here)
+    ap._remove_tree(str(top))
+    assert not os.path.lexists(top)
+    assert not (tmp_path / "called").exists()
+    assert stat.S_IMODE(outside.stat().st_mode) == 0o644 and outside.read_text() == "root's\n"
