@@ -4371,16 +4371,7 @@ def _walk_at(top: str) -> Iterator["tuple[str, int, List[str], List[str]]"]:
                 sorted(e.name for e in entries if not e.is_dir(follow_symlinks=False)))
 
     def reopen(rel: str) -> int:
-        fd = os.open(top, flags)
-        try:
-            for part in rel.split(os.sep) if rel else []:
-                inner = os.open(part, flags, dir_fd=fd)
-                os.close(fd)
-                fd = inner
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+        return _open_folder_beneath(top, rel.split(os.sep) if rel else [])
 
     try:
         fd = os.open(top, flags)
@@ -4425,6 +4416,22 @@ def _walk_at(top: str) -> Iterator["tuple[str, int, List[str], List[str]]"]:
             if frame[1] is not None:
                 with contextlib.suppress(OSError):
                     os.close(frame[1])
+
+
+def _open_folder_beneath(top: str, names: List[str]) -> int:
+    """A descriptor of the folder ``top/names[0]/names[1]/...``, opened one name at a time
+    from the one before, never through a link."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(top, flags)
+    try:
+        for name in names:
+            inner = os.open(name, flags, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 # The most descriptors _walk_at keeps open (the soft limit is often 1,024).
@@ -4499,16 +4506,7 @@ def _empty_beneath(top: str) -> None:
             return None
 
     def reopen(depth: int) -> int:  # the folder of frames[depth], by name from top
-        fd = os.open(top, flags)
-        try:
-            for frame in frames[1:depth + 1]:
-                inner = os.open(frame[0], flags, dir_fd=fd)
-                os.close(fd)
-                fd = inner
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+        return _open_folder_beneath(top, [frame[0] for frame in frames[1:depth + 1]])
 
     def listing(fd: int) -> List[str]:
         try:
