@@ -7391,19 +7391,23 @@ _DIFF_META = ("old mode", "new mode", "new file mode", "deleted file mode", "ren
 
 
 # Bytes of a file (either side) whose lines git diffs: git's line diff takes some 44 bytes of
-# memory a line, and 100 MB of newlines (a 100 KB bundle) would cost it 4.4 GB.
+# memory a line, and 100 MB of newlines (a 100 KB bundle) would cost it 4.4 GB. And of all
+# the files of one diff: one blob of 4 MB of newlines named 250 times (a 5 KB bundle) took
+# git minutes.
 _DIFF_FILE_LIMIT = 4 << 20
+_DIFF_TOTAL_LIMIT = 64 << 20
 _DIFF_EXCLUDE_LIMIT = 64 << 10  # characters of pathspecs leaving such files out
 
 
 def _too_large_to_diff(repo: _Repo, cwd: str, args: List[str]
-                       ) -> "Optional[tuple[List[tuple[str, int]], List[str]]]":
+                       ) -> "Optional[tuple[List[tuple[str, str]], List[str]]]":
     """The files of ``git diff ARGS`` (run in ``cwd``; ARGS revisions after --end-of-options)
-    whose lines git is not asked to diff, with their sizes (of the larger side), and the
-    pathspecs that leave them out of a ``git diff``; None when git cannot list the files or
-    too many of them are too large to name. git lists them without reading their content
-    (--raw); sizes come from the object store, and for a worktree's files (no id yet) from
-    the file itself, never through a link."""
+    whose lines git is not asked to diff (over _DIFF_FILE_LIMIT on either side, or once
+    the files before them took _DIFF_TOTAL_LIMIT), each with why, and the pathspecs that
+    leave them out of a ``git diff``, each matching its one path (see _exact_pathspec);
+    None when git cannot list the files or too many are too large to name. git lists them
+    without reading their content (--raw); sizes come from the object store, and for a
+    worktree's files (no id yet) from the file itself, never through a link."""
     raw, _more, failed = repo.stream(["diff", "--raw", "-z", "--no-abbrev", *_DIFF_OPTIONS,
                                       *args], cwd)
     if failed:
@@ -7428,27 +7432,42 @@ def _too_large_to_diff(repo: _Repo, cwd: str, args: List[str]
             oid, _, size = line.partition(" ")
             if size.isdigit():
                 sizes[oid] = int(size)
-    large: List["tuple[str, int]"] = []
+    large: List["tuple[str, str]"] = []
     excludes: List[str] = []
+    total = 0
     for paths, head, oids in entries:
-        size = max([sizes.get(oid, 0) for oid in oids] + [0])
+        sides = [sizes.get(oid, 0) for oid in oids]
         if cwd != repo.top and head[1] not in ("000000", "160000"):
             # a worktree's file (git names it by its index entry's id when that entry's size
             # and time match: the file is what git reads)
             st = _lstat_beneath(cwd, paths[-1])
-            size = max(size, st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0)
-        if size > _DIFF_FILE_LIMIT:
-            large.append((paths[-1] if len(paths) == 1 else f"{paths[0]} → {paths[1]}", size))
-            excludes += [f":(top,literal,exclude){path}" for path in paths]
+            sides.append(st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0)
+        size = max(sides + [0])
+        if size > _DIFF_FILE_LIMIT or total + sum(sides) > _DIFF_TOTAL_LIMIT:
+            large.append((paths[-1] if len(paths) == 1 else f"{paths[0]} → {paths[1]}",
+                          _not_diffed(size, size > _DIFF_FILE_LIMIT)))
+            excludes += [_exact_pathspec(path, "exclude") for path in paths]
+        else:
+            total += sum(sides)
     if sum(len(x) for x in excludes) > _DIFF_EXCLUDE_LIMIT:
         return None
     return large, excludes
 
 
-def _not_diffed(size: int) -> str:
-    """Why a file's lines are not shown (see _DIFF_FILE_LIMIT)."""
-    return (f"a file of {size:,} bytes: its lines are not diffed (over "
-            f"{_DIFF_FILE_LIMIT >> 20} MB, git's line diff could take GBs of memory)")
+def _exact_pathspec(path: str, magic: str = "") -> str:
+    """A pathspec matching ``path`` alone: a plain (or literal) one matches what is under it
+    too, and a file an agent turned into a folder (``src`` → ``src/auth.py``) would hide
+    the folder's files. Its last character escaped makes it a pattern (glob), which git
+    matches against whole paths only."""
+    escaped = re.sub(r"([*?[\\])", r"\\\1", path[:-1]) + "\\" + path[-1:]
+    return f":(top,glob{',' + magic if magic else ''}){escaped}"
+
+
+def _not_diffed(size: int, alone: bool = True) -> str:
+    """Why a file's lines are not shown (see _DIFF_FILE_LIMIT, _DIFF_TOTAL_LIMIT)."""
+    return (f"a file of {size:,} bytes: its lines are not diffed (" + (
+        f"over {_DIFF_FILE_LIMIT >> 20} MB, git's line diff could take GBs of memory)" if alone
+        else f"the files diffed before it took {_DIFF_TOTAL_LIMIT >> 20} MB)"))
 
 
 def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
@@ -7486,7 +7505,7 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
         item.uncounted = added == "-" and text
         files.append(item)
         headers[f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"] = item
-    undiffed = [_FileDiff(name, note=_not_diffed(size)) for name, size in large[0]]
+    undiffed = [_FileDiff(name, note=why) for name, why in large[0]]
     if not files or min(budget) <= 0:
         for item in files:
             item.cut = not item.binary
@@ -8989,7 +9008,7 @@ def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) ->
         return ""
     stat = repo.git("diff", "--stat", *args, *(["--", *large[1]] if large[1] else []),
                     check=False) or ""
-    return stat + "".join(f" {name}: {_not_diffed(size)}\n" for name, size in large[0])
+    return stat + "".join(f" {name}: {why}\n" for name, why in large[0])
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
@@ -9046,16 +9065,20 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         raise ParallelError(f"{branch}: git could not list its changed files, or too many of "
                             f"them are over {_DIFF_FILE_LIMIT >> 20} MB to be left out of its "
                             "diff (git's line diff of them could take GBs of memory)")
-    for name, size in large[0]:
-        _print_err(f"note: {_shorten(name, 200)}: {_not_diffed(size)}; not shown")
+    for name, why in large[0]:
+        _print_err(f"note: {_shorten(name, 200)}: {why}; not shown")
     diffs = [["diff", *stat_args, *text, "--end-of-options", *diff_args,
               *(["--", *large[1]] if large[1] else [])]]
+    total = 0
     for name in untracked:  # (git would read a FIFO an agent left there forever)
         st = _lstat_beneath(cwd, name)
-        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > _DIFF_FILE_LIMIT:
-            _print_err(f"note: {_shorten(name, 200)}: a new {_not_diffed(st.st_size)[2:]}; not "
-                       "shown")
-        elif st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+        size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
+        if size > _DIFF_FILE_LIMIT or total + size > _DIFF_TOTAL_LIMIT:
+            _print_err(f"note: {_shorten(name, 200)}: a new "
+                       f"{_not_diffed(size, size > _DIFF_FILE_LIMIT)[2:]}; not shown")
+            continue
+        total += size
+        if st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             diffs.append(["diff", "--no-index", *stat_args, *text, "--", os.devnull, name])
         else:
             _print_err(f"note: {_shorten(name, 200)} is not a regular file; not shown")

@@ -24,8 +24,9 @@ TOOL = os.path.join(CHECKOUT, "architect_parallel.py")
 
 def tool(*args, timeout=120):
     """The CLI in a process of its own, stopped (and the test failed) if it hangs."""
-    proc = subprocess.run([sys.executable, TOOL, *map(str, args)], capture_output=True,
-                          text=True, errors="replace", timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run([sys.executable, "-m", "architect_parallel", *map(str, args)],
+                          capture_output=True, text=True, errors="replace", timeout=timeout,
+                          stdin=subprocess.DEVNULL, env=dict(os.environ, PYTHONPATH=CHECKOUT))
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc.returncode, proc.stdout, proc.stderr
 
@@ -1429,3 +1430,49 @@ def test_a_tree_too_deep_for_rmtree_is_removed_by_descriptors_with_no_tool_by_pa
     assert not os.path.lexists(top)
     assert not (tmp_path / "called").exists()
     assert stat.S_IMODE(outside.stat().st_mode) == 0o644 and outside.read_text() == "root's\n"
+
+
+# -- review round 18 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("turn", ["a file into a folder", "a folder into a file"])
+def test_leaving_a_large_file_out_of_a_diff_hides_nothing_under_its_name(cli, repo, tmp_path,
+                                                                        turn):
+    """A file over 4 MB is left out of git's line diff by a pathspec that matches its one
+    path: not the files of a folder by that name on the other side (a conftest.py added
+    where the base had a large file; the base's src/auth.py deleted by a large file `src`)."""
+    if turn == "a file into a folder":
+        (repo / "fixtures").write_bytes(b"y\n" * 2500000)
+        git("add", "fixtures", cwd=repo)
+        git("commit", "-qm", "data", cwd=repo)
+        body = "rm fixtures\nmkdir fixtures\necho 'import evil' > fixtures/conftest.py\n"
+        hidden, big = "fixtures/conftest.py", "fixtures"
+    else:
+        body = "rm -r src\nhead -c 5000000 /dev/zero | tr '\\0' x > src\n"
+        hidden, big = "src/app.py", "src"
+    agent = script(tmp_path, "turn.sh", body + "echo 'print(2)' > README.md\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--summary", tmp_path / "s.md")
+    assert results[0]["status"] == "success", err
+    code, out, err = tool("diff", "1")
+    assert code == 0 and (f"b/{hidden}" in out or f"a/{hidden}" in out), (out[:2000], err)
+    assert f"{big}: a file of" in err, err
+    code, out, err = tool("diff", "1", "--stat")
+    assert hidden in out and "2 files changed" in out, out
+    assert hidden in (tmp_path / "s.md").read_text()
+    code, _out, err = cli("report", "--html", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert ("import evil" in page) == (turn == "a file into a folder"), err
+    assert f">{hidden}<" in page and "not in this diff" not in page, err
+
+
+def test_the_files_of_one_diff_are_line_diffed_up_to_a_total(cli, repo, tmp_path, monkeypatch):
+    """One blob of 4 MB of newlines at 250 paths (a 5 KB bundle) took git minutes: past a
+    total (64 MB; 1,000 bytes here) the rest are named, not line-diffed."""
+    monkeypatch.setattr(ap, "_DIFF_TOTAL_LIMIT", 1000)
+    agent = script(tmp_path, "many.sh", "for i in 1 2 3; do head -c 600 /dev/zero | tr '\\0' '\\n' "
+                   "> n$i.txt; done\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    code, _out, err = cli("report", "--html", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("its lines are not diffed (the files diffed before it took 0 MB)") == 2, err
