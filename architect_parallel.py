@@ -1395,7 +1395,7 @@ class ParallelRunner:
         if not dry_run:
             repo.prune_worktrees()
             for folder in ("tasks", "worktrees", "submodules"):
-                shutil.rmtree(os.path.join(repo.common_dir, _STATE_DIR, folder), ignore_errors=True)
+                _remove_tree(os.path.join(repo.common_dir, _STATE_DIR, folder))
         registered = {wt["path"] for wt in worktrees}
         for name in sorted(os.listdir(repo.top)):
             path = os.path.join(repo.top, name)
@@ -4452,15 +4452,11 @@ def _unlink_at(fd: int, name: str) -> None:
 
 
 def _remove_tree(path: str) -> None:
-    """Remove the folder ``path`` and all in it, never following a link, however deep
-    (shutil.rmtree recurses) and whatever modes an agent left on the folders in it."""
-    try:
-        shutil.rmtree(path)  # (from descriptor to descriptor: it never follows a link)
-        return
-    except FileNotFoundError:
-        return
-    except (OSError, RecursionError):
-        pass
+    """Remove the folder ``path`` and all in it, never following a link, never opening a
+    FIFO, however deep and whatever modes an agent left on the folders in it. Not with
+    shutil.rmtree: it recurses, and before Python 3.13 it opens an entry it saw as a folder
+    without O_NONBLOCK or O_DIRECTORY: another worker swapping that folder for a FIFO
+    meanwhile hangs the runner for good."""
     _empty_beneath(path)
     with contextlib.suppress(OSError):
         os.rmdir(path)

@@ -1476,3 +1476,30 @@ def test_the_files_of_one_diff_are_line_diffed_up_to_a_total(cli, repo, tmp_path
     code, _out, err = cli("report", "--html", tmp_path / "r.html")
     page = (tmp_path / "r.html").read_text()
     assert page.count("its lines are not diffed (the files diffed before it took 0 MB)") == 2, err
+
+
+def test_a_folder_swapped_for_a_fifo_while_it_is_removed_hangs_nothing(tmp_path, monkeypatch):
+    """Another worker, handed a descriptor of this worker's private /tmp, swaps a folder the
+    runner has just listed for a FIFO (here at the very moment the runner opens it: a real
+    FIFO, a hook for the timing alone). Opening it as shutil.rmtree does (before Python
+    3.13) waits for a writer that never comes: the runner hung for good, deaf to Ctrl-C."""
+    import threading
+    top = tmp_path / "box"
+    (top / "x").mkdir(parents=True)
+    (top / "x" / "f").write_text("x")
+    real_open, swapped = os.open, []
+
+    def racing_open(path, flags, mode=0o777, *, dir_fd=None):
+        if path == "x" and dir_fd is not None and not swapped:
+            os.rename("x", "x.gone", src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            os.mkfifo("x", dir_fd=dir_fd)
+            swapped.append(1)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+    monkeypatch.setattr(os, "open", racing_open)
+    remover = threading.Thread(target=ap._remove_tree, args=(str(top),), daemon=True)
+    remover.start()
+    remover.join(60)
+    monkeypatch.setattr(os, "open", real_open)
+    if remover.is_alive():  # (let it go: a writer for the FIFO it waits on)
+        os.close(os.open(str(top / "x"), os.O_WRONLY | os.O_NONBLOCK))
+    assert swapped and not remover.is_alive()
