@@ -1503,3 +1503,27 @@ def test_a_folder_swapped_for_a_fifo_while_it_is_removed_hangs_nothing(tmp_path,
     if remover.is_alive():  # (let it go: a writer for the FIFO it waits on)
         os.close(os.open(str(top / "x"), os.O_WRONLY | os.O_NONBLOCK))
     assert swapped and not remover.is_alive()
+
+
+# -- review round 19 ---------------------------------------------------------------------------
+
+def test_a_copy_left_out_of_a_diff_leaves_its_changed_source_in(cli, repo, tmp_path):
+    """With your diff.renames=copies, git lists a changed file twice: as itself and as the
+    source of a copy. Leaving out a copy over 4 MB must not leave out its source's own
+    change (a backdoor that merge brings): diffs pair renames only, each file once."""
+    git("config", "diff.renames", "copies", cwd=repo)
+    (repo / "big.txt").write_text("".join(f"line {i}\n" for i in range(300000)))
+    git("add", "big.txt", cwd=repo)
+    git("commit", "-qm", "data", cwd=repo)
+    agent = script(tmp_path, "copy.sh", "cp big.txt copy.txt\nhead -c 900000 /dev/zero | tr '\\0' x "
+                   ">> copy.txt\necho 'BACKDOOR' >> big.txt\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--summary", tmp_path / "s.md")
+    assert results[0]["status"] == "success", err
+    code, out, err = tool("diff", "1")
+    assert code == 0 and "+BACKDOOR" in out and "copy.txt: a file of" in err, (out[-500:], err)
+    code, out, err = tool("diff", "1", "--stat")
+    assert "big.txt" in out, out
+    assert "big.txt |" in (tmp_path / "s.md").read_text()
+    code, _out, err = cli("report", "--html", tmp_path / "r.html")
+    assert "BACKDOOR" in (tmp_path / "r.html").read_text(), err
