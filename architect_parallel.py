@@ -1394,7 +1394,7 @@ class ParallelRunner:
                            + marks.get(branch, ""))
         if not dry_run:
             repo.prune_worktrees()
-            for folder in ("tasks", "worktrees", "submodules"):
+            for folder in ("tasks", "worktrees", "submodules", "trash"):
                 _remove_tree(os.path.join(repo.common_dir, _STATE_DIR, folder))
         registered = {wt["path"] for wt in worktrees}
         for name in sorted(os.listdir(repo.top)):
@@ -2000,9 +2000,11 @@ class ParallelRunner:
         (other content, a gitlink with no folder) is shown by no diff, and a commit you
         make there later must bring only what ``diff`` showed."""
         try:
-            if _lstat_beneath(admin, "index") is None or not self.config.commit:
+            if _lstat_beneath(admin, "index") is None:  # (removed above, or by the agent)
                 repo.git("read-tree", "HEAD", cwd=job.path)
             problem = repo.mend_index(job.path)
+            if not self.config.commit:
+                repo.git("read-tree", "HEAD", cwd=job.path)
         except ParallelError as exc:
             _unlink_beneath(admin, "index")
             repo.git("read-tree", "HEAD", cwd=job.path)
@@ -2636,22 +2638,42 @@ def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
     """Copy ``files`` (repo-relative) from the main checkout into ``worktree``.
 
     A file the worktree already has is left alone; symbolic links are copied as
-    links, never followed, so nothing from outside the repository comes in.
+    links, never followed, so nothing from outside the repository comes in. Into the
+    worktree from descriptor to descriptor, each file made new (never through a link or
+    onto a file put there meanwhile).
     """
     copied = []
     for name in files:
-        target = os.path.join(worktree, name)
-        if os.path.lexists(target):
-            continue
-        folder = os.path.dirname(target)
-        while not os.path.lexists(folder):  # the first folder that exists leads where?
-            folder = os.path.dirname(folder)
-        if not _inside(os.path.realpath(worktree), folder):
+        source = os.path.join(top, name)
+        try:
+            parts = [p for p in os.path.dirname(name).split(os.sep) if p and p != "."]
+            if ".." in parts:
+                raise OSError(errno.EINVAL, "not a path beneath its folder", name)
+            folder = _open_folder_beneath(worktree, parts, make=True)
+        except OSError:
             raise ParallelError(f"include file {name}: its folder in the worktree is a symbolic "
-                                "link out of it; refusing to copy it there")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(os.path.join(top, name), target, follow_symlinks=False)
-        copied.append(name)
+                                "link out of it; refusing to copy it there") from None
+        try:
+            last = os.path.basename(name)
+            if _stat_at(folder, last) is not None:
+                continue
+            if os.path.islink(source):
+                os.symlink(os.readlink(source), last, dir_fd=folder)
+            else:
+                with open(source, "rb") as f:
+                    st = os.fstat(f.fileno())
+                    try:
+                        out = os.open(last, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                      | os.O_CLOEXEC, 0o600, dir_fd=folder)
+                    except FileExistsError:  # (put there meanwhile: left alone, as above)
+                        continue
+                    with os.fdopen(out, "wb") as target:
+                        shutil.copyfileobj(f, target)
+                        os.fchmod(out, stat.S_IMODE(st.st_mode))
+                        os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+            copied.append(name)
+        finally:
+            os.close(folder)
     return copied
 
 
@@ -3315,13 +3337,21 @@ class _Repo:
         descriptor of a folder in it (or of another worker's git folder, whose gitdir it then
         removes) could swap for a link out while it does; _remove_tree goes from descriptor
         to descriptor. Once its git folder is gone, git has no entry for it."""
-        admins = self._admins_of(path)
-        if os.path.isdir(path) and not os.path.islink(path):
-            _remove_tree(path)
-        elif os.path.lexists(path):
-            os.unlink(path)
-        for admin in admins:
-            _remove_tree(admin)
+        import secrets
+        for victim in [path, *self._admins_of(path)]:
+            if os.path.isdir(victim) and not os.path.islink(victim):
+                # Out of the way first, in one step: a process that holds a descriptor of
+                # the folder (another worker's, handed it) can add to it while it is removed,
+                # and the next worktree made at ``path`` must be a new folder, never that one.
+                aside = os.path.join(self.state_dir("trash"), secrets.token_hex(8))
+                with contextlib.suppress(OSError):
+                    os.rename(victim, aside)
+                    victim = aside
+                _remove_tree(victim)
+            elif os.path.lexists(victim):
+                os.unlink(victim)
+        if os.path.lexists(path):
+            raise ParallelError(f"{path} could not be removed (a process still writes there?)")
 
     def _admins_of(self, path: str) -> List[str]:
         """The folders under the repository's worktrees/ of the worktree at ``path``: those
@@ -4421,13 +4451,16 @@ def _walk_at(top: str) -> Iterator["tuple[str, int, List[str], List[str]]"]:
                     os.close(frame[1])
 
 
-def _open_folder_beneath(top: str, names: List[str]) -> int:
+def _open_folder_beneath(top: str, names: List[str], make: bool = False) -> int:
     """A descriptor of the folder ``top/names[0]/names[1]/...``, opened one name at a time
-    from the one before, never through a link."""
+    from the one before, never through a link (``make``: made where it is missing)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(top, flags)
     try:
         for name in names:
+            if make:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(name, 0o777, dir_fd=fd)
             inner = os.open(name, flags, dir_fd=fd)
             os.close(fd)
             fd = inner
@@ -4435,6 +4468,63 @@ def _open_folder_beneath(top: str, names: List[str]) -> int:
         os.close(fd)
         raise
     return fd
+
+
+def _copy_file_at(folder: int, name: str, target: str, limit: int) -> Optional[int]:
+    """Copy the regular file ``name`` of the folder open as ``folder`` to the new file
+    ``target`` (mode and times too): opened without following a link and without waiting
+    (a FIFO swapped in meanwhile is no file: not copied). Its size, or None when it is not
+    a regular file, cannot be read or is larger than ``limit``."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     dir_fd=folder)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as source:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        data = source.read(limit + 1)
+    if len(data) > limit:
+        return None
+    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    with os.fdopen(out, "wb") as f:
+        f.write(data)
+        os.fchmod(out, stat.S_IMODE(st.st_mode))
+        os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return len(data)
+
+
+def _copy_tree(path: str, target: str, limits: "tuple[int, int]",
+               readable: Optional[Callable[[str], bool]] = None) -> bool:
+    """Copy the folder ``path`` to the new folder ``target``: from descriptor to
+    descriptor (see _walk_at), links as links, only regular files (no FIFO or device is
+    opened), and what is ``readable``; at most ``limits`` (entries, bytes). Whether it was
+    copied whole."""
+    entries, size = 0, 0
+    for folder, fd, dirs, files in _walk_at(path):
+        there = target if folder == path else os.path.join(target, os.path.relpath(folder, path))
+        os.mkdir(there, 0o700)
+        dirs[:] = [d for d in dirs if readable is None or readable(os.path.join(folder, d))]
+        entries += len(dirs) + len(files)
+        for name in files:
+            st = _stat_at(fd, name)
+            if st is None or not (readable is None or stat.S_ISLNK(st.st_mode)
+                                  or readable(os.path.join(folder, name))):
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                with contextlib.suppress(OSError):
+                    os.symlink(os.readlink(name, dir_fd=fd), os.path.join(there, name))
+            elif stat.S_ISREG(st.st_mode):
+                copied = _copy_file_at(fd, name, os.path.join(there, name), limits[1] - size)
+                if copied is None:
+                    return False
+                size += copied
+        if entries > limits[0]:
+            return False
+        with contextlib.suppress(OSError):
+            os.chmod(there, stat.S_IMODE(os.fstat(fd).st_mode) | 0o700)
+    return os.path.isdir(target)
 
 
 # The most descriptors _walk_at keeps open (the soft limit is often 1,024).
@@ -5350,7 +5440,8 @@ class _Box:
                              readable: Optional[Callable[[str], bool]] = None) -> List[str]:
         """A private copy of the folder ``path`` at ``target`` when it is small (see
         _FOLDER_COPY_LIMIT), of what in it is ``readable``; else a read-only view of it
-        (``fresh``: an empty folder)."""
+        (``fresh``: an empty folder). Copied from descriptor to descriptor (see _copy_tree):
+        a folder a worker may write (``--sandbox-allow``) can change while it is copied."""
         if readable and not readable(path):
             return []
         entries, size = 0, 0
@@ -5363,12 +5454,11 @@ class _Box:
                 break
         else:
             try:
-                shutil.copytree(path, target, symlinks=True, ignore=None if readable is None else (
-                    lambda folder, names: [n for n in names if not os.path.islink(
-                        os.path.join(folder, n)) and not readable(os.path.join(folder, n))]))
-                return []
-            except (OSError, shutil.Error):
-                shutil.rmtree(target, ignore_errors=True)
+                if _copy_tree(path, target, _FOLDER_COPY_LIMIT, readable):
+                    return []
+            except OSError:
+                pass
+            _remove_tree(target)
         os.mkdir(target, 0o700)  # (the mount point)
         return [] if fresh else ["--ro-bind", path, path]
 
@@ -5376,12 +5466,15 @@ class _Box:
     def _copy_or_bind(path: str, target: str, limit: int) -> List[str]:
         """A private copy of the file ``path`` at ``target``, or a read-only view of it when
         it is larger than ``limit`` (or cannot be read)."""
-        try:
-            if os.lstat(path).st_size <= limit:
-                shutil.copy2(path, target, follow_symlinks=False)
-                return []
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            folder = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                if _copy_file_at(folder, os.path.basename(path), target, limit) is not None:
+                    return []
+            finally:
+                os.close(folder)
+            with contextlib.suppress(OSError):
+                os.unlink(target)
         with contextlib.suppress(OSError):
             open(target, "ab").close()  # the mount point
         return ["--ro-bind", path, path]

@@ -1546,3 +1546,84 @@ def test_with_no_commit_nothing_staged_differs_from_what_diff_shows(cli, repo, t
     git("commit", "-qam", "mine", cwd=worktree)
     assert git("show", "HEAD:README.md", cwd=worktree) == "harmless"
     assert "sub" not in git("ls-files", cwd=worktree)
+
+
+def test_a_removed_worktree_is_never_the_folder_the_next_one_is_made_in(repo, tmp_path,
+                                                                        monkeypatch):
+    """Another worker holding a descriptor of this worker's worktree adds to it while the
+    runner removes it (here at the worst moment: after the walk, before the last rmdir).
+    The folder is moved out of the way first: nothing is left at its path, so the retry's
+    worktree is a new folder that descriptor does not reach."""
+    path = repo / ".architect-parallel-1"
+    (path / "src").mkdir(parents=True)
+    (path / "src" / "a.py").write_text("x")
+    held = os.open(str(path), os.O_RDONLY | os.O_DIRECTORY)
+    real = ap._empty_beneath
+
+    def partner_adds(top):
+        real(top)
+        fd = os.open("Y1", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=held)
+        os.close(fd)
+    monkeypatch.setattr(ap, "_empty_beneath", partner_adds)
+    try:
+        ap._Repo.find(str(repo)).discard(str(path))
+    finally:
+        os.close(held)
+    assert not os.path.lexists(path)
+
+
+def test_an_include_file_is_never_copied_through_a_link_put_in_its_place(repo, tmp_path,
+                                                                         monkeypatch):
+    """A link to a file of yours put where an include file goes, right after the runner
+    looked (another worker holding a descriptor of the worktree): the copy makes a new
+    file or none, never writes through the link."""
+    (repo / ".env").write_text("SECRET=mine\n")
+    victim = tmp_path / "important.txt"
+    victim.write_text("USER WORK\n")
+    worktree = tmp_path / "wt"
+    worktree.mkdir()
+
+    real_lexists, real_stat_at = os.path.lexists, ap._stat_at
+
+    def plant():
+        if not (worktree / ".env").is_symlink():
+            os.symlink(str(victim), str(worktree / ".env"))
+
+    def lexists(path):  # (the check as the code before made it)
+        if str(path) == str(worktree / ".env"):
+            plant()
+            return False
+        return real_lexists(path)
+
+    def stat_at(fd, name):  # (the check as it is made now)
+        if name == ".env":
+            plant()
+            return None
+        return real_stat_at(fd, name)
+    monkeypatch.setattr(os.path, "lexists", lexists)
+    monkeypatch.setattr(ap, "_stat_at", stat_at)
+    ap._copy_files(str(repo), str(worktree), [".env"])
+    assert victim.read_text() == "USER WORK\n"
+
+
+def test_a_home_folder_is_copied_into_a_sandbox_through_no_link_swapped_in(tmp_path):
+    """A folder of HOME a worker may write (--sandbox-allow ~/shared) is copied for the next
+    worker's private HOME while that worker swaps a folder in it for a link (to /dev, where
+    opening ptmx hung the runner; here to a folder holding a secret and a FIFO): nothing is
+    read through the link, no FIFO is opened."""
+    shared, elsewhere = tmp_path / "shared", tmp_path / "elsewhere"
+    (shared / "zz").mkdir(parents=True)
+    (shared / "a.txt").write_text("a")
+    elsewhere.mkdir()
+    (elsewhere / "secret").write_text("not for you")
+    os.mkfifo(elsewhere / "pipe")
+
+    def swapping(path):  # (the worker's swap, at the moment the runner looks at zz)
+        if os.path.basename(path) == "zz" and not os.path.islink(path):
+            os.rename(path, str(tmp_path / "zz.old"))
+            os.symlink(str(elsewhere), path)
+        return True
+    target = tmp_path / "copy"
+    argv = ap._Box._copy_or_bind_folder(str(shared), str(target), readable=swapping)
+    assert not (target / "zz" / "secret").exists()
+    assert argv == [] and (target / "a.txt").read_text() == "a"
