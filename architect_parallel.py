@@ -7544,13 +7544,38 @@ def _too_large_to_diff(repo: _Repo, cwd: str, args: List[str]
         size = max(sides + [0])
         if size > _DIFF_FILE_LIMIT or total + sum(sides) > _DIFF_TOTAL_LIMIT:
             large.append((paths[-1] if len(paths) == 1 else f"{paths[0]} → {paths[1]}",
-                          _not_diffed(size, size > _DIFF_FILE_LIMIT)))
+                          _change_of(repo, cwd, paths[-1], head)
+                          + _not_diffed(size, size > _DIFF_FILE_LIMIT)))
             excludes += [_exact_pathspec(path, "exclude") for path in paths]
         else:
             total += sum(sides)
     if sum(len(x) for x in excludes) > _DIFF_EXCLUDE_LIMIT:
         return None
     return large, excludes
+
+
+def _change_of(repo: _Repo, cwd: str, path: str, head: List[str]) -> str:
+    """What a ``git diff --raw`` entry (``head``: its modes, ids and status) does to ``path``
+    besides its lines, for a file whose lines are not shown: deleted, added, a mode or type
+    changed (with a link's target)."""
+    old, new, status = head[0][1:], head[1], head[4][:1]
+    kinds = {"100644": "a file", "100755": "an executable file", "120000": "a symbolic link",
+             "160000": "a submodule"}
+    said = ("deleted; " if status == "D" else "added; " if status == "A" else
+            f"{kinds.get(old, old)} made {kinds.get(new, new)}; " if old != new else "")
+    if new == "120000":
+        target = None
+        if head[3].strip("0"):
+            target = repo.git("cat-file", "blob", head[3], check=False)
+        else:
+            with contextlib.suppress(OSError):
+                folder, name = _walk_beneath(cwd, path)
+                try:
+                    target = os.readlink(name, dir_fd=folder)
+                finally:
+                    os.close(folder)
+        said += f"it leads to {_shorten(target or '?', 300)!r}; "
+    return said
 
 
 def _exact_pathspec(path: str, magic: str = "") -> str:
@@ -7590,6 +7615,7 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
                                               "of memory); look at it with 'diff N --stat'")]
     fields = numstat.split("\0")
     files, headers, i = [], {}, 0
+    ambiguous: "set[int]" = set()
     while i < len(fields) - 1:
         added, deleted, name = (fields[i].split("\t", 2) + ["", ""])[:3]
         old = new = name
@@ -7603,7 +7629,12 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
                          int(deleted) if deleted.isdigit() else 0, added == "-" and not text)
         item.uncounted = added == "-" and text
         files.append(item)
-        headers[f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"] = item
+        key = f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"
+        # (git leaves spaces unquoted: a rename 'p' → 'q b/p' and a file 'p b/q' could
+        # share a header, and one's lines be shown as the other's: neither is shown then)
+        if key in headers:
+            ambiguous.update({id(headers[key]), id(item)})
+        headers[key] = item
     undiffed = [_FileDiff(name, note=why) for name, why in large[0]]
     if not files or min(budget) <= 0:
         for item in files:
@@ -7625,6 +7656,10 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
                 item.added += sum(line.startswith("+") for line in body)
                 item.deleted += sum(line.startswith("-") for line in body)
     for item in files:
+        if id(item) in ambiguous:
+            item.note = ("git's patch names it as it names another of its files: not shown here "
+                         "(see it with 'diff N')")
+            continue
         _take_lines(item, raw.get(id(item)), budget)
         if id(item) not in raw and not item.binary and not more:
             item.note = "git could not show its lines (it failed)" if failed else "git shows no lines for it"
@@ -7663,8 +7698,7 @@ def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
             complete, count, last = len(data) <= budget[1], data.count(b"\n"), data[-1:]
             for chunk in iter(lambda: f.read(1 << 20), b""):  # the lines of the rest
                 count, last = count + chunk.count(b"\n"), chunk[-1:]
-    if b"\0" in data[:8000]:
-        return _FileDiff(name, binary=True)
+    # (a NUL byte does not make it binary: shown as text, as `diff` shows it, see _diff_sources)
     ends = last in (b"\n", b"")
     lines = data.decode("utf-8", "surrogateescape").split("\n")
     if not complete or lines[-1] == "":

