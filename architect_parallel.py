@@ -960,6 +960,7 @@ class ParallelRunner:
         self._allowed: List[str] = []  # the real paths of --sandbox-allow
         self._boxes: Dict[int, _Box] = {}  # worker id: its sandbox while it runs
         self._timelines: Dict[int, List[dict]] = {}  # worker id: its states so far (see _state)
+        self._settled: "set[int]" = set()  # the workers _settle saw (see _settle_again)
         self._config_digest: Optional[str] = None  # .git/config when the run started (merge)
 
     # -- public API ----------------------------------------------------
@@ -1255,6 +1256,7 @@ class ParallelRunner:
         """Run ``jobs`` on the thread pool to their ends; rank and save their results."""
         started = self._run_started = time.time()
         self.results = []
+        self._settled = set()
         self._timelines = {job.worker_id: [] for job in jobs}
         for job in jobs:
             self._state(job, "queued")
@@ -1271,6 +1273,7 @@ class ParallelRunner:
             pool.shutdown(wait=True)
             self._hold_branches(repo, jobs)
             self._tame_all(repo, jobs)
+            self._settle_again(repo, jobs, [f.result() for f in futures if f.done()])
             if repo.settings() != git_config:
                 self._warn(f"{os.path.join(repo.common_dir, 'config')} changed during the run: an "
                            "agent or a setup or check command changed your git settings; "
@@ -1282,6 +1285,29 @@ class ParallelRunner:
             except (OSError, ParallelError) as exc:
                 self._warn(f"could not save the results for 'list': {exc}")
         return self.results
+
+    def _settle_again(self, repo: _Repo, jobs: List[_Job], results: List[WorkerResult]) -> None:
+        """Once every worker ended: each settled worktree's index checked again (see
+        _settle_index) and its state recorded again. A worker still running when another
+        ended could write the other's index since (handed a descriptor of its git folder; as
+        a user, every sandbox is your account; unsandboxed, it needs none): flags that hide
+        your later edits there from status and cleanup, content staged that no diff shows."""
+        if len(jobs) < 2:
+            return
+        by_id = {r.worker_id: r for r in results}
+        repo = repo.wrapped(None, self.config.check_timeout)
+        for job in jobs:
+            result = by_id.get(job.worker_id)
+            if result is None or job.worker_id not in self._settled or not os.path.isdir(job.path):
+                continue
+            try:
+                admin = repo.admin_folder(job.path, strict=False)
+                self._settle_index(repo, job, admin,
+                                   lambda problem, r=result: _fail_worker(r, problem))
+                repo.record_worktree_state(job.path, job.branch)
+            except (ParallelError, OSError) as exc:
+                _fail_worker(result, f"its worktree cannot be checked after the run: "
+                                     f"{_shorten(str(exc), 300)}")
 
     def _tame_all(self, repo: _Repo, jobs: List[_Job]) -> None:
         """Once every worker ended, in a sandboxed run: no set-ID bit and no write for others
@@ -1577,6 +1603,7 @@ class ParallelRunner:
             self._unbox(job, result)
             if agent_ran:
                 self._settle(repo, job, result)
+                self._settled.add(n)
             if result.sandbox:
                 self._say_refused(job, result)
             with self._spend_lock:  # every attempt's cost counts

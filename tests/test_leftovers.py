@@ -1670,3 +1670,21 @@ def test_a_large_file_made_a_link_says_so(cli, repo, tmp_path):
     assert "data.json: a file made a symbolic link; it leads to '../../.ssh/id_rsa'" in err, err
     code, _out, err = cli("report", "--html", tmp_path / "r.html")
     assert "made a symbolic link" in (tmp_path / "r.html").read_text(), err
+
+
+def test_a_worktrees_index_written_after_its_worker_ended_is_checked_again(cli, repo, tmp_path):
+    """Worker 2, still running once worker 1 ended (and was checked), marks worker 1's
+    README.md skip-worktree (sandboxed, as a user, it needs only a descriptor of worker 1's
+    git folder). Once every worker ended the indexes are checked again: your later edit
+    there is seen, and cleanup refuses to delete it."""
+    record = repo / ".git" / "architect-parallel" / "worktrees" / ".architect-parallel-1"
+    agent = script(tmp_path, "late.sh", f'if [ "$1" = 2 ]; then\n  while [ ! -s "{record}" ]; do '
+                   'sleep 0.1; done\n  git -C ../.architect-parallel-1 update-index --skip-worktree '
+                   'README.md\nfi\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none", "--timeout-per-worker", "60")
+    worktree = repo / ".architect-parallel-1"
+    assert git("ls-files", "-v", "README.md", cwd=worktree).startswith("H "), err
+    (worktree / "README.md").write_text("MY IMPORTANT EDIT\n")
+    code, _out, err = cli("cleanup")
+    assert code != 0 and (worktree / "README.md").read_text() == "MY IMPORTANT EDIT\n", err
