@@ -1287,27 +1287,18 @@ class ParallelRunner:
         return self.results
 
     def _settle_again(self, repo: _Repo, jobs: List[_Job], results: List[WorkerResult]) -> None:
-        """Once every worker ended: each settled worktree's index checked again (see
-        _settle_index) and its state recorded again. A worker still running when another
+        """Once every worker ended: each settled worktree settled again (see _settle: its git
+        folder swept, its HEAD, index and branch checked) and its state recorded again. A worker still running when another
         ended could write the other's index since (handed a descriptor of its git folder; as
         a user, every sandbox is your account; unsandboxed, it needs none): flags that hide
         your later edits there from status and cleanup, content staged that no diff shows."""
         if len(jobs) < 2:
             return
         by_id = {r.worker_id: r for r in results}
-        repo = repo.wrapped(None, self.config.check_timeout)
         for job in jobs:
             result = by_id.get(job.worker_id)
-            if result is None or job.worker_id not in self._settled or not os.path.isdir(job.path):
-                continue
-            try:
-                admin = repo.admin_folder(job.path, strict=False)
-                self._settle_index(repo, job, admin,
-                                   lambda problem, r=result: _fail_worker(r, problem))
-                repo.record_worktree_state(job.path, job.branch)
-            except (ParallelError, OSError) as exc:
-                _fail_worker(result, f"its worktree cannot be checked after the run: "
-                                     f"{_shorten(str(exc), 300)}")
+            if result is not None and job.worker_id in self._settled:
+                self._settle(repo, job, result)  # (its git folder swept, HEAD, index, branch)
 
     def _tame_all(self, repo: _Repo, jobs: List[_Job]) -> None:
         """Once every worker ended, in a sandboxed run: no set-ID bit and no write for others
@@ -2000,6 +1991,17 @@ class ParallelRunner:
         if large:  # (git reads them whole: a sparse file costs its writer nothing)
             fail(f"the agent left files of more than {_ADMIN_FILE_LIMIT >> 20} MB in its "
                  f"worktree's git folder, removed: {_shorten(', '.join(large[:5]), 300)}")
+        pending = [name for name in _PENDING_STATE if _lstat_beneath(admin, name) is not None]
+        for name in pending:  # (a commit you make there would take them up)
+            st = _lstat_beneath(admin, name)
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                _remove_tree(os.path.join(admin, name))
+            else:
+                _unlink_beneath(admin, name)
+        if pending:
+            self._warn(f"worker {job.worker_id}: a merge, cherry-pick, revert, rebase or bisect "
+                       f"left in its worktree's git folder was dropped ({', '.join(pending)}): a "
+                       "commit you make there takes up no parent or message of the agent's")
         special = _remove_specials(job.path, links=False)
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree were "
@@ -4385,6 +4387,14 @@ def _tame_at(fd: int, name: str, st: os.stat_result,
                 _tame(file, bits)
         finally:
             os.close(file)
+
+
+# What a git operation left under way keeps in a worktree's git folder: your next commit
+# there would make a merge with the parent MERGE_HEAD names, with the agent's message.
+_PENDING_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MERGE",
+                  "CHERRY_PICK_HEAD", "REVERT_HEAD", "SQUASH_MSG", "BISECT_START", "BISECT_LOG",
+                  "BISECT_TERMS", "BISECT_NAMES", "BISECT_EXPECTED_REV", "BISECT_ANCESTORS_OK",
+                  "rebase-merge", "rebase-apply", "sequencer")
 
 
 # The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
@@ -6846,9 +6856,11 @@ def parse_yaml(text: str) -> object:
 ######################################################################
 
 def _shorten(text: str, width: int) -> str:
-    """One line of at most ``width`` characters, with no control characters left in it."""
-    line = _CONTROL.sub("?", " ".join(text.split()))
-    return line if len(line) <= width else line[:width - 1] + "…"
+    """One line of at most ``width`` characters, with no control characters left in it
+    (of text of any size: only its start is looked at)."""
+    cut = len(text) > 8 * width + 4096
+    line = _CONTROL.sub("?", " ".join((text[:8 * width + 4096] if cut else text).split()))
+    return line if len(line) <= width and not cut else line[:width - 1] + "…"
 
 
 # Control characters (and lone surrogates from undecodable bytes) that would drive a terminal,
@@ -7592,8 +7604,8 @@ def _change_of(repo: _Repo, cwd: str, path: str, head: List[str]) -> str:
             f"{kinds.get(old, old)} made {kinds.get(new, new)}; " if old != new else "")
     if new == "120000":
         target = None
-        if head[3].strip("0"):
-            target = repo.git("cat-file", "blob", head[3], check=False)
+        if head[3].strip("0"):  # (a link's blob may be of any size: its first 4 KB)
+            target = repo.stream(["cat-file", "blob", head[3]], repo.top, 4096)[0]
         else:
             with contextlib.suppress(OSError):
                 folder, name = _walk_beneath(cwd, path)
@@ -9168,7 +9180,9 @@ def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) ->
         return ""
     stat = repo.git("diff", "--stat", *_RENAMES, *args, *(["--", *large[1]] if large[1] else []),
                     check=False) or ""
-    return stat + "".join(f" {name}: {why}\n" for name, why in large[0])
+    # (a name may hold a line end: on one line, as git's own --stat writes it quoted)
+    return stat + "".join(f" {_shorten(name, 200)}: {_shorten(why, 500)}\n"
+                          for name, why in large[0])
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:

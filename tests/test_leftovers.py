@@ -1688,3 +1688,62 @@ def test_a_worktrees_index_written_after_its_worker_ended_is_checked_again(cli, 
     (worktree / "README.md").write_text("MY IMPORTANT EDIT\n")
     code, _out, err = cli("cleanup")
     assert code != 0 and (worktree / "README.md").read_text() == "MY IMPORTANT EDIT\n", err
+
+
+# -- review round 21 ---------------------------------------------------------------------------
+
+def test_a_git_folder_written_after_its_worker_ended_is_swept_again(cli, repo, tmp_path):
+    """Worker 2, once worker 1 ended, makes worker 1's logs/HEAD a link to a file of yours
+    (your git commit there appended its reflog line to it) and its HEAD your main. Once every
+    worker ended, each worktree is settled again: the link removed (worker 1 fails), HEAD back
+    on its branch."""
+    record = repo / ".git" / "architect-parallel" / "worktrees" / ".architect-parallel-1"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("original\n")
+    agent = script(tmp_path, "late.sh", f'if [ "$1" = 2 ]; then\n  while [ ! -s "{record}" ]; do '
+                   'sleep 0.1; done\n  d=$(git -C ../.architect-parallel-1 rev-parse --git-dir)\n'
+                   f'  mkdir -p "$d/logs"; rm -f "$d/logs/HEAD"; ln -s {victim} "$d/logs/HEAD"\n'
+                   '  echo "ref: refs/heads/main" > "$d/HEAD"\nfi\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none", "--no-commit")
+    assert results[0]["status"] == "failed" and "links" in results[0]["error"], results[0]
+    worktree = repo / ".architect-parallel-1"
+    assert git("symbolic-ref", "HEAD", cwd=worktree) == "refs/heads/architect/parallel-1"
+    git("add", "-A", cwd=worktree)
+    git("commit", "-qm", "keep worker 1", cwd=worktree)
+    assert victim.read_text() == "original\n"
+    assert "keep worker 1" not in git("log", "--format=%s", "main", cwd=repo)
+
+
+def test_a_merge_left_under_way_is_not_taken_up_by_your_commit(cli, repo, tmp_path):
+    """--no-commit: the agent leaves a MERGE_HEAD naming a commit of its own and a MERGE_MSG
+    in its worktree's git folder; your commit there would be a merge with its parent and its
+    message. They are dropped when the worker ends."""
+    agent = script(tmp_path, "merge.sh", 'd=$(git rev-parse --git-dir)\n'
+                   'c=$(git commit-tree -m evil HEAD^{tree})\necho $c > "$d/MERGE_HEAD"\n'
+                   'echo "Merge the attacker" > "$d/MERGE_MSG"\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--no-commit")
+    worktree = repo / ".architect-parallel-1"
+    git("add", "-A", cwd=worktree)
+    git("commit", "-q", "--no-edit", "-m", "mine", cwd=worktree)
+    assert git("log", "-1", "--format=%P %s", cwd=worktree).count(" ") == 1  # one parent: "P mine"
+    assert "dropped (MERGE_HEAD, MERGE_MSG)" in err, err
+
+
+def test_a_large_files_name_or_link_target_fakes_no_line_and_costs_nothing(cli, repo, tmp_path):
+    """The step summary names a file whose lines are not diffed on one line (a name holding
+    line ends would fake diffstat lines: ' src/app.py | 2 +-'), and a link whose target is a
+    blob of 60 MB is read for its first 4 KB only."""
+    agent = script(tmp_path, "names.sh", "d='data/x\n src/app.py | 2 +-\n data'\nmkdir -p \"$d\"\n"
+                   "head -c 5000000 /dev/zero | tr '\\0' '\\n' > \"$d/big.csv\"\n"
+                   "oid=$(head -c 60000000 /dev/zero | tr '\\0' 'a' | git hash-object -w --stdin)\n"
+                   "git update-index --add --cacheinfo 120000,$oid,link\n"
+                   "git commit -qm link\n"  # (its link never checked out: a sparse checkout)
+                   "git sparse-checkout set --no-cone '/*' '!/link'\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--summary", tmp_path / "s.md")
+    summary = (tmp_path / "s.md").read_text()
+    assert "\n src/app.py | 2 +-" not in summary and "big.csv: added" in summary, summary
+    code, out, err = tool("diff", "1", "--stat")
+    assert "link: added; it leads to 'aaaa" in err and len(err) < 5000, err[:3000]
