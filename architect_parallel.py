@@ -1991,6 +1991,13 @@ class ParallelRunner:
         if large:  # (git reads them whole: a sparse file costs its writer nothing)
             fail(f"the agent left files of more than {_ADMIN_FILE_LIMIT >> 20} MB in its "
                  f"worktree's git folder, removed: {_shorten(', '.join(large[:5]), 300)}")
+        settings = _lstat_beneath(admin, "config.worktree")
+        if settings is not None:  # (your own git there reads it: core.fsmonitor, hooksPath)
+            _replace_beneath(admin, "config.worktree", b"")  # (new: the runner's, empty)
+            if settings.st_size:  # (a sparse checkout the agent made writes one too)
+                self._warn(f"worker {job.worker_id}: its worktree's git folder held settings of "
+                           "its own (config.worktree, which your git there would obey: a "
+                           "core.fsmonitor or hooksPath runs a program); emptied")
         pending = [name for name in _PENDING_STATE if _lstat_beneath(admin, name) is not None]
         for name in pending:  # (a commit you make there would take them up)
             st = _lstat_beneath(admin, name)
@@ -9181,7 +9188,7 @@ def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) ->
     stat = repo.git("diff", "--stat", *_RENAMES, *args, *(["--", *large[1]] if large[1] else []),
                     check=False) or ""
     # (a name may hold a line end: on one line, as git's own --stat writes it quoted)
-    return stat + "".join(f" {_shorten(name, 200)}: {_shorten(why, 500)}\n"
+    return stat + "".join(f" {_shorten(_git_quote(name), 200)}: {_shorten(why, 500)}\n"
                           for name, why in large[0])
 
 
@@ -9239,8 +9246,8 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         raise ParallelError(f"{branch}: git could not list its changed files, or too many of "
                             f"them are over {_DIFF_FILE_LIMIT >> 20} MB to be left out of its "
                             "diff (git's line diff of them could take GBs of memory)")
-    for name, why in large[0]:
-        _print_err(f"note: {_shorten(name, 200)}: {why}; not shown")
+    for name, why in large[0]:  # (quoted as git quotes it: a tab or line end stays visible)
+        _print_err(f"note: {_shorten(_git_quote(name), 200)}: {why}; not shown")
     diffs = [["diff", *stat_args, *text, *_RENAMES, "--end-of-options", *diff_args,
               *(["--", *large[1]] if large[1] else [])]]
     total = 0

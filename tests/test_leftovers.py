@@ -1744,6 +1744,31 @@ def test_a_large_files_name_or_link_target_fakes_no_line_and_costs_nothing(cli, 
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
                                   "1", "--progress", "none", "--summary", tmp_path / "s.md")
     summary = (tmp_path / "s.md").read_text()
-    assert "\n src/app.py | 2 +-" not in summary and "big.csv: added" in summary, summary
+    assert "\n src/app.py | 2 +-" not in summary and 'big.csv": added' in summary, summary
     code, out, err = tool("diff", "1", "--stat")
     assert "link: added; it leads to 'aaaa" in err and len(err) < 5000, err[:3000]
+
+
+# -- review round 22 ---------------------------------------------------------------------------
+
+def test_settings_planted_in_a_worktrees_git_folder_are_emptied(cli, repo, tmp_path):
+    """With extensions.worktreeConfig, git obeys a worktree's own config.worktree. Worker 2,
+    once worker 1 ended, writes there a core.fsmonitor (sandboxed, through a descriptor of
+    worker 1's git folder): your plain `git status` in worker 1's worktree would run it. Each
+    worktree's config.worktree is the runner's and empty after the run, with a warning."""
+    git("config", "core.repositoryformatversion", "1", cwd=repo)
+    git("config", "extensions.worktreeConfig", "true", cwd=repo)
+    record = repo / ".git" / "architect-parallel" / "worktrees" / ".architect-parallel-1"
+    mark = tmp_path / "PWNED"
+    agent = script(tmp_path, "late.sh", f'if [ "$1" = 2 ]; then\n  while [ ! -s "{record}" ]; do '
+                   'sleep 0.1; done\n  d=$(git -C ../.architect-parallel-1 rev-parse --git-dir)\n'
+                   f'  printf \'[core]\\n\\tfsmonitor = "touch {mark}; false #"\\n\' '
+                   '> "$d/config.worktree"\nfi\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    assert "worker 1: its worktree's git folder held settings of its own" in err, err
+    worktree = repo / ".architect-parallel-1"
+    admin = git("rev-parse", "--absolute-git-dir", cwd=worktree)
+    assert os.path.getsize(os.path.join(admin, "config.worktree")) == 0
+    subprocess.run(["git", "status"], cwd=worktree, capture_output=True)
+    assert not mark.exists()
