@@ -1998,10 +1998,10 @@ class ParallelRunner:
                 self._warn(f"worker {job.worker_id}: its worktree's git folder held settings of "
                            "its own (config.worktree, which your git there would obey: a "
                            "core.fsmonitor or hooksPath runs a program); emptied")
-        pending = [name for name in _PENDING_STATE if _lstat_beneath(admin, name) is not None]
-        for name in pending:  # (a commit you make there would take them up)
-            st = _lstat_beneath(admin, name)
-            if st is not None and stat.S_ISDIR(st.st_mode):
+        pending = {name: st for name in _PENDING_STATE
+                   if (st := _lstat_beneath(admin, name)) is not None}
+        for name, st in pending.items():  # (a commit you make there would take them up)
+            if stat.S_ISDIR(st.st_mode):
                 _remove_tree(os.path.join(admin, name))
             else:
                 _unlink_beneath(admin, name)
@@ -7549,7 +7549,7 @@ def _too_large_to_diff(repo: _Repo, cwd: str, args: List[str]
     """The files of ``git diff ARGS`` (run in ``cwd``; ARGS revisions after --end-of-options)
     whose lines git is not asked to diff (over _DIFF_FILE_LIMIT on either side, or once
     the files before them took _DIFF_TOTAL_LIMIT), each with why, and the pathspecs that
-    leave them out of a ``git diff``, each matching its one path (see _exact_pathspec);
+    leave them out of a ``git diff`` (``--`` and one per path, see _exact_pathspec; [] for none);
     None when git cannot list the files or too many are too large to name. git lists them
     without reading their content (--raw); sizes come from the object store, and for a
     worktree's files (no id yet) from the file itself, never through a link."""
@@ -7592,12 +7592,12 @@ def _too_large_to_diff(repo: _Repo, cwd: str, args: List[str]
             large.append((paths[-1] if len(paths) == 1 else f"{paths[0]} → {paths[1]}",
                           _change_of(repo, cwd, paths[-1], head)
                           + _not_diffed(size, size > _DIFF_FILE_LIMIT)))
-            excludes += [_exact_pathspec(path, "exclude") for path in paths]
+            excludes += [_exact_pathspec(path) for path in paths]
         else:
             total += sum(sides)
     if sum(len(x) for x in excludes) > _DIFF_EXCLUDE_LIMIT:
         return None
-    return large, excludes
+    return large, ["--", *excludes] if excludes else []
 
 
 def _change_of(repo: _Repo, cwd: str, path: str, head: List[str]) -> str:
@@ -7624,13 +7624,13 @@ def _change_of(repo: _Repo, cwd: str, path: str, head: List[str]) -> str:
     return said
 
 
-def _exact_pathspec(path: str, magic: str = "") -> str:
-    """A pathspec matching ``path`` alone: a plain (or literal) one matches what is under it
+def _exact_pathspec(path: str) -> str:
+    """A pathspec leaving out ``path`` alone: a plain (or literal) one matches what is under it
     too, and a file an agent turned into a folder (``src`` → ``src/auth.py``) would hide
     the folder's files. Its last character escaped makes it a pattern (glob), which git
     matches against whole paths only."""
     escaped = re.sub(r"([*?[\\])", r"\\\1", path[:-1]) + "\\" + path[-1:]
-    return f":(top,glob{',' + magic if magic else ''}){escaped}"
+    return f":(top,glob,exclude){escaped}"
 
 
 def _not_diffed(size: int, alone: bool = True) -> str:
@@ -7653,8 +7653,7 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
         return [_FileDiff("(its changes)", note="git could not list its files, or too many of "
                                               "them are too large to diff; look at them with "
                                               "'git diff --name-status'")]
-    if large[1]:
-        args = [*args, "--", *large[1]]
+    args = [*args, *large[1]]
     numstat, _more, failed = repo.stream(["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd)
     if failed:
         return [_FileDiff("(its changes)", note="git could not show its diff (it failed or ran out "
@@ -9185,8 +9184,7 @@ def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) ->
     large = _too_large_to_diff(repo, repo.top, args)
     if large is None:
         return ""
-    stat = repo.git("diff", "--stat", *_RENAMES, *args, *(["--", *large[1]] if large[1] else []),
-                    check=False) or ""
+    stat = repo.git("diff", "--stat", *_RENAMES, *args, *large[1], check=False) or ""
     # (a name may hold a line end: on one line, as git's own --stat writes it quoted)
     return stat + "".join(f" {_shorten(_git_quote(name), 200)}: {_shorten(why, 500)}\n"
                           for name, why in large[0])
@@ -9249,7 +9247,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     for name, why in large[0]:  # (quoted as git quotes it: a tab or line end stays visible)
         _print_err(f"note: {_shorten(_git_quote(name), 200)}: {why}; not shown")
     diffs = [["diff", *stat_args, *text, *_RENAMES, "--end-of-options", *diff_args,
-              *(["--", *large[1]] if large[1] else [])]]
+              *large[1]]]
     total = 0
     if len(untracked) > _UNTRACKED_DIFFS:  # (a git each)
         _print_err(f"note: {len(untracked) - _UNTRACKED_DIFFS:,} more new files; not shown "
