@@ -317,7 +317,8 @@ class _Job:
     """One planned worker run. (Internal records are plain classes: each @dataclass
     costs start-up time.)"""
 
-    __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules")
+    __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules",
+                 "pointers")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
@@ -329,6 +330,9 @@ class _Job:
         # the submodule folders that held files when its agent started, by a digest of them
         # (see _Repo.submodule_folders): the only ones its checks may trust as they are
         self.submodules: Dict[str, str] = {}
+        # its .git file, gitdir and commondir as git wrote them, before anything of the
+        # worker ran (see _Repo.pointers): the runner puts them back after it
+        self.pointers: "List[tuple[str, str, bytes]]" = []
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -1274,6 +1278,10 @@ class ParallelRunner:
             self._hold_branches(repo, jobs)
             self._tame_all(repo, jobs)
             self._settle_again(repo, jobs, [f.result() for f in futures if f.done()])
+            if not repo.empty_trash():
+                self._warn(f"{os.path.join(repo.common_dir, _STATE_DIR, 'trash')}: what a retry "
+                           "removed could not be removed whole (a process still writes there?); "
+                           "what stays is yours alone, without set-ID bits")
             if repo.settings() != git_config:
                 self._warn(f"{os.path.join(repo.common_dir, 'config')} changed during the run: an "
                            "agent or a setup or check command changed your git settings; "
@@ -1411,8 +1419,11 @@ class ParallelRunner:
                            + marks.get(branch, ""))
         if not dry_run:
             repo.prune_worktrees()
-            for folder in ("tasks", "worktrees", "submodules", "trash"):
+            for folder in ("tasks", "worktrees", "submodules"):
                 _remove_tree(os.path.join(repo.common_dir, _STATE_DIR, folder))
+            if not repo.empty_trash():
+                self._warn(f"{os.path.join(repo.common_dir, _STATE_DIR, 'trash')} could not be "
+                           "removed whole (a process still writes there?)")
         registered = {wt["path"] for wt in worktrees}
         for name in sorted(os.listdir(repo.top)):
             path = os.path.join(repo.top, name)
@@ -1571,6 +1582,7 @@ class ParallelRunner:
                     return result
             else:
                 copied = follow_up.copied
+                job.pointers = repo.pointers(job.path)  # (as the run's end left them)
                 result.worker_log = os.path.join(logs, f"worker-{n}.{follow_up.stem}.log")
                 with open(result.worker_log, "wb") as log:
                     log.write(f"worker {n} in {job.path}: {follow_up.stem}\n".encode())
@@ -1770,6 +1782,7 @@ class ParallelRunner:
             with self._git_lock:
                 repo.create_worktree(job.path, job.branch, base)
             registered = True
+            job.pointers = repo.pointers(job.path)
             box = self._box(repo, job, command, env, result)
             # A root runner's sandbox user writes the worktree: it checks it out itself.
             inside = box if box and box.sandbox.host_id is not None else None
@@ -1932,6 +1945,8 @@ class ParallelRunner:
         try:
             if not stat.S_ISDIR(os.lstat(job.path).st_mode):
                 raise _Refused(f"{job.path} is no longer a folder")
+            if job.pointers:
+                self._settle_pointers(job, fail)
             admin = repo.admin_folder(job.path, strict=False)
         except (ParallelError, OSError) as exc:
             fail(f"its worktree cannot be trusted: {exc}")
@@ -1946,6 +1961,26 @@ class ParallelRunner:
             repo.record_worktree_state(job.path, job.branch)
         except (ParallelError, OSError) as exc:  # (cleanup then counts it as unsaved work)
             self._warn(f"worker {job.worker_id}: cannot record its worktree's state: {exc}")
+
+    @staticmethod
+    def _settle_pointers(job: _Job, fail: Callable[[str], None]) -> None:
+        """Write the files that tell git where the worktree's git folder and the repository
+        are (its ``.git``, the folder's ``gitdir`` and ``commondir``) again, new files of the
+        runner's, as git wrote them when the worktree was made. Read-only inside its sandbox,
+        but another worker handed a descriptor of the folders can replace them (and keep
+        them open): one naming a folder it made, whose config sets ``core.fsmonitor``, runs a
+        program at your next ``git status`` there. One changed fails the worker."""
+        changed = []
+        for folder, name, data in job.pointers:
+            st = os.lstat(folder)
+            if not stat.S_ISDIR(st.st_mode):
+                raise _Refused(f"{folder} is no longer a folder")
+            if _read_beneath(folder, name, len(data) + 1) != data:
+                changed.append(name)
+            _replace_beneath(folder, name, data)
+        if changed:
+            fail(f"its worktree's {', '.join(changed)} named another place (a process of a "
+                 "worker changed them); they were put back")
 
     def _settle_branch(self, repo: _Repo, job: _Job, admin: str,
                        fail: Callable[[str], None]) -> None:
@@ -2020,10 +2055,11 @@ class ParallelRunner:
         """Put the worktree's HEAD back on its branch, read and written as a file: a check may
         have left it on another branch (which git would then count as checked out here) or
         detached."""
-        head = (_read_beneath(admin, "HEAD", 4096) or b"").decode("utf-8", "replace").strip()
-        if head == f"ref: refs/heads/{job.branch}":
+        data = _read_beneath(admin, "HEAD", 4096) or b""
+        if data == f"ref: refs/heads/{job.branch}\n".encode():  # (as git writes it, to the byte)
             return
         _replace_beneath(admin, "HEAD", f"ref: refs/heads/{job.branch}\n".encode())
+        head = data.decode("utf-8", "replace").strip()
         was = head[len("ref: "):] if head.startswith("ref: ") else f"a detached HEAD ({head[:12]})"
         self._warn(f"worker {job.worker_id}: its worktree's HEAD was left on "
                    f"{_shorten(was, 100)}; it is on {job.branch} again")
@@ -2850,22 +2886,33 @@ class _Repo:
         admin_folder; _Refused when not); else {}."""
         return {"GIT_DIR": self.admin_folder(cwd), "GIT_WORK_TREE": cwd} if self.ours(cwd) else {}
 
+    def pointers(self, worktree: str) -> "List[tuple[str, str, bytes]]":
+        """The files that tell git where the worktree ``worktree``'s git folder and the
+        repository are, as (folder, name, content): its ``.git``, and its git folder's
+        ``gitdir`` and ``commondir`` (checked, see admin_folder)."""
+        admin = self.admin_folder(worktree, strict=False)
+        found = [(worktree, ".git"), (admin, "gitdir"), (admin, "commondir")]
+        return [(folder, name, _read_beneath(folder, name, 4096) or b"") for folder, name in found]
+
     def admin_folder(self, worktree: str, strict: bool = True) -> str:
         """The git folder of the worktree ``worktree``, as its ``.git`` file names it: it must
         be a folder of the repository's ``worktrees/`` whose ``gitdir`` names the worktree
         back and whose ``commondir`` leads to the repository, and (``strict``) its ``HEAD``
         and ``index`` files, not a FIFO a git would hang on. _Refused otherwise."""
+        # Each read as git reads it (trailing CR and LF dropped; from gitdir, trailing blanks):
+        # a name with a tab at its end is another folder to git.
         named = (_read_beneath(worktree, ".git", 4096) or b"").decode(
-            "utf-8", "surrogateescape").strip()
+            "utf-8", "surrogateescape").rstrip("\r\n")
         admin = named[len("gitdir: "):] if named.startswith("gitdir: ") else ""
         admin = os.path.realpath(os.path.join(worktree, admin)) if admin else ""
         folder = os.path.realpath(os.path.join(self.common_dir, "worktrees"))
         back = (_read_beneath(admin, "gitdir", 4096) or b"").decode("utf-8", "surrogateescape") \
             if admin else ""
         common = (_read_beneath(admin, "commondir", 4096) or b"").decode(
-            "utf-8", "surrogateescape").strip() if admin else ""
+            "utf-8", "surrogateescape").rstrip("\r\n") if admin else ""
+        back = os.path.realpath(back.rstrip(" \t\r\n"))
         if not admin or os.path.dirname(admin) != folder or not os.path.isdir(admin) or \
-                os.path.realpath(back.strip()) != os.path.join(os.path.realpath(worktree), ".git") or \
+                back != os.path.join(os.path.realpath(worktree), ".git") or \
                 os.path.realpath(os.path.join(admin, common)) != os.path.realpath(self.common_dir):
             raise _Refused(f"{worktree}/.git does not name its own folder of this "
                            "repository's git folder any more (an agent or a command changed "
@@ -3379,7 +3426,7 @@ class _Repo:
                 # Out of the way first, in one step: a process that holds a descriptor of
                 # the folder (another worker's, handed it) can add to it while it is removed,
                 # and the next worktree made at ``path`` must be a new folder, never that one.
-                aside = os.path.join(self.state_dir("trash"), secrets.token_hex(8))
+                aside = os.path.join(self.trash(), secrets.token_hex(8))
                 with contextlib.suppress(OSError):
                     os.rename(victim, aside)
                     victim = aside
@@ -3388,6 +3435,20 @@ class _Repo:
                 os.unlink(victim)
         if os.path.lexists(path):
             raise ParallelError(f"{path} could not be removed (a process still writes there?)")
+
+    def trash(self) -> str:
+        """Where discard puts a folder it removes: the runner's alone (mode 0700), since what a
+        process still writing there adds may stay until the run ends (see empty_trash)."""
+        path = self.state_dir("trash")
+        if stat.S_IMODE(os.lstat(path).st_mode) != 0o700:
+            os.chmod(path, 0o700)
+        return path
+
+    def empty_trash(self) -> bool:
+        """Remove what discard left in the trash (once no worker runs: nothing adds to it
+        any more); whether nothing stayed."""
+        path = os.path.join(self.common_dir, _STATE_DIR, "trash")
+        return not os.path.lexists(path) or _remove_tree(path)
 
     def _admins_of(self, path: str) -> List[str]:
         """The folders under the repository's worktrees/ of the worktree at ``path``: those
@@ -4588,15 +4649,34 @@ def _unlink_at(fd: int, name: str) -> None:
         os.unlink(name, dir_fd=fd)
 
 
-def _remove_tree(path: str) -> None:
+def _remove_tree(path: str) -> bool:
     """Remove the folder ``path`` and all in it, never following a link, never opening a
     FIFO, however deep and whatever modes an agent left on the folders in it. Not with
     shutil.rmtree: it recurses, and before Python 3.13 it opens an entry it saw as a folder
     without O_NONBLOCK or O_DIRECTORY: another worker swapping that folder for a FIFO
-    meanwhile hangs the runner for good."""
+    meanwhile hangs the runner for good. Whatever another process added meanwhile and
+    stays is made harmless (see _tame_left); whether nothing stayed."""
     _empty_beneath(path)
     with contextlib.suppress(OSError):
         os.rmdir(path)
+    if not os.path.lexists(path):
+        return True
+    _tame_left(path)
+    return False
+
+
+def _tame_left(top: str) -> None:
+    """What stays of a folder the runner removes (another worker's process, handed a
+    descriptor of a folder in it, added files while it was removed): no set-ID bit on its
+    files, and no folder in it anyone but its owner may enter. A set-user-ID program of the
+    sandbox's account left there would let any local account become it."""
+    set_id = stat.S_ISUID | stat.S_ISGID
+    for _folder, fd, _dirs, files in _walk_at(top):
+        _tame(fd, set_id | stat.S_IRWXG | stat.S_IRWXO)
+        for name in files:
+            st = _stat_at(fd, name)
+            if st is not None and stat.S_ISREG(st.st_mode):
+                _tame_at(fd, name, st, set_id)
 
 
 def _empty_beneath(top: str) -> None:
@@ -5702,10 +5782,18 @@ class _Box:
             os.close(self._seccomp)
             self._seccomp = None
         if self.sandbox.host_id is not None:
-            for path in (self.worktree, os.path.join(self.worktree, ".git"), self.admin):
+            for path in (self.worktree, os.path.join(self.worktree, ".git")):
                 if path and os.path.lexists(path):
                     with contextlib.suppress(OSError):
                         os.lchown(path, os.getuid(), os.getgid())
+            if self.admin:  # all of it: a partner of the sandbox's account may still run
+                for _folder, fd, _dirs, files in _walk_at(self.admin):
+                    with contextlib.suppress(OSError):
+                        os.fchown(fd, os.getuid(), os.getgid())
+                    for name in files:
+                        with contextlib.suppress(OSError):
+                            os.chown(name, os.getuid(), os.getgid(), dir_fd=fd,
+                                     follow_symlinks=False)
         _remove_tree(self.folder)
 
     def _sweep(self) -> List[str]:

@@ -1772,3 +1772,97 @@ def test_settings_planted_in_a_worktrees_git_folder_are_emptied(cli, repo, tmp_p
     assert os.path.getsize(os.path.join(admin, "config.worktree")) == 0
     subprocess.run(["git", "status"], cwd=worktree, capture_output=True)
     assert not mark.exists()
+
+
+# -- review round 23 ---------------------------------------------------------------------------
+
+def test_a_worktrees_git_pointers_rewritten_after_its_worker_ended_are_put_back(cli, repo, tmp_path):
+    """Worker 2, once worker 1 ended, builds a repository folder of its own inside worker 1's
+    git folder (its config sets core.fsmonitor) and writes worker 1's commondir as a tab and
+    the repository's path: the runner, stripping blanks, read your repository; git reads the
+    planted one, and your plain `git status` there ran its program. Once every worker ended,
+    the runner writes the .git file, gitdir and commondir again as git made them: worker 1
+    fails, and git there runs nothing."""
+    record = repo / ".git" / "architect-parallel" / "worktrees" / ".architect-parallel-1"
+    mark = tmp_path / "PWNED"
+    agent = script(tmp_path, "late.sh", f'if [ "$1" = 2 ]; then\n  while [ ! -s "{record}" ]; do '
+                   'sleep 0.1; done\n  d=$(git -C ../.architect-parallel-1 rev-parse --absolute-git-dir)\n'
+                   '  c=$(git rev-parse --path-format=absolute --git-common-dir)\n'
+                   '  t=$(printf "\\t")\n  f="$d/$t$c"\n  mkdir -p "$f/objects/info" "$f/refs"\n'
+                   '  cp -r "$c/refs/." "$f/refs/"; cp "$c/HEAD" "$f/HEAD"\n'
+                   '  [ -f "$c/packed-refs" ] && cp "$c/packed-refs" "$f/"\n'
+                   '  echo "$c/objects" > "$f/objects/info/alternates"\n'
+                   f'  printf \'[core]\\n\\tfsmonitor = "touch {mark}; false #"\\n\' > "$f/config"\n'
+                   '  printf "%s%s\\n" "$t" "$c" > "$d/commondir.new"; mv "$d/commondir.new" '
+                   '"$d/commondir"\nfi\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    assert results[0]["status"] == "failed" and "commondir" in results[0]["error"], (results, err)
+    worktree = repo / ".architect-parallel-1"
+    admin = git("rev-parse", "--absolute-git-dir", cwd=worktree)
+    assert open(os.path.join(admin, "commondir"), "rb").read() == b"../..\n"
+    subprocess.run(["git", "status"], cwd=worktree, capture_output=True)
+    assert not mark.exists()
+
+
+def test_a_worktrees_git_file_is_read_as_git_reads_it(repo, tmp_path):
+    """git drops only line ends from a .git file: `gitdir: g<TAB>` names the folder `g<TAB>`
+    (one an agent made), not `g` (a link to the worktree's real git folder)."""
+    worktree = repo / ".architect-parallel-1"
+    git("worktree", "add", "-q", "-b", "architect/parallel-1", str(worktree), cwd=repo)
+    r = ap._Repo.find(str(repo))
+    admin = r.admin_folder(str(worktree))
+    os.symlink(admin, worktree / "g")
+    (worktree / "g\t").mkdir()
+    (worktree / ".git").write_text("gitdir: g\t\n")
+    with pytest.raises(ap.ParallelError, match="does not name its own folder"):
+        r.admin_folder(str(worktree))
+
+
+def test_what_a_removal_leaves_is_made_harmless(tmp_path, monkeypatch):
+    """A process still writing in a folder the runner removes (another worker, handed a
+    descriptor of it) can keep it from being emptied. What stays holds no set-ID program and
+    no folder another account may enter. (The race itself cannot be made to happen on cue:
+    here the emptying is made to leave everything.)"""
+    folder = tmp_path / "aside" / "d"
+    folder.mkdir(parents=True)
+    program = folder / "sh"
+    program.write_bytes(b"#!/bin/sh\n")
+    os.chmod(program, 0o4755)
+    os.chmod(folder, 0o755)
+    os.chmod(folder.parent, 0o755)
+    monkeypatch.setattr(ap, "_empty_beneath", lambda top: None)
+    assert ap._remove_tree(str(folder.parent)) is False
+    assert stat.S_IMODE(os.stat(program).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(folder.parent).st_mode) == 0o700
+
+
+def test_the_trash_of_a_retry_is_emptied_when_the_run_ends(cli, repo, tmp_path):
+    """A retry moves the failed attempt's worktree into the trash before removing it; what a
+    process still writing there added would stay. The trash is the runner's alone while the
+    run lasts and is gone when it ends."""
+    tried = tmp_path / "tried"
+    agent = script(tmp_path, "flaky.sh", f'if [ ! -f {tried} ]; then touch {tried}; '
+                   'mkdir -p d; echo x > d/f; exit 1; fi\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--retries", "1", "--progress", "none")
+    assert results[0]["status"] == "success" and tried.exists(), (results, err)
+    assert not (repo / ".git" / "architect-parallel" / "trash").exists()
+
+
+@needs_bwrap
+@pytest.mark.skipif(not ROOT, reason="the sandbox's own account is the runner's when not root")
+def test_a_worktrees_git_folder_is_all_the_runners_again_after_its_worker(cli, repo, tmp_path):
+    """As root, the worktree's git folder was the sandbox account's while the worker ran; once
+    it ended only the folder itself was given back, and a process of that account still
+    running (another worker's) could rewrite the files in it. All of it is given back."""
+    agent = script(tmp_path, "own.sh", 'd=$(git rev-parse --absolute-git-dir)\nmkdir -p "$d/extra"\n'
+                   'echo x > "$d/extra/file"\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", *BOXED)
+    admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
+    assert os.path.exists(os.path.join(admin, "extra", "file")), (results, err)
+    owners = {os.lstat(os.path.join(folder, name)).st_uid
+              for folder, dirs, files in os.walk(admin) for name in dirs + files}
+    assert owners == {os.getuid()}, owners
