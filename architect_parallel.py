@@ -3236,26 +3236,71 @@ class _Repo:
                  if not size.isdigit() or int(size) > 1 << 20]
         if large:
             return large
-        names = self.git("ls-tree", "-r", "-z", "--name-only", "--full-tree", "--end-of-options",
-                         tip).encode("utf-8", "surrogateescape")
-        before, after = (self.attributes(commit, names, which) for commit in (base, tip))
-        return [name for name in after if after[name] != before.get(name)]
+        return self._attributes_differ(base, tip, which)
 
-    def attributes(self, commit: str, names: bytes, which: "tuple[str, ...]") -> Dict[str, tuple]:
-        """The values of the attributes ``which`` that ``commit``'s .gitattributes (and your
-        own attribute files) give each of ``names`` (NUL-separated), by name: what git itself
-        reads, from an index of that commit's own, never the worktree's."""
+    def _attributes_differ(self, base: str, tip: str, which: "tuple[str, ...]") -> List[str]:
+        """The files of ``tip`` whose attributes ``which`` differ between what ``base``'s and
+        ``tip``'s .gitattributes (and your own attribute files) give them: what git itself
+        reads, from an index of each commit's own, never the worktree's. The two answers are
+        read side by side as git gives them, one file at a time, and the names go through a
+        file: a tree of millions of files (a bundle of a few KB, its .gitattributes in every
+        folder) costs no memory; at most _ATTRIBUTES_NAMED files are named."""
+        import subprocess
         import tempfile
+        timer = None
+        procs: List[subprocess.Popen] = []
         with tempfile.TemporaryDirectory(prefix="architect-parallel-attr-") as scratch:
-            settings = dict(self._settings(self.top, False), GIT_INDEX_FILE=os.path.join(scratch, "index"))
-            _git(["read-tree", "--end-of-options", commit], self.top, settings=settings,
-                 timeout=self.timeout)
-            told = _git(["check-attr", "--cached", "-z", "--stdin", *which], self.top, input=names,
-                        settings=settings, timeout=self.timeout) or ""
-        fields, values = told.split("\0"), {}
-        for i in range(0, len(fields) - 2, 3):
-            values.setdefault(fields[i], []).append(fields[i + 2])
-        return {name: tuple(found) for name, found in values.items()}
+            names = os.path.join(scratch, "names")
+            try:
+                with open(names, "wb") as f:
+                    procs.append(_git_popen(["ls-tree", "-r", "-z", "--name-only", "--full-tree",
+                                             "--end-of-options", tip], self.top,
+                                            settings=self._settings(self.top, False), stdout=f,
+                                            stderr=subprocess.DEVNULL))
+                try:
+                    listed = procs[0].wait(timeout=self.timeout)
+                except subprocess.TimeoutExpired:  # (killed below)
+                    listed = None
+                if listed != 0:
+                    raise ParallelError(f"git could not list the files of {tip[:12]}"
+                                        + (f" in {self.timeout:g}s" if listed is None else ""))
+                procs.clear()
+                for n, commit in enumerate((base, tip)):
+                    settings = dict(self._settings(self.top, False),
+                                    GIT_INDEX_FILE=os.path.join(scratch, f"index-{n}"))
+                    _git(["read-tree", "--end-of-options", commit], self.top, settings=settings,
+                         timeout=self.timeout)
+                    with open(names, "rb") as f:
+                        procs.append(_git_popen(["check-attr", "--cached", "-z", "--stdin", *which],
+                                                self.top, settings=settings, stdin=f,
+                                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
+                if self.timeout is not None:
+                    import threading
+
+                    timer = threading.Timer(self.timeout, lambda: [p.kill() for p in procs])
+                    timer.start()
+                fields = 3 * len(which)
+                differ = []
+                for before, after in zip(_nul_records(procs[0].stdout, fields),
+                                         _nul_records(procs[1].stdout, fields)):
+                    if before[2::3] != after[2::3]:
+                        differ.append(after[0].decode("utf-8", "surrogateescape"))
+                        if len(differ) == _ATTRIBUTES_NAMED:
+                            return differ
+                if any(p.wait() != 0 for p in procs):
+                    raise ParallelError("git check-attr failed"
+                                        + (f" or took more than {self.timeout:g}s"
+                                           if self.timeout is not None else ""))
+                return differ
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                for p in procs:
+                    with contextlib.suppress(OSError):
+                        p.kill()
+                    if p.stdout:
+                        p.stdout.close()
+                    p.wait()
 
     def held_elsewhere(self, commit: str) -> bool:
         """Whether a branch of yours (not a worker's), a tag or a remote branch holds ``commit``."""
@@ -4189,6 +4234,23 @@ _SECCOMP_DENIED = {
 _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
 
 
+def _nul_records(stream: BinaryIO, count: int) -> Iterator[List[bytes]]:
+    """The records of ``count`` NUL-ended fields of ``stream``, one at a time, as read (git's
+    ``-z`` answers of millions of lines never held whole)."""
+    rest, fields = b"", []
+    while True:
+        chunk = stream.read(1 << 16)
+        if not chunk:
+            return
+        parts = (rest + chunk).split(b"\0")
+        rest = parts.pop()
+        for part in parts:
+            fields.append(part)
+            if len(fields) == count:
+                yield fields
+                fields = []
+
+
 def _walk_beneath(root: str, rel: str) -> "tuple[int, str]":
     """An open descriptor of the folder that holds ``rel`` under the folder ``root``, reached
     without following a symbolic link in any part of ``rel``, and ``rel``'s last name.
@@ -4389,6 +4451,8 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
 # takes (100 MB a file), 1 GB in all.
 _OBJECT_LIMIT = 100 << 20
 _OBJECTS_LIMIT = 1 << 30
+# The most files whose attributes changed that _Repo.attributes_changed names.
+_ATTRIBUTES_NAMED = 1000
 # The most files a collected commit may hold, and bytes of their paths (see _too_large); the
 # largest tree object read (a folder of 100,000 files is some 6 MB).
 _MAX_FILES = 2_000_000
@@ -7805,6 +7869,25 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
     return files + undiffed
 
 
+def _untracked_to_diff(worktree: str, untracked: List[str]
+                       ) -> "tuple[List[tuple[str, Optional[str]]], int]":
+    """Which new files of ``untracked`` `diff` and the report read: the first
+    _UNTRACKED_DIFFS, none over _DIFF_FILE_LIMIT and _DIFF_TOTAL_LIMIT in all (as for
+    committed files, see _too_large_to_diff). Returns each with why it is left out (or
+    None), and how many more there are."""
+    found: "List[tuple[str, Optional[str]]]" = []
+    total = 0
+    for name in untracked[:_UNTRACKED_DIFFS]:
+        st = _lstat_beneath(worktree, name)
+        size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
+        if size > _DIFF_FILE_LIMIT or total + size > _DIFF_TOTAL_LIMIT:
+            found.append((name, "a new " + _not_diffed(size, size > _DIFF_FILE_LIMIT)[2:]))
+        else:
+            total += size
+            found.append((name, None))
+    return found, max(len(untracked) - _UNTRACKED_DIFFS, 0)
+
+
 def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
     """A new file not committed yet, as git would show it, read straight from disk (no link
     followed on the way, no FIFO or device opened: an agent wrote the worktree)."""
@@ -8012,9 +8095,13 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
         args = [f"{r.base_commit}...{r.commit}"]
     budget = [_REPORT_DIFF_LINES, chars]
     files = _read_file_diffs(repo, cwd, args, budget, text=True)
-    files += [_untracked_diff(cwd, name, budget) for name in untracked]
+    found, more = _untracked_to_diff(cwd, untracked)
+    files += [_FileDiff(name, note=why) if why else _untracked_diff(cwd, name, budget)
+              for name, why in found]
     note = (f"Uncommitted changes in its worktree {worktree}, against the base." if worktree
             else f"{also}." if also else "")
+    if more:
+        note += f" {more:,} more new files are not shown."
     if any(f.cut for f in files):
         note += (f" The report shows up to {_REPORT_DIFF_LINES} diff lines "
                  f"({chars // 1024} KB) per worker; see all of it with "
@@ -8781,7 +8868,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
             except ParallelError as exc:  # one bad file never hides the others
                 _print_err(f"warning: {exc}; left out")
                 continue
-            documents.append((path, {k: data.get(k) for k in ("started", "finished", "spent", "won")}))
+            documents.append((path, _collected_run(data)))
             yield path, data
 
     sources: Dict[int, str] = {}  # worker id: the file its result came from
@@ -8801,13 +8888,10 @@ def _cmd_collect(args: argparse.Namespace) -> int:
     # of its own was kept; a win only for one of them, in a race (--stop-on-pass); the spend is
     # what the kept results cost.
     speaking = [d for path, d in documents if path in sources.values()]
-    times = [(d.get("started"), d.get("finished")) for d in speaking]
-    times = [(t[0] if _plausible_time(t[0]) else None, t[1] if _plausible_time(t[1]) else None)
-             for t in times]
+    times = [(d["started"], d["finished"]) for d in speaking]
     ids = {r.worker_id for r in results if _verified(r)}
-    wins = [d["won"] for path, d in documents if config.stop_on_pass and isinstance(d.get("won"), dict)
-            and d["won"].get("worker") in ids and sources.get(d["won"]["worker"]) == path
-            and _finite(d["won"].get("after")) and 0 <= d["won"]["after"] <= 1e7]
+    wins = [d["won"] for path, d in documents if config.stop_on_pass and d["won"]
+            and d["won"]["worker"] in ids and sources.get(d["won"]["worker"]) == path]
     costs = [r.cost for r in results if r.cost_known]
     info = dict(plan, only_workers=None, collected=True,
                 checks_run_by="collect" if args.recheck else "workers",
@@ -8917,6 +9001,19 @@ def _read_results_file(path: str, fingerprint: str) -> dict:
                             f"({fingerprint}): the jobs and collect must check out the same "
                             "commit and give the same task, models and options")
     return data
+
+
+def _collected_run(data: dict) -> dict:
+    """What collect takes of a results file besides its results, each field checked once
+    (a hostile job wrote it; a list where a worker id goes broke collect): its run's start
+    and end, spend, and win (a worker id and when), each None when it makes no sense."""
+    won = data.get("won")
+    won = {"worker": won["worker"], "after": won["after"]} if isinstance(won, dict) and \
+        _count(won.get("worker")) and _finite(won.get("after")) and 0 <= won["after"] <= 1e7 \
+        else None
+    return {"started": data.get("started") if _plausible_time(data.get("started")) else None,
+            "finished": data.get("finished") if _plausible_time(data.get("finished")) else None,
+            "spent": data.get("spent") if _finite(data.get("spent")) else None, "won": won}
 
 
 def _collected_results(repo: _Repo, documents: "Iterable[tuple[str, dict]]", workers: List[dict],
@@ -9336,19 +9433,16 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         _print_err(f"note: {_shorten(_git_quote(name), 200)}: {why}; not shown")
     diffs = [["diff", *stat_args, *text, *_RENAMES, "--end-of-options", *diff_args,
               *large[1]]]
-    total = 0
-    if len(untracked) > _UNTRACKED_DIFFS:  # (a git each)
-        _print_err(f"note: {len(untracked) - _UNTRACKED_DIFFS:,} more new files; not shown "
+    found, more = _untracked_to_diff(cwd, untracked)
+    if more:  # (a git each)
+        _print_err(f"note: {more:,} more new files; not shown "
                    f"(see them with: git -C {cwd} status --untracked-files=all)")
     # (git would read a FIFO an agent left there for ever)
-    for name in untracked[:_UNTRACKED_DIFFS]:
-        st = _lstat_beneath(cwd, name)
-        size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
-        if size > _DIFF_FILE_LIMIT or total + size > _DIFF_TOTAL_LIMIT:
-            _print_err(f"note: {_shorten(name, 200)}: a new "
-                       f"{_not_diffed(size, size > _DIFF_FILE_LIMIT)[2:]}; not shown")
+    for name, why in found:
+        if why:
+            _print_err(f"note: {_shorten(name, 200)}: {why}; not shown")
             continue
-        total += size
+        st = _lstat_beneath(cwd, name)
         if st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
             diffs.append(["diff", "--no-index", *stat_args, *text, "--", os.devnull, name])
         else:

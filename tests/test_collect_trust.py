@@ -652,3 +652,16 @@ def test_what_a_results_file_adds_to_a_field_is_not_kept(pipeline, tmp_path):
     assert all(len(p) <= 1000 for p in r["sandbox_refused"])
     state = pipeline.collector / ".git" / "architect-parallel" / "last-run.json"
     assert state.stat().st_size < 500000 and (tmp_path / "r.html").stat().st_size < 1000000
+
+
+# -- review round 23 ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("won", [{"worker": [2], "after": 1.0}, {"worker": {}, "after": 1.0},
+                                 {"worker": 2, "after": [1]}, [2], "2"])
+def test_a_run_field_of_any_shape_breaks_no_collect(pipeline, won):
+    """A results file's run fields besides its results (its win, times, spend) are checked
+    once as they are read: a list where a worker id goes broke collect with a traceback (exit
+    1, no results, no JUnit), losing the honest workers' results."""
+    pipeline.edit(2, lambda d, r: d.update(won=won, started=[1], finished={"a": 1}, spent="x"))
+    code, results, err = pipeline.collect("--stop-on-pass")
+    assert code == 0 and "Traceback" not in err and len(results) == 3, err

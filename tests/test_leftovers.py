@@ -1866,3 +1866,18 @@ def test_a_worktrees_git_folder_is_all_the_runners_again_after_its_worker(cli, r
     owners = {os.lstat(os.path.join(folder, name)).st_uid
               for folder, dirs, files in os.walk(admin) for name in dirs + files}
     assert owners == {os.getuid()}, owners
+
+
+def test_the_report_reads_new_files_within_the_bounds_diff_keeps(cli, repo, tmp_path):
+    """--no-commit: the agent leaves 1,010 new files, 20 of them of 4,000,000 bytes (sparse:
+    they cost it nothing). The report read every one of them whole (20,000 such files took
+    it two minutes); it reads as `diff` does: the first 1,000 new files, 64 MB in all."""
+    agent = script(tmp_path, "many.sh", 'mkdir -p new\nfor i in $(seq 1 990); do echo $i > new/f$i; done\n'
+                   'for i in $(seq 1 20); do truncate -s 4000000 new/big$i; done\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--no-commit")
+    page = tmp_path / "r.html"
+    code, out, err = tool("report", "--html", str(page))
+    text = page.read_text()
+    assert code == 0 and "10 more new files are not shown" in text, err
+    assert "the files diffed before it took 64 MB" in text
