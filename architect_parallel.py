@@ -1855,6 +1855,8 @@ class ParallelRunner:
                 result.error = str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"
 
         try:
+            self._drop_pending(job, job.pointers[1][0] if job.pointers else
+                               outside.admin_folder(job.path, strict=False))
             self._commit(repo, job, result, copied)
         except (ParallelError, OSError) as exc:  # its branch does not hold what would be checked
             _fail_worker(result, f"its work could not be committed on {job.branch}: "
@@ -1977,6 +1979,10 @@ class ParallelRunner:
                 raise _Refused(f"{folder} is no longer a folder")
             if _read_beneath(folder, name, len(data) + 1) != data:
                 changed.append(name)
+            st = _lstat_beneath(folder, name)
+            if st is not None and stat.S_ISDIR(st.st_mode) and \
+                    not _remove_tree(os.path.join(folder, name)):  # (a repository of its own)
+                raise _Refused(f"{os.path.join(folder, name)} is a folder that cannot be removed")
             _replace_beneath(folder, name, data)
         if changed:
             fail(f"its worktree's {', '.join(changed)} named another place (a process of a "
@@ -2033,22 +2039,58 @@ class ParallelRunner:
                 self._warn(f"worker {job.worker_id}: its worktree's git folder held settings of "
                            "its own (config.worktree, which your git there would obey: a "
                            "core.fsmonitor or hooksPath runs a program); emptied")
-        pending = {name: st for name in _PENDING_STATE
-                   if (st := _lstat_beneath(admin, name)) is not None}
-        for name, st in pending.items():  # (a commit you make there would take them up)
-            if stat.S_ISDIR(st.st_mode):
+        self._drop_pending(job, admin)
+        unknown = sorted(set(os.listdir(admin)) - set(_ADMIN_KEPT))
+        for name in unknown:
+            st = _lstat_beneath(admin, name)
+            if st is not None and stat.S_ISDIR(st.st_mode):
                 _remove_tree(os.path.join(admin, name))
-            else:
+            elif st is not None:
                 _unlink_beneath(admin, name)
-        if pending:
-            self._warn(f"worker {job.worker_id}: a merge, cherry-pick, revert, rebase or bisect "
-                       f"left in its worktree's git folder was dropped ({', '.join(pending)}): a "
-                       "commit you make there takes up no parent or message of the agent's")
+        if unknown:
+            gitfiles = self._unlink_gitfiles(repo, job) if "modules" in unknown else []
+            self._warn(f"worker {job.worker_id}: what it left in its worktree's git folder, which "
+                       f"your git there would read, was removed: {_shorten(', '.join(unknown), 300)}"
+                       + (" (its submodules' git folders: 'git submodule update --init' there "
+                          f"makes them again; {len(gitfiles)} .git file(s) naming them removed)"
+                          if "modules" in unknown else ""))
         special = _remove_specials(job.path, links=False)
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree were "
                        f"removed: {_shorten(', '.join(special[:5]), 300)}"
                        + (f" and {len(special) - 5} more" if len(special) > 5 else ""))
+
+    def _drop_pending(self, job: _Job, admin: str) -> None:
+        """Drop what a git operation left under way in the worktree's git folder (see
+        _PENDING_STATE), before the runner's commit and again after the worker: a commit
+        there would take up its parent, message or stash."""
+        pending = {name: st for name in _PENDING_STATE
+                   if (st := _lstat_beneath(admin, name)) is not None}
+        for name, st in pending.items():
+            if stat.S_ISDIR(st.st_mode):
+                _remove_tree(os.path.join(admin, name))
+            else:
+                _unlink_beneath(admin, name)
+        if pending:
+            self._warn(f"worker {job.worker_id}: a merge, cherry-pick, revert, rebase, bisect or "
+                       "autostash left in its worktree's git folder was dropped "
+                       f"({', '.join(pending)}): a commit there takes up no parent, message or "
+                       "stash of the agent's")
+
+    @staticmethod
+    def _unlink_gitfiles(repo: _Repo, job: _Job) -> List[str]:
+        """Remove the ``.git`` files of the worktree's submodule folders (each names its git
+        folder under modules/, just removed): the folders stay, with their files, as folders
+        of a submodule that is not checked out."""
+        removed = []
+        for entry in repo.git("ls-files", "-z", "-s", cwd=job.path).split("\0"):
+            if entry.startswith("160000 "):
+                name = os.path.join(entry.partition("\t")[2], ".git")
+                st = _lstat_beneath(job.path, name)
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    _unlink_beneath(job.path, name)
+                    removed.append(name)
+        return removed
 
     def _settle_head(self, repo: _Repo, job: _Job, admin: str,
                      fail: Callable[[str], None]) -> None:
@@ -4523,10 +4565,17 @@ def _tame_at(fd: int, name: str, st: os.stat_result,
 
 # What a git operation left under way keeps in a worktree's git folder: your next commit
 # there would make a merge with the parent MERGE_HEAD names, with the agent's message.
+# MERGE_AUTOSTASH: a stash every commit there applies afterwards (files no diff showed).
 _PENDING_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MERGE",
-                  "CHERRY_PICK_HEAD", "REVERT_HEAD", "SQUASH_MSG", "BISECT_START", "BISECT_LOG",
-                  "BISECT_TERMS", "BISECT_NAMES", "BISECT_EXPECTED_REV", "BISECT_ANCESTORS_OK",
-                  "rebase-merge", "rebase-apply", "sequencer")
+                  "MERGE_AUTOSTASH", "CHERRY_PICK_HEAD", "REVERT_HEAD", "REBASE_HEAD",
+                  "SQUASH_MSG", "BISECT_START", "BISECT_LOG", "BISECT_TERMS", "BISECT_NAMES",
+                  "BISECT_EXPECTED_REV", "BISECT_ANCESTORS_OK", "rebase-merge", "rebase-apply",
+                  "sequencer", "NOTES_MERGE_PARTIAL", "NOTES_MERGE_REF", "NOTES_MERGE_WORKTREE")
+# What a worktree's git folder keeps once its worker ended: anything else there is the
+# agent's (its submodules' git folders in modules/, whose settings and hooks your git there
+# would obey; a sparse-checkout list in info/) and is removed.
+_ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs", "refs",
+               "ORIG_HEAD", "COMMIT_EDITMSG", "locked")
 
 
 # The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
@@ -7881,7 +7930,7 @@ def _untracked_to_diff(worktree: str, untracked: List[str]
         st = _lstat_beneath(worktree, name)
         size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
         if size > _DIFF_FILE_LIMIT or total + size > _DIFF_TOTAL_LIMIT:
-            found.append((name, "a new " + _not_diffed(size, size > _DIFF_FILE_LIMIT)[2:]))
+            found.append((name, _not_diffed(size, size > _DIFF_FILE_LIMIT)))
         else:
             total += size
             found.append((name, None))
@@ -9440,7 +9489,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     # (git would read a FIFO an agent left there for ever)
     for name, why in found:
         if why:
-            _print_err(f"note: {_shorten(name, 200)}: {why}; not shown")
+            _print_err(f"note: {_shorten(name, 200)}: a new {why[2:]}; not shown")
             continue
         st = _lstat_beneath(cwd, name)
         if st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):

@@ -479,7 +479,9 @@ def test_sparse_files_and_endless_links_left_in_git_folders_cost_no_memory(repo,
     code, out, err = tool("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
                           "--json", *boxed(sandbox), timeout=300)
     (r,) = json.loads(out)
-    assert r["status"] == "failed" and "more than 1 MB" in r["error"] and "head-name" in r["error"]
+    assert r["status"] == "failed" and ("more than 1 MB" in r["error"]
+                                        or "refs/worktree/big" in r["error"]), r
+    assert "dropped (rebase-merge" in err, err  # (before the runner's commit: never read)
     assert not os.path.lexists(repo / ".architect-parallel-1" / "nested" / ".git" / "commondir")
     assert _children_peak_mb() < 1000
     code, out, err = tool("cleanup", "--force")
@@ -1857,12 +1859,12 @@ def test_a_worktrees_git_folder_is_all_the_runners_again_after_its_worker(cli, r
     """As root, the worktree's git folder was the sandbox account's while the worker ran; once
     it ended only the folder itself was given back, and a process of that account still
     running (another worker's) could rewrite the files in it. All of it is given back."""
-    agent = script(tmp_path, "own.sh", 'd=$(git rev-parse --absolute-git-dir)\nmkdir -p "$d/extra"\n'
-                   'echo x > "$d/extra/file"\necho x > mine.txt\n')
+    agent = script(tmp_path, "own.sh", 'd=$(git rev-parse --absolute-git-dir)\nmkdir -p "$d/logs/x"\n'
+                   'echo x > "$d/logs/x/file"\necho x > mine.txt\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
                                   "1", *BOXED)
     admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
-    assert os.path.exists(os.path.join(admin, "extra", "file")), (results, err)
+    assert os.path.exists(os.path.join(admin, "logs", "x", "file")), (results, err)
     owners = {os.lstat(os.path.join(folder, name)).st_uid
               for folder, dirs, files in os.walk(admin) for name in dirs + files}
     assert owners == {os.getuid()}, owners
@@ -1881,3 +1883,70 @@ def test_the_report_reads_new_files_within_the_bounds_diff_keeps(cli, repo, tmp_
     text = page.read_text()
     assert code == 0 and "10 more new files are not shown" in text, err
     assert "the files diffed before it took 64 MB" in text
+
+
+# -- review round 24 ---------------------------------------------------------------------------
+
+def test_a_worktrees_git_file_made_a_repository_is_put_back(cli, repo, tmp_path):
+    """Worker 2, once worker 1 ended, puts a repository of its own (its config sets
+    core.fsmonitor) where worker 1's .git file was: the runner could not write the file over
+    a folder, failed the worker and left the folder, and your plain `git status` there ran
+    the program. The folder is removed and the file written again."""
+    record = repo / ".git" / "architect-parallel" / "worktrees" / ".architect-parallel-1"
+    mark = tmp_path / "PWNED"
+    agent = script(tmp_path, "late.sh", f'if [ "$1" = 2 ]; then\n  while [ ! -s "{record}" ]; do '
+                   f'sleep 0.1; done\n  git init -q {tmp_path}/evil\n'
+                   f'  printf \'[core]\\n\\tfsmonitor = "touch {mark}; false #"\\n\' '
+                   f'>> {tmp_path}/evil/.git/config\n'
+                   f'  mv ../.architect-parallel-1/.git {tmp_path}/orig\n'
+                   f'  mv {tmp_path}/evil/.git ../.architect-parallel-1/.git\nfi\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    assert results[0]["status"] == "failed" and ".git" in results[0]["error"], (results, err)
+    worktree = repo / ".architect-parallel-1"
+    assert (worktree / ".git").is_file()
+    assert git("symbolic-ref", "HEAD", cwd=worktree) == "refs/heads/architect/parallel-1"
+    subprocess.run(["git", "status"], cwd=worktree, capture_output=True)
+    assert not mark.exists()
+
+
+def test_a_submodules_git_folder_in_a_worktrees_git_folder_is_removed(cli, repo, tmp_path):
+    """A worktree's submodules keep their git folders in the worktree's own git folder
+    (modules/). Your setup checks one out; the agent adds a core.fsmonitor to its config:
+    your plain `git status` in the worktree ran it. What the worktree's git folder holds
+    besides git's own files is removed after the worker (the submodule's folder stays, not
+    checked out), with a warning; your git status there runs nothing, and works."""
+    lib = tmp_path / "lib"
+    git("init", "-q", str(lib), cwd=tmp_path)
+    (lib / "lib.py").write_text("x = 1\n")
+    git("add", "-A", cwd=lib)
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "lib", cwd=lib)
+    git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "sub", cwd=repo)
+    git("commit", "-qm", "sub", cwd=repo)
+    mark = tmp_path / "PWNED"
+    agent = script(tmp_path, "sub.sh", 'd=$(git rev-parse --absolute-git-dir)\n'
+                   f'printf \'[core]\\n\\tfsmonitor = "touch {mark}; false #"\\n\' '
+                   '>> "$d/modules/sub/config"\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--setup",
+                                  "git -c protocol.file.allow=always submodule update --init -q")
+    worktree = repo / ".architect-parallel-1"
+    assert (worktree / "sub" / "lib.py").exists(), (results, err)
+    assert "git folder, which your git there would read, was removed: modules (" in err, err
+    done = subprocess.run(["git", "status", "--porcelain"], cwd=worktree, capture_output=True)
+    assert done.returncode == 0 and not mark.exists(), done.stderr
+
+
+def test_an_autostash_left_by_the_agent_is_not_applied_by_the_runners_commit(cli, repo, tmp_path):
+    """The agent stashes a line and names the stash in MERGE_AUTOSTASH: git's commit applies
+    it afterwards, so the runner's commit put back in the worktree what its branch lacks and
+    the check passed on it (with --no-commit, your commit there took it in). It is dropped
+    before the runner's commit, with a warning."""
+    agent = script(tmp_path, "stash.sh", 'd=$(git rev-parse --absolute-git-dir)\n'
+                   'echo PASS >> README.md\ngit stash -q\ngit rev-parse stash@{0} > "$d/MERGE_AUTOSTASH"\n'
+                   'echo x > fix.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--check", "grep -q PASS README.md")
+    assert results[0]["checks_passed"] == 0 and "MERGE_AUTOSTASH" in err, (results, err)
+    worktree = repo / ".architect-parallel-1"
+    assert "PASS" not in (worktree / "README.md").read_text()
