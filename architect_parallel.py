@@ -3348,6 +3348,52 @@ class _Repo:
                         p.wait()
         return list(differ)
 
+    def rewritten_on_checkout(self, base: str, tip: str, others: "tuple[str, ...]" = ()
+                              ) -> List[str]:
+        """The files ``tip`` adds or changes against ``base`` that the .gitattributes of
+        ``tip``, or of one of ``others`` (what it is merged with), send through a filter
+        driver you configured (Git LFS, git-crypt) or a stateful encoding, however long they
+        have done so: their diff shows what git stores (an LFS pointer), not what a checkout
+        writes (the LFS object the runner's commit put in your store). At most
+        _ATTRIBUTES_NAMED are named."""
+        import subprocess
+        import tempfile
+        drivers = {item.split("\n", 1)[0][len("filter."):].rpartition(".")[0] for item in (
+            self.git("config", "-z", "--get-regexp", r"^filter\..*\.(smudge|process)$",
+                     check=False) or "").split("\0") if item}
+        found: Dict[str, None] = {}
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-attr-") as scratch:
+            names = os.path.join(scratch, "names")
+            with open(names, "wb") as f:
+                self._run_to(["diff", "--name-only", "-z", "--no-renames", "--diff-filter=AMT",
+                              "--end-of-options", base, tip], f,
+                             f"git could not list the files {tip[:12]} changes")
+            if not os.path.getsize(names):
+                return []
+            for n, commit in enumerate(dict.fromkeys((tip, *others))):
+                settings = dict(self._settings(self.top, False),
+                                GIT_INDEX_FILE=os.path.join(scratch, f"index-{n}"))
+                _git(["read-tree", "--end-of-options", commit], self.top, settings=settings,
+                     timeout=self.timeout)
+                with open(names, "rb") as f:
+                    proc = _git_popen(["check-attr", "--cached", "-z", "--stdin", "filter",
+                                       "working-tree-encoding"], self.top, settings=settings,
+                                      stdin=f, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                try:
+                    for record in _nul_records(proc.stdout, 6):
+                        driver, encoding = (v.decode("utf-8", "replace") for v in record[2::3])
+                        if driver in drivers or (encoding not in ("unspecified", "unset", "set")
+                                                 and not _FAITHFUL_ENCODING.fullmatch(encoding)):
+                            found[record[0].decode("utf-8", "surrogateescape")] = None
+                            if len(found) == _ATTRIBUTES_NAMED:
+                                break
+                finally:
+                    with contextlib.suppress(OSError):
+                        proc.kill()
+                    proc.stdout.close()
+                    proc.wait()
+        return list(found)
+
     def _run_to(self, args: List[str], out: BinaryIO, failed: str) -> None:
         """Run git with its output written to the file ``out`` (never held here); raise
         ParallelError(``failed``) when it fails or takes more than the repository's timeout."""
@@ -4521,6 +4567,9 @@ _OBJECT_LIMIT = 100 << 20
 _OBJECTS_LIMIT = 1 << 30
 # The most files whose attributes changed that _Repo.attributes_changed names.
 _ATTRIBUTES_NAMED = 1000
+# Encodings a checkout writes the same characters in (others, stateful ones such as
+# ISO-2022-JP, can turn the text a diff shows into other ASCII: a line of shell).
+_FAITHFUL_ENCODING = _LazyPattern(r"(?i)utf-?(16|32)(le|be)?(-bom)?")
 # The most files a collected commit may hold, and bytes of their paths (see _too_large); the
 # largest tree object read (a folder of 100,000 files is some 6 MB).
 _MAX_FILES = 2_000_000
@@ -9630,11 +9679,14 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                             "merge with --force")
     commits = {r.get("branch"): r.get("commit") for r in last.get("results", [])
                if isinstance(r, dict) and isinstance(r.get("commit"), str)}
-    # All of them, before anything is merged, each with what it is merged with: your branch
-    # and the others (the .gitattributes of one can name a file another adds).
+    # All of them, before anything is merged, each with what it is merged with: the merge
+    # itself as git makes it (the .gitattributes of one branch can name a file another adds,
+    # or define a macro another's use), else your branch and the other branches one by one.
+    merged = _merge_results(repo, branches)
     with_it = (repo.git("rev-parse", "--verify", "HEAD").strip(), *(repo.tip(b) for b in branches))
     for branch in branches:
         _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch),
+                         (merged[branch],) if branch in merged else
                          tuple(c for c in with_it if c and c != repo.tip(branch)))
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     merged: List[str] = []
@@ -9656,6 +9708,28 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             return EXIT_NO_SUCCESS
         merged.append(branch)
     return EXIT_OK
+
+
+def _merge_results(repo: _Repo, branches: List[str]) -> Dict[str, str]:
+    """For each of ``branches``, a commit of what merging it, after those before it, into
+    HEAD gives, as git's own merge makes it (git merge-tree, git 2.38+; the commits are
+    objects of no branch, for gc to take). Up to the first that would conflict (the merge
+    stops there); {} on an older git."""
+    head = repo.git("rev-parse", "--verify", "HEAD").strip()
+    found: Dict[str, str] = {}
+    who = {"user.name": "architect-parallel", "user.email": "architect-parallel@localhost"}
+    for branch in branches:
+        tip = repo.tip(branch)
+        out = repo.git("merge-tree", "--write-tree", "--no-messages", head, tip, check=False)
+        tree = (out or "").split("\n", 1)[0]
+        if not _FULL_ID.fullmatch(tree):
+            break
+        made = _git(["commit-tree", tree, "-p", head, "-p", tip, "-m", "what merge would make"],
+                    repo.top, check=False, settings=who, timeout=repo.timeout)
+        if not made or not _FULL_ID.fullmatch(made.strip()):
+            break
+        head = found[branch] = made.strip()
+    return found
 
 
 def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
@@ -9685,8 +9759,9 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
 
 
 # The attributes by which a checkout writes other bytes than the commit holds (and a diff
-# shows): a filter (Git LFS fetches what a pointer names), an encoding, $Id$, line ends.
-_WRITTEN_OTHERWISE = ("filter", "working-tree-encoding", "ident", "eol", "text", "crlf")
+# shows): a filter (Git LFS fetches what a pointer names), an encoding, $Id$, line ends; and
+# a merge driver (merge=union splices both sides' lines where git would stop at a conflict).
+_WRITTEN_OTHERWISE = ("filter", "working-tree-encoding", "ident", "eol", "text", "crlf", "merge")
 
 
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
@@ -9701,6 +9776,12 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
         why.append("changes .lfsconfig, where Git LFS downloads files from")
     changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)
+    rewritten = [] if changed else repo.rewritten_on_checkout(base, tip, others)
+    if rewritten:
+        why.append("changes files that your .gitattributes send through a filter or an encoding "
+                   "(Git LFS, git-crypt), whose diff shows what git stores, not what a checkout "
+                   f"writes: {_shorten(', '.join(rewritten[:3]), 200)}"
+                   + (f" and {len(rewritten) - 3} more" if len(rewritten) > 3 else ""))
     if changed:
         why.append("puts files through a filter, an encoding or a conversion (.gitattributes), "
                    f"which write what no diff shows: {_shorten(', '.join(changed[:3]), 200)}"

@@ -1991,3 +1991,65 @@ def test_nul_records_reads_fields_across_reads_of_any_length():
     data = b"a\0b\0c\0" + b"x" * 200000 + b"\0\0z\0" + b"tail"
     assert list(ap._nul_records(io.BytesIO(data), 3)) == [[b"a", b"b", b"c"],
                                                          [b"x" * 200000, b"", b"z"]]
+
+
+# -- review round 25 ---------------------------------------------------------------------------
+
+def _git_version():
+    out = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.split()[-1]
+    return tuple(int(p) for p in out.split(".")[:2])
+
+
+@pytest.mark.skipif(_git_version() < (2, 38), reason="git merge-tree --write-tree is git 2.38+")
+def test_a_macro_one_branch_defines_and_another_uses_is_seen_in_the_merge(cli, repo, tmp_path):
+    """Worker 1's top .gitattributes defines a macro giving an encoding (no file uses it);
+    worker 2's sub/.gitattributes gives it to sub/run.sh (a plain attribute on its own
+    branch). Neither branch alone, nor either with the other's files, changes anything: only
+    their merge does. merge checks the merge git would make."""
+    agent = script(tmp_path, "macro.sh",
+                   'if [ "$1" = 1 ]; then printf "[attr]docs working-tree-encoding=ISO-2022-JP\\n" '
+                   '> .gitattributes; echo note > note.txt; else mkdir -p sub; printf "run.sh docs\\n" '
+                   '> sub/.gitattributes; printf "echo \\"hello \\\\342\\\\210\\\\213\\"\\n" > sub/run.sh; fi\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    assert [r["status"] for r in results] == ["success", "success"], err
+    code, out, err = tool("merge", "all")
+    assert code == 2 and "sub/run.sh" in err and not (repo / "sub").exists(), err
+    assert tool("merge", "1")[0] == 0
+    code, out, err = tool("merge", "2")
+    assert code == 2 and "sub/run.sh" in err and not (repo / "sub").exists(), err
+
+
+def test_a_merge_driver_an_agent_names_is_refused(cli, repo, tmp_path):
+    """Worker 1 adds only `*.py merge=union`; worker 2 edits a line you then fix on your
+    branch. git would stop at the conflict; with union it splices both lines and brings
+    back the one you removed. A changed merge attribute is refused like an encoding."""
+    (repo / "app.py").write_text("def f(inp):\n    x = eval(inp)\n    return x\n")
+    git("add", "app.py", cwd=repo)
+    git("commit", "-qm", "app", cwd=repo)
+    agent = script(tmp_path, "union.sh",
+                   'if [ "$1" = 1 ]; then echo "*.py merge=union" > .gitattributes; else '
+                   "sed -i 's/x = eval(inp)/x = eval(inp)  # parse it/' app.py; fi\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    (repo / "app.py").write_text("def f(inp):\n    x = int(inp)\n    return x\n")
+    git("commit", "-qam", "no eval", cwd=repo)
+    code, out, err = tool("merge", "all")
+    assert code == 2 and "app.py" in err and "eval" not in (repo / "app.py").read_text(), err
+
+
+def test_a_file_your_filter_driver_rewrites_is_not_merged_unasked(cli, repo, tmp_path):
+    """Your .gitattributes already send vendor/ through a filter driver you configured (as
+    Git LFS does): a file the agent adds there is shown as git stores it (an LFS pointer),
+    and the merge's checkout writes what the driver makes of it. merge asks first."""
+    git("config", "filter.up.clean", "tr A-Z a-z", cwd=repo)
+    git("config", "filter.up.smudge", "tr a-z A-Z", cwd=repo)
+    (repo / ".gitattributes").write_text("vendor/** filter=up\n")
+    git("add", ".gitattributes", cwd=repo)
+    git("commit", "-qm", "filter", cwd=repo)
+    agent = script(tmp_path, "vendor.sh", "mkdir -p vendor\necho 'hello' > vendor/lib.txt\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    code, out, err = tool("merge", "1")
+    assert code == 2 and "vendor/lib.txt" in err and "filter or an encoding" in err, err
+    assert not (repo / "vendor").exists()
