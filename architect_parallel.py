@@ -1959,6 +1959,11 @@ class ParallelRunner:
                 phase(repo, job, admin, fail)
             except (ParallelError, OSError) as exc:
                 fail(f"its worktree cannot be checked: {_shorten(str(exc), 300)}")
+        if job.pointers:  # (once more, whatever a step above was made to remove)
+            try:
+                self._settle_pointers(job, fail)
+            except (ParallelError, OSError) as exc:
+                fail(f"its worktree cannot be trusted: {exc}")
         try:
             repo.record_worktree_state(job.path, job.branch)
         except (ParallelError, OSError) as exc:  # (cleanup then counts it as unsaved work)
@@ -2054,6 +2059,7 @@ class ParallelRunner:
                        + (" (its submodules' git folders: 'git submodule update --init' there "
                           f"makes them again; {len(gitfiles)} .git file(s) naming them removed)"
                           if "modules" in unknown else ""))
+        _renew_files(admin)
         special = _remove_specials(job.path, links=False)
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree were "
@@ -2084,8 +2090,12 @@ class ParallelRunner:
         of a submodule that is not checked out."""
         removed = []
         for entry in repo.git("ls-files", "-z", "-s", cwd=job.path).split("\0"):
-            if entry.startswith("160000 "):
-                name = os.path.join(entry.partition("\t")[2], ".git")
+            folder = entry.partition("\t")[2]
+            parts = folder.split("/")
+            # (an index the agent wrote may name "." or "..": never the worktree's own .git)
+            if entry.startswith("160000 ") and folder and all(
+                    p not in ("", ".", "..") and p.lower() != ".git" for p in parts):
+                name = os.path.join(folder, ".git")
                 st = _lstat_beneath(job.path, name)
                 if st is not None and stat.S_ISREG(st.st_mode):
                     _unlink_beneath(job.path, name)
@@ -4331,12 +4341,26 @@ _SANDBOX_STATE = "architect-parallel-sandbox-"  # a run's private folder: this, 
 # arch of seccomp, and the call numbers): add_key, request_key and keyctl. The kernel's
 # keyrings are the runner's (a root runner's session keyring holds Kerberos tickets and disk
 # keys, whoever runs the sandbox) or the user's own.
-_SECCOMP_DENIED = {
-    "x86_64": ((0xC000003E, (248, 249, 250, 0x400000F8, 0x400000F9, 0x400000FA)),  # and x32
-               (0x40000003, (286, 287, 288))),  # i386 programs
-    "aarch64": ((0xC00000B7, (217, 218, 219)), (0x40000028, (309, 310, 311))),  # and arm
-    "riscv64": ((0xC00000F3, (217, 218, 219)),),
+# Per architecture: (its audit arch, calls denied (keyctl, add_key, request_key: the
+# kernel keyrings are not namespaced), calls with a mode (its argument's index) that may
+# not set a set-ID bit: open, creat, mkdir, mknod, chmod, fchmod, openat, mkdirat, mknodat,
+# fchmodat, fchmodat2). x32 calls are the x86_64 numbers with bit 30 set.
+_X86_64_MODED = ((2, 2), (85, 1), (83, 1), (133, 1), (90, 1), (91, 1), (257, 3), (258, 2),
+                 (259, 2), (268, 2), (452, 2))
+_GENERIC_MODED = ((56, 3), (34, 2), (33, 2), (52, 1), (53, 2), (452, 2))  # aarch64, riscv64
+_SECCOMP = {
+    "x86_64": ((0xC000003E, (248, 249, 250, 0x400000F8, 0x400000F9, 0x400000FA),
+                _X86_64_MODED + tuple((0x40000000 | nr, arg) for nr, arg in _X86_64_MODED)),
+               (0x40000003, (286, 287, 288),  # i386 programs
+                ((5, 2), (8, 1), (39, 1), (14, 1), (15, 1), (94, 1), (295, 3), (296, 2), (297, 2),
+                 (306, 2), (452, 2)))),
+    "aarch64": ((0xC00000B7, (217, 218, 219), _GENERIC_MODED),
+                (0x40000028, (309, 310, 311),  # arm programs
+                 ((5, 2), (8, 1), (39, 1), (14, 1), (15, 1), (94, 1), (322, 3), (323, 2),
+                  (324, 2), (333, 2), (452, 2)))),
+    "riscv64": ((0xC00000F3, (217, 218, 219), _GENERIC_MODED),),
 }
+_SECCOMP_NOSYS = (437, 0x40000000 | 437)  # openat2: the same number everywhere, and x32's
 # Inside, where a worker's private object folder is (GIT_OBJECT_DIRECTORY).
 _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
 
@@ -4363,6 +4387,42 @@ def _nul_records(stream: BinaryIO, count: int) -> Iterator[List[bytes]]:
             if len(fields) == count:
                 yield fields
                 fields = []
+
+
+def _renew_files(top: str) -> None:
+    """Make every file under the folder ``top`` (not following links) a new file of the
+    runner's with the same content and mode: a descriptor another process opened for
+    writing while they were the sandbox's (handed to a process outside, by an abstract
+    socket) then writes to a file nothing reads. (Its folders are the runner's already.)"""
+    import secrets
+    for _folder, fd, _dirs, files in _walk_at(top):
+        for name in files:
+            st = _stat_at(fd, name)
+            if st is None or not stat.S_ISREG(st.st_mode):
+                continue
+            tmp = f".{name}.{secrets.token_hex(8)}.tmp"
+            try:
+                old = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                              dir_fd=fd)
+            except OSError:
+                continue
+            try:
+                new = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                              | os.O_CLOEXEC, 0o600, dir_fd=fd)
+                try:
+                    for chunk in iter(lambda: os.read(old, 1 << 20), b""):
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(new, view):]
+                    os.fchmod(new, stat.S_IMODE(st.st_mode) & 0o777)
+                finally:
+                    os.close(new)
+                os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=fd)
+            finally:
+                os.close(old)
 
 
 def _walk_beneath(root: str, rel: str) -> "tuple[int, str]":
@@ -4479,35 +4539,43 @@ def _replace_beneath(root: str, rel: str, data: bytes, mode: int = 0o644) -> Non
 
 def _seccomp_program() -> Optional[bytes]:
     """A seccomp filter (classic BPF, as bwrap --seccomp reads it) that makes the calls of
-    _SECCOMP_DENIED fail with EPERM and lets every other through; None on an architecture
-    it does not know."""
+    _SECCOMP denied fail with EPERM, and those that give a mode with a set-ID bit too (a
+    set-user-ID program of the sandbox's account, in a worktree any account can reach
+    while the worker runs, would let that account become it outside); openat2 (whose mode
+    a filter cannot see) fails with ENOSYS, so that libraries fall back to openat. None on
+    an architecture it does not know."""
     import platform
     import struct
-    denied = _SECCOMP_DENIED.get(platform.machine())
-    if not denied:
+    table = _SECCOMP.get(platform.machine())
+    if not table:
         return None
-    load, jump_eq, ret = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
-    allow, deny = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, _ERRNO(EPERM)
-    blocks = []
-    for arch, calls in denied:
-        # Each block: the arch (seccomp_data.arch, offset 4) or on to the next block; the
-        # call (offset 0); each denied number jumps to "deny", the rest are allowed.
-        blocks.append([(load, 0, 0, 4), ("arch", arch), (load, 0, 0, 0)]
-                      + [("call", n) for n in calls] + [(ret, 0, 0, allow)])
-    program: List["tuple[int, int, int, int]"] = []
-    deny_at = sum(len(b) for b in blocks) + 1  # after "allow anything else"
-    for block in blocks:  # (a jump's offset counts from the instruction after it)
-        start = len(program)
-        for i, item in enumerate(block):
-            here = start + i
-            if item[0] == "arch":  # not this arch: on to the next block
-                program.append((jump_eq, 0, start + len(block) - here - 1, item[1]))
-            elif item[0] == "call":
-                program.append((jump_eq, deny_at - here - 1, 0, item[1]))
-            else:
-                program.append(item)  # type: ignore[arg-type]
-    program += [(ret, 0, 0, allow), (ret, 0, 0, deny)]
-    return b"".join(struct.pack("=HBBI", *op) for op in program)
+    load, jump_eq, jump_set, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JEQ|K, JSET|K, RET|K
+    code: List[tuple] = []  # (op, jt, jf, k); a jump's target may be a label, ("label", name)
+    for n, (arch, denied, moded) in enumerate(table):
+        after = f"block {n + 1}"  # (not this arch: on to the next block)
+        code += [(load, 0, 0, 4), (jump_eq, 0, after, arch), (load, 0, 0, 0)]  # arch, call
+        code += [(jump_eq, "deny", 0, nr) for nr in denied]
+        code += [(jump_eq, "nosys", 0, nr) for nr in _SECCOMP_NOSYS]
+        for nr, arg in moded:  # the mode's low 32 bits: seccomp_data.args[arg], little-endian
+            code += [(jump_eq, 0, 2, nr), (load, 0, 0, 16 + 8 * arg),
+                     (jump_set, "deny", "allow", stat.S_ISUID | stat.S_ISGID)]
+        code += [(jump_eq, "allow", "allow", 0), ("label", after)]
+    code += [("label", f"block {len(table)}"), ("label", "allow"), (ret, 0, 0, 0x7FFF0000),
+             ("label", "deny"), (ret, 0, 0, 0x00050000 | errno.EPERM),
+             ("label", "nosys"), (ret, 0, 0, 0x00050000 | errno.ENOSYS)]
+    at: Dict[str, int] = {}
+    for item in code:
+        if item[0] == "label":
+            at[item[1]] = sum(1 for i in code[:code.index(item)] if i[0] != "label")
+    program = [item for item in code if item[0] != "label"]
+
+    def offset(here: int, target: object) -> int:  # (counted from the next instruction)
+        jump = at[target] - here - 1 if isinstance(target, str) else int(target)  # type: ignore[arg-type]
+        assert 0 <= jump < 256
+        return jump
+
+    return b"".join(struct.pack("=HBBI", op, offset(i, jt), offset(i, jf), k)
+                    for i, (op, jt, jf, k) in enumerate(program))
 
 
 def _remove_specials(top: str, links: bool) -> List[str]:

@@ -2053,3 +2053,92 @@ def test_a_file_your_filter_driver_rewrites_is_not_merged_unasked(cli, repo, tmp
     code, out, err = tool("merge", "1")
     assert code == 2 and "vendor/lib.txt" in err and "filter or an encoding" in err, err
     assert not (repo / "vendor").exists()
+
+
+@needs_bwrap
+@pytest.mark.skipif(ap._seccomp_program() is None, reason="no seccomp filter for this machine")
+def test_no_set_id_bit_can_be_set_inside_the_sandbox(cli, repo, tmp_path):
+    """While the worker ran, a set-user-ID copy of a shell it made in its worktree (the
+    sandbox's account's, in a folder any account can reach) let any local account become
+    that account outside. chmod, open, mkdir and their kin with a set-ID bit fail inside;
+    openat2, whose mode a filter cannot see, says it does not exist."""
+    (repo / "probe.py").write_text(
+        "import ctypes, errno, os\nout = []\nopen('f', 'w').write('x')\n"
+        "def t(name, fn):\n    try:\n        fn(); out.append(name + ' ok')\n"
+        "    except OSError as e:\n        out.append(name + ' ' + errno.errorcode[e.errno])\n"
+        "t('chmod755', lambda: os.chmod('f', 0o755))\nt('chmod4755', lambda: os.chmod('f', 0o4755))\n"
+        "t('chmod2755', lambda: os.chmod('f', 0o2755))\n"
+        "t('open4755', lambda: os.close(os.open('g', os.O_CREAT | os.O_WRONLY, 0o4755)))\n"
+        "t('mkdir2775', lambda: os.mkdir('d', 0o2775))\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "out.append('openat2 ' + str(libc.syscall(437, -100, b'f', 0, 0)) + ' '"
+        " + errno.errorcode.get(ctypes.get_errno(), '?'))\n"
+        "open('said.txt', 'w').write(' '.join(out))\n")
+    git("add", "probe.py", cwd=repo)
+    git("commit", "-qm", "probe", cwd=repo)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{sys.executable} probe.py",
+                                  "--workers", "1", *BOXED)
+    said_ = (repo / ".architect-parallel-1" / "said.txt").read_text()
+    assert said_ == ("chmod755 ok chmod4755 EPERM chmod2755 EPERM open4755 EPERM mkdir2775 EPERM "
+                     "openat2 -1 ENOSYS"), said_
+
+
+def test_a_descriptor_of_a_git_folders_file_kept_outside_writes_nothing_git_reads(cli, repo,
+                                                                                  tmp_path):
+    """The agent hands a process outside the run (any local account's, through an abstract
+    socket) a descriptor of its worktree's HEAD opened for writing; once the run ended, that
+    process wrote `ref: refs/heads/main` through it, and your commit in the worktree went
+    onto main. Every file of a worktree's git folder is a new file of the runner's after
+    its worker."""
+    import socket
+    name = f"\0architect-parallel-test-{os.getpid()}"
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(name)
+    server.listen(1)
+    agent = script(tmp_path, "hand.sh", f'exec {sys.executable} "$(dirname "$0")/hand.py"\n')
+    (agent.parent / "hand.py").write_text(
+        "import os, socket, subprocess\n"
+        "d = subprocess.run(['git', 'rev-parse', '--absolute-git-dir'], capture_output=True, "
+        "text=True).stdout.strip()\nfd = os.open(d + '/HEAD', os.O_RDWR)\n"
+        f"s = socket.socket(socket.AF_UNIX)\ns.connect({name!r})\n"
+        "socket.send_fds(s, [b'x'], [fd])\ns.close()\nopen('mine.txt', 'w').write('x')\n")
+    try:
+        code, results, err = cli.json("run", "do it", "--agent-cmd", str(agent), "--workers", "1",
+                                      "--progress", "none")
+        conn, _ = server.accept()
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 10, 1)
+        conn.close()
+    finally:
+        server.close()
+    os.pwrite(fds[0], b"ref: refs/heads/main\n\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 0)
+    os.close(fds[0])
+    worktree = repo / ".architect-parallel-1"
+    assert git("symbolic-ref", "HEAD", cwd=worktree) == "refs/heads/architect/parallel-1", err
+
+
+def test_a_gitlink_named_dot_removes_not_the_worktrees_own_git_file(cli, repo, tmp_path):
+    """--no-commit: the agent writes an index with a gitlink named `.` and a folder under its
+    git folder's modules/: removing the .git files of submodules whose git folders were
+    removed took the worktree's own .git, and your git there then worked on your main
+    checkout. A gitlink's path naming `.`, `..` or .git is no submodule's."""
+    agent = script(tmp_path, "dot.sh", f'exec {sys.executable} "$(dirname "$0")/dot.py"\n')
+    (agent.parent / "dot.py").write_text(
+        "import hashlib, os, struct, subprocess\n"
+        "run = lambda *a: subprocess.run(['git', *a], capture_output=True, text=True).stdout\n"
+        "head = run('rev-parse', 'HEAD').strip()\n"
+        "rows = [(l.split()[0], l.split()[1], l.split('\\t')[1]) for l in "
+        "run('ls-files', '-s').splitlines()] + [('160000', head, '.')]\n"
+        "data = b'DIRC' + struct.pack('>II', 2, len(rows))\n"
+        "for mode, sha, path in sorted(rows, key=lambda r: r[2].encode()):\n"
+        "    p = path.encode()\n"
+        "    e = struct.pack('>10I', 0, 0, 0, 0, 0, 0, int(mode, 8), 0, 0, 0) + bytes.fromhex(sha)"
+        " + struct.pack('>H', len(p)) + p\n"
+        "    data += e + b'\\0' * (8 - len(e) % 8)\n"
+        "data += hashlib.sha1(data).digest()\nd = run('rev-parse', '--absolute-git-dir').strip()\n"
+        "open(d + '/index', 'wb').write(data)\nos.makedirs(d + '/modules/x', exist_ok=True)\n"
+        "open('new.txt', 'w').write('x')\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", str(agent), "--workers", "1",
+                                  "--progress", "none", "--no-commit")
+    worktree = repo / ".architect-parallel-1"
+    assert (worktree / ".git").is_file(), err
+    assert git("rev-parse", "--show-toplevel", cwd=worktree) == str(worktree)
