@@ -7216,8 +7216,14 @@ def _shorten(text: str, width: int) -> str:
 
 # Control characters (and lone surrogates from undecodable bytes) that would drive a terminal,
 # and the format characters that reorder or hide text (bidi overrides, zero-width marks).
-_CONTROL = _LazyPattern("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b-\u200f\u2028-\u202e"
-                        "\u2060-\u2069\ufeff]")
+# Characters that show nothing, or reorder what is shown: bidi controls, zero-width ones,
+# line and paragraph separators and every other default-ignorable code point of Unicode
+# (the Hangul fillers are letters to JavaScript: an invisible variable; tag characters and
+# variation selectors can carry a hidden text). Made visible wherever an agent's text is shown.
+_INVISIBLE = ("\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+              "\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb"
+              "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff")
+_CONTROL = _LazyPattern(f"[\x00-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]")
 
 
 def _usd(value: float) -> str:
@@ -7841,7 +7847,7 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
 def _terminal_safe(text: str) -> str:
     """``text`` with what would drive a terminal or hide text made visible: control
     characters as ``^X`` (tabs and line ends kept), bytes that are not UTF-8 as ``\\xNN``,
-    bidi overrides and zero-width characters as ``<U+XXXX>``."""
+    characters that show nothing or reorder text (see _INVISIBLE) as ``<U+XXXX>``."""
     def visible(m: "re.Match[str]") -> str:
         c = ord(m.group())
         return (f"^{chr(c ^ 0x40)}" if c < 0x20 or c == 0x7f else f"<U+{c:04X}>" if c < 0xd800
@@ -7849,8 +7855,7 @@ def _terminal_safe(text: str) -> str:
     return _UNSAFE.sub(visible, text)
 
 
-_UNSAFE = _LazyPattern("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b-\u200f"
-                       "\u2028-\u202e\u2060-\u2069\ufeff]")
+_UNSAFE = _LazyPattern(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{_INVISIBLE}]")
 
 
 def _git_quote(path: str) -> str:
@@ -8151,7 +8156,7 @@ def _html_escape(text: str) -> str:
     return escape(_xml_text(text), quote=True)
 
 
-_HIDDEN = _LazyPattern("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_HIDDEN = _LazyPattern(f"[{_INVISIBLE}]")
 
 
 def _check_outputs(log_path: str, commands: List[str]) -> List[Optional[str]]:

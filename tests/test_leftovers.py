@@ -2142,3 +2142,18 @@ def test_a_gitlink_named_dot_removes_not_the_worktrees_own_git_file(cli, repo, t
     worktree = repo / ".architect-parallel-1"
     assert (worktree / ".git").is_file(), err
     assert git("rev-parse", "--show-toplevel", cwd=worktree) == str(worktree)
+
+
+# -- review round 26 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("char", ["\u3164", "\u115f", "\uffa0", "\u00ad", "\U000e0041", "\ufe0f",
+                                  "\u034f", "\u180e", "\u2064"])
+def test_characters_that_show_nothing_are_shown_everywhere(char):
+    """A Hangul filler is a letter to JavaScript (`const { timeout,\u3164 } = req.query` hides a
+    variable that a later line runs); a soft hyphen, tag characters and variation selectors
+    show nothing either. The terminal, the HTML report and one-line names make each of the
+    default-ignorable code points visible, not only bidi and zero-width ones."""
+    mark = f"<U+{ord(char):04X}>"
+    assert ap._terminal_safe(f"timeout,{char} }}") == f"timeout,{mark} }}"
+    assert ap._html_escape(f"a{char}b") == f"a&lt;U+{ord(char):04X}&gt;b"
+    assert ap._shorten(f"rm {char}x", 80) == "rm ?x"
