@@ -1317,7 +1317,10 @@ class ParallelRunner:
         if self._sandbox is None:
             return
         set_id = stat.S_ISUID | stat.S_ISGID  # (in an allowed folder, its modes are yours)
-        for top, bits in [(job.path, set_id | stat.S_IWOTH) for job in jobs] + [
+        # As root, a worktree's files are the sandbox's account's and group: no write for
+        # that group either (a process of it outside would write there after the run).
+        write = stat.S_IWOTH | (stat.S_IWGRP if self._sandbox.host_id is not None else 0)
+        for top, bits in [(job.path, set_id | write) for job in jobs] + [
                 (path, set_id) for path in self._allowed]:
             if os.path.isdir(top) and not os.path.islink(top):
                 for _folder, fd, _dirs, files in _walk_at(top):
@@ -4360,7 +4363,10 @@ _SECCOMP = {
                   (324, 2), (333, 2), (452, 2)))),
     "riscv64": ((0xC00000F3, (217, 218, 219), _GENERIC_MODED),),
 }
-_SECCOMP_NOSYS = (437, 0x40000000 | 437)  # openat2: the same number everywhere, and x32's
+# Calls said not to exist (libraries then fall back to others, whose modes the filter sees):
+# openat2, and io_uring_setup, _enter and _register (a ring's open or mkdir carries its mode
+# where seccomp cannot look). The same numbers on every architecture, and x32's.
+_SECCOMP_NOSYS = tuple(x | nr for nr in (437, 425, 426, 427) for x in (0, 0x40000000))
 # Inside, where a worker's private object folder is (GIT_OBJECT_DIRECTORY).
 _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
 
@@ -4542,8 +4548,8 @@ def _seccomp_program() -> Optional[bytes]:
     _SECCOMP denied fail with EPERM, and those that give a mode with a set-ID bit too (a
     set-user-ID program of the sandbox's account, in a worktree any account can reach
     while the worker runs, would let that account become it outside); openat2 (whose mode
-    a filter cannot see) fails with ENOSYS, so that libraries fall back to openat. None on
-    an architecture it does not know."""
+    a filter cannot see) and io_uring (whose requests it cannot see) fail with ENOSYS, so
+    that libraries fall back to the calls it sees. None on an architecture it does not know."""
     import platform
     import struct
     table = _SECCOMP.get(platform.machine())
