@@ -2062,7 +2062,7 @@ class ParallelRunner:
                        + (" (its submodules' git folders: 'git submodule update --init' there "
                           f"makes them again; {len(gitfiles)} .git file(s) naming them removed)"
                           if "modules" in unknown else ""))
-        _renew_files(admin)
+        _rebuild_folder(admin, repo.trash(), _ADMIN_FILE_LIMIT, keep=("index",))
         special = _remove_specials(job.path, links=False)
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree were "
@@ -4395,40 +4395,65 @@ def _nul_records(stream: BinaryIO, count: int) -> Iterator[List[bytes]]:
                 fields = []
 
 
-def _renew_files(top: str) -> None:
-    """Make every file under the folder ``top`` (not following links) a new file of the
-    runner's with the same content and mode: a descriptor another process opened for
-    writing while they were the sandbox's (handed to a process outside, by an abstract
-    socket) then writes to a file nothing reads. (Its folders are the runner's already.)"""
+def _rebuild_folder(path: str, trash: str, limit: int, keep: "tuple[str, ...]" = ()) -> None:
+    """Make the folder ``path`` a new folder of the runner's holding new copies of its folders
+    and regular files (none over ``limit`` bytes but those named ``keep`` at its top; no link,
+    FIFO or device), and move the old one into ``trash`` to be removed: a folder another
+    account made in it (the agent had opened it to everyone) or a descriptor handed out of a
+    file or folder in it (through an abstract socket) then reaches nothing git reads."""
     import secrets
-    for _folder, fd, _dirs, files in _walk_at(top):
-        for name in files:
-            st = _stat_at(fd, name)
-            if st is None or not stat.S_ISREG(st.st_mode):
-                continue
-            tmp = f".{name}.{secrets.token_hex(8)}.tmp"
-            try:
-                old = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-                              dir_fd=fd)
-            except OSError:
-                continue
-            try:
-                new = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                              | os.O_CLOEXEC, 0o600, dir_fd=fd)
-                try:
-                    for chunk in iter(lambda: os.read(old, 1 << 20), b""):
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(new, view):]
-                    os.fchmod(new, stat.S_IMODE(st.st_mode) & 0o777)
-                finally:
-                    os.close(new)
-                os.replace(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)
-            except OSError:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp, dir_fd=fd)
-            finally:
-                os.close(old)
+    parent, name = os.path.split(path)
+    new = os.path.join(parent, f".{name}.{secrets.token_hex(8)}.new")
+    os.mkdir(new, 0o755)
+    try:
+        for folder, fd, _dirs, files in _walk_at(path):
+            rel = os.path.relpath(folder, path)
+            there = new if rel == "." else os.path.join(new, rel)
+            if rel != ".":
+                os.mkdir(there, 0o755)
+            for file in files:
+                most = _INDEX_COPY_LIMIT if rel == "." and file in keep else limit
+                _copy_stream_at(fd, file, os.path.join(there, file), most)
+        aside = os.path.join(trash, secrets.token_hex(8))
+        os.rename(path, aside)
+    except BaseException:
+        _remove_tree(new)
+        raise
+    os.rename(new, path)
+    _remove_tree(aside)
+
+
+def _copy_stream_at(folder: int, name: str, target: str, limit: int) -> None:
+    """Copy the regular file ``name`` of the folder open as ``folder`` to the new file
+    ``target`` (its mode but others' and the group's write), a MB at a time; nothing when it
+    is not a regular file (opened without following a link or waiting) or is over ``limit``."""
+    try:
+        old = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                      dir_fd=folder)
+    except OSError:
+        return
+    try:
+        st = os.fstat(old)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return
+        new = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o600)
+        try:
+            left = limit
+            for chunk in iter(lambda: os.read(old, 1 << 20), b""):
+                left -= len(chunk)
+                if left < 0:  # (it grew meanwhile)
+                    break
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(new, view):]
+            os.fchmod(new, stat.S_IMODE(st.st_mode) & 0o755)
+        finally:
+            os.close(new)
+    except OSError:
+        pass
+    finally:
+        os.close(old)
 
 
 def _walk_beneath(root: str, rel: str) -> "tuple[int, str]":
@@ -4728,8 +4753,10 @@ _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs"
 
 
 # The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
-# rebase's state files, logs and config.worktree are a few KB).
+# rebase's state files, logs and config.worktree are a few KB); the largest index copied
+# (a larger one, sparse, is built again from HEAD).
 _ADMIN_FILE_LIMIT = 1 << 20
+_INDEX_COPY_LIMIT = 2 << 30
 
 
 def _remove_large(top: str, limit: int, keep: "tuple[str, ...]" = ()) -> List[str]:

@@ -2164,3 +2164,25 @@ def test_characters_that_show_nothing_are_shown_everywhere(char):
     assert ap._terminal_safe(f"timeout,{char} }}") == f"timeout,{mark} }}"
     assert ap._html_escape(f"a{char}b") == f"a&lt;U+{ord(char):04X}&gt;b"
     assert ap._shorten(f"rm {char}x", 80) == "rm ?x"
+
+
+# -- review round 27 ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(not ROOT, reason="making a folder another account's needs root")
+def test_no_folder_of_another_account_stays_in_a_worktrees_git_folder(cli, repo, tmp_path):
+    """The agent opens its worktree's git folder to everyone (chmod 0777); another local
+    account makes logs/ there while it runs, after the runner gave the folder back: the
+    folder stayed that account's, and a link it put there later as logs/HEAD made your commit
+    in the worktree append to a file of yours. The git folder is a new folder of the runner's
+    after each worker, with copies of git's own files only."""
+    agent = script(tmp_path, "open.sh", 'd=$(git rev-parse --absolute-git-dir)\nchmod 0777 "$d"\n'
+                   'mkdir -p "$d/logs/refs"\nchown -R 12345:12345 "$d/logs"\nchmod 0777 "$d/logs"\n'
+                   'echo x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
+    found = [(os.path.join(folder, name), os.lstat(os.path.join(folder, name)))
+             for folder, dirs, files in os.walk(admin) for name in dirs + files]
+    assert found and all(st.st_uid == os.getuid() and not st.st_mode & 0o022
+                         for _path, st in found), [(p, st.st_uid) for p, st in found]
+    assert not os.stat(admin).st_mode & 0o022
