@@ -2672,14 +2672,17 @@ def _rank(results: List[WorkerResult]) -> List[WorkerResult]:
     """Set ``rank`` (1 = best) and return the results sorted by worker_id.
 
     Best is: a worker whose agent ran (those that never did come last), then more checks
-    passed, then a better status (success, partial, failed, timeout, interrupted),
+    passed, then a better status (success, partial, failed, timeout, interrupted), then
+    one that changed something (a worker that did nothing never outranks one that did the
+    work: merge best would bring nothing, and in CI its claim of $0 costs nothing to make),
     then a lower cost (unknown after known), then a shorter duration, then the lower
     worker id.
     """
     def key(r: WorkerResult) -> tuple:
         order = STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES)
-        return (r.exit_code is None, -r.checks_passed, order, r.cost if r.cost_known else math.inf,
-                r.duration, r.worker_id)
+        idle = r.commit is None and not r.files_modified
+        return (r.exit_code is None, -r.checks_passed, order, idle,
+                r.cost if r.cost_known else math.inf, r.duration, r.worker_id)
 
     for rank, result in enumerate(sorted(results, key=key), 1):
         result.rank = rank
@@ -3406,6 +3409,35 @@ class _Repo:
                     proc.stdout.close()
                     proc.wait()
         return list(found)
+
+    def malformed(self, base: str, tip: str) -> Optional[str]:
+        """Why the objects ``tip`` brings beyond ``base`` are not well formed (a tree naming a
+        file twice: a diff shows one, a checkout writes the other), as git's own strict
+        check of a pack says (a fetch from a bundle checks nothing before git 2.46); None
+        when they are."""
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-fsck-") as scratch:
+            pack = os.path.join(scratch, "new.pack")
+            with open(pack, "wb") as f:
+                packer = _git_popen(["pack-objects", "--revs", "--stdout", "-q"], self.top,
+                                    settings=self._settings(self.top, False),
+                                    stdin=subprocess.PIPE, stdout=f, stderr=subprocess.DEVNULL)
+                try:
+                    packer.communicate(f"{tip}\n^{base}\n".encode(), timeout=self.timeout)
+                except subprocess.TimeoutExpired:
+                    packer.kill()
+                    packer.wait()
+            if packer.returncode != 0:
+                return "its objects cannot be read"
+            checked = _git_run(["index-pack", "--strict", "-o", os.path.join(scratch, "new.idx"),
+                                pack], self.top, settings=self._settings(self.top, False),
+                               timeout=self.timeout)
+        if checked.returncode != 0:
+            return ("its objects are malformed: "
+                    + _shorten(_last_meaningful_line(checked.stderr.decode("utf-8", "replace"))
+                               or "git's check failed", 300))
+        return None
 
     def _run_to(self, args: List[str], out: BinaryIO, failed: str) -> None:
         """Run git with its output written to the file ``out`` (never held here); raise
@@ -9405,6 +9437,8 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
             why = "its branch takes in commits that another branch or tag holds"
         elif too_large := _too_large(repo, base, tip):
             why = too_large
+        elif malformed := repo.malformed(base, tip):
+            why = malformed
         elif written := _written_otherwise(repo, base, tip):
             why = "its branch " + "; and ".join(written)
         else:
@@ -9881,6 +9915,11 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     why = []
     if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
         why.append("changes .lfsconfig, where Git LFS downloads files from")
+    inside = repo.git("diff", "--name-only", "-z", "--no-renames", "--end-of-options", base, tip,
+                      "--", f":(top,glob){WORKTREE_PREFIX}*/**").split("\0")[0]
+    if inside:  # (git add -f: info/exclude keeps only the runner's own add from them)
+        why.append(f"adds files where the workers' worktrees are ({_shorten(inside, 100)}): a "
+                   "merge writes them into a worktree")
     changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)
     rewritten = [] if changed else repo.rewritten_on_checkout(base, tip, others)
     if rewritten:

