@@ -9437,10 +9437,10 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
             why = "its branch takes in commits that another branch or tag holds"
         elif too_large := _too_large(repo, base, tip):
             why = too_large
-        elif malformed := repo.malformed(base, tip):
-            why = malformed
         elif written := _written_otherwise(repo, base, tip):
             why = "its branch " + "; and ".join(written)
+        elif malformed := repo.malformed(base, tip):
+            why = malformed
         else:
             files = repo.git("diff", "--name-only", "-z", "--no-renames", "--end-of-options",
                              base, tip).split("\0")
