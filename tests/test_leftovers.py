@@ -2090,15 +2090,17 @@ def test_no_set_id_bit_can_be_set_inside_the_sandbox(cli, repo, tmp_path):
         assert not os.stat(repo / ".architect-parallel-1" / "gw").st_mode & stat.S_IWGRP
 
 
+@pytest.mark.parametrize("deep", [False, True], ids=["plain", "deep"])
 def test_a_descriptor_of_a_git_folders_file_kept_outside_writes_nothing_git_reads(cli, repo,
-                                                                                  tmp_path):
+                                                                                  tmp_path, deep):
     """The agent hands a process outside the run (any local account's, through an abstract
     socket) a descriptor of its worktree's HEAD opened for writing; once the run ended, that
     process wrote `ref: refs/heads/main` through it, and your commit in the worktree went
     onto main. Every file of a worktree's git folder is a new file of the runner's after
-    its worker."""
+    its worker, also when the agent made a folder 2,100 deep there (round 28: its path was
+    too long to copy by, and the old folder stayed)."""
     import socket
-    name = f"\0architect-parallel-test-{os.getpid()}"
+    name = f"\0architect-parallel-test-{os.getpid()}-{deep}"
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(name)
     server.listen(1)
@@ -2107,7 +2109,11 @@ def test_a_descriptor_of_a_git_folders_file_kept_outside_writes_nothing_git_read
         "import os, socket, subprocess\n"
         "d = subprocess.run(['git', 'rev-parse', '--absolute-git-dir'], capture_output=True, "
         "text=True).stdout.strip()\nfd = os.open(d + '/HEAD', os.O_RDWR)\n"
-        f"s = socket.socket(socket.AF_UNIX)\ns.connect({name!r})\n"
+        + ("os.makedirs(d + '/logs', exist_ok=True)\ndeep = os.open(d + '/logs', os.O_RDONLY)\n"
+           "for _ in range(2100):\n"
+           "    os.mkdir('d', dir_fd=deep)\n    inner = os.open('d', os.O_RDONLY, dir_fd=deep)\n"
+           "    os.close(deep)\n    deep = inner\n" if deep else "")
+        + f"s = socket.socket(socket.AF_UNIX)\ns.connect({name!r})\n"
         "socket.send_fds(s, [b'x'], [fd])\ns.close()\nopen('mine.txt', 'w').write('x')\n")
     try:
         code, results, err = cli.json("run", "do it", "--agent-cmd", str(agent), "--workers", "1",
@@ -2211,3 +2217,25 @@ def test_a_worker_that_changed_nothing_is_not_best_over_one_that_did(cli, repo, 
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
                                   "2", "--progress", "none")
     assert [r["rank"] for r in results] == [2, 1], results
+
+
+def test_a_deep_tree_is_removed_without_going_down_it_again(tmp_path, monkeypatch):
+    """Removing a tree deeper than the descriptors kept open opened each parent again from
+    the top, one name at a time: a chain 40,000 deep (made by an agent in 2 s) held the
+    runner for half an hour, deaf to Ctrl-C. A folder met that deep is moved up and emptied
+    from there: no folder is opened again by name (here: a comb 600 deep)."""
+    top = tmp_path / "deep"
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY)
+    for _ in range(600):
+        os.mkdir("e", dir_fd=fd)  # (a second folder at each level: the parent is needed again)
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    opened = []
+    real = ap._open_folder_beneath
+    monkeypatch.setattr(ap, "_open_folder_beneath", lambda *a, **k: opened.append(1) or real(*a, **k))
+    assert ap._remove_tree(str(top)) and not top.exists()
+    assert not opened, len(opened)
