@@ -193,7 +193,7 @@ def test_ctrl_c_during_continue_stops_its_agent(repo, records, cli):
     started = clock.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
-    assert clock.monotonic() - started < 5 and not alive(pid)
+    assert clock.monotonic() - started < 30 and not alive(pid)  # (not the 60 s it sleeps)
     assert proc.returncode == 130, err
     assert json.loads(out)[0]["status"] == "interrupted"
 
