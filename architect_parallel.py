@@ -3415,21 +3415,15 @@ class _Repo:
         file twice: a diff shows one, a checkout writes the other), as git's own strict
         check of a pack says (a fetch from a bundle checks nothing before git 2.46); None
         when they are."""
-        import subprocess
         import tempfile
         with tempfile.TemporaryDirectory(prefix="architect-parallel-fsck-") as scratch:
             pack = os.path.join(scratch, "new.pack")
-            with open(pack, "wb") as f:
-                packer = _git_popen(["pack-objects", "--revs", "--stdout", "-q"], self.top,
-                                    settings=self._settings(self.top, False),
-                                    stdin=subprocess.PIPE, stdout=f, stderr=subprocess.DEVNULL)
-                try:
-                    packer.communicate(f"{tip}\n^{base}\n".encode(), timeout=self.timeout)
-                except subprocess.TimeoutExpired:
-                    packer.kill()
-                    packer.wait()
-            if packer.returncode != 0:
-                return "its objects cannot be read"
+            try:
+                with open(pack, "wb") as f:
+                    self._run_to(["pack-objects", "--revs", "--stdout", "-q"], f,
+                                 "its objects cannot be read", f"{tip}\n^{base}\n".encode())
+            except ParallelError as exc:
+                return str(exc)
             checked = _git_run(["index-pack", "--strict", "-o", os.path.join(scratch, "new.idx"),
                                 pack], self.top, settings=self._settings(self.top, False),
                                timeout=self.timeout)
@@ -3439,14 +3433,18 @@ class _Repo:
                                or "git's check failed", 300))
         return None
 
-    def _run_to(self, args: List[str], out: BinaryIO, failed: str) -> None:
-        """Run git with its output written to the file ``out`` (never held here); raise
-        ParallelError(``failed``) when it fails or takes more than the repository's timeout."""
+    def _run_to(self, args: List[str], out: BinaryIO, failed: str,
+                input: Optional[bytes] = None) -> None:
+        """Run git (given ``input``) with its output written to the file ``out`` (never held
+        here); raise ParallelError(``failed``) when it fails or takes more than the
+        repository's timeout."""
         import subprocess
         proc = _git_popen(args, self.top, settings=self._settings(self.top, False), stdout=out,
-                          stderr=subprocess.DEVNULL)
+                          stderr=subprocess.DEVNULL,
+                          stdin=subprocess.DEVNULL if input is None else subprocess.PIPE)
         try:
-            code: Optional[int] = proc.wait(timeout=self.timeout)
+            proc.communicate(input, timeout=self.timeout)
+            code: Optional[int] = proc.returncode
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -9845,11 +9843,12 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     # itself as git makes it (the .gitattributes of one branch can name a file another adds,
     # or define a macro another's use), else your branch and the other branches one by one.
     merged = _merge_results(repo, branches)
-    with_it = (repo.git("rev-parse", "--verify", "HEAD").strip(), *(repo.tip(b) for b in branches))
+    tips = {b: repo.tip(b) for b in branches}
+    with_it = (repo.git("rev-parse", "--verify", "HEAD").strip(), *tips.values())
     for branch in branches:
         _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch),
                          (merged[branch],) if branch in merged else
-                         tuple(c for c in with_it if c and c != repo.tip(branch)))
+                         tuple(c for c in with_it if c and c != tips[branch]))
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
