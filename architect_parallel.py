@@ -2033,13 +2033,16 @@ class ParallelRunner:
         devices in the worktree (a ``.gitignore`` that is a FIFO hangs every status)."""
         planted = _remove_specials(admin, links=True)
         if planted:
-            fail("the agent left links, FIFOs or devices in its worktree's git folder, removed: "
+            fail("the agent left links, FIFOs, devices or too deep folders in its worktree's git "
+                 "folder, removed: "
                  + _shorten(", ".join(planted[:5]), 300)
                  + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
-        large = _remove_large(admin, _ADMIN_FILE_LIMIT, keep=("index",))
-        if large:  # (git reads them whole: a sparse file costs its writer nothing)
-            fail(f"the agent left files of more than {_ADMIN_FILE_LIMIT >> 20} MB in its "
-                 f"worktree's git folder, removed: {_shorten(', '.join(large[:5]), 300)}")
+        large = _remove_large(admin, _ADMIN_FILE_LIMIT, ("index",), _ADMIN_TOTAL_LIMIT)
+        if large:  # (git reads them whole, the runner copies them; a sparse file costs nothing)
+            fail(f"the agent left files of more than {_ADMIN_FILE_LIMIT >> 20} MB, or more than "
+                 f"{_ADMIN_TOTAL_LIMIT >> 20} MB of files, in its worktree's git folder, removed: "
+                 f"{_shorten(', '.join(large[:5]), 300)}"
+                 + (f" and {len(large) - 5} more" if len(large) > 5 else ""))
         settings = _lstat_beneath(admin, "config.worktree")
         if settings is not None:  # (your own git there reads it: core.fsmonitor, hooksPath)
             _replace_beneath(admin, "config.worktree", b"")  # (new: the runner's, empty)
@@ -2062,11 +2065,11 @@ class ParallelRunner:
                        + (" (its submodules' git folders: 'git submodule update --init' there "
                           f"makes them again; {len(gitfiles)} .git file(s) naming them removed)"
                           if "modules" in unknown else ""))
-        _rebuild_folder(admin, repo.trash(), _ADMIN_FILE_LIMIT, keep=("index",))
+        _rebuild_folder(admin, repo.trash(), (_ADMIN_FILE_LIMIT, _ADMIN_TOTAL_LIMIT), keep=("index",))
         special = _remove_specials(job.path, links=False)
         if special:
-            self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree were "
-                       f"removed: {_shorten(', '.join(special[:5]), 300)}"
+            self._warn(f"worker {job.worker_id}: FIFOs, sockets, devices or folders too deep "
+                       f"for git in its worktree were removed: {_shorten(', '.join(special[:5]), 300)}"
                        + (f" and {len(special) - 5} more" if len(special) > 5 else ""))
 
     def _drop_pending(self, job: _Job, admin: str) -> None:
@@ -4425,16 +4428,20 @@ def _nul_records(stream: BinaryIO, count: int) -> Iterator[List[bytes]]:
                 fields = []
 
 
-def _rebuild_folder(path: str, trash: str, limit: int, keep: "tuple[str, ...]" = ()) -> None:
+def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int]",
+                    keep: "tuple[str, ...]" = ()) -> None:
     """Make the folder ``path`` a new folder of the runner's holding new copies of its folders
-    and regular files (none over ``limit`` bytes but those named ``keep`` at its top; no link,
-    FIFO or device), and move the old one into ``trash`` to be removed: a folder another
+    and regular files (but those named ``keep`` at its top, none over ``limits[0]`` bytes, and
+    none once they add up to ``limits[1]``; no link, FIFO or device; holes kept: a sparse
+    file costs the copy no more disk than its writer), and move the old one into ``trash``
+    to be removed: a folder another
     account made in it (the agent had opened it to everyone) or a descriptor handed out of a
     file or folder in it (through an abstract socket) then reaches nothing git reads."""
     import secrets
     parent, name = os.path.split(path)
     new = os.path.join(parent, f".{name}.{secrets.token_hex(8)}.new")
     os.mkdir(new, 0o755)
+    left = limits[1]
     try:
         for folder, fd, dirs, files in _walk_at(path):
             rel = os.path.relpath(folder, path)
@@ -4448,8 +4455,11 @@ def _rebuild_folder(path: str, trash: str, limit: int, keep: "tuple[str, ...]" =
                     dirs[:] = []
                     continue
             for file in files:
-                most = _INDEX_COPY_LIMIT if rel == "." and file in keep else limit
-                _copy_stream_at(fd, file, os.path.join(there, file), most)
+                if rel == "." and file in keep:
+                    _copy_stream_at(fd, file, os.path.join(there, file), _INDEX_COPY_LIMIT)
+                else:
+                    left -= _copy_stream_at(fd, file, os.path.join(there, file),
+                                            min(limits[0], left))
         aside = os.path.join(trash, secrets.token_hex(8))
         os.rename(path, aside)
     except BaseException:
@@ -4459,37 +4469,64 @@ def _rebuild_folder(path: str, trash: str, limit: int, keep: "tuple[str, ...]" =
     _remove_tree(aside)
 
 
-def _copy_stream_at(folder: int, name: str, target: str, limit: int) -> None:
+def _copy_stream_at(folder: int, name: str, target: str, limit: int) -> int:
     """Copy the regular file ``name`` of the folder open as ``folder`` to the new file
-    ``target`` (its mode but others' and the group's write), a MB at a time; nothing when it
-    is not a regular file (opened without following a link or waiting) or is over ``limit``."""
+    ``target`` (its mode but others' and the group's write), a MB at a time and only where
+    it holds data (its holes stay holes); nothing when it is not a regular file (opened
+    without following a link or waiting) or is over ``limit``. Its size, or 0."""
     try:
         old = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                       dir_fd=folder)
     except OSError:
-        return
+        return 0
     try:
         st = os.fstat(old)
         if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return
+            return 0
         new = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                       0o600)
         try:
-            left = limit
-            for chunk in iter(lambda: os.read(old, 1 << 20), b""):
-                left -= len(chunk)
-                if left < 0:  # (it grew meanwhile)
-                    break
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(new, view):]
+            for start, end in _data_spans(old, st.st_size):
+                while start < end:  # (a file that shrank meanwhile: what is there)
+                    chunk = os.pread(old, min(1 << 20, end - start), start)
+                    if not chunk:
+                        break
+                    view = memoryview(chunk)
+                    while view:
+                        written = os.pwrite(new, view, start)
+                        view, start = view[written:], start + written
+            os.ftruncate(new, st.st_size)  # (a hole at its end too)
             os.fchmod(new, stat.S_IMODE(st.st_mode) & 0o755)
         finally:
             os.close(new)
+        return st.st_size
     except OSError:
-        pass
+        return 0
     finally:
         os.close(old)
+
+
+def _data_spans(fd: int, size: int) -> Iterator["tuple[int, int]"]:
+    """The spans [start, end) of the first ``size`` bytes of the file open as ``fd`` that hold
+    data, not holes (the whole when the system cannot tell)."""
+    if not hasattr(os, "SEEK_DATA"):
+        yield 0, size
+        return
+    position = 0
+    while position < size:
+        try:
+            start = os.lseek(fd, position, os.SEEK_DATA)
+            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+        except OSError as e:
+            if e.errno == errno.ENXIO:  # (no data after it)
+                return
+            yield position, size
+            return
+        if start >= size:
+            return
+        if end > start:
+            yield start, end
+        position = max(end, start + 1)
 
 
 def _walk_beneath(root: str, rel: str) -> "tuple[int, str]":
@@ -4520,6 +4557,15 @@ def _open_beneath(root: str, rel: str) -> Optional[int]:
     except OSError:
         return None
     try:
+        return _open_at(folder, name)
+    finally:
+        os.close(folder)
+
+
+def _open_at(folder: int, name: str) -> Optional[int]:
+    """An open descriptor of the regular file ``name`` of the folder open as ``folder``; None
+    when it is anything else or cannot be opened."""
+    try:
         # Looked at first: opening a device can do something. O_NONBLOCK: a FIFO put there
         # meanwhile must not hang the runner.
         if not stat.S_ISREG(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
@@ -4528,21 +4574,31 @@ def _open_beneath(root: str, rel: str) -> Optional[int]:
                      dir_fd=folder)
     except OSError:
         return None
-    finally:
-        os.close(folder)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         return None
     return fd
 
 
-def _read_beneath(root: str, rel: str, limit: int) -> Optional[bytes]:
-    """Up to ``limit`` bytes of the regular file ``rel`` under ``root`` (see _open_beneath)."""
-    fd = _open_beneath(root, rel)
+def _read_at(folder: int, name: str, limit: int) -> Optional[bytes]:
+    """Up to ``limit`` bytes of the regular file ``name`` of the folder open as ``folder``."""
+    fd = _open_at(folder, name)
     if fd is None:
         return None
     with os.fdopen(fd, "rb") as f:
         return f.read(limit)
+
+
+def _read_beneath(root: str, rel: str, limit: int) -> Optional[bytes]:
+    """Up to ``limit`` bytes of the regular file ``rel`` under ``root`` (see _open_beneath)."""
+    try:
+        folder, name = _walk_beneath(root, rel)
+    except OSError:
+        return None
+    try:
+        return _read_at(folder, name, limit)
+    finally:
+        os.close(folder)
 
 
 def _lstat_beneath(root: str, rel: str) -> Optional[os.stat_result]:
@@ -4653,9 +4709,15 @@ def _remove_specials(top: str, links: bool) -> List[str]:
     way, take from every file and folder the right of other accounts to write it and the
     set-user-ID and set-group-ID bits (an agent's ``chmod 0777`` of its git folder would let
     another account change what your own git runs there). (Once nothing of the worker runs
-    any more.)"""
+    any more.) A folder deeper than git can hold a path (see _walk_at) is removed too: what
+    is in it no git commits, and every later walk would stop short of it."""
     found = []
-    for folder, fd, _dirs, files in _walk_at(top):
+
+    def deep(folder: int, name: str) -> None:
+        found.append(f"{name} ({_WALK_PATH} characters below {os.path.basename(top)})")
+        _remove_tree(f"/proc/self/fd/{folder}/{name}")  # (that folder, whatever its path)
+
+    for folder, fd, _dirs, files in _walk_at(top, deep):
         in_git = links or ".git" in os.path.relpath(folder, top).split(os.sep)
         _tame(fd)
         for name in files:
@@ -4792,18 +4854,24 @@ _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs"
 # rebase's state files, logs and config.worktree are a few KB); the largest index copied
 # (a larger one, sparse, is built again from HEAD).
 _ADMIN_FILE_LIMIT = 1 << 20
+_ADMIN_TOTAL_LIMIT = 16 << 20  # all its files but the index (one hard-linked 2,000 times...)
 _INDEX_COPY_LIMIT = 2 << 30
 _ADMIN_DEPTH = 16  # folders below it (refs/worktree/a/b/...) copied to this depth
 
 
-def _remove_large(top: str, limit: int, keep: "tuple[str, ...]" = ()) -> List[str]:
+def _remove_large(top: str, limit: int, keep: "tuple[str, ...]" = (),
+                  total: Optional[int] = None) -> List[str]:
     """Remove the files under the folder ``top`` larger than ``limit`` bytes but those
-    named ``keep`` right in it, never following a link; return their paths relative to it."""
-    found = []
+    named ``keep`` right in it, and those met once the others add up to ``total`` bytes,
+    never following a link; return their paths relative to it."""
+    found, kept = [], 0
     for folder, fd, _dirs, files in _walk_at(top):
         for name in files:
             st = _stat_at(fd, name)
-            if st is None or (folder == top and name in keep) or st.st_size <= limit:
+            if st is None or (folder == top and name in keep):
+                continue
+            if st.st_size <= limit and (total is None or kept + st.st_size <= total):
+                kept += st.st_size
                 continue
             _unlink_at(fd, name)
             found.append(os.path.relpath(os.path.join(folder, name), top))
@@ -4816,17 +4884,21 @@ def _walk(top: str) -> Iterator["tuple[str, List[str], List[str]]"]:
         yield folder, dirs, files
 
 
-def _walk_at(top: str) -> Iterator["tuple[str, int, List[str], List[str]]"]:
+def _walk_at(top: str, deep: Optional[Callable[[int, str], None]] = None
+             ) -> Iterator["tuple[str, int, List[str], List[str]]"]:
     """Every folder under ``top`` (itself first), top down: its path, an open descriptor of it
     (good while it is yielded: act on its entries through it, with ``dir_fd``, never by path),
     its folders and its other entries by name. Each folder is opened from its parent's
     descriptor by name, never through a link: a folder that another process (another
     worker's, passed a descriptor of it) swaps for a link meanwhile is not entered, and
     nothing is done through the link. As with os.walk, names taken out of ``dirs`` are not
-    entered. No recursion (a tree an agent made may be thousands of
-    folders deep), and at most _WALK_FDS descriptors open: a deeper parent is opened again
-    from ``top``, one name at a time, when it is needed. A folder that cannot be read is
-    left out, and so is ``top`` when it is a link."""
+    entered. No recursion (a tree an agent made may be thousands of folders deep), at most
+    _WALK_FDS descriptors open, and time in proportion to the entries: a parent whose
+    descriptor was closed is opened again as its last child's ``..`` (the very folder: its
+    identity is checked; else by name from ``top``). A folder whose path from ``top`` would
+    be longer than _WALK_PATH (git can hold no path so long) is not entered: ``deep`` is
+    called with its parent's descriptor and its name. A folder that cannot be read is left
+    out, and so is ``top`` when it is a link."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def listing(fd: int) -> "tuple[List[str], List[str]]":
@@ -4834,34 +4906,43 @@ def _walk_at(top: str) -> Iterator["tuple[str, int, List[str], List[str]]"]:
         return (sorted(e.name for e in entries if e.is_dir(follow_symlinks=False)),
                 sorted(e.name for e in entries if not e.is_dir(follow_symlinks=False)))
 
-    def reopen(rel: str) -> int:
-        return _open_folder_beneath(top, rel.split(os.sep) if rel else [])
-
     try:
         fd = os.open(top, flags)
         dirs, files = listing(fd)
     except OSError:
         return
-    frames: "List[list]" = [["", fd, iter(dirs)]]  # [path from top, descriptor or None, dirs]
+    # [path from top, descriptor or None, dirs, (device, inode)]
+    frames: "List[list]" = [["", fd, iter(dirs), _identity(fd)]]
+    opened = 1  # (the open ones are the last frames: the oldest open is frames[-opened])
     try:
         yield top, fd, dirs, files
         while frames:
             frame = frames[-1]
             name = next(frame[2], None)
             if name is None:
-                if frame[1] is not None:
-                    os.close(frame[1])
                 frames.pop()
-                continue
-            try:
-                if frame[1] is None:
-                    frame[1] = reopen(frame[0])
-                child = os.open(name, flags, dir_fd=frame[1])
-            except OSError:
+                if frame[1] is not None:
+                    if frames and frames[-1][1] is None:
+                        frames[-1][1] = _parent_of(frame[1], frames[-1][3])
+                        opened += frames[-1][1] is not None
+                    os.close(frame[1])
+                    opened -= 1
                 continue
             rel = os.path.join(frame[0], name)
             try:
+                if frame[1] is None:
+                    frame[1] = _open_folder_beneath(top, frame[0].split(os.sep) if frame[0] else [])
+                    opened += 1
+                if len(rel) > _WALK_PATH:
+                    if deep is not None:
+                        deep(frame[1], name)
+                    continue
+                child = os.open(name, flags, dir_fd=frame[1])
+            except OSError:
+                continue
+            try:
                 dirs, files = listing(child)
+                ident = _identity(child)
             except OSError:
                 os.close(child)
                 continue
@@ -4870,16 +4951,40 @@ def _walk_at(top: str) -> Iterator["tuple[str, int, List[str], List[str]]"]:
             except BaseException:
                 os.close(child)
                 raise
-            if sum(f[1] is not None for f in frames) >= _WALK_FDS:
-                oldest = next(f for f in frames if f[1] is not None)
+            if opened >= _WALK_FDS:
+                oldest = frames[-opened]
                 os.close(oldest[1])
                 oldest[1] = None
-            frames.append([rel, child, iter(dirs)])
+                opened -= 1
+            frames.append([rel, child, iter(dirs), ident])
+            opened += 1
     finally:
         for frame in frames:
             if frame[1] is not None:
                 with contextlib.suppress(OSError):
                     os.close(frame[1])
+
+
+def _identity(fd: int) -> "tuple[int, int]":
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def _parent_of(fd: int, identity: "tuple[int, int]") -> Optional[int]:
+    """A descriptor of the folder ``identity`` names, opened as the ``..`` of the folder open
+    as ``fd``: None when that is no longer it (moved meanwhile) or cannot be opened."""
+    try:
+        parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=fd)
+    except OSError:
+        return None
+    try:
+        if _identity(parent) == identity:
+            return parent
+    except OSError:
+        pass
+    os.close(parent)
+    return None
 
 
 def _open_folder_beneath(top: str, names: List[str], make: bool = False) -> int:
@@ -4958,8 +5063,10 @@ def _copy_tree(path: str, target: str, limits: "tuple[int, int]",
     return os.path.isdir(target)
 
 
-# The most descriptors _walk_at keeps open (the soft limit is often 1,024).
+# The most descriptors _walk_at keeps open (the soft limit is often 1,024), and the longest
+# path from its top it enters (git's own limit on a path: PATH_MAX).
 _WALK_FDS = 128
+_WALK_PATH = 4096
 
 
 def _stat_at(fd: int, name: str) -> Optional[os.stat_result]:
@@ -5007,15 +5114,13 @@ def _tame_left(top: str) -> None:
 
 def _empty_beneath(top: str) -> None:
     """Remove everything in the folder ``top`` (not a link): from descriptor to descriptor,
-    no link followed, no recursion, at most _WALK_FDS descriptors open (a deeper parent is
-    opened again from ``top``, one name at a time), and a folder the runner may not read or
-    write made so through a descriptor of that very folder, never by name: another
-    worker's process, passed a descriptor of a folder in it, can swap any entry for a link
-    meanwhile (as ``chmod -R`` follows one it met as a file). What is swapped while it works
-    may stay; nothing outside ``top`` is touched. A folder met _WALK_FDS deep is moved up
-    into ``top`` and emptied from there: a chain 40,000 deep (made in 2 s) costs time in
-    proportion to its depth, not its square."""
-    import secrets
+    no link followed, no recursion, at most _WALK_FDS descriptors open (a parent whose
+    descriptor was closed is opened again as ``..``, see _walk_at), and a folder the runner
+    may not read or write made so through a descriptor of that very folder, never by name:
+    another worker's process, passed a descriptor of a folder in it, can swap any entry for
+    a link meanwhile (as ``chmod -R`` follows one it met as a file). What is swapped while it works
+    may stay; nothing outside ``top`` is touched. A tree 40,000 deep (made in 2 s), a chain
+    or a comb, costs time in proportion to its entries, not the square of its depth."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def enter(parent: int, name: str) -> Optional[int]:
@@ -5060,24 +5165,32 @@ def _empty_beneath(top: str) -> None:
         fd = os.open(top, flags)
     except OSError:
         return
-    frames: "List[list]" = [["", fd, listing(fd), 0]]  # [name, descriptor or None, names, next]
+    # [name, descriptor or None, names, next, (device, inode)]
+    frames: "List[list]" = [["", fd, listing(fd), 0, _identity(fd)]]
+    opened = 1  # (the open ones are the last frames: the oldest open is frames[-opened])
     try:
         while frames:
             frame = frames[-1]
             try:
                 if frame[1] is None:
                     frame[1] = reopen(len(frames) - 1)
+                    opened += 1
             except OSError:
                 frames.pop()
                 continue
             fd = frame[1]
             if frame[3] == len(frame[2]):  # emptied: out of its parent
-                os.close(fd)
                 frames.pop()
+                if frames and frames[-1][1] is None:
+                    frames[-1][1] = _parent_of(fd, frames[-1][4])
+                    opened += frames[-1][1] is not None
+                os.close(fd)
+                opened -= 1
                 if frames:
                     with contextlib.suppress(OSError):
                         if frames[-1][1] is None:
                             frames[-1][1] = reopen(len(frames) - 1)
+                            opened += 1
                         os.rmdir(frame[0], dir_fd=frames[-1][1])
                 continue
             name = frame[2][frame[3]]
@@ -5088,22 +5201,21 @@ def _empty_beneath(top: str) -> None:
             if not stat.S_ISDIR(st.st_mode):
                 _unlink_at(fd, name)  # (never follows a link: it removes the link)
                 continue
-            if len(frames) >= _WALK_FDS and frames[0][1] is not None:
-                up = f".architect-parallel-up-{secrets.token_hex(8)}"
-                try:  # (the entry itself, whatever it is now: never through a link)
-                    os.rename(name, up, src_dir_fd=fd, dst_dir_fd=frames[0][1])
-                    frames[0][2].append(up)
-                    continue
-                except OSError:
-                    pass  # (not ours to move: entered from here, reopened by name)
             child = enter(fd, name)
             if child is None:
                 continue
-            if sum(f[1] is not None for f in frames) >= _WALK_FDS:
-                oldest = next(f for f in frames if f[1] is not None)
+            try:
+                ident = _identity(child)
+            except OSError:
+                os.close(child)
+                continue
+            if opened >= _WALK_FDS:
+                oldest = frames[-opened]
                 os.close(oldest[1])
                 oldest[1] = None
-            frames.append([name, child, listing(child), 0])
+                opened -= 1
+            frames.append([name, child, listing(child), 0, ident])
+            opened += 1
     finally:
         for frame in frames:
             if frame[1] is not None:
@@ -6154,7 +6266,7 @@ class _Box:
                         rel.startswith("refs" + os.sep)
                         and not name.endswith(".lock") and not re.fullmatch(
                             rb"[0-9a-f]{40}([0-9a-f]{24})?",
-                            (_read_beneath(self.admin, rel, 100) or b"").strip())):
+                            (_read_at(fd, name, 100) or b"").strip())):
                     _unlink_at(fd, name)
                     planted.append(os.path.relpath(path, self.repo.common_dir))
         if _lstat_beneath(self.admin, "HEAD") is None:  # (git needs one to start)
@@ -6248,11 +6360,11 @@ class _Box:
         aside), its stash among them: thrown away with it."""
         found, refs = set(), self.path("refs")  # (a set: a packed-refs of a million lines)
         mine = os.path.join("heads", self.branch)
-        for folder, _dirs, files in _walk(refs):
+        for folder, fd, _dirs, files in _walk_at(refs):
             for name in files:
                 rel = os.path.relpath(os.path.join(folder, name), refs)
                 if rel != mine and not name.endswith(".lock") and \
-                        _read_beneath(refs, rel, 200) != self._refs.get(rel):
+                        _read_at(fd, name, 200) != self._refs.get(rel):
                     found.add(f"refs/{rel}")
         found |= {f"refs/{rel} (deleted)" for rel in self._refs
                   if rel != mine and _lstat_beneath(refs, rel) is None}
@@ -9937,10 +10049,12 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
         why.append("changes .lfsconfig, where Git LFS downloads files from")
     inside = repo.git("diff", "--name-only", "-z", "--no-renames", "--end-of-options", base, tip,
-                      "--", f":(top,glob){WORKTREE_PREFIX}*/**").split("\0")[0]
+                      "--", f":(top,glob){WORKTREE_PREFIX}*", f":(top,glob){WORKTREE_PREFIX}*/**"
+                      ).split("\0")[0]
     if inside:  # (git add -f: info/exclude keeps only the runner's own add from them)
         why.append(f"adds files where the workers' worktrees are ({_shorten(inside, 100)}): a "
-                   "merge writes them into a worktree")
+                   "merge writes them into a worktree, or makes one a submodule of your "
+                   "checkout (its own git then runs in it)")
     changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)
     rewritten = [] if changed else repo.rewritten_on_checkout(base, tip, others)
     if rewritten:

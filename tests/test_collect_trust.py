@@ -690,3 +690,18 @@ def test_a_job_that_did_nothing_does_not_outrank_one_that_did_the_work(pipeline)
     pipeline.edit(1, lambda d, r: r.update(commit=None, files_modified=[], cost=0.0, duration=0))
     code, results, err = pipeline.collect()
     assert [r["rank"] for r in results][0] == 3 and results[0]["status"] == "success", results
+
+
+# -- review round 29 ------------------------------------------------------------------------------
+
+def test_an_entry_where_a_worktree_is_is_not_verified(pipeline, tmp_path):
+    """Worker 2's job commits a submodule entry at .architect-parallel-1 (where worker 1's
+    worktree is): merged, your own `git status` went into that worktree as a submodule's.
+    Collect verified it, looking only beneath the folder."""
+    make = _maker(tmp_path / "job2")
+    files = [(line.split()[0], line.split("\t")[1], line.split()[2])
+             for line in make(["ls-tree", _tip(pipeline, 2)]).splitlines()]
+    _commit_on(pipeline, make, _raw_tree(make, files + [("160000", ".architect-parallel-1",
+                                                          _tip(pipeline, 2))]))
+    code, results, err = pipeline.collect()
+    assert results[1]["status"] == "failed" and "worktrees are" in results[1]["error"], results[1]

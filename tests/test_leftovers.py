@@ -2222,8 +2222,8 @@ def test_a_worker_that_changed_nothing_is_not_best_over_one_that_did(cli, repo, 
 def test_a_deep_tree_is_removed_without_going_down_it_again(tmp_path, monkeypatch):
     """Removing a tree deeper than the descriptors kept open opened each parent again from
     the top, one name at a time: a chain 40,000 deep (made by an agent in 2 s) held the
-    runner for half an hour, deaf to Ctrl-C. A folder met that deep is moved up and emptied
-    from there: no folder is opened again by name (here: a comb 600 deep)."""
+    runner for half an hour, deaf to Ctrl-C. Each parent is opened again as its
+    child's `..`: no folder is opened again by name (here: a comb 600 deep)."""
     top = tmp_path / "deep"
     top.mkdir()
     fd = os.open(top, os.O_RDONLY)
@@ -2239,3 +2239,109 @@ def test_a_deep_tree_is_removed_without_going_down_it_again(tmp_path, monkeypatc
     monkeypatch.setattr(ap, "_open_folder_beneath", lambda *a, **k: opened.append(1) or real(*a, **k))
     assert ap._remove_tree(str(top)) and not top.exists()
     assert not opened, len(opened)
+
+
+# -- review round 29 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", ["gitlink", "link"])
+def test_a_branch_putting_an_entry_where_a_worktree_is_is_not_merged_unasked(cli, repo, tmp_path,
+                                                                              entry):
+    """The check for files under .architect-parallel-*/ missed the entry itself: a submodule
+    entry (gitlink) at .architect-parallel-2, merged, made worker 2's worktree a submodule of
+    your checkout, and your plain `git status` ran your filter drivers in it (a module the
+    agent left there ran as you); a link there was merged as well."""
+    make = ('mkdir .architect-parallel-2 && git update-index --add --cacheinfo '
+            '"160000,$(git rev-parse HEAD),.architect-parallel-2"'
+            if entry == "gitlink" else 'ln -s /tmp .architect-parallel-2 && git add -f .architect-parallel-2')
+    agent = script(tmp_path, "at.sh", f'if [ "$1" = 1 ]; then {make} && git commit -qm at; fi\n'
+                   'echo x > mine$1.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    assert code == 0, err
+    head = git("rev-parse", "HEAD", cwd=repo)
+    code, out, err = tool("merge", "1")
+    assert code == 2 and "where the workers' worktrees are" in err and ".architect-parallel-2" in err, err
+    assert git("rev-parse", "HEAD", cwd=repo) == head and git("status", "--porcelain", cwd=repo) == ""
+
+
+def _comb(top, depth, mode=None):
+    """A chain of folders ``a`` ``depth`` deep under ``top``, a folder ``b`` beside each (entered
+    after it, on the way back up), each made ``mode`` once its two folders are in it."""
+    fd = os.open(top, os.O_RDONLY)
+    made = []
+    for _ in range(depth):
+        os.mkdir("b", dir_fd=fd)
+        os.mkdir("a", dir_fd=fd)
+        inner = os.open("a", os.O_RDONLY, dir_fd=fd)
+        made.append(fd)
+        fd = inner
+    made.append(fd)
+    for fd in reversed(made):
+        if mode is not None:
+            os.fchmod(fd, mode)
+        os.close(fd)
+
+
+@pytest.mark.parametrize("mode", [None, 0o555])
+def test_a_comb_is_walked_and_removed_without_going_down_it_again(tmp_path, monkeypatch, mode):
+    """A chain with a folder beside each of its folders (a comb, made by an agent in a
+    second) sent every walk of it (the git folder's checks, taming, the digest) down from the
+    top again for each folder on the way back up: 12,000 deep held the runner 14 minutes,
+    deaf to Ctrl-C. Removing it did the same as an ordinary user once the folders were
+    0555 (a folder may not be moved up without write on it). A parent is now opened again
+    as its child's `..`: no folder is opened by name from the top."""
+    top = tmp_path / "comb"
+    top.mkdir()
+    _comb(str(top), 400, mode)
+    opened = []
+    real = ap._open_folder_beneath
+    monkeypatch.setattr(ap, "_open_folder_beneath", lambda *a, **k: opened.append(1) or real(*a, **k))
+    names = [name for _folder, _fd, dirs, files in ap._walk_at(str(top)) for name in dirs]
+    assert len(names) == 800 and not opened, (len(names), len(opened))
+    assert ap._remove_tree(str(top)) and not top.exists()
+    assert not opened, len(opened)
+
+
+def test_a_folder_deeper_than_git_can_hold_is_removed_at_the_workers_end(cli, repo, tmp_path):
+    """A folder whose path is longer than git can hold (4,096 characters) is nothing a commit
+    takes, and every walk of a tree stops above it: the worker's end removes it (and says so)."""
+    agent = script(tmp_path, "deep.sh", 'echo x > mine.txt\nexec python3 -c "import os\n'
+                   'for _ in range(200): os.mkdir(\'d\' * 32); os.chdir(\'d\' * 32)\n'
+                   'open(\'file\', \'w\').write(\'hidden\')"\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert code == 0 and "too deep for git" in err, err
+    depth = sum(len(dirs) for _f, dirs, _files in os.walk(repo / ".architect-parallel-1"))
+    assert 100 < depth < 140, depth
+
+
+def test_sparse_and_linked_files_in_the_git_folder_cost_no_disk_when_copied(cli, repo, tmp_path):
+    """The agent left 300 sparse files of 1 MB under its git folder's logs/ (no disk to it):
+    the rebuild of that folder wrote 300 MB of zeros, kept after the run. Holes are copied as
+    holes, and no more than 16 MB of files are kept there (one file hard-linked 2,000 times
+    costs its writer 1 MB)."""
+    agent = script(tmp_path, "sparse.sh", 'd=$(git rev-parse --absolute-git-dir)/logs/refs/x\n'
+                   'mkdir -p "$d"\nfor i in $(seq 300); do truncate -s 1048576 "$d/s$i"; done\n'
+                   'head -c 1048576 /dev/urandom > "$d/real"\n'
+                   'for i in $(seq 40); do ln "$d/real" "$d/l$i"; done\necho x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert results[0]["status"] == "failed" and "16 MB of files" in results[0]["error"], results
+    admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
+    used = sum(os.lstat(os.path.join(f, n)).st_blocks * 512 for f, _d, files in os.walk(admin)
+               for n in files)
+    assert used < 20 << 20, used
+
+
+def test_a_sparse_file_is_copied_with_its_holes(tmp_path):
+    """The git folder's copy keeps a file's holes (its index may be one git wrote sparse)."""
+    (tmp_path / "old").mkdir()
+    with open(tmp_path / "old" / "index", "wb") as f:
+        f.write(b"DIRC")
+        f.seek(64 << 20)
+        f.write(b"end")
+    ap._rebuild_folder(str(tmp_path / "old"), str(tmp_path), (1 << 20, 16 << 20), keep=("index",))
+    copy = tmp_path / "old" / "index"
+    data = copy.read_bytes()
+    assert data[:4] == b"DIRC" and data.endswith(b"end") and len(data) == (64 << 20) + 3
+    assert os.lstat(copy).st_blocks * 512 < 1 << 20
