@@ -3413,6 +3413,122 @@ class _Repo:
                     proc.wait()
         return list(found)
 
+    def unignored_worktrees(self, base: str, tip: str) -> List[str]:
+        """The worktree folders (those there, and the first 64) that the top-level .gitignore
+        of ``tip``, unlike that of ``base``, shows to git although .git/info/exclude ignores
+        them: patterns in a .gitignore come first (``!.*``)."""
+        ids = [(self.git("rev-parse", "--verify", "--quiet", f"{commit}:.gitignore", check=False)
+                or "").strip() for commit in (base, tip)]
+        if ids[0] == ids[1] or not ids[1]:
+            return []
+        shown = self._shown_worktrees(ids[1])
+        return [name for name in shown if name not in self._shown_worktrees(ids[0])] \
+            if shown and ids[0] else shown
+
+    def _shown_worktrees(self, blob: str) -> List[str]:
+        """The worktree folders (see unignored_worktrees) git shows with the .gitignore
+        ``blob`` at the top: asked of git itself, in a scratch repository holding that
+        .gitignore and your info/exclude."""
+        import tempfile
+        size = (self.git("cat-file", "-s", blob, check=False) or "").strip()
+        if not size.isdigit():
+            return []
+        if int(size) > 1 << 20:
+            return [".gitignore (over 1 MB, not read)"]
+        ignore = self.stream(["cat-file", "blob", blob], self.top, 1 << 20)[0]
+        names = {f"{WORKTREE_PREFIX}{n}" for n in range(1, 65)} | {
+            entry.name for entry in _entries(self.top) if _is_parallel_path(entry.path)}
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-ignore-") as scratch:
+            _git(["init", "-q", "--template=", scratch], scratch, timeout=self.timeout)
+            os.makedirs(os.path.join(scratch, ".git", "info"), exist_ok=True)
+            with open(os.path.join(scratch, ".git", "info", "exclude"), "wb") as f:
+                f.write(_read_beneath(self.common_dir, os.path.join("info", "exclude"), 1 << 20)
+                        or b"")
+            with open(os.path.join(scratch, ".gitignore"), "wb") as f:
+                f.write(ignore.encode("utf-8", "surrogateescape"))
+            for name in names:
+                os.mkdir(os.path.join(scratch, name))
+                open(os.path.join(scratch, name, "file"), "wb").close()
+            listed = _git(["status", "--porcelain", "-z", "--untracked-files=normal"], scratch,
+                          timeout=self.timeout) or ""
+        return sorted((entry[3:].rstrip("/") for entry in listed.split("\0")
+                       if entry.startswith("?? ") and _is_worktree_name(entry[3:])),
+                      key=lambda name: (len(name), name))
+
+    def run_by_your_git(self, base: str, tip: str) -> List[str]:
+        """The files ``tip`` adds, changes or deletes against ``base`` that your git
+        configuration runs or loads from the checkout: under a ``core.hooksPath`` inside it
+        (and the folder holding that one, as Husky's ``.husky/_`` runs ``.husky/pre-commit``),
+        or named by a filter, textconv, diff or merge command, an alias, a pager or editor
+        (a path or a script's name, or the module of ``python -m X``: ``X.py``, ``X/``; such
+        commands start in the checkout's top folder). Not what such a command loads by
+        other means."""
+        import tempfile
+        listed = self.git("config", "-z", "--show-scope", "--get-regexp", _YOUR_COMMANDS,
+                          check=False)
+        if listed is None:  # (before git 2.26, or none set: each then as set by you)
+            listed = "".join(f"user\0{item}\0" for item in (self.git(
+                "config", "-z", "--get-regexp", _YOUR_COMMANDS, check=False) or "").split("\0")
+                if item)
+        files, folders = set(), set()
+        fields = listed.split("\0")  # (scope, "key\nvalue") pairs
+        for scope, item in zip(fields[0::2], fields[1::2]):
+            key, _, value = item.partition("\n")
+            if scope == "command" or not value:  # (the tool's own -c settings)
+                continue
+            if key.lower() == "core.hookspath":
+                where = self._inside(os.path.expanduser(value))
+                if where:
+                    folders.add(where + "/")
+                    if os.path.dirname(where):
+                        folders.add(os.path.dirname(where) + "/")
+                continue
+            try:
+                words = shlex.split(value)
+            except ValueError:
+                words = value.split()
+            module = False
+            for word in words:
+                word = word.lstrip("!")
+                if module:
+                    folders.add(word.replace(".", "/") + "/")
+                    files.add(word.replace(".", "/") + ".py")
+                module = word == "-m"
+                # (a path, or a script's name: a bare word is a program found on PATH)
+                where = None if word.startswith("-") or not ("/" in word or "." in word) \
+                    else self._inside(word)
+                if where:
+                    files.add(where)
+                    folders.add(where + "/")
+        if not files and not folders:
+            return []
+        found = []
+        files = {path.casefold() for path in files}
+        folders = tuple(folder.casefold() for folder in folders)
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-run-") as scratch:
+            names = os.path.join(scratch, "names")
+            with open(names, "wb") as f:
+                self._run_to(["diff", "--name-only", "-z", "--no-renames", "--end-of-options",
+                              base, tip], f, f"git could not list the files {tip[:12]} changes")
+            with open(names, "rb") as f:
+                for (raw,) in _nul_records(f, 1):
+                    path = raw.decode("utf-8", "surrogateescape")
+                    folded = path.casefold()
+                    if folded in files or folded.startswith(folders):
+                        found.append(path)
+                        if len(found) == _ATTRIBUTES_NAMED:
+                            break
+        return found
+
+    def _inside(self, word: str) -> Optional[str]:
+        """The path ``word`` names relative to the checkout's top (where git starts the
+        commands it runs), when it lies there; else None."""
+        if not word or "\0" in word:
+            return None
+        path = os.path.normpath(os.path.join(self.top, word))
+        rel = os.path.relpath(path, self.top)
+        return None if rel == "." or rel.startswith(os.pardir) else rel
+
     def malformed(self, base: str, tip: str) -> Optional[str]:
         """Why the objects ``tip`` brings beyond ``base`` are not well formed (a tree naming a
         file twice: a diff shows one, a checkout writes the other), as git's own strict
@@ -4047,6 +4163,14 @@ def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool =
         first = next((line for line in lines if line.startswith(("fatal:", "error:"))), None)
         raise _GitError(args, first or (lines[-1] if lines else f"exit code {proc.returncode}"))
     return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def _is_worktree_name(name: str) -> bool:
+    """Whether a file system that ignores case, or the characters HFS+ ignores, would take
+    the top-level name ``name`` for a worker's worktree (``.Architect-Parallel-2``)."""
+    import unicodedata
+    plain = re.sub("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]", "", name)
+    return unicodedata.normalize("NFC", plain).casefold().startswith(WORKTREE_PREFIX)
 
 
 def _is_parallel_path(path: str) -> bool:
@@ -10031,6 +10155,13 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
         _print_err(f"warning: merging although {problem} (--force)")
 
 
+# Your git settings whose commands git runs in the checkout (see _Repo.run_by_your_git).
+_YOUR_COMMANDS = (r"^(core\.hookspath|core\.fsmonitor|core\.pager|core\.editor|core\.sshcommand|"
+                  r"sequence\.editor|gpg\.program|gpg\..*\.program|credential\.helper|"
+                  r"credential\..*\.helper|filter\..*\.(clean|smudge|process)|"
+                  r"diff\..*\.(textconv|command)|merge\..*\.driver|alias\..*|pager\..*)$")
+
+
 # The attributes by which a checkout writes other bytes than the commit holds (and a diff
 # shows): a filter (Git LFS fetches what a pointer names), an encoding, $Id$, line ends; and
 # a merge driver (merge=union splices both sides' lines where git would stop at a conflict).
@@ -10048,13 +10179,24 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     why = []
     if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
         why.append("changes .lfsconfig, where Git LFS downloads files from")
-    inside = repo.git("diff", "--name-only", "-z", "--no-renames", "--end-of-options", base, tip,
-                      "--", f":(top,glob){WORKTREE_PREFIX}*", f":(top,glob){WORKTREE_PREFIX}*/**"
-                      ).split("\0")[0]
+    inside = [name for name in repo.git("diff-tree", "-z", "--name-only", "--no-renames",
+                                        "--end-of-options", base, tip).split("\0")
+              if _is_worktree_name(name)]
     if inside:  # (git add -f: info/exclude keeps only the runner's own add from them)
-        why.append(f"adds files where the workers' worktrees are ({_shorten(inside, 100)}): a "
-                   "merge writes them into a worktree, or makes one a submodule of your "
+        why.append(f"adds files where the workers' worktrees are ({_shorten(inside[0], 100)}): "
+                   "a merge writes them into a worktree, or makes one a submodule of your "
                    "checkout (its own git then runs in it)")
+    shown = repo.unignored_worktrees(base, tip)
+    if shown:
+        why.append(f"has a .gitignore that no longer ignores the workers' worktrees "
+                   f"({_shorten(', '.join(shown[:3]), 100)}): your next `git add -A` would make "
+                   "them submodules of your checkout, whose own git then runs in them")
+    run = repo.run_by_your_git(base, tip)
+    if run:
+        why.append("changes what your git configuration runs or loads from your checkout (a "
+                   "hook, a filter, textconv or diff command, an alias): "
+                   + _shorten(", ".join(run[:3]), 200)
+                   + (f" and {len(run) - 3} more" if len(run) > 3 else ""))
     changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)
     rewritten = [] if changed else repo.rewritten_on_checkout(base, tip, others)
     if rewritten:

@@ -2244,16 +2244,17 @@ def test_a_deep_tree_is_removed_without_going_down_it_again(tmp_path, monkeypatc
 
 # -- review round 29 ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("entry", ["gitlink", "link"])
+@pytest.mark.parametrize("entry", ["gitlink", "link", "case"])
 def test_a_branch_putting_an_entry_where_a_worktree_is_is_not_merged_unasked(cli, repo, tmp_path,
                                                                               entry):
     """The check for files under .architect-parallel-*/ missed the entry itself: a submodule
     entry (gitlink) at .architect-parallel-2, merged, made worker 2's worktree a submodule of
     your checkout, and your plain `git status` ran your filter drivers in it (a module the
-    agent left there ran as you); a link there was merged as well."""
-    make = ('mkdir .architect-parallel-2 && git update-index --add --cacheinfo '
-            '"160000,$(git rev-parse HEAD),.architect-parallel-2"'
-            if entry == "gitlink" else 'ln -s /tmp .architect-parallel-2 && git add -f .architect-parallel-2')
+    agent left there ran as you); a link there was merged as well. (Round 30: on a file
+    system that ignores case, as macOS's, .Architect-Parallel-2 is worker 2's worktree.)"""
+    name = ".Architect-Parallel-2" if entry == "case" else ".architect-parallel-2"
+    make = (f'mkdir {name} && git update-index --add --cacheinfo "160000,$(git rev-parse HEAD),{name}"'
+            if entry != "link" else f'ln -s /tmp {name} && git add -f {name}')
     agent = script(tmp_path, "at.sh", f'if [ "$1" = 1 ]; then {make} && git commit -qm at; fi\n'
                    'echo x > mine$1.txt\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
@@ -2261,7 +2262,7 @@ def test_a_branch_putting_an_entry_where_a_worktree_is_is_not_merged_unasked(cli
     assert code == 0, err
     head = git("rev-parse", "HEAD", cwd=repo)
     code, out, err = tool("merge", "1")
-    assert code == 2 and "where the workers' worktrees are" in err and ".architect-parallel-2" in err, err
+    assert code == 2 and "where the workers' worktrees are" in err and name in err, err
     assert git("rev-parse", "HEAD", cwd=repo) == head and git("status", "--porcelain", cwd=repo) == ""
 
 
@@ -2346,3 +2347,42 @@ def test_a_sparse_file_is_copied_with_its_holes(tmp_path):
     data = copy.read_bytes()
     assert data[:4] == b"DIRC" and data.endswith(b"end") and len(data) == (64 << 20) + 3
     assert os.lstat(copy).st_blocks * 512 < 1 << 20
+
+
+# -- review round 30 ---------------------------------------------------------------------------
+
+def test_a_branch_whose_gitignore_shows_the_worktrees_is_not_merged_unasked(cli, repo, tmp_path):
+    """Worker 1's .gitignore gains `!.*` ("don't ignore dot files"): a pattern of a .gitignore
+    comes before .git/info/exclude, the worktrees showed in your `git status`, and your
+    `git add .` made them submodules of your checkout (your own filters then ran in them)."""
+    agent = script(tmp_path, "ignore.sh", 'if [ "$1" = 1 ]; then printf "__pycache__/\\n!.*\\n" '
+                   '> .gitignore; fi\necho x > mine$1.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    code, out, err = tool("merge", "1")
+    assert code == 2 and "no longer ignores the workers' worktrees" in err, err
+    assert ".architect-parallel-2" in err and git("status", "--porcelain", cwd=repo) == ""
+    code, out, err = tool("merge", "2")  # (a .gitignore of its own, the worktrees still ignored)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("setting", ["filter", "hooks"])
+def test_a_branch_changing_what_your_git_runs_is_not_merged_unasked(cli, repo, tmp_path, setting):
+    """Your `filter.nbstripout.clean = "python3" -m nbstripout` (as `nbstripout --install`
+    writes it) loads the module from the checkout's top, where git starts it: the agent's
+    nbstripout.py, merged, ran as you at your next `git add`. So does a hook under your
+    `core.hooksPath` inside the checkout (Husky's .husky/_ runs .husky/pre-commit)."""
+    if setting == "filter":
+        git("config", "filter.nbstripout.clean", '"python3" -m nbstripout', cwd=repo)
+        planted = "nbstripout.py"
+    else:
+        git("config", "core.hooksPath", ".husky/_", cwd=repo)
+        planted = ".husky/pre-commit"
+    agent = script(tmp_path, "plant.sh", f'mkdir -p .husky\necho "import os" > {planted}\n'
+                   'echo x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    code, out, err = tool("merge", "1")
+    assert code == 2 and "what your git configuration runs" in err and planted in err, err
+    assert not (repo / planted).exists()
+
