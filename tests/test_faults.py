@@ -77,8 +77,9 @@ def failing_checkout(tmp_path, monkeypatch):
 
 @pytest.fixture
 def slow_git(tmp_path, monkeypatch):
-    """A git whose COMMAND (run in a folder matching WHERE) takes 1.5 s more, and which
-    notes in ``marks`` whether it started, finished, or got a SIGINT meanwhile."""
+    """A git whose COMMAND (run in a folder matching WHERE) waits, once started, for the
+    file ``go`` in ``marks`` (at most 30 s), and which notes in ``marks`` whether it
+    started, finished, or got a SIGINT meanwhile."""
     real = shutil.which("git")
     folder, marks = tmp_path / "slow-git", tmp_path / "marks"
     folder.mkdir()
@@ -87,7 +88,8 @@ def slow_git(tmp_path, monkeypatch):
     script.write_text(
         "#!/bin/sh\n"
         'if [ "$1" = "$SLOW_GIT_COMMAND" ]; then case "$PWD" in $SLOW_GIT_WHERE)\n'
-        f'  trap "touch {marks}/interrupted" INT; touch {marks}/started; sleep 1.5\n'
+        f'  trap "touch {marks}/interrupted" INT; touch {marks}/started; n=0\n'
+        f'  while [ ! -e {marks}/go ] && [ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done\n'
         f'  "{real}" "$@"; code=$?; touch {marks}/finished; exit $code;; esac; fi\n'
         f'exec "{real}" "$@"\n')
     script.chmod(0o755)
@@ -107,6 +109,7 @@ def _ctrl_c_in_terminal(args, cwd, marks):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     _wait_for(lambda: proc.poll() is not None or (marks / "started").exists(), "git to start")
     os.killpg(os.getpgid(proc.pid), signal.SIGINT)  # the whole foreground process group
+    (marks / "go").touch()  # (git goes on only now: the Ctrl-C came while it was busy)
     out, err = proc.communicate(timeout=20)
     # git was left to finish, and did not see the SIGINT.
     assert (marks / "finished").exists() and not (marks / "interrupted").exists()
