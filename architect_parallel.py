@@ -2037,10 +2037,11 @@ class ParallelRunner:
                  "folder, removed: "
                  + _shorten(", ".join(planted[:5]), 300)
                  + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
-        large = _remove_large(admin, _ADMIN_FILE_LIMIT, ("index",), _ADMIN_TOTAL_LIMIT)
+        large = _remove_large(admin, _ADMIN_LIMITS, ("index",))
         if large:  # (git reads them whole, the runner copies them; a sparse file costs nothing)
-            fail(f"the agent left files of more than {_ADMIN_FILE_LIMIT >> 20} MB, or more than "
-                 f"{_ADMIN_TOTAL_LIMIT >> 20} MB of files, in its worktree's git folder, removed: "
+            fail(f"the agent left files of more than {_ADMIN_LIMITS[0] >> 20} MB, or more than "
+                 f"{_ADMIN_LIMITS[1] >> 20} MB or {_ADMIN_LIMITS[2]:,} files, in its worktree's "
+                 "git folder, removed: "
                  f"{_shorten(', '.join(large[:5]), 300)}"
                  + (f" and {len(large) - 5} more" if len(large) > 5 else ""))
         settings = _lstat_beneath(admin, "config.worktree")
@@ -2065,7 +2066,7 @@ class ParallelRunner:
                        + (" (its submodules' git folders: 'git submodule update --init' there "
                           f"makes them again; {len(gitfiles)} .git file(s) naming them removed)"
                           if "modules" in unknown else ""))
-        _rebuild_folder(admin, repo.trash(), (_ADMIN_FILE_LIMIT, _ADMIN_TOTAL_LIMIT), keep=("index",))
+        _rebuild_folder(admin, repo.trash(), _ADMIN_LIMITS, keep=("index",))
         special = _remove_specials(job.path, links=False)
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets, devices or folders too deep "
@@ -3154,23 +3155,34 @@ class _Repo:
         or is marked assume-unchanged or skip-worktree (so that status, diff and cleanup
         would not see your later edits), build it again from HEAD; the files stay as they
         are. Returns what named a path outside, or None."""
-        bad, flagged, blobs = [], False, []
-        for entry in filter(None, self.git("ls-files", "-z", "-s", "-v", cwd=path).split("\0")):
-            head, _, name = entry.partition("\t")
-            parts = name.split("/")
-            if name.startswith("/") or any(p in ("", ".", "..") or p.lower() == ".git"
-                                           for p in parts):
-                bad.append(name)
-            flagged = flagged or head[:1] not in ("H", "M")
-            fields = head.split()
-            if len(fields) == 4 and fields[1] != "160000":  # (not a submodule's commit)
-                blobs.append(fields[2])
-        # An entry of an object the repository lacks would stop every later status and diff.
-        known = self.git("cat-file", "--batch-check=%(objecttype)", cwd=path,
-                         input="".join(b + "\n" for b in blobs).encode()) if blobs else ""
-        if bad or flagged or " missing" in known:
+        import tempfile
+        bad, flagged = [], False
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-index-") as scratch:
+            listed, ids, known = (os.path.join(scratch, n) for n in ("listed", "ids", "known"))
+            with open(listed, "wb") as f:  # (an index of millions of entries: never held whole)
+                self._run_to(["ls-files", "-z", "-s", "-v"], f,
+                             f"git could not read the index of {path}", cwd=path)
+            with open(listed, "rb") as f, open(ids, "wb") as out:
+                for (raw,) in _nul_records(f, 1):
+                    head, _, name = raw.decode("utf-8", "surrogateescape").partition("\t")
+                    parts = name.split("/")
+                    if name.startswith("/") or any(p in ("", ".", "..") or p.lower() == ".git"
+                                                   for p in parts):
+                        bad.append(name)
+                        del bad[3:]  # (those named)
+                    flagged = flagged or head[:1] not in ("H", "M")
+                    fields = head.split()
+                    if len(fields) == 4 and fields[1] != "160000":  # (not a submodule's commit)
+                        out.write(fields[2].encode() + b"\n")
+            # An entry of an object the repository lacks would stop every later status and diff.
+            with open(ids, "rb") as f, open(known, "wb") as out:
+                self._run_to(["cat-file", "--batch-check=%(objecttype)"], out,
+                             f"git could not read the index of {path}", input=f, cwd=path)
+            with open(known, "rb") as f:
+                missing = any(line.endswith(b" missing\n") for line in f)
+        if bad or flagged or missing:
             self.git("read-tree", "HEAD", cwd=path)
-        return (f"its worktree's index named paths out of it ({_shorten(', '.join(bad[:3]), 200)}); "
+        return (f"its worktree's index named paths out of it ({_shorten(', '.join(bad), 200)}); "
                 "the index was built again from its HEAD") if bad else None
 
     def record_worktree_state(self, path: str, branch: str) -> None:
@@ -3553,23 +3565,26 @@ class _Repo:
         return None
 
     def _run_to(self, args: List[str], out: BinaryIO, failed: str,
-                input: Optional[bytes] = None) -> None:
-        """Run git (given ``input``) with its output written to the file ``out`` (never held
-        here); raise ParallelError(``failed``) when it fails or takes more than the
-        repository's timeout."""
+                input: "Optional[bytes | BinaryIO]" = None, cwd: Optional[str] = None) -> None:
+        """Run git in ``cwd`` (the checkout's top) given ``input`` (bytes, or a file it
+        reads) with its output written to the file ``out`` (never held here); raise
+        ParallelError(``failed``) when it fails or takes more than its time (see _limit)."""
         import subprocess
-        proc = _git_popen(args, self.top, settings=self._settings(self.top, False), stdout=out,
+        cwd = cwd or self.top
+        proc = _git_popen(args, cwd, self.wrap, self._settings(cwd, False), stdout=out,
                           stderr=subprocess.DEVNULL,
-                          stdin=subprocess.DEVNULL if input is None else subprocess.PIPE)
+                          stdin=subprocess.DEVNULL if input is None else
+                          subprocess.PIPE if isinstance(input, bytes) else input)
+        timeout = self._limit(cwd)
         try:
-            proc.communicate(input, timeout=self.timeout)
+            proc.communicate(input if isinstance(input, bytes) else None, timeout=timeout)
             code: Optional[int] = proc.returncode
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             code = None
         if code != 0:
-            raise ParallelError(failed + (f" in {self.timeout:g}s" if code is None else ""))
+            raise ParallelError(failed + (f" in {timeout:g}s" if code is None else ""))
 
     def held_elsewhere(self, commit: str) -> bool:
         """Whether a branch of yours (not a worker's), a tag or a remote branch holds ``commit``."""
@@ -4552,11 +4567,12 @@ def _nul_records(stream: BinaryIO, count: int) -> Iterator[List[bytes]]:
                 fields = []
 
 
-def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int]",
+def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int, int]",
                     keep: "tuple[str, ...]" = ()) -> None:
     """Make the folder ``path`` a new folder of the runner's holding new copies of its folders
     and regular files (but those named ``keep`` at its top, none over ``limits[0]`` bytes, and
-    none once they add up to ``limits[1]``; no link, FIFO or device; holes kept: a sparse
+    none once they add up to ``limits[1]`` bytes or ``limits[2]`` files; no link, FIFO or
+    device; holes kept: a sparse
     file costs the copy no more disk than its writer), and move the old one into ``trash``
     to be removed: a folder another
     account made in it (the agent had opened it to everyone) or a descriptor handed out of a
@@ -4565,7 +4581,7 @@ def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int]",
     parent, name = os.path.split(path)
     new = os.path.join(parent, f".{name}.{secrets.token_hex(8)}.new")
     os.mkdir(new, 0o755)
-    left = limits[1]
+    left, count = limits[1], limits[2]
     try:
         for folder, fd, dirs, files in _walk_at(path):
             rel = os.path.relpath(folder, path)
@@ -4581,9 +4597,10 @@ def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int]",
             for file in files:
                 if rel == "." and file in keep:
                     _copy_stream_at(fd, file, os.path.join(there, file), _INDEX_COPY_LIMIT)
-                else:
+                elif count:
                     left -= _copy_stream_at(fd, file, os.path.join(there, file),
                                             min(limits[0], left))
+                    count -= 1
         aside = os.path.join(trash, secrets.token_hex(8))
         os.rename(path, aside)
     except BaseException:
@@ -4977,25 +4994,26 @@ _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs"
 # The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
 # rebase's state files, logs and config.worktree are a few KB); the largest index copied
 # (a larger one, sparse, is built again from HEAD).
-_ADMIN_FILE_LIMIT = 1 << 20
-_ADMIN_TOTAL_LIMIT = 16 << 20  # all its files but the index (one hard-linked 2,000 times...)
+# One file, and all its files but the index (one file hard-linked 2,000 times, 300,000
+# empty files): in bytes, bytes, files.
+_ADMIN_LIMITS = (1 << 20, 16 << 20, 10000)
 _INDEX_COPY_LIMIT = 2 << 30
 _ADMIN_DEPTH = 16  # folders below it (refs/worktree/a/b/...) copied to this depth
 
 
-def _remove_large(top: str, limit: int, keep: "tuple[str, ...]" = (),
-                  total: Optional[int] = None) -> List[str]:
-    """Remove the files under the folder ``top`` larger than ``limit`` bytes but those
-    named ``keep`` right in it, and those met once the others add up to ``total`` bytes,
-    never following a link; return their paths relative to it."""
-    found, kept = [], 0
+def _remove_large(top: str, limits: "tuple[int, int, int]", keep: "tuple[str, ...]" = ()
+                  ) -> List[str]:
+    """Remove the files under the folder ``top`` larger than ``limits[0]`` bytes but those
+    named ``keep`` right in it, and those met once the others add up to ``limits[1]`` bytes
+    or ``limits[2]`` files, never following a link; return their paths relative to it."""
+    found, kept, count = [], 0, 0
     for folder, fd, _dirs, files in _walk_at(top):
         for name in files:
             st = _stat_at(fd, name)
             if st is None or (folder == top and name in keep):
                 continue
-            if st.st_size <= limit and (total is None or kept + st.st_size <= total):
-                kept += st.st_size
+            if st.st_size <= limits[0] and kept + st.st_size <= limits[1] and count < limits[2]:
+                kept, count = kept + st.st_size, count + 1
                 continue
             _unlink_at(fd, name)
             found.append(os.path.relpath(os.path.join(folder, name), top))
@@ -5019,8 +5037,10 @@ def _walk_at(top: str, deep: Optional[Callable[[int, str], None]] = None
     entered. No recursion (a tree an agent made may be thousands of folders deep), at most
     _WALK_FDS descriptors open, and time in proportion to the entries: a parent whose
     descriptor was closed is opened again as its last child's ``..`` (the very folder: its
-    identity is checked; else by name from ``top``). A folder whose path from ``top`` would
-    be longer than _WALK_PATH (git can hold no path so long) is not entered: ``deep`` is
+    identity is checked; else by name from ``top``, at most _REOPENS times: another process
+    moving its folders meanwhile gets the rest of them left out, not an hour of the
+    runner's time). A folder whose path from ``top`` would be longer than _WALK_PATH bytes
+    (git can hold no path so long) is not entered: ``deep`` is
     called with its parent's descriptor and its name. A folder that cannot be read is left
     out, and so is ``top`` when it is a link."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -5038,6 +5058,7 @@ def _walk_at(top: str, deep: Optional[Callable[[int, str], None]] = None
     # [path from top, descriptor or None, dirs, (device, inode)]
     frames: "List[list]" = [["", fd, iter(dirs), _identity(fd)]]
     opened = 1  # (the open ones are the last frames: the oldest open is frames[-opened])
+    reopens = _REOPENS
     try:
         yield top, fd, dirs, files
         while frames:
@@ -5055,9 +5076,12 @@ def _walk_at(top: str, deep: Optional[Callable[[int, str], None]] = None
             rel = os.path.join(frame[0], name)
             try:
                 if frame[1] is None:
+                    if not reopens:  # (another process moved its folders: left out)
+                        continue
+                    reopens -= 1
                     frame[1] = _open_folder_beneath(top, frame[0].split(os.sep) if frame[0] else [])
                     opened += 1
-                if len(rel) > _WALK_PATH:
+                if len(os.fsencode(rel)) > _WALK_PATH:
                     if deep is not None:
                         deep(frame[1], name)
                     continue
@@ -5191,6 +5215,7 @@ def _copy_tree(path: str, target: str, limits: "tuple[int, int]",
 # path from its top it enters (git's own limit on a path: PATH_MAX).
 _WALK_FDS = 128
 _WALK_PATH = 4096
+_REOPENS = 64  # folders opened again by name from the top, at most, in one walk
 
 
 def _stat_at(fd: int, name: str) -> Optional[os.stat_result]:
@@ -5244,7 +5269,9 @@ def _empty_beneath(top: str) -> None:
     another worker's process, passed a descriptor of a folder in it, can swap any entry for
     a link meanwhile (as ``chmod -R`` follows one it met as a file). What is swapped while it works
     may stay; nothing outside ``top`` is touched. A tree 40,000 deep (made in 2 s), a chain
-    or a comb, costs time in proportion to its entries, not the square of its depth."""
+    or a comb, costs time in proportion to its entries, not the square of its depth; a
+    folder is opened again by name from ``top`` (when another process moved its child
+    away) at most _REOPENS times, what is below it then left."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def enter(parent: int, name: str) -> Optional[int]:
@@ -5276,7 +5303,13 @@ def _empty_beneath(top: str) -> None:
             os.close(fd)
             return None
 
+    reopens = _REOPENS
+
     def reopen(depth: int) -> int:  # the folder of frames[depth], by name from top
+        nonlocal reopens
+        if not reopens:  # (another process moved its folders: left as they are)
+            raise OSError(errno.ELOOP, "moved meanwhile")
+        reopens -= 1
         return _open_folder_beneath(top, [frame[0] for frame in frames[1:depth + 1]])
 
     def listing(fd: int) -> List[str]:

@@ -2328,7 +2328,7 @@ def test_sparse_and_linked_files_in_the_git_folder_cost_no_disk_when_copied(cli,
                    'for i in $(seq 40); do ln "$d/real" "$d/l$i"; done\necho x > mine.txt\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
                                   "1", "--progress", "none")
-    assert results[0]["status"] == "failed" and "16 MB of files" in results[0]["error"], results
+    assert results[0]["status"] == "failed" and "16 MB or 10,000 files" in results[0]["error"], results
     admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
     used = sum(os.lstat(os.path.join(f, n)).st_blocks * 512 for f, _d, files in os.walk(admin)
                for n in files)
@@ -2342,7 +2342,7 @@ def test_a_sparse_file_is_copied_with_its_holes(tmp_path):
         f.write(b"DIRC")
         f.seek(64 << 20)
         f.write(b"end")
-    ap._rebuild_folder(str(tmp_path / "old"), str(tmp_path), (1 << 20, 16 << 20), keep=("index",))
+    ap._rebuild_folder(str(tmp_path / "old"), str(tmp_path), ap._ADMIN_LIMITS, keep=("index",))
     copy = tmp_path / "old" / "index"
     data = copy.read_bytes()
     assert data[:4] == b"DIRC" and data.endswith(b"end") and len(data) == (64 << 20) + 3
@@ -2386,3 +2386,52 @@ def test_a_branch_changing_what_your_git_runs_is_not_merged_unasked(cli, repo, t
     assert code == 2 and "what your git configuration runs" in err and planted in err, err
     assert not (repo / planted).exists()
 
+
+
+def test_a_partner_moving_folders_away_costs_no_walk_more_than_a_few_reopenings(tmp_path,
+                                                                                 monkeypatch):
+    """Another worker's process, handed a descriptor, moved each folder of a deep chain away
+    as the runner came back up it (the child's `..` no longer its parent) and built the chain
+    again under the same names: each parent was opened again by name from the top, 10
+    minutes for 20,000 folders, deaf to SIGTERM. At most _REOPENS such openings a walk; what
+    is below is then left (here every `..` is made to look moved)."""
+    top = tmp_path / "comb"
+    top.mkdir()
+    _comb(str(top), 400)
+    opened = []
+    real = ap._open_folder_beneath
+    monkeypatch.setattr(ap, "_open_folder_beneath", lambda *a, **k: opened.append(1) or real(*a, **k))
+    monkeypatch.setattr(ap, "_parent_of", lambda fd, identity: None)
+    assert sum(1 for _ in ap._walk_at(str(top))) > 128
+    assert len(opened) <= ap._REOPENS, len(opened)
+    opened.clear()
+    ap._remove_tree(str(top))
+    assert len(opened) <= ap._REOPENS, len(opened)
+
+
+def test_the_longest_path_a_walk_enters_is_counted_in_bytes(tmp_path):
+    """git's limit on a path is in bytes: 20 folders named with 60 emoji each (1,220
+    characters, 4,820 bytes) were walked into, and a check saw a file git could not."""
+    top = tmp_path / "tree"
+    (top / "wide").mkdir(parents=True)
+    fd = os.open(top / "wide", os.O_RDONLY)
+    for _ in range(20):
+        os.mkdir("\U0001F600" * 60, dir_fd=fd)
+        inner = os.open("\U0001F600" * 60, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(fd)
+    found = ap._remove_specials(str(top), links=False)
+    assert found and sum(len(dirs) for _f, dirs, _files in os.walk(top)) < 20, found
+
+
+def test_ten_thousand_files_in_the_git_folder_fail_the_worker(cli, repo, tmp_path):
+    """300,000 empty files in the worktree's git folder (7 s for the agent) were each copied
+    at every settle: no more than 10,000 files are kept there."""
+    agent = script(tmp_path, "many.sh", 'd=$(git rev-parse --absolute-git-dir)/logs/refs/x\n'
+                   'mkdir -p "$d" && cd "$d" && seq 10100 | xargs touch\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert results[0]["status"] == "failed" and "10,000 files" in results[0]["error"], results
+    admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
+    assert sum(len(files) for _f, _d, files in os.walk(admin)) <= 10000 + 1  # (and the index)
