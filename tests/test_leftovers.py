@@ -814,7 +814,7 @@ def test_a_folder_swapped_for_a_link_while_the_runner_walks_leads_nowhere(tmp_pa
         return real(fd, name)
     monkeypatch.setattr(ap, "_stat_at", swap_then_stat)
     (tree / "a" / "first").write_text("x")
-    getattr(ap, walk)(str(tree), *((True,) if walk == "_remove_specials" else (1 << 20,)))
+    getattr(ap, walk)(str(tree), *((True,) if walk == "_remove_specials" else (ap._ADMIN_LIMITS,)))
     assert _untouched(victim)
 
 
