@@ -3425,17 +3425,21 @@ class _Repo:
                     proc.wait()
         return list(found)
 
-    def unignored_worktrees(self, base: str, tip: str) -> List[str]:
+    def unignored_worktrees(self, base: str, commits: "tuple[str, ...]") -> List[str]:
         """The worktree folders (those there, and the first 64) that the top-level .gitignore
-        of ``tip``, unlike that of ``base``, shows to git although .git/info/exclude ignores
+        of one of ``commits`` (a branch, and what merging it makes: two branches' lines
+        together), unlike that of ``base``, shows to git although .git/info/exclude ignores
         them: patterns in a .gitignore come first (``!.*``)."""
-        ids = [(self.git("rev-parse", "--verify", "--quiet", f"{commit}:.gitignore", check=False)
-                or "").strip() for commit in (base, tip)]
-        if ids[0] == ids[1] or not ids[1]:
-            return []
-        shown = self._shown_worktrees(ids[1])
-        return [name for name in shown if name not in self._shown_worktrees(ids[0])] \
-            if shown and ids[0] else shown
+        blobs = [(self.git("rev-parse", "--verify", "--quiet", f"{commit}:.gitignore",
+                           check=False) or "").strip() for commit in (base, *commits)]
+        shown: Dict[str, None] = {}
+        for blob in dict.fromkeys(blobs[1:]):
+            if blob and blob != blobs[0]:
+                shown.update(dict.fromkeys(self._shown_worktrees(blob)))
+        if shown and blobs[0]:
+            for name in self._shown_worktrees(blobs[0]):
+                shown.pop(name, None)
+        return list(shown)
 
     def _shown_worktrees(self, blob: str) -> List[str]:
         """The worktree folders (see unignored_worktrees) git shows with the .gitignore
@@ -3458,8 +3462,11 @@ class _Repo:
                         or b"")
             with open(os.path.join(scratch, ".gitignore"), "wb") as f:
                 f.write(ignore.encode("utf-8", "surrogateescape"))
-            for name in names:
-                os.mkdir(os.path.join(scratch, name))
+            for name in names:  # (each a repository, as a worktree is to git: shown whole)
+                for folder in ("objects", "refs"):
+                    os.makedirs(os.path.join(scratch, name, ".git", folder))
+                with open(os.path.join(scratch, name, ".git", "HEAD"), "wb") as f:
+                    f.write(b"ref: refs/heads/main\n")
                 open(os.path.join(scratch, name, "file"), "wb").close()
             listed = _git(["status", "--porcelain", "-z", "--untracked-files=normal"], scratch,
                           timeout=self.timeout) or ""
@@ -3468,13 +3475,16 @@ class _Repo:
                       key=lambda name: (len(name), name))
 
     def run_by_your_git(self, base: str, tip: str) -> List[str]:
-        """The files ``tip`` adds, changes or deletes against ``base`` that your git
-        configuration runs or loads from the checkout: under a ``core.hooksPath`` inside it
-        (and the folder holding that one, as Husky's ``.husky/_`` runs ``.husky/pre-commit``),
-        or named by a filter, textconv, diff or merge command, an alias, a pager or editor
-        (a path or a script's name, or the module of ``python -m X``: ``X.py``, ``X/``; such
-        commands start in the checkout's top folder). Not what such a command loads by
-        other means."""
+        """The files ``tip`` adds, changes or deletes against ``base`` that a command your git
+        runs by itself (see _YOUR_COMMANDS: filters, textconv and diff commands, merge
+        drivers, pagers, editors, credential helpers; not aliases, which you run as you run
+        `make`) runs or loads from the checkout, where git starts it: a hook under a
+        ``core.hooksPath`` inside it (and the folder holding that one, as Husky's
+        ``.husky/_`` runs ``.husky/pre-commit``), a ``core.attributesFile`` or
+        ``core.excludesFile`` there, a program or script named by a path (see
+        _command_loads), and for ``python -m X`` the package ``X`` and any top-level module
+        named as one Python has (``json/__init__.py``, ``argparse.py``: the checkout comes
+        first on its path). Not what such a command loads by other means."""
         import tempfile
         listed = self.git("config", "-z", "--show-scope", "--get-regexp", _YOUR_COMMANDS,
                           check=False)
@@ -3482,38 +3492,32 @@ class _Repo:
             listed = "".join(f"user\0{item}\0" for item in (self.git(
                 "config", "-z", "--get-regexp", _YOUR_COMMANDS, check=False) or "").split("\0")
                 if item)
-        files, folders = set(), set()
+        files, folders, modules = set(), set(), set()
         fields = listed.split("\0")  # (scope, "key\nvalue") pairs
         for scope, item in zip(fields[0::2], fields[1::2]):
             key, _, value = item.partition("\n")
             if scope == "command" or not value:  # (the tool's own -c settings)
                 continue
-            if key.lower() == "core.hookspath":
+            if key.lower() in ("core.hookspath", "core.attributesfile", "core.excludesfile"):
                 where = self._inside(os.path.expanduser(value))
-                if where:
-                    folders.add(where + "/")
-                    if os.path.dirname(where):
-                        folders.add(os.path.dirname(where) + "/")
-                continue
-            try:
-                words = shlex.split(value)
-            except ValueError:
-                words = value.split()
-            module = False
-            for word in words:
-                word = word.lstrip("!")
-                if module:
-                    folders.add(word.replace(".", "/") + "/")
-                    files.add(word.replace(".", "/") + ".py")
-                module = word == "-m"
-                # (a path, or a script's name: a bare word is a program found on PATH)
-                where = None if word.startswith("-") or not ("/" in word or "." in word) \
-                    else self._inside(word)
                 if where:
                     files.add(where)
                     folders.add(where + "/")
-        if not files and not folders:
+                    if key.lower() == "core.hookspath" and os.path.dirname(where):
+                        folders.add(os.path.dirname(where) + "/")
+                continue
+            paths, named = _command_loads(value)
+            modules.update(named)
+            for path in paths:
+                where = self._inside(os.path.expanduser(path))
+                if where:
+                    files.add(where)
+            for module in named:  # (the package and every one above it)
+                folders.add(module.split(".")[0] + "/")
+                files.add(module.split(".")[0] + ".py")
+        if not files and not folders and not modules:
             return []
+        known = _python_modules() if modules else set()
         found = []
         files = {path.casefold() for path in files}
         folders = tuple(folder.casefold() for folder in folders)
@@ -3526,7 +3530,10 @@ class _Repo:
                 for (raw,) in _nul_records(f, 1):
                     path = raw.decode("utf-8", "surrogateescape")
                     folded = path.casefold()
-                    if folded in files or folded.startswith(folders):
+                    top, _, rest = path.partition("/")
+                    if folded in files or folded.startswith(folders) or (known and (
+                            top.split(".")[0] in known and (rest == "__init__.py" or (
+                                not rest and top.endswith((".py", ".so", ".pyc")))))):
                         found.append(path)
                         if len(found) == _ATTRIBUTES_NAMED:
                             break
@@ -10188,11 +10195,85 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
         _print_err(f"warning: merging although {problem} (--force)")
 
 
-# Your git settings whose commands git runs in the checkout (see _Repo.run_by_your_git).
-_YOUR_COMMANDS = (r"^(core\.hookspath|core\.fsmonitor|core\.pager|core\.editor|core\.sshcommand|"
-                  r"sequence\.editor|gpg\.program|gpg\..*\.program|credential\.helper|"
-                  r"credential\..*\.helper|filter\..*\.(clean|smudge|process)|"
-                  r"diff\..*\.(textconv|command)|merge\..*\.driver|alias\..*|pager\..*)$")
+# Your git settings whose commands git runs by itself, in the checkout's top folder, or which
+# name files there it reads (see _Repo.run_by_your_git).
+_YOUR_COMMANDS = (r"^(core\.(hookspath|attributesfile|excludesfile|fsmonitor|pager|editor|"
+                  r"sshcommand|askpass)|sequence\.editor|gpg\.program|gpg\..*\.program|"
+                  r"credential\.helper|credential\..*\.helper|filter\..*\.(clean|smudge|process)|"
+                  r"diff\.external|diff\..*\.(textconv|command)|merge\..*\.driver|"
+                  r"interactive\.difffilter|(difftool|mergetool)\..*\.cmd|pager\..*)$")
+_INTERPRETER = re.compile(r"(python|pypy)[0-9.]*|node(js)?|deno|bun|ruby[0-9.]*|perl[0-9.]*|"
+                          r"php[0-9.]*|lua[0-9.]*|R|Rscript|tclsh[0-9.]*|(ba|da|z|k|c|tc)?sh")
+
+
+def _command_loads(command: str, depth: int = 0, where: str = ""
+                   ) -> "tuple[List[str], List[str]]":
+    """What the shell command ``command`` runs by a path (relative ones are the checkout's,
+    where git starts it, or ``where`` in it, as a ``cd`` before them says): its programs
+    named with a ``/``, the scripts an interpreter is given (``python3 tools/clean.py``,
+    ``sh -c '...'`` read as a command too), and the modules of ``python -m X`` / ``-mX``;
+    as (paths, modules)."""
+    paths: List[str] = []
+    modules: List[str] = []
+    try:
+        lexer = shlex.shlex(command.lstrip("!"), posix=True, punctuation_chars=";&|()<>")
+        lexer.whitespace_split = True
+        words = list(lexer)
+    except ValueError:
+        words = command.lstrip("!").split()
+    separators = {"{", "}", "!", "if", "then", "else", "elif", "fi", "do", "done", "while",
+                  "until", "for", "case", "esac", "exec", "command", "env", "nice", "nohup",
+                  "time", "xargs"}
+    simple: List[List[str]] = [[]]
+    for word in words:
+        if word in separators or (word and set(word) <= set(";&|()<>")) or (
+                not simple[-1] and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word, re.S)):
+            simple.append([])
+        else:
+            simple[-1].append(word)
+    for program, *args in (c for c in simple if c):
+        if program == "cd":
+            where = os.path.join(where, os.path.expanduser(args[0])) if args else ""
+            continue
+        if "/" in program:
+            paths.append(os.path.join(where, program))
+        if not _INTERPRETER.fullmatch(os.path.basename(program)):
+            continue
+        python = os.path.basename(program).startswith(("python", "pypy"))
+        taking = False
+        for arg in args:
+            if taking:  # (an option's value: -W error, -X dev)
+                taking = False
+            elif python and arg.startswith("-m"):
+                modules.append(arg[2:] or (args[args.index(arg) + 1:] or [""])[0])
+                break
+            elif arg == "-c" and not python and depth < 3:  # (sh -c 'a command')
+                rest = args[args.index(arg) + 1:]
+                if rest:
+                    more = _command_loads(rest[0], depth + 1, where)
+                    paths += more[0]
+                    modules += more[1]
+                break
+            elif arg.startswith("-c") or arg == "-e":  # (code given inline)
+                break
+            elif arg.startswith("-"):
+                taking = python and arg in ("-W", "-X", "-Q")
+            else:
+                paths.append(os.path.join(where, arg))  # (the script)
+                break
+    return paths, [m for m in modules if m]
+
+
+def _python_modules() -> set:
+    """The names of the top-level modules and packages this Python has (its own, those
+    built in, those installed): a file or package of one of these names in the checkout's
+    top folder stands in for it in a ``python -m`` git starts there."""
+    import pkgutil
+    mine = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+    names = set(sys.builtin_module_names) | set(getattr(sys, "stdlib_module_names", ()))
+    where = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != mine]
+    names.update(module.name for module in pkgutil.iter_modules(where))
+    return names
 
 
 # The attributes by which a checkout writes other bytes than the commit holds (and a diff
@@ -10219,7 +10300,7 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
         why.append(f"adds files where the workers' worktrees are ({_shorten(inside[0], 100)}): "
                    "a merge writes them into a worktree, or makes one a submodule of your "
                    "checkout (its own git then runs in it)")
-    shown = repo.unignored_worktrees(base, tip)
+    shown = repo.unignored_worktrees(base, (tip, *others))
     if shown:
         why.append(f"has a .gitignore that no longer ignores the workers' worktrees "
                    f"({_shorten(', '.join(shown[:3]), 100)}): your next `git add -A` would make "

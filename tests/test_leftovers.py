@@ -2351,11 +2351,15 @@ def test_a_sparse_file_is_copied_with_its_holes(tmp_path):
 
 # -- review round 30 ---------------------------------------------------------------------------
 
-def test_a_branch_whose_gitignore_shows_the_worktrees_is_not_merged_unasked(cli, repo, tmp_path):
+@pytest.mark.parametrize("lines", ["!.*", "!.architect-parallel-*\\n.architect-parallel-*/*"])
+def test_a_branch_whose_gitignore_shows_the_worktrees_is_not_merged_unasked(cli, repo, tmp_path,
+                                                                              lines):
     """Worker 1's .gitignore gains `!.*` ("don't ignore dot files"): a pattern of a .gitignore
     comes before .git/info/exclude, the worktrees showed in your `git status`, and your
-    `git add .` made them submodules of your checkout (your own filters then ran in them)."""
-    agent = script(tmp_path, "ignore.sh", 'if [ "$1" = 1 ]; then printf "__pycache__/\\n!.*\\n" '
+    `git add .` made them submodules of your checkout (your own filters then ran in them).
+    (Round 31: the folders shown, their files ignored, which git shows all the same for a
+    repository, as a worktree is: the question is asked of repositories.)"""
+    agent = script(tmp_path, "ignore.sh", f'if [ "$1" = 1 ]; then printf "__pycache__/\\n{lines}\\n" '
                    '> .gitignore; fi\necho x > mine$1.txt\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
                                   "2", "--progress", "none")
@@ -2366,25 +2370,67 @@ def test_a_branch_whose_gitignore_shows_the_worktrees_is_not_merged_unasked(cli,
     assert code == 0, err
 
 
-@pytest.mark.parametrize("setting", ["filter", "hooks"])
+def test_two_gitignores_that_show_the_worktrees_only_merged_together_are_not_merged(cli, repo,
+                                                                                    tmp_path):
+    """Your .gitignore ignores dot files (`.*`, then `!.gitignore`). Worker 1 puts
+    `!.architect-parallel-*` above (your `.*` below ignores them again); worker 2 turns `.*`
+    into `.env` (info/exclude still ignores them): each alone hides the worktrees, the two
+    merged (`merge all`) show them."""
+    (repo / ".gitignore").write_text("*.pyc\n.*\n!.gitignore\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore dot files", cwd=repo)
+    agent = script(tmp_path, "split.sh", 'if [ "$1" = 1 ]; then printf "!.architect-parallel-*\\n*.pyc'
+                   '\\n.*\\n!.gitignore\\n" > .gitignore; else printf "*.pyc\\n.env\\n!.gitignore\\n" '
+                   '> .gitignore; fi\necho x > mine$1.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
+                                  "2", "--progress", "none")
+    head = git("rev-parse", "HEAD", cwd=repo)
+    code, out, err = tool("merge", "all")
+    assert code == 2 and "no longer ignores the workers' worktrees" in err, err
+    assert git("rev-parse", "HEAD", cwd=repo) == head
+
+
+YOUR_COMMANDS = {  # setting, value, what the agent plants
+    "filter": ("filter.nbstripout.clean", '"python3" -m nbstripout', "nbstripout.py"),
+    "hooks": ("core.hooksPath", ".husky/_", ".husky/pre-commit"),
+    "package": ("diff.json.textconv", "python3 -m json.tool", "json/__init__.py"),
+    "shadow": ("filter.nb.clean", "python3 -mnbstripout", "argparse.py"),
+    "shell": ("diff.external", "sh -c 'cd tools && python3 diff.py \"$@\"' -", "tools/diff.py"),
+}
+
+
+@pytest.mark.parametrize("setting", sorted(YOUR_COMMANDS))
 def test_a_branch_changing_what_your_git_runs_is_not_merged_unasked(cli, repo, tmp_path, setting):
     """Your `filter.nbstripout.clean = "python3" -m nbstripout` (as `nbstripout --install`
     writes it) loads the module from the checkout's top, where git starts it: the agent's
     nbstripout.py, merged, ran as you at your next `git add`. So does a hook under your
-    `core.hooksPath` inside the checkout (Husky's .husky/_ runs .husky/pre-commit)."""
-    if setting == "filter":
-        git("config", "filter.nbstripout.clean", '"python3" -m nbstripout', cwd=repo)
-        planted = "nbstripout.py"
-    else:
-        git("config", "core.hooksPath", ".husky/_", cwd=repo)
-        planted = ".husky/pre-commit"
-    agent = script(tmp_path, "plant.sh", f'mkdir -p .husky\necho "import os" > {planted}\n'
-                   'echo x > mine.txt\n')
+    `core.hooksPath` inside the checkout (Husky's .husky/_ runs .husky/pre-commit). (Round
+    31: `python -m json.tool` imports json/__init__.py first, and any module it imports
+    that the top folder shadows; a script after a `cd` in `sh -c`; diff.external.)"""
+    key, value, planted = YOUR_COMMANDS[setting]
+    git("config", key, value, cwd=repo)
+    agent = script(tmp_path, "plant.sh", f'mkdir -p "$(dirname {planted})"\n'
+                   f'echo "import os" > {planted}\necho x > mine.txt\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
                                   "1", "--progress", "none")
     code, out, err = tool("merge", "1")
     assert code == 2 and "what your git configuration runs" in err and planted in err, err
     assert not (repo / planted).exists()
+
+
+def test_the_paths_an_alias_names_ask_for_no_force(cli, repo, tmp_path):
+    """An alias runs when you run it, as `make` does; its words are arguments, not programs:
+    `!ruff check src/ tests/` refused every change under src/, and `!git commit -m app` read
+    as Python's -m."""
+    git("config", "alias.lint", "!ruff check src/ tests/", cwd=repo)
+    git("config", "alias.ci", "!git commit -m app", cwd=repo)
+    git("config", "filter.lfs.clean", "git-lfs clean -- %f", cwd=repo)
+    agent = script(tmp_path, "honest.sh", 'echo "x = 2" >> src/app.py\nmkdir -p app\n'
+                   'echo x > app/mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    code, out, err = tool("merge", "1")
+    assert code == 0, err
 
 
 
