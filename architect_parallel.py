@@ -1323,7 +1323,7 @@ class ParallelRunner:
         for top, bits in [(job.path, set_id | write) for job in jobs] + [
                 (path, set_id) for path in self._allowed]:
             if os.path.isdir(top) and not os.path.islink(top):
-                for _folder, fd, _dirs, files in _walk_at(top):
+                for _folder, fd, _dirs, files in _walk_at(top, force=top not in self._allowed):
                     if top not in self._allowed:  # (its folders' modes, set-group-ID too, are yours)
                         _tame(fd, bits)
                     for name in files:
@@ -1915,7 +1915,8 @@ class ParallelRunner:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
                          f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
                          + (f" and {len(hidden) - 5} more" if len(hidden) > 5 else "")
-                         + " (a repository inside, a submodule's files, a folder named .git)")
+                         + " (a repository inside, a submodule's files, a folder named .git, "
+                         "one too deep for git or that it may not read)")
 
     def _commit(self, repo: _Repo, job: _Job, result: WorkerResult, copied: List[str]) -> None:
         """Commit the agent's work on its branch (unless --no-commit), and give the worktree's
@@ -2040,8 +2041,8 @@ class ParallelRunner:
         large = _remove_large(admin, _ADMIN_LIMITS, ("index",))
         if large:  # (git reads them whole, the runner copies them; a sparse file costs nothing)
             fail(f"the agent left files of more than {_ADMIN_LIMITS[0] >> 20} MB, or more than "
-                 f"{_ADMIN_LIMITS[1] >> 20} MB or {_ADMIN_LIMITS[2]:,} files, in its worktree's "
-                 "git folder, removed: "
+                 f"{_ADMIN_LIMITS[1] >> 20} MB or {_ADMIN_LIMITS[2]:,} files and folders, in its "
+                 "worktree's git folder, removed: "
                  f"{_shorten(', '.join(large[:5]), 300)}"
                  + (f" and {len(large) - 5} more" if len(large) > 5 else ""))
         settings = _lstat_beneath(admin, "config.worktree")
@@ -3138,8 +3139,9 @@ class _Repo:
                                  cwd=path)):
             digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
             names = [entry[3:] if not lines else entry for entry in filter(None, listing.split("\0"))]
+            stats = _lstat_names(path, names)  # (agent-made)
             for name in names:
-                st = _lstat_beneath(path, name)  # (agent-made)
+                st = stats.get(_beneath_key(name))
                 digest.update(f"{st.st_size} {st.st_mtime_ns}".encode() if st else b"-")
             # What git does not look into: a repository inside (listed as a folder) and a
             # submodule's folder; your edits there are unsaved work all the same.
@@ -3921,7 +3923,10 @@ class _Repo:
                 skip.add(name + "/")
                 if trusted.get(name) != digest:
                     hidden.append(name + "/")
-        for folder, _fd, dirs, files in _walk_at(path):
+        def skipped(_folder: int, rel: str, why: str) -> None:  # (git cannot look in either)
+            hidden.append(f"{_shorten(rel, 100)}/ ({why})")
+
+        for folder, _fd, dirs, files in _walk_at(path, skipped):
             rel = os.path.relpath(folder, path)
             rel = "" if rel == "." else rel + "/"
             if rel and ".git" in dirs + files:
@@ -4578,8 +4583,8 @@ def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int, int]",
                     keep: "tuple[str, ...]" = ()) -> None:
     """Make the folder ``path`` a new folder of the runner's holding new copies of its folders
     and regular files (but those named ``keep`` at its top, none over ``limits[0]`` bytes, and
-    none once they add up to ``limits[1]`` bytes or ``limits[2]`` files; no link, FIFO or
-    device; holes kept: a sparse
+    none once they add up to ``limits[1]`` bytes or ``limits[2]`` files and folders; no link,
+    FIFO or device; holes kept: a sparse
     file costs the copy no more disk than its writer), and move the old one into ``trash``
     to be removed: a folder another
     account made in it (the agent had opened it to everyone) or a descriptor handed out of a
@@ -4594,8 +4599,9 @@ def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int, int]",
             rel = os.path.relpath(folder, path)
             there = new if rel == "." else os.path.join(new, rel)
             if rel != ".":
-                try:  # (git makes no folder so deep there: such a one is not copied)
-                    if rel.count(os.sep) >= _ADMIN_DEPTH:
+                try:  # (git makes no folder so deep there, nor so many: not copied)
+                    count -= 1
+                    if rel.count(os.sep) >= _ADMIN_DEPTH or count < 0:
                         raise OSError(errno.ENAMETOOLONG, "too deep")
                     os.mkdir(there, 0o755)
                 except OSError:
@@ -4604,7 +4610,7 @@ def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int, int]",
             for file in files:
                 if rel == "." and file in keep:
                     _copy_stream_at(fd, file, os.path.join(there, file), _INDEX_COPY_LIMIT)
-                elif count:
+                elif count > 0:
                     left -= _copy_stream_at(fd, file, os.path.join(there, file),
                                             min(limits[0], left))
                     count -= 1
@@ -4749,6 +4755,38 @@ def _read_beneath(root: str, rel: str, limit: int) -> Optional[bytes]:
         os.close(folder)
 
 
+def _lstat_names(root: str, names: List[str]) -> Dict[str, Optional[os.stat_result]]:
+    """``lstat`` of each of ``names`` (paths under the folder ``root`` as git writes them),
+    by _beneath_key, no link followed on the way: in one walk of the folders holding them
+    (see _walk_at), in time in proportion to their entries, not to the names times their
+    depth (20,000 files 2,000 folders deep took minutes one by one)."""
+    wanted: Dict[str, List[str]] = {}  # folder -> names in it
+    for name in names:
+        key = _beneath_key(name)
+        if key:
+            wanted.setdefault(os.path.dirname(key), []).append(os.path.basename(key))
+    needed = set()
+    for folder in list(wanted):
+        while folder and folder not in needed:
+            needed.add(folder)
+            folder = os.path.dirname(folder)
+    found: Dict[str, Optional[os.stat_result]] = {}
+    for path, fd, dirs, _files in _walk_at(root):
+        rel = os.path.relpath(path, root)
+        rel = "" if rel == "." else rel
+        dirs[:] = [d for d in dirs if os.path.join(rel, d) in needed]
+        for name in wanted.get(rel, ()):
+            found[os.path.join(rel, name)] = _stat_at(fd, name)
+    return found
+
+
+def _beneath_key(name: str) -> str:
+    """The path ``name`` (as git writes it, a folder with a ``/`` at its end) as
+    _lstat_names keys it; '' when it is no path beneath a folder (``..``)."""
+    parts = [p for p in name.split("/") if p and p != "."]
+    return "" if not parts or ".." in parts else os.sep.join(parts)
+
+
 def _lstat_beneath(root: str, rel: str) -> Optional[os.stat_result]:
     """``lstat`` of ``rel`` under ``root``, no link followed on the way; None when it is not there."""
     try:
@@ -4857,15 +4895,16 @@ def _remove_specials(top: str, links: bool) -> List[str]:
     way, take from every file and folder the right of other accounts to write it and the
     set-user-ID and set-group-ID bits (an agent's ``chmod 0777`` of its git folder would let
     another account change what your own git runs there). (Once nothing of the worker runs
-    any more.) A folder deeper than git can hold a path (see _walk_at) is removed too: what
+    any more.) A folder the runner may not read is made readable to its owner; one deeper
+    than git can hold a path (see _walk_at), or that stays unreadable, is removed too: what
     is in it no git commits, and every later walk would stop short of it."""
     found = []
 
-    def deep(folder: int, name: str) -> None:
-        found.append(f"{name} ({_WALK_PATH} characters below {os.path.basename(top)})")
-        _remove_tree(f"/proc/self/fd/{folder}/{name}")  # (that folder, whatever its path)
+    def skipped(folder: int, rel: str, why: str) -> None:
+        found.append(f"{_shorten(rel, 100)} ({why})")
+        _remove_tree(f"/proc/self/fd/{folder}/{os.path.basename(rel)}")  # (whatever its path)
 
-    for folder, fd, _dirs, files in _walk_at(top, deep):
+    for folder, fd, _dirs, files in _walk_at(top, skipped, force=True):
         in_git = links or ".git" in os.path.relpath(folder, top).split(os.sep)
         _tame(fd)
         for name in files:
@@ -5002,7 +5041,7 @@ _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs"
 # rebase's state files, logs and config.worktree are a few KB); the largest index copied
 # (a larger one, sparse, is built again from HEAD).
 # One file, and all its files but the index (one file hard-linked 2,000 times, 300,000
-# empty files): in bytes, bytes, files.
+# empty files or folders): in bytes, bytes, files and folders.
 _ADMIN_LIMITS = (1 << 20, 16 << 20, 10000)
 _INDEX_COPY_LIMIT = 2 << 30
 _ADMIN_DEPTH = 16  # folders below it (refs/worktree/a/b/...) copied to this depth
@@ -5011,10 +5050,17 @@ _ADMIN_DEPTH = 16  # folders below it (refs/worktree/a/b/...) copied to this dep
 def _remove_large(top: str, limits: "tuple[int, int, int]", keep: "tuple[str, ...]" = ()
                   ) -> List[str]:
     """Remove the files under the folder ``top`` larger than ``limits[0]`` bytes but those
-    named ``keep`` right in it, and those met once the others add up to ``limits[1]`` bytes
-    or ``limits[2]`` files, never following a link; return their paths relative to it."""
+    named ``keep`` right in it, and the files and folders met once the others add up to
+    ``limits[1]`` bytes or ``limits[2]`` entries, never following a link; return their paths
+    relative to it."""
     found, kept, count = [], 0, 0
-    for folder, fd, _dirs, files in _walk_at(top):
+    for folder, fd, dirs, files in _walk_at(top):
+        for name in list(dirs):
+            count += 1
+            if count > limits[2]:
+                dirs.remove(name)
+                _remove_tree(f"/proc/self/fd/{fd}/{name}")  # (that folder, whatever its path)
+                found.append(os.path.relpath(os.path.join(folder, name), top) + "/")
         for name in files:
             st = _stat_at(fd, name)
             if st is None or (folder == top and name in keep):
@@ -5033,8 +5079,8 @@ def _walk(top: str) -> Iterator["tuple[str, List[str], List[str]]"]:
         yield folder, dirs, files
 
 
-def _walk_at(top: str, deep: Optional[Callable[[int, str], None]] = None
-             ) -> Iterator["tuple[str, int, List[str], List[str]]"]:
+def _walk_at(top: str, skipped: Optional[Callable[[int, str, str], None]] = None,
+             force: bool = False) -> Iterator["tuple[str, int, List[str], List[str]]"]:
     """Every folder under ``top`` (itself first), top down: its path, an open descriptor of it
     (good while it is yielded: act on its entries through it, with ``dir_fd``, never by path),
     its folders and its other entries by name. Each folder is opened from its parent's
@@ -5047,9 +5093,10 @@ def _walk_at(top: str, deep: Optional[Callable[[int, str], None]] = None
     identity is checked; else by name from ``top``, at most _REOPENS times: another process
     moving its folders meanwhile gets the rest of them left out, not an hour of the
     runner's time). A folder whose path from ``top`` would be longer than _WALK_PATH bytes
-    (git can hold no path so long) is not entered: ``deep`` is
-    called with its parent's descriptor and its name. A folder that cannot be read is left
-    out, and so is ``top`` when it is a link."""
+    (git can hold no path so long) is not entered, nor one the runner may not read (its
+    owner's ``chmod 0311``: anyone may pass through it) unless ``force`` makes it readable
+    to its owner through a descriptor of it: ``skipped`` is called with its parent's
+    descriptor, its path from ``top`` and why. ``top`` is left out when it is a link."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def listing(fd: int) -> "tuple[List[str], List[str]]":
@@ -5089,10 +5136,14 @@ def _walk_at(top: str, deep: Optional[Callable[[int, str], None]] = None
                     frame[1] = _open_folder_beneath(top, frame[0].split(os.sep) if frame[0] else [])
                     opened += 1
                 if len(os.fsencode(rel)) > _WALK_PATH:
-                    if deep is not None:
-                        deep(frame[1], name)
+                    if skipped is not None:
+                        skipped(frame[1], rel, f"deeper than git holds a path ({_WALK_PATH} bytes)")
                     continue
-                child = os.open(name, flags, dir_fd=frame[1])
+                child = _open_folder_at(frame[1], name, force)
+            except PermissionError:
+                if skipped is not None:
+                    skipped(frame[1], rel, "a folder the runner may not read")
+                continue
             except OSError:
                 continue
             try:
@@ -5118,6 +5169,26 @@ def _walk_at(top: str, deep: Optional[Callable[[int, str], None]] = None
             if frame[1] is not None:
                 with contextlib.suppress(OSError):
                     os.close(frame[1])
+
+
+def _open_folder_at(parent: int, name: str, force: bool = False) -> int:
+    """A descriptor of the folder ``name`` of the folder open as ``parent``, never through a
+    link; with ``force``, one its owner may not read is made readable and searchable to him
+    first, through a descriptor of that very folder (never by name: it may be swapped)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, dir_fd=parent)
+    except PermissionError:
+        if not force or not hasattr(os, "O_PATH"):  # (Linux only, as /proc/self/fd)
+            raise
+    pinned = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=parent)
+    try:
+        mode = stat.S_IMODE(os.fstat(pinned).st_mode)
+        os.chmod(f"/proc/self/fd/{pinned}", mode | 0o700)  # (that folder, whatever its name)
+        return os.open(name, flags, dir_fd=parent)
+    finally:
+        os.close(pinned)
 
 
 def _identity(fd: int) -> "tuple[int, int]":
@@ -5260,7 +5331,7 @@ def _tame_left(top: str) -> None:
     files, and no folder in it anyone but its owner may enter. A set-user-ID program of the
     sandbox's account left there would let any local account become it."""
     set_id = stat.S_ISUID | stat.S_ISGID
-    for _folder, fd, _dirs, files in _walk_at(top):
+    for _folder, fd, _dirs, files in _walk_at(top, force=True):
         _tame(fd, set_id | stat.S_IRWXG | stat.S_IRWXO)
         for name in files:
             st = _stat_at(fd, name)
@@ -5282,23 +5353,8 @@ def _empty_beneath(top: str) -> None:
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def enter(parent: int, name: str) -> Optional[int]:
-        try:
-            fd = os.open(name, flags, dir_fd=parent)
-        except PermissionError:  # unreadable: made readable through a descriptor of it
-            if not hasattr(os, "O_PATH"):  # (Linux only, as /proc/self/fd)
-                return None
-            try:
-                pinned = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                                 dir_fd=parent)
-            except OSError:
-                return None
-            try:
-                os.chmod(f"/proc/self/fd/{pinned}", 0o700)  # (that folder, whatever its name)
-                fd = os.open(name, flags, dir_fd=parent)
-            except OSError:
-                return None
-            finally:
-                os.close(pinned)
+        try:  # (unreadable: made readable through a descriptor of it)
+            fd = _open_folder_at(parent, name, force=True)
         except OSError:
             return None
         try:

@@ -2481,3 +2481,85 @@ def test_ten_thousand_files_in_the_git_folder_fail_the_worker(cli, repo, tmp_pat
     assert results[0]["status"] == "failed" and "10,000 files" in results[0]["error"], results
     admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
     assert sum(len(files) for _f, _d, files in os.walk(admin)) <= 10000 + 1  # (and the index)
+
+
+# -- review round 31 ---------------------------------------------------------------------------
+
+def test_a_folder_deeper_than_git_holds_fails_a_worker_whose_checks_ran_on_it(cli, repo, tmp_path):
+    """A script 4,227 bytes deep (git lists nothing there) ran in the check, which passed on
+    a branch without it: the folder was removed only after the checks. It is now a place
+    the commit cannot hold, as a repository inside is."""
+    agent = script(tmp_path, "deep.sh", 'exec python3 -c "import os\nos.mkdir(\'deep\'); os.chdir(\'deep\')\n'
+                   'for _ in range(21): os.mkdir(\'b\' * 200); os.chdir(\'b\' * 200)\n'
+                   'open(\'evil.sh\', \'w\').write(\'exit 0\')"\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--check", "true", "--progress", "none")
+    assert results[0]["status"] == "failed" and "deeper than git holds a path" in results[0]["error"], \
+        results
+
+
+UNREADABLE = """
+import os, sys
+sys.path.insert(0, sys.argv[2])
+import architect_parallel as ap
+top = sys.argv[1]
+os.makedirs(os.path.join(top, "d", "pub"))
+os.chmod(os.path.join(top, "d", "pub"), 0o777)
+os.mkfifo(os.path.join(top, "d", "pub", ".gitignore"))
+os.chmod(os.path.join(top, "d"), 0o311)
+print(ap._remove_specials(top, links=False))
+print(oct(os.lstat(os.path.join(top, "d", "pub")).st_mode & 0o777),
+      os.path.lexists(os.path.join(top, "d", "pub", ".gitignore")))
+"""
+
+
+def test_a_folder_its_owner_may_not_read_hides_nothing_from_the_runner(tmp_path):
+    """As an ordinary user the agent made d/ 0311 (anyone may pass through, its owner may
+    not list it) over a 0777 folder and a FIFO: every walk left them out, and any local
+    account could write in the worktree after the run. The runner's walks that must see
+    everything make such a folder readable to its owner first. (As root, run without the
+    capabilities by which root reads every folder.)"""
+    top = tmp_path / "tree"
+    top.mkdir()
+    probe = tmp_path / "probe.py"
+    probe.write_text(UNREADABLE)
+    command = [sys.executable, str(probe), str(top), CHECKOUT]
+    if os.getuid() == 0:  # (without the right to read or write any folder)
+        command = ["setpriv", "--bounding-set=-dac_read_search,-dac_override", *command]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    mode, fifo = proc.stdout.splitlines()[1].split()
+    assert not int(mode, 8) & 0o002 and fifo == "False", proc.stdout  # (no write for others)
+
+
+def test_the_state_of_many_deep_files_is_taken_in_one_walk(tmp_path, monkeypatch):
+    """20,000 ignored files 2,000 folders deep: each was looked at by opening every folder
+    from the top, minutes in every run and every later cleanup. The folders holding them
+    are walked once."""
+    top = tmp_path / "wt"
+    top.mkdir()
+    git("init", "-q", cwd=top)
+    (top / ".gitignore").write_text("*.log\n")
+    deep = top / os.path.join(*["d"] * 300)
+    deep.mkdir(parents=True)
+    for n in range(200):
+        (deep / f"{n}.log").write_text("x")
+    calls = []
+    real = ap._walk_beneath
+    monkeypatch.setattr(ap, "_walk_beneath", lambda *a: calls.append(1) or real(*a))
+    state = ap._Repo.find(str(top)).worktree_state(str(top))
+    (deep / "7.log").write_text("changed")
+    assert ap._Repo.find(str(top)).worktree_state(str(top)) != state
+    assert len(calls) < 20, len(calls)
+
+
+def test_ten_thousand_folders_in_the_git_folder_fail_the_worker(cli, repo, tmp_path):
+    """200,000 empty folders in the worktree's git folder (6 s for the agent) were each made
+    again at every settle: folders count against the 10,000 entries kept there."""
+    agent = script(tmp_path, "dirs.sh", 'd=$(git rev-parse --absolute-git-dir)/logs/x\n'
+                   'mkdir -p "$d" && cd "$d" && seq 10100 | xargs mkdir\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert results[0]["status"] == "failed" and "files and folders" in results[0]["error"], results
+    admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
+    assert sum(len(dirs) for _f, dirs, _files in os.walk(admin)) <= 10000
