@@ -3391,9 +3391,8 @@ class _Repo:
         _ATTRIBUTES_NAMED are named."""
         import subprocess
         import tempfile
-        drivers = {item.split("\n", 1)[0][len("filter."):].rpartition(".")[0] for item in (
-            self.git("config", "-z", "--get-regexp", r"^filter\..*\.(smudge|process)$",
-                     check=False) or "").split("\0") if item}
+        drivers = {key[len("filter."):].rpartition(".")[0] for _origin, key, _value in
+                   self.your_settings(r"^filter\..*\.(smudge|process)$")}
         found: Dict[str, None] = {}
         with tempfile.TemporaryDirectory(prefix="architect-parallel-attr-") as scratch:
             names = os.path.join(scratch, "names")
@@ -3458,6 +3457,9 @@ class _Repo:
             entry.name for entry in _entries(self.top) if _is_parallel_path(entry.path)}
         with tempfile.TemporaryDirectory(prefix="architect-parallel-ignore-") as scratch:
             _git(["init", "-q", "--template=", scratch], scratch, timeout=self.timeout)
+            case = (self.git("config", "--bool", "core.ignorecase", check=False) or "").strip()
+            if case:  # (yours: `!.ARCHITECT-PARALLEL-*` shows them where case is ignored)
+                _git(["config", "core.ignorecase", case], scratch, timeout=self.timeout)
             os.makedirs(os.path.join(scratch, ".git", "info"), exist_ok=True)
             with open(os.path.join(scratch, ".git", "info", "exclude"), "wb") as f:
                 f.write(_read_beneath(self.common_dir, os.path.join("info", "exclude"), 1 << 20)
@@ -3477,68 +3479,81 @@ class _Repo:
                       key=lambda name: (len(name), name))
 
     def run_by_your_git(self, base: str, tip: str) -> List[str]:
-        """The files ``tip`` adds, changes or deletes against ``base`` that a command your git
-        runs by itself (see _YOUR_COMMANDS: filters, textconv and diff commands, merge
-        drivers, pagers, editors, credential helpers; not aliases, which you run as you run
-        `make`) runs or loads from the checkout, where git starts it: a hook under a
+        """The files ``tip`` adds, changes or deletes against ``base`` that your git reads as
+        settings or runs by itself from the checkout (see _YOUR_SETTINGS): a hook under a
         ``core.hooksPath`` inside it (and the folder holding that one, as Husky's
-        ``.husky/_`` runs ``.husky/pre-commit``), a ``core.attributesFile`` or
-        ``core.excludesFile`` there, a program or script named by a path (see
-        _command_loads), and for ``python -m X`` the package ``X`` and any top-level module
-        named as one Python has (``json/__init__.py``, ``argparse.py``: the checkout comes
-        first on its path). Not what such a command loads by other means."""
+        ``.husky/_`` runs ``.husky/pre-commit``), a config file an ``include.path`` or
+        ``includeIf.*.path`` names there, a ``core.attributesFile`` or ``core.excludesFile``
+        there; and for the commands git starts there (filters, textconv and diff commands,
+        merge drivers, pagers, editors, helpers; not aliases, which you run as you run
+        `make`): the files they name by a path (see _command_loads), for ``python -m X`` the
+        top-level entries named ``X`` (``X.py``, ``X/``, a link ``X``), and, when one of them
+        runs Python, every top-level Python module or package the branch adds (the checkout
+        comes first on Python's path: a new ``nbformat.py`` stands in for the one
+        ``nbstripout`` imports). Not what such a command loads by other means."""
         import tempfile
-        listed = self.git("config", "-z", "--show-scope", "--get-regexp", _YOUR_COMMANDS,
-                          check=False)
-        if listed is None:  # (before git 2.26, or none set: each then as set by you)
-            listed = "".join(f"user\0{item}\0" for item in (self.git(
-                "config", "-z", "--get-regexp", _YOUR_COMMANDS, check=False) or "").split("\0")
-                if item)
-        files, folders, modules = set(), set(), set()
-        fields = listed.split("\0")  # (scope, "key\nvalue") pairs
-        for scope, item in zip(fields[0::2], fields[1::2]):
-            key, _, value = item.partition("\n")
-            if scope == "command" or not value:  # (the tool's own -c settings)
-                continue
-            if key.lower() in ("core.hookspath", "core.attributesfile", "core.excludesfile"):
-                where = self._inside(os.path.expanduser(value))
+        files, folders, modules, python = set(), set(), set(), False
+        for origin, key, value in self.your_settings(_YOUR_SETTINGS):
+            key = key.lower()
+            if key in ("core.hookspath", "core.attributesfile", "core.excludesfile") or (
+                    key.startswith("include") and key.endswith(".path")):
+                start = origin if key.startswith("include") else self.top  # (as git reads it)
+                where = self._inside(os.path.join(start, os.path.expanduser(value)))
                 if where:
                     files.add(where)
                     folders.add(where + "/")
-                    if key.lower() == "core.hookspath" and os.path.dirname(where):
+                    if key == "core.hookspath" and os.path.dirname(where):
                         folders.add(os.path.dirname(where) + "/")
                 continue
-            paths, named = _command_loads(value)
-            modules.update(named)
+            paths, named, runs_python = _command_loads(value, self.top)
+            python = python or runs_python
+            modules.update(module.split(".")[0] for module in named)
             for path in paths:
-                where = self._inside(os.path.expanduser(path))
+                where = self._inside(path)
                 if where:
                     files.add(where)
-            for module in named:  # (the package and every one above it)
-                folders.add(module.split(".")[0] + "/")
-                files.add(module.split(".")[0] + ".py")
-        if not files and not folders and not modules:
+                    folders.add(where + "/")
+        if not files and not folders and not modules and not python:
             return []
-        known = _python_modules() if modules else set()
         found = []
         files = {path.casefold() for path in files}
         folders = tuple(folder.casefold() for folder in folders)
+        modules = {module.casefold() for module in modules}
         with tempfile.TemporaryDirectory(prefix="architect-parallel-run-") as scratch:
             names = os.path.join(scratch, "names")
             with open(names, "wb") as f:
-                self._run_to(["diff", "--name-only", "-z", "--no-renames", "--end-of-options",
-                              base, tip], f, f"git could not list the files {tip[:12]} changes")
+                self._run_to(["diff", "--name-status", "-z", "--no-renames",
+                              "--end-of-options", base, tip], f,
+                             f"git could not list the files {tip[:12]} changes")
             with open(names, "rb") as f:
-                for (raw,) in _nul_records(f, 1):
+                for status, raw in _nul_records(f, 2):
                     path = raw.decode("utf-8", "surrogateescape")
                     folded = path.casefold()
-                    top, _, rest = path.partition("/")
-                    if folded in files or folded.startswith(folders) or (known and (
-                            top.split(".")[0] in known and (rest == "__init__.py" or (
-                                not rest and top.endswith((".py", ".so", ".pyc")))))):
+                    top, _, rest = folded.partition("/")
+                    if folded in files or folded.startswith(folders) or \
+                            top.split(".")[0] in modules or (python and status == b"A" and (
+                                rest == "__init__.py" or (not rest and top.endswith(
+                                    (".py", ".pyc", ".so"))))):
                         found.append(path)
                         if len(found) == _ATTRIBUTES_NAMED:
                             break
+        return found
+
+    def your_settings(self, pattern: str) -> "List[tuple[str, str, str]]":
+        """Your git settings whose names match ``pattern`` (any scope, includes followed), as
+        (the folder of the file that sets it, name, value): not the tool's own (given on its
+        command line to every git it runs), nor the empty ones."""
+        listed = self.git("config", "-z", "--show-origin", "--get-regexp", pattern,
+                          check=False) or ""
+        found = []
+        fields = listed.split("\0")  # (origin, "name\nvalue") pairs
+        for origin, item in zip(fields[0::2], fields[1::2]):
+            key, _, value = item.partition("\n")
+            if origin.startswith("command line:") or not value:
+                continue
+            path = origin[len("file:"):] if origin.startswith("file:") else ""
+            found.append((os.path.dirname(os.path.join(self.top, path)) if path else self.top,
+                          key, value))
         return found
 
     def _inside(self, word: str) -> Optional[str]:
@@ -10251,85 +10266,98 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
         _print_err(f"warning: merging although {problem} (--force)")
 
 
-# Your git settings whose commands git runs by itself, in the checkout's top folder, or which
-# name files there it reads (see _Repo.run_by_your_git).
-_YOUR_COMMANDS = (r"^(core\.(hookspath|attributesfile|excludesfile|fsmonitor|pager|editor|"
-                  r"sshcommand|askpass)|sequence\.editor|gpg\.program|gpg\..*\.program|"
+# Your git settings that name files it reads, or commands it runs by itself, in the
+# checkout's top folder (see _Repo.run_by_your_git).
+_YOUR_SETTINGS = (r"^(core\.(hookspath|attributesfile|excludesfile|fsmonitor|pager|editor|"
+                  r"sshcommand|askpass|gitproxy)|include\.path|includeif\..*\.path|"
+                  r"sequence\.editor|gpg\.program|gpg\..*\.program|gpg\.ssh\.defaultkeycommand|"
                   r"credential\.helper|credential\..*\.helper|filter\..*\.(clean|smudge|process)|"
                   r"diff\.external|diff\..*\.(textconv|command)|merge\..*\.driver|"
-                  r"interactive\.difffilter|(difftool|mergetool)\..*\.cmd|pager\..*)$")
+                  r"interactive\.difffilter|(difftool|mergetool)\..*\.(cmd|path)|pager\..*|"
+                  r"trailer\..*\.(command|cmd)|submodule\..*\.update|"
+                  r"remote\..*\.(uploadpack|receivepack))$")
 _INTERPRETER = re.compile(r"(python|pypy)[0-9.]*|node(js)?|deno|bun|ruby[0-9.]*|perl[0-9.]*|"
-                          r"php[0-9.]*|lua[0-9.]*|R|Rscript|tclsh[0-9.]*|(ba|da|z|k|c|tc)?sh")
+                          r"php[0-9.]*|lua[0-9.]*|R|Rscript|tclsh[0-9.]*|(ba|da|z|k|c|tc)?sh|"
+                          r"fish|\.|source")
+# Programs that run the command after their options (`nice -n 5 cmd`, `uv run cmd`).
+_WRAPPER = re.compile(r"env|nice|nohup|timeout|exec|command|builtin|stdbuf|ionice|chrt|taskset|"
+                      r"time|setsid|xargs|busybox|flock|(uv|poetry|pipenv|pdm|hatch|rye|conda|"
+                      r"mamba|micromamba|pixi)")
+_RUNNER_WORDS = ("run", "exec", "x", "--")  # (uv run, deno run, bun x)
 
 
-def _command_loads(command: str, depth: int = 0, where: str = ""
-                   ) -> "tuple[List[str], List[str]]":
-    """What the shell command ``command`` runs by a path (relative ones are the checkout's,
-    where git starts it, or ``where`` in it, as a ``cd`` before them says): its programs
-    named with a ``/``, the scripts an interpreter is given (``python3 tools/clean.py``,
-    ``sh -c '...'`` read as a command too), and the modules of ``python -m X`` / ``-mX``;
-    as (paths, modules)."""
+def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
+                   ) -> "tuple[List[str], List[str], bool]":
+    """What the shell command ``command`` runs or reads by a path (relative ones are in the
+    folder ``top``, where git starts it, or ``where`` in it as a ``cd`` says): its
+    programs named with a ``/``, every other word naming a path with a ``/`` (an option's
+    file), the scripts an interpreter or ``.`` is given (``sh -c`` and ``sh -lc`` read as
+    commands too), through wrappers (``env``, ``nice -n 5``, ``timeout 10``, ``uv run``);
+    the modules of ``python -m X`` / ``-Bm X`` / ``-c 'import X'``; and whether it runs
+    Python: as (paths, modules, python). ``$PWD`` is ``top``; other variables are unknown."""
     paths: List[str] = []
     modules: List[str] = []
+    python = False
+    text = command.lstrip("!").replace("${PWD}", top).replace("$PWD", top)
     try:
-        lexer = shlex.shlex(command.lstrip("!"), posix=True, punctuation_chars=";&|()<>")
+        lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
         lexer.whitespace_split = True
         words = list(lexer)
     except ValueError:
-        words = command.lstrip("!").split()
+        words = text.split()
     separators = {"{", "}", "!", "if", "then", "else", "elif", "fi", "do", "done", "while",
-                  "until", "for", "case", "esac", "exec", "command", "env", "nice", "nohup",
-                  "time", "xargs"}
+                  "until", "for", "case", "esac"}
     simple: List[List[str]] = [[]]
     for word in words:
-        if word in separators or (word and set(word) <= set(";&|()<>")) or (
-                not simple[-1] and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word, re.S)):
+        if word in separators or (word and set(word) <= set(";&|()<>")):
             simple.append([])
-        else:
+        elif simple[-1] or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word, re.S):
             simple[-1].append(word)
-    for program, *args in (c for c in simple if c):
+    for words in (c for c in simple if c):
+        while words and (_WRAPPER.fullmatch(os.path.basename(words[0])) or
+                         words[0] in _RUNNER_WORDS or words[0].startswith("-") or
+                         re.fullmatch(r"[0-9.]+[smhd]?|[A-Za-z_][A-Za-z0-9_]*=.*", words[0], re.S)):
+            words = words[1:]  # (a wrapper, its options and their values: what it runs is after)
+        if not words:
+            continue
+        program, args = words[0], words[1:]
         if program == "cd":
             where = os.path.join(where, os.path.expanduser(args[0])) if args else ""
             continue
-        if "/" in program:
-            paths.append(os.path.join(where, program))
-        if not _INTERPRETER.fullmatch(os.path.basename(program)):
+        paths += [os.path.join(top, where, w) for w in words if "/" in w and not w.startswith("-")]
+        name = os.path.basename(program)
+        if not _INTERPRETER.fullmatch(name):
             continue
-        python = os.path.basename(program).startswith(("python", "pypy"))
+        is_python = name.startswith(("python", "pypy"))
+        python = python or is_python
+        while args and args[0] in _RUNNER_WORDS:
+            args = args[1:]
         taking = False
-        for arg in args:
-            if taking:  # (an option's value: -W error, -X dev)
+        for n, arg in enumerate(args):
+            if taking:  # (an option's value: -W error, -X dev, -r ./hook.js)
                 taking = False
-            elif python and arg.startswith("-m"):
-                modules.append(arg[2:] or (args[args.index(arg) + 1:] or [""])[0])
+            elif is_python and re.fullmatch(r"-[BEIOPRSbdiqsuvx]*m.*", arg):
+                modules.append(arg.partition("m")[2] or (args[n + 1:] or [""])[0])
                 break
-            elif arg == "-c" and not python and depth < 3:  # (sh -c 'a command')
-                rest = args[args.index(arg) + 1:]
+            elif is_python and re.fullmatch(r"-[BEIOPRSbdiqsuvx]*c.*", arg):
+                code = arg.partition("c")[2] or (args[n + 1:] or [""])[0]
+                modules += re.findall(r"(?:^|[;\s])(?:import|from)\s+([A-Za-z_][\w.]*)", code)
+                break
+            elif re.fullmatch(r"(ba|da|z|k|c|tc)?sh|fish", name) and \
+                    re.fullmatch(r"-[a-z]*c[a-z]*", arg) and depth < 3:
+                rest = args[n + 1:]  # (sh -c 'a command', bash -lc '...')
                 if rest:
-                    more = _command_loads(rest[0], depth + 1, where)
+                    more = _command_loads(rest[0], top, depth + 1, where)
                     paths += more[0]
                     modules += more[1]
-                break
-            elif arg.startswith("-c") or arg == "-e":  # (code given inline)
+                    python = python or more[2]
                 break
             elif arg.startswith("-"):
-                taking = python and arg in ("-W", "-X", "-Q")
+                taking = arg in ("-W", "-X", "-Q", "-r", "--require", "-I")
             else:
-                paths.append(os.path.join(where, arg))  # (the script)
+                paths.append(os.path.join(top, where, arg))  # (the script)
                 break
-    return paths, [m for m in modules if m]
-
-
-def _python_modules() -> set:
-    """The names of the top-level modules and packages this Python has (its own, those
-    built in, those installed): a file or package of one of these names in the checkout's
-    top folder stands in for it in a ``python -m`` git starts there."""
-    import pkgutil
-    mine = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
-    names = set(sys.builtin_module_names) | set(getattr(sys, "stdlib_module_names", ()))
-    where = [p for p in sys.path if p and os.path.isdir(p) and os.path.realpath(p) != mine]
-    names.update(module.name for module in pkgutil.iter_modules(where))
-    return names
+    return paths, [m for m in modules if m], python
 
 
 # The attributes by which a checkout writes other bytes than the commit holds (and a diff
@@ -10364,7 +10392,8 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     run = repo.run_by_your_git(base, tip)
     if run:
         why.append("changes what your git configuration runs or loads from your checkout (a "
-                   "hook, a filter, textconv or diff command, an alias): "
+                   "hook, a config file it includes, what a filter, textconv or diff command "
+                   "runs): "
                    + _shorten(", ".join(run[:3]), 200)
                    + (f" and {len(run) - 3} more" if len(run) > 3 else ""))
     changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)

@@ -2351,14 +2351,18 @@ def test_a_sparse_file_is_copied_with_its_holes(tmp_path):
 
 # -- review round 30 ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lines", ["!.*", "!.architect-parallel-*\\n.architect-parallel-*/*"])
+@pytest.mark.parametrize("lines", ["!.*", "!.architect-parallel-*\\n.architect-parallel-*/*",
+                                   "!.ARCHITECT-PARALLEL-*"])
 def test_a_branch_whose_gitignore_shows_the_worktrees_is_not_merged_unasked(cli, repo, tmp_path,
                                                                               lines):
     """Worker 1's .gitignore gains `!.*` ("don't ignore dot files"): a pattern of a .gitignore
     comes before .git/info/exclude, the worktrees showed in your `git status`, and your
     `git add .` made them submodules of your checkout (your own filters then ran in them).
     (Round 31: the folders shown, their files ignored, which git shows all the same for a
-    repository, as a worktree is: the question is asked of repositories.)"""
+    repository, as a worktree is: the question is asked of repositories. Round 32: where
+    your git ignores case, in another case.)"""
+    if lines.isupper():
+        git("config", "core.ignorecase", "true", cwd=repo)
     agent = script(tmp_path, "ignore.sh", f'if [ "$1" = 1 ]; then printf "__pycache__/\\n{lines}\\n" '
                    '> .gitignore; fi\necho x > mine$1.txt\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{worker}}", "--workers",
@@ -2396,6 +2400,11 @@ YOUR_COMMANDS = {  # setting, value, what the agent plants
     "package": ("diff.json.textconv", "python3 -m json.tool", "json/__init__.py"),
     "shadow": ("filter.nb.clean", "python3 -mnbstripout", "argparse.py"),
     "shell": ("diff.external", "sh -c 'cd tools && python3 diff.py \"$@\"' -", "tools/diff.py"),
+    "include": ("include.path", "../.gitconfig", ".gitconfig"),
+    "wrapper": ("filter.nb.clean", "nice -n 10 bash -lc 'python3 tools/nbclean.py'",
+                "tools/nbclean.py"),
+    "venv": ("diff.nb.textconv", "/opt/venv/bin/python -m nbtool", "nbformatx.py"),
+    "link": ("filter.nbclean.clean", "python3 -m nbclean", "nbclean"),
 }
 
 
@@ -2409,24 +2418,34 @@ def test_a_branch_changing_what_your_git_runs_is_not_merged_unasked(cli, repo, t
     that the top folder shadows; a script after a `cd` in `sh -c`; diff.external.)"""
     key, value, planted = YOUR_COMMANDS[setting]
     git("config", key, value, cwd=repo)
-    agent = script(tmp_path, "plant.sh", f'mkdir -p "$(dirname {planted})"\n'
-                   f'echo "import os" > {planted}\necho x > mine.txt\n')
+    plant = (f'mkdir -p "$(dirname {planted})"\necho "import os" > {planted}\n' if setting != "link"
+             else 'mkdir -p vendor/nbc && echo "import os" > vendor/nbc/__main__.py && '
+             'ln -s vendor/nbc nbclean\n')  # (a link to a folder with a __main__.py)
+    agent = script(tmp_path, "plant.sh", plant + 'echo x > mine.txt\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
                                   "1", "--progress", "none")
     code, out, err = tool("merge", "1")
     assert code == 2 and "what your git configuration runs" in err and planted in err, err
-    assert not (repo / planted).exists()
+    assert not os.path.lexists(repo / planted)
 
 
 def test_the_paths_an_alias_names_ask_for_no_force(cli, repo, tmp_path):
     """An alias runs when you run it, as `make` does; its words are arguments, not programs:
     `!ruff check src/ tests/` refused every change under src/, and `!git commit -m app` read
-    as Python's -m."""
+    as Python's -m. (Round 32: a clean-only filter was taken for a smudge driver, the tool's
+    own empty settings read as yours; a top-level test.py you have, changed, was taken for
+    Python's `test` package under `python -m json.tool`.)"""
     git("config", "alias.lint", "!ruff check src/ tests/", cwd=repo)
     git("config", "alias.ci", "!git commit -m app", cwd=repo)
     git("config", "filter.lfs.clean", "git-lfs clean -- %f", cwd=repo)
+    git("config", "filter.ws.clean", "sed -e 's/[[:space:]]*$//'", cwd=repo)
+    git("config", "diff.json.textconv", "python3 -m json.tool", cwd=repo)
+    (repo / ".gitattributes").write_text("*.py filter=ws\n")
+    (repo / "test.py").write_text("x = 1\n")
+    git("add", ".gitattributes", "test.py", cwd=repo)
+    git("commit", "-qm", "whitespace filter", cwd=repo)
     agent = script(tmp_path, "honest.sh", 'echo "x = 2" >> src/app.py\nmkdir -p app\n'
-                   'echo x > app/mine.txt\n')
+                   'echo x > app/mine.txt\necho "y = 2" >> test.py\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
                                   "1", "--progress", "none")
     code, out, err = tool("merge", "1")
