@@ -318,7 +318,7 @@ class _Job:
     costs start-up time.)"""
 
     __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules",
-                 "pointers")
+                 "pointers", "index")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
@@ -333,6 +333,9 @@ class _Job:
         # its .git file, gitdir and commondir as git wrote them, before anything of the
         # worker ran (see _Repo.pointers): the runner puts them back after it
         self.pointers: "List[tuple[str, str, bytes]]" = []
+        # a digest of its index as the runner's commit left it: one changed later (a check
+        # staged what no diff shows) is built again from HEAD (see _settle_index)
+        self.index: Optional[str] = None
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -1924,11 +1927,14 @@ class ParallelRunner:
         (what the commit cannot hold fails a worker with checks, see _finish; it is named for
         one without). Raises when its work cannot be put on its branch."""
         repo.return_to_branch(job.path, job.branch)
+        for _ in _walk_at(job.path, force=True):  # (a folder its git may not list: not left out)
+            pass
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
             result.commit, problem = repo.commit_all(job.path, message, exclude=copied)
             repo.as_committed(job.path)
+            job.index = repo.index_digest(job.path)
             if problem and not result.error and not self.config.checks:  # (else: see _finish)
                 result.error = problem
         if result.commit is None:  # the agent committed its work itself: that is it
@@ -2127,16 +2133,22 @@ class ParallelRunner:
     def _settle_index(self, repo: _Repo, job: _Job, admin: str,
                       fail: Callable[[str], None]) -> None:
         """Check the worktree's index (see _Repo.mend_index); one that cannot be read is
-        thrown away and built again from HEAD. With --no-commit, always built again from
-        HEAD (the files stay as they are): what the agent staged but its files do not hold
-        (other content, a gitlink with no folder) is shown by no diff, and a commit you
-        make there later must bring only what ``diff`` showed."""
+        thrown away and built again from HEAD. With --no-commit, and when it changed since
+        the runner's commit, it is thrown away unread and built again from HEAD (the files
+        stay as they are): what the agent or a check staged but its files do not hold (other
+        content, a gitlink with no folder) is shown by no diff, a commit you make there later
+        must bring only what ``diff`` showed, and a small index can name millions of long
+        paths (git's version 4 shares their beginnings)."""
         try:
-            if _lstat_beneath(admin, "index") is None:  # (removed above, or by the agent)
+            if _lstat_beneath(admin, "index") is None or not self.config.commit or (
+                    job.index is not None and repo.index_digest(job.path) != job.index):
+                # (removed above or by the agent; or what the agent or a check staged, which
+                # no diff shows: never read, a new one made from HEAD)
+                _unlink_beneath(admin, "index")
                 repo.git("read-tree", "HEAD", cwd=job.path)
+                repo.git("update-index", "-q", "--refresh", cwd=job.path, check=False)
+                job.index = repo.index_digest(job.path) if self.config.commit else None
             problem = repo.mend_index(job.path)
-            if not self.config.commit:
-                repo.git("read-tree", "HEAD", cwd=job.path)
         except ParallelError as exc:
             _unlink_beneath(admin, "index")
             repo.git("read-tree", "HEAD", cwd=job.path)
@@ -3149,6 +3161,18 @@ class _Repo:
             digest.update(_tree_digest(path, opaque).encode())
             lines.append(digest.hexdigest())
         return "\n".join(lines)
+
+    def index_digest(self, path: str) -> Optional[str]:
+        """A digest of the index of the worktree at ``path`` (None when it has none)."""
+        import hashlib
+        fd = _open_beneath(self.admin_folder(path, strict=False), "index")
+        if fd is None:
+            return None
+        digest = hashlib.sha256()
+        with os.fdopen(fd, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
 
     def mend_index(self, path: str) -> Optional[str]:
         """Make the index of the worktree at ``path`` one the runner can trust (an agent, or
@@ -4916,8 +4940,8 @@ def _remove_specials(top: str, links: bool) -> List[str]:
     found = []
 
     def skipped(folder: int, rel: str, why: str) -> None:
-        found.append(f"{_shorten(rel, 100)} ({why})")
-        _remove_tree(f"/proc/self/fd/{folder}/{os.path.basename(rel)}")  # (whatever its path)
+        gone = _remove_tree(f"/proc/self/fd/{folder}/{os.path.basename(rel)}")  # (whatever its path)
+        found.append(f"{_shorten(rel, 100)} ({why}{'' if gone else '; it could not be removed'})")
 
     for folder, fd, _dirs, files in _walk_at(top, skipped, force=True):
         in_git = links or ".git" in os.path.relpath(folder, top).split(os.sep)
@@ -5111,8 +5135,9 @@ def _walk_at(top: str, skipped: Optional[Callable[[int, str, str], None]] = None
     (git can hold no path so long) is not entered, nor one the runner may not read (its
     owner's ``chmod 0311``: anyone may pass through it) unless ``force`` makes it readable
     to its owner through a descriptor of it: ``skipped`` is called with its parent's
-    descriptor, its path from ``top`` and why. ``top`` is left out when it is a link."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor, its path from ``top`` and why. With ``force`` every folder met, ``top`` too,
+    is given to its owner to list and enter (see _owner_may_enter). ``top`` is left out
+    when it is a link."""
 
     def listing(fd: int) -> "tuple[List[str], List[str]]":
         entries = list(os.scandir(fd))
@@ -5120,9 +5145,13 @@ def _walk_at(top: str, skipped: Optional[Callable[[int, str, str], None]] = None
                 sorted(e.name for e in entries if not e.is_dir(follow_symlinks=False)))
 
     try:
-        fd = os.open(top, flags)
+        fd = _open_top(top, force)
+    except OSError:
+        return
+    try:
         dirs, files = listing(fd)
     except OSError:
+        os.close(fd)
         return
     # [path from top, descriptor or None, dirs, (device, inode)]
     frames: "List[list]" = [["", fd, iter(dirs), _identity(fd)]]
@@ -5192,18 +5221,42 @@ def _open_folder_at(parent: int, name: str, force: bool = False) -> int:
     first, through a descriptor of that very folder (never by name: it may be swapped)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        return os.open(name, flags, dir_fd=parent)
+        fd = os.open(name, flags, dir_fd=parent)
     except PermissionError:
         if not force or not hasattr(os, "O_PATH"):  # (Linux only, as /proc/self/fd)
             raise
-    pinned = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     dir_fd=parent)
+        pinned = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=parent)
+        try:
+            mode = stat.S_IMODE(os.fstat(pinned).st_mode)
+            os.chmod(f"/proc/self/fd/{pinned}", mode | 0o700)  # (that folder, whatever its name)
+            fd = os.open(name, flags, dir_fd=parent)
+        finally:
+            os.close(pinned)
+    if force:  # (0611: listed, but nothing in it reached; as root, read where its owner may not)
+        _owner_may_enter(fd)
+    return fd
+
+
+def _open_top(top: str, force: bool = False) -> int:
+    """A descriptor of the folder ``top``, not a link (with ``force``, see _open_folder_at)."""
+    if not force or not hasattr(os, "O_PATH"):
+        return os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    top = os.path.normpath(top)
+    parent = os.open(os.path.dirname(top) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        mode = stat.S_IMODE(os.fstat(pinned).st_mode)
-        os.chmod(f"/proc/self/fd/{pinned}", mode | 0o700)  # (that folder, whatever its name)
-        return os.open(name, flags, dir_fd=parent)
+        return _open_folder_at(parent, os.path.basename(top), force=True)
     finally:
-        os.close(pinned)
+        os.close(parent)
+
+
+def _owner_may_enter(fd: int) -> None:
+    """Give the folder open as ``fd`` to its owner to list and enter, when he may not (a
+    git running as him, in or out of the sandbox, would see nothing in it)."""
+    with contextlib.suppress(OSError):
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o700 != 0o700:
+            os.fchmod(fd, mode | 0o700)
 
 
 def _identity(fd: int) -> "tuple[int, int]":
@@ -5334,8 +5387,12 @@ def _remove_tree(path: str) -> bool:
     _empty_beneath(path)
     with contextlib.suppress(OSError):
         os.rmdir(path)
-    if not os.path.lexists(path):
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
         return True
+    except OSError:  # (cannot be looked at: not known to be gone)
+        pass
     _tame_left(path)
     return False
 
@@ -5365,7 +5422,6 @@ def _empty_beneath(top: str) -> None:
     or a comb, costs time in proportion to its entries, not the square of its depth; a
     folder is opened again by name from ``top`` (when another process moved its child
     away) at most _REOPENS times, what is below it then left."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
     def enter(parent: int, name: str) -> Optional[int]:
         try:  # (unreadable: made readable through a descriptor of it)
@@ -5397,7 +5453,7 @@ def _empty_beneath(top: str) -> None:
             return []
 
     try:
-        fd = os.open(top, flags)
+        fd = _open_top(top, force=True)
     except OSError:
         return
     # [name, descriptor or None, names, next, (device, inode)]

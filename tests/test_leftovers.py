@@ -2523,28 +2523,32 @@ UNREADABLE = """
 import os, sys
 sys.path.insert(0, sys.argv[2])
 import architect_parallel as ap
-top = sys.argv[1]
+top, mode = sys.argv[1], int(sys.argv[3], 8)
 os.makedirs(os.path.join(top, "d", "pub"))
 os.chmod(os.path.join(top, "d", "pub"), 0o777)
 os.mkfifo(os.path.join(top, "d", "pub", ".gitignore"))
-os.chmod(os.path.join(top, "d"), 0o311)
+os.chmod(os.path.join(top, "d"), mode)
+if sys.argv[4] == "top":
+    os.chmod(top, mode)
 print(ap._remove_specials(top, links=False))
 print(oct(os.lstat(os.path.join(top, "d", "pub")).st_mode & 0o777),
       os.path.lexists(os.path.join(top, "d", "pub", ".gitignore")))
 """
 
 
-def test_a_folder_its_owner_may_not_read_hides_nothing_from_the_runner(tmp_path):
+@pytest.mark.parametrize("mode,where", [("0311", "d"), ("0611", "d"), ("0311", "top")])
+def test_a_folder_its_owner_may_not_read_hides_nothing_from_the_runner(tmp_path, mode, where):
     """As an ordinary user the agent made d/ 0311 (anyone may pass through, its owner may
     not list it) over a 0777 folder and a FIFO: every walk left them out, and any local
     account could write in the worktree after the run. The runner's walks that must see
     everything make such a folder readable to its owner first. (As root, run without the
-    capabilities by which root reads every folder.)"""
+    capabilities by which root reads every folder. Round 32: 0611, listed but not entered,
+    and the worktree's own folder.)"""
     top = tmp_path / "tree"
     top.mkdir()
     probe = tmp_path / "probe.py"
     probe.write_text(UNREADABLE)
-    command = [sys.executable, str(probe), str(top), CHECKOUT]
+    command = [sys.executable, str(probe), str(top), CHECKOUT, mode, where]
     if os.getuid() == 0:  # (without the right to read or write any folder)
         command = ["setpriv", "--bounding-set=-dac_read_search,-dac_override", *command]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
@@ -2573,3 +2577,33 @@ def test_the_state_of_many_deep_files_is_taken_in_one_walk(tmp_path, monkeypatch
     assert ap._Repo.find(str(top)).worktree_state(str(top)) != state
     assert len(calls) < 20, len(calls)
 
+
+
+# -- review round 32 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_a_folder_the_agent_may_not_list_is_committed_not_left_out(cli, repo, tmp_path, sandbox):
+    """As root, the sandbox's account made d/ 0311 over the script its check ran: git, run
+    as that account, could not list d/ and committed without it; the runner, root, saw
+    nothing amiss, and the check passed on what the branch did not hold. Every folder is
+    given to its owner to list and enter before the commit."""
+    agent = script(tmp_path, "hide.sh", 'mkdir d && echo "exit 0" > d/feature.sh && chmod 0311 d\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--check", "sh d/feature.sh", *boxed(sandbox))
+    assert results[0]["status"] == "success", results
+    assert "d/feature.sh" in git("ls-tree", "-r", "--name-only", "architect/parallel-1", cwd=repo)
+
+
+def test_what_a_check_stages_after_the_commit_is_not_left_staged(cli, repo, tmp_path):
+    """A check staged a backdoor in app.py and put the file back as it was: `diff` showed
+    nothing of it, and your own `git commit` in the worktree would have taken it. An index
+    changed since the runner's commit is built again from HEAD."""
+    check = script(tmp_path, "stage.sh", 'cp src/app.py /tmp/.keep-$$ && echo "evil()" >> src/app.py && '
+                   'git add src/app.py && cp /tmp/.keep-$$ src/app.py && rm /tmp/.keep-$$\n')
+    agent = script(tmp_path, "work.sh", 'echo x > mine.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--check", str(check), "--progress", "none")
+    assert results[0]["status"] == "success", results
+    worktree = repo / ".architect-parallel-1"
+    assert git("diff", "--cached", "--name-only", cwd=worktree) == ""
+    assert git("status", "--porcelain", cwd=worktree) == ""
