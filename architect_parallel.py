@@ -2133,22 +2133,25 @@ class ParallelRunner:
     def _settle_index(self, repo: _Repo, job: _Job, admin: str,
                       fail: Callable[[str], None]) -> None:
         """Check the worktree's index (see _Repo.mend_index); one that cannot be read is
-        thrown away and built again from HEAD. With --no-commit, and when it changed since
-        the runner's commit, it is thrown away unread and built again from HEAD (the files
-        stay as they are): what the agent or a check staged but its files do not hold (other
-        content, a gitlink with no folder) is shown by no diff, a commit you make there later
-        must bring only what ``diff`` showed, and a small index can name millions of long
-        paths (git's version 4 shares their beginnings)."""
+        thrown away and built again from HEAD. One that changed since the runner's commit (a
+        check's) is thrown away unread and built again from HEAD, and with --no-commit the
+        agent's is built again from HEAD once checked (the files stay as they are): what was
+        staged but the files do not hold (other content, a gitlink with no folder) is shown
+        by no diff, a commit you make there later must bring only what ``diff`` showed, and
+        a small index can name millions of long paths (git's version 4 shares their
+        beginnings)."""
         try:
-            if _lstat_beneath(admin, "index") is None or not self.config.commit or (
-                    job.index is not None and repo.index_digest(job.path) != job.index):
-                # (removed above or by the agent; or what the agent or a check staged, which
-                # no diff shows: never read, a new one made from HEAD)
-                _unlink_beneath(admin, "index")
+            problem = None
+            if self.config.commit and job.index is not None and \
+                    repo.index_digest(job.path) != job.index:
+                _unlink_beneath(admin, "index")  # (a check's: never read, see above)
+            if _lstat_beneath(admin, "index") is None:  # (removed: here, above, or by the agent)
                 repo.git("read-tree", "HEAD", cwd=job.path)
                 repo.git("update-index", "-q", "--refresh", cwd=job.path, check=False)
-                job.index = repo.index_digest(job.path) if self.config.commit else None
             problem = repo.mend_index(job.path)
+            if not self.config.commit:  # (the agent's, read by every git since it ended)
+                repo.git("read-tree", "HEAD", cwd=job.path)
+            job.index = repo.index_digest(job.path) if self.config.commit else None
         except ParallelError as exc:
             _unlink_beneath(admin, "index")
             repo.git("read-tree", "HEAD", cwd=job.path)

@@ -934,7 +934,9 @@ def test_an_index_naming_a_path_out_of_the_worktree_is_not_trusted(cli, repo, tm
                                       "--workers", "1", "--force", "--sandbox", sandbox,
                                       "--progress", "none", *extra)
         (r,) = results
-        assert r["status"] == "failed" and "index named paths out of it" in r["error"], r
+        if extra == ["--no-commit"]:  # (a check's index is thrown away unread: see round 32)
+            assert r["status"] == "failed" and "index named paths out of it" in r["error"], r
+        assert ".." not in git("ls-files", "-s", cwd=repo / ".architect-parallel-1")
         for args in (["diff", "1"], ["diff", "1", "--stat"], ["report", "--html",
                                                               str(tmp_path / "r.html")]):
             code, out, err = cli(*args)
