@@ -1497,7 +1497,7 @@ class ParallelRunner:
             known = last.get(wt["path"], {})
             ours = known.get("branch") == wt.get("branch")
             items.append({
-                "worker_id": int(suffix) if suffix.isdigit() else None,
+                "worker_id": int(suffix) if _digits(suffix) else None,
                 "path": wt["path"],
                 "branch": wt.get("branch"),
                 "status": known.get("status") if ours else None,
@@ -1507,7 +1507,7 @@ class ParallelRunner:
         for branch in repo.parallel_branches():
             suffix = branch[len(BRANCH_PREFIX):]
             if branch not in listed:
-                items.append({"worker_id": int(suffix) if suffix.isdigit() else None,
+                items.append({"worker_id": int(suffix) if _digits(suffix) else None,
                               "path": None, "branch": branch,
                               "status": by_branch.get(branch, {}).get("status"),
                               "sandbox": by_branch.get(branch, {}).get("sandbox")})
@@ -1913,7 +1913,9 @@ class ParallelRunner:
         """Fail the worker when its checks would run on what its commit does not hold: files
         git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
         files its commit holds as a filter made them)."""
-        hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules)
+        box = self._sandbox
+        hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules,
+                                         box.host_id if box is not None else None)
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
                          f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
@@ -3135,7 +3137,7 @@ class _Repo:
                 worktree = os.path.dirname((_read_beneath(entry.path, "gitdir", 4096) or b"")
                                            .decode("utf-8", "replace").strip())
                 worker = os.path.basename(worktree)[len(WORKTREE_PREFIX):]
-                if "HEAD" in removed and self.ours(worktree) and worker.isdigit():
+                if "HEAD" in removed and self.ours(worktree) and _digits(worker):
                     # (git needs one to see the worktree at all)
                     _replace_beneath(entry.path, "HEAD",
                                      f"ref: refs/heads/{BRANCH_PREFIX}{worker}\n".encode())
@@ -3280,7 +3282,7 @@ class _Repo:
         tips = {}
         for line in out.splitlines():
             name, sha, when = (line.split(" ") + ["", ""])[:3]
-            tips[name[len("refs/heads/"):]] = (sha, int(when) if when.isdigit() else 0)
+            tips[name[len("refs/heads/"):]] = (sha, int(when) if _digits(when) else 0)
         return {b: tips[b] for b in branches if b in tips}
 
     def parallel_branches(self) -> List[str]:
@@ -3288,7 +3290,7 @@ class _Repo:
         is a branch of yours)."""
         out = self.git("for-each-ref", "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}*")
         return sorted(ref[len("refs/heads/"):] for ref in out.split()
-                      if ref[len("refs/heads/") + len(BRANCH_PREFIX):].isdigit())
+                      if _digits(ref[len("refs/heads/") + len(BRANCH_PREFIX):]))
 
     def tip(self, branch: str) -> str:
         """The commit ``branch`` (by its full name) points at; '' when there is none."""
@@ -3340,7 +3342,7 @@ class _Repo:
             told = self.git("cat-file", "--batch-check=%(objectsize)", input="".join(
                 f"{blob}\n" for blob in changed.values()).encode()).split()
             large = [f"{name} (over 1 MB, not read)" for name, size in zip(changed, told)
-                     if not size.isdigit() or int(size) > 1 << 20]
+                     if not _digits(size) or int(size) > 1 << 20]
             if large:
                 return large
             trees.append(commit)
@@ -3475,7 +3477,7 @@ class _Repo:
         .gitignore and your info/exclude."""
         import tempfile
         size = (self.git("cat-file", "-s", blob, check=False) or "").strip()
-        if not size.isdigit():
+        if not _digits(size):
             return []
         if int(size) > 1 << 20:
             return [".gitignore (over 1 MB, not read)"]
@@ -3616,13 +3618,15 @@ class _Repo:
         return None
 
     def _run_to(self, args: List[str], out: BinaryIO, failed: str,
-                input: "Optional[bytes | BinaryIO]" = None, cwd: Optional[str] = None) -> None:
+                input: "Optional[bytes | BinaryIO]" = None, cwd: Optional[str] = None,
+                filters: bool = False) -> None:
         """Run git in ``cwd`` (the checkout's top) given ``input`` (bytes, or a file it
         reads) with its output written to the file ``out`` (never held here); raise
-        ParallelError(``failed``) when it fails or takes more than its time (see _limit)."""
+        ParallelError(``failed``) when it fails or takes more than its time (see _limit).
+        ``filters``: run the filters the repository configures."""
         import subprocess
         cwd = cwd or self.top
-        proc = _git_popen(args, cwd, self.wrap, self._settings(cwd, False), stdout=out,
+        proc = _git_popen(args, cwd, self.wrap, self._settings(cwd, filters), stdout=out,
                           stderr=subprocess.DEVNULL,
                           stdin=subprocess.DEVNULL if input is None else
                           subprocess.PIPE if isinstance(input, bytes) else input)
@@ -3672,7 +3676,7 @@ class _Repo:
             blobs.stdin.write(sha.hex().encode() + b"\n")  # (its size first: one tree of
             blobs.stdin.flush()                            # gigabytes is never read)
             told = blobs.stdout.readline().strip()
-            if not told.isdigit() or int(told) > _TREE_LIMIT:
+            if not _digits(told) or int(told) > _TREE_LIMIT:
                 raise ParallelError(f"the tree {sha.hex()[:12]} is larger than "
                                     f"{_TREE_LIMIT >> 20} MB")
             trees.stdin.write(sha.hex().encode() + b"\n")
@@ -3696,7 +3700,7 @@ class _Repo:
                 blobs.stdin.flush()
                 for t in new:
                     told = blobs.stdout.readline().strip()
-                    sizes[t] = int(told) if told.isdigit() else 0
+                    sizes[t] = int(told) if _digits(told) else 0
             return entries
 
         def count(root: bytes) -> "tuple[int, int, int]":
@@ -3918,20 +3922,31 @@ class _Repo:
         # A new repository inside the worktree (git lists it as 'dir/') would be recorded
         # as a bare pointer to a commit, without its files, or fail the add: leave it out
         # and say so.
-        nested = [name for name in self.git("ls-files", "-z", "--others", "--exclude-standard",
-                                            cwd=path).split("\0") if name.endswith("/")]
-        # From HEAD's tree, with no file data the index held: an entry an agent gave the size
-        # and time of the changed file, but the old content, would hide the change from 'add'.
-        # (What it staged although ignored, with add -f, is staged again.)
-        forced = [name for name in self.git("ls-files", "-z", "--cached", "--ignored",
-                                            "--exclude-standard", cwd=path).split("\0") if name]
-        self.git("read-tree", "HEAD", cwd=path)
-        self.git("add", "-A", "--", ".", *[f":(exclude,literal){name}" for name in nested], cwd=path,
-                 filters=True)
-        if forced:
-            self.git("--literal-pathspecs", "add", "-f", "-A", "--pathspec-from-file=-",
-                     "--pathspec-file-nul", cwd=path, filters=True,
-                     input="\0".join(forced).encode("utf-8", "surrogateescape"))
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-commit-") as scratch:
+            others, forced = (os.path.join(scratch, name) for name in ("others", "forced"))
+            # (the agent's index and files: listings of any size, never held here)
+            with open(others, "wb") as f:
+                self._run_to(["ls-files", "-z", "--others", "--exclude-standard"], f,
+                             f"git could not list the new files of {path}", cwd=path)
+            with open(others, "rb") as f:
+                nested = [raw.decode("utf-8", "surrogateescape") for (raw,) in _nul_records(f, 1)
+                          if raw.endswith(b"/")]
+            # From HEAD's tree, with no file data the index held: an entry an agent gave the
+            # size and time of the changed file, but the old content, would hide the change
+            # from 'add'. (What it staged although ignored, with add -f, is staged again.)
+            with open(forced, "wb") as f:
+                self._run_to(["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"], f,
+                             f"git could not read the index of {path}", cwd=path)
+            self.git("read-tree", "HEAD", cwd=path)
+            self.git("add", "-A", "--", ".", *[f":(exclude,literal){name}" for name in nested],
+                     cwd=path, filters=True)
+            if os.path.getsize(forced):
+                with open(forced, "rb") as f, open(os.devnull, "wb") as out:
+                    self._run_to(["--literal-pathspecs", "add", "-f", "-A", "--pathspec-from-file=-",
+                                  "--pathspec-file-nul"], out, "git could not stage the ignored "
+                                 f"files the agent staged in {path}", input=f, cwd=path,
+                                 filters=True)
         if exclude:
             self.git("--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path,
@@ -3947,14 +3962,17 @@ class _Repo:
         return sha, None
 
     def hidden_from_commit(self, path: str, gitlinks: List[str], nested: List[str],
-                           trusted: Dict[str, str]) -> List[str]:
+                           trusted: Dict[str, str], reader: Optional[int] = None) -> List[str]:
         """The places in the worktree at ``path`` whose files its commit cannot hold although
         git neither commits nor ignores them (checks there would pass on what the branch does
         not have): ``nested`` repositories inside ('sub/'); the folders of submodules holding
         files, when their commit is new (``gitlinks``: only the commit id is committed) or
         they are not exactly as they were when the agent started (``trusted``, see
         submodule_folders: what your setup checked out); folders named .git below the top
-        (git never looks in). Ignored folders are not looked in. (See changes for the lists.)"""
+        (git never looks in); folders too deep for git or that it may not list: the runner
+        may not, or, given ``reader``, the account the commit's git ran as (root outside
+        reads what the sandbox's account inside may not: another account's 0711 folder).
+        Ignored folders are not looked in. (See changes for the lists.)"""
         hidden = nested + [name + "/" for name in gitlinks if _holds_entries(path, name)]
         skip = set(hidden) | {name for name in self.git(
             "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
@@ -3968,9 +3986,13 @@ class _Repo:
         def skipped(_folder: int, rel: str, why: str) -> None:  # (git cannot look in either)
             hidden.append(f"{_shorten(rel, 100)}/ ({why})")
 
-        for folder, _fd, dirs, files in _walk_at(path, skipped):
+        for folder, fd, dirs, files in _walk_at(path, skipped):
             rel = os.path.relpath(folder, path)
             rel = "" if rel == "." else rel + "/"
+            if reader is not None and not _may_list(os.fstat(fd), reader):
+                hidden.append(f"{_shorten(rel, 100)} (a folder the sandbox's git may not list)")
+                dirs[:] = []
+                continue
             if rel and ".git" in dirs + files:
                 hidden.append(rel + ".git")
             dirs[:] = [name for name in dirs if rel + name + "/" not in skip and name != ".git"]
@@ -4290,7 +4312,7 @@ def _git_config_env(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, 
     a process starts (GIT_CONFIG_COUNT/KEY_n/VALUE_n, git 2.31+), after those ``env``
     already has."""
     count = env.get("GIT_CONFIG_COUNT", "0")
-    count = int(count) if count.isdigit() else 0
+    count = int(count) if _digits(count) else 0
     variables = {}
     for key, value in settings.items():
         variables.update({f"GIT_CONFIG_KEY_{count}": key, f"GIT_CONFIG_VALUE_{count}": value})
@@ -4404,7 +4426,7 @@ def _processes() -> List["tuple[int, int, int, bool]"]:
     may reap in a container whose init does not.
     """
     try:
-        names = [name for name in os.listdir("/proc") if name.isdigit()]
+        names = [name for name in os.listdir("/proc") if _digits(name)]
     except OSError:
         return []
     table = []
@@ -5239,6 +5261,14 @@ def _open_folder_at(parent: int, name: str, force: bool = False) -> int:
     if force:  # (0611: listed, but nothing in it reached; as root, read where its owner may not)
         _owner_may_enter(fd)
     return fd
+
+
+def _may_list(st: os.stat_result, uid: int) -> bool:
+    """Whether the account ``uid`` (its group the same number) may list and enter the folder
+    ``st`` tells of, by its modes."""
+    bits = (st.st_mode >> 6 if st.st_uid == uid else st.st_mode >> 3 if st.st_gid == uid
+            else st.st_mode) & 0o5
+    return bits == 0o5
 
 
 def _open_top(top: str, force: bool = False) -> int:
@@ -6587,7 +6617,7 @@ class _Box:
                     + (_last_meaningful_line(listed.stderr.decode("utf-8", "replace")) or "git failed"))
         # Sizes as the objects claim them (a delta of 2 KB may claim GBs, which git outside
         # would allocate): bounded before anything leaves the sandbox.
-        sizes = [int(size) if size.isdigit() else _OBJECT_LIMIT + 1
+        sizes = [int(size) if _digits(size) else _OBJECT_LIMIT + 1
                  for size in (line.partition(b" ")[2] for line in listed.stdout.splitlines())]
         if max(sizes, default=0) > _OBJECT_LIMIT or sum(sizes) > _OBJECTS_LIMIT:
             return (f"its objects are too large to take in ({max(sizes) >> 20} MB the largest, "
@@ -8122,6 +8152,9 @@ _XML_INVALID = _LazyPattern("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ff
 
 
 def _xml_text(text: str) -> str:
+    """Text XML can hold, what would hide or reorder what it shows (bidi overrides,
+    zero-width marks) shown as <U+XXXX> (JUnit, the report)."""
+    text = _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
     return _XML_INVALID.sub("\ufffd", text)
 
 
@@ -8415,7 +8448,7 @@ def _too_large_to_diff(repo: _Repo, cwd: str, args: List[str]
                        input="".join(f"{oid}\n" for oid in ids).encode()) or ""
         for line in out.splitlines():
             oid, _, size = line.partition(" ")
-            if size.isdigit():
+            if _digits(size):
                 sizes[oid] = int(size)
     large: List["tuple[str, str]"] = []
     excludes: List[str] = []
@@ -8510,8 +8543,8 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
             i += 2
         # (--numstat says "-" for what git takes for binary, --text or not: counted below)
         item = _FileDiff(new if old == new else f"{old} → {new}",
-                         int(added) if added.isdigit() else 0,
-                         int(deleted) if deleted.isdigit() else 0, added == "-" and not text)
+                         int(added) if _digits(added) else 0,
+                         int(deleted) if _digits(deleted) else 0, added == "-" and not text)
         item.uncounted = added == "-" and text
         files.append(item)
         key = f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"
@@ -8642,9 +8675,7 @@ def _take_lines(item: _FileDiff, lines: Optional[List[str]], budget: List[int]) 
 def _html_escape(text: str) -> str:
     """Text as HTML: markup characters escaped, characters HTML cannot hold replaced."""
     from html import escape
-    # A diff line may hide or reorder what it shows (bidi overrides, zero-width marks): shown.
-    text = _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
-    return escape(_xml_text(text), quote=True)
+    return escape(_xml_text(text), quote=True)  # (bidi overrides, zero-width marks: shown)
 
 
 _HIDDEN = _LazyPattern(f"[{_INVISIBLE}]")
@@ -8701,10 +8732,9 @@ def _html_report(results: List[WorkerResult], run_info: dict, top: str, local: b
     workers ran here, so their logs are read (not so after collect)."""
     import base64
     import hashlib
-    from html import escape
 
     def h(value: object) -> str:
-        return escape(_xml_text(str(value)), quote=True)
+        return _html_escape(str(value))
 
     repo = None
     with contextlib.suppress(ParallelError, OSError):
@@ -9114,7 +9144,7 @@ def _whole_number(text: str) -> int:
 
 
 def _requirement(text: str) -> str:
-    if text in ("all", "any") or (text.isdigit() and int(text) >= 1):
+    if text in ("all", "any") or (_digits(text) and int(text) >= 1):
         return text
     raise argparse.ArgumentTypeError(f"expected all, any or a number of workers, got {text!r}")
 
@@ -9210,7 +9240,7 @@ def _worker_set(text: str) -> List[int]:
     found = set()
     for part in text.split(","):
         low, dash, high = part.strip().partition("-")
-        if not low.isdigit() or (dash and not high.isdigit()) or int(low) < 1 \
+        if not _digits(low) or (dash and not _digits(high)) or int(low) < 1 \
                 or (dash and int(high) < int(low)):
             raise argparse.ArgumentTypeError(f"expected worker numbers like 2,5-7, got {text!r}")
         if int(high if dash else low) > _MAX_WORKER_ID:
@@ -9832,16 +9862,19 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
     A worker that did not succeed keeps a commit only where its branch holds it, descending
     from the base and within collect's bounds (its diff is shown: see _too_large)."""
     tip = repo.tip(result.branch)
+
+    def files_of(commit: str) -> List[str]:  # (as git says, never as the results claim)
+        return sorted(f for f in repo.git("diff", "--name-only", "-z", "--no-renames",
+                                          "--end-of-options", base, commit).split("\0") if f)
+
     if result.status != "success":
-        if result.commit is None:
-            return result
-        if result.commit != tip:
-            return dataclasses.replace(result, commit=None)
+        if result.commit is None or result.commit != tip:
+            return dataclasses.replace(result, commit=None, files_modified=[])
         why = (_too_large(repo, base, tip) if repo.succeeds("merge-base", "--is-ancestor", base, tip)
                else f"it does not descend from the plan's base {base[:12]}")
-        return dataclasses.replace(result, commit=None, error=_shorten(
+        return dataclasses.replace(result, commit=None, files_modified=[], error=_shorten(
             f"{result.error or result.status}; collect did not keep its commit: {why}", 2000)
-        ) if why else result
+        ) if why else dataclasses.replace(result, files_modified=files_of(tip))
     if result.commit is None and result.files_modified:
         why = "its changes were not committed (--no-commit), so they cannot be verified here"
     elif result.commit is None:  # nothing changed: its branch, if here, holds nothing more
@@ -9868,10 +9901,8 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
         elif malformed := repo.malformed(base, tip):
             why = malformed
         else:
-            files = repo.git("diff", "--name-only", "-z", "--no-renames", "--end-of-options",
-                             base, tip).split("\0")
-            return dataclasses.replace(result, files_modified=sorted(f for f in files if f))
-    return dataclasses.replace(result, status="failed",
+            return dataclasses.replace(result, files_modified=files_of(tip))
+    return dataclasses.replace(result, status="failed", files_modified=[],
                                error=f"collect could not verify its work: {why} (it reported success)")
 
 
@@ -10545,7 +10576,7 @@ def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str, Optional[Worker
                 f"(rank 1: worker {first.worker_id}, {_verdict(first)}); name a worker number "
                 "instead")
         worker = str(winner.worker_id)
-    if not worker.isdigit() or int(worker) < 1:
+    if not _digits(worker) or int(worker) < 1:
         raise _UsageError(f"worker must be a number, 'best' or (for merge) 'all', got {worker!r}")
     branch = f"{BRANCH_PREFIX}{int(worker)}"
     if not repo.branch_exists(branch):
@@ -10601,12 +10632,19 @@ def _raise_signalled(signum: int, _frame: object) -> None:
 
 
 def _print_err(line: str) -> None:
-    """One line on stderr (or several), each made safe to show (see _screen); a closed
-    stderr must not stop the workers that report progress."""
+    """One line on stderr (or several), each made safe to show (see _screen), written whole
+    (threads print at once); a closed stderr must not stop the workers that report progress."""
     try:
-        print(_screen(line), file=sys.stderr, flush=True)
+        sys.stderr.write(_screen(line) + "\n")
+        sys.stderr.flush()
     except (OSError, ValueError):
         pass
+
+
+def _digits(text: str) -> bool:
+    """Whether ``text`` is a number in ASCII digits (str.isdigit() says yes to '²' and '٣',
+    which int() refuses or reads as 3)."""
+    return text.isascii() and text.isdigit()
 
 
 def _screen(text: str) -> str:

@@ -705,3 +705,16 @@ def test_an_entry_where_a_worktree_is_is_not_verified(pipeline, tmp_path):
                                                           _tip(pipeline, 2))]))
     code, results, err = pipeline.collect()
     assert results[1]["status"] == "failed" and "worktrees are" in results[1]["error"], results[1]
+
+
+# -- review round 33 ------------------------------------------------------------------------------
+
+def test_a_failed_job_keeps_no_files_its_results_claim(pipeline):
+    """A job claiming `failed`, no commit and 5,000 changed files (a backdoor.py among them):
+    the table, the step summary and the ranking said 5,000 files while its own section of
+    the report said none. What is kept of a worker's files is what git says of its commit."""
+    pipeline.edit(2, lambda d, r: r.update(status="failed", commit=None, error="boom",
+                                           files_modified=[f"f{n}.py" for n in range(5000)]
+                                           + ["backdoor.py"]))
+    code, results, err = pipeline.collect()
+    assert results[1]["status"] == "failed" and results[1]["files_modified"] == [], results[1]

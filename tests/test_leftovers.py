@@ -2607,3 +2607,51 @@ def test_what_a_check_stages_after_the_commit_is_not_left_staged(cli, repo, tmp_
     worktree = repo / ".architect-parallel-1"
     assert git("diff", "--cached", "--name-only", cwd=worktree) == ""
     assert git("status", "--porcelain", cwd=worktree) == ""
+
+
+# -- review round 33 ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(os.getuid() != 0, reason="another account's folder: made by root")
+def test_a_folder_the_sandboxs_git_may_not_list_is_a_place_the_commit_cannot_hold(repo):
+    """As root, another local account put a 0711 folder (enter, not list) holding the check's
+    script into the agent's 0777 folder: git, as the sandbox's account, committed without it,
+    root outside saw nothing amiss, and the check passed. The folders are judged as the
+    commit's git sees them."""
+    top = repo / "wt"
+    (top / "pub" / "d").mkdir(parents=True)
+    (top / "pub" / "d" / "feature.sh").write_text("exit 0\n")
+    os.chown(top / "pub" / "d", 12345, 12345)
+    os.chmod(top / "pub" / "d", 0o711)
+    hidden = ap._Repo.find(str(repo)).hidden_from_commit(str(top), [], [], {}, reader=65530)
+    assert any(h.startswith("pub/d/") for h in hidden), hidden
+    assert ap._Repo.find(str(repo)).hidden_from_commit(str(top), [], [], {}, reader=12345) == []
+
+
+def test_a_worker_number_in_other_digits_is_no_worker_and_breaks_nothing(cli, repo):
+    """`architect/parallel-²` (str.isdigit() says yes, int() says no): `list` ended in a
+    traceback, `merge ²` too, `diff ٣` took worker 3, and cleanup deleted such branches."""
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    git("branch", "architect/parallel-\u00b2", cwd=repo)
+    code, out, err = tool("list")
+    assert code == 0, err
+    for args in (["merge", "\u00b2"], ["diff", "\u0663"]):
+        code, out, err = tool(*args)
+        assert code == 2 and "error:" in err, (args, err)
+    tool("cleanup", "--force")
+    assert "architect/parallel-\u00b2" in git("branch", "--list", "architect/*", cwd=repo)
+
+
+def test_names_that_hide_or_reorder_what_they_show_are_shown_in_the_report_and_junit(cli, repo,
+                                                                                       tmp_path):
+    """A file `app\\u200b.py` beside app.py read as a second app.py in the report's file list,
+    and an error with U+202E reversed what followed it there and in JUnit: such characters
+    are shown as <U+XXXX> in every field, not only in diff lines."""
+    agent = script(tmp_path, "names.sh", 'printf "x\\n" > "$(printf "app\\342\\200\\213.py")"\n'
+                   'printf "abc\\342\\200\\256def\\n" >&2; exit 3\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none", "--junit", str(tmp_path / "j.xml"))
+    tool("report", "--html", str(tmp_path / "r.html"))
+    for name in ("r.html", "j.xml"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert "\u200b" not in text and "\u202e" not in text, name
+    assert "U+200B" in (tmp_path / "r.html").read_text(encoding="utf-8")
