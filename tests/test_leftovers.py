@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import sys
+import time
 
 import pytest
 
@@ -2655,3 +2656,36 @@ def test_names_that_hide_or_reorder_what_they_show_are_shown_in_the_report_and_j
         text = (tmp_path / name).read_text(encoding="utf-8")
         assert "\u200b" not in text and "\u202e" not in text, name
     assert "U+200B" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+# -- review round 34 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.skipif(os.getuid() != 0, reason="another account's folder and its access list: made by root")
+def test_a_folder_an_access_list_hides_from_the_sandboxs_git_fails_the_worker(cli, repo, tmp_path):
+    """As root, another account put into the agent's 0777 folder a 0755 folder whose access
+    list lets the sandbox's account enter it but not list it (its modes said it could): git
+    inside committed without the check's script, and the check passed. Whatever the runner's
+    own git finds uncommitted, the sandbox's did not see: the worker fails."""
+    import struct
+    agent = script(tmp_path, "wait.sh", 'mkdir -m 0777 pub\nn=0; while [ ! -e pub/d/feature.sh ] && '
+                   '[ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done\n')
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "run", "do it", "--agent-cmd",
+                             f"{agent} {{task}}", "--workers", "1", "--check", "sh pub/d/feature.sh",
+                             "--json", *BOXED], cwd=repo, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=CHECKOUT))
+    pub = repo / ".architect-parallel-1" / "pub"
+    for _ in range(1200):  # (the agent waits for it: an event, not a time)
+        if pub.is_dir() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    (pub / "d").mkdir()
+    denied = [(0x01, 7, 0xFFFFFFFF), (0x02, 1, 65530), (0x04, 5, 0xFFFFFFFF),
+              (0x10, 5, 0xFFFFFFFF), (0x20, 5, 0xFFFFFFFF)]  # (user:65530:--x)
+    os.setxattr(pub / "d", "system.posix_acl_access", struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", *entry) for entry in denied))
+    (pub / "d" / ".feature.sh").write_text("exit 0\n")
+    os.rename(pub / "d" / ".feature.sh", pub / "d" / "feature.sh")
+    out, err = proc.communicate(timeout=120)
+    (r,) = json.loads(out)
+    assert r["status"] == "failed" and "did not see it" in r["error"], (r, err)
