@@ -1874,7 +1874,7 @@ class ParallelRunner:
             files, gitlinks, nested = repo.changes(job.path, result.base_commit)
             result.files_modified = [name for name in files if name not in set(copied)]
             if self.config.commit and self.config.checks and result.status != "failed":
-                self._check_held(outside, job, result, gitlinks, nested, copied)
+                self._check_held(outside, job, result, gitlinks, nested)
             changed = _put_back_includes(self.top or outside.top, job.path, copied) \
                 if self.config.checks and copied else []
             if changed:
@@ -1909,23 +1909,13 @@ class ParallelRunner:
             note(exc)
 
     def _check_held(self, repo: _Repo, job: _Job, result: WorkerResult, gitlinks: List[str],
-                    nested: List[str], copied: List[str]) -> None:
+                    nested: List[str]) -> None:
         """Fail the worker when its checks would run on what its commit does not hold: files
         git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
-        files its commit holds as a filter made them); as root, whatever the runner's own git
-        finds uncommitted (a folder the sandbox's account may not list, by an access list,
-        or made so only while the commit ran)."""
+        files its commit holds as a filter made them)."""
         box = self._sandbox
         hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules,
                                          box.host_id if box is not None else None)
-        if box is not None and box.host_id is not None:  # (root's git here sees all there is)
-            known = set(copied) | set(nested) | {name + "/" for name in gitlinks}
-            try:
-                hidden += [f"{_shorten(name, 100)} (its commit's git, as the sandbox's account, "
-                           "did not see it)" for name in repo.uncommitted(job.path)
-                           if name not in known]
-            except ParallelError as exc:
-                hidden.append(f"its worktree could not be compared with its commit ({exc})")
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
                          f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
@@ -1939,8 +1929,16 @@ class ParallelRunner:
         (what the commit cannot hold fails a worker with checks, see _finish; it is named for
         one without). Raises when its work cannot be put on its branch."""
         repo.return_to_branch(job.path, job.branch)
-        for _ in _walk_at(job.path, force=True):  # (a folder its git may not list: not left out)
-            pass
+        # Every folder given to its owner to list and enter (a folder its git may not list is
+        # not left out), and to no other account to write: from now on, nothing another
+        # account adds (into a folder the agent opened to all) joins what its checks run on.
+        # What another account owns there is told by hidden_from_commit.
+        for _folder, fd, _dirs, _files in _walk_at(job.path, force=True):
+            _tame(fd, stat.S_IWGRP | stat.S_IWOTH)
+        with contextlib.suppress(OSError, ParallelError):
+            fd = _open_top(repo.admin_folder(job.path, strict=False))
+            _tame(fd, stat.S_IWGRP | stat.S_IWOTH)
+            os.close(fd)
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
@@ -2712,7 +2710,7 @@ def _rank(results: List[WorkerResult]) -> List[WorkerResult]:
     """
     def key(r: WorkerResult) -> tuple:
         order = STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES)
-        idle = r.commit is None and not r.files_modified
+        idle = not r.files_modified  # (a commit that changes nothing too)
         return (r.exit_code is None, -r.checks_passed, order, idle,
                 r.cost if r.cost_known else math.inf, r.duration, r.worker_id)
 
@@ -3324,9 +3322,10 @@ class _Repo:
         (marking your branch merged) or, for another worker's, takes out of merge all."""
         new = self.git("rev-list", "--count", tip, f"^{base}", "--").strip()
         # (a ref that holds the tip itself only builds on this work: a tag of it, say)
-        others = [ref for ref in self.git(
-            "for-each-ref", f"--no-contains={tip}", "--format=%(refname)",
-            "refs/heads/", "refs/tags/", "refs/remotes/").split() if ref != f"refs/heads/{branch}"]
+        others = [line.split(" ", 1)[0] for line in self.git(  # (by id: a ref's name may be
+            "for-each-ref", f"--no-contains={tip}", "--format=%(objectname) %(refname)",
+            "refs/heads/", "refs/tags/", "refs/remotes/").splitlines()  # longer than git reads)
+            if line.split(" ", 1)[1:] != [f"refs/heads/{branch}"]]
         own = self.git("rev-list", "--count", "--stdin", cwd=self.top,
                        input=f"{tip}\n^{base}\n".encode() + b"".join(
                            f"^{ref}\n".encode() for ref in others)).strip()
@@ -3871,16 +3870,6 @@ class _Repo:
         """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
         return self.changes(path, base)[0]
 
-    def uncommitted(self, path: str) -> List[str]:
-        """The files of the worktree at ``path`` that differ from its index (as the commit
-        just made in its sandbox left it: its objects are not brought out yet) or are new and
-        not ignored (a new repository inside as 'dir/'), by name."""
-        self.git("update-index", "-q", "--refresh", "--ignore-submodules", cwd=path, check=False)
-        changed = self.git("diff-files", "--name-only", "-z", "--ignore-submodules",
-                           cwd=path).split("\0")  # (by the files' hashes: no object read)
-        new = self.git("ls-files", "-z", "--others", "--exclude-standard", cwd=path).split("\0")
-        return [name for name in changed + new if name]
-
     def changes(self, path: str, base: str) -> "tuple[List[str], List[str], List[str]]":
         """What differs between ``base`` and the worktree at ``path`` (see changed_files); of
         that, the submodule commits ('sub', new or changed) and the repositories inside ('sub/')."""
@@ -4009,10 +3998,16 @@ class _Repo:
         for folder, fd, dirs, files in _walk_at(path, skipped):
             rel = os.path.relpath(folder, path)
             rel = "" if rel == "." else rel + "/"
-            if reader is not None and not _may_list(os.fstat(fd), reader):
-                hidden.append(f"{_shorten(rel, 100)} (a folder the sandbox's git may not list)")
-                dirs[:] = []
-                continue
+            if reader is not None:  # (as root: what another account made or may hide)
+                st = os.fstat(fd)
+                if st.st_uid not in (reader, 0) or not _may_list(st, reader):
+                    hidden.append(f"{_shorten(rel, 100)} (a folder the sandbox's git may not "
+                                  f"list, or of another account: uid {st.st_uid})")
+                    dirs[:] = []
+                    continue
+                hidden += [f"{_shorten(rel + name, 100)} (another account's: uid {other.st_uid})"
+                           for name in files for other in [_stat_at(fd, name)]
+                           if other is not None and other.st_uid not in (reader, 0)]
             if rel and ".git" in dirs + files:
                 hidden.append(rel + ".git")
             dirs[:] = [name for name in dirs if rel + name + "/" not in skip and name != ".git"]
@@ -9766,7 +9761,7 @@ def _collected_results(repo: _Repo, documents: "Iterable[tuple[str, dict]]", wor
     for path, data in documents:
         # A file speaks for its own workers only: the one its name gives (results-3.json,
         # as the README's jobs name them), else those it says it ran (--only-workers).
-        named = re.search(r"-([0-9]+)\.json$", os.path.basename(path))
+        named = re.search(r"-([0-9]{1,18})\.json$", os.path.basename(path))
         own = [int(named.group(1))] if named else data.get("only_workers")
         own = own if isinstance(own, list) and all(_count(n) for n in own) else None
         left_out = 0
@@ -9899,7 +9894,8 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
         elif repo.taken_in(result.branch, base, tip):
             why = "its branch takes in commits that another branch or tag holds"
         else:
-            why = _too_large(repo, base, tip) or repo.malformed(base, tip)
+            why = _too_large(repo, base, tip) or "; and ".join(
+                _written_otherwise(repo, base, tip)) or repo.malformed(base, tip)
         return dataclasses.replace(result, commit=None, files_modified=[], error=_shorten(
             f"{result.error or result.status}; collect did not keep its commit: {why}", 2000)
         ) if why else dataclasses.replace(result, files_modified=files_of(tip))
@@ -10670,9 +10666,9 @@ def _print_err(line: str) -> None:
 
 
 def _digits(text: str) -> bool:
-    """Whether ``text`` is a number in ASCII digits (str.isdigit() says yes to '²' and '٣',
-    which int() refuses or reads as 3)."""
-    return text.isascii() and text.isdigit()
+    """Whether ``text`` is a number in ASCII digits, 18 at most (str.isdigit() says yes to
+    '²' and '٣', which int() refuses or reads as 3; int() refuses 4,300 digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def _screen(text: str) -> str:

@@ -723,3 +723,36 @@ def test_a_failed_job_keeps_no_files_its_results_claim(pipeline):
                                            + ["backdoor.py"]))
     code, results, err = pipeline.collect()
     assert results[1]["status"] == "failed" and results[1]["files_modified"] == [], results[1]
+
+
+# -- review round 35 ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("commit", ["empty", "base"])
+def test_a_job_whose_commit_changes_nothing_does_not_outrank_one_that_did_the_work(pipeline,
+                                                                                   commit):
+    """Round 28's idle rule, with a commit: worker 1's job claims success at $0 in no time with
+    a commit whose tree is the base's (an empty commit, or the base itself): it ranked first
+    and `merge best` brought nothing."""
+    base = git("rev-parse", "HEAD", cwd=pipeline.collector)
+    tip = base if commit == "base" else git(
+        "commit-tree", f"{base}^{{tree}}", "-p", base, "-m", "nothing", cwd=pipeline.collector)
+    git("update-ref", "refs/heads/architect/parallel-1", tip, cwd=pipeline.collector)
+    pipeline.edit(1, lambda d, r: r.update(commit=tip, files_modified=[], cost=0.0, duration=0))
+    code, results, err = pipeline.collect()
+    assert results[0]["rank"] == 3, results
+
+
+def test_a_failed_jobs_commit_that_a_checkout_writes_otherwise_is_not_kept(pipeline, tmp_path):
+    """A job claiming failure kept a commit adding `*.py ident` (a checkout writes `$Id: ...$`
+    where the diff shows `$Id$`), which the same commit claiming success would not: a kept
+    commit is checked alike."""
+    worktree = tmp_path / "job2" / ".architect-parallel-2"
+    (worktree / ".gitattributes").write_text("*.py ident\n")
+    (worktree / "stamp.py").write_text("# $Id$\n")
+    git("add", ".gitattributes", "stamp.py", cwd=worktree)
+    git("commit", "-q", "-m", "ident", cwd=worktree)
+    tip = git("rev-parse", "HEAD", cwd=worktree)
+    pipeline.fetch(2)
+    pipeline.edit(2, lambda d, r: r.update(status="failed", commit=tip, error="boom"))
+    code, results, err = pipeline.collect()
+    assert results[1]["commit"] is None and "did not keep its commit" in results[1]["error"], results[1]

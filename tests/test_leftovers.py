@@ -2430,21 +2430,27 @@ def test_a_branch_changing_what_your_git_runs_is_not_merged_unasked(cli, repo, t
     assert not os.path.lexists(repo / planted)
 
 
+def _set_up(repo, settings, files):
+    """Your git ``settings``, and ``files`` committed on your branch."""
+    for key, value in settings.items():
+        git("config", key, value, cwd=repo)
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git("add", *files, cwd=repo)
+    git("commit", "-qm", "set up", cwd=repo)
+
+
 def test_the_paths_an_alias_names_ask_for_no_force(cli, repo, tmp_path):
     """An alias runs when you run it, as `make` does; its words are arguments, not programs:
     `!ruff check src/ tests/` refused every change under src/, and `!git commit -m app` read
     as Python's -m. (Round 32: a clean-only filter was taken for a smudge driver, the tool's
     own empty settings read as yours; a top-level test.py you have, changed, was taken for
     Python's `test` package under `python -m json.tool`.)"""
-    git("config", "alias.lint", "!ruff check src/ tests/", cwd=repo)
-    git("config", "alias.ci", "!git commit -m app", cwd=repo)
-    git("config", "filter.lfs.clean", "git-lfs clean -- %f", cwd=repo)
-    git("config", "filter.ws.clean", "sed -e 's/[[:space:]]*$//'", cwd=repo)
-    git("config", "diff.json.textconv", "python3 -m json.tool", cwd=repo)
-    (repo / ".gitattributes").write_text("*.py filter=ws\n")
-    (repo / "test.py").write_text("x = 1\n")
-    git("add", ".gitattributes", "test.py", cwd=repo)
-    git("commit", "-qm", "whitespace filter", cwd=repo)
+    _set_up(repo, {"alias.lint": "!ruff check src/ tests/", "alias.ci": "!git commit -m app",
+                   "filter.lfs.clean": "git-lfs clean -- %f",
+                   "filter.ws.clean": "sed -e 's/[[:space:]]*$//'",
+                   "diff.json.textconv": "python3 -m json.tool"},
+            {".gitattributes": "*.py filter=ws\n", "test.py": "x = 1\n"})
     agent = script(tmp_path, "honest.sh", 'echo "x = 2" >> src/app.py\nmkdir -p app\n'
                    'echo x > app/mine.txt\necho "y = 2" >> test.py\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
@@ -2665,8 +2671,10 @@ def test_names_that_hide_or_reorder_what_they_show_are_shown_in_the_report_and_j
 def test_a_folder_an_access_list_hides_from_the_sandboxs_git_fails_the_worker(cli, repo, tmp_path):
     """As root, another account put into the agent's 0777 folder a 0755 folder whose access
     list lets the sandbox's account enter it but not list it (its modes said it could): git
-    inside committed without the check's script, and the check passed. Whatever the runner's
-    own git finds uncommitted, the sandbox's did not see: the worker fails."""
+    inside committed without the check's script, and the check passed. (Round 35: so did a
+    mode changed while the commit ran, and a .gitignore only root's git could read.) What
+    another account owns in the worktree fails a worker with checks, and from the commit on
+    no other account may write there."""
     import struct
     agent = script(tmp_path, "wait.sh", 'mkdir -m 0777 pub\nn=0; while [ ! -e pub/d/feature.sh ] && '
                    '[ $n -lt 600 ]; do sleep 0.05; n=$((n+1)); done\n')
@@ -2685,7 +2693,39 @@ def test_a_folder_an_access_list_hides_from_the_sandboxs_git_fails_the_worker(cl
     os.setxattr(pub / "d", "system.posix_acl_access", struct.pack("<I", 2) + b"".join(
         struct.pack("<HHI", *entry) for entry in denied))
     (pub / "d" / ".feature.sh").write_text("exit 0\n")
+    for path in (pub / "d", pub / "d" / ".feature.sh"):
+        os.chown(path, 12345, 12345)
     os.rename(pub / "d" / ".feature.sh", pub / "d" / "feature.sh")
     out, err = proc.communicate(timeout=120)
     (r,) = json.loads(out)
-    assert r["status"] == "failed" and "did not see it" in r["error"], (r, err)
+    assert r["status"] == "failed" and "another account" in r["error"], (r, err)
+
+
+# -- review round 35 ---------------------------------------------------------------------------
+
+def test_a_worker_number_of_thousands_of_digits_breaks_nothing(cli, repo):
+    """A branch `architect/parallel-111...` of 4,400 digits (a name that fits only in
+    packed-refs): `list` ended in a traceback (int() refuses 4,300 digits), and merge and
+    cleanup failed on git's reading of it by name."""
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    head = git("rev-parse", "HEAD", cwd=repo)
+    packed = repo / ".git" / "packed-refs"
+    old = packed.read_text() if packed.exists() else "# pack-refs with: peeled\n"
+    packed.write_text(old.replace(" sorted", "") + f"{head} refs/heads/architect/parallel-{'1' * 4400}\n")
+    code, out, err = tool("list")
+    assert code == 0, err
+    code, out, err = tool("merge", "1")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_honest_links_and_filtered_files_fail_no_worker(cli, repo, tmp_path, sandbox):
+    """Round 35: a check of the worktree against the sandbox's index (round 34's) failed an
+    honest agent that added a link, or changed a file your clean filter rewrites (as Git LFS
+    does). It is gone; neither fails a worker."""
+    _set_up(repo, {"filter.px.clean": "sed s/^/X/", "filter.px.smudge": "sed s/^X//"},
+            {".gitattributes": "*.txt filter=px\n", "data.txt": "data\n"})
+    agent = script(tmp_path, "honest.sh", 'ln -s README.md link.md\necho more >> data.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--check", "test -L link.md", *boxed(sandbox))
+    assert results[0]["status"] == "success" and results[0]["checks_passed"] == 1, (results, err)
