@@ -2151,7 +2151,6 @@ class ParallelRunner:
         a small index can name millions of long paths (git's version 4 shares their
         beginnings)."""
         try:
-            problem = None
             if self.config.commit and job.index is not None and \
                     repo.index_digest(job.path) != job.index:
                 _unlink_beneath(admin, "index")  # (a check's: never read, see above)
@@ -4663,11 +4662,10 @@ def _rebuild_folder(path: str, trash: str, limits: "tuple[int, int, int]",
     """Make the folder ``path`` a new folder of the runner's holding new copies of its folders
     and regular files (but those named ``keep`` at its top, none over ``limits[0]`` bytes, and
     none once they add up to ``limits[1]`` bytes or ``limits[2]`` files and folders; no link,
-    FIFO or device; holes kept: a sparse
-    file costs the copy no more disk than its writer), and move the old one into ``trash``
-    to be removed: a folder another
-    account made in it (the agent had opened it to everyone) or a descriptor handed out of a
-    file or folder in it (through an abstract socket) then reaches nothing git reads."""
+    FIFO or device; holes kept: a sparse file costs the copy no more disk than its writer),
+    and move the old one into ``trash`` to be removed: a folder another account made in it
+    (the agent had opened it to everyone) or a descriptor handed out of a file or folder in
+    it (through an abstract socket) then reaches nothing git reads."""
     import secrets
     parent, name = os.path.split(path)
     new = os.path.join(parent, f".{name}.{secrets.token_hex(8)}.new")
@@ -4980,7 +4978,7 @@ def _remove_specials(top: str, links: bool) -> List[str]:
     found = []
 
     def skipped(folder: int, rel: str, why: str) -> None:
-        gone = _remove_tree(f"/proc/self/fd/{folder}/{os.path.basename(rel)}")  # (whatever its path)
+        gone = _remove_tree_at(folder, os.path.basename(rel))
         found.append(f"{_shorten(rel, 100)} ({why}{'' if gone else '; it could not be removed'})")
 
     for folder, fd, _dirs, files in _walk_at(top, skipped, force=True):
@@ -5116,11 +5114,10 @@ _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs"
                "ORIG_HEAD", "COMMIT_EDITMSG", "locked")
 
 
-# The largest file a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a
-# rebase's state files, logs and config.worktree are a few KB); the largest index copied
-# (a larger one, sparse, is built again from HEAD).
-# One file, and all its files but the index (one file hard-linked 2,000 times, 300,000
-# empty files or folders): in bytes, bytes, files and folders.
+# What a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a rebase's state
+# files, logs and config.worktree are a few KB): one file, in bytes; all its files, in bytes
+# (one file hard-linked 2,000 times) and in files and folders (300,000 empty ones); then the
+# largest index copied (a larger one, sparse, is built again from HEAD).
 _ADMIN_LIMITS = (1 << 20, 16 << 20, 10000)
 _INDEX_COPY_LIMIT = 2 << 30
 _ADMIN_DEPTH = 16  # folders below it (refs/worktree/a/b/...) copied to this depth
@@ -5138,7 +5135,7 @@ def _remove_large(top: str, limits: "tuple[int, int, int]", keep: "tuple[str, ..
             count += 1
             if count > limits[2]:
                 dirs.remove(name)
-                _remove_tree(f"/proc/self/fd/{fd}/{name}")  # (that folder, whatever its path)
+                _remove_tree_at(fd, name)
                 found.append(os.path.relpath(os.path.join(folder, name), top) + "/")
         for name in files:
             st = _stat_at(fd, name)
@@ -5445,6 +5442,12 @@ def _remove_tree(path: str) -> bool:
     return False
 
 
+def _remove_tree_at(folder: int, name: str) -> bool:
+    """_remove_tree of the folder ``name`` of the folder open as ``folder``, whatever its path
+    (one longer than a path may be) and wherever that folder was moved."""
+    return _remove_tree(f"/proc/self/fd/{folder}/{name}")
+
+
 def _tame_left(top: str) -> None:
     """What stays of a folder the runner removes (another worker's process, handed a
     descriptor of a folder in it, added files while it was removed): no set-ID bit on its
@@ -5465,24 +5468,16 @@ def _empty_beneath(top: str) -> None:
     descriptor was closed is opened again as ``..``, see _walk_at), and a folder the runner
     may not read or write made so through a descriptor of that very folder, never by name:
     another worker's process, passed a descriptor of a folder in it, can swap any entry for
-    a link meanwhile (as ``chmod -R`` follows one it met as a file). What is swapped while it works
-    may stay; nothing outside ``top`` is touched. A tree 40,000 deep (made in 2 s), a chain
+    a link meanwhile (as ``chmod -R`` follows one it met as a file). What is swapped while
+    it works may stay; nothing outside ``top`` is touched. A tree 40,000 deep (made in 2 s), a chain
     or a comb, costs time in proportion to its entries, not the square of its depth; a
     folder is opened again by name from ``top`` (when another process moved its child
     away) at most _REOPENS times, what is below it then left."""
 
     def enter(parent: int, name: str) -> Optional[int]:
-        try:  # (unreadable: made readable through a descriptor of it)
-            fd = _open_folder_at(parent, name, force=True)
+        try:  # (one its owner may not read or enter made so through a descriptor of it)
+            return _open_folder_at(parent, name, force=True)
         except OSError:
-            return None
-        try:
-            mode = os.fstat(fd).st_mode
-            if mode & 0o700 != 0o700:
-                os.fchmod(fd, stat.S_IMODE(mode) | 0o700)
-            return fd
-        except OSError:
-            os.close(fd)
             return None
 
     reopens = _REOPENS
@@ -9884,18 +9879,24 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
         return sorted(f for f in repo.git("diff", "--name-only", "-z", "--no-renames",
                                           "--end-of-options", base, commit).split("\0") if f)
 
+    def unkept(commit: str) -> Optional[str]:  # (why the commit its branch holds is not kept)
+        if not repo.succeeds("merge-base", "--is-ancestor", base, commit):
+            return f"its commit {commit[:12]} does not descend from the plan's base {base[:12]}"
+        if repo.git("rev-list", "--merges", "--max-count=1", commit, f"^{base}", "--").strip():
+            return ("its branch holds a merge (what it takes in cannot be checked here, where "
+                    "the other branches may not be)")
+        if repo.taken_in(result.branch, base, commit):
+            return "its branch takes in commits that another branch or tag holds"
+        too_large = _too_large(repo, base, commit)  # (first: what follows reads every file)
+        if too_large:
+            return too_large
+        written = _written_otherwise(repo, base, commit)
+        return "its branch " + "; and ".join(written) if written else repo.malformed(base, commit)
+
     if result.status != "success":
         if result.commit is None or result.commit != tip:
             return dataclasses.replace(result, commit=None, files_modified=[])
-        if not repo.succeeds("merge-base", "--is-ancestor", base, tip):
-            why: Optional[str] = f"it does not descend from the plan's base {base[:12]}"
-        elif repo.git("rev-list", "--merges", "--max-count=1", tip, f"^{base}", "--").strip():
-            why = "its branch holds a merge"
-        elif repo.taken_in(result.branch, base, tip):
-            why = "its branch takes in commits that another branch or tag holds"
-        else:
-            why = _too_large(repo, base, tip) or "; and ".join(
-                _written_otherwise(repo, base, tip)) or repo.malformed(base, tip)
+        why = unkept(tip)
         return dataclasses.replace(result, commit=None, files_modified=[], error=_shorten(
             f"{result.error or result.status}; collect did not keep its commit: {why}", 2000)
         ) if why else dataclasses.replace(result, files_modified=files_of(tip))
@@ -9911,21 +9912,10 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
                    "branches before collect")
         elif tip != result.commit:
             why = f"its branch's tip {tip[:12]} is not the commit its results name ({result.commit[:12]})"
-        elif not repo.succeeds("merge-base", "--is-ancestor", base, tip):
-            why = f"its commit {tip[:12]} does not descend from the plan's base {base[:12]}"
-        elif repo.git("rev-list", "--merges", "--max-count=1", tip, f"^{base}", "--").strip():
-            why = ("its branch holds a merge (what it takes in cannot be checked here, where "
-                   "the other branches may not be)")
-        elif repo.taken_in(result.branch, base, tip):
-            why = "its branch takes in commits that another branch or tag holds"
-        elif too_large := _too_large(repo, base, tip):
-            why = too_large
-        elif written := _written_otherwise(repo, base, tip):
-            why = "its branch " + "; and ".join(written)
-        elif malformed := repo.malformed(base, tip):
-            why = malformed
         else:
-            return dataclasses.replace(result, files_modified=files_of(tip))
+            why = unkept(tip)
+            if not why:
+                return dataclasses.replace(result, files_modified=files_of(tip))
     return dataclasses.replace(result, status="failed", commit=None, files_modified=[],
                                error=f"collect could not verify its work: {why} (it reported success)")
 
