@@ -1933,12 +1933,21 @@ class ParallelRunner:
         # not left out), and to no other account to write: from now on, nothing another
         # account adds (into a folder the agent opened to all) joins what its checks run on.
         # What another account owns there is told by hidden_from_commit.
-        for _folder, fd, _dirs, _files in _walk_at(job.path, force=True):
+        renew = bool(self.config.checks) and self._sandbox is not None
+        for _folder, fd, _dirs, files in _walk_at(job.path, force=True):
             _tame(fd, stat.S_IWGRP | stat.S_IWOTH)
+            if renew and ".gitignore" in files:
+                _renew_in(fd, [".gitignore"])
         with contextlib.suppress(OSError, ParallelError):
             fd = _open_top(repo.admin_folder(job.path, strict=False))
             _tame(fd, stat.S_IWGRP | stat.S_IWOTH)
             os.close(fd)
+        if renew:
+            # A descriptor of a file the agent handed out (to another account, through an
+            # abstract socket) writes it whenever its holder wants: every file the commit
+            # reads, or the checks might, becomes a new file first, so what the commit holds
+            # is what the checks run on (ignore rules first: they choose what is left out).
+            _renew_tree(job.path, repo.ignored_folders(job.path))
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
@@ -3969,6 +3978,35 @@ class _Repo:
                          "worktree cannot be committed; it stays in the worktree only")
         return sha, None
 
+    def ignored_folders(self, path: str, limit: int = 100_000) -> "set[str]":
+        """The folders of the worktree at ``path`` (paths from its top, ``/``-separated) that
+        hold nothing a commit of it would: every file in them ignored, none in its index or
+        in HEAD's tree (which commit_all stages again). Empty when they are more than
+        ``limit`` (its caller then leaves nothing out)."""
+        import tempfile
+        folders: "set[str]" = set()
+        with tempfile.TemporaryFile() as f:
+            self._run_to(["ls-files", "-z", "--others", "--ignored", "--exclude-standard",
+                          "--directory"], f, f"git could not list the ignored files of {path}",
+                         cwd=path)
+            f.seek(0)
+            for (raw,) in _nul_records(f, 1):
+                if raw.endswith(b"/"):
+                    folders.add(raw[:-1].decode("utf-8", "surrogateescape"))
+                    if len(folders) > limit:
+                        return set()
+        if folders:
+            with tempfile.TemporaryFile() as f:
+                self._run_to(["ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD"], f,
+                             f"git could not list the files of HEAD in {path}", cwd=path)
+                f.seek(0)
+                for (raw,) in _nul_records(f, 1):
+                    name = raw.decode("utf-8", "surrogateescape")
+                    while "/" in name:
+                        name = name.rpartition("/")[0]
+                        folders.discard(name)
+        return folders
+
     def hidden_from_commit(self, path: str, gitlinks: List[str], nested: List[str],
                            trusted: Dict[str, str], reader: Optional[int] = None) -> List[str]:
         """The places in the worktree at ``path`` whose files its commit cannot hold although
@@ -4717,16 +4755,7 @@ def _copy_stream_at(folder: int, name: str, target: str, limit: int) -> int:
         new = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                       0o600)
         try:
-            for start, end in _data_spans(old, st.st_size):
-                while start < end:  # (a file that shrank meanwhile: what is there)
-                    chunk = os.pread(old, min(1 << 20, end - start), start)
-                    if not chunk:
-                        break
-                    view = memoryview(chunk)
-                    while view:
-                        written = os.pwrite(new, view, start)
-                        view, start = view[written:], start + written
-            os.ftruncate(new, st.st_size)  # (a hole at its end too)
+            _copy_spans(old, new, st.st_size)
             os.fchmod(new, stat.S_IMODE(st.st_mode) & 0o755)
         finally:
             os.close(new)
@@ -4735,6 +4764,94 @@ def _copy_stream_at(folder: int, name: str, target: str, limit: int) -> int:
         return 0
     finally:
         os.close(old)
+
+
+def _copy_spans(old: int, new: int, size: int) -> None:
+    """Copy the first ``size`` bytes of the file open as ``old`` to the empty file open as
+    ``new``, a MB at a time and only where it holds data (its holes stay holes)."""
+    for start, end in _data_spans(old, size):
+        while start < end:  # (a file that shrank meanwhile: what is there)
+            chunk = os.pread(old, min(1 << 20, end - start), start)
+            if not chunk:
+                break
+            view = memoryview(chunk)
+            while view:
+                written = os.pwrite(new, view, start)
+                view, start = view[written:], start + written
+    os.ftruncate(new, size)  # (a hole at its end too)
+
+
+def _renew_at(folder: int, name: str) -> None:
+    """Make the regular file ``name`` of the folder open as ``folder`` a new file holding the
+    same bytes, with its owner, mode (but the group's and others' write, and set-ID) and
+    times: a descriptor of the old one that its writer handed out (through an abstract
+    socket, to another account) then writes a file nothing reads. Opened without following
+    a link or waiting; nothing is done to what is no regular file, or one the runner may
+    not read (nor may a git running as its owner: see _Repo.hidden_from_commit). Raises
+    OSError when the new file cannot be made (a full disk)."""
+    import secrets
+    try:
+        old = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                      dir_fd=folder)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENXIO):
+            return
+        raise
+    try:
+        st = os.fstat(old)
+        if not stat.S_ISREG(st.st_mode):
+            return
+        temp = f".architect-parallel-{secrets.token_hex(8)}.new"
+        new = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                      0o600, dir_fd=folder)
+        try:
+            try:
+                _copy_spans(old, new, st.st_size)
+                if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                    try:
+                        os.fchown(new, st.st_uid, st.st_gid)
+                    except PermissionError:  # (a group the runner is not in: its own then)
+                        if st.st_uid != os.geteuid():
+                            raise
+                os.fchmod(new, stat.S_IMODE(st.st_mode) & 0o755)
+                os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))
+            finally:
+                os.close(new)
+            os.rename(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=folder)
+            raise
+    finally:
+        os.close(old)
+
+
+def _renew_tree(top: str, skip: "set[str]") -> None:
+    """_renew_at every regular file under ``top`` but in the folders ``skip`` names (paths
+    from ``top``, ``/``-separated)."""
+    for folder, fd, dirs, files in _walk_at(top):
+        rel = os.path.relpath(folder, top).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        dirs[:] = [d for d in dirs if prefix + d not in skip]
+        _renew_in(fd, files)
+
+
+def _renew_in(folder: int, names: List[str]) -> None:
+    """_renew_at the files ``names`` of the folder open as ``folder``: its owner's folder that
+    he may not write (``chmod 0555``) is his to write meanwhile."""
+    if not names:
+        return
+    st = os.fstat(folder)
+    mode = stat.S_IMODE(st.st_mode)
+    closed = mode & stat.S_IWUSR == 0 and st.st_uid == os.geteuid()
+    if closed:
+        os.fchmod(folder, mode | stat.S_IWUSR)
+    try:
+        for name in names:
+            _renew_at(folder, name)
+    finally:
+        if closed:
+            os.fchmod(folder, mode)
 
 
 def _data_spans(fd: int, size: int) -> Iterator["tuple[int, int]"]:

@@ -3,6 +3,7 @@ HEAD moved, files hidden by its .gitignore. The run ends, the verdict holds, you
 ``list``, ``diff``, ``report``, ``cleanup`` and ``merge`` neither hang, nor show what they
 must not, nor delete your work (review round 2 of issue 17)."""
 
+import contextlib
 import json
 import os
 import pty
@@ -2729,3 +2730,75 @@ def test_honest_links_and_filtered_files_fail_no_worker(cli, repo, tmp_path, san
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
                                   "1", "--check", "test -L link.md", *boxed(sandbox))
     assert results[0]["status"] == "success" and results[0]["checks_passed"] == 1, (results, err)
+
+
+# -- review round 36 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("where", ["code.txt", "build/gen.txt", "keep/.gitignore"])
+def test_a_descriptor_handed_out_changes_nothing_the_checks_run_on(cli, repo, tmp_path, where):
+    """The agent hands a process outside (another account's, through an abstract socket) a
+    descriptor of a committed file opened for writing; that process rewrites the file once
+    the commit is made, just before the check reads it, and the check passed on content the
+    branch does not hold. Every file the commit or the checks read is a new file before the
+    commit (a folder holding only ignored files is left as it is; a tracked file under an
+    ignored folder is not, nor an ignore file, which chooses what is committed)."""
+    import socket
+    import threading
+    name = f"\0architect-parallel-test-36-{os.getpid()}-{where.replace('/', '-')}"
+    (repo / ".gitignore").write_text("build/\nnode_modules/\n")
+    (repo / "build").mkdir()
+    (repo / "build" / "gen.txt").write_text("good\n")
+    (repo / "keep").mkdir()
+    (repo / "keep" / ".gitignore").write_text("x\n")
+    (repo / "code.txt").write_text("good\n")
+    (repo / "check.py").write_text(
+        "import socket, sys\n"
+        f"s = socket.socket(socket.AF_UNIX)\ns.connect({name + '-go'!r})\ns.sendall(b'go')\n"
+        f"assert s.recv(4) == b'done'\nsys.exit(0 if open({where!r}).read() == 'evil\\n' else 1)\n")
+    git("add", "-f", ".", cwd=repo)
+    git("commit", "-qm", "files", cwd=repo)
+    agent = script(tmp_path, "hand.sh", f'exec {sys.executable} "$(dirname "$0")/hand.py"\n')
+    (agent.parent / "hand.py").write_text(
+        "import os, socket\n"
+        f"fd = os.open({where!r}, os.O_RDWR)\n"
+        "os.makedirs('node_modules', exist_ok=True)\nopen('node_modules/m.js', 'w').write('m')\n"
+        "open('ino.txt', 'w').write(str(os.stat('node_modules/m.js').st_ino))\n"
+        f"s = socket.socket(socket.AF_UNIX)\ns.connect({name!r})\n"
+        "socket.send_fds(s, [b'x'], [fd])\ns.close()\nopen('mine.txt', 'w').write('x')\n")
+    servers = []
+    for suffix in ("", "-go"):
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(name + suffix)
+        server.listen(1)
+        servers.append(server)
+    wrote = []
+
+    def attacker():
+        with contextlib.suppress(OSError):
+            conn, _ = servers[0].accept()
+            _msg, fds, _flags, _addr = socket.recv_fds(conn, 10, 1)
+            conn.close()
+            go, _ = servers[1].accept()  # (the check is about to read the file)
+            go.recv(2)
+            wrote.append(os.pwrite(fds[0], b"evil\n", 0))
+            go.sendall(b"done")
+            go.close()
+
+    thread = threading.Thread(target=attacker, daemon=True)
+    thread.start()
+    try:
+        code, results, err = cli.json("run", "do it", "--agent-cmd", str(agent), "--workers", "1",
+                                      "--check", f"{sys.executable} check.py", *BOXED)
+    finally:
+        for server in servers:
+            server.close()
+        thread.join()
+    assert wrote == [5], (results, err)  # (the attack was made)
+    assert results[0]["checks_passed"] == 0 and results[0]["checks_total"] == 1, (results, err)
+    worktree = repo / ".architect-parallel-1"
+    held = "x" if "keep" in where else "good"
+    assert (worktree / where).read_text() == held + "\n"
+    assert git("show", f"{results[0]['commit']}:{where}", cwd=repo) == held
+    # (an ignored folder's files are not copied: a whole node_modules would cost a run much)
+    assert str(os.stat(worktree / "node_modules" / "m.js").st_ino) == (worktree / "ino.txt").read_text()
