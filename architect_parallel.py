@@ -1928,20 +1928,24 @@ class ParallelRunner:
         files the form the commit holds: what the checks then run on is what the branch has
         (what the commit cannot hold fails a worker with checks, see _finish; it is named for
         one without). Raises when its work cannot be put on its branch."""
+        renew = bool(self.config.checks) and self._sandbox is not None
+        with contextlib.suppress(OSError, ParallelError):
+            fd = _open_top(repo.admin_folder(job.path, strict=False))
+            try:
+                _tame(fd, stat.S_IWGRP | stat.S_IWOTH)
+                if renew:  # (its index chooses files to stage: see commit_all)
+                    _renew_in(fd, ["index", "HEAD"])
+            finally:
+                os.close(fd)
         repo.return_to_branch(job.path, job.branch)
         # Every folder given to its owner to list and enter (a folder its git may not list is
         # not left out), and to no other account to write: from now on, nothing another
         # account adds (into a folder the agent opened to all) joins what its checks run on.
         # What another account owns there is told by hidden_from_commit.
-        renew = bool(self.config.checks) and self._sandbox is not None
         for _folder, fd, _dirs, files in _walk_at(job.path, force=True):
             _tame(fd, stat.S_IWGRP | stat.S_IWOTH)
             if renew and ".gitignore" in files:
                 _renew_in(fd, [".gitignore"])
-        with contextlib.suppress(OSError, ParallelError):
-            fd = _open_top(repo.admin_folder(job.path, strict=False))
-            _tame(fd, stat.S_IWGRP | stat.S_IWOTH)
-            os.close(fd)
         if renew:
             # A descriptor of a file the agent handed out (to another account, through an
             # abstract socket) writes it whenever its holder wants: every file the commit
@@ -4002,6 +4006,7 @@ class _Repo:
                 f.seek(0)
                 for (raw,) in _nul_records(f, 1):
                     name = raw.decode("utf-8", "surrogateescape")
+                    folders.discard(name)  # (a submodule's folder)
                     while "/" in name:
                         name = name.rpartition("/")[0]
                         folders.discard(name)
