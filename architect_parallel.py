@@ -1866,10 +1866,12 @@ class ParallelRunner:
             elif not result.error:
                 result.error = str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"
 
+        committed = False
         try:
             self._drop_pending(job, job.pointers[1][0] if job.pointers else
                                outside.admin_folder(job.path, strict=False))
             self._commit(repo, job, result, copied)
+            committed = self.config.commit
         except (ParallelError, OSError) as exc:  # its branch does not hold what would be checked
             _fail_worker(result, f"its work could not be committed on {job.branch}: "
                          + (str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"))
@@ -1878,7 +1880,7 @@ class ParallelRunner:
                 result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
         try:  # before the checks, whose artifacts are not the agent's work
             files, gitlinks, nested = repo.changes(job.path, result.base_commit)
-            if self.config.commit:  # (what its branch holds: a repository inside is not)
+            if committed:  # (what its branch holds: a repository inside is not)
                 tip = repo.tip(job.branch)
                 files = repo.files_between(result.base_commit, tip) \
                     if tip and tip != result.base_commit else []
