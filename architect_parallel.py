@@ -1954,10 +1954,23 @@ class ParallelRunner:
         # not left out), and to no other account to write: from now on, nothing another
         # account adds (into a folder the agent opened to all) joins what its checks run on.
         # What another account owns there is told by hidden_from_commit.
-        for _folder, fd, _dirs, files in _walk_at(job.path, force=True):
-            _tame(fd, stat.S_IWGRP | stat.S_IWOTH)
+        # A FIFO, socket or device no commit holds goes too: a check reading a FIFO reads what
+        # any account writes into it.
+        copies, special = _Copies(), []
+        for folder, fd, _dirs, files in _walk_at(job.path, force=True,
+                                                 tame=stat.S_IWGRP | stat.S_IWOTH):
             if renew and ".gitignore" in files:
-                _renew_in(fd, [".gitignore"])
+                _renew_in(fd, [".gitignore"], copies)
+            for name in files:
+                st = _stat_at(fd, name)
+                if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                    _unlink_at(fd, name)
+                    special.append(os.path.relpath(os.path.join(folder, name), job.path))
+        if special:
+            self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree, which "
+                       f"no commit holds, were removed before its commit: "
+                       f"{_shorten(', '.join(special[:5]), 300)}"
+                       + (f" and {len(special) - 5} more" if len(special) > 5 else ""))
         if renew:
             # A descriptor of a file the agent handed out (to another account, through an
             # abstract socket) writes it whenever its holder wants: every file the commit
@@ -1965,11 +1978,11 @@ class ParallelRunner:
             # is what the checks run on (ignore rules first: they choose what is left out).
             # (a submodule folder as your setup left it stays trusted: see hidden_from_commit)
             for name, digest in list(job.submodules.items()):
-                if _tree_digest(job.path, [name], exact=True, renew=True) == digest:
+                if _tree_digest(job.path, [name], exact=True, renew=copies) == digest:
                     job.submodules[name] = _tree_digest(job.path, [name], exact=True)
             if job.submodules:
                 repo.record_submodules(job.path, job.submodules)
-            _renew_tree(job.path, repo.ignored_folders(job.path) | set(job.submodules))
+            _renew_tree(job.path, repo.ignored_folders(job.path) | set(job.submodules), copies)
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
@@ -4046,7 +4059,8 @@ class _Repo:
         submodule_folders: what your setup checked out); folders named .git below the top
         (git never looks in); folders too deep for git or that it may not list: the runner
         may not, or, given ``reader``, the account the commit's git ran as (root outside
-        reads what the sandbox's account inside may not: another account's 0711 folder).
+        reads what the sandbox's account inside may not: another account's 0711 folder);
+        folders the group or others may write (what is in them can change under the checks).
         Ignored folders are not looked in. (See changes for the lists.)"""
         hidden = nested + [name + "/" for name in gitlinks if _holds_entries(path, name)]
         skip = set(hidden) | {name for name in self.git(
@@ -4064,8 +4078,11 @@ class _Repo:
         for folder, fd, dirs, files in _walk_at(path, skipped):
             rel = os.path.relpath(folder, path)
             rel = "" if rel == "." else rel + "/"
+            st = os.fstat(fd)
+            if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):  # (none is since _commit, but one
+                # another account moved in while that walk went by)
+                hidden.append(f"{_shorten(rel or './', 100)} (a folder other accounts may write)")
             if reader is not None:  # (as root: what another account made or may hide)
-                st = os.fstat(fd)
                 if st.st_uid not in (reader, 0) or not _may_list(st, reader):
                     hidden.append(f"{_shorten(rel, 100)} (a folder the sandbox's git may not "
                                   f"list, or of another account: uid {st.st_uid})")
@@ -4819,16 +4836,42 @@ def _copy_spans(old: int, new: int, size: int) -> None:
     os.ftruncate(new, size)  # (a hole at its end too)
 
 
-def _renew_at(folder: int, name: str) -> Optional[os.stat_result]:
+class _Copies:
+    """What renewing a worktree's files copied (see _renew_at): a file under several names (hard
+    links) is copied once per name, and the copies beyond the first may add up to
+    _RELINKED_LIMIT bytes at most (an agent's 20 MB under 200 names cost the runner 4 GB)."""
+
+    def __init__(self) -> None:
+        self.seen: "set[tuple[int, int]]" = set()
+        self.left = _RELINKED_LIMIT
+
+    def count(self, st: os.stat_result) -> None:
+        """Count copying the file ``st`` tells of; raise ParallelError past the limit."""
+        if st.st_nlink < 2:
+            return
+        key = (st.st_dev, st.st_ino)
+        if key not in self.seen and len(self.seen) < 100_000:
+            self.seen.add(key)
+            return
+        self.left -= st.st_size
+        if self.left < 0:
+            raise ParallelError("its worktree holds files under several names (hard links) "
+                                f"that would cost the runner more than {_RELINKED_LIMIT >> 20} MB "
+                                "of copies to renew")
+
+
+def _renew_at(folder: int, name: str, copies: Optional[_Copies] = None
+              ) -> Optional[os.stat_result]:
     """Make the regular file ``name`` of the folder open as ``folder`` a new file holding the
     same bytes, with its owner, mode (but the group's and others' write, and set-ID) and
     times: a descriptor of the old one that its writer handed out (through an abstract
     socket, to another account) then writes a file nothing reads. Opened without following
     a link or waiting; nothing is done to what is no regular file, or one the runner may
-    not read (nor may a git running as its owner: see _Repo.hidden_from_commit). The old
-    file's status once copied (a write to it before or while it was copied changed its
-    time of change), or None when nothing was done. Raises OSError when the new file
-    cannot be made (a full disk)."""
+    not read (nor may a git running as its owner: see _Repo.hidden_from_commit). A clone of
+    its data where the file system shares it (btrfs, XFS: a reflinked file costs no disk
+    either), else a copy, counted in ``copies``. The old file's status once copied (a write
+    to it before or while it was copied changed its time of change), or None when nothing
+    was done. Raises OSError when the new file cannot be made (a full disk)."""
     import secrets
     try:
         old = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
@@ -4841,12 +4884,15 @@ def _renew_at(folder: int, name: str) -> Optional[os.stat_result]:
         st = os.fstat(old)
         if not stat.S_ISREG(st.st_mode):
             return None
+        if copies is not None:
+            copies.count(st)
         temp = f".architect-parallel-{secrets.token_hex(8)}.new"
         new = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                       0o600, dir_fd=folder)
         try:
             try:
-                _copy_spans(old, new, st.st_size)
+                if not _clone(old, new):
+                    _copy_spans(old, new, st.st_size)
                 if (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
                     try:
                         os.fchown(new, st.st_uid, st.st_gid)
@@ -4868,17 +4914,31 @@ def _renew_at(folder: int, name: str) -> Optional[os.stat_result]:
     return copied
 
 
-def _renew_tree(top: str, skip: "set[str]") -> None:
+def _renew_tree(top: str, skip: "set[str]", copies: Optional[_Copies] = None) -> None:
     """_renew_at every regular file under ``top`` but in the folders ``skip`` names (paths
     from ``top``, ``/``-separated)."""
     for folder, fd, dirs, files in _walk_at(top):
         rel = os.path.relpath(folder, top).replace(os.sep, "/")
         prefix = "" if rel == "." else rel + "/"
         dirs[:] = [d for d in dirs if prefix + d not in skip]
-        _renew_in(fd, files)
+        _renew_in(fd, files, copies)
 
 
-def _renew_in(folder: int, names: List[str]) -> Dict[str, os.stat_result]:
+def _clone(old: int, new: int) -> bool:
+    """Whether the empty file open as ``new`` now shares the data of the file open as ``old``
+    (FICLONE: btrfs, XFS; a later write to either copies what it changes)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import fcntl
+    try:
+        fcntl.ioctl(new, 0x40049409, old)  # FICLONE
+        return True
+    except OSError:
+        return False
+
+
+def _renew_in(folder: int, names: List[str], copies: Optional[_Copies] = None
+              ) -> Dict[str, os.stat_result]:
     """_renew_at the files ``names`` of the folder open as ``folder`` (its owner's folder that
     he may not write, ``chmod 0555``, is his to write meanwhile); the old status of each
     file renewed."""
@@ -4892,7 +4952,7 @@ def _renew_in(folder: int, names: List[str]) -> Dict[str, os.stat_result]:
         os.fchmod(folder, mode | stat.S_IWUSR)
     try:
         for name in names:
-            old = _renew_at(folder, name)
+            old = _renew_at(folder, name, copies)
             if old is not None:
                 renewed[name] = old
     finally:
@@ -5145,9 +5205,9 @@ def _remove_specials(top: str, links: bool) -> List[str]:
         gone = _remove_tree_at(folder, os.path.basename(rel))
         found.append(f"{_shorten(rel, 100)} ({why}{'' if gone else '; it could not be removed'})")
 
-    for folder, fd, _dirs, files in _walk_at(top, skipped, force=True):
+    for folder, fd, _dirs, files in _walk_at(top, skipped, force=True,
+                                             tame=stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID):
         in_git = links or ".git" in os.path.relpath(folder, top).split(os.sep)
-        _tame(fd)
         for name in files:
             st = _stat_at(fd, name)
             if st is None:
@@ -5161,7 +5221,7 @@ def _remove_specials(top: str, links: bool) -> List[str]:
 
 
 def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool = False,
-                 renew: bool = False) -> str:
+                 renew: "Optional[_Copies]" = None) -> str:
     """A digest of every entry (name, kind, size, modification time; with ``exact``, its
     inode and time of change too, which no process can set) in ``folders`` (relative to
     ``root``, reached without following a link), of the first ``limit`` entries. With
@@ -5176,7 +5236,7 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
         top = os.path.join(root, rel.rstrip("/"))
         for folder, fd, _dirs, files in _walk_at(top):
             here = os.fstat(fd)  # (before its files are renewed)
-            old = _renew_in(fd, files) if renew else {}
+            old = _renew_in(fd, files, renew) if renew is not None else {}
             for name in files + [""]:  # (the folder itself: its time changes with its entries)
                 entry = (old.get(name) or _stat_at(fd, name)) if name else here
                 if entry is not None:
@@ -5289,6 +5349,7 @@ _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs"
 # largest index copied (a larger one, sparse, is built again from HEAD).
 _ADMIN_LIMITS = (1 << 20, 16 << 20, 10000)
 _INDEX_COPY_LIMIT = 2 << 30
+_RELINKED_LIMIT = 1 << 30  # (see _Copies)
 _ADMIN_DEPTH = 16  # folders below it (refs/worktree/a/b/...) copied to this depth
 
 
@@ -5325,7 +5386,8 @@ def _walk(top: str) -> Iterator["tuple[str, List[str], List[str]]"]:
 
 
 def _walk_at(top: str, skipped: Optional[Callable[[int, str, str], None]] = None,
-             force: bool = False) -> Iterator["tuple[str, int, List[str], List[str]]"]:
+             force: bool = False, tame: int = 0
+             ) -> Iterator["tuple[str, int, List[str], List[str]]"]:
     """Every folder under ``top`` (itself first), top down: its path, an open descriptor of it
     (good while it is yielded: act on its entries through it, with ``dir_fd``, never by path),
     its folders and its other entries by name. Each folder is opened from its parent's
@@ -5342,8 +5404,10 @@ def _walk_at(top: str, skipped: Optional[Callable[[int, str, str], None]] = None
     owner's ``chmod 0311``: anyone may pass through it) unless ``force`` makes it readable
     to its owner through a descriptor of it: ``skipped`` is called with its parent's
     descriptor, its path from ``top`` and why. With ``force`` every folder met, ``top`` too,
-    is given to its owner to list and enter (see _owner_may_enter). ``top`` is left out
-    when it is a link."""
+    is given to its owner to list and enter (see _owner_may_enter). The mode bits ``tame``
+    are taken from every folder met before it is listed (taken after, another account could
+    move a folder into it meanwhile that the walk never meets). ``top`` is left out when it
+    is a link."""
 
     def listing(fd: int) -> "tuple[List[str], List[str]]":
         entries = list(os.scandir(fd))
@@ -5351,7 +5415,7 @@ def _walk_at(top: str, skipped: Optional[Callable[[int, str, str], None]] = None
                 sorted(e.name for e in entries if not e.is_dir(follow_symlinks=False)))
 
     try:
-        fd = _open_top(top, force)
+        fd = _open_top(top, force, tame)
     except OSError:
         return
     try:
@@ -5389,7 +5453,7 @@ def _walk_at(top: str, skipped: Optional[Callable[[int, str, str], None]] = None
                     if skipped is not None:
                         skipped(frame[1], rel, f"deeper than git holds a path ({_WALK_PATH} bytes)")
                     continue
-                child = _open_folder_at(frame[1], name, force)
+                child = _open_folder_at(frame[1], name, force, tame)
             except PermissionError:
                 if skipped is not None:
                     skipped(frame[1], rel, "a folder the runner may not read")
@@ -5421,10 +5485,11 @@ def _walk_at(top: str, skipped: Optional[Callable[[int, str, str], None]] = None
                     os.close(frame[1])
 
 
-def _open_folder_at(parent: int, name: str, force: bool = False) -> int:
+def _open_folder_at(parent: int, name: str, force: bool = False, tame: int = 0) -> int:
     """A descriptor of the folder ``name`` of the folder open as ``parent``, never through a
     link; with ``force``, one its owner may not read is made readable and searchable to him
-    first, through a descriptor of that very folder (never by name: it may be swapped)."""
+    first, through a descriptor of that very folder (never by name: it may be swapped);
+    without the mode bits ``tame`` (see _tame)."""
     flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(name, flags, dir_fd=parent)
@@ -5441,6 +5506,8 @@ def _open_folder_at(parent: int, name: str, force: bool = False) -> int:
             os.close(pinned)
     if force:  # (0611: listed, but nothing in it reached; as root, read where its owner may not)
         _owner_may_enter(fd)
+    if tame:
+        _tame(fd, tame)
     return fd
 
 
@@ -5452,14 +5519,18 @@ def _may_list(st: os.stat_result, uid: int) -> bool:
     return bits == 0o5
 
 
-def _open_top(top: str, force: bool = False) -> int:
-    """A descriptor of the folder ``top``, not a link (with ``force``, see _open_folder_at)."""
+def _open_top(top: str, force: bool = False, tame: int = 0) -> int:
+    """A descriptor of the folder ``top``, not a link (with ``force`` and ``tame``, see
+    _open_folder_at)."""
     if not force or not hasattr(os, "O_PATH"):
-        return os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        if tame:
+            _tame(fd, tame)
+        return fd
     top = os.path.normpath(top)
     parent = os.open(os.path.dirname(top) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        return _open_folder_at(parent, os.path.basename(top), force=True)
+        return _open_folder_at(parent, os.path.basename(top), force=True, tame=tame)
     finally:
         os.close(parent)
 
@@ -5623,8 +5694,8 @@ def _tame_left(top: str) -> None:
     files, and no folder in it anyone but its owner may enter. A set-user-ID program of the
     sandbox's account left there would let any local account become it."""
     set_id = stat.S_ISUID | stat.S_ISGID
-    for _folder, fd, _dirs, files in _walk_at(top, force=True):
-        _tame(fd, set_id | stat.S_IRWXG | stat.S_IRWXO)
+    for _folder, fd, _dirs, files in _walk_at(top, force=True,
+                                              tame=set_id | stat.S_IRWXG | stat.S_IRWXO):
         for name in files:
             st = _stat_at(fd, name)
             if st is not None and stat.S_ISREG(st.st_mode):

@@ -2886,3 +2886,74 @@ def test_a_worktree_your_ignore_rules_show_is_said(cli, repo):
     assert code == 0, err
     assert "your ignore rules show the worktree folders .architect-parallel-10 (" in err, err
     assert "architect-parallel-1," not in err
+
+
+@pytest.mark.skipif(not ROOT or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_a_folder_moved_in_while_a_walk_lists_its_parent_cannot_be(monkeypatch):
+    """Another account moved a 0777 folder of its own into one the runner's pre-commit walk had
+    just listed, before that walk took others' write from it: the walk never met the folder,
+    which stayed writable by all (a committed file in it was swapped before the check read
+    it). Every folder loses others' write before it is listed."""
+    top = tempfile.mkdtemp(dir="/tmp")
+    try:
+        os.chmod(top, 0o755)
+        for name in ("w", "w/a", "src", "src/x"):
+            os.mkdir(os.path.join(top, name), 0o777)
+            os.chmod(os.path.join(top, name), 0o777)
+        listed = os.stat(os.path.join(top, "w", "a"))
+        real = os.scandir
+
+        def scandir(fd):
+            entries = list(real(fd))
+            if isinstance(fd, int) and os.path.samestat(os.fstat(fd), listed):
+                subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                sys.executable, "-c", "import os, sys; os.rename(*sys.argv[1:])",
+                                os.path.join(top, "src", "x"), os.path.join(top, "w", "a", "x")])
+            return iter(entries)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+        for _ in ap._walk_at(os.path.join(top, "w"), force=True, tame=stat.S_IWGRP | stat.S_IWOTH):
+            pass
+        monkeypatch.undo()
+        assert not os.path.exists(os.path.join(top, "w", "a", "x"))
+        assert os.path.isdir(os.path.join(top, "src", "x"))  # (the move was tried, and refused)
+    finally:
+        shutil.rmtree(top)
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_a_fifo_the_checks_would_read_is_gone_before_them(cli, repo, tmp_path, sandbox):
+    """A FIFO no commit holds, which any account may write, named as what the check reads
+    (the check passed on what another account fed it; the FIFO was removed only after the
+    checks). FIFOs, sockets and devices go before the commit, and the run says so."""
+    r, err = _one_worker(cli, tmp_path, "echo solved > notes.txt\nmkfifo answer.txt\n"
+                         "chmod 666 answer.txt\n", "test -p answer.txt", sandbox,
+                         "--check-timeout", "20")
+    assert r["checks_passed"] == 0 and r["checks_total"] == 1, (r, err)
+    assert "were removed before its commit: answer.txt" in err, err
+    assert r["files_modified"] == ["notes.txt"]
+
+
+@needs_bwrap
+@pytest.mark.parametrize("links", [1, 5])
+def test_hard_links_cost_the_renewal_a_bounded_copy(cli, repo, tmp_path, monkeypatch, links):
+    """An agent's 20 MB file under 200 names cost the runner 4 GB of copies when it made the
+    worktree's files new ones (and a larger one would fill the disk). Copies of a file already
+    copied add up to a limit (1 GB; 1 MB here); past it the worker fails, saying why."""
+    monkeypatch.setattr(ap, "_RELINKED_LIMIT", 1 << 20)
+    r, err = _one_worker(cli, tmp_path, "head -c 300000 /dev/zero | tr '\\0' x > big.txt\n"
+                         f"for i in $(seq {links}); do ln big.txt l$i.txt; done\n", "true", "bwrap")
+    if links == 1:
+        assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+    else:
+        assert r["status"] == "failed" and "hard links" in (r["error"] or ""), (r, err)
+
+
+def test_a_folder_others_may_write_at_the_checks_is_named(repo):
+    """Whatever got past the pre-commit walk (a folder moved in while it went by) and is still
+    writable by other accounts when the checks would run fails a worker with checks."""
+    (repo / "open").mkdir()
+    (repo / "open" / "f.txt").write_text("x\n")
+    os.chmod(repo / "open", 0o777)
+    hidden = ap._Repo.find(str(repo)).hidden_from_commit(str(repo), [], [], {})
+    assert hidden == ["open/ (a folder other accounts may write)"], hidden
