@@ -1881,9 +1881,8 @@ class ParallelRunner:
         try:  # before the checks, whose artifacts are not the agent's work
             files, gitlinks, nested = repo.changes(job.path, result.base_commit)
             if committed:  # (what its branch holds: a repository inside is not)
-                tip = repo.tip(job.branch)
-                files = repo.files_between(result.base_commit, tip) \
-                    if tip and tip != result.base_commit else []
+                files = repo.files_between(result.base_commit, result.commit) \
+                    if result.commit else []
             result.files_modified = [name for name in files if name not in set(copied)]
             if self.config.commit and self.config.checks and result.status != "failed":
                 self._check_held(outside, job, result, gitlinks, nested)
@@ -1895,7 +1894,9 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
-            job.base, job.tip = result.base_commit, repo.tip(job.branch)
+            job.base = result.base_commit
+            if not committed:  # (else what the runner committed: see _commit)
+                job.tip = repo.tip(job.branch)
         except (ParallelError, OSError) as exc:
             note(exc)
         try:
@@ -1986,12 +1987,16 @@ class ParallelRunner:
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
-            result.commit, problem = repo.commit_all(job.path, message, exclude=copied)
-            repo.as_committed(job.path)
+            held, problem = repo.commit_all(job.path, message, exclude=copied)
+            # What the branch must hold from now on (see _settle_branch): the agent's own
+            # commits, when it committed all its work itself.
+            job.tip = held
+            result.commit = held if held != result.base_commit else None
+            repo.as_committed(job.path, held)
             job.index = repo.index_digest(job.path)
             if problem and not result.error and not self.config.checks:  # (else: see _finish)
                 result.error = problem
-        if result.commit is None:  # the agent committed its work itself: that is it
+        else:  # (--no-commit: what the agent committed itself, if anything)
             tip = repo.tip(job.branch)
             result.commit = tip if tip and tip != result.base_commit else None
 
@@ -3972,7 +3977,7 @@ class _Repo:
                    exclude: List[str]) -> "tuple[Optional[str], Optional[str]]":
         """Commit everything in the worktree at ``path`` but ``exclude``.
 
-        Returns the new commit (None when there was nothing to commit) and what
+        Returns the commit holding it (HEAD's own when there was nothing to commit) and what
         could not be committed, if anything.
 
         Hooks are skipped and signing is off: this is the runner's bookkeeping commit,
@@ -4013,11 +4018,16 @@ class _Repo:
                      input="\0".join(exclude).encode("utf-8", "surrogateescape"))
         left = (f"committed without {', '.join(nested)}: a git repository inside the worktree "
                 "cannot be committed; it stays in the worktree only") if nested else None
-        if self.succeeds("diff", "--cached", "--quiet", cwd=path):
-            return None, left  # nothing to commit
-        self.git(*self.identity(path), "-c", "commit.gpgsign=false", "commit", "-q",
-                 "--no-verify", "-m", message, cwd=path, filters=True)
-        return self.git("rev-parse", "HEAD", cwd=path).strip(), left
+        # The commit is the one git names as it makes it, never read back from the refs (which
+        # a process the agent handed a descriptor of their folder can rewrite meanwhile).
+        tree = self.git("write-tree", cwd=path).strip()
+        head = self.git("rev-parse", "--verify", "HEAD^{commit}", cwd=path).strip()
+        if self.git("rev-parse", "--verify", f"{head}^{{tree}}", cwd=path).strip() == tree:
+            return head, left  # nothing to commit: the commit that holds it all
+        sha = self.git(*self.identity(path), "commit-tree", "--no-gpg-sign", tree, "-p", head,
+                       "-m", message, cwd=path).strip()
+        self.git("update-ref", "-m", f"commit: {message}", "HEAD", sha, head, cwd=path)
+        return sha, left
 
     def ignored_folders(self, path: str, limit: int = 100_000) -> "set[str]":
         """The folders of the worktree at ``path`` (paths from its top, ``/``-separated) that
@@ -4107,9 +4117,9 @@ class _Repo:
         return [entry.partition("\t")[2] for entry in self.git("ls-files", "-z", "-s", cwd=path)
                 .split("\0") if entry.startswith("160000 ") and _holds_entries(path, entry.partition("\t")[2])]
 
-    def as_committed(self, path: str) -> None:
+    def as_committed(self, path: str, commit: str = "HEAD") -> None:
         """Give the files of the worktree at ``path`` whose line ends git changed when it
-        committed them (``* text=auto`` and the like) the form a checkout of the commit has:
+        committed them (``* text=auto`` and the like) the form a checkout of ``commit`` has:
         the checks must run on what the branch holds, not on what only this worktree has."""
         changed = []
         for entry in self.git("ls-files", "--eol", "-z", cwd=path).split("\0"):
@@ -4132,7 +4142,7 @@ class _Repo:
             names = "\0".join(changed).encode("utf-8", "surrogateescape")
             self.git("--literal-pathspecs", "rm", "-q", "--cached", "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path, input=names)
-            self.git("--literal-pathspecs", "checkout", "HEAD", "--pathspec-from-file=-",
+            self.git("--literal-pathspecs", "checkout", commit, "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path, filters=True, input=names)
 
     def identity(self, path: str) -> List[str]:
@@ -5240,11 +5250,16 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
             for name in files + [""]:  # (the folder itself: its time changes with its entries)
                 entry = (old.get(name) or _stat_at(fd, name)) if name else here
                 if entry is not None:
+                    # (with ``exact``, a folder is told by its entries, its inode and time of
+                    # modification: the runner takes the group's and others' write from it
+                    # before its commit, which changes its time of change, see _commit)
+                    mode = entry.st_mode & ~0o022 if exact and not name else entry.st_mode
                     digest.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0"
-                                  f"{entry.st_mode} {entry.st_size} {entry.st_mtime_ns}\0"
+                                  f"{mode} {entry.st_size} {entry.st_mtime_ns}\0"
                                   .encode("utf-8", "surrogateescape"))
                     if exact:
-                        digest.update(f"{entry.st_ino} {entry.st_ctime_ns}\0".encode())
+                        digest.update((f"{entry.st_ino} {entry.st_ctime_ns}\0" if name
+                                       else f"{entry.st_ino}\0").encode())
                 count += 1
                 if count >= limit:  # too many to look at: never taken as unchanged
                     return f"more than {limit} entries {time.time_ns()}"

