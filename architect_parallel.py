@@ -3585,10 +3585,25 @@ class _Repo:
         comes first on Python's path: a new ``nbformat.py`` stands in for the one
         ``nbstripout`` imports). Not what such a command loads by other means."""
         import tempfile
-        files, folders, modules, python = set(), set(), set(), False
+        files: "set[str]" = set()
+        folders: "set[str]" = set()
+        modules: "set[str]" = set()
+        python = False
+
+        def loads(command: str) -> None:  # (what the shell command runs or reads: see above)
+            nonlocal python
+            paths, named, runs_python = _command_loads(command, self.top)
+            python = python or runs_python
+            modules.update(module.split(".")[0] for module in named)
+            for path in paths:
+                where = self._inside(path)
+                if where:
+                    files.add(where)
+                    folders.add(where + "/")
+
         for origin, key, value in self.your_settings(_YOUR_SETTINGS):
             key = key.lower()
-            if key in ("core.hookspath", "core.attributesfile", "core.excludesfile") or (
+            if key in _FILE_SETTINGS or re.fullmatch(_HTTP_FILES, key) or (
                     key.startswith("include") and key.endswith(".path")):
                 start = origin if key.startswith("include") else self.top  # (as git reads it)
                 where = self._inside(os.path.join(start, os.path.expanduser(value)))
@@ -3598,20 +3613,21 @@ class _Repo:
                     if key == "core.hookspath" and os.path.dirname(where):
                         folders.add(os.path.dirname(where) + "/")
                 continue
-            paths, named, runs_python = _command_loads(value, self.top)
-            python = python or runs_python
-            modules.update(module.split(".")[0] for module in named)
-            for path in paths:
-                where = self._inside(path)
-                if where:
-                    files.add(where)
-                    folders.add(where + "/")
+            loads(value)
+        for text in self._your_hooks():  # (what they name, and what the tools they run read)
+            for line in text.splitlines():
+                if line.strip() and not line.lstrip().startswith("#"):
+                    loads(line)
+            for word, read in _HOOK_READS:
+                if re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", text):
+                    files.update(name for name in read if not name.endswith("/"))
+                    folders.update(name for name in read if name.endswith("/"))
         if not files and not folders and not modules and not python:
             return []
         found = []
-        files = {path.casefold() for path in files}
-        folders = tuple(folder.casefold() for folder in folders)
-        modules = {module.casefold() for module in modules}
+        named_files = {path.casefold() for path in files}
+        named_folders = tuple(folder.casefold() for folder in folders)
+        named_modules = {module.casefold() for module in modules}
         with tempfile.TemporaryDirectory(prefix="architect-parallel-run-") as scratch:
             names = os.path.join(scratch, "names")
             with open(names, "wb") as f:
@@ -3623,14 +3639,35 @@ class _Repo:
                     path = raw.decode("utf-8", "surrogateescape")
                     folded = path.casefold()
                     top, _, rest = folded.partition("/")
-                    if folded in files or folded.startswith(folders) or \
-                            top.split(".")[0] in modules or (python and status == b"A" and (
+                    if folded in named_files or folded.startswith(named_folders) or \
+                            top.split(".")[0] in named_modules or (python and status == b"A" and (
                                 rest == "__init__.py" or (not rest and top.endswith(
                                     (".py", ".pyc", ".so"))))):
                         found.append(path)
                         if len(found) == _ATTRIBUTES_NAMED:
                             break
         return found
+
+    def _your_hooks(self) -> List[str]:
+        """The text of each hook of yours git would run (an executable file of the hooks folder,
+        ``.git/hooks`` or a ``core.hooksPath`` out of the checkout; one inside it is a file of
+        the checkout itself, see run_by_your_git), 256 KB of each at most."""
+        named = [value for _origin, _key, value in self.your_settings(r"^core\.hookspath$")]
+        folder = os.path.join(self.top, os.path.expanduser(named[-1])) if named else \
+            os.path.join(self.common_dir, "hooks")  # (the tool's gits run none: not asked)
+        if (_inside(self.top, folder) and not _inside(self.common_dir, folder)) or \
+                not os.path.isdir(folder):
+            return []
+        texts = []
+        for entry in _entries(folder):
+            with contextlib.suppress(OSError):
+                if entry.name.endswith(".sample") or not entry.is_file() or \
+                        not entry.stat().st_mode & 0o111:
+                    continue
+                data = _read_bytes(entry.path, 256 << 10)
+                if data:
+                    texts.append(data.decode("utf-8", "replace"))
+        return texts
 
     def your_settings(self, pattern: str) -> "List[tuple[str, str, str]]":
         """Your git settings whose names match ``pattern`` (any scope, includes followed), as
@@ -10626,6 +10663,28 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
 
 # Your git settings that name files it reads, or commands it runs by itself, in the
 # checkout's top folder (see _Repo.run_by_your_git).
+# Settings naming a file git reads (relative: in the checkout), and the hooks' tools that read
+# files of the checkout by themselves, by the word that runs them: a merged change to one of
+# those runs what an agent wrote at your next commit (see _Repo.run_by_your_git).
+_FILE_SETTINGS = ("core.hookspath", "core.attributesfile", "core.excludesfile",
+                  "gpg.ssh.allowedsignersfile", "gpg.ssh.revocationfile", "user.signingkey",
+                  "mailmap.file", "blame.ignorerevsfile", "commit.template")
+_HTTP_FILES = r"http\.(.*\.)?(sslcainfo|sslcapath|sslcert|sslkey|cookiefile)"
+_HOOK_READS = (
+    ("pre-commit", (".pre-commit-config.yaml", ".pre-commit-config.yml")),
+    ("lefthook", ("lefthook.yml", ".lefthook.yml", "lefthook.yaml", ".lefthook.yaml",
+                  "lefthook-local.yml", ".lefthook-local.yml", ".lefthook/", ".lefthook-local/",
+                  ".config/lefthook.yml")),
+    ("overcommit", (".overcommit.yml", ".git-hooks/")),
+    ("husky", ("package.json", ".huskyrc", ".huskyrc.json", ".huskyrc.js", "husky.config.js")),
+    ("lint-staged", ("package.json", ".lintstagedrc", ".lintstagedrc.json", ".lintstagedrc.yaml",
+                     ".lintstagedrc.yml", ".lintstagedrc.js", ".lintstagedrc.cjs",
+                     ".lintstagedrc.mjs", "lint-staged.config.js", "lint-staged.config.cjs",
+                     "lint-staged.config.mjs")),
+    ("npm", ("package.json",)), ("npx", ("package.json",)), ("yarn", ("package.json",)),
+    ("pnpm", ("package.json",)), ("make", ("Makefile", "makefile", "GNUmakefile")),
+    ("tox", ("tox.ini",)), ("nox", ("noxfile.py",)), ("just", ("justfile", "Justfile", ".justfile")),
+    ("task", ("Taskfile.yml", "Taskfile.yaml")))
 _YOUR_SETTINGS = (r"^(core\.(hookspath|attributesfile|excludesfile|fsmonitor|pager|editor|"
                   r"sshcommand|askpass|gitproxy)|include\.path|includeif\..*\.path|"
                   r"sequence\.editor|gpg\.program|gpg\..*\.program|gpg\.ssh\.defaultkeycommand|"
@@ -10633,7 +10692,9 @@ _YOUR_SETTINGS = (r"^(core\.(hookspath|attributesfile|excludesfile|fsmonitor|pag
                   r"diff\.external|diff\..*\.(textconv|command)|merge\..*\.driver|"
                   r"interactive\.difffilter|(difftool|mergetool)\..*\.(cmd|path)|pager\..*|"
                   r"trailer\..*\.(command|cmd)|submodule\..*\.update|"
-                  r"remote\..*\.(uploadpack|receivepack))$")
+                  r"remote\..*\.(uploadpack|receivepack)|gpg\.ssh\.(allowedsignersfile|"
+                  r"revocationfile)|user\.signingkey|mailmap\.file|blame\.ignorerevsfile|"
+                  r"commit\.template|" + _HTTP_FILES + ")$")
 _INTERPRETER = re.compile(r"(python|pypy)[0-9.]*|node(js)?|deno|bun|ruby[0-9.]*|perl[0-9.]*|"
                           r"php[0-9.]*|lua[0-9.]*|R|Rscript|tclsh[0-9.]*|(ba|da|z|k|c|tc)?sh|"
                           r"fish|\.|source")
@@ -10736,6 +10797,9 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     why = []
     if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
         why.append("changes .lfsconfig, where Git LFS downloads files from")
+    if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".mailmap").strip():
+        why.append("changes .mailmap, by which your git log, shortlog and blame name the authors "
+                   "of every commit")
     inside = [name for name in repo.git("diff-tree", "-z", "--name-only", "--no-renames",
                                         "--end-of-options", base, tip).split("\0")
               if _is_worktree_name(name)]
@@ -10755,11 +10819,13 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "runs): "
                    + _shorten(", ".join(run[:3]), 200)
                    + (f" and {len(run) - 3} more" if len(run) > 3 else ""))
-    shown = repo.attributes_changed(base, tip, ("diff",), others)
+    shown = repo.attributes_changed(base, tip, ("diff", "export-subst", "export-ignore"), others)
     if shown:
-        why.append("changes how your own git shows files (.gitattributes: `-diff`, `binary`, a "
-                   "diff driver): your `git diff`, `git log -p` and `git add -p` would show "
-                   f"them as binary, or through another program: {_shorten(', '.join(shown[:3]), 200)}"
+        why.append("changes how your own git shows or exports files (.gitattributes: `-diff`, "
+                   "`binary`, a diff driver, `export-subst`, `export-ignore`): your `git diff`, "
+                   "`git log -p` and `git add -p` would show them as binary, or through another "
+                   "program, and `git archive` (release tarballs) would write what no diff shows: "
+                   f"{_shorten(', '.join(shown[:3]), 200)}"
                    + (f" and {len(shown) - 3} more" if len(shown) > 3 else ""))
     changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)
     rewritten = [] if changed else repo.rewritten_on_checkout(base, tip, others)
