@@ -4126,9 +4126,10 @@ class _Repo:
             rel = os.path.relpath(folder, path)
             rel = "" if rel == "." else rel + "/"
             st = os.fstat(fd)
-            if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):  # (none is since _commit, but one
-                # another account moved in while that walk went by)
-                hidden.append(f"{_shorten(rel or './', 100)} (a folder other accounts may write)")
+            if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) or _has_acl(fd):  # (none is since
+                # _commit, but one another account moved in while that walk went by)
+                hidden.append(f"{_shorten(rel or './', 100)} (a folder other accounts may write, "
+                              "or with an access list)")
             if reader is not None:  # (as root: what another account made or may hide)
                 if st.st_uid not in (reader, 0) or not _may_list(st, reader):
                     hidden.append(f"{_shorten(rel, 100)} (a folder the sandbox's git may not "
@@ -5356,11 +5357,37 @@ def _runner_git() -> str:
     return os.path.realpath(shutil.which("git") or "git")
 
 def _tame(fd: int, bits: int = stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID) -> None:
-    """Take from the file or folder open as ``fd`` ``bits``: others' write and the set-ID bits."""
+    """Take from the file or folder open as ``fd`` ``bits``: others' write and the set-ID bits;
+    and with the group's or others' write, its access lists (see _ACLS) first."""
+    if bits & (stat.S_IWGRP | stat.S_IWOTH):
+        _drop_acls(fd)
     with contextlib.suppress(OSError):
         mode = os.fstat(fd).st_mode
         if mode & bits:
             os.fchmod(fd, stat.S_IMODE(mode) & ~bits)
+
+
+# POSIX access lists: a folder's default one gives every file made in it later (git's index,
+# a checkout's files) the write it names, whatever the modes and umask say; an access one
+# names accounts the modes do not.
+_ACLS = ("system.posix_acl_default", "system.posix_acl_access")
+
+
+def _drop_acls(fd: int) -> None:
+    """Remove the access lists of the file or folder open as ``fd`` (its modes stay)."""
+    if not hasattr(os, "removexattr"):
+        return
+    for name in _ACLS:
+        with contextlib.suppress(OSError):
+            os.removexattr(fd, name)
+
+
+def _has_acl(fd: int) -> bool:
+    """Whether the file or folder open as ``fd`` has an access list (see _ACLS)."""
+    try:
+        return hasattr(os, "listxattr") and any(name in _ACLS for name in os.listxattr(fd))
+    except OSError:
+        return False
 
 
 def _tame_at(fd: int, name: str, st: os.stat_result,

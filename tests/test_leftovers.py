@@ -2962,7 +2962,7 @@ def test_a_folder_others_may_write_at_the_checks_is_named(repo):
     (repo / "open" / "f.txt").write_text("x\n")
     os.chmod(repo / "open", 0o777)
     hidden = ap._Repo.find(str(repo)).hidden_from_commit(str(repo), [], [], {})
-    assert hidden == ["open/ (a folder other accounts may write)"], hidden
+    assert hidden == ["open/ (a folder other accounts may write, or with an access list)"], hidden
 
 
 # -- review round 38 ---------------------------------------------------------------------------
@@ -3059,3 +3059,38 @@ def test_what_changes_your_archives_and_authors_asks_for_force(cli, repo, tmp_pa
     code, out, err = tool("merge", "1")
     assert code != 0, err
     assert ("exports files" in err) if "build.sh" in files else ("changes .mailmap" in err), err
+
+
+# -- review round 39 ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(not hasattr(os, "setxattr"), reason="no extended attributes here")
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_an_access_list_gives_no_other_account_what_git_writes(cli, repo, tmp_path, sandbox):
+    """The agent put a default access list (`other::rwx`) on its worktree's folder and on its
+    git folder: every file git made there afterwards, the runner's index and the files its
+    commit wrote back (`* text=auto`), was writable by all, and another account rewrote the
+    index between `add` and `write-tree` (the branch held a backdoor no check saw). Access
+    lists go with the group's and others' write, before the commit."""
+    (repo / ".gitattributes").write_text("* text=auto\n")
+    (repo / "check.py").write_text(
+        "import os, sys, subprocess\n"
+        "admin = subprocess.run(['git', 'rev-parse', '--absolute-git-dir'], capture_output=True,"
+        " text=True).stdout.strip()\n"
+        "for place in ('.', admin):\n"
+        "    if 'system.posix_acl_default' in os.listxattr(place): sys.exit('acl ' + place)\n"
+        "for name in ('app.txt', admin + '/index'):\n"
+        "    if os.stat(name).st_mode & 0o022: sys.exit('writable ' + name)\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "check", cwd=repo)
+    acl = ("import os, struct, sys, subprocess\n"
+           "admin = subprocess.run(['git', 'rev-parse', '--absolute-git-dir'], capture_output=True,"
+           " text=True).stdout.strip()\n"
+           "value = struct.pack('<I', 2) + b''.join(struct.pack('<HHI', t, 7, 0xffffffff)"
+           " for t in (1, 4, 0x20))\n"
+           "for place in ('.', admin):\n    os.setxattr(place, 'system.posix_acl_default', value)\n"
+           "open('app.txt', 'wb').write(b'one\\r\\ntwo\\r\\n')\n")
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "acl.py").write_text(acl)  # (beside the agent: the sandbox shows it)
+    r, err = _one_worker(cli, tmp_path, f'{sys.executable} "$(dirname "$0")/acl.py"\n',
+                         f"{sys.executable} check.py", sandbox)
+    assert r["checks_passed"] == 1 and r["status"] == "success", (r, err)
