@@ -3614,20 +3614,28 @@ class _Repo:
                         folders.add(os.path.dirname(where) + "/")
                 continue
             loads(value)
-        for text in self._your_hooks():  # (what they name, and what the tools they run read)
-            for line in text.splitlines():
-                if line.strip() and not line.lstrip().startswith("#"):
-                    loads(line)
+        texts, theirs = self._your_hooks()
+        for where in theirs:  # (a hook that is a file of the checkout)
+            (folders if where.endswith("/") else files).add(where)
+        anywhere: "set[str]" = set()
+        for text in texts:  # (what they name, and what the tools they run read)
+            lines = "\n".join(line for line in text.splitlines()
+                              if line.strip() and not line.lstrip().startswith("#"))
+            for line in lines.splitlines():
+                loads(line)
             for word, read in _HOOK_READS:
-                if re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", text):
-                    files.update(name for name in read if not name.endswith("/"))
+                if re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", lines):
+                    files.update(name for name in read if "/" not in name.rstrip("/"))
                     folders.update(name for name in read if name.endswith("/"))
-        if not files and not folders and not modules and not python:
+                    anywhere.update(name[3:] for name in read if name.startswith("**/"))
+        files |= self._linked_to(files, (base, tip))
+        if not files and not folders and not modules and not python and not anywhere:
             return []
         found = []
         named_files = {path.casefold() for path in files}
         named_folders = tuple(folder.casefold() for folder in folders)
         named_modules = {module.casefold() for module in modules}
+        named_anywhere = {name.casefold() for name in anywhere}
         with tempfile.TemporaryDirectory(prefix="architect-parallel-run-") as scratch:
             names = os.path.join(scratch, "names")
             with open(names, "wb") as f:
@@ -3640,6 +3648,7 @@ class _Repo:
                     folded = path.casefold()
                     top, _, rest = folded.partition("/")
                     if folded in named_files or folded.startswith(named_folders) or \
+                            folded.rpartition("/")[2] in named_anywhere or \
                             top.split(".")[0] in named_modules or (python and status == b"A" and (
                                 rest == "__init__.py" or (not rest and top.endswith(
                                     (".py", ".pyc", ".so"))))):
@@ -3648,26 +3657,54 @@ class _Repo:
                             break
         return found
 
-    def _your_hooks(self) -> List[str]:
-        """The text of each hook of yours git would run (an executable file of the hooks folder,
-        ``.git/hooks`` or a ``core.hooksPath`` out of the checkout; one inside it is a file of
-        the checkout itself, see run_by_your_git), 256 KB of each at most."""
+    def _linked_to(self, files: "set[str]", commits: "tuple[str, ...]") -> "set[str]":
+        """The paths the files ``files`` lead to where ``commits`` hold them as links (a
+        ``Makefile`` linked to ``build/main.mk``), at most 64 of them looked at."""
+        names = sorted(files)[:64]
+        found: "set[str]" = set()
+        for commit in commits:
+            listed = self.git("--literal-pathspecs", "ls-tree", "-z", "--end-of-options", commit,
+                              "--", *names, check=False) if names else ""
+            for entry in (listed or "").split("\0"):
+                info, _, path = entry.partition("\t")
+                if info.startswith("120000 "):
+                    target = self.git("cat-file", "blob", info.split()[2], check=False) or ""
+                    where = self._inside(os.path.join(self.top, os.path.dirname(path), target))
+                    if where:
+                        found.add(where)
+        return found
+
+    def _your_hooks(self) -> "tuple[List[str], List[str]]":
+        """The text of each hook of yours git would run (an executable file of a ``core.hooksPath``
+        and of ``.git/hooks``, which a global hook may hand on to), 256 KB of each at most; and
+        the files of the checkout among them (a hook, or the hooks folder, that is a link to one:
+        ``ln -s ../../scripts/pre-commit.sh .git/hooks/pre-commit``)."""
         named = [value for _origin, _key, value in self.your_settings(r"^core\.hookspath$")]
-        folder = os.path.join(self.top, os.path.expanduser(named[-1])) if named else \
-            os.path.join(self.common_dir, "hooks")  # (the tool's gits run none: not asked)
-        if (_inside(self.top, folder) and not _inside(self.common_dir, folder)) or \
-                not os.path.isdir(folder):
-            return []
-        texts = []
-        for entry in _entries(folder):
-            with contextlib.suppress(OSError):
-                if entry.name.endswith(".sample") or not entry.is_file() or \
-                        not entry.stat().st_mode & 0o111:
-                    continue
-                data = _read_bytes(entry.path, 256 << 10)
-                if data:
-                    texts.append(data.decode("utf-8", "replace"))
-        return texts
+        folders = [os.path.join(self.top, os.path.expanduser(named[-1]))] if named else []
+        folders.append(os.path.join(self.common_dir, "hooks"))  # (the tool's own gits run none)
+        texts, theirs = [], []
+
+        def checkout_file(path: str) -> Optional[str]:  # (not one of the git folder's)
+            real = os.path.realpath(path)
+            return None if _inside(os.path.realpath(self.common_dir), real) else self._inside(real)
+
+        for folder in folders:
+            where = checkout_file(folder)
+            if where is not None:
+                theirs.append(where + "/")
+                continue
+            for entry in _entries(folder):
+                with contextlib.suppress(OSError):
+                    if entry.name.endswith(".sample") or not entry.is_file() or \
+                            not entry.stat().st_mode & 0o111:
+                        continue
+                    where = checkout_file(entry.path)
+                    if where is not None:
+                        theirs.append(where)
+                    data = _read_bytes(entry.path, 256 << 10)
+                    if data:
+                        texts.append(data.decode("utf-8", "replace"))
+        return texts, theirs
 
     def your_settings(self, pattern: str) -> "List[tuple[str, str, str]]":
         """Your git settings whose names match ``pattern`` (any scope, includes followed), as
@@ -4414,9 +4451,14 @@ def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool =
 def _is_worktree_name(name: str) -> bool:
     """Whether a file system that ignores case, or the characters HFS+ ignores, would take
     the top-level name ``name`` for a worker's worktree (``.Architect-Parallel-2``)."""
+    return _folded(name).startswith(WORKTREE_PREFIX)
+
+
+def _folded(name: str) -> str:
+    """``name`` as a file system that ignores case, or the characters HFS+ ignores, reads it."""
     import unicodedata
     plain = re.sub("[\u200c-\u200f\u202a-\u202e\u206a-\u206f\ufeff]", "", name)
-    return unicodedata.normalize("NFC", plain).casefold().startswith(WORKTREE_PREFIX)
+    return unicodedata.normalize("NFC", plain).casefold()
 
 
 def _is_parallel_path(path: str) -> bool:
@@ -10697,21 +10739,30 @@ _FILE_SETTINGS = ("core.hookspath", "core.attributesfile", "core.excludesfile",
                   "gpg.ssh.allowedsignersfile", "gpg.ssh.revocationfile", "user.signingkey",
                   "mailmap.file", "blame.ignorerevsfile", "commit.template")
 _HTTP_FILES = r"http\.(.*\.)?(sslcainfo|sslcapath|sslcert|sslkey|cookiefile)"
+_NPM_READS = ("package.json", ".npmrc", "**/.npmrc")
+_LEFTHOOK = tuple(f"{dot}lefthook{local}.{ext}" for dot in ("", ".") for local in ("", "-local")
+                  for ext in ("yml", "yaml", "toml", "json", "jsonc"))
 _HOOK_READS = (
     ("pre-commit", (".pre-commit-config.yaml", ".pre-commit-config.yml")),
-    ("lefthook", ("lefthook.yml", ".lefthook.yml", "lefthook.yaml", ".lefthook.yaml",
-                  "lefthook-local.yml", ".lefthook-local.yml", ".lefthook/", ".lefthook-local/",
-                  ".config/lefthook.yml")),
+    ("lefthook", (*_LEFTHOOK, *(f".config/{name}" for name in _LEFTHOOK), ".lefthook/",
+                  ".lefthook-local/", ".config/lefthook/")),
     ("overcommit", (".overcommit.yml", ".git-hooks/")),
-    ("husky", ("package.json", ".huskyrc", ".huskyrc.json", ".huskyrc.js", "husky.config.js")),
-    ("lint-staged", ("package.json", ".lintstagedrc", ".lintstagedrc.json", ".lintstagedrc.yaml",
-                     ".lintstagedrc.yml", ".lintstagedrc.js", ".lintstagedrc.cjs",
-                     ".lintstagedrc.mjs", "lint-staged.config.js", "lint-staged.config.cjs",
-                     "lint-staged.config.mjs")),
-    ("npm", ("package.json",)), ("npx", ("package.json",)), ("yarn", ("package.json",)),
-    ("pnpm", ("package.json",)), ("make", ("Makefile", "makefile", "GNUmakefile")),
-    ("tox", ("tox.ini",)), ("nox", ("noxfile.py",)), ("just", ("justfile", "Justfile", ".justfile")),
-    ("task", ("Taskfile.yml", "Taskfile.yaml")))
+    ("husky", ("package.json", ".huskyrc", ".huskyrc.json", ".huskyrc.js", "husky.config.js",
+               ".husky/")),
+    ("lint-staged", ("**/package.json", "**/package.yaml", *(
+        f"**/{name}" for name in (".lintstagedrc", *(f".lintstagedrc.{ext}" for ext in (
+            "json", "yaml", "yml", "js", "cjs", "mjs", "ts", "cts", "mts")), *(
+            f"lint-staged.config.{ext}" for ext in ("js", "cjs", "mjs", "ts", "cts", "mts")))))),
+    ("npm", _NPM_READS), ("npx", _NPM_READS), ("pnpm", (*_NPM_READS, "pnpm-workspace.yaml",
+                                                       ".pnpmfile.cjs")),
+    ("yarn", (*_NPM_READS, ".yarnrc", ".yarnrc.yml", ".yarn/", ".pnp.cjs", ".pnp.loader.mjs")),
+    ("bun", ("package.json", "bunfig.toml")), ("corepack", ("package.json",)),
+    ("make", ("Makefile", "makefile", "GNUmakefile")), ("gmake", ("Makefile", "makefile",
+                                                                 "GNUmakefile")),
+    ("tox", ("tox.ini", "pyproject.toml", "setup.cfg")), ("nox", ("noxfile.py",)),
+    ("just", ("justfile", "Justfile", ".justfile")),
+    ("task", tuple(f"{name}{dist}.{ext}" for name in ("Taskfile", "taskfile")
+                   for dist in ("", ".dist") for ext in ("yml", "yaml"))))
 _YOUR_SETTINGS = (r"^(core\.(hookspath|attributesfile|excludesfile|fsmonitor|pager|editor|"
                   r"sshcommand|askpass|gitproxy)|include\.path|includeif\..*\.path|"
                   r"sequence\.editor|gpg\.program|gpg\..*\.program|gpg\.ssh\.defaultkeycommand|"
@@ -10736,15 +10787,19 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
                    ) -> "tuple[List[str], List[str], bool]":
     """What the shell command ``command`` runs or reads by a path (relative ones are in the
     folder ``top``, where git starts it, or ``where`` in it as a ``cd`` says): its
-    programs named with a ``/``, every other word naming a path with a ``/`` (an option's
-    file), the scripts an interpreter or ``.`` is given (``sh -c`` and ``sh -lc`` read as
+    programs named with a ``/``, every other word (or an option's value, ``--config=X``)
+    naming a path with a ``/`` or one there now (``make -f ci.mk``), the scripts an interpreter or ``.`` is given (``sh -c`` and ``sh -lc`` read as
     commands too), through wrappers (``env``, ``nice -n 5``, ``timeout 10``, ``uv run``);
     the modules of ``python -m X`` / ``-Bm X`` / ``-c 'import X'``; and whether it runs
-    Python: as (paths, modules, python). ``$PWD`` is ``top``; other variables are unknown."""
+    Python: as (paths, modules, python). ``$PWD`` (and ``$(git rev-parse --show-toplevel)``)
+    is ``top``; other variables are unknown."""
     paths: List[str] = []
     modules: List[str] = []
     python = False
-    text = command.lstrip("!").replace("${PWD}", top).replace("$PWD", top)
+    text = command.lstrip("!")
+    for name in ("${PWD}", "$PWD", "$(git rev-parse --show-toplevel)",
+                 "`git rev-parse --show-toplevel`"):
+        text = text.replace(name, top)
     try:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
         lexer.whitespace_split = True
@@ -10770,7 +10825,10 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
         if program == "cd":
             where = os.path.join(where, os.path.expanduser(args[0])) if args else ""
             continue
-        paths += [os.path.join(top, where, w) for w in words if "/" in w and not w.startswith("-")]
+        for word in words:  # (an option's file too: --config=ci/hooks.yaml, -f ci.mk, -C build)
+            value = word.partition("=")[2] if word.startswith("-") else word
+            if value and ("/" in value or os.path.lexists(os.path.join(top, where, value))):
+                paths.append(os.path.join(top, where, value))
         name = os.path.basename(program)
         if not _INTERPRETER.fullmatch(name):
             continue
@@ -10810,6 +10868,8 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
 # shows): a filter (Git LFS fetches what a pointer names), an encoding, $Id$, line ends; and
 # a merge driver (merge=union splices both sides' lines where git would stop at a conflict).
 _WRITTEN_OTHERWISE = ("filter", "working-tree-encoding", "ident", "eol", "text", "crlf", "merge")
+# The files of a checkout git itself reads by their names.
+_GIT_READS = (".gitattributes", ".gitignore", ".gitmodules", ".mailmap", ".lfsconfig")
 
 
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
@@ -10830,6 +10890,14 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     inside = [name for name in repo.git("diff-tree", "-z", "--name-only", "--no-renames",
                                         "--end-of-options", base, tip).split("\0")
               if _is_worktree_name(name)]
+    changed_names = repo.git("diff-tree", "-r", "-z", "--name-only", "--no-renames",
+                             "--end-of-options", base, tip).split("\0")
+    other_case = [name for name in changed_names if name.rpartition("/")[2] not in _GIT_READS
+                  and _folded(name.rpartition("/")[2]) in _GIT_READS]
+    if other_case:
+        why.append(f"adds {_shorten(other_case[0], 100)}, which git reads as its own "
+                   f"{_folded(other_case[0].rpartition('/')[2])} where names' case is ignored "
+                   "(macOS, Windows): what it says no check of it here saw")
     if inside:  # (git add -f: info/exclude keeps only the runner's own add from them)
         why.append(f"adds files where the workers' worktrees are ({_shorten(inside[0], 100)}): "
                    "a merge writes them into a worktree, or makes one a submodule of your "

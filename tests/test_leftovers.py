@@ -3094,3 +3094,106 @@ def test_an_access_list_gives_no_other_account_what_git_writes(cli, repo, tmp_pa
     r, err = _one_worker(cli, tmp_path, f'{sys.executable} "$(dirname "$0")/acl.py"\n',
                          f"{sys.executable} check.py", sandbox)
     assert r["checks_passed"] == 1 and r["status"] == "success", (r, err)
+
+
+@pytest.mark.parametrize("how, name", [
+    ("link", "scripts/pre-commit.sh"),
+    ("folder link", "githooks/pre-commit"),
+    ("config option", "ci/pre-commit.yaml"),
+    ("make -f", "ci.mk"),
+    ("toplevel", "scripts/hook.sh"),
+    ("global hand-off", ".pre-commit-config.yaml"),
+    ("npmrc", ".npmrc"),
+    ("lint-staged below", "src/.lintstagedrc.json"),
+    ("linked Makefile", "build/main.mk")])
+def test_a_hook_of_yours_reached_otherwise_asks_for_force(cli, repo, tmp_path, how, name):
+    """Round 39: a hook that is a link to a file of the checkout, or a hooks folder that is
+    one; `pre-commit install -c ci/pre-commit.yaml`; `make -f ci.mk`; a script named through
+    `$(git rev-parse --show-toplevel)`; a global hooks folder handing on to .git/hooks; an
+    `.npmrc` for `npm run`; lint-staged's files below the top; a Makefile that is a link.
+    Each ran the agent's change at your next `git commit`, merged without --force."""
+    hooks = repo / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    files = {}
+    hook = None
+    if how == "link":
+        files = {name: "#!/bin/sh\ntrue\n"}
+        hook = "link"
+    elif how == "folder link":
+        files = {name: "#!/bin/sh\ntrue\n"}
+    elif how == "config option":
+        files = {name: "repos: []\n"}
+        hook = "#!/bin/sh\nARGS=(hook-impl --config=ci/pre-commit.yaml --hook-type=pre-commit)\n"
+    elif how == "make -f":
+        files = {name: "lint:\n\ttrue\n"}
+        hook = "#!/bin/sh\nmake -f ci.mk lint\n"
+    elif how == "toplevel":
+        files = {name: "#!/bin/sh\ntrue\n"}
+        hook = '#!/bin/sh\nexec "$(git rev-parse --show-toplevel)/scripts/hook.sh"\n'
+    elif how == "global hand-off":
+        files = {name: "repos: []\n"}
+        hook = "#!/bin/sh\nexec pre-commit hook-impl\n"
+    elif how == "npmrc":
+        files = {"package.json": "{}\n"}
+        hook = "#!/bin/sh\n# keep the tree tidy\nnpm run lint\n"
+    elif how == "lint-staged below":
+        files = {"src/app.js": "x\n"}
+        hook = "#!/bin/sh\nnpx lint-staged\n"
+    elif how == "linked Makefile":
+        files = {name: "lint:\n\ttrue\n"}
+        hook = "#!/bin/sh\nmake lint\n"
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+        os.chmod(repo / path, 0o755)
+    if how == "linked Makefile":
+        os.symlink("build/main.mk", repo / "Makefile")
+        files["Makefile"] = ""
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "hooks", cwd=repo)
+    if how == "folder link":
+        shutil.rmtree(hooks)
+        os.symlink("../githooks", hooks)
+    elif hook == "link":
+        os.symlink(str(repo / name), hooks / "pre-commit")
+    elif hook:
+        (hooks / "pre-commit").write_text(hook)
+        os.chmod(hooks / "pre-commit", 0o755)
+    if how == "global hand-off":
+        global_hooks = tmp_path / "global-hooks"
+        global_hooks.mkdir()
+        (global_hooks / "pre-commit").write_text(
+            '#!/bin/sh\nexec "$(git rev-parse --git-dir)/hooks/$(basename "$0")"\n')
+        os.chmod(global_hooks / "pre-commit", 0o755)
+        git("config", "core.hooksPath", str(global_hooks), cwd=repo)
+    agent = script(tmp_path, "hook.sh", f"mkdir -p \"$(dirname '{name}')\"\n"
+                   f"echo 'id > /tmp/pwned' >> '{name}'\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert results[0]["files_modified"] == [name], (results, err)
+    code, out, err = tool("merge", "1")
+    assert code != 0 and "changes what your git configuration runs or loads" in err, err
+
+
+def test_words_in_a_hooks_comments_ask_for_nothing(cli, repo, tmp_path):
+    """`# make sure the tests pass` in a hook made every Makefile change ask for --force."""
+    hooks = repo / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "pre-commit").write_text("#!/bin/sh\n# make sure the tests pass\nexit 0\n")
+    os.chmod(hooks / "pre-commit", 0o755)
+    agent = script(tmp_path, "make.sh", "printf 'all:\\n\\ttrue\\n' > Makefile\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert tool("merge", "1")[0] == 0
+
+
+@pytest.mark.parametrize("name", [".GitAttributes", "src/.GITIGNORE", ".Mailmap", ".LFSConfig"])
+def test_a_file_git_reads_in_another_case_asks_for_force(cli, repo, tmp_path, name):
+    """`.GitAttributes` (`*.py -diff`) is your git's `.gitattributes` on macOS and Windows,
+    where no check here (on a file system that tells case apart) saw what it says."""
+    agent = script(tmp_path, "case.sh", f"mkdir -p \"$(dirname '{name}')\"\n"
+                   f"printf '*.py -diff\\n' > '{name}'\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    code, out, err = tool("merge", "1")
+    assert code != 0 and "where names' case is ignored" in err, err
