@@ -3114,34 +3114,19 @@ def test_a_hook_of_yours_reached_otherwise_asks_for_force(cli, repo, tmp_path, h
     Each ran the agent's change at your next `git commit`, merged without --force."""
     hooks = repo / ".git" / "hooks"
     hooks.mkdir(exist_ok=True)
-    files = {}
-    hook = None
-    if how == "link":
-        files = {name: "#!/bin/sh\ntrue\n"}
-        hook = "link"
-    elif how == "folder link":
-        files = {name: "#!/bin/sh\ntrue\n"}
-    elif how == "config option":
-        files = {name: "repos: []\n"}
-        hook = "#!/bin/sh\nARGS=(hook-impl --config=ci/pre-commit.yaml --hook-type=pre-commit)\n"
-    elif how == "make -f":
-        files = {name: "lint:\n\ttrue\n"}
-        hook = "#!/bin/sh\nmake -f ci.mk lint\n"
-    elif how == "toplevel":
-        files = {name: "#!/bin/sh\ntrue\n"}
-        hook = '#!/bin/sh\nexec "$(git rev-parse --show-toplevel)/scripts/hook.sh"\n'
-    elif how == "global hand-off":
-        files = {name: "repos: []\n"}
-        hook = "#!/bin/sh\nexec pre-commit hook-impl\n"
-    elif how == "npmrc":
-        files = {"package.json": "{}\n"}
-        hook = "#!/bin/sh\n# keep the tree tidy\nnpm run lint\n"
-    elif how == "lint-staged below":
-        files = {"src/app.js": "x\n"}
-        hook = "#!/bin/sh\nnpx lint-staged\n"
-    elif how == "linked Makefile":
-        files = {name: "lint:\n\ttrue\n"}
-        hook = "#!/bin/sh\nmake lint\n"
+    script_text, yaml, mk = "#!/bin/sh\ntrue\n", "repos: []\n", "lint:\n\ttrue\n"
+    files, hook = {  # how: (the files committed first, the hook)
+        "link": ({name: script_text}, "link"),
+        "folder link": ({name: script_text}, None),
+        "config option": ({name: yaml}, "#!/bin/sh\nARGS=(hook-impl --config=ci/pre-commit.yaml "
+                                        "--hook-type=pre-commit)\n"),
+        "make -f": ({name: mk}, "#!/bin/sh\nmake -f ci.mk lint\n"),
+        "toplevel": ({name: script_text},
+                     '#!/bin/sh\nexec "$(git rev-parse --show-toplevel)/scripts/hook.sh"\n'),
+        "global hand-off": ({name: yaml}, "#!/bin/sh\nexec pre-commit hook-impl\n"),
+        "npmrc": ({"package.json": "{}\n"}, "#!/bin/sh\n# keep the tree tidy\nnpm run lint\n"),
+        "lint-staged below": ({"src/app.js": "x\n"}, "#!/bin/sh\nnpx lint-staged\n"),
+        "linked Makefile": ({name: mk}, "#!/bin/sh\nmake lint\n")}[how]
     for path, text in files.items():
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         (repo / path).write_text(text)
