@@ -4204,8 +4204,10 @@ class _Repo:
                     and fields[0][2:] != fields[1][2:]:
                 changed.append(name)
         # and those git rewrites by attribute on the way in and out: ident, an encoding
-        names = [entry.partition("\t")[2] for entry in
-                 self.git("ls-files", "-z", "--stage", cwd=path).split("\0") if entry]
+        staged = {name: info.split()[1] for info, _, name in (
+            entry.partition("\t") for entry in
+            self.git("ls-files", "-z", "--stage", cwd=path).split("\0") if entry)}
+        names = list(staged)
         if names:
             told = self.git("check-attr", "-z", "--stdin", "ident", "working-tree-encoding",
                             cwd=path, input="\0".join(names).encode("utf-8", "surrogateescape"))
@@ -4219,6 +4221,26 @@ class _Repo:
                      "--pathspec-file-nul", cwd=path, input=names)
             self.git("--literal-pathspecs", "checkout", commit, "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path, filters=True, input=names)
+            # That checkout read the objects of the agent's sandbox, which git does not hash
+            # again as it reads them: a pack the agent made may claim a blob's id for other
+            # bytes. Each file written, hashed again, must be what `add` made of it.
+            wrong = self._not_hashing_to(path, {name: staged.get(name, "") for name in changed})
+            if wrong:
+                raise _Refused("what its commit holds could not be written back as it is: objects "
+                               "the agent made claim ids they do not hold "
+                               f"({_shorten(', '.join(wrong[:5]), 300)})")
+
+    def _not_hashing_to(self, path: str, expected: Dict[str, str]) -> List[str]:
+        """The files of the worktree at ``path`` that are no regular file, or whose content (as
+        git stores it: through the line-end conversion, ident, an encoding, your filters) is not
+        the blob ``expected`` names."""
+        plain = [name for name in expected if "\n" not in name and
+                 stat.S_ISREG((_lstat_beneath(path, name) or os.stat_result((0,) * 10)).st_mode)]
+        told = self.git("hash-object", "--stdin-paths", cwd=path, filters=True, input="".join(
+            name + "\n" for name in plain).encode("utf-8", "surrogateescape")).split() \
+            if plain else []
+        got = dict(zip(plain, told))
+        return [name for name in expected if got.get(name) != expected[name]]
 
     def identity(self, path: str) -> List[str]:
         """``-c`` options giving git an identity when none is configured."""

@@ -3182,3 +3182,51 @@ def test_a_file_git_reads_in_another_case_asks_for_force(cli, repo, tmp_path, na
                                   "1", "--progress", "none")
     code, out, err = tool("merge", "1")
     assert code != 0 and "where names' case is ignored" in err, err
+
+
+# -- review round 40 ---------------------------------------------------------------------------
+
+FORGE = '''import hashlib, os, struct, zlib
+od = os.environ.get("GIT_OBJECT_DIRECTORY") or "/tmp/.architect-parallel-objects"
+name = hashlib.sha1(b"fake").hexdigest()
+X = b"import os\\nos.system('id > /tmp/pwned')\\ndef ok():\\n    return True\\n"
+open("impl.py", "wb").write(X.replace(b"\\n", b"\\r\\n"))
+P = b"def ok():\\n    return True\\n"
+hx = hashlib.sha1(b"blob %d\\0" % len(X) + X).hexdigest()
+os.makedirs(f"{od}/{hx[:2]}", exist_ok=True)
+open(f"{od}/{hx[:2]}/{hx[2:]}", "wb").write(zlib.compress(b"blob %d\\0" % len(X) + X))
+obj = zlib.compress(P); n = len(P); hdr = bytearray(); c = (3 << 4) | (n & 15); n >>= 4
+while n:
+    hdr.append(c | 0x80); c = n & 0x7f; n >>= 7
+hdr.append(c); body = b"PACK" + struct.pack(">II", 2, 1) + bytes(hdr) + obj
+pack = body + hashlib.sha1(body).digest(); hb = bytes.fromhex(hx)
+idx = (b"\\xfftOc" + struct.pack(">I", 2)
+       + b"".join(struct.pack(">I", 0 if i < hb[0] else 1) for i in range(256))
+       + hb + struct.pack(">I", zlib.crc32(bytes(hdr) + obj) & 0xffffffff)
+       + struct.pack(">I", 12) + pack[-20:])
+idx += hashlib.sha1(idx).digest()
+os.makedirs(f"{od}/pack", exist_ok=True)
+open(f"{od}/pack/pack-{name}.pack", "wb").write(pack)
+open(f"{od}/pack/pack-{name}.idx", "wb").write(idx)
+'''
+
+
+@needs_bwrap
+def test_objects_the_agent_forged_write_nothing_the_checks_run_on(cli, repo, tmp_path):
+    """Under `* text=auto` the runner writes back, from its commit, the files whose line ends git
+    changed; that checkout read the sandbox's objects, which git does not hash again: a pack
+    the agent made claimed the committed blob's id for other bytes, and the checks passed on
+    those while the branch held a backdoor. What is written back must hash to what `add` made."""
+    (repo / ".gitattributes").write_text("* text=auto\n")
+    (repo / "impl.py").write_text("def ok():\n    return True\n")
+    (repo / "check.py").write_text("import sys\nsys.exit(1 if 'os.system' in open('impl.py').read()"
+                                   " else 0)\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "impl", cwd=repo)
+    git("gc", "-q", cwd=repo)
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "forge.py").write_text(FORGE)
+    r, err = _one_worker(cli, tmp_path, f'{sys.executable} "$(dirname "$0")/forge.py"\n',
+                         f"{sys.executable} check.py", "bwrap")
+    assert r["status"] == "failed" and "claim ids they do not hold (impl.py)" in r["error"], (r, err)
+    assert r["checks_passed"] == 0
