@@ -3583,21 +3583,24 @@ class _Repo:
         top-level entries named ``X`` (``X.py``, ``X/``, a link ``X``), and, when one of them
         runs Python, every top-level Python module or package the branch adds (the checkout
         comes first on Python's path: a new ``nbformat.py`` stands in for the one
-        ``nbstripout`` imports). Not what such a command loads by other means."""
+        ``nbstripout`` imports); for your hooks (see _your_hooks), the files they name and
+        those the tools they run read by themselves (_HOOK_READS); the links on the way to
+        all of those, and a link put at a folder above one. Not what such a command loads by
+        other means (a hook's tools run the checkout's code: see _merge_branch's note)."""
         import tempfile
         files: "set[str]" = set()
         folders: "set[str]" = set()
         modules: "set[str]" = set()
         python = False
 
-        def loads(command: str) -> None:  # (what the shell command runs or reads: see above)
+        def loads(command: str, whole: bool = True) -> None:  # (what the command runs or reads)
             nonlocal python
             paths, named, runs_python = _command_loads(command, self.top)
             python = python or runs_python
             modules.update(module.split(".")[0] for module in named)
             for path in paths:
                 where = self._inside(path)
-                if where:
+                if where and (whole or not os.path.isdir(path)):
                     files.add(where)
                     folders.add(where + "/")
 
@@ -3619,16 +3622,18 @@ class _Repo:
             (folders if where.endswith("/") else files).add(where)
         anywhere: "set[str]" = set()
         for text in texts:  # (what they name, and what the tools they run read)
-            lines = "\n".join(line for line in text.splitlines()
-                              if line.strip() and not line.lstrip().startswith("#"))
-            for line in lines.splitlines():
-                loads(line)
+            lines = [line for line in text.splitlines()[:2000]
+                     if line.strip() and not line.lstrip().startswith("#")]
+            for line in lines:  # (a folder a hook names holds the code its tools read: see
+                loads(line, whole=False)  # the README's limits; a file it names is its own)
+            # (tools as commands: not a word of a comment, a quoted string or what echo says)
+            spoken = re.sub(r"""'[^']*'|"[^"]*"|\b(echo|printf)\b[^;&|\n]*""", " ", "\n".join(lines))
             for word, read in _HOOK_READS:
-                if re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", lines):
+                if re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", spoken):
                     files.update(name for name in read if "/" not in name.rstrip("/"))
                     folders.update(name for name in read if name.endswith("/"))
                     anywhere.update(name[3:] for name in read if name.startswith("**/"))
-        files |= self._linked_to(files, (base, tip))
+        files |= self._links_on_the_way(files)
         if not files and not folders and not modules and not python and not anywhere:
             return []
         found = []
@@ -3636,48 +3641,68 @@ class _Repo:
         named_folders = tuple(folder.casefold() for folder in folders)
         named_modules = {module.casefold() for module in modules}
         named_anywhere = {name.casefold() for name in anywhere}
+        # (a link the branch puts at a folder above one of them leads it elsewhere: conf -> evil)
+        above = {parent for path in named_files | {f.rstrip("/") for f in named_folders}
+                 for parent in _parents(path)}
         with tempfile.TemporaryDirectory(prefix="architect-parallel-run-") as scratch:
             names = os.path.join(scratch, "names")
             with open(names, "wb") as f:
-                self._run_to(["diff", "--name-status", "-z", "--no-renames",
+                self._run_to(["diff", "--raw", "-z", "--no-renames", "--no-abbrev",
                               "--end-of-options", base, tip], f,
                              f"git could not list the files {tip[:12]} changes")
             with open(names, "rb") as f:
-                for status, raw in _nul_records(f, 2):
+                for info, raw in _nul_records(f, 2):
+                    fields = info.decode("ascii", "replace").split()
+                    added, mode = fields[-1:] == ["A"], (fields[1:2] or [""])[0]
                     path = raw.decode("utf-8", "surrogateescape")
                     folded = path.casefold()
                     top, _, rest = folded.partition("/")
                     if folded in named_files or folded.startswith(named_folders) or \
-                            folded.rpartition("/")[2] in named_anywhere or \
-                            top.split(".")[0] in named_modules or (python and status == b"A" and (
-                                rest == "__init__.py" or (not rest and top.endswith(
-                                    (".py", ".pyc", ".so"))))):
+                            folded in above or folded.rpartition("/")[2] in named_anywhere or \
+                            top.split(".")[0] in named_modules or (python and added and (
+                                rest.startswith("__init__.") or (not rest and (
+                                    mode == "120000" or top.endswith((".py", ".pyc", ".so", ".pth"))
+                                    or ".cpython-" in top)))):
                         found.append(path)
                         if len(found) == _ATTRIBUTES_NAMED:
                             break
         return found
 
-    def _linked_to(self, files: "set[str]", commits: "tuple[str, ...]") -> "set[str]":
-        """The paths the files ``files`` lead to where ``commits`` hold them as links (a
-        ``Makefile`` linked to ``build/main.mk``), at most 64 of them looked at."""
-        names = sorted(files)[:64]
+    def _links_on_the_way(self, files: "set[str]") -> "set[str]":
+        """The paths of your checkout that the files ``files`` lead through and to, where they
+        or a folder above them are links (a ``Makefile`` linked to ``build/main.mk``, itself a
+        link to ``real.mk``; ``build`` a link to ``ci/build``): 16 steps each at most."""
         found: "set[str]" = set()
-        for commit in commits:
-            listed = self.git("--literal-pathspecs", "ls-tree", "-z", "--end-of-options", commit,
-                              "--", *names, check=False) if names else ""
-            for entry in (listed or "").split("\0"):
-                info, _, path = entry.partition("\t")
-                if info.startswith("120000 "):
-                    target = self.git("cat-file", "blob", info.split()[2], check=False) or ""
-                    where = self._inside(os.path.join(self.top, os.path.dirname(path), target))
-                    if where:
-                        found.add(where)
-        return found
+        for name in sorted(files)[:256]:
+            parts, done, steps = name.split("/"), [], 0
+            while parts and steps < 16:
+                here = os.path.join(self.top, *done, parts[0])
+                try:
+                    target = os.readlink(here)
+                except OSError:
+                    done.append(parts.pop(0))
+                    continue
+                steps += 1
+                where = self._inside(os.path.join(os.path.dirname(here), target))
+                if where is None:
+                    break
+                found.add("/".join([*done, parts[0]]))
+                done, parts = [], where.split(os.sep) + parts[1:]
+            if not parts:
+                found.add("/".join(done))
+        return found - files
+
+    def your_hooks_run(self) -> bool:
+        """Whether git runs a hook of yours here (see _your_hooks)."""
+        texts, theirs = self._your_hooks()
+        return bool(texts or theirs)
 
     def _your_hooks(self) -> "tuple[List[str], List[str]]":
         """The text of each hook of yours git would run (an executable file of a ``core.hooksPath``
-        and of ``.git/hooks``, which a global hook may hand on to), 256 KB of each at most; and
-        the files of the checkout among them (a hook, or the hooks folder, that is a link to one:
+        and of ``.git/hooks``, which a global hook may hand on to; of one inside the checkout,
+        and the files of the folder above it: Husky's ``.husky/_/pre-commit`` runs
+        ``.husky/pre-commit``), 64 KB of each and 64 of each folder at most; and the files of
+        the checkout among them (a hook, or the hooks folder, that is or leads to one:
         ``ln -s ../../scripts/pre-commit.sh .git/hooks/pre-commit``)."""
         named = [value for _origin, _key, value in self.your_settings(r"^core\.hookspath$")]
         folders = [os.path.join(self.top, os.path.expanduser(named[-1]))] if named else []
@@ -3688,22 +3713,26 @@ class _Repo:
             real = os.path.realpath(path)
             return None if _inside(os.path.realpath(self.common_dir), real) else self._inside(real)
 
-        for folder in folders:
-            where = checkout_file(folder)
-            if where is not None:
-                theirs.append(where + "/")
-                continue
-            for entry in _entries(folder):
+        def read(folder: str, executable: bool) -> None:
+            for entry in _entries(folder)[:64]:
                 with contextlib.suppress(OSError):
-                    if entry.name.endswith(".sample") or not entry.is_file() or \
-                            not entry.stat().st_mode & 0o111:
+                    if entry.name.endswith(".sample") or not entry.is_file() or (
+                            executable and not entry.stat().st_mode & 0o111):
                         continue
                     where = checkout_file(entry.path)
                     if where is not None:
                         theirs.append(where)
-                    data = _read_bytes(entry.path, 256 << 10)
+                    data = _read_bytes(entry.path, 64 << 10)
                     if data:
                         texts.append(data.decode("utf-8", "replace"))
+
+        for folder in folders:
+            where = checkout_file(folder)
+            if where is not None:
+                theirs.append(where + "/")
+                if os.path.dirname(where):
+                    read(os.path.dirname(os.path.realpath(folder)), executable=False)
+            read(folder, executable=True)
         return texts, theirs
 
     def your_settings(self, pattern: str) -> "List[tuple[str, str, str]]":
@@ -4468,6 +4497,12 @@ def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool =
         first = next((line for line in lines if line.startswith(("fatal:", "error:"))), None)
         raise _GitError(args, first or (lines[-1] if lines else f"exit code {proc.returncode}"))
     return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def _parents(path: str) -> List[str]:
+    """The folders above the repository path ``path`` (``a/b/c``: ``a/b``, ``a``)."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
 def _is_worktree_name(name: str) -> bool:
@@ -10761,7 +10796,7 @@ _FILE_SETTINGS = ("core.hookspath", "core.attributesfile", "core.excludesfile",
                   "gpg.ssh.allowedsignersfile", "gpg.ssh.revocationfile", "user.signingkey",
                   "mailmap.file", "blame.ignorerevsfile", "commit.template")
 _HTTP_FILES = r"http\.(.*\.)?(sslcainfo|sslcapath|sslcert|sslkey|cookiefile)"
-_NPM_READS = ("package.json", ".npmrc", "**/.npmrc")
+_NPM_READS = ("**/package.json", "**/.npmrc")  # (npm workspaces: every member's too)
 _LEFTHOOK = tuple(f"{dot}lefthook{local}.{ext}" for dot in ("", ".") for local in ("", "-local")
                   for ext in ("yml", "yaml", "toml", "json", "jsonc"))
 _HOOK_READS = (
@@ -10847,14 +10882,18 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
         if program == "cd":
             where = os.path.join(where, os.path.expanduser(args[0])) if args else ""
             continue
-        for word in words:  # (an option's file too: --config=ci/hooks.yaml, -f ci.mk, -C build)
+        for n, word in enumerate(words):  # (an option's file too: --config=ci/x.yaml, -f ci.mk)
             value = word.partition("=")[2] if word.startswith("-") else word
-            if value and ("/" in value or os.path.lexists(os.path.join(top, where, value))):
+            if value and ("/" in value or ((word.startswith("-") or (n and words[n - 1].startswith("-")))
+                                           and os.path.isfile(os.path.join(top, where, value)))):
                 paths.append(os.path.join(top, where, value))
         name = os.path.basename(program)
-        if not _INTERPRETER.fullmatch(name):
+        # (a Python named by a variable: pre-commit's hook runs "$INSTALL_PYTHON" -mpre_commit)
+        unnamed = program.startswith("$") and bool(args) and bool(
+            re.fullmatch(r"-[BEIOPRSbdiqsuvx]*[mc].*", args[0]))
+        if not _INTERPRETER.fullmatch(name) and not unnamed:
             continue
-        is_python = name.startswith(("python", "pypy"))
+        is_python = name.startswith(("python", "pypy")) or unnamed
         python = python or is_python
         while args and args[0] in _RUNNER_WORDS:
             args = args[1:]
@@ -11010,6 +11049,11 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
     new_head = repo.git("rev-parse", "HEAD").strip()
     _print_err(f"merged {branch} into the current branch: {head[:12]} -> {new_head[:12]}"
                if new_head != head else f"{branch} is already merged; nothing to do")
+    if new_head != head and repo.your_hooks_run():
+        _print_err("note: your git runs hooks of yours at your next commit, which run the "
+                   "checkout's own code (a hook framework's scripts, a Makefile, package.json "
+                   f"scripts, your tests): read `git diff {head[:12]} {new_head[:12]}` before "
+                   "you commit, or commit once with --no-verify")
     return []
 
 

@@ -3230,3 +3230,84 @@ def test_objects_the_agent_forged_write_nothing_the_checks_run_on(cli, repo, tmp
                          f"{sys.executable} check.py", "bwrap")
     assert r["status"] == "failed" and "claim ids they do not hold (impl.py)" in r["error"], (r, err)
     assert r["checks_passed"] == 0
+
+
+def _hooked(repo, setup):
+    """Set ``repo`` up as ``setup`` says: files committed (a value starting with `->` makes a
+    link), then git settings, then hooks in .git/hooks, each a (name, text) pair."""
+    files, settings, hooks = setup
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        if text.startswith("->"):
+            os.symlink(text[2:], repo / path)
+        else:
+            (repo / path).write_text(text)
+            os.chmod(repo / path, 0o755)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "set up", "--allow-empty", cwd=repo)
+    for key, value in settings.items():
+        git("config", key, value, cwd=repo)
+    for name, text in hooks:
+        (repo / ".git" / "hooks").mkdir(exist_ok=True)
+        (repo / ".git" / "hooks" / name).write_text(text)
+        os.chmod(repo / ".git" / "hooks" / name, 0o755)
+
+
+PRE_COMMIT_HOOK = ('#!/usr/bin/env bash\nINSTALL_PYTHON=/usr/bin/python3\n'
+                   'ARGS=(hook-impl --config=.pre-commit-config.yaml --hook-type=pre-commit)\n'
+                   'exec "$INSTALL_PYTHON" -mpre_commit "${ARGS[@]}"\n')
+
+
+@pytest.mark.parametrize("setup, change, refused", [
+    (({".pre-commit-config.yaml": "repos: []\n"}, {}, [("pre-commit", PRE_COMMIT_HOOK)]),
+     {"pre_commit/__init__.py": "import os\n"}, True),
+    (({}, {"include.path": "../conf/git.local"}, []),
+     {"evil/git.local": "[core]\n", "conf": "->evil"}, True),
+    (({"scripts/pre-commit.sh": "#!/bin/sh\ntrue\n", ".githooks/pre-commit":
+       "->../scripts/pre-commit.sh"}, {"core.hooksPath": ".githooks"}, []),
+     {"scripts/pre-commit.sh": "#!/bin/sh\nid\n"}, True),
+    (({"build/real.mk": "lint:\n", "build/main.mk": "->real.mk", "Makefile": "->build/main.mk"},
+      {}, [("pre-commit", "#!/bin/sh\nmake lint\n")]), {"build/real.mk": "lint:\n\tid\n"}, True),
+    (({"ci/build/main.mk": "lint:\n", "build": "->ci/build", "Makefile": "->build/main.mk"},
+      {}, [("pre-commit", "#!/bin/sh\nmake lint\n")]), {"ci/build/main.mk": "lint:\n\tid\n"}, True),
+    (({}, {"filter.x.clean": "python3 -m mytool"}, []),
+     {"helperlib/__init__.pyc": "x"}, True),
+    (({"vendor/h/__init__.py": "\n"}, {"filter.x.clean": "python3 -m mytool"}, []),
+     {"helperlib": "->vendor/h"}, True),
+    (({"package.json": "{}\n", ".husky/pre-commit": "npx lint-staged\n",
+       ".husky/_/pre-commit": '#!/bin/sh\n. "$(dirname "$0")/h"\n'},
+      {"core.hooksPath": ".husky/_"}, []), {"package.json": '{"lint-staged": {}}\n'}, True),
+    (({"package.json": '{"workspaces": ["pkgs/*"]}\n', "pkgs/a/package.json": "{}\n"}, {},
+      [("pre-commit", "#!/bin/sh\nnpm run lint --workspaces\n")]),
+     {"pkgs/a/package.json": '{"scripts": {"lint": "id"}}\n'}, True),
+    (({"tests/t.py": "\n"}, {}, [("pre-commit", "#!/bin/sh\nblack --check src tests\n")]),
+     {"src/app.py": "x = 1\n"}, False),
+    (({"store/x": "\n"}, {"credential.helper": "store"}, []), {"store/x": "y\n"}, False),
+    (({}, {}, [("pre-commit", '#!/bin/sh\necho "please make sure it is tidy"\n')]),
+     {"Makefile": "all:\n"}, False),
+], ids=["pre-commit's own module", "a link above an include", "a link in hooksPath",
+        "a chain of links", "a folder link", "a package of .pyc", "a package as a link",
+        "husky 9", "npm workspaces", "a hook naming folders", "a helper's word",
+        "an echo's words"])
+def test_your_git_running_the_branch_is_told_apart(cli, repo, tmp_path, setup, change, refused):
+    """Round 40: what the check of your git's settings and hooks missed (pre-commit's own hook
+    runs `"$INSTALL_PYTHON" -mpre_commit`, which a branch's `pre_commit/` stands in for; links
+    above a named file, in a hooks folder inside the checkout, in chains; packages as `.pyc`
+    or links; husky 9's `.husky/pre-commit`; npm workspaces' members), and what it refused
+    for no reason (a folder a hook names for its tools to read; a word of a helper's name;
+    an echo's words)."""
+    _hooked(repo, setup)
+    body = "".join((f"mkdir -p \"$(dirname '{path}')\"\nrm -rf '{path}'\nln -s '{text[2:]}' '{path}'\n"
+                    if text.startswith("->") else
+                    f"mkdir -p \"$(dirname '{path}')\"\nprintf '%s' '{text}' > '{path}'\n")
+                   for path, text in change.items())
+    agent = script(tmp_path, "change.sh", body)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert results[0]["commit"], (results, err)
+    code, out, err = tool("merge", "1")
+    if refused:
+        assert code != 0 and "changes what your git configuration runs or loads" in err, err
+    else:  # (and a merge says your hooks will run its code)
+        assert code == 0, err
+        assert ("note: your git runs hooks of yours" in err) == bool(setup[2]), err
