@@ -1987,11 +1987,16 @@ class ParallelRunner:
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
-            held, problem = repo.commit_all(job.path, message, exclude=copied)
+            held, problem = repo.commit_all(job.path, message, exclude=copied,
+                                            base=result.base_commit)
             # What the branch must hold from now on (see _settle_branch): the agent's own
             # commits, when it committed all its work itself.
             job.tip = held
             result.commit = held if held != result.base_commit else None
+            box = self._boxes.get(job.worker_id)
+            refused = box.take_objects(self.config.check_timeout) if box else None
+            if refused:
+                raise _Refused(refused)
             repo.as_committed(job.path, held)
             job.index = repo.index_digest(job.path)
             if problem and not result.error and not self.config.checks:  # (else: see _finish)
@@ -4076,9 +4081,10 @@ class _Repo:
                                 f"{branch}; its work was not committed on {branch}")
         self.git("checkout", "-q", "-B", branch, cwd=path)
 
-    def commit_all(self, path: str, message: str,
-                   exclude: List[str]) -> "tuple[Optional[str], Optional[str]]":
-        """Commit everything in the worktree at ``path`` but ``exclude``.
+    def commit_all(self, path: str, message: str, exclude: List[str],
+                   base: str) -> "tuple[Optional[str], Optional[str]]":
+        """Commit everything in the worktree at ``path`` but ``exclude`` (left as ``base`` has
+        them, whatever the agent committed of them itself).
 
         Returns the commit holding it (HEAD's own when there was nothing to commit) and what
         could not be committed, if anything.
@@ -4115,8 +4121,8 @@ class _Repo:
                                   "--pathspec-file-nul"], out, "git could not stage the ignored "
                                  f"files the agent staged in {path}", input=f, cwd=path,
                                  filters=True)
-        if exclude:
-            self.git("--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
+        if exclude:  # (as the base has them: an include file the agent committed itself too)
+            self.git("--literal-pathspecs", "reset", "-q", base, "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path,
                      input="\0".join(exclude).encode("utf-8", "surrogateescape"))
         left = (f"committed without {', '.join(nested)}: a git repository inside the worktree "
@@ -7082,6 +7088,21 @@ class _Box:
             return ("cannot bring its objects in: "
                     + (_last_meaningful_line(err.decode("utf-8", "replace")) or "git failed"))
         return None
+
+    def take_objects(self, timeout: Optional[float]) -> Optional[str]:
+        """Bring the objects the worker made into the repository now (see _import_objects) and
+        empty its object folder, taken from every other account first: a git in its sandbox
+        reads that folder before the repository's, and does not hash again what it reads (a
+        pack the agent made may claim a blob's id for other bytes); from now on what it
+        reads was hashed as it came in. Why not, or None."""
+        private = self.path("objects")
+        for _folder, _fd, _dirs, _files in _walk_at(private, force=True,
+                                                    tame=stat.S_IWGRP | stat.S_IWOTH):
+            pass
+        problem = self._import_objects(timeout)
+        if problem is None:
+            _empty_beneath(private)
+        return problem
 
     def _take_branch(self) -> Optional[str]:
         """Set the worker's branch to what its private ref says (a commit id, once its

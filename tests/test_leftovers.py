@@ -3228,7 +3228,7 @@ def test_objects_the_agent_forged_write_nothing_the_checks_run_on(cli, repo, tmp
     (tmp_path / "agents" / "forge.py").write_text(FORGE)
     r, err = _one_worker(cli, tmp_path, f'{sys.executable} "$(dirname "$0")/forge.py"\n',
                          f"{sys.executable} check.py", "bwrap")
-    assert r["status"] == "failed" and "claim ids they do not hold (impl.py)" in r["error"], (r, err)
+    assert r["status"] == "failed" and "cannot bring its objects in" in r["error"], (r, err)
     assert r["checks_passed"] == 0
 
 
@@ -3311,3 +3311,47 @@ def test_your_git_running_the_branch_is_told_apart(cli, repo, tmp_path, setup, c
     else:  # (and a merge says your hooks will run its code)
         assert code == 0, err
         assert ("note: your git runs hooks of yours" in err) == bool(setup[2]), err
+
+
+# -- review round 41 ---------------------------------------------------------------------------
+
+@needs_bwrap
+def test_objects_the_agent_forged_choose_nothing_the_checks_run_on(cli, repo, tmp_path):
+    """Round 40's check of what is written back went round: the agent's pack claimed the LF
+    blob's id for its CRLF bytes, so `ls-files --eol` saw nothing to write back, the check ran
+    the CRLF script (where `evil\\r` is no command) and the branch held the LF one, which ran
+    the backdoor. The worker's objects are hashed again, and its object folder emptied, before
+    any git in its sandbox reads them after its commit."""
+    (repo / ".gitattributes").write_text("* text=auto\n")
+    (repo / "impl.py").write_text("def ok():\n    return True\n")
+    (repo / "check.py").write_text("import sys\nsys.exit(0 if b'\\r' in open('impl.py', 'rb').read()"
+                                   " else 1)\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "impl", cwd=repo)
+    git("gc", "-q", cwd=repo)
+    (tmp_path / "agents").mkdir()
+    forge = FORGE.replace('P = b"def ok():\\n    return True\\n"', 'P = X.replace(b"\\n", b"\\r\\n")')
+    assert forge != FORGE
+    (tmp_path / "agents" / "forge.py").write_text(forge)
+    r, err = _one_worker(cli, tmp_path, f'{sys.executable} "$(dirname "$0")/forge.py"\n',
+                         f"{sys.executable} check.py", "bwrap")
+    assert r["checks_passed"] == 0, (r, err)
+    assert r["status"] == "failed" and "cannot bring its objects in" in r["error"], (r, err)
+
+
+def test_an_include_file_the_agent_committed_itself_stays_out_of_its_branch(cli, repo, tmp_path):
+    """Include files are never committed; the runner reset them to what the agent's HEAD held,
+    so one it committed itself (`git add -f local_settings.py`) stayed on its branch, left out
+    of files_modified, while its checks ran on yours."""
+    (repo / ".gitignore").write_text("local_settings.py\n")
+    (repo / ".worktreeinclude").write_text("local_settings.py\n")
+    (repo / "local_settings.py").write_text("DEBUG_BACKDOOR = False\n")
+    git("add", ".gitignore", ".worktreeinclude", cwd=repo)
+    git("commit", "-qm", "include", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "echo 'DEBUG_BACKDOOR = True' > local_settings.py\n"
+                         "echo v2 > app.txt\ngit add -f local_settings.py app.txt\n"
+                         "git -c user.name=a -c user.email=a@a commit -qm work\n",
+                         "grep -q False local_settings.py", "none")
+    assert r["status"] == "success" and r["files_modified"] == ["app.txt"], (r, err)
+    assert git("ls-tree", "--name-only", "architect/parallel-1", cwd=repo).split().count(
+        "local_settings.py") == 0
