@@ -3211,23 +3211,29 @@ open(f"{od}/pack/pack-{name}.idx", "wb").write(idx)
 '''
 
 
+def _forged_run(cli, repo, tmp_path, check, forge):
+    """One sandboxed worker under `* text=auto` whose agent runs ``forge`` (see FORGE), with
+    the check ``check`` (Python); its result and the run's stderr."""
+    (repo / ".gitattributes").write_text("* text=auto\n")
+    (repo / "impl.py").write_text("def ok():\n    return True\n")
+    (repo / "check.py").write_text(check)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "impl", cwd=repo)
+    git("gc", "-q", cwd=repo)
+    (tmp_path / "agents").mkdir()
+    (tmp_path / "agents" / "forge.py").write_text(forge)
+    return _one_worker(cli, tmp_path, f'{sys.executable} "$(dirname "$0")/forge.py"\n',
+                       f"{sys.executable} check.py", "bwrap")
+
+
 @needs_bwrap
 def test_objects_the_agent_forged_write_nothing_the_checks_run_on(cli, repo, tmp_path):
     """Under `* text=auto` the runner writes back, from its commit, the files whose line ends git
     changed; that checkout read the sandbox's objects, which git does not hash again: a pack
     the agent made claimed the committed blob's id for other bytes, and the checks passed on
     those while the branch held a backdoor. What is written back must hash to what `add` made."""
-    (repo / ".gitattributes").write_text("* text=auto\n")
-    (repo / "impl.py").write_text("def ok():\n    return True\n")
-    (repo / "check.py").write_text("import sys\nsys.exit(1 if 'os.system' in open('impl.py').read()"
-                                   " else 0)\n")
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "impl", cwd=repo)
-    git("gc", "-q", cwd=repo)
-    (tmp_path / "agents").mkdir()
-    (tmp_path / "agents" / "forge.py").write_text(FORGE)
-    r, err = _one_worker(cli, tmp_path, f'{sys.executable} "$(dirname "$0")/forge.py"\n',
-                         f"{sys.executable} check.py", "bwrap")
+    r, err = _forged_run(cli, repo, tmp_path, "import sys\nsys.exit(1 if 'os.system' in "
+                         "open('impl.py').read() else 0)\n", FORGE)
     assert r["status"] == "failed" and "cannot bring its objects in" in r["error"], (r, err)
     assert r["checks_passed"] == 0
 
@@ -3322,19 +3328,10 @@ def test_objects_the_agent_forged_choose_nothing_the_checks_run_on(cli, repo, tm
     the CRLF script (where `evil\\r` is no command) and the branch held the LF one, which ran
     the backdoor. The worker's objects are hashed again, and its object folder emptied, before
     any git in its sandbox reads them after its commit."""
-    (repo / ".gitattributes").write_text("* text=auto\n")
-    (repo / "impl.py").write_text("def ok():\n    return True\n")
-    (repo / "check.py").write_text("import sys\nsys.exit(0 if b'\\r' in open('impl.py', 'rb').read()"
-                                   " else 1)\n")
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "impl", cwd=repo)
-    git("gc", "-q", cwd=repo)
-    (tmp_path / "agents").mkdir()
     forge = FORGE.replace('P = b"def ok():\\n    return True\\n"', 'P = X.replace(b"\\n", b"\\r\\n")')
     assert forge != FORGE
-    (tmp_path / "agents" / "forge.py").write_text(forge)
-    r, err = _one_worker(cli, tmp_path, f'{sys.executable} "$(dirname "$0")/forge.py"\n',
-                         f"{sys.executable} check.py", "bwrap")
+    r, err = _forged_run(cli, repo, tmp_path, "import sys\nsys.exit(0 if b'\\r' in "
+                         "open('impl.py', 'rb').read() else 1)\n", forge)
     assert r["checks_passed"] == 0, (r, err)
     assert r["status"] == "failed" and "cannot bring its objects in" in r["error"], (r, err)
 
