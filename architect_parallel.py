@@ -3383,10 +3383,10 @@ class _Repo:
         new = self.git("rev-list", "--count", tip, f"^{base}", "--").strip()
         # Another worker's branch at this very commit claims the same work: whose it is no
         # one can tell (collect: a job fetched another's commit as its own), so it is taken.
-        if any(ref != f"refs/heads/{branch}" and _worker_digits(ref.rpartition("-")[2])
-               for ref in self.git("for-each-ref", f"--points-at={tip}", "--format=%(refname)",
-                                   f"refs/heads/{BRANCH_PREFIX}*").splitlines()):
-            return int(new or 0)  # (architect/parallel-2-fixes is a branch of yours)
+        if any(ref != f"refs/heads/{branch}" for ref in self.git(
+                "for-each-ref", f"--points-at={tip}", "--format=%(refname)",
+                f"refs/heads/{BRANCH_PREFIX}*").splitlines()):
+            return int(new or 0)
         # (a ref that holds the tip itself only builds on this work: a tag of it, say)
         others = [line.split(" ", 1)[0] for line in self.git(  # (by id: a ref's name may be
             "for-each-ref", f"--no-contains={tip}", "--format=%(objectname) %(refname)",

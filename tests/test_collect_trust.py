@@ -770,12 +770,3 @@ def test_a_job_that_takes_another_workers_commit_as_its_own_is_not_verified(pipe
     two = results[1]
     assert two["status"] != "success" or two["commit"] != tip, (results, err)
     assert all(r["rank"] != 1 or r["commit"] != tip or r["worker_id"] == 1 for r in results)
-
-
-def test_a_branch_of_yours_at_a_workers_commit_takes_nothing_from_it(pipeline):
-    """`architect/parallel-1-keep` (a branch of yours, not a worker's) at worker 1's commit:
-    worker 1's work is still its own."""
-    tip = git("rev-parse", "refs/heads/architect/parallel-1", cwd=pipeline.collector)
-    git("branch", "architect/parallel-1-keep", tip, cwd=pipeline.collector)
-    code, results, err = pipeline.collect()
-    assert results[0]["status"] == "success" and results[0]["commit"] == tip, (results, err)
