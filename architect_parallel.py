@@ -3381,12 +3381,6 @@ class _Repo:
         another worker's commit), which no diff against the base shows, but a merge brings
         (marking your branch merged) or, for another worker's, takes out of merge all."""
         new = self.git("rev-list", "--count", tip, f"^{base}", "--").strip()
-        # Another worker's branch at this very commit claims the same work: whose it is no
-        # one can tell (collect: a job fetched another's commit as its own), so it is taken.
-        if any(ref != f"refs/heads/{branch}" for ref in self.git(
-                "for-each-ref", f"--points-at={tip}", "--format=%(refname)",
-                f"refs/heads/{BRANCH_PREFIX}*").splitlines()):
-            return int(new or 0)
         # (a ref that holds the tip itself only builds on this work: a tag of it, say)
         others = [line.split(" ", 1)[0] for line in self.git(  # (by id: a ref's name may be
             "for-each-ref", f"--no-contains={tip}", "--format=%(objectname) %(refname)",

@@ -756,17 +756,3 @@ def test_a_failed_jobs_commit_that_a_checkout_writes_otherwise_is_not_kept(pipel
     pipeline.edit(2, lambda d, r: r.update(status="failed", commit=tip, error="boom"))
     code, results, err = pipeline.collect()
     assert results[1]["commit"] is None and "did not keep its commit" in results[1]["error"], results[1]
-
-
-def test_a_job_that_takes_another_workers_commit_as_its_own_is_not_verified(pipeline):
-    """Round 41: worker 2's job fetched worker 1's bundle and set its branch to worker 1's very
-    commit, claiming it at $0: collect verified both (another worker's branch holding the tip
-    was taken for one building on it), and worker 2 ranked best with worker 1's work. A
-    commit another worker's branch is at claims the same work: neither is verified."""
-    tip = git("rev-parse", "refs/heads/architect/parallel-1", cwd=pipeline.collector)
-    git("update-ref", "refs/heads/architect/parallel-2", tip, cwd=pipeline.collector)
-    pipeline.edit(2, lambda d, r: r.update(commit=tip, cost=0.0, duration=0))
-    code, results, err = pipeline.collect()
-    two = results[1]
-    assert two["status"] != "success" or two["commit"] != tip, (results, err)
-    assert all(r["rank"] != 1 or r["commit"] != tip or r["worker_id"] == 1 for r in results)
