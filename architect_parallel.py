@@ -7102,6 +7102,12 @@ class _Box:
         problem = self._import_objects(timeout)
         if problem is None:
             _empty_beneath(private)
+            # (what stays is another account's: a folder of its own it keeps filling, made
+            # while the agent had opened this one to all; it could hand git a forged pack)
+            left = [entry.name for entry in _entries(private)]
+            if left:
+                problem = ("its object folder keeps what another account holds there: "
+                           + _shorten(", ".join(left[:5]), 200))
         return problem
 
     def _take_branch(self) -> Optional[str]:

@@ -3352,3 +3352,27 @@ def test_an_include_file_the_agent_committed_itself_stays_out_of_its_branch(cli,
     assert r["status"] == "success" and r["files_modified"] == ["app.txt"], (r, err)
     assert git("ls-tree", "--name-only", "architect/parallel-1", cwd=repo).split().count(
         "local_settings.py") == 0
+
+
+# -- review round 42 ---------------------------------------------------------------------------
+
+@needs_bwrap
+def test_an_object_folder_that_cannot_be_emptied_fails_the_worker(cli, repo, tmp_path,
+                                                                   monkeypatch):
+    """The agent opened its object folder to all; another account made `pack/` there and kept
+    a file in it at every moment, so the emptying after the commit left it, and a forged pack
+    planted there chose what the runner wrote back. What stays after the emptying fails the
+    worker. (The other account's file is made here as the emptying ends.)"""
+    real = ap._empty_beneath
+
+    def kept(top):
+        real(top)
+        if os.path.basename(top) == "objects":
+            os.makedirs(os.path.join(top, "pack"), exist_ok=True)
+            open(os.path.join(top, "pack", "zz0"), "w").close()
+
+    monkeypatch.setattr(ap, "_empty_beneath", kept)
+    r, err = _one_worker(cli, tmp_path, "echo x > a.txt\n", "true", "bwrap")
+    assert r["status"] == "failed" and "its object folder keeps what another account holds" \
+        in r["error"], (r, err)
+    assert r["checks_passed"] == 0
