@@ -1941,7 +1941,11 @@ class ParallelRunner:
         files the form the commit holds: what the checks then run on is what the branch has
         (what the commit cannot hold fails a worker with checks, see _finish; it is named for
         one without). Raises when its work cannot be put on its branch."""
+        # With checks in a sandbox, a descriptor of a file the agent handed out (to another
+        # account, through an abstract socket) writes it whenever its holder wants: every file
+        # the commit reads, or the checks might, becomes a new one first (see _renew_at).
         renew = bool(self.config.checks) and self._sandbox is not None
+        copies = _Copies()
         with contextlib.suppress(OSError, ParallelError):
             fd = _open_top(repo.admin_folder(job.path, strict=False))
             try:
@@ -1951,39 +1955,9 @@ class ParallelRunner:
             finally:
                 os.close(fd)
         repo.return_to_branch(job.path, job.branch)
-        # Every folder given to its owner to list and enter (a folder its git may not list is
-        # not left out), and to no other account to write: from now on, nothing another
-        # account adds (into a folder the agent opened to all) joins what its checks run on.
-        # What another account owns there is told by hidden_from_commit.
-        # A FIFO, socket or device no commit holds goes too: a check reading a FIFO reads what
-        # any account writes into it.
-        copies, special = _Copies(), []
-        for folder, fd, _dirs, files in _walk_at(job.path, force=True,
-                                                 tame=stat.S_IWGRP | stat.S_IWOTH):
-            if renew and ".gitignore" in files:
-                _renew_in(fd, [".gitignore"], copies)
-            for name in files:
-                st = _stat_at(fd, name)
-                if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
-                    _unlink_at(fd, name)
-                    special.append(os.path.relpath(os.path.join(folder, name), job.path))
-        if special:
-            self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree, which "
-                       f"no commit holds, were removed before its commit: "
-                       f"{_shorten(', '.join(special[:5]), 300)}"
-                       + (f" and {len(special) - 5} more" if len(special) > 5 else ""))
-        if renew:
-            # A descriptor of a file the agent handed out (to another account, through an
-            # abstract socket) writes it whenever its holder wants: every file the commit
-            # reads, or the checks might, becomes a new file first, so what the commit holds
-            # is what the checks run on (ignore rules first: they choose what is left out).
-            # (a submodule folder as your setup left it stays trusted: see hidden_from_commit)
-            for name, digest in list(job.submodules.items()):
-                if _tree_digest(job.path, [name], exact=True, renew=copies) == digest:
-                    job.submodules[name] = _tree_digest(job.path, [name], exact=True)
-            if job.submodules:
-                repo.record_submodules(job.path, job.submodules)
-            _renew_tree(job.path, repo.ignored_folders(job.path) | set(job.submodules), copies)
+        self._hold_still(job, renew, copies)
+        if renew:  # (ignore files first, in _hold_still: they choose what is left out)
+            self._renew_worktree(repo, job, copies)
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
@@ -2004,6 +1978,42 @@ class ParallelRunner:
         else:  # (--no-commit: what the agent committed itself, if anything)
             tip = repo.tip(job.branch)
             result.commit = tip if tip and tip != result.base_commit else None
+
+    def _hold_still(self, job: _Job, renew: bool, copies: _Copies) -> None:
+        """Before the commit: every folder of the worktree given to its owner to list and enter
+        (a folder its git may not list is not left out) and to no other account to write, so
+        that from now on nothing another account adds (into a folder the agent opened to all)
+        joins what its checks run on (what another account owns there is told by
+        hidden_from_commit); with ``renew``, its ignore files made new ones; and a FIFO, socket
+        or device, which no commit holds, removed: a check reading a FIFO reads what any
+        account writes into it."""
+        special = []
+        for folder, fd, _dirs, files in _walk_at(job.path, force=True,
+                                                 tame=stat.S_IWGRP | stat.S_IWOTH):
+            if renew and ".gitignore" in files:
+                _renew_in(fd, [".gitignore"], copies)
+            for name in files:
+                st = _stat_at(fd, name)
+                if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                    _unlink_at(fd, name)
+                    special.append(os.path.relpath(os.path.join(folder, name), job.path))
+        if special:
+            self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree, which "
+                       f"no commit holds, were removed before its commit: "
+                       f"{_shorten(', '.join(special[:5]), 300)}"
+                       + (f" and {len(special) - 5} more" if len(special) > 5 else ""))
+
+    @staticmethod
+    def _renew_worktree(repo: _Repo, job: _Job, copies: _Copies) -> None:
+        """Make every file of the worktree a new one (see _renew_at) but in folders of only
+        ignored files; a submodule folder as your setup left it stays trusted (its digest is
+        taken as its files are renewed, and recorded again: see hidden_from_commit)."""
+        for name, digest in list(job.submodules.items()):
+            if _tree_digest(job.path, [name], exact=True, renew=copies) == digest:
+                job.submodules[name] = _tree_digest(job.path, [name], exact=True)
+        if job.submodules:
+            repo.record_submodules(job.path, job.submodules)
+        _renew_tree(job.path, repo.ignored_folders(job.path) | set(job.submodules), copies)
 
     def _settle(self, repo: _Repo, job: _Job, result: WorkerResult) -> None:
         """After a worker (and its sandbox): make what the run leaves in its worktree one that
@@ -4035,8 +4045,8 @@ class _Repo:
                                           "--end-of-options", base, commit).split("\0") if f)
 
     def changes(self, path: str, base: str) -> "tuple[List[str], List[str], List[str]]":
-        """What differs between ``base`` and the worktree at ``path`` (see changed_files); of
-        that, the submodule commits ('sub', new or changed) and the repositories inside ('sub/')."""
+        """What differs between ``base`` and the worktree at ``path`` (committed, staged,
+        unstaged, untracked); of that, the submodule commits ('sub', new or changed) and the repositories inside ('sub/')."""
         raw = self.git("diff", "--raw", "--no-renames", "-z", base, "--", cwd=path).split("\0")
         changed = dict(zip(raw[1::2], raw[0::2]))  # name: ":old new sha sha X"
         new = [name for name in self.git("ls-files", "--others", "--exclude-standard", "-z",
@@ -4269,8 +4279,8 @@ class _Repo:
         """The files of the worktree at ``path`` that are no regular file, or whose content (as
         git stores it: through the line-end conversion, ident, an encoding, your filters) is not
         the blob ``expected`` names."""
-        plain = [name for name in expected if "\n" not in name and
-                 stat.S_ISREG((_lstat_beneath(path, name) or os.stat_result((0,) * 10)).st_mode)]
+        plain = [name for name in expected if "\n" not in name
+                 and (st := _lstat_beneath(path, name)) is not None and stat.S_ISREG(st.st_mode)]
         told = self.git("hash-object", "--stdin-paths", cwd=path, filters=True, input="".join(
             name + "\n" for name in plain).encode("utf-8", "surrogateescape")).split() \
             if plain else []
@@ -10814,8 +10824,6 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
         _print_err(f"warning: merging although {problem} (--force)")
 
 
-# Your git settings that name files it reads, or commands it runs by itself, in the
-# checkout's top folder (see _Repo.run_by_your_git).
 # Settings naming a file git reads (relative: in the checkout), and the hooks' tools that read
 # files of the checkout by themselves, by the word that runs them: a merged change to one of
 # those runs what an agent wrote at your next commit (see _Repo.run_by_your_git).
@@ -10847,16 +10855,17 @@ _HOOK_READS = (
     ("just", ("justfile", "Justfile", ".justfile")),
     ("task", tuple(f"{name}{dist}.{ext}" for name in ("Taskfile", "taskfile")
                    for dist in ("", ".dist") for ext in ("yml", "yaml"))))
-_YOUR_SETTINGS = (r"^(core\.(hookspath|attributesfile|excludesfile|fsmonitor|pager|editor|"
-                  r"sshcommand|askpass|gitproxy)|include\.path|includeif\..*\.path|"
+# Your git settings that name files it reads, or commands it runs by itself, in the
+# checkout's top folder (see _Repo.run_by_your_git).
+_YOUR_SETTINGS = ("^(" + "|".join(re.escape(key) for key in _FILE_SETTINGS) + "|" + _HTTP_FILES
+                  + r"|core\.(fsmonitor|pager|editor|sshcommand|askpass|gitproxy)|"
+                  r"include\.path|includeif\..*\.path|"
                   r"sequence\.editor|gpg\.program|gpg\..*\.program|gpg\.ssh\.defaultkeycommand|"
                   r"credential\.helper|credential\..*\.helper|filter\..*\.(clean|smudge|process)|"
                   r"diff\.external|diff\..*\.(textconv|command)|merge\..*\.driver|"
                   r"interactive\.difffilter|(difftool|mergetool)\..*\.(cmd|path)|pager\..*|"
                   r"trailer\..*\.(command|cmd)|submodule\..*\.update|"
-                  r"remote\..*\.(uploadpack|receivepack)|gpg\.ssh\.(allowedsignersfile|"
-                  r"revocationfile)|user\.signingkey|mailmap\.file|blame\.ignorerevsfile|"
-                  r"commit\.template|" + _HTTP_FILES + ")$")
+                  r"remote\..*\.(uploadpack|receivepack))$")
 _INTERPRETER = re.compile(r"(python|pypy)[0-9.]*|node(js)?|deno|bun|ruby[0-9.]*|perl[0-9.]*|"
                           r"php[0-9.]*|lua[0-9.]*|R|Rscript|tclsh[0-9.]*|(ba|da|z|k|c|tc)?sh|"
                           r"fish|\.|source")
@@ -10970,18 +10979,17 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     nothing does. git itself says which attributes apply (macros, quoting and line ends as
     git reads them), from each commit's own .gitattributes."""
     why = []
-    if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".lfsconfig").strip():
+    names = set(repo.git("diff-tree", "-r", "-z", "--name-only", "--no-renames",
+                           "--end-of-options", base, tip).split("\0")) - {""}
+    if ".lfsconfig" in names:
         why.append("changes .lfsconfig, where Git LFS downloads files from")
-    if repo.git("diff", "--name-only", "--end-of-options", base, tip, "--", ".mailmap").strip():
+    if ".mailmap" in names:
         why.append("changes .mailmap, by which your git log, shortlog and blame name the authors "
                    "of every commit")
-    inside = [name for name in repo.git("diff-tree", "-z", "--name-only", "--no-renames",
-                                        "--end-of-options", base, tip).split("\0")
-              if _is_worktree_name(name)]
-    changed_names = repo.git("diff-tree", "-r", "-z", "--name-only", "--no-renames",
-                             "--end-of-options", base, tip).split("\0")
-    other_case = [name for name in changed_names if name.rpartition("/")[2] not in _GIT_READS
-                  and _folded(name.rpartition("/")[2]) in _GIT_READS]
+    inside = sorted({name.partition("/")[0] for name in names
+                     if _is_worktree_name(name.partition("/")[0])})
+    other_case = sorted(name for name in names if name.rpartition("/")[2] not in _GIT_READS
+                        and _folded(name.rpartition("/")[2]) in _GIT_READS)
     if other_case:
         why.append(f"adds {_shorten(other_case[0], 100)}, which git reads as its own "
                    f"{_folded(other_case[0].rpartition('/')[2])} where names' case is ignored "
