@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -18,6 +20,14 @@ if os.environ.pop("PYTHONDONTWRITEBYTECODE", None):
     import tempfile
     os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(
         tempfile.gettempdir(), f"architect-parallel-tests-pycache-{os.getuid()}")
+
+# The tests that press Ctrl-C start the tool as a terminal's foreground job is started, with
+# SIGINT at its default. A shell without job control starts a background job (`make test &`
+# in a script) with SIGINT ignored, which its children inherit across exec, and the tool then
+# keeps it ignored as asked (merge went on to exit 0); a handler of ours is not inherited.
+if threading.current_thread() is threading.main_thread() \
+        and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import architect_parallel  # noqa: E402
 import run_tests  # noqa: E402
