@@ -1927,8 +1927,10 @@ class ParallelRunner:
         git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
         files its commit holds as a filter made them)."""
         box = self._sandbox
-        hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules,
-                                         box.host_id if box is not None else None)
+        # (the account the sandbox's git runs as: its own as root, else the runner's; what
+        # another account owns there keeps its owner's write, and may hide from the runner)
+        reader = None if box is None else box.host_id if box.host_id is not None else os.geteuid()
+        hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules, reader)
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
                          f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
@@ -1968,7 +1970,7 @@ class ParallelRunner:
             job.tip = held
             result.commit = held if held != result.base_commit else None
             box = self._boxes.get(job.worker_id)
-            refused = box.take_objects(self.config.check_timeout) if box else None
+            refused = box.take_objects(self.config.check_timeout, self._cancel) if box else None
             if refused:
                 raise _Refused(refused)
             repo.as_committed(job.path, held)
@@ -3588,13 +3590,15 @@ class _Repo:
 
     def run_by_your_git(self, base: str, tip: str) -> List[str]:
         """The files ``tip`` adds, changes or deletes against ``base`` that your git reads as
-        settings or runs by itself from the checkout (see _YOUR_SETTINGS): a hook under a
+        settings or runs by itself from the checkout (any setting, but _NOT_RUN): a hook under a
         ``core.hooksPath`` inside it (and the folder holding that one, as Husky's
         ``.husky/_`` runs ``.husky/pre-commit``), a config file an ``include.path`` or
         ``includeIf.*.path`` names there, a ``core.attributesFile`` or ``core.excludesFile``
-        there; and for the commands git starts there (filters, textconv and diff commands,
-        merge drivers, pagers, editors, helpers; not aliases, which you run as you run
-        `make`): the files they name by a path (see _command_loads), for ``python -m X`` the
+        there (and any other setting's value naming a file there: ``diff.orderFile``); and
+        for the commands git starts there (any setting's value is read as one: filters,
+        textconv, pagers, helpers, ``sendemail.tocmd``; not aliases, which you run as you run
+        `make`): the files they name by a path (see _command_loads), and those the tools
+        they run read by themselves (_HOOK_READS: npx an ``.npmrc``), for ``python -m X`` the
         top-level entries named ``X`` (``X.py``, ``X/``, a link ``X``), and, when one of them
         runs Python, every top-level Python module or package the branch adds (the checkout
         comes first on Python's path: a new ``nbformat.py`` stands in for the one
@@ -3608,9 +3612,18 @@ class _Repo:
         modules: "set[str]" = set()
         python = False
 
+        anywhere: "set[str]" = set()
+
+        def reads(tool: str) -> None:  # (what a tool reads by itself: npx an .npmrc)
+            for word, read in _HOOK_READS:
+                if word == tool:
+                    files.update(name for name in read if "/" not in name.rstrip("/"))
+                    folders.update(name for name in read if name.endswith("/"))
+                    anywhere.update(name[3:] for name in read if name.startswith("**/"))
+
         def loads(command: str, whole: bool = True) -> None:  # (what the command runs or reads)
             nonlocal python
-            paths, named, runs_python = _command_loads(command, self.top)
+            paths, named, runs_python, programs = _command_loads(command, self.top)
             python = python or runs_python
             modules.update(module.split(".")[0] for module in named)
             for path in paths:
@@ -3618,9 +3631,14 @@ class _Repo:
                 if where and (whole or not os.path.isdir(path)):
                     files.add(where)
                     folders.add(where + "/")
+            if whole:  # (a hook's tools are read from its text, below)
+                for program in programs:
+                    reads(program)
 
-        for origin, key, value in self.your_settings(_YOUR_SETTINGS):
+        for origin, key, value in self.your_settings("."):
             key = key.lower()
+            if _NOT_RUN.fullmatch(key):
+                continue
             if key in _FILE_SETTINGS or re.fullmatch(_HTTP_FILES, key) or (
                     key.startswith("include") and key.endswith(".path")):
                 start = origin if key.startswith("include") else self.top  # (as git reads it)
@@ -3631,11 +3649,18 @@ class _Repo:
                     if key == "core.hookspath" and os.path.dirname(where):
                         folders.add(os.path.dirname(where) + "/")
                 continue
+            # Any other setting may name a command git runs (sendemail.tocmd, tar.tgz.command,
+            # imap.tunnel: git has more every release), or a file it reads (diff.orderFile,
+            # fetch.fsck.skipList, http.proxySSLCAInfo): its value is read as both.
             loads(value)
+            word = os.path.expanduser(value.strip())
+            if word and not re.search(r"\s|://", word) and re.search(r"[./]", word):
+                where = self._inside(word)
+                if where:
+                    files.add(where)
         texts, theirs = self._your_hooks()
         for where in theirs:  # (a hook that is a file of the checkout)
             (folders if where.endswith("/") else files).add(where)
-        anywhere: "set[str]" = set()
         for text in texts:  # (what they name, and what the tools they run read)
             lines = [line for line in text.splitlines()[:2000]
                      if line.strip() and not line.lstrip().startswith("#")]
@@ -3643,11 +3668,9 @@ class _Repo:
                 loads(line, whole=False)  # the README's limits; a file it names is its own)
             # (tools as commands: not a word of a comment, a quoted string or what echo says)
             spoken = re.sub(r"""'[^']*'|"[^"]*"|\b(echo|printf)\b[^;&|\n]*""", " ", "\n".join(lines))
-            for word, read in _HOOK_READS:
-                if re.search(rf"(?<![\w.-]){re.escape(word)}(?![\w.-])", spoken):
-                    files.update(name for name in read if "/" not in name.rstrip("/"))
-                    folders.update(name for name in read if name.endswith("/"))
-                    anywhere.update(name[3:] for name in read if name.startswith("**/"))
+            for tool, _read in _HOOK_READS:
+                if re.search(rf"(?<![\w.-]){re.escape(tool)}(?![\w.-])", spoken):
+                    reads(tool)
         files |= self._links_on_the_way(files)
         if not files and not folders and not modules and not python and not anywhere:
             return []
@@ -4188,8 +4211,10 @@ class _Repo:
         submodule_folders: what your setup checked out); folders named .git below the top
         (git never looks in); folders too deep for git or that it may not list: the runner
         may not, or, given ``reader``, the account the commit's git ran as (root outside
-        reads what the sandbox's account inside may not: another account's 0711 folder);
-        folders the group or others may write (what is in them can change under the checks).
+        reads what the sandbox's account inside may not: another account's 0711 folder), and
+        what another account than ``reader`` (or root) owns: its owner may write it whatever
+        its mode; folders the group or others may write (what is in them can change under
+        the checks).
         Ignored folders are not looked in. (See changes for the lists.)"""
         hidden = nested + [name + "/" for name in gitlinks if _holds_entries(path, name)]
         skip = set(hidden) | {name for name in self.git(
@@ -4212,7 +4237,7 @@ class _Repo:
                 # _commit, but one another account moved in while that walk went by)
                 hidden.append(f"{_shorten(rel or './', 100)} (a folder other accounts may write, "
                               "or with an access list)")
-            if reader is not None:  # (as root: what another account made or may hide)
+            if reader is not None:  # (what another account made or may hide)
                 if st.st_uid not in (reader, 0) or not _may_list(st, reader):
                     hidden.append(f"{_shorten(rel, 100)} (a folder the sandbox's git may not "
                                   f"list, or of another account: uid {st.st_uid})")
@@ -4459,11 +4484,61 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
     raise AssertionError("unreachable")
 
 
+def _git_lines(args: List[str], cwd: str, each: Callable[[bytes], Optional[str]],
+               wrap: Optional[_Wrap] = None, stdin: Optional[BinaryIO] = None,
+               timeout: Optional[float] = None, stop: Optional[threading.Event] = None
+               ) -> Optional[str]:
+    """Hand each line of git's output to ``each`` as it comes (its memory is that of one
+    line, whatever git lists), reading ``stdin`` (a file) when given. Why it failed, or
+    None: what ``each`` said (git is then stopped), git's own failure, its taking more than
+    ``timeout`` seconds, or ``stop`` set (both: git killed)."""
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryFile() as err:
+        proc = _git_popen(args, cwd, wrap, None, stdin=stdin or subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=err, start_new_session=True)
+        ended: List[str] = []
+
+        def kill(why: str) -> None:
+            ended.append(why)
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, kill, [f"took more than {timeout:g}s (stopped)"]) \
+            if timeout else None
+        if timer:
+            timer.daemon = True
+            timer.start()
+        problem = None
+        try:
+            for n, line in enumerate(proc.stdout):
+                problem = each(line)
+                if problem is None and stop is not None and n % 4096 == 0 and stop.is_set():
+                    problem = "stopped"
+                if problem is not None:
+                    kill(problem)
+                    break
+        finally:  # (a git still writing ends at its closed output)
+            if timer:
+                timer.cancel()
+            proc.stdout.close()
+            code = proc.wait()
+        if ended:
+            return ended[0]
+        if code != 0:
+            err.seek(0)
+            return (_last_meaningful_line(err.read(1 << 16).decode("utf-8", "replace"))
+                    or f"git exited with {code}")
+        return None
+
+
 # Settings of every git the tool starts, which pass on to the gits those start (in submodules,
 # in repositories an agent made): no fsmonitor and no hook (commands a repository, or one
-# inside a worktree, names), no recursion into submodules.
+# inside a worktree, names), no recursion into submodules, no order file (a relative one is
+# read where the git runs: in a worktree, a file of the agent's; a missing one fails a diff).
 _GIT_SETTINGS = {"core.fsmonitor": "false", "core.hooksPath": "/dev/null",
                  "submodule.recurse": "false", "status.submoduleSummary": "false",
+                 "diff.orderFile": "/dev/null",
                  "advice.graftFileDeprecated": "false"}  # (GIT_GRAFT_FILE, see _git_env)
 
 
@@ -5029,8 +5104,9 @@ def _renew_at(folder: int, name: str, copies: Optional[_Copies] = None
     same bytes, with its owner, mode (but the group's and others' write, and set-ID) and
     times: a descriptor of the old one that its writer handed out (through an abstract
     socket, to another account) then writes a file nothing reads. Opened without following
-    a link or waiting; nothing is done to what is no regular file, or one the runner may
-    not read (nor may a git running as its owner: see _Repo.hidden_from_commit). A clone of
+    a link or waiting; nothing is done to what is no regular file, or a file of the runner
+    that it may not read (nor may its git); one of another account that the runner may not
+    read raises ParallelError (its owner may make it readable to git later). A clone of
     its data where the file system shares it (btrfs, XFS: a reflinked file costs no disk
     either), else a copy, counted in ``copies``. The old file's status once copied (a write
     to it before or while it was copied changed its time of change), or None when nothing
@@ -5040,6 +5116,12 @@ def _renew_at(folder: int, name: str, copies: Optional[_Copies] = None
         old = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                       dir_fd=folder)
     except OSError as exc:
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            st = _stat_at(folder, name)
+            if st is not None and st.st_uid not in (os.geteuid(), 0):
+                raise ParallelError(f"its worktree holds a file of another account (uid "
+                                    f"{st.st_uid}) that the runner may not read: "
+                                    f"{_shorten(name, 100)}") from None
         if exc.errno in (errno.ENOENT, errno.ELOOP, errno.EACCES, errno.EPERM, errno.ENXIO):
             return None
         raise
@@ -5420,9 +5502,10 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
 
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
-# takes (100 MB a file), 1 GB in all.
+# takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
 _OBJECT_LIMIT = 100 << 20
 _OBJECTS_LIMIT = 1 << 30
+_OBJECTS_COUNT = 1_000_000
 # The most files whose attributes changed that _Repo.attributes_changed names.
 _ATTRIBUTES_NAMED = 1000
 # Encodings a checkout writes the same characters in (others, stateful ones such as
@@ -7041,51 +7124,73 @@ class _Box:
             _replace_beneath(self.admin, "HEAD", f"ref: refs/heads/{self.branch}\n".encode())
         return planted
 
-    def _import_objects(self, timeout: Optional[float]) -> Optional[str]:
+    def _import_objects(self, timeout: Optional[float],
+                        stop: Optional[threading.Event] = None) -> Optional[str]:
         """Bring the objects the worker made into the repository; why not, or None. They are
         listed and packed in its sandbox (reading only what the worker could: no alternates
         or links of its own lead elsewhere) and indexed outside by ``git index-pack``, which
-        hashes each again: an object cannot claim another's id."""
-        import subprocess
+        hashes each again: an object cannot claim another's id. Stopped once ``stop`` is set."""
+        import tempfile
         private = self.path("objects")
         for folder, dirs, files in _walk(private):
             if any(os.path.islink(os.path.join(folder, n)) for n in dirs + files):
                 return "its object folder holds symbolic links"
         _remove_tree(os.path.join(private, "info"))  # its own alternates
-        listed = _git_run(["cat-file", "--batch-all-objects",
-                           "--batch-check=%(objectname) %(objectsize)"],
-                          self.worktree, wrap=self.wrap("env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="),
-                          timeout=timeout)
-        if listed.returncode != 0:
-            return ("cannot read its objects: "
-                    + (_last_meaningful_line(listed.stderr.decode("utf-8", "replace")) or "git failed"))
-        # Sizes as the objects claim them (a delta of 2 KB may claim GBs, which git outside
-        # would allocate): bounded before anything leaves the sandbox.
-        sizes = [int(size) if _digits(size) else _OBJECT_LIMIT + 1
-                 for size in (line.partition(b" ")[2] for line in listed.stdout.splitlines())]
-        if max(sizes, default=0) > _OBJECT_LIMIT or sum(sizes) > _OBJECTS_LIMIT:
-            return (f"its objects are too large to take in ({max(sizes) >> 20} MB the largest, "
-                    f"{sum(sizes) >> 20} MB in all; the limits are {_OBJECT_LIMIT >> 20} MB "
-                    f"and {_OBJECTS_LIMIT >> 20} MB)")
-        ids = b"".join(line.partition(b" ")[0] + b"\n" for line in listed.stdout.splitlines())
-        # Only what the repository lacks: an id it has keeps its own content, whatever the
-        # worker wrote under it.
-        known = _git_run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], self.repo.top,
-                         input=ids, timeout=timeout)
-        new = b"".join(line.split(b" ")[0] + b"\n" for line in known.stdout.splitlines()
-                       if line.endswith(b" missing"))
-        if known.returncode != 0 or not new:
-            return None if known.returncode == 0 else "cannot compare its objects with yours"
+        with tempfile.TemporaryFile() as ids, tempfile.TemporaryFile() as new:
+            # Sizes as the objects claim them (a delta of 2 KB may claim GBs, which git
+            # outside would allocate), and their count: bounded before anything leaves the
+            # sandbox. Listed as git gives them (millions of objects cost no memory).
+            count, largest, total = 0, 0, 0
+
+            def listed(line: bytes) -> Optional[str]:
+                nonlocal count, largest, total
+                name, _, size = line.rstrip(b"\n").partition(b" ")
+                count += 1
+                largest = max(largest, int(size) if _digits(size) else _OBJECT_LIMIT + 1)
+                total += int(size) if _digits(size) else 0
+                if count > _OBJECTS_COUNT:
+                    return f"its objects are too many to take in (more than {_OBJECTS_COUNT:,})"
+                if largest > _OBJECT_LIMIT or total > _OBJECTS_LIMIT:
+                    return (f"its objects are too large to take in ({largest >> 20} MB the "
+                            f"largest, or over {total >> 20} MB in all; the limits are "
+                            f"{_OBJECT_LIMIT >> 20} MB and {_OBJECTS_LIMIT >> 20} MB)")
+                ids.write(name + b"\n")
+                return None
+
+            problem = _git_lines(["cat-file", "--batch-all-objects",
+                                  "--batch-check=%(objectname) %(objectsize)"], self.worktree,
+                                 listed, wrap=self.wrap("env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="),
+                                 timeout=timeout, stop=stop)
+            if problem:
+                return problem if problem.startswith("its objects are") else \
+                    f"cannot read its objects: {problem}"
+            # Only what the repository lacks: an id it has keeps its own content, whatever
+            # the worker wrote under it.
+            def missing(line: bytes) -> None:
+                if line.endswith(b" missing\n"):
+                    new.write(line.split(b" ")[0] + b"\n")
+
+            ids.seek(0)
+            problem = _git_lines(["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+                                 self.repo.top, missing, stdin=ids, timeout=timeout, stop=stop)
+            if problem:
+                return f"cannot compare its objects with yours: {problem}"
+            if not new.tell():
+                return None
+            new.seek(0)
+            return self._pack_in(new, timeout)
+
+    def _pack_in(self, new: BinaryIO, timeout: Optional[float]) -> Optional[str]:
+        """Pack the objects ``new`` names (one id a line) in the worker's sandbox and index
+        them into the repository (see _import_objects); why not, or None."""
+        import subprocess
         pack = _git_popen(["pack-objects", "--stdout", "-q"], self.worktree, wrap=self.wrap(),
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          stdin=new, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                           start_new_session=True)
         index = _git_popen(["index-pack", "--stdin", "--fix-thin", "--strict"], self.repo.top,
                            stdin=pack.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            start_new_session=True)
         pack.stdout.close()
-        with contextlib.suppress(OSError):  # (a pack-objects that died says so below)
-            pack.stdin.write(new)
-            pack.stdin.close()
         try:
             _out, err = index.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -7099,7 +7204,8 @@ class _Box:
                     + (_last_meaningful_line(err.decode("utf-8", "replace")) or "git failed"))
         return None
 
-    def take_objects(self, timeout: Optional[float]) -> Optional[str]:
+    def take_objects(self, timeout: Optional[float],
+                     stop: Optional[threading.Event] = None) -> Optional[str]:
         """Bring the objects the worker made into the repository now (see _import_objects) and
         empty its object folder, taken from every other account first: a git in its sandbox
         reads that folder before the repository's, and does not hash again what it reads (a
@@ -7109,7 +7215,7 @@ class _Box:
         for _folder, _fd, _dirs, _files in _walk_at(private, force=True,
                                                     tame=stat.S_IWGRP | stat.S_IWOTH):
             pass
-        problem = self._import_objects(timeout)
+        problem = self._import_objects(timeout, stop)
         if problem is None:
             _empty_beneath(private)
             # (what stays is another account's: a folder of its own it keeps filling, made
@@ -10829,8 +10935,12 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
 # those runs what an agent wrote at your next commit (see _Repo.run_by_your_git).
 _FILE_SETTINGS = ("core.hookspath", "core.attributesfile", "core.excludesfile",
                   "gpg.ssh.allowedsignersfile", "gpg.ssh.revocationfile", "user.signingkey",
-                  "mailmap.file", "blame.ignorerevsfile", "commit.template")
-_HTTP_FILES = r"http\.(.*\.)?(sslcainfo|sslcapath|sslcert|sslkey|cookiefile)"
+                  "mailmap.file", "blame.ignorerevsfile", "commit.template", "diff.orderfile",
+                  "fsck.skiplist", "fetch.fsck.skiplist", "receive.fsck.skiplist",
+                  "format.signaturefile", "sendemail.aliasesfile", "sendemail.smtpsslcertpath",
+                  "init.templatedir")
+_HTTP_FILES = (r"http\.(.*\.)?(sslcainfo|sslcapath|sslcert|sslkey|cookiefile|proxysslcainfo|"
+               r"proxysslcert|proxysslkey|pinnedpubkey)")
 _NPM_READS = ("**/package.json", "**/.npmrc")  # (npm workspaces: every member's too)
 _LEFTHOOK = tuple(f"{dot}lefthook{local}.{ext}" for dot in ("", ".") for local in ("", "-local")
                   for ext in ("yml", "yaml", "toml", "json", "jsonc"))
@@ -10853,19 +10963,19 @@ _HOOK_READS = (
                                                                  "GNUmakefile")),
     ("tox", ("tox.ini", "pyproject.toml", "setup.cfg")), ("nox", ("noxfile.py",)),
     ("just", ("justfile", "Justfile", ".justfile")),
+    # (Python project managers: their `run` builds and installs the checkout's project first,
+    # or runs a script its settings name)
+    ("uv", ("pyproject.toml", "uv.toml", "setup.py", "setup.cfg")),
+    ("poetry", ("pyproject.toml", "poetry.toml")), ("pdm", ("pyproject.toml", "pdm.toml")),
+    ("hatch", ("pyproject.toml", "hatch.toml", "setup.py")), ("rye", ("pyproject.toml",)),
+    ("pipenv", ("Pipfile",)), ("pixi", ("pixi.toml", "pyproject.toml")),
     ("task", tuple(f"{name}{dist}.{ext}" for name in ("Taskfile", "taskfile")
                    for dist in ("", ".dist") for ext in ("yml", "yaml"))))
-# Your git settings that name files it reads, or commands it runs by itself, in the
-# checkout's top folder (see _Repo.run_by_your_git).
-_YOUR_SETTINGS = ("^(" + "|".join(re.escape(key) for key in _FILE_SETTINGS) + "|" + _HTTP_FILES
-                  + r"|core\.(fsmonitor|pager|editor|sshcommand|askpass|gitproxy)|"
-                  r"include\.path|includeif\..*\.path|"
-                  r"sequence\.editor|gpg\.program|gpg\..*\.program|gpg\.ssh\.defaultkeycommand|"
-                  r"credential\.helper|credential\..*\.helper|filter\..*\.(clean|smudge|process)|"
-                  r"diff\.external|diff\..*\.(textconv|command)|merge\..*\.driver|"
-                  r"interactive\.difffilter|(difftool|mergetool)\..*\.(cmd|path)|pager\..*|"
-                  r"trailer\..*\.(command|cmd)|submodule\..*\.update|"
-                  r"remote\..*\.(uploadpack|receivepack))$")
+# Your git settings that name neither a command git runs nor a file it reads: aliases (you
+# run them as you run `make`), names and free text. Every other one is read as both (see
+# _Repo.run_by_your_git): git adds settings that run commands every release.
+_NOT_RUN = re.compile(r"(alias|author|committer)\..*|user\.(name|email|useconfigonly)|"
+                      r".*\.description")
 _INTERPRETER = re.compile(r"(python|pypy)[0-9.]*|node(js)?|deno|bun|ruby[0-9.]*|perl[0-9.]*|"
                           r"php[0-9.]*|lua[0-9.]*|R|Rscript|tclsh[0-9.]*|(ba|da|z|k|c|tc)?sh|"
                           r"fish|\.|source")
@@ -10877,17 +10987,19 @@ _RUNNER_WORDS = ("run", "exec", "x", "--")  # (uv run, deno run, bun x)
 
 
 def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
-                   ) -> "tuple[List[str], List[str], bool]":
+                   ) -> "tuple[List[str], List[str], bool, List[str]]":
     """What the shell command ``command`` runs or reads by a path (relative ones are in the
     folder ``top``, where git starts it, or ``where`` in it as a ``cd`` says): its
     programs named with a ``/``, every other word (or an option's value, ``--config=X``)
     naming a path with a ``/`` or one there now (``make -f ci.mk``), the scripts an interpreter or ``.`` is given (``sh -c`` and ``sh -lc`` read as
     commands too), through wrappers (``env``, ``nice -n 5``, ``timeout 10``, ``uv run``);
-    the modules of ``python -m X`` / ``-Bm X`` / ``-c 'import X'``; and whether it runs
-    Python: as (paths, modules, python). ``$PWD`` (and ``$(git rev-parse --show-toplevel)``)
-    is ``top``; other variables are unknown."""
+    the modules of ``python -m X`` / ``-Bm X`` / ``-c 'import X'``; whether it runs
+    Python; and the names of the programs it runs, wrappers too (``uv``, ``npx``): as (paths,
+    modules, python, programs). ``$PWD`` (and ``$(git rev-parse --show-toplevel)``) is
+    ``top``; other variables are unknown."""
     paths: List[str] = []
     modules: List[str] = []
+    programs: List[str] = []
     python = False
     text = command.lstrip("!")
     for name in ("${PWD}", "$PWD", "$(git rev-parse --show-toplevel)",
@@ -10911,10 +11023,13 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
         while words and (_WRAPPER.fullmatch(os.path.basename(words[0])) or
                          words[0] in _RUNNER_WORDS or words[0].startswith("-") or
                          re.fullmatch(r"[0-9.]+[smhd]?|[A-Za-z_][A-Za-z0-9_]*=.*", words[0], re.S)):
+            if _WRAPPER.fullmatch(os.path.basename(words[0])):
+                programs.append(os.path.basename(words[0]))
             words = words[1:]  # (a wrapper, its options and their values: what it runs is after)
         if not words:
             continue
         program, args = words[0], words[1:]
+        programs.append(os.path.basename(program))
         if program == "cd":
             where = os.path.join(where, os.path.expanduser(args[0])) if args else ""
             continue
@@ -10952,13 +11067,14 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
                     paths += more[0]
                     modules += more[1]
                     python = python or more[2]
+                    programs += more[3]
                 break
             elif arg.startswith("-"):
                 taking = arg in ("-W", "-X", "-Q", "-r", "--require", "-I")
             else:
                 paths.append(os.path.join(top, where, arg))  # (the script)
                 break
-    return paths, [m for m in modules if m], python
+    return paths, [m for m in modules if m], python, programs
 
 
 # The attributes by which a checkout writes other bytes than the commit holds (and a diff

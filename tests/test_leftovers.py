@@ -3376,3 +3376,133 @@ def test_an_object_folder_that_cannot_be_emptied_fails_the_worker(cli, repo, tmp
     assert r["status"] == "failed" and "its object folder keeps what another account holds" \
         in r["error"], (r, err)
     assert r["checks_passed"] == 0
+
+
+# -- review round 43 ---------------------------------------------------------------------------
+
+def _changes(repo, files):
+    """A commit on a side branch writing ``files`` ({path: text}) over HEAD: (base, tip)."""
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "side", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    return base, tip
+
+
+@pytest.mark.parametrize("setting, value, name", [
+    ("sendemail.tocmd", "scripts/get_maintainer.pl --nogit --nol", "scripts/get_maintainer.pl"),
+    ("sendemail.cccmd", "perl scripts/cc.pl", "scripts/cc.pl"),
+    ("tar.tgz.command", "sh tools/compress.sh", "tools/compress.sh"),
+    ("imap.tunnel", "tools/tunnel", "tools/tunnel"),
+    ("diff.orderFile", "scripts/git.orderFile", "scripts/git.orderFile"),
+    ("fetch.fsck.skipList", ".fsck-skiplist", ".fsck-skiplist"),
+    ("http.proxySSLCAInfo", "certs/proxy-ca.pem", "certs/proxy-ca.pem"),
+    ("sendemail.work.aliasesFile", "mail.aliases", "mail.aliases"),
+    ("diff.json.textconv", "npx --no-install node /opt/jsonfmt", ".npmrc"),
+    ("filter.x.clean", "uv run black -q -", "pyproject.toml")])
+def test_any_setting_of_yours_that_names_a_command_or_a_file_counts(repo, setting, value, name):
+    """`git config sendemail.tocmd "scripts/get_maintainer.pl ..."`, as the kernel's guide
+    says: a branch rewriting that script was merged, and `git send-email --dry-run` ran it.
+    The settings looked at were a list, and git has more every release; and a command that
+    runs `npx` reads the checkout's .npmrc (`node-options=--require ./evil.js`) by itself.
+    Every setting's value is read as a command and as a file name."""
+    git("config", setting, value, cwd=repo)
+    base, tip = _changes(repo, {name: "#!/bin/sh\nid > /tmp/pwned\n"})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+
+
+def test_a_setting_merges_when_the_branch_changes_nothing_it_names(cli, repo, tmp_path):
+    """What counts is what a setting names: a remote at github.com/npm/..., a name that is a
+    tool's, a branch description, `core.editor = code` beside a folder code/ and the default
+    branch `main` beside one main/ do not stop a branch changing package.json, Makefile or
+    what is in those folders (a merge of it asks nothing)."""
+    for key, value in [("remote.origin.url", "https://github.com/npm/cli.git"),
+                       ("user.name", "make npm"), ("branch.main.description", "npm make uv"),
+                       ("core.editor", "code --wait"), ("init.defaultBranch", "main"),
+                       ("sendemail.tocmd", "/usr/local/bin/get_maintainer --nogit")]:
+        git("config", key, value, cwd=repo)
+    files = {"package.json": "{}\n", "Makefile": "all:\n", "code/a.txt": "a\n", "main/b.txt": "b\n"}
+    (repo / "code").mkdir()
+    (repo / "code" / "a.txt").write_text("0\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "folders", cwd=repo)
+    base, tip = _changes(repo, files)
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == []
+    body = "".join(f"mkdir -p $(dirname {n}) && echo x > {n}\n" for n in files)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{script(tmp_path, 'a.sh', body)}"
+                                  " {task}", "--workers", "1", "--progress", "none")
+    assert sorted(results[0]["files_modified"]) == sorted(files), (results, err)
+    code, out, err = tool("merge", "1")
+    assert code == 0 and "merged architect/parallel-1" in err, err
+
+
+@needs_bwrap
+@pytest.mark.parametrize("what", ["folder", "file"])
+def test_what_another_account_owns_fails_a_worker_of_an_ordinary_runner(cli, repo, tmp_path,
+                                                                       monkeypatch, what):
+    """Run by an ordinary user, the agent opened a/ to all and another account made a/x/ (or
+    a/check.sh, mode 000) there: its owner keeps its write whatever the runner tames, and the
+    renewal passed a file it could not open. That account swapped check.sh after `git add`
+    read it, and the check passed on what the branch did not hold (5 of 5 runs). What another
+    account owns fails the worker as it did only for a root runner. (Here the runner is root
+    taken for an ordinary user, and the other account's entry is given to it as the agent
+    ends.)"""
+    monkeypatch.setattr(ap, "_is_root", lambda: False)
+    real = ap.ParallelRunner._hold_still
+
+    def theirs(self, job, renew, copies):
+        name = os.path.join(job.path, "a", "x" if what == "folder" else "check.sh")
+        os.chown(name, 4242, 4242)
+        return real(self, job, renew, copies)
+
+    monkeypatch.setattr(ap.ParallelRunner, "_hold_still", theirs)
+    body = ("mkdir -p a/x && echo 'exit 0' > a/x/check.sh\n" if what == "folder" else
+            "mkdir a && echo 'exit 0' > a/check.sh\n")
+    r, err = _one_worker(cli, tmp_path, body, "true", "bwrap")
+    assert r["status"] == "failed" and "uid 4242" in (r["error"] or ""), (r, err)
+    assert r["checks_passed"] == 0
+
+
+@pytest.mark.skipif(not ROOT or not shutil.which("setpriv"), reason="needs root and setpriv")
+def test_a_file_of_another_account_the_runner_may_not_read_is_not_passed_by(tmp_path):
+    """The renewal passed by a file it could not open, taking it for one its git could not
+    read either: another account's file of mode 000, whose owner made it readable again for
+    `git add` and rewrote it after. Such a file stops the renewal, saying why. (As root,
+    run without the capabilities by which root reads every file.)"""
+    top = tmp_path / "wt"
+    top.mkdir()
+    (top / "check.sh").write_text("exit 0\n")
+    os.chown(top / "check.sh", 4242, 4242)
+    os.chmod(top / "check.sh", 0)
+    probe = ("import os, sys; sys.path.insert(0, sys.argv[2]); import architect_parallel as ap\n"
+             "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
+             "try:\n    ap._renew_at(fd, 'check.sh')\nexcept ap.ParallelError as exc:\n"
+             "    print(exc)\n")
+    proc = subprocess.run(["setpriv", "--bounding-set=-dac_read_search,-dac_override",
+                           sys.executable, "-c", probe, str(top), CHECKOUT],
+                          capture_output=True, text=True, timeout=60)
+    assert "a file of another account (uid 4242)" in proc.stdout, (proc.stdout, proc.stderr)
+
+
+@needs_bwrap
+def test_too_many_objects_fail_the_worker_and_cost_no_memory(cli, repo, tmp_path, monkeypatch):
+    """Four million tiny objects (a `git fast-import` of a few seconds) cost the runner 1.7 GB
+    and 2 minutes: the bounds were on bytes, and the listing was held whole. Objects are
+    counted too (a million; 300 here), as git lists them."""
+    monkeypatch.setattr(ap, "_OBJECTS_COUNT", 300)
+    r, err = _one_worker(cli, tmp_path, "for i in $(seq 400); do echo $i > f$i.txt; done\n",
+                         "true", "bwrap")
+    assert r["status"] == "failed" and "its objects are too many to take in (more than 300)" \
+        in r["error"], (r, err)
+    assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["base_commit"]
+    monkeypatch.setattr(ap, "_OBJECTS_COUNT", 500)
+    git("worktree", "remove", "--force", ".architect-parallel-1", cwd=repo)
+    git("branch", "-D", "architect/parallel-1", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "for i in $(seq 400); do echo $i > f$i.txt; done\n",
+                         "test -f f400.txt", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
