@@ -33,6 +33,7 @@ import argparse
 import contextlib
 import dataclasses
 import errno
+import functools
 import math
 import os
 import re
@@ -3020,6 +3021,7 @@ class _Repo:
         except ParallelError:
             raise ParallelError(f"{where} is not inside a git repository with a working tree") from None
         top, common = out.splitlines()[:2]
+        _CHECKOUTS.add(os.path.realpath(top))
         return cls(os.path.realpath(top), os.path.realpath(os.path.join(where, common)))
 
     def _settings(self, cwd: str, filters: bool) -> Dict[str, str]:
@@ -3635,13 +3637,16 @@ class _Repo:
                 for program in programs:
                     reads(program)
 
+        origins: "set[str]" = set()
         for origin, key, value in self.your_settings("."):
+            origins.add(origin)
             key = key.lower()
             if _NOT_RUN.fullmatch(key):
                 continue
             if key in _FILE_SETTINGS or re.fullmatch(_HTTP_FILES, key) or (
                     key.startswith("include") and key.endswith(".path")):
-                start = origin if key.startswith("include") else self.top  # (as git reads it)
+                start = (os.path.dirname(origin) or self.top if key.startswith("include")
+                         else self.top)  # (as git reads it)
                 where = self._inside(os.path.join(start, os.path.expanduser(value)))
                 if where:
                     files.add(where)
@@ -3658,6 +3663,22 @@ class _Repo:
                 where = self._inside(word)
                 if where:
                     files.add(where)
+        for origin in origins:  # (a global config that is a file of the checkout: dotfiles)
+            where = self._inside(os.path.realpath(origin)) if origin else None
+            if where:
+                files.add(where)
+        # The folders of your PATH in the checkout (an activated .venv/bin; a relative entry:
+        # that folder under each of its folders): a program the branch puts there runs as you.
+        relative: "set[str]" = set()
+        anchored: "set[str]" = set()
+        for entry in os.environ.get("PATH", "").split(os.pathsep):
+            if not os.path.isabs(entry):  # (../bin, from a folder of the checkout: one there)
+                parts = os.path.normpath(entry or ".").split(os.sep)
+                while parts[0] == os.pardir and len(parts) > 1:
+                    parts.pop(0)
+                relative.add("/".join(parts).casefold() if parts != [os.pardir] else ".")
+            elif _inside(self.top, entry):
+                anchored.add((self._inside(os.path.realpath(entry)) or "").casefold())
         texts, theirs = self._your_hooks()
         for where in theirs:  # (a hook that is a file of the checkout)
             (folders if where.endswith("/") else files).add(where)
@@ -3672,7 +3693,8 @@ class _Repo:
                 if re.search(rf"(?<![\w.-]){re.escape(tool)}(?![\w.-])", spoken):
                     reads(tool)
         files |= self._links_on_the_way(files)
-        if not files and not folders and not modules and not python and not anywhere:
+        if not files and not folders and not modules and not python and not anywhere \
+                and not relative and not anchored:
             return []
         found = []
         named_files = {path.casefold() for path in files}
@@ -3697,6 +3719,7 @@ class _Repo:
                     top, _, rest = folded.partition("/")
                     if folded in named_files or folded.startswith(named_folders) or \
                             folded in above or folded.rpartition("/")[2] in named_anywhere or \
+                            _on_your_path(folded, mode, anchored, relative) or \
                             top.split(".")[0] in named_modules or (python and added and (
                                 rest.startswith("__init__.") or (not rest and (
                                     mode == "120000" or top.endswith((".py", ".pyc", ".so", ".pth"))
@@ -3775,8 +3798,8 @@ class _Repo:
 
     def your_settings(self, pattern: str) -> "List[tuple[str, str, str]]":
         """Your git settings whose names match ``pattern`` (any scope, includes followed), as
-        (the folder of the file that sets it, name, value): not the tool's own (given on its
-        command line to every git it runs), nor the empty ones."""
+        (the file that sets it, '' when none does; name; value): not the tool's own (given on
+        its command line to every git it runs), nor the empty ones."""
         listed = self.git("config", "-z", "--show-origin", "--get-regexp", pattern,
                           check=False) or ""
         found = []
@@ -3786,8 +3809,7 @@ class _Repo:
             if origin.startswith("command line:") or not value:
                 continue
             path = origin[len("file:"):] if origin.startswith("file:") else ""
-            found.append((os.path.dirname(os.path.join(self.top, path)) if path else self.top,
-                          key, value))
+            found.append((os.path.join(self.top, path) if path else "", key, value))
         return found
 
     def _inside(self, word: str) -> Optional[str]:
@@ -4438,15 +4460,53 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     if wrap and wrap.fds:
         popen["pass_fds"] = wrap.fds
     env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {})))
-    git = "git"
-    if wrap:  # the runner's git, not one an agent put on PATH in its HOME (see _Box.make),
-        git = wrap.git or _runner_git()  # and no program its filters name from a place there
-        writable = [h for h in {os.path.expanduser("~"), env.get("HOME"), "/tmp", "/var/tmp", cwd}
-                    if h and h != "/"]
-        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                      if os.path.isabs(p) and not any(_inside(h, p) for h in writable))
+    # Neither git nor a program it starts (ssh, gpg, a filter's) is taken from a folder of a
+    # checkout (a relative PATH entry is one of every folder git runs in, a worktree too; an
+    # activated .venv/bin is one a merge writes) nor, inside, one the worker could write.
+    avoid = {cwd, *_CHECKOUTS} | ({os.path.expanduser("~"), env.get("HOME") or "", "/tmp",
+                                   "/var/tmp"} if wrap else set())
+    env["PATH"] = _path_outside(env.get("PATH", ""), frozenset(avoid))
+    git = (wrap.git if wrap else None) or _git_program(env["PATH"])
     return subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
                             cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
+
+
+# The checkouts of the repositories the tool works in (see _Repo.find and _git_popen).
+_CHECKOUTS: "set[str]" = set()
+
+
+@functools.lru_cache(maxsize=64)
+def _path_outside(path: str, folders: "frozenset[str]") -> str:
+    """The PATH ``path`` without its relative entries and those inside ``folders`` (or the
+    checkout above each: its folder holding ``.git``), as their links lead."""
+    avoid = {os.path.realpath(f) for f in folders if f and f != "/"}
+    avoid |= {top for top in map(_checkout_above, list(avoid)) if top and top != "/"}
+    return os.pathsep.join(p for p in path.split(os.pathsep) if os.path.isabs(p) and not any(
+        _inside(folder, p) for folder in avoid))
+
+
+def _checkout_above(path: str) -> Optional[str]:
+    """The nearest folder at or above ``path`` holding a ``.git`` entry (a checkout's top,
+    found without git), or None."""
+    here = path
+    for _ in range(256):
+        if os.path.lexists(os.path.join(here, ".git")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def _git_program(path: str) -> str:
+    """The git found on PATH ``path`` (see _path_outside): an absolute path."""
+    found = shutil.which("git", path=path)
+    if not found:
+        raise ParallelError("git not found on PATH but in a checkout (a relative entry, or one "
+                            "inside the repository, is not used): put git's own folder on PATH")
+    return found
 
 
 def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
@@ -5551,8 +5611,9 @@ def _flat_config(repo: _Repo, scope: str, cwd: str,
 
 
 def _runner_git() -> str:
-    """The runner's git program, its links resolved."""
-    return os.path.realpath(shutil.which("git") or "git")
+    """The runner's git program (see _git_popen), its links resolved."""
+    return os.path.realpath(_git_program(_path_outside(os.environ.get("PATH", ""),
+                                                       frozenset({os.getcwd(), *_CHECKOUTS}))))
 
 def _tame(fd: int, bits: int = stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID) -> None:
     """Take from the file or folder open as ``fd`` ``bits``: others' write and the set-ID bits;
@@ -10958,7 +11019,8 @@ _HOOK_READS = (
     ("npm", _NPM_READS), ("npx", _NPM_READS), ("pnpm", (*_NPM_READS, "pnpm-workspace.yaml",
                                                        ".pnpmfile.cjs")),
     ("yarn", (*_NPM_READS, ".yarnrc", ".yarnrc.yml", ".yarn/", ".pnp.cjs", ".pnp.loader.mjs")),
-    ("bun", ("package.json", "bunfig.toml")), ("corepack", ("package.json",)),
+    ("bun", ("bunfig.toml",)), ("bun run", ("package.json",)), ("bunx", ("bunfig.toml",)),
+    ("corepack", ("package.json",)),
     ("make", ("Makefile", "makefile", "GNUmakefile")), ("gmake", ("Makefile", "makefile",
                                                                  "GNUmakefile")),
     ("tox", ("tox.ini", "pyproject.toml", "setup.cfg")), ("nox", ("noxfile.py",)),
@@ -10971,6 +11033,26 @@ _HOOK_READS = (
     ("pipenv", ("Pipfile",)), ("pixi", ("pixi.toml", "pyproject.toml")),
     ("task", tuple(f"{name}{dist}.{ext}" for name in ("Taskfile", "taskfile")
                    for dist in ("", ".dist") for ext in ("yml", "yaml"))))
+def _on_your_path(path: str, mode: str, anchored: "set[str]", relative: "set[str]") -> bool:
+    """Whether the checkout's file ``path`` (of ``mode`` in git's terms) would be run by its
+    name through your PATH: an executable file or a link in one of the checkout's folders
+    ``anchored`` on it ('' its top), or in a folder ``relative`` entries name from any of
+    its folders ('.' every one); or a link at such a folder or one on the way to it."""
+    if mode not in ("100755", "120000"):
+        return False
+    folder = path.rpartition("/")[0]
+    for entry in anchored:
+        if folder == entry or mode == "120000" and path in (entry, *_parents(entry)):
+            return True
+    for entry in relative:
+        if entry == "." or folder == entry or folder.endswith("/" + entry):
+            return True
+        if mode == "120000" and any(path == p or path.endswith("/" + p)
+                                    for p in (entry, *_parents(entry))):
+            return True
+    return False
+
+
 # Your git settings that name neither a command git runs nor a file it reads: aliases (you
 # run them as you run `make`), names and free text. Every other one is read as both (see
 # _Repo.run_by_your_git): git adds settings that run commands every release.
@@ -11123,7 +11205,7 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     if run:
         why.append("changes what your git configuration runs or loads from your checkout (a "
                    "hook, a config file it includes, what a filter, textconv or diff command "
-                   "runs): "
+                   "runs, a program in a folder of your PATH): "
                    + _shorten(", ".join(run[:3]), 200)
                    + (f" and {len(run) - 3} more" if len(run) > 3 else ""))
     shown = repo.attributes_changed(base, tip, ("diff", "export-subst", "export-ignore"), others)

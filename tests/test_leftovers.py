@@ -3509,3 +3509,89 @@ def test_too_many_objects_fail_the_worker_and_cost_no_memory(cli, repo, tmp_path
     r, err = _one_worker(cli, tmp_path, "for i in $(seq 400); do echo $i > f$i.txt; done\n",
                          "test -f f400.txt", "bwrap")
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+
+
+# -- review round 44 ---------------------------------------------------------------------------
+
+@needs_bwrap
+def test_a_relative_path_entry_runs_no_git_of_the_agents(cli, repo, tmp_path, monkeypatch):
+    """`export PATH="./node_modules/.bin:$PATH"`, a common line: the runner's own gits ran in
+    the worktree, where that entry found the sandboxed agent's `node_modules/.bin/git`, which
+    ran as you outside the sandbox (7 times in the run, and at `diff`, `report`, `cleanup`).
+    No git, nor a program git starts, is taken from a relative entry or a checkout."""
+    pwned = tmp_path / "pwned"
+    monkeypatch.setenv("PATH", f"./node_modules/.bin{os.pathsep}{os.environ['PATH']}")
+    r, err = _one_worker(cli, tmp_path, "mkdir -p node_modules/.bin\n"
+                         f"printf '#!/bin/sh\\necho \"$@\" >> {pwned}\\nexit 1\\n' > node_modules/.bin/git\n"
+                         "chmod +x node_modules/.bin/git\n", "true", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+    for command in (["diff", "1"], ["report"], ["cleanup", "--dry-run"], ["list"]):
+        code, _out, err = cli(*command)
+        assert code == 0, (command, err)
+    assert not pwned.exists(), pwned.read_text()
+
+
+@pytest.mark.parametrize("entry, name, mode", [
+    ("{repo}/.venv/bin", ".venv/bin/git", 0o755), ("bin", "tools/bin/less", 0o755),
+    (".", "git", 0o755), ("{repo}/.venv/bin", ".venv", "link")])
+def test_a_program_the_branch_puts_on_your_path_asks_for_force(repo, monkeypatch, entry, name,
+                                                             mode):
+    """An activated `.venv` (or direnv's `PATH_add bin`) puts a folder of the checkout on
+    your PATH: a branch adding `.venv/bin/git` was merged, and every git after it, the tool's
+    own and yours, ran the agent's. An executable or link the branch puts in such a folder (a
+    relative entry: under any folder), or a link on the way to one, counts; a plain file does
+    not."""
+    found = ap._Repo.find(str(repo))
+
+    def run_by_your_git(base, tip):  # (with that PATH: not for the test's own gits)
+        with monkeypatch.context() as m:
+            m.setenv("PATH", f"{entry.format(repo=repo)}{os.pathsep}{os.environ['PATH']}")
+            return found.run_by_your_git(base, tip)
+
+    if mode == "link":
+        (repo / "elsewhere" / "bin").mkdir(parents=True)
+        base = git("rev-parse", "HEAD", cwd=repo)
+        git("checkout", "-q", "-b", "side", cwd=repo)
+        (repo / name).symlink_to("elsewhere")
+        git("add", "-A", cwd=repo)
+        git("commit", "-qm", "link", cwd=repo)
+        tip = git("rev-parse", "HEAD", cwd=repo)
+        git("checkout", "-q", "-", cwd=repo)
+        assert run_by_your_git(base, tip) == [name]
+        return
+    base, tip = _changes(repo, {name: "#!/bin/sh\nid\n"})
+    assert run_by_your_git(base, tip) == []  # (a plain file: not run by its name)
+    git("checkout", "-q", "side", cwd=repo)
+    os.chmod(repo / name, mode)
+    git("commit", "-qam", "exec", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    assert run_by_your_git(base, tip) == [name]
+
+
+def test_your_global_config_in_the_checkout_asks_for_force(repo, tmp_path, monkeypatch):
+    """Dotfiles kept with GNU Stow: ~/.gitconfig a link to `git/.gitconfig` of the repository
+    the agents work in. A branch adding `core.fsmonitor = sh -c '...'` to it was merged, and
+    the merge ran it. A config file of yours that is (or leads to) a file of the checkout
+    counts as an included one does."""
+    (repo / "git").mkdir()
+    (repo / "git" / ".gitconfig").write_text("[user]\n\tname = me\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "dotfiles", cwd=repo)
+    link = tmp_path / "home-gitconfig"
+    link.symlink_to(repo / "git" / ".gitconfig")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(link))
+    base, tip = _changes(repo, {"git/.gitconfig": "[user]\n\tname = me\n[core]\n\tfsmonitor = x\n"})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["git/.gitconfig"]
+
+
+def test_buns_lockfile_diff_does_not_stop_a_branch_changing_package_json(repo):
+    """Bun's own docs: `git config diff.lockb.textconv bun`. A textconv `bun` prints the lock
+    file; what it reads by itself is bunfig.toml (`preload`), not package.json, whose change
+    (a new dependency) was refused on every branch."""
+    git("config", "diff.lockb.textconv", "bun", cwd=repo)
+    base, tip = _changes(repo, {"package.json": '{"dependencies": {"x": "1"}}\n'})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == []
+    git("branch", "-D", "side", cwd=repo)
+    base, tip = _changes(repo, {"bunfig.toml": 'preload = ["./x.ts"]\n'})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["bunfig.toml"]
