@@ -2317,7 +2317,8 @@ class ParallelRunner:
         with open(out_path, mode) as out, open(err_path, mode) as err:
             proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=err, env=env, start_new_session=True,
-                                    pass_fds=box.fds if box else ())
+                                    pass_fds=box.fds if box else (),
+                                    umask=_boxed_umask() if box else -1)
         agent = _Agent(proc, mark)
         with self._procs_lock:
             self._procs[worker_id] = agent
@@ -2369,7 +2370,7 @@ class ParallelRunner:
         """After a sandboxed worker: its sandbox brings its work in and is taken back."""
         box = self._boxes.pop(job.worker_id, None)
         if box is not None:
-            box.close(result, self._warn, self.config.check_timeout)
+            box.close(result, self._warn, self.config.check_timeout, self._cancel)
 
     def _halted(self) -> "Optional[tuple[str, str]]":
         """Why a worker that has not started must not (status, error): the run was
@@ -4459,6 +4460,8 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     popen.setdefault("stdin", subprocess.DEVNULL)
     if wrap and wrap.fds:
         popen["pass_fds"] = wrap.fds
+    if wrap:
+        popen["umask"] = _boxed_umask()
     env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {})))
     # Neither git nor a program it starts (ssh, gpg, a filter's) is taken from a folder of a
     # checkout (a relative PATH entry is one of every folder git runs in, a worktree too; an
@@ -4469,6 +4472,20 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     git = (wrap.git if wrap else None) or _git_program(env["PATH"])
     return subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
                             cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1)
+def _boxed_umask() -> int:
+    """The umask of everything that runs in a worker's sandbox: yours, with no write for the
+    group or others. A folder of another account's group with the set-group-ID bit gives
+    that group what is made in it: with umask 002, it could rewrite a file the checkout
+    wrote back after the commit, before the checks read it."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8) | 0o022
+    return 0o022
 
 
 # The checkouts of the repositories the tool works in (see _Repo.find and _git_popen).
@@ -4550,46 +4567,67 @@ def _git_lines(args: List[str], cwd: str, each: Callable[[bytes], Optional[str]]
                ) -> Optional[str]:
     """Hand each line of git's output to ``each`` as it comes (its memory is that of one
     line, whatever git lists), reading ``stdin`` (a file) when given. Why it failed, or
-    None: what ``each`` said (git is then stopped), git's own failure, its taking more than
-    ``timeout`` seconds, or ``stop`` set (both: git killed)."""
+    None: what ``each`` said (git is then stopped), git's own failure, or why _stopped_at
+    killed it (``timeout``, ``stop``)."""
     import subprocess
     import tempfile
     with tempfile.TemporaryFile() as err:
         proc = _git_popen(args, cwd, wrap, None, stdin=stdin or subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=err, start_new_session=True)
-        ended: List[str] = []
-
-        def kill(why: str) -> None:
-            ended.append(why)
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, kill, [f"took more than {timeout:g}s (stopped)"]) \
-            if timeout else None
-        if timer:
-            timer.daemon = True
-            timer.start()
         problem = None
-        try:
-            for n, line in enumerate(proc.stdout):
-                problem = each(line)
-                if problem is None and stop is not None and n % 4096 == 0 and stop.is_set():
-                    problem = "stopped"
-                if problem is not None:
-                    kill(problem)
-                    break
-        finally:  # (a git still writing ends at its closed output)
-            if timer:
-                timer.cancel()
-            proc.stdout.close()
-            code = proc.wait()
-        if ended:
-            return ended[0]
+        with _stopped_at([proc], timeout, stop) as ended:
+            try:
+                for line in proc.stdout:
+                    problem = each(line)
+                    if problem is not None:
+                        with contextlib.suppress(OSError):
+                            os.killpg(proc.pid, signal.SIGKILL)
+                        break
+            finally:  # (a git still writing ends at its closed output)
+                proc.stdout.close()
+                code = proc.wait()
+        if problem or ended:
+            return problem or ended[0]
         if code != 0:
             err.seek(0)
             return (_last_meaningful_line(err.read(1 << 16).decode("utf-8", "replace"))
                     or f"git exited with {code}")
         return None
+
+
+@contextlib.contextmanager
+def _stopped_at(procs: "List[subprocess.Popen]", timeout: Optional[float],
+                stop: Optional[threading.Event]) -> Iterator[List[str]]:
+    """While its block runs, kill ``procs`` (each the first of a session of its own: their
+    whole groups) once ``timeout`` seconds have passed or ``stop`` is set, whatever they do
+    (a git reading a FIFO prints nothing); yields the list that then says why."""
+    ended: List[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not done.wait(0.1):
+            if stop is not None and stop.is_set():
+                ended.append("stopped")
+            elif deadline is not None and time.monotonic() > deadline:
+                ended.append(f"took more than {timeout:g}s (stopped)")
+            else:
+                continue
+            for proc in procs:
+                if proc.returncode is None:  # (not one reaped, whose number may be another's)
+                    with contextlib.suppress(OSError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+            return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    if timeout is not None or stop is not None:
+        watcher.start()
+    try:
+        yield ended
+    finally:
+        done.set()
+        if watcher.is_alive():
+            watcher.join()
 
 
 # Settings of every git the tool starts, which pass on to the gits those start (in submodules,
@@ -7103,7 +7141,7 @@ class _Box:
     # -- ending it -----------------------------------------------------------
 
     def close(self, result: WorkerResult, warn: Callable[[str], None],
-              timeout: Optional[float] = None) -> None:
+              timeout: Optional[float] = None, stop: Optional[threading.Event] = None) -> None:
         """When the worker ended: sweep its worktree's git folder first; then bring in its
         objects and branch (a problem fails it); say which refs of its own are thrown away;
         bring back what its CLI must keep (its session; a changed login is only named); give the
@@ -7113,14 +7151,17 @@ class _Box:
             problem = None
             if os.path.isdir(self.worktree):
                 try:
-                    problem = self._import_objects(timeout) or self._take_branch()
+                    problem = self._import_objects(timeout, stop) or self._take_branch()
                 except (ParallelError, OSError) as exc:
                     problem = f"cannot bring its work in: {exc}"
             if planted:
                 _fail_worker(result, "the agent left links, FIFOs, devices or refs in its worktree's "
                       f"git folder, removed: {_shorten(', '.join(planted[:5]), 300)}"
                       + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
-            if problem:  # and its worktree's HEAD log may name what did not come in
+            if problem and stop is not None and stop.is_set() and result.status == "interrupted":
+                result.error = f"{result.error or 'interrupted'}; its objects were not brought in"
+                _unlink_beneath(self.admin, os.path.join("logs", "HEAD"))
+            elif problem:  # and its worktree's HEAD log may name what did not come in
                 _fail_worker(result, problem)
                 _unlink_beneath(self.admin, os.path.join("logs", "HEAD"))
             thrown = self._thrown_refs()
@@ -7194,8 +7235,10 @@ class _Box:
         import tempfile
         private = self.path("objects")
         for folder, dirs, files in _walk(private):
-            if any(os.path.islink(os.path.join(folder, n)) for n in dirs + files):
-                return "its object folder holds symbolic links"
+            for name in dirs + files:  # (a FIFO named as an object: git would wait on it)
+                mode = os.lstat(os.path.join(folder, name)).st_mode
+                if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    return "its object folder holds symbolic links, FIFOs or devices"
         _remove_tree(os.path.join(private, "info"))  # its own alternates
         with tempfile.TemporaryFile() as ids, tempfile.TemporaryFile() as new:
             # Sizes as the objects claim them (a delta of 2 KB may claim GBs, which git
@@ -7239,9 +7282,10 @@ class _Box:
             if not new.tell():
                 return None
             new.seek(0)
-            return self._pack_in(new, timeout)
+            return self._pack_in(new, timeout, stop)
 
-    def _pack_in(self, new: BinaryIO, timeout: Optional[float]) -> Optional[str]:
+    def _pack_in(self, new: BinaryIO, timeout: Optional[float],
+                 stop: Optional[threading.Event] = None) -> Optional[str]:
         """Pack the objects ``new`` names (one id a line) in the worker's sandbox and index
         them into the repository (see _import_objects); why not, or None."""
         import subprocess
@@ -7252,15 +7296,12 @@ class _Box:
                            stdin=pack.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            start_new_session=True)
         pack.stdout.close()
-        try:
-            _out, err = index.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            for proc in (pack, index):
-                with contextlib.suppress(OSError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            return f"bringing its objects in took more than {timeout:g}s (stopped)"
-        if pack.wait() != 0 or index.returncode != 0:
+        with _stopped_at([pack, index], timeout, stop) as ended:
+            _out, err = index.communicate()
+            pack.wait()
+        if ended:
+            return f"bringing its objects in {ended[0]}"
+        if pack.returncode != 0 or index.returncode != 0:
             return ("cannot bring its objects in: "
                     + (_last_meaningful_line(err.decode("utf-8", "replace")) or "git failed"))
         return None

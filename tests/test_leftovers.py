@@ -3595,3 +3595,47 @@ def test_buns_lockfile_diff_does_not_stop_a_branch_changing_package_json(repo):
     git("branch", "-D", "side", cwd=repo)
     base, tip = _changes(repo, {"bunfig.toml": 'preload = ["./x.ts"]\n'})
     assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["bunfig.toml"]
+
+
+@needs_bwrap
+def test_nothing_written_in_the_sandbox_is_writable_by_a_group(cli, repo, tmp_path):
+    """With umask 002 (Debian's and Ubuntu's for users), another account made a folder of
+    its group with the set-group-ID bit in one the agent opened; the agent moved its scripts
+    into a folder made there, which took that group. The file the commit's checkout wrote
+    back (CRLF under `* text=auto`) was writable by that group, which rewrote it before the
+    check read it (5 of 5 runs passed on what the branch did not hold). What runs in the
+    sandbox, the runner's gits too, has no write for the group or others in its umask."""
+    old = os.umask(0o002)
+    try:
+        r, err = _one_worker(cli, tmp_path, "printf '* text=auto\\n' > .gitattributes\n"
+                             "printf 'exit 0\\r\\n' > check.sh\n",
+                             "test \"$(stat -c %a check.sh)\" = 644 && test \"$(umask)\" = 0022",
+                             "bwrap")
+    finally:
+        os.umask(old)
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+
+
+@needs_bwrap
+def test_a_fifo_named_as_an_object_stalls_nothing(cli, repo, tmp_path):
+    """A FIFO named like a loose object in the worker's object folder: the object listing
+    waited on it, printing nothing, and a SIGTERM waited twice --check-timeout for it (586 s).
+    What is no file or folder there fails the worker before git reads it."""
+    r, err = _one_worker(cli, tmp_path, 'o="$(git rev-parse --git-path objects)/ab"\n'
+                         'mkdir -p "$o" && mkfifo "$o/cdef0123456789abcdef0123456789abcdef01"\n'
+                         "echo x > a.txt\n", "true", "bwrap", "--check-timeout", "60")
+    assert r["status"] == "failed" and "its object folder holds symbolic links, FIFOs or " \
+        "devices" in r["error"], (r, err)
+
+
+def test_a_git_that_prints_nothing_stops_when_asked(tmp_path):
+    """The import's gits were stopped only when a line came: a git waiting on a FIFO ran to
+    its time limit after a Ctrl-C. They are killed as soon as the run is stopped."""
+    fifo = tmp_path / "f"
+    os.mkfifo(fifo)
+    stop = __import__("threading").Event()
+    stop.set()
+    started = time.monotonic()
+    problem = ap._git_lines(["hash-object", str(fifo)], str(tmp_path), lambda line: None,
+                            timeout=60, stop=stop)
+    assert problem == "stopped" and time.monotonic() - started < 20, problem
