@@ -3022,7 +3022,7 @@ class _Repo:
         except ParallelError:
             raise ParallelError(f"{where} is not inside a git repository with a working tree") from None
         top, common = out.splitlines()[:2]
-        _CHECKOUTS.add(os.path.realpath(top))
+        _note_checkout(os.path.realpath(top))
         return cls(os.path.realpath(top), os.path.realpath(os.path.join(where, common)))
 
     def _settings(self, cwd: str, filters: bool) -> Dict[str, str]:
@@ -4488,8 +4488,19 @@ def _boxed_umask() -> int:
     return 0o022
 
 
-# The checkouts of the repositories the tool works in (see _Repo.find and _git_popen).
-_CHECKOUTS: "set[str]" = set()
+# The checkouts of the repositories the tool works in (see _Repo.find and _git_popen): the
+# last few (a process of the tool works in one, a test in many).
+_CHECKOUTS: List[str] = []
+_CHECKOUTS_LOCK = threading.Lock()
+
+
+def _note_checkout(top: str) -> None:
+    """Take the checkout ``top`` as one the tool works in (see _CHECKOUTS)."""
+    with _CHECKOUTS_LOCK:
+        if top in _CHECKOUTS:
+            _CHECKOUTS.remove(top)
+        _CHECKOUTS.append(top)
+        del _CHECKOUTS[:-4]
 
 
 @functools.lru_cache(maxsize=64)
@@ -4498,8 +4509,9 @@ def _path_outside(path: str, folders: "frozenset[str]") -> str:
     checkout above each: its folder holding ``.git``), as their links lead."""
     avoid = {os.path.realpath(f) for f in folders if f and f != "/"}
     avoid |= {top for top in map(_checkout_above, list(avoid)) if top and top != "/"}
-    return os.pathsep.join(p for p in path.split(os.pathsep) if os.path.isabs(p) and not any(
-        _inside(folder, p) for folder in avoid))
+    prefixes = tuple(folder.rstrip(os.sep) + os.sep for folder in avoid)
+    return os.pathsep.join(p for p in path.split(os.pathsep) if os.path.isabs(p) and not (
+        os.path.realpath(p) + os.sep).startswith(prefixes))
 
 
 def _checkout_above(path: str) -> Optional[str]:
