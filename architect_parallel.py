@@ -3673,13 +3673,15 @@ class _Repo:
         relative: "set[str]" = set()
         anchored: "set[str]" = set()
         for entry in os.environ.get("PATH", "").split(os.pathsep):
+            if entry.startswith("~"):  # (bash expands it when it looks a program up)
+                entry = os.path.expanduser(entry)
             if not os.path.isabs(entry):  # (../bin, from a folder of the checkout: one there)
                 parts = os.path.normpath(entry or ".").split(os.sep)
                 while parts[0] == os.pardir and len(parts) > 1:
                     parts.pop(0)
                 relative.add("/".join(parts).casefold() if parts != [os.pardir] else ".")
-            elif _inside(self.top, entry):
-                anchored.add((self._inside(os.path.realpath(entry)) or "").casefold())
+            else:  # (as written from where it enters the checkout, and where its links lead)
+                anchored.update(where.casefold() for where in self._path_in_checkout(entry))
         texts, theirs = self._your_hooks()
         for where in theirs:  # (a hook that is a file of the checkout)
             (folders if where.endswith("/") else files).add(where)
@@ -3728,6 +3730,21 @@ class _Repo:
                         found.append(path)
                         if len(found) == _ATTRIBUTES_NAMED:
                             break
+        return found
+
+    def _path_in_checkout(self, folder: str) -> List[str]:
+        """The folder ``folder`` (absolute) as a path of the checkout ('' its top): as
+        written from where it enters the checkout (``tools/bin`` with ``tools`` a link, which
+        a branch may make a folder), and where its links lead; [] when it is not there."""
+        found = []
+        parts = os.path.normpath(folder).split(os.sep)
+        for n in range(1, len(parts) + 1):
+            real = os.path.realpath(os.sep.join(parts[:n]) or os.sep)
+            if _inside(self.top, real):
+                found.append("/".join(p for p in [self._inside(real) or "", *parts[n:]] if p))
+                break
+        if _inside(self.top, folder):
+            found.append(self._inside(os.path.realpath(folder)) or "")
         return found
 
     def _links_on_the_way(self, files: "set[str]") -> "set[str]":
@@ -4526,6 +4543,13 @@ def _checkout_above(path: str) -> Optional[str]:
             break
         here = parent
     return None
+
+
+def _which(program: str) -> Optional[str]:
+    """The ``program`` the tool itself runs outside a sandbox (bwrap, nsenter), found as git
+    is (see _git_popen): never in a checkout, nor through a relative PATH entry."""
+    return shutil.which(program, path=_path_outside(os.environ.get("PATH", ""), frozenset(
+        {os.getcwd(), *_CHECKOUTS})))
 
 
 @functools.lru_cache(maxsize=16)
@@ -5662,8 +5686,7 @@ def _flat_config(repo: _Repo, scope: str, cwd: str,
 
 def _runner_git() -> str:
     """The runner's git program (see _git_popen), its links resolved."""
-    return os.path.realpath(_git_program(_path_outside(os.environ.get("PATH", ""),
-                                                       frozenset({os.getcwd(), *_CHECKOUTS}))))
+    return os.path.realpath(_which("git") or _git_program(""))
 
 def _tame(fd: int, bits: int = stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID) -> None:
     """Take from the file or folder open as ``fd`` ``bits``: others' write and the set-ID bits;
@@ -6385,8 +6408,7 @@ class _Sandbox:
         that works (said once); bwrap that cannot work is a ParallelError."""
         if mode == "none":
             return None
-        exe = shutil.which("bwrap")
-        nsenter = shutil.which("nsenter")
+        exe, nsenter = _which("bwrap"), _which("nsenter")
         problem = None if exe else f"bubblewrap (bwrap) is not on PATH; {_INSTALL_BWRAP}"
         if problem is None and _is_root() and nsenter is None:
             problem = ("as root, the sandbox runs as an unprivileged user, which needs nsenter "
@@ -8934,6 +8956,8 @@ def _load_last_run(repo: _Repo) -> dict:
                                        "nesting too deep", 200)}
     if not isinstance(data, dict):
         return {"unreadable": "not a JSON object"}
+    if "results" in data and not isinstance(data["results"], list):
+        return {"unreadable": "its results are not a list"}
     if isinstance(data.get("results"), list):
         data["results"] = [r for r in data["results"] if isinstance(r, dict) and all(
             isinstance(r.get(k), (str, type(None))) for k in (
@@ -10906,8 +10930,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     _write_text(path, _html_report(results, {k: v for k, v in last.items() if k != "results"},
                                    repo.top, local=not last.get("collected")))
     _print_out(path)
-    if args.open:
+    if args.open:  # (with a browser found as git is: see _which)
         import pathlib
+        os.environ["PATH"] = _path_outside(os.environ.get("PATH", ""),
+                                           frozenset({os.getcwd(), *_CHECKOUTS}))
         import webbrowser
         if not webbrowser.open(pathlib.Path(path).as_uri()):
             _print_err("note: no web browser could be started here; open the file above yourself")
@@ -11024,21 +11050,24 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
     since the run left it (by a process of the agent, or by you), or not descending from the
     run's base (a merge would then bring, or revert, what no diff of it shows)."""
     tip = repo.tip(branch)
-    problems = []
+    unchecked = []  # (what the run did not check)
+    written = []  # (what it did, which your git or shell acts on: read it first)
     if repo.branch_moved(branch, tip) or (recorded and _FULL_ID.fullmatch(recorded)
                                           and tip != recorded):
-        problems.append(f"{branch} is at {tip[:12]}, not where its run left it")
+        unchecked.append(f"{branch} is at {tip[:12]}, not where its run left it")
     if isinstance(base, str) and _FULL_ID.fullmatch(base) \
             and not repo.succeeds("merge-base", "--is-ancestor", tip, "HEAD"):  # (not merged yet)
         if not repo.succeeds("merge-base", "--is-ancestor", base, tip):
-            problems.append(f"{branch} does not descend from the run's base {base[:12]}")
+            unchecked.append(f"{branch} does not descend from the run's base {base[:12]}")
         elif repo.taken_in(branch, base, tip):
-            problems.append(f"{branch} takes in commits that another branch or tag holds")
-        problems += [f"{branch} {why}" for why in _written_otherwise(repo, base, tip, others)]
+            unchecked.append(f"{branch} takes in commits that another branch or tag holds")
+        written = [f"{branch} {why}" for why in _written_otherwise(repo, base, tip, others)]
+    problems = unchecked + written
     if problems and not force:
         since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"
-        raise ParallelError("; ".join(problems) + ": what would be merged is not what the run "
-                            f"checked; look at it (git log {since}..refs/heads/{branch}), then "
+        raise ParallelError("; ".join(problems) + (": what would be merged is not what the run "
+                                                   "checked" if unchecked else "")
+                            + f"; look at it (git log -p {since}..refs/heads/{branch}), then "
                             "merge with --force")
     for problem in problems:
         _print_err(f"warning: merging although {problem} (--force)")
@@ -11087,21 +11116,22 @@ _HOOK_READS = (
     ("task", tuple(f"{name}{dist}.{ext}" for name in ("Taskfile", "taskfile")
                    for dist in ("", ".dist") for ext in ("yml", "yaml"))))
 def _on_your_path(path: str, mode: str, anchored: "set[str]", relative: "set[str]") -> bool:
-    """Whether the checkout's file ``path`` (of ``mode`` in git's terms) would be run by its
-    name through your PATH: an executable file or a link in one of the checkout's folders
-    ``anchored`` on it ('' its top), or in a folder ``relative`` entries name from any of
-    its folders ('.' every one); or a link at such a folder or one on the way to it."""
-    if mode not in ("100755", "120000"):
-        return False
+    """Whether the checkout's file ``path`` (of ``mode`` in git's terms; 000000 when the
+    branch deletes it) would be run or read by its name through your PATH: a file or a link
+    in one of the checkout's folders ``anchored`` on it ('' its top), or in a folder
+    ``relative`` entries name from any of its folders (bash's `source NAME` reads one that is
+    no program too; for '.', every folder, an executable only); or anything at such a folder
+    or one on the way to it (a link the branch makes a folder)."""
     folder = path.rpartition("/")[0]
     for entry in anchored:
-        if folder == entry or mode == "120000" and path in (entry, *_parents(entry)):
+        if folder == entry or path in (entry, *_parents(entry)):
             return True
     for entry in relative:
-        if entry == "." or folder == entry or folder.endswith("/" + entry):
-            return True
-        if mode == "120000" and any(path == p or path.endswith("/" + p)
-                                    for p in (entry, *_parents(entry))):
+        if entry == ".":
+            if mode in ("100755", "120000"):
+                return True
+        elif folder == entry or folder.endswith("/" + entry) or any(
+                path == p or path.endswith("/" + p) for p in (entry, *_parents(entry))):
             return True
     return False
 

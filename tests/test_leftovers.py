@@ -3538,9 +3538,9 @@ def test_a_program_the_branch_puts_on_your_path_asks_for_force(repo, monkeypatch
                                                              mode):
     """An activated `.venv` (or direnv's `PATH_add bin`) puts a folder of the checkout on
     your PATH: a branch adding `.venv/bin/git` was merged, and every git after it, the tool's
-    own and yours, ran the agent's. An executable or link the branch puts in such a folder (a
-    relative entry: under any folder), or a link on the way to one, counts; a plain file does
-    not."""
+    own and yours, ran the agent's. A file or link the branch puts in such a folder (a
+    relative entry: under any folder), or a link on the way to one, counts (for `.`, an
+    executable only)."""
     found = ap._Repo.find(str(repo))
 
     def run_by_your_git(base, tip):  # (with that PATH: not for the test's own gits)
@@ -3560,7 +3560,9 @@ def test_a_program_the_branch_puts_on_your_path_asks_for_force(repo, monkeypatch
         assert run_by_your_git(base, tip) == [name]
         return
     base, tip = _changes(repo, {name: "#!/bin/sh\nid\n"})
-    assert run_by_your_git(base, tip) == []  # (a plain file: not run by its name)
+    # (a plain file: bash's `source NAME` reads it from a PATH folder; from every folder, '.'
+    # would be each of them: there, only programs count)
+    assert run_by_your_git(base, tip) == ([] if entry == "." else [name])
     git("checkout", "-q", "side", cwd=repo)
     os.chmod(repo / name, mode)
     git("commit", "-qam", "exec", cwd=repo)
@@ -3639,3 +3641,94 @@ def test_a_git_that_prints_nothing_stops_when_asked(tmp_path):
     problem = ap._git_lines(["hash-object", str(fifo)], str(tmp_path), lambda line: None,
                             timeout=60, stop=stop)
     assert problem == "stopped" and time.monotonic() - started < 20, problem
+
+
+# -- review round 45 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["link made a folder", "literal ~", "sourced"])
+def test_a_path_folder_reached_otherwise_still_counts(repo, monkeypatch, how):
+    """A PATH entry `tools/bin` where `tools` is a tracked link to `tools_real`: the check
+    looked at where the link led, and a branch making `tools` a folder with `bin/git` in it
+    was merged (your next `git log` ran it). `PATH="~/bin:..."`, which bash expands when it
+    looks a program up, was taken for a relative folder `~/bin`. And `source activate` reads
+    a file of a PATH folder that is no program."""
+    (repo / "tools_real" / "bin").mkdir(parents=True)
+    (repo / "tools_real" / "bin" / "README").write_text("tools\n")
+    (repo / "tools").symlink_to("tools_real")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "tools", cwd=repo)
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    if how == "link made a folder":
+        entry, name = f"{repo}/tools/bin", "tools/bin/git"
+        (repo / "tools").unlink()
+    elif how == "literal ~":
+        monkeypatch.setenv("HOME", str(repo))
+        entry, name = "~/bin", "bin/git"
+    else:
+        entry, name = f"{repo}/tools_real/bin", "tools_real/bin/activate"
+    (repo / name).parent.mkdir(parents=True, exist_ok=True)
+    (repo / name).write_text("#!/bin/sh\nid\n")
+    os.chmod(repo / name, 0o644 if how == "sourced" else 0o755)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "side", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    monkeypatch.setenv("PATH", f"{entry}{os.pathsep}{os.environ['PATH']}")
+    assert name in ap._Repo.find(str(repo)).run_by_your_git(base, tip)
+
+
+def test_a_refusal_of_what_the_run_checked_does_not_say_it_did_not(cli, repo, tmp_path,
+                                                                  monkeypatch):
+    """An honest branch changing `bin/deploy`, with the checkout's bin/ on your PATH, was
+    refused as `what would be merged is not what the run checked`, which it was: the run
+    checked it, and your shell would run it. Such a refusal says to read it, then --force."""
+    (repo / "bin").mkdir()
+    (repo / "bin" / "deploy").write_text("#!/bin/sh\necho deploy\n")
+    os.chmod(repo / "bin" / "deploy", 0o755)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "bin", cwd=repo)
+    agent = script(tmp_path, "deploy.sh", "echo 'echo v2' >> bin/deploy\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    monkeypatch.setenv("PATH", f"{repo / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    code, out, err = tool("merge", "1")
+    assert code == 2 and "a program in a folder of your PATH): bin/deploy" in err, err
+    assert "not what the run checked" not in err and "then merge with --force" in err, err
+
+
+@pytest.mark.parametrize("results", ["5", "true", "null"])
+def test_results_that_are_no_list_give_a_one_line_error(cli, repo, tmp_path, results):
+    """`"results": 5` in last-run.json (the file is anyone's to edit) made list, diff, merge
+    and cleanup end in a traceback, exit 1 (a worker failed)."""
+    agent = script(tmp_path, "w.sh", "echo x > a.txt\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    state = repo / ".git" / "architect-parallel" / "last-run.json"
+    data = json.loads(state.read_text())
+    data["results"] = json.loads(results)
+    state.write_text(json.dumps(data))
+    for command in (["list"], ["diff", "best"], ["merge", "best"], ["cleanup", "--dry-run"],
+                    ["report"], ["rerun", "--failed"]):
+        code, out, err = tool(*command)
+        assert "Traceback" not in err and code != 1 and code in (0, 2, 3, 4, 5), (command, code, err)
+        assert code == 0 or len(err.strip().splitlines()) == 1, (command, err)
+
+
+def test_report_open_finds_no_browser_in_a_checkout(cli, repo, tmp_path):
+    """`export PATH="./node_modules/.bin:$PATH"`, then `report --open` in a worktree: Python's
+    webbrowser found the agent's `www-browser` there and ran it as you."""
+    pwned = tmp_path / "pwned"
+    agent = script(tmp_path, "browser.sh", "mkdir -p node_modules/.bin\nfor b in www-browser "
+                   "xdg-open links lynx w3m x-www-browser; do\n"
+                   f"printf '#!/bin/sh\\necho \"$@\" >> {pwned}\\n' > node_modules/.bin/$b\n"
+                   "chmod +x node_modules/.bin/$b\ndone\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    worktree = repo / ".architect-parallel-1"
+    assert (worktree / "node_modules" / ".bin" / "www-browser").is_file()
+    env = dict(os.environ, PATH=f"./node_modules/.bin{os.pathsep}{os.environ['PATH']}",
+               PYTHONPATH=CHECKOUT)
+    env.pop("BROWSER", None)
+    env.pop("DISPLAY", None)
+    proc = subprocess.run([sys.executable, "-m", "architect_parallel", "report", "--open"],
+                          cwd=worktree, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not pwned.exists(), pwned.read_text()
