@@ -1614,8 +1614,10 @@ class ParallelRunner:
                 # the agent made inside could hold settings that run code.
                 # Its gits stop at the check timeout: the agent made what they read.
                 box = self._boxes.get(n)
-                self._finish(repo.wrapped(box.wrap() if box else None, self.config.check_timeout),
-                             job, result, env, copied, repo.wrapped(None, self.config.check_timeout))
+                self._finish(repo.wrapped(box.wrap() if box else None, self.config.check_timeout,
+                                          self._hurry),
+                             job, result, env, copied,
+                             repo.wrapped(None, self.config.check_timeout, self._hurry))
             self._unbox(job, result)
             if agent_ran:
                 self._settle(repo, job, result)
@@ -1876,6 +1878,9 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:  # its branch does not hold what would be checked
             _fail_worker(result, f"its work could not be committed on {job.branch}: "
                          + (str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"))
+            if self._hurry.is_set():  # (a git stopped halfway leaves its lock: your git there)
+                with contextlib.suppress(ParallelError, OSError):
+                    _unlink_beneath(outside.admin_folder(job.path, strict=False), "index.lock")
             with contextlib.suppress(ParallelError, OSError):  # what its branch holds, then
                 tip = repo.tip(job.branch)
                 result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
@@ -2030,7 +2035,7 @@ class ParallelRunner:
 
         if not os.path.lexists(job.path):
             return
-        repo = repo.wrapped(None, self.config.check_timeout)
+        repo = repo.wrapped(None, self.config.check_timeout, self._hurry)
         try:
             if not stat.S_ISDIR(os.lstat(job.path).st_mode):
                 raise _Refused(f"{job.path} is no longer a folder")
@@ -2907,9 +2912,11 @@ def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
 
 def _put_back_includes(top: str, worktree: str, files: List[str]) -> List[str]:
     """Put the include files ``files`` copied into ``worktree`` back as they are in the main
-    checkout where the agent changed them (they are never committed: the checks must see
-    yours, as a fresh setup would); through descriptors, no link followed. Returns those it
-    could not put back (larger than _INCLUDE_PUT_BACK, or no longer a file or link)."""
+    checkout (they are never committed: the checks must see yours, as a fresh setup would),
+    each a new file, without the group's or others' write (a file an agent kept open, or one
+    in a set-group-ID folder of another account's group, would be written by them before the
+    checks); through descriptors, no link followed. Returns those it could not put back
+    (larger than _INCLUDE_PUT_BACK, or no longer a file or link)."""
     failed = []
     for name in files:
         source = os.path.join(top, name)
@@ -2926,29 +2933,13 @@ def _put_back_includes(top: str, worktree: str, files: List[str]) -> List[str]:
                 finally:
                     os.close(folder)
                 continue
-            fd = _open_beneath(worktree, name)
-            if fd is not None:
-                with os.fdopen(fd, "rb") as f, open(source, "rb") as mine:
-                    same = os.fstat(f.fileno()).st_mode == st.st_mode and _same_content(f, mine)
-                if same:
-                    continue
             if st.st_size > _INCLUDE_PUT_BACK:
                 raise OSError(errno.EFBIG, "too large to put back")
             with open(source, "rb") as mine:
-                _replace_beneath(worktree, name, mine.read(), stat.S_IMODE(st.st_mode))
+                _replace_beneath(worktree, name, mine.read(), stat.S_IMODE(st.st_mode) & 0o755)
         except OSError:
             failed.append(name)
     return failed
-
-
-def _same_content(a: "BinaryIO", b: "BinaryIO") -> bool:
-    """Whether two open files hold the same bytes (read in pieces)."""
-    while True:
-        x, y = a.read(1 << 20), b.read(1 << 20)
-        if x != y:
-            return False
-        if not x:
-            return True
 
 
 _INCLUDE_PUT_BACK = 64 << 20  # the largest include file put back in memory
@@ -2998,18 +2989,22 @@ class _Repo:
     ``git()``, ``run()`` or ``popen()``, and so through _git_popen."""
 
     def __init__(self, top: str, common_dir: str, wrap: Optional[_Wrap] = None,
-                 cache: Optional[dict] = None, timeout: Optional[float] = None):
+                 cache: Optional[dict] = None, timeout: Optional[float] = None,
+                 stop: Optional[threading.Event] = None):
         self.top = top
         self.common_dir = common_dir
         self.wrap = wrap  # what its gits run within (a worker's sandbox, see _Box)
         self.timeout = timeout  # seconds a git may take (after an agent: it made the files)
+        self.stop = stop  # once set, its gits are stopped (a second Ctrl-C)
         self._cache = {} if cache is None else cache  # shared with its wrapped copies
 
-    def wrapped(self, wrap: Optional[_Wrap], timeout: Optional[float] = None) -> _Repo:
+    def wrapped(self, wrap: Optional[_Wrap], timeout: Optional[float] = None,
+                stop: Optional[threading.Event] = None) -> _Repo:
         """This repository, with every git command run within ``wrap`` (see _Box.wrap) and,
-        with ``timeout``, stopped after that many seconds (ParallelError)."""
-        return _Repo(self.top, self.common_dir, wrap, self._cache, timeout) \
-            if wrap or timeout else self
+        with ``timeout``, stopped after that many seconds, or once ``stop`` is set
+        (ParallelError)."""
+        return _Repo(self.top, self.common_dir, wrap, self._cache, timeout, stop) \
+            if wrap or timeout or stop else self
 
     @classmethod
     def find(cls, where: str) -> _Repo:
@@ -3104,7 +3099,8 @@ class _Repo:
         """git's stdout (see _git); ``filters``: run the filters the repository configures."""
         cwd = cwd or self.top
         return _git(list(args), cwd, input=input, check=check, wrap=self.wrap,
-                    settings=self._settings(cwd, filters), timeout=self._limit(cwd))
+                    settings=self._settings(cwd, filters), timeout=self._limit(cwd),
+                    stop=self.stop)
 
     def _limit(self, cwd: str) -> Optional[float]:
         """Seconds a git in ``cwd`` may take: this repository's limit, or in a worktree of
@@ -3120,7 +3116,7 @@ class _Repo:
         """git run to its end, whatever its exit code (see _git_run)."""
         cwd = cwd or self.top
         return _git_run(list(args), cwd, wrap=self.wrap, settings=self._settings(cwd, filters),
-                        timeout=self._limit(cwd))
+                        timeout=self._limit(cwd), stop=self.stop)
 
     def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
         """git started (see _git_popen), with no filter driver; killed once it has taken its
@@ -4545,6 +4541,16 @@ def _checkout_above(path: str) -> Optional[str]:
     return None
 
 
+def _on_path_overlapping(folder: str) -> Optional[str]:
+    """The first folder of your PATH (as bash reads it: a leading ``~`` expanded) that the
+    real path ``folder`` is, holds or lies in, as their links lead; None when none is."""
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        entry = os.path.expanduser(entry)
+        if os.path.isabs(entry) and (_inside(folder, entry) or _inside(entry, folder)):
+            return entry
+    return None
+
+
 def _which(program: str) -> Optional[str]:
     """The ``program`` the tool itself runs outside a sandbox (bwrap, nsenter), found as git
     is (see _git_popen): never in a checkout, nor through a relative PATH entry."""
@@ -4564,10 +4570,12 @@ def _git_program(path: str) -> str:
 
 def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
              wrap: Optional[_Wrap] = None, settings: Optional[Dict[str, str]] = None,
-             timeout: Optional[float] = None) -> subprocess.CompletedProcess:
+             timeout: Optional[float] = None, stop: Optional[threading.Event] = None
+             ) -> subprocess.CompletedProcess:
     """Run git to its end with captured output (see _git_popen), or for ``timeout`` seconds
-    at most (then it is killed: ParallelError); when another git holds one of its lock files
-    for a moment (an agent's, or the user's), wait and try again."""
+    at most, or until ``stop`` is set (then it is killed: ParallelError); when another git
+    holds one of its lock files for a moment (an agent's, or the user's), wait and try
+    again."""
     import subprocess
     for delay in (0.05, 0.1, 0.2, 0.4, 0.8, None):
         # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
@@ -4577,7 +4585,11 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
                           stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
-            out, err = proc.communicate(input, timeout=timeout)
+            with _stopped_at([proc], None, stop) as stopped:
+                out, err = proc.communicate(input, timeout=timeout)
+            if stopped:
+                raise _Refused(f"git {' '.join(_guarded(args)[:2])} was stopped (a second "
+                               "interrupt)")
         except subprocess.TimeoutExpired:
             with contextlib.suppress(OSError):
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -4709,10 +4721,11 @@ def _guarded(args: List[str]) -> List[str]:
 
 def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool = True,
          wrap: Optional[_Wrap] = None, settings: Optional[Dict[str, str]] = None,
-         timeout: Optional[float] = None) -> Optional[str]:
+         timeout: Optional[float] = None, stop: Optional[threading.Event] = None
+         ) -> Optional[str]:
     """Run git (see _git_run); return stdout, or raise ParallelError carrying git's own
     message. With ``check=False`` a failure returns None instead."""
-    proc = _git_run(args, cwd, input, wrap, settings, timeout)
+    proc = _git_run(args, cwd, input, wrap, settings, timeout, stop)
     if proc.returncode != 0 and not check:
         return None
     if proc.returncode != 0:
@@ -6477,6 +6490,12 @@ class _Sandbox:
                 raise ConfigError(f"--sandbox-allow {path}: it overlaps the repository (its "
                                   "checkouts, worktrees or git folder), which the sandbox keeps "
                                   "read-only; allow a folder beside it")
+            on_path = _on_path_overlapping(real)
+            if on_path:
+                raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in a folder of "
+                                  f"your PATH ({on_path}), where a program the worker put would "
+                                  "run as you, outside the sandbox (the tool's own git too); "
+                                  "allow a folder beside it (~/go/pkg/mod, not ~/go)")
             st = os.stat(real)
             if host_id is not None and not (
                     st.st_uid == host_id and st.st_mode & 0o200

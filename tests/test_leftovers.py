@@ -10,6 +10,7 @@ import pty
 import select
 import stat
 import shutil
+import signal
 import subprocess
 import tempfile
 import sys
@@ -3732,3 +3733,77 @@ def test_report_open_finds_no_browser_in_a_checkout(cli, repo, tmp_path):
                           cwd=worktree, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert not pwned.exists(), pwned.read_text()
+
+
+@pytest.mark.parametrize("allowed, entry", [("go", "go/bin"), ("go/bin", "go/bin"),
+                                            ("tools/bin/sub", "tools/bin")])
+def test_an_allowed_folder_on_your_path_is_refused(cli, repo, tmp_path, monkeypatch, allowed,
+                                                  entry):
+    """`--sandbox-allow ~/go` (Go's module cache), with ~/go/bin on PATH: the agent wrote
+    ~/go/bin/git, and the next `list` and `diff` ran it as you, outside the sandbox. A folder
+    that is, holds or lies in one of your PATH is refused."""
+    (tmp_path / allowed).mkdir(parents=True)
+    (tmp_path / entry).mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("PATH", f"{tmp_path / entry}{os.pathsep}{os.environ['PATH']}")
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(tmp_path / allowed))
+    assert code == 2 and "a folder of your PATH" in err, err
+    assert not (repo / ".architect-parallel-1").exists()
+
+
+@needs_bwrap
+def test_includes_are_put_back_as_new_files_no_group_may_write(cli, repo, tmp_path):
+    """With umask 002 your include `conf/local.env` is 0664; the agent moved conf/ into a
+    set-group-ID folder of another account's group, and the runner's put-back, outside the
+    sandbox, wrote your file there with your mode: that group rewrote it before the check read
+    it. An include is put back as a new file without the group's or others' write."""
+    (repo / "conf").mkdir()
+    (repo / "conf" / "local.env").write_text("FROM=you\n")
+    os.chmod(repo / "conf" / "local.env", 0o664)
+    with open(repo / ".git" / "info" / "exclude", "a") as f:
+        f.write("conf/local.env\n")
+    r, err = _one_worker(cli, tmp_path, "echo FROM=agent > conf/local.env\n",
+                         "grep -q FROM=you conf/local.env && "
+                         "test \"$(stat -c %a conf/local.env)\" = 644", "bwrap",
+                         "--include", "conf/local.env")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+
+
+def test_a_second_interrupt_stops_the_runners_own_gits(repo, tmp_path):
+    """A 400 GB sparse file (made in an instant, no disk) and a sleep, then SIGTERM: the
+    runner committed the work anyway, and its `git add` read 400 GB for --check-timeout
+    (600 s), a second signal or not. A second signal stops the runner's gits at once."""
+    started = tmp_path / "started"
+    agent = script(tmp_path, "huge.sh", f"truncate -s 400G big.bin\ntouch {started}\nsleep 100\n")
+    env = dict(os.environ, PYTHONPATH=CHECKOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "run", "do it",
+                             "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--json",
+                             "--progress", "none", "--check-timeout", "600"],
+                            cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+
+    def adding():  # (the runner's commit reads the file: the second signal comes now)
+        for pid in os.listdir("/proc"):
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    words = f.read().split(b"\0")
+                if words[0].endswith(b"git") and words[1:3] == [b"add", b"-A"]:
+                    return True
+        return False
+
+    deadline = time.monotonic() + 60
+    while not adding():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    (r,) = json.loads(out)
+    assert "(a second interrupt)" in r["error"], r
+    worktree_git = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
+    assert not os.path.exists(os.path.join(worktree_git, "index.lock"))
