@@ -3728,6 +3728,16 @@ class _Repo:
                             break
         return found
 
+    def ignored_here(self, paths: List[str]) -> List[str]:
+        """Those of ``paths`` (of the checkout, the first 100,000) that your ignore rules
+        ignore there now, whether tracked or not (git check-ignore --no-index)."""
+        if not paths:
+            return []
+        out = self.git("check-ignore", "--no-index", "-z", "--stdin",
+                       input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0"
+                                      for p in paths[:100_000]), check=False)
+        return [p for p in (out or "").split("\0") if p]
+
     def _path_in_checkout(self, folder: str) -> List[str]:
         """The folder ``folder`` (absolute) as a path of the checkout ('' its top): as
         written from where it enters the checkout (``tools/bin`` with ``tools`` a link, which
@@ -8977,10 +8987,17 @@ def _load_last_run(repo: _Repo) -> dict:
         return {"unreadable": "not a JSON object"}
     if "results" in data and not isinstance(data["results"], list):
         return {"unreadable": "its results are not a list"}
-    if isinstance(data.get("results"), list):
-        data["results"] = [r for r in data["results"] if isinstance(r, dict) and all(
-            isinstance(r.get(k), (str, type(None))) for k in (
-                "worktree_path", "branch", "commit", "status", "sandbox"))]
+    # (one result not of the tool's form makes the whole file unreadable: each command
+    # leaving out another would say another thing of the same run)
+    for item in data.get("results", []):
+        try:
+            _result_from_dict(item, "its results")
+            if not all(isinstance(item.get(k), (str, type(None))) for k in (
+                    "worktree_path", "commit", "sandbox")):
+                raise ParallelError(f"its results: worker {item.get('worker_id')!r}: a path, "
+                                    "commit or sandbox that is not text")
+        except ParallelError as exc:
+            return {"unreadable": _shorten(str(exc), 200)}
     return data
 
 
@@ -11279,8 +11296,22 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     nothing does. git itself says which attributes apply (macros, quoting and line ends as
     git reads them), from each commit's own .gitattributes."""
     why = []
-    names = set(repo.git("diff-tree", "-r", "-z", "--name-only", "--no-renames",
-                           "--end-of-options", base, tip).split("\0")) - {""}
+    listed = repo.git("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--end-of-options",
+                      base, tip).split("\0")
+    records = list(zip(listed[0::2], listed[1::2]))  # (":old new id id status", path)
+    names = {path for _info, path in records}
+    gitlinks = sorted(path for info, path in records if "160000" in info.split()[:2])
+    if gitlinks or ".gitmodules" in names:
+        why.append("changes submodules (.gitmodules, or the commit of "
+                   f"{_shorten(gitlinks[0], 100) if gitlinks else 'one'}): your `git submodule "
+                   "update` would check out, and your hooks run in, a repository no check and "
+                   "no diff here saw")
+    hidden = repo.ignored_here([path for info, path in records if info.endswith(" A")])
+    if hidden:
+        why.append(f"adds files your ignore rules hide ({_shorten(', '.join(hidden[:3]), 200)}"
+                   + (f" and {len(hidden) - 3} more" if len(hidden) > 3 else "") + "): your "
+                   "`git status` would not show them, and where they are may be on your PATH "
+                   "later (an activated .venv/bin, node_modules/.bin)")
     if ".lfsconfig" in names:
         why.append("changes .lfsconfig, where Git LFS downloads files from")
     if ".mailmap" in names:

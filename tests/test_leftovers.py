@@ -196,8 +196,10 @@ def test_merge_never_overwrites_your_ignored_files(cli, repo, tmp_path):
     code, _results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
                                    "--workers", "1", "--progress", "none")
     assert code == 0, err
-    for squash in ([], ["--squash"]):
-        code, _out, err = cli("merge", "1", *squash)
+    code, _out, err = cli("merge", "1")  # (a file your ignore rules hide: asked first)
+    assert code == 2 and "adds files your ignore rules hide (.env)" in err, err
+    for squash in ([], ["--squash"]):  # (and with --force, git's own merge keeps yours)
+        code, _out, err = cli("merge", "1", "--force", *squash)
         assert code == 2 and "git could not merge architect/parallel-1" in err, err
         assert (repo / ".env").read_text() == "MY SECRET=1\n"
         assert git("status", "--porcelain", "--untracked-files=no", cwd=repo) == ""
@@ -3807,3 +3809,61 @@ def test_a_second_interrupt_stops_the_runners_own_gits(repo, tmp_path):
     assert "(a second interrupt)" in r["error"], r
     worktree_git = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
     assert not os.path.exists(os.path.join(worktree_git, "index.lock"))
+
+
+# -- review round 46 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["gitlink", ".gitmodules"])
+def test_a_branch_that_changes_submodules_asks_for_force(repo, how):
+    """A collected job's branch added `.gitmodules` and a gitlink to a repository of its own:
+    verified, merged, and your `git submodule update --init` checked it out, where your
+    global post-checkout hook ran its `.githooks/post-checkout` as you. A change to a
+    submodule, or to .gitmodules, asks for --force."""
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    (repo / ".gitmodules").write_text('[submodule "lib"]\n\tpath = vendor/lib\n'
+                                      '\turl = https://example.com/evil.git\n')
+    git("add", ".gitmodules", cwd=repo)
+    if how == "gitlink":
+        git("update-index", "--add", "--cacheinfo", f"160000,{base},vendor/lib", cwd=repo)
+    git("commit", "-qm", "sub", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("changes submodules" in w and ("vendor/lib" in w) == (how == "gitlink")
+               for w in why), why
+
+
+def test_a_branch_adding_what_your_ignore_rules_hide_asks_for_force(cli, repo, tmp_path):
+    """`.venv/` ignored, a virtual environment there, not activated: the agent force-added
+    `.venv/bin/git`; `merge` (whose PATH did not hold .venv/bin) took it, and your next
+    `. .venv/bin/activate; git status` ran it. A branch adding a file your ignore rules hide
+    asks for --force; one changing only what they do not hide does not."""
+    (repo / ".gitignore").write_text(".venv/\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    agent = script(tmp_path, "venv.sh", "mkdir -p .venv/bin && printf '#!/bin/sh\\nid\\n' > "
+                   ".venv/bin/git && chmod +x .venv/bin/git && git add -f .venv/bin/git\n"
+                   "echo x > a.txt\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
+                                  "1", "--progress", "none")
+    assert ".venv/bin/git" in results[0]["files_modified"], (results, err)
+    code, out, err = tool("merge", "1")
+    assert code == 2 and "adds files your ignore rules hide (.venv/bin/git)" in err, err
+    assert not (repo / ".venv").exists()
+
+
+def test_one_malformed_result_makes_every_command_say_so(cli, repo, tmp_path):
+    """A failed worker's `status` edited to 5: `list` showed `-`, `report` went on, and
+    `rerun --failed` said every worker had succeeded; a `commit` of 5 made `merge best` name
+    another worker. One result not of the tool's form makes the file unreadable, for all."""
+    agent = script(tmp_path, "w.sh", "echo x > a.txt\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "2", "--progress", "none")
+    state = repo / ".git" / "architect-parallel" / "last-run.json"
+    data = json.loads(state.read_text())
+    data["results"][1]["status"] = 5
+    state.write_text(json.dumps(data))
+    code, _out, err = tool("rerun", "--failed")
+    assert "succeeded" not in err, err
+    code, _out, err = tool("merge", "best")
+    assert code == 2 and "cannot be read" in err and "bad status 5" in err, err
