@@ -1953,7 +1953,7 @@ class ParallelRunner:
         # account, through an abstract socket) writes it whenever its holder wants: every file
         # the commit reads, or the checks might, becomes a new one first (see _renew_at).
         renew = bool(self.config.checks) and self._sandbox is not None
-        copies = _Copies()
+        copies = _Copies(self._hurry)
         with contextlib.suppress(OSError, ParallelError):
             fd = _open_top(repo.admin_folder(job.path, strict=False))
             try:
@@ -1998,6 +1998,7 @@ class ParallelRunner:
         special = []
         for folder, fd, _dirs, files in _walk_at(job.path, force=True,
                                                  tame=stat.S_IWGRP | stat.S_IWOTH):
+            copies.go_on()
             if renew and ".gitignore" in files:
                 _renew_in(fd, [".gitignore"], copies)
             for name in files:
@@ -4553,10 +4554,22 @@ def _checkout_above(path: str) -> Optional[str]:
 
 def _on_path_overlapping(folder: str) -> Optional[str]:
     """The first folder of your PATH (as bash reads it: a leading ``~`` expanded) that the
-    real path ``folder`` is, holds or lies in, as their links lead; None when none is."""
-    for entry in os.environ.get("PATH", "").split(os.pathsep):
-        entry = os.path.expanduser(entry)
-        if os.path.isabs(entry) and (_inside(folder, entry) or _inside(entry, folder)):
+    real path ``folder`` is, holds or lies in, as written or as the links on its way lead
+    (``sdk/current/bin`` with ``current`` a link ``folder`` holds); or the PATH folder whose
+    program is a link into ``folder`` or a hard link to a file of it (Homebrew's and GNU
+    Stow's links, conda's hard links into ``pkgs/``): a program the worker rewrote there would
+    run as you. None when none is."""
+    entries = [os.path.abspath(os.path.expanduser(e)) for e in
+               os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(os.path.expanduser(e))]
+    for entry in entries:
+        parts = entry.split(os.sep)
+        if _inside(entry, folder) or any(_inside(folder, os.sep.join(parts[:n]) or os.sep)
+                                         for n in range(2, len(parts) + 1)):
+            return entry
+    for entry in entries:
+        scanned = _links_below([os.path.realpath(entry)], 200_000)
+        if scanned is None or any(_inside(folder, target) for target in scanned[0]) or (
+                scanned[1] and _hard_links_to(folder, scanned[1])):
             return entry
     return None
 
@@ -5234,11 +5247,18 @@ def _copy_spans(old: int, new: int, size: int) -> None:
 class _Copies:
     """What renewing a worktree's files copied (see _renew_at): a file under several names (hard
     links) is copied once per name, and the copies beyond the first may add up to
-    _RELINKED_LIMIT bytes at most (an agent's 20 MB under 200 names cost the runner 4 GB)."""
+    _RELINKED_LIMIT bytes at most (an agent's 20 MB under 200 names cost the runner 4 GB).
+    Once ``stop`` is set (a second interrupt), the next file renewed raises ParallelError."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop: Optional[threading.Event] = None) -> None:
         self.seen: "set[tuple[int, int]]" = set()
         self.left = _RELINKED_LIMIT
+        self.stop = stop
+
+    def go_on(self) -> None:
+        """Raise ParallelError once the run is to stop at once (see stop)."""
+        if self.stop is not None and self.stop.is_set():
+            raise ParallelError("stopped (a second interrupt)")
 
     def count(self, st: os.stat_result) -> None:
         """Count copying the file ``st`` tells of; raise ParallelError past the limit."""
@@ -5354,6 +5374,8 @@ def _renew_in(folder: int, names: List[str], copies: Optional[_Copies] = None
         os.fchmod(folder, mode | stat.S_IWUSR)
     try:
         for name in names:
+            if copies is not None:
+                copies.go_on()
             old = _renew_at(folder, name, copies)
             if old is not None:
                 renewed[name] = old

@@ -3867,3 +3867,47 @@ def test_one_malformed_result_makes_every_command_say_so(cli, repo, tmp_path):
     assert "succeeded" not in err, err
     code, _out, err = tool("merge", "best")
     assert code == 2 and "cannot be read" in err and "bad status 5" in err, err
+
+
+@pytest.mark.parametrize("layout", ["link", "hard link", "link on the way"])
+def test_an_allowed_folder_a_path_program_leads_into_is_refused(cli, repo, tmp_path, monkeypatch,
+                                                               layout):
+    """`bin/git -> ../tools/git-2.39/bin/git` (Homebrew, GNU Stow) with `--sandbox-allow
+    tools`; conda's `bin/` hard links into `pkgs/` with `--sandbox-allow pkgs`; PATH through
+    `sdk/current/bin`, `current` a link, with `--sandbox-allow sdk`: the agent rewrote the
+    program (or made `current` a folder of its own), and the runner's gits ran it as you."""
+    tools = tmp_path / "tools"
+    (tools / "real" / "bin").mkdir(parents=True)
+    program = tools / "real" / "bin" / "git"
+    program.write_text("#!/bin/sh\nexec /usr/bin/git \"$@\"\n")
+    program.chmod(0o755)
+    entry = tmp_path / "pathbin"
+    if layout == "link":
+        entry.mkdir()
+        (entry / "git").symlink_to(program)
+    elif layout == "hard link":
+        entry.mkdir()
+        os.link(program, entry / "git")
+    else:  # (the link leads out of the allowed folder: the agent makes it a folder)
+        (tmp_path / "opt" / "bin").mkdir(parents=True)
+        (tools / "current").symlink_to(tmp_path / "opt")
+        entry = tools / "current" / "bin"
+    monkeypatch.setenv("PATH", f"{entry}{os.pathsep}{os.environ['PATH']}")
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(tools))
+    assert code == 2 and "a folder of your PATH" in err, err
+
+
+def test_a_second_interrupt_stops_the_renewal(tmp_path):
+    """A million small files, then two SIGTERMs: the runner's gits stopped, but making the
+    worktree's files new ones before the commit went on, 811 s. The renewal stops at the
+    next file once the run is to stop at once."""
+    top = tmp_path / "wt"
+    top.mkdir()
+    for n in range(50):
+        (top / f"f{n}").write_text("x")
+    stop = __import__("threading").Event()
+    ap._renew_tree(str(top), set(), ap._Copies(stop))  # (not stopped: all renewed)
+    stop.set()
+    with pytest.raises(ap.ParallelError, match="a second interrupt"):
+        ap._renew_tree(str(top), set(), ap._Copies(stop))
