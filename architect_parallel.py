@@ -1609,6 +1609,7 @@ class ParallelRunner:
         except OSError as exc:  # e.g. the log folder vanished or the agent cannot be executed
             result.error = f"{type(exc).__name__}: {exc}"
         finally:
+            interrupted = result.status == "interrupted"
             if agent_ran and os.path.isdir(job.path):
                 # The runner's own git calls there run in its sandbox too: a repository
                 # the agent made inside could hold settings that run code.
@@ -1622,6 +1623,8 @@ class ParallelRunner:
             if agent_ran:
                 self._settle(repo, job, result)
                 self._settled.add(n)
+            if interrupted and self._hurry.is_set() and result.status == "failed":
+                result.status = "interrupted"  # (what a second interrupt stopped: see _git_run)
             if result.sandbox:
                 self._say_refused(job, result)
             with self._spend_lock:  # every attempt's cost counts
@@ -3729,15 +3732,23 @@ class _Repo:
                             break
         return found
 
-    def ignored_here(self, paths: List[str]) -> List[str]:
-        """Those of ``paths`` (of the checkout, the first 100,000) that your ignore rules
-        ignore there now, whether tracked or not (git check-ignore --no-index)."""
+    def ignored_here(self, paths: List[str]) -> Optional[List[str]]:
+        """Those of ``paths`` (of the checkout) that your ignore rules ignore there now,
+        whether tracked or not (git check-ignore --no-index); None when git cannot tell
+        (a name it reads as pathspec magic, ``:(bogus)x``; one beyond a link of yours), or
+        there are more than 100,000 to ask about: never taken for none."""
         if not paths:
             return []
-        out = self.git("check-ignore", "--no-index", "-z", "--stdin",
-                       input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0"
-                                      for p in paths[:100_000]), check=False)
-        return [p for p in (out or "").split("\0") if p]
+        if len(paths) > _HIDDEN_ASKED:
+            return None
+        proc = _git_run(["check-ignore", "--no-index", "-z", "--stdin"], self.top,
+                        input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0"
+                                       for p in paths), wrap=self.wrap,
+                        settings=self._settings(self.top, False), timeout=self._limit(self.top),
+                        stop=self.stop)
+        if proc.returncode not in (0, 1):
+            return None
+        return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
 
     def _path_in_checkout(self, folder: str) -> List[str]:
         """The folder ``folder`` (absolute) as a path of the checkout ('' its top): as
@@ -4512,6 +4523,8 @@ def _boxed_umask() -> int:
     return 0o022
 
 
+# The most files a branch adds that merge asks your ignore rules about (see ignored_here).
+_HIDDEN_ASKED = 100_000
 # The checkouts of the repositories the tool works in (see _Repo.find and _git_popen): the
 # last few (a process of the tool works in one, a test in many).
 _CHECKOUTS: List[str] = []
@@ -4571,6 +4584,38 @@ def _on_path_overlapping(folder: str) -> Optional[str]:
         if scanned is None or any(_inside(folder, target) for target in scanned[0]) or (
                 scanned[1] and _hard_links_to(folder, scanned[1])):
             return entry
+    return None
+
+
+def _loaded_from(folder: str) -> Optional[str]:
+    """Which folder code is loaded or run from outside the sandbox that the real path
+    ``folder`` is, holds or lies in (as written, or as the links on its way lead): the
+    dynamic loader's (LD_LIBRARY_PATH, and the folders of LD_PRELOAD and LD_AUDIT files, of
+    the libraries this Python loaded), this Python's import path (the tool's own folder,
+    PYTHONPATH, site-packages) and prefixes, and git's exec-path; None when none is."""
+    places = []
+    for var in ("LD_LIBRARY_PATH", "LD_PRELOAD", "LD_AUDIT"):
+        for item in re.split(r"[:\s]", os.environ.get(var, "")):
+            if os.path.isabs(item):
+                places.append((item if var == "LD_LIBRARY_PATH" else os.path.dirname(item), var))
+    with contextlib.suppress(OSError):
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            places += [(os.path.dirname(line.split(None, 5)[5].strip()), "a folder of the "
+                        "libraries this Python loaded") for line in f
+                       if len(line.split(None, 5)) == 6 and ".so" in line.split(None, 5)[5]]
+    places += [(p, "this Python's import path") for p in sys.path if p and os.path.isabs(p)]
+    places += [(p, "this Python's installation") for p in {sys.prefix, sys.base_prefix,
+                                                           sys.exec_prefix}]
+    places.append((os.path.dirname(os.path.abspath(__file__)), "the tool's own folder"))
+    exec_path = os.environ.get("GIT_EXEC_PATH") or (_git(["--exec-path"], "/", check=False) or "")
+    if os.path.isabs(exec_path.strip()):
+        places.append((exec_path.strip(), "git's exec-path"))
+    for place, what in dict.fromkeys(places):
+        parts = os.path.abspath(place).split(os.sep)
+        if place and place != "/" and (_inside(place, folder) or any(
+                _inside(folder, os.sep.join(parts[:n]) or os.sep)
+                for n in range(2, len(parts) + 1))):
+            return f"{what} ({place})"
     return None
 
 
@@ -6528,6 +6573,12 @@ class _Sandbox:
                                   f"your PATH ({on_path}), where a program the worker put would "
                                   "run as you, outside the sandbox (the tool's own git too); "
                                   "allow a folder beside it (~/go/pkg/mod, not ~/go)")
+            loaded = _loaded_from(real)
+            if loaded:
+                raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in {loaded}, "
+                                  "where what the worker put would be loaded by the tool, or "
+                                  "the programs it starts, as you, outside the sandbox; allow a "
+                                  "folder beside it")
             st = os.stat(real)
             if host_id is not None and not (
                     st.st_uid == host_id and st.st_mode & 0o200
@@ -11322,14 +11373,18 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                       base, tip).split("\0")
     records = list(zip(listed[0::2], listed[1::2]))  # (":old new id id status", path)
     names = {path for _info, path in records}
-    gitlinks = sorted(path for info, path in records if "160000" in info.split()[:2])
+    gitlinks = sorted(path for info, path in records if "160000" in info.lstrip(":").split()[:2])
     if gitlinks or ".gitmodules" in names:
         why.append("changes submodules (.gitmodules, or the commit of "
                    f"{_shorten(gitlinks[0], 100) if gitlinks else 'one'}): your `git submodule "
                    "update` would check out, and your hooks run in, a repository no check and "
                    "no diff here saw")
     hidden = repo.ignored_here([path for info, path in records if info.endswith(" A")])
-    if hidden:
+    if hidden is None:
+        why.append("adds files of which git could not tell whether your ignore rules hide them "
+                   "(more than 100,000, or names it cannot take as paths): your `git status` "
+                   "might not show them")
+    elif hidden:
         why.append(f"adds files your ignore rules hide ({_shorten(', '.join(hidden[:3]), 200)}"
                    + (f" and {len(hidden) - 3} more" if len(hidden) > 3 else "") + "): your "
                    "`git status` would not show them, and where they are may be on your PATH "

@@ -3911,3 +3911,59 @@ def test_a_second_interrupt_stops_the_renewal(tmp_path):
     stop.set()
     with pytest.raises(ap.ParallelError, match="a second interrupt"):
         ap._renew_tree(str(top), set(), ap._Copies(stop))
+
+
+# -- review round 47 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("place", ["LD_LIBRARY_PATH", "LD_PRELOAD", "PYTHONPATH", "tool",
+                                   "GIT_EXEC_PATH"])
+def test_an_allowed_folder_code_is_loaded_from_is_refused(cli, repo, tmp_path, monkeypatch,
+                                                         place):
+    """`--sandbox-allow build` with `build/lib` on LD_LIBRARY_PATH: the agent put a
+    libpcre2 of its own there, which 23 of the runner's gits and every bwrap (nsenter as
+    root) loaded as you, outside the sandbox; the same through the tool's own folder or
+    PYTHONPATH (its `xml/__init__.py`, imported for --junit), and git's exec-path (`merge`
+    ran its `git maintenance`). A folder code is loaded from is refused, as PATH's are."""
+    allowed = tmp_path / "build"
+    (allowed / "lib").mkdir(parents=True)
+    if place == "LD_LIBRARY_PATH":
+        monkeypatch.setenv(place, str(allowed / "lib"))
+    elif place == "LD_PRELOAD":
+        monkeypatch.setenv(place, str(allowed / "lib" / "libx.so"))
+    elif place == "PYTHONPATH":
+        monkeypatch.setattr(sys, "path", [*sys.path, str(allowed / "lib")])
+    elif place == "tool":
+        monkeypatch.setattr(ap, "__file__", str(allowed / "architect_parallel.py"))
+    else:
+        monkeypatch.setenv(place, str(allowed / "lib"))
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(allowed))
+    assert code == 2 and "where what the worker put would be loaded" in err, err
+
+
+@pytest.mark.parametrize("trick", ["pathspec magic", "beyond a link", "too many"])
+def test_what_git_cannot_tell_is_never_taken_for_no_hidden_file(repo, monkeypatch, trick):
+    """A file named `:(bogus)x`, or one beyond a link of yours (`CLAUDE.md/x`, the link made
+    a folder), made `git check-ignore` stop, and its failure read as "nothing hidden": the
+    agent's force-added `.venv/bin/git` was merged. So were 100,001 files before it. What
+    git cannot tell asks for --force."""
+    (repo / ".gitignore").write_text(".venv/\n")
+    (repo / "AGENTS.md").write_text("agents\n")
+    (repo / "CLAUDE.md").symlink_to("AGENTS.md")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "base", cwd=repo)
+    files = {":(bogus)x": "x"} if trick == "pathspec magic" else {"src/a.txt": "a"}
+    base, tip = _changes(repo, files)
+    if trick == "beyond a link":
+        git("checkout", "-q", "side", cwd=repo)
+        (repo / "CLAUDE.md").unlink()
+        (repo / "CLAUDE.md").mkdir()
+        (repo / "CLAUDE.md" / "x").write_text("x")
+        git("add", "-A", cwd=repo)
+        git("commit", "-qm", "folder", cwd=repo)
+        tip = git("rev-parse", "HEAD", cwd=repo)
+        git("checkout", "-q", "-", cwd=repo)
+    if trick == "too many":
+        monkeypatch.setattr(ap, "_HIDDEN_ASKED", 0)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("could not tell whether your ignore rules hide them" in w for w in why), why
