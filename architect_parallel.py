@@ -4604,6 +4604,10 @@ def _loaded_from(folder: str) -> Optional[str]:
                         "libraries this Python loaded") for line in f
                        if len(line.split(None, 5)) == 6 and ".so" in line.split(None, 5)[5]]
     places += [(p, "this Python's import path") for p in sys.path if p and os.path.isabs(p)]
+    import site  # (a user site not made yet is on no path: a .pth made there would be)
+    with contextlib.suppress(AttributeError, OSError):
+        places += [(site.getuserbase(), "your Python user base"),
+                   (site.getusersitepackages(), "your Python user site")]
     places += [(p, "this Python's installation") for p in {sys.prefix, sys.base_prefix,
                                                            sys.exec_prefix}]
     places.append((os.path.dirname(os.path.abspath(__file__)), "the tool's own folder"))
@@ -4616,6 +4620,22 @@ def _loaded_from(folder: str) -> Optional[str]:
                 _inside(folder, os.sep.join(parts[:n]) or os.sep)
                 for n in range(2, len(parts) + 1))):
             return f"{what} ({place})"
+    return None
+
+
+def _named_by_your_git(folder: str, repo: _Repo) -> Optional[str]:
+    """Which git config file of yours (an included one too), or which file or program a
+    setting of yours names, the real path ``folder`` holds or lies in: what the tool's gits,
+    and yours, read or run outside the sandbox (``gpg.program``, ``core.excludesFile``, a
+    shared ``team.gitconfig``); None when none."""
+    for origin, key, value in repo.your_settings("."):
+        if origin and _inside(folder, origin):
+            return f"a git config file of yours ({origin})"
+        if _NOT_RUN.fullmatch(key.lower()):
+            continue
+        named = _command_loads(value, repo.top)[0] + [os.path.expanduser(value.strip())]
+        if any(os.path.isabs(path) and _inside(folder, path) for path in named):
+            return f"what your git setting {key} names ({_shorten(value, 100)})"
     return None
 
 
@@ -6573,7 +6593,7 @@ class _Sandbox:
                                   f"your PATH ({on_path}), where a program the worker put would "
                                   "run as you, outside the sandbox (the tool's own git too); "
                                   "allow a folder beside it (~/go/pkg/mod, not ~/go)")
-            loaded = _loaded_from(real)
+            loaded = _loaded_from(real) or _named_by_your_git(real, repo)
             if loaded:
                 raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in {loaded}, "
                                   "where what the worker put would be loaded by the tool, or "

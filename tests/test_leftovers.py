@@ -3967,3 +3967,29 @@ def test_what_git_cannot_tell_is_never_taken_for_no_hidden_file(repo, monkeypatc
         monkeypatch.setattr(ap, "_HIDDEN_ASKED", 0)
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
     assert any("could not tell whether your ignore rules hide them" in w for w in why), why
+
+
+# -- review round 48 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("what", ["include", "gpg.program", "user site"])
+def test_an_allowed_folder_your_git_or_python_reads_is_refused(cli, repo, tmp_path, monkeypatch,
+                                                              what):
+    """`[include] path = /shared/team.gitconfig` with `--sandbox-allow /shared`: the worker
+    could add `gpg.program` there, run by merge's own git as you; a setting naming a program
+    in the folder; and a user site-packages not made yet (`PYTHONUSERBASE` outside HOME),
+    where a `.pth` the worker made ran at the next `list`."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    if what == "include":
+        (shared / "team.gitconfig").write_text("[core]\n\tautocrlf = false\n")
+        git("config", "include.path", str(shared / "team.gitconfig"), cwd=repo)
+    elif what == "gpg.program":
+        git("config", "gpg.program", str(shared / "gpg-wrapper"), cwd=repo)
+    else:
+        import site
+        monkeypatch.setattr(site, "getuserbase", lambda: str(shared))
+        monkeypatch.setattr(site, "getusersitepackages", lambda: str(shared / "lib" / "site"))
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(shared))
+    assert code == 2 and "--sandbox-allow" in err and (
+        "git config file of yours" in err or "names (" in err or "user base" in err), err
