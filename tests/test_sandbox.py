@@ -255,12 +255,14 @@ def test_no_git_the_tool_runs_on_a_worker_runs_what_it_planted(cli, repo, tmp_pa
     mark.chmod(0o777)
     monkeypatch.setenv("MARK", str(mark))
     monkeypatch.setenv("PLANT_HOOKS", "1" if sandbox == "none" else "")
-    with open(os.environ["GIT_CONFIG_GLOBAL"], "a") as f:  # your drivers, as git-lfs sets them
-        f.write(f'[filter "yours"]\n\tclean = touch {mark}/your-clean; cat\n'
-                f'\tsmudge = touch {mark}/your-smudge; cat\n\tprocess = touch {mark}/your-process\n'
-                f'[diff "yours"]\n\ttextconv = touch {mark}/your-textconv; cat\n'
-                f'\tcommand = touch {mark}/your-diff-command\n'
-                f'[diff]\n\texternal = touch {mark}/your-external\n')
+    # Your drivers, as git-lfs sets them (naming the folder by $MARK: --sandbox-allow refuses
+    # a folder your settings name, and the sandbox must let a driver leave its mark there).
+    with open(os.environ["GIT_CONFIG_GLOBAL"], "a") as f:
+        f.write('[filter "yours"]\n\tclean = touch $MARK/your-clean; cat\n'
+                '\tsmudge = touch $MARK/your-smudge; cat\n\tprocess = touch $MARK/your-process\n'
+                '[diff "yours"]\n\ttextconv = touch $MARK/your-textconv; cat\n'
+                '\tcommand = touch $MARK/your-diff-command\n'
+                '[diff]\n\texternal = touch $MARK/your-external\n')
     agent = script(tmp_path, "plant.sh", PLANT)
     extra = ("--sandbox-allow", str(mark)) if sandbox == "bwrap" else ()
     code, results, err = cli.json("run", "plant", "--agent-cmd", f"{agent} {{task}}",
