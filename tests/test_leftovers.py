@@ -3789,12 +3789,15 @@ def test_a_second_interrupt_stops_the_runners_own_gits(repo, tmp_path):
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
 
-    def adding():  # (the runner's commit reads the file: the second signal comes now)
-        for pid in os.listdir("/proc"):
+    worktree = os.path.realpath(repo / ".architect-parallel-1")
+
+    def adding():  # (the runner's commit reads the file: the second signal comes now; this
+        for pid in os.listdir("/proc"):  # run's, in its worktree, not another test's)
             with contextlib.suppress(OSError):
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
                     words = f.read().split(b"\0")
-                if words[0].endswith(b"git") and words[1:3] == [b"add", b"-A"]:
+                if words[0].endswith(b"git") and words[1:3] == [b"add", b"-A"] and \
+                        os.path.realpath(f"/proc/{pid}/cwd") == worktree:
                     return True
         return False
 
