@@ -3774,13 +3774,14 @@ def test_includes_are_put_back_as_new_files_no_group_may_write(cli, repo, tmp_pa
 def test_a_second_interrupt_stops_the_runners_own_gits(repo, tmp_path):
     """A 400 GB sparse file (made in an instant, no disk) and a sleep, then SIGTERM: the
     runner committed the work anyway, and its `git add` read 400 GB for --check-timeout
-    (600 s), a second signal or not. A second signal stops the runner's gits at once."""
+    (600 s; 300 here), a second signal or not. A second signal stops the runner's gits at
+    once."""
     started = tmp_path / "started"
     agent = script(tmp_path, "huge.sh", f"truncate -s 400G big.bin\ntouch {started}\nsleep 100\n")
     env = dict(os.environ, PYTHONPATH=CHECKOUT)
     proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "run", "do it",
                              "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--json",
-                             "--progress", "none", "--check-timeout", "600"],
+                             "--progress", "none", "--check-timeout", "300"],
                             cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 60
@@ -3806,7 +3807,10 @@ def test_a_second_interrupt_stops_the_runners_own_gits(repo, tmp_path):
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:  # (on a failure: the runner goes; its git add within --check-timeout)
+        proc.kill()
     assert proc.returncode == 143, err
     (r,) = json.loads(out)
     assert "(a second interrupt)" in r["error"], r
