@@ -4575,9 +4575,7 @@ def _on_path_overlapping(folder: str) -> Optional[str]:
     entries = [os.path.abspath(os.path.expanduser(e)) for e in
                os.environ.get("PATH", "").split(os.pathsep) if os.path.isabs(os.path.expanduser(e))]
     for entry in entries:
-        parts = entry.split(os.sep)
-        if _inside(entry, folder) or any(_inside(folder, os.sep.join(parts[:n]) or os.sep)
-                                         for n in range(2, len(parts) + 1)):
+        if _overlaps(folder, entry):
             return entry
     for entry in entries:
         scanned = _links_below([os.path.realpath(entry)], 200_000)
@@ -4615,12 +4613,18 @@ def _loaded_from(folder: str) -> Optional[str]:
     if os.path.isabs(exec_path.strip()):
         places.append((exec_path.strip(), "git's exec-path"))
     for place, what in dict.fromkeys(places):
-        parts = os.path.abspath(place).split(os.sep)
-        if place and place != "/" and (_inside(place, folder) or any(
-                _inside(folder, os.sep.join(parts[:n]) or os.sep)
-                for n in range(2, len(parts) + 1))):
+        if place and place != "/" and _overlaps(folder, place):
             return f"{what} ({place})"
     return None
+
+
+def _overlaps(folder: str, place: str) -> bool:
+    """Whether the real path ``folder`` holds, is or lies in the absolute path ``place``, as
+    written or as the links on its way lead (``sdk/current/bin`` with ``current`` a link
+    that ``folder`` holds: what is written there can make it another folder)."""
+    parts = os.path.abspath(place).split(os.sep)
+    return _inside(place, folder) or any(_inside(folder, os.sep.join(parts[:n]) or os.sep)
+                                         for n in range(2, len(parts) + 1))
 
 
 def _named_by_your_git(folder: str, repo: _Repo) -> Optional[str]:
@@ -4639,11 +4643,16 @@ def _named_by_your_git(folder: str, repo: _Repo) -> Optional[str]:
     return None
 
 
+def _safe_path() -> str:
+    """Your PATH as the tool looks its own programs up outside a sandbox (see _git_popen): no
+    relative entry, none in a checkout (the current folder's, or one the tool works in)."""
+    return _path_outside(os.environ.get("PATH", ""), frozenset({os.getcwd(), *_CHECKOUTS}))
+
+
 def _which(program: str) -> Optional[str]:
-    """The ``program`` the tool itself runs outside a sandbox (bwrap, nsenter), found as git
-    is (see _git_popen): never in a checkout, nor through a relative PATH entry."""
-    return shutil.which(program, path=_path_outside(os.environ.get("PATH", ""), frozenset(
-        {os.getcwd(), *_CHECKOUTS})))
+    """The ``program`` the tool itself runs outside a sandbox (bwrap, nsenter), found on
+    _safe_path, as git is."""
+    return shutil.which(program, path=_safe_path())
 
 
 @functools.lru_cache(maxsize=16)
@@ -5796,7 +5805,7 @@ def _flat_config(repo: _Repo, scope: str, cwd: str,
 
 def _runner_git() -> str:
     """The runner's git program (see _git_popen), its links resolved."""
-    return os.path.realpath(_which("git") or _git_program(""))
+    return os.path.realpath(_git_program(_safe_path()))
 
 def _tame(fd: int, bits: int = stat.S_IWOTH | stat.S_ISUID | stat.S_ISGID) -> None:
     """Take from the file or folder open as ``fd`` ``bits``: others' write and the set-ID bits;
@@ -11061,8 +11070,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     _print_out(path)
     if args.open:  # (with a browser found as git is: see _which)
         import pathlib
-        os.environ["PATH"] = _path_outside(os.environ.get("PATH", ""),
-                                           frozenset({os.getcwd(), *_CHECKOUTS}))
+        os.environ["PATH"] = _safe_path()
         import webbrowser
         if not webbrowser.open(pathlib.Path(path).as_uri()):
             _print_err("note: no web browser could be started here; open the file above yourself")

@@ -3845,7 +3845,7 @@ def test_a_branch_adding_what_your_ignore_rules_hide_asks_for_force(cli, repo, t
     """`.venv/` ignored, a virtual environment there, not activated: the agent force-added
     `.venv/bin/git`; `merge` (whose PATH did not hold .venv/bin) took it, and your next
     `. .venv/bin/activate; git status` ran it. A branch adding a file your ignore rules hide
-    asks for --force; one changing only what they do not hide does not."""
+    asks for --force."""
     (repo / ".gitignore").write_text(".venv/\n")
     git("add", ".gitignore", cwd=repo)
     git("commit", "-qm", "ignore", cwd=repo)
