@@ -26,6 +26,14 @@ from __future__ import annotations
 
 __version__ = "0.4.0"
 
+import sys
+
+# Run as a program, the tool imports nothing from the folder it started from (Python puts
+# it, or the current folder for ``-m``, before the standard library): a checkout's top holds
+# what a merge brought, and an ``argparse.py`` there would stand in for argparse.
+if __name__ == "__main__" and not sys.flags.isolated and not getattr(sys.flags, "safe_path", 0):
+    del sys.path[:1]
+
 # json, subprocess, hashlib and concurrent.futures are imported where they are used,
 # and regular expressions are compiled on first use (_LazyPattern): '--help' and
 # quick commands then start in little more than the interpreter's own time.
@@ -42,7 +50,6 @@ import shutil
 import shlex
 import signal
 import stat
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -2319,7 +2326,11 @@ class ParallelRunner:
         # In the worker's sandbox, if it has one: started and waited for by this thread, the
         # worker's, which outlives it (bwrap --die-with-parent follows the starting thread).
         box = self._boxes.get(worker_id)
-        argv = [*box.command(cwd), *argv] if box else argv
+        if box:  # (bwrap, and nsenter as root, load their libraries outside, in cwd)
+            inside, env = env, _outside_env(env, frozenset({cwd, *_CHECKOUTS, "/tmp", "/var/tmp",
+                                                            env.get("HOME") or "/"}))
+            argv = [*box.command(cwd, {k: inside[k] for k in _LOADER_VARS
+                                      if inside.get(k) != env.get(k)}), *argv]
         mode = "ab" if append else "wb"
         import subprocess  # here, not at the top: start-up time (see _LazyPattern)
 
@@ -3607,8 +3618,11 @@ class _Repo:
         comes first on Python's path: a new ``nbformat.py`` stands in for the one
         ``nbstripout`` imports); for your hooks (see _your_hooks), the files they name and
         those the tools they run read by themselves (_HOOK_READS); the links on the way to
-        all of those, and a link put at a folder above one. Not what such a command loads by
-        other means (a hook's tools run the checkout's code: see _merge_branch's note)."""
+        all of those, and a link put at a folder above one; what the variables of _ENV_RUN
+        name (GIT_SSH_COMMAND, PAGER, BROWSER: settings too); the tool's own file; and what is
+        loaded by its place (see _loaded_by_you: a library in an LD_LIBRARY_PATH folder, an
+        ``argparse.py`` at the top). Not what such a command loads by other means (a hook's
+        tools run the checkout's code: see _merge_branch's note)."""
         import tempfile
         files: "set[str]" = set()
         folders: "set[str]" = set()
@@ -3682,6 +3696,18 @@ class _Repo:
                 relative.add("/".join(parts).casefold() if parts != [os.pardir] else ".")
             else:  # (as written from where it enters the checkout, and where its links lead)
                 anchored.update(where.casefold() for where in self._path_in_checkout(entry))
+        for var in _ENV_RUN:  # (git's, and your shell's, settings by the environment)
+            value = os.environ.get(var, "")
+            if value.strip():
+                loads(value)
+                where = self._inside(os.path.expanduser(value.strip()))
+                if where:
+                    files.add(where)
+        for path in {os.path.abspath(__file__), os.path.realpath(__file__)}:
+            where = self._inside(path)  # (the tool itself, copied into the checkout)
+            if where:
+                files.add(where)
+        loaded = self._loaded_by_you()
         texts, theirs = self._your_hooks()
         for where in theirs:  # (a hook that is a file of the checkout)
             (folders if where.endswith("/") else files).add(where)
@@ -3696,9 +3722,6 @@ class _Repo:
                 if re.search(rf"(?<![\w.-]){re.escape(tool)}(?![\w.-])", spoken):
                     reads(tool)
         files |= self._links_on_the_way(files)
-        if not files and not folders and not modules and not python and not anywhere \
-                and not relative and not anchored:
-            return []
         found = []
         named_files = {path.casefold() for path in files}
         named_folders = tuple(folder.casefold() for folder in folders)
@@ -3723,6 +3746,7 @@ class _Repo:
                     if folded in named_files or folded.startswith(named_folders) or \
                             folded in above or folded.rpartition("/")[2] in named_anywhere or \
                             _on_your_path(folded, mode, anchored, relative) or \
+                            loaded.takes(folded, self, tip) or \
                             top.split(".")[0] in named_modules or (python and added and (
                                 rest.startswith("__init__.") or (not rest and (
                                     mode == "120000" or top.endswith((".py", ".pyc", ".so", ".pth"))
@@ -3731,6 +3755,94 @@ class _Repo:
                         if len(found) == _ATTRIBUTES_NAMED:
                             break
         return found
+
+    def _loaded_by_you(self) -> "_LoadedHere":
+        """Where, in the checkout, code is loaded by its place, outside any sandbox: the
+        folders of the dynamic loader's and git's variables (LD_LIBRARY_PATH, GCONV_PATH,
+        GIT_EXEC_PATH...: every file there), and the folders first on Python's import path:
+        the checkout's top (``python -m``), the tool's own folder and the one this Python
+        started from, your PYTHONPATH's (a module there named as one of the standard library,
+        or one loaded now, stands in for it; ``sitecustomize``; ``__pycache__``); relative
+        and empty entries name such a folder under every folder of the checkout."""
+        here = _LoadedHere()
+        for var in _LOADER_VARS + ("GIT_TEMPLATE_DIR",):
+            for entry in re.split(r"[:\s]+" if var != "GIT_TEMPLATE_DIR" else r"\0",
+                                  os.environ.get(var, "")):
+                if var == "LD_PRELOAD" or var == "LD_AUDIT":  # (files: their folders)
+                    entry = os.path.dirname(entry) if "/" in entry else ""
+                    if not entry and var in os.environ:
+                        continue
+                self._place(os.path.expanduser(entry), here.folders, here.relative)
+        python = [self.top, os.path.dirname(os.path.abspath(__file__)),
+                  os.path.dirname(os.path.realpath(__file__))]
+        if sys.path and sys.path[0]:
+            python.append(sys.path[0])
+        for entry in [*python, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]:
+            if entry:
+                self._place(os.path.expanduser(entry), here.python, here.python_relative)
+        return here
+
+    def ignored_at(self, commit: str, paths: List[str]) -> Optional[List[str]]:
+        """Those of ``paths`` that the ignore rules ``commit`` brings ignore: its .gitignore
+        files, with your info/exclude and excludes file (a branch that adds ``.venv/`` to
+        .gitignore and a force-added ``.venv/bin/git``), asked of git in a scratch repository
+        holding them; None when git cannot tell (see ignored_here), or the commit has more
+        than 10,000 .gitignore files or one over 1 MB."""
+        import tempfile
+        if not paths:
+            return []
+        if len(paths) > _HIDDEN_ASKED:
+            return None
+        listed = self.git("ls-tree", "-r", "-z", "--end-of-options", commit, check=False)
+        if listed is None:
+            return None
+        ignores = []
+        for record in listed.split("\0"):
+            info, _, path = record.partition("\t")
+            if path.rpartition("/")[2] == ".gitignore" and info.split()[:2] in (["100644", "blob"],
+                                                                       ["100755", "blob"]):
+                ignores.append((info.split()[2], path))
+        if len(ignores) > 10_000 or any(part in ("", ".", "..") or part.casefold() == ".git"
+                                        for _blob, path in ignores for part in path.split("/")[:-1]):
+            return None
+        excludes = (self.git("config", "--path", "core.excludesFile", check=False) or "").strip()
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-ignore-") as scratch:
+            _git(["init", "-q", "--template=", scratch], scratch, timeout=self.timeout)
+            case = (self.git("config", "--bool", "core.ignorecase", check=False) or "").strip()
+            settings = {"core.ignorecase": case} if case else {}
+            if excludes:
+                settings["core.excludesFile"] = os.path.join(self.top, excludes)
+            os.makedirs(os.path.join(scratch, ".git", "info"), exist_ok=True)
+            with open(os.path.join(scratch, ".git", "info", "exclude"), "wb") as f:
+                f.write(_read_beneath(self.common_dir, os.path.join("info", "exclude"), 1 << 20)
+                        or b"")
+            for blob, path in ignores:
+                text, more, failed = self.stream(["cat-file", "blob", blob], self.top, 1 << 20)
+                if more or failed:
+                    return None
+                where = os.path.join(scratch, *path.split("/"))
+                os.makedirs(os.path.dirname(where), exist_ok=True)
+                with open(where, "wb") as f:
+                    f.write(text.encode("utf-8", "surrogateescape"))
+            proc = _git_run(["check-ignore", "--no-index", "-z", "--stdin"], scratch,
+                            input=b"".join(p.encode("utf-8", "surrogateescape") + b"\0"
+                                           for p in paths), settings=settings,
+                            timeout=self.timeout, stop=self.stop)
+        if proc.returncode not in (0, 1):
+            return None
+        return [p for p in proc.stdout.decode("utf-8", "surrogateescape").split("\0") if p]
+
+    def _place(self, entry: str, anchored: "set[str]", relative: "set[str]") -> None:
+        """The folder ``entry`` of a search path as paths of the checkout, casefolded: in
+        ``anchored`` where it lies in it (as written and as its links lead), in ``relative``
+        when it is relative ('.' for an empty one)."""
+        if not os.path.isabs(entry):
+            parts = os.path.normpath(entry or ".").split(os.sep)
+            while parts[0] == os.pardir and len(parts) > 1:
+                parts.pop(0)
+            relative.add("/".join(parts).casefold() if parts != [os.pardir] else ".")
+        else:
+            anchored.update(where.casefold() for where in self._path_in_checkout(entry))
 
     def ignored_here(self, paths: List[str]) -> Optional[List[str]]:
         """Those of ``paths`` (of the checkout) that your ignore rules ignore there now,
@@ -3833,16 +3945,20 @@ class _Repo:
         return texts, theirs
 
     def your_settings(self, pattern: str) -> "List[tuple[str, str, str]]":
-        """Your git settings whose names match ``pattern`` (any scope, includes followed), as
-        (the file that sets it, '' when none does; name; value): not the tool's own (given on
-        its command line to every git it runs), nor the empty ones."""
+        """Your git settings whose names match ``pattern`` (any scope, includes followed, and
+        those your environment gives), as (the file that sets it, '' when none does; name;
+        value): not the tool's own (given to every git it runs), nor the empty ones."""
         listed = self.git("config", "-z", "--show-origin", "--get-regexp", pattern,
                           check=False) or ""
+        own = {(k.lower(), v) for k, v in {**_GIT_SETTINGS, **self._settings(self.top, False)}.items()
+               if not k.isupper()}
         found = []
         fields = listed.split("\0")  # (origin, "name\nvalue") pairs
         for origin, item in zip(fields[0::2], fields[1::2]):
             key, _, value = item.partition("\n")
-            if origin.startswith("command line:") or not value:
+            # (yours given on the command line: GIT_CONFIG_COUNT, GIT_CONFIG_PARAMETERS, `git -c`
+            # in a wrapper of yours; the tool's own come after them, with their own values)
+            if (origin.startswith("command line:") and (key.lower(), value) in own) or not value:
                 continue
             path = origin[len("file:"):] if origin.startswith("file:") else ""
             found.append((os.path.join(self.top, path) if path else "", key, value))
@@ -4503,7 +4619,7 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     # activated .venv/bin is one a merge writes) nor, inside, one the worker could write.
     avoid = {cwd, *_CHECKOUTS} | ({os.path.expanduser("~"), env.get("HOME") or "", "/tmp",
                                    "/var/tmp"} if wrap else set())
-    env["PATH"] = _path_outside(env.get("PATH", ""), frozenset(avoid))
+    env = _outside_env(env, frozenset(avoid))
     git = (wrap.git if wrap else None) or _git_program(env["PATH"])
     return subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
                             cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
@@ -4538,6 +4654,29 @@ def _note_checkout(top: str) -> None:
             _CHECKOUTS.remove(top)
         _CHECKOUTS.append(top)
         del _CHECKOUTS[:-4]
+
+
+# Where the dynamic loader (and git, for its own programs) looks for code to load, as
+# variables: an empty or relative entry is the folder the program starts in (a worktree, for
+# the tool's gits, bwrap and nsenter), or one below it.
+_LOADER_VARS = ("LD_LIBRARY_PATH", "LD_PRELOAD", "LD_AUDIT", "GCONV_PATH", "LOCPATH",
+                "GIT_EXEC_PATH")
+
+
+def _outside_env(env: Dict[str, str], folders: "frozenset[str]") -> Dict[str, str]:
+    """``env`` for a program the tool starts outside a sandbox (git, bwrap, nsenter): PATH and
+    _LOADER_VARS with no relative or empty entry (``LD_LIBRARY_PATH=/usr/local/cuda/lib64:``
+    has one) and none inside ``folders`` or the checkout above one (see _path_outside)."""
+    env = dict(env)
+    env["PATH"] = _path_outside(env.get("PATH", ""), folders)
+    for var in _LOADER_VARS:
+        if var in env:
+            kept = _path_outside(":".join(re.split(r"[:\s]+", env[var])), folders)
+            if kept:
+                env[var] = kept
+            else:
+                del env[var]
+    return env
 
 
 @functools.lru_cache(maxsize=64)
@@ -4585,62 +4724,185 @@ def _on_path_overlapping(folder: str) -> Optional[str]:
     return None
 
 
-def _loaded_from(folder: str) -> Optional[str]:
-    """Which folder code is loaded or run from outside the sandbox that the real path
-    ``folder`` is, holds or lies in (as written, or as the links on its way lead): the
-    dynamic loader's (LD_LIBRARY_PATH, and the folders of LD_PRELOAD and LD_AUDIT files, of
-    the libraries this Python loaded), this Python's import path (the tool's own folder,
-    PYTHONPATH, site-packages) and prefixes, and git's exec-path; None when none is."""
-    places = []
-    for var in ("LD_LIBRARY_PATH", "LD_PRELOAD", "LD_AUDIT"):
-        for item in re.split(r"[:\s]", os.environ.get(var, "")):
-            if os.path.isabs(item):
-                places.append((item if var == "LD_LIBRARY_PATH" else os.path.dirname(item), var))
-    with contextlib.suppress(OSError):
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            places += [(os.path.dirname(line.split(None, 5)[5].strip()), "a folder of the "
-                        "libraries this Python loaded") for line in f
-                       if len(line.split(None, 5)) == 6 and ".so" in line.split(None, 5)[5]]
-    places += [(p, "this Python's import path") for p in sys.path if p and os.path.isabs(p)]
+def _loaded_from(folder: str, places: "List[tuple[str, str, bool]]") -> Optional[str]:
+    """Which of ``places`` (see _code_places) the real path ``folder`` is, holds or lies in
+    (as written, or as the links on its way lead), or holds a hard link to; None when none."""
+    for place, what, folder_too in places:
+        if place and place != "/" and _overlaps(folder, place, holds_only=not folder_too):
+            return f"{what} ({place})"
+    inodes = {}
+    for place, what, _folder_too in places:
+        with contextlib.suppress(OSError):
+            st = os.stat(place)
+            if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+                inodes[(st.st_dev, st.st_ino)] = f"{what} ({place})"
+    if inodes and _hard_links_to(folder, set(inodes)):
+        return "a hard link to " + ", ".join(sorted(inodes.values())[:2])
+    return None
+
+
+def _overlaps(folder: str, place: str, holds_only: bool = False) -> bool:
+    """Whether the real path ``folder`` holds, is or (unless ``holds_only``) lies in the
+    absolute path ``place``, as written or as the links on its way lead (``sdk/current/bin``
+    with ``current`` a link that ``folder`` holds: what is written there can make it another
+    folder)."""
+    parts = os.path.abspath(place).split(os.sep)
+    return (not holds_only and _inside(place, folder)) or any(
+        _inside(folder, os.sep.join(parts[:n]) or os.sep) for n in range(2, len(parts) + 1))
+
+
+def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
+    """The places outside the sandbox that code is loaded or run from, or a file read as
+    code or settings (what the worker wrote there would run as you), as (absolute path, what
+    it is, whether a folder in it counts too): the dynamic loader's (LD_LIBRARY_PATH and the
+    other _LOADER_VARS, relative entries as from here; the libraries this Python, git,
+    bwrap, nsenter and the shell load and the folders the loader searches for them, RUNPATH
+    included: see _libraries; /etc/ld.so.conf's folders), this Python's import path (the
+    tool's own folder, PYTHONPATH, site-packages) and prefixes, your Python user base, git's
+    exec-path; your git config files, those git would read were they there
+    (GIT_CONFIG_GLOBAL, ``$XDG_CONFIG_HOME/git``, the system's), what your git settings and
+    the variables of _ENV_RUN name (``gpg.program``, EDITOR, BROWSER); and the files your
+    shell's start-up files name (``. /srv/team/env.sh``)."""
+    here = os.getcwd()
+    places: "List[tuple[str, str, bool]]" = []
+
+    def add(path: str, what: str, folder_too: bool = True) -> None:
+        path = os.path.expanduser(path)
+        if path:
+            places.append((os.path.normpath(os.path.join(here, path)), what, folder_too))
+
+    for var in _LOADER_VARS:
+        for item in re.split(r"[:\s]", os.environ.get(var, "")) if var in os.environ else []:
+            add(item if var not in ("LD_PRELOAD", "LD_AUDIT") else os.path.dirname(item) or ".",
+                var)
+    for library, searched in _libraries():
+        add(library, "a library the tool's programs load", False)
+        add(os.path.dirname(library), "a folder of the libraries the tool's programs load")
+        for folder in searched:
+            add(folder, "a folder the loader searches for them")
+    for folder in _ld_so_conf():
+        add(folder, "a folder of /etc/ld.so.conf")
+    places.extend((p, "this Python's import path", True) for p in sys.path if p and os.path.isabs(p))
     import site  # (a user site not made yet is on no path: a .pth made there would be)
     with contextlib.suppress(AttributeError, OSError):
-        places += [(site.getuserbase(), "your Python user base"),
-                   (site.getusersitepackages(), "your Python user site")]
-    places += [(p, "this Python's installation") for p in {sys.prefix, sys.base_prefix,
-                                                           sys.exec_prefix}]
-    places.append((os.path.dirname(os.path.abspath(__file__)), "the tool's own folder"))
+        add(site.getuserbase(), "your Python user base")
+        add(site.getusersitepackages(), "your Python user site")
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        add(prefix, "this Python's installation")
+    add(os.path.dirname(os.path.abspath(__file__)), "the tool's own folder")
     exec_path = os.environ.get("GIT_EXEC_PATH") or (_git(["--exec-path"], "/", check=False) or "")
     if os.path.isabs(exec_path.strip()):
-        places.append((exec_path.strip(), "git's exec-path"))
-    for place, what in dict.fromkeys(places):
-        if place and place != "/" and _overlaps(folder, place):
-            return f"{what} ({place})"
-    return None
+        add(exec_path.strip(), "git's exec-path")
+    # Your git's config files, there or not yet (git reads them when they appear).
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join("~", ".config")
+    add(os.path.join(xdg, "git"), "your git's own folder ($XDG_CONFIG_HOME/git)")
+    add(os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join("~", ".gitconfig"),
+        "your global git config file", False)
+    with contextlib.suppress(ParallelError):
+        prefix = os.path.dirname(os.path.dirname(os.path.realpath(_git_program(_safe_path()))))
+        for system in {os.environ.get("GIT_CONFIG_SYSTEM") or "/etc/gitconfig",
+                       os.path.join(prefix, "etc", "gitconfig")}:
+            add(system, "the system's git config file", False)
+    for origin, name, value in repo.your_settings("."):
+        if origin:
+            add(origin, "a git config file of yours", False)
+        if not _NOT_RUN.fullmatch(name.lower()):
+            for path in _command_loads(value, repo.top)[0] + [value.strip()]:
+                if os.path.isabs(os.path.expanduser(path)):
+                    add(path, f"what your git setting {name} names", False)
+    for var in _ENV_RUN:
+        value = os.environ.get(var, "")
+        for path in (_command_loads(value, here)[0] + [value.strip()]) if value.strip() else []:
+            if "/" in path:
+                add(path, f"what your {var} names", False)
+    for path in _named_at_start_up():
+        add(path, "a file your shell's start-up files name", False)
+    return list(dict.fromkeys(places))
 
 
-def _overlaps(folder: str, place: str) -> bool:
-    """Whether the real path ``folder`` holds, is or lies in the absolute path ``place``, as
-    written or as the links on its way lead (``sdk/current/bin`` with ``current`` a link
-    that ``folder`` holds: what is written there can make it another folder)."""
-    parts = os.path.abspath(place).split(os.sep)
-    return _inside(place, folder) or any(_inside(folder, os.sep.join(parts[:n]) or os.sep)
-                                         for n in range(2, len(parts) + 1))
+def _libraries() -> "List[tuple[str, List[str]]]":
+    """The libraries this Python has loaded, and those the programs the tool runs outside a
+    sandbox load (git, bwrap, nsenter, the shell, this Python and the extension modules the
+    tool may import), as (library, the folders the loader searched for it: RUNPATH, the
+    system's): asked of the dynamic loader itself (``ld.so --list``, LD_DEBUG=libs)."""
+    import glob
+    import subprocess
+    found: "List[tuple[str, List[str]]]" = []
+    with contextlib.suppress(OSError):
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            found += [(line.split(None, 5)[5].strip(), []) for line in f
+                      if len(line.split(None, 5)) == 6 and ".so" in line.split(None, 5)[5]]
+    loaders = sorted(glob.glob("/lib64/ld-linux*.so*") + glob.glob("/lib/ld-linux*.so*"))
+    if not loaders:
+        return found
+    dynload = [p for p in sys.path if p.endswith("lib-dynload")]
+    programs = [p for p in [_which("git"), _which("bwrap"), _which("nsenter"), "/bin/sh",
+                            sys.executable] if p]
+    for module in ("pyexpat", "_hashlib", "_ssl", "_json", "unicodedata", "zlib", "_socket"):
+        programs += glob.glob(os.path.join(dynload[0], f"{module}.*so")) if dynload else []
+    for program in programs:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            proc = subprocess.run([loaders[0], "--list", program], capture_output=True,
+                                  timeout=10, env={"LD_DEBUG": "libs", "PATH": "/usr/bin:/bin"},
+                                  cwd="/", stdin=subprocess.DEVNULL)
+            searched = [folder for line in proc.stderr.decode("utf-8", "replace").splitlines()
+                        if "search path=" in line
+                        for folder in line.split("search path=", 1)[1].split()[0].split(":")]
+            found += [(line.split("=>", 1)[1].split("(")[0].strip(), searched)
+                      for line in proc.stdout.decode("utf-8", "replace").splitlines()
+                      if "=>" in line and "/" in line.split("=>", 1)[1]]
+    return found
 
 
-def _named_by_your_git(folder: str, repo: _Repo) -> Optional[str]:
-    """Which git config file of yours (an included one too), or which file or program a
-    setting of yours names, the real path ``folder`` holds or lies in: what the tool's gits,
-    and yours, read or run outside the sandbox (``gpg.program``, ``core.excludesFile``, a
-    shared ``team.gitconfig``); None when none."""
-    for origin, key, value in repo.your_settings("."):
-        if origin and _inside(folder, origin):
-            return f"a git config file of yours ({origin})"
-        if _NOT_RUN.fullmatch(key.lower()):
+def _ld_so_conf() -> List[str]:
+    """The folders /etc/ld.so.conf names (its ``include`` files followed, 64 at most)."""
+    import glob
+    folders, files, seen = [], ["/etc/ld.so.conf"], 0
+    while files and seen < 64:
+        seen += 1
+        text = (_read_bytes(files.pop(0), 64 << 10) or b"").decode("utf-8", "replace")
+        for line in text.splitlines():
+            words = line.split("#")[0].split()
+            if words[:1] == ["include"]:
+                files += [f for pattern in words[1:] for f in sorted(glob.glob(
+                    pattern if os.path.isabs(pattern) else os.path.join("/etc", pattern)))]
+            elif words and os.path.isabs(words[0]):
+                folders.append(words[0])
+    return folders
+
+
+# The files your shells read as they start (and the system's), whose every path counts.
+_SHELL_START_UP = ("~/.bashrc", "~/.bash_profile", "~/.bash_login", "~/.profile", "~/.bash_logout",
+                   "~/.zshrc", "~/.zshenv", "~/.zprofile", "~/.zlogin", "~/.kshrc", "~/.mkshrc",
+                   "~/.config/fish/config.fish", "/etc/profile", "/etc/bash.bashrc",
+                   "/etc/zsh/zshrc", "/etc/zsh/zshenv", "/etc/environment")
+
+
+def _named_at_start_up() -> List[str]:
+    """Every absolute path (``~`` and ``$HOME`` read as HOME) your shells' start-up files
+    name, and those the files they name name in turn (64 files, 64 KB each, at most): a
+    ``. /srv/team/env.sh`` there runs that file in your next shell."""
+    import glob
+    home = os.path.expanduser("~")
+    files = [os.path.expanduser(f) for f in _SHELL_START_UP]
+    files += sorted(glob.glob("/etc/profile.d/*")) + sorted(glob.glob(
+        os.path.join(home, ".config", "fish", "conf.d", "*")))
+    named: List[str] = []
+    read: "set[str]" = set()
+    while files and len(read) < 64:
+        path = files.pop(0)
+        if path in read:
             continue
-        named = _command_loads(value, repo.top)[0] + [os.path.expanduser(value.strip())]
-        if any(os.path.isabs(path) and _inside(folder, path) for path in named):
-            return f"what your git setting {key} names ({_shorten(value, 100)})"
-    return None
+        read.add(path)
+        text = (_read_bytes(path, 64 << 10) or b"").decode("utf-8", "replace")
+        text = re.sub(r"\$\{?HOME\}?(?=/)|(?<![\w~])~(?=/)", home, text)
+        for words in re.findall(r"(?<![\w.~$/-])/(?!/)[\w@%+=:,./*?\[\]{}-]+", text):
+            for word in words.split(":"):  # (a PATH's folders)
+                if word.startswith("/"):
+                    named.append(word)
+                    if os.path.isfile(word) and len(files) < 256:
+                        files.append(word)
+    return named
 
 
 def _safe_path() -> str:
@@ -6576,6 +6838,7 @@ class _Sandbox:
         clear of the repository (its checkouts, worktrees, git folder), and, for a runner that
         is root, be writable by the sandbox's user."""
         real_paths = []
+        places = None  # (see _code_places: once)
         kept = [repo.top, repo.common_dir] + [w["path"] for w in repo.worktrees()]
         for path in paths:
             full = os.path.abspath(os.path.expanduser(path))
@@ -6602,7 +6865,8 @@ class _Sandbox:
                                   f"your PATH ({on_path}), where a program the worker put would "
                                   "run as you, outside the sandbox (the tool's own git too); "
                                   "allow a folder beside it (~/go/pkg/mod, not ~/go)")
-            loaded = _loaded_from(real) or _named_by_your_git(real, repo)
+            places = places if places is not None else _code_places(repo)
+            loaded = _loaded_from(real, places)
             if loaded:
                 raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in {loaded}, "
                                   "where what the worker put would be loaded by the tool, or "
@@ -7188,10 +7452,11 @@ class _Box:
 
     # -- using it ------------------------------------------------------------
 
-    def command(self, cwd: str) -> List[str]:
-        """The command line that runs a command inside, in ``cwd``, before it. Every start
-        checks that none of the places it lets the worker write has become a link (or, for
-        the runner's own folders, another's) since the box was made."""
+    def command(self, cwd: str, env: Optional[Dict[str, str]] = None) -> List[str]:
+        """The command line that runs a command inside, in ``cwd``, with the variables ``env``
+        set there (those bwrap itself must not load by: see _outside_env), before it. Every
+        start checks that none of the places it lets the worker write has become a link (or,
+        for the runner's own folders, another's) since the box was made."""
         owners = {os.getuid(), self.sandbox.host_id}
         for path in self.ours + self.allowed:
             try:
@@ -7221,7 +7486,8 @@ class _Box:
                     break
         if self._seccomp is not None:
             os.lseek(self._seccomp, 0, os.SEEK_SET)
-        return [*self.argv, "--chdir", cwd, "--"]
+        return [*self.argv, *(a for k, v in (env or {}).items() for a in ("--setenv", k, v)),
+                "--chdir", cwd, "--"]
 
     @property
     def fds(self) -> "tuple[int, ...]":
@@ -11070,6 +11336,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     _print_out(path)
     if args.open:  # (with a browser found as git is: see _which)
         import pathlib
+        clean = _outside_env(dict(os.environ), frozenset({os.getcwd(), *_CHECKOUTS}))
+        for var in ("PATH", *_LOADER_VARS):  # (it loads, and runs, nothing of a checkout)
+            os.environ.pop(var, None)
+            if var in clean:
+                os.environ[var] = clean[var]
         os.environ["PATH"] = _safe_path()
         import webbrowser
         if not webbrowser.open(pathlib.Path(path).as_uri()):
@@ -11252,6 +11523,90 @@ _HOOK_READS = (
     ("pipenv", ("Pipfile",)), ("pixi", ("pixi.toml", "pyproject.toml")),
     ("task", tuple(f"{name}{dist}.{ext}" for name in ("Taskfile", "taskfile")
                    for dist in ("", ".dist") for ext in ("yml", "yaml"))))
+# The variables by which git, your shell and your programs run a command or read a file of
+# code they name (the environment's twins of core.sshCommand, core.editor, core.pager...).
+_ENV_RUN = ("GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EDITOR",
+            "GIT_SEQUENCE_EDITOR", "VISUAL", "EDITOR", "GIT_PAGER", "PAGER", "MANPAGER",
+            "GIT_EXTERNAL_DIFF", "GIT_PROXY_COMMAND", "LESSOPEN", "LESSCLOSE", "BROWSER",
+            "PYTHONSTARTUP", "BASH_ENV", "ENV", "PROMPT_COMMAND", "NODE_OPTIONS",
+            "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "PERL5OPT", "RUBYOPT")
+
+
+class _LoadedHere:
+    """The checkout's folders (casefolded, '' its top) where code is loaded by its place (see
+    _Repo._loaded_by_you): ``folders`` (every file below; at the top, a library only),
+    ``relative`` (a library or a git program below such a folder anywhere; '.': a library
+    anywhere), and those first on Python's import path, ``python`` and ``python_relative``."""
+
+    def __init__(self) -> None:
+        self.folders: "set[str]" = set()
+        self.relative: "set[str]" = set()
+        self.python: "set[str]" = set()
+        self.python_relative: "set[str]" = set()
+        self._packages: Dict[str, bool] = {}
+
+    def takes(self, path: str, repo: _Repo, tip: str) -> bool:
+        """Whether the checkout's file ``path`` (casefolded) of ``tip`` is loaded by its place."""
+        name = path.rpartition("/")[2]
+        for entry in self.folders:
+            if path in _parents(entry) + [entry] or (
+                    path.startswith(entry + "/") if entry else _library_name(name)):
+                return True
+        for entry in self.relative:
+            if (_library_name(name) or name.startswith("git-")) and (
+                    entry == "." or f"/{entry}/" in f"/{path.rpartition('/')[0]}/"):
+                return True
+        starts = set(self.python)
+        for entry in self.python_relative:
+            starts |= {""} if entry == "." else {f"{p}/{entry}" if p else entry
+                                                 for p in ["", *_parents(path)]}
+        for start in starts:
+            if start and not path.startswith(start + "/"):
+                continue
+            rest = path[len(start) + 1:] if start else path
+            first, _, below = rest.partition("/")
+            module = first.split(".")[0]
+            if first == "__pycache__" or module in _shadowed() and (
+                    first.endswith(_MODULE_ENDS) if not below else
+                    first == module and (below.startswith("__init__.")
+                                         or self._package(repo, tip, path[:len(path) - len(below)]))):
+                return True
+        return False
+
+    def _package(self, repo: _Repo, tip: str, folder: str) -> bool:
+        """Whether the folder ``folder`` (``json/``) of ``tip`` is a package (has __init__)."""
+        if folder not in self._packages:
+            listed = repo.git("ls-tree", "--name-only", "--end-of-options", tip, "--", folder,
+                              check=False) or ""
+            self._packages[folder] = any(line.rpartition("/")[2].casefold().startswith("__init__.")
+                                         for line in listed.splitlines())
+        return self._packages[folder]
+
+
+_MODULE_ENDS = (".py", ".pyc", ".pyw", ".so", ".pth")
+
+
+def _library_name(name: str) -> bool:
+    """Whether the file name ``name`` is one the dynamic loader, or iconv, loads."""
+    return bool(re.search(r"\.so(\.|$)", name)) or name.startswith("gconv-modules")
+
+
+@functools.lru_cache(maxsize=1)
+def _shadowed() -> "frozenset[str]":
+    """The top-level module names a module of a folder first on Python's import path would
+    stand in for (casefolded): the standard library's (but its own tests, ``test``: a project's
+    folder as often), the tool's own, ``sitecustomize`` and ``usercustomize``."""
+    import pkgutil
+    import sysconfig
+    names = set(sys.builtin_module_names) | set(getattr(sys, "stdlib_module_names", ()))
+    stdlib = {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib")} - {None}
+    folders = [p for p in stdlib | {os.path.join(p, "lib-dynload") for p in stdlib}
+               if os.path.isdir(p)]
+    names |= {module.name for module in pkgutil.iter_modules(folders)}
+    names |= {"sitecustomize", "usercustomize", __name__.split(".")[0], "architect_parallel"}
+    return frozenset(name.casefold() for name in names - {"test", "__main__"})
+
+
 def _on_your_path(path: str, mode: str, anchored: "set[str]", relative: "set[str]") -> bool:
     """Whether the checkout's file ``path`` (of ``mode`` in git's terms; 000000 when the
     branch deletes it) would be run or read by its name through your PATH: a file or a link
@@ -11407,7 +11762,13 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    f"{_shorten(gitlinks[0], 100) if gitlinks else 'one'}): your `git submodule "
                    "update` would check out, and your hooks run in, a repository no check and "
                    "no diff here saw")
-    hidden = repo.ignored_here([path for info, path in records if info.endswith(" A")])
+    added = [path for info, path in records if info.endswith(" A")]
+    hidden = repo.ignored_here(added)
+    if hidden is not None and added and any(name.rpartition("/")[2] == ".gitignore"
+                                            for name in names):  # (the rules it brings, too)
+        theirs = repo.ignored_at(tip, added)
+        found = set(hidden) | set(theirs or ())
+        hidden = None if theirs is None else [p for p in added if p in found]
     if hidden is None:
         why.append("adds files of which git could not tell whether your ignore rules hide them "
                    "(more than 100,000, or names it cannot take as paths): your `git status` "

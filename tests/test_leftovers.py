@@ -4000,3 +4000,203 @@ def test_an_allowed_folder_your_git_or_python_reads_is_refused(cli, repo, tmp_pa
                           "--sandbox-allow", str(shared))
     assert code == 2 and "--sandbox-allow" in err and (
         "git config file of yours" in err or "names (" in err or "user base" in err), err
+
+
+# -- review round 49 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("entries, folder", [("/nonexistent:", "."), ("lib", "lib")])
+def test_no_library_the_worker_wrote_is_loaded_by_the_runners_programs(cli, repo, tmp_path,
+                                                                       monkeypatch, entries,
+                                                                       folder):
+    """`export LD_LIBRARY_PATH=/usr/local/cuda/lib64:$LD_LIBRARY_PATH` leaves an empty entry,
+    which the loader reads as the folder a program starts in: the worktree, for the runner's
+    gits, bwrap and (as root) nsenter, which loaded the worker's libpcre2 there as you; and so
+    does a relative entry. The libraries here are no libraries at all: a program that loaded
+    one could not start, and the run's gits and sandboxes would fail."""
+    monkeypatch.setenv("LD_LIBRARY_PATH", entries)
+    body = (f"mkdir -p {folder}\n"
+            + "".join(f"echo not-a-library > {folder}/{lib}\n"
+                      for lib in ("libz.so.1", "libpcre2-8.so.0", "libselinux.so.1", "libcap.so.2"))
+            + "echo change >> README.md\n")
+    r, err = _one_worker(cli, tmp_path, body, "sh -c 'exit 0'", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+    assert git("show", "architect/parallel-1:README.md", cwd=repo).endswith("change")
+    code, out, err = tool("diff", "1")
+    assert code == 0 and "+change" in out, err
+    code, _out, err = tool("cleanup", "--force")
+    assert code == 0 and not os.path.exists(repo / ".architect-parallel-1"), err
+
+
+@pytest.mark.parametrize("env, name", [
+    ({}, "argparse.py"),  # (the top: `python -m architect_parallel`, `python -m pip` there)
+    ({}, "json/__init__.py"),
+    ({}, "__pycache__/architect_parallel.cpython-311.pyc"),
+    ({}, "architect_parallel.py"),
+    ({"PYTHONPATH": "src"}, "src/sitecustomize.py"),
+    ({"PYTHONPATH": "/nowhere:src"}, "src/subprocess.py"),
+    ({"LD_LIBRARY_PATH": "/usr/local/cuda/lib64:"}, "libz.so.1"),
+    ({"LD_LIBRARY_PATH": "build/lib"}, "build/lib/libpcre2-8.so.0"),
+    ({"GCONV_PATH": "{repo}/gconv"}, "gconv/EVIL.so"),
+    ({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.hooksPath",
+      "GIT_CONFIG_VALUE_0": "githooks"}, "githooks/pre-commit"),
+    ({"GIT_CONFIG_PARAMETERS": "'core.pager'='sh tools/pager.sh'"}, "tools/pager.sh"),
+    ({"GIT_SSH_COMMAND": "./scripts/ssh.sh -q"}, "scripts/ssh.sh"),
+    ({"BROWSER": "{repo}/bin/open"}, "bin/open"),
+])
+def test_what_your_programs_load_from_the_checkout_by_its_place_counts(repo, monkeypatch, env,
+                                                                       name):
+    """Python looks in the checkout's top first (`python -m`, the tool copied there as the
+    README says: a merged `argparse.py` ran at the next `cleanup`), then PYTHONPATH's folders
+    (`src/sitecustomize.py` ran in every Python); the loader in LD_LIBRARY_PATH's (an empty
+    entry is the folder a program starts in), iconv in GCONV_PATH's; and your git takes
+    settings from the environment too (GIT_CONFIG_COUNT, GIT_SSH_COMMAND), which merge
+    skipped as the tool's own."""
+    base, tip = _changes(repo, {name: "#!/bin/sh\nid > /tmp/pwned\n"})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.replace("{repo}", str(repo)))
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+
+
+def test_the_tool_copied_into_the_checkout_is_not_changed_by_a_merge(repo, monkeypatch):
+    """The README's first way: the file copied into the project, under any name."""
+    (repo / "tools").mkdir()
+    shutil.copy(ap.__file__, repo / "tools" / "parallel.py")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "vendored", cwd=repo)
+    monkeypatch.setattr(ap, "__file__", str(repo / "tools" / "parallel.py"))
+    base, tip = _changes(repo, {"tools/parallel.py": "import os\n", "tools/README": "x\n"})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["tools/parallel.py"]
+
+
+def test_folders_named_as_modules_are_not_modules(repo, monkeypatch):
+    """No false alarm: data folders named as the standard library's modules (`html/`,
+    `email/`, `types/`, `code/`), a project's `test/` package, its own package under
+    PYTHONPATH, a JavaScript `lib/` beside `LD_LIBRARY_PATH=lib`."""
+    monkeypatch.setenv("PYTHONPATH", "src")
+    monkeypatch.setenv("LD_LIBRARY_PATH", "lib:/usr/local/lib")
+    (repo / "test").mkdir()
+    (repo / "test" / "__init__.py").write_text("")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "tests", cwd=repo)
+    base, tip = _changes(repo, {"html/index.html": "<p>\n", "email/welcome.txt": "hi\n",
+                                "types/index.d.ts": "x\n", "code/a.txt": "a\n",
+                                "test/test_x.py": "x\n", "src/mypkg/__init__.py": "",
+                                "src/mypkg/json.py": "x\n", "lib/util.js": "x\n",
+                                "setup.py": "x\n", "conftest.py": "x\n"})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == []
+
+
+def test_merge_refuses_a_module_that_stands_in_for_one_of_the_standard_library(cli, repo,
+                                                                             tmp_path):
+    """The whole way: a worker adds `argparse.py` at the top; merge refuses it, saying why."""
+    r, err = _one_worker(cli, tmp_path, "echo 'print(1)' > argparse.py\n", "true", "none")
+    assert r["status"] == "success", (r, err)
+    code, _out, err = cli("merge", "best")
+    assert code != 0 and "argparse.py" in err, err
+    assert not (repo / "argparse.py").exists()
+
+
+@pytest.mark.parametrize("where", [".gitignore", "tools/.gitignore"])
+def test_a_branch_bringing_the_ignore_rule_that_hides_its_file_asks_for_force(repo, where):
+    """Round 46's refusal read the rules as they were before the merge: a branch adding
+    `.venv/` to the .gitignore (or a .gitignore of its own below) with a force-added
+    `.venv/bin/git` went through, and `git status` in the activated venv ran it."""
+    folder = where.rpartition("/")[0]
+    hidden = f"{folder + '/' if folder else ''}.venv/bin/git"
+    base, tip = _changes(repo, {where: "*.log\n.venv/\n", "a.txt": "x\n"})
+    git("checkout", "-q", "side", cwd=repo)  # (the agent's own `git add -f`)
+    (repo / hidden).parent.mkdir(parents=True)
+    (repo / hidden).write_text("#!/bin/sh\nid\n")
+    git("add", "-f", hidden, cwd=repo)
+    git("commit", "-qm", "venv", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    git("branch", "-qD", "side", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any(f"adds files your ignore rules hide ({hidden})" in w for w in why), why
+    base, tip = _changes(repo, {where: "*.log\n", "b.txt": "y\n"})  # (no file hidden: no word)
+    assert not any("ignore rules" in w for w in ap._written_otherwise(ap._Repo.find(str(repo)),
+                                                                     base, tip))
+
+
+@needs_bwrap
+@pytest.mark.parametrize("what", ["XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL not made yet",
+                                  "a hard link to an included config", "BROWSER", "GIT_SSH_COMMAND",
+                                  "PYTHONSTARTUP", "GCONV_PATH", "sourced by .bashrc",
+                                  "relative LD_LIBRARY_PATH"])
+def test_a_folder_your_programs_read_or_run_by_other_ways_is_not_allowed(cli, repo, tmp_path,
+                                                                        monkeypatch, what):
+    """Round 48 looked at the git config files that were there and the settings in them:
+    `$XDG_CONFIG_HOME/git/config` written by the worker ran its filter in the run's own gits;
+    `GIT_CONFIG_GLOBAL` may name a file not made yet; a hard link to an included file
+    was taken. The environment names programs too (BROWSER ran at `report --open`), iconv
+    modules (GCONV_PATH: your `git log` loaded one); a `. /srv/team/env.sh` in ~/.bashrc
+    runs that file in your next shell; a relative LD_LIBRARY_PATH entry is a folder from here."""
+    shared = tmp_path / "shared"
+    (shared / "sub").mkdir(parents=True)
+    if what == "XDG_CONFIG_HOME":
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(shared))
+    elif what == "GIT_CONFIG_GLOBAL not made yet":
+        monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(shared / "sub" / "gitconfig"))
+    elif what == "a hard link to an included config":
+        team = tmp_path / "team.gitconfig"
+        team.write_text("[core]\n\tautocrlf = false\n")
+        git("config", "include.path", str(team), cwd=repo)
+        os.link(team, shared / "sub" / "copy.gitconfig")
+    elif what == "sourced by .bashrc":
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / ".bashrc").write_text(f"[ -f {shared}/sub/env.sh ] && . {shared}/sub/env.sh\n")
+        monkeypatch.setenv("HOME", str(home))
+    elif what == "relative LD_LIBRARY_PATH":
+        monkeypatch.setenv("LD_LIBRARY_PATH", "/usr/local/cuda/lib64:../shared/sub")  # (from repo)
+    else:
+        value = {"BROWSER": "{s}/sub/open-browser", "GIT_SSH_COMMAND": "{s}/sub/ssh -q",
+                 "PYTHONSTARTUP": "{s}/sub/startup.py", "GCONV_PATH": "{s}/sub"}[what]
+        monkeypatch.setenv(what, value.format(s=shared))
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(shared))
+    assert code == 2 and "--sandbox-allow" in err and "outside the sandbox" in err, err
+
+
+@needs_bwrap
+def test_a_folder_of_a_library_a_program_finds_by_its_runpath_is_not_allowed(cli, repo, tmp_path,
+                                                                            monkeypatch):
+    """A git of your own build on PATH, whose RUNPATH is `$ORIGIN/../lib`: the worker
+    replaced its library there, and the runner's gits ran it as you, 23 times."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        pytest.skip("no C compiler here")
+    mine = tmp_path / "mygit"
+    (mine / "bin").mkdir(parents=True)
+    (mine / "lib").mkdir()
+    (tmp_path / "shim.c").write_text("int shim(void) { return 0; }\n")
+    (tmp_path / "git.c").write_text(
+        "#include <unistd.h>\nint shim(void);\n"
+        f"int main(int c, char **v) {{ shim(); execv(\"{shutil.which('git')}\", v); return 127; }}\n")
+    subprocess.run([cc, "-shared", "-fPIC", "-o", mine / "lib" / "libshim.so", tmp_path / "shim.c"],
+                   check=True)
+    subprocess.run([cc, "-o", mine / "bin" / "git", tmp_path / "git.c", f"-L{mine / 'lib'}",
+                    "-lshim", "-Wl,-rpath,$ORIGIN/../lib"], check=True)
+    monkeypatch.setenv("PATH", f"{mine / 'bin'}:{os.environ['PATH']}")
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(mine / "lib"))
+    assert code == 2 and "the tool's programs load" in err, err
+
+
+def test_the_tool_imports_nothing_from_the_folder_it_starts_from(tmp_path):
+    """Python puts the script's folder (the current one for `-m`) before the standard
+    library: a merged `argparse.py` beside the copied tool stood in for argparse. Run as a
+    program, the tool takes that folder off its path first."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(ap.__file__, folder / "architect_parallel.py")
+    mark = tmp_path / "mark"
+    for module in ("argparse", "shlex", "json", "subprocess"):
+        (folder / f"{module}.py").write_text(f"open({str(mark)!r}, 'a').write('{module}')\n")
+    for args in (["architect_parallel.py", "--version"], ["-m", "architect_parallel", "--version"],
+                 ["architect_parallel.py", "list"]):
+        proc = subprocess.run([sys.executable, *args], cwd=folder, capture_output=True, text=True,
+                              env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+        assert "Traceback" not in proc.stderr and not mark.exists(), (args, proc.stderr)
