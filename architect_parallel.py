@@ -3682,6 +3682,12 @@ class _Repo:
             where = self._inside(os.path.realpath(origin)) if origin else None
             if where:
                 files.add(where)
+        for path, folder in _your_start_up_files():  # (made or not: dotfiles, again)
+            for where in self._path_in_checkout(path):
+                if where:
+                    files.add(where)
+                    if folder:
+                        folders.add(where + "/")
         # The folders of your PATH in the checkout (an activated .venv/bin; a relative entry:
         # that folder under each of its folders): a program the branch puts there runs as you.
         relative: "set[str]" = set()
@@ -3697,7 +3703,7 @@ class _Repo:
             else:  # (as written from where it enters the checkout, and where its links lead)
                 anchored.update(where.casefold() for where in self._path_in_checkout(entry))
         for var in _ENV_RUN:  # (git's, and your shell's, settings by the environment)
-            value = os.environ.get(var, "")
+            value = _env_command(var)
             if value.strip():
                 loads(value)
                 where = self._inside(os.path.expanduser(value.strip()))
@@ -3746,7 +3752,7 @@ class _Repo:
                     if folded in named_files or folded.startswith(named_folders) or \
                             folded in above or folded.rpartition("/")[2] in named_anywhere or \
                             _on_your_path(folded, mode, anchored, relative) or \
-                            loaded.takes(folded, self, tip) or \
+                            loaded.takes(folded, added, self, base, tip) or \
                             top.split(".")[0] in named_modules or (python and added and (
                                 rest.startswith("__init__.") or (not rest and (
                                     mode == "120000" or top.endswith((".py", ".pyc", ".so", ".pth"))
@@ -3758,26 +3764,27 @@ class _Repo:
 
     def _loaded_by_you(self) -> "_LoadedHere":
         """Where, in the checkout, code is loaded by its place, outside any sandbox: the
-        folders of the dynamic loader's and git's variables (LD_LIBRARY_PATH, GCONV_PATH,
-        GIT_EXEC_PATH...: every file there), and the folders first on Python's import path:
-        the checkout's top (``python -m``), the tool's own folder and the one this Python
-        started from, your PYTHONPATH's (a module there named as one of the standard library,
-        or one loaded now, stands in for it; ``sitecustomize``; ``__pycache__``); relative
-        and empty entries name such a folder under every folder of the checkout."""
+        folders of the dynamic loader's and git's variables that are set (LD_LIBRARY_PATH,
+        GCONV_PATH, GIT_EXEC_PATH...: every file there; a relative or empty entry names such
+        a folder under every folder of the checkout, where a library, or a ``git-*`` program,
+        counts), and the folders first on Python's import path (see _LoadedHere.takes): the
+        checkout's top (``python -m``) and the tool's own folder, and your PYTHONPATH's."""
         here = _LoadedHere()
-        for var in _LOADER_VARS + ("GIT_TEMPLATE_DIR",):
-            for entry in re.split(r"[:\s]+" if var != "GIT_TEMPLATE_DIR" else r"\0",
-                                  os.environ.get(var, "")):
-                if var == "LD_PRELOAD" or var == "LD_AUDIT":  # (files: their folders)
-                    entry = os.path.dirname(entry) if "/" in entry else ""
-                    if not entry and var in os.environ:
-                        continue
-                self._place(os.path.expanduser(entry), here.folders, here.relative)
-        python = [self.top, os.path.dirname(os.path.abspath(__file__)),
-                  os.path.dirname(os.path.realpath(__file__))]
-        if sys.path and sys.path[0]:
-            python.append(sys.path[0])
-        for entry in [*python, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]:
+        for var, (_parts, kind) in _LOADER_VARS.items():
+            if var not in os.environ:
+                continue
+            for entry in _entries_of(var, os.environ[var]):
+                if var in ("LD_PRELOAD", "LD_AUDIT"):  # (files: their folders)
+                    if "/" not in entry:
+                        continue  # (a name: found as a library is)
+                    entry = os.path.dirname(entry)
+                relative: "set[str]" = set()
+                self._place(os.path.expanduser(entry), here.folders, relative)
+                here.relative.update((entry, kind) for entry in relative)
+        for entry in (self.top, os.path.dirname(os.path.abspath(__file__)),
+                      os.path.dirname(os.path.realpath(__file__))):
+            self._place(entry, here.starts, set())
+        for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
             if entry:
                 self._place(os.path.expanduser(entry), here.python, here.python_relative)
         return here
@@ -4656,11 +4663,31 @@ def _note_checkout(top: str) -> None:
         del _CHECKOUTS[:-4]
 
 
-# Where the dynamic loader (and git, for its own programs) looks for code to load, as
-# variables: an empty or relative entry is the folder the program starts in (a worktree, for
-# the tool's gits, bwrap and nsenter), or one below it.
-_LOADER_VARS = ("LD_LIBRARY_PATH", "LD_PRELOAD", "LD_AUDIT", "GCONV_PATH", "LOCPATH",
-                "GIT_EXEC_PATH")
+# Where the dynamic loader, iconv, OpenSSL, git and Python look for code, or for data they
+# run as code (git's translations are printf formats), as variables: an empty or relative
+# entry is the folder the program starts in (a worktree, for the tool's gits, bwrap and
+# nsenter), or one below it. Each with the characters that part its entries (glibc: ':' and
+# ';' in LD_LIBRARY_PATH, ':' and spaces in LD_PRELOAD), and what a merge counts in a folder
+# of it: a "library", a "git-*" program, or "any" file.
+_LOADER_VARS = {"LD_LIBRARY_PATH": ("[:;]", "library"), "LD_PRELOAD": (r"[:\s]", "library"),
+                "LD_AUDIT": (":", "library"), "GCONV_PATH": (":", "library"),
+                "LOCPATH": (":", "library"), "GIT_EXEC_PATH": ("\0", "git"),
+                "GIT_TEMPLATE_DIR": ("\0", "any"), "GIT_TEXTDOMAINDIR": ("\0", "any"),
+                "TERMINFO": ("\0", "any"), "TERMINFO_DIRS": (":", "any"),
+                "OPENSSL_CONF": ("\0", "any"), "OPENSSL_MODULES": ("\0", "any"),
+                "OPENSSL_ENGINES": ("\0", "any"), "PYTHONPYCACHEPREFIX": ("\0", "any")}
+# Where the other languages' programs look for code (what --sandbox-allow must not hold: a
+# merge counts these as the project's own code, as your test suite is).
+_CODE_PATH_VARS = ("PYTHONPATH", "PYTHONHOME", "PERL5LIB", "PERLLIB", "NODE_PATH", "RUBYLIB",
+                   "GEM_PATH", "GEM_HOME", "CLASSPATH", "TCLLIBPATH", "LUA_PATH", "LUA_CPATH",
+                   "R_LIBS", "R_LIBS_USER", "R_LIBS_SITE", "JULIA_LOAD_PATH", "GUILE_LOAD_PATH")
+
+
+def _entries_of(var: str, value: str) -> List[str]:
+    """The entries of the search variable ``var`` (see _LOADER_VARS; ':' and ';' else), empty
+    ones kept; a template's folder for ``?`` ones (LUA_PATH's ``/srv/lua/?.lua``)."""
+    parts = re.split(_LOADER_VARS.get(var, ("[:;]",))[0], value)
+    return [os.path.dirname(p.split("?")[0]) if "?" in p else p for p in parts]
 
 
 def _outside_env(env: Dict[str, str], folders: "frozenset[str]") -> Dict[str, str]:
@@ -4671,22 +4698,22 @@ def _outside_env(env: Dict[str, str], folders: "frozenset[str]") -> Dict[str, st
     env["PATH"] = _path_outside(env.get("PATH", ""), folders)
     for var in _LOADER_VARS:
         if var in env:
-            kept = _path_outside(":".join(re.split(r"[:\s]+", env[var])), folders)
+            kept = _path_outside("\0".join(_entries_of(var, env[var])), folders, "\0")
             if kept:
-                env[var] = kept
+                env[var] = kept.replace("\0", ":")
             else:
                 del env[var]
     return env
 
 
 @functools.lru_cache(maxsize=64)
-def _path_outside(path: str, folders: "frozenset[str]") -> str:
+def _path_outside(path: str, folders: "frozenset[str]", separator: str = os.pathsep) -> str:
     """The PATH ``path`` without its relative entries and those inside ``folders`` (or the
     checkout above each: its folder holding ``.git``), as their links lead."""
     avoid = {os.path.realpath(f) for f in folders if f and f != "/"}
     avoid |= {top for top in map(_checkout_above, list(avoid)) if top and top != "/"}
     prefixes = tuple(folder.rstrip(os.sep) + os.sep for folder in avoid)
-    return os.pathsep.join(p for p in path.split(os.pathsep) if os.path.isabs(p) and not (
+    return separator.join(p for p in path.split(separator) if os.path.isabs(p) and not (
         os.path.realpath(p) + os.sep).startswith(prefixes))
 
 
@@ -4771,8 +4798,8 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
         if path:
             places.append((os.path.normpath(os.path.join(here, path)), what, folder_too))
 
-    for var in _LOADER_VARS:
-        for item in re.split(r"[:\s]", os.environ.get(var, "")) if var in os.environ else []:
+    for var in (*_LOADER_VARS, *_CODE_PATH_VARS):
+        for item in _entries_of(var, os.environ[var]) if var in os.environ else []:
             add(item if var not in ("LD_PRELOAD", "LD_AUDIT") else os.path.dirname(item) or ".",
                 var)
     for library, searched in _libraries():
@@ -4811,12 +4838,12 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
                 if os.path.isabs(os.path.expanduser(path)):
                     add(path, f"what your git setting {name} names", False)
     for var in _ENV_RUN:
-        value = os.environ.get(var, "")
+        value = _env_command(var)
         for path in (_command_loads(value, here)[0] + [value.strip()]) if value.strip() else []:
             if "/" in path:
                 add(path, f"what your {var} names", False)
-    for path in _named_at_start_up():
-        add(path, "a file your shell's start-up files name", False)
+    for path, folder_too in _named_at_start_up():
+        add(path, "what your shell's start-up files name", folder_too)
     return list(dict.fromkeys(places))
 
 
@@ -4871,6 +4898,28 @@ def _ld_so_conf() -> List[str]:
     return folders
 
 
+def _your_start_up_files() -> "List[tuple[str, bool]]":
+    """The files (and folders, True) of yours that your git, ssh and shells read as they
+    start, there or not yet: your git config files (``GIT_CONFIG_GLOBAL``, ``~/.gitconfig``,
+    ``$XDG_CONFIG_HOME/git``), ``~/.ssh``, your shells' start-up files and what they name,
+    HOME's dot files and folders and ``~/bin``, and where the links in those (one level
+    down) lead."""
+    home = os.path.expanduser("~")
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+    found = [(os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"), False),
+             (os.path.join(xdg, "git"), True), (os.path.join(home, ".ssh"), True),
+             *((os.path.expanduser(f), False) for f in _SHELL_START_UP),
+             *((p, folder) for p, folder in _named_at_start_up() if _inside(home, p) or folder
+               or os.path.isfile(p))]
+    dots = [e.path for e in _entries(home) if e.name.startswith(".") and e.name != ".cache"]
+    found += [(path, True) for path in dots + [os.path.join(home, "bin")]]
+    for folder in dots:  # (and the links one level down: GNU Stow's ~/.config/fish)
+        if os.path.isdir(folder) and not os.path.islink(folder):
+            found += [(os.path.realpath(e.path), True) for e in _entries(folder)[:4096]
+                      if e.is_symlink()]
+    return found
+
+
 # The files your shells read as they start (and the system's), whose every path counts.
 _SHELL_START_UP = ("~/.bashrc", "~/.bash_profile", "~/.bash_login", "~/.profile", "~/.bash_logout",
                    "~/.zshrc", "~/.zshenv", "~/.zprofile", "~/.zlogin", "~/.kshrc", "~/.mkshrc",
@@ -4878,16 +4927,20 @@ _SHELL_START_UP = ("~/.bashrc", "~/.bash_profile", "~/.bash_login", "~/.profile"
                    "/etc/zsh/zshrc", "/etc/zsh/zshenv", "/etc/environment")
 
 
-def _named_at_start_up() -> List[str]:
-    """Every absolute path (``~`` and ``$HOME`` read as HOME) your shells' start-up files
-    name, and those the files they name name in turn (64 files, 64 KB each, at most): a
-    ``. /srv/team/env.sh`` there runs that file in your next shell."""
+def _named_at_start_up() -> "List[tuple[str, bool]]":
+    """Every absolute path (variables of yours expanded, ``~`` read as HOME) your shells'
+    start-up files name, and those the files they name name in turn (64 files, 64 KB
+    each, at most): a ``. /srv/team/env.sh`` there runs that file in your next shell. As
+    (path, whether it is a folder whose every folder counts): a value given to a variable
+    of code (PATH, _LOADER_VARS, _CODE_PATH_VARS, _ENV_RUN, a ``*_HOME``), or one cut at a
+    variable not set (``/srv/$TEAM/env.sh``: all of ``/srv``)."""
     import glob
     home = os.path.expanduser("~")
     files = [os.path.expanduser(f) for f in _SHELL_START_UP]
     files += sorted(glob.glob("/etc/profile.d/*")) + sorted(glob.glob(
         os.path.join(home, ".config", "fish", "conf.d", "*")))
-    named: List[str] = []
+    code = {"PATH", *_LOADER_VARS, *_CODE_PATH_VARS, *_ENV_RUN}
+    named: "List[tuple[str, bool]]" = []
     read: "set[str]" = set()
     while files and len(read) < 64:
         path = files.pop(0)
@@ -4895,13 +4948,19 @@ def _named_at_start_up() -> List[str]:
             continue
         read.add(path)
         text = (_read_bytes(path, 64 << 10) or b"").decode("utf-8", "replace")
-        text = re.sub(r"\$\{?HOME\}?(?=/)|(?<![\w~])~(?=/)", home, text)
-        for words in re.findall(r"(?<![\w.~$/-])/(?!/)[\w@%+=:,./*?\[\]{}-]+", text):
-            for word in words.split(":"):  # (a PATH's folders)
-                if word.startswith("/"):
-                    named.append(word)
-                    if os.path.isfile(word) and len(files) < 256:
-                        files.append(word)
+        text = re.sub(r"(?<![\w~])~(?=/)", home, os.path.expandvars(text))
+        for line in text.splitlines():
+            assigned = re.match(r"\s*(?:export\s+|set\s+-gx\s+|setenv\s+)?([A-Za-z_]\w*)[=\s]",
+                                line)
+            var = assigned.group(1) if assigned else ""
+            folders = var in code or var.endswith(("_HOME", "PATH", "_LIB", "LIB"))
+            for found in re.finditer(r"(?<![\w.~$/])/(?!/)[\w@%+=:,./*?\[\]{}-]*", line):
+                cut = line[found.end():found.end() + 1] == "$"
+                for word in found.group(0).split(":"):  # (a PATH's folders)
+                    if word.startswith("/"):
+                        named.append((word, folders or cut))
+                        if os.path.isfile(word) and len(files) < 256:
+                            files.append(word)
     return named
 
 
@@ -11532,55 +11591,79 @@ _ENV_RUN = ("GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EDI
             "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "PERL5OPT", "RUBYOPT")
 
 
+def _env_command(var: str) -> str:
+    """The variable ``var`` of _ENV_RUN as a command (``NODE_OPTIONS``: ``node`` and them)."""
+    value = os.environ.get(var, "")
+    program = {"NODE_OPTIONS": "node", "PERL5OPT": "perl", "RUBYOPT": "ruby"}.get(var)
+    return f"{program} {value}" if program and value.strip() else value
+
+
 class _LoadedHere:
     """The checkout's folders (casefolded, '' its top) where code is loaded by its place (see
     _Repo._loaded_by_you): ``folders`` (every file below; at the top, a library only),
-    ``relative`` (a library or a git program below such a folder anywhere; '.': a library
-    anywhere), and those first on Python's import path, ``python`` and ``python_relative``."""
+    ``relative`` ((folder, kind): a library, or a git program, below such a folder anywhere;
+    '.': anywhere); ``starts``, where Python starts (the top, the tool's folder), and
+    ``python`` and ``python_relative``, your PYTHONPATH's (see takes)."""
 
     def __init__(self) -> None:
         self.folders: "set[str]" = set()
-        self.relative: "set[str]" = set()
+        self.relative: "set[tuple[str, str]]" = set()
+        self.starts: "set[str]" = set()
         self.python: "set[str]" = set()
         self.python_relative: "set[str]" = set()
-        self._packages: Dict[str, bool] = {}
+        self._packages: Dict[tuple, bool] = {}
 
-    def takes(self, path: str, repo: _Repo, tip: str) -> bool:
-        """Whether the checkout's file ``path`` (casefolded) of ``tip`` is loaded by its place."""
+    def takes(self, path: str, added: bool, repo: _Repo, base: str, tip: str) -> bool:
+        """Whether the checkout's file ``path`` (casefolded; ``added`` by ``tip`` to
+        ``base``) is loaded by its place: in a loader folder (see _Repo._loaded_by_you); in
+        ``__pycache__`` or a module of a folder first on Python's import path, named as one
+        of _shadowed (the standard library's, ``sitecustomize``, a .pth's): one ``tip`` adds
+        where Python starts (a module there already is the project's own), one it adds or
+        changes in a folder of your PYTHONPATH (every Python imports from there)."""
         name = path.rpartition("/")[2]
         for entry in self.folders:
             if path in _parents(entry) + [entry] or (
                     path.startswith(entry + "/") if entry else _library_name(name)):
                 return True
-        for entry in self.relative:
-            if (_library_name(name) or name.startswith("git-")) and (
+        for entry, kind in self.relative:
+            if (_library_name(name) if kind == "library" else name.startswith("git-")
+                    if kind == "git" else True) and (
                     entry == "." or f"/{entry}/" in f"/{path.rpartition('/')[0]}/"):
                 return True
-        starts = set(self.python)
+        folders = {start: False for start in self.starts}
+        folders.update((entry, True) for entry in self.python)
         for entry in self.python_relative:
-            starts |= {""} if entry == "." else {f"{p}/{entry}" if p else entry
-                                                 for p in ["", *_parents(path)]}
-        for start in starts:
+            folders.update((start, True) for start in ({""} if entry == "." else {
+                f"{p}/{entry}" if p else entry for p in ["", *_parents(path)]}))
+        for start, changed_too in folders.items():
             if start and not path.startswith(start + "/"):
                 continue
             rest = path[len(start) + 1:] if start else path
             first, _, below = rest.partition("/")
             module = first.split(".")[0]
-            if first == "__pycache__" or module in _shadowed() and (
-                    first.endswith(_MODULE_ENDS) if not below else
-                    first == module and (below.startswith("__init__.")
-                                         or self._package(repo, tip, path[:len(path) - len(below)]))):
+            if first == "__pycache__":
                 return True
+            if module not in _shadowed():
+                continue
+            if not below:
+                if first.endswith(_MODULE_ENDS) and (added or changed_too):
+                    return True
+            elif first == module:  # (a package: one it makes, or any of one on your PYTHONPATH)
+                folder = path[:len(path) - len(below)]
+                if self._package(repo, tip, folder) and (
+                        changed_too or not self._package(repo, base, folder)):
+                    return True
         return False
 
-    def _package(self, repo: _Repo, tip: str, folder: str) -> bool:
-        """Whether the folder ``folder`` (``json/``) of ``tip`` is a package (has __init__)."""
-        if folder not in self._packages:
-            listed = repo.git("ls-tree", "--name-only", "--end-of-options", tip, "--", folder,
+    def _package(self, repo: _Repo, commit: str, folder: str) -> bool:
+        """Whether the folder ``folder`` (``json/``) of ``commit`` is a package (has __init__)."""
+        if (commit, folder) not in self._packages:
+            listed = repo.git("ls-tree", "--name-only", "--end-of-options", commit, "--", folder,
                               check=False) or ""
-            self._packages[folder] = any(line.rpartition("/")[2].casefold().startswith("__init__.")
-                                         for line in listed.splitlines())
-        return self._packages[folder]
+            self._packages[(commit, folder)] = any(
+                line.rpartition("/")[2].casefold().startswith("__init__.")
+                for line in listed.splitlines())
+        return self._packages[(commit, folder)]
 
 
 _MODULE_ENDS = (".py", ".pyc", ".pyw", ".so", ".pth")
@@ -11595,7 +11678,8 @@ def _library_name(name: str) -> bool:
 def _shadowed() -> "frozenset[str]":
     """The top-level module names a module of a folder first on Python's import path would
     stand in for (casefolded): the standard library's (but its own tests, ``test``: a project's
-    folder as often), the tool's own, ``sitecustomize`` and ``usercustomize``."""
+    folder as often), the tool's own, ``sitecustomize`` and ``usercustomize``, and those the
+    .pth files of site-packages import at every start (``_distutils_hack``, ``_virtualenv``)."""
     import pkgutil
     import sysconfig
     names = set(sys.builtin_module_names) | set(getattr(sys, "stdlib_module_names", ()))
@@ -11604,6 +11688,14 @@ def _shadowed() -> "frozenset[str]":
                if os.path.isdir(p)]
     names |= {module.name for module in pkgutil.iter_modules(folders)}
     names |= {"sitecustomize", "usercustomize", __name__.split(".")[0], "architect_parallel"}
+    import site  # (what the .pth files of site-packages import as Python starts)
+    sites = [*getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]
+    for folder in sites:
+        for entry in _entries(folder):
+            if entry.name.endswith(".pth"):
+                text = (_read_bytes(entry.path, 64 << 10) or b"").decode("utf-8", "replace")
+                names |= set(re.findall(r"^import\s+([A-Za-z_]\w*)", text, re.M))
+                names |= set(re.findall(r"[;\s]import\s+([A-Za-z_]\w*)", text))
     return frozenset(name.casefold() for name in names - {"test", "__main__"})
 
 
@@ -11690,11 +11782,18 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
         if program == "cd":
             where = os.path.join(where, os.path.expanduser(args[0])) if args else ""
             continue
-        for n, word in enumerate(words):  # (an option's file too: --config=ci/x.yaml, -f ci.mk)
-            value = word.partition("=")[2] if word.startswith("-") else word
-            if value and ("/" in value or ((word.startswith("-") or (n and words[n - 1].startswith("-")))
-                                           and os.path.isfile(os.path.join(top, where, value)))):
-                paths.append(os.path.join(top, where, value))
+        for n, word in enumerate(words):  # (an option's file too: --config=ci/x.yaml, -f ci.mk,
+            values = [word]                  # -I./lib, -o ProxyCommand=tools/proxy)
+            if word.startswith("-"):
+                values = [word.partition("=")[2]] + (
+                    [word[2:]] if not word.startswith("--") and len(word) > 2 else [])
+            values += [v.partition("=")[2] for v in values if "=" in v]
+            after = n and words[n - 1].startswith("-")
+            for value in dict.fromkeys(v for v in values if v):
+                if "/" in value or (after and re.search(r"\.\w", value)) or (
+                        (word.startswith("-") or after)
+                        and os.path.isfile(os.path.join(top, where, value))):
+                    paths.append(os.path.join(top, where, value))
         name = os.path.basename(program)
         # (a Python named by a variable: pre-commit's hook runs "$INSTALL_PYTHON" -mpre_commit)
         unnamed = program.startswith("$") and bool(args) and bool(
@@ -11764,11 +11863,12 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "no diff here saw")
     added = [path for info, path in records if info.endswith(" A")]
     hidden = repo.ignored_here(added)
-    if hidden is not None and added and any(name.rpartition("/")[2] == ".gitignore"
-                                            for name in names):  # (the rules it brings, too)
-        theirs = repo.ignored_at(tip, added)
-        found = set(hidden) | set(theirs or ())
-        hidden = None if theirs is None else [p for p in added if p in found]
+    brings = [tip] if any(name.rpartition("/")[2] == ".gitignore" for name in names) else []
+    for commit in [*brings, *others]:  # (the rules it brings, and the other branches merged)
+        if hidden is not None and added:
+            theirs = repo.ignored_at(commit, added)
+            found = set(hidden) | set(theirs or ())
+            hidden = None if theirs is None else [p for p in added if p in found]
     if hidden is None:
         why.append("adds files of which git could not tell whether your ignore rules hide them "
                    "(more than 100,000, or names it cannot take as paths): your `git status` "

@@ -4005,7 +4005,8 @@ def test_an_allowed_folder_your_git_or_python_reads_is_refused(cli, repo, tmp_pa
 # -- review round 49 ---------------------------------------------------------------------------
 
 @needs_bwrap
-@pytest.mark.parametrize("entries, folder", [("/nonexistent:", "."), ("lib", "lib")])
+@pytest.mark.parametrize("entries, folder", [("/nonexistent:", "."), ("lib", "lib"),
+                                             ("/usr/local/lib;", ".")])  # (round 50: ';')
 def test_no_library_the_worker_wrote_is_loaded_by_the_runners_programs(cli, repo, tmp_path,
                                                                        monkeypatch, entries,
                                                                        folder):
@@ -4200,3 +4201,139 @@ def test_the_tool_imports_nothing_from_the_folder_it_starts_from(tmp_path):
         proc = subprocess.run([sys.executable, *args], cwd=folder, capture_output=True, text=True,
                               env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
         assert "Traceback" not in proc.stderr and not mark.exists(), (args, proc.stderr)
+
+
+# -- review round 50 ---------------------------------------------------------------------------
+
+_LOADER = ("LD_LIBRARY_PATH", "LD_PRELOAD", "LD_AUDIT", "GCONV_PATH", "LOCPATH", "GIT_EXEC_PATH",
+           "GIT_TEMPLATE_DIR", "PYTHONPATH")
+
+
+@needs_bwrap
+@pytest.mark.parametrize("what, value, allowed", [
+    ("LD_LIBRARY_PATH", "{s}/sub;/usr/local/lib", "sub"),  # (glibc parts it at ';' too)
+    ("PYTHONPYCACHEPREFIX", "{s}/sub", "sub"),  # (the next `list` ran its bytecode)
+    ("OPENSSL_CONF", "{s}/sub/openssl.cnf", "sub"),  # (a provider module: loaded by hashlib)
+    ("GIT_TEMPLATE_DIR", "{s}/sub", "sub"),  # (its hooks: your next `git clone`)
+    ("PERL5LIB", "{s}/sub", "sub"),
+    (".bashrc", '. "${{TEAM_ENV:-{s}/sub/env.sh}}"\n', "sub"),
+    (".bashrc", "export PERL5LIB={s}\n", "sub"),  # (a folder in a named code folder)
+    (".bashrc", ". {s}/$TEAM_NOT_SET/env.sh\n", "sub"),  # (cut at a variable: all of it)
+])
+def test_more_places_your_programs_load_code_from_are_not_allowed(cli, repo, tmp_path, monkeypatch,
+                                                                 what, value, allowed):
+    """Round 50: `LD_LIBRARY_PATH='/usr/local/lib;'` (an empty entry after ';') got past the
+    cleaning of round 49; Python's bytecode cache prefix, OpenSSL's config, git's templates
+    and the other languages' search paths were not places; `${TEAM_ENV:-/srv/env.sh}` in
+    ~/.bashrc was not read as a path, and a folder in one named for PERL5LIB counted as a file."""
+    shared = tmp_path / "shared"
+    (shared / "sub").mkdir(parents=True)
+    monkeypatch.delenv("TEAM_NOT_SET", raising=False)
+    if what == ".bashrc":
+        home = tmp_path / "home"
+        home.mkdir()
+        (home / ".bashrc").write_text(value.format(s=shared))
+        monkeypatch.setenv("HOME", str(home))
+    else:
+        monkeypatch.setenv(what, value.format(s=shared))
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(shared / allowed))
+    assert code == 2 and "--sandbox-allow" in err and "outside the sandbox" in err, err
+
+
+@needs_bwrap
+def test_a_folder_your_start_up_files_only_mention_can_be_allowed(cli, repo, tmp_path, monkeypatch):
+    """No false alarm: `export DATA=/srv/data` and `alias d='cd /srv/data'` name no code."""
+    data = tmp_path / "data"
+    (data / "out").mkdir(parents=True)
+    (data / "out").chmod(0o777)  # (as root, the sandbox's user writes it)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text(f"export DATA={data}\nalias d='cd {data}'\n")
+    monkeypatch.setenv("HOME", str(home))
+    r, err = _one_worker(cli, tmp_path, f"echo result > {data / 'out' / 'x'}\n", "true", "bwrap",
+                         "--sandbox-allow", str(data / "out"))
+    assert r["status"] == "success" and (data / "out" / "x").read_text() == "result\n", (r, err)
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"NODE_OPTIONS": "--require=./tools/otel.js"}, "tools/otel.js"),
+    ({"PERL5OPT": "-I./lib -MEvil"}, "lib/Evil.pm"),
+    ({"GIT_SSH_COMMAND": "ssh -o ProxyCommand=tools/proxy.sh"}, "tools/proxy.sh"),
+    ({"EDITOR": "vim -u .vimrc"}, ".vimrc"),
+    ({"PYTHONPATH": "src"}, "src/_myhack.py"),  # (what a .pth imports at every start)
+])
+def test_what_the_environment_names_in_other_forms_counts(repo, tmp_path, monkeypatch, env, name):
+    """Round 50: `--require=./x.js` (an option's value after '='), `-I./lib` (after the
+    option's letter), `ProxyCommand=x` (after a name and '='), `-u .vimrc` (a name the branch
+    adds); and a module a .pth file of site-packages imports (setuptools' `_distutils_hack`),
+    in a PYTHONPATH folder: the tool's next `list` ran it."""
+    import site
+    sites = tmp_path / "site"
+    sites.mkdir()
+    (sites / "hack.pth").write_text("import _myhack; _myhack.add_shim()\n")
+    monkeypatch.setattr(site, "getsitepackages", lambda: [str(sites)])
+    ap._shadowed.cache_clear()
+    base, tip = _changes(repo, {name: "x\n"})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+    finally:
+        ap._shadowed.cache_clear()
+
+
+@pytest.mark.parametrize("link, name", [(".config", ".config/git/config"),
+                                        (".bashrc", "bashrc"), (".ssh", "ssh/config")])
+def test_your_config_files_in_a_dotfiles_checkout_count_made_or_not(repo, tmp_path, monkeypatch,
+                                                                   link, name):
+    """Round 50: with `~/.config` a link into the dotfiles checkout, a branch adding
+    `.config/git/config` (fsmonitor) was merged, and your next `git status` ran it; so was a
+    change to the `bashrc` your `~/.bashrc` links to, and to your ssh config."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    target = repo / name.split("/")[0]
+    if not target.exists() and "/" in name:
+        target.mkdir()
+    os.symlink(target, home / link)
+    base, tip = _changes(repo, {name: "x\n", "a.txt": "y\n"})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+
+
+def test_the_ignore_rules_of_the_other_branches_merged_count(repo):
+    """Round 50: `merge all`, one branch adding `.venv/` to .gitignore, the other a
+    force-added `.venv/bin/git`: each was asked about against the base alone."""
+    (repo / ".gitignore").write_text("*.log\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    base, one = _changes(repo, {".gitignore": "*.log\n.venv/\n"})
+    git("branch", "-qD", "side", cwd=repo)
+    git("checkout", "-q", "-b", "two", cwd=repo)
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    (repo / ".venv" / "bin" / "git").write_text("#!/bin/sh\nid\n")
+    git("add", "-f", ".venv/bin/git", cwd=repo)
+    git("commit", "-qm", "venv", cwd=repo)
+    two = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, two, (one,))
+    assert any("adds files your ignore rules hide (.venv/bin/git)" in w for w in why), why
+
+
+def test_no_loader_variable_set_means_no_loader_folder(repo, monkeypatch):
+    """Round 50: unset loader variables read as an empty entry ('.'): `docs/git-workflow.md`,
+    any `*.so` or `git-*` anywhere, was refused. An existing package named as a standard
+    module (a Django app `email/`) is the project's own at the top; in a PYTHONPATH folder,
+    every Python imports it: there a change counts."""
+    for var in _LOADER:
+        monkeypatch.delenv(var, raising=False)
+    (repo / "email").mkdir()
+    (repo / "email" / "__init__.py").write_text("")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "app", cwd=repo)
+    base, tip = _changes(repo, {"docs/git-workflow.md": "x\n", "scripts/git-release.sh": "x\n",
+                                "vendor/libfoo.so.1": "x\n", "email/views.py": "x\n"})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == []
+    monkeypatch.setenv("PYTHONPATH", ".")
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["email/views.py"]
