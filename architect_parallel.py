@@ -3631,11 +3631,14 @@ class _Repo:
 
         anywhere: "set[str]" = set()
 
-        def reads(tool: str) -> None:  # (what a tool reads by itself: npx an .npmrc)
+        def reads(tool: str, where: str = "") -> None:  # (what a tool reads by itself: npx
+            at = os.path.normpath(where).strip("/") + "/" if where else ""  # an .npmrc; in
+            if at.startswith(("../", "/")):  # the folder `make -C tools` names)
+                return
             for word, read in _HOOK_READS:
                 if word == tool:
-                    files.update(name for name in read if "/" not in name.rstrip("/"))
-                    folders.update(name for name in read if name.endswith("/"))
+                    files.update(at + name for name in read if not name.startswith("**/"))
+                    folders.update(at + name for name in read if name.endswith("/"))
                     anywhere.update(name[3:] for name in read if name.startswith("**/"))
 
         def loads(command: str, whole: bool = True) -> None:  # (what the command runs or reads)
@@ -3725,8 +3728,17 @@ class _Repo:
             # (tools as commands: not a word of a comment, a quoted string or what echo says)
             spoken = re.sub(r"""'[^']*'|"[^"]*"|\b(echo|printf)\b[^;&|\n]*""", " ", "\n".join(lines))
             for tool, _read in _HOOK_READS:
-                if re.search(rf"(?<![\w.-]){re.escape(tool)}(?![\w.-])", spoken):
+                for found in re.finditer(rf"(?<![\w.-]){re.escape(tool)}(?![\w.-])([^;&|\n]*)",
+                                         spoken):
                     reads(tool)
+                    where = re.search(r"(?:^|\s)(?:-C\s*|--directory[=\s]+|--prefix[=\s]+|"
+                                      r"--cwd[=\s]+|--dir[=\s]+|-d\s+|-w\s+)([^\s;&|]+)",
+                                      found.group(1))
+                    if where:  # (make -C tools, npm --prefix web, yarn --cwd app)
+                        reads(tool, where.group(1))
+                for found in re.finditer(rf"(?<![\w.-])cd\s+([^\s;&|]+)\s*(?:&&|;|\n)\s*"
+                                         rf"{re.escape(tool)}(?![\w.-])", spoken):
+                    reads(tool, found.group(1))
         files |= self._links_on_the_way(files)
         found = []
         named_files = {path.casefold() for path in files}
@@ -4638,12 +4650,7 @@ def _boxed_umask() -> int:
     group or others. A folder of another account's group with the set-group-ID bit gives
     that group what is made in it: with umask 002, it could rewrite a file the checkout
     wrote back after the commit, before the checks read it."""
-    with contextlib.suppress(OSError, ValueError):
-        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8) | 0o022
-    return 0o022
+    return _umask() | 0o022
 
 
 # The most files a branch adds that merge asks your ignore rules about (see ignored_here).
@@ -4675,7 +4682,15 @@ _LOADER_VARS = {"LD_LIBRARY_PATH": ("[:;]", "library"), "LD_PRELOAD": (r"[:\s]",
                 "GIT_TEMPLATE_DIR": ("\0", "any"), "GIT_TEXTDOMAINDIR": ("\0", "any"),
                 "TERMINFO": ("\0", "any"), "TERMINFO_DIRS": (":", "any"),
                 "OPENSSL_CONF": ("\0", "any"), "OPENSSL_MODULES": ("\0", "any"),
-                "OPENSSL_ENGINES": ("\0", "any"), "PYTHONPYCACHEPREFIX": ("\0", "any")}
+                "OPENSSL_ENGINES": ("\0", "any"), "PYTHONPYCACHEPREFIX": ("\0", "any"),
+                "XDG_DATA_DIRS": (":", "any"), "XDG_CONFIG_DIRS": (":", "any")}  # (xdg-open)
+# The variables naming where a program keeps its settings, state or code (the agent CLIs'
+# own folders, CLAUDE_CONFIG_DIR and CODEX_HOME too; AWS_CONFIG_FILE, whose credential_process
+# runs; KUBECONFIG, GNUPGHOME, CARGO_HOME, NVM_DIR, VIRTUAL_ENV): --sandbox-allow must not
+# hold what they name.
+_STATE_VARS = _LazyPattern(r"(?i).*(home|root|prefix|config.*|credentials.*|install|_env|rc|"
+                           r"rcfile)|(nvm|sdkman|asdf|asdf_data|mise_data|mise_config|volta|"
+                           r"conda_envs|pipx)_dirs?")
 # Where the other languages' programs look for code (what --sandbox-allow must not hold: a
 # merge counts these as the project's own code, as your test suite is).
 _CODE_PATH_VARS = ("PYTHONPATH", "PYTHONHOME", "PERL5LIB", "PERLLIB", "NODE_PATH", "RUBYLIB",
@@ -4837,6 +4852,11 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
             for path in _command_loads(value, repo.top)[0] + [value.strip()]:
                 if os.path.isabs(os.path.expanduser(path)):
                     add(path, f"what your git setting {name} names", False)
+    for var, value in sorted(os.environ.items()):  # (settings, state and code, by a variable)
+        if _STATE_VARS.fullmatch(var) and var not in ("HOME", "PWD", "OLDPWD", "TMPDIR"):
+            for item in value.split(os.pathsep):
+                if os.path.isabs(item):
+                    add(item, f"what your {var} names")
     for var in _ENV_RUN:
         value = _env_command(var)
         for path in (_command_loads(value, here)[0] + [value.strip()]) if value.strip() else []:
@@ -7898,8 +7918,9 @@ class _Box:
             data = _read_beneath(root, os.path.normpath(os.path.join(below, rel)),
                                  _BRING_BACK_LIMIT + 1)
             if data is not None and len(data) <= _BRING_BACK_LIMIT and _read_bytes(target) != data:
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                _write_bytes(target, data)
+                if not _put_beneath(folder, rel, data):
+                    warn(f"{_shorten(target, 200)}: a link on its way (or no folder it could "
+                         "make) in your CLI's folder; its session is not brought back")
 
 
     @staticmethod
@@ -7972,24 +7993,36 @@ def _expand(path: str, home: str) -> str:
                             home if path == "~" else os.path.abspath(path))
 
 
+def _put_beneath(folder: str, rel: str, data: bytes) -> bool:
+    """Write ``data`` as the file ``rel`` of ``folder`` (a new file put in its place, as
+    _write_bytes), making the folders on its way; False, writing nothing, when one of them,
+    or the file, is a link or no folder (nothing followed below ``folder``)."""
+    parts = os.path.normpath(rel).split(os.sep)
+    if not parts or any(p in ("", ".", "..") for p in parts):
+        return False
+    here = folder
+    for part in parts[:-1]:
+        here = os.path.join(here, part)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(here, 0o700)
+        if not stat.S_ISDIR(os.lstat(here).st_mode):
+            return False
+    target = os.path.join(here, parts[-1])
+    if os.path.islink(target):
+        return False
+    _write_bytes(target, data)
+    return True
+
+
 def _write_bytes(path: str, data: bytes) -> None:
     """Replace the file ``path`` (or, when it is a link, the file it leads to) with ``data``,
-    atomically, keeping its mode."""
+    atomically, keeping its mode (see _replace_file)."""
     real = os.path.realpath(path)
-    tmp = os.path.join(os.path.dirname(real), f".{os.path.basename(real)}.{os.getpid()}.tmp")
     try:
         mode = stat.S_IMODE(os.stat(real).st_mode)
     except OSError:
         mode = 0o600
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, real)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
+    _replace_file(real, data, mode)
 
 
 def _packed_refs(data: Optional[bytes]) -> Dict[str, str]:
@@ -9245,18 +9278,41 @@ def _results_document(run_info: dict, results: List[WorkerResult]) -> dict:
 
 
 def _write_text(path: str, text: str) -> None:
-    """Write ``path`` atomically: readers see the old file or the new one, never half."""
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    """Write ``path`` atomically: readers see the old file or the new one, never half (see
+    _replace_file); mode 0666 less your umask."""
     try:
         # backslashreplace: bytes of a task that were not UTF-8 stay visible, never fail.
-        with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
-            f.write(text)
-        os.replace(tmp, path)
+        _replace_file(path, text.encode("utf-8", "backslashreplace"), 0o666 & ~_umask())
     except OSError as exc:
+        raise ParallelError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _replace_file(path: str, data: bytes, mode: int) -> None:
+    """Put a new file holding ``data`` (of ``mode``) at ``path``, atomically: written first
+    as a file of a name no one can guess, made anew (in /tmp, another account may plant a
+    link or a FIFO at a name it can guess: the write would go where it leads, or hang)."""
+    import tempfile
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
+                               dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
         with contextlib.suppress(OSError):
             os.remove(tmp)
-        raise ParallelError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
+
+
+def _umask() -> int:
+    """This process's umask (0o022 when it cannot be read)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    return 0o022
 
 
 def _write_json(path: str, value: object) -> None:

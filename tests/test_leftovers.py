@@ -4219,6 +4219,10 @@ _LOADER = ("LD_LIBRARY_PATH", "LD_PRELOAD", "LD_AUDIT", "GCONV_PATH", "LOCPATH",
     (".bashrc", '. "${{TEAM_ENV:-{s}/sub/env.sh}}"\n', "sub"),
     (".bashrc", "export PERL5LIB={s}\n", "sub"),  # (a folder in a named code folder)
     (".bashrc", ". {s}/$TEAM_NOT_SET/env.sh\n", "sub"),  # (cut at a variable: all of it)
+    ("XDG_DATA_DIRS", "{s}/sub:/usr/share", "sub"),  # (round 51: xdg-open's .desktop files)
+    ("CLAUDE_CONFIG_DIR", "{s}/sub/claude", "sub"),  # (its settings' hooks, your next claude)
+    ("AWS_CONFIG_FILE", "{s}/sub/aws/config", "sub"),  # (credential_process)
+    ("GNUPGHOME", "{s}/sub/gnupg", "sub"),
 ])
 def test_more_places_your_programs_load_code_from_are_not_allowed(cli, repo, tmp_path, monkeypatch,
                                                                  what, value, allowed):
@@ -4337,3 +4341,58 @@ def test_no_loader_variable_set_means_no_loader_folder(repo, monkeypatch):
     assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == []
     monkeypatch.setenv("PYTHONPATH", ".")
     assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["email/views.py"]
+
+
+def test_a_session_is_brought_back_through_no_link(tmp_path):
+    """Round 51: what is brought back from the private HOME was written where the links of
+    your CLI's folder led (`projects/<worktree>` a link, the session file a link to
+    ~/.bashrc): now nothing below the CLI's folder is followed."""
+    folder = tmp_path / "claude"
+    (folder / "projects").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, folder / "projects" / "wt")
+    assert not ap._put_beneath(str(folder), "projects/wt/s.jsonl", b"x")
+    assert list(elsewhere.iterdir()) == []
+    (folder / "projects" / "mine").mkdir()
+    bashrc = tmp_path / "bashrc"
+    bashrc.write_text("# yours\n")
+    os.symlink(bashrc, folder / "projects" / "mine" / "s.jsonl")
+    assert not ap._put_beneath(str(folder), "projects/mine/s.jsonl", b"x")
+    assert bashrc.read_text() == "# yours\n"
+    assert ap._put_beneath(str(folder), "projects/new/s.jsonl", b"session")
+    assert (folder / "projects" / "new" / "s.jsonl").read_bytes() == b"session"
+
+
+def test_a_report_is_written_through_no_name_another_account_can_plant(tmp_path):
+    """Round 51: `--results`, `--junit`, `--html`, `--summary` and `report --html` wrote a
+    temporary file `.<name>.<pid>.tmp` beside the file asked for, following a link there:
+    in /tmp another account planted links at the next pids (your ~/.bashrc was replaced by
+    the report), or FIFOs (it hung). Now the temporary file is a new one of a random name."""
+    victim = tmp_path / "bashrc"
+    victim.write_text("# yours\n")
+    target = tmp_path / "report.html"
+    planted = tmp_path / f".report.html.{os.getpid()}.tmp"
+    os.symlink(victim, planted)
+    ap._write_text(str(target), "<html>report</html>\n")
+    ap._write_bytes(str(tmp_path / "state.json"), b"{}")
+    assert victim.read_text() == "# yours\n" and os.path.islink(planted)
+    assert target.read_text() == "<html>report</html>\n" and not os.path.islink(target)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~ap._umask()
+
+
+@pytest.mark.parametrize("hook, name", [
+    ("#!/bin/sh\nmake -C tools lint\n", "tools/Makefile"),
+    ("#!/bin/sh\ncd web && npx lint-staged\n", "web/package.json"),
+    ("#!/bin/sh\nnpm --prefix app test\n", "app/.npmrc"),
+    ("#!/bin/sh\nlefthook run pre-commit\n", ".config/lefthook.yml")])
+def test_what_a_hook_of_yours_reads_in_another_folder_counts(repo, hook, name):
+    """Round 51: a hook running `make -C tools lint`: a branch rewriting `tools/Makefile`
+    was merged (only the top's Makefile counted); and the files of a tool's list that lie
+    in a folder (`.config/lefthook.yml`) were never counted."""
+    base, tip = _changes(repo, {name: "x\n", "src/a.txt": "y\n"})
+    hooks = repo / ".git" / "hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "pre-commit").write_text(hook)
+    os.chmod(hooks / "pre-commit", 0o755)
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
