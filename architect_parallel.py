@@ -3676,11 +3676,12 @@ class _Repo:
             # imap.tunnel: git has more every release), or a file it reads (diff.orderFile,
             # fetch.fsck.skipList, http.proxySSLCAInfo): its value is read as both.
             loads(value)
-            word = os.path.expanduser(value.strip())
+            word = os.path.expanduser(re.sub(r"^file://", "", value.strip()))
             if word and not re.search(r"\s|://", word) and re.search(r"[./]", word):
                 where = self._inside(word)
-                if where:
+                if where:  # (a file, or a folder: a remote's bare repository and its hooks)
                     files.add(where)
+                    folders.add(where + "/")
         for origin in origins:  # (a global config that is a file of the checkout: dotfiles)
             where = self._inside(os.path.realpath(origin)) if origin else None
             if where:
@@ -3783,9 +3784,7 @@ class _Repo:
         checkout's top (``python -m``) and the tool's own folder, and your PYTHONPATH's."""
         here = _LoadedHere()
         for var, (_parts, kind) in _LOADER_VARS.items():
-            if var not in os.environ:
-                continue
-            for entry in _entries_of(var, os.environ[var]):
+            for entry in _search_entries(var):
                 if var in ("LD_PRELOAD", "LD_AUDIT"):  # (files: their folders)
                     if "/" not in entry:
                         continue  # (a name: found as a library is)
@@ -3796,9 +3795,15 @@ class _Repo:
         for entry in (self.top, os.path.dirname(os.path.abspath(__file__)),
                       os.path.dirname(os.path.realpath(__file__))):
             self._place(entry, here.starts, set())
-        for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        for entry in _search_entries("PYTHONPATH"):
             if entry:
                 self._place(os.path.expanduser(entry), here.python, here.python_relative)
+        for var, language in (("PERL5LIB", "perl"), ("PERLLIB", "perl"), ("RUBYLIB", "ruby")):
+            for entry in _search_entries(var):
+                if entry and _language_libraries(language):
+                    folders: "set[str]" = set()
+                    self._place(os.path.expanduser(entry), folders, folders)
+                    here.shadowing.update((folder, language) for folder in folders)
         return here
 
     def ignored_at(self, commit: str, paths: List[str]) -> Optional[List[str]]:
@@ -4862,8 +4867,8 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
         for path in (_command_loads(value, here)[0] + [value.strip()]) if value.strip() else []:
             if "/" in path:
                 add(path, f"what your {var} names", False)
-    for path, folder_too in _named_at_start_up():
-        add(path, "what your shell's start-up files name", folder_too)
+    for path, var in _named_at_start_up(os.path.expanduser("~")):
+        add(path, "what your shell's start-up files name", _code_var(var))
     return list(dict.fromkeys(places))
 
 
@@ -4918,6 +4923,21 @@ def _ld_so_conf() -> List[str]:
     return folders
 
 
+def _code_var(var: str) -> bool:
+    """Whether a folder given to the variable ``var`` holds code, or settings, as a whole
+    (see _named_at_start_up: '*' a path cut at a variable)."""
+    return var == "*" or var in ("PATH", *_LOADER_VARS, *_CODE_PATH_VARS, *_ENV_RUN) or \
+        bool(_STATE_VARS.fullmatch(var)) and var not in ("HOME", "PWD", "OLDPWD", "TMPDIR")
+
+
+def _search_entries(var: str) -> List[str]:
+    """The entries of the search variable ``var`` (see _entries_of) as your environment has
+    it, and as your shells' start-up files give it (``export PERL5LIB=~/proj/lib``)."""
+    found = _entries_of(var, os.environ[var]) if var in os.environ else []
+    return found + [path for path, given in _named_at_start_up(os.path.expanduser("~"))
+                    if given == var]
+
+
 def _your_start_up_files() -> "List[tuple[str, bool]]":
     """The files (and folders, True) of yours that your git, ssh and shells read as they
     start, there or not yet: your git config files (``GIT_CONFIG_GLOBAL``, ``~/.gitconfig``,
@@ -4929,8 +4949,10 @@ def _your_start_up_files() -> "List[tuple[str, bool]]":
     found = [(os.environ.get("GIT_CONFIG_GLOBAL") or os.path.join(home, ".gitconfig"), False),
              (os.path.join(xdg, "git"), True), (os.path.join(home, ".ssh"), True),
              *((os.path.expanduser(f), False) for f in _SHELL_START_UP),
-             *((p, folder) for p, folder in _named_at_start_up() if _inside(home, p) or folder
-               or os.path.isfile(p))]
+             # (what they name, as files; a folder they give to PATH, or one cut at a variable,
+             # whole; a search folder of theirs counts as the environment's: see _loaded_by_you)
+             *((p, var in ("PATH", "*")) for p, var in _named_at_start_up(home)
+               if var not in _LOADER_VARS and var not in _CODE_PATH_VARS)]
     dots = [e.path for e in _entries(home) if e.name.startswith(".") and e.name != ".cache"]
     found += [(path, True) for path in dots + [os.path.join(home, "bin")]]
     for folder in dots:  # (and the links one level down: GNU Stow's ~/.config/fish)
@@ -4947,20 +4969,20 @@ _SHELL_START_UP = ("~/.bashrc", "~/.bash_profile", "~/.bash_login", "~/.profile"
                    "/etc/zsh/zshrc", "/etc/zsh/zshenv", "/etc/environment")
 
 
-def _named_at_start_up() -> "List[tuple[str, bool]]":
+@functools.lru_cache(maxsize=4)
+def _named_at_start_up(home: str = "") -> "List[tuple[str, str]]":
     """Every absolute path (variables of yours expanded, ``~`` read as HOME) your shells'
     start-up files name, and those the files they name name in turn (64 files, 64 KB
     each, at most): a ``. /srv/team/env.sh`` there runs that file in your next shell. As
-    (path, whether it is a folder whose every folder counts): a value given to a variable
-    of code (PATH, _LOADER_VARS, _CODE_PATH_VARS, _ENV_RUN, a ``*_HOME``), or one cut at a
-    variable not set (``/srv/$TEAM/env.sh``: all of ``/srv``)."""
+    (path, the variable the line gives it to, '' for none, or '*' when the path is cut at a
+    variable not set: ``/srv/$TEAM/env.sh``, all of ``/srv``). ``home``: HOME (the cache's
+    key)."""
     import glob
-    home = os.path.expanduser("~")
-    files = [os.path.expanduser(f) for f in _SHELL_START_UP]
+    home = home or os.path.expanduser("~")
+    files = [os.path.join(home, f[2:]) if f.startswith("~/") else f for f in _SHELL_START_UP]
     files += sorted(glob.glob("/etc/profile.d/*")) + sorted(glob.glob(
         os.path.join(home, ".config", "fish", "conf.d", "*")))
-    code = {"PATH", *_LOADER_VARS, *_CODE_PATH_VARS, *_ENV_RUN}
-    named: "List[tuple[str, bool]]" = []
+    named: "List[tuple[str, str]]" = []
     read: "set[str]" = set()
     while files and len(read) < 64:
         path = files.pop(0)
@@ -4973,12 +4995,11 @@ def _named_at_start_up() -> "List[tuple[str, bool]]":
             assigned = re.match(r"\s*(?:export\s+|set\s+-gx\s+|setenv\s+)?([A-Za-z_]\w*)[=\s]",
                                 line)
             var = assigned.group(1) if assigned else ""
-            folders = var in code or var.endswith(("_HOME", "PATH", "_LIB", "LIB"))
             for found in re.finditer(r"(?<![\w.~$/])/(?!/)[\w@%+=:,./*?\[\]{}-]*", line):
                 cut = line[found.end():found.end() + 1] == "$"
                 for word in found.group(0).split(":"):  # (a PATH's folders)
                     if word.startswith("/"):
-                        named.append((word, folders or cut))
+                        named.append((word, "*" if cut else var))
                         if os.path.isfile(word) and len(files) < 256:
                             files.append(word)
     return named
@@ -7139,6 +7160,7 @@ class _Box:
         self._given: "set[str]" = set()  # the session files copied in (continue)
         self._seccomp: Optional[int] = None  # the open seccomp filter (see _seccomp_program)
         self._git_files: Dict[str, str] = {}  # settings naming a file of _git_home, by name
+        self._given_files: Dict[str, str] = {}  # the environment's settings, as _outside gives
 
     def path(self, name: str) -> str:
         """One of this box's private folders (see the class)."""
@@ -7595,6 +7617,8 @@ class _Box:
         ignore rule that makes the runner's commit differ from what its checks ran on."""
         settings = dict(self.settings, HOME=_GIT_HOME, XDG_CONFIG_HOME=f"{_GIT_HOME}/.config",
                         GIT_CONFIG_GLOBAL=f"{_GIT_HOME}/.gitconfig",
+                        GIT_CONFIG_SYSTEM=f"{_GIT_HOME}/system.gitconfig",
+                        **self._given_files,
                         **{key: f"{_GIT_HOME}/{name}" for key, name in self._git_files.items()})
         return _Wrap(lambda cwd: [*self.command(cwd), *extra], settings, self.fds, self.git)
 
@@ -7609,6 +7633,15 @@ class _Box:
         xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(real, ".config")
         with open(os.path.join(home, ".gitconfig"), "wb") as f:  # (includes in place)
             f.write(_flat_config(self.repo, "--global", self.worktree, self._outside))
+        with open(os.path.join(home, "system.gitconfig"), "wb") as f:  # (GIT_CONFIG_SYSTEM or
+            if not os.environ.get("GIT_CONFIG_NOSYSTEM"):  # /etc/gitconfig may include a file
+                f.write(_flat_config(self.repo, "--system", self.worktree, self._outside))
+        # Those your environment gives (GIT_CONFIG_COUNT...) naming a file where the worker
+        # writes: the copy instead (they come after yours, so they win).
+        self._given_files = {key: " ".join(self._outside(word) for word in value.split(" "))
+                             for origin, key, value in self.repo.your_settings(
+                                 r"^(core\.(excludesfile|attributesfile)|filter\..*\.(clean|smudge|"
+                                 r"process))$") if not origin}
         copies = [(os.path.join(xdg, "git", name), os.path.join(".config", "git", name))
                   for name in ("ignore", "attributes")]
         self._git_files = {}
@@ -8000,6 +8033,7 @@ def _put_beneath(folder: str, rel: str, data: bytes) -> bool:
     parts = os.path.normpath(rel).split(os.sep)
     if not parts or any(p in ("", ".", "..") for p in parts):
         return False
+    os.makedirs(folder, exist_ok=True)  # (the CLI's folder: yours, as your HOME leads to it)
     here = folder
     for part in parts[:-1]:
         here = os.path.join(here, part)
@@ -11667,6 +11701,7 @@ class _LoadedHere:
         self.starts: "set[str]" = set()
         self.python: "set[str]" = set()
         self.python_relative: "set[str]" = set()
+        self.shadowing: "set[tuple[str, str]]" = set()  # (PERL5LIB's, RUBYLIB's: see takes)
         self._packages: Dict[tuple, bool] = {}
 
     def takes(self, path: str, added: bool, repo: _Repo, base: str, tip: str) -> bool:
@@ -11685,6 +11720,14 @@ class _LoadedHere:
             if (_library_name(name) if kind == "library" else name.startswith("git-")
                     if kind == "git" else True) and (
                     entry == "." or f"/{entry}/" in f"/{path.rpartition('/')[0]}/"):
+                return True
+        for entry, language in self.shadowing:  # (a module of Perl's own, strict.pm: git
+            at = f"/{path}".find(f"/{entry}/") if entry not in ("", ".") else 0  # send-email
+            if at < 0:  # loads it; or Ruby's)
+                continue
+            rest = path[at + len(entry) + 1:] if entry not in ("", ".") else path
+            if any(os.path.isfile(os.path.join(lib, rest))
+                   for lib in _language_libraries(language)):
                 return True
         folders = {start: False for start in self.starts}
         folders.update((entry, True) for entry in self.python)
@@ -11723,6 +11766,25 @@ class _LoadedHere:
 
 
 _MODULE_ENDS = (".py", ".pyc", ".pyw", ".so", ".pth")
+
+
+@functools.lru_cache(maxsize=4)
+def _language_libraries(language: str) -> "tuple[str, ...]":
+    """The folders ``perl`` or ``ruby`` (as found on your PATH outside any checkout) loads
+    its own modules from, as it says with none of your variables; () without it."""
+    import subprocess
+    program = _which(language)
+    script = {"perl": 'print join("\\0", grep { !ref } @INC)',
+              "ruby": 'print $LOAD_PATH.join("\\0")'}[language]
+    if not program:
+        return ()
+    try:
+        proc = subprocess.run([program, "-e", script], capture_output=True, timeout=30, cwd="/",
+                              stdin=subprocess.DEVNULL, env={"PATH": _safe_path()})
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(p for p in proc.stdout.decode("utf-8", "replace").split("\0")
+                 if os.path.isabs(p) and os.path.isdir(p))
 
 
 def _library_name(name: str) -> bool:
@@ -11939,6 +12001,14 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     if ".mailmap" in names:
         why.append("changes .mailmap, by which your git log, shortlog and blame name the authors "
                    "of every commit")
+    said, more, failed = repo.stream(["log", "--format=%an%x00%ae%x00%cn%x00%ce%x00%B%x00",
+                                      "--end-of-options", f"{base}..{tip}"], repo.top, 64 << 20)
+    if more or failed or any(_CONTROL.search(field.replace("\n", "").replace("\t", ""))
+                             for field in said.split("\0")):  # (see _screen)
+        why.append("has commits whose messages or names hold terminal control characters (ESC, "
+                   "CR, bidi overrides, characters that show nothing), or that git could not show "
+                   "(over 64 MB): your `git log` "
+                   "would let them act on your terminal, hiding or rewriting what it shows")
     inside = sorted({name.partition("/")[0] for name in names
                      if _is_worktree_name(name.partition("/")[0])})
     other_case = sorted(name for name in names if name.rpartition("/")[2] not in _GIT_READS

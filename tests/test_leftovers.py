@@ -6,6 +6,7 @@ must not, nor delete your work (review round 2 of issue 17)."""
 import contextlib
 import json
 import os
+import pathlib
 import pty
 import select
 import stat
@@ -4362,6 +4363,8 @@ def test_a_session_is_brought_back_through_no_link(tmp_path):
     assert bashrc.read_text() == "# yours\n"
     assert ap._put_beneath(str(folder), "projects/new/s.jsonl", b"session")
     assert (folder / "projects" / "new" / "s.jsonl").read_bytes() == b"session"
+    assert ap._put_beneath(str(tmp_path / "first" / ".claude"), "projects/a/s.jsonl", b"1")
+    assert (tmp_path / "first" / ".claude" / "projects" / "a" / "s.jsonl").read_bytes() == b"1"
 
 
 def test_a_report_is_written_through_no_name_another_account_can_plant(tmp_path):
@@ -4396,3 +4399,116 @@ def test_what_a_hook_of_yours_reads_in_another_folder_counts(repo, hook, name):
     (hooks / "pre-commit").write_text(hook)
     os.chmod(hooks / "pre-commit", 0o755)
     assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+
+
+# -- review round 52 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("how", ["GIT_CONFIG_SYSTEM in HOME", "an include of the system config",
+                                 "GIT_CONFIG_COUNT naming a file in HOME"])
+def test_no_config_layer_of_the_runners_commit_inside_is_the_workers(cli, repo, tmp_path,
+                                                                   monkeypatch, request, how):
+    """Round 52: the runner's gits inside read the system config as it was
+    (`GIT_CONFIG_SYSTEM=~/.gitsystem`, or an include of it into HOME), whose private copy the
+    agent rewrote: a clean filter made the branch hold BACKDOOR where the checks read GOOD.
+    The settings your environment gives naming a file in HOME were read there too. (HOME
+    where the sandbox's user, as root, may go: /tmp/pytest-of-root is 0700.)"""
+    home = pathlib.Path(tempfile.mkdtemp(prefix="architect-parallel-test-home-"))
+    home.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(home, ignore_errors=True))
+    monkeypatch.setenv("HOME", str(home))
+    system = home / ".gitsystem"
+    system.write_text("[core]\n\tautocrlf = false\n")
+    (repo / "payload.txt").write_text("BAD\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "payload", cwd=repo)
+    monkeypatch.delenv("GIT_CONFIG_NOSYSTEM")  # (conftest's)
+    if how == "GIT_CONFIG_SYSTEM in HOME":
+        monkeypatch.setenv("GIT_CONFIG_SYSTEM", str(system))
+    elif how == "an include of the system config":
+        outer = home.parent / f"{home.name}.sysconf"  # (beside HOME, where it can be read)
+        outer.write_text(f"[include]\n\tpath = {system}\n")
+        outer.chmod(0o644)
+        request.addfinalizer(outer.unlink)
+        monkeypatch.setenv("GIT_CONFIG_SYSTEM", str(outer))
+    else:
+        monkeypatch.setenv("GIT_CONFIG_SYSTEM", os.devnull)
+        monkeypatch.setenv("GIT_CONFIG_COUNT", "2")
+        monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.attributesFile")
+        monkeypatch.setenv("GIT_CONFIG_VALUE_0", str(home / "attrs"))
+        monkeypatch.setenv("GIT_CONFIG_KEY_1", "filter.z.clean")
+        monkeypatch.setenv("GIT_CONFIG_VALUE_1", "sed s/GOOD/BACKDOOR/")
+    body = ("echo GOOD > payload.txt\n"
+            "printf '[core]\\n\\tattributesFile = %s\\n[filter \"z\"]\\n\\tclean = sed s/GOOD/BACKDOOR/\\n'"
+            " \"$HOME/attrs\" >> \"$HOME/.gitsystem\"\n"
+            "printf 'payload.txt filter=z\\n' > \"$HOME/attrs\"\n")
+    r, err = _one_worker(cli, tmp_path, body, "grep -q GOOD payload.txt", "bwrap")
+    held = git("show", "architect/parallel-1:payload.txt", cwd=repo) if r["commit"] else ""
+    assert "BACKDOOR" not in held, (r, err)
+    assert r["status"] == "success" and held == "GOOD", (r, err)
+
+
+@pytest.mark.parametrize("how", ["environment", "relative", ".bashrc"])
+def test_a_module_standing_in_for_one_of_perls_own_counts(repo, tmp_path, monkeypatch, how):
+    """Round 52: `PERL5LIB=$PWD/lib` and a branch adding `lib/strict.pm`: merged, and your
+    `git send-email` (Perl, `use strict` first) ran it. A module of Perl's own in a folder of
+    PERL5LIB (as your environment or your ~/.bashrc gives it) counts; the project's own
+    `lib/Foo.pm` does not."""
+    if not ap._language_libraries("perl"):
+        pytest.skip("no perl here")
+    base, tip = _changes(repo, {"lib/strict.pm": "1;\n", "lib/Foo.pm": "1;\n",
+                                "lib/Getopt/Mine.pm": "1;\n"})
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("PERL5LIB", raising=False)
+    if how == ".bashrc":
+        (home / ".bashrc").write_text(f"export PERL5LIB={repo}/lib\n")
+    else:
+        monkeypatch.setenv("PERL5LIB", f"{repo}/lib" if how == "environment" else "lib")
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["lib/strict.pm"]
+
+
+def test_a_code_folder_your_bashrc_gives_pythonpath_follows_the_pythonpath_rule(repo, tmp_path,
+                                                                               monkeypatch):
+    """Round 52: `export PYTHONPATH=~/proj/src` in ~/.bashrc made every change under `src/`
+    ask for --force (a Perl file too); the same PYTHONPATH in the environment only counts
+    modules that stand in for the standard library's. One rule for both."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text(f"export PYTHONPATH={repo}/src\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    base, tip = _changes(repo, {"src/mypkg/__init__.py": "", "src/Foo.pm": "1;\n",
+                                "src/app.py": "print(2)\n", "src/sitecustomize.py": "x\n"})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["src/sitecustomize.py"]
+
+
+def test_a_remote_given_as_a_file_url_into_the_checkout_counts(repo):
+    """Round 52: `git remote add bk file://$PWD/backup.git`: a branch planting
+    `backup.git/hooks/pre-receive` was merged, and `git push bk` ran it (as ./backup.git,
+    merge refused it)."""
+    git("remote", "add", "bk", f"file://{repo}/backup.git", cwd=repo)
+    base, tip = _changes(repo, {"backup.git/hooks/pre-receive": "#!/bin/sh\nid\n"})
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == ["backup.git/hooks/pre-receive"]
+
+
+@pytest.mark.parametrize("text", ["fix\x1b]8;;https://evil\x07link\x1b]8;;\x07", "a\rb",
+                                  "\u202eevil", "ok\x1b[8mhidden"])
+def test_commits_whose_messages_or_names_hold_control_characters_ask_for_force(repo, text):
+    """Round 52: an agent's commit message (or author name) with ESC[8m, an OSC 8 link, a
+    title change: merged, and your `git log` (less -R) passed them to your terminal."""
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    (repo / "a.txt").write_text("x\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", text, cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal control characters" in w for w in why), why
+    git("checkout", "-q", "side", cwd=repo)
+    git("commit", "-q", "--amend", "-m", "plain message\n\n\tindented body", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    assert not any("control" in w for w in ap._written_otherwise(ap._Repo.find(str(repo)), base, tip))
