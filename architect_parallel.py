@@ -3706,6 +3706,15 @@ class _Repo:
                 relative.add("/".join(parts).casefold() if parts != [os.pardir] else ".")
             else:  # (as written from where it enters the checkout, and where its links lead)
                 anchored.update(where.casefold() for where in self._path_in_checkout(entry))
+        for var, value in os.environ.items():  # (a program's settings or state there:
+            if _STATE_VARS.fullmatch(var) and var not in (  # KUBECONFIG, AWS_CONFIG_FILE)
+                    "HOME", "PWD", "OLDPWD", "TMPDIR", *_LOADER_VARS, *_CODE_PATH_VARS, *_ENV_RUN):
+                for item in _entries_of(var, value):
+                    where = self._inside(os.path.expanduser(item)) if os.path.isabs(
+                        os.path.expanduser(item)) else None
+                    if where:
+                        files.add(where)
+                        folders.add(where + "/")
         for var in _ENV_RUN:  # (git's, and your shell's, settings by the environment)
             value = _env_command(var)
             if value.strip():
@@ -3718,6 +3727,9 @@ class _Repo:
             if where:
                 files.add(where)
         loaded = self._loaded_by_you()
+        for path, folder in self._direnv_loads():  # (what your allowed .envrc loads)
+            (folders if folder else files).add(path + ("/" if folder else ""))
+            files.add(path)
         texts, theirs = self._your_hooks()
         for where in theirs:  # (a hook that is a file of the checkout)
             (folders if where.endswith("/") else files).add(where)
@@ -3773,6 +3785,55 @@ class _Repo:
                         found.append(path)
                         if len(found) == _ATTRIBUTES_NAMED:
                             break
+        return found
+
+    def _direnv_loads(self) -> "List[tuple[str, bool]]":
+        """With direnv on your PATH, what the checkout's ``.envrc`` files (its top's, and those
+        git tracks) load at your next ``cd`` without asking again (direnv asks only when an
+        ``.envrc`` itself changes): as (path of the checkout, whether a folder): the files
+        their commands name (``source_env scripts/env.sh``), ``dotenv``'s (``.env`` by
+        default), ``PATH_add``'s folders, ``layout python``'s ``.direnv/``, ``use nix``'s and
+        ``use flake``'s files."""
+        if not _which("direnv"):
+            return []
+        listed = self.git("ls-files", "-z", "--", ":(glob)**/.envrc", check=False) or ""
+        found: "List[tuple[str, bool]]" = []
+        for envrc in sorted({".envrc", *filter(None, listed.split("\0"))})[:64]:
+            text = (_read_bytes(os.path.join(self.top, envrc), 64 << 10) or b"").decode(
+                "utf-8", "replace")
+            here = os.path.dirname(envrc)
+
+            def at(name: str, folder: bool = False) -> None:
+                where = self._inside(os.path.join(self.top, here, os.path.expanduser(name)))
+                if where:
+                    found.append((where, folder))
+
+            for line in text.splitlines():
+                words = line.split("#")[0].split()
+                if not words:
+                    continue
+                command, args = words[0], [w.strip("'\"") for w in words[1:]]
+                if command in ("dotenv", "dotenv_if_exists"):
+                    at(args[0] if args else ".env")
+                elif command in ("PATH_add", "path_add", "MANPATH_add", "load_prefix"):
+                    for arg in args[1:] if command == "path_add" else args:
+                        at(arg, folder=True)
+                elif command == "layout":
+                    at(".direnv", folder=True)
+                    at(".venv", folder=True)
+                elif command == "use" and args[:1] == ["nix"]:
+                    at("shell.nix")
+                    at("default.nix")
+                elif command == "use" and args[:1] == ["flake"]:
+                    at("flake.nix")
+                    at("flake.lock")
+                for path in _command_loads(line, os.path.join(self.top, here))[0]:
+                    where = self._inside(path)
+                    if where:
+                        found.append((where, os.path.isdir(path)))
+                for arg in args if command in ("source_env", "source_env_if_exists",
+                                               "watch_file", "source_url", "source") else []:
+                    at(arg, folder=os.path.isdir(os.path.join(self.top, here, arg)))
         return found
 
     def _loaded_by_you(self) -> "_LoadedHere":
@@ -4700,7 +4761,13 @@ _STATE_VARS = _LazyPattern(r"(?i).*(home|root|prefix|config.*|credentials.*|inst
 # merge counts these as the project's own code, as your test suite is).
 _CODE_PATH_VARS = ("PYTHONPATH", "PYTHONHOME", "PERL5LIB", "PERLLIB", "NODE_PATH", "RUBYLIB",
                    "GEM_PATH", "GEM_HOME", "CLASSPATH", "TCLLIBPATH", "LUA_PATH", "LUA_CPATH",
-                   "R_LIBS", "R_LIBS_USER", "R_LIBS_SITE", "JULIA_LOAD_PATH", "GUILE_LOAD_PATH")
+                   "R_LIBS", "R_LIBS_USER", "R_LIBS_SITE", "JULIA_LOAD_PATH", "GUILE_LOAD_PATH",
+                   "GOPATH", "GOMODCACHE", "GOCACHE", "GOBIN", "GOENV", "GOFLAGS")
+# HOME's folders, not dot folders, that hold code your later builds run or load (Go's module
+# cache ~/go/pkg/mod, R's user library, a node_modules all projects under HOME see, local::lib,
+# conda installs): what a worker wrote there would run as you.
+_HOME_CODE = ("go", "R", "node_modules", "perl5", "miniconda3", "anaconda3", "miniforge3",
+              "mambaforge", "micromamba", "Library")
 
 
 def _entries_of(var: str, value: str) -> List[str]:
@@ -4857,6 +4924,8 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
             for path in _command_loads(value, repo.top)[0] + [value.strip()]:
                 if os.path.isabs(os.path.expanduser(path)):
                     add(path, f"what your git setting {name} names", False)
+    for name in _HOME_CODE:
+        add(os.path.join("~", name), "a folder of HOME your builds run code from")
     for var, value in sorted(os.environ.items()):  # (settings, state and code, by a variable)
         if _STATE_VARS.fullmatch(var) and var not in ("HOME", "PWD", "OLDPWD", "TMPDIR"):
             for item in value.split(os.pathsep):
@@ -6964,7 +7033,7 @@ class _Sandbox:
                 raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in a folder of "
                                   f"your PATH ({on_path}), where a program the worker put would "
                                   "run as you, outside the sandbox (the tool's own git too); "
-                                  "allow a folder beside it (~/go/pkg/mod, not ~/go)")
+                                  "allow a folder of data beside it")
             places = places if places is not None else _code_places(repo)
             loaded = _loaded_from(real, places)
             if loaded:
@@ -9435,9 +9504,11 @@ def _checks_note(results: List[WorkerResult], run_info: dict) -> str:
 
 
 def _summary_markdown(results: List[WorkerResult], diffstat: str = "",
-                      html: Optional[str] = None, run_info: Optional[dict] = None) -> str:
+                      html: Optional[str] = None, run_info: Optional[dict] = None,
+                      total: Optional[int] = None) -> str:
     """The Markdown summary for GITHUB_STEP_SUMMARY and --summary; ``html``: the HTML
-    report's path, named with where a GitHub Actions run keeps uploaded files."""
+    report's path, named with where a GitHub Actions run keeps uploaded files; ``total``:
+    the workers of the plan (collect: those without results count, as in the table)."""
     lines = ["## architect-parallel", "",
              "| rank | worker | model | status | checks | cost | tokens in/out | duration | files "
              "| task |",
@@ -9452,7 +9523,9 @@ def _summary_markdown(results: List[WorkerResult], diffstat: str = "",
                  f"{r.duration:.1f}s", str(len(r.files_modified)), _md_code(_shorten(r.task, 60))]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     succeeded = sum(r.status == "success" for r in results)
-    lines += ["", f"{succeeded}/{len(results)} succeeded."]
+    total = max(total or 0, len(results))
+    lines += ["", f"{succeeded}/{total} succeeded"
+              + (f" ({total - len(results)} without results)." if total > len(results) else ".")]
     checks = _checks_note(results, run_info or {})
     lines += [f"Checks: {checks}."] if checks else []
     # In a code span: an agent's words must not turn into Markdown.
@@ -11298,7 +11371,7 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if args.summary or step_summary:
         summary = _summary_markdown(results, _best_diffstat(top, results, local), args.html,
-                                    run_info)
+                                    run_info, total)
         if args.summary:
             writes.append((args.summary, lambda: _write_text(args.summary, summary)))
         if step_summary:
@@ -11678,13 +11751,16 @@ _ENV_RUN = ("GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EDI
             "GIT_SEQUENCE_EDITOR", "VISUAL", "EDITOR", "GIT_PAGER", "PAGER", "MANPAGER",
             "GIT_EXTERNAL_DIFF", "GIT_PROXY_COMMAND", "LESSOPEN", "LESSCLOSE", "BROWSER",
             "PYTHONSTARTUP", "BASH_ENV", "ENV", "PROMPT_COMMAND", "NODE_OPTIONS",
-            "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "PERL5OPT", "RUBYOPT")
+            "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "PERL5OPT", "RUBYOPT", "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")
 
 
 def _env_command(var: str) -> str:
     """The variable ``var`` of _ENV_RUN as a command (``NODE_OPTIONS``: ``node`` and them)."""
     value = os.environ.get(var, "")
-    program = {"NODE_OPTIONS": "node", "PERL5OPT": "perl", "RUBYOPT": "ruby"}.get(var)
+    program = {"NODE_OPTIONS": "node", "PERL5OPT": "perl", "RUBYOPT": "ruby",
+               "JAVA_TOOL_OPTIONS": "java", "_JAVA_OPTIONS": "java",
+               "JDK_JAVA_OPTIONS": "java"}.get(var)
     return f"{program} {value}" if program and value.strip() else value
 
 
@@ -11742,7 +11818,7 @@ class _LoadedHere:
             module = first.split(".")[0]
             if first == "__pycache__":
                 return True
-            if module not in _shadowed():
+            if module not in _shadowed() and (changed_too or module not in _installed()):
                 continue
             if not below:
                 if first.endswith(_MODULE_ENDS) and (added or changed_too):
@@ -11766,6 +11842,17 @@ class _LoadedHere:
 
 
 _MODULE_ENDS = (".py", ".pyc", ".pyw", ".so", ".pth")
+
+
+@functools.lru_cache(maxsize=1)
+def _installed() -> "frozenset[str]":
+    """The top-level module names this Python's site-packages hold (casefolded): ``python -m
+    pip`` at the checkout's top takes a ``pip/`` there first."""
+    import pkgutil
+    import site
+    sites = [*getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]
+    return frozenset(m.name.casefold() for m in pkgutil.iter_modules(
+        [p for p in sites if os.path.isdir(p)]))
 
 
 @functools.lru_cache(maxsize=4)
@@ -11906,6 +11993,7 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
                 values = [word.partition("=")[2]] + (
                     [word[2:]] if not word.startswith("--") and len(word) > 2 else [])
             values += [v.partition("=")[2] for v in values if "=" in v]
+            values += [v.partition(":")[2] for v in values if ":" in v]  # (-javaagent:x.jar)
             after = n and words[n - 1].startswith("-")
             for value in dict.fromkeys(v for v in values if v):
                 if "/" in value or (after and re.search(r"\.\w", value)) or (
@@ -12001,6 +12089,12 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     if ".mailmap" in names:
         why.append("changes .mailmap, by which your git log, shortlog and blame name the authors "
                    "of every commit")
+    shown = [name for name in added if _CONTROL.search(name)]
+    if shown:
+        why.append(f"adds files whose names hold terminal control characters or characters that "
+                   f"show nothing or reorder text ({_shorten(_screen(shown[0]), 100)}): your "
+                   "`git status` and `git log --stat` show them as they are with core.quotePath "
+                   "off")
     said, more, failed = repo.stream(["log", "--format=%an%x00%ae%x00%cn%x00%ce%x00%B%x00",
                                       "--end-of-options", f"{base}..{tip}"], repo.top, 64 << 20)
     if more or failed or any(_CONTROL.search(field.replace("\n", "").replace("\t", ""))

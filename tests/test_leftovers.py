@@ -4512,3 +4512,84 @@ def test_commits_whose_messages_or_names_hold_control_characters_ask_for_force(r
     tip = git("rev-parse", "HEAD", cwd=repo)
     git("checkout", "-q", "-", cwd=repo)
     assert not any("control" in w for w in ap._written_otherwise(ap._Repo.find(str(repo)), base, tip))
+
+
+# -- review round 53 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("how", ["~/go/pkg/mod", "GOMODCACHE", "~/R"])
+def test_a_cache_your_builds_run_code_from_is_not_allowed(cli, repo, tmp_path, monkeypatch, how):
+    """Round 53: `--sandbox-allow ~/go/pkg/mod`, which the tool's own refusal of `~/go`
+    suggested: the worker rewrote a cached module, and your next `go run` ran it as you."""
+    home = tmp_path / "home"
+    allowed = {"~/go/pkg/mod": home / "go" / "pkg" / "mod", "~/R": home / "R" / "x86_64-library",
+               "GOMODCACHE": tmp_path / "modcache"}[how]
+    allowed.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    if how == "GOMODCACHE":
+        monkeypatch.setenv("GOMODCACHE", str(allowed))
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(allowed))
+    assert code == 2 and "outside the sandbox" in err and "go/pkg/mod" not in err.split(
+        "allow a folder")[-1], err
+
+
+@pytest.mark.parametrize("env, name", [
+    ({"KUBECONFIG": "{repo}/.kube/config"}, ".kube/config"),  # (users[].exec.command)
+    ({"AWS_CONFIG_FILE": "{repo}/aws/config"}, "aws/config"),  # (credential_process)
+    ({"VIRTUAL_ENV": "{repo}/venv"}, "venv/lib/python3/site-packages/x.pth"),
+    ({"JAVA_TOOL_OPTIONS": "-javaagent:./tools/agent.jar"}, "tools/agent.jar"),
+])
+def test_a_programs_settings_your_environment_places_in_the_checkout_count(repo, monkeypatch,
+                                                                          env, name):
+    """Round 53: `KUBECONFIG=$PWD/.kube/config` (a project's, often set by direnv), and a
+    branch giving its user an `exec` command: merged, and your next `kubectl` ran it. What a
+    variable of yours names as a program's settings, state or code (as --sandbox-allow reads
+    them) counts; and `-javaagent:` as an option's value."""
+    base, tip = _changes(repo, {name: "x\n", "src/a.txt": "y\n"})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.replace("{repo}", str(repo)))
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+
+
+def test_a_new_package_named_as_an_installed_one_at_the_top_counts(repo):
+    """Round 53: a `pip/` the branch adds at the top: `python -m pip` there ran it."""
+    if "pip" not in ap._installed():
+        pytest.skip("no pip in this Python's site-packages")
+    base, tip = _changes(repo, {"pip/__init__.py": "", "pip/__main__.py": "x\n"})
+    assert sorted(ap._Repo.find(str(repo)).run_by_your_git(base, tip)) == [
+        "pip/__init__.py", "pip/__main__.py"]
+
+
+def test_file_names_that_reorder_text_ask_for_force(repo):
+    """Round 53: `a\\u202etxt.sh` shows as `ahs.txt` in your `git status` with
+    core.quotePath off (common for CJK users)."""
+    base, tip = _changes(repo, {"a\u202etxt.sh": "x\n"})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("names hold terminal control characters" in w for w in why), why
+
+
+@pytest.mark.parametrize("envrc, name", [("source_env scripts/env.sh\n", "scripts/env.sh"),
+                                         ("dotenv\n", ".env"), ("PATH_add bin\n", "bin/tool"),
+                                         ("layout python3\n", ".direnv/python/bin/activate")])
+def test_what_your_allowed_envrc_loads_counts(repo, tmp_path, monkeypatch, envrc, name):
+    """Round 53: direnv asks again only for an `.envrc` that changed, not for what it loads:
+    a merged `.env` set PROMPT_COMMAND, a merged `scripts/env.sh` ran at your next `cd`."""
+    tools = tmp_path / "direnv-bin"
+    tools.mkdir()
+    script(tools, "direnv", "exit 0\n")
+    (repo / ".envrc").write_text(envrc)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "envrc", cwd=repo)
+    base, tip = _changes(repo, {name: "x\n", "src/a.txt": "y\n"})
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+
+
+def test_the_step_summary_counts_the_workers_without_results():
+    """Round 53: after `collect` of one worker of three, the summary said `1/1 succeeded`
+    where the table, the report and `--require all` count three."""
+    r = ap.WorkerResult(worker_id=1, branch="b", model="m", task="t", status="success", steps=1,
+                        cost=0.0, duration=1.0, files_modified=[], worktree_path="")
+    text = ap._summary_markdown([r], total=3)
+    assert "1/3 succeeded (2 without results)." in text, text
