@@ -1508,7 +1508,9 @@ class ParallelRunner:
             if not _is_parallel_path(wt["path"]):
                 continue
             suffix = os.path.basename(wt["path"])[len(WORKTREE_PREFIX):]
-            known = last.get(wt["path"], {})
+            known = last.get(wt["path"]) or by_branch.get(wt.get("branch"), {})
+            if known.get("worktree_path") not in ("", wt["path"]):
+                known = {}  # (a collected result names no worktree: its branch's, then)
             ours = known.get("branch") == wt.get("branch")
             items.append({
                 "worker_id": int(suffix) if _worker_digits(suffix) else None,
@@ -3706,6 +3708,9 @@ class _Repo:
                 relative.add("/".join(parts).casefold() if parts != [os.pardir] else ".")
             else:  # (as written from where it enters the checkout, and where its links lead)
                 anchored.update(where.casefold() for where in self._path_in_checkout(entry))
+                for beside in _beside_bin(entry):  # (bash-completion's X/share/... of X/bin)
+                    for where in self._path_in_checkout(beside):
+                        folders.add(where.rstrip("/") + "/" if where else "")
         for var, value in os.environ.items():  # (a program's settings or state there:
             if _STATE_VARS.fullmatch(var) and var not in (  # KUBECONFIG, AWS_CONFIG_FILE)
                     "HOME", "PWD", "OLDPWD", "TMPDIR", *_LOADER_VARS, *_CODE_PATH_VARS, *_ENV_RUN):
@@ -4756,7 +4761,7 @@ _LOADER_VARS = {"LD_LIBRARY_PATH": ("[:;]", "library"), "LD_PRELOAD": (r"[:\s]",
 # hold what they name.
 _STATE_VARS = _LazyPattern(r"(?i).*(home|root|prefix|config.*|credentials.*|install|_env|rc|"
                            r"rcfile)|(nvm|sdkman|asdf|asdf_data|mise_data|mise_config|volta|"
-                           r"conda_envs|pipx)_dirs?")
+                           r"conda_envs|pipx)_dirs?|zdotdir|bash_completion_(user|compat)_dir")
 # Where the other languages' programs look for code (what --sandbox-allow must not hold: a
 # merge counts these as the project's own code, as your test suite is).
 _CODE_PATH_VARS = ("PYTHONPATH", "PYTHONHOME", "PERL5LIB", "PERLLIB", "NODE_PATH", "RUBYLIB",
@@ -4926,6 +4931,12 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
                     add(path, f"what your git setting {name} names", False)
     for name in _HOME_CODE:
         add(os.path.join("~", name), "a folder of HOME your builds run code from")
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        for beside in _beside_bin(os.path.expanduser(entry)) if os.path.isabs(
+                os.path.expanduser(entry)) else []:
+            add(beside, "what your shell loads beside a folder of your PATH (completions)")
+    for path in _named_in_settings(os.path.expanduser("~")):
+        add(path, "what a settings file in your HOME names", False)
     for var, value in sorted(os.environ.items()):  # (settings, state and code, by a variable)
         if _STATE_VARS.fullmatch(var) and var not in ("HOME", "PWD", "OLDPWD", "TMPDIR"):
             for item in value.split(os.pathsep):
@@ -5007,6 +5018,17 @@ def _search_entries(var: str) -> List[str]:
                     if given == var]
 
 
+def _beside_bin(entry: str) -> List[str]:
+    """What shells load from beside the PATH folder ``entry`` when it ends in ``bin`` or
+    ``sbin`` (bash-completion 2.12 sources ``X/share/bash-completion/completions/CMD`` of
+    ``X/bin``; zsh and fish completions, ``X/etc``)."""
+    if os.path.basename(os.path.normpath(entry)) not in ("bin", "sbin"):
+        return []
+    top = os.path.dirname(os.path.normpath(entry))
+    return [os.path.join(top, "share", name) for name in ("bash-completion", "zsh", "fish")] + [
+        os.path.join(top, "etc")]
+
+
 def _your_start_up_files() -> "List[tuple[str, bool]]":
     """The files (and folders, True) of yours that your git, ssh and shells read as they
     start, there or not yet: your git config files (``GIT_CONFIG_GLOBAL``, ``~/.gitconfig``,
@@ -5020,7 +5042,7 @@ def _your_start_up_files() -> "List[tuple[str, bool]]":
              *((os.path.expanduser(f), False) for f in _SHELL_START_UP),
              # (what they name, as files; a folder they give to PATH, or one cut at a variable,
              # whole; a search folder of theirs counts as the environment's: see _loaded_by_you)
-             *((p, var in ("PATH", "*")) for p, var in _named_at_start_up(home)
+             *((p, _code_var(var)) for p, var in _named_at_start_up(home)
                if var not in _LOADER_VARS and var not in _CODE_PATH_VARS)]
     dots = [e.path for e in _entries(home) if e.name.startswith(".") and e.name != ".cache"]
     found += [(path, True) for path in dots + [os.path.join(home, "bin")]]
@@ -5072,6 +5094,51 @@ def _named_at_start_up(home: str = "") -> "List[tuple[str, str]]":
                         if os.path.isfile(word) and len(files) < 256:
                             files.append(word)
     return named
+
+
+# HOME's folders of no settings (caches, installs, data, browser profiles): not read by
+# _named_in_settings.
+_NOT_SETTINGS = (".cache", ".npm", ".cargo/registry", ".cargo/git", ".rustup", ".pyenv", ".nvm",
+                 ".local/share", ".local/lib", ".local/state", ".mozilla", ".vscode-server",
+                 ".vscode", ".m2/repository", ".gradle/caches", ".julia/packages", ".git",
+                 ".config/google-chrome", ".config/chromium", ".config/Code", ".conda/pkgs")
+
+
+@functools.lru_cache(maxsize=4)
+def _named_in_settings(home: str) -> "tuple[str, ...]":
+    """Every absolute path the settings files of HOME name: its dot files and the files in its
+    dot folders (64 KB each, 4,000 at most, caches and installs left out): a
+    ``credential_process`` of ``~/.aws/config``, an ``exec.command`` of ``~/.kube/config``, a
+    ``pinentry-program`` of ``~/.gnupg/gpg-agent.conf``, a ``ProxyCommand`` of
+    ``~/.ssh/config`` run what they name at your next ``aws``, ``kubectl``, ``gpg``,
+    ``ssh``."""
+    found: List[str] = []
+    files = 0
+    for entry in _entries(home):
+        if not entry.name.startswith(".") or entry.name in _NOT_SETTINGS:
+            continue
+        walk = [(entry.path, 0)] if entry.is_dir(follow_symlinks=False) else []
+        paths = [entry.path] if entry.is_file() else []
+        while walk and files + len(paths) < 4000:
+            folder, depth = walk.pop()
+            for inner in _entries(folder):
+                if os.path.relpath(inner.path, home) in _NOT_SETTINGS:
+                    continue
+                if inner.is_dir(follow_symlinks=False) and depth < 3:
+                    walk.append((inner.path, depth + 1))
+                elif inner.is_file(follow_symlinks=False):
+                    paths.append(inner.path)
+        for path in paths:
+            files += 1
+            data = _read_bytes(path, 64 << 10) or b""
+            if b"\0" in data[:1024]:
+                continue  # (not text)
+            text = re.sub(r"(?<![\w~])~(?=/)", home, data.decode("utf-8", "replace"))
+            found += [w for w in re.findall(r"(?<![\w.~$/])/(?!/)[\w@%+=,./-]+", text)
+                      if len(w) > 1]
+        if files >= 4000:
+            break
+    return tuple(dict.fromkeys(found))
 
 
 def _safe_path() -> str:
@@ -11253,7 +11320,8 @@ def _result_from_dict(item: object, path: str) -> WorkerResult:
     for name, value in values.items():
         kind = _RESULT_TYPES.get(name)
         if kind and not (isinstance(value, kind) if isinstance(kind, (type, tuple)) else kind(value)):
-            raise ParallelError(f"{path}: worker {values.get('worker_id')!r}: bad {name} {value!r}")
+            raise ParallelError(f"{path}: worker {_shorten(repr(values.get('worker_id')), 40)}: "
+                                f"bad {name} {_shorten(repr(value), 60)}")
     if values["branch"] != f"{BRANCH_PREFIX}{values['worker_id']}":
         raise ParallelError(f"{path}: worker {values['worker_id']}: its branch must be "
                             f"{BRANCH_PREFIX}{values['worker_id']}, not {values['branch']!r}")
@@ -11262,6 +11330,16 @@ def _result_from_dict(item: object, path: str) -> WorkerResult:
     values["steps"] = values["steps"] if values["steps_known"] else 0
     values["cost"] = values["cost"] if values["cost_known"] else 0.0
     return WorkerResult(**values)
+
+
+def _exit_code(value: object) -> bool:
+    """Whether ``value`` can be a process's exit code (or a signal's, negative)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(1 << 31) <= value < 1 << 32
+
+
+def _within(value: object, low: float, high: float = 1e9) -> bool:
+    """Whether ``value`` is a number from ``low`` to ``high`` (seconds: some 30 years)."""
+    return _finite(value) and low <= value <= high  # type: ignore[operator]
 
 
 def _finite(value: object) -> bool:
@@ -11275,17 +11353,17 @@ def _finite(value: object) -> bool:
 _RESULT_TYPES: Dict[str, object] = {
     "worker_id": lambda v: _count(v) and v >= 1, "branch": str, "model": str,
     "status": lambda v: v in STATUSES, "steps": lambda v: v is None or _count(v),
-    "cost": lambda v: v is None or (_finite(v) and v >= 0), "duration": _finite,
+    "cost": lambda v: v is None or (_finite(v) and v >= 0), "duration": lambda v: _within(v, 0),
     "files_modified": lambda v: isinstance(v, list) and all(isinstance(f, str) for f in v),
-    "worktree_path": str, "task": str, "exit_code": lambda v: v is None or isinstance(v, int),
+    "worktree_path": str, "task": str, "exit_code": lambda v: v is None or _exit_code(v),
     "error": (str, type(None)), "log_path": str, "stderr_path": str, "base_commit": str,
     "worker_log": str, "commit": (str, type(None)), "checks_passed": _count,
     "checks_total": _count, "rank": _count, "attempts": _count,
     "tokens_in": lambda v: v is None or _count(v), "tokens_out": lambda v: v is None or _count(v),
     "checks": lambda v: isinstance(v, list) and all(
         isinstance(c, dict) and isinstance(c.get("command"), str) and isinstance(c.get("passed"), bool)
-        and isinstance(c.get("exit_code", 0), (int, type(None))) and not isinstance(c.get("exit_code"), bool)
-        and _finite(c.get("duration", 0)) for c in v),
+        and (c.get("exit_code") is None or _exit_code(c.get("exit_code")))
+        and _within(c.get("duration", 0), 0) for c in v),
     "sandbox": (str, type(None)),
     "sandbox_refused": lambda v: isinstance(v, list) and all(isinstance(p, str) for p in v),
     "session_id": lambda v: v is None or (isinstance(v, str) and bool(_SESSION.fullmatch(v))),

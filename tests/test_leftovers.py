@@ -4593,3 +4593,87 @@ def test_the_step_summary_counts_the_workers_without_results():
                         cost=0.0, duration=1.0, files_modified=[], worktree_path="")
     text = ap._summary_markdown([r], total=3)
     assert "1/3 succeeded (2 without results)." in text, text
+
+
+# -- review round 54 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("name, text", [
+    (".aws/config", "[default]\ncredential_process = {s}/cred.sh\n"),
+    (".kube/config", "users:\n- name: u\n  user:\n    exec:\n      command: {s}/k.sh\n"),
+    (".gnupg/gpg-agent.conf", "pinentry-program {s}/pinentry\n"),
+    (".ssh/config", "Host *\n  ProxyCommand {s}/proxy %h %p\n"),
+    ("PATH", ""),  # (bash-completion: X/share/bash-completion/completions/CMD of X/bin)
+])
+def test_a_folder_a_settings_file_of_yours_names_is_not_allowed(cli, repo, tmp_path, monkeypatch,
+                                                               name, text):
+    """Round 54: `credential_process = /srv/team/cred.sh` in ~/.aws/config, with
+    `--sandbox-allow /srv/team`: the worker wrote cred.sh, your next `aws` ran it. Any
+    settings file in HOME's dot folders names what counts; so does what bash-completion
+    loads beside a folder of your PATH."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    shared = tmp_path / "team"
+    shared.mkdir()
+    allowed = shared
+    if name == "PATH":
+        (shared / "bin").mkdir()
+        allowed = shared / "share"
+        allowed.mkdir()
+        monkeypatch.setenv("PATH", f"{shared / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    else:
+        (home / name).parent.mkdir(parents=True, exist_ok=True)
+        (home / name).write_text(text.format(s=shared))
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(allowed))
+    assert code == 2 and "outside the sandbox" in err, err
+
+
+@pytest.mark.parametrize("how, name", [
+    ("PATH", "share/bash-completion/completions/hello"),
+    ("ZDOTDIR in ~/.zshenv", "zsh/.zshrc"), ("ZDOTDIR", "zsh/.zshrc"),
+    ("BASH_COMPLETION_USER_DIR", "comp/completions/git")])
+def test_what_your_shell_loads_by_other_ways_from_the_checkout_counts(repo, tmp_path, monkeypatch,
+                                                                     how, name):
+    """Round 54: bash-completion 2.12 sources `X/share/bash-completion/completions/CMD` for a
+    PATH folder `X/bin` (your project's `bin/` on PATH); `ZDOTDIR` moves zsh's start-up files
+    into a dotfiles checkout; `BASH_COMPLETION_USER_DIR` is where bash-completion looks first."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    base, tip = _changes(repo, {name: "touch /tmp/pwned\n", "src/a.txt": "y\n"})
+    if how == "PATH":
+        monkeypatch.setenv("PATH", f"{repo / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    elif how == "ZDOTDIR in ~/.zshenv":
+        (home / ".zshenv").write_text(f"export ZDOTDIR={repo}/zsh\n")
+    else:
+        monkeypatch.setenv(how, str(repo / name.split("/")[0]))
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+
+
+def test_list_shows_a_collected_workers_verdict(cli, repo, tmp_path):
+    """Round 54: collected results name no worktree (`worktree_path: ""`); `list` matched by
+    worktree path and showed `-` where collect, report and `merge best` said success."""
+    agent = script(tmp_path, "w.sh", "echo x > a.txt\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    state = repo / ".git" / "architect-parallel" / "last-run.json"
+    data = json.loads(state.read_text())
+    data["results"][0]["worktree_path"] = ""
+    state.write_text(json.dumps(data))
+    code, out, _err = cli("list", "--json")
+    assert code == 0 and json.loads(out)[0]["status"] == "success", out
+
+
+@pytest.mark.parametrize("field, value", [("exit_code", 10 ** 400), ("exit_code", 1 << 40),
+                                          ("duration", 1e308), ("duration", -5.0)],
+                         ids=["400 digits", "2**40", "1e308 s", "negative"])
+def test_a_results_file_with_numbers_out_of_reason_is_refused(field, value):
+    """Round 54: a 4,000-digit exit code and a duration of 1e308 were taken from a collected
+    results file and printed whole in the report, JUnit and all.json."""
+    item = {"worker_id": 1, "branch": "architect/parallel-1", "model": "m", "status": "success",
+            "steps": 1, "cost": 0.0, "duration": 1.0, "files_modified": [], "worktree_path": "",
+            field: value}
+    with pytest.raises(ap.ParallelError) as caught:
+        ap._result_from_dict(item, "r.json")
+    assert len(str(caught.value)) < 200, caught.value
