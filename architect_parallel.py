@@ -3792,6 +3792,26 @@ class _Repo:
                             break
         return found
 
+    def git_folders_in(self, commit: str, paths: List[str]) -> List[str]:
+        """The folders of ``commit`` holding one of ``paths`` that git would take for a git
+        folder (a bare repository: ``HEAD`` with ``objects/`` and ``refs/``, or a
+        ``commondir``; names in any case, as macOS reads them), when git starts in or below
+        them before it reaches the checkout's own."""
+        found = []
+        candidates: "set[str]" = set()
+        for path in paths:  # (a HEAD, or objects/x and refs/heads/x beside one)
+            parts = path.split("/")
+            for n in range(1, len(parts)):
+                if parts[n].casefold() in ("head", "commondir", "objects", "refs", "config"):
+                    candidates.add("/".join(parts[:n]))
+        for folder in sorted(candidates)[:4096]:
+            listed = self.git("ls-tree", "--name-only", "--end-of-options", commit, "--",
+                              folder + "/", check=False) or ""
+            names = {line.rpartition("/")[2].casefold() for line in listed.splitlines()}
+            if "head" in names and ("commondir" in names or {"objects", "refs"} <= names):
+                found.append(folder)
+        return found
+
     def _direnv_loads(self) -> "List[tuple[str, bool]]":
         """With direnv on your PATH, what the checkout's ``.envrc`` files (its top's, and those
         git tracks) load at your next ``cd`` without asking again (direnv asks only when an
@@ -4534,9 +4554,14 @@ class _Repo:
         for entry in self.git("ls-files", "--eol", "-z", cwd=path).split("\0"):
             info, _, name = entry.partition("\t")
             fields = info.split()
+            attrs = " ".join(fields[2:])[len("attr/"):].split()
             if name and len(fields) >= 2 and fields[1] != "w/" and fields[0] != "i/-text" \
                     and fields[0][2:] != fields[1][2:]:
                 changed.append(name)
+            elif name and fields[:1] == ["i/-text"] and fields[1:2] != ["w/"] and any(
+                    a in ("text", "crlf") or a.startswith("eol=") for a in attrs):
+                changed.append(name)  # (a NUL or a lone CR: git calls it binary, yet an explicit
+                                      # `text` or `eol` attribute still converts its line ends)
         # and those git rewrites by attribute on the way in and out: ident, an encoding
         staged = {name: info.split()[1] for info, _, name in (
             entry.partition("\t") for entry in
@@ -4759,8 +4784,8 @@ _LOADER_VARS = {"LD_LIBRARY_PATH": ("[:;]", "library"), "LD_PRELOAD": (r"[:\s]",
 # own folders, CLAUDE_CONFIG_DIR and CODEX_HOME too; AWS_CONFIG_FILE, whose credential_process
 # runs; KUBECONFIG, GNUPGHOME, CARGO_HOME, NVM_DIR, VIRTUAL_ENV): --sandbox-allow must not
 # hold what they name.
-_STATE_VARS = _LazyPattern(r"(?i).*(home|root|prefix|config.*|credentials.*|install|_env|rc|"
-                           r"rcfile)|(nvm|sdkman|asdf|asdf_data|mise_data|mise_config|volta|"
+_STATE_VARS = _LazyPattern(r"(?i).*(home|root|prefix|config.*|credentials.*|install|_env|_rc|"
+                           r"rcfile)|(input|wget|curl|screen|npm|yarn)rc|(nvm|sdkman|asdf|asdf_data|mise_data|mise_config|volta|"
                            r"conda_envs|pipx)_dirs?|zdotdir|bash_completion_(user|compat)_dir")
 # Where the other languages' programs look for code (what --sandbox-allow must not hold: a
 # merge counts these as the project's own code, as your test suite is).
@@ -5083,6 +5108,7 @@ def _named_at_start_up(home: str = "") -> "List[tuple[str, str]]":
         text = (_read_bytes(path, 64 << 10) or b"").decode("utf-8", "replace")
         text = re.sub(r"(?<![\w~])~(?=/)", home, os.path.expandvars(text))
         for line in text.splitlines():
+            line = re.sub(r"(^|\s)#.*", "", line)  # (a comment names nothing run)
             assigned = re.match(r"\s*(?:export\s+|set\s+-gx\s+|setenv\s+)?([A-Za-z_]\w*)[=\s]",
                                 line)
             var = assigned.group(1) if assigned else ""
@@ -5133,7 +5159,9 @@ def _named_in_settings(home: str) -> "tuple[str, ...]":
             data = _read_bytes(path, 64 << 10) or b""
             if b"\0" in data[:1024]:
                 continue  # (not text)
-            text = re.sub(r"(?<![\w~])~(?=/)", home, data.decode("utf-8", "replace"))
+            text = "\n".join(line for line in data.decode("utf-8", "replace").splitlines()
+                             if not line.lstrip().startswith(("#", ";", "//")))  # (comments)
+            text = re.sub(r"\$\{?HOME\}?(?=/)|(?<![\w~])~(?=/)", home, os.path.expandvars(text))
             found += [w for w in re.findall(r"(?<![\w.~$/])/(?!/)[\w@%+=,./-]+", text)
                       if len(w) > 1]
         if files >= 4000:
@@ -12037,6 +12065,7 @@ def _command_loads(command: str, top: str, depth: int = 0, where: str = ""
     for name in ("${PWD}", "$PWD", "$(git rev-parse --show-toplevel)",
                  "`git rev-parse --show-toplevel`"):
         text = text.replace(name, top)
+    text = os.path.expandvars(text)  # (your variables, as the shell that runs it reads them)
     try:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|()<>")
         lexer.whitespace_split = True
@@ -12167,6 +12196,13 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     if ".mailmap" in names:
         why.append("changes .mailmap, by which your git log, shortlog and blame name the authors "
                    "of every commit")
+    repos = repo.git_folders_in(tip, [path for info, path in records
+                                      if not info.rstrip().endswith(" D")])
+    if repos:
+        why.append(f"makes {_shorten(repos[0], 100)} a folder git takes for a repository of its "
+                   "own (HEAD, objects/, refs/): your git in it, or below it, would read its "
+                   "config there (core.fsmonitor runs at `git status`; your prompt runs git in "
+                   "every folder you enter)")
     shown = [name for name in added if _CONTROL.search(name)]
     if shown:
         why.append(f"adds files whose names hold terminal control characters or characters that "

@@ -4677,3 +4677,78 @@ def test_a_results_file_with_numbers_out_of_reason_is_refused(field, value):
     with pytest.raises(ap.ParallelError) as caught:
         ap._result_from_dict(item, "r.json")
     assert len(str(caught.value)) < 200, caught.value
+
+
+# -- review round 55 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_checks_read_the_line_ends_a_text_attribute_gives_a_file_git_calls_binary(cli, repo,
+                                                                                tmp_path, sandbox):
+    """Round 55: `d.bin text` and a d.bin holding a NUL (or a lone CR) and CRLF lines: git
+    calls it binary (`i/-text`), yet the `text` attribute still makes the commit hold LF. The
+    check read the worktree's CRLF and passed; a checkout of the branch fails it."""
+    (repo / ".gitattributes").write_text("*.bin text\n*.sh text eol=lf\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "attributes", cwd=repo)
+    body = ("printf 'hdr\\000line1\\r\\nline2\\r\\n' > d.bin\n"
+            "printf '# a \\r(lone CR)\\nexit 0\\r\\n' > t.sh\n")
+    check = ("python3 -c \"import sys; sys.exit(b'\\r\\n' not in open('d.bin','rb').read())\"")
+    r, err = _one_worker(cli, tmp_path, body, check, sandbox)
+    held = subprocess.run(["git", "show", "architect/parallel-1:d.bin"], cwd=repo,
+                          capture_output=True).stdout if r["commit"] else b""
+    assert not (r["checks_passed"] == 1 and b"\r\n" not in held), (r, held, err)
+    assert r["checks_passed"] == 0, (r, err)  # (status: the agent's own outcome)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("where, text", [
+    (".ssh/config", "Host *\n  ProxyCommand $HOME/tools/proxy.sh %h %p\n"),
+    (".ssh/config", "Host x\n  ProxyCommand ${HOME}/tools/p %h\n"),
+    ("gitconfig", "[credential]\n\thelper = !$HOME/tools/cred.sh\n"),
+])
+def test_a_program_your_settings_name_through_home_is_not_allowed(cli, repo, tmp_path, monkeypatch,
+                                                                  where, text):
+    """Round 55: `ProxyCommand $HOME/tools/proxy.sh` and `helper = !$HOME/tools/cred.sh`: the
+    shell that runs them reads $HOME; the tool did not, and allowed ~/tools."""
+    home = tmp_path / "home"
+    (home / "tools").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    target = tmp_path / "gitconfig" if where == "gitconfig" else home / where
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(home / "tools"))
+    assert code == 2 and "outside the sandbox" in err, err
+
+
+@needs_bwrap
+def test_a_variable_named_src_and_a_comment_refuse_nothing(cli, repo, tmp_path, monkeypatch):
+    """Round 55: `SRC=/srv/data` (a name ending in "rc") and `# my data lives in /srv/data2`
+    in ~/.bashrc made those folders refused."""
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o777)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text(f"# my data lives in {data} (not code)\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("SRC", str(data))
+    r, err = _one_worker(cli, tmp_path, f"echo out > {data}/x\n", "true", "bwrap",
+                         "--sandbox-allow", str(data))
+    assert r["status"] == "success" and (data / "x").exists(), (r, err)
+
+
+def test_a_folder_git_takes_for_a_repository_asks_for_force(repo):
+    """Round 55: `docs/HEAD`, `docs/config` (core.fsmonitor), `docs/objects/.keep` and
+    `docs/refs/heads/.keep`: git in `docs/` took it for a bare repository and ran the
+    fsmonitor at `git status` (and your prompt runs git in every folder you enter)."""
+    base, tip = _changes(repo, {"docs/HEAD": "ref: refs/heads/main\n",
+                                "docs/config": "[core]\n\tbare = false\n\tworktree = .\n",
+                                "docs/objects/.keep": "", "docs/refs/heads/.keep": "",
+                                "docs/README.md": "# docs\n"})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("makes docs a folder git takes for a repository" in w for w in why), why
+    git("branch", "-qD", "side", cwd=repo)
+    base, tip = _changes(repo, {"src/refs/notes.md": "x\n", "src/HEAD.md": "y\n"})
+    assert not any("repository of its own" in w
+                   for w in ap._written_otherwise(ap._Repo.find(str(repo)), base, tip))
