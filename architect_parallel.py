@@ -3792,6 +3792,21 @@ class _Repo:
                             break
         return found
 
+    def links_out(self, commit: str, links: "List[tuple[str, str]]") -> List[str]:
+        """Those of ``links`` ((blob, path) of ``commit``) that lead out of what is merged: to
+        an absolute path, above the checkout's top, or into a worker's worktree; all of them
+        past 1,000 (no answer is taken for none)."""
+        if len(links) > 1000:
+            return [path for _blob, path in links]
+        found = []
+        for blob, path in links:
+            target = (self.git("cat-file", "blob", blob, check=False) or "/").strip("\n")
+            where = os.path.normpath(os.path.join(os.path.dirname(path), target))
+            if os.path.isabs(target) or where == ".." or where.startswith("../") or \
+                    _is_worktree_name(where.split("/")[0]):
+                found.append(f"{path} -> {target}")
+        return found
+
     def git_folders_in(self, commit: str, paths: List[str]) -> List[str]:
         """The folders of ``commit`` holding one of ``paths`` that git would take for a git
         folder (a bare repository: ``HEAD`` with ``objects/`` and ``refs/``, or a
@@ -12154,6 +12169,11 @@ _WRITTEN_OTHERWISE = ("filter", "working-tree-encoding", "ident", "eol", "text",
 _GIT_READS = (".gitattributes", ".gitignore", ".gitmodules", ".mailmap", ".lfsconfig")
 
 
+# What in a file's lines hides or reorders what a terminal shows: ESC (and C1's CSI), bidi
+# overrides and isolates (Trojan Source).
+_HIDING = _LazyPattern("[\x1b\x9b\u202a-\u202e\u2066-\u2069]")
+
+
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
                        ) -> List[str]:
     """Why a checkout or merge of ``tip`` would write what no diff of it against ``base``
@@ -12203,6 +12223,20 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "own (HEAD, objects/, refs/): your git in it, or below it, would read its "
                    "config there (core.fsmonitor runs at `git status`; your prompt runs git in "
                    "every folder you enter)")
+    out = repo.links_out(tip, [(info.split()[3], path) for info, path in records
+                               if info.lstrip(":").split()[1:2] == ["120000"]])
+    if out:
+        why.append(f"adds links that lead out of what is merged ({_shorten(_screen(out[0]), 100)}"
+                   + (f" and {len(out) - 1} more" if len(out) > 1 else "") + "): what your `make`, "
+                   "your tests or your shell read through them is no file any diff showed (a "
+                   "worker's worktree, a file another account writes)")
+    said, more, failed = repo.stream(["diff", "--no-color", "--no-ext-diff", "--no-textconv",
+                                      "--end-of-options", base, tip], repo.top, 64 << 20)
+    if more or failed or any(line.startswith("+") and _HIDING.search(line)
+                             for line in said.splitlines()):
+        why.append("adds lines holding terminal escapes or bidi overrides (or a diff over 64 MB "
+                   "git could not show): your `git log -p` and `git show` would pass them to "
+                   "your terminal, hiding or reordering what you read")
     shown = [name for name in added if _CONTROL.search(name)]
     if shown:
         why.append(f"adds files whose names hold terminal control characters or characters that "

@@ -4752,3 +4752,46 @@ def test_a_folder_git_takes_for_a_repository_asks_for_force(repo):
     base, tip = _changes(repo, {"src/refs/notes.md": "x\n", "src/HEAD.md": "y\n"})
     assert not any("repository of its own" in w
                    for w in ap._written_otherwise(ap._Repo.find(str(repo)), base, tip))
+
+
+# -- review round 56 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", [".architect-parallel-1/build/Makefile.real", "/tmp/att/Makefile",
+                                    "../../outside/Makefile", "sub/../../x"])
+def test_a_link_leading_out_of_what_is_merged_asks_for_force(repo, target):
+    """Round 56: `Makefile -> .architect-parallel-1/build/Makefile.real` (an ignored file in
+    the worker's worktree, never committed) or `-> /tmp/att/Makefile` (another account's):
+    merged, and your `make` ran what no diff showed."""
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    os.symlink(target, repo / "Makefile")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "link", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("adds links that lead out of what is merged (Makefile ->" in w for w in why), why
+
+
+def test_a_link_inside_what_is_merged_asks_nothing(repo):
+    """No false alarm: `docs/latest -> v2`, `lib/a.py -> ../src/a.py`."""
+    base, tip = _changes(repo, {"docs/v2/index.md": "x\n", "src/a.py": "y\n"})
+    git("checkout", "-q", "side", cwd=repo)
+    os.symlink("v2", repo / "docs" / "latest")
+    (repo / "lib").mkdir()
+    os.symlink("../src/a.py", repo / "lib" / "a.py")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "links", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    assert not any("links" in w for w in ap._written_otherwise(ap._Repo.find(str(repo)), base, tip))
+
+
+@pytest.mark.parametrize("text", ["x = 1  # \x1b[8mhidden\x1b[0m\n", "if access \u202e admin:\n",
+                                  "print('\x1b]8;;https://evil\x07link\x1b]8;;\x07')\n"])
+def test_lines_with_terminal_escapes_or_bidi_overrides_ask_for_force(repo, text):
+    """Round 56: a file holding ESC[8m, an OSC 8 link or U+202E: merged, and your `git log
+    -p` (less -R) hid or reordered it; the tool's own diff shows ^[, your git does not."""
+    base, tip = _changes(repo, {"notes.py": text})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why), why
