@@ -4887,6 +4887,8 @@ def _loaded_from(folder: str, places: "List[tuple[str, str, bool]]") -> Optional
     """Which of ``places`` (see _code_places) the real path ``folder`` is, holds or lies in
     (as written, or as the links on its way lead), or holds a hard link to; None when none."""
     for place, what, folder_too in places:
+        if place == "*":
+            return what
         if place and place != "/" and _overlaps(folder, place, holds_only=not folder_too):
             return f"{what} ({place})"
     inodes = {}
@@ -4975,8 +4977,12 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
         for beside in _beside_bin(os.path.expanduser(entry)) if os.path.isabs(
                 os.path.expanduser(entry)) else []:
             add(beside, "what your shell loads beside a folder of your PATH (completions)")
-    for path in _named_in_settings(os.path.expanduser("~")):
-        add(path, "what a settings file in your HOME names", False)
+    named = _named_in_settings(os.path.expanduser("~"))
+    if named is None:  # (too many to read: no folder is taken as clear of them)
+        places.append(("*", "what one of your settings files may name (there are more than "
+                       f"{_SETTINGS_READ:,} to read in HOME)", True))
+    for path in named or ():
+        add(path, "what a settings file in your HOME, or ssh's own, names", False)
     for var, value in sorted(os.environ.items()):  # (settings, state and code, by a variable)
         if _STATE_VARS.fullmatch(var) and var not in ("HOME", "PWD", "OLDPWD", "TMPDIR"):
             for item in value.split(os.pathsep):
@@ -5127,6 +5133,8 @@ def _named_at_start_up(home: str = "") -> "List[tuple[str, str]]":
             assigned = re.match(r"\s*(?:export\s+|set\s+-gx\s+|setenv\s+)?([A-Za-z_]\w*)[=\s]",
                                 line)
             var = assigned.group(1) if assigned else ""
+            for quoted in re.findall(r"\"(/[^\"$]+)\"|'(/[^']+)'", line):  # ("/srv/my team")
+                named.append((quoted[0] or quoted[1], var))
             for found in re.finditer(r"(?<![\w.~$/])/(?!/)[\w@%+=:,./*?\[\]{}-]*", line):
                 cut = line[found.end():found.end() + 1] == "$"
                 for word in found.group(0).split(":"):  # (a PATH's folders)
@@ -5145,24 +5153,36 @@ _NOT_SETTINGS = (".cache", ".npm", ".cargo/registry", ".cargo/git", ".rustup", "
                  ".config/google-chrome", ".config/chromium", ".config/Code", ".conda/pkgs")
 
 
+# System folders of settings whose files name programs your tools run (ssh's ProxyCommand).
+_SYSTEM_SETTINGS = ("/etc/ssh",)
+# The most settings files _named_in_settings reads (text files; binary ones are not counted),
+# and the most entries it walks: past either it cannot tell, and no folder is allowed.
+_SETTINGS_READ, _SETTINGS_WALKED = 20_000, 200_000
+
+
 @functools.lru_cache(maxsize=4)
-def _named_in_settings(home: str) -> "tuple[str, ...]":
-    """Every absolute path the settings files of HOME name: its dot files and the files in its
-    dot folders (64 KB each, 4,000 at most, caches and installs left out): a
-    ``credential_process`` of ``~/.aws/config``, an ``exec.command`` of ``~/.kube/config``, a
-    ``pinentry-program`` of ``~/.gnupg/gpg-agent.conf``, a ``ProxyCommand`` of
-    ``~/.ssh/config`` run what they name at your next ``aws``, ``kubectl``, ``gpg``,
-    ``ssh``."""
+def _named_in_settings(home: str) -> "Optional[tuple[str, ...]]":
+    """Every absolute path the settings files of HOME (its dot files and the files in its
+    dot folders, caches and installs left out) and of _SYSTEM_SETTINGS name, quoted ones with
+    their spaces, in their first 64 KB: a ``credential_process`` of ``~/.aws/config``, an
+    ``exec.command`` of ``~/.kube/config``, a ``pinentry-program`` of
+    ``~/.gnupg/gpg-agent.conf``, a ``ProxyCommand`` of ``~/.ssh/config`` run what they name
+    at your next ``aws``, ``kubectl``, ``gpg``, ``ssh``. None when there are more than
+    _SETTINGS_READ text files or _SETTINGS_WALKED entries (never taken for none)."""
     found: List[str] = []
-    files = 0
-    for entry in _entries(home):
-        if not entry.name.startswith(".") or entry.name in _NOT_SETTINGS:
-            continue
+    read = walked = 0
+    tops = [e for e in _entries(home) if e.name.startswith(".") and e.name not in _NOT_SETTINGS]
+    tops += [e for folder in _SYSTEM_SETTINGS for e in _entries(os.path.dirname(folder))
+             if e.path == folder]
+    for entry in tops:
         walk = [(entry.path, 0)] if entry.is_dir(follow_symlinks=False) else []
         paths = [entry.path] if entry.is_file() else []
-        while walk and files + len(paths) < 4000:
+        while walk:
             folder, depth = walk.pop()
             for inner in _entries(folder):
+                walked += 1
+                if walked > _SETTINGS_WALKED:
+                    return None
                 if os.path.relpath(inner.path, home) in _NOT_SETTINGS:
                     continue
                 if inner.is_dir(follow_symlinks=False) and depth < 3:
@@ -5170,17 +5190,18 @@ def _named_in_settings(home: str) -> "tuple[str, ...]":
                 elif inner.is_file(follow_symlinks=False):
                     paths.append(inner.path)
         for path in paths:
-            files += 1
             data = _read_bytes(path, 64 << 10) or b""
             if b"\0" in data[:1024]:
-                continue  # (not text)
+                continue  # (not text: not counted)
+            read += 1
+            if read > _SETTINGS_READ:
+                return None
             text = "\n".join(line for line in data.decode("utf-8", "replace").splitlines()
                              if not line.lstrip().startswith(("#", ";", "//")))  # (comments)
             text = re.sub(r"\$\{?HOME\}?(?=/)|(?<![\w~])~(?=/)", home, os.path.expandvars(text))
             found += [w for w in re.findall(r"(?<![\w.~$/])/(?!/)[\w@%+=,./-]+", text)
                       if len(w) > 1]
-        if files >= 4000:
-            break
+            found += [a or b for a, b in re.findall(r"\"(/[^\"\n]+)\"|'(/[^'\n]+)'", text)]
     return tuple(dict.fromkeys(found))
 
 

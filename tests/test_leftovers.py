@@ -4795,3 +4795,37 @@ def test_lines_with_terminal_escapes_or_bidi_overrides_ask_for_force(repo, text)
     base, tip = _changes(repo, {"notes.py": text})
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
     assert any("terminal escapes or bidi overrides" in w for w in why), why
+
+
+# -- review round 57 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("how", ["too many to read", "a path with a space", "the system's ssh"])
+def test_what_settings_files_name_is_read_whole_or_nothing_is_allowed(cli, repo, tmp_path,
+                                                                     monkeypatch, how):
+    """Round 57: the scan of HOME's settings files gave up after 4,000 files (an Electron
+    app's cache) and then allowed; `ProxyCommand "/srv/my team/proxy.sh"` was read as
+    `/srv/my`; /etc/ssh/ssh_config.d was not read."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    team = tmp_path / "my team"
+    team.mkdir()
+    config = f'Host corp\n  ProxyCommand "{team}/proxy.sh" %h\n'
+    if how == "too many to read":
+        monkeypatch.setattr(ap, "_SETTINGS_READ", 5)
+        cache = home / ".config" / "App" / "Cache"
+        cache.mkdir(parents=True)
+        for n in range(6):
+            (cache / f"f{n}").write_text("x\n")
+        (home / ".ssh" / "config").write_text("Host *\n")
+    elif how == "the system's ssh":
+        system = tmp_path / "etc" / "ssh"
+        (system / "ssh_config.d").mkdir(parents=True)
+        (system / "ssh_config.d" / "zz.conf").write_text(config)
+        monkeypatch.setattr(ap, "_SYSTEM_SETTINGS", (str(system),))
+    else:
+        (home / ".ssh" / "config").write_text(config)
+    code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
+                          "--sandbox-allow", str(team))
+    assert code == 2 and "outside the sandbox" in err, err
