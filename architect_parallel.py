@@ -12190,9 +12190,10 @@ _WRITTEN_OTHERWISE = ("filter", "working-tree-encoding", "ident", "eol", "text",
 _GIT_READS = (".gitattributes", ".gitignore", ".gitmodules", ".mailmap", ".lfsconfig")
 
 
-# What in a file's lines hides or reorders what a terminal shows: ESC (and C1's CSI), bidi
-# overrides and isolates (Trojan Source).
-_HIDING = _LazyPattern("[\x1b\x9b\u202a-\u202e\u2066-\u2069]")
+# What in a file's lines hides or reorders what a terminal shows: control characters but tab
+# (ESC, backspace, a CR within a line: not a CRLF's), C1's CSI, bidi overrides and isolates
+# (Trojan Source).
+_HIDING = _LazyPattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b\u202a-\u202e\u2066-\u2069]|\r(?!$)")
 
 
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
@@ -12254,7 +12255,7 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     said, more, failed = repo.stream(["diff", "--no-color", "--no-ext-diff", "--no-textconv",
                                       "--end-of-options", base, tip], repo.top, 64 << 20)
     if more or failed or any(line.startswith("+") and _HIDING.search(line)
-                             for line in said.splitlines()):
+                             for line in said.split("\n")):  # (a CR within a line too)
         why.append("adds lines holding terminal escapes or bidi overrides (or a diff over 64 MB "
                    "git could not show): your `git log -p` and `git show` would pass them to "
                    "your terminal, hiding or reordering what you read")

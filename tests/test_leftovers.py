@@ -4788,6 +4788,7 @@ def test_a_link_inside_what_is_merged_asks_nothing(repo):
 
 
 @pytest.mark.parametrize("text", ["x = 1  # \x1b[8mhidden\x1b[0m\n", "if access \u202e admin:\n",
+                                  "import os  # x\r# docs\n", "evil()\b\b\b\b\b\bprint()\n",
                                   "print('\x1b]8;;https://evil\x07link\x1b]8;;\x07')\n"])
 def test_lines_with_terminal_escapes_or_bidi_overrides_ask_for_force(repo, text):
     """Round 56: a file holding ESC[8m, an OSC 8 link or U+202E: merged, and your `git log
@@ -4829,3 +4830,10 @@ def test_what_settings_files_name_is_read_whole_or_nothing_is_allowed(cli, repo,
     code, _out, err = cli("run", "do it", "--workers", "1", "--sandbox", "bwrap",
                           "--sandbox-allow", str(team))
     assert code == 2 and "outside the sandbox" in err, err
+
+
+def test_crlf_lines_ask_nothing(repo):
+    """No false alarm for round 57's CR: a CRLF file's line ends."""
+    base, tip = _changes(repo, {"win.bat": "@echo off\r\necho hi\r\n"})
+    assert not any("terminal escapes" in w
+                   for w in ap._written_otherwise(ap._Repo.find(str(repo)), base, tip))
