@@ -3582,14 +3582,7 @@ class _Repo:
         names = {f"{WORKTREE_PREFIX}{n}" for n in range(1, 65)} | {
             entry.name for entry in _entries(self.top) if _is_parallel_path(entry.path)}
         with tempfile.TemporaryDirectory(prefix="architect-parallel-ignore-") as scratch:
-            _git(["init", "-q", "--template=", scratch], scratch, timeout=self.timeout)
-            case = (self.git("config", "--bool", "core.ignorecase", check=False) or "").strip()
-            if case:  # (yours: `!.ARCHITECT-PARALLEL-*` shows them where case is ignored)
-                _git(["config", "core.ignorecase", case], scratch, timeout=self.timeout)
-            os.makedirs(os.path.join(scratch, ".git", "info"), exist_ok=True)
-            with open(os.path.join(scratch, ".git", "info", "exclude"), "wb") as f:
-                f.write(_read_beneath(self.common_dir, os.path.join("info", "exclude"), 1 << 20)
-                        or b"")
+            self._ignore_scratch(scratch)
             with open(os.path.join(scratch, ".gitignore"), "wb") as f:
                 f.write(ignore.encode("utf-8", "surrogateescape"))
             for name in names:  # (each a repository, as a worktree is to git: shown whole)
@@ -3603,6 +3596,19 @@ class _Repo:
         return sorted((entry[3:].rstrip("/") for entry in listed.split("\0")
                        if entry.startswith("?? ") and _is_worktree_name(entry[3:])),
                       key=lambda name: (len(name), name))
+
+    def _ignore_scratch(self, scratch: str) -> None:
+        """Make ``scratch`` a repository whose git reads ignore rules as this one's does (for
+        the .gitignore files put in it): your core.ignorecase (`!.ARCHITECT-PARALLEL-*` shows
+        the worktrees where case is ignored) and your info/exclude."""
+        _git(["init", "-q", "--template=", scratch], scratch, timeout=self.timeout)
+        case = (self.git("config", "--bool", "core.ignorecase", check=False) or "").strip()
+        if case:
+            _git(["config", "core.ignorecase", case], scratch, timeout=self.timeout)
+        os.makedirs(os.path.join(scratch, ".git", "info"), exist_ok=True)
+        with open(os.path.join(scratch, ".git", "info", "exclude"), "wb") as f:
+            f.write(_read_beneath(self.common_dir, os.path.join("info", "exclude"), 1 << 20)
+                    or b"")
 
     def run_by_your_git(self, base: str, tip: str) -> List[str]:
         """The files ``tip`` adds, changes or deletes against ``base`` that your git reads as
@@ -3712,8 +3718,8 @@ class _Repo:
                     for where in self._path_in_checkout(beside):
                         folders.add(where.rstrip("/") + "/" if where else "")
         for var, value in os.environ.items():  # (a program's settings or state there:
-            if _STATE_VARS.fullmatch(var) and var not in (  # KUBECONFIG, AWS_CONFIG_FILE)
-                    "HOME", "PWD", "OLDPWD", "TMPDIR", *_LOADER_VARS, *_CODE_PATH_VARS, *_ENV_RUN):
+            if _state_var(var) and var not in (  # KUBECONFIG, AWS_CONFIG_FILE)
+                    *_LOADER_VARS, *_CODE_PATH_VARS, *_ENV_RUN):
                 for item in _entries_of(var, value):
                     where = self._inside(os.path.expanduser(item)) if os.path.isabs(
                         os.path.expanduser(item)) else None
@@ -3932,15 +3938,8 @@ class _Repo:
             return None
         excludes = (self.git("config", "--path", "core.excludesFile", check=False) or "").strip()
         with tempfile.TemporaryDirectory(prefix="architect-parallel-ignore-") as scratch:
-            _git(["init", "-q", "--template=", scratch], scratch, timeout=self.timeout)
-            case = (self.git("config", "--bool", "core.ignorecase", check=False) or "").strip()
-            settings = {"core.ignorecase": case} if case else {}
-            if excludes:
-                settings["core.excludesFile"] = os.path.join(self.top, excludes)
-            os.makedirs(os.path.join(scratch, ".git", "info"), exist_ok=True)
-            with open(os.path.join(scratch, ".git", "info", "exclude"), "wb") as f:
-                f.write(_read_beneath(self.common_dir, os.path.join("info", "exclude"), 1 << 20)
-                        or b"")
+            self._ignore_scratch(scratch)
+            settings = {"core.excludesFile": os.path.join(self.top, excludes)} if excludes else {}
             for blob, path in ignores:
                 text, more, failed = self.stream(["cat-file", "blob", blob], self.top, 1 << 20)
                 if more or failed:
@@ -4984,7 +4983,7 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
     for path in named or ():
         add(path, "what a settings file in your HOME, or ssh's own, names", False)
     for var, value in sorted(os.environ.items()):  # (settings, state and code, by a variable)
-        if _STATE_VARS.fullmatch(var) and var not in ("HOME", "PWD", "OLDPWD", "TMPDIR"):
+        if _state_var(var):
             for item in value.split(os.pathsep):
                 if os.path.isabs(item):
                     add(item, f"what your {var} names")
@@ -5053,7 +5052,13 @@ def _code_var(var: str) -> bool:
     """Whether a folder given to the variable ``var`` holds code, or settings, as a whole
     (see _named_at_start_up: '*' a path cut at a variable)."""
     return var == "*" or var in ("PATH", *_LOADER_VARS, *_CODE_PATH_VARS, *_ENV_RUN) or \
-        bool(_STATE_VARS.fullmatch(var)) and var not in ("HOME", "PWD", "OLDPWD", "TMPDIR")
+        _state_var(var)
+
+
+def _state_var(var: str) -> bool:
+    """Whether the variable ``var`` names a program's settings, state or code (_STATE_VARS;
+    not HOME itself, nor the current and temporary folders)."""
+    return bool(_STATE_VARS.fullmatch(var)) and var not in ("HOME", "PWD", "OLDPWD", "TMPDIR")
 
 
 def _search_entries(var: str) -> List[str]:
