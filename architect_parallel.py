@@ -2331,8 +2331,9 @@ class ParallelRunner:
         if box:  # (bwrap, and nsenter as root, load their libraries outside, in cwd)
             inside, env = env, _outside_env(env, frozenset({cwd, *_CHECKOUTS, "/tmp", "/var/tmp",
                                                             env.get("HOME") or "/"}))
-            argv = [*box.command(cwd, {k: inside[k] for k in _LOADER_VARS
-                                      if inside.get(k) != env.get(k)}), *argv]
+            restore = {k: inside[k] for k in _LOADER_VARS if inside.get(k) != env.get(k)}
+            confine = box.confined(restore)
+            argv = [*box.command(cwd, {} if confine else restore), *confine, *argv]
         mode = "ab" if append else "wb"
         import subprocess  # here, not at the top: start-up time (see _LazyPattern)
 
@@ -2372,6 +2373,12 @@ class ParallelRunner:
             return
         self._sandbox.start(repo, command.adapter, _clean_env(), command.exe, self._allowed,
                             self._token)
+        if self._sandbox.unconfined is not None:
+            self._warn(f"--sandbox: its commands are not confined by Landlock too "
+                       f"({self._sandbox.unconfined}): a descriptor of a folder another local "
+                       "account hands a worker (through a Unix socket) lets it write wherever "
+                       f"{'uid %d' % self._sandbox.host_id if self._sandbox.host_id is not None else 'your account'}"
+                       " may; see the README's sandbox limits")
         try:
             yield
         finally:
@@ -7059,6 +7066,90 @@ sys.stdin.read()
 """
 
 
+# The first program of a worker's command inside its sandbox (see _Box.confined): Landlock
+# (Linux 5.19+) lets it, and all it starts, write only beneath the places its view mounts
+# writable (and the log files it was given as stdout and stderr), however a folder is reached.
+# The view alone is no bound on a descriptor of a host folder that another account hands in
+# through a Unix socket (O_PATH needs only search permission on the way): a write through it is
+# checked against the sandbox's account, the runner's own for an ordinary user (round 58: the
+# agent wrote your ~/.bashrc and a hook of your checkout). On Linux 6.12+ it may not connect to
+# an abstract Unix socket, nor signal a process, of anything outside either (an X11 display is
+# one). Each place is reached from / without following a link. Then the command runs with the
+# loader variables it is to have (none while this Python starts: they may name the worktree).
+_CONFINE_SCRIPT = r"""
+import ctypes, json, os, stat, sys
+spec = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+def fail(what, err=None):
+    err = ctypes.get_errno() if err is None else err
+    sys.stderr.write(f"architect-parallel: cannot confine the sandbox: {what}: {os.strerror(err)}\n")
+    sys.exit(126)
+abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+if abi < 2:
+    fail("Landlock (Linux 5.19 or later)", ctypes.get_errno() if abi < 0 else 95)
+files = 1 << 1 | (1 << 14 if abi >= 3 else 0)  # WRITE_FILE, TRUNCATE
+folders = files | sum(1 << bit for bit in range(4, 14))  # REMOVE_DIR ... MAKE_SYM, REFER
+class Ruleset(ctypes.Structure):
+    _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+class Beneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed", ctypes.c_uint64), ("fd", ctypes.c_int32)]
+scoped = 3 if abi >= 6 else 0  # abstract Unix sockets, signals
+size = ctypes.sizeof(Ruleset) if scoped else 8
+ruleset = libc.syscall(444, ctypes.byref(Ruleset(folders, 0, scoped)), ctypes.c_size_t(size),
+                       ctypes.c_uint32(0))
+if ruleset < 0:
+    fail("landlock_create_ruleset")
+def allow(fd, what):
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISLNK(mode):
+        fail(what, 40)  # ELOOP
+    rule = Beneath(folders if stat.S_ISDIR(mode) else files, fd)
+    if libc.syscall(445, ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule),
+                    ctypes.c_uint32(0)) != 0:
+        fail(what)
+for place in spec["write"]:
+    fd = os.open("/", os.O_PATH | os.O_DIRECTORY)
+    try:
+        for part in [p for p in place.split("/") if p]:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISDIR(mode):
+                fail(place, 20)  # ENOTDIR
+            step = os.open(part, os.O_PATH | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = step
+        allow(fd, place)
+    except OSError as exc:
+        fail(place, exc.errno)
+    finally:
+        os.close(fd)
+for fd in (1, 2):
+    if stat.S_ISREG(os.fstat(fd).st_mode):
+        allow(fd, f"descriptor {fd}")
+if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.syscall(446, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
+    fail("landlock_restrict_self")
+os.close(ruleset)
+if spec.get("probe"):
+    sys.exit(0)
+env, argv, said = dict(os.environ, **spec["env"]), sys.argv[2:], None
+for folder in [""] if "/" in argv[0] else os.get_exec_path(env):  # (as execvp looks)
+    path = os.path.join(folder, argv[0])
+    try:
+        try:
+            os.execve(path, argv, env)
+        except OSError as exc:
+            if exc.errno != 8:  # ENOEXEC: a script without #!, which execvp gives to sh
+                raise
+            os.execve("/bin/sh", ["/bin/sh", path, *argv[1:]], env)
+    except OSError as exc:  # (one that is there but cannot run says more than none there)
+        if said is None or said.errno in (2, 20):
+            said = exc
+sys.stderr.write(f"architect-parallel: cannot run {argv[0]}: {said.strerror}\n")
+sys.exit(127 if said.errno in (2, 20) else 126)
+"""
+
+
 class _Sandbox:
     """bubblewrap (``bwrap``) around each worker: its agent, setup and check commands, and the
     runner's own git commands in its worktree, see a read-only filesystem but for
@@ -7087,6 +7178,8 @@ class _Sandbox:
         self.state = ""  # this run's private folder, holding each box's folders (start())
         self.enter: List[str] = []  # what starts bwrap as host_id in the staged view
         self._stage: Optional[subprocess.Popen] = None
+        # Why its commands cannot be confined by Landlock too (see _CONFINE_SCRIPT), or None.
+        self.unconfined: Optional[str] = "not started"
 
     @classmethod
     def resolve(cls, mode: str, warn: Callable[[str], None]) -> Optional[_Sandbox]:
@@ -7209,10 +7302,42 @@ class _Sandbox:
         ParallelError when it cannot."""
         import tempfile
         self.state = tempfile.mkdtemp(prefix=f"{_SANDBOX_STATE}{token}-")
-        if self.host_id is None:
-            return
+        if self.host_id is not None:
+            self._stage_view(repo, adapter, env, program, allowed)
+        self.unconfined = self._confinable()
+
+    def _confinable(self) -> Optional[str]:
+        """Why the commands of this run's sandboxes cannot be confined by Landlock as well
+        (see _CONFINE_SCRIPT), or None: the Python running the tool must be there inside
+        (not under a folder the sandbox hides), and the kernel must have Landlock (5.19+)."""
+        import json
+        import subprocess
+        python = sys.executable and os.path.realpath(sys.executable)
+        hidden = ("/tmp", "/var/tmp", "/run", self.state)
+        if not python or any(_inside(h, p) for h in hidden for p in (python, sys.base_prefix)):
+            return f"the Python running the tool ({python or 'unknown'}) is not there inside"
+        try:
+            proc = subprocess.run(
+                [*self.enter, self.exe, *self.flags(), "--ro-bind", "/", "/", "--dev", "/dev",
+                 "--proc", "/proc", "--", python, "-I", "-S", "-c", _CONFINE_SCRIPT,
+                 json.dumps({"write": [], "env": {}, "probe": 1})],
+                cwd="/", stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return str(exc)
+        if proc.returncode == 0:
+            return None
+        return _last_meaningful_line(proc.stderr.decode("utf-8", "replace")).replace(
+            "architect-parallel: cannot confine the sandbox: ", "") or \
+            f"exit code {proc.returncode}"
+
+    def _stage_view(self, repo: _Repo, adapter: _Adapter, env: Dict[str, str], program: str,
+                    allowed: List[str]) -> None:
+        """As root: the view in which the sandbox's user reaches what its workers need (see
+        start). ParallelError when it cannot be made."""
         home = env.get("HOME") or os.path.expanduser("~")
         reach = [home, _account_home() or home, repo.top, repo.common_dir, program, *allowed]
+        if sys.executable:  # (the Python that confines its commands: see _CONFINE_SCRIPT)
+            reach += [os.path.realpath(sys.executable), sys.base_prefix]
         if adapter.home:
             reach.append(_expand(adapter.home.folder(env), home))
         os.chmod(self.state, 0o711)  # each box's folder is the sandbox user's, below it
@@ -7366,6 +7491,7 @@ class _Box:
         self._seccomp: Optional[int] = None  # the open seccomp filter (see _seccomp_program)
         self._git_files: Dict[str, str] = {}  # settings naming a file of _git_home, by name
         self._given_files: Dict[str, str] = {}  # the environment's settings, as _outside gives
+        self._writable: List[str] = []  # where its view is writable (see confined)
 
     def path(self, name: str) -> str:
         """One of this box's private folders (see the class)."""
@@ -7444,6 +7570,9 @@ class _Box:
             argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("--tmpfs", "--remount-ro")]
         self._files = set(self._points) - {argv[i + 2] for i, word in enumerate(argv[:-2])
                                            if word == "--symlink"}
+        # Where its view is writable, for Landlock to bound (see confined).
+        self._writable = [argv[i + 2] for i, word in enumerate(argv[:-2]) if word == "--bind"] + [
+            argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("--tmpfs", "--dev", "--proc")]
         if self.sandbox.host_id is not None:
             # The worktree (populated inside, as that user, when new), its git folder and
             # the private folders become the sandbox user's; discard() gives the first back.
@@ -7794,6 +7923,17 @@ class _Box:
             os.lseek(self._seccomp, 0, os.SEEK_SET)
         return [*self.argv, *(a for k, v in (env or {}).items() for a in ("--setenv", k, v)),
                 "--chdir", cwd, "--"]
+
+    def confined(self, env: Dict[str, str]) -> List[str]:
+        """What runs a worker's command inside, after command()'s line and before its own:
+        the program that bounds its writes by Landlock and then starts it with ``env`` (the
+        loader variables it is to have: see _CONFINE_SCRIPT); [] where the sandbox cannot
+        (see _Sandbox.unconfined: then they go to command())."""
+        if self.sandbox.unconfined is not None:
+            return []
+        import json
+        return [os.path.realpath(sys.executable), "-I", "-S", "-c", _CONFINE_SCRIPT,
+                json.dumps({"write": self._writable, "env": env})]
 
     @property
     def fds(self) -> "tuple[int, ...]":
@@ -12196,9 +12336,32 @@ _GIT_READS = (".gitattributes", ".gitignore", ".gitmodules", ".mailmap", ".lfsco
 
 
 # What in a file's lines hides or reorders what a terminal shows: control characters but tab
-# (ESC, backspace, a CR within a line: not a CRLF's), C1's CSI, bidi overrides and isolates
-# (Trojan Source).
-_HIDING = _LazyPattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b\u202a-\u202e\u2066-\u2069]|\r(?!$)")
+# (ESC, backspace, a CR within a line: not a CRLF's), the C1 ones (CSI, OSC, SOS...ST), as
+# characters and as raw bytes (read as surrogate escapes: an 8-bit terminal acts on them;
+# Windows-1252's curly quotes are among them), bidi overrides and isolates (Trojan Source).
+_HIDING = _LazyPattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udc9f"
+                       "\u202a-\u202e\u2066-\u2069]|\r(?!$)")
+
+
+def _hiding_lines(repo: _Repo, base: str, tip: str) -> bool:
+    """Whether a line ``tip`` adds, as its diff from ``base`` shows it or as the patch of one
+    of its commits does (``git log -p``: a line added in one commit is shown there even when
+    a later one removes it or makes the file one git calls binary; a merge's own lines as
+    ``git show`` gives them, two or more columns of signs), holds what _HIDING finds; or git
+    could not show them (over 64 MB)."""
+    plain = ["--no-color", "--no-ext-diff", "--no-textconv", "--end-of-options"]
+    for args in (["diff", *plain, base, tip], ["log", "-p", "--cc", "--format=", *plain,
+                                               f"{base}..{tip}"]):
+        said, more, failed = repo.stream(args, repo.top, 64 << 20)
+        if more or failed:
+            return True
+        signs = 1  # (the columns of + and - before a line: one a parent, see --cc)
+        for line in said.split("\n"):
+            if line.startswith("@@"):
+                signs = max(1, len(line) - len(line.lstrip("@")) - 1)
+            elif "+" in line[:signs] and _HIDING.search(line):  # (a CR within a line too)
+                return True
+    return False
 
 
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
@@ -12257,13 +12420,11 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    + (f" and {len(out) - 1} more" if len(out) > 1 else "") + "): what your `make`, "
                    "your tests or your shell read through them is no file any diff showed (a "
                    "worker's worktree, a file another account writes)")
-    said, more, failed = repo.stream(["diff", "--no-color", "--no-ext-diff", "--no-textconv",
-                                      "--end-of-options", base, tip], repo.top, 64 << 20)
-    if more or failed or any(line.startswith("+") and _HIDING.search(line)
-                             for line in said.split("\n")):  # (a CR within a line too)
-        why.append("adds lines holding terminal escapes or bidi overrides (or a diff over 64 MB "
-                   "git could not show): your `git log -p` and `git show` would pass them to "
-                   "your terminal, hiding or reordering what you read")
+    if _hiding_lines(repo, base, tip):
+        why.append("adds lines holding terminal escapes or bidi overrides, in what it merges or "
+                   "in one of its commits (or a diff over 64 MB git could not show): your `git "
+                   "log -p` and `git show` would pass them to your terminal, hiding or "
+                   "reordering what you read")
     shown = [name for name in added if _CONTROL.search(name)]
     if shown:
         why.append(f"adds files whose names hold terminal control characters or characters that "

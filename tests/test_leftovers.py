@@ -2783,10 +2783,13 @@ def test_a_descriptor_handed_out_changes_nothing_the_checks_run_on(cli, repo, tm
     (repo / "keep").mkdir()
     (repo / "keep" / ".gitignore").write_text("x\n")
     (repo / "code.txt").write_text("good\n")
+    # (the agent and the check listen, the process outside connects: from Linux 6.12 Landlock
+    # keeps a sandbox from connecting to an abstract socket outside, not from being connected to)
     (repo / "check.py").write_text(
         "import socket, sys\n"
-        f"s = socket.socket(socket.AF_UNIX)\ns.connect({name + '-go'!r})\ns.sendall(b'go')\n"
-        f"assert s.recv(4) == b'done'\nsys.exit(0 if open({where!r}).read() == 'evil\\n' else 1)\n")
+        f"s = socket.socket(socket.AF_UNIX)\ns.bind({name + '-go'!r})\ns.listen(1)\n"
+        "c, _ = s.accept()\nc.sendall(b'go')\n"
+        f"assert c.recv(4) == b'done'\nsys.exit(0 if open({where!r}).read() == 'evil\\n' else 1)\n")
     git("add", "-f", ".", cwd=repo)
     git("commit", "-qm", "files", cwd=repo)
     setup = []
@@ -2800,26 +2803,38 @@ def test_a_descriptor_handed_out_changes_nothing_the_checks_run_on(cli, repo, tm
         f"fd = os.open({where!r}, os.O_RDWR)\n"
         "os.makedirs('node_modules', exist_ok=True)\nopen('node_modules/m.js', 'w').write('m')\n"
         "open('ino.txt', 'w').write(str(os.stat('node_modules/m.js').st_ino))\n"
-        f"s = socket.socket(socket.AF_UNIX)\ns.connect({name!r})\n"
-        "socket.send_fds(s, [b'x'], [fd])\ns.close()\nopen('mine.txt', 'w').write('x')\n")
-    servers = []
-    for suffix in ("", "-go"):
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(name + suffix)
-        server.listen(1)
-        servers.append(server)
+        f"s = socket.socket(socket.AF_UNIX)\ns.bind({name!r})\ns.listen(1)\nc, _ = s.accept()\n"
+        "socket.send_fds(c, [b'x'], [fd])\nc.close()\nopen('mine.txt', 'w').write('x')\n")
     wrote = []
+    ended = threading.Event()
+
+    def reach(address):
+        """A connection to ``address`` once something listens there (None: the run ended)."""
+        while not ended.is_set():
+            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                conn.connect(address)
+                conn.settimeout(120)
+                return conn
+            except OSError:
+                conn.close()
+                ended.wait(0.02)
+        return None
 
     def attacker():
         with contextlib.suppress(OSError):
-            conn, _ = servers[0].accept()
-            _msg, fds, _flags, _addr = socket.recv_fds(conn, 10, 1)
-            conn.close()
-            go, _ = servers[1].accept()  # (the check is about to read the file)
-            go.recv(2)
-            wrote.append(os.pwrite(fds[0], b"evil\n", 0))
-            go.sendall(b"done")
-            go.close()
+            conn = reach(name)
+            if conn is None:
+                return
+            with conn:
+                _msg, fds, _flags, _addr = socket.recv_fds(conn, 10, 1)
+            go = reach(name + "-go")  # (the check is about to read the file)
+            if go is None:
+                return
+            with go:
+                go.recv(2)
+                wrote.append(os.pwrite(fds[0], b"evil\n", 0))
+                go.sendall(b"done")
 
     thread = threading.Thread(target=attacker, daemon=True)
     thread.start()
@@ -2827,8 +2842,7 @@ def test_a_descriptor_handed_out_changes_nothing_the_checks_run_on(cli, repo, tm
         code, results, err = cli.json("run", "do it", "--agent-cmd", str(agent), "--workers", "1",
                                       "--check", f"{sys.executable} check.py", *setup, *BOXED)
     finally:
-        for server in servers:
-            server.close()
+        ended.set()
         thread.join()
     assert wrote == [5], (results, err)  # (the attack was made)
     assert results[0]["checks_passed"] == 0 and results[0]["checks_total"] == 1, (results, err)
@@ -4837,3 +4851,139 @@ def test_crlf_lines_ask_nothing(repo):
     base, tip = _changes(repo, {"win.bat": "@echo off\r\necho hi\r\n"})
     assert not any("terminal escapes" in w
                    for w in ap._written_otherwise(ap._Repo.find(str(repo)), base, tip))
+
+
+# -- review round 58 ---------------------------------------------------------------------------
+
+def _commits(repo, steps):
+    """Commits on a side branch over HEAD, one per step ({path: bytes}): (base, tip)."""
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    for n, files in enumerate(steps):
+        for name, data in files.items():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            (repo / name).write_bytes(data)
+        git("add", "-A", cwd=repo)
+        git("commit", "-qm", f"step {n}", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    return base, tip
+
+
+def test_escapes_in_one_of_its_commits_ask_for_force_though_the_file_ends_binary(repo):
+    """Round 58: the agent's own commit added a line that clears the screen and fakes an
+    empty file's diff, then a NUL made the file binary: the net diff said "Binary files
+    differ", and your `git --no-pager log -p` of that commit hid the backdoor above it."""
+    fake = b"\r\x1b[14A\x1b[Jdiff --git a/zz.txt b/zz.txt\n"
+    base, tip = _commits(repo, [{"app.py": b"import os; os.system('id')\n", "zz.txt": fake},
+                                {"zz.txt": fake + b"\0"}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why), why
+
+
+def test_escapes_added_then_removed_ask_for_force(repo):
+    """The same with the line taken out again by a later commit: `git log -p` shows it."""
+    base, tip = _commits(repo, [{"notes.txt": b"ok\n\x1b]0;title\x07\n"}, {"notes.txt": b"ok\n"}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why), why
+
+
+@pytest.mark.parametrize("data", ["x = 1  # \u0098 hidden \u009c\n".encode(),
+                                  "x = 1  # \u009d0;t\u009c\n".encode(),
+                                  b"x = 1  # \x9b8m hidden \x9b0m\n", b"# \x90q\x9c\n"])
+def test_c1_controls_as_characters_or_raw_bytes_ask_for_force(repo, data):
+    """Round 58: SOS...ST, OSC and DCS as characters, and a raw 8-bit CSI byte (read as a
+    surrogate escape, which the pattern's \\x9b never matched), went through."""
+    base, tip = _commits(repo, [{"c1.py": data}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why), why
+
+
+def test_plain_history_and_binary_files_ask_nothing(repo):
+    """No false alarm: several commits of plain text, a PNG-like binary file, Latin-1 text."""
+    base, tip = _commits(repo, [{"a.py": b"x = 1\n", "logo.png": b"\x89PNG\r\n\x1a\n\x00\x1b\x9b"},
+                                {"a.py": b"x = 2\n", "old.txt": "caf\u00e9\n".encode("latin-1")}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert not any("terminal escapes" in w for w in why), why
+
+
+@needs_bwrap
+def test_a_folder_handed_in_from_outside_writes_nothing(cli, repo, tmp_path):
+    """Round 58 (critical): a process outside (another local account, here the test itself)
+    connects to an abstract Unix socket the agent listens on and hands it an O_PATH
+    descriptor of a folder outside; the view's read-only mounts are no bound on a write
+    through it (checked against the sandbox's account: yours as a user, so your ~/.bashrc and
+    your checkout's .git/hooks were written). Landlock bounds every write by the places the
+    view mounts writable, however they are reached."""
+    import array
+    import socket
+    import threading
+    import ctypes
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    syscall.restype = ctypes.c_long
+    if syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)) < 2:  # (its ABI version)
+        pytest.skip("no Landlock here (Linux 5.19 or later)")
+    outside = pathlib.Path(tempfile.mkdtemp())
+    outside.chmod(0o777)  # (the sandbox's account as root may write it: only Landlock stops it)
+    name = f"ap-round58-{os.getpid()}-{time.monotonic_ns()}"
+    agent = script(tmp_path, "agent.sh", f'exec "{sys.executable}" "$(dirname "$0")/agent.py"\n')
+    (agent.parent / "agent.py").write_text(f"""import array, os, socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\\0{name}")
+s.listen(1)
+c, _ = s.accept()
+_, anc, _, _ = c.recvmsg(16, socket.CMSG_SPACE(4))
+fds = array.array("i")
+fds.frombytes(anc[0][2])
+try:
+    os.close(os.open("planted", os.O_WRONLY | os.O_CREAT, 0o755, dir_fd=fds[0]))
+    said = "written"
+except OSError as exc:
+    said = f"refused: {{exc.strerror}}"
+open("said.txt", "w").write(said)
+print('{{"status": "success"}}')
+""")
+    done = threading.Event()
+
+    def hand_in():
+        folder = os.open(outside, os.O_PATH | os.O_DIRECTORY)
+        try:
+            while not done.is_set():  # (until the agent listens, or the run ended)
+                with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+                    try:
+                        c.connect(f"\0{name}")
+                    except OSError:
+                        done.wait(0.05)
+                        continue
+                    c.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                        array.array("i", [folder]))])
+                    return
+        finally:
+            os.close(folder)
+
+    helper = threading.Thread(target=hand_in)
+    helper.start()
+    try:
+        _code, (r,), err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                    "--workers", "1", *BOXED)
+    finally:
+        done.set()
+        helper.join()
+    try:
+        assert (repo / ".architect-parallel-1" / "said.txt").exists(), (r["status"], r["error"])
+        said_text = (repo / ".architect-parallel-1" / "said.txt").read_text()
+        assert not (outside / "planted").exists(), said_text
+        assert said_text.startswith("refused"), said_text
+        assert "not confined" not in err, err
+    finally:
+        shutil.rmtree(outside)
+
+
+@needs_bwrap
+def test_without_landlock_the_run_says_so_and_goes_on(cli, repo, tmp_path, monkeypatch):
+    """Where Landlock cannot be set up (an older kernel, a container forbidding its calls, a
+    Python the sandbox cannot see), the run warns once and the view alone bounds it."""
+    monkeypatch.setattr(ap._Sandbox, "_confinable", lambda self: "Landlock: Function not implemented")
+    r, err = _one_worker(cli, tmp_path, "echo x > made.txt\n", "test -f made.txt", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"], r
+    assert err.count("not confined by Landlock too (Landlock: Function not implemented)") == 1, err
