@@ -2379,6 +2379,11 @@ class ParallelRunner:
                        "account hands a worker (through a Unix socket) lets it write wherever "
                        f"{'uid %d' % self._sandbox.host_id if self._sandbox.host_id is not None else 'your account'}"
                        " may; see the README's sandbox limits")
+        elif self._sandbox.abi < 3:
+            self._warn("--sandbox: Landlock here (Linux before 6.2) does not bound truncation: "
+                       "a descriptor of a folder another local account hands a worker (through a "
+                       "Unix socket) lets it empty files your account may write; see the "
+                       "README's sandbox limits")
         try:
             yield
         finally:
@@ -7131,6 +7136,7 @@ if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.syscall(446, ctypes.c_int(ruleset), c
     fail("landlock_restrict_self")
 os.close(ruleset)
 if spec.get("probe"):
+    print(abi)
     sys.exit(0)
 env, argv, said = dict(os.environ, **spec["env"]), sys.argv[2:], None
 for folder in [""] if "/" in argv[0] else os.get_exec_path(env):  # (as execvp looks)
@@ -7180,6 +7186,7 @@ class _Sandbox:
         self._stage: Optional[subprocess.Popen] = None
         # Why its commands cannot be confined by Landlock too (see _CONFINE_SCRIPT), or None.
         self.unconfined: Optional[str] = "not started"
+        self.abi = 0  # Landlock's version here (3, Linux 6.2, bounds truncation too)
 
     @classmethod
     def resolve(cls, mode: str, warn: Callable[[str], None]) -> Optional[_Sandbox]:
@@ -7325,6 +7332,7 @@ class _Sandbox:
         except (OSError, subprocess.SubprocessError) as exc:
             return str(exc)
         if proc.returncode == 0:
+            self.abi = int(proc.stdout.strip() or 0)
             return None
         return _last_meaningful_line(proc.stderr.decode("utf-8", "replace")).replace(
             "architect-parallel: cannot confine the sandbox: ", "") or \
@@ -7965,7 +7973,9 @@ class _Box:
                         GIT_CONFIG_SYSTEM=f"{_GIT_HOME}/system.gitconfig",
                         **self._given_files,
                         **{key: f"{_GIT_HOME}/{name}" for key, name in self._git_files.items()})
-        return _Wrap(lambda cwd: [*self.command(cwd), *extra], settings, self.fds, self.git)
+        # (under Landlock too: a filter driver of yours may load what the agent left there)
+        return _Wrap(lambda cwd: [*self.command(cwd), *self.confined({}), *extra], settings,
+                     self.fds, self.git)
 
     def _git_home(self) -> str:
         """A HOME of the runner's own for its gits inside: copies of your git settings
@@ -8066,8 +8076,11 @@ class _Box:
             self.discard()
 
     def discard(self) -> None:
-        """Give the worktree and its git folder back to the runner (a root runner: git
-        refuses a repository another user owns) and throw the private folders away."""
+        """Give the worktree and its git folder back to the runner, all of what the sandbox's
+        account owns there (a root runner: git refuses a repository another user owns; and
+        every sandbox of every run is that account, which may change the modes of what it
+        owns through a folder another account hands in, round 59) and throw the private
+        folders away."""
         if self._seccomp is not None:
             os.close(self._seccomp)
             self._seccomp = None
@@ -8076,9 +8089,9 @@ class _Box:
                 if path and os.path.lexists(path):
                     with contextlib.suppress(OSError):
                         os.lchown(path, os.getuid(), os.getgid())
-            if self.admin:  # all of it: a partner of the sandbox's account may still run
-                uid = self.sandbox.host_id  # (what another account put there stays its own)
-                for _folder, fd, _dirs, files in _walk_at(self.admin):
+            uid = self.sandbox.host_id  # (what another account put there stays its own)
+            for top in [self.worktree, self.admin] if self.admin else [self.worktree]:
+                for _folder, fd, _dirs, files in _walk_at(top):
                     with contextlib.suppress(OSError):
                         if os.fstat(fd).st_uid == uid:
                             os.fchown(fd, os.getuid(), os.getgid())
@@ -12344,23 +12357,42 @@ _HIDING = _LazyPattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udc9f"
 
 
 def _hiding_lines(repo: _Repo, base: str, tip: str) -> bool:
-    """Whether a line ``tip`` adds, as its diff from ``base`` shows it or as the patch of one
-    of its commits does (``git log -p``: a line added in one commit is shown there even when
-    a later one removes it or makes the file one git calls binary; a merge's own lines as
-    ``git show`` gives them, two or more columns of signs), holds what _HIDING finds; or git
-    could not show them (over 64 MB)."""
+    """Whether a line that ``git diff base tip`` or ``git log -p --cc base..tip`` prints (every
+    commit's patch: a line one commit adds is shown though a later one removes it or makes
+    the file one git calls binary; a merge's own lines as ``git show`` gives them, two or more
+    columns of signs) holds what _HIDING finds, but a removed or unchanged line the base's
+    own file holds (yours); or git could not show them (over 64 MB). Every line, not only the
+    added ones: content can first appear inside a binary patch, then as a removed or
+    unchanged line of a later one."""
     plain = ["--no-color", "--no-ext-diff", "--no-textconv", "--end-of-options"]
+    yours: Dict[str, "set[str]"] = {}
+
+    def base_holds(path: Optional[str], line: str) -> bool:
+        if path is None:
+            return False
+        if path not in yours and len(yours) < 100:
+            said, more, failed = repo.stream(["cat-file", "blob", f"{base}:{path}"], repo.top,
+                                             64 << 20)
+            yours[path] = set() if more or failed else set(said.split("\n"))
+        return line in yours.get(path, ())
+
     for args in (["diff", *plain, base, tip], ["log", "-p", "--cc", "--format=", *plain,
                                                f"{base}..{tip}"]):
         said, more, failed = repo.stream(args, repo.top, 64 << 20)
         if more or failed:
             return True
-        signs = 1  # (the columns of + and - before a line: one a parent, see --cc)
+        signs, header, old = 1, False, None  # (old: the file its - and unchanged lines are of)
         for line in said.split("\n"):
-            if line.startswith("@@"):
-                signs = max(1, len(line) - len(line.lstrip("@")) - 1)
-            elif "+" in line[:signs] and _HIDING.search(line):  # (a CR within a line too)
-                return True
+            if line.startswith(("diff --git ", "diff --cc ", "diff --combined ")):
+                header, old = True, None
+            elif line.startswith("@@"):
+                signs, header = max(1, len(line) - len(line.lstrip("@")) - 1), False
+            elif header and line.startswith("--- a/"):
+                old = line[len("--- a/"):]
+            if not _HIDING.search(line):
+                continue
+            if header or "+" in line[:signs] or not base_holds(old, line[signs:]):
+                return True  # (a name in a header too: see the names' own check)
     return False
 
 
@@ -12425,9 +12457,14 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "in one of its commits (or a diff over 64 MB git could not show): your `git "
                    "log -p` and `git show` would pass them to your terminal, hiding or "
                    "reordering what you read")
-    shown = [name for name in added if _CONTROL.search(name)]
+    said, more, failed = repo.stream(["log", "--format=", "--name-only", "--no-renames", "-z",
+                                      "--end-of-options", f"{base}..{tip}"], repo.top, 64 << 20)
+    shown = sorted(name for name in {*added, *said.split("\0")} if _CONTROL.search(name))
+    if more or failed:
+        shown.append("(over 64 MB of names)")
     if shown:
-        why.append(f"adds files whose names hold terminal control characters or characters that "
+        why.append(f"adds files (in what it merges or in one of its commits) whose names hold "
+                   "terminal control characters or characters that "
                    f"show nothing or reorder text ({_shorten(_screen(shown[0]), 100)}): your "
                    "`git status` and `git log --stat` show them as they are with core.quotePath "
                    "off")

@@ -4907,27 +4907,18 @@ def test_plain_history_and_binary_files_ask_nothing(repo):
     assert not any("terminal escapes" in w for w in why), why
 
 
-@needs_bwrap
-def test_a_folder_handed_in_from_outside_writes_nothing(cli, repo, tmp_path):
-    """Round 58 (critical): a process outside (another local account, here the test itself)
-    connects to an abstract Unix socket the agent listens on and hands it an O_PATH
-    descriptor of a folder outside; the view's read-only mounts are no bound on a write
-    through it (checked against the sandbox's account: yours as a user, so your ~/.bashrc and
-    your checkout's .git/hooks were written). Landlock bounds every write by the places the
-    view mounts writable, however they are reached."""
-    import array
-    import socket
-    import threading
+def _landlock():
+    """Landlock's version here (0: none)."""
     import ctypes
     syscall = ctypes.CDLL(None, use_errno=True).syscall
     syscall.restype = ctypes.c_long
-    if syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)) < 2:  # (its ABI version)
-        pytest.skip("no Landlock here (Linux 5.19 or later)")
-    outside = pathlib.Path(tempfile.mkdtemp())
-    outside.chmod(0o777)  # (the sandbox's account as root may write it: only Landlock stops it)
-    name = f"ap-round58-{os.getpid()}-{time.monotonic_ns()}"
-    agent = script(tmp_path, "agent.sh", f'exec "{sys.executable}" "$(dirname "$0")/agent.py"\n')
-    (agent.parent / "agent.py").write_text(f"""import array, os, socket
+    return max(0, syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1)))
+
+
+def _taking_in(name):
+    """Python that listens on the abstract Unix socket ``name``, takes the folder handed in
+    there (see _handing_in) and tries to make a file ``planted`` in it: ``said`` tells."""
+    return f"""import array, os, socket
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 s.bind("\\0{name}")
 s.listen(1)
@@ -4940,35 +4931,64 @@ try:
     said = "written"
 except OSError as exc:
     said = f"refused: {{exc.strerror}}"
-open("said.txt", "w").write(said)
-print('{{"status": "success"}}')
-""")
+"""
+
+
+@contextlib.contextmanager
+def _handing_in(name, folder):
+    """While the body runs: a process outside (this one's thread) connects to the abstract
+    Unix socket ``name`` once something listens there, and hands it an O_PATH descriptor of
+    ``folder``."""
+    import array
+    import socket
+    import threading
     done = threading.Event()
 
     def hand_in():
-        folder = os.open(outside, os.O_PATH | os.O_DIRECTORY)
+        fd = os.open(folder, os.O_PATH | os.O_DIRECTORY)
         try:
-            while not done.is_set():  # (until the agent listens, or the run ended)
+            while not done.is_set():
                 with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
                     try:
                         c.connect(f"\0{name}")
                     except OSError:
                         done.wait(0.05)
                         continue
-                    c.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                        array.array("i", [folder]))])
+                    c.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [fd]))])
                     return
         finally:
-            os.close(folder)
+            os.close(fd)
 
     helper = threading.Thread(target=hand_in)
     helper.start()
     try:
-        _code, (r,), err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
-                                    "--workers", "1", *BOXED)
+        yield
     finally:
         done.set()
         helper.join()
+
+
+@needs_bwrap
+def test_a_folder_handed_in_from_outside_writes_nothing(cli, repo, tmp_path):
+    """Round 58 (critical): a process outside (another local account, here the test itself)
+    connects to an abstract Unix socket the agent listens on and hands it an O_PATH
+    descriptor of a folder outside; the view's read-only mounts are no bound on a write
+    through it (checked against the sandbox's account: yours as a user, so your ~/.bashrc and
+    your checkout's .git/hooks were written). Landlock bounds every write by the places the
+    view mounts writable, however they are reached."""
+    if _landlock() < 2:
+        pytest.skip("no Landlock here (Linux 5.19 or later)")
+    outside = pathlib.Path(tempfile.mkdtemp())
+    outside.chmod(0o777)  # (the sandbox's account as root may write it: only Landlock stops it)
+    name = f"ap-round58-{os.getpid()}-{time.monotonic_ns()}"
+    agent = script(tmp_path, "agent.sh", f'exec "{sys.executable}" "$(dirname "$0")/agent.py"\n')
+    (agent.parent / "agent.py").write_text(_taking_in(name) + """
+open("said.txt", "w").write(said)
+print('{"status": "success"}')
+""")
+    with _handing_in(name, outside):
+        _code, (r,), err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                    "--workers", "1", *BOXED)
     try:
         assert (repo / ".architect-parallel-1" / "said.txt").exists(), (r["status"], r["error"])
         said_text = (repo / ".architect-parallel-1" / "said.txt").read_text()
@@ -4987,3 +5007,101 @@ def test_without_landlock_the_run_says_so_and_goes_on(cli, repo, tmp_path, monke
     r, err = _one_worker(cli, tmp_path, "echo x > made.txt\n", "test -f made.txt", "bwrap")
     assert r["status"] == "success" and r["checks_passed"], r
     assert err.count("not confined by Landlock too (Landlock: Function not implemented)") == 1, err
+
+
+# -- review round 59 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("steps", [
+    # binary with the escape, then text (its patch still binary), then removed: a - line
+    [{"data.txt": b"x\0\n\x1b]0;pwned\x07\x1b[2Jall good\n"},
+     {"data.txt": b"x\n\x1b]0;pwned\x07\x1b[2Jall good\n"}, {"data.txt": None}],
+    # the same, then a line beside it changed and the file made binary again: a context line
+    [{"data.txt": b"x\0\n\x1b[2J\x1b[Hlooks fine\ny\n"}, {"data.txt": b"x\n\x1b[2J\x1b[Hlooks fine\ny\n"},
+     {"data.txt": b"x\n\x1b[2J\x1b[Hlooks fine\nz\n"}, {"data.txt": b"x\0\n\x1b[2J\x1b[Hlooks fine\nz\n"}]],
+    ids=["removed line", "unchanged line"])
+def test_escapes_first_shown_as_removed_or_unchanged_lines_ask_for_force(repo, steps):
+    """Round 59: content that first came in inside a binary patch reached your `git --no-pager
+    log -p` as a removed or an unchanged line of a later commit; only added lines were read."""
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    for n, files in enumerate(steps):
+        for name, data in files.items():
+            if data is None:
+                (repo / name).unlink()
+            else:
+                (repo / name).write_bytes(data)
+        git("add", "-A", cwd=repo)
+        git("commit", "-qm", f"step {n}", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why), why
+
+
+def test_your_own_escapes_beside_a_change_ask_nothing(repo):
+    """No false alarm: a terminal test fixture of yours holding ESC, shown as unchanged and
+    removed lines of the branch's change."""
+    (repo / "fixture.txt").write_bytes(b"red: \x1b[31mR\x1b[0m\nplain\nbold: \x1b[1mB\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "fixture", cwd=repo)
+    base, tip = _commits(repo, [{"fixture.txt": b"red: \x1b[31mR\x1b[0m\nplain, changed\n"}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert not any("terminal escapes" in w for w in why), why
+
+
+def test_a_name_with_bidi_in_one_of_its_commits_asks_for_force(repo):
+    """Round 59: `notes<U+202E>txt.sh` added in one commit and renamed away in the next: your
+    `git log --stat` with core.quotePath off showed it, and only the net diff's names were
+    read."""
+    base, tip = _commits(repo, [{"notes\u202etxt.sh": b""}])
+    git("checkout", "-q", "side", cwd=repo)
+    git("mv", "notes\u202etxt.sh", "notes.txt", cwd=repo)
+    git("commit", "-qm", "rename", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("whose names hold terminal control" in w for w in why), why
+
+
+@needs_bwrap
+def test_a_filter_driver_of_yours_runs_under_landlock_too(cli, repo, tmp_path):
+    """Round 59: the runner's own gits inside (its commit: your clean filter, which loads
+    what the agent left in the worktree) ran without Landlock: a folder handed in to the
+    filter was written."""
+    if _landlock() < 2:
+        pytest.skip("no Landlock here (Linux 5.19 or later)")
+    outside = pathlib.Path(tempfile.mkdtemp())
+    outside.chmod(0o777)
+    name = f"ap-round59-{os.getpid()}-{time.monotonic_ns()}"
+    git("config", "filter.strip.clean", f"{sys.executable} filter.py", cwd=repo)
+    (repo / ".gitattributes").write_text("*.txt filter=strip\n")
+    git("add", ".gitattributes", cwd=repo)
+    git("commit", "-qm", "attributes", cwd=repo)
+    agent = script(tmp_path, "agent.sh", "cat > filter.py <<'EOF'\n" f"""import sys
+data = sys.stdin.buffer.read()
+{_taking_in(name)}
+sys.stdout.buffer.write(data)
+""" "EOF\necho work > work.txt\necho '{\"status\": \"success\"}'\n")
+    try:
+        with _handing_in(name, outside):
+            _code, (r,), err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                        "--workers", "1", *BOXED)
+        assert r["commit"], (r, err)
+        assert not (outside / "planted").exists(), (r, err)
+    finally:
+        shutil.rmtree(outside)
+
+
+@needs_bwrap
+@pytest.mark.skipif(not ROOT, reason="the sandbox's own account outside is a root runner's")
+def test_what_the_sandbox_account_made_is_the_runners_after_the_worker(cli, repo, tmp_path):
+    """Round 59: as root, a kept worktree's files stayed the sandbox's account's (uid 65530,
+    every sandbox of every run): a later run's agent, handed a folder of it, made them
+    writable by all. What that account owns in a worktree is the runner's once it ended."""
+    r, err = _one_worker(cli, tmp_path, "mkdir -p d/e && echo x > d/e/f && echo y > g\n",
+                         "true", "bwrap")
+    assert r["status"] == "success", (r, err)
+    worktree = repo / ".architect-parallel-1"
+    owners = {os.lstat(os.path.join(folder, name)).st_uid
+              for folder, dirs, files in os.walk(worktree) for name in dirs + files}
+    assert owners == {0}, owners
