@@ -7553,6 +7553,13 @@ class _Box:
                 whole = folder not in ("/tmp", "/var/tmp", "/run") and not any(
                     _inside(folder, p) for p in [*points, self.sandbox.state, home])
                 argv += ["--ro-bind", folder if whole else path, folder if whole else path]
+        # The Python that confines its commands (see confined), where a private copy of HOME
+        # or an allowed folder would let the worker replace it before Landlock is set: the
+        # real one, read-only (round 60).
+        python = os.path.realpath(sys.executable) if sys.executable else ""
+        for path in sorted({sys.base_prefix, os.path.dirname(python)} - {""}):
+            if any(_inside(place, path) and path != place for place in [home, *allowed]):
+                argv += ["--ro-bind", path, path]
         bpf = _seccomp_program()
         if bpf is not None:  # read by each start (see command): its offset goes back to 0
             with open(self.path("seccomp"), "wb") as f:
@@ -12357,42 +12364,60 @@ _HIDING = _LazyPattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udc9f"
 
 
 def _hiding_lines(repo: _Repo, base: str, tip: str) -> bool:
-    """Whether a line that ``git diff base tip`` or ``git log -p --cc base..tip`` prints (every
-    commit's patch: a line one commit adds is shown though a later one removes it or makes
-    the file one git calls binary; a merge's own lines as ``git show`` gives them, two or more
-    columns of signs) holds what _HIDING finds, but a removed or unchanged line the base's
-    own file holds (yours); or git could not show them (over 64 MB). Every line, not only the
-    added ones: content can first appear inside a binary patch, then as a removed or
-    unchanged line of a later one."""
-    plain = ["--no-color", "--no-ext-diff", "--no-textconv", "--end-of-options"]
-    yours: Dict[str, "set[str]"] = {}
+    """Whether a line of a file any commit of ``base..tip`` holds, as text, holds what _HIDING
+    finds (but a line the base's own file at that path holds: yours); or they could not all
+    be read (over 64 MB). Every file that comes in, not the lines some view of them shows:
+    what came in inside a binary patch reaches your terminal as a removed or unchanged line
+    of a later one, or through `git log -p --first-parent` of a merge (round 60). A file
+    git calls binary (a NUL in its first 8,000 bytes) is shown as text by no diff of it."""
+    import subprocess
+    listed, more, failed = repo.stream(["rev-list", "--objects", "--end-of-options", tip,
+                                        f"^{base}"], repo.top, 64 << 20)
+    if more or failed:
+        return True
+    paths: Dict[str, str] = {}  # object: the first path it was named by
+    for line in listed.split("\n"):
+        sha, _, path = line.partition(" ")
+        if len(sha) in (40, 64) and not sha.strip("0123456789abcdef"):
+            paths.setdefault(sha, path)
+    told = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+                    check=False, input="".join(f"{sha}\n" for sha in paths).encode()
+                    ) if paths else ""
+    blobs = [(sha, int(size)) for sha, kind, size in (row.split(" ") for row in told.splitlines()
+                                                      if row.count(" ") == 2) if kind == "blob"]
+    if sum(size for _sha, size in blobs) > 64 << 20:
+        return True
+    yours: Dict[str, "set[bytes]"] = {}
 
-    def base_holds(path: Optional[str], line: str) -> bool:
-        if path is None:
-            return False
-        if path not in yours and len(yours) < 100:
+    def base_holds(path: str, line: bytes) -> bool:
+        if path not in yours and len(yours) < 1000:
             said, more, failed = repo.stream(["cat-file", "blob", f"{base}:{path}"], repo.top,
                                              64 << 20)
-            yours[path] = set() if more or failed else set(said.split("\n"))
+            yours[path] = set() if more or failed or not path else set(
+                said.encode("utf-8", "surrogateescape").split(b"\n"))
         return line in yours.get(path, ())
 
-    for args in (["diff", *plain, base, tip], ["log", "-p", "--cc", "--format=", *plain,
-                                               f"{base}..{tip}"]):
-        said, more, failed = repo.stream(args, repo.top, 64 << 20)
-        if more or failed:
-            return True
-        signs, header, old = 1, False, None  # (old: the file its - and unchanged lines are of)
-        for line in said.split("\n"):
-            if line.startswith(("diff --git ", "diff --cc ", "diff --combined ")):
-                header, old = True, None
-            elif line.startswith("@@"):
-                signs, header = max(1, len(line) - len(line.lstrip("@")) - 1), False
-            elif header and line.startswith("--- a/"):
-                old = line[len("--- a/"):]
-            if not _HIDING.search(line):
+    reader = repo.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL)
+    try:
+        for sha, size in blobs:
+            reader.stdin.write(f"{sha}\n".encode())
+            reader.stdin.flush()
+            head = reader.stdout.readline().split()
+            if len(head) != 3 or head[1] != b"blob":
+                return True
+            data = reader.stdout.read(int(head[2]) + 1)[:-1]
+            if b"\0" in data[:8000]:
                 continue
-            if header or "+" in line[:signs] or not base_holds(old, line[signs:]):
-                return True  # (a name in a header too: see the names' own check)
+            for line in data.split(b"\n"):
+                if _HIDING.search(line.decode("utf-8", "surrogateescape")) \
+                        and not base_holds(paths[sha], line):
+                    return True
+    finally:
+        with contextlib.suppress(OSError):
+            reader.stdin.close()
+        reader.kill()
+        reader.wait()
     return False
 
 

@@ -5105,3 +5105,48 @@ def test_what_the_sandbox_account_made_is_the_runners_after_the_worker(cli, repo
     owners = {os.lstat(os.path.join(folder, name)).st_uid
               for folder, dirs, files in os.walk(worktree) for name in dirs + files}
     assert owners == {0}, owners
+
+
+# -- review round 60 ---------------------------------------------------------------------------
+
+def test_escapes_only_ever_in_binary_patches_ask_for_force(repo):
+    """Round 60: a file added binary, made text on a side line (its patch still binary), that
+    line merged with --no-ff (the --cc diff prints nothing: the file equals one parent), then
+    made binary again: no view merge read showed the escape, and your `git log -p
+    --first-parent` printed it. Every file that comes in is read, not the views of it."""
+    base = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    commit = lambda message: git("commit", "-qam" if message != "c1" else "-qm", message, cwd=repo)
+    (repo / "x.bin").write_bytes(b"x\0\n\x1b[8A\x1b[Jfake\n")
+    git("add", "x.bin", cwd=repo)
+    commit("c1")
+    (repo / "x.bin").write_bytes(b"hello\n\x1b[8A\x1b[J\x1b[32m+print('all good')\x1b[0m\n")
+    commit("c2")
+    side = git("rev-parse", "HEAD", cwd=repo)
+    git("reset", "-q", "--hard", base, cwd=repo)
+    (repo / "other.txt").write_text("ok\n")
+    git("add", "other.txt", cwd=repo)
+    git("commit", "-qm", "p1", cwd=repo)
+    git("merge", "-q", "--no-ff", "-m", "merge", side, cwd=repo)
+    with open(repo / "x.bin", "ab") as f:
+        f.write(b"\0")
+    commit("c3")
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why), why
+
+
+@needs_bwrap
+def test_the_python_that_confines_is_read_only_inside(cli, repo, tmp_path, monkeypatch):
+    """Round 60: the Python that sets Landlock up, where it lies in a small folder of HOME
+    (a private, writable copy inside), could be replaced by the agent, and its next command
+    would start the agent's program before Landlock. It is the real one there, read-only."""
+    home = tmp_path / "home"
+    (home / "py" / "lib").mkdir(parents=True)
+    (home / "py" / "lib" / "os.py").write_text("# the standard library\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(sys, "base_prefix", str(home / "py"))
+    r, err = _one_worker(cli, tmp_path, "if echo evil >> \"$HOME/py/lib/os.py\"; then echo written;"
+                         " else echo refused; fi > said.txt\n", "true", "bwrap")
+    assert (repo / ".architect-parallel-1" / "said.txt").read_text() == "refused\n", (r, err)
