@@ -5785,6 +5785,15 @@ _SECCOMP = {
 # openat2, and io_uring_setup, _enter and _register (a ring's open or mkdir carries its mode
 # where seccomp cannot look). The same numbers on every architecture, and x32's.
 _SECCOMP_NOSYS = tuple(x | nr for nr in (437, 425, 426, 427) for x in (0, 0x40000000))
+# ioctl, per audit arch (x32's is 514), and the requests it may not make: those that change
+# a file's flags (immutable aside: append-only, no-atime, sync), its project or version, make
+# it verity (read-only for good) or a folder encrypted, or a btrfs subvolume read-only. Each
+# wants only its owner, through a descriptor opened for reading: one of your files, reached
+# through a folder another account hands in, which Landlock does not bound (round 62).
+_SECCOMP_IOCTL = {0xC000003E: (16, 0x40000202), 0x40000003: (54,), 0xC00000B7: (29,),
+                  0x40000028: (54,), 0xC00000F3: (29,)}
+_IOCTL_DENIED = (0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602, 0x40806685,
+                 0x800C6613, 0x4008941A)
 # Inside, where a worker's private object folder is (GIT_OBJECT_DIRECTORY).
 _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
 
@@ -6258,6 +6267,10 @@ def _seccomp_program() -> Optional[bytes]:
         for nr, arg in moded:  # the mode's low 32 bits: seccomp_data.args[arg], little-endian
             code += [(jump_eq, 0, 2, nr), (load, 0, 0, 16 + 8 * arg),
                      (jump_set, "deny", "allow", stat.S_ISUID | stat.S_ISGID)]
+        for nr in _SECCOMP_IOCTL.get(arch, ()):  # (its request: the low 32 bits, all it reads)
+            code += [(jump_eq, 0, 1 + len(_IOCTL_DENIED), nr), (load, 0, 0, 24)]
+            code += [(jump_eq, "deny", 0, k) for k in _IOCTL_DENIED[:-1]]
+            code += [(jump_eq, "deny", "allow", _IOCTL_DENIED[-1])]
         code += [(jump_eq, "allow", "allow", 0), ("label", after)]
     code += [("label", f"block {len(table)}"), ("label", "allow"), (ret, 0, 0, 0x7FFF0000),
              ("label", "deny"), (ret, 0, 0, 0x00050000 | errno.EPERM),
@@ -7631,12 +7644,23 @@ class _Box:
         uid = self.sandbox.host_id
         if uid is None:
             return
-        for name in names:
-            parts = name.split("/")
-            for i in range(1, len(parts) + 1):
-                st = _lstat_beneath(self.worktree, "/".join(parts[:i]))
-                if st is not None and st.st_uid != uid:
-                    os.lchown(os.path.join(self.worktree, *parts[:i]), uid, uid)
+        for name in names:  # (from descriptor to descriptor: a folder on the way swapped for a
+            parts = name.split("/")  # link, by a worker that opened the worktree to all, gave
+            fd = _open_top(self.worktree)  # root's files away by path, round 62)
+            try:
+                for i, part in enumerate(parts):
+                    st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+                    if st.st_uid != uid:
+                        os.chown(part, uid, uid, dir_fd=fd, follow_symlinks=False)
+                    if i < len(parts) - 1:
+                        step = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW |
+                                       os.O_CLOEXEC, dir_fd=fd)
+                        os.close(fd)
+                        fd = step
+            except OSError:
+                continue  # (not there, or no folder: its copy failed, see _copy_files)
+            finally:
+                os.close(fd)
 
     def _give_refs(self) -> None:
         """Its private ``refs/``: a copy of the repository's loose refs, its own branch among
@@ -12483,6 +12507,31 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
     return None
 
 
+def _compiled_stand_ins(repo: _Repo, tip: str, paths: List[str]) -> List[str]:
+    """Those of ``paths`` (files ``tip`` adds or changes) that Python loads in place of a
+    source a diff shows (round 62): a file in a ``__pycache__`` folder anywhere (one that says
+    its source's hash is not to be checked is never compared with it), and an extension
+    module (``.so``, ``.pyd``) named as a module or package ``tip`` holds beside it (Python
+    tries extensions first)."""
+    found, listed = [], {}  # (listed: folder -> the names tip holds there)
+    for path in paths:
+        parts = path.split("/")
+        if "__pycache__" in (part.casefold() for part in parts[:-1]):
+            found.append(path)
+            continue
+        if not parts[-1].casefold().endswith((".so", ".pyd")):
+            continue
+        folder = "/".join(parts[:-1])
+        if folder not in listed and len(listed) < 1000:
+            said = repo.git("ls-tree", "--name-only", "-z", "--end-of-options", tip,
+                            "--", folder + "/" if folder else ".", check=False) or ""
+            listed[folder] = {name.rpartition("/")[2] for name in said.split("\0")}
+        module = parts[-1].split(".")[0]
+        if {module, module + ".py", module + ".pyw"} & listed.get(folder, {module}):
+            found.append(path)
+    return found
+
+
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
                        ) -> List[str]:
     """Why a checkout or merge of ``tip`` would write what no diff of it against ``base``
@@ -12532,6 +12581,13 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "own (HEAD, objects/, refs/): your git in it, or below it, would read its "
                    "config there (core.fsmonitor runs at `git status`; your prompt runs git in "
                    "every folder you enter)")
+    compiled = _compiled_stand_ins(repo, tip, [path for info, path in records
+                                               if not info.rstrip().endswith(" D")])
+    if compiled:
+        why.append(f"adds compiled Python that Python loads in place of a source beside it "
+                   f"({_shorten(_screen(compiled[0]), 100)}" + (f" and {len(compiled) - 1} more"
+                   if len(compiled) > 1 else "") + "): every diff shows the source, your "
+                   "`python -m pytest` or import would run what the compiled file holds")
     out = repo.links_out(tip, [(info.split()[3], path) for info, path in records
                                if info.lstrip(":").split()[1:2] == ["120000"]])
     if out:

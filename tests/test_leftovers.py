@@ -5252,3 +5252,87 @@ def test_plain_coding_lines_ask_nothing(repo):
                                  "c.py": b"# vim: set fileencoding=koi8-r :\nx = 1\n"}])
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
     assert not any("coding line" in w for w in why), why
+
+
+# -- review round 62 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stand_in", ["pkg/__pycache__/mod.cpython-311.pyc",
+                                      "pkg/mod.cpython-311-x86_64-linux-gnu.so", "pkg/mod.abi3.so",
+                                      "pkg/sub/__init__.cpython-312-x86_64-linux-gnu.so"])
+def test_compiled_python_in_place_of_a_source_asks_for_force(repo, stand_in):
+    """Round 62: `pkg/mod.py` changed innocently, and beside it an unchecked-hash .pyc in
+    `pkg/__pycache__` (never compared with its source) or an extension module (which Python
+    tries first): merged without --force, and your `import pkg.mod` ran what it held."""
+    base, tip = _commits(repo, [{"pkg/__init__.py": b"", "pkg/mod.py": b"def greet():\n    return 1\n",
+                                 "pkg/sub/__init__.py": b"", stand_in: b"\x7fELF\0compiled"}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("compiled Python that Python loads in place of a source" in w for w in why), why
+
+
+def test_a_new_extension_module_of_its_own_asks_nothing(repo):
+    """No false alarm: an extension module with no source of its name beside it (a wheel's
+    vendored binary), and a `.so` library that is no module's."""
+    base, tip = _commits(repo, [{"pkg/__init__.py": b"", "pkg/_speedups.cpython-311-x86_64-linux-gnu.so":
+                                 b"\x7fELF\0", "lib/libfoo.so": b"\x7fELF\0"}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert not any("compiled Python" in w for w in why), why
+
+
+@pytest.mark.skipif(not ROOT, reason="only a root runner gives files to the sandbox's account")
+def test_include_files_are_given_to_the_sandbox_account_through_descriptors(tmp_path):
+    """Round 62: as root, the include files copied into a new worktree (open to all by a
+    running worker of the same account) were given to uid 65530 by path: a folder on the way
+    swapped for a link (RENAME_EXCHANGE, looping) gave root's own file away. Never followed,
+    however the swap is timed (the old code lost about one round in six)."""
+    from types import SimpleNamespace
+    worktree, victim = tmp_path / "wt", tmp_path / "root-only"
+    worktree.mkdir()
+    worktree.chmod(0o777)
+    victim.mkdir(mode=0o700)
+    (victim / ".env").write_text("root's\n")
+    (worktree / "conf").mkdir()
+    (worktree / "conf" / ".env").write_text("copy\n")
+    os.symlink(victim, worktree / "conf2")
+    box = SimpleNamespace(sandbox=SimpleNamespace(host_id=ap._SANDBOX_HOST_ID), worktree=str(worktree))
+    swapper = subprocess.Popen([sys.executable, "-c", (  # (another process: no GIL to share)
+        "import ctypes, sys\nlibc = ctypes.CDLL(None)\nwhile True:\n"
+        "    libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2)\n"),
+        str(worktree / "conf"), str(worktree / "conf2")])  # (RENAME_EXCHANGE, looping)
+    copy = os.open(worktree / "conf", os.O_RDONLY | os.O_DIRECTORY)  # (wherever it is swapped)
+    try:
+        waited = time.monotonic() + 60
+        while not os.path.islink(worktree / "conf"):  # (until the swapping has begun)
+            assert swapper.poll() is None
+            if time.monotonic() > waited:
+                pytest.skip("no RENAME_EXCHANGE on this file system")
+        for _ in range(1000):
+            os.chown(".env", 0, 0, dir_fd=copy)  # (the runner's copy, as _copy_files leaves it)
+            ap._Box.own(box, ["conf/.env"])
+            assert os.lstat(victim / ".env").st_uid == 0
+            assert os.lstat(victim).st_uid == 0
+    finally:
+        swapper.kill()
+        swapper.wait()
+        os.close(copy)
+
+
+@needs_bwrap
+def test_file_flags_cannot_be_set_inside(cli, repo, tmp_path):
+    """Round 62: a descriptor opened for reading (a file of yours, through a folder another
+    account handed in) sets the file's flags (FS_IOC_SETFLAGS: no-atime, sync; on other file
+    systems verity, encryption): only its owner is asked for, and Landlock does not bound it.
+    The seccomp filter refuses those requests; reading the flags still works."""
+    if ap._seccomp_program() is None:
+        pytest.skip("no seccomp filter for this architecture")
+    probe = script(tmp_path, "probe.py", "")
+    probe.write_text(
+        "import fcntl, os, struct\nfd = os.open('probe.txt', os.O_RDONLY)\nsaid = []\n"
+        "for request, value in ((0x40086602, struct.pack('l', 0x80)), (0x80086601, bytes(8))):\n"
+        "    try:\n        fcntl.ioctl(fd, request, value)\n        said.append('done')\n"
+        "    except OSError as exc:\n        said.append(exc.strerror)\n"
+        "open('said.txt', 'w').write(' '.join(said))\n")
+    r, err = _one_worker(cli, tmp_path, f"echo x > probe.txt\n{sys.executable} {probe}\n",
+                         "true", "bwrap")
+    said_text = (repo / ".architect-parallel-1" / "said.txt").read_text()
+    assert said_text.startswith("Operation not permitted") and said_text.endswith(" done"), \
+        (said_text, r, err)
