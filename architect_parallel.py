@@ -1922,6 +1922,8 @@ class ParallelRunner:
                 return  # its checks are skipped: nothing worth checking (--check-all)
             if self.config.checks and not self._halt.is_set():
                 self._state(job, "checking")
+            still = self._held_files(outside, job) if (
+                self._sandbox and committed and self.config.checks and job.tip) else None
             for cmd in self.config.checks:
                 if self._halt.is_set():
                     result.status, result.error = self._stopped(result.error)
@@ -1936,8 +1938,29 @@ class ParallelRunner:
                                       "exit_code": code,
                                       "duration": round(time.monotonic() - started, 3)})
             result.checks_passed = sum(c["passed"] for c in result.checks)
+            moved = [rel for rel, st in (still or {}).items()
+                     if _file_state(_lstat_beneath(job.path, rel)) != st]
+            if moved:
+                _fail_worker(result, "files its branch holds changed while its checks ran: "
+                             f"{_shorten(', '.join(moved[:5]), 300)}"
+                             + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+                             + " (a check that writes them, or another sandbox of the same "
+                             "account that opened them to others: its checks may not have run "
+                             "on what its branch holds)")
         except (ParallelError, OSError) as exc:
             note(exc)
+
+    @staticmethod
+    def _held_files(repo: _Repo, job: _Job) -> Dict[str, "tuple[int, ...]"]:
+        """The state (see _file_state) of each file the worker's commit holds, in its worktree,
+        before its checks run: every sandbox of every run is one account, which may change the
+        modes of another's files (Landlock bounds writes, not chmod) for a third account to
+        write them while the checks read them (round 63)."""
+        listed = repo.git("ls-tree", "-r", "-z", "--end-of-options", job.tip or "",
+                          check=False) or ""
+        rows = (row.partition("\t") for row in listed.split("\0")[:_MAX_FILES] if row)
+        return {rel: _file_state(_lstat_beneath(job.path, rel))  # (a submodule's folder not)
+                for info, _, rel in rows if not info.startswith("160000")}
 
     def _check_held(self, repo: _Repo, job: _Job, result: WorkerResult, gitlinks: List[str],
                     nested: List[str]) -> None:
@@ -5937,6 +5960,12 @@ class _Copies:
             raise ParallelError("its worktree holds files under several names (hard links) "
                                 f"that would cost the runner more than {_RELINKED_LIMIT >> 20} MB "
                                 "of copies to renew")
+
+
+def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
+    """What changes when a file is written, replaced, or given other modes, owner or access
+    list: its inode, time of change, mode and owner (() when it is not there)."""
+    return () if st is None else (st.st_ino, st.st_ctime_ns, st.st_mode, st.st_uid)
 
 
 def _fresh(path: str) -> str:
@@ -12079,7 +12108,7 @@ _HOOK_READS = (
     ("corepack", ("package.json",)),
     ("make", ("Makefile", "makefile", "GNUmakefile")), ("gmake", ("Makefile", "makefile",
                                                                  "GNUmakefile")),
-    ("tox", ("tox.ini", "pyproject.toml", "setup.cfg")), ("nox", ("noxfile.py",)),
+    ("tox", ("tox.ini", "tox.toml", "pyproject.toml", "setup.cfg")), ("nox", ("noxfile.py",)),
     ("just", ("justfile", "Justfile", ".justfile")),
     # (Python project managers: their `run` builds and installs the checkout's project first,
     # or runs a script its settings name)
@@ -12507,28 +12536,58 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
     return None
 
 
-def _compiled_stand_ins(repo: _Repo, tip: str, paths: List[str]) -> List[str]:
-    """Those of ``paths`` (files ``tip`` adds or changes) that Python loads in place of a
-    source a diff shows (round 62): a file in a ``__pycache__`` folder anywhere (one that says
-    its source's hash is not to be checked is never compared with it), and an extension
-    module (``.so``, ``.pyd``) named as a module or package ``tip`` holds beside it (Python
-    tries extensions first)."""
-    found, listed = [], {}  # (listed: folder -> the names tip holds there)
-    for path in paths:
-        parts = path.split("/")
-        if "__pycache__" in (part.casefold() for part in parts[:-1]):
+# Compiled code, by its name and by its first bytes: what a loader takes in place of sources a
+# diff shows (round 63: Python takes a sourceless .pyc or an extension module from any folder on
+# its path, pytest's tests/ first; Node takes lib.node before lib/index.js; Perl Greet.pmc before
+# Greet.pm; Emacs .elc before .el; Java a .class on its class path).
+_COMPILED_ENDS = (".pyc", ".pyo", ".pyd", ".so", ".dylib", ".dll", ".exe", ".node", ".pmc",
+                  ".elc", ".beam", ".class", ".jar", ".luac", ".wasm")
+_COMPILED_STARTS = (b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe",
+                    b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf",
+                    b"\x00asm", b"\x1bLua")
+
+
+def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
+    """Those of ``files`` ((blob, path) a branch adds or changes) that are compiled code a
+    loader may take in place of the sources a diff shows (_COMPILED_ENDS, _COMPILED_STARTS,
+    anything in a ``__pycache__`` folder: one that says its source's hash is not to be
+    checked is never compared with it, round 62), all of them past 10,000."""
+    import subprocess
+    if len(files) > 10_000:
+        return [path for _blob, path in files]
+    found, looked = [], []
+    for blob, path in files:
+        parts = path.casefold().split("/")
+        if "__pycache__" in parts[:-1] or parts[-1].endswith(_COMPILED_ENDS):
             found.append(path)
-            continue
-        if not parts[-1].casefold().endswith((".so", ".pyd")):
-            continue
-        folder = "/".join(parts[:-1])
-        if folder not in listed and len(listed) < 1000:
-            said = repo.git("ls-tree", "--name-only", "-z", "--end-of-options", tip,
-                            "--", folder + "/" if folder else ".", check=False) or ""
-            listed[folder] = {name.rpartition("/")[2] for name in said.split("\0")}
-        module = parts[-1].split(".")[0]
-        if {module, module + ".py", module + ".pyw"} & listed.get(folder, {module}):
-            found.append(path)
+        elif len(blob) in (40, 64) and not blob.strip("0123456789abcdef"):
+            looked.append((blob, path))
+    if not looked:
+        return found
+    reader = repo.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL)
+    try:
+        for blob, path in looked:
+            reader.stdin.write(f"{blob}\n".encode())
+            reader.stdin.flush()
+            head = reader.stdout.readline().split()
+            if len(head) != 3 or head[1] != b"blob":
+                continue
+            left = int(head[2]) + 1  # (its bytes and a newline, read to stay in step)
+            first = reader.stdout.read(min(left, 16))
+            left -= len(first)
+            while left > 0:
+                chunk = reader.stdout.read(min(left, 1 << 20))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            if first.startswith(_COMPILED_STARTS):
+                found.append(path)
+    finally:
+        with contextlib.suppress(OSError):
+            reader.stdin.close()
+        reader.kill()
+        reader.wait()
     return found
 
 
@@ -12581,13 +12640,15 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "own (HEAD, objects/, refs/): your git in it, or below it, would read its "
                    "config there (core.fsmonitor runs at `git status`; your prompt runs git in "
                    "every folder you enter)")
-    compiled = _compiled_stand_ins(repo, tip, [path for info, path in records
-                                               if not info.rstrip().endswith(" D")])
+    compiled = _compiled_code(repo, [(info.split()[3], path) for info, path in records
+                                     if not info.rstrip().endswith(" D")
+                                     and info.lstrip(":").split()[1:2] != ["160000"]])
     if compiled:
-        why.append(f"adds compiled Python that Python loads in place of a source beside it "
-                   f"({_shorten(_screen(compiled[0]), 100)}" + (f" and {len(compiled) - 1} more"
-                   if len(compiled) > 1 else "") + "): every diff shows the source, your "
-                   "`python -m pytest` or import would run what the compiled file holds")
+        why.append(f"adds compiled code ({_shorten(_screen(compiled[0]), 100)}"
+                   + (f" and {len(compiled) - 1} more" if len(compiled) > 1 else "")
+                   + "): Python, Node, Perl, Java or your shell may load it in place of the "
+                   "sources a diff shows (a .pyc or an extension module on Python's path, "
+                   "lib.node before lib/index.js), and no diff shows what it does")
     out = repo.links_out(tip, [(info.split()[3], path) for info, path in records
                                if info.lstrip(":").split()[1:2] == ["120000"]])
     if out:
