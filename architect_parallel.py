@@ -3203,6 +3203,36 @@ class _Repo:
         return ((data[:limit] if more else data).decode("utf-8", "surrogateescape")
                 if more or code == 0 else "", more, not more and code != 0)
 
+    def blobs(self, shas: List[str], head: Optional[int] = None
+              ) -> Iterator["tuple[str, Optional[bytes]]"]:
+        """Each of ``shas`` with its content (its first ``head`` bytes only, when given: the
+        rest is read and dropped), None for what is no blob; one git for all of them."""
+        import subprocess
+        reader = self.popen("cat-file", "--batch", stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            for sha in shas:
+                reader.stdin.write(f"{sha}\n".encode())
+                reader.stdin.flush()
+                told = reader.stdout.readline().split()
+                if len(told) != 3 or not _digits(told[2]):
+                    yield sha, None
+                    continue
+                left = int(told[2]) + 1  # (its bytes and a newline, read to stay in step)
+                data = reader.stdout.read(left if head is None else min(left, head))
+                left -= len(data)
+                while left > 0:
+                    chunk = reader.stdout.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+                yield sha, (data[:-1] if head is None else data) if told[1] == b"blob" else None
+        finally:
+            with contextlib.suppress(OSError):
+                reader.stdin.close()
+            reader.kill()
+            reader.wait()
+
     def resolve_base(self, ref: Optional[str]) -> str:
         """The commit the workers start from: ``ref``, or HEAD (its branch, or its commit when detached)."""
         if ref is None:
@@ -12479,7 +12509,6 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
     git calls binary (a NUL in its first 8,000 bytes) is shown as text by no diff of it.
     None when none does; "" when one does; a file's path and codec when Python would read it
     otherwise than your git shows it (see _read_otherwise)."""
-    import subprocess
     # (every file each commit makes, against each of its parents: a merge's own too)
     listed, more, failed = repo.stream(["log", "--raw", "-m", "--root", "--no-renames",
                                         "--no-abbrev", "-z", "--format=", "--end-of-options",
@@ -12509,16 +12538,10 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
                 said.encode("utf-8", "surrogateescape").split(b"\n"))
         return line in yours.get(path, ())
 
-    reader = repo.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                        stderr=subprocess.DEVNULL)
-    try:
-        for sha, size in blobs:
-            reader.stdin.write(f"{sha}\n".encode())
-            reader.stdin.flush()
-            head = reader.stdout.readline().split()
-            if len(head) != 3 or head[1] != b"blob":
+    with contextlib.closing(repo.blobs([sha for sha, _size in blobs])) as read:
+        for sha, data in read:
+            if data is None:
                 return ""
-            data = reader.stdout.read(int(head[2]) + 1)[:-1]
             if b"\0" in data[:8000]:
                 continue
             codec = _read_otherwise(data)
@@ -12528,11 +12551,6 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
                 if _HIDING.search(line.decode("utf-8", "surrogateescape")) and not all(
                         base_holds(path, line) for path in paths[sha]):
                     return ""  # (yours only where every path it is at holds it: round 61)
-    finally:
-        with contextlib.suppress(OSError):
-            reader.stdin.close()
-        reader.kill()
-        reader.wait()
     return None
 
 
@@ -12552,7 +12570,6 @@ def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
     loader may take in place of the sources a diff shows (_COMPILED_ENDS, _COMPILED_STARTS,
     anything in a ``__pycache__`` folder: one that says its source's hash is not to be
     checked is never compared with it, round 62), all of them past 10,000."""
-    import subprocess
     if len(files) > 10_000:
         return [path for _blob, path in files]
     found, looked = [], []
@@ -12564,30 +12581,9 @@ def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
             looked.append((blob, path))
     if not looked:
         return found
-    reader = repo.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                        stderr=subprocess.DEVNULL)
-    try:
-        for blob, path in looked:
-            reader.stdin.write(f"{blob}\n".encode())
-            reader.stdin.flush()
-            head = reader.stdout.readline().split()
-            if len(head) != 3 or head[1] != b"blob":
-                continue
-            left = int(head[2]) + 1  # (its bytes and a newline, read to stay in step)
-            first = reader.stdout.read(min(left, 16))
-            left -= len(first)
-            while left > 0:
-                chunk = reader.stdout.read(min(left, 1 << 20))
-                if not chunk:
-                    break
-                left -= len(chunk)
-            if first.startswith(_COMPILED_STARTS):
-                found.append(path)
-    finally:
-        with contextlib.suppress(OSError):
-            reader.stdin.close()
-        reader.kill()
-        reader.wait()
+    for (_blob, path), (_sha, first) in zip(looked, repo.blobs([b for b, _p in looked], 16)):
+        if first is not None and first.startswith(_COMPILED_STARTS):
+            found.append(path)
     return found
 
 
