@@ -1926,13 +1926,17 @@ class ParallelRunner:
             if self._sandbox and committed and self.config.checks and job.tip and \
                     result.status != "failed":
                 # (what changed since its commit took the files in: round 64)
-                if repo.run("diff", "--quiet", "--no-ext-diff", "--no-textconv",
-                            "--end-of-options", job.tip, "--", cwd=job.path,
-                            filters=True).returncode != 0:  # (its git: your filters, inside)
+                code = repo.run("diff", "--quiet", "--no-ext-diff", "--no-textconv",
+                                "--end-of-options", job.tip, "--", cwd=job.path,
+                                filters=True).returncode  # (its git: your filters, inside)
+                if code == 1:
                     _fail_worker(result, "files its branch holds changed between its commit "
                                  "and its checks (another sandbox of the same account that "
                                  "opened them to others): its checks would not run on what "
                                  "its branch holds")
+                elif code:
+                    _fail_worker(result, "its files could not be compared with its commit "
+                                 f"before its checks (git exit code {code})")
                 still = self._held_files(outside, job)
             for cmd in self.config.checks:
                 if self._halt.is_set():
@@ -2408,18 +2412,10 @@ class ParallelRunner:
             return
         self._sandbox.start(repo, command.adapter, _clean_env(), command.exe, self._allowed,
                             self._token)
-        if self._sandbox.unconfined is not None:
-            self._warn(f"--sandbox: its commands are not confined by Landlock too "
-                       f"({self._sandbox.unconfined}): a descriptor of a folder another local "
-                       "account hands a worker (through a Unix socket) lets it write wherever "
-                       f"{'uid %d' % self._sandbox.host_id if self._sandbox.host_id is not None else 'your account'}"
-                       " may; see the README's sandbox limits")
-        elif self._sandbox.abi < 3:
-            self._warn("--sandbox: Landlock here (Linux before 6.2) does not bound truncation: "
-                       "a descriptor of a folder another local account hands a worker (through a "
-                       "Unix socket) lets it empty files your account may write; see the "
-                       "README's sandbox limits")
         try:
+            limit = self._sandbox.unbounded()
+            if limit:
+                self._warn(limit)
             yield
         finally:
             self._sandbox.stop()
@@ -3224,11 +3220,12 @@ class _Repo:
             for sha in shas:
                 reader.stdin.write(f"{sha}\n".encode())
                 reader.stdin.flush()
-                told = reader.stdout.readline().split()
+                told = reader.stdout.readline().decode("ascii", "replace").split()
                 if len(told) != 3 or not _digits(told[2]):
                     yield sha, None
                     continue
-                left = int(told[2]) + 1  # (its bytes and a newline, read to stay in step)
+                size = int(told[2])
+                left = size + 1  # (its bytes and a newline, read to stay in step)
                 data = reader.stdout.read(left if head is None else min(left, head))
                 left -= len(data)
                 while left > 0:
@@ -3236,7 +3233,7 @@ class _Repo:
                     if not chunk:
                         break
                     left -= len(chunk)
-                yield sha, (data[:-1] if head is None else data) if told[1] == b"blob" else None
+                yield sha, data[:size] if told[1] == "blob" else None
         finally:
             with contextlib.suppress(OSError):
                 reader.stdin.close()
@@ -3315,22 +3312,38 @@ class _Repo:
         a line of its own, the same of its ignored files (a ``.gitignore`` an agent wrote
         may hide files you make there later)."""
         import hashlib
-        lines = []
+        import itertools
+        import tempfile
+        lines: List[str] = []
         gitlinks = [entry.partition("\t")[2] for entry in self.git(
             "ls-files", "-z", "-s", cwd=path).split("\0") if entry.startswith("160000 ")]
-        for listing in (self.git("status", "--porcelain", "-z", "--untracked-files=all", cwd=path),
-                        self.git("ls-files", "-z", "--others", "--ignored", "--exclude-standard",
-                                 cwd=path)):
-            digest = hashlib.sha256(listing.encode("utf-8", "surrogateescape"))
-            names = [entry[3:] if not lines else entry for entry in filter(None, listing.split("\0"))]
-            stats = _lstat_names(path, names)  # (agent-made)
-            for name in names:
-                st = stats.get(_beneath_key(name))
-                digest.update(f"{st.st_size} {st.st_mtime_ns}".encode() if st else b"-")
-            # What git does not look into: a repository inside (listed as a folder) and a
-            # submodule's folder; your edits there are unsaved work all the same.
-            opaque = [n for n in names if n.endswith("/")] + (gitlinks if not lines else [])
-            digest.update(_tree_digest(path, opaque).encode())
+        for args in (["status", "--porcelain", "-z", "--untracked-files=all"],
+                     ["ls-files", "-z", "--others", "--ignored", "--exclude-standard"]):
+            # (streamed through a file, 2,000 names at a time: an agent's 200,000 names of
+            # 4 KB each held whole, four times over, took the runner to 2.5 GB, round 65)
+            with tempfile.TemporaryDirectory(prefix="architect-parallel-state-") as scratch:
+                listed = os.path.join(scratch, "listed")
+                with open(listed, "wb") as f:
+                    self._run_to(args, f, f"git could not list the files of {path}", cwd=path)
+                digest, opaque = hashlib.sha256(), []
+                with open(listed, "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(chunk)
+                with open(listed, "rb") as f:
+                    names = (raw.decode("utf-8", "surrogateescape") for (raw,) in _nul_records(f, 1))
+                    while True:
+                        batch = [name[3:] if not lines else name
+                                 for name in itertools.islice(names, 2_000) if name]
+                        if not batch:
+                            break
+                        stats = _lstat_names(path, batch)  # (agent-made)
+                        for name in batch:
+                            st = stats.get(_beneath_key(name))
+                            digest.update(f"{st.st_size} {st.st_mtime_ns}".encode() if st else b"-")
+                        # What git does not look into: a repository inside (listed as a folder)
+                        # and a submodule's folder; your edits there are unsaved work all the same.
+                        opaque += [name for name in batch if name.endswith("/")]
+            digest.update(_tree_digest(path, opaque + (gitlinks if not lines else [])).encode())
             lines.append(digest.hexdigest())
         return "\n".join(lines)
 
@@ -7410,6 +7423,21 @@ class _Sandbox:
             self._stage_view(repo, adapter, env, program, allowed)
         self.unconfined = self._confinable()
 
+    def unbounded(self) -> Optional[str]:
+        """What this run's sandboxes do not bound that they would with Landlock (see
+        _CONFINE_SCRIPT), as the run says it, or None (after start)."""
+        who = "your account" if self.host_id is None else f"uid {self.host_id}"
+        handed = ("a descriptor of a folder another local account hands a worker (through a "
+                  "Unix socket) lets it")
+        if self.unconfined is not None:
+            return (f"--sandbox: its commands are not confined by Landlock too "
+                    f"({self.unconfined}): {handed} write wherever {who} may; see the README's "
+                    "sandbox limits")
+        if self.abi < 3:
+            return (f"--sandbox: Landlock here (Linux before 6.2) does not bound truncation: "
+                    f"{handed} empty files {who} may write; see the README's sandbox limits")
+        return None
+
     def _confinable(self) -> Optional[str]:
         """Why the commands of this run's sandboxes cannot be confined by Landlock as well
         (see _CONFINE_SCRIPT), or None: the Python running the tool must be there inside
@@ -7418,7 +7446,8 @@ class _Sandbox:
         import subprocess
         python = sys.executable and os.path.realpath(sys.executable)
         hidden = ("/tmp", "/var/tmp", "/run", self.state)
-        if not python or any(_inside(h, p) for h in hidden for p in (python, sys.base_prefix)):
+        if not python or any(_inside(h, p) for h in hidden
+                             for p in (python, os.path.realpath(sys.base_prefix))):
             return f"the Python running the tool ({python or 'unknown'}) is not there inside"
         try:
             proc = subprocess.run(
@@ -7442,7 +7471,7 @@ class _Sandbox:
         home = env.get("HOME") or os.path.expanduser("~")
         reach = [home, _account_home() or home, repo.top, repo.common_dir, program, *allowed]
         if sys.executable:  # (the Python that confines its commands: see _CONFINE_SCRIPT)
-            reach += [os.path.realpath(sys.executable), sys.base_prefix]
+            reach += [os.path.realpath(sys.executable), os.path.realpath(sys.base_prefix)]
         if adapter.home:
             reach.append(_expand(adapter.home.folder(env), home))
         os.chmod(self.state, 0o711)  # each box's folder is the sandbox user's, below it
@@ -7655,7 +7684,7 @@ class _Box:
         # or an allowed folder would let the worker replace it before Landlock is set: the
         # real one, read-only (round 60).
         python = os.path.realpath(sys.executable) if sys.executable else ""
-        for path in sorted({sys.base_prefix, os.path.dirname(python)} - {""}):
+        for path in sorted({os.path.realpath(sys.base_prefix), os.path.dirname(python)} - {""}):
             if any(_inside(place, path) and path != place for place in [home, *allowed]):
                 argv += ["--ro-bind", path, path]
         bpf = _seccomp_program()
@@ -12498,7 +12527,7 @@ _GIT_READS = (".gitattributes", ".gitignore", ".gitmodules", ".mailmap", ".lfsco
 # JavaScript: an invisible variable), tag characters and interlinear annotations; and a
 # zero-width character or variation selector beside a letter, digit or _ of ASCII (two names
 # that look one), not one within emoji (a keycap's U+FE0F U+20E3) or another script's text.
-_ZERO_WIDTH = ("\u00ad\u034f\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2064"
+_ZERO_WIDTH = ("\u034f\u17b4\u17b5\u180b-\u180f\u200b-\u200d\u2060-\u2064"
                "\ufe00-\ufe0f\ufeff")
 _HIDING = _LazyPattern(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udc9f\u2028-\u202e"
@@ -12537,7 +12566,7 @@ def _read_otherwise(data: bytes) -> Optional[str]:
     return None
 
 
-def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
+def _hiding_lines(repo: _Repo, base: str, tip: str) -> "Optional[tuple[str, str]]":
     """Whether a line of a file any commit of ``base..tip`` makes, as text, holds what _HIDING
     finds (but a line the base's own file at every path that file is put at holds: yours);
     or they could not all be read (over 64 MB). Every file that comes in, not the lines some
@@ -12545,14 +12574,16 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
     or unchanged line
     of a later one, or through `git log -p --first-parent` of a merge (round 60). A file
     git calls binary (a NUL in its first 8,000 bytes) is shown as text by no diff of it.
-    None when none does; "" when one does; a file's path and codec when Python would read it
-    otherwise than your git shows it (see _read_otherwise)."""
+    None when nothing hides; else what does and where: ("escapes", ""), ("codec", "app.py
+    (utf-7)") when Python would read a file otherwise than your git shows it (see
+    _read_otherwise), ("binary", "vendor/helper.tgz") for a file git calls binary that is no
+    image, font, PDF or media file (see _INERT_STARTS)."""
     # (every file each commit makes, against each of its parents: a merge's own too)
     listed, more, failed = repo.stream(["log", "--raw", "-m", "--root", "--no-renames",
                                         "--no-abbrev", "-z", "--format=", "--end-of-options",
                                         f"{base}..{tip}"], repo.top, 64 << 20)
     if more or failed:
-        return ""
+        return "escapes", ""
     paths: Dict[str, "set[str]"] = {}  # file: every path a commit puts it at
     fields = listed.split("\0")
     for info, path in zip(fields, fields[1:]):
@@ -12565,7 +12596,7 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
     blobs = [(sha, int(size)) for sha, kind, size in (row.split(" ") for row in told.splitlines()
                                                       if row.count(" ") == 2) if kind == "blob"]
     if sum(size for _sha, size in blobs) > 64 << 20:
-        return ""
+        return "escapes", ""
     yours: Dict[str, "set[bytes]"] = {}
 
     def base_holds(path: str, line: bytes) -> bool:
@@ -12579,19 +12610,33 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> Optional[str]:
     with contextlib.closing(repo.blobs([sha for sha, _size in blobs])) as read:
         for sha, data in read:
             if data is None:
-                return ""
-            if b"\0" in data[:8000]:
-                if data.startswith(b"#!"):  # (a script your shell runs, your cat shows as it is:
-                    return f"{sorted(paths[sha])[0]} (a script git shows as binary)"  # round 64)
+                return "escapes", ""
+            if b"\0" in data[:8000]:  # (no diff of yours shows it: rounds 64, 65)
+                if not (data.startswith(_INERT_STARTS) or data[4:8] == b"ftyp"):
+                    return "binary", sorted(paths[sha])[0]
                 continue
-            codec = _read_otherwise(data)
-            if codec:
-                return f"{sorted(paths[sha])[0]} ({codec})"
+            if any(p.casefold().endswith((".py", ".pyw", ".pyi")) for p in paths[sha]) or (
+                    data.startswith(b"#!") and b"python" in data.split(b"\n", 1)[0]):
+                codec = _read_otherwise(data)
+                if codec:
+                    return "codec", f"{sorted(paths[sha])[0]} ({codec})"
+            if data.startswith(b"\xef\xbb\xbf"):  # (a byte order mark: shows nothing, is no code)
+                data = data[3:]
             for line in data.split(b"\n"):
                 if _HIDING.search(line.decode("utf-8", "surrogateescape")) and not all(
                         base_holds(path, line) for path in paths[sha]):
-                    return ""  # (yours only where every path it is at holds it: round 61)
+                    return "escapes", ""  # (yours only where every path holds it: round 61)
     return None
+
+
+# What a file git calls binary may be without asking (round 65: any other may be code a tool of
+# yours runs, which no diff of yours shows: a package tarball npm installs, a pickle your tests
+# load, a Makefile or a script with a NUL byte in a comment): images (PNG, JPEG, GIF, WebP and
+# other RIFF, ICO, BMP, TIFF), fonts (WOFF, WOFF2, TrueType, OpenType), PDF, and media (Ogg, FLAC,
+# MP3, MP4 and its kin by their "ftyp" at byte 4).
+_INERT_STARTS = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF",
+                 b"\0\0\1\0", b"BM", b"II*\0", b"MM\0*", b"wOFF", b"wOF2", b"\0\1\0\0",
+                 b"OTTO", b"%PDF-", b"OggS", b"fLaC", b"ID3", b"\xff\xfb")
 
 
 # Compiled code, by its name and by its first bytes: what a loader takes in place of sources a
@@ -12609,9 +12654,9 @@ def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
     """Those of ``files`` ((blob, path) a branch adds or changes) that are compiled code a
     loader may take in place of the sources a diff shows (_COMPILED_ENDS, _COMPILED_STARTS,
     anything in a ``__pycache__`` folder: one that says its source's hash is not to be
-    checked is never compared with it, round 62), all of them past 10,000."""
+    checked is never compared with it, round 62); past 10,000 files, one line saying so."""
     if len(files) > 10_000:
-        return [path for _blob, path in files]
+        return [f"{len(files)} files: more than 10,000 to look at"]
     found, looked = [], []
     for blob, path in files:
         parts = path.casefold().split("/")
@@ -12621,9 +12666,10 @@ def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
             looked.append((blob, path))
     if not looked:
         return found
-    for (_blob, path), (_sha, first) in zip(looked, repo.blobs([b for b, _p in looked], 16)):
-        if first is not None and first.startswith(_COMPILED_STARTS):
-            found.append(path)
+    with contextlib.closing(repo.blobs([b for b, _p in looked], 16)) as read:
+        for (_blob, path), (_sha, first) in zip(looked, read):
+            if first is not None and first.startswith(_COMPILED_STARTS):
+                found.append(path)
     return found
 
 
@@ -12692,25 +12738,28 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    + (f" and {len(out) - 1} more" if len(out) > 1 else "") + "): what your `make`, "
                    "your tests or your shell read through them is no file any diff showed (a "
                    "worker's worktree, a file another account writes)")
-    hiding = _hiding_lines(repo, base, tip)
-    if hiding == "":
+    hiding, where = _hiding_lines(repo, base, tip) or ("", "")
+    if hiding == "escapes":
         why.append("adds lines holding terminal escapes or bidi overrides, in what it merges or "
                    "in one of its commits (or a diff over 64 MB git could not show): your `git "
                    "log -p` and `git show` would pass them to your terminal, hiding or "
                    "reordering what you read")
-    elif hiding and hiding.endswith("(a script git shows as binary)"):
-        why.append(f"has a script that git shows as binary ({_shorten(_screen(hiding), 120)}: a "
-                   "NUL byte in it): no `git log -p` shows its lines, which your shell runs and "
-                   "your `cat` passes to your terminal as they are")
-    elif hiding:
+    elif hiding == "binary":
+        why.append(f"adds or changes a file git shows as binary ({_shorten(_screen(where), 120)}"
+                   "): no `git diff` or `git log -p` of yours shows what it holds, and a tool of "
+                   "yours may run it (a package npm installs, a pickle your tests load, a "
+                   "Makefile or script with a NUL byte in a comment); images, fonts, PDFs and "
+                   "media pass")
+    elif hiding == "codec":
         why.append(f"has a Python source whose coding line makes Python read it otherwise than "
-                   f"your git and your terminal show it ({_shorten(_screen(hiding), 120)}): what "
+                   f"your git and your terminal show it ({_shorten(_screen(where), 120)}): what "
                    "every diff shows as a comment can be code")
     said, more, failed = repo.stream(["log", "--format=", "--name-only", "--no-renames", "-z",
                                       "--end-of-options", f"{base}..{tip}"], repo.top, 64 << 20)
     shown = sorted(name for name in {*added, *said.split("\0")} if _CONTROL.search(name))
     if more or failed:
-        shown.append("(over 64 MB of names)")
+        why.append("has commits whose file names git could not list (over 64 MB): your `git "
+                   "log --stat` would show names no check here read")
     if shown:
         why.append(f"adds files (in what it merges or in one of its commits) whose names hold "
                    "terminal control characters or characters that "

