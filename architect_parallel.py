@@ -5004,6 +5004,27 @@ def _overlaps(folder: str, place: str, holds_only: bool = False) -> bool:
         _inside(folder, os.sep.join(parts[:n]) or os.sep) for n in range(2, len(parts) + 1))
 
 
+def _python_search() -> List[str]:
+    """The places the Python running the tool reads as it starts, to find its standard
+    library, beside and above its program: ``pyvenv.cfg`` in its folder and the one above,
+    its ``._pth`` file, and ``lib/pythonX.Y`` of every folder above it (a copied program's
+    search climbs through folders another may write, round 66)."""
+    if not sys.executable:
+        return []
+    program = os.path.realpath(sys.executable)
+    folder = os.path.dirname(program)
+    places = [os.path.join(folder, "pyvenv.cfg"),
+              os.path.join(os.path.dirname(folder), "pyvenv.cfg"),
+              program + "._pth", os.path.splitext(program)[0] + "._pth",
+              os.path.join(folder, "pybuilddir.txt")]
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    while True:
+        places.append(os.path.join(folder, "lib", version))
+        if os.path.dirname(folder) == folder:
+            return places
+        folder = os.path.dirname(folder)
+
+
 def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
     """The places outside the sandbox that code is loaded or run from, or a file read as
     code or settings (what the worker wrote there would run as you), as (absolute path, what
@@ -5042,6 +5063,8 @@ def _code_places(repo: _Repo) -> "List[tuple[str, str, bool]]":
         add(site.getusersitepackages(), "your Python user site")
     for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
         add(prefix, "this Python's installation")
+    for place in _python_search():  # (where it looks for its library as it starts: round 66)
+        add(place, "where this Python looks for its standard library as it starts", False)
     add(os.path.dirname(os.path.abspath(__file__)), "the tool's own folder")
     exec_path = os.environ.get("GIT_EXEC_PATH") or (_git(["--exec-path"], "/", check=False) or "")
     if os.path.isabs(exec_path.strip()):
@@ -7449,6 +7472,9 @@ class _Sandbox:
         if not python or any(_inside(h, p) for h in hidden
                              for p in (python, os.path.realpath(sys.base_prefix))):
             return f"the Python running the tool ({python or 'unknown'}) is not there inside"
+        if not _inside(os.path.realpath(sys.base_prefix), python):  # (round 66)
+            return (f"the Python running the tool ({python}) lies outside its installation "
+                    f"({sys.base_prefix}): it would look for its library where the worker may write")
         try:
             proc = subprocess.run(
                 [*self.enter, self.exe, *self.flags(), "--ro-bind", "/", "/", "--dev", "/dev",
@@ -12577,7 +12603,7 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> "Optional[tuple[str, str]
     None when nothing hides; else what does and where: ("escapes", ""), ("codec", "app.py
     (utf-7)") when Python would read a file otherwise than your git shows it (see
     _read_otherwise), ("binary", "vendor/helper.tgz") for a file git calls binary that is no
-    image, font, PDF or media file (see _INERT_STARTS)."""
+    image, font, PDF or media file (see _inert)."""
     # (every file each commit makes, against each of its parents: a merge's own too)
     listed, more, failed = repo.stream(["log", "--raw", "-m", "--root", "--no-renames",
                                         "--no-abbrev", "-z", "--format=", "--end-of-options",
@@ -12585,11 +12611,14 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> "Optional[tuple[str, str]
     if more or failed:
         return "escapes", ""
     paths: Dict[str, "set[str]"] = {}  # file: every path a commit puts it at
+    moded: "set[str]" = set()  # files a commit makes executable
     fields = listed.split("\0")
     for info, path in zip(fields, fields[1:]):
         words = info.split()
         if info.startswith(":") and len(words) == 5 and words[4] != "D" and words[3].strip("0"):
             paths.setdefault(words[3], set()).add(path)
+            if words[1] != "100644":  # (run by its mode: never inert)
+                moded.add(words[3])
     told = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
                     check=False, input="".join(f"{sha}\n" for sha in paths).encode()
                     ) if paths else ""
@@ -12612,7 +12641,7 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> "Optional[tuple[str, str]
             if data is None:
                 return "escapes", ""
             if b"\0" in data[:8000]:  # (no diff of yours shows it: rounds 64, 65)
-                if not (data.startswith(_INERT_STARTS) or data[4:8] == b"ftyp"):
+                if sha in moded or not all(_inert(path, data) for path in paths[sha]):
                     return "binary", sorted(paths[sha])[0]
                 continue
             if any(p.casefold().endswith((".py", ".pyw", ".pyi")) for p in paths[sha]) or (
@@ -12631,12 +12660,27 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> "Optional[tuple[str, str]
 
 # What a file git calls binary may be without asking (round 65: any other may be code a tool of
 # yours runs, which no diff of yours shows: a package tarball npm installs, a pickle your tests
-# load, a Makefile or a script with a NUL byte in a comment): images (PNG, JPEG, GIF, WebP and
-# other RIFF, ICO, BMP, TIFF), fonts (WOFF, WOFF2, TrueType, OpenType), PDF, and media (Ogg, FLAC,
-# MP3, MP4 and its kin by their "ftyp" at byte 4).
-_INERT_STARTS = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"RIFF",
-                 b"\0\0\1\0", b"BM", b"II*\0", b"MM\0*", b"wOFF", b"wOF2", b"\0\1\0\0",
-                 b"OTTO", b"%PDF-", b"OggS", b"fLaC", b"ID3", b"\xff\xfb")
+# load, a Makefile or a script with a NUL byte in a comment): an image, a font, a PDF or media
+# whose first bytes say so and whose name's ending says the same (round 66: `BM=1` made a
+# Makefile a "bitmap", a PNG with a zip after it was a Python program named gen.py), holding no
+# zip within (Python runs a zip of any name), and not executable (see _hiding_lines).
+_INERT = ((b"\x89PNG\r\n\x1a\n", (".png",)), (b"\xff\xd8\xff", (".jpg", ".jpeg")),
+          (b"GIF87a", (".gif",)), (b"GIF89a", (".gif",)), (b"RIFF", (".webp", ".wav", ".avi")),
+          (b"\0\0\1\0", (".ico",)), (b"BM", (".bmp",)), (b"II*\0", (".tif", ".tiff")),
+          (b"MM\0*", (".tif", ".tiff")), (b"wOFF", (".woff",)), (b"wOF2", (".woff2",)),
+          (b"\0\1\0\0", (".ttf",)), (b"OTTO", (".otf",)), (b"%PDF-", (".pdf",)),
+          (b"OggS", (".ogg", ".oga", ".ogv", ".opus")), (b"fLaC", (".flac",)),
+          (b"ID3", (".mp3",)), (b"\xff\xfb", (".mp3",)))
+_FTYP_ENDS = (".mp4", ".m4a", ".m4v", ".mov", ".heic", ".avif", ".3gp")
+
+
+def _inert(path: str, data: bytes) -> bool:
+    """Whether ``data``, a file git calls binary at ``path``, is an image, font, PDF or media
+    file by its first bytes and its name's ending both, with no zip in it (see _INERT)."""
+    name = path.casefold()
+    kind = any(data.startswith(start) and name.endswith(ends) for start, ends in _INERT) or (
+        data[4:8] == b"ftyp" and name.endswith(_FTYP_ENDS))
+    return kind and b"PK\x03\x04" not in data and b"PK\x05\x06" not in data
 
 
 # Compiled code, by its name and by its first bytes: what a loader takes in place of sources a

@@ -5478,3 +5478,48 @@ def test_long_names_do_not_grow_the_runners_memory(repo):
     finally:
         tracemalloc.stop()
     assert peak < 60 << 20, f"{peak >> 20} MB for 80 MB of names"
+
+
+# -- review round 66 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path, data, executable", [
+    ("tools/gen.py", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + b"PK\x03\x04__main__.py" + b"PK\x05\x06", False),
+    ("Makefile", b"BM=1\nall:\n\techo run\n#\0\n", False),
+    ("build.sh", b":   ftyp=1\necho run\n# \0\n", True),
+    ("docs/logo.png", b"\x89PNG\r\n\x1a\n\0\0" + b"PK\x03\x04__main__.py" + b"PK\x05\x06", False),
+    ("assets/run.png", b"\x89PNG\r\n\x1a\n\0\0", True)],
+    ids=["png+zip named .py", "BM Makefile", "ftyp script", "png with a zip", "executable png"])
+def test_a_binary_file_is_inert_only_by_its_bytes_and_name_both(repo, path, data, executable):
+    """Round 66: the allowlist looked at first bytes alone: a PNG with a zip after it named
+    gen.py (Python runs a zip of any name), a Makefile starting `BM=1` (a "bitmap"), a script
+    starting `:   ftyp` (an "MP4"): merged, and your make ran them. Inert needs the name's
+    ending to agree, no zip inside, and no executable mode."""
+    base, tip = _commits(repo, [{path: data}])
+    if executable:
+        git("checkout", "-q", "side", cwd=repo)
+        os.chmod(repo / path, 0o755)
+        git("commit", "-qam", "mode", cwd=repo)
+        tip = git("rev-parse", "HEAD", cwd=repo)
+        git("checkout", "-q", "-", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("a file git shows as binary" in w for w in why), why
+
+
+def test_where_a_copied_python_looks_for_its_library_cannot_be_allowed(repo, tmp_path,
+                                                                       monkeypatch):
+    """Round 66: the tool's Python was a copied program (`pyhome/bin/python3`, its library in
+    /usr): `--sandbox-allow pyhome/lib` was accepted, the agent made `lib/python3.11/` there
+    (Python takes a folder holding os.py above its program for its library) with its own
+    json/, and the tool's next `list` ran it as you. Such places are refused, and that
+    Python confines nothing (it would search where the worker writes): the run says so."""
+    home = tmp_path / "pyhome"
+    (home / "bin").mkdir(parents=True)
+    (home / "lib").mkdir()
+    (home / "lib").chmod(0o777)
+    monkeypatch.setattr(sys, "executable", str(home / "bin" / "python3"))
+    with pytest.raises(ap.ConfigError, match="looks for its standard library"):
+        ap._Sandbox.check_allowed([str(home / "lib")], ap._Repo.find(str(repo)), None)
+    monkeypatch.setattr(sys, "executable", "/opt/architect-parallel-test-pyhome/bin/python3")
+    box = ap._Sandbox("bwrap")
+    box.state = str(tmp_path / "state")
+    assert "lies outside its installation" in (box._confinable() or "")
