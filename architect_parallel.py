@@ -7619,6 +7619,15 @@ class _Sandbox:
         return box
 
 
+def _targets(argv: List[str], *options: str) -> List[str]:
+    """Where bwrap's ``options`` in ``argv`` put something inside (the last of each one's
+    arguments: ``--bind SOURCE TARGET``, ``--tmpfs TARGET``), in their order."""
+    takes = {"--bind": 2, "--ro-bind": 2, "--ro-bind-try": 2, "--symlink": 2, "--tmpfs": 1,
+             "--remount-ro": 1, "--dev": 1, "--proc": 1}
+    return [argv[i + takes[word]] for i, word in enumerate(argv)
+            if word in options and i + takes[word] < len(argv)]
+
+
 class _Box:
     """One worker's sandbox. Its private folders are under ``folder``, a folder of the run's
     private one that nothing inside ever sees: ``tmp`` and ``var-tmp``, ``home-N`` (its
@@ -7698,8 +7707,7 @@ class _Box:
             argv += ["--bind", path, path]
         # The agent's own program, where the private /tmp hides it: its folder (a wrapper
         # script's helpers beside it), read-only, unless that holds anything else of the view.
-        points = [argv[i + 2] for i, word in enumerate(argv[:-2]) if word in ("--bind", "--ro-bind")]
-        points += [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "--tmpfs"]
+        points = _targets(argv, "--bind", "--ro-bind", "--tmpfs")
         for path in sorted({program, os.path.realpath(program)}):
             if any(_inside(hidden, path) for hidden in ("/tmp", "/var/tmp", "/run")):
                 folder = os.path.dirname(path)
@@ -7733,14 +7741,11 @@ class _Box:
         # is reached through folders it could have replaced with links since the last start.
         self._mounts = sorted([("/tmp", self.path("tmp")), ("/var/tmp", self.path("var-tmp")),
                                *self._layers], key=lambda m: -len(m[0]))
-        self._points = [argv[i + 2] for i, word in enumerate(argv[:-2]) if word in (
-            "--bind", "--ro-bind", "--ro-bind-try", "--symlink")] + [
-            argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("--tmpfs", "--remount-ro")]
-        self._files = set(self._points) - {argv[i + 2] for i, word in enumerate(argv[:-2])
-                                           if word == "--symlink"}
+        self._points = _targets(argv, "--bind", "--ro-bind", "--ro-bind-try", "--symlink",
+                                "--tmpfs", "--remount-ro")
+        self._files = set(self._points) - set(_targets(argv, "--symlink"))
         # Where its view is writable, for Landlock to bound (see confined).
-        self._writable = [argv[i + 2] for i, word in enumerate(argv[:-2]) if word == "--bind"] + [
-            argv[i + 1] for i, word in enumerate(argv[:-1]) if word in ("--tmpfs", "--dev", "--proc")]
+        self._writable = _targets(argv, "--bind", "--tmpfs", "--dev", "--proc")
         if self.sandbox.host_id is not None:
             # The worktree (populated inside, as that user, when new), its git folder and
             # the private folders become the sandbox user's; discard() gives the first back.
