@@ -1227,7 +1227,7 @@ class ParallelRunner:
                 self._hurry.set()
 
         previous = {sig: signal.signal(sig, handler)
-                    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+                    for sig in _caught_signals(signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             yield
         finally:
@@ -10056,6 +10056,16 @@ def _load_last_run(repo: _Repo) -> dict:
     return data
 
 
+def _unreadable_run(repo: _Repo, last: dict, so: str) -> Optional[ParallelError]:
+    """The error to raise when the last run's results are there but cannot be read (None
+    when they can): a command that needs them says why, never "there is no last run"."""
+    if not last.get("unreadable"):
+        return None
+    return ParallelError(f"the last run's results cannot be read ({last['unreadable']}), so {so}; "
+                         f"look at {os.path.join(repo.state_dir(), 'last-run.json')} (the next "
+                         "run writes it again)")
+
+
 ######################################################################
 # The HTML report
 ######################################################################
@@ -11288,6 +11298,9 @@ _LIMITS = ("timeout_per_worker", "budget_per_worker", "budget_total")
 def _last_plan(repo: _Repo, command: str) -> "tuple[dict, dict, List[WorkerResult]]":
     """The last run (as saved), its configuration and its results, for rerun and continue."""
     last = _load_last_run(repo)
+    unreadable = _unreadable_run(repo, last, f"what to {command} is unknown")
+    if unreadable:
+        raise unreadable
     saved = last.get("config")
     if not isinstance(saved, dict) or not isinstance(last.get("results"), list) \
             or not isinstance(saved.get("tasks"), list) or not last.get("base_commit"):
@@ -11926,6 +11939,10 @@ def _cmd_cleanup(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     items = ParallelRunner.list_worktrees(os.getcwd())
+    unreadable = _unreadable_run(_Repo.find(os.getcwd()), _load_last_run(_Repo.find(os.getcwd())),
+                                 "the workers' statuses are not shown")
+    if unreadable:
+        _print_err(f"warning: {unreadable}")
     if args.json:
         _print_json(items)
     elif not items:
@@ -11947,7 +11964,12 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     # Straight to our stdout: a diff can be large, and the user may pipe it on.
     sys.stdout.flush()
     stat_args = ["--stat"] if args.stat else []
-    if _load_last_run(repo).get("collected") and recorded and recorded.commit:
+    last = _load_last_run(repo)
+    unreadable = _unreadable_run(repo, last, f"the run's base is unknown: {branch} is shown "
+                                 "against HEAD")
+    if unreadable:
+        _print_err(f"warning: {unreadable}")
+    if last.get("collected") and recorded and recorded.commit:
         # the commit collect verified (and _worker_branch found the branch still holds)
         diff_args, cwd, worktree, untracked = [f"{base}...{recorded.commit}"], repo.top, None, []
     else:
@@ -12024,6 +12046,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     _check_output_paths(args)
     repo = _Repo.find(os.getcwd())
     last = _load_last_run(repo)
+    unreadable = _unreadable_run(repo, last, "there is nothing to report on")
+    if unreadable:
+        raise unreadable
     if not isinstance(last.get("results"), list) or not last["results"]:
         raise ParallelError("there is no last run here to report on: run first (or collect "
                             "results files here)")
@@ -12874,14 +12899,17 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
 def _verified_branches(repo: _Repo) -> List[str]:
     """For ``merge all``: the branches of the last run's workers that succeeded and passed
     their checks, in worker order."""
+    last = _load_last_run(repo)
+    unreadable = _unreadable_run(repo, last, "which workers passed is unknown")
+    if unreadable:
+        raise unreadable
     try:
-        results = [_result_from_dict(r, "last-run.json")
-                   for r in _load_last_run(repo).get("results", [])]
+        results = [_result_from_dict(r, "last-run.json") for r in last.get("results", [])]
     except ParallelError:
         results = []
     if not results:
         raise ParallelError("no results of a last run: run first, or name a worker number")
-    collected = _load_last_run(repo).get("collected")
+    collected = last.get("collected")
     branches = [r.branch for r in sorted(results, key=lambda r: r.worker_id)
                 if _verified(r) and repo.branch_exists(r.branch)
                 and (not collected or (r.commit is not None and _collected_tip(repo, r)))]
@@ -12937,6 +12965,9 @@ def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str, Optional[Worker
         results = [_result_from_dict(r, "last-run.json") for r in last.get("results", [])]
     except ParallelError:
         results = []
+    unreadable = _unreadable_run(repo, last, "which worker is best is unknown")
+    if unreadable and worker == "best":
+        raise unreadable
     if worker == "best":
         if not results:
             raise ParallelError("no ranked results of a last run: run first, or name a worker number")
@@ -13003,6 +13034,17 @@ def _subparser(parser: argparse.ArgumentParser, command: Optional[str]) -> _Argu
 
 def _raise_signalled(signum: int, _frame: object) -> None:
     raise _Signalled(signum)
+
+
+def _caught_signals(*signums: int) -> List[int]:
+    """The signals of these the tool may catch: not one it was started with ignored.
+
+    `nohup` starts a command with SIGHUP ignored, and a shell without job control a
+    background job (`cmd &` in a script) with SIGINT ignored; the command is meant to keep
+    ignoring them (its agents inherit that), not to stop when the terminal closes.
+    """
+    return [signum for signum in dict.fromkeys(signums)
+            if signal.getsignal(signum) is not signal.SIG_IGN]
 
 
 def _print_err(line: str) -> None:
@@ -13093,7 +13135,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = _build_parser(argv[0] if argv and argv[0] in _COMMANDS else "")
     handlers = {}
     if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
+        for signum in _caught_signals(signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
             handlers[signum] = signal.signal(signum, _raise_signalled)
     try:
         if implicit_run and not argv[1].startswith("-") and len(argv[1].split()) == 1:

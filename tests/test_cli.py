@@ -264,3 +264,35 @@ def test_interrupt_stops_every_agent_and_saves_results(repo, records, agent_env,
     assert statuses == ["interrupted"] * 3
     assert saved["results"][2]["error"] == "not started"
     assert (repo / ".architect-parallel-1").is_dir()  # worktrees are kept
+
+
+def test_signals_it_was_started_ignoring_stay_ignored(repo, agent_env, tmp_path):
+    """`nohup` (SIGHUP) and a script's background job (SIGINT) start the tool ignoring them."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    agent = tmp_path / "agent.sh"
+    agent.write_text(f'#!/bin/sh\ntouch "{marks}/started"\n'
+                     f'while [ ! -e "{marks}/release" ]; do sleep 0.05; done\n'
+                     'echo done > out.txt\n')
+    agent.chmod(0o755)
+
+    def ignoring() -> None:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "architect_parallel", "run", "t", "--workers", "1", "--json",
+         "--agent-cmd", f"{agent} {{task}}"],
+        cwd=repo, env=_subprocess_env(agent_env), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, preexec_fn=ignoring)
+    deadline = time.monotonic() + 30
+    while not (marks / "started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(signal.SIGINT)
+    (marks / "release").touch()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert json.loads(out)[0]["status"] == "success"
+    assert git("show", "architect/parallel-1:out.txt", cwd=repo) == "done"

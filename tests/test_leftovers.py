@@ -3891,6 +3891,24 @@ def test_one_malformed_result_makes_every_command_say_so(cli, repo, tmp_path):
     assert code == 2 and "cannot be read" in err and "bad status 5" in err, err
 
 
+def test_every_command_says_the_last_runs_results_cannot_be_read(cli, repo, tmp_path):
+    """`report` said there was no last run, `rerun` and `continue` that an older version made
+    it, `diff best` and `merge best --force` to run first: the truth is that it is there and
+    cannot be read."""
+    agent = script(tmp_path, "w.sh", "echo x > a.txt\n")
+    cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1", "--progress", "none")
+    (repo / ".git" / "architect-parallel" / "last-run.json").write_text('{"results": [')
+    for command in (["report"], ["rerun", "--failed"], ["continue", "1", "more"], ["diff", "best"],
+                    ["merge", "best", "--force"], ["merge", "all", "--force"]):
+        code, out, err = cli(*command)
+        assert code == 2 and "the last run's results cannot be read" in err, (command, err)
+        assert "no last run" not in err and "run first" not in err, (command, err)
+    for command in (["list"], ["diff", "1"]):
+        code, out, err = cli(*command)
+        assert code == 0 and "warning: the last run's results cannot be read" in err, (command, err)
+    assert "+x" in tool("diff", "1")[1]
+
+
 @pytest.mark.parametrize("layout", ["link", "hard link", "link on the way"])
 def test_an_allowed_folder_a_path_program_leads_into_is_refused(cli, repo, tmp_path, monkeypatch,
                                                                layout):
