@@ -1897,7 +1897,7 @@ class ParallelRunner:
                 tip = repo.tip(job.branch)
                 result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
         try:  # before the checks, whose artifacts are not the agent's work
-            files, gitlinks, nested = repo.changes(job.path, result.base_commit)
+            files, gitlinks, nested = repo.changes(job.path, result.base_commit, not committed)
             if committed:  # (what its branch holds: a repository inside is not)
                 files = repo.files_between(result.base_commit, result.commit) \
                     if result.commit else []
@@ -1952,12 +1952,11 @@ class ParallelRunner:
                                       "exit_code": code,
                                       "duration": round(time.monotonic() - started, 3)})
             result.checks_passed = sum(c["passed"] for c in result.checks)
-            moved = [rel for rel, st in (still or {}).items()
-                     if _file_state(_lstat_beneath(job.path, rel)) != st]
+            moved, count = self._held_moved(job, still) if still is not None else ([], 0)
             if moved:
                 _fail_worker(result, "files its branch holds changed while its checks ran: "
-                             f"{_shorten(', '.join(moved[:5]), 300)}"
-                             + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+                             f"{_shorten(', '.join(moved), 300)}"
+                             + (f" and {count - 5} more" if count > 5 else "")
                              + " (a check that writes them, or another sandbox of the same "
                              "account that opened them to others: its checks may not have run "
                              "on what its branch holds)")
@@ -1965,16 +1964,40 @@ class ParallelRunner:
             note(exc)
 
     @staticmethod
-    def _held_files(repo: _Repo, job: _Job) -> Dict[str, "tuple[int, ...]"]:
+    def _held_files(repo: _Repo, job: _Job) -> BinaryIO:
         """The state (see _file_state) of each file the worker's commit holds, in its worktree,
         before its checks run: every sandbox of every run is one account, which may change the
         modes of another's files (Landlock bounds writes, not chmod) for a third account to
-        write them while the checks read them (round 63)."""
-        listed = repo.git("ls-tree", "-r", "-z", "--end-of-options", job.tip or "",
-                          check=False) or ""
-        rows = (row.partition("\t") for row in listed.split("\0")[:_MAX_FILES] if row)
-        return {rel: _file_state(_lstat_beneath(job.path, rel))  # (a submodule's folder not)
-                for info, _, rel in rows if not info.startswith("160000")}
+        write them while the checks read them (round 63). In a file, a name and a state for
+        each (see _held_moved), none held here (round 68)."""
+        import itertools
+        import tempfile
+        held = tempfile.TemporaryFile()
+        with contextlib.suppress(ParallelError):
+            listed = repo._names(["ls-tree", "-r", "-z", "--end-of-options", job.tip or ""],
+                                 repo.top, 1)
+            for (row,) in itertools.islice(listed, _MAX_FILES):
+                info, _, rel = row.partition("\t")
+                if rel and not info.startswith("160000"):  # (a submodule's folder not)
+                    state = _file_state(_lstat_beneath(job.path, rel))
+                    held.write(rel.encode("utf-8", "surrogateescape") + b"\0"
+                               + repr(state).encode() + b"\0")
+        held.seek(0)
+        return held
+
+    @staticmethod
+    def _held_moved(job: _Job, held: BinaryIO) -> "tuple[List[str], int]":
+        """The first 5 of the files ``held`` (see _held_files) whose state is not the same now,
+        and how many they are."""
+        moved, count = [], 0
+        with held:
+            for raw, state in _nul_records(held, 2):
+                rel = raw.decode("utf-8", "surrogateescape")
+                if repr(_file_state(_lstat_beneath(job.path, rel))).encode() != state:
+                    count += 1
+                    if len(moved) < 5:
+                        moved.append(rel)
+        return moved, count
 
     def _check_held(self, repo: _Repo, job: _Job, result: WorkerResult, gitlinks: List[str],
                     nested: List[str]) -> None:
@@ -2235,11 +2258,10 @@ class ParallelRunner:
         folder under modules/, just removed): the folders stay, with their files, as folders
         of a submodule that is not checked out."""
         removed = []
-        for entry in repo.git("ls-files", "-z", "-s", cwd=job.path).split("\0"):
-            folder = entry.partition("\t")[2]
+        for folder in repo.gitlinks(job.path):
             parts = folder.split("/")
             # (an index the agent wrote may name "." or "..": never the worktree's own .git)
-            if entry.startswith("160000 ") and folder and all(
+            if folder and all(
                     p not in ("", ".", "..") and p.lower() != ".git" for p in parts):
                 name = os.path.join(folder, ".git")
                 st = _lstat_beneath(job.path, name)
@@ -3315,8 +3337,7 @@ class _Repo:
         import itertools
         import tempfile
         lines: List[str] = []
-        gitlinks = [entry.partition("\t")[2] for entry in self.git(
-            "ls-files", "-z", "-s", cwd=path).split("\0") if entry.startswith("160000 ")]
+        gitlinks = self.gitlinks(path)
         for args in (["status", "--porcelain", "-z", "--untracked-files=all"],
                      ["ls-files", "-z", "--others", "--ignored", "--exclude-standard"]):
             # (streamed through a file, 2,000 names at a time: an agent's 200,000 names of
@@ -3888,20 +3909,45 @@ class _Repo:
                             break
         return found
 
-    def links_out(self, commit: str, links: "List[tuple[str, str]]") -> List[str]:
-        """Those of ``links`` ((blob, path) of ``commit``) that lead out of what is merged: to
-        an absolute path, above the checkout's top, or into a worker's worktree; all of them
-        past 1,000 (no answer is taken for none)."""
+    def links_out(self, commit: str, links: "List[tuple[str, str]]"
+                  ) -> "tuple[List[str], Dict[str, set[str]]]":
+        """Those of ``links`` ((blob, path) of ``commit``) that do not lead, through whatever
+        links are on the way, to a file or folder ``commit`` holds, as "path -> target" (all of
+        them past 1,000: no answer is taken for none); and the files the others lead to, by
+        object, with the links' paths (a tool reaches that file by the link's name: judge it
+        by that name too, see _hiding_lines). A link to an absolute path, above the top, into
+        a worker's worktree, into ``.git`` (round 68: ``scripts/test.sh`` linked to the tool's
+        log of the agent's output, and your ``make test`` ran what the agent printed) or to
+        what the tree does not hold (a build folder, an ignored ``.env``) reads what no diff
+        showed."""
         if len(links) > 1000:
-            return [path for _blob, path in links]
-        found = []
-        for blob, path in links:
-            target = (self.git("cat-file", "blob", blob, check=False) or "/").strip("\n")
-            where = os.path.normpath(os.path.join(os.path.dirname(path), target))
-            if os.path.isabs(target) or where == ".." or where.startswith("../") or \
-                    _is_worktree_name(where.split("/")[0]):
-                found.append(f"{path} -> {target}")
-        return found
+            return [path for _blob, path in links], {}
+        out: List[str] = []
+        reached: Dict[str, "set[str]"] = {}
+        with self._tree_reader(commit) as tree:
+            for blob, path in links:
+                target = tree.blob(blob)
+                found = tree.resolve(path.split("/")[:-1] + target.split("/")) \
+                    if target is not None and not target.startswith("/") else None
+                if found is None:
+                    out.append(f"{path} -> {target if target is not None else '?'}")
+                elif found[0] != 0o40000:
+                    reached.setdefault(found[1], set()).add(path)
+        return out, reached
+
+    @contextlib.contextmanager
+    def _tree_reader(self, commit: str) -> Iterator["_TreeReader"]:
+        """A _TreeReader of ``commit``, reading through one git, stopped after."""
+        import subprocess
+        reader = self.popen("cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+        try:
+            yield _TreeReader(reader, commit)
+        finally:
+            with contextlib.suppress(OSError):
+                reader.stdin.close()
+            reader.kill()
+            reader.wait()
 
     def git_folders_in(self, commit: str, paths: List[str]) -> List[str]:
         """The folders of ``commit`` holding one of ``paths`` that git would take for a git
@@ -4455,19 +4501,41 @@ class _Repo:
 
     def files_between(self, base: str, commit: str) -> List[str]:
         """The files ``commit`` changes against ``base``, sorted: what merging it brings."""
-        return sorted(f for f in self.git("diff", "--name-only", "-z", "--no-renames",
-                                          "--end-of-options", base, commit).split("\0") if f)
+        return sorted(name for (name,) in self._names(["diff", "--name-only", "-z", "--no-renames",
+                                                       "--end-of-options", base, commit],
+                                                      self.top, 1))
 
-    def changes(self, path: str, base: str) -> "tuple[List[str], List[str], List[str]]":
+    def changes(self, path: str, base: str, names: bool = True
+                ) -> "tuple[List[str], List[str], List[str]]":
         """What differs between ``base`` and the worktree at ``path`` (committed, staged,
-        unstaged, untracked); of that, the submodule commits ('sub', new or changed) and the repositories inside ('sub/')."""
-        raw = self.git("diff", "--raw", "--no-renames", "-z", base, "--", cwd=path).split("\0")
-        changed = dict(zip(raw[1::2], raw[0::2]))  # name: ":old new sha sha X"
-        new = [name for name in self.git("ls-files", "--others", "--exclude-standard", "-z",
-                                         cwd=path).split("\0") if name]
-        gitlinks = [name for name, info in changed.items() if info.split()[1:2] == ["160000"]]
-        return (sorted({name for name in [*changed, *new] if name}), gitlinks,
-                [name for name in new if name.endswith("/")])
+        unstaged, untracked), sorted ([] unless ``names``); of that, the submodule commits
+        ('sub', new or changed) and the repositories inside ('sub/'). Each name is held
+        once, git's listings read as a stream (round 68)."""
+        found: "set[str]" = set()
+        gitlinks: List[str] = []
+        for info, name in self._names(["diff", "--raw", "--no-renames", "-z", base, "--"],
+                                      path, 2):
+            if info.split()[1:2] == ["160000"]:
+                gitlinks.append(name)
+            if names:
+                found.add(name)
+        nested = []
+        for (name,) in self._names(["ls-files", "--others", "--exclude-standard", "-z"], path, 1):
+            if name.endswith("/"):
+                nested.append(name)
+            if names:
+                found.add(name)
+        return sorted(found), gitlinks, nested
+
+    def _names(self, args: List[str], cwd: str, count: int) -> Iterator[List[str]]:
+        """The records of ``count`` NUL-ended fields git prints for ``args`` in ``cwd``, as
+        text, read from a file as a stream (see _nul_records)."""
+        import tempfile
+        with tempfile.TemporaryFile() as out:
+            self._run_to(args, out, f"git {args[0]} failed in {cwd}", cwd=cwd)
+            out.seek(0)
+            for fields in _nul_records(out, count):
+                yield [field.decode("utf-8", "surrogateescape") for field in fields]
 
     def include_files(self, patterns: List[str]) -> List[str]:
         """Untracked or ignored files of the main checkout matching ``.worktreeinclude``
@@ -4650,63 +4718,94 @@ class _Repo:
 
     def filled_submodules(self, path: str) -> List[str]:
         """The submodules of the worktree at ``path`` whose folders hold anything."""
-        return [entry.partition("\t")[2] for entry in self.git("ls-files", "-z", "-s", cwd=path)
-                .split("\0") if entry.startswith("160000 ") and _holds_entries(path, entry.partition("\t")[2])]
+        return [name for name in self.gitlinks(path) if _holds_entries(path, name)]
+
+    def gitlinks(self, path: str) -> List[str]:
+        """The submodule entries of the index of the worktree at ``path`` (read as a stream:
+        an agent's index of 50,000 paths of 4 KB is not held, round 68)."""
+        return [entry.partition("\t")[2] for (entry,) in self._names(["ls-files", "-z", "-s"],
+                                                                    path, 1)
+                if entry.startswith("160000 ")]
 
     def as_committed(self, path: str, commit: str = "HEAD") -> None:
         """Give the files of the worktree at ``path`` whose line ends git changed when it
-        committed them (``* text=auto`` and the like) the form a checkout of ``commit`` has:
-        the checks must run on what the branch holds, not on what only this worktree has."""
-        changed = []
-        for entry in self.git("ls-files", "--eol", "-z", cwd=path).split("\0"):
-            info, _, name = entry.partition("\t")
-            fields = info.split()
-            attrs = " ".join(fields[2:])[len("attr/"):].split()
-            if name and len(fields) >= 2 and fields[1] != "w/" and fields[0] != "i/-text" \
-                    and fields[0][2:] != fields[1][2:]:
-                changed.append(name)
-            elif name and fields[:1] == ["i/-text"] and fields[1:2] != ["w/"] and any(
-                    a in ("text", "crlf") or a.startswith("eol=") for a in attrs):
-                changed.append(name)  # (a NUL or a lone CR: git calls it binary, yet an explicit
-                                      # `text` or `eol` attribute still converts its line ends)
-        # and those git rewrites by attribute on the way in and out: ident, an encoding
-        staged = {name: info.split()[1] for info, _, name in (
-            entry.partition("\t") for entry in
-            self.git("ls-files", "-z", "--stage", cwd=path).split("\0") if entry)}
-        names = list(staged)
-        if names:
-            told = self.git("check-attr", "-z", "--stdin", "ident", "working-tree-encoding",
-                            cwd=path, input="\0".join(names).encode("utf-8", "surrogateescape"))
-            fields = told.split("\0")
-            for i in range(0, len(fields) - 2, 3):
-                if fields[i + 2] not in ("unspecified", "unset") and fields[i] not in changed:
-                    changed.append(fields[i])
-        if changed:  # (out of the index first: git rewrites no file it takes as up to date)
-            names = "\0".join(changed).encode("utf-8", "surrogateescape")
-            self.git("--literal-pathspecs", "rm", "-q", "--cached", "--pathspec-from-file=-",
-                     "--pathspec-file-nul", cwd=path, input=names)
-            self.git("--literal-pathspecs", "checkout", commit, "--pathspec-from-file=-",
-                     "--pathspec-file-nul", cwd=path, filters=True, input=names)
+        committed them (``* text=auto`` and the like), or that it rewrites by attribute on the
+        way in and out (ident, an encoding), the form a checkout of ``commit`` has: the
+        checks must run on what the branch holds, not on what only this worktree has. Every
+        listing goes through files, read as a stream (round 68: 65,000 paths of 4 KB took
+        1.7 GB held whole)."""
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-run-") as scratch:
+            listed, names, told, changed = (os.path.join(scratch, name) for name in (
+                "listed", "names", "told", "changed"))
+            with open(listed, "wb") as f:
+                self._run_to(["ls-files", "--stage", "--eol", "-z"], f,
+                             f"git could not list the files of {path}", cwd=path)
+            with open(listed, "rb") as f, open(names, "wb") as out:
+                for (entry,) in _nul_records(f, 1):
+                    out.write(entry.partition(b"\t")[2].partition(b"\t")[2] + b"\0")
+            with open(names, "rb") as f, open(told, "wb") as out:
+                self._run_to(["check-attr", "-z", "--stdin", "ident", "working-tree-encoding"],
+                             out, f"git could not read the attributes of {path}", input=f,
+                             cwd=path)
+            count = 0
+            with open(listed, "rb") as f, open(told, "rb") as attributes, \
+                    open(changed, "wb") as out:
+                rewriting = _nul_records(attributes, 6)  # (both attributes of each, in order)
+                for (entry,) in _nul_records(f, 1):
+                    staged, _, rest = entry.partition(b"\t")
+                    eol, _, name = rest.partition(b"\t")
+                    attrs = next(rewriting, None)
+                    if name and (attrs is None or _line_ends_converted(eol.decode(
+                            "ascii", "replace")) or any(attrs[k] not in (b"unspecified", b"unset")
+                                                       for k in (2, 5))):
+                        out.write(name + b"\0" + (staged.split()[1:2] or [b""])[0] + b"\0")
+                        count += 1
+            if not count:
+                return
+            # Out of the index first: git rewrites no file it takes as up to date.
+            with open(changed, "rb") as f, open(names, "wb") as out:
+                for name, _blob in _nul_records(f, 2):
+                    out.write(name + b"\0")
+            for args in (["rm", "-q", "--cached"], ["checkout", commit]):
+                with open(names, "rb") as f, open(os.devnull, "wb") as out:
+                    self._run_to(["--literal-pathspecs", *args, "--pathspec-from-file=-",
+                                  "--pathspec-file-nul"], out, f"git {args[0]} of the files "
+                                 f"{path} holds otherwise than its commit failed", input=f,
+                                 cwd=path, filters=args[0] == "checkout")
             # That checkout read the objects of the agent's sandbox, which git does not hash
             # again as it reads them: a pack the agent made may claim a blob's id for other
             # bytes. Each file written, hashed again, must be what `add` made of it.
-            wrong = self._not_hashing_to(path, {name: staged.get(name, "") for name in changed})
+            wrong = self._not_hashing_to(path, changed, scratch)
             if wrong:
                 raise _Refused("what its commit holds could not be written back as it is: objects "
                                "the agent made claim ids they do not hold "
                                f"({_shorten(', '.join(wrong[:5]), 300)})")
 
-    def _not_hashing_to(self, path: str, expected: Dict[str, str]) -> List[str]:
-        """The files of the worktree at ``path`` that are no regular file, or whose content (as
-        git stores it: through the line-end conversion, ident, an encoding, your filters) is not
-        the blob ``expected`` names."""
-        plain = [name for name in expected if "\n" not in name
-                 and (st := _lstat_beneath(path, name)) is not None and stat.S_ISREG(st.st_mode)]
-        told = self.git("hash-object", "--stdin-paths", cwd=path, filters=True, input="".join(
-            name + "\n" for name in plain).encode("utf-8", "surrogateescape")).split() \
-            if plain else []
-        got = dict(zip(plain, told))
-        return [name for name in expected if got.get(name) != expected[name]]
+    def _not_hashing_to(self, path: str, expected: str, scratch: str) -> List[str]:
+        """Of the files of the worktree at ``path`` that the file ``expected`` names (NUL-ended
+        name, then blob id), the first 5 that are no regular file, or whose content (as git
+        stores it: through the line-end conversion, ident, an encoding, your filters) is not
+        the blob named."""
+        wrong: List[str] = []
+        paths, shas, hashed = (os.path.join(scratch, name) for name in ("paths", "shas", "hashed"))
+        with open(expected, "rb") as f, open(paths, "wb") as names, open(shas, "wb") as ids:
+            for raw, blob in _nul_records(f, 2):
+                name = raw.decode("utf-8", "surrogateescape")
+                st = _lstat_beneath(path, name) if "\n" not in name else None
+                if st is not None and stat.S_ISREG(st.st_mode):
+                    names.write(raw + b"\n")
+                    ids.write(blob + b"\n")
+                elif len(wrong) < 5:
+                    wrong.append(name)
+        with open(paths, "rb") as f, open(hashed, "wb") as out:
+            self._run_to(["hash-object", "--stdin-paths"], out, f"git could not hash the files "
+                         f"of {path}", input=f, cwd=path, filters=True)
+        with open(paths, "rb") as names, open(shas, "rb") as ids, open(hashed, "rb") as got:
+            for name, blob in zip(names, ids):
+                if got.readline() != blob and len(wrong) < 5:
+                    wrong.append(name[:-1].decode("utf-8", "surrogateescape"))
+        return wrong
 
     def identity(self, path: str) -> List[str]:
         """``-c`` options giving git an identity when none is configured."""
@@ -4787,6 +4886,95 @@ class _Repo:
                 record.release()
         finally:
             os.close(fd)  # also releases the lock
+
+
+class _TreeReader:
+    """A commit's trees and links, read as they are needed through one ``git cat-file
+    --batch`` (see _Repo._tree_reader): each tree once, at most _TREE_LIMIT bytes of it, a
+    link's target at most 4 KB."""
+
+    def __init__(self, reader: subprocess.Popen, commit: str) -> None:
+        self._reader = reader
+        self._trees: Dict[str, Dict[str, "tuple[int, str]"]] = {}
+        self.root = self._object(f"{commit}^{{tree}}", 0)[0]
+
+    def resolve(self, parts: List[str]) -> Optional["tuple[int, str]"]:
+        """The mode and object the path ``parts`` (from the top) leads to in the tree,
+        following its links as the file system would (40 at most); None when it leads out
+        of the tree (an absolute target, above the top), to nothing the tree holds, below a
+        file, into a submodule, ``.git`` or a worker's worktree."""
+        folders = [self.root]  # the trees from the top to where the walk is
+        entry, hops, parts = (0o40000, self.root), 0, list(parts)
+        while parts:
+            name = parts.pop(0)
+            if entry[0] != 0o40000:
+                return None
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if len(folders) == 1:
+                    return None
+                folders.pop()
+                entry = (0o40000, folders[-1])
+                continue
+            if _folded(name) == ".git" or (len(folders) == 1 and _is_worktree_name(name)):
+                return None
+            found = self._entries(folders[-1]).get(name)
+            if found is None or found[0] == 0o160000:
+                return None
+            if found[0] == 0o120000:
+                target = self.blob(found[1])
+                hops += 1
+                if target is None or target.startswith("/") or hops > 40:
+                    return None
+                parts[:0] = target.split("/")  # (from the folder the link is in)
+                continue
+            if found[0] == 0o40000:
+                folders.append(found[1])
+            entry = found
+        return entry
+
+    def blob(self, sha: str) -> Optional[str]:
+        """A link's target (None when it is no blob of at most 4 KB)."""
+        _sha, kind, data = self._object(sha, 4096)
+        return data.decode("utf-8", "surrogateescape") if kind == "blob" and data is not None \
+            else None
+
+    def _entries(self, tree: str) -> Dict[str, "tuple[int, str]"]:
+        if tree not in self._trees:
+            _sha, kind, data = self._object(tree, _TREE_LIMIT)
+            entries: Dict[str, "tuple[int, str]"] = {}
+            width = len(tree) // 2
+            i = 0
+            while kind == "tree" and data is not None and i < len(data):
+                space, nul = data.find(b" ", i), data.find(b"\0", i)
+                if space < 0 or nul < space or nul + 1 + width > len(data) or \
+                        not data[i:space] or data[i:space].strip(b"01234567"):
+                    return {}  # (malformed: nothing is found in it)
+                name = data[space + 1:nul].decode("utf-8", "surrogateescape")
+                entries[name] = (int(data[i:space], 8), data[nul + 1:nul + 1 + width].hex())
+                i = nul + 1 + width
+            self._trees[tree] = entries
+        return self._trees[tree]
+
+    def _object(self, spec: str, limit: int) -> "tuple[str, str, Optional[bytes]]":
+        """An object's name, type and content (None when over ``limit`` bytes)."""
+        self._reader.stdin.write(spec.encode() + b"\n")
+        self._reader.stdin.flush()
+        head = self._reader.stdout.readline().decode("ascii", "replace").split()
+        if len(head) != 3 or not _digits(head[2]):
+            return "", "", None
+        size = int(head[2])
+        left, chunks = size + 1, []  # (its bytes and a newline, read to stay in step)
+        while left > 0:
+            chunk = self._reader.stdout.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            if size <= limit:
+                chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)[:size]
+        return head[0], head[1], data if size <= limit and left == 0 else None
 
 
 class _LockRecord:
@@ -5357,36 +5545,53 @@ def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
     holds one of its lock files for a moment (an agent's, or the user's), wait and try
     again."""
     import subprocess
+    import tempfile
     for delay in (0.05, 0.1, 0.2, 0.4, 0.8, None):
         # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
         # left to finish (a checkout, a commit, a merge) instead of dying halfway with its
-        # lock files left behind; the interrupt goes on once it has.
-        proc = _git_popen(args, cwd, wrap, settings,
-                          stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            with _stopped_at([proc], None, stop) as stopped:
-                out, err = proc.communicate(input, timeout=timeout)
-            if stopped:
-                raise _Refused(f"git {' '.join(_guarded(args)[:2])} was stopped (a second "
-                               "interrupt)")
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise _Refused(f"git {' '.join(_guarded(args)[:2])} took more than {timeout:g}s "
-                           "(stopped)") from None
-        except KeyboardInterrupt:
+        # lock files left behind; the interrupt goes on once it has. Its messages go to a
+        # file, of which the first and last few KB are kept (round 68: `git add` of 50,000
+        # files of 4 KB names under `* text eol=crlf` printed a warning for each).
+        with tempfile.TemporaryFile() as said:
+            proc = _git_popen(args, cwd, wrap, settings,
+                              stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=said, start_new_session=True)
             try:
-                proc.communicate(timeout=30)
-            except BaseException:  # a second Ctrl-C, or a git that does not end
-                proc.kill()
-                proc.wait()
-            raise
+                with _stopped_at([proc], None, stop) as stopped:
+                    out, _ = proc.communicate(input, timeout=timeout)
+                if stopped:
+                    raise _Refused(f"git {' '.join(_guarded(args)[:2])} was stopped (a second "
+                                   "interrupt)")
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+                raise _Refused(f"git {' '.join(_guarded(args)[:2])} took more than "
+                               f"{timeout:g}s (stopped)") from None
+            except KeyboardInterrupt:
+                try:
+                    proc.communicate(timeout=30)
+                except BaseException:  # a second Ctrl-C, or a git that does not end
+                    proc.kill()
+                    proc.wait()
+                raise
+            err = _ends_of(said, 16 << 10, 48 << 10)
         if proc.returncode == 0 or b".lock': File exists" not in err or delay is None:
             return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _ends_of(f: BinaryIO, head: int, tail: int) -> bytes:
+    """What the file ``f`` holds, but only its first ``head`` and last ``tail`` bytes (with
+    ``...`` between) when it holds more."""
+    size = f.seek(0, os.SEEK_END)
+    f.seek(0)
+    if size <= head + tail:
+        return f.read()
+    start = f.read(head)
+    f.seek(size - tail)
+    return start + b"\n...\n" + f.read(tail)
 
 
 def _git_lines(args: List[str], cwd: str, each: Callable[[bytes], Optional[str]],
@@ -5898,6 +6103,18 @@ _IOCTL_DENIED = (0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602, 0x4
                  0x800C6613, 0x4008941A)
 # Inside, where a worker's private object folder is (GIT_OBJECT_DIRECTORY).
 _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
+
+
+def _line_ends_converted(eol: str) -> bool:
+    """Whether git changed the line ends of a file as it committed it, by what ``git ls-files
+    --eol`` says of it (``i/lf w/crlf attr/text=auto``); also a file git calls binary (a NUL,
+    a lone CR) whose explicit ``text`` or ``eol`` attribute still converts its line ends."""
+    fields = eol.split()
+    attrs = " ".join(fields[2:])[len("attr/"):].split()
+    if len(fields) >= 2 and fields[1] != "w/" and fields[0] != "i/-text":
+        return fields[0][2:] != fields[1][2:]
+    return fields[:1] == ["i/-text"] and fields[1:2] != ["w/"] and any(
+        a in ("text", "crlf") or a.startswith("eol=") for a in attrs)
 
 
 def _nul_records(stream: BinaryIO, count: int) -> Iterator[List[bytes]]:
@@ -12622,7 +12839,8 @@ def _read_otherwise(data: bytes) -> Optional[str]:
     return None
 
 
-def _hiding_lines(repo: _Repo, base: str, tip: str) -> "Optional[tuple[str, str]]":
+def _hiding_lines(repo: _Repo, base: str, tip: str, reached: Optional[Dict[str, "set[str]"]] = None
+                  ) -> "Optional[tuple[str, str]]":
     """Whether a line of a file any commit of ``base..tip`` makes, as text, holds what _HIDING
     finds (but a line the base's own file at every path that file is put at holds: yours);
     or they could not all be read (over 64 MB). Every file that comes in, not the lines some
@@ -12633,7 +12851,9 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> "Optional[tuple[str, str]
     None when nothing hides; else what does and where: ("escapes", ""), ("codec", "app.py
     (utf-7)") when Python would read a file otherwise than your git shows it (see
     _read_otherwise), ("binary", "vendor/helper.tgz") for a file git calls binary that is no
-    image, font, PDF or media file (see _inert)."""
+    image, font, PDF or media file (see _inert). ``reached``: files (by object) the branch's
+    links lead to, with the links' paths: each is judged by those names too, whether or not it
+    comes in (round 68: ``scripts/test.sh`` linked to a PNG that the shell runs)."""
     # (every file each commit makes, against each of its parents: a merge's own too)
     listed, more, failed = repo.stream(["log", "--raw", "-m", "--root", "--no-renames",
                                         "--no-abbrev", "-z", "--format=", "--end-of-options",
@@ -12649,6 +12869,8 @@ def _hiding_lines(repo: _Repo, base: str, tip: str) -> "Optional[tuple[str, str]
             paths.setdefault(words[3], set()).add(path)
             if words[1] != "100644":  # (run by its mode: never inert)
                 moded.add(words[3])
+    for sha, links in (reached or {}).items():
+        paths.setdefault(sha, set()).update(links)
     told = repo.git("cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)",
                     check=False, input="".join(f"{sha}\n" for sha in paths).encode()
                     ) if paths else ""
@@ -12805,14 +13027,17 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    + "): Python, Node, Perl, Java or your shell may load it in place of the "
                    "sources a diff shows (a .pyc or an extension module on Python's path, "
                    "lib.node before lib/index.js), and no diff shows what it does")
-    out = repo.links_out(tip, [(info.split()[3], path) for info, path in records
-                               if info.lstrip(":").split()[1:2] == ["120000"]])
+    out, reached = repo.links_out(tip, [(info.split()[3], path) for info, path in records
+                                        if info.lstrip(":").split()[1:2] == ["120000"]
+                                        and not info.rstrip().endswith(" D")])
     if out:
-        why.append(f"adds links that lead out of what is merged ({_shorten(_screen(out[0]), 100)}"
+        why.append(f"adds links that lead to no file or folder of what is merged "
+                   f"({_shorten(_screen(out[0]), 100)}"
                    + (f" and {len(out) - 1} more" if len(out) > 1 else "") + "): what your `make`, "
-                   "your tests or your shell read through them is no file any diff showed (a "
-                   "worker's worktree, a file another account writes)")
-    hiding, where = _hiding_lines(repo, base, tip) or ("", "")
+                   "your tests or your shell read through them is no file any diff showed (the "
+                   "tool's own logs in .git, a build folder, a worker's worktree, a file another "
+                   "account writes)")
+    hiding, where = _hiding_lines(repo, base, tip, reached) or ("", "")
     if hiding == "escapes":
         why.append("adds lines holding terminal escapes or bidi overrides, in what it merges or "
                    "in one of its commits (or a diff over 64 MB git could not show): your `git "
@@ -13162,6 +13387,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         if fcntl is None:
             raise ParallelError("Windows is not supported yet: architect-parallel needs Linux or "
                                 "macOS (on Windows, run it in WSL)")
+        try:
+            os.getcwd()
+        except OSError as exc:
+            raise ParallelError(f"the current folder cannot be read ({exc.strerror}): it was "
+                                "removed, or its permissions changed; cd into the repository "
+                                "again") from None
         return _COMMANDS[args.command](args)
     except ParallelError as exc:
         _print_err(f"error: {exc}")

@@ -6,6 +6,7 @@ temporary folder, runs the tool on them with agents that do (almost) nothing, an
 prints medians over several runs. Timing lives here, never in ``make test``.
 """
 
+import contextlib
 import json
 import os
 import random
@@ -318,13 +319,59 @@ def sandbox_rows(tmp):
     return rows
 
 
+_MANY_FILES = """import os, sys
+count, deep = int(sys.argv[1]), sys.argv[2] == "long"
+folder = "x"
+for i in range(14 if deep else 0):
+    folder = os.path.join(folder, chr(97 + i) * 250)
+os.makedirs(folder)
+for i in range(count):  # (hard links: no disk; ext4 takes 65,000 to a file)
+    if i % 60000 == 0:
+        source = os.path.join(folder, "s%d" % i)
+        open(source, "w").write("a\\n")
+    os.link(source, os.path.join(folder, ("%07d" % i) + ("q" * 193 if deep else "")))
+"""
+
+
+def memory_rows(tmp):
+    """The runner's peak memory when an agent leaves many files: 200,000 of 9-character names,
+    and 50,000 whose paths are 3.9 KB long (review round 68), polled from /proc."""
+    agent = os.path.join(tmp, "many.py")
+    with open(agent, "w") as f:
+        f.write(_MANY_FILES)
+    rows = []
+    for count, kind in ((200_000, "short"), (50_000, "long")):
+        repo = os.path.join(tmp, f"many-{kind}")
+        os.makedirs(repo)
+        make_repo(repo, 10)
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "architect_parallel.py"), "run", "t", "--workers",
+             "1", "--quiet", "--agent-cmd", f"{sys.executable} {agent} {count} {kind} {{task}}"],
+            cwd=repo, stdout=subprocess.DEVNULL)
+        peak = 0
+        while proc.poll() is None:
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{proc.pid}/status") as status:
+                    for line in status:
+                        if line.startswith("VmHWM:"):
+                            peak = max(peak, int(line.split()[1]))
+            time.sleep(0.1)
+        label = ("200,000 files of 9-character names" if kind == "short" else
+                 "50,000 files of 3.9 KB names")
+        rows.append((f"runner peak memory, an agent leaving {label}", f"{peak / 1024:.0f} MB",
+                     "", f"exit {proc.returncode}", "report"))
+        shutil.rmtree(repo, ignore_errors=True)
+    return rows
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="architect-parallel-bench-")
     records = os.path.join(tmp, "records")
     os.makedirs(records)
     os.environ["PATH"] = make_agent_bin(os.path.join(tmp, "bin")) + os.pathsep + os.environ["PATH"]
     os.environ["FAKE_AGENT_RECORD"] = records
-    only = {"report": report_rows, "race": race_rows, "sandbox": sandbox_rows}.get(
+    only = {"report": report_rows, "race": race_rows, "sandbox": sandbox_rows,
+            "memory": memory_rows}.get(
         sys.argv[1] if sys.argv[1:] else "")
     if only:  # make bench-report, make bench-race: just that one
         try:
@@ -391,6 +438,7 @@ def main():
         rows += report_rows(tmp)
         rows += race_rows(tmp)
         rows += sandbox_rows(tmp)
+        rows += memory_rows(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return show(rows)
