@@ -3935,6 +3935,33 @@ class _Repo:
                     reached.setdefault(found[1], set()).add(path)
         return out, reached
 
+    def links_merged(self, head: str, result: str) -> "tuple[List[str], Dict[str, set[str]]]":
+        """What the links of ``result`` (what a merge into ``head`` makes) lead to otherwise
+        than in ``head``, each followed in the tree the merge writes: those that lead to no
+        file or folder of it (a link of yours that already did is yours), as "path ->
+        target"; and the files the others now lead to, by object, with the links' paths
+        (see links_out). Round 69: one branch made a folder a link to a folder higher up, so
+        that the `..` of another branch's link, inside in each branch alone, climbed out of
+        the checkout in their merge. All links past 10,000 are one line saying so."""
+        links = [(info.split()[2], path) for info, _, path in (
+            row.partition("\t") for (row,) in self._names(
+                ["ls-tree", "-r", "-z", "--full-tree", "--end-of-options", result], self.top, 1))
+            if info.startswith("120000 ")]
+        if len(links) > 10_000:
+            return [f"{len(links):,} links: more than 10,000 to follow"], {}
+        out: List[str] = []
+        reached: Dict[str, "set[str]"] = {}
+        with self._tree_reader(result) as now, self._tree_reader(head) as before:
+            for blob, path in links:
+                parts = path.split("/")
+                found, was = now.resolve(parts), before.resolve(parts)
+                if found is None and not (was is None and before.resolve(parts, follow=False)
+                                          == (0o120000, blob)):
+                    out.append(f"{path} -> {now.blob(blob)}")
+                elif found is not None and found != was and found[0] != 0o40000:
+                    reached.setdefault(found[1], set()).add(path)
+        return out, reached
+
     @contextlib.contextmanager
     def _tree_reader(self, commit: str) -> Iterator["_TreeReader"]:
         """A _TreeReader of ``commit``, reading through one git, stopped after."""
@@ -4749,6 +4776,10 @@ class _Repo:
                              out, f"git could not read the attributes of {path}", input=f,
                              cwd=path)
             count = 0
+            autocrlf = (self.git("config", "--get", "core.autocrlf", cwd=path, check=False)
+                        or "").strip().lower() in ("true", "yes", "on", "1")
+            crlf = (self.git("config", "--get", "core.eol", cwd=path, check=False)
+                    or "").strip().lower() == "crlf"
             with open(listed, "rb") as f, open(told, "rb") as attributes, \
                     open(changed, "wb") as out:
                 rewriting = _nul_records(attributes, 6)  # (both attributes of each, in order)
@@ -4757,8 +4788,8 @@ class _Repo:
                     eol, _, name = rest.partition(b"\t")
                     attrs = next(rewriting, None)
                     if name and (attrs is None or _line_ends_converted(eol.decode(
-                            "ascii", "replace")) or any(attrs[k] not in (b"unspecified", b"unset")
-                                                       for k in (2, 5))):
+                            "ascii", "replace"), autocrlf, crlf) or any(
+                                attrs[k] not in (b"unspecified", b"unset") for k in (2, 5))):
                         out.write(name + b"\0" + (staged.split()[1:2] or [b""])[0] + b"\0")
                         count += 1
             if not count:
@@ -4898,11 +4929,12 @@ class _TreeReader:
         self._trees: Dict[str, Dict[str, "tuple[int, str]"]] = {}
         self.root = self._object(f"{commit}^{{tree}}", 0)[0]
 
-    def resolve(self, parts: List[str]) -> Optional["tuple[int, str]"]:
+    def resolve(self, parts: List[str], follow: bool = True) -> Optional["tuple[int, str]"]:
         """The mode and object the path ``parts`` (from the top) leads to in the tree,
-        following its links as the file system would (40 at most); None when it leads out
-        of the tree (an absolute target, above the top), to nothing the tree holds, below a
-        file, into a submodule, ``.git`` or a worker's worktree."""
+        following its links as the file system would (40 at most; the last one only if
+        ``follow``); None when it leads out of the tree (an absolute target, above the top),
+        to nothing the tree holds, below a file, into a submodule, ``.git`` or a worker's
+        worktree."""
         folders = [self.root]  # the trees from the top to where the walk is
         entry, hops, parts = (0o40000, self.root), 0, list(parts)
         while parts:
@@ -4922,7 +4954,7 @@ class _TreeReader:
             found = self._entries(folders[-1]).get(name)
             if found is None or found[0] == 0o160000:
                 return None
-            if found[0] == 0o120000:
+            if found[0] == 0o120000 and (parts or follow):
                 target = self.blob(found[1])
                 hops += 1
                 if target is None or target.startswith("/") or hops > 40:
@@ -6105,16 +6137,28 @@ _IOCTL_DENIED = (0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602, 0x4
 _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
 
 
-def _line_ends_converted(eol: str) -> bool:
-    """Whether git changed the line ends of a file as it committed it, by what ``git ls-files
-    --eol`` says of it (``i/lf w/crlf attr/text=auto``); also a file git calls binary (a NUL,
-    a lone CR) whose explicit ``text`` or ``eol`` attribute still converts its line ends."""
+def _line_ends_converted(eol: str, autocrlf: bool = False, crlf: bool = False) -> bool:
+    """Whether git changed the line ends of a file as it committed it, or a checkout of it
+    writes others, by what ``git ls-files --eol`` says of it (``i/lf w/crlf
+    attr/text=auto``) and your settings (``core.autocrlf`` true, ``core.eol`` crlf): a
+    file in the worktree with LF ends where a checkout writes CRLF (round 69: `*.txt
+    eol=crlf`, a check that passed on the LF file the agent left, failed on every checkout
+    of its branch); also a file git calls binary (a NUL, a lone CR) whose explicit ``text``
+    or ``eol`` attribute still converts its line ends."""
     fields = eol.split()
     attrs = " ".join(fields[2:])[len("attr/"):].split()
-    if len(fields) >= 2 and fields[1] != "w/" and fields[0] != "i/-text":
+    if fields[1:2] == ["w/"]:  # (no such file, or an empty one)
+        return False
+    explicit = any(a in ("text", "crlf") or a.startswith("eol=") for a in attrs)
+    textual = "-text" not in attrs and "text=unset" not in attrs and (
+        fields[:1] != ["i/-text"] or explicit)  # (auto: git converts no file it calls binary)
+    crlf_out = textual and ("eol=crlf" in attrs or "crlf" in attrs or autocrlf or (
+        crlf and any(a in ("text", "text=auto") for a in attrs)))
+    if crlf_out and fields[1:2] != ["w/crlf"] and fields[:1] not in (["i/none"], ["i/"]):
+        return True  # (more than needed, at worst: a file written back is checked, see as_committed)
+    if len(fields) >= 2 and fields[0] != "i/-text":
         return fields[0][2:] != fields[1][2:]
-    return fields[:1] == ["i/-text"] and fields[1:2] != ["w/"] and any(
-        a in ("text", "crlf") or a.startswith("eol=") for a in attrs)
+    return fields[:1] == ["i/-text"] and explicit
 
 
 def _nul_records(stream: BinaryIO, count: int) -> Iterator[List[bytes]]:
@@ -8455,11 +8499,11 @@ class _Box:
             elif problem:  # and its worktree's HEAD log may name what did not come in
                 _fail_worker(result, problem)
                 _unlink_beneath(self.admin, os.path.join("logs", "HEAD"))
-            thrown = self._thrown_refs()
+            thrown, count = self._thrown_refs()
             if thrown:
                 warn(f"worker {result.worker_id}: refs it made in its sandbox are thrown away: "
-                     + _shorten(", ".join(thrown[:5]), 300)
-                     + (f" and {len(thrown) - 5} more" if len(thrown) > 5 else "")
+                     + _shorten(", ".join(thrown), 300)
+                     + (f" and {count - 5} more" if count > 5 else "")
                      + f" (its work is what is on {self.branch})")
             self._bring_back(result.session_id, warn)
         except Exception as exc:  # noqa: BLE001 - what a worker left fails it, not the run
@@ -8646,25 +8690,39 @@ class _Box:
             return f"its branch {self.branch} points at {value[:12]}, which is not a commit here"
         return None
 
-    def _thrown_refs(self) -> List[str]:
-        """The refs the worker made, moved or deleted in its private ``refs/`` (its branch
-        aside), its stash among them: thrown away with it."""
-        found, refs = set(), self.path("refs")  # (a set: a packed-refs of a million lines)
+    def _thrown_refs(self) -> "tuple[List[str], int]":
+        """The first 5 (by name) of the refs the worker made, moved or deleted in its private
+        ``refs/`` (its branch aside), its stash among them, thrown away with it; and how many
+        they are. None held (round 68: 200,000 refs of 4 KB names, about 900 MB held whole)."""
+        first: List[str] = []
+        count = 0
+
+        def add(name: str) -> None:
+            nonlocal first, count
+            count += 1
+            first.append(name)
+            if len(first) > 1000:
+                first = sorted(first)[:5]
+
+        refs = self.path("refs")
         mine = os.path.join("heads", self.branch)
         for folder, fd, _dirs, files in _walk_at(refs):
             for name in files:
                 rel = os.path.relpath(os.path.join(folder, name), refs)
                 if rel != mine and not name.endswith(".lock") and \
                         _read_at(fd, name, 200) != self._refs.get(rel):
-                    found.add(f"refs/{rel}")
-        found |= {f"refs/{rel} (deleted)" for rel in self._refs
-                  if rel != mine and _lstat_beneath(refs, rel) is None}
+                    add(f"refs/{rel}")
         packed = _packed_refs(_read_beneath(self.path("git"), "packed-refs", 64 << 20))
+        for rel, value in self._refs.items():  # (`git pack-refs` moves it: not deleted)
+            if rel != mine and _lstat_beneath(refs, rel) is None and packed.get(rel) != \
+                    value.decode("utf-8", "replace").strip():
+                add(f"refs/{rel} (deleted)")
         for name in set(packed) | set(self._packed):
-            if packed.get(name) != self._packed.get(name) and f"refs/{name}" not in found and \
-                    name != mine and f"refs/{name} (deleted)" not in found:
-                found.add(f"refs/{name}" + (" (deleted)" if name not in packed else ""))
-        return sorted(found)
+            # (a loose ref, there now or at the start, was looked at above: it comes first)
+            if packed.get(name) != self._packed.get(name) and name != mine and \
+                    name not in self._refs and _lstat_beneath(refs, name) is None:
+                add(f"refs/{name}" + (" (deleted)" if name not in packed else ""))
+        return sorted(first)[:5], count
 
     def _bring_back(self, session: Optional[str], warn: Callable[[str], None]) -> None:
         """Bring what the CLI must keep out of the private HOME into the real one, file by file,
@@ -12347,7 +12405,8 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     for branch in branches:
         _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch),
                          (merged[branch],) if branch in merged else
-                         tuple(c for c in with_it if c and c != tips[branch]))
+                         tuple(c for c in with_it if c and c != tips[branch]),
+                         (with_it[0], merged[branch]) if branch in merged else None)
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
@@ -12393,7 +12452,8 @@ def _merge_results(repo: _Repo, branches: List[str]) -> Dict[str, str]:
 
 
 def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
-                     recorded: Optional[str] = None, others: "tuple[str, ...]" = ()) -> None:
+                     recorded: Optional[str] = None, others: "tuple[str, ...]" = (),
+                     merge: "Optional[tuple[str, str]]" = None) -> None:
     """Refuse (unless ``force``) to merge ``branch`` when it is not what its run checked: moved
     since the run left it (by a process of the agent, or by you), or not descending from the
     run's base (a merge would then bring, or revert, what no diff of it shows)."""
@@ -12409,7 +12469,7 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
             unchecked.append(f"{branch} does not descend from the run's base {base[:12]}")
         elif repo.taken_in(branch, base, tip):
             unchecked.append(f"{branch} takes in commits that another branch or tag holds")
-        written = [f"{branch} {why}" for why in _written_otherwise(repo, base, tip, others)]
+        written = [f"{branch} {why}" for why in _written_otherwise(repo, base, tip, others, merge)]
     problems = unchecked + written
     if problems and not force:
         since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"
@@ -12969,15 +13029,17 @@ def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
     return found
 
 
-def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = ()
-                       ) -> List[str]:
+def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = (),
+                       merge: "Optional[tuple[str, str]]" = None) -> List[str]:
     """Why a checkout or merge of ``tip`` would write what no diff of it against ``base``
     shows: it changes .lfsconfig (where Git LFS downloads from), or its .gitattributes, or
     those of ``others`` (what it is merged with: your branch, the other branches of a merge),
     give one of their files another of _WRITTEN_OTHERWISE, or another ``diff`` attribute
     (your own diffs would hide what changed), than the base's do; [] when
     nothing does. git itself says which attributes apply (macros, quoting and line ends as
-    git reads them), from each commit's own .gitattributes."""
+    git reads them), from each commit's own .gitattributes. ``merge``: (your HEAD, the commit
+    of what merging ``tip`` into it makes, after the branches merged before it): its links
+    are followed there too (see _Repo.links_merged)."""
     why = []
     listed = repo.git("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--end-of-options",
                       base, tip).split("\0")
@@ -13030,6 +13092,11 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     out, reached = repo.links_out(tip, [(info.split()[3], path) for info, path in records
                                         if info.lstrip(":").split()[1:2] == ["120000"]
                                         and not info.rstrip().endswith(" D")])
+    if merge is not None:
+        more, also = repo.links_merged(*merge)
+        out += [link for link in more if link not in out]
+        for sha, paths in also.items():
+            reached.setdefault(sha, set()).update(paths)
     if out:
         why.append(f"adds links that lead to no file or folder of what is merged "
                    f"({_shorten(_screen(out[0]), 100)}"

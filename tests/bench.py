@@ -319,17 +319,25 @@ def sandbox_rows(tmp):
     return rows
 
 
-_MANY_FILES = """import os, sys
-count, deep = int(sys.argv[1]), sys.argv[2] == "long"
+_MANY_FILES = """import os, subprocess, sys
+count, deep = int(sys.argv[1]), sys.argv[2] != "short"
 folder = "x"
+if sys.argv[2] == "refs":  # (its private refs, thrown away with it)
+    folder = subprocess.run(["git", "rev-parse", "--git-common-dir"], capture_output=True,
+                            text=True).stdout.strip() + "/refs/tags"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout
 for i in range(14 if deep else 0):
     folder = os.path.join(folder, chr(97 + i) * 250)
-os.makedirs(folder)
+os.makedirs(folder, exist_ok=True)
 for i in range(count):  # (hard links: no disk; ext4 takes 65,000 to a file)
+    name = os.path.join(folder, ("%07d" % i) + ("q" * 193 if deep else ""))
+    if sys.argv[2] == "refs":
+        open(name, "w").write(head)
+        continue
     if i % 60000 == 0:
         source = os.path.join(folder, "s%d" % i)
         open(source, "w").write("a\\n")
-    os.link(source, os.path.join(folder, ("%07d" % i) + ("q" * 193 if deep else "")))
+    os.link(source, name)
 """
 
 
@@ -338,15 +346,19 @@ def memory_rows(tmp):
     and 50,000 whose paths are 3.9 KB long (review round 68), polled from /proc."""
     agent = os.path.join(tmp, "many.py")
     with open(agent, "w") as f:
-        f.write(_MANY_FILES)
+        f.write("#!/usr/bin/env python3\n" + _MANY_FILES)
+    os.chmod(agent, 0o755)  # (run by its own line: the sandbox's account may not reach yours)
     rows = []
-    for count, kind in ((200_000, "short"), (50_000, "long")):
+    boxed = shutil.which("bwrap") is not None
+    for count, kind in ((200_000, "short"), (50_000, "long")) + (((50_000, "refs"),) if boxed else ()):
         repo = os.path.join(tmp, f"many-{kind}")
         os.makedirs(repo)
         make_repo(repo, 10)
+        os.chmod(tmp, 0o755)  # (as root, the sandbox's account runs the agent's script)
         proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "architect_parallel.py"), "run", "t", "--workers",
-             "1", "--quiet", "--agent-cmd", f"{sys.executable} {agent} {count} {kind} {{task}}"],
+             "1", "--quiet", "--agent-cmd", f"{agent} {count} {kind} {{task}}"]
+            + (["--sandbox", "bwrap"] if kind == "refs" else []),
             cwd=repo, stdout=subprocess.DEVNULL)
         peak = 0
         while proc.poll() is None:
@@ -356,8 +368,9 @@ def memory_rows(tmp):
                         if line.startswith("VmHWM:"):
                             peak = max(peak, int(line.split()[1]))
             time.sleep(0.1)
-        label = ("200,000 files of 9-character names" if kind == "short" else
-                 "50,000 files of 3.9 KB names")
+        label = {"short": "200,000 files of 9-character names",
+                 "long": "50,000 files of 3.9 KB names",
+                 "refs": "50,000 refs of 3.9 KB names in its sandbox"}[kind]
         rows.append((f"runner peak memory, an agent leaving {label}", f"{peak / 1024:.0f} MB",
                      "", f"exit {proc.returncode}", "report"))
         shutil.rmtree(repo, ignore_errors=True)

@@ -5650,3 +5650,54 @@ def test_a_removed_current_folder_is_one_line_of_error(tmp_path):
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=CHECKOUT))
     assert proc.returncode == 2 and proc.stderr.startswith("error: the current folder cannot be "
                                                            "read"), proc.stderr
+
+
+# -- review round 69 ---------------------------------------------------------------------------
+
+def test_links_are_followed_in_what_merging_all_makes(cli, repo, tmp_path):
+    """Round 69: worker 1 made the folder p/q/r/s a link to ../../../z; worker 2 added
+    run.sh -> p/q/r/s/../../../../tmp/evil.sh and a harmless tmp/evil.sh. Each alone leads
+    inside; merged, run.sh climbs out of the checkout to a file another account writes, and
+    `merge all` took both without --force."""
+    (repo / "p" / "q" / "r" / "s").mkdir(parents=True)
+    (repo / "p" / "q" / "r" / "s" / "f.txt").write_text("keep\n")
+    (repo / "z").mkdir()
+    (repo / "z" / "readme.txt").write_text("z\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "folders", cwd=repo)
+    agent = script(tmp_path, "two.sh", 'case "$1" in\n'
+                   '  *W1*) rm -rf p/q/r/s && ln -s ../../../z p/q/r/s ;;\n'
+                   '  *W2*) mkdir -p tmp && echo "echo harmless" > tmp/evil.sh && '
+                   'ln -s p/q/r/s/../../../../tmp/evil.sh run.sh ;;\nesac\n')
+    code, results, err = cli.json("run", "--task", "W1 relink", "--task", "W2 add", "--agent-cmd",
+                                  f"{agent} {{task}}", "--workers", "2", "--check", "true")
+    assert [r["status"] for r in results] == ["success", "success"], err
+    code, _out, err = cli("merge", "all")
+    assert code == 2 and "architect/parallel-2 adds links that lead to no file or folder" in err \
+        and "run.sh -> p/q/r/s/../../../../tmp/evil.sh" in err, err
+    assert not (repo / "run.sh").exists() and (repo / "p" / "q" / "r" / "s").is_dir()
+    code, _out, err = cli("merge", "1")  # (each alone: nothing to say)
+    assert code == 0, err
+    code, _out, err = cli("merge", "2")  # (merged onto the first: out again)
+    assert code == 2 and "run.sh -> p/q/r/s/../../../../tmp/evil.sh" in err, err
+
+
+@pytest.mark.parametrize("how", ["attribute", "autocrlf"])
+def test_a_check_runs_on_the_line_ends_a_checkout_of_the_branch_writes(cli, repo, tmp_path, how):
+    """Round 69: with `*.txt text eol=crlf` (or core.autocrlf true), the agent left data.txt
+    with LF ends, the same content as the base's: nothing was written back, and the check that
+    fails on CRLF passed, though every checkout of the branch writes CRLF."""
+    if how == "attribute":
+        (repo / ".gitattributes").write_text("*.txt text eol=crlf\n")
+    else:
+        git("config", "core.autocrlf", "true", cwd=repo)
+    (repo / "data.txt").write_text("a\nb\n")
+    (repo / "check.py").write_text("import sys\nsys.exit(1 if b'\\r' in open('data.txt', 'rb').read() else 0)\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "crlf", cwd=repo)
+    agent = script(tmp_path, "lf.sh", "printf 'a\\nb\\n' > data.txt\necho feature > feature.txt\n")
+    code, results, err = cli.json("run", "x", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", f"{sys.executable} check.py")
+    (r,) = results
+    assert r["checks_passed"] == 0, (r, err)
+    assert (repo / ".architect-parallel-1" / "data.txt").read_bytes() == b"a\r\nb\r\n"

@@ -506,6 +506,23 @@ def test_honest_work_inside_the_sandbox(cli, repo, tmp_path, home):
 
 
 @needs_bwrap
+def test_the_refs_a_worker_throws_away_are_counted_not_held(cli, repo, tmp_path):
+    """Round 68: the thrown refs were held whole (200,000 of 4 KB names: 900 MB); now the first
+    five by name are kept and the others counted, loose and packed alike."""
+    agent = script(tmp_path, "tags.sh", 'refs="$(git rev-parse --git-common-dir)/refs/tags"\n'
+                   'head=$(git rev-parse HEAD)\n'
+                   'for i in $(seq 1500); do echo $head > "$refs/t$i"; done\n'
+                   'git pack-refs --all\nfor i in 1 2 3; do echo $head > "$refs/x$i"; done\n'
+                   'echo done > out.txt\n')
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *BOXED)
+    assert code == 0 and results[0]["status"] == "success", (results, err)
+    assert ("refs it made in its sandbox are thrown away: refs/tags/t1, refs/tags/t10, "
+            "refs/tags/t100, refs/tags/t1000, refs/tags/t1001 and 1498 more") in err, err
+    assert git("tag", cwd=repo) == ""
+
+
+@needs_bwrap
 def test_a_refused_write_is_named_with_the_option_that_allows_it(cli, repo, tmp_path, monkeypatch,
                                                                 home):
     """A write the sandbox refused is named, with --sandbox-allow where allowing it makes
