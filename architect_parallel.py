@@ -4703,9 +4703,9 @@ class _Repo:
         the checks).
         Ignored folders are not looked in. (See changes for the lists.)"""
         hidden = nested + [name + "/" for name in gitlinks if _holds_entries(path, name)]
-        skip = set(hidden) | {name for name in self.git(
-            "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
-            cwd=path).split("\0") if name.endswith("/")}
+        skip = set(hidden) | {name for (name,) in self._names(  # (round 70: not held whole)
+            ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"],
+            path, 1) if name.endswith("/")}
         now = self.submodule_folders(path)
         for name, digest in now.items():
             if name + "/" not in skip:
@@ -4776,8 +4776,9 @@ class _Repo:
                              out, f"git could not read the attributes of {path}", input=f,
                              cwd=path)
             count = 0
-            autocrlf = (self.git("config", "--get", "core.autocrlf", cwd=path, check=False)
-                        or "").strip().lower() in ("true", "yes", "on", "1")
+            autocrlf = self.flag("core.autocrlf", False, path) is True  # (`input`: None)
+            file_mode = self.flag("core.filemode", True, path) is not False
+            symlinks = self.flag("core.symlinks", True, path) is not False
             crlf = (self.git("config", "--get", "core.eol", cwd=path, check=False)
                     or "").strip().lower() == "crlf"
             with open(listed, "rb") as f, open(told, "rb") as attributes, \
@@ -4787,9 +4788,13 @@ class _Repo:
                     staged, _, rest = entry.partition(b"\t")
                     eol, _, name = rest.partition(b"\t")
                     attrs = next(rewriting, None)
+                    mode = (staged.split() or [b""])[0]
                     if name and (attrs is None or _line_ends_converted(eol.decode(
                             "ascii", "replace"), autocrlf, crlf) or any(
-                                attrs[k] not in (b"unspecified", b"unset") for k in (2, 5))):
+                                attrs[k] not in (b"unspecified", b"unset") for k in (2, 5))
+                            or (not symlinks and mode == b"120000")  # (written as a file)
+                            or (not file_mode and mode in (b"100644", b"100755")
+                                and _mode_differs(path, name, mode == b"100755"))):
                         out.write(name + b"\0" + (staged.split()[1:2] or [b""])[0] + b"\0")
                         count += 1
             if not count:
@@ -4812,6 +4817,15 @@ class _Repo:
                 raise _Refused("what its commit holds could not be written back as it is: objects "
                                "the agent made claim ids they do not hold "
                                f"({_shorten(', '.join(wrong[:5]), 300)})")
+
+    def flag(self, key: str, default: bool, cwd: str) -> Optional[bool]:
+        """The setting ``key`` as git reads a boolean (a bare ``autocrlf``, ``2`` and ``1k`` are
+        true: round 70); ``default`` when it is not set, None when it is no boolean."""
+        said = self.git("config", "--type=bool", "--get", key, cwd=cwd, check=False)
+        if said is not None:
+            return said.strip() == "true"
+        return default if self.git("config", "--get", key, cwd=cwd, check=False) is None \
+            else None
 
     def _not_hashing_to(self, path: str, expected: str, scratch: str) -> List[str]:
         """Of the files of the worktree at ``path`` that the file ``expected`` names (NUL-ended
@@ -6135,6 +6149,14 @@ _IOCTL_DENIED = (0x40086602, 0x40046602, 0x401C5820, 0x40087602, 0x40047602, 0x4
                  0x800C6613, 0x4008941A)
 # Inside, where a worker's private object folder is (GIT_OBJECT_DIRECTORY).
 _INSIDE_OBJECTS = "/tmp/.architect-parallel-objects"
+
+
+def _mode_differs(path: str, name: bytes, executable: bool) -> bool:
+    """Whether the file ``name`` of the worktree at ``path`` is executable otherwise than its
+    commit says (with ``core.fileMode`` false git records no mode it finds: a check ran the
+    agent's script as a program, which no checkout of its branch can, round 70)."""
+    st = _lstat_beneath(path, name.decode("utf-8", "surrogateescape"))
+    return st is None or not stat.S_ISREG(st.st_mode) or bool(st.st_mode & 0o111) != executable
 
 
 def _line_ends_converted(eol: str, autocrlf: bool = False, crlf: bool = False) -> bool:
@@ -13070,6 +13092,9 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "later (an activated .venv/bin, node_modules/.bin)")
     if ".lfsconfig" in names:
         why.append("changes .lfsconfig, where Git LFS downloads files from")
+    if any(_folded(name) == ".worktreeinclude" for name in names):
+        why.append("changes .worktreeinclude, by which every later run of this tool copies your "
+                   "untracked and ignored files (a .env) into each agent's worktree (round 70)")
     if ".mailmap" in names:
         why.append("changes .mailmap, by which your git log, shortlog and blame name the authors "
                    "of every commit")

@@ -5616,6 +5616,18 @@ def test_a_binary_file_is_judged_by_the_name_of_a_link_to_it(repo, file_path):
                    for w in ap._written_otherwise(ap._Repo.find(str(repo)), base, tip))
 
 
+def _peak_kb(proc):
+    """The peak memory (KB) of the process ``proc`` until it ends, polled from /proc."""
+    peak = 0
+    while proc.poll() is None:
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{proc.pid}/status") as status:
+                peak = max([peak] + [int(line.split()[1]) for line in status
+                                     if line.startswith("VmHWM:")])
+        time.sleep(0.05)
+    return peak
+
+
 def test_the_runner_holds_the_names_of_an_agents_files_once(repo, tmp_path):
     """Round 68: 50,000 hard links with 3.9 KB paths took the runner to 1.7 GB (the listings
     after the commit held whole, several times over). Here 10,000 of them (39 MB of names):
@@ -5630,13 +5642,7 @@ def test_the_runner_holds_the_names_of_an_agents_files_once(repo, tmp_path):
                              "--check", "true"],
                             cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             env=dict(os.environ, PYTHONPATH=CHECKOUT))
-    peak = 0
-    while proc.poll() is None:
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{proc.pid}/status") as status:
-                peak = max([peak] + [int(line.split()[1]) for line in status
-                                     if line.startswith("VmHWM:")])
-        time.sleep(0.05)
+    peak = _peak_kb(proc)
     assert proc.wait() == 0, proc.stderr.read()
     assert peak < 200_000, f"{peak // 1024} MB"
 
@@ -5682,15 +5688,19 @@ def test_links_are_followed_in_what_merging_all_makes(cli, repo, tmp_path):
     assert code == 2 and "run.sh -> p/q/r/s/../../../../tmp/evil.sh" in err, err
 
 
-@pytest.mark.parametrize("how", ["attribute", "autocrlf"])
+@pytest.mark.parametrize("how", ["attribute", "true", "bare", "2"])
 def test_a_check_runs_on_the_line_ends_a_checkout_of_the_branch_writes(cli, repo, tmp_path, how):
     """Round 69: with `*.txt text eol=crlf` (or core.autocrlf true), the agent left data.txt
     with LF ends, the same content as the base's: nothing was written back, and the check that
-    fails on CRLF passed, though every checkout of the branch writes CRLF."""
+    fails on CRLF passed, though every checkout of the branch writes CRLF. Round 70: a bare
+    `autocrlf` line, or `autocrlf = 2`, which git reads as true, were taken for false."""
     if how == "attribute":
         (repo / ".gitattributes").write_text("*.txt text eol=crlf\n")
+    elif how == "bare":
+        with open(repo / ".git" / "config", "a") as f:
+            f.write("[core]\n\tautocrlf\n")
     else:
-        git("config", "core.autocrlf", "true", cwd=repo)
+        git("config", "core.autocrlf", how, cwd=repo)
     (repo / "data.txt").write_text("a\nb\n")
     (repo / "check.py").write_text("import sys\nsys.exit(1 if b'\\r' in open('data.txt', 'rb').read() else 0)\n")
     git("add", "-A", cwd=repo)
@@ -5701,3 +5711,66 @@ def test_a_check_runs_on_the_line_ends_a_checkout_of_the_branch_writes(cli, repo
     (r,) = results
     assert r["checks_passed"] == 0, (r, err)
     assert (repo / ".architect-parallel-1" / "data.txt").read_bytes() == b"a\r\nb\r\n"
+
+
+# -- review round 70 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [".worktreeinclude", ".WorktreeInclude"])
+def test_a_branch_changing_worktreeinclude_asks_for_force(repo, name):
+    """Round 70: a merged `.worktreeinclude` of `.env` made every later run copy your ignored
+    .env (root's, 0600: the root runner's sandbox could not read it) into each worktree."""
+    base, tip = _changes(repo, {name: ".env\n", "feature.txt": "x\n"})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("changes .worktreeinclude" in w for w in why), why
+    git("branch", "-qD", "side", cwd=repo)
+    base, tip = _changes(repo, {"docs/worktreeinclude.md": "x\n"})
+    assert not any("worktreeinclude" in w for w in ap._written_otherwise(ap._Repo.find(str(repo)),
+                                                                          base, tip))
+
+
+
+@pytest.mark.parametrize("setting", ["core.fileMode", "core.symlinks"])
+def test_a_check_runs_on_the_modes_and_links_a_checkout_of_the_branch_writes(cli, repo, tmp_path,
+                                                                            setting):
+    """Round 70: with core.fileMode false git records no executable bit (the check ran the
+    agent's new `./tool.sh`, which no checkout of the branch can), and with core.symlinks false
+    a checkout writes a link as a file holding its target (the check read through it)."""
+    git("config", setting, "false", cwd=repo)
+    (repo / "real.txt").write_text("GOOD\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "real", cwd=repo)
+    body = ("printf '#!/bin/sh\\necho GOOD\\n' > tool.sh && chmod +x tool.sh\n"
+            if setting == "core.fileMode" else "ln -s real.txt out.txt\n")
+    check = ("./tool.sh | grep -q GOOD" if setting == "core.fileMode" else "grep -q GOOD out.txt")
+    agent = script(tmp_path, "agent.sh", body)
+    code, results, err = cli.json("run", "x", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", check)
+    (r,) = results
+    assert r["status"] == "success" and r["checks_passed"] == 0, (r, err)
+
+
+@needs_bwrap
+def test_the_runner_does_not_hold_the_names_of_ignored_files(repo, tmp_path):
+    """Round 70: 50,000 ignored files with 3.9 KB paths beside a committed file took the
+    runner to 439 MB (the listing of what git ignores, held whole before the checks of a
+    sandboxed worker); here 20,000: the runner's peak stays near its own size."""
+    folder = tempfile.mkdtemp()
+    os.chmod(folder, 0o755)
+    agent = os.path.join(folder, "ignored.py")
+    with open(agent, "w") as f:
+        f.write("#!/usr/bin/env python3\nimport os\nopen('.gitignore', 'w').write('*.ign\\n')\n"
+                "folder = 'x'\nfor i in range(14):\n    folder = os.path.join(folder, chr(97 + i) * 250)\n"
+                "os.makedirs(folder)\nopen(os.path.join(folder, 'keep.txt'), 'w').write('k\\n')\n"
+                "source = os.path.join(folder, 's.ign')\nopen(source, 'w').close()\n"
+                "for i in range(20000):\n"
+                "    os.link(source, os.path.join(folder, '%07d' % i + 'q' * 190 + '.ign'))\n")
+    os.chmod(agent, 0o755)
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "run", "t", "--workers", "1",
+                             "--quiet", "--agent-cmd", f"{agent} {{task}}", "--check", "true",
+                             *BOXED],
+                            cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=dict(os.environ, PYTHONPATH=CHECKOUT))
+    peak = _peak_kb(proc)
+    shutil.rmtree(folder, ignore_errors=True)
+    assert proc.wait() == 0, proc.stderr.read()
+    assert peak < 140_000, f"{peak // 1024} MB"
