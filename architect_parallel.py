@@ -2008,6 +2008,12 @@ class ParallelRunner:
         # (the account the sandbox's git runs as: its own as root, else the runner's; what
         # another account owns there keeps its owner's write, and may hide from the runner)
         reader = None if box is None else box.host_id if box.host_id is not None else os.geteuid()
+        stray = repo.stray_attributes(job.path)
+        if stray:
+            _fail_worker(result, "its worktree holds .gitattributes files its commit does not ("
+                         f"{_shorten(', '.join(stray[:5]), 300)}), by which git wrote its files "
+                         "otherwise than a checkout of its branch does: its checks would not run "
+                         "on what its branch holds (round 71)")
         hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules, reader)
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
@@ -4768,6 +4774,26 @@ class _Repo:
     def filled_submodules(self, path: str) -> List[str]:
         """The submodules of the worktree at ``path`` whose folders hold anything."""
         return [name for name in self.gitlinks(path) if _holds_entries(path, name)]
+
+    def stray_attributes(self, path: str) -> List[str]:
+        """The first few ``.gitattributes`` files (any case) of the worktree at ``path`` that git
+        does not track, ignored or not, in a folder that holds tracked files: git's commit and
+        checkout of those follow them, a checkout of the branch does not (one in an ignored
+        node_modules package applies to nothing the branch holds)."""
+        folders = {""}  # (of the tracked files, each once)
+        for (name,) in self._names(["ls-files", "-z"], path, 1):
+            for parent in _parents(name):
+                if parent in folders:
+                    break
+                folders.add(parent)
+        found: List[str] = []
+        for ignored in ([], ["--ignored"]):
+            for (name,) in self._names(["ls-files", "-z", "--others", *ignored,
+                                        "--exclude-standard", "--",
+                                        ":(glob,icase)**/.gitattributes"], path, 1):
+                if len(found) < 5 and name.rpartition("/")[0] in folders:
+                    found.append(name)
+        return found
 
     def gitlinks(self, path: str) -> List[str]:
         """The submodule entries of the index of the worktree at ``path`` (read as a stream:
@@ -13050,6 +13076,45 @@ _COMPILED_STARTS = (b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe",
                     b"\x00asm", b"\x1bLua")
 
 
+# A configuration of this tool: a parallel_runs: or parallel: key at the top of a mapping (as the
+# YAML reader takes it: quoted, in a flow mapping); only a file that may hold one is read whole.
+_TOOL_SECTION = re.compile(r"""(?m)(?:^|[{,])[ \t]*["']?parallel(?:_runs)?["']?[ \t]*:""")
+
+
+def _tool_configs(repo: _Repo, files: "List[tuple[List[str], str]]") -> List[str]:
+    """Those of ``files`` (([old blob, new blob], path) a branch changes) whose content before
+    or after is a configuration of this tool that ``-c`` reads (round 71: a merged conf.yaml
+    made the next run's agent command the agent's, unsandboxed, with your .env copied in);
+    past 10,000 files, one line saying so."""
+    if len(files) > 10_000:
+        return [f"{len(files)} files: more than 10,000 to read"]
+    paths: Dict[str, "set[str]"] = {}
+    for shas, path in files:
+        for sha in shas:
+            if sha.strip("0"):
+                paths.setdefault(sha, set()).add(path)
+    found: "set[str]" = set()
+    limit = 4 << 20
+    with contextlib.closing(repo.blobs(list(paths), head=limit + 1)) as read:
+        for sha, data in read:
+            try:
+                text = (data or b"").decode("utf-8-sig")
+            except UnicodeDecodeError:
+                continue  # (the tool refuses to read it)
+            if not _TOOL_SECTION.search(text):
+                continue
+            try:
+                document = _YamlReader(text).read() if len(data or b"") <= limit else {"parallel": {}}
+            except ConfigError:
+                continue  # (the tool refuses to read it)
+            except Exception:  # noqa: BLE001 - what the tool might read: count it
+                document = {"parallel": {}}
+            if isinstance(document, dict) and any(  # (one the tool refuses to load: harmless)
+                    isinstance(document.get(key), dict) for key in ("parallel_runs", "parallel")):
+                found |= paths[sha]
+    return sorted(found)
+
+
 def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
     """Those of ``files`` ((blob, path) a branch adds or changes) that are compiled code a
     loader may take in place of the sources a diff shows (_COMPILED_ENDS, _COMPILED_STARTS,
@@ -13127,6 +13192,15 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "own (HEAD, objects/, refs/): your git in it, or below it, would read its "
                    "config there (core.fsmonitor runs at `git status`; your prompt runs git in "
                    "every folder you enter)")
+    configs = _tool_configs(repo, [(info.lstrip(":").split()[2:4], path) for info, path in records
+                                   if not {"120000", "160000"} & set(info.lstrip(":").split()[:2])])
+    if configs:
+        why.append(f"changes {_shorten(_screen(configs[0]), 100)}"
+                   + (f" and {len(configs) - 1} more" if len(configs) > 1 else "")
+                   + ", which holds a configuration of this tool (a parallel_runs: or parallel: "
+                   "section, before or after): your next run with -c naming it would do what the "
+                   "agent wrote there (another agent command, no sandbox, your files copied in; "
+                   "round 71)")
     compiled = _compiled_code(repo, [(info.split()[3], path) for info, path in records
                                      if not info.rstrip().endswith(" D")
                                      and info.lstrip(":").split()[1:2] != ["160000"]])

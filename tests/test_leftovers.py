@@ -5774,3 +5774,77 @@ def test_the_runner_does_not_hold_the_names_of_ignored_files(repo, tmp_path):
     shutil.rmtree(folder, ignore_errors=True)
     assert proc.wait() == 0, proc.stderr.read()
     assert peak < 140_000, f"{peak // 1024} MB"
+
+
+# -- review round 71 ---------------------------------------------------------------------------
+
+def test_a_branch_changing_a_configuration_of_the_tool_asks_for_force(cli, repo, tmp_path):
+    """Round 71: the agent rewrote the run's own conf.yaml (`sandbox: none`, its own
+    `agent_cmd`, `include: [".env"]`); `merge best` took it, and the next `run -c conf.yaml`
+    ran the agent's command unsandboxed, as you, with your .env copied in."""
+    (repo / "conf.yaml").write_text('parallel_runs:\n  workers: 1\n  checks:\n    - "true"\n')
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "config", cwd=repo)
+    agent = script(tmp_path, "conf.sh", "cat > conf.yaml <<'Y'\nparallel_runs:\n  workers: 1\n"
+                   "  agent_cmd: \"sh /tmp/x.sh {task}\"\n  sandbox: none\nY\necho x > app.py\n")
+    code, results, err = cli.json("run", "t", "-c", "conf.yaml", "--agent-cmd", f"{agent} {{task}}")
+    assert results[0]["status"] == "success", err
+    code, _out, err = cli("merge", "best")
+    assert code == 2 and "changes conf.yaml, which holds a configuration of this tool" in err, err
+
+
+@pytest.mark.parametrize("files, refused", [
+    ({"ci/run.yml": '{"parallel": {"workers": 2}}\n'}, True),
+    ({"ci/run.yml": "'parallel_runs':\n  sandbox: none\n"}, True),
+    ({".gitlab-ci.yml": "test:\n  parallel: 3\n  script: make\n"}, False),
+    ({"docs/parallel.md": "parallel: the word, in prose\n\nmore text: here\n"}, False),
+    ({"notes.txt": "parallel_runs: x\n\t- bad: [yaml\n"}, False),  # (the tool cannot read it)
+])
+def test_what_counts_as_a_configuration_of_the_tool(repo, files, refused):
+    base, tip = _changes(repo, files)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("a configuration of this tool" in w for w in why) == refused, why
+
+
+def test_deleting_a_configuration_of_the_tool_asks_for_force(repo):
+    base, tip = _changes(repo, {"conf.yaml": "parallel:\n  sandbox: bwrap\n"})
+    git("merge", "-q", "side", cwd=repo)
+    git("branch", "-qD", "side", cwd=repo)
+    git("checkout", "-q", "-b", "side", cwd=repo)
+    git("rm", "-q", "conf.yaml", cwd=repo)
+    git("commit", "-qm", "gone", cwd=repo)
+    tip = git("rev-parse", "HEAD", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    base = git("rev-parse", "HEAD", cwd=repo)
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("changes conf.yaml, which holds a configuration of this tool" in w for w in why), why
+
+
+@pytest.mark.parametrize("where", [".gitattributes", "build/.gitattributes"])
+def test_an_ignored_gitattributes_fails_a_worker_with_checks(cli, repo, tmp_path, where):
+    """Round 71: the agent's ignored `.gitattributes` (`run.sh text eol=crlf`) made git commit
+    run.sh with LF and leave the worktree's CRLF as the checkout's form: the check passed on
+    `v=bad\\r`, which the branch's LF run.sh fails."""
+    (repo / "run.sh").write_text("exit 0\n")
+    (repo / "build").mkdir()
+    (repo / "build" / "run.sh").write_text("exit 0\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "run", cwd=repo)
+    folder = os.path.dirname(where) or "."
+    agent = script(tmp_path, "attr.sh", f"printf '.gitignore\\n.gitattributes\\nbuild/\\n' > .gitignore\n"
+                   f"mkdir -p {folder} && printf 'run.sh text eol=crlf\\n*.sh text eol=crlf\\n' > {where}\n"
+                   "printf 'v=bad\\r\\n[ \"$v\" = bad ] && exit 1 #\\r\\nexit 0 #\\r\\n' > run.sh\n")
+    code, results, err = cli.json("run", "t", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", "sh run.sh")
+    (r,) = results
+    assert r["status"] == "failed" and "holds .gitattributes files its commit does not" in r["error"], r
+
+
+def test_an_ignored_gitattributes_where_nothing_is_tracked_fails_nothing(cli, repo, tmp_path):
+    """No false alarm: npm packages ship their own .gitattributes in an ignored node_modules."""
+    agent = script(tmp_path, "npm.sh", "echo node_modules/ > .gitignore\n"
+                   "mkdir -p node_modules/pkg && echo '* text eol=crlf' > node_modules/pkg/.gitattributes\n"
+                   "echo ok > app.txt\n")
+    code, results, err = cli.json("run", "t", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                                  "--check", "true")
+    assert results[0]["status"] == "success" and results[0]["checks_passed"] == 1, results
