@@ -7557,8 +7557,9 @@ def fail(what, err=None):
 abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
 if abi < 2:
     fail("Landlock (Linux 5.19 or later)", ctypes.get_errno() if abi < 0 else 95)
-files = 1 << 1 | (1 << 14 if abi >= 3 else 0)  # WRITE_FILE, TRUNCATE
-folders = files | sum(1 << bit for bit in range(4, 14))  # REMOVE_DIR ... MAKE_SYM, REFER
+files = 1 << 1 | 1 << 2 | (1 << 14 if abi >= 3 else 0)  # WRITE_FILE, READ_FILE, TRUNCATE
+reads = 1 << 0 | 1 << 2 | 1 << 3  # EXECUTE, READ_FILE, READ_DIR
+folders = files | reads | sum(1 << bit for bit in range(4, 14))  # REMOVE_DIR ... MAKE_SYM, REFER
 class Ruleset(ctypes.Structure):
     _fields_ = [("fs", ctypes.c_uint64), ("net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
 class Beneath(ctypes.Structure):
@@ -7570,14 +7571,30 @@ ruleset = libc.syscall(444, ctypes.byref(Ruleset(folders, 0, scoped)), ctypes.c_
                        ctypes.c_uint32(0))
 if ruleset < 0:
     fail("landlock_create_ruleset")
-def allow(fd, what):
+def allow(fd, what, rights=None):
     mode = os.fstat(fd).st_mode
     if stat.S_ISLNK(mode):
         fail(what, 40)  # ELOOP
-    rule = Beneath(folders if stat.S_ISDIR(mode) else files, fd)
+    rule = Beneath(rights or (folders if stat.S_ISDIR(mode) else files), fd)
     if libc.syscall(445, ctypes.c_int(ruleset), ctypes.c_int(1), ctypes.byref(rule),
                     ctypes.c_uint32(0)) != 0:
         fail(what)
+# Reading and running: beneath what this view has at each of its top-level entries (a rule
+# holds an inode: the view's own /dev, /proc, /tmp and /run are not the host's), and listing
+# anywhere; so a folder of the host's /dev, /proc, /tmp or /run that another account hands in
+# through a socket reads nothing (round 72: the user's /dev/pts, opened read-only, gave the
+# keystrokes of the user's other terminal to the agent).
+root = os.open("/", os.O_PATH | os.O_DIRECTORY)
+allow(root, "/", 1 << 3)
+for name in os.listdir("/"):
+    try:
+        fd = os.open(name, os.O_PATH | os.O_NOFOLLOW, dir_fd=root)
+    except OSError:
+        continue
+    if not stat.S_ISLNK(os.fstat(fd).st_mode):  # (/bin -> usr/bin: its target is one)
+        allow(fd, "/" + name, reads if stat.S_ISDIR(os.fstat(fd).st_mode) else 1 << 0 | 1 << 2)
+    os.close(fd)
+os.close(root)
 for place in spec["write"]:
     fd = os.open("/", os.O_PATH | os.O_DIRECTORY)
     try:
@@ -13076,11 +13093,6 @@ _COMPILED_STARTS = (b"\x7fELF", b"MZ", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe",
                     b"\x00asm", b"\x1bLua")
 
 
-# A configuration of this tool: a parallel_runs: or parallel: key at the top of a mapping (as the
-# YAML reader takes it: quoted, in a flow mapping); only a file that may hold one is read whole.
-_TOOL_SECTION = re.compile(r"""(?m)(?:^|[{,])[ \t]*["']?parallel(?:_runs)?["']?[ \t]*:""")
-
-
 def _tool_configs(repo: _Repo, files: "List[tuple[List[str], str]]") -> List[str]:
     """Those of ``files`` (([old blob, new blob], path) a branch changes) whose content before
     or after is a configuration of this tool that ``-c`` reads (round 71: a merged conf.yaml
@@ -13101,8 +13113,9 @@ def _tool_configs(repo: _Repo, files: "List[tuple[List[str], str]]") -> List[str
                 text = (data or b"").decode("utf-8-sig")
             except UnicodeDecodeError:
                 continue  # (the tool refuses to read it)
-            if not _TOOL_SECTION.search(text):
-                continue
+            if "parallel" not in text and "\\" not in text:
+                continue  # (the reader takes no key for parallel_runs without one of them:
+                          # round 72 spelt it "parallel\x5fruns"; the reader decides the rest)
             try:
                 document = _YamlReader(text).read() if len(data or b"") <= limit else {"parallel": {}}
             except ConfigError:

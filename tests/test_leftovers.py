@@ -5799,6 +5799,11 @@ def test_a_branch_changing_a_configuration_of_the_tool_asks_for_force(cli, repo,
     ({".gitlab-ci.yml": "test:\n  parallel: 3\n  script: make\n"}, False),
     ({"docs/parallel.md": "parallel: the word, in prose\n\nmore text: here\n"}, False),
     ({"notes.txt": "parallel_runs: x\n\t- bad: [yaml\n"}, False),  # (the tool cannot read it)
+    # round 72: keys the reader decodes to parallel_runs, spelt without the word
+    ({"architect.yaml": 'llm:\n  model: m\n"parallel\\x5fruns":\n  sandbox: none\n'}, True),
+    ({"architect.yaml": '"\\x70arallel_runs":\n  include: [".env"]\n'}, True),
+    ({"architect.yaml": '"parallel\\u005fruns": {setup: ["id"]}\n'}, True),
+    ({"src/a.c": 'printf("a\\n");\n'}, False),
 ])
 def test_what_counts_as_a_configuration_of_the_tool(repo, files, refused):
     base, tip = _changes(repo, files)
@@ -5848,3 +5853,53 @@ def test_an_ignored_gitattributes_where_nothing_is_tracked_fails_nothing(cli, re
     code, results, err = cli.json("run", "t", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
                                   "--check", "true")
     assert results[0]["status"] == "success" and results[0]["checks_passed"] == 1, results
+
+
+@needs_bwrap
+@pytest.mark.parametrize("kind", ["tmp", "pts"])
+def test_a_folder_handed_in_from_outside_reads_nothing(cli, repo, tmp_path, kind):
+    """Round 72: a folder handed in (the user's /dev/pts) was opened read-only: the agent took
+    the keystrokes of the user's other terminal and changed its settings. Reading and running
+    are allowed beneath what the view has at each of its top-level entries alone (its own
+    /dev, /proc, /tmp and /run are not the host's), so a folder of the host's /tmp handed in
+    reads nothing, whatever the account may."""
+    if _landlock() < 2:
+        pytest.skip("no Landlock here (Linux 5.19 or later)")
+    outside = pathlib.Path(tempfile.mkdtemp())
+    outside.chmod(0o755)
+    (outside / "secret.txt").write_text("SECRET\n")
+    (outside / "secret.txt").chmod(0o644)
+    name = f"ap-round72-{os.getpid()}-{time.monotonic_ns()}"
+    terminal = os.openpty() if kind == "pts" else None  # (the user's other terminal)
+    target = "secret.txt" if terminal is None else os.path.basename(os.ttyname(terminal[1]))
+    if terminal is not None:
+        os.chmod(os.ttyname(terminal[1]), 0o666)  # (the sandbox's account as root may open it)
+        os.write(terminal[0], b"SECRET\n")
+    agent = script(tmp_path, "agent.sh", f'exec "{sys.executable}" "$(dirname "$0")/agent.py"\n')
+    (agent.parent / "agent.py").write_text(_taking_in(name) + f"TARGET = {target!r}\n" + """
+for how in ("read", "list"):
+    try:
+        if how == "read":
+            fd = os.open(TARGET, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK, dir_fd=fds[0])
+            said += " read " + os.read(fd, 100).decode().strip()
+        else:
+            said += " listed " + ",".join(os.listdir(os.open(".", os.O_RDONLY, dir_fd=fds[0])))
+    except OSError as exc:
+        said += f" {how}-refused: {exc.strerror}"
+open("said.txt", "w").write(said)
+with open("mine.txt", "w") as f:  # (its own view reads on as before)
+    f.write(open("/etc/hostname").read() if os.path.exists("/etc/hostname") else "x")
+print('{"status": "success"}')
+""")
+    try:
+        with _handing_in(name, outside if terminal is None else "/dev/pts"):
+            _code, (r,), err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                        "--workers", "1", *BOXED)
+        said_text = (repo / ".architect-parallel-1" / "said.txt").read_text()
+        assert "SECRET" not in said_text and "read-refused" in said_text, said_text
+        assert "listed" in said_text and target in said_text, said_text  # (`find /` works)
+        assert r["status"] == "success" and (repo / ".architect-parallel-1" / "mine.txt").exists(), (r, err)
+    finally:
+        shutil.rmtree(outside)
+        for fd in terminal or ():
+            os.close(fd)
