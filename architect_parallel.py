@@ -3941,12 +3941,14 @@ class _Repo:
                     reached.setdefault(found[1], set()).add(path)
         return out, reached
 
-    def links_merged(self, head: str, result: str) -> "tuple[List[str], Dict[str, set[str]]]":
+    def links_merged(self, head: str, result: str
+                     ) -> "tuple[List[str], Dict[str, set[str]], List[tuple[List[str], str]]]":
         """What the links of ``result`` (what a merge into ``head`` makes) lead to otherwise
         than in ``head``, each followed in the tree the merge writes: those that lead to no
         file or folder of it (a link of yours that already did is yours), as "path ->
         target"; and the files the others now lead to, by object, with the links' paths
-        (see links_out). Round 69: one branch made a folder a link to a folder higher up, so
+        (see links_out); and for each link that leads elsewhere than in ``head``, the files it
+        led to there and leads to now (see contents_at). Round 69: one branch made a folder a link to a folder higher up, so
         that the `..` of another branch's link, inside in each branch alone, climbed out of
         the checkout in their merge. All links past 10,000 are one line saying so."""
         links = [(info.split()[2], path) for info, _, path in (
@@ -3954,9 +3956,10 @@ class _Repo:
                 ["ls-tree", "-r", "-z", "--full-tree", "--end-of-options", result], self.top, 1))
             if info.startswith("120000 ")]
         if len(links) > 10_000:
-            return [f"{len(links):,} links: more than 10,000 to follow"], {}
+            return [f"{len(links):,} links: more than 10,000 to follow"], {}, []
         out: List[str] = []
         reached: Dict[str, "set[str]"] = {}
+        moved: List["tuple[List[str], str]"] = []
         with self._tree_reader(result) as now, self._tree_reader(head) as before:
             for blob, path in links:
                 parts = path.split("/")
@@ -3966,7 +3969,22 @@ class _Repo:
                     out.append(f"{path} -> {now.blob(blob)}")
                 elif found is not None and found != was and found[0] != 0o40000:
                     reached.setdefault(found[1], set()).add(path)
-        return out, reached
+                if found != was:
+                    moved.append(([entry[1] for entry in (was, found) if entry is not None
+                                   and entry[0] not in (0o40000, 0o160000)], path))
+        return out, reached, moved
+
+    def contents_at(self, base: str, tip: str, paths: List[str]) -> "List[tuple[List[str], str]]":
+        """For each of ``paths``: the files a reader of that path finds in ``base`` and in
+        ``tip``, following links as the file system would (none where nothing is, or a folder):
+        what `-c conf.yaml` reads when conf.yaml became a link to another file (round 73)."""
+        found = []
+        with self._tree_reader(base) as before, self._tree_reader(tip) as after:
+            for path in paths:
+                parts = path.split("/")
+                found.append(([entry[1] for entry in (before.resolve(parts), after.resolve(parts))
+                               if entry is not None and entry[0] not in (0o40000, 0o160000)], path))
+        return found
 
     @contextlib.contextmanager
     def _tree_reader(self, commit: str) -> Iterator["_TreeReader"]:
@@ -7610,9 +7628,10 @@ for place in spec["write"]:
         fail(place, exc.errno)
     finally:
         os.close(fd)
-for fd in (1, 2):
-    if stat.S_ISREG(os.fstat(fd).st_mode):
-        allow(fd, f"descriptor {fd}")
+for fd in (0, 1, 2):  # (re-opened as /dev/stdin, /dev/stdout: its input read, its logs; round 73)
+    st = os.fstat(fd)
+    if stat.S_ISREG(st.st_mode) or (stat.S_ISCHR(st.st_mode) and st.st_rdev == os.makedev(1, 3)):
+        allow(fd, f"descriptor {fd}", 1 << 2 if fd == 0 else files)
 if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.syscall(446, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
     fail("landlock_restrict_self")
 os.close(ruleset)
@@ -7802,8 +7821,8 @@ class _Sandbox:
                   "Unix socket) lets it")
         if self.unconfined is not None:
             return (f"--sandbox: its commands are not confined by Landlock too "
-                    f"({self.unconfined}): {handed} write wherever {who} may; see the README's "
-                    "sandbox limits")
+                    f"({self.unconfined}): {handed} write wherever {who} may, and read there "
+                    "(your other terminals' keystrokes too); see the README's sandbox limits")
         if self.abi < 3:
             return (f"--sandbox: Landlock here (Linux before 6.2) does not bound truncation: "
                     f"{handed} empty files {who} may write; see the README's sandbox limits")
@@ -13205,15 +13224,6 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "own (HEAD, objects/, refs/): your git in it, or below it, would read its "
                    "config there (core.fsmonitor runs at `git status`; your prompt runs git in "
                    "every folder you enter)")
-    configs = _tool_configs(repo, [(info.lstrip(":").split()[2:4], path) for info, path in records
-                                   if not {"120000", "160000"} & set(info.lstrip(":").split()[:2])])
-    if configs:
-        why.append(f"changes {_shorten(_screen(configs[0]), 100)}"
-                   + (f" and {len(configs) - 1} more" if len(configs) > 1 else "")
-                   + ", which holds a configuration of this tool (a parallel_runs: or parallel: "
-                   "section, before or after): your next run with -c naming it would do what the "
-                   "agent wrote there (another agent command, no sandbox, your files copied in; "
-                   "round 71)")
     compiled = _compiled_code(repo, [(info.split()[3], path) for info, path in records
                                      if not info.rstrip().endswith(" D")
                                      and info.lstrip(":").split()[1:2] != ["160000"]])
@@ -13226,8 +13236,9 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     out, reached = repo.links_out(tip, [(info.split()[3], path) for info, path in records
                                         if info.lstrip(":").split()[1:2] == ["120000"]
                                         and not info.rstrip().endswith(" D")])
+    moved: "List[tuple[List[str], str]]" = []
     if merge is not None:
-        more, also = repo.links_merged(*merge)
+        more, also, moved = repo.links_merged(*merge)
         out += [link for link in more if link not in out]
         for sha, paths in also.items():
             reached.setdefault(sha, set()).update(paths)
@@ -13238,6 +13249,17 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "your tests or your shell read through them is no file any diff showed (the "
                    "tool's own logs in .git, a build folder, a worker's worktree, a file another "
                    "account writes)")
+    # (what a reader of each changed path finds before and after, through links too; and what
+    # the links of the merge lead to, before and after: round 73 made conf.yaml a link)
+    configs = [f"{len(names):,} files: more than 10,000 to read"] if len(names) > 10_000 else \
+        _tool_configs(repo, repo.contents_at(base, tip, sorted(names)) + moved)
+    if configs:
+        why.append(f"changes {_shorten(_screen(configs[0]), 100)}"
+                   + (f" and {len(configs) - 1} more" if len(configs) > 1 else "")
+                   + ", which holds a configuration of this tool (a parallel_runs: or parallel: "
+                   "section, before or after, itself or where it leads): your next run with -c "
+                   "naming it would do what the agent wrote there (another agent command, no "
+                   "sandbox, your files copied in; rounds 71 and 73)")
     hiding, where = _hiding_lines(repo, base, tip, reached) or ("", "")
     if hiding == "escapes":
         why.append("adds lines holding terminal escapes or bidi overrides, in what it merges or "

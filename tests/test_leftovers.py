@@ -5903,3 +5903,50 @@ print('{"status": "success"}')
         shutil.rmtree(outside)
         for fd in terminal or ():
             os.close(fd)
+
+
+# -- review round 73 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("target, files", [
+    ("notes.yaml", {"notes.yaml": b""}),  # (the defaults: no sandbox)
+    ("ci/conf.yaml", {}),  # (a configuration the base already has)
+])
+def test_a_configuration_of_the_tool_made_a_link_asks_for_force(repo, target, files):
+    """Round 73: the agent replaced conf.yaml with a link (to an empty file: the next run took
+    the defaults, unsandboxed; or to the base's own ci/conf.yaml with `sandbox: none` and
+    `include: [".env"]`); the guard read neither side of a file made a link."""
+    _commits(repo, [{"conf.yaml": b"parallel_runs:\n  sandbox: bwrap\n",
+                     "ci/conf.yaml": b"parallel_runs:\n  sandbox: none\n  include: ['.env']\n"}])
+    git("merge", "-q", "side", cwd=repo)
+    git("branch", "-qD", "side", cwd=repo)
+    base, tip = _linked(repo, files, {"conf.yaml": target})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("changes conf.yaml, which holds a configuration of this tool" in w for w in why), why
+
+
+def test_a_link_of_yours_led_elsewhere_by_a_merge_is_read_as_a_configuration(repo):
+    """The same through a link on the way: your `conf.yaml -> cfg/run.yaml` and `cfg -> a`
+    stay as they are; the branch points `cfg` at `b`, whose run.yaml says `sandbox: none`."""
+    _commits(repo, [{"a/run.yaml": b"parallel_runs:\n  sandbox: bwrap\n",
+                     "b/run.yaml": b"parallel_runs:\n  sandbox: none\n"}])
+    git("merge", "-q", "side", cwd=repo)
+    git("branch", "-qD", "side", cwd=repo)
+    os.symlink("a", repo / "cfg")
+    os.symlink("cfg/run.yaml", repo / "conf.yaml")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "mine", cwd=repo)
+    head = git("rev-parse", "HEAD", cwd=repo)
+    base, tip = _linked(repo, {}, {"cfg": "b"})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip, (), (head, tip))
+    assert any("changes conf.yaml, which holds a configuration of this tool" in w for w in why), why
+
+
+@needs_bwrap
+def test_a_sandboxed_command_reopens_its_stdin_and_logs(cli, repo, tmp_path):
+    """Round 73: since round 72's read rules, `cat /dev/stdin` (the runner's /dev/null, the
+    host's inode) was refused in every sandboxed agent and check."""
+    if _landlock() < 2:
+        pytest.skip("no Landlock here (Linux 5.19 or later)")
+    r, err = _one_worker(cli, tmp_path, "cat /dev/stdin > in.txt && echo x > /dev/stdout\n",
+                         "cat /dev/stdin && cat /proc/self/fd/0 && test -f in.txt", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
