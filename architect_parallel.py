@@ -588,9 +588,11 @@ def _read_codex(out: _Output) -> _Report:
     """``codex exec --json``: JSON-lines events. The last ``turn.completed`` or
     ``turn.failed`` decides; ``error`` events are retry notices unless no turn ended.
     Steps are the distinct actions started or completed (0.140 loses the completion of
-    an action interrupted by a reconnect)."""
+    an action interrupted by a reconnect), each held as a short digest, 100,000 at most
+    (round 74: 300 events with ids of 1 MB each took the runner to 366 MB)."""
+    import hashlib
     status = notice = reason = session = None
-    actions = set()
+    actions: "set[bytes]" = set()
     tokens_in = tokens_out = 0
     seen = False
     for event in out.json_lines():
@@ -611,8 +613,10 @@ def _read_codex(out: _Output) -> _Report:
             notice = event["message"]
         elif kind in ("item.started", "item.completed"):
             item = event.get("item")
-            if isinstance(item, dict) and item.get("type") in _CODEX_ACTIONS:
-                actions.add(str(item.get("id", len(actions))))
+            if isinstance(item, dict) and item.get("type") in _CODEX_ACTIONS and \
+                    len(actions) < 100_000:
+                actions.add(hashlib.blake2b(str(item.get("id", len(actions))).encode(
+                    "utf-8", "surrogateescape"), digest_size=16).digest())
     if status is None and notice is not None:
         status = "failed"  # no turn ended: the last error is why
     if status == "failed" and not reason:
@@ -2949,6 +2953,19 @@ def _verdict(r: WorkerResult) -> str:
     return r.status + (f", checks {_checks_cell(r)}" if r.checks_total else "")
 
 
+def _beneath_top(top: str, path: str) -> Optional[str]:
+    """The path from ``top`` by which ``path`` names a file beneath it, its links on the way
+    kept (``conf/local.yaml`` with ``conf`` a link); None when it is not beneath ``top``."""
+    head, rest, real = os.path.abspath(path), [], os.path.realpath(top)
+    while os.path.realpath(head) != real:
+        parent, name = os.path.split(head)
+        if parent == head:
+            return None
+        rest.append(name)
+        head = parent
+    return "/".join(reversed(rest)) or None
+
+
 def _inside(top: str, path: str) -> bool:
     """Whether ``path`` is inside the folder ``top``, both as their links lead."""
     real, top = os.path.realpath(path), os.path.realpath(top)
@@ -5045,6 +5062,35 @@ class _TreeReader:
                 folders.append(found[1])
             entry = found
         return entry
+
+    def where(self, parts: List[str]) -> Optional[str]:
+        """The path (from the top) that ``parts`` leads to in the tree, following its links as
+        resolve does; what the tree does not hold is taken as it is named (an ignored file
+        of yours: `-c conf/local.yaml`); None when it leads out of the tree."""
+        folders: List[Optional[str]] = [self.root]
+        names: List[str] = []
+        parts, hops = list(parts), 0
+        while parts:
+            name = parts.pop(0)
+            if name in ("", "."):
+                continue
+            if name == "..":
+                if not names:
+                    return None
+                folders.pop()
+                names.pop()
+                continue
+            found = self._entries(folders[-1]).get(name) if folders[-1] else None
+            if found is not None and found[0] == 0o120000:
+                target = self.blob(found[1])
+                hops += 1
+                if target is None or target.startswith("/") or hops > 40:
+                    return None
+                parts[:0] = target.split("/")
+                continue
+            folders.append(found[1] if found is not None and found[0] == 0o40000 else None)
+            names.append(name)
+        return "/".join(names)
 
     def blob(self, sha: str) -> Optional[str]:
         """A link's target (None when it is no blob of at most 4 KB)."""
@@ -12508,11 +12554,15 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     merged = _merge_results(repo, branches)
     tips = {b: repo.tip(b) for b in branches}
     with_it = (repo.git("rev-parse", "--verify", "HEAD").strip(), *tips.values())
+    config = (last.get("config") or {}).get("config_path") if isinstance(
+        last.get("config"), dict) else None  # (what the next run reads with -c, if in here)
+    reads = tuple(rel for rel in [_beneath_top(repo.top, config) if isinstance(config, str)
+                                  else None] if rel)
     for branch in branches:
         _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch),
                          (merged[branch],) if branch in merged else
                          tuple(c for c in with_it if c and c != tips[branch]),
-                         (with_it[0], merged[branch]) if branch in merged else None)
+                         (with_it[0], merged[branch]) if branch in merged else None, reads)
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
@@ -12559,7 +12609,8 @@ def _merge_results(repo: _Repo, branches: List[str]) -> Dict[str, str]:
 
 def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
                      recorded: Optional[str] = None, others: "tuple[str, ...]" = (),
-                     merge: "Optional[tuple[str, str]]" = None) -> None:
+                     merge: "Optional[tuple[str, str]]" = None,
+                     reads: "tuple[str, ...]" = ()) -> None:
     """Refuse (unless ``force``) to merge ``branch`` when it is not what its run checked: moved
     since the run left it (by a process of the agent, or by you), or not descending from the
     run's base (a merge would then bring, or revert, what no diff of it shows)."""
@@ -12575,7 +12626,8 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
             unchecked.append(f"{branch} does not descend from the run's base {base[:12]}")
         elif repo.taken_in(branch, base, tip):
             unchecked.append(f"{branch} takes in commits that another branch or tag holds")
-        written = [f"{branch} {why}" for why in _written_otherwise(repo, base, tip, others, merge)]
+        written = [f"{branch} {why}" for why in _written_otherwise(repo, base, tip, others, merge,
+                                                                    reads)]
     problems = unchecked + written
     if problems and not force:
         since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"
@@ -13171,7 +13223,8 @@ def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
 
 
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = (),
-                       merge: "Optional[tuple[str, str]]" = None) -> List[str]:
+                       merge: "Optional[tuple[str, str]]" = None,
+                       reads: "tuple[str, ...]" = ()) -> List[str]:
     """Why a checkout or merge of ``tip`` would write what no diff of it against ``base``
     shows: it changes .lfsconfig (where Git LFS downloads from), or its .gitattributes, or
     those of ``others`` (what it is merged with: your branch, the other branches of a merge),
@@ -13180,7 +13233,8 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     nothing does. git itself says which attributes apply (macros, quoting and line ends as
     git reads them), from each commit's own .gitattributes. ``merge``: (your HEAD, the commit
     of what merging ``tip`` into it makes, after the branches merged before it): its links
-    are followed there too (see _Repo.links_merged)."""
+    are followed there too (see _Repo.links_merged). ``reads``: paths of the checkout the
+    tool reads by name (the last run's -c file): where each leads must not change."""
     why = []
     listed = repo.git("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--end-of-options",
                       base, tip).split("\0")
@@ -13260,6 +13314,15 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "section, before or after, itself or where it leads): your next run with -c "
                    "naming it would do what the agent wrote there (another agent command, no "
                    "sandbox, your files copied in; rounds 71 and 73)")
+    for rel in reads:  # (round 74: `conf -> settings` made `conf -> alt`: -c conf/local.yaml
+        before, after = merge or (base, tip)  # read the agent's alt/local.yaml, no sandbox)
+        with repo._tree_reader(before) as was, repo._tree_reader(after) as now:
+            led, leads = was.where(rel.split("/")), now.where(rel.split("/"))
+        if led != leads:
+            why.append(f"changes where {_shorten(_screen(rel), 100)} leads (to "
+                       f"{_shorten(_screen(leads or 'outside the checkout'), 100)}, not "
+                       f"{_shorten(_screen(led or 'outside the checkout'), 100)}), which your last "
+                       "run read with -c: your next run with it would take the agent's settings")
     hiding, where = _hiding_lines(repo, base, tip, reached) or ("", "")
     if hiding == "escapes":
         why.append("adds lines holding terminal escapes or bidi overrides, in what it merges or "

@@ -5950,3 +5950,52 @@ def test_a_sandboxed_command_reopens_its_stdin_and_logs(cli, repo, tmp_path):
     r, err = _one_worker(cli, tmp_path, "cat /dev/stdin > in.txt && echo x > /dev/stdout\n",
                          "cat /dev/stdin && cat /proc/self/fd/0 && test -f in.txt", "bwrap")
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+
+
+# -- review round 74 ---------------------------------------------------------------------------
+
+def test_codex_events_with_long_ids_are_not_held(tmp_path):
+    """Round 74: each distinct action id of a Codex event stream was kept whole (300 events
+    with 1 MB ids: the runner at 366 MB); now a short digest each, 100,000 at most."""
+    import tracemalloc
+    out = tmp_path / "out.log"
+    with open(out, "w") as f:
+        f.write('{"type":"thread.started","thread_id":"t1"}\n')
+        for i in range(1500):
+            f.write('{"type":"item.started","item":{"type":"file_change","id":"%d%s"}}\n'
+                    % (i, "y" * 20_000))
+        f.write('{"type":"turn.completed","usage":{"input_tokens":1,"output_tokens":1}}\n')
+    (tmp_path / "err.log").write_text("")
+    tracemalloc.start()
+    try:
+        report = ap._read_codex(ap._Output(str(out), str(tmp_path / "err.log"), 0))
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.status == "success" and report.steps == 1500
+    assert peak < 8 << 20, f"{peak >> 20} MB for 30 MB of ids"
+
+
+@pytest.mark.parametrize("how", ["new file", "base's own"])
+def test_a_link_that_leads_the_runs_config_elsewhere_asks_for_force(cli, repo, tmp_path, how):
+    """Round 74: your tracked `conf -> settings` and an ignored settings/local.yaml (sandbox:
+    bwrap), run with `-c conf/local.yaml`; the agent pointed `conf` at a folder of its own (a
+    local.yaml with no section: the defaults, no sandbox) or at the base's examples/: merged
+    without --force, and the next run with the same -c ran the agent's code as you."""
+    (repo / "settings").mkdir()
+    (repo / "settings" / "readme.txt").write_text("notes\n")
+    (repo / "examples").mkdir()
+    (repo / "examples" / "local.yaml").write_text("parallel_runs:\n  sandbox: none\n")
+    os.symlink("settings", repo / "conf")
+    (repo / ".gitignore").write_text("settings/local.yaml\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "conf", cwd=repo)
+    (repo / "settings" / "local.yaml").write_text("parallel_runs:\n  workers: 1\n")
+    body = ("rm -f conf && mkdir -p alt && printf 'llm:\\n  model: m\\n' > alt/local.yaml && "
+            "ln -s alt conf\n" if how == "new file" else "rm -f conf && ln -s examples conf\n")
+    agent = script(tmp_path, "relink.sh", body + "echo x > mod.py\n")
+    code, results, err = cli.json("run", "t", "-c", "conf/local.yaml", "--agent-cmd",
+                                  f"{agent} {{task}}")
+    assert results[0]["status"] == "success", err
+    code, _out, err = cli("merge", "best")
+    assert code == 2 and "changes where conf/local.yaml leads" in err, err
