@@ -503,10 +503,14 @@ def _codex_session(folder: str, worktree: str, session: str) -> List[str]:
     name = _LazyPattern(r"sessions/[0-9]{4}/[0-9]{2}/[0-9]{2}/rollout-[0-9T:.-]+-"
                         + re.escape(session) + r"\.jsonl")
     found: List[str] = []
+    named: List[str] = []
     for top, _dirs, files in _walk(os.path.join(folder, "sessions")):  # (never into a link)
         for rel in (os.path.relpath(os.path.join(top, n), folder) for n in files):
             if not name.fullmatch(rel.replace(os.sep, "/")):
                 continue
+            named.append(rel)
+            if len(named) > 16:  # (planted, all: a session is one file; each first line of
+                return named     # 1 MB took 0.15 s to parse, thousands of links hours: round 75)
             first = (_read_beneath(folder, rel, 1 << 20) or b"").split(b"\n", 1)[0]
             try:
                 meta = json.loads(first.decode("utf-8"))
@@ -3959,13 +3963,14 @@ class _Repo:
         return out, reached
 
     def links_merged(self, head: str, result: str
-                     ) -> "tuple[List[str], Dict[str, set[str]], List[tuple[List[str], str]]]":
+                     ) -> "tuple[List[str], Dict[str, set[str]], List[tuple[List[str], str]], List[tuple[str, str]]]":  # noqa: E501
         """What the links of ``result`` (what a merge into ``head`` makes) lead to otherwise
         than in ``head``, each followed in the tree the merge writes: those that lead to no
         file or folder of it (a link of yours that already did is yours), as "path ->
         target"; and the files the others now lead to, by object, with the links' paths
-        (see links_out); and for each link that leads elsewhere than in ``head``, the files it
-        led to there and leads to now (see contents_at). Round 69: one branch made a folder a link to a folder higher up, so
+        (see links_out); for each link that leads elsewhere than in ``head``, the files it led
+        to there and leads to now (see contents_at), and (path, where it led in ``head``).
+        Round 69: one branch made a folder a link to a folder higher up, so
         that the `..` of another branch's link, inside in each branch alone, climbed out of
         the checkout in their merge. All links past 10,000 are one line saying so."""
         links = [(info.split()[2], path) for info, _, path in (
@@ -3973,10 +3978,11 @@ class _Repo:
                 ["ls-tree", "-r", "-z", "--full-tree", "--end-of-options", result], self.top, 1))
             if info.startswith("120000 ")]
         if len(links) > 10_000:
-            return [f"{len(links):,} links: more than 10,000 to follow"], {}, []
+            return [f"{len(links):,} links: more than 10,000 to follow"], {}, [], []
         out: List[str] = []
         reached: Dict[str, "set[str]"] = {}
         moved: List["tuple[List[str], str]"] = []
+        reaimed: List["tuple[str, str]"] = []
         with self._tree_reader(result) as now, self._tree_reader(head) as before:
             for blob, path in links:
                 parts = path.split("/")
@@ -3989,7 +3995,10 @@ class _Repo:
                 if found != was:
                     moved.append(([entry[1] for entry in (was, found) if entry is not None
                                    and entry[0] not in (0o40000, 0o160000)], path))
-        return out, reached, moved
+                led = before.where(parts)
+                if led is not None and led != now.where(parts):
+                    reaimed.append((path, led))
+        return out, reached, moved, reaimed
 
     def contents_at(self, base: str, tip: str, paths: List[str]) -> "List[tuple[List[str], str]]":
         """For each of ``paths``: the files a reader of that path finds in ``base`` and in
@@ -13291,8 +13300,9 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                                         if info.lstrip(":").split()[1:2] == ["120000"]
                                         and not info.rstrip().endswith(" D")])
     moved: "List[tuple[List[str], str]]" = []
+    reaimed: "List[tuple[str, str]]" = []
     if merge is not None:
-        more, also, moved = repo.links_merged(*merge)
+        more, also, moved, reaimed = repo.links_merged(*merge)
         out += [link for link in more if link not in out]
         for sha, paths in also.items():
             reached.setdefault(sha, set()).update(paths)
@@ -13314,6 +13324,15 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "section, before or after, itself or where it leads): your next run with -c "
                    "naming it would do what the agent wrote there (another agent command, no "
                    "sandbox, your files copied in; rounds 71 and 73)")
+    for link, led in reaimed:  # (round 75: whatever path reads through it, -c ~/x.yaml too)
+        if any(repo.prints_anything(["ls-files", "-z", "--others", *ignored, "--exclude-standard",
+                                     "--", f":(literal){led}"], repo.top)
+               for ignored in ([], ["--ignored"])):
+            why.append(f"re-aims {_shorten(_screen(link), 100)}, which led to "
+                       f"{_shorten(_screen(led), 100)}: files of yours there that git does not "
+                       "track (an ignored config you run with -c) would be read through it as "
+                       "the agent's")
+            break
     for rel in reads:  # (round 74: `conf -> settings` made `conf -> alt`: -c conf/local.yaml
         before, after = merge or (base, tip)  # read the agent's alt/local.yaml, no sandbox)
         with repo._tree_reader(before) as was, repo._tree_reader(after) as now:

@@ -5976,21 +5976,27 @@ def test_codex_events_with_long_ids_are_not_held(tmp_path):
     assert peak < 8 << 20, f"{peak >> 20} MB for 30 MB of ids"
 
 
+def _linked_settings(repo):
+    """Commit a folder `settings` and a link `conf -> settings` to it; then give `settings` an
+    ignored local.yaml, a configuration of the tool (the user's own, never committed)."""
+    (repo / "settings").mkdir()
+    (repo / "settings" / "readme.txt").write_text("notes\n")
+    os.symlink("settings", repo / "conf")
+    (repo / ".gitignore").write_text("settings/*.yaml\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "conf", cwd=repo)
+    (repo / "settings" / "local.yaml").write_text("parallel_runs:\n  workers: 1\n")
+
+
 @pytest.mark.parametrize("how", ["new file", "base's own"])
 def test_a_link_that_leads_the_runs_config_elsewhere_asks_for_force(cli, repo, tmp_path, how):
     """Round 74: your tracked `conf -> settings` and an ignored settings/local.yaml (sandbox:
     bwrap), run with `-c conf/local.yaml`; the agent pointed `conf` at a folder of its own (a
     local.yaml with no section: the defaults, no sandbox) or at the base's examples/: merged
     without --force, and the next run with the same -c ran the agent's code as you."""
-    (repo / "settings").mkdir()
-    (repo / "settings" / "readme.txt").write_text("notes\n")
     (repo / "examples").mkdir()
     (repo / "examples" / "local.yaml").write_text("parallel_runs:\n  sandbox: none\n")
-    os.symlink("settings", repo / "conf")
-    (repo / ".gitignore").write_text("settings/local.yaml\n")
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "conf", cwd=repo)
-    (repo / "settings" / "local.yaml").write_text("parallel_runs:\n  workers: 1\n")
+    _linked_settings(repo)
     body = ("rm -f conf && mkdir -p alt && printf 'llm:\\n  model: m\\n' > alt/local.yaml && "
             "ln -s alt conf\n" if how == "new file" else "rm -f conf && ln -s examples conf\n")
     agent = script(tmp_path, "relink.sh", body + "echo x > mod.py\n")
@@ -5999,3 +6005,65 @@ def test_a_link_that_leads_the_runs_config_elsewhere_asks_for_force(cli, repo, t
     assert results[0]["status"] == "success", err
     code, _out, err = cli("merge", "best")
     assert code == 2 and "changes where conf/local.yaml leads" in err, err
+
+
+# -- review round 75 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["through a link outside", "from inside the folder", "another config"])
+def test_a_link_re_aimed_away_from_files_git_does_not_track_asks_for_force(cli, repo, tmp_path,
+                                                                           monkeypatch, how):
+    """Round 75: the round-74 guard followed only the -c path last-run.json recorded; a -c
+    through a link outside the checkout (`~/ap-local.yaml -> proj/conf/local.yaml`), one given
+    from inside the linked folder, or a run with another config missed the agent re-aiming
+    your tracked `conf -> settings`, whose ignored local.yaml said `sandbox: bwrap`. A link that
+    led to files git does not track, re-aimed, asks for --force whatever the last run read."""
+    _linked_settings(repo)
+    agent = script(tmp_path, "relink.sh", "rm -f conf && mkdir -p alt && "
+                   "printf 'llm:\\n  model: m\\n' > alt/local.yaml && ln -s alt conf\necho x > m.py\n")
+    config = ["-c", "conf/local.yaml"]
+    if how == "through a link outside":
+        os.symlink(repo / "conf" / "local.yaml", tmp_path / "ap-local.yaml")
+        config = ["-c", str(tmp_path / "ap-local.yaml")]
+    elif how == "from inside the folder":
+        monkeypatch.chdir(repo / "conf")
+        config = ["-c", "local.yaml"]
+    elif how == "another config":
+        config = ["--workers", "1"]
+    code, results, err = cli.json("run", "t", *config, "--agent-cmd", f"{agent} {{task}}")
+    assert results[0]["status"] == "success", err
+    monkeypatch.chdir(repo)
+    code, _out, err = cli("merge", "best")
+    assert code == 2 and "re-aims conf, which led to settings" in err, err
+
+
+def test_a_link_re_aimed_between_tracked_folders_asks_nothing(cli, repo, tmp_path):
+    """No false alarm: `docs/latest -> v1` made `-> v2`, both tracked whole."""
+    for version in ("v1", "v2"):
+        (repo / "docs" / version).mkdir(parents=True)
+        (repo / "docs" / version / "index.md").write_text(version + "\n")
+    os.symlink("v1", repo / "docs" / "latest")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "docs", cwd=repo)
+    agent = script(tmp_path, "bump.sh", "rm docs/latest && ln -s v2 docs/latest\n")
+    code, results, err = cli.json("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}")
+    assert results[0]["status"] == "success", err
+    code, _out, err = cli("merge", "best")
+    assert code == 0, err
+
+
+def test_a_codex_home_full_of_session_names_is_not_parsed_file_by_file(tmp_path, monkeypatch):
+    """Round 75: 2,000 hard links named like the worker's Codex session, each a first line of
+    1 MB of nested JSON, kept the runner 6 minutes after the agent, deaf to Ctrl-C. A session
+    is one file: past 16 names none is read, and none is brought back (they are planted)."""
+    folder = tmp_path / "codex"
+    day = folder / "sessions" / "2026" / "12" / "06"
+    day.mkdir(parents=True)
+    (day / "blob").write_text('{"a":[' + ",".join(["[]"] * 349_000) + "]}\n")
+    for i in range(400):
+        os.link(day / "blob", day / f"rollout-{i}-abc.jsonl")
+    reads = []
+    real = ap._read_beneath
+    monkeypatch.setattr(ap, "_read_beneath", lambda *a, **k: reads.append(a) or real(*a, **k))
+    found = ap._codex_session(str(folder), "/nowhere", "abc")
+    assert len(found) > 1  # (the caller brings none of them back)
+    assert len(reads) <= 16  # (each about 0.15 s of parsing: 400 were a minute)
