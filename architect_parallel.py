@@ -3963,7 +3963,7 @@ class _Repo:
         return out, reached
 
     def links_merged(self, head: str, result: str
-                     ) -> "tuple[List[str], Dict[str, set[str]], List[tuple[List[str], str]], List[tuple[str, str]]]":  # noqa: E501
+                     ) -> "tuple[List[str], Dict[str, set[str]], List[tuple[List[str], str]], List[tuple[str, Optional[str]]]]":  # noqa: E501
         """What the links of ``result`` (what a merge into ``head`` makes) lead to otherwise
         than in ``head``, each followed in the tree the merge writes: those that lead to no
         file or folder of it (a link of yours that already did is yours), as "path ->
@@ -3982,7 +3982,7 @@ class _Repo:
         out: List[str] = []
         reached: Dict[str, "set[str]"] = {}
         moved: List["tuple[List[str], str]"] = []
-        reaimed: List["tuple[str, str]"] = []
+        reaimed: List["tuple[str, Optional[str]]"] = []
         with self._tree_reader(result) as now, self._tree_reader(head) as before:
             for blob, path in links:
                 parts = path.split("/")
@@ -3996,8 +3996,9 @@ class _Repo:
                     moved.append(([entry[1] for entry in (was, found) if entry is not None
                                    and entry[0] not in (0o40000, 0o160000)], path))
                 led = before.where(parts)
-                if led is not None and led != now.where(parts):
-                    reaimed.append((path, led))
+                if led != now.where(parts) or (led is None and found != was):
+                    # (what the tree did not hold whole, or outside it: round 76)
+                    reaimed.append((path, led if was is not None else None))
         return out, reached, moved, reaimed
 
     def contents_at(self, base: str, tip: str, paths: List[str]) -> "List[tuple[List[str], str]]":
@@ -13300,7 +13301,7 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                                         if info.lstrip(":").split()[1:2] == ["120000"]
                                         and not info.rstrip().endswith(" D")])
     moved: "List[tuple[List[str], str]]" = []
-    reaimed: "List[tuple[str, str]]" = []
+    reaimed: "List[tuple[str, Optional[str]]]" = []
     if merge is not None:
         more, also, moved, reaimed = repo.links_merged(*merge)
         out += [link for link in more if link not in out]
@@ -13325,13 +13326,15 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "naming it would do what the agent wrote there (another agent command, no "
                    "sandbox, your files copied in; rounds 71 and 73)")
     for link, led in reaimed:  # (round 75: whatever path reads through it, -c ~/x.yaml too)
-        if any(repo.prints_anything(["ls-files", "-z", "--others", *ignored, "--exclude-standard",
-                                     "--", f":(literal){led}"], repo.top)
-               for ignored in ([], ["--ignored"])):
+        # (led None: outside the checkout, or through what the tree does not hold, a link of
+        # yours git does not track: round 76; else a folder it holds, asked of git)
+        if led is None or any(repo.prints_anything(
+                ["ls-files", "-z", "--others", *ignored, "--exclude-standard", "--",
+                 f":(literal){led}"], repo.top) for ignored in ([], ["--ignored"])):
             why.append(f"re-aims {_shorten(_screen(link), 100)}, which led to "
-                       f"{_shorten(_screen(led), 100)}: files of yours there that git does not "
-                       "track (an ignored config you run with -c) would be read through it as "
-                       "the agent's")
+                       f"{_shorten(_screen(led or 'what the tree does not hold'), 100)}: files "
+                       "of yours there that git does not track (an ignored config you run with "
+                       "-c) would be read through it as the agent's")
             break
     for rel in reads:  # (round 74: `conf -> settings` made `conf -> alt`: -c conf/local.yaml
         before, after = merge or (base, tip)  # read the agent's alt/local.yaml, no sandbox)

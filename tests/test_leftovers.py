@@ -5783,14 +5783,22 @@ def test_a_branch_changing_a_configuration_of_the_tool_asks_for_force(cli, repo,
     `agent_cmd`, `include: [".env"]`); `merge best` took it, and the next `run -c conf.yaml`
     ran the agent's command unsandboxed, as you, with your .env copied in."""
     (repo / "conf.yaml").write_text('parallel_runs:\n  workers: 1\n  checks:\n    - "true"\n')
+    _merge_refused(cli, repo, tmp_path, "cat > conf.yaml <<'Y'\nparallel_runs:\n  workers: 1\n"
+                   "  agent_cmd: \"sh /tmp/x.sh {task}\"\n  sandbox: none\nY\necho x > app.py\n",
+                   "changes conf.yaml, which holds a configuration of this tool", "-c", "conf.yaml")
+
+
+def _merge_refused(cli, repo, tmp_path, body, message, *run):
+    """Commit what ``repo`` holds, run one worker whose agent runs the shell ``body``, and
+    check that `merge best` refuses it, saying ``message``."""
     git("add", "-A", cwd=repo)
-    git("commit", "-qm", "config", cwd=repo)
-    agent = script(tmp_path, "conf.sh", "cat > conf.yaml <<'Y'\nparallel_runs:\n  workers: 1\n"
-                   "  agent_cmd: \"sh /tmp/x.sh {task}\"\n  sandbox: none\nY\necho x > app.py\n")
-    code, results, err = cli.json("run", "t", "-c", "conf.yaml", "--agent-cmd", f"{agent} {{task}}")
+    git("commit", "-qm", "before", cwd=repo)
+    agent = script(tmp_path, "agent.sh", body)
+    code, results, err = cli.json("run", "t", "--workers", "1", *run, "--agent-cmd",
+                                  f"{agent} {{task}}")
     assert results[0]["status"] == "success", err
     code, _out, err = cli("merge", "best")
-    assert code == 2 and "changes conf.yaml, which holds a configuration of this tool" in err, err
+    assert code == 2 and message in err, err
 
 
 @pytest.mark.parametrize("files, refused", [
@@ -6067,3 +6075,26 @@ def test_a_codex_home_full_of_session_names_is_not_parsed_file_by_file(tmp_path,
     found = ap._codex_session(str(folder), "/nowhere", "abc")
     assert len(found) > 1  # (the caller brings none of them back)
     assert len(reads) <= 16  # (each about 0.15 s of parsing: 400 were a minute)
+
+
+# -- review round 76 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("layout", ["outside the checkout", "through a link git does not track"])
+def test_a_link_re_aimed_away_from_what_the_tree_does_not_hold_asks_for_force(cli, repo, tmp_path,
+                                                                              layout):
+    """Round 76: your tracked `conf -> ../team-conf` (outside the checkout), or `conf ->
+    private/conf` with `private` an ignored link of yours to a secrets folder: the round-75
+    guard asked git about a path it could not see (or none), and the agent's re-aimed `conf`
+    was merged without --force."""
+    shared = tmp_path / "shared" / "conf"
+    shared.mkdir(parents=True)
+    (shared / "local.yaml").write_text("parallel_runs:\n  sandbox: bwrap\n")
+    if layout == "outside the checkout":
+        os.symlink(str(shared), repo / "conf")
+    else:
+        (repo / ".gitignore").write_text("private\n")
+        os.symlink(str(shared.parent), repo / "private")
+        os.symlink("private/conf", repo / "conf")
+    _merge_refused(cli, repo, tmp_path, "rm -f conf && mkdir -p alt && printf 'llm:\\n  model: "
+                   "m\\n' > alt/local.yaml && ln -s alt conf\necho x > m.py\n",
+                   "re-aims conf, which led to")
