@@ -6231,6 +6231,7 @@ _COPY_LIMIT = 1 << 20  # a file of HOME up to this size is a private copy inside
 _FOLDER_COPY_LIMIT = (100, 1 << 20)  # the same for a folder of up to this many entries and bytes
 _STATE_COPY_LIMIT = 64 << 20  # the same for the files of a CLI's state folder
 _BRING_BACK_LIMIT = 256 << 20  # bytes of one session file brought back out of a worker's HOME
+_BRING_BACK_SAY = 64 << 20  # a session file brought back holding more on disk is named
 _CREDENTIAL_LIMIT = 1 << 20
 _SANDBOX_STATE = "architect-parallel-sandbox-"  # a run's private folder: this, its token, -XXXX
 # The system calls nothing inside may make, by the architecture a process runs as (the audit
@@ -8919,13 +8920,33 @@ class _Box:
                 warn(f"worker's CLI said its session is {session}, which it was not given: "
                      f"{_shorten(target, 200)} is kept as it was")
                 continue
-            data = _read_beneath(root, os.path.normpath(os.path.join(below, rel)),
-                                 _BRING_BACK_LIMIT + 1)
-            if data is not None and len(data) <= _BRING_BACK_LIMIT and _read_bytes(target) != data:
-                if not _put_beneath(folder, rel, data):
-                    warn(f"{_shorten(target, 200)}: a link on its way (or no folder it could "
-                         "make) in your CLI's folder; its session is not brought back")
+            source = _open_beneath(root, os.path.normpath(os.path.join(below, rel)))
+            if source is not None:
+                try:
+                    self._bring_file(source, folder, rel, session, warn)
+                finally:
+                    os.close(source)
 
+    @staticmethod
+    def _bring_file(source: int, folder: str, rel: str, session: str,
+                    warn: Callable[[str], None]) -> None:
+        """Bring the session file open as ``source`` back as ``rel`` of the CLI's ``folder``,
+        a MB at a time, its holes kept; one larger than _BRING_BACK_LIMIT stays out, one
+        holding more than _BRING_BACK_SAY on disk is named."""
+        target = os.path.join(folder, rel)
+        st = os.fstat(source)
+        if st.st_size > _BRING_BACK_LIMIT:
+            warn(f"worker's CLI left its session {session} in a file of {st.st_size >> 20} MB, "
+                 f"more than {_BRING_BACK_LIMIT >> 20} MB: not brought back to "
+                 f"{_shorten(target, 200)}")
+        elif not _same_bytes(source, st.st_size, target):
+            if not _put_beneath(folder, rel, source, st.st_size):
+                warn(f"{_shorten(target, 200)}: a link on its way (or no folder it could make) "
+                     "in your CLI's folder; its session is not brought back")
+            elif st.st_blocks * 512 > _BRING_BACK_SAY:
+                warn(f"worker's CLI left its session {session} in a file of "
+                     f"{st.st_blocks >> 11} MB: brought back to {_shorten(target, 200)} "
+                     "(yours: cleanup leaves it)")
 
     @staticmethod
     def _yours(folder: str, rel: str, session: str) -> bool:
@@ -8997,10 +9018,12 @@ def _expand(path: str, home: str) -> str:
                             home if path == "~" else os.path.abspath(path))
 
 
-def _put_beneath(folder: str, rel: str, data: bytes) -> bool:
-    """Write ``data`` as the file ``rel`` of ``folder`` (a new file put in its place, as
-    _write_bytes), making the folders on its way; False, writing nothing, when one of them,
-    or the file, is a link or no folder (nothing followed below ``folder``)."""
+def _put_beneath(folder: str, rel: str, source: int, size: int) -> bool:
+    """Write the first ``size`` bytes of the file open as ``source`` as the file ``rel`` of
+    ``folder``, a new file put in its place, its holes kept (see _copy_spans: a file an agent
+    made sparse, which cost it nothing, costs you nothing either), making the folders on its
+    way; False, writing nothing, when one of them, or the file, is a link or no folder
+    (nothing followed below ``folder``)."""
     parts = os.path.normpath(rel).split(os.sep)
     if not parts or any(p in ("", ".", "..") for p in parts):
         return False
@@ -9015,19 +9038,33 @@ def _put_beneath(folder: str, rel: str, data: bytes) -> bool:
     target = os.path.join(here, parts[-1])
     if os.path.islink(target):
         return False
-    _write_bytes(target, data)
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = 0o600
+    _replace_file(target, lambda fd: _copy_spans(source, fd, size), mode)
     return True
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    """Replace the file ``path`` (or, when it is a link, the file it leads to) with ``data``,
-    atomically, keeping its mode (see _replace_file)."""
-    real = os.path.realpath(path)
+def _same_bytes(source: int, size: int, path: str) -> bool:
+    """Whether the regular file ``path`` holds the ``size`` bytes of the file open as
+    ``source``, read a MB at a time of each."""
     try:
-        mode = stat.S_IMODE(os.stat(real).st_mode)
+        if os.stat(path).st_size != size:
+            return False
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
-        mode = 0o600
-    _replace_file(real, data, mode)
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        for start in range(0, size, 1 << 20):
+            mine = os.pread(source, 1 << 20, start)
+            if not mine or os.pread(fd, len(mine), start) != mine:
+                return False
+        return True
+    finally:
+        os.close(fd)
 
 
 def _packed_refs(data: Optional[bytes]) -> Dict[str, str]:
@@ -10292,17 +10329,21 @@ def _write_text(path: str, text: str) -> None:
         raise ParallelError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def _replace_file(path: str, data: bytes, mode: int) -> None:
-    """Put a new file holding ``data`` (of ``mode``) at ``path``, atomically: written first
-    as a file of a name no one can guess, made anew (in /tmp, another account may plant a
-    link or a FIFO at a name it can guess: the write would go where it leads, or hang)."""
+def _replace_file(path: str, data: "bytes | Callable[[int], None]", mode: int) -> None:
+    """Put a new file holding ``data`` (or what ``data`` writes to the descriptor it is
+    given), of ``mode``, at ``path``, atomically: written first as a file of a name no one
+    can guess, made anew (in /tmp, another account may plant a link or a FIFO at a name it
+    can guess: the write would go where it leads, or hang)."""
     import tempfile
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.",
                                dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
-            f.write(data)
+            if callable(data):
+                data(f.fileno())
+            else:
+                f.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -4387,18 +4387,28 @@ def test_a_session_is_brought_back_through_no_link(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     os.symlink(elsewhere, folder / "projects" / "wt")
-    assert not ap._put_beneath(str(folder), "projects/wt/s.jsonl", b"x")
+    source = tmp_path / "source"
+    source.write_bytes(b"session")
+
+    def put(where, rel):
+        fd = os.open(source, os.O_RDONLY)
+        try:
+            return ap._put_beneath(str(where), rel, fd, 7)
+        finally:
+            os.close(fd)
+
+    assert not put(folder, "projects/wt/s.jsonl")
     assert list(elsewhere.iterdir()) == []
     (folder / "projects" / "mine").mkdir()
     bashrc = tmp_path / "bashrc"
     bashrc.write_text("# yours\n")
     os.symlink(bashrc, folder / "projects" / "mine" / "s.jsonl")
-    assert not ap._put_beneath(str(folder), "projects/mine/s.jsonl", b"x")
+    assert not put(folder, "projects/mine/s.jsonl")
     assert bashrc.read_text() == "# yours\n"
-    assert ap._put_beneath(str(folder), "projects/new/s.jsonl", b"session")
+    assert put(folder, "projects/new/s.jsonl")
     assert (folder / "projects" / "new" / "s.jsonl").read_bytes() == b"session"
-    assert ap._put_beneath(str(tmp_path / "first" / ".claude"), "projects/a/s.jsonl", b"1")
-    assert (tmp_path / "first" / ".claude" / "projects" / "a" / "s.jsonl").read_bytes() == b"1"
+    assert put(tmp_path / "first" / ".claude", "projects/a/s.jsonl")
+    assert (tmp_path / "first" / ".claude" / "projects" / "a" / "s.jsonl").read_bytes() == b"session"
 
 
 def test_a_report_is_written_through_no_name_another_account_can_plant(tmp_path):
@@ -4412,7 +4422,6 @@ def test_a_report_is_written_through_no_name_another_account_can_plant(tmp_path)
     planted = tmp_path / f".report.html.{os.getpid()}.tmp"
     os.symlink(victim, planted)
     ap._write_text(str(target), "<html>report</html>\n")
-    ap._write_bytes(str(tmp_path / "state.json"), b"{}")
     assert victim.read_text() == "# yours\n" and os.path.islink(planted)
     assert target.read_text() == "<html>report</html>\n" and not os.path.islink(target)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~ap._umask()
@@ -6098,3 +6107,50 @@ def test_a_link_re_aimed_away_from_what_the_tree_does_not_hold_asks_for_force(cl
     _merge_refused(cli, repo, tmp_path, "rm -f conf && mkdir -p alt && printf 'llm:\\n  model: "
                    "m\\n' > alt/local.yaml && ln -s alt conf\necho x > m.py\n",
                    "re-aims conf, which led to")
+
+
+# -- review round 77 ---------------------------------------------------------------------------
+
+SPARSE_CLAUDE = """
+key=$(pwd | sed 's/[^A-Za-z0-9]/-/g')
+mkdir -p "$HOME/.claude/projects/$key"
+f="$HOME/.claude/projects/$key/s1.jsonl"
+echo '{"turn": 1}' > "$f"
+truncate -s {size} "$f"
+echo '{"turn": 2}' >> "$f"
+echo own > own.txt
+echo '{"type": "result", "subtype": "success", "is_error": false, "session_id": "s1", "num_turns": 1, "result": "done"}'
+"""
+
+
+@needs_bwrap
+@pytest.mark.parametrize("size", ["200M", "300M"])
+def test_a_sparse_session_costs_you_what_it_cost_the_agent(cli, repo, tmp_path, size):
+    """Round 76: a `claude` worker made its transcript a sparse file of 256 MB (free to it):
+    the runner read it whole and wrote it, now real blocks, into your ~/.claude (6 workers:
+    1.6 GB of runner memory, 1.5 GB of your disk). Now it is copied a MB at a time with its
+    holes kept; one past 256 MB stays out, and the runner says so."""
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    bin_dir = tmp_path / "claudebin"
+    bin_dir.mkdir()
+    claude = script(bin_dir, "claude", SPARSE_CLAUDE.replace("{size}", size))
+    env = dict(os.environ, HOME=str(home))
+    proc = subprocess.Popen([sys.executable, os.path.join(CHECKOUT, "architect_parallel.py"), "run", "t",
+                             "--agent-cmd", f"{claude} -p {{task}}", "--workers", "1", *BOXED],
+                            cwd=repo, env=env, stdout=(tmp_path / "out").open("w"),
+                            stderr=(tmp_path / "err").open("w"))
+    peak = _peak_kb(proc)
+    out, err = (tmp_path / "out").read_text(), (tmp_path / "err").read_text()
+    assert proc.returncode == 0, (out, err)
+    (kept,) = list((home / ".claude" / "projects").glob("*/s1.jsonl")) or [None]
+    if size == "300M":
+        assert kept is None and "more than 256 MB: not brought back" in err, err
+    else:
+        assert kept.stat().st_size == (200 << 20) + 12
+        assert kept.stat().st_blocks * 512 < 1 << 20  # (its holes kept)
+        with open(kept, "rb") as f:
+            assert f.read(12) == b'{"turn": 1}\n'
+            f.seek(200 << 20)
+            assert f.read() == b'{"turn": 2}\n'
+    assert peak < 150_000, peak  # KB: (was the whole file, and more)
