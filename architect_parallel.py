@@ -5311,6 +5311,24 @@ def _checkout_above(path: str) -> Optional[str]:
     return None
 
 
+def _mounts_below(folder: str) -> List[str]:
+    """The mount points strictly inside the folder ``folder`` (a real path), as this process
+    sees them (/proc/self/mountinfo; [] where there is none): a bind of ``folder`` takes them
+    along, and a Landlock rule beneath it covers them, whatever they show (a bind of HOME, a
+    FUSE mount of a server)."""
+    found = []
+    with contextlib.suppress(OSError):
+        with open("/proc/self/mountinfo", "rb") as f:
+            for line in f:
+                fields = line.split(b" ")
+                if len(fields) > 4:
+                    point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]),
+                                   fields[4]).decode("utf-8", "surrogateescape")
+                    if point.startswith(folder.rstrip(os.sep) + os.sep):  # (none is stat'ed:
+                        found.append(point)  # a server's mount gone away would hang)
+    return list(dict.fromkeys(found))
+
+
 def _on_path_overlapping(folder: str) -> Optional[str]:
     """The first folder of your PATH (as bash reads it: a leading ``~`` expanded) that the
     real path ``folder`` is, holds or lies in, as written or as the links on its way lead
@@ -7235,27 +7253,49 @@ def _open_folder_beneath(top: str, names: List[str], make: bool = False) -> int:
 
 def _copy_file_at(folder: int, name: str, target: str, limit: int) -> Optional[int]:
     """Copy the regular file ``name`` of the folder open as ``folder`` to the new file
-    ``target`` (mode and times too): opened without following a link and without waiting
-    (a FIFO swapped in meanwhile is no file: not copied). Its size, or None when it is not
-    a regular file, cannot be read or is larger than ``limit``."""
+    ``target`` (mode and times too), a MB at a time, its holes kept (see _copy_spans: a file
+    made sparse costs its copy what it cost its writer): opened without following a link and
+    without waiting (a FIFO swapped in meanwhile is no file: not copied). Its size, or None
+    (and no ``target``) when it is not a regular file, cannot be read or is larger than
+    ``limit``."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                      dir_fd=folder)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as source:
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
             return None
-        data = source.read(limit + 1)
-    if len(data) > limit:
+        try:
+            out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                          | os.O_CLOEXEC, 0o600)
+        except OSError:
+            return None
+        try:
+            _copy_spans(fd, out, st.st_size)
+            os.fchmod(out, stat.S_IMODE(st.st_mode))
+            os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+        except OSError:
+            os.unlink(target)
+            return None
+        finally:
+            os.close(out)
+        return st.st_size
+    finally:
+        os.close(fd)
+
+
+def _copy_file_in(path: str, target: str, limit: int) -> Optional[int]:
+    """_copy_file_at for the file ``path`` (its last name not followed)."""
+    try:
+        folder = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
         return None
-    out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    with os.fdopen(out, "wb") as f:
-        f.write(data)
-        os.fchmod(out, stat.S_IMODE(st.st_mode))
-        os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
-    return len(data)
+    try:
+        return _copy_file_at(folder, os.path.basename(path), target, limit)
+    finally:
+        os.close(folder)
 
 
 def _copy_tree(path: str, target: str, limits: "tuple[int, int]",
@@ -7811,6 +7851,14 @@ class _Sandbox:
             if _inside(real, _temp_root()) or real in ("/tmp", "/var/tmp", "/run"):
                 raise ConfigError(f"--sandbox-allow {path}: it holds the sandboxes' private "
                                   "folders (/tmp); allow a folder inside it instead")
+            mounted = _mounts_below(real)
+            if mounted:
+                raise ConfigError(f"--sandbox-allow {path}: something is mounted inside it "
+                                  f"({_shorten(mounted[0], 200)}"
+                                  + (f" and {len(mounted) - 1} more" if len(mounted) > 1 else "")
+                                  + "), which the worker could write too, whatever it is (your "
+                                  "HOME, a repository); allow a folder with nothing mounted "
+                                  "inside, or the mounted folder itself")
             if _home_startup(real):
                 raise ConfigError(f"--sandbox-allow {path}: it is or holds HOME, one of its dot "
                                   "files or folders (or where their links lead, a hard link to "
@@ -8461,15 +8509,8 @@ class _Box:
     def _copy_or_bind(path: str, target: str, limit: int) -> List[str]:
         """A private copy of the file ``path`` at ``target``, or a read-only view of it when
         it is larger than ``limit`` (or cannot be read)."""
-        with contextlib.suppress(OSError):
-            folder = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            try:
-                if _copy_file_at(folder, os.path.basename(path), target, limit) is not None:
-                    return []
-            finally:
-                os.close(folder)
-            with contextlib.suppress(OSError):
-                os.unlink(target)
+        if _copy_file_in(path, target, limit) is not None:
+            return []
         with contextlib.suppress(OSError):
             open(target, "ab").close()  # the mount point
         return ["--ro-bind", path, path]
@@ -8490,8 +8531,8 @@ class _Box:
             return
         target = os.path.normpath(os.path.join(*private, rel))
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(source, target)
-        self._given.add(rel)
+        if _copy_file_in(source, target, _BRING_BACK_LIMIT) is not None:
+            self._given.add(rel)
 
     # -- using it ------------------------------------------------------------
 
@@ -8631,8 +8672,8 @@ class _Box:
         os.makedirs(files, exist_ok=True)
         os.chmod(files, 0o755)
         name = f"{len(os.listdir(files))}-{os.path.basename(path)}"
-        if os.path.isfile(path):  # (a file that is not there stays missing: no copy)
-            shutil.copyfile(path, os.path.join(files, name))
+        # (a file that is not there, or past 64 MB, stays missing: no copy)
+        if _copy_file_in(os.path.realpath(path), os.path.join(files, name), 64 << 20) is not None:
             os.chmod(os.path.join(files, name), 0o755 if os.access(path, os.X_OK) else 0o644)
         return f"{_GIT_HOME}/files/{name}"
 
@@ -13273,6 +13314,19 @@ def _compiled_code(repo: _Repo, files: "List[tuple[str, str]]") -> List[str]:
     return found
 
 
+def _link_above(top: str, paths: List[str]) -> Optional[str]:
+    """The first folder of the checkout ``top`` that one of the first 1,000 ``paths`` (as git
+    writes them) lies beneath and that is a link there now (where git check-ignore stops);
+    None when none is."""
+    for path in paths[:1000]:
+        parts = path.split("/")[:-1]
+        for n in range(1, min(len(parts), 64) + 1):
+            with contextlib.suppress(OSError):
+                if stat.S_ISLNK(os.lstat(os.path.join(top, *parts[:n])).st_mode):
+                    return "/".join(parts[:n])
+    return None
+
+
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = (),
                        merge: "Optional[tuple[str, str]]" = None,
                        reads: "tuple[str, ...]" = ()) -> List[str]:
@@ -13305,7 +13359,14 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
             theirs = repo.ignored_at(commit, added)
             found = set(hidden) | set(theirs or ())
             hidden = None if theirs is None else [p for p in added if p in found]
-    if hidden is None:
+    # (Beyond a link of yours git cannot tell: so it asks. Were it to answer there, a branch
+    # replacing your link by a folder would need a guard as links_merged's re-aimed ones.)
+    linked = _link_above(repo.top, added) if hidden is None else None
+    if linked:
+        why.append(f"adds files beneath {_shorten(linked, 100)}, a link in your checkout: git "
+                   "cannot tell whether your ignore rules hide files beyond a link, and your "
+                   "`git status` might not show them")
+    elif hidden is None:
         why.append("adds files of which git could not tell whether your ignore rules hide them "
                    "(more than 100,000, or names it cannot take as paths): your `git status` "
                    "might not show them")

@@ -4006,7 +4006,9 @@ def test_what_git_cannot_tell_is_never_taken_for_no_hidden_file(repo, monkeypatc
     if trick == "too many":
         monkeypatch.setattr(ap, "_HIDDEN_ASKED", 0)
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
-    assert any("could not tell whether your ignore rules hide them" in w for w in why), why
+    said = "files beneath CLAUDE.md, a link in your checkout: git cannot tell" \
+        if trick == "beyond a link" else "could not tell whether your ignore rules hide them"
+    assert any(said in w for w in why), why
 
 
 # -- review round 48 ---------------------------------------------------------------------------
@@ -6154,3 +6156,71 @@ def test_a_sparse_session_costs_you_what_it_cost_the_agent(cli, repo, tmp_path, 
             f.seek(200 << 20)
             assert f.read() == b'{"turn": 2}\n'
     assert peak < 150_000, peak  # KB: (was the whole file, and more)
+
+
+@needs_bwrap
+def test_an_allowed_folder_with_a_mount_inside_is_refused(cli, repo, tmp_path):
+    """Round 77: `--sandbox-allow shared` with your HOME (a bind, a FUSE mount) mounted at
+    `shared/mnt`: bwrap's bind takes mounts inside along, and Landlock's rule beneath the
+    folder covers them, so the agent wrote into your HOME. A folder with anything mounted
+    inside is refused before anything is created."""
+    victim, shared = tmp_path / "victim", tmp_path / "shared"
+    (shared / "mnt").mkdir(parents=True)
+    victim.mkdir()
+    shared.chmod(0o777)
+    if subprocess.run(["mount", "--bind", str(victim), str(shared / "mnt")],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount here (not root)")
+    try:
+        agent = script(tmp_path, "agent.sh", f"echo pwned > {shared}/mnt/pwned\necho x > a.txt\n")
+        code, out, err = cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}",
+                             "--sandbox-allow", str(shared), *BOXED)
+        assert code == 2 and f"--sandbox-allow {shared}: something is mounted inside it " \
+            f"({shared}/mnt)" in err, (out, err)
+        assert not (victim / "pwned").exists() and not (repo / ".architect-parallel-1").exists()
+        assert ap._mounts_below(str(shared / "mnt")) == []  # (the mounted folder itself: allowed)
+    finally:
+        subprocess.run(["umount", str(shared / "mnt")], check=True)
+
+
+SPARSE_RESUMED = """
+key=$(pwd | sed 's/[^A-Za-z0-9]/-/g')
+f="$HOME/.claude/projects/$key/s1.jsonl"
+if [ -e "$f" ]; then stat -c %b "$f" > blocks.txt; else
+  mkdir -p "$HOME/.claude/projects/$key"; echo '{"turn": 1}' > "$f"; truncate -s 200M "$f"
+  echo own > own.txt; fi
+echo '{"type": "result", "subtype": "success", "is_error": false, "session_id": "s1", "num_turns": 1, "result": "done"}'
+"""
+
+
+@needs_bwrap
+def test_a_sparse_session_given_back_on_continue_keeps_its_holes(cli, repo, tmp_path, monkeypatch):
+    """Round 77: round 76's fix kept a session's holes on the way back, but `continue` copied
+    it into the private HOME with shutil.copy2, 200 MB of real zeros per worker and follow-up
+    (in RAM where /tmp is tmpfs). Every copy the runner makes now keeps holes."""
+    home = tmp_path / "home"
+    (home / ".claude").mkdir(parents=True)
+    bin_dir = tmp_path / "claudebin"
+    bin_dir.mkdir()
+    script(bin_dir, "claude", SPARSE_RESUMED)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    code, results, err = cli.json("run", "t", "--workers", "1", "--agent-cmd", "claude", *BOXED)
+    assert code == 0 and results[0]["session_id"] == "s1", err
+    code, results, err = cli.json("continue", "1", "more", "--progress", "none")
+    assert code == 0 and results[0]["continued"][0]["resumed"] is True, err
+    blocks = int(git("show", "architect/parallel-1:blocks.txt", cwd=repo))
+    assert blocks * 512 < 1 << 20, blocks  # (was 409,608: every hole filled)
+
+
+def test_a_link_of_yours_made_a_folder_is_refused_for_what_it_is(cli, repo, tmp_path):
+    """Round 77 (B): an honest branch making your tracked `lib -> src` a folder of its own was
+    refused as "more than 100,000 files, or names it cannot take as paths" (git check-ignore
+    stops beyond a link of yours, and the tool cannot tell what your ignore rules hide
+    there). It still asks for --force, now naming the link."""
+    os.symlink("src", repo / "lib")
+    _merge_refused(cli, repo, tmp_path, "git rm -q lib\nmkdir lib\necho 'y=2' > lib/b.py\n",
+                   "adds files beneath lib, a link in your checkout: git cannot tell whether "
+                   "your ignore rules hide files beyond a link")
+    code, _out, err = cli("merge", "best", "--force")
+    assert code == 0 and (repo / "lib" / "b.py").read_text() == "y=2\n", err
