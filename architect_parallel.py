@@ -3203,8 +3203,9 @@ class _Repo:
             self._cache[key] = settings
         return self._cache[key]
 
-    def git(self, *args: str, cwd: Optional[str] = None, input: Optional[bytes] = None,
-            check: bool = True, filters: bool = False) -> str:
+    def git(self, *args: str, cwd: Optional[str] = None,
+            input: "Optional[bytes | BinaryIO]" = None, check: bool = True,
+            filters: bool = False) -> str:
         """git's stdout (see _git); ``filters``: run the filters the repository configures."""
         cwd = cwd or self.top
         return _git(list(args), cwd, input=input, check=check, wrap=self.wrap,
@@ -4345,21 +4346,24 @@ class _Repo:
         ParallelError(``failed``) when it fails or takes more than its time (see _limit).
         ``filters``: run the filters the repository configures."""
         import subprocess
+        import tempfile
         cwd = cwd or self.top
-        proc = _git_popen(args, cwd, self.wrap, self._settings(cwd, filters), stdout=out,
-                          stderr=subprocess.DEVNULL,
-                          stdin=subprocess.DEVNULL if input is None else
-                          subprocess.PIPE if isinstance(input, bytes) else input)
-        timeout = self._limit(cwd)
-        try:
-            proc.communicate(input if isinstance(input, bytes) else None, timeout=timeout)
-            code: Optional[int] = proc.returncode
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            code = None
-        if code != 0:
-            raise ParallelError(failed + (f" in {timeout:g}s" if code is None else ""))
+        with tempfile.TemporaryFile() as err:
+            proc = _git_popen(args, cwd, self.wrap, self._settings(cwd, filters), stdout=out,
+                              stderr=err, stdin=subprocess.DEVNULL if input is None else
+                              subprocess.PIPE if isinstance(input, bytes) else input,
+                              start_new_session=True)  # (see _git_run)
+            timeout = self._limit(cwd)
+            with _stopped_at([proc], timeout, self.stop) as ended:
+                proc.communicate(input if isinstance(input, bytes) else None)
+            if ended:
+                raise _Refused(f"{failed}: " + ("it was stopped (a second interrupt)"
+                                                if ended[0] == "stopped" else ended[0]))
+            code = proc.returncode
+            if code != 0:
+                err.seek(0)
+                said = _last_meaningful_line(err.read(1 << 16).decode("utf-8", "replace"))
+                raise ParallelError(failed + (f": {_shorten(said, 300)}" if said else ""))
 
     def held_elsewhere(self, commit: str) -> bool:
         """Whether a branch of yours (not a worker's), a tag or a remote branch holds ``commit``."""
@@ -4690,14 +4694,22 @@ class _Repo:
         # and say so.
         import tempfile
         with tempfile.TemporaryDirectory(prefix="architect-parallel-commit-") as scratch:
-            others, forced = (os.path.join(scratch, name) for name in ("others", "forced"))
-            # (the agent's index and files: listings of any size, never held here)
+            others, forced, specs = (os.path.join(scratch, name)
+                                     for name in ("others", "forced", "specs"))
+            # (the agent's index and files: listings of any size, never held here, nor on a
+            # command line: 700 repositories of 4 KB names passed its limit, round 78)
             with open(others, "wb") as f:
                 self._run_to(["ls-files", "-z", "--others", "--exclude-standard"], f,
                              f"git could not list the new files of {path}", cwd=path)
-            with open(others, "rb") as f:
-                nested = [raw.decode("utf-8", "surrogateescape") for (raw,) in _nul_records(f, 1)
-                          if raw.endswith(b"/")]
+            nested, count = [], 0  # (the first five, and how many)
+            with open(others, "rb") as f, open(specs, "wb") as out:
+                out.write(b".\0")
+                for (raw,) in _nul_records(f, 1):
+                    if raw.endswith(b"/"):
+                        out.write(b":(exclude,literal)" + raw + b"\0")
+                        count += 1
+                        if count <= 5:
+                            nested.append(raw.decode("utf-8", "surrogateescape"))
             # From HEAD's tree, with no file data the index held: an entry an agent gave the
             # size and time of the changed file, but the old content, would hide the change
             # from 'add'. (What it staged although ignored, with add -f, is staged again.)
@@ -4705,8 +4717,9 @@ class _Repo:
                 self._run_to(["ls-files", "-z", "--cached", "--ignored", "--exclude-standard"], f,
                              f"git could not read the index of {path}", cwd=path)
             self.git("read-tree", "HEAD", cwd=path)
-            self.git("add", "-A", "--", ".", *[f":(exclude,literal){name}" for name in nested],
-                     cwd=path, filters=True)
+            with open(specs, "rb") as f:
+                self.git("add", "-A", "--pathspec-from-file=-", "--pathspec-file-nul", cwd=path,
+                         filters=True, input=f)
             if os.path.getsize(forced):
                 with open(forced, "rb") as f, open(os.devnull, "wb") as out:
                     self._run_to(["--literal-pathspecs", "add", "-f", "-A", "--pathspec-from-file=-",
@@ -4717,8 +4730,10 @@ class _Repo:
             self.git("--literal-pathspecs", "reset", "-q", base, "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path,
                      input="\0".join(exclude).encode("utf-8", "surrogateescape"))
-        left = (f"committed without {', '.join(nested)}: a git repository inside the worktree "
-                "cannot be committed; it stays in the worktree only") if nested else None
+        left = (f"committed without {_shorten(', '.join(nested), 300)}"
+                + (f" and {count - 5} more" if count > 5 else "")
+                + ": a git repository inside the worktree cannot be committed; it stays in the "
+                "worktree only") if nested else None
         # The commit is the one git names as it makes it, never read back from the refs (which
         # a process the agent handed a descriptor of their folder can rewrite meanwhile).
         tree = self.git("write-tree", cwd=path).strip()
@@ -5722,29 +5737,33 @@ def _git_program(path: str) -> str:
     return found
 
 
-def _git_run(args: List[str], cwd: str, input: Optional[bytes] = None,
+def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = None,
              wrap: Optional[_Wrap] = None, settings: Optional[Dict[str, str]] = None,
              timeout: Optional[float] = None, stop: Optional[threading.Event] = None
              ) -> subprocess.CompletedProcess:
-    """Run git to its end with captured output (see _git_popen), or for ``timeout`` seconds
-    at most, or until ``stop`` is set (then it is killed: ParallelError); when another git
-    holds one of its lock files for a moment (an agent's, or the user's), wait and try
-    again."""
+    """Run git to its end with captured output (see _git_popen), given ``input`` (bytes, or
+    a file it reads from its start), or for ``timeout`` seconds at most, or until ``stop`` is
+    set (then it is killed: ParallelError); when another git holds one of its lock files
+    for a moment (an agent's, or the user's), wait and try again."""
     import subprocess
     import tempfile
     for delay in (0.05, 0.1, 0.2, 0.4, 0.8, None):
+        stdin = subprocess.DEVNULL if input is None else subprocess.PIPE \
+            if isinstance(input, bytes) else input
+        if stdin is input:
+            input.seek(0)
         # In its own session, so that a Ctrl-C in the terminal reaches only us: git is then
         # left to finish (a checkout, a commit, a merge) instead of dying halfway with its
         # lock files left behind; the interrupt goes on once it has. Its messages go to a
         # file, of which the first and last few KB are kept (round 68: `git add` of 50,000
         # files of 4 KB names under `* text eol=crlf` printed a warning for each).
         with tempfile.TemporaryFile() as said:
-            proc = _git_popen(args, cwd, wrap, settings,
-                              stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            proc = _git_popen(args, cwd, wrap, settings, stdin=stdin,
                               stdout=subprocess.PIPE, stderr=said, start_new_session=True)
             try:
                 with _stopped_at([proc], None, stop) as stopped:
-                    out, _ = proc.communicate(input, timeout=timeout)
+                    out, _ = proc.communicate(input if isinstance(input, bytes) else None,
+                                              timeout=timeout)
                 if stopped:
                     raise _Refused(f"git {' '.join(_guarded(args)[:2])} was stopped (a second "
                                    "interrupt)")
@@ -5890,7 +5909,8 @@ def _guarded(args: List[str]) -> List[str]:
     return args
 
 
-def _git(args: List[str], cwd: str, input: Optional[bytes] = None, check: bool = True,
+def _git(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = None,
+         check: bool = True,
          wrap: Optional[_Wrap] = None, settings: Optional[Dict[str, str]] = None,
          timeout: Optional[float] = None, stop: Optional[threading.Event] = None
          ) -> Optional[str]:
@@ -10407,8 +10427,11 @@ def _write_json(path: str, value: object) -> None:
     _write_text(path, json.dumps(value, indent=2, allow_nan=False) + "\n")
 
 
-def _junit_xml(results: List[WorkerResult], local: bool = True) -> str:
-    """JUnit XML as GitHub's and GitLab's test reporters read it: one testcase per worker.
+def _junit_xml(results: List[WorkerResult], local: bool = True,
+               total: Optional[int] = None) -> str:
+    """JUnit XML as GitHub's and GitLab's test reporters read it: one testcase per worker
+    of the plan (``total`` workers: those without results are errors, as the table counts
+    them, round 78).
 
     failed and partial workers are failures, timed-out and interrupted ones errors,
     stopped and skipped ones (--stop-on-pass, --budget-total) skipped test cases;
@@ -10417,13 +10440,16 @@ def _junit_xml(results: List[WorkerResult], local: bool = True) -> str:
     """
     import xml.etree.ElementTree as ET  # only needed here; keeps start-up light
 
+    have = {r.worker_id for r in results}
+    missing = [n for n in range(1, (total or 0) + 1) if n not in have]
+    tests = str(len(results) + len(missing))
     failures = sum(r.status in ("failed", "partial") for r in results)
-    errors = sum(r.status in ("timeout", "interrupted") for r in results)
+    errors = sum(r.status in ("timeout", "interrupted") for r in results) + len(missing)
     skipped = sum(r.status in ("stopped", "skipped") for r in results)
-    suites = ET.Element("testsuites", name="architect-parallel", tests=str(len(results)),
+    suites = ET.Element("testsuites", name="architect-parallel", tests=tests,
                         failures=str(failures), errors=str(errors), skipped=str(skipped),
                         time=f"{sum(r.duration for r in results):.3f}")
-    suite = ET.SubElement(suites, "testsuite", name="architect-parallel", tests=str(len(results)),
+    suite = ET.SubElement(suites, "testsuite", name="architect-parallel", tests=tests,
                           failures=str(failures), errors=str(errors), skipped=str(skipped),
                           time=f"{sum(r.duration for r in results):.3f}")
     for r in results:
@@ -10450,6 +10476,12 @@ def _junit_xml(results: List[WorkerResult], local: bool = True) -> str:
         if local:
             ET.SubElement(case, "system-out").text = _xml_text(_log_tail(r.log_path, 4000))
             ET.SubElement(case, "system-err").text = _xml_text(_log_tail(r.stderr_path, 4000))
+    for n in missing:
+        case = ET.SubElement(suite, "testcase", classname="architect-parallel",
+                             name=f"worker {n}: no results", time="0.000")
+        message = ("no results: its job's results file is missing, or was left out (see "
+                   "collect's warnings)")
+        ET.SubElement(case, "error", message=message, type="no results").text = message
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
 
@@ -12372,7 +12404,8 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
     if args.results:
         writes.append((args.results, lambda: _write_json(args.results, _results_document(run_info, results))))
     if args.junit:
-        writes.append((args.junit, lambda: _write_text(args.junit, _junit_xml(results, local))))
+        writes.append((args.junit, lambda: _write_text(args.junit,
+                                                        _junit_xml(results, local, total))))
     if args.html:
         writes.append((args.html, lambda: _write_text(args.html, _html_report(results, run_info,
                                                                               top, local))))

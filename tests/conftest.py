@@ -85,6 +85,8 @@ def agent_env(tmp_path, monkeypatch, records):
     # root in CI containers. Tests of that refusal remove it.
     monkeypatch.setenv("IS_SANDBOX", "1")
     monkeypatch.delenv("GEMINI_CLI_TRUST_WORKSPACE", raising=False)
+    # A test without the repo fixture runs where no worker can start: never in this checkout.
+    monkeypatch.chdir(tmp_path)
     return bin_dir
 
 

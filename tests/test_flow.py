@@ -437,13 +437,21 @@ def test_collect_counts_agree_with_its_warning_and_name_no_paths_of_other_machin
     models = "fake:write=a.txt,fake:json=failed+exit=1,fake:write=c.txt"
     assert cli("t", "--models", models, "--only-workers", "1,2", "--results",
                tmp_path / "r.json", "--quiet")[0] == 0
-    code, _, err = cli("collect", tmp_path / "r.json", "--task=t", "--models", models)
+    code, _, err = cli("collect", tmp_path / "r.json", "--task=t", "--models", models,
+                       "--junit", tmp_path / "j.xml")
     assert code == 0
     lines = err.splitlines()
     assert "warning: no results for worker(s) 3 of 3" in lines
     assert "1/3 succeeded (1 without results), total cost $0.0246" in lines
     assert not any(line.startswith(("worktrees:", "  its output:")) for line in lines)
     assert any(line.startswith("worker 2: ") for line in lines)  # its reason still shows
+    # Round 78: JUnit counted only the workers with results (CI reporters showed 0 failed
+    # after a job whose results were missing); the missing worker is an error there too.
+    import xml.etree.ElementTree as ET
+    suite = ET.parse(tmp_path / "j.xml").getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    missing = [case for case in suite.iter("testcase") if case.get("name") == "worker 3: no results"]
+    assert len(missing) == 1 and missing[0].find("error").get("type") == "no results"
 
 
 @pytest.mark.parametrize("text, message", [

@@ -6224,3 +6224,29 @@ def test_a_link_of_yours_made_a_folder_is_refused_for_what_it_is(cli, repo, tmp_
                    "your ignore rules hide files beyond a link")
     code, _out, err = cli("merge", "best", "--force")
     assert code == 0 and (repo / "lib" / "b.py").read_text() == "y=2\n", err
+
+
+# -- review round 78 ---------------------------------------------------------------------------
+
+def test_hundreds_of_long_named_repositories_inside_leave_the_work_committed(cli, repo, tmp_path):
+    """Round 78: 700 repositories inside the worktree with 3.8 KB names: the runner put an
+    exclude pathspec for each on git's command line (past its 2 MB limit: `Argument list too
+    long`, and the worker's whole work was left off its branch; 50,000 took the runner to
+    830 MB). Now they go to git in a file, and the worker's error names the first five."""
+    agent = tmp_path / "nest.py"
+    agent.write_text(
+        "import os, subprocess\nsubprocess.run(['git', 'init', '-q', 'real'], check=True)\n"
+        "real = os.path.abspath('real/.git')\n"
+        "deep = os.path.join(*(['d' * 240] * 15))\nos.makedirs(deep)\n"
+        "for i in range(800):\n"
+        "    p = os.path.join(deep, '%06d' % i + 'e' * 200)\n    os.mkdir(p)\n"
+        "    open(os.path.join(p, '.git'), 'w').write('gitdir: ' + real + '\\n')\n"
+        "open('ok.txt', 'w').write('ok\\n')\n")
+    code, results, err = cli.json("run", "t", "--workers", "1", "--progress", "none",
+                                  "--agent-cmd", f"{sys.executable} {agent} {{task}}")
+    (r,) = results
+    assert r["status"] == "success" and r["commit"], (r, err)
+    assert git("show", f"{r['commit']}:ok.txt", cwd=repo) == "ok"
+    assert r["error"].startswith("committed without dddd") and " and 796 more: a git repository " \
+        "inside the worktree cannot be committed" in r["error"], r["error"]
+    assert len(r["error"]) < 1000
