@@ -5326,22 +5326,60 @@ def _checkout_above(path: str) -> Optional[str]:
     return None
 
 
-def _mounts_below(folder: str) -> List[str]:
-    """The mount points strictly inside the folder ``folder`` (a real path), as this process
-    sees them (/proc/self/mountinfo; [] where there is none): a bind of ``folder`` takes them
-    along, and a Landlock rule beneath it covers them, whatever they show (a bind of HOME, a
-    FUSE mount of a server)."""
+def _mounts() -> "List[tuple[str, str, str]]":
+    """The mounts this process sees, in the order they were made: (its file system's device
+    ``major:minor``, the folder of that file system it shows, where it is): from
+    /proc/self/mountinfo, [] where there is none."""
     found = []
     with contextlib.suppress(OSError):
         with open("/proc/self/mountinfo", "rb") as f:
             for line in f:
                 fields = line.split(b" ")
                 if len(fields) > 4:
-                    point = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]),
-                                   fields[4]).decode("utf-8", "surrogateescape")
-                    if point.startswith(folder.rstrip(os.sep) + os.sep):  # (none is stat'ed:
-                        found.append(point)  # a server's mount gone away would hang)
-    return list(dict.fromkeys(found))
+                    dev, root, point = (re.sub(rb"\\([0-7]{3})",
+                                               lambda m: bytes([int(m.group(1), 8)]), field)
+                                        .decode("utf-8", "surrogateescape")
+                                        for field in fields[2:5])
+                    found.append((dev, root, point))
+    return found
+
+
+def _below(top: str, path: str) -> bool:
+    """Whether the path ``path`` is ``top`` or below it, as written (nothing is looked at:
+    see _mounts_below)."""
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _mounts_below(folder: str) -> List[str]:
+    """The mount points strictly inside the folder ``folder`` (a real path): a bind of
+    ``folder`` takes them along, and a Landlock rule beneath it covers them, whatever they
+    show (a bind of HOME, a FUSE mount of a server). None is stat'ed: a server's mount gone
+    away would hang."""
+    return list(dict.fromkeys(point for _dev, _root, point in _mounts()
+                              if point != folder and _below(folder, point)))
+
+
+def _mount_names(folder: str) -> List[str]:
+    """The other paths by which what the folder ``folder`` (a real path) holds is reached
+    through bind mounts (round 79: a bind of HOME, or of the repository's .git, passed every
+    check made by name): its other names (where a bind shows it, or a folder above it), and
+    the mount points of binds of folders inside it. ``realpath`` sees through no mount."""
+    mounts = _mounts()
+    own = max((m for m in mounts if _below(m[2], folder)), key=lambda m: len(m[2]), default=None)
+    if own is None:
+        return []
+    dev, root, point = own
+    inner = os.path.normpath(os.path.join(root, os.path.relpath(folder, point)))
+    names = []
+    for other in mounts:
+        if other[0] != dev or other[2] == point:
+            continue
+        if _below(other[1], inner):  # (it shows ``folder``, or a folder above it)
+            names.append(os.path.normpath(os.path.join(other[2],
+                                                       os.path.relpath(inner, other[1]))))
+        elif _below(inner, other[1]):  # (it shows a folder inside ``folder``)
+            names.append(other[2])
+    return [name for name in dict.fromkeys(names) if name != folder]
 
 
 def _on_path_overlapping(folder: str) -> Optional[str]:
@@ -7868,9 +7906,6 @@ class _Sandbox:
                 raise ConfigError(f"--sandbox-allow {path}: no such file or folder; make it first "
                                   f"(mkdir -p {shlex.quote(full)})")
             real = os.path.realpath(full)
-            if _inside(real, _temp_root()) or real in ("/tmp", "/var/tmp", "/run"):
-                raise ConfigError(f"--sandbox-allow {path}: it holds the sandboxes' private "
-                                  "folders (/tmp); allow a folder inside it instead")
             mounted = _mounts_below(real)
             if mounted:
                 raise ConfigError(f"--sandbox-allow {path}: something is mounted inside it "
@@ -7879,29 +7914,12 @@ class _Sandbox:
                                   + "), which the worker could write too, whatever it is (your "
                                   "HOME, a repository); allow a folder with nothing mounted "
                                   "inside, or the mounted folder itself")
-            if _home_startup(real):
-                raise ConfigError(f"--sandbox-allow {path}: it is or holds HOME, one of its dot "
-                                  "files or folders (or where their links lead, a hard link to "
-                                  "one), or ~/bin, where what a worker writes would "
-                                  "run in your later sessions (start-up files, tools on PATH, "
-                                  "tool settings); allow a folder of your own elsewhere")
-            if any(_inside(real, k) or _inside(os.path.realpath(k), real) for k in kept):
-                raise ConfigError(f"--sandbox-allow {path}: it overlaps the repository (its "
-                                  "checkouts, worktrees or git folder), which the sandbox keeps "
-                                  "read-only; allow a folder beside it")
-            on_path = _on_path_overlapping(real)
-            if on_path:
-                raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in a folder of "
-                                  f"your PATH ({on_path}), where a program the worker put would "
-                                  "run as you, outside the sandbox (the tool's own git too); "
-                                  "allow a folder of data beside it")
-            places = places if places is not None else _code_places(repo)
-            loaded = _loaded_from(real, places)
-            if loaded:
-                raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in {loaded}, "
-                                  "where what the worker put would be loaded by the tool, or "
-                                  "the programs it starts, as you, outside the sandbox; allow a "
-                                  "folder beside it")
+            for name in [real] + _mount_names(real):
+                # (what a bind mount shows under another name is checked under that one too)
+                said = path if name == real else \
+                    f"{path} (by a bind mount the same as {_shorten(name, 200)})"
+                places = places if places is not None else _code_places(repo)
+                _Sandbox._check_allowed_name(said, name, kept, places)
             st = os.stat(real)
             if host_id is not None and not (
                     st.st_uid == host_id and st.st_mode & 0o200
@@ -7913,6 +7931,37 @@ class _Sandbox:
                     "architect-parallel as a normal user")
             real_paths.append(real)
         return real_paths
+
+    @staticmethod
+    def _check_allowed_name(path: str, real: str, kept: List[str],
+                            places: "List[tuple[str, str, bool]]") -> None:
+        """ConfigError when the folder by the real path ``real`` (``--sandbox-allow path``)
+        holds, is or lies in a place no worker may write (see check_allowed)."""
+        if _inside(real, _temp_root()) or real in ("/tmp", "/var/tmp", "/run"):
+            raise ConfigError(f"--sandbox-allow {path}: it holds the sandboxes' private "
+                              "folders (/tmp); allow a folder inside it instead")
+        if _home_startup(real):
+            raise ConfigError(f"--sandbox-allow {path}: it is or holds HOME, one of its dot "
+                              "files or folders (or where their links lead, a hard link to "
+                              "one), or ~/bin, where what a worker writes would "
+                              "run in your later sessions (start-up files, tools on PATH, "
+                              "tool settings); allow a folder of your own elsewhere")
+        if any(_inside(real, k) or _inside(os.path.realpath(k), real) for k in kept):
+            raise ConfigError(f"--sandbox-allow {path}: it overlaps the repository (its "
+                              "checkouts, worktrees or git folder), which the sandbox keeps "
+                              "read-only; allow a folder beside it")
+        on_path = _on_path_overlapping(real)
+        if on_path:
+            raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in a folder of "
+                              f"your PATH ({on_path}), where a program the worker put would "
+                              "run as you, outside the sandbox (the tool's own git too); "
+                              "allow a folder of data beside it")
+        loaded = _loaded_from(real, places)
+        if loaded:
+            raise ConfigError(f"--sandbox-allow {path}: it is, holds or lies in {loaded}, "
+                              "where what the worker put would be loaded by the tool, or "
+                              "the programs it starts, as you, outside the sandbox; allow a "
+                              "folder beside it")
 
     @staticmethod
     def allowable(path: str, top: str) -> bool:
@@ -13247,6 +13296,8 @@ def _hiding_lines(repo: _Repo, base: str, tip: str, reached: Optional[Dict[str, 
             if data.startswith(b"\xef\xbb\xbf"):  # (a byte order mark: shows nothing, is no code)
                 data = data[3:]
             for line in data.split(b"\n"):
+                if line in (b"\x0c", b"\x0c\r"):  # (a page break, alone on its line, as GNU
+                    continue  # and Emacs code has them: round 79)
                 if _HIDING.search(line.decode("utf-8", "surrogateescape")) and not all(
                         base_holds(path, line) for path in paths[sha]):
                     return "escapes", ""  # (yours only where every path holds it: round 61)

@@ -6250,3 +6250,58 @@ def test_hundreds_of_long_named_repositories_inside_leave_the_work_committed(cli
     assert r["error"].startswith("committed without dddd") and " and 796 more: a git repository " \
         "inside the worktree cannot be committed" in r["error"], r["error"]
     assert len(r["error"]) < 1000
+
+
+# -- review round 79 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, refused", [("int a;\n\x0c\nint b;\n", False),
+                                           ("int a;\r\n\x0c\r\nint b;\r\n", False),
+                                           ("x = 1\x0c# looks like a second line\n", True),
+                                           ("x = 1\x0b\n", True)])
+def test_a_page_break_alone_on_its_line_asks_nothing(repo, text, refused):
+    """Round 79 (B): a form feed alone on its line (GNU C, Emacs Lisp page breaks) was
+    refused as a terminal escape; it hides nothing. Elsewhere in a line it still asks (some
+    terminals clear the screen at it, and it makes one line show as two)."""
+    base, tip = _changes(repo, {"lib.c": text})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("terminal escapes or bidi overrides" in w for w in why) == refused, why
+
+
+@needs_bwrap
+@pytest.mark.parametrize("case", ["a bind of HOME", "a bind of the git folder",
+                                  "HOME is on a bind of it", "inside where HOME's bind comes from"])
+def test_an_allowed_folder_is_checked_under_every_name_a_bind_mount_gives_it(cli, repo, tmp_path,
+                                                                              monkeypatch, case):
+    """Round 79 (A): `--sandbox-allow alias`, alias a bind mount of HOME (or of the
+    repository's .git): every check compared paths by name, realpath sees through no mount,
+    and the agent wrote ~/.bashrc and a hook git then ran as you. Now each check runs under
+    every name a bind mount gives the folder, or a folder inside it."""
+    data = tmp_path / "data"
+    (data / "me" / ".cache").mkdir(parents=True)
+    (data / "me" / ".bashrc").write_text("# yours\n")
+    source, point, home, allowed = {
+        "a bind of HOME": (data / "me", tmp_path / "alias", data / "me", tmp_path / "alias"),
+        "a bind of the git folder": (repo / ".git", tmp_path / "alias", data / "me",
+                                     tmp_path / "alias"),
+        "HOME is on a bind of it": (data / "me", tmp_path / "home", tmp_path / "home", data),
+        "inside where HOME's bind comes from": (data, tmp_path / "mnt", tmp_path / "mnt" / "me",
+                                                data / "me" / ".cache")}[case]
+    point.mkdir(exist_ok=True)
+    monkeypatch.setenv("HOME", str(home))
+    if subprocess.run(["mount", "--bind", str(source), str(point)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount here (not root)")
+    try:
+        code, out, err = cli("run", "t", "--workers", "1", "--agent-cmd", "true {task}",
+                             "--sandbox-allow", str(allowed), *BOXED)
+        assert code == 2 and f"--sandbox-allow {allowed} (by a bind mount the same as " in err, err
+        assert ("overlaps the repository" if "git" in case else "it is or holds HOME") in err, err
+        assert not (repo / ".architect-parallel-1").exists()
+        if case == "a bind of HOME":  # (no false alarm: a folder of its own beside them)
+            (tmp_path / "free").mkdir()
+            (tmp_path / "free").chmod(0o777)
+            code, out, err = cli("run", "t", "--workers", "1", "--agent-cmd", "true {task}",
+                                 "--sandbox-allow", str(tmp_path / "free"), *BOXED)
+            assert code == 0, err
+    finally:
+        subprocess.run(["umount", str(point)], check=True)
