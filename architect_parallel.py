@@ -5326,21 +5326,48 @@ def _checkout_above(path: str) -> Optional[str]:
     return None
 
 
-def _mounts() -> "List[tuple[str, str, str]]":
-    """The mounts this process sees, in the order they were made: (its file system's device
-    ``major:minor``, the folder of that file system it shows, where it is): from
-    /proc/self/mountinfo, [] where there is none."""
+@dataclass
+class _Mount:
+    """One line of /proc/self/mountinfo: its id, its file system's device (``major:minor``)
+    and type, the folder of that file system it shows (``root``), where (``point``), and the
+    file system's options (an overlay's ``upperdir``, ``lowerdir``)."""
+    id: str
+    dev: str
+    root: str
+    point: str
+    kind: str
+    options: Dict[str, str]
+
+    def layers(self) -> List[str]:
+        """An overlay's folders: what it shows comes from them (written to the upper one)."""
+        if self.kind != "overlay":
+            return []
+        return [p for p in [self.options.get("upperdir", "")]
+                + self.options.get("lowerdir", "").split(":") if p.startswith("/")]
+
+
+def _mounts() -> List[_Mount]:
+    """The mounts this process sees, in the order they were made (/proc/self/mountinfo; []
+    where there is none)."""
+    def unescaped(field: bytes) -> str:
+        return re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8)]), field).decode(
+            "utf-8", "surrogateescape")
+
     found = []
     with contextlib.suppress(OSError):
         with open("/proc/self/mountinfo", "rb") as f:
             for line in f:
-                fields = line.split(b" ")
-                if len(fields) > 4:
-                    dev, root, point = (re.sub(rb"\\([0-7]{3})",
-                                               lambda m: bytes([int(m.group(1), 8)]), field)
-                                        .decode("utf-8", "surrogateescape")
-                                        for field in fields[2:5])
-                    found.append((dev, root, point))
+                fields = line.rstrip(b"\n").split(b" ")
+                if len(fields) < 10 or b"-" not in fields[6:]:
+                    continue
+                after = fields[fields.index(b"-", 6) + 1:]
+                options = {}
+                for option in (after[2] if len(after) > 2 else b"").split(b","):
+                    key, _, value = option.partition(b"=")
+                    options[unescaped(key)] = unescaped(value)
+                found.append(_Mount(fields[0].decode("ascii", "replace"), unescaped(fields[2]),
+                                    unescaped(fields[3]), unescaped(fields[4]),
+                                    unescaped(after[0]) if after else "", options))
     return found
 
 
@@ -5355,31 +5382,62 @@ def _mounts_below(folder: str) -> List[str]:
     ``folder`` takes them along, and a Landlock rule beneath it covers them, whatever they
     show (a bind of HOME, a FUSE mount of a server). None is stat'ed: a server's mount gone
     away would hang."""
-    return list(dict.fromkeys(point for _dev, _root, point in _mounts()
-                              if point != folder and _below(folder, point)))
+    return list(dict.fromkeys(m.point for m in _mounts()
+                              if m.point != folder and _below(folder, m.point)))
 
 
 def _mount_names(folder: str) -> List[str]:
     """The other paths by which what the folder ``folder`` (a real path) holds is reached
-    through bind mounts (round 79: a bind of HOME, or of the repository's .git, passed every
-    check made by name): its other names (where a bind shows it, or a folder above it), and
-    the mount points of binds of folders inside it. ``realpath`` sees through no mount."""
+    through mounts (round 79: a bind of HOME, or of the repository's .git, passed every
+    check made by name; ``realpath`` sees through no mount), and theirs in turn, 64 at most:
+    see _names_by_mount."""
     mounts = _mounts()
-    own = max((m for m in mounts if _below(m[2], folder)), key=lambda m: len(m[2]), default=None)
-    if own is None:
-        return []
-    dev, root, point = own
-    inner = os.path.normpath(os.path.join(root, os.path.relpath(folder, point)))
-    names = []
+    names: List[str] = []
+    queue = [folder]
+    while queue and len(names) < 64:
+        for name in _names_by_mount(queue.pop(0), mounts):
+            if name != folder and name not in names:
+                names.append(name)
+                if os.path.isdir(name):  # (one of another namespace: an overlay's layers
+                    queue.append(name)  # as the host names them, in a container)
+    return names[:64]
+
+
+def _names_by_mount(folder: str, mounts: List[_Mount]) -> Iterator[str]:
+    """Other names of what the folder ``folder`` holds: where a bind shows its file system's
+    folder (or one above it), the mount points of binds of folders inside it, the upper
+    folder of the overlay it is in (what is written there goes there), and the mount points
+    of overlays whose folders lie in it. Its mount is the one the kernel says it is on (its
+    mount id: round 80, a mount hidden by another at its point, or below a folder mounted
+    over later, was taken for it by its path)."""
+    own = None
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_PATH | os.O_CLOEXEC)
+        try:
+            with open(f"/proc/self/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
+                ids = [line.split()[1] for line in f if line.startswith("mnt_id:")]
+        finally:
+            os.close(fd)
+        own = next((m for m in mounts if ids and m.id == ids[0]), None)
+    if own is None:  # (no mount id here: the last made at the deepest point on its way)
+        on_way = [m for m in mounts if _below(m.point, folder)]
+        own = max(reversed(on_way), key=lambda m: len(m.point), default=None)
+    if own is not None and _below(own.point, folder):
+        rel = os.path.relpath(folder, own.point)
+        inner = os.path.normpath(os.path.join(own.root, rel))
+        for other in mounts:
+            if other.dev != own.dev or other.id == own.id:
+                continue
+            if _below(other.root, inner):  # (it shows ``folder``, or a folder above it)
+                yield os.path.normpath(os.path.join(other.point, os.path.relpath(inner, other.root)))
+            elif _below(inner, other.root):  # (it shows a folder inside ``folder``)
+                yield other.point
+        upper = own.options.get("upperdir", "") if own.kind == "overlay" else ""
+        if upper.startswith("/"):
+            yield os.path.normpath(os.path.join(upper, inner.lstrip("/")))
     for other in mounts:
-        if other[0] != dev or other[2] == point:
-            continue
-        if _below(other[1], inner):  # (it shows ``folder``, or a folder above it)
-            names.append(os.path.normpath(os.path.join(other[2],
-                                                       os.path.relpath(inner, other[1]))))
-        elif _below(inner, other[1]):  # (it shows a folder inside ``folder``)
-            names.append(other[2])
-    return [name for name in dict.fromkeys(names) if name != folder]
+        if any(_below(folder, layer) for layer in other.layers()):
+            yield other.point
 
 
 def _on_path_overlapping(folder: str) -> Optional[str]:
@@ -7915,9 +7973,9 @@ class _Sandbox:
                                   "HOME, a repository); allow a folder with nothing mounted "
                                   "inside, or the mounted folder itself")
             for name in [real] + _mount_names(real):
-                # (what a bind mount shows under another name is checked under that one too)
+                # (what a mount shows under another name is checked under that one too)
                 said = path if name == real else \
-                    f"{path} (by a bind mount the same as {_shorten(name, 200)})"
+                    f"{path} (through a mount, the same folder as {_shorten(name, 200)})"
                 places = places if places is not None else _code_places(repo)
                 _Sandbox._check_allowed_name(said, name, kept, places)
             st = os.stat(real)

@@ -6294,7 +6294,7 @@ def test_an_allowed_folder_is_checked_under_every_name_a_bind_mount_gives_it(cli
     try:
         code, out, err = cli("run", "t", "--workers", "1", "--agent-cmd", "true {task}",
                              "--sandbox-allow", str(allowed), *BOXED)
-        assert code == 2 and f"--sandbox-allow {allowed} (by a bind mount the same as " in err, err
+        assert code == 2 and f"--sandbox-allow {allowed} (through a mount, the same folder as " in err, err
         assert ("overlaps the repository" if "git" in case else "it is or holds HOME") in err, err
         assert not (repo / ".architect-parallel-1").exists()
         if case == "a bind of HOME":  # (no false alarm: a folder of its own beside them)
@@ -6305,3 +6305,47 @@ def test_an_allowed_folder_is_checked_under_every_name_a_bind_mount_gives_it(cli
             assert code == 0, err
     finally:
         subprocess.run(["umount", str(point)], check=True)
+
+
+# -- review round 80 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("case", ["a bind over a mount at the same point",
+                                  "below a folder mounted over later", "an overlay upon HOME"])
+def test_an_allowed_folder_is_known_by_the_mount_it_is_on(cli, repo, tmp_path, monkeypatch, case):
+    """Round 80 (A): round 79 found a folder's mount by its path: a bind of HOME stacked on a
+    tmpfs at the same point (the hidden tmpfs was taken), or a tmpfs at `m/me` with a bind of
+    HOME's parent mounted over `m` later, passed; and an overlay whose upper folder is HOME
+    (what is written there goes there). Now the kernel's mount id says which mount a folder
+    is on, and an overlay's folders count as its names."""
+    home = tmp_path / "homes" / "me"
+    home.mkdir(parents=True)
+    (home / ".bashrc").write_text("# yours\n")
+    monkeypatch.setenv("HOME", str(home))
+    point = tmp_path / "point"
+    (point / "me").mkdir(parents=True)
+    mounts = {"a bind over a mount at the same point": [
+                  ["-t", "tmpfs", "tmpfs", str(point)], ["--bind", str(home), str(point)]],
+              "below a folder mounted over later": [
+                  ["-t", "tmpfs", "tmpfs", str(point / "me")],
+                  ["--bind", str(home.parent), str(point)]],
+              "an overlay upon HOME": [
+                  ["-t", "overlay", "overlay", "-o", f"lowerdir={tmp_path / 'low'},upperdir="
+                   f"{home},workdir={tmp_path / 'work'}", str(point)]]}[case]
+    allowed = point / "me" if case == "below a folder mounted over later" else point
+    (tmp_path / "low").mkdir()
+    (tmp_path / "work").mkdir()
+    made = []
+    try:
+        for args in mounts:
+            if subprocess.run(["mount", *args], capture_output=True).returncode != 0:
+                pytest.skip("cannot mount here (not root)")
+            made.append(args[-1])
+        code, out, err = cli("run", "t", "--workers", "1", "--agent-cmd", "true {task}",
+                             "--sandbox-allow", str(allowed), *BOXED)
+        assert code == 2 and f"--sandbox-allow {allowed} (through a mount, the same folder as " in err \
+            and "it is or holds HOME" in err, err
+        assert not (repo / ".architect-parallel-1").exists()
+    finally:
+        for where in reversed(made):
+            subprocess.run(["umount", where], check=True)
