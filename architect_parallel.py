@@ -1787,8 +1787,7 @@ class ParallelRunner:
             result.status, result.error = "failed", "the agent removed its own worktree"
         elif outside:
             result.status = "failed"
-            result.error = (f"the agent wrote outside its worktree: {', '.join(outside[:5])}"
-                            + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+            result.error = (f"the agent wrote outside its worktree: {_some(outside, 5, 10_000)}"
                             + f" in the main checkout {repo.top} changed while it alone ran")
         elif result.status != "success":
             code = result.exit_code
@@ -1963,8 +1962,7 @@ class ParallelRunner:
             moved, count = self._held_moved(job, still) if still is not None else ([], 0)
             if moved:
                 _fail_worker(result, "files its branch holds changed while its checks ran: "
-                             f"{_shorten(', '.join(moved), 300)}"
-                             + (f" and {count - 5} more" if count > 5 else "")
+                             f"{_some(moved, total=count)}"
                              + " (a check that writes them, or another sandbox of the same "
                              "account that opened them to others: its checks may not have run "
                              "on what its branch holds)")
@@ -2025,9 +2023,7 @@ class ParallelRunner:
         hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules, reader)
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
-                         f"would run on: {_shorten(', '.join(hidden[:5]), 300)}"
-                         + (f" and {len(hidden) - 5} more" if len(hidden) > 5 else "")
-                         + " (a repository inside, a submodule's files, a folder named .git, "
+                         f"would run on: {_some(hidden)} (a repository inside, a submodule's files, a folder named .git, "
                          "one too deep for git or that it may not read)")
 
     def _commit(self, repo: _Repo, job: _Job, result: WorkerResult, copied: List[str]) -> None:
@@ -2095,8 +2091,7 @@ class ParallelRunner:
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets or devices in its worktree, which "
                        f"no commit holds, were removed before its commit: "
-                       f"{_shorten(', '.join(special[:5]), 300)}"
-                       + (f" and {len(special) - 5} more" if len(special) > 5 else ""))
+                       f"{_some(special)}")
 
     @staticmethod
     def _renew_worktree(repo: _Repo, job: _Job, copies: _Copies) -> None:
@@ -2211,15 +2206,13 @@ class ParallelRunner:
         if planted:
             fail("the agent left links, FIFOs, devices or too deep folders in its worktree's git "
                  "folder, removed: "
-                 + _shorten(", ".join(planted[:5]), 300)
-                 + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
+                 + _some(planted))
         large = _remove_large(admin, _ADMIN_LIMITS, ("index",))
         if large:  # (git reads them whole, the runner copies them; a sparse file costs nothing)
             fail(f"the agent left files of more than {_ADMIN_LIMITS[0] >> 20} MB, or more than "
                  f"{_ADMIN_LIMITS[1] >> 20} MB or {_ADMIN_LIMITS[2]:,} files and folders, in its "
                  "worktree's git folder, removed: "
-                 f"{_shorten(', '.join(large[:5]), 300)}"
-                 + (f" and {len(large) - 5} more" if len(large) > 5 else ""))
+                 f"{_some(large)}")
         settings = _lstat_beneath(admin, "config.worktree")
         if settings is not None:  # (your own git there reads it: core.fsmonitor, hooksPath)
             _replace_beneath(admin, "config.worktree", b"")  # (new: the runner's, empty)
@@ -2246,8 +2239,7 @@ class ParallelRunner:
         special = _remove_specials(job.path, links=False)
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets, devices or folders too deep "
-                       f"for git in its worktree were removed: {_shorten(', '.join(special[:5]), 300)}"
-                       + (f" and {len(special) - 5} more" if len(special) > 5 else ""))
+                       f"for git in its worktree were removed: {_some(special)}")
 
     def _drop_pending(self, job: _Job, admin: str) -> None:
         """Drop what a git operation left under way in the worktree's git folder (see
@@ -4730,9 +4722,7 @@ class _Repo:
             self.git("--literal-pathspecs", "reset", "-q", base, "--pathspec-from-file=-",
                      "--pathspec-file-nul", cwd=path,
                      input="\0".join(exclude).encode("utf-8", "surrogateescape"))
-        left = (f"committed without {_shorten(', '.join(nested), 300)}"
-                + (f" and {count - 5} more" if count > 5 else "")
-                + ": a git repository inside the worktree cannot be committed; it stays in the "
+        left = (f"committed without {_some(nested, total=count)}: a git repository inside the worktree cannot be committed; it stays in the "
                 "worktree only") if nested else None
         # The commit is the one git names as it makes it, never read back from the refs (which
         # a process the agent handed a descriptor of their folder can rewrite meanwhile).
@@ -7967,9 +7957,7 @@ class _Sandbox:
             mounted = _mounts_below(real)
             if mounted:
                 raise ConfigError(f"--sandbox-allow {path}: something is mounted inside it "
-                                  f"({_shorten(mounted[0], 200)}"
-                                  + (f" and {len(mounted) - 1} more" if len(mounted) > 1 else "")
-                                  + "), which the worker could write too, whatever it is (your "
+                                  f"({_some(mounted, 1, 200)}), which the worker could write too, whatever it is (your "
                                   "HOME, a repository); allow a folder with nothing mounted "
                                   "inside, or the mounted folder itself")
             for name in [real] + _mount_names(real):
@@ -8822,8 +8810,7 @@ class _Box:
                     problem = f"cannot bring its work in: {exc}"
             if planted:
                 _fail_worker(result, "the agent left links, FIFOs, devices or refs in its worktree's "
-                      f"git folder, removed: {_shorten(', '.join(planted[:5]), 300)}"
-                      + (f" and {len(planted) - 5} more" if len(planted) > 5 else ""))
+                      f"git folder, removed: {_some(planted)}")
             if problem and stop is not None and stop.is_set() and result.status == "interrupted":
                 result.error = f"{result.error or 'interrupted'}; its objects were not brought in"
                 _unlink_beneath(self.admin, os.path.join("logs", "HEAD"))
@@ -8833,9 +8820,7 @@ class _Box:
             thrown, count = self._thrown_refs()
             if thrown:
                 warn(f"worker {result.worker_id}: refs it made in its sandbox are thrown away: "
-                     + _shorten(", ".join(thrown), 300)
-                     + (f" and {count - 5} more" if count > 5 else "")
-                     + f" (its work is what is on {self.branch})")
+                     + _some(thrown, total=count) + f" (its work is what is on {self.branch})")
             self._bring_back(result.session_id, warn)
         except Exception as exc:  # noqa: BLE001 - what a worker left fails it, not the run
             result.status = "failed"
@@ -10132,6 +10117,15 @@ def parse_yaml(text: str) -> object:
 ######################################################################
 # Output
 ######################################################################
+
+def _some(names: List[str], count: int = 5, width: int = 300,
+          total: Optional[int] = None) -> str:
+    """The first ``count`` of ``names`` (of ``total``, when more were counted than kept),
+    joined and shortened to ``width``, and how many more: ``a, b and 3 more``."""
+    total = len(names) if total is None else total
+    return _shorten(", ".join(names[:count]), width) + (
+        f" and {total - count} more" if total > count else "")
+
 
 def _shorten(text: str, width: int) -> str:
     """One line of at most ``width`` characters, with no control characters left in it
@@ -13513,8 +13507,7 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    "(more than 100,000, or names it cannot take as paths): your `git status` "
                    "might not show them")
     elif hidden:
-        why.append(f"adds files your ignore rules hide ({_shorten(', '.join(hidden[:3]), 200)}"
-                   + (f" and {len(hidden) - 3} more" if len(hidden) > 3 else "") + "): your "
+        why.append(f"adds files your ignore rules hide ({_some(hidden, 3, 200)}): your "
                    "`git status` would not show them, and where they are may be on your PATH "
                    "later (an activated .venv/bin, node_modules/.bin)")
     if ".lfsconfig" in names:
@@ -13536,9 +13529,8 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                                      if not info.rstrip().endswith(" D")
                                      and info.lstrip(":").split()[1:2] != ["160000"]])
     if compiled:
-        why.append(f"adds compiled code ({_shorten(_screen(compiled[0]), 100)}"
-                   + (f" and {len(compiled) - 1} more" if len(compiled) > 1 else "")
-                   + "): Python, Node, Perl, Java or your shell may load it in place of the "
+        why.append(f"adds compiled code ({_some([_screen(compiled[0])], 1, 100, len(compiled))}"
+                   "): Python, Node, Perl, Java or your shell may load it in place of the "
                    "sources a diff shows (a .pyc or an extension module on Python's path, "
                    "lib.node before lib/index.js), and no diff shows what it does")
     out, reached = repo.links_out(tip, [(info.split()[3], path) for info, path in records
@@ -13553,8 +13545,7 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
             reached.setdefault(sha, set()).update(paths)
     if out:
         why.append(f"adds links that lead to no file or folder of what is merged "
-                   f"({_shorten(_screen(out[0]), 100)}"
-                   + (f" and {len(out) - 1} more" if len(out) > 1 else "") + "): what your `make`, "
+                   f"({_some([_screen(out[0])], 1, 100, len(out))}): what your `make`, "
                    "your tests or your shell read through them is no file any diff showed (the "
                    "tool's own logs in .git, a build folder, a worker's worktree, a file another "
                    "account writes)")
@@ -13563,9 +13554,8 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     configs = [f"{len(names):,} files: more than 10,000 to read"] if len(names) > 10_000 else \
         _tool_configs(repo, repo.contents_at(base, tip, sorted(names)) + moved)
     if configs:
-        why.append(f"changes {_shorten(_screen(configs[0]), 100)}"
-                   + (f" and {len(configs) - 1} more" if len(configs) > 1 else "")
-                   + ", which holds a configuration of this tool (a parallel_runs: or parallel: "
+        why.append(f"changes {_some([_screen(configs[0])], 1, 100, len(configs))}"
+                   ", which holds a configuration of this tool (a parallel_runs: or parallel: "
                    "section, before or after, itself or where it leads): your next run with -c "
                    "naming it would do what the agent wrote there (another agent command, no "
                    "sandbox, your files copied in; rounds 71 and 73)")
@@ -13647,27 +13637,23 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
         why.append("changes what your git configuration runs or loads from your checkout (a "
                    "hook, a config file it includes, what a filter, textconv or diff command "
                    "runs, a program in a folder of your PATH): "
-                   + _shorten(", ".join(run[:3]), 200)
-                   + (f" and {len(run) - 3} more" if len(run) > 3 else ""))
+                   + _some(run, 3, 200))
     shown = repo.attributes_changed(base, tip, ("diff", "export-subst", "export-ignore"), others)
     if shown:
         why.append("changes how your own git shows or exports files (.gitattributes: `-diff`, "
                    "`binary`, a diff driver, `export-subst`, `export-ignore`): your `git diff`, "
                    "`git log -p` and `git add -p` would show them as binary, or through another "
                    "program, and `git archive` (release tarballs) would write what no diff shows: "
-                   f"{_shorten(', '.join(shown[:3]), 200)}"
-                   + (f" and {len(shown) - 3} more" if len(shown) > 3 else ""))
+                   f"{_some(shown, 3, 200)}")
     changed = repo.attributes_changed(base, tip, _WRITTEN_OTHERWISE, others)
     rewritten = [] if changed else repo.rewritten_on_checkout(base, tip, others)
     if rewritten:
         why.append("changes files that your .gitattributes send through a filter or an encoding "
                    "(Git LFS, git-crypt), whose diff shows what git stores, not what a checkout "
-                   f"writes: {_shorten(', '.join(rewritten[:3]), 200)}"
-                   + (f" and {len(rewritten) - 3} more" if len(rewritten) > 3 else ""))
+                   f"writes: {_some(rewritten, 3, 200)}")
     if changed:
         why.append("puts files through a filter, an encoding or a conversion (.gitattributes), "
-                   f"which write what no diff shows: {_shorten(', '.join(changed[:3]), 200)}"
-                   + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+                   f"which write what no diff shows: {_some(changed, 3, 200)}"
                    + (" (its own .gitattributes, or those of what it is merged with: your "
                       "branch, the other branches merged)" if others else ""))
     return why
