@@ -2815,40 +2815,66 @@ def _too_long(argv: List[str], env: Dict[str, str]) -> Optional[str]:
 
 
 def _json_lines(path: str) -> Iterator[dict]:
-    """The JSON objects among the lines of ``path`` (a JSONL event stream); a line longer than
-    _JSON_LINE_LIMIT is skipped, unread (its writer, the agent, could make it endless)."""
-    import json
+    """The JSON objects among the lines of ``path`` (a JSONL event stream): of its first and
+    its last _STREAM_PART bytes when it holds more (round 82: an agent made its log a sparse
+    file of 8 TB, which the runner read for hours, deaf to signals: the session's start and
+    its result are at its ends); a line longer than _JSON_LINE_LIMIT is skipped, unread (its
+    writer, the agent, could make it endless)."""
     try:
         with _open_regular(path) as f:
-            while True:
-                line = f.readline(_JSON_LINE_LIMIT + 1)
-                if not line:
-                    break
-                if len(line) > _JSON_LINE_LIMIT and not line.endswith(b"\n"):
-                    while True:  # skip the rest of it, a chunk at a time
-                        chunk = f.read(1 << 24)
-                        end = chunk.find(b"\n")
-                        if not chunk:
-                            return
-                        if end >= 0:
-                            f.seek(end + 1 - len(chunk), os.SEEK_CUR)
-                            break
-                    continue
-                line = line.strip()
-                if line.startswith(b"{"):
-                    try:
-                        value = json.loads(line.decode("utf-8", "replace"))
-                    except (ValueError, RecursionError):  # deep nesting
-                        continue
-                    if isinstance(value, dict):
-                        yield value
+            size = os.fstat(f.fileno()).st_size
+            parts = [(0, size)] if size <= 2 * _STREAM_PART else \
+                [(0, _STREAM_PART), (size - _STREAM_PART, size)]
+            for start, end in parts:
+                yield from _json_lines_between(f, start, end)
     except OSError:
         return
+
+
+def _json_lines_between(f: BinaryIO, start: int, end: int) -> Iterator[dict]:
+    """The JSON objects among the lines of the file ``f`` that start between its bytes
+    ``start`` (the first whole line from there) and ``end``; no more than that is read."""
+    import json
+    f.seek(max(start - 1, 0))
+    if start and not _skip_line(f, end):  # (the byte before: a line may start at ``start``)
+        return
+    while f.tell() < end:
+        line = f.readline(_JSON_LINE_LIMIT + 1)
+        if not line:
+            return
+        if len(line) > _JSON_LINE_LIMIT and not line.endswith(b"\n"):
+            if not _skip_line(f, end):
+                return
+            continue
+        line = line.strip()
+        if line.startswith(b"{"):
+            try:
+                value = json.loads(line.decode("utf-8", "replace"))
+            except (ValueError, RecursionError):  # deep nesting
+                continue
+            if isinstance(value, dict):
+                yield value
+
+
+def _skip_line(f: BinaryIO, end: int) -> bool:
+    """Move ``f`` past the end of the line it is in, a chunk at a time; False when no line
+    ends before its byte ``end`` (or the file's end)."""
+    while f.tell() < end:
+        chunk = f.read(min(1 << 24, end - f.tell()))
+        if not chunk:
+            return False
+        found = chunk.find(b"\n")
+        if found >= 0:
+            f.seek(found + 1 - len(chunk), os.SEEK_CUR)
+            return True
+    return False
 
 
 # The longest line of a JSONL event stream read (an event holding a command's output is a
 # few MB; parsed, a line costs up to some 25 times its size).
 _JSON_LINE_LIMIT = 4 << 20
+# The bytes of a JSONL event stream read at its start and at its end when it holds more.
+_STREAM_PART = 128 << 20
 
 
 def _fail_worker(result: WorkerResult, problem: str) -> None:
@@ -8042,7 +8068,10 @@ class _Sandbox:
         if self.unconfined is not None:
             return (f"--sandbox: its commands are not confined by Landlock too "
                     f"({self.unconfined}): {handed} write wherever {who} may, and read there "
-                    "(your other terminals' keystrokes too); see the README's sandbox limits")
+                    "(your other terminals' keystrokes too); and, where Linux is 6.12 or later, "
+                    "its commands may connect to abstract Unix sockets outside the sandbox (an "
+                    "X11 display, D-Bus) and signal processes outside it; see the README's "
+                    "sandbox limits")
         if self.abi < 3:
             return (f"--sandbox: Landlock here (Linux before 6.2) does not bound truncation: "
                     f"{handed} empty files {who} may write; see the README's sandbox limits")

@@ -6349,3 +6349,46 @@ def test_an_allowed_folder_is_known_by_the_mount_it_is_on(cli, repo, tmp_path, m
     finally:
         for where in reversed(made):
             subprocess.run(["umount", where], check=True)
+
+
+# -- review round 82 ---------------------------------------------------------------------------
+
+HUGE_STREAM_CODEX = """#!{python}
+import os, sys
+print('{"type": "thread.started", "thread_id": "t-82"}', flush=True)
+open("out.txt", "w").write("hi\\n")
+for size in (8 << 40, 1 << 40, 64 << 30):  # (a sparse 8 TB log: no disk, no time; less
+    try:  # where the file system cannot hold one)
+        os.ftruncate(1, size)
+        break
+    except OSError:
+        pass
+os.lseek(1, 0, os.SEEK_END)
+os.write(1, b'\\n{"type": "turn.completed", "usage": {"input_tokens": 3, "output_tokens": 4}}\\n')
+"""
+
+
+def test_an_event_stream_of_terabytes_is_read_at_its_ends(repo, tmp_path):
+    """Round 82: a `codex` agent made its stdout log a sparse 8 TB file with one ftruncate;
+    the runner read the zeros for a line end, some 80 minutes a worker, deaf to Ctrl-C and to
+    --timeout-per-worker. An event stream over 256 MB is now read at its first and last
+    128 MB: its session's start and its result are there."""
+    bin_dir = tmp_path / "codexbin"
+    bin_dir.mkdir()
+    codex = bin_dir / "codex"
+    codex.write_text(HUGE_STREAM_CODEX.replace("{python}", sys.executable))
+    codex.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", OPENAI_API_KEY="x",
+               PYTHONPATH=CHECKOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", "run", "t", "--agent-cmd",
+                             "codex", "--workers", "1", "--json", "--progress", "none"],
+                            cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        out, err = proc.communicate(timeout=120)  # (was hours)
+    finally:
+        proc.kill()
+    (r,) = json.loads(out)
+    assert r["status"] == "success" and r["session_id"] == "t-82", (r, err)
+    assert (r["tokens_in"], r["tokens_out"]) == (3, 4)
+    assert os.path.getsize(r["log_path"]) > 64 << 30
