@@ -183,6 +183,12 @@ class _Refused(ParallelError):
     work could not be taken in fails."""
 
 
+class _NotTakenIn(_Refused):
+    """A worker's objects were refused (too large, or not its own to take): none of its work
+    is in the repository, so no commit of it is recorded (round 83: one that was named a
+    commit no git here could show)."""
+
+
 class _Signalled(KeyboardInterrupt):
     """SIGTERM or SIGHUP, handled like Ctrl-C but with its own exit code."""
 
@@ -410,22 +416,42 @@ class _Report:
 
 
 class _Output:
-    """An ended agent's exit code and output files, read lazily and only their ends."""
+    """An ended agent's exit code and output files, read lazily and only their ends.
+    ``stop``: set when the run stops at once (a second interrupt); reading it then, or past
+    _READ_SECONDS, raises _ReadStopped (round 83: an agent's 255 MB of `{}` lines, or 4 MB
+    crafted for the last-object search, held the runner minutes after it, deaf to signals)."""
 
-    def __init__(self, stdout_path: str, stderr_path: str, exit_code: Optional[int]):
+    def __init__(self, stdout_path: str, stderr_path: str, exit_code: Optional[int],
+                 stop: Optional[threading.Event] = None):
         self.stdout_path, self.stderr_path, self.exit_code = stdout_path, stderr_path, exit_code
+        self.stop, self.deadline = stop, time.monotonic() + _READ_SECONDS
+
+    def going_on(self) -> None:
+        """Raise _ReadStopped when reading is to stop (see the class)."""
+        if self.stop is not None and self.stop.is_set():
+            raise _ReadStopped("reading its output was stopped (a second interrupt)")
+        if time.monotonic() > self.deadline:
+            raise _ReadStopped(f"its output took more than {_READ_SECONDS}s to read: it was "
+                               "not read whole")
 
     def last_json(self) -> Optional[dict]:
         """The JSON object that ends stdout (see _read_last_json)."""
-        return _read_last_json(self.stdout_path)
+        return _read_last_json(self.stdout_path, self.going_on)
 
     def json_lines(self) -> Iterator[dict]:
         """The JSON objects among stdout's lines (a JSON-lines event stream)."""
-        return _json_lines(self.stdout_path)
+        return _json_lines(self.stdout_path, self.going_on)
 
     def tail(self, stream: str = "stdout", size: int = _RESULT_TAILS[0]) -> str:
         """The last ``size`` bytes of ``stream`` ("stdout" or "stderr"), decoded leniently."""
         return _log_tail(self.stdout_path if stream == "stdout" else self.stderr_path, size)
+
+
+class _ReadStopped(Exception):
+    """Reading an agent's output stopped before its end (see _Output)."""
+
+
+_READ_SECONDS = 60  # the longest the runner reads one agent's output after it
 
 
 class _Adapter:
@@ -859,6 +885,8 @@ def _read_result(adapter: _Adapter, out: _Output) -> _Report:
         report = adapter.read(out)
     except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
         report = _Report()  # output no reader foresaw: judged like no result at all
+    except _ReadStopped as stopped:  # (what it said is unknown: it did not succeed)
+        return _Report(status="failed", reason=str(stopped))
     if report.status is None:
         report.missing = adapter.prints
         # architect without JSON: exit 0 did something, we cannot tell how well.
@@ -1767,7 +1795,7 @@ class ParallelRunner:
                timed_out: bool, outside: List[str]) -> None:
         """Read what the agent reported into ``result``; decide its status and error."""
         report = _read_result(adapter, _Output(result.log_path, result.stderr_path,
-                                               result.exit_code))
+                                               result.exit_code, self._hurry))
         result.status = "timeout" if timed_out else report.status
         result.steps, result.steps_known = ((report.steps, True) if report.steps is not None
                                             else (0, False))
@@ -1888,7 +1916,7 @@ class ParallelRunner:
             elif not result.error:
                 result.error = str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"
 
-        committed = False
+        committed, taken = False, True
         try:
             self._drop_pending(job, job.pointers[1][0] if job.pointers else
                                outside.admin_folder(job.path, strict=False))
@@ -1900,8 +1928,9 @@ class ParallelRunner:
             if self._hurry.is_set():  # (a git stopped halfway leaves its lock: your git there)
                 with contextlib.suppress(ParallelError, OSError):
                     _unlink_beneath(outside.admin_folder(job.path, strict=False), "index.lock")
+            taken = not isinstance(exc, _NotTakenIn)
             with contextlib.suppress(ParallelError, OSError):  # what its branch holds, then
-                tip = repo.tip(job.branch)
+                tip = repo.tip(job.branch) if taken else None
                 result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
         try:  # before the checks, whose artifacts are not the agent's work
             files, gitlinks, nested = repo.changes(job.path, result.base_commit, not committed)
@@ -1920,7 +1949,7 @@ class ParallelRunner:
             note(exc)
         try:
             job.base = result.base_commit
-            if not committed:  # (else what the runner committed: see _commit)
+            if not committed and taken:  # (else what the runner committed: see _commit)
                 job.tip = repo.tip(job.branch)
         except (ParallelError, OSError) as exc:
             note(exc)
@@ -2055,12 +2084,12 @@ class ParallelRunner:
                                             base=result.base_commit)
             # What the branch must hold from now on (see _settle_branch): the agent's own
             # commits, when it committed all its work itself.
-            job.tip = held
-            result.commit = held if held != result.base_commit else None
             box = self._boxes.get(job.worker_id)
             refused = box.take_objects(self.config.check_timeout, self._cancel) if box else None
-            if refused:
-                raise _Refused(refused)
+            if refused:  # (no commit of it is recorded: none is in the repository, round 83)
+                raise _NotTakenIn(refused)
+            job.tip = held
+            result.commit = held if held != result.base_commit else None
             repo.as_committed(job.path, held)
             job.index = repo.index_digest(job.path)
             if problem and not result.error and not self.config.checks:  # (else: see _finish)
@@ -2814,24 +2843,26 @@ def _too_long(argv: List[str], env: Dict[str, str]) -> Optional[str]:
     return None
 
 
-def _json_lines(path: str) -> Iterator[dict]:
+def _json_lines(path: str, going_on: Callable[[], None] = lambda: None) -> Iterator[dict]:
     """The JSON objects among the lines of ``path`` (a JSONL event stream): of its first and
     its last _STREAM_PART bytes when it holds more (round 82: an agent made its log a sparse
     file of 8 TB, which the runner read for hours, deaf to signals: the session's start and
     its result are at its ends); a line longer than _JSON_LINE_LIMIT is skipped, unread (its
-    writer, the agent, could make it endless)."""
+    writer, the agent, could make it endless). ``going_on`` is called before each line (it
+    raises to stop: see _Output)."""
     try:
         with _open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             parts = [(0, size)] if size <= 2 * _STREAM_PART else \
                 [(0, _STREAM_PART), (size - _STREAM_PART, size)]
             for start, end in parts:
-                yield from _json_lines_between(f, start, end)
+                yield from _json_lines_between(f, start, end, going_on)
     except OSError:
         return
 
 
-def _json_lines_between(f: BinaryIO, start: int, end: int) -> Iterator[dict]:
+def _json_lines_between(f: BinaryIO, start: int, end: int,
+                        going_on: Callable[[], None]) -> Iterator[dict]:
     """The JSON objects among the lines of the file ``f`` that start between its bytes
     ``start`` (the first whole line from there) and ``end``; no more than that is read."""
     import json
@@ -2839,6 +2870,7 @@ def _json_lines_between(f: BinaryIO, start: int, end: int) -> Iterator[dict]:
     if start and not _skip_line(f, end):  # (the byte before: a line may start at ``start``)
         return
     while f.tell() < end:
+        going_on()
         line = f.readline(_JSON_LINE_LIMIT + 1)
         if not line:
             return
@@ -3075,13 +3107,15 @@ _INCLUDE_PUT_BACK = 64 << 20  # the largest include file put back in memory
 _NON_SPACE = _LazyPattern(r"\S")
 
 
-def _read_last_json(path: str) -> Optional[dict]:
+def _read_last_json(path: str, going_on: Callable[[], None] = lambda: None) -> Optional[dict]:
     """The last JSON object in an agent's stdout, or None.
 
     ``architect run --json`` prints one JSON object (possibly indented over many
     lines) after whatever else reached stdout, so try every line that opens an
-    object, last first, in the end of the output.
+    object, last first, in the end of the output. ``going_on`` is called before each try
+    (it raises to stop: see _Output).
     """
+    import collections
     import json
     decoder = json.JSONDecoder()
     for tail in _RESULT_TAILS:
@@ -3094,8 +3128,10 @@ def _read_last_json(path: str) -> Optional[dict]:
         except OSError:
             return None
         # The last 100 lines that open an object (each try may read to the end: an agent's
-        # output of thousands of such lines would cost minutes).
-        for match in list(reversed(list(re.finditer(r"^[ \t]*\{", text, re.M))))[:100]:
+        # output of thousands of such lines would cost minutes), kept as they are found
+        # (round 83: 2 million of them, listed first, took 323 MB).
+        for match in reversed(collections.deque(re.finditer(r"^[ \t]*\{", text, re.M), 100)):
+            going_on()
             try:
                 value, end = decoder.raw_decode(text, match.end() - 1)
             except (ValueError, RecursionError):  # deep nesting

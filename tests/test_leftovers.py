@@ -6392,3 +6392,67 @@ def test_an_event_stream_of_terabytes_is_read_at_its_ends(repo, tmp_path):
     assert r["status"] == "success" and r["session_id"] == "t-82", (r, err)
     assert (r["tokens_in"], r["tokens_out"]) == (3, 4)
     assert os.path.getsize(r["log_path"]) > 64 << 30
+
+
+# -- review round 83 ---------------------------------------------------------------------------
+
+@needs_bwrap
+def test_a_worker_whose_objects_are_refused_records_no_commit(repo, tmp_path, capfd):
+    """Round 83 (B): a worker whose objects were too large to take in still recorded the
+    commit the runner made of its work, which is in no repository here: `diff 1` showed
+    nothing (it read the branch, still at the base), the report said to fetch it "from where
+    it ran", and the runner tried to put the branch at it. Now no commit is recorded and
+    `diff 1` shows the work its worktree holds."""
+    agent = script(tmp_path, "big.sh", "echo \"print('fixed')\" > src/app.py\n"
+                   "head -c 120000000 /dev/zero > data.bin\n")
+    ap.main(["run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}", "--check", "true",
+             *BOXED, "--json"])
+    out, err = capfd.readouterr()
+    (r,) = json.loads(out)
+    assert r["status"] == "failed" and "its objects are too large to take in" in r["error"], r
+    assert r["commit"] is None and "nonexistent object" not in err, (r, err)
+    assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["base_commit"]
+    assert ap.main(["diff", "1"]) == 0  # (git writes the diff itself)
+    out, err = capfd.readouterr()
+    assert "+print('fixed')" in out, (out, err)
+    ap.main(["report"])
+    out, err = capfd.readouterr()
+    assert "from where it ran" not in out + err
+
+
+def test_an_agents_output_is_read_for_a_bounded_time(cli, repo, tmp_path, monkeypatch):
+    """Round 83 (A): a `codex` agent's 255 MB of `{}` lines (under round 82's 256 MB) kept the
+    runner parsing two minutes after it, deaf to Ctrl-C and SIGTERM. Reading an agent's output
+    now stops after _READ_SECONDS (2 here; 60 by default), or at a second interrupt, and the
+    worker fails saying so."""
+    bin_dir = tmp_path / "codexbin"
+    bin_dir.mkdir()
+    script(bin_dir, "codex", "echo x > agent.txt\n"
+           f"{sys.executable} -c 'import sys; sys.stdout.write(\"{{}}\\n\" * (8 << 20))'\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("OPENAI_API_KEY", "x")
+    monkeypatch.setattr(ap, "_READ_SECONDS", 2)
+    code, results, err = cli.json("run", "t", "--workers", "1", "--agent-cmd", "codex",
+                                  "--progress", "none")
+    (r,) = results
+    assert r["status"] == "failed" and "its output took more than 2s to read" in r["error"], r
+    stop = ap.threading.Event()
+    stop.set()
+    out = ap._Output(r["log_path"], r["stderr_path"], 0, stop)
+    report = ap._read_result(ap.PRESETS["codex"], out)
+    assert report.status == "failed" and "stopped (a second interrupt)" in report.reason
+
+
+def test_the_last_object_search_holds_a_hundred_starts(tmp_path):
+    """Round 83 (A): 4 MB of lines that open an object: the search listed all two million
+    before keeping the last 100 (323 MB a worker)."""
+    import tracemalloc
+    out = tmp_path / "out.log"
+    out.write_bytes(b"{\n" * (2 << 20))
+    tracemalloc.start()
+    try:
+        assert ap._read_last_json(str(out)) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20, peak  # (the text itself is 8 MB as str; was 323 MB)
