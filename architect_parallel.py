@@ -424,13 +424,15 @@ class _Output:
     def __init__(self, stdout_path: str, stderr_path: str, exit_code: Optional[int],
                  stop: Optional[threading.Event] = None):
         self.stdout_path, self.stderr_path, self.exit_code = stdout_path, stderr_path, exit_code
-        self.stop, self.deadline = stop, time.monotonic() + _READ_SECONDS
+        # (the reading thread's own CPU time: other workers' readers, which share the
+        # interpreter, must not spend an honest one's time, round 84)
+        self.stop, self.deadline = stop, time.thread_time() + _READ_SECONDS
 
     def going_on(self) -> None:
         """Raise _ReadStopped when reading is to stop (see the class)."""
         if self.stop is not None and self.stop.is_set():
             raise _ReadStopped("reading its output was stopped (a second interrupt)")
-        if time.monotonic() > self.deadline:
+        if time.thread_time() > self.deadline:
             raise _ReadStopped(f"its output took more than {_READ_SECONDS}s to read: it was "
                                "not read whole")
 
@@ -451,7 +453,7 @@ class _ReadStopped(Exception):
     """Reading an agent's output stopped before its end (see _Output)."""
 
 
-_READ_SECONDS = 60  # the longest the runner reads one agent's output after it
+_READ_SECONDS = 60  # the most CPU time the runner spends reading one agent's output after it
 
 
 class _Adapter:
@@ -1665,6 +1667,7 @@ class ParallelRunner:
                              job, result, env, copied,
                              repo.wrapped(None, self.config.check_timeout, self._hurry))
             self._unbox(job, result)
+            self._forget_missing(repo, job, result)
             if agent_ran:
                 self._settle(repo, job, result)
                 self._settled.add(n)
@@ -2494,6 +2497,16 @@ class ParallelRunner:
         if box is not None:
             box.close(result, self._warn, self.config.check_timeout, self._cancel)
 
+    @staticmethod
+    def _forget_missing(repo: _Repo, job: _Job, result: WorkerResult) -> None:
+        """Record no commit of a worker that the repository does not hold (its sandbox's
+        objects were refused, on any path: its own commits, --no-commit, a failed add, an
+        interrupt; rounds 83 and 84): what it did is then what its worktree holds."""
+        for sha in {result.commit, job.tip} - {None}:
+            if not repo.succeeds("cat-file", "-e", f"{sha}^{{commit}}"):
+                result.commit = None if result.commit == sha else result.commit
+                job.tip = None if job.tip == sha else job.tip
+
     def _halted(self) -> "Optional[tuple[str, str]]":
         """Why a worker that has not started must not (status, error): the run was
         interrupted, or --stop-on-pass saw another pass; None to go on."""
@@ -2879,7 +2892,7 @@ def _json_lines_between(f: BinaryIO, start: int, end: int,
                 return
             continue
         line = line.strip()
-        if line.startswith(b"{"):
+        if line.startswith(b"{") and line.count(b"{") + line.count(b"[") <= _JSON_LINE_NESTS:
             try:
                 value = json.loads(line.decode("utf-8", "replace"))
             except (ValueError, RecursionError):  # deep nesting
@@ -2907,6 +2920,10 @@ def _skip_line(f: BinaryIO, end: int) -> bool:
 _JSON_LINE_LIMIT = 4 << 20
 # The bytes of a JSONL event stream read at its start and at its end when it holds more.
 _STREAM_PART = 128 << 20
+# The most objects and arrays a line of an event stream (or a results file) may open to be
+# parsed: 4 MB of `[]` made 230 MB of objects, per worker at once (round 84); an honest
+# event opens a few dozen.
+_JSON_LINE_NESTS = 100_000
 
 
 def _fail_worker(result: WorkerResult, problem: str) -> None:
@@ -3130,8 +3147,15 @@ def _read_last_json(path: str, going_on: Callable[[], None] = lambda: None) -> O
         # The last 100 lines that open an object (each try may read to the end: an agent's
         # output of thousands of such lines would cost minutes), kept as they are found
         # (round 83: 2 million of them, listed first, took 323 MB).
+        after, opened = len(text), 0  # (what the try from each start would parse: no more
+        # than _JSON_LINE_NESTS objects and arrays, and earlier starts parse more)
         for match in reversed(collections.deque(re.finditer(r"^[ \t]*\{", text, re.M), 100)):
             going_on()
+            start = match.start()
+            opened += text.count("{", start, after) + text.count("[", start, after)
+            after = start
+            if opened > _JSON_LINE_NESTS:
+                break
             try:
                 value, end = decoder.raw_decode(text, match.end() - 1)
             except (ValueError, RecursionError):  # deep nesting
@@ -5378,17 +5402,17 @@ def _checkout_above(path: str) -> Optional[str]:
     return None
 
 
-@dataclass
 class _Mount:
     """One line of /proc/self/mountinfo: its id, its file system's device (``major:minor``)
     and type, the folder of that file system it shows (``root``), where (``point``), and the
     file system's options (an overlay's ``upperdir``, ``lowerdir``)."""
-    id: str
-    dev: str
-    root: str
-    point: str
-    kind: str
-    options: Dict[str, str]
+
+    __slots__ = ("id", "dev", "root", "point", "kind", "options")
+
+    def __init__(self, id: str, dev: str, root: str, point: str, kind: str,
+                 options: Dict[str, str]):
+        self.id, self.dev, self.root, self.point = id, dev, root, point
+        self.kind, self.options = kind, options
 
     def layers(self) -> List[str]:
         """An overlay's folders: what it shows comes from them (written to the upper one)."""
@@ -6357,7 +6381,7 @@ def _kill_trees(agents: List[_Agent], grace: float, hurry: Optional[threading.Ev
     killed = len(pids)
     pids |= members()
     send(signal.SIGKILL, pids)
-    end = time.monotonic() + max(grace, 1.0)  # a SIGKILL takes a moment to land when busy
+    end = time.monotonic() + max(grace, 5.0)  # a SIGKILL takes a moment to land when busy
     while time.monotonic() < end and running():
         time.sleep(0.02)
     return killed
@@ -12235,6 +12259,9 @@ def _read_results_file(path: str, fingerprint: str) -> dict:
             data = f.read(_RESULTS_FILE_LIMIT + 1)
         if len(data) > _RESULTS_FILE_LIMIT:
             raise ParallelError(f"{path} is larger than {_RESULTS_FILE_LIMIT >> 20} MB")
+        if data.count(b"{") + data.count(b"[") > 4 * _JSON_LINE_NESTS:
+            raise ParallelError(f"{path} opens more than {4 * _JSON_LINE_NESTS:,} objects and "
+                                "arrays; no results file of this tool does")
         data = json.loads(data.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # (nesting too deep)
         why = "nesting too deep" if isinstance(exc, RecursionError) else \

@@ -6397,16 +6397,22 @@ def test_an_event_stream_of_terabytes_is_read_at_its_ends(repo, tmp_path):
 # -- review round 83 ---------------------------------------------------------------------------
 
 @needs_bwrap
-def test_a_worker_whose_objects_are_refused_records_no_commit(repo, tmp_path, capfd):
+@pytest.mark.parametrize("how", ["the runner's commit", "its own commit, --no-commit",
+                                 "its own commit, then a failed add"])
+def test_a_worker_whose_objects_are_refused_records_no_commit(repo, tmp_path, capfd, how):
     """Round 83 (B): a worker whose objects were too large to take in still recorded the
     commit the runner made of its work, which is in no repository here: `diff 1` showed
     nothing (it read the branch, still at the base), the report said to fetch it "from where
     it ran", and the runner tried to put the branch at it. Now no commit is recorded and
     `diff 1` shows the work its worktree holds."""
-    agent = script(tmp_path, "big.sh", "echo \"print('fixed')\" > src/app.py\n"
-                   "head -c 120000000 /dev/zero > data.bin\n")
+    body = "echo \"print('fixed')\" > src/app.py\nhead -c 120000000 /dev/zero > data.bin\n"
+    if how != "the runner's commit":  # (round 84: the same through other paths)
+        body += "git add -A && git commit -qm own\n"
+    if how.endswith("failed add"):
+        body += "echo x > unreadable.txt && chmod 000 unreadable.txt\n"
+    agent = script(tmp_path, "big.sh", body)
     ap.main(["run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}", "--check", "true",
-             *BOXED, "--json"])
+             *BOXED, "--json", *(["--no-commit"] if "no-commit" in how else [])])
     out, err = capfd.readouterr()
     (r,) = json.loads(out)
     assert r["status"] == "failed" and "its objects are too large to take in" in r["error"], r
@@ -6414,7 +6420,8 @@ def test_a_worker_whose_objects_are_refused_records_no_commit(repo, tmp_path, ca
     assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["base_commit"]
     assert ap.main(["diff", "1"]) == 0  # (git writes the diff itself)
     out, err = capfd.readouterr()
-    assert "+print('fixed')" in out, (out, err)
+    assert "+print('fixed')" in out or how.endswith("failed add") and "src/app.py" in out + err, \
+        (out, err)
     ap.main(["report"])
     out, err = capfd.readouterr()
     assert "from where it ran" not in out + err
@@ -6456,3 +6463,47 @@ def test_the_last_object_search_holds_a_hundred_starts(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 64 << 20, peak  # (the text itself is 8 MB as str; was 323 MB)
+
+
+# -- review round 84 ---------------------------------------------------------------------------
+
+def test_the_reading_bound_counts_a_readers_own_time(monkeypatch, tmp_path):
+    """Round 84 (A): the 60 s bound was wall time: three hostile readers, which share the
+    interpreter, held it while an honest worker's reader waited, and its 66 MB stream failed
+    the bound (alone: 0.4 s). The bound now counts the reading thread's own CPU time."""
+    monkeypatch.setattr(ap, "_READ_SECONDS", 0.5)
+    out = ap._Output(str(tmp_path / "none"), str(tmp_path / "none"), 0)
+    def spin():  # (another worker's reader, busy a second: event, not time, for this one)
+        until = time.monotonic() + 1
+        while time.monotonic() < until:
+            pass
+
+    spin = ap.threading.Thread(target=spin)
+    spin.start()
+    spin.join()
+    out.going_on()  # (this thread has spent almost nothing: it goes on)
+
+
+def test_a_line_that_opens_too_many_objects_is_not_parsed(tmp_path):
+    """Round 84 (A): a 4 MB event line of `[]` became 230 MB of objects while parsed, per
+    worker at once (729 MB for four); the same for the last-object search of 4 MB, and a
+    16 MB results file of `[]` for collect took 472 MB. Past 100,000 objects and arrays a
+    line is skipped, the search stops, and the results file is refused."""
+    import tracemalloc
+    many = "[" + ",".join(["[]"] * 1_300_000) + "]"
+    stream, last, results = (tmp_path / name for name in ("stream", "last", "results.json"))
+    stream.write_text('{"type": "thread.started", "thread_id": "t"}\n{"id": ' + many + "}\n"
+                      '{"type": "turn.completed"}\n')
+    last.write_text('{"result": ' + many + "}\n")
+    results.write_text('{"fingerprint": "x", "results": ' + many + "}")
+    tracemalloc.start()
+    try:
+        assert [e.get("type") for e in ap._json_lines(str(stream))] == ["thread.started",
+                                                                        "turn.completed"]
+        assert ap._read_last_json(str(last)) is None
+        with pytest.raises(ap.ParallelError, match="opens more than 400,000 objects"):
+            ap._read_results_file(str(results), "x")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 48 << 20, peak  # (the text itself, a few times; was 230 MB a line)
