@@ -1507,6 +1507,11 @@ class ParallelRunner:
                 unrecorded = repo.unrecorded_changes(wt["path"])
                 if unrecorded:
                     unsaved[name] = unrecorded
+                elif branch in ran and ran[branch] is None and \
+                        repo.prints_anything(["status", "--porcelain"], wt["path"]):
+                    # (its run's own work, which no commit holds: --no-commit, or its objects
+                    # were refused, round 85; nothing else keeps it)
+                    unsaved[name] = "holds its run's uncommitted work, which no commit holds"
                 head = repo.git("rev-parse", "--verify", "--quiet", "HEAD", cwd=wt["path"],
                                 check=False)
                 if head and not repo.succeeds("merge-base", "--is-ancestor", head.strip(),

@@ -500,7 +500,12 @@ def test_what_the_run_itself_left_in_a_worktree_is_no_reason_to_refuse_cleanup(r
     assert "note:" not in err and "b/a.txt" in out and "build.out" not in out
     assert ap.main(["cleanup"]) == 0
     assert ap.main(["run", "fake:write=a.txt", "--workers", "1", "--no-commit", "--quiet"]) == 0
-    assert ap.main(["cleanup"]) == 0
+    capfd.readouterr()
+    # (but the run's own uncommitted work, which no commit holds, is the user's: round 85)
+    assert ap.main(["cleanup"]) != 0
+    assert "holds its run's uncommitted work, which no commit holds" in capfd.readouterr()[1]
+    assert os.path.exists(repo / ".architect-parallel-1" / "a.txt")
+    assert ap.main(["cleanup", "--force"]) == 0
 
 
 # -- review findings -----------------------------------------------------------------
