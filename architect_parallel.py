@@ -10351,8 +10351,10 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
                      + (f"   logs: {logs}" if logs else ""))
         if follow_up and succeeded < len(results):  # rerun would throw the first round away
             r = results[0]
+            kept = f"still on {r.branch}" if r.commit else \
+                f"only in its worktree (no commit of it is on {r.branch})"  # (round 85)
             lines.append(f"the follow-up did not succeed; what worker {r.worker_id} did before is "
-                         f"still on {r.branch}: try again with '{prog} continue {r.worker_id} "
+                         f"{kept}: try again with '{prog} continue {r.worker_id} "
                          "TASK' (--fresh starts a new session)")
         elif succeeded < len(results):
             # their attempts were committed on their branches: --force lets rerun discard them

@@ -6507,3 +6507,18 @@ def test_a_line_that_opens_too_many_objects_is_not_parsed(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 48 << 20, peak  # (the text itself, a few times; was 230 MB a line)
+
+
+# -- review round 85 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("commit, said", [(None, "is only in its worktree (no commit of it is on "
+                                                 "architect/parallel-1)"),
+                                          ("a" * 40, "is still on architect/parallel-1")])
+def test_a_failed_follow_up_says_where_the_earlier_work_is(tmp_path, commit, said):
+    """Round 85 (B): a failed `continue` of a worker whose work no commit holds (its objects
+    refused, or --no-commit) said that work "is still on" its branch, which held none of it."""
+    r = ap.WorkerResult(worker_id=1, branch="architect/parallel-1", model="m", task="t",
+                        status="failed", steps=1, cost=0.0, duration=1.0, files_modified=["a"],
+                        worktree_path=str(tmp_path), commit=commit)
+    text = ap._format_table([r], str(tmp_path), follow_up=True)
+    assert f"what worker 1 did before {said}" in text, text
