@@ -7704,7 +7704,7 @@ def _home_startup(path: str) -> bool:
     with ``~/.bashrc`` a link into ``~/dotfiles``, or ``~/.config/fish`` a link into
     ``~/dotfiles/fish`` (GNU Stow), that folder is a start-up place as well."""
     def within(inner: str, outer: str) -> bool:  # by name, no link followed
-        return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
+        return _below(outer, inner)
 
     paths = {os.path.abspath(path), os.path.realpath(path)}
     for home in {os.path.expanduser("~"), _account_home() or "/"} - {"/"}:
@@ -8662,7 +8662,7 @@ class _Box:
                 return False
             folder = os.path.dirname(path)
             while self._home_top and folder != self._home_top and \
-                    folder.startswith(self._home_top.rstrip(os.sep) + os.sep):
+                    _below(self._home_top, folder):
                 if not os.stat(folder).st_mode & 0o001:
                     return False
                 folder = os.path.dirname(folder)
@@ -8762,7 +8762,7 @@ class _Box:
                                     "no longer the runner's folder; refusing to start anything")
         for point in self._points:
             for inside, source in self._mounts:
-                if point != inside and point.startswith(inside.rstrip(os.sep) + os.sep):
+                if point != inside and _below(inside, point):
                     rel = os.path.relpath(os.path.dirname(point), inside)
                     if rel != "." and not self._real_folders(source, rel):
                         raise ParallelError(
@@ -9335,7 +9335,7 @@ def _secrets(adapter: _Adapter, env: Dict[str, str], home: str) -> List[str]:
             continue
         for path in [spec.folder(env), *spec.files(env)]:
             path = _expand(path, home)
-            if path != home and path.startswith(home.rstrip(os.sep) + os.sep):
+            if path != home and _below(home, path):
                 names.append(os.path.relpath(path, home))
     return sorted(set(names))
 
