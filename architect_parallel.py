@@ -2093,7 +2093,8 @@ class ParallelRunner:
             # What the branch must hold from now on (see _settle_branch): the agent's own
             # commits, when it committed all its work itself.
             box = self._boxes.get(job.worker_id)
-            refused = box.take_objects(self.config.check_timeout, self._cancel) if box else None
+            refused = box.take_objects(held, self.config.check_timeout, self._cancel) \
+                if box and held else None
             if refused:  # (no commit of it is recorded: none is in the repository, round 83)
                 raise _NotTakenIn(refused)
             job.tip = held
@@ -2897,7 +2898,7 @@ def _json_lines_between(f: BinaryIO, start: int, end: int,
                 return
             continue
         line = line.strip()
-        if line.startswith(b"{") and line.count(b"{") + line.count(b"[") <= _JSON_LINE_NESTS:
+        if line.startswith(b"{") and _json_values(line) <= _JSON_VALUES:
             try:
                 value = json.loads(line.decode("utf-8", "replace"))
             except (ValueError, RecursionError):  # deep nesting
@@ -2925,10 +2926,20 @@ def _skip_line(f: BinaryIO, end: int) -> bool:
 _JSON_LINE_LIMIT = 4 << 20
 # The bytes of a JSONL event stream read at its start and at its end when it holds more.
 _STREAM_PART = 128 << 20
-# The most objects and arrays a line of an event stream (or a results file) may open to be
-# parsed: 4 MB of `[]` made 230 MB of objects, per worker at once (round 84); an honest
-# event opens a few dozen.
-_JSON_LINE_NESTS = 100_000
+# The most values a line of an event stream (or a quarter of a results file) may hold to be
+# parsed, counted as the objects and arrays it opens and the commas it holds (see
+# _json_values): 4 MB of `[]` made 230 MB of objects, per worker at once (round 84), and
+# 4 MB of `"ab",` 57 MB (round 85); parsed, a value costs up to some 130 bytes. An honest
+# event holds a few dozen.
+_JSON_VALUES = 100_000
+
+
+def _json_values(text: "bytes | str", start: int = 0, end: Optional[int] = None) -> int:
+    """How many values the JSON text ``text[start:end]`` holds at most: each but the first
+    follows a comma or opens an object or array (commas in strings are counted too)."""
+    end = len(text) if end is None else end
+    marks = (b"{", b"[", b",") if isinstance(text, bytes) else ("{", "[", ",")
+    return sum(text.count(mark, start, end) for mark in marks)
 
 
 def _fail_worker(result: WorkerResult, problem: str) -> None:
@@ -3152,14 +3163,14 @@ def _read_last_json(path: str, going_on: Callable[[], None] = lambda: None) -> O
         # The last 100 lines that open an object (each try may read to the end: an agent's
         # output of thousands of such lines would cost minutes), kept as they are found
         # (round 83: 2 million of them, listed first, took 323 MB).
-        after, opened = len(text), 0  # (what the try from each start would parse: no more
-        # than _JSON_LINE_NESTS objects and arrays, and earlier starts parse more)
+        after, held = len(text), 0  # (what the try from each start would parse: no more
+        # than _JSON_VALUES values, and earlier starts parse more)
         for match in reversed(collections.deque(re.finditer(r"^[ \t]*\{", text, re.M), 100)):
             going_on()
             start = match.start()
-            opened += text.count("{", start, after) + text.count("[", start, after)
+            held += _json_values(text, start, after)
             after = start
-            if opened > _JSON_LINE_NESTS:
+            if held > _JSON_VALUES:
                 break
             try:
                 value, end = decoder.raw_decode(text, match.end() - 1)
@@ -8309,6 +8320,14 @@ def _targets(argv: List[str], *options: str) -> List[str]:
             if word in options and i + takes[word] < len(argv)]
 
 
+def _whole(repo: _Repo, sha: str) -> bool:
+    """Whether ``sha`` is a commit the repository holds whole: its tree and parents, and
+    theirs (what a worker's sandbox claimed to hold may be short of some)."""
+    return (repo.git("cat-file", "-t", sha, check=False) or "").strip() == "commit" and \
+        repo.git("rev-list", "--objects", "--quiet", sha, "--not", "--all",
+                 check=False) is not None
+
+
 class _Box:
     """One worker's sandbox. Its private folders are under ``folder``, a folder of the run's
     private one that nothing inside ever sees: ``tmp`` and ``var-tmp``, ``home-N`` (its
@@ -8899,7 +8918,8 @@ class _Box:
             problem = None
             if os.path.isdir(self.worktree):
                 try:
-                    problem = self._import_objects(timeout, stop) or self._take_branch()
+                    problem = self._import_objects(self._tips(), timeout, stop) or \
+                        self._take_branch()
                 except (ParallelError, OSError) as exc:
                     problem = f"cannot bring its work in: {exc}"
             if planted:
@@ -8974,12 +8994,16 @@ class _Box:
             _replace_beneath(self.admin, "HEAD", f"ref: refs/heads/{self.branch}\n".encode())
         return planted
 
-    def _import_objects(self, timeout: Optional[float],
+    def _import_objects(self, tips: List[str], timeout: Optional[float],
                         stop: Optional[threading.Event] = None) -> Optional[str]:
-        """Bring the objects the worker made into the repository; why not, or None. They are
-        listed and packed in its sandbox (reading only what the worker could: no alternates
-        or links of its own lead elsewhere) and indexed outside by ``git index-pack``, which
-        hashes each again: an object cannot claim another's id. Stopped once ``stop`` is set."""
+        """Bring the objects of the commits ``tips`` that the repository lacks into it; why
+        not, or None. They are listed, measured and packed in the worker's sandbox (reading
+        only what the worker could: no alternates or links of its own lead elsewhere) and
+        indexed outside by ``git index-pack``, which hashes each again: an object cannot
+        claim another's id. Only what those commits hold is taken and measured (round 85: a
+        110 MB file the agent staged, then unstaged, failed a worker whose commits never held
+        it); what else the worker wrote is thrown away with its sandbox. Stopped once
+        ``stop`` is set."""
         import tempfile
         private = self.path("objects")
         for folder, dirs, files in _walk(private):
@@ -8988,33 +9012,35 @@ class _Box:
                 if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                     return "its object folder holds symbolic links, FIFOs or devices"
         _remove_tree(os.path.join(private, "info"))  # its own alternates
-        with tempfile.TemporaryFile() as ids, tempfile.TemporaryFile() as new:
-            # Sizes as the objects claim them (a delta of 2 KB may claim GBs, which git
-            # outside would allocate), and their count: bounded before anything leaves the
-            # sandbox. Listed as git gives them (millions of objects cost no memory).
-            count, largest, total = 0, 0, 0
+        tips = [tip for tip in dict.fromkeys(tips) if _FULL_ID.fullmatch(tip)]
+        if not tips:
+            return None
+        with tempfile.TemporaryFile() as walk, tempfile.TemporaryFile() as ids, \
+                tempfile.TemporaryFile() as new:
+            # What the commits reach that your branches do not (those only spare the walk:
+            # a worker could give their ids other objects of its own, which then only
+            # leaves its commits short of objects, and so not taken: see _whole).
+            walk.write(b"".join(tip.encode() + b"\n" for tip in tips))
+            for line in self.repo.git("for-each-ref", "--format=%(objectname)",
+                                      "refs/heads").splitlines():
+                walk.write(b"^" + line.encode() + b"\n")
+            walk.seek(0)
+            listed = 0
 
-            def listed(line: bytes) -> Optional[str]:
-                nonlocal count, largest, total
-                name, _, size = line.rstrip(b"\n").partition(b" ")
-                count += 1
-                largest = max(largest, int(size) if _digits(size) else _OBJECT_LIMIT + 1)
-                total += int(size) if _digits(size) else 0
-                if count > _OBJECTS_COUNT:
-                    return f"its objects are too many to take in (more than {_OBJECTS_COUNT:,})"
-                if largest > _OBJECT_LIMIT or total > _OBJECTS_LIMIT:
-                    return (f"its objects are too large to take in ({largest >> 20} MB the "
-                            f"largest, or over {total >> 20} MB in all; the limits are "
-                            f"{_OBJECT_LIMIT >> 20} MB and {_OBJECTS_LIMIT >> 20} MB)")
-                ids.write(name + b"\n")
+            def reached(line: bytes) -> Optional[str]:
+                nonlocal listed
+                listed += 1
+                if listed > 4 * _OBJECTS_COUNT:
+                    return (f"its commits reach too many objects your branches do not (more "
+                            f"than {4 * _OBJECTS_COUNT:,})")
+                ids.write(line)
                 return None
 
-            problem = _git_lines(["cat-file", "--batch-all-objects",
-                                  "--batch-check=%(objectname) %(objectsize)"], self.worktree,
-                                 listed, wrap=self.wrap("env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="),
+            problem = _git_lines(["rev-list", "--objects", "--no-object-names", "--stdin"],
+                                 self.worktree, reached, wrap=self.wrap(), stdin=walk,
                                  timeout=timeout, stop=stop)
             if problem:
-                return problem if problem.startswith("its objects are") else \
+                return problem if problem.startswith("its commits reach") else \
                     f"cannot read its objects: {problem}"
             # Only what the repository lacks: an id it has keeps its own content, whatever
             # the worker wrote under it.
@@ -9029,6 +9055,32 @@ class _Box:
                 return f"cannot compare its objects with yours: {problem}"
             if not new.tell():
                 return None
+            # Sizes as the objects claim them (a delta of 2 KB may claim GBs, which git
+            # outside would allocate), and their count: bounded before anything leaves the
+            # sandbox. Read as git gives them (millions of objects cost no memory).
+            count, largest, total = 0, 0, 0
+
+            def measured(line: bytes) -> Optional[str]:
+                nonlocal count, largest, total
+                _name, _, size = line.rstrip(b"\n").partition(b" ")
+                count += 1
+                largest = max(largest, int(size) if _digits(size) else _OBJECT_LIMIT + 1)
+                total += int(size) if _digits(size) else 0
+                if count > _OBJECTS_COUNT:
+                    return f"its objects are too many to take in (more than {_OBJECTS_COUNT:,})"
+                if largest > _OBJECT_LIMIT or total > _OBJECTS_LIMIT:
+                    return (f"its objects are too large to take in ({largest >> 20} MB the "
+                            f"largest, or over {total >> 20} MB in all; the limits are "
+                            f"{_OBJECT_LIMIT >> 20} MB and {_OBJECTS_LIMIT >> 20} MB)")
+                return None
+
+            new.seek(0)
+            problem = _git_lines(["cat-file", "--batch-check=%(objectname) %(objectsize)"],
+                                 self.worktree, measured, stdin=new, timeout=timeout, stop=stop,
+                                 wrap=self.wrap("env", "GIT_ALTERNATE_OBJECT_DIRECTORIES="))
+            if problem:
+                return problem if problem.startswith("its objects are") else \
+                    f"cannot read its objects: {problem}"
             new.seek(0)
             return self._pack_in(new, timeout, stop)
 
@@ -9054,10 +9106,23 @@ class _Box:
                     + (_last_meaningful_line(err.decode("utf-8", "replace")) or "git failed"))
         return None
 
-    def take_objects(self, timeout: Optional[float],
+    def _tips(self) -> List[str]:
+        """The commits the worker's sandbox ends at, whose objects come in: what its private
+        branch and its worktree's detached HEAD name (what else is not taken)."""
+        tips = []
+        for folder, rel in ((self.path("refs"), os.path.join("heads", self.branch)),
+                            (self.admin, "HEAD")):
+            if folder is None:
+                continue
+            value = (_read_beneath(folder, rel, 100) or b"").strip().decode("ascii", "replace")
+            if _FULL_ID.fullmatch(value):
+                tips.append(value)
+        return tips
+
+    def take_objects(self, tip: str, timeout: Optional[float],
                      stop: Optional[threading.Event] = None) -> Optional[str]:
-        """Bring the objects the worker made into the repository now (see _import_objects) and
-        empty its object folder, taken from every other account first: a git in its sandbox
+        """Bring the objects of the commit ``tip`` into the repository now (see
+        _import_objects) and empty its object folder, taken from every other account first: a git in its sandbox
         reads that folder before the repository's, and does not hash again what it reads (a
         pack the agent made may claim a blob's id for other bytes); from now on what it
         reads was hashed as it came in. Why not, or None."""
@@ -9065,7 +9130,9 @@ class _Box:
         for _folder, _fd, _dirs, _files in _walk_at(private, force=True,
                                                     tame=stat.S_IWGRP | stat.S_IWOTH):
             pass
-        problem = self._import_objects(timeout, stop)
+        problem = self._import_objects([tip], timeout, stop) or \
+            (None if _whole(self.repo, tip) else
+             f"its commit {tip[:12]} is not a whole commit here (its objects were not all taken in)")
         if problem is None:
             _empty_beneath(private)
             # (what stays is another account's: a folder of its own it keeps filling, made
@@ -9092,9 +9159,7 @@ class _Box:
         if repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}",
                     check=False) == value + "\n":
             return None
-        if (repo.git("cat-file", "-t", value, check=False) or "").strip() != "commit" or \
-                repo.git("rev-list", "--objects", "--quiet", value, "--not", "--all",
-                         check=False) is None:  # a commit whose tree or parents are missing
+        if not _whole(repo, value):
             return f"its branch {self.branch} points at {value[:12]}, which is not a whole commit here"
         if repo.git("update-ref", f"refs/heads/{self.branch}", value, check=False) is None:
             return f"its branch {self.branch} points at {value[:12]}, which is not a commit here"
@@ -12266,9 +12331,9 @@ def _read_results_file(path: str, fingerprint: str) -> dict:
             data = f.read(_RESULTS_FILE_LIMIT + 1)
         if len(data) > _RESULTS_FILE_LIMIT:
             raise ParallelError(f"{path} is larger than {_RESULTS_FILE_LIMIT >> 20} MB")
-        if data.count(b"{") + data.count(b"[") > 4 * _JSON_LINE_NESTS:
-            raise ParallelError(f"{path} opens more than {4 * _JSON_LINE_NESTS:,} objects and "
-                                "arrays; no results file of this tool does")
+        if _json_values(data) > 4 * _JSON_VALUES:
+            raise ParallelError(f"{path} holds more than {4 * _JSON_VALUES:,} values (objects, "
+                                "arrays and commas), more than collect reads")
         data = json.loads(data.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:  # (nesting too deep)
         why = "nesting too deep" if isinstance(exc, RecursionError) else \

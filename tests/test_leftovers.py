@@ -6484,31 +6484,6 @@ def test_the_reading_bound_counts_a_readers_own_time(monkeypatch, tmp_path):
     out.going_on()  # (this thread has spent almost nothing: it goes on)
 
 
-def test_a_line_that_opens_too_many_objects_is_not_parsed(tmp_path):
-    """Round 84 (A): a 4 MB event line of `[]` became 230 MB of objects while parsed, per
-    worker at once (729 MB for four); the same for the last-object search of 4 MB, and a
-    16 MB results file of `[]` for collect took 472 MB. Past 100,000 objects and arrays a
-    line is skipped, the search stops, and the results file is refused."""
-    import tracemalloc
-    many = "[" + ",".join(["[]"] * 1_300_000) + "]"
-    stream, last, results = (tmp_path / name for name in ("stream", "last", "results.json"))
-    stream.write_text('{"type": "thread.started", "thread_id": "t"}\n{"id": ' + many + "}\n"
-                      '{"type": "turn.completed"}\n')
-    last.write_text('{"result": ' + many + "}\n")
-    results.write_text('{"fingerprint": "x", "results": ' + many + "}")
-    tracemalloc.start()
-    try:
-        assert [e.get("type") for e in ap._json_lines(str(stream))] == ["thread.started",
-                                                                        "turn.completed"]
-        assert ap._read_last_json(str(last)) is None
-        with pytest.raises(ap.ParallelError, match="opens more than 400,000 objects"):
-            ap._read_results_file(str(results), "x")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 48 << 20, peak  # (the text itself, a few times; was 230 MB a line)
-
-
 # -- review round 85 ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("commit, said", [(None, "is only in its worktree (no commit of it is on "
@@ -6522,3 +6497,92 @@ def test_a_failed_follow_up_says_where_the_earlier_work_is(tmp_path, commit, sai
                         worktree_path=str(tmp_path), commit=commit)
     text = ap._format_table([r], str(tmp_path), follow_up=True)
     assert f"what worker 1 did before {said}" in text, text
+
+
+# -- review round 86 ---------------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("how", ["staged, then unstaged", "on a branch of its own"])
+def test_objects_no_commit_of_the_worker_holds_are_neither_measured_nor_taken(
+        cli, repo, tmp_path, how):
+    """Round 85 (B): a 110 MB file the agent staged and then unstaged (or committed on a branch
+    of its own, thrown away with its sandbox) counted toward the limits on what comes in, and
+    failed an honest worker whose commit never held it. Only what its commits hold is measured
+    and taken in now."""
+    big = "head -c 115343360 /dev/zero > big.bin\n"
+    body = {"staged, then unstaged": big + "git add big.bin && git reset -q big.bin && rm big.bin\n",
+            "on a branch of its own": "git checkout -qb side\n" + big +
+            "git add big.bin && git commit -qm big && git checkout -q architect/parallel-1\n"}[how]
+    r, err = _one_worker(cli, tmp_path, body + "echo fixed > fixed.txt\n", "true", "bwrap")
+    assert r["status"] == "success" and r["commit"] and r["files_modified"] == ["fixed.txt"], \
+        (r, err)
+    assert git("rev-parse", "architect/parallel-1", cwd=repo).strip() == r["commit"]
+    assert not any(line.endswith(" 115343360") for line in git(
+        "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objectsize)",
+        cwd=repo).splitlines())  # (not taken in)
+
+
+FORGED_BASE = r"""
+import os, subprocess, zlib
+def git(*a):
+    return subprocess.run(["git", *a], capture_output=True, text=True, check=True).stdout.strip()
+base, tree = git("rev-parse", "HEAD~2"), git("rev-parse", "HEAD~1^{tree}")
+body = f"tree {tree}\nauthor a <a@a> 1 +0000\ncommitter a <a@a> 1 +0000\n\nforged\n".encode()
+folder = os.path.join(os.environ["GIT_OBJECT_DIRECTORY"], base[:2])
+os.makedirs(folder, exist_ok=True)
+with open(os.path.join(folder, base[2:]), "wb") as f:
+    f.write(zlib.compress(b"commit %d\0" % len(body) + body))
+"""
+
+
+@needs_bwrap
+@pytest.mark.parametrize("commit", [True, False])
+def test_a_branch_tip_forged_in_the_sandbox_leaves_its_commit_short_and_not_taken(
+        cli, repo, tmp_path, commit):
+    """The walk of what a worker's commits hold stops at your branches, read in its sandbox,
+    where the worker may give their ids objects of its own: here the base commit, forged to
+    hold the tree of the worker's first commit (a file its second removed, which no git
+    outside hashed from its worktree), so that it was not listed. Its commit is then
+    short of objects in your repository, and is not taken: the worker fails, its branch stays
+    where it was, and your repository holds no commit it cannot read whole."""
+    body = ("echo secret > new.txt && git add -A && git commit -qm own && git rm -q new.txt "
+            "&& git commit -qm gone\n"
+            f"{sys.executable} - <<'EOF'\n{FORGED_BASE}\nEOF\n")
+    r, err = _one_worker(cli, tmp_path, body, "true", "bwrap",
+                         *([] if commit else ["--no-commit"]))
+    assert r["status"] == "failed" and ("not a whole commit here" in r["error"] or
+                                        "cannot bring its objects in" in r["error"]), (r, err)
+    assert r["commit"] is None, r
+    assert git("rev-parse", "architect/parallel-1", cwd=repo).strip() == r["base_commit"]
+    git("rev-list", "--objects", "--all", cwd=repo)  # (every ref readable whole)
+    git("fsck", "--connectivity-only", cwd=repo)
+
+
+@pytest.mark.parametrize("value", ["[]", '"ab"', '{"k": 1.5}', "123456"])
+def test_a_line_of_too_many_values_is_not_parsed(tmp_path, value):
+    """Round 84 (A): a 4 MB event line of `[]` became 230 MB of objects while parsed, per
+    worker at once (729 MB for four); the same for the last-object search of 4 MB, and a
+    16 MB results file of `[]` for collect took 472 MB. Round 85 (A): round 84 counted the objects and arrays a line opens, not its other
+    values: a 4 MB event line of short strings became 57 MB while parsed (per worker at once),
+    and a 16 MB results file of them took collect to 300 MB. Commas count as values too now:
+    such a line is skipped, the last-object search stops, and the results file is refused,
+    while a line of 90,000 values is read."""
+    import tracemalloc
+    many = "[" + ",".join([value] * ((16 << 20) // (len(value) + 1) - 32)) + "]"
+    line = many[:(4 << 20) - 64].rpartition(",")[0] + "]"
+    stream, last, results = (tmp_path / name for name in ("stream", "last", "results.json"))
+    stream.write_text('{"type": "thread.started", "thread_id": "t"}\n{"id": ' + line + "}\n"
+                      '{"type": "turn.completed", "n": [' + ",".join(["1"] * 90_000) + "]}\n")
+    last.write_text('{"result": ' + line + "}\n")
+    results.write_text('{"fingerprint": "x", "results": ' + many + "}")
+    tracemalloc.start()
+    try:
+        events = list(ap._json_lines(str(stream)))
+        assert ap._read_last_json(str(last)) is None
+        with pytest.raises(ap.ParallelError, match="holds more than 400,000 values"):
+            ap._read_results_file(str(results), "x")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [e.get("type") for e in events] == ["thread.started", "turn.completed"]
+    assert peak < 40 << 20, peak  # (the text itself, a few times: 57 MB a line before)

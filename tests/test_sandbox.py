@@ -925,7 +925,7 @@ git update-ref refs/heads/architect/parallel-1 $broken
     code, results, _err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
                                    "--workers", "1", *BOXED)
     assert code == 1 and results[0]["status"] == "failed"
-    assert "cannot bring its objects in: " in results[0]["error"]  # index-pack --strict
+    assert "cannot read its objects: " in results[0]["error"]  # (its walk: a tree missing)
     subprocess.run(["git", "fsck", "--no-dangling"], cwd=repo, check=True, capture_output=True)
 
 
