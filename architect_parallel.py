@@ -332,7 +332,7 @@ class _Job:
     costs start-up time.)"""
 
     __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules",
-                 "pointers", "index")
+                 "pointers", "index", "unsaved")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
@@ -350,6 +350,10 @@ class _Job:
         # a digest of its index as the runner's commit left it: one changed later (a check
         # staged what no diff shows) is built again from HEAD (see _settle_index)
         self.index: Optional[str] = None
+        # whether its worktree holds work of its own that no commit of its branch holds (its
+        # commit refused or not made, --no-commit, a repository inside): recorded with the
+        # worktree's state, for cleanup (see _Repo.left_unsaved)
+        self.unsaved = False
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -1507,11 +1511,13 @@ class ParallelRunner:
                 unrecorded = repo.unrecorded_changes(wt["path"])
                 if unrecorded:
                     unsaved[name] = unrecorded
-                elif branch in ran and ran[branch] is None and \
-                        repo.prints_anything(["status", "--porcelain"], wt["path"]):
-                    # (its run's own work, which no commit holds: --no-commit, or its objects
-                    # were refused, round 85; nothing else keeps it)
-                    unsaved[name] = "holds its run's uncommitted work, which no commit holds"
+                elif (repo.left_unsaved(wt["path"]) or branch in ran and ran[branch] is None) \
+                        and repo.prints_anything(["status", "--porcelain"], wt["path"]):
+                    # (its run's own work, which no commit holds: --no-commit, its objects
+                    # were refused, round 85, a repository inside, round 86; nothing else
+                    # keeps it)
+                    unsaved[name] = ("holds its run's uncommitted work, which no commit holds "
+                                     "(or a repository inside it)")
                 head = repo.git("rev-parse", "--verify", "--quiet", "HEAD", cwd=wt["path"],
                                 check=False)
                 if head and not repo.succeeds("merge-base", "--is-ancestor", head.strip(),
@@ -1526,9 +1532,12 @@ class ParallelRunner:
         # another of your branches or tags holds that commit (nothing is lost with it).
         for branch, (sha, _when) in tips.items():
             moved = repo.branch_moved(branch, sha)
+            if moved is None and sha == ran.get(branch) or moved is False or \
+                    repo.held_elsewhere(sha):  # (merged since, say: round 86)
+                continue
             if moved:
                 unsaved[branch] = "has commits made after the last run ended"
-            elif moved is None and sha != ran.get(branch) and not repo.held_elsewhere(sha):
+            else:
                 unsaved[branch] = "has commits that no run recorded"
         return unsaved
 
@@ -1946,6 +1955,7 @@ class ParallelRunner:
                 files = repo.files_between(result.base_commit, result.commit) \
                     if result.commit else []
             result.files_modified = [name for name in files if name not in set(copied)]
+            job.unsaved = bool(nested) or (not committed and bool(result.files_modified))
             if self.config.commit and self.config.checks and result.status != "failed":
                 self._check_held(outside, job, result, gitlinks, nested)
             changed = _put_back_includes(self.top or outside.top, job.path, copied) \
@@ -2177,7 +2187,7 @@ class ParallelRunner:
             except (ParallelError, OSError) as exc:
                 fail(f"its worktree cannot be trusted: {exc}")
         try:
-            repo.record_worktree_state(job.path, job.branch)
+            repo.record_worktree_state(job.path, job.branch, job.unsaved)
         except (ParallelError, OSError) as exc:  # (cleanup then counts it as unsaved work)
             self._warn(f"worker {job.worker_id}: cannot record its worktree's state: {exc}")
 
@@ -3539,11 +3549,12 @@ class _Repo:
         return (f"its worktree's index named paths out of it ({_shorten(', '.join(bad), 200)}); "
                 "the index was built again from its HEAD") if bad else None
 
-    def record_worktree_state(self, path: str, branch: str) -> None:
+    def record_worktree_state(self, path: str, branch: str, unsaved: bool = False) -> None:
         """Remember the worktree's state and its branch's commit as its run left them (see
-        changed_since_run and branch_moved)."""
+        changed_since_run and branch_moved), and whether it holds work of the run that no
+        commit holds (see left_unsaved)."""
         with _fresh_file(os.path.join(self.state_dir("worktrees"), os.path.basename(path))) as f:
-            f.write(self.worktree_state(path))
+            f.write(self.worktree_state(path) + ("\nunsaved" if unsaved else ""))
         tip = self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if tip:
             self.record_branch(branch, tip.strip())
@@ -3588,6 +3599,14 @@ class _Repo:
         now = self.worktree_state(path).split("\n")
         before = recorded.decode("ascii", "replace").split("\n")[:2 if ignored else 1]
         return before != now[:len(before)]  # (recorded by an earlier version: no second line)
+
+    def left_unsaved(self, path: str) -> bool:
+        """Whether the run that left the worktree at ``path`` recorded that it holds work of
+        that run no commit holds (kept with the worktree: a later run, or a collect, that
+        does not name its worker, does not forget it; round 86)."""
+        recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "worktrees",
+                                            os.path.basename(path)), 1024)
+        return recorded is not None and recorded.split(b"\n")[2:3] == [b"unsaved"]
 
     def branch_moved(self, branch: str, tip: str) -> Optional[bool]:
         """Whether ``branch`` is no longer at ``tip`` where its last run left it (None: no run
@@ -8328,6 +8347,115 @@ def _whole(repo: _Repo, sha: str) -> bool:
                  check=False) is not None
 
 
+class _ObjectSizes:
+    """The count and sizes of the objects a sandbox brings in, against their limits."""
+
+    def __init__(self) -> None:
+        self.count, self.largest, self.total = 0, 0, 0
+
+    def add(self, size: int) -> Optional[str]:
+        """Count one more object of ``size`` bytes; why that passes a limit, or None."""
+        self.count += 1
+        self.largest = max(self.largest, size)
+        self.total += size
+        if self.count > _OBJECTS_COUNT:
+            return f"its objects are too many to take in (more than {_OBJECTS_COUNT:,})"
+        if self.largest > _OBJECT_LIMIT or self.total > _OBJECTS_LIMIT:
+            return self.too_large(self.largest)
+        return None
+
+    def too_large(self, largest: int) -> str:
+        """What a worker whose objects pass the limits on size fails for."""
+        return (f"its objects are too large to take in ({largest >> 20} MB the largest, or "
+                f"over {self.total >> 20} MB in all; the limits are {_OBJECT_LIMIT >> 20} MB "
+                f"and {_OBJECTS_LIMIT >> 20} MB)")
+
+
+def _delta_size(data: bytes, at: int) -> "tuple[int, int]":
+    """A size as a git delta starts with two (its base's, then what it makes), read from
+    ``data`` at ``at``: the size and where the next starts. ValueError when it is cut."""
+    value, shift = 0, 0
+    while True:
+        if at >= len(data) or shift > 70:
+            raise ValueError("a delta is too short")
+        value |= (data[at] & 0x7F) << shift
+        shift += 7
+        at += 1
+        if not data[at - 1] & 0x80:
+            return value, at
+
+
+def _pack_sizes(f: BinaryIO, width: int) -> Optional[str]:
+    """Why the git pack in ``f`` (object ids of ``width`` bytes) must not be indexed, or None:
+    an object, or what a delta in it makes, over _OBJECT_LIMIT, all of them over
+    _OBJECTS_LIMIT, or more than _OBJECTS_COUNT of them (what ``git index-pack`` would hold
+    in memory for each; it checks all the rest, and each size given here against what it
+    inflates). Read as a stream, a MB at a time, each entry inflated to find where it ends."""
+    import zlib
+    sizes = _ObjectSizes()
+
+    def byte() -> int:
+        got = f.read(1)
+        if not got:
+            raise ValueError("it ends early")
+        return got[0]
+
+    def varint(c: int, size: int, shift: int) -> int:
+        while c & 0x80:
+            c = byte()
+            size |= (c & 0x7F) << shift
+            shift += 7
+            if shift > 70:
+                raise ValueError("a size is too long")
+        return size
+
+    try:
+        head = f.read(12)
+        if len(head) != 12 or head[:4] != b"PACK":
+            raise ValueError("it is no pack")
+        count = int.from_bytes(head[8:], "big")
+        if count > _OBJECTS_COUNT:
+            return f"its objects are too many to take in (more than {_OBJECTS_COUNT:,})"
+        for _ in range(count):
+            c = byte()
+            kind, size = (c >> 4) & 7, varint(c, c & 0x0F, 4)
+            if kind == 6:  # (a delta against an earlier entry: its distance)
+                varint(byte(), 0, 7)
+            elif kind == 7:  # (a delta against an object named by its id)
+                if len(f.read(width)) != width:
+                    raise ValueError("it ends early")
+            elif kind not in (1, 2, 3, 4):
+                raise ValueError(f"an entry of unknown type {kind}")
+            # (a delta is held whole too, and then what it makes)
+            problem = sizes.add(size) if kind < 6 else \
+                sizes.too_large(size) if size > _OBJECT_LIMIT else None
+            if problem:
+                return problem
+            # Inflated a MB at a time, to its end (no further than its size says); a delta
+            # starts with the size of its base and of what it makes.
+            inflate, start, made = zlib.decompressobj(), b"", 0
+            data = b""
+            while not inflate.eof:
+                data = inflate.unconsumed_tail or f.read(1 << 20)
+                if not data:
+                    raise ValueError("it ends early")
+                out = inflate.decompress(data, 1 << 20)
+                made += len(out)
+                if made > size:
+                    raise ValueError("an entry inflates past its size")
+                if kind >= 6 and len(start) < 20:
+                    start += out[:20 - len(start)]
+            f.seek(-len(inflate.unused_data), os.SEEK_CUR)
+            if kind >= 6:
+                _base, at = _delta_size(start, 0)
+                problem = sizes.add(_delta_size(start, at)[0])
+                if problem:
+                    return problem
+    except (ValueError, zlib.error, OSError) as exc:
+        return f"cannot bring its objects in: the pack its git made is malformed ({exc})"
+    return None
+
+
 class _Box:
     """One worker's sandbox. Its private folders are under ``folder``, a folder of the run's
     private one that nothing inside ever sees: ``tmp`` and ``var-tmp``, ``home-N`` (its
@@ -9055,24 +9183,13 @@ class _Box:
                 return f"cannot compare its objects with yours: {problem}"
             if not new.tell():
                 return None
-            # Sizes as the objects claim them (a delta of 2 KB may claim GBs, which git
-            # outside would allocate), and their count: bounded before anything leaves the
-            # sandbox. Read as git gives them (millions of objects cost no memory).
-            count, largest, total = 0, 0, 0
+            # Sizes as the objects claim them in the sandbox, and their count: a first look,
+            # before anything is packed (what is packed is measured again: see _pack_in).
+            sizes = _ObjectSizes()
 
             def measured(line: bytes) -> Optional[str]:
-                nonlocal count, largest, total
                 _name, _, size = line.rstrip(b"\n").partition(b" ")
-                count += 1
-                largest = max(largest, int(size) if _digits(size) else _OBJECT_LIMIT + 1)
-                total += int(size) if _digits(size) else 0
-                if count > _OBJECTS_COUNT:
-                    return f"its objects are too many to take in (more than {_OBJECTS_COUNT:,})"
-                if largest > _OBJECT_LIMIT or total > _OBJECTS_LIMIT:
-                    return (f"its objects are too large to take in ({largest >> 20} MB the "
-                            f"largest, or over {total >> 20} MB in all; the limits are "
-                            f"{_OBJECT_LIMIT >> 20} MB and {_OBJECTS_LIMIT >> 20} MB)")
-                return None
+                return sizes.add(int(size) if _digits(size) else _OBJECT_LIMIT + 1)
 
             new.seek(0)
             problem = _git_lines(["cat-file", "--batch-check=%(objectname) %(objectsize)"],
@@ -9082,26 +9199,52 @@ class _Box:
                 return problem if problem.startswith("its objects are") else \
                     f"cannot read its objects: {problem}"
             new.seek(0)
-            return self._pack_in(new, timeout, stop)
+            return self._pack_in(new, len(tips[0]) // 2, timeout, stop)
 
-    def _pack_in(self, new: BinaryIO, timeout: Optional[float],
+    def _pack_in(self, new: BinaryIO, width: int, timeout: Optional[float],
                  stop: Optional[threading.Event] = None) -> Optional[str]:
-        """Pack the objects ``new`` names (one id a line) in the worker's sandbox and index
-        them into the repository (see _import_objects); why not, or None."""
+        """Pack the objects ``new`` names (one id a line) in the worker's sandbox, into a file
+        of the runner's; measure every object that pack holds (see _pack_sizes) and only then
+        index it into the repository (see _import_objects); why not, or None. (Round 86: the
+        sizes read in the sandbox were those of a broken copy the worker forged in a pack of
+        its own; `pack-objects` then packed its other, whole copy, of 400 MB, which came in.)"""
         import subprocess
-        pack = _git_popen(["pack-objects", "--stdout", "-q"], self.worktree, wrap=self.wrap(),
-                          stdin=new, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                          start_new_session=True)
-        index = _git_popen(["index-pack", "--stdin", "--fix-thin", "--strict"], self.repo.top,
-                           stdin=pack.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           start_new_session=True)
-        pack.stdout.close()
-        with _stopped_at([pack, index], timeout, stop) as ended:
-            _out, err = index.communicate()
-            pack.wait()
+        import tempfile
+        with tempfile.TemporaryFile() as packed:
+            pack = _git_popen(["pack-objects", "--stdout", "-q"], self.worktree, wrap=self.wrap(),
+                              stdin=new, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+            with _stopped_at([pack], timeout, stop) as ended:
+                try:  # (no more than the limit on all its objects, and a little)
+                    written = 0
+                    for chunk in iter(lambda: pack.stdout.read(1 << 20), b""):
+                        written += len(chunk)
+                        if written > _OBJECTS_LIMIT + (1 << 20):
+                            with contextlib.suppress(OSError):
+                                os.killpg(pack.pid, signal.SIGKILL)
+                            return (f"its objects are too large to take in (over "
+                                    f"{_OBJECTS_LIMIT >> 20} MB packed)")
+                        packed.write(chunk)
+                finally:
+                    pack.stdout.close()
+                    pack.wait()
+            if ended:
+                return f"bringing its objects in {ended[0]}"
+            if pack.returncode != 0:
+                return "cannot bring its objects in: git pack-objects failed"
+            packed.seek(0)
+            problem = _pack_sizes(packed, width)
+            if problem:
+                return problem
+            packed.seek(0)
+            index = _git_popen(["index-pack", "--stdin", "--fix-thin", "--strict"],
+                               self.repo.top, stdin=packed, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, start_new_session=True)
+            with _stopped_at([index], timeout, stop) as ended:
+                _out, err = index.communicate()
         if ended:
             return f"bringing its objects in {ended[0]}"
-        if pack.returncode != 0 or index.returncode != 0:
+        if index.returncode != 0:
             return ("cannot bring its objects in: "
                     + (_last_meaningful_line(err.decode("utf-8", "replace")) or "git failed"))
         return None
@@ -9109,15 +9252,32 @@ class _Box:
     def _tips(self) -> List[str]:
         """The commits the worker's sandbox ends at, whose objects come in: what its private
         branch and its worktree's detached HEAD name (what else is not taken)."""
-        tips = []
-        for folder, rel in ((self.path("refs"), os.path.join("heads", self.branch)),
-                            (self.admin, "HEAD")):
-            if folder is None:
-                continue
-            value = (_read_beneath(folder, rel, 100) or b"").strip().decode("ascii", "replace")
-            if _FULL_ID.fullmatch(value):
-                tips.append(value)
-        return tips
+        tips = [self._branch_tip()[0]]
+        if self.admin is not None:
+            tips.append((_read_beneath(self.admin, "HEAD", 100) or b"").strip().decode(
+                "ascii", "replace"))
+        return [tip for tip in tips if tip and _FULL_ID.fullmatch(tip)]
+
+    def _branch_tip(self) -> "tuple[Optional[str], Optional[str]]":
+        """What the worker's private branch names, as its git reads it: its loose ref, else
+        its line in the sandbox's own packed-refs (round 86: `git pack-refs`, `git gc` or
+        `git maintenance` moved it there, and an honest worker failed); and why that is not
+        a commit id, if it is not."""
+        rel = os.path.join("heads", self.branch)
+        st = _lstat_beneath(self.path("refs"), rel)
+        if st is None:
+            value = _packed_refs(_read_beneath(self.path("git"), "packed-refs", 64 << 20)).get(
+                f"heads/{self.branch}")
+        elif not stat.S_ISREG(st.st_mode):
+            return None, f"its branch {self.branch} became a link"
+        else:
+            value = (_read_beneath(self.path("refs"), rel, 100) or b"").strip().decode(
+                "ascii", "replace")
+        if value is None:
+            return None, None
+        if not _FULL_ID.fullmatch(value):
+            return None, f"its branch {self.branch} holds no commit id"
+        return value, None
 
     def take_objects(self, tip: str, timeout: Optional[float],
                      stop: Optional[threading.Event] = None) -> Optional[str]:
@@ -9146,15 +9306,9 @@ class _Box:
     def _take_branch(self) -> Optional[str]:
         """Set the worker's branch to what its private ref says (a commit id, once its
         objects are in); why not, or None."""
-        rel = os.path.join("heads", self.branch)
-        st = _lstat_beneath(self.path("refs"), rel)
-        if st is None:
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            return f"its branch {self.branch} became a link"
-        value = (_read_beneath(self.path("refs"), rel, 100) or b"").strip().decode("ascii", "replace")
-        if not re.fullmatch(r"[0-9a-f]{40}([0-9a-f]{24})?", value):
-            return f"its branch {self.branch} holds no commit id"
+        value, problem = self._branch_tip()
+        if value is None:
+            return problem
         repo = self.repo
         if repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{self.branch}",
                     check=False) == value + "\n":
@@ -10401,6 +10555,13 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     if follow_up and not winner and results:
         lines.append(f"worker {results[0].worker_id} is now rank {results[0].rank} of the last run "
                      f"({_verdict(results[0])})")
+    elif winner and winner.commit is None and winner.files_modified and local:
+        where = shlex.quote(os.path.relpath(winner.worktree_path, top)
+                            if _inside(top, winner.worktree_path) else winner.worktree_path)
+        lines.append(f"best: worker {winner.worker_id} ({winner.branch}); see it with "
+                     f"'{prog} diff best'; its work is uncommitted in its worktree: keep it "
+                     f"with 'git -C {where} add -A && git -C {where} commit', then "
+                     f"'{prog} merge best'")
     elif winner:
         lines.append(f"best: worker {winner.worker_id} ({winner.branch}); see it with "
                      f"'{prog} diff best', keep it with '{prog} merge best'")
@@ -12954,6 +13115,18 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                          tuple(c for c in with_it if c and c != tips[branch]),
                          (with_it[0], merged[branch]) if branch in merged else None, reads)
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
+    unsaved = {r.get("branch") for r in last.get("results", [])
+               if isinstance(r, dict) and r.get("commit") is None}
+    for branch in branches:  # (its work is in its worktree only: merging it merges nothing)
+        wt = worktrees.get(branch)
+        if wt and branch in unsaved and repo.prints_anything(["status", "--porcelain"], wt):
+            what = (f"{branch}'s worker left its work uncommitted in {wt} (--no-commit, or its "
+                    f"commit was not taken in): {branch} does not hold it")
+            if not args.force:
+                raise ParallelError(f"{what}; commit it there first ('git -C {shlex.quote(wt)} "
+                                    f"add -A && git -C {shlex.quote(wt)} commit'), then merge "
+                                    f"(--force merges only what {branch} holds)")
+            _print_err(f"warning: {what} (--force)")
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
         wt = worktrees.get(branch)

@@ -5,6 +5,7 @@ must not, nor delete your work (review round 2 of issue 17)."""
 
 import contextlib
 import json
+import re
 import os
 import pathlib
 import pty
@@ -6586,3 +6587,178 @@ def test_a_line_of_too_many_values_is_not_parsed(tmp_path, value):
         tracemalloc.stop()
     assert [e.get("type") for e in events] == ["thread.started", "turn.completed"]
     assert peak < 40 << 20, peak  # (the text itself, a few times: 57 MB a line before)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("pack", ["git pack-refs --all", "git gc -q"])
+@pytest.mark.parametrize("commit", [True, False])
+def test_a_branch_its_git_packed_is_taken(cli, repo, tmp_path, pack, commit):
+    """Round 86 (B): an honest worker that committed its work and then packed its refs (`git
+    pack-refs`, `git gc`, `git maintenance`) failed ("its branch was moved after its work was
+    committed"), or with --no-commit lost its commit: only the loose ref was read."""
+    r, err = _one_worker(cli, tmp_path, "echo feature > feat.txt && git add -A && "
+                         f"git commit -qm 'agent: add feature' && {pack}\n", "true", "bwrap",
+                         *([] if commit else ["--no-commit"]))
+    assert r["status"] == "success" and r["commit"] and r["files_modified"] == ["feat.txt"], \
+        (r, err)
+    assert git("rev-parse", "architect/parallel-1", cwd=repo).strip() == r["commit"]
+    assert git("log", "-1", "--format=%s", r["commit"], cwd=repo).strip() == "agent: add feature"
+
+
+PACK_FORGER = r'''
+import hashlib, os, struct, sys, zlib
+folder, ids = sys.argv[1], sys.argv[2:]
+os.makedirs(folder, exist_ok=True)
+base = "cd" * 20  # (a blob of 3 bytes under a made-up id, and for each id a delta against
+body = b"PACK" + struct.pack(">II", 2, len(ids) + 1)  # it claiming 5 bytes, which cannot apply)
+at = {base: len(body)}
+body += bytes([(3 << 4) | 3]) + zlib.compress(b"abc")
+for sha in ids:
+    at[sha] = len(body)
+    delta = bytes([10, 5, 5]) + b"hello"
+    body += bytes([(7 << 4) | len(delta)]) + bytes.fromhex(base) + zlib.compress(delta)
+trailer = hashlib.sha1(body).digest()
+names = sorted(at)
+fan = [sum(1 for n in names if int(n[:2], 16) <= i) for i in range(256)]
+idx = b"\377tOc" + struct.pack(">I", 2) + b"".join(struct.pack(">I", c) for c in fan)
+idx += b"".join(bytes.fromhex(n) for n in names) + b"\0\0\0\0" * len(names)
+idx += b"".join(struct.pack(">I", at[n]) for n in names) + trailer
+idx += hashlib.sha1(idx).digest()
+for ext, data in ((".pack", body + trailer), (".idx", idx)):
+    with open(os.path.join(folder, f"pack-{trailer.hex()}{ext}"), "wb") as f:
+        f.write(data)
+'''
+
+
+@needs_bwrap
+def test_a_forged_copy_of_an_object_does_not_measure_it(cli, repo, tmp_path, monkeypatch):
+    """Round 86 (A): the sizes were read in the sandbox, from the first copy of each object
+    git finds: a pack the worker made, holding a broken delta that claims 5 bytes under the id
+    of its 400 MB blob; `pack-objects` then fell back to the whole copy, which came in (three
+    of them: 1.2 GB, the worker a success). What is packed is measured now, outside, before it
+    is indexed. (The limit is 1 MB here.)"""
+    monkeypatch.setattr(ap, "_OBJECT_LIMIT", 1 << 20)
+    r, err = _one_worker(cli, tmp_path, "head -c 2000000 /dev/urandom > big.bin\n"
+                         "git add big.bin && git commit -qm big\n"
+                         f"{sys.executable} - \"$GIT_OBJECT_DIRECTORY/pack\" "
+                         f"$(git rev-parse HEAD:big.bin) <<'EOF'\n{PACK_FORGER}\nEOF\n"
+                         "test \"$(git cat-file -s HEAD:big.bin)\" = 5\n", "true", "bwrap")
+    assert r["status"] == "failed" and "its objects are too large to take in (1 MB the " \
+        "largest" in r["error"], (r, err)
+    assert "big.bin" not in git("ls-tree", "-r", "--name-only", "architect/parallel-1", cwd=repo)
+    assert not any(line.endswith(" 2000000") for line in git(
+        "cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objectsize)",
+        cwd=repo).splitlines())
+
+
+def _pack(*entries):
+    """A pack of ``entries``, each (type, size its header says, data to compress, base id)."""
+    import struct
+    import zlib
+    body = b"PACK" + struct.pack(">II", 2, len(entries))
+    for kind, size, data, base in entries:
+        head, size, first = [], size, True
+        while first or size:
+            part = size & (0x0F if first else 0x7F)
+            size >>= 4 if first else 7
+            head.append(part | ((kind << 4) if first else 0))
+            first = False
+        head = [b | 0x80 for b in head[:-1]] + head[-1:]
+        body += bytes(head) + (bytes.fromhex(base) if base else b"") + zlib.compress(data)
+    return body + b"\0" * 20
+
+
+@pytest.mark.parametrize("entries, said", [
+    ([(3, 5, b"hello", None)], None),
+    ([(3, 5, b"hello", None), (7, 6, bytes([5, 0x80, 0x80, 0x80, 0x80, 0x01]), "ab" * 20)],
+     "too large to take in (256 MB the largest"),  # (a 6-byte delta making 256 MB)
+    ([(3, 200 << 20, b"", None)], "too large to take in (200 MB the largest"),
+    ([(3, 5, b"hello, more than five", None)], "inflates past its size"),
+    ([(3, 5, b"hello", None)] * 3, "too many to take in (more than 2)"),
+    ([(5, 5, b"hello", None)], "unknown type 5"),
+])
+def test_a_pack_is_measured_before_it_is_indexed(tmp_path, monkeypatch, entries, said):
+    """What _pack_sizes reads of a pack: each entry's size, and what each delta makes, before
+    git index-pack outside allocates them; its count; a pack that is no pack."""
+    monkeypatch.setattr(ap, "_OBJECTS_COUNT", 2)
+    path = tmp_path / "p.pack"
+    path.write_bytes(_pack(*entries))
+    with open(path, "rb") as f:
+        problem = ap._pack_sizes(f, 20)
+    assert (problem is None) if said is None else (said in (problem or "")), problem
+
+
+def test_a_pack_git_made_is_measured_whole(repo, tmp_path):
+    """A real pack (with deltas) reads through: every entry ends where the next starts."""
+    for i in range(30):
+        (repo / "src" / "app.py").write_text("print('hello')\n" * 200 + f"# {i}\n")
+        git("commit", "-qam", f"c{i}", cwd=repo)
+    out = subprocess.run(["git", "pack-objects", "--stdout", "-q", "--revs"], cwd=repo,
+                         input=b"HEAD\n", capture_output=True, check=True).stdout
+    assert out.count(b"PACK") >= 1 and len(out) > 1000
+    (tmp_path / "p.pack").write_bytes(out)
+    with open(tmp_path / "p.pack", "rb") as f:
+        assert ap._pack_sizes(f, 20) is None
+
+
+def test_cleanup_keeps_work_no_commit_holds_after_a_run_that_does_not_name_its_worker(
+        repo, capfd):
+    """Round 86 (B): round 85's refusal read the last run's results only: after a second run
+    of worker 2 alone (or a collect), worker 1's --no-commit work, the only copy, was deleted by
+    `cleanup` without --force. It is recorded with its worktree now."""
+    assert ap.main(["run", "fake:write=a.txt", "--workers", "2", "--no-commit", "--quiet"]) == 0
+    assert ap.main(["run", "fake:write=b.txt", "--workers", "2", "--only-workers", "2",
+                    "--no-commit", "--quiet", "--force"]) == 0
+    capfd.readouterr()
+    assert ap.main(["cleanup", "--dry-run"]) == 0
+    out, err = capfd.readouterr()
+    assert re.search(r"would remove worktree \S+parallel-1 \(holds its run's uncommitted work",
+                     out + err), (out, err)
+    assert ap.main(["cleanup"]) != 0
+    assert ".architect-parallel-1 holds its run's uncommitted work" in capfd.readouterr()[1]
+    assert os.path.exists(repo / ".architect-parallel-1" / "a.txt")
+
+
+def test_cleanup_keeps_a_repository_the_agent_made_inside_its_worktree(cli, repo, tmp_path):
+    """Round 86 (B): the run said a repository inside the worktree "stays in the worktree
+    only" (no commit can hold it), and `cleanup` deleted it, its history too, without asking."""
+    agent = script(tmp_path, "nested.sh", "echo work > work.txt\nmkdir junk && cd junk && "
+                   "git init -q && echo precious > notes.txt && git add . && "
+                   "git -c user.name=a -c user.email=a@a commit -qm x\n"
+                   "echo '{\"status\": \"success\"}'\n")
+    _code, (r,), err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                "--workers", "1")
+    assert r["status"] == "success" and "committed without junk/" in (r["error"] or ""), (r, err)
+    code, out, err = cli("cleanup")
+    assert code != 0 and "holds its run's uncommitted work, which no commit holds (or a " \
+        "repository inside it)" in err, (out, err)
+    assert (repo / ".architect-parallel-1" / "junk" / "notes.txt").exists()
+    assert cli("cleanup", "--force")[0] == 0
+
+
+def test_cleanup_takes_a_branch_whose_later_commits_you_merged(cli, repo):
+    """Round 86 (B): a commit made on a worker's branch after its run and then merged into
+    your branch still made `cleanup` refuse ("has commits made after the last run ended"):
+    nothing of it would be lost."""
+    assert cli("fake:write=a.txt", "--workers", "1", "--no-commit")[0] == 0
+    wt = repo / ".architect-parallel-1"
+    git("add", "-A", cwd=wt)
+    git("commit", "-qm", "by hand", cwd=wt)
+    code, _out, err = cli("cleanup", "--dry-run")
+    assert "has commits made after the last run ended" in err
+    assert cli("merge", "1", "--force")[0] == 0
+    code, out, err = cli("cleanup")
+    assert code == 0 and "deleted branch architect/parallel-1" in out + err, (out, err)
+
+
+def test_merge_best_of_work_no_commit_holds_says_so(cli, repo):
+    """A --no-commit race's footer said `merge best`, which then said "already merged;
+    nothing to do" and exited 0, the winner's work still only in its worktree."""
+    code, out, err = cli("fake:write=a.txt", "--workers", "1", "--no-commit")
+    assert "its work is uncommitted in its worktree: keep it with 'git -C " \
+        ".architect-parallel-1 add -A && git -C .architect-parallel-1 commit', then" in out + err
+    code, out, err = cli("merge", "best")
+    assert code == 2 and "left its work uncommitted in" in err and "already merged" not in err
+    assert not (repo / "a.txt").exists()
+    code, out, err = cli("merge", "best", "--force")
+    assert "warning: architect/parallel-1's worker left its work uncommitted" in err
