@@ -1127,7 +1127,8 @@ class ParallelRunner:
             result = _followed(previous, new, follow_up)
             tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{job.branch}",
                            check=False)
-            if tip and tip.strip() != previous.commit and new.exit_code is not None:
+            if tip and tip.strip() not in (previous.commit, previous.base_commit) and \
+                    new.exit_code is not None:  # (the base is no commit of its: round 87)
                 result.commit = tip.strip()  # the agent's own commits count too
         result.timeline = self._timelines[job.worker_id]
         self.results = [result]
@@ -1500,7 +1501,9 @@ class ParallelRunner:
         name: changes in a worktree (see _Repo.unrecorded_changes), or a branch that is not
         at the commit its run recorded (work done there by hand since)."""
         last = _load_last_run(repo)
-        ran = {r.get("branch"): r.get("commit") for r in last.get("results", []) if isinstance(r, dict)}
+        results = [r for r in last.get("results", []) if isinstance(r, dict)]
+        ran = {r.get("branch"): r.get("commit") for r in results}
+        only = {r.get("branch") for r in results if _only_in_worktree(r)}
         unsaved = {}
         for wt in worktrees:
             if not os.path.isdir(wt["path"]):
@@ -1511,8 +1514,8 @@ class ParallelRunner:
                 unrecorded = repo.unrecorded_changes(wt["path"])
                 if unrecorded:
                     unsaved[name] = unrecorded
-                elif (repo.left_unsaved(wt["path"]) or branch in ran and ran[branch] is None) \
-                        and repo.prints_anything(["status", "--porcelain"], wt["path"]):
+                elif (repo.left_unsaved(wt["path"]) or branch in only) and \
+                        repo.prints_anything(["status", "--porcelain"], wt["path"]):
                     # (its run's own work, which no commit holds: --no-commit, its objects
                     # were refused, round 85, a repository inside, round 86; nothing else
                     # keeps it)
@@ -3035,6 +3038,15 @@ def _verified(r: WorkerResult) -> bool:
     return r.status == "success" and r.checks_passed == r.checks_total
 
 
+def _only_in_worktree(r: "WorkerResult | dict") -> bool:
+    """Whether a worker's work is in its worktree only, on no commit (--no-commit, or its
+    commit was refused): it recorded no commit, and changed files (what its checks left is
+    not its work: round 87). ``r`` as a result or as last-run.json holds it."""
+    commit, files = (r.commit, r.files_modified) if isinstance(r, WorkerResult) else \
+        (r.get("commit"), r.get("files_modified"))
+    return commit is None and bool(files)
+
+
 def _checks_cell(r: WorkerResult) -> str:
     """``1/2``; ``skipped`` when the worker failed or timed out first (see --check-all);
     ``not checked`` when the checks were stopped or never reached; ``-`` without checks."""
@@ -3611,9 +3623,14 @@ class _Repo:
     def branch_moved(self, branch: str, tip: str) -> Optional[bool]:
         """Whether ``branch`` is no longer at ``tip`` where its last run left it (None: no run
         recorded it)."""
+        left = self.left_at(branch)
+        return None if left is None else left != tip
+
+    def left_at(self, branch: str) -> Optional[str]:
+        """Where the last run of ``branch`` left it (see record_branch), or None."""
         recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "branches",
                                             branch.rpartition("/")[2]), 1024)
-        return None if recorded is None else recorded.decode("ascii", "replace").strip() != tip
+        return None if recorded is None else recorded.decode("ascii", "replace").strip()
 
     def forget_branches(self, branches: List[str]) -> None:
         """Drop what record_worktree_state kept of ``branches`` (deleted)."""
@@ -8385,14 +8402,20 @@ def _delta_size(data: bytes, at: int) -> "tuple[int, int]":
             return value, at
 
 
-def _pack_sizes(f: BinaryIO, width: int) -> Optional[str]:
+def _pack_sizes(f: BinaryIO, width: int, timeout: Optional[float] = None,
+                stop: Optional[threading.Event] = None) -> Optional[str]:
     """Why the git pack in ``f`` (object ids of ``width`` bytes) must not be indexed, or None:
     an object, or what a delta in it makes, over _OBJECT_LIMIT, all of them over
     _OBJECTS_LIMIT, or more than _OBJECTS_COUNT of them (what ``git index-pack`` would hold
     in memory for each; it checks all the rest, and each size given here against what it
-    inflates). Read as a stream, a MB at a time, each entry inflated to find where it ends."""
+    inflates); the deltas themselves over _OBJECTS_LIMIT in all (round 87: 10,000 deltas of
+    99 MB of zeros, 100 KB each packed, each claiming to make 13 bytes, took an hour to
+    inflate). Read as a stream, a MB at a time, each entry inflated to find where it ends;
+    stopped after ``timeout`` seconds, or once ``stop`` is set."""
     import zlib
     sizes = _ObjectSizes()
+    deltas = 0  # (the bytes of all deltas, inflated)
+    deadline = None if timeout is None else time.monotonic() + timeout
 
     def byte() -> int:
         got = f.read(1)
@@ -8427,8 +8450,9 @@ def _pack_sizes(f: BinaryIO, width: int) -> Optional[str]:
             elif kind not in (1, 2, 3, 4):
                 raise ValueError(f"an entry of unknown type {kind}")
             # (a delta is held whole too, and then what it makes)
+            deltas += size if kind >= 6 else 0
             problem = sizes.add(size) if kind < 6 else \
-                sizes.too_large(size) if size > _OBJECT_LIMIT else None
+                sizes.too_large(size) if size > _OBJECT_LIMIT or deltas > _OBJECTS_LIMIT else None
             if problem:
                 return problem
             # Inflated a MB at a time, to its end (no further than its size says); a delta
@@ -8436,6 +8460,10 @@ def _pack_sizes(f: BinaryIO, width: int) -> Optional[str]:
             inflate, start, made = zlib.decompressobj(), b"", 0
             data = b""
             while not inflate.eof:
+                if stop is not None and stop.is_set():
+                    return "bringing its objects in stopped"
+                if deadline is not None and time.monotonic() > deadline:
+                    return f"bringing its objects in took more than {timeout:g}s (stopped)"
                 data = inflate.unconsumed_tail or f.read(1 << 20)
                 if not data:
                     raise ValueError("it ends early")
@@ -9233,7 +9261,7 @@ class _Box:
             if pack.returncode != 0:
                 return "cannot bring its objects in: git pack-objects failed"
             packed.seek(0)
-            problem = _pack_sizes(packed, width)
+            problem = _pack_sizes(packed, width, timeout, stop)
             if problem:
                 return problem
             packed.seek(0)
@@ -9266,8 +9294,11 @@ class _Box:
         rel = os.path.join("heads", self.branch)
         st = _lstat_beneath(self.path("refs"), rel)
         if st is None:
-            value = _packed_refs(_read_beneath(self.path("git"), "packed-refs", 64 << 20)).get(
-                f"heads/{self.branch}")
+            found = {sha for name, sha in _packed_ref_lines(self.path("git"), "packed-refs")
+                     if name == rel}
+            if len(found) > 1:  # (which one git reads depends on how it searches)
+                return None, f"its packed-refs names its branch {self.branch} twice"
+            value = found.pop() if found else None
         elif not stat.S_ISREG(st.st_mode):
             return None, f"its branch {self.branch} became a link"
         else:
@@ -9341,16 +9372,25 @@ class _Box:
                 if rel != mine and not name.endswith(".lock") and \
                         _read_at(fd, name, 200) != self._refs.get(rel):
                     add(f"refs/{rel}")
-        packed = _packed_refs(_read_beneath(self.path("git"), "packed-refs", 64 << 20))
+        # Its packed-refs as a stream (round 87: 64 MB of empty lines, held whole, took 650 MB):
+        # only what the repository's own refs name is kept.
+        given: Dict[str, str] = {}  # (what it says of the refs it was given, loose or packed)
+        # (no more than 100,000 of its refs: each costs a look at its loose file)
+        for name, sha in _packed_ref_lines(self.path("git"), "packed-refs", 100_000):
+            if name in self._refs or name in self._packed:
+                given[name] = sha
+            # (a loose ref, there now or at the start, was looked at above: it comes first)
+            if name != mine and name not in self._refs and self._packed.get(name) != sha and \
+                    _lstat_beneath(refs, name) is None:
+                add(f"refs/{name}")
         for rel, value in self._refs.items():  # (`git pack-refs` moves it: not deleted)
-            if rel != mine and _lstat_beneath(refs, rel) is None and packed.get(rel) != \
+            if rel != mine and _lstat_beneath(refs, rel) is None and given.get(rel) != \
                     value.decode("utf-8", "replace").strip():
                 add(f"refs/{rel} (deleted)")
-        for name in set(packed) | set(self._packed):
-            # (a loose ref, there now or at the start, was looked at above: it comes first)
-            if packed.get(name) != self._packed.get(name) and name != mine and \
-                    name not in self._refs and _lstat_beneath(refs, name) is None:
-                add(f"refs/{name}" + (" (deleted)" if name not in packed else ""))
+        for name in self._packed:
+            if name not in given and name != mine and name not in self._refs and \
+                    _lstat_beneath(refs, name) is None:
+                add(f"refs/{name} (deleted)")
         return sorted(first)[:5], count
 
     def _bring_back(self, session: Optional[str], warn: Callable[[str], None]) -> None:
@@ -9531,6 +9571,43 @@ def _same_bytes(source: int, size: int, path: str) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def _packed_ref_lines(root: str, rel: str, limit: Optional[int] = None
+                      ) -> Iterator["tuple[str, str]"]:
+    """The refs (name below ``refs/``, object id) of the ``packed-refs`` file ``rel`` under
+    ``root`` (an agent's), as they come: of its first 64 MB, read a MB at a time, each line
+    found by a regular expression (what is no ref line costs no Python object), lines over
+    8 KB skipped, and no more than ``limit`` refs."""
+    fd = _open_beneath(root, rel)
+    if fd is None:
+        return
+    with os.fdopen(fd, "rb") as f:
+        rest, read, skip, found, ended = b"", 0, False, 0, False
+        while not ended:
+            chunk = f.read(min(1 << 20, (64 << 20) - read)) if read < 64 << 20 else b""
+            read += len(chunk)
+            if not chunk:
+                chunk, ended = b"\n", True  # (its last line, if it has no line end)
+            if skip:  # (the rest of a line too long)
+                cut = chunk.find(b"\n")
+                if cut < 0:
+                    continue
+                chunk, skip = chunk[cut + 1:], False
+            chunk = rest + chunk
+            cut = chunk.rfind(b"\n") + 1
+            rest = chunk[cut:]
+            if len(rest) > 8192:
+                rest, skip = b"", True
+            for match in _PACKED_REF.finditer(chunk, 0, cut):
+                found += 1
+                if limit is not None and found > limit:
+                    return
+                yield (match.group(2).decode("utf-8", "surrogateescape"),
+                       match.group(1).decode("ascii"))
+
+
+_PACKED_REF = _LazyPattern(rb"^([0-9a-f]{40}(?:[0-9a-f]{24})?) refs/([^\n]{1,8192})$", re.M)
 
 
 def _packed_refs(data: Optional[bytes]) -> Dict[str, str]:
@@ -10555,7 +10632,7 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     if follow_up and not winner and results:
         lines.append(f"worker {results[0].worker_id} is now rank {results[0].rank} of the last run "
                      f"({_verdict(results[0])})")
-    elif winner and winner.commit is None and winner.files_modified and local:
+    elif winner and _only_in_worktree(winner) and local:
         where = shlex.quote(os.path.relpath(winner.worktree_path, top)
                             if _inside(top, winner.worktree_path) else winner.worktree_path)
         lines.append(f"best: worker {winner.worker_id} ({winner.branch}); see it with "
@@ -11140,7 +11217,8 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
     status = (repo.git("status", "--porcelain", "--untracked-files=normal", cwd=worktree)
               if worktree else "")
     changed = bool(worktree and status.strip() and (
-        recorded is None or recorded.commit is None or repo.changed_since_run(worktree) is not False))
+        recorded is None or _only_in_worktree(recorded) or
+        repo.changed_since_run(worktree) is not False))
     committed = repo.count_commits(base, f"refs/heads/{branch}") > 0
     if changed and not committed:
         return [base], worktree, worktree, [
@@ -13099,6 +13177,8 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                             "merge with --force")
     commits = {r.get("branch"): r.get("commit") for r in last.get("results", [])
                if isinstance(r, dict) and isinstance(r.get("commit"), str)}
+    unsaved = {r.get("branch") for r in last.get("results", [])
+               if isinstance(r, dict) and _only_in_worktree(r)}
     # All of them, before anything is merged, each with what it is merged with: the merge
     # itself as git makes it (the .gitattributes of one branch can name a file another adds,
     # or define a macro another's use), else your branch and the other branches one by one.
@@ -13113,13 +13193,13 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch),
                          (merged[branch],) if branch in merged else
                          tuple(c for c in with_it if c and c != tips[branch]),
-                         (with_it[0], merged[branch]) if branch in merged else None, reads)
+                         (with_it[0], merged[branch]) if branch in merged else None, reads,
+                         by_hand=branch in unsaved)
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
-    unsaved = {r.get("branch") for r in last.get("results", [])
-               if isinstance(r, dict) and r.get("commit") is None}
     for branch in branches:  # (its work is in its worktree only: merging it merges nothing)
         wt = worktrees.get(branch)
-        if wt and branch in unsaved and repo.prints_anything(["status", "--porcelain"], wt):
+        if wt and branch in unsaved and not repo.branch_moved(branch, tips[branch]) and \
+                repo.prints_anything(["status", "--porcelain"], wt):
             what = (f"{branch}'s worker left its work uncommitted in {wt} (--no-commit, or its "
                     f"commit was not taken in): {branch} does not hold it")
             if not args.force:
@@ -13173,16 +13253,24 @@ def _merge_results(repo: _Repo, branches: List[str]) -> Dict[str, str]:
 def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
                      recorded: Optional[str] = None, others: "tuple[str, ...]" = (),
                      merge: "Optional[tuple[str, str]]" = None,
-                     reads: "tuple[str, ...]" = ()) -> None:
+                     reads: "tuple[str, ...]" = (), by_hand: bool = False) -> None:
     """Refuse (unless ``force``) to merge ``branch`` when it is not what its run checked: moved
     since the run left it (by a process of the agent, or by you), or not descending from the
-    run's base (a merge would then bring, or revert, what no diff of it shows)."""
+    run's base (a merge would then bring, or revert, what no diff of it shows). ``by_hand``:
+    its run's work was in its worktree only, and commits made on it since are the way to
+    merge it (yours, committed there, as the run's footer says: round 87)."""
     tip = repo.tip(branch)
     unchecked = []  # (what the run did not check)
     written = []  # (what it did, which your git or shell acts on: read it first)
-    if repo.branch_moved(branch, tip) or (recorded and _FULL_ID.fullmatch(recorded)
-                                          and tip != recorded):
-        unchecked.append(f"{branch} is at {tip[:12]}, not where its run left it")
+    left = repo.left_at(branch)
+    if left is not None and left != tip or (recorded and _FULL_ID.fullmatch(recorded)
+                                            and tip != recorded):
+        if by_hand and left is not None and repo.succeeds("merge-base", "--is-ancestor",
+                                                          left, tip):
+            _print_err(f"note: {branch} holds commits made after its run, whose work was in "
+                       f"its worktree only (yours, committed there): they are what is merged")
+        else:
+            unchecked.append(f"{branch} is at {tip[:12]}, not where its run left it")
     if isinstance(base, str) and _FULL_ID.fullmatch(base) \
             and not repo.succeeds("merge-base", "--is-ancestor", tip, "HEAD"):  # (not merged yet)
         if not repo.succeeds("merge-base", "--is-ancestor", base, tip):

@@ -6762,3 +6762,119 @@ def test_merge_best_of_work_no_commit_holds_says_so(cli, repo):
     assert not (repo / "a.txt").exists()
     code, out, err = cli("merge", "best", "--force")
     assert "warning: architect/parallel-1's worker left its work uncommitted" in err
+
+
+# -- review round 87 ---------------------------------------------------------------------------
+
+def test_a_worker_that_changed_nothing_is_not_held_back_by_its_checks_output(cli, repo):
+    """Round 87 (B): round 86 took a worker that changed nothing (no commit) whose check left
+    a file for one whose work was only in its worktree: `merge all` refused (for the other
+    worker's work too), `cleanup` refused, and `diff 1` showed the check's output as its work."""
+    code, out, err = cli("--task", "fake:json=success", "--task", "fake:write=a.txt",
+                         "--workers", "2", "--check", "echo x > check-output.txt")
+    assert code == 0, (out, err)
+    code, out, err = cli("diff", "1")
+    assert code == 0 and "check-output.txt" not in out + err, (out, err)
+    code, out, err = cli("merge", "all")
+    assert code == 0 and "left its work uncommitted" not in err, (out, err)
+    assert (repo / "a.txt").exists()
+    code, out, err = cli("cleanup")
+    assert code == 0, (out, err)
+
+
+def test_a_continue_of_work_no_commit_holds_records_no_commit(cli, repo):
+    """Round 87 (B): `continue` of a --no-commit worker recorded the base commit as its commit
+    (its branch had not moved): `merge best` then said "already merged" and `diff` showed
+    nothing, the work only in the worktree."""
+    assert cli("fake:write=a.txt", "--workers", "1", "--no-commit")[0] == 0
+    code, out, err = cli("continue", "1", "fake:write=b.txt")
+    assert code == 0, (out, err)
+    last = json.loads((repo / ".git" / "architect-parallel" / "last-run.json").read_text())
+    (r,) = last["results"]
+    assert r["commit"] is None and set(r["files_modified"]) >= {"a.txt", "b.txt"}, r
+    code, out, err = cli("merge", "best")
+    assert code == 2 and "left its work uncommitted" in err and "already merged" not in err
+
+
+def test_work_committed_by_hand_as_the_footer_says_is_merged_without_force(cli, repo):
+    """Round 87 (B): after a --no-commit run, committing the work in its worktree as the
+    footer says and then `merge best` was refused ("not where its run left it") without
+    --force, which waives every other refusal too. Such commits are what is merged now; the
+    other refusals still hold."""
+    assert cli("fake:write=a.txt", "--workers", "1", "--no-commit")[0] == 0
+    wt = repo / ".architect-parallel-1"
+    git("add", "-A", cwd=wt)
+    git("commit", "-qm", "the work", cwd=wt)
+    code, out, err = cli("merge", "best")
+    assert code == 0 and "holds commits made after its run, whose work was in its worktree " \
+        "only" in err, (out, err)
+    assert (repo / "a.txt").exists()
+
+
+def test_work_committed_by_hand_is_still_refused_what_the_other_checks_refuse(cli, repo):
+    """The same, with a commit that adds a hook-like file your git would run: still refused."""
+    assert cli("fake:write=a.txt", "--workers", "1", "--no-commit")[0] == 0
+    wt = repo / ".architect-parallel-1"
+    (wt / "evil.txt").write_text("x\u202ey\n")
+    git("add", "-A", cwd=wt)
+    git("commit", "-qm", "the work", cwd=wt)
+    code, out, err = cli("merge", "best")
+    assert code == 2 and "--force" in err and not (repo / "a.txt").exists(), (out, err)
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_measuring_a_pack_counts_its_deltas_and_stops(tmp_path, monkeypatch, stop):
+    """Round 87 (A): only what each delta makes was counted: 10,000 deltas of 99 MB of zeros
+    (100 KB each, packed), each claiming to make 13 bytes, took the runner an hour to inflate,
+    deaf to Ctrl-C and to the timeout. The deltas count too now (1 GB in all; 1 MB here), and
+    a stop stops the measuring."""
+    monkeypatch.setattr(ap, "_OBJECTS_LIMIT", 1 << 20)
+    delta = bytes([5, 13]) + bytes(600_000)
+    path = tmp_path / "p.pack"
+    path.write_bytes(_pack((3, 5, b"hello", None), (7, len(delta), delta, "ab" * 20),
+                           (7, len(delta), delta, "ab" * 20)))
+    event = ap.threading.Event()
+    if stop:
+        event.set()
+    with open(path, "rb") as f:
+        problem = ap._pack_sizes(f, 20, None, event)
+    assert problem == "bringing its objects in stopped" if stop else \
+        "its objects are too large to take in" in (problem or ""), problem
+
+
+def test_a_packed_refs_file_is_read_as_a_stream(tmp_path):
+    """Round 87 (A): a sandbox's packed-refs of 64 MB of empty lines, read whole and split,
+    took the runner to 650 MB a worker. It is read a MB at a time now, by lines that are refs;
+    a line split between reads, one over 8 KB and a last one with no line end are read right."""
+    import tracemalloc
+    sha = "a" * 40
+    (tmp_path / "empty").write_bytes(b"\n" * (64 << 20))
+    parts = [b"# pack-refs with: peeled\n", f"{sha} refs/heads/x\n".encode(),
+             b"\n" * ((1 << 20) - 70), f"{sha} refs/heads/split\n".encode(),
+             b"b" * 20000 + f" {sha} refs/heads/long\n".encode(), f"^{sha}\n".encode(),
+             f"{sha} refs/tags/last".encode()]
+    (tmp_path / "mixed").write_bytes(b"".join(parts))
+    tracemalloc.start()
+    try:
+        assert list(ap._packed_ref_lines(str(tmp_path), "empty")) == []
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak
+    assert list(ap._packed_ref_lines(str(tmp_path), "mixed")) == [
+        ("heads/x", sha), ("heads/split", sha), ("tags/last", sha)]
+    assert list(ap._packed_ref_lines(str(tmp_path), "mixed", 1)) == [("heads/x", sha)]
+
+
+@needs_bwrap
+def test_a_branch_its_packed_refs_names_twice_is_not_taken(cli, repo, tmp_path):
+    """Which of two lines for one name git reads depends on how it searches the file: such a
+    branch is not taken, and the worker fails."""
+    r, err = _one_worker(cli, tmp_path, "echo x > x.txt && git add -A && "
+                         "git commit -qm own && git pack-refs --all --prune && "
+                         "echo \"$(git rev-parse HEAD^) refs/heads/architect/parallel-1\" >> "
+                         "\"$(git rev-parse --git-common-dir)/packed-refs\"\n", "true", "bwrap",
+                         "--no-commit")
+    assert r["status"] == "failed" and "names its branch architect/parallel-1 twice" in \
+        r["error"], (r, err)
+    assert git("rev-parse", "architect/parallel-1", cwd=repo).strip() == r["base_commit"]

@@ -180,7 +180,7 @@ def test_processes_left_behind_are_stopped_after_exit_and_crash(repo, cli, recor
     # Worker 1 exits normally, leaving a grandchild holding stdout and one in its own
     # session; worker 2 crashes after starting one in its own session.
     code, results, _ = cli.json("t", "--models", "fake:grandchild=60+daemon=60,fake:daemon=60+crash")
-    assert time.monotonic() - started < 30  # (stopped, not waited for: they sleep 60 s)
+    assert time.monotonic() - started < 55  # (stopped, not waited for: they sleep 60 s)
     assert code == 0 and [r["status"] for r in results] == ["success", "failed", "success"]
     recs = read_records(records)
     assert len(recs[".architect-parallel-1"]["grandchildren"]) == 2
