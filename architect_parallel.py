@@ -2189,8 +2189,12 @@ class ParallelRunner:
                 self._settle_pointers(job, fail)
             except (ParallelError, OSError) as exc:
                 fail(f"its worktree cannot be trusted: {exc}")
+        tree = None
+        if job.unsaved:  # (what a commit of it must hold to be merged without --force)
+            with contextlib.suppress(ParallelError, OSError):
+                tree = repo.worktree_tree(job.path)
         try:
-            repo.record_worktree_state(job.path, job.branch, job.unsaved)
+            repo.record_worktree_state(job.path, job.branch, job.unsaved, tree)
         except (ParallelError, OSError) as exc:  # (cleanup then counts it as unsaved work)
             self._warn(f"worker {job.worker_id}: cannot record its worktree's state: {exc}")
 
@@ -3321,12 +3325,14 @@ class _Repo:
 
     def git(self, *args: str, cwd: Optional[str] = None,
             input: "Optional[bytes | BinaryIO]" = None, check: bool = True,
-            filters: bool = False) -> str:
-        """git's stdout (see _git); ``filters``: run the filters the repository configures."""
+            filters: bool = False, index: Optional[str] = None) -> str:
+        """git's stdout (see _git); ``filters``: run the filters the repository configures;
+        ``index``: the index file it uses (GIT_INDEX_FILE)."""
         cwd = cwd or self.top
+        settings = self._settings(cwd, filters)
         return _git(list(args), cwd, input=input, check=check, wrap=self.wrap,
-                    settings=self._settings(cwd, filters), timeout=self._limit(cwd),
-                    stop=self.stop)
+                    settings={**settings, "GIT_INDEX_FILE": index} if index else settings,
+                    timeout=self._limit(cwd), stop=self.stop)
 
     def _limit(self, cwd: str) -> Optional[float]:
         """Seconds a git in ``cwd`` may take: this repository's limit, or in a worktree of
@@ -3561,12 +3567,14 @@ class _Repo:
         return (f"its worktree's index named paths out of it ({_shorten(', '.join(bad), 200)}); "
                 "the index was built again from its HEAD") if bad else None
 
-    def record_worktree_state(self, path: str, branch: str, unsaved: bool = False) -> None:
+    def record_worktree_state(self, path: str, branch: str, unsaved: bool = False,
+                              tree: Optional[str] = None) -> None:
         """Remember the worktree's state and its branch's commit as its run left them (see
         changed_since_run and branch_moved), and whether it holds work of the run that no
-        commit holds (see left_unsaved)."""
+        commit holds, with the tree of its files then (see left_unsaved and left_tree)."""
         with _fresh_file(os.path.join(self.state_dir("worktrees"), os.path.basename(path))) as f:
-            f.write(self.worktree_state(path) + ("\nunsaved" if unsaved else ""))
+            f.write(self.worktree_state(path) + (f"\nunsaved {tree or ''}".rstrip()
+                                                 if unsaved else ""))
         tip = self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if tip:
             self.record_branch(branch, tip.strip())
@@ -3618,7 +3626,40 @@ class _Repo:
         does not name its worker, does not forget it; round 86)."""
         recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "worktrees",
                                             os.path.basename(path)), 1024)
-        return recorded is not None and recorded.split(b"\n")[2:3] == [b"unsaved"]
+        line = (recorded or b"").split(b"\n")[2:3]
+        return bool(line) and (line[0] == b"unsaved" or line[0].startswith(b"unsaved "))
+
+    def left_tree(self, path: str) -> Optional[str]:
+        """The tree `git add -A` made of the files of the worktree at ``path`` when its run
+        left work there that no commit holds (see worktree_tree), or None."""
+        recorded = _read_bytes(os.path.join(self.common_dir, _STATE_DIR, "worktrees",
+                                            os.path.basename(path)), 1024)
+        line = (recorded or b"").split(b"\n")[2:3]
+        tree = line[0][len(b"unsaved "):].decode("ascii", "replace") if line and \
+            line[0].startswith(b"unsaved ") else ""
+        return tree if _FULL_ID.fullmatch(tree) else None
+
+    def worktree_tree(self, path: str) -> str:
+        """The tree ``git add -A`` makes of the worktree at ``path`` as it is now (no filter
+        driver runs: see _neutral): what committing its work there, as the run's footer says,
+        makes while nothing changed. Made in an index of the runner's own, from HEAD's tree,
+        with the ids of the files that differ (``--info-only``: no object is written, round
+        88: the runner's `git add` wrote in a worker's 400 MB file its limits had refused)."""
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="architect-parallel-tree-") as scratch:
+            index, names = os.path.join(scratch, "index"), os.path.join(scratch, "names")
+            self.git("read-tree", "HEAD", cwd=path, index=index)
+            with open(names, "wb") as f:
+                self._run_to(["ls-files", "-z", "--modified", "--deleted", "--others",
+                              "--exclude-standard"], f, f"git could not list the files of {path}",
+                             cwd=path, index=index)
+            with open(names, "rb") as f, open(names + "-dirs", "wb") as out:
+                for (name,) in _nul_records(f, 1):  # (a repository inside: as git add takes it)
+                    out.write((name[:-1] if name.endswith(b"/") else name) + b"\0")
+            with open(names + "-dirs", "rb") as f:
+                self.git("update-index", "-z", "--add", "--remove", "--info-only", "--stdin",
+                         cwd=path, input=f, index=index)
+            return self.git("write-tree", "--missing-ok", cwd=path, index=index).strip()
 
     def branch_moved(self, branch: str, tip: str) -> Optional[bool]:
         """Whether ``branch`` is no longer at ``tip`` where its last run left it (None: no run
@@ -4470,16 +4511,18 @@ class _Repo:
 
     def _run_to(self, args: List[str], out: BinaryIO, failed: str,
                 input: "Optional[bytes | BinaryIO]" = None, cwd: Optional[str] = None,
-                filters: bool = False) -> None:
+                filters: bool = False, index: Optional[str] = None) -> None:
         """Run git in ``cwd`` (the checkout's top) given ``input`` (bytes, or a file it
         reads) with its output written to the file ``out`` (never held here); raise
         ParallelError(``failed``) when it fails or takes more than its time (see _limit).
-        ``filters``: run the filters the repository configures."""
+        ``filters``: run the filters the repository configures; ``index``: see git()."""
         import subprocess
         import tempfile
         cwd = cwd or self.top
+        settings = self._settings(cwd, filters)
+        settings = {**settings, "GIT_INDEX_FILE": index} if index else settings
         with tempfile.TemporaryFile() as err:
-            proc = _git_popen(args, cwd, self.wrap, self._settings(cwd, filters), stdout=out,
+            proc = _git_popen(args, cwd, self.wrap, settings, stdout=out,
                               stderr=err, stdin=subprocess.DEVNULL if input is None else
                               subprocess.PIPE if isinstance(input, bytes) else input,
                               start_new_session=True)  # (see _git_run)
@@ -8416,12 +8459,10 @@ def _pack_sizes(f: BinaryIO, width: int, timeout: Optional[float] = None,
     sizes = _ObjectSizes()
     deltas = 0  # (the bytes of all deltas, inflated)
     deadline = None if timeout is None else time.monotonic() + timeout
+    pack = _ReadAhead(f)
 
     def byte() -> int:
-        got = f.read(1)
-        if not got:
-            raise ValueError("it ends early")
-        return got[0]
+        return pack.take(1)[0]
 
     def varint(c: int, size: int, shift: int) -> int:
         while c & 0x80:
@@ -8433,8 +8474,8 @@ def _pack_sizes(f: BinaryIO, width: int, timeout: Optional[float] = None,
         return size
 
     try:
-        head = f.read(12)
-        if len(head) != 12 or head[:4] != b"PACK":
+        head = pack.take(12)
+        if head[:4] != b"PACK":
             raise ValueError("it is no pack")
         count = int.from_bytes(head[8:], "big")
         if count > _OBJECTS_COUNT:
@@ -8445,8 +8486,7 @@ def _pack_sizes(f: BinaryIO, width: int, timeout: Optional[float] = None,
             if kind == 6:  # (a delta against an earlier entry: its distance)
                 varint(byte(), 0, 7)
             elif kind == 7:  # (a delta against an object named by its id)
-                if len(f.read(width)) != width:
-                    raise ValueError("it ends early")
+                pack.take(width)
             elif kind not in (1, 2, 3, 4):
                 raise ValueError(f"an entry of unknown type {kind}")
             # (a delta is held whole too, and then what it makes)
@@ -8455,25 +8495,27 @@ def _pack_sizes(f: BinaryIO, width: int, timeout: Optional[float] = None,
                 sizes.too_large(size) if size > _OBJECT_LIMIT or deltas > _OBJECTS_LIMIT else None
             if problem:
                 return problem
-            # Inflated a MB at a time, to its end (no further than its size says); a delta
-            # starts with the size of its base and of what it makes.
-            inflate, start, made = zlib.decompressobj(), b"", 0
-            data = b""
+            # Inflated to its end (no further than its size says), a MB at most at a time,
+            # given what follows in pieces that grow from 512 bytes (round 88: a MB each, and
+            # what followed read again, took 10 s for 100,000 small objects); a delta starts
+            # with the size of its base and of what it makes.
+            inflate, start, made, step = zlib.decompressobj(), b"", 0, 512
             while not inflate.eof:
                 if stop is not None and stop.is_set():
                     return "bringing its objects in stopped"
                 if deadline is not None and time.monotonic() > deadline:
                     return f"bringing its objects in took more than {timeout:g}s (stopped)"
-                data = inflate.unconsumed_tail or f.read(1 << 20)
-                if not data:
+                piece = pack.ahead(step)
+                if not piece:
                     raise ValueError("it ends early")
-                out = inflate.decompress(data, 1 << 20)
+                out = inflate.decompress(piece, 1 << 20)
+                pack.at += len(piece) - len(inflate.unconsumed_tail) - len(inflate.unused_data)
+                step = min(step * 4, 1 << 20)
                 made += len(out)
                 if made > size:
                     raise ValueError("an entry inflates past its size")
                 if kind >= 6 and len(start) < 20:
                     start += out[:20 - len(start)]
-            f.seek(-len(inflate.unused_data), os.SEEK_CUR)
             if kind >= 6:
                 _base, at = _delta_size(start, 0)
                 problem = sizes.add(_delta_size(start, at)[0])
@@ -8482,6 +8524,28 @@ def _pack_sizes(f: BinaryIO, width: int, timeout: Optional[float] = None,
     except (ValueError, zlib.error, OSError) as exc:
         return f"cannot bring its objects in: the pack its git made is malformed ({exc})"
     return None
+
+
+class _ReadAhead:
+    """A file read ahead a MB at a time and given out in pieces of any size, each byte read
+    once (see _pack_sizes)."""
+
+    def __init__(self, f: BinaryIO):
+        self.f, self.data, self.at = f, b"", 0  # (what was read, and where the next byte is)
+
+    def ahead(self, n: int) -> memoryview:
+        """Up to ``n`` of the bytes that follow, not taken (fewer at the file's end)."""
+        if len(self.data) - self.at < n:
+            self.data, self.at = self.data[self.at:] + self.f.read(max(n, 1 << 20)), 0
+        return memoryview(self.data)[self.at:self.at + n]
+
+    def take(self, n: int) -> bytes:
+        """The next ``n`` bytes, taken; ValueError when the file ends first."""
+        got = bytes(self.ahead(n))
+        if len(got) < n:
+            raise ValueError("it ends early")
+        self.at += n
+        return got
 
 
 class _Box:
@@ -13265,10 +13329,18 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
     left = repo.left_at(branch)
     if left is not None and left != tip or (recorded and _FULL_ID.fullmatch(recorded)
                                             and tip != recorded):
-        if by_hand and left is not None and repo.succeeds("merge-base", "--is-ancestor",
-                                                          left, tip):
+        made = repo.left_tree(os.path.join(repo.top, WORKTREE_PREFIX +
+                                           branch[len(BRANCH_PREFIX):])) if by_hand else None
+        if made and left is not None and repo.succeeds("merge-base", "--is-ancestor", left,
+                                                       tip) and \
+                repo.git("rev-parse", f"{tip}^{{tree}}").strip() == made:
             _print_err(f"note: {branch} holds commits made after its run, whose work was in "
-                       f"its worktree only (yours, committed there): they are what is merged")
+                       f"its worktree only (yours, committed there): they hold what its run "
+                       f"left there, and are what is merged")
+        elif made:  # (round 88: rewritten since, by a descriptor another account was handed)
+            unchecked.append(f"{branch} holds commits made after its run whose files are not "
+                             f"what its run left in its worktree (git diff {made[:12]} "
+                             f"refs/heads/{branch} shows how)")
         else:
             unchecked.append(f"{branch} is at {tip[:12]}, not where its run left it")
     if isinstance(base, str) and _FULL_ID.fullmatch(base) \

@@ -4,6 +4,7 @@ HEAD moved, files hidden by its .gitignore. The run ends, the verdict holds, you
 must not, nor delete your work (review round 2 of issue 17)."""
 
 import contextlib
+import io
 import json
 import re
 import os
@@ -6878,3 +6879,49 @@ def test_a_branch_its_packed_refs_names_twice_is_not_taken(cli, repo, tmp_path):
     assert r["status"] == "failed" and "names its branch architect/parallel-1 twice" in \
         r["error"], (r, err)
     assert git("rev-parse", "architect/parallel-1", cwd=repo).strip() == r["base_commit"]
+
+
+# -- review round 88 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("after", [None, "rewritten", "added"])
+def test_work_committed_by_hand_must_be_what_the_run_left(cli, repo, after):
+    """Round 88 (B): round 87 merged, without --force, any commits made on a --no-commit
+    worker's branch after its run: `attacker`, handed a descriptor of `app.py` by the agent's
+    check, rewrote it after the user's `diff`, the user committed as the footer says, and
+    `merge best` took the backdoor. Such commits are merged without --force only when they
+    hold the files the run left in the worktree (its checks' output too)."""
+    assert cli("fake:write=a.txt", "--workers", "1", "--no-commit", "--check",
+               "echo out > check-output.txt")[0] == 0
+    wt = repo / ".architect-parallel-1"
+    if after == "rewritten":
+        (wt / "a.txt").write_text("import os\nos.system('id')\n")
+    elif after == "added":
+        (wt / "later.py").write_text("import os\n")
+    git("add", "-A", cwd=wt)
+    git("commit", "-qm", "the work", cwd=wt)
+    code, out, err = cli("merge", "best")
+    if after is None:
+        assert code == 0 and "they hold what its run left there" in err, (out, err)
+        assert (repo / "a.txt").exists()
+    else:
+        assert code == 2 and "whose files are not what its run left in its worktree" in err, \
+            (out, err)
+        assert not (repo / "a.txt").exists()
+
+
+def test_measuring_a_pack_reads_it_about_once(tmp_path):
+    """Round 88 (A): each entry was read a MB ahead, and what followed it read again: a pack of
+    100,000 small objects took 10 s (0.5 s now). Counted in bytes read, not in time."""
+    path = tmp_path / "p.pack"
+    path.write_bytes(_pack(*[(3, 7, b"hello %d" % (i % 10), None) for i in range(3000)]))
+    read = []
+
+    class Counted(io.BufferedReader):
+        def read(self, size=-1):
+            data = super().read(size)
+            read.append(len(data))
+            return data
+
+    with Counted(io.FileIO(str(path))) as f:
+        assert ap._pack_sizes(f, 20) is None
+    assert sum(read) < 8 * path.stat().st_size, (sum(read), path.stat().st_size)
