@@ -2192,6 +2192,10 @@ class ParallelRunner:
         tree = None
         if job.unsaved:  # (what a commit of it must hold to be merged without --force)
             with contextlib.suppress(ParallelError, OSError):
+                # Every file a new one first (round 89: a check handed `attacker` a descriptor
+                # of app.py, which showed `diff` one content and the user's commit another,
+                # the recorded one): what is recorded, shown and committed is what is there.
+                self._renew_worktree(repo, job, _Copies(self._hurry))
                 tree = repo.worktree_tree(job.path)
         try:
             repo.record_worktree_state(job.path, job.branch, job.unsaved, tree)

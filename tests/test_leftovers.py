@@ -6925,3 +6925,41 @@ def test_measuring_a_pack_reads_it_about_once(tmp_path):
     with Counted(io.FileIO(str(path))) as f:
         assert ap._pack_sizes(f, 20) is None
     assert sum(read) < 8 * path.stat().st_size, (sum(read), path.stat().st_size)
+
+
+# -- review round 89 ---------------------------------------------------------------------------
+
+def test_a_descriptor_handed_out_during_the_checks_writes_nothing_the_user_reviews(
+        cli, repo, tmp_path):
+    """Round 89 (B): a --no-commit worker's check handed `attacker` a descriptor of `a.txt`;
+    after the run it showed `diff` honest content, then put back what the run recorded, which
+    the user committed as the footer says and `merge best` took without --force. Every file of
+    such a worktree is a new one when the run records it: a descriptor opened during the run
+    writes nothing there. (Here the test holds the descriptor, opened while the check waits.)"""
+    import threading
+    opened, held = tmp_path / "opened", {}
+
+    def attacker():
+        for _ in range(6000):  # (waits for the check, an event: at most 60 s)
+            if (tmp_path / "waiting").exists():
+                break
+            time.sleep(0.01)
+        held["fd"] = os.open(repo / ".architect-parallel-1" / "a.txt", os.O_WRONLY)
+        opened.touch()
+
+    thread = threading.Thread(target=attacker)
+    thread.start()
+    check = f"touch {tmp_path}/waiting; while [ ! -e {opened} ]; do sleep 0.01; done"
+    try:
+        assert cli("fake:write=a.txt", "--workers", "1", "--no-commit", "--check", check)[0] == 0
+    finally:
+        thread.join()
+    wt = repo / ".architect-parallel-1"
+    before = (wt / "a.txt").read_bytes()
+    os.pwrite(held["fd"], b"import os; os.system('id')\n", 0)
+    os.close(held["fd"])
+    assert (wt / "a.txt").read_bytes() == before
+    git("add", "-A", cwd=wt)
+    git("commit", "-qm", "the work", cwd=wt)
+    code, out, err = cli("merge", "best")
+    assert code == 0 and (repo / "a.txt").read_bytes() == before, (out, err)
