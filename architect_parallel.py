@@ -2154,6 +2154,16 @@ class ParallelRunner:
                 job.submodules[name] = _tree_digest(job.path, [name], exact=True)
         if job.submodules:
             repo.record_submodules(job.path, job.submodules)
+        # The ignore files first, then what they ignore (round 91: another account rewrote a
+        # .gitignore through a descriptor between the listing of ignored folders and its own
+        # renewal; a folder left as it was, its files still the agent's, was then not ignored)
+        for folder, fd, dirs, files in _walk_at(job.path):
+            rel = os.path.relpath(folder, job.path).replace(os.sep, "/")
+            prefix = "" if rel == "." else rel + "/"
+            dirs[:] = [name for name in dirs if name != ".git" and
+                       prefix + name not in job.submodules]  # (as your setup left them)
+            if ".gitignore" in files:
+                _renew_in(fd, [".gitignore"], copies)
         _renew_tree(job.path, repo.ignored_folders(job.path) | set(job.submodules), copies)
 
     def _settle(self, repo: _Repo, job: _Job, result: WorkerResult) -> None:
@@ -13451,23 +13461,33 @@ _HOOK_READS = (
     ("pipenv", ("Pipfile",)), ("pixi", ("pixi.toml", "pyproject.toml")),
     ("task", tuple(f"{name}{dist}.{ext}" for name in ("Taskfile", "taskfile")
                    for dist in ("", ".dist") for ext in ("yml", "yaml"))))
-# What a CI service runs from a repository by itself, on a push or a pull request (with the
-# repository's secrets): its configuration files and folders, by name in any case (a checkout
-# on macOS or Windows, and services that fold it).
+# What a CI service or a code host runs or trusts from a repository by itself, on a push or a
+# pull request (with the repository's secrets): its configuration files and folders, by name in
+# any case (a checkout on macOS or Windows, and services that fold it). Rounds 90 and 91. Not
+# the files such a configuration runs (a script, `make test`): merged code runs in your CI.
 _CI_FILES = (".gitlab-ci.yml", ".gitlab-ci.yaml", ".travis.yml", ".drone.yml", ".cirrus.yml",
-             "appveyor.yml", ".appveyor.yml", "azure-pipelines.yml", "bitbucket-pipelines.yml",
-             "jenkinsfile", "cloudbuild.yaml", "cloudbuild.yml", "codemagic.yaml",
-             "action.yml", "action.yaml", ".woodpecker.yml", "buildspec.yml")
-_CI_FOLDERS = (".github/workflows/", ".github/actions/", ".gitlab/", ".circleci/",
-               ".buildkite/", ".azure-pipelines/", ".woodpecker/", ".forgejo/workflows/",
-               ".gitea/workflows/", ".tekton/", ".semaphore/")
+             ".cirrus.star", "appveyor.yml", ".appveyor.yml", "azure-pipelines.yml",
+             "bitbucket-pipelines.yml", "jenkinsfile", "cloudbuild.yaml", "cloudbuild.yml",
+             "cloudbuild.json", "codemagic.yaml", ".woodpecker.yml", ".woodpecker.yaml",
+             "buildspec.yml", ".build.yml", "buildkite.yml", "buildkite.yaml", "buildkite.json",
+             "bitrise.yml", "netlify.toml", "vercel.json", "amplify.yml", ".readthedocs.yaml",
+             ".readthedocs.yml", ".gitpod.yml", "renovate.json", "renovate.json5", ".renovaterc",
+             ".renovaterc.json", ".github/dependabot.yml", ".github/dependabot.yaml",
+             # (who must review a change: rewritten, a later one to a workflow needs no one)
+             "codeowners", ".github/codeowners", "docs/codeowners", ".gitlab/codeowners")
+_CI_FOLDERS = (".github/workflows/", ".github/actions/", ".gitlab/ci/", ".circleci/",
+               ".buildkite/", "buildkite/", ".azure-pipelines/", ".woodpecker/", ".builds/",
+               ".forgejo/workflows/", ".gitea/workflows/", ".tekton/", ".semaphore/",
+               ".teamcity/", ".harness/", ".devcontainer/")
 
 
 def _runs_in_ci(path: str) -> bool:
-    """Whether a CI service reads the file ``path`` (repository-relative) as configuration
-    of what it runs (see _CI_FILES)."""
+    """Whether a CI service or a code host reads the file ``path`` (repository-relative) as
+    configuration of what it runs or trusts (see _CI_FILES); a GitHub action's ``action.yml``
+    anywhere (a workflow's ``uses: ./tools/ci`` runs it)."""
     folded = path.lower()
-    return folded in _CI_FILES or folded.startswith(_CI_FOLDERS)
+    return folded in _CI_FILES or folded.startswith(_CI_FOLDERS) or \
+        folded.rpartition("/")[2] in ("action.yml", "action.yaml")
 
 
 # The variables by which git, your shell and your programs run a command or read a file of
@@ -14053,7 +14073,8 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     ci = sorted(path for path in names if _runs_in_ci(path))
     if ci:  # (round 90)
         why.append(f"changes what your CI runs ({_some(ci, 3, 200)}): a push of it, or a pull "
-                   "request from it, runs what the agent wrote there with your CI's secrets")
+                   "request from it, runs what the agent wrote there with your CI's secrets (or "
+                   "changes who must review, or where your dependency bot sends its tokens)")
     added = [path for info, path in records if info.endswith(" A")]
     hidden = repo.ignored_here(added)
     brings = [tip] if any(name.rpartition("/")[2] == ".gitignore" for name in names) else []

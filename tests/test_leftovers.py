@@ -6990,6 +6990,10 @@ def test_work_only_in_a_worktree_holding_another_accounts_file_is_not_trusted(cl
                                                                     True),
     (".circleci/config.yml", True), ("Jenkinsfile", True), (".GitHub/Workflows/x.yml", True),
     ("azure-pipelines.yml", True), ("src/ci.py", False), ("docs/github-workflows.md", False),
+    # round 91: more services, a dependency bot's registries, code owners, actions anywhere
+    (".woodpecker.yaml", True), (".builds/ci.yml", True), ("netlify.toml", True),
+    (".github/dependabot.yml", True), (".github/CODEOWNERS", True), ("tools/ci/action.yml", True),
+    (".devcontainer/devcontainer.json", True), (".gitlab/issue_templates/Bug.md", False),
 ])
 def test_what_a_ci_service_runs_asks_for_force(repo, path, refused):
     """Round 90 (B): a branch changing `.gitlab-ci.yml` or `.github/workflows/` merged with no
@@ -7005,3 +7009,49 @@ def test_merge_refuses_a_branch_that_changes_ci_configuration(cli, repo, tmp_pat
     _merge_refused(cli, repo, tmp_path, "mkdir -p .github/workflows && echo 'on: push' > "
                    ".github/workflows/ci.yml\necho ok > result.txt\n",
                    "changes what your CI runs (.github/workflows/ci.yml)")
+
+
+# -- review round 91 ---------------------------------------------------------------------------
+
+def test_an_ignore_file_rewritten_while_the_worktree_is_renewed_hides_nothing(
+        cli, repo, tmp_path, monkeypatch):
+    """Round 91 (A): the folders left out of the renewal were those the .gitignore files ignored
+    when listed; `attacker` then rewrote `pkg/.gitignore` through a descriptor before that file
+    was renewed, so `pkg/evil/` (not renewed, its x.py still writable through another descriptor)
+    was in the recorded tree: it showed `diff` honest code and the user's commit the backdoor,
+    which `merge best` took. The ignore files are renewed before the listing now. (The two
+    descriptors are opened here as the worker ends, and written right after the listing.)"""
+    agent = script(tmp_path, "agent.sh", "mkdir -p pkg/evil && echo 'evil/' > pkg/.gitignore\n"
+                   "echo \"V = 'honest'\" > pkg/evil/x.py && echo 'import pkg' > app.py\n"
+                   "echo '{\"status\": \"success\"}'\n")
+    wt, held = repo / ".architect-parallel-1", {}
+    foreign, listed = ap._foreign_entries, ap._Repo.ignored_folders
+
+    def opened(top):  # (what the run's check handed out)
+        held["ignore"] = os.open(wt / "pkg" / ".gitignore", os.O_WRONLY)
+        held["x"] = os.open(wt / "pkg" / "evil" / "x.py", os.O_WRONLY)
+        return foreign(top)
+
+    def written(self, path):
+        found = listed(self, path)
+        if "ignore" in held and not held.get("done"):
+            held["done"] = True
+            os.ftruncate(held["ignore"], 0)
+            os.pwrite(held["ignore"], b"# nothing\n", 0)
+            os.pwrite(held["x"], b"import os; os.system('id')\n", 0)
+        return found
+
+    monkeypatch.setattr(ap, "_foreign_entries", opened)
+    monkeypatch.setattr(ap._Repo, "ignored_folders", written)
+    assert cli("run", "t", "--workers", "1", "--no-commit", "--agent-cmd",
+               f"{agent} {{task}}")[0] == 0
+    os.ftruncate(held["x"], 0)
+    os.pwrite(held["x"], b"V = 'honest'\n", 0)  # (what `diff best` shows)
+    os.ftruncate(held["x"], 0)
+    os.pwrite(held["x"], b"import os; os.system('id')\n", 0)
+    git("add", "-A", cwd=wt)
+    git("commit", "-qm", "the work", cwd=wt)
+    cli("merge", "best")
+    merged = git("ls-tree", "-r", "--name-only", "HEAD", cwd=repo).split()
+    assert "pkg/evil/x.py" not in merged or "os.system" not in \
+        (repo / "pkg" / "evil" / "x.py").read_text(), merged
