@@ -3936,6 +3936,52 @@ class _Repo:
                        if entry.startswith("?? ") and _is_worktree_name(entry[3:])),
                       key=lambda name: (len(name), name))
 
+    def unignored_yours(self, base: str, commits: "tuple[str, ...]") -> List[str]:
+        """Your files git ignores in your checkout now (untracked; an ignored folder as one)
+        that the .gitignore files of one of ``commits`` would show to it, when one of them
+        changes a .gitignore against ``base`` (round 92: a branch's .gitignore stopped
+        ignoring your .env, which your next `git add -A` would commit, and `git clean` delete).
+        Asked of git itself, in a scratch repository holding those .gitignore files (1,000 at
+        most), your info/exclude and a file for each of yours (the first 10,000)."""
+        import itertools
+        import tempfile
+        changing = [commit for commit in dict.fromkeys(commits) if any(
+            name.rpartition("/")[2] == ".gitignore" for (name,) in self._names(
+                ["diff-tree", "-r", "-z", "--name-only", "--no-renames", base, commit],
+                self.top, 1))]
+        if not changing:
+            return []
+        yours = [name for (name,) in itertools.islice(self._names(
+            ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"],
+            self.top, 1), 10_000) if not _is_worktree_name(name.partition("/")[0])]
+        shown: Dict[str, None] = {}
+        for commit in changing if yours else ():
+            ignores = [name for (name,) in itertools.islice((
+                entry for entry in self._names(["ls-tree", "-r", "-z", "--name-only", commit],
+                                               self.top, 1)
+                if entry[0].rpartition("/")[2] == ".gitignore"), 1000)]
+            with tempfile.TemporaryDirectory(prefix="architect-parallel-ignore-") as scratch:
+                self._ignore_scratch(scratch)
+                for name in ignores:
+                    text = self.stream(["cat-file", "blob", f"{commit}:{name}"], self.top,
+                                       1 << 20)[0]
+                    os.makedirs(os.path.dirname(os.path.join(scratch, name)), exist_ok=True)
+                    with open(os.path.join(scratch, name), "wb") as f:
+                        f.write(text.encode("utf-8", "surrogateescape"))
+                probes = {}
+                for name in yours:  # (a folder as one file in it)
+                    probe = name + ".architect-parallel-probe" if name.endswith("/") else name
+                    path = os.path.join(scratch, probe)
+                    with contextlib.suppress(OSError):
+                        os.makedirs(os.path.dirname(path), exist_ok=True)
+                        open(path, "ab").close()
+                        probes[probe] = name
+                listed = _git(["ls-files", "-z", "--others", "--exclude-standard"], scratch,
+                              timeout=self.timeout) or ""
+                shown.update(dict.fromkeys(probes[name] for name in listed.split("\0")
+                                           if name in probes))
+        return sorted(shown)
+
     def _ignore_scratch(self, scratch: str) -> None:
         """Make ``scratch`` a repository whose git reads ignore rules as this one's does (for
         the .gitignore files put in it): your core.ignorecase (`!.ARCHITECT-PARALLEL-*` shows
@@ -13531,7 +13577,8 @@ class _LoadedHere:
         ``__pycache__`` or a module of a folder first on Python's import path, named as one
         of _shadowed (the standard library's, ``sitecustomize``, a .pth's): one ``tip`` adds
         where Python starts (a module there already is the project's own), one it adds or
-        changes in a folder of your PYTHONPATH (every Python imports from there)."""
+        changes in a folder of your PYTHONPATH (every Python imports from there); and any file
+        of a ``*.dist-info`` or ``*.egg-info`` folder in those folders."""
         name = path.rpartition("/")[2]
         for entry in self.folders:
             if path in _parents(entry) + [entry] or (
@@ -13561,8 +13608,9 @@ class _LoadedHere:
             rest = path[len(start) + 1:] if start else path
             first, _, below = rest.partition("/")
             module = first.split(".")[0]
-            if first == "__pycache__":
-                return True
+            if first == "__pycache__" or below and first.endswith((".dist-info", ".egg-info")):
+                return True  # (a distribution's metadata: its entry points are plugins that
+                # `python -m pytest` and other tools load from every folder of the path, round 92)
             if module not in _shadowed() and (changed_too or module not in _installed()):
                 continue
             if not below:
@@ -14215,6 +14263,11 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
         why.append(f"adds files where the workers' worktrees are ({_shorten(inside[0], 100)}): "
                    "a merge writes them into a worktree, or makes one a submodule of your "
                    "checkout (its own git then runs in it)")
+    yours = repo.unignored_yours(base, (tip, *others))
+    if yours:
+        why.append(f"has .gitignore files that no longer ignore files of yours ({_some(yours, 3, 200)}): "
+                   "your next `git add -A` would commit them (a secret, pushed), and `git clean` "
+                   "delete them")
     shown = repo.unignored_worktrees(base, (tip, *others))
     if shown:
         why.append(f"has a .gitignore that no longer ignores the workers' worktrees "

@@ -7055,3 +7055,48 @@ def test_an_ignore_file_rewritten_while_the_worktree_is_renewed_hides_nothing(
     merged = git("ls-tree", "-r", "--name-only", "HEAD", cwd=repo).split()
     assert "pkg/evil/x.py" not in merged or "os.system" not in \
         (repo / "pkg" / "evil" / "x.py").read_text(), merged
+
+
+# -- review round 92 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ignore", [("", "__pycache__/\n"), ("", "__pycache__/\n.env\n!.env\n"),
+                                    ("config/", "!secrets.json\n")])
+def test_a_gitignore_that_stops_ignoring_your_files_asks_for_force(cli, repo, tmp_path, ignore):
+    """Round 92 (B): a branch's .gitignore stopped ignoring your .env (or a nested one
+    un-ignored config/secrets.json): `merge best` took it, and your next `git add -A` committed
+    the secret."""
+    (repo / ".gitignore").write_text("__pycache__/\n.env\nconfig/secrets.json\n")
+    (repo / "config").mkdir()
+    (repo / "config" / "app.ini").write_text("x\n")
+    (repo / ".env").write_text("AWS_SECRET=supersecret\n")
+    (repo / "config" / "secrets.json").write_text("{}\n")
+    folder, text = ignore
+    _merge_refused(cli, repo, tmp_path, f"printf '{text}' > {folder}.gitignore\n"
+                   "echo ok > result.txt\n", "has .gitignore files that no longer ignore files "
+                   "of yours (" + ("config/secrets.json" if folder else ".env"))
+
+
+def test_a_gitignore_that_still_ignores_your_files_merges(cli, repo, tmp_path):
+    (repo / ".gitignore").write_text("__pycache__/\n.env\n")
+    (repo / ".env").write_text("AWS_SECRET=supersecret\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    agent = script(tmp_path, "agent.sh", "printf '__pycache__/\\n.env\\n*.log\\n' > .gitignore\n")
+    assert cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}")[0] == 0
+    code, out, err = cli("merge", "best")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("env, name", [
+    ({}, ".fmt-1.0.dist-info/entry_points.txt"),
+    ({}, "fmt.egg-info/entry_points.txt"),
+    ({"PYTHONPATH": "src"}, "src/Fmt-1.0.DIST-INFO/entry_points.txt"),
+])
+def test_a_distributions_metadata_where_python_starts_counts(repo, monkeypatch, env, name):
+    """Round 92 (B): a hidden `.fmt-1.0.dist-info/entry_points.txt` at the top declared a
+    `pytest11` plugin pointing at the project's own `app` module (its new `pytest_configure`):
+    `python -m pytest` loaded it, as you, after `merge best` took it with no word."""
+    base, tip = _changes(repo, {name: "[pytest11]\nfmt = app\n"})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
