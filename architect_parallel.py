@@ -3896,8 +3896,7 @@ class _Repo:
         of one of ``commits`` (a branch, and what merging it makes: two branches' lines
         together), unlike that of ``base``, shows to git although .git/info/exclude ignores
         them: patterns in a .gitignore come first (``!.*``)."""
-        blobs = [(self.git("rev-parse", "--verify", "--quiet", f"{commit}:.gitignore",
-                           check=False) or "").strip() for commit in (base, *commits)]
+        blobs = [self._top_ignore(commit) for commit in (base, *commits)]
         shown: Dict[str, None] = {}
         for blob in dict.fromkeys(blobs[1:]):
             if blob and blob != blobs[0]:
@@ -3906,6 +3905,13 @@ class _Repo:
             for name in self._shown_worktrees(blobs[0]):
                 shown.pop(name, None)
         return list(shown)
+
+    def _top_ignore(self, commit: str) -> str:
+        """The blob of ``commit``'s top-level .gitignore, or "" (none, or a link: git reads no
+        rules from one, round 93)."""
+        entry = (self.git("ls-tree", "--full-tree", commit, "--", ".gitignore", check=False)
+                 or "").split("\t")[0].split(" ")
+        return entry[2] if len(entry) == 3 and entry[0] in ("100644", "100755") else ""
 
     def _shown_worktrees(self, blob: str) -> List[str]:
         """The worktree folders (see unignored_worktrees) git shows with the .gitignore
@@ -3937,59 +3943,123 @@ class _Repo:
                       key=lambda name: (len(name), name))
 
     def unignored_yours(self, base: str, commits: "tuple[str, ...]") -> List[str]:
-        """Your files git ignores in your checkout now (untracked; an ignored folder as one)
-        that the .gitignore files of one of ``commits`` would show to it, when one of them
-        changes a .gitignore against ``base`` (round 92: a branch's .gitignore stopped
-        ignoring your .env, which your next `git add -A` would commit, and `git clean` delete).
-        Asked of git itself, in a scratch repository holding those .gitignore files (1,000 at
-        most), your info/exclude and a file for each of yours (the first 10,000)."""
+        """Your files git ignores in your checkout now (untracked) that the .gitignore files of
+        one of ``commits`` would show to it (round 92: a branch's .gitignore stopped ignoring
+        your .env, which your next `git add -A` would commit, and `git clean` delete); or why
+        that cannot be told. A commit whose .gitignore files only gain lines that ignore more
+        (no ``!``, every old line kept in order, each a plain file) shows nothing new. Else git
+        itself is asked, in a scratch repository holding that commit's .gitignore files (a
+        link is no .gitignore to git: round 93), your info/exclude and core.excludesFile, and an
+        empty file for each of your ignored files, one by one (round 93: a folder's probe hid
+        a `!secrets/.env`); more than 1,000 .gitignore files, one over 1 MB, or more than
+        10,000 ignored files of yours cannot be asked about."""
         import itertools
         import tempfile
-        changing = [commit for commit in dict.fromkeys(commits) if any(
-            name.rpartition("/")[2] == ".gitignore" for (name,) in self._names(
-                ["diff-tree", "-r", "-z", "--name-only", "--no-renames", base, commit],
-                self.top, 1))]
+        changing = [commit for commit in dict.fromkeys(commits)
+                    if not self._ignores_more(base, commit)]
         if not changing:
             return []
         yours = [name for (name,) in itertools.islice(self._names(
-            ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"],
-            self.top, 1), 10_000) if not _is_worktree_name(name.partition("/")[0])]
+            ["ls-files", "-z", "--others", "--ignored", "--exclude-standard"], self.top, 1),
+            10_001) if not _is_worktree_name(name.partition("/")[0])]
+        if len(yours) > 10_000:
+            return ["(more than 10,000 files your rules ignore now: git could not be asked "
+                    "about them all)"]
         shown: Dict[str, None] = {}
         for commit in changing if yours else ():
-            ignores = [name for (name,) in itertools.islice((
-                entry for entry in self._names(["ls-tree", "-r", "-z", "--name-only", commit],
-                                               self.top, 1)
-                if entry[0].rpartition("/")[2] == ".gitignore"), 1000)]
+            ignores = list(itertools.islice(self._ignore_files(commit), 1001))
+            if len(ignores) > 1000:
+                return ["(more than 1,000 .gitignore files: git could not be asked)"]
             with tempfile.TemporaryDirectory(prefix="architect-parallel-ignore-") as scratch:
                 self._ignore_scratch(scratch)
-                for name in ignores:
-                    text = self.stream(["cat-file", "blob", f"{commit}:{name}"], self.top,
-                                       1 << 20)[0]
+                held = 0  # (round 93: 40 nested .gitignore files of 1 MB took each git there
+                for mode, name in ignores:  # 1.5 GB and 50 s: git holds every rule above)
+                    if mode == "120000":  # (git reads no rules from a link)
+                        continue
+                    text, cut, failed = self.stream(["cat-file", "blob", f"{commit}:{name}"],
+                                                    self.top, 1 << 20)
+                    held += len(text)
+                    if cut or failed or held > _IGNORE_RULES_LIMIT:
+                        return [f"(.gitignore files of over {_IGNORE_RULES_LIMIT >> 10} KB in "
+                                f"all, or one unreadable: git could not be asked)"]
                     os.makedirs(os.path.dirname(os.path.join(scratch, name)), exist_ok=True)
                     with open(os.path.join(scratch, name), "wb") as f:
                         f.write(text.encode("utf-8", "surrogateescape"))
                 probes = {}
-                for name in yours:  # (a folder as one file in it)
-                    probe = name + ".architect-parallel-probe" if name.endswith("/") else name
-                    path = os.path.join(scratch, probe)
+                for name in yours:
+                    path = os.path.join(scratch, name)
                     with contextlib.suppress(OSError):
                         os.makedirs(os.path.dirname(path), exist_ok=True)
                         open(path, "ab").close()
-                        probes[probe] = name
+                        probes[name] = name
                 listed = _git(["ls-files", "-z", "--others", "--exclude-standard"], scratch,
                               timeout=self.timeout) or ""
-                shown.update(dict.fromkeys(probes[name] for name in listed.split("\0")
+                shown.update(dict.fromkeys(name for name in listed.split("\0")
                                            if name in probes))
         return sorted(shown)
+
+    def ignore_bytes(self, commit: str) -> int:
+        """The size of all .gitignore files of ``commit``'s tree, read from git's listing as a
+        stream (no file is read)."""
+        total = 0
+        for (entry,) in self._names(["ls-tree", "-r", "-l", "-z", "--full-tree", commit],
+                                    self.top, 1):
+            info, _, name = entry.partition("\t")
+            size = info.split()[-1] if info else ""
+            if name.rpartition("/")[2] == ".gitignore" and _digits(size):
+                total += int(size)
+        return total
+
+    def _ignore_files(self, commit: str) -> Iterator["tuple[str, str]"]:
+        """The .gitignore entries of ``commit``'s tree: (mode, path), as they come."""
+        for (entry,) in self._names(["ls-tree", "-r", "-z", "--full-tree", commit], self.top, 1):
+            info, _, name = entry.partition("\t")
+            if name.rpartition("/")[2] == ".gitignore":
+                yield info.split(" ")[0], name
+
+    def _ignores_more(self, base: str, commit: str) -> bool:
+        """Whether ``commit``'s .gitignore files can only ignore more than ``base``'s: none
+        deleted, none a link, each changed one holding the old lines in order, with new lines
+        that are no negation (``!``); so a file ignored now stays ignored."""
+        changed = [fields for fields in self._names(
+            ["diff-tree", "-r", "-z", "--no-renames", base, commit], self.top, 2)
+            if fields[1].rpartition("/")[2] == ".gitignore"]
+        if len(changed) > 100:  # (each read: asked of git instead, within its bounds)
+            return False
+        for info, name in changed:
+            old_mode, new_mode, old, new, status = info.lstrip(":").split(" ")[:5]
+            if status.startswith("D") or new_mode != "100644" and new_mode != "100755":
+                return False
+            if old_mode not in ("000000", "100644", "100755"):
+                return False
+            before = [] if status.startswith("A") else self.stream(
+                ["cat-file", "blob", old], self.top, 1 << 20)
+            after = self.stream(["cat-file", "blob", new], self.top, 1 << 20)
+            if before and (before[1] or before[2]) or after[1] or after[2]:
+                return False
+            old_lines = before[0].splitlines() if before else []
+            at = 0
+            for line in after[0].splitlines():
+                if at < len(old_lines) and line == old_lines[at]:
+                    at += 1
+                elif line.lstrip().startswith("!"):
+                    return False
+            if at < len(old_lines):
+                return False
+        return True
 
     def _ignore_scratch(self, scratch: str) -> None:
         """Make ``scratch`` a repository whose git reads ignore rules as this one's does (for
         the .gitignore files put in it): your core.ignorecase (`!.ARCHITECT-PARALLEL-*` shows
-        the worktrees where case is ignored) and your info/exclude."""
+        the worktrees where case is ignored), core.excludesFile and info/exclude."""
         _git(["init", "-q", "--template=", scratch], scratch, timeout=self.timeout)
         case = (self.git("config", "--bool", "core.ignorecase", check=False) or "").strip()
         if case:
             _git(["config", "core.ignorecase", case], scratch, timeout=self.timeout)
+        excludes = (self.git("config", "--path", "core.excludesFile", check=False) or "").strip()
+        if excludes:  # (yours, wherever it is set: round 93)
+            _git(["config", "core.excludesFile", os.path.join(self.top, excludes)], scratch,
+                 timeout=self.timeout)
         os.makedirs(os.path.join(scratch, ".git", "info"), exist_ok=True)
         with open(os.path.join(scratch, ".git", "info", "exclude"), "wb") as f:
             f.write(_read_beneath(self.common_dir, os.path.join("info", "exclude"), 1 << 20)
@@ -7279,6 +7349,11 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
                     return f"more than {limit} entries {time.time_ns()}"
     return digest.hexdigest()
 
+
+# The most bytes of .gitignore files merge puts in a scratch repository to ask git which of
+# your ignored files a branch would show (git holds every rule of the folders above a file,
+# and matches each against it: honest projects hold a few KB).
+_IGNORE_RULES_LIMIT = 256 << 10
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
 # takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
@@ -14107,6 +14182,12 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     of what merging ``tip`` into it makes, after the branches merged before it): its links
     are followed there too (see _Repo.links_merged). ``reads``: paths of the checkout the
     tool reads by name (the last run's -c file): where each leads must not change."""
+    heavy = repo.ignore_bytes(tip)
+    if heavy > _IGNORE_RULES_LIMIT:  # (round 93: every check below would run such gits)
+        return [f"holds .gitignore files of {heavy >> 10} KB in all (more than "
+                f"{_IGNORE_RULES_LIMIT >> 10} KB): each git reading them, yours too, would take "
+                "GBs of memory and minutes (it holds every rule of the folders above a file); "
+                "nothing else of it was looked at"]
     why = []
     listed = repo.git("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--end-of-options",
                       base, tip).split("\0")

@@ -7076,17 +7076,6 @@ def test_a_gitignore_that_stops_ignoring_your_files_asks_for_force(cli, repo, tm
                    "of yours (" + ("config/secrets.json" if folder else ".env"))
 
 
-def test_a_gitignore_that_still_ignores_your_files_merges(cli, repo, tmp_path):
-    (repo / ".gitignore").write_text("__pycache__/\n.env\n")
-    (repo / ".env").write_text("AWS_SECRET=supersecret\n")
-    git("add", ".gitignore", cwd=repo)
-    git("commit", "-qm", "ignore", cwd=repo)
-    agent = script(tmp_path, "agent.sh", "printf '__pycache__/\\n.env\\n*.log\\n' > .gitignore\n")
-    assert cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}")[0] == 0
-    code, out, err = cli("merge", "best")
-    assert code == 0, err
-
-
 @pytest.mark.parametrize("env, name", [
     ({}, ".fmt-1.0.dist-info/entry_points.txt"),
     ({}, "fmt.egg-info/entry_points.txt"),
@@ -7100,3 +7089,63 @@ def test_a_distributions_metadata_where_python_starts_counts(repo, monkeypatch, 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert ap._Repo.find(str(repo)).run_by_your_git(base, tip) == [name]
+
+
+# -- review round 93 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body, refused", [
+    ("printf 'secrets/*\\n.env\\n!secrets/.env\\n' > .gitignore\n", "secrets/.env"),
+    ("echo star > '*' && rm .gitignore && ln -s '*' .gitignore\n", ".env"),
+    ("mkdir -p config && printf '!.env\\n' > config/.gitignore\n", "config/.env"),
+    ("printf '\\n*.log\\n' >> .gitignore\n", None),
+])
+def test_your_ignored_files_stay_ignored_whatever_the_branch_does(cli, repo, tmp_path, body,
+                                                                   refused):
+    """Round 93 (B): round 92's check tried one made-up file for each ignored folder of yours
+    (`secrets/*` with `!secrets/.env` passed), and read a .gitignore that a branch made a link
+    as the file it leads to (git reads no rules from a link: `.env` and `secrets/.env` shown).
+    Now each ignored file of yours is asked about, a link holds no rules, and a branch that
+    only adds rules that ignore more is not asked about at all."""
+    (repo / ".gitignore").write_text("secrets/\n.env\nconfig/.env\n")
+    (repo / "secrets").mkdir()
+    (repo / "config").mkdir()
+    for name in ("secrets/.env", ".env", "config/.env"):
+        (repo / name).write_text("AWS_SECRET=x\n")
+    (repo / "result.txt").write_text("before\n")
+    if refused:
+        _merge_refused(cli, repo, tmp_path, body + "echo ok > result.txt\n",
+                       "has .gitignore files that no longer ignore files of yours")
+        assert refused in cli("merge", "best")[2]
+    else:
+        git("add", "-A", cwd=repo)
+        git("commit", "-qm", "before", cwd=repo)
+        agent = script(tmp_path, "agent.sh", body + "echo ok > result.txt\n")
+        assert cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}")[0] == 0
+        code, _out, err = cli("merge", "best")
+        assert code == 0, err
+
+
+def test_your_repositorys_own_excludes_file_is_read_too(cli, repo, tmp_path):
+    """Round 93 (B): a repository's own core.excludesFile was not read in the scratch
+    repository: an honest branch adding `*.log` was refused for your `id.key` it ignores."""
+    (tmp_path / "myexcl").write_text("*.key\n")
+    git("config", "core.excludesFile", str(tmp_path / "myexcl"), cwd=repo)
+    (repo / "id.key").write_text("k\n")
+    (repo / ".gitignore").write_text(".env\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    agent = script(tmp_path, "agent.sh", "printf '!nothing\\n' >> .gitignore\n")
+    assert cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}")[0] == 0
+    code, _out, err = cli("merge", "best")
+    assert code == 0, err
+
+
+def test_gitignore_files_too_large_for_git_to_read_ask_for_force(repo):
+    """Round 93 (A): 40 nested .gitignore files of 1 MB (one blob, 40 names: no size limit
+    saw them) took each git reading them 1.5 GB and 50 s, the merge checks' too. Past 256 KB
+    of .gitignore files in all, merge asks for --force before any git reads them."""
+    rules = "q\n" * 50_000
+    base, tip = _changes(repo, {"d/.gitignore": rules, "d/d/.gitignore": rules,
+                                "d/d/d/.gitignore": rules, "d/d/d/keep.txt": "x\n"})
+    why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
+    assert len(why) == 1 and why[0].startswith("holds .gitignore files of 292 KB in all"), why
