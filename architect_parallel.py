@@ -3998,15 +3998,17 @@ class _Repo:
                                            if name in probes))
         return sorted(shown)
 
-    def ignore_bytes(self, commit: str) -> int:
-        """The size of all .gitignore files of ``commit``'s tree, read from git's listing as a
-        stream (no file is read)."""
+    def rules_bytes(self, commit: str) -> int:
+        """The size of all .gitignore and .gitattributes files of ``commit``'s tree (git holds
+        the rules of every such file in the folders above a path: round 94), any case, read
+        from git's listing as a stream (no file is read)."""
         total = 0
         for (entry,) in self._names(["ls-tree", "-r", "-l", "-z", "--full-tree", commit],
                                     self.top, 1):
             info, _, name = entry.partition("\t")
             size = info.split()[-1] if info else ""
-            if name.rpartition("/")[2] == ".gitignore" and _digits(size):
+            if name.rpartition("/")[2].lower() in (".gitignore", ".gitattributes") and \
+                    _digits(size):
                 total += int(size)
         return total
 
@@ -4037,12 +4039,19 @@ class _Repo:
             after = self.stream(["cat-file", "blob", new], self.top, 1 << 20)
             if before and (before[1] or before[2]) or after[1] or after[2]:
                 return False
-            old_lines = before[0].splitlines() if before else []
+            # Lines as git reads them (split at LF only, one CR before it dropped), and no
+            # byte order mark (git drops one at the start, round 94: `\ufeff!.env` read as
+            # `!.env`) or `!` anywhere in a new line: else git is asked.
+            if "\ufeff" in after[0] or before and "\ufeff" in before[0]:
+                return False
+            old_lines = [line[:-1] if line.endswith("\r") else line
+                         for line in before[0].split("\n")] if before else []
             at = 0
-            for line in after[0].splitlines():
+            for line in after[0].split("\n"):
+                line = line[:-1] if line.endswith("\r") else line
                 if at < len(old_lines) and line == old_lines[at]:
                     at += 1
-                elif line.lstrip().startswith("!"):
+                elif "!" in line:
                     return False
             if at < len(old_lines):
                 return False
@@ -14182,9 +14191,9 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
     of what merging ``tip`` into it makes, after the branches merged before it): its links
     are followed there too (see _Repo.links_merged). ``reads``: paths of the checkout the
     tool reads by name (the last run's -c file): where each leads must not change."""
-    heavy = repo.ignore_bytes(tip)
-    if heavy > _IGNORE_RULES_LIMIT:  # (round 93: every check below would run such gits)
-        return [f"holds .gitignore files of {heavy >> 10} KB in all (more than "
+    heavy = repo.rules_bytes(tip)
+    if heavy > _IGNORE_RULES_LIMIT:  # (rounds 93, 94: every check below would run such gits)
+        return [f"holds .gitignore and .gitattributes files of {heavy >> 10} KB in all (more than "
                 f"{_IGNORE_RULES_LIMIT >> 10} KB): each git reading them, yours too, would take "
                 "GBs of memory and minutes (it holds every rule of the folders above a file); "
                 "nothing else of it was looked at"]
