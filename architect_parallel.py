@@ -3976,6 +3976,8 @@ class _Repo:
                 for mode, name in ignores:  # 1.5 GB and 50 s: git holds every rule above)
                     if mode == "120000":  # (git reads no rules from a link)
                         continue
+                    if not _below(scratch, os.path.normpath(os.path.join(scratch, name))):
+                        return [f"({_shorten(name, 100)}: a path out of the checkout)"]
                     text, cut, failed = self.stream(["cat-file", "blob", f"{commit}:{name}"],
                                                     self.top, 1 << 20)
                     held += len(text)

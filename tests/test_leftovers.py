@@ -7154,3 +7154,27 @@ def test_gitignore_files_too_large_for_git_to_read_ask_for_force(repo, name):
     why = ap._written_otherwise(ap._Repo.find(str(repo)), base, tip)
     assert len(why) == 1 and why[0].startswith("holds .gitignore and .gitattributes files of "
                                                "292 KB in all"), why
+
+
+def test_a_gitignore_named_out_of_the_tree_is_written_nowhere(repo, tmp_path):
+    """A tree entry `..` (git refuses to check one out; an unsandboxed agent can write such
+    objects) holding a .gitignore: the scratch repository that asks git about your ignored
+    files must not write it above itself. Merge says it cannot tell instead."""
+    (repo / ".gitignore").write_text(".env\n")
+    (repo / ".env").write_text("x\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"!*\n",
+                          capture_output=True, check=True).stdout.decode().strip()
+    sub = subprocess.run(["git", "mktree"], cwd=repo, input=f"100644 blob {blob}\t.gitignore\n"
+                         .encode(), capture_output=True, check=True).stdout.decode().strip()
+    base = git("rev-parse", "HEAD", cwd=repo)
+    tree = subprocess.run(["git", "mktree"], cwd=repo, input=(
+        git("ls-tree", "HEAD", cwd=repo) + f"\n040000 tree {sub}\t..\n").encode(),
+        capture_output=True, check=True).stdout.decode().strip()
+    tip = git("commit-tree", tree, "-p", base, "-m", "dotdot", cwd=repo)
+    before = set(os.listdir(tempfile.gettempdir()))
+    found = ap._Repo.find(str(repo)).unignored_yours(base, (tip,))
+    assert found == ["(../.gitignore: a path out of the checkout)"], found
+    assert not os.path.exists(os.path.join(tempfile.gettempdir(), ".gitignore")) or \
+        ".gitignore" in before
