@@ -332,7 +332,7 @@ class _Job:
     costs start-up time.)"""
 
     __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules",
-                 "pointers", "index", "unsaved")
+                 "pointers", "index", "unsaved", "heavy")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
@@ -354,6 +354,9 @@ class _Job:
         # commit refused or not made, --no-commit, a repository inside): recorded with the
         # worktree's state, for cleanup (see _Repo.left_unsaved)
         self.unsaved = False
+        # whether its worktree holds more .gitignore and .gitattributes than the runner's
+        # gits may read there (see ParallelRunner._heavy)
+        self.heavy = False
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -1679,10 +1682,11 @@ class ParallelRunner:
                 # the agent made inside could hold settings that run code.
                 # Its gits stop at the check timeout: the agent made what they read.
                 box = self._boxes.get(n)
-                self._finish(repo.wrapped(box.wrap() if box else None, self.config.check_timeout,
-                                          self._hurry),
-                             job, result, env, copied,
-                             repo.wrapped(None, self.config.check_timeout, self._hurry))
+                if not self._heavy(repo, job, result):
+                    self._finish(repo.wrapped(box.wrap() if box else None,
+                                              self.config.check_timeout, self._hurry),
+                                 job, result, env, copied,
+                                 repo.wrapped(None, self.config.check_timeout, self._hurry))
             self._unbox(job, result)
             self._forget_missing(repo, job, result)
             if agent_ran:
@@ -2020,6 +2024,28 @@ class ParallelRunner:
             note(exc)
 
     @staticmethod
+    def _heavy(repo: _Repo, job: _Job, result: WorkerResult) -> bool:
+        """Whether the worktree holds more .gitignore and .gitattributes files than the
+        runner's gits may read there (_IGNORE_RULES_LIMIT, as merge's: git holds every rule
+        of the folders above a file, and 40 nested files of 1 MB took each git some 1.5 GB
+        and tens of seconds, rounds 93 and 94): then the worker fails, before any git reads
+        them, its work neither committed nor checked, and the runner's gits that would read
+        them do not run there (see _settle). Asked after the agent, and again after its
+        checks."""
+        if job.heavy or _rules_in_worktree(job.path) <= _IGNORE_RULES_LIMIT:
+            return job.heavy
+        job.heavy = job.unsaved = True  # (what is there, cleanup keeps without --force)
+        _fail_worker(result, "its worktree holds .gitignore and .gitattributes files of over "
+                     f"{_IGNORE_RULES_LIMIT >> 10} KB in all: each git reading them would take "
+                     "GBs of memory and minutes (git holds every rule of the folders above a "
+                     "file), so its work was neither committed nor checked")
+        with contextlib.suppress(ParallelError, OSError):  # (where its branch is: not moved)
+            job.base = result.base_commit
+            tip = repo.tip(job.branch)
+            result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
+        return True
+
+    @staticmethod
     def _held_files(repo: _Repo, job: _Job) -> BinaryIO:
         """The state (see _file_state) of each file the worker's commit holds, in its worktree,
         before its checks run: every sandbox of every run is one account, which may change the
@@ -2185,6 +2211,7 @@ class ParallelRunner:
             if job.pointers:
                 self._settle_pointers(job, fail)
             admin = repo.admin_folder(job.path, strict=False)
+            self._heavy(repo, job, result)  # (once more: a check may have written them)
         except (ParallelError, OSError) as exc:
             fail(f"its worktree cannot be trusted: {exc}")
             return
@@ -2200,7 +2227,7 @@ class ParallelRunner:
             except (ParallelError, OSError) as exc:
                 fail(f"its worktree cannot be trusted: {exc}")
         tree = None
-        if job.unsaved:  # (what a commit of it must hold to be merged without --force)
+        if job.unsaved and not job.heavy:  # (what a commit of it must hold: see merge)
             try:
                 # Nothing another account owns or may write (round 90: a check opened its
                 # folder to all, and `attacker` put a file of its own there, which it could
@@ -2389,7 +2416,8 @@ class ParallelRunner:
                 _unlink_beneath(admin, "index")  # (a check's: never read, see above)
             if _lstat_beneath(admin, "index") is None:  # (removed: here, above, or by the agent)
                 repo.git("read-tree", "HEAD", cwd=job.path)
-                repo.git("update-index", "-q", "--refresh", cwd=job.path, check=False)
+                if not job.heavy:  # (it reads the .gitattributes of each file it hashes)
+                    repo.git("update-index", "-q", "--refresh", cwd=job.path, check=False)
             problem = repo.mend_index(job.path)
             if not self.config.commit:  # (the agent's, read by every git since it ended)
                 repo.git("read-tree", "HEAD", cwd=job.path)
@@ -3949,7 +3977,8 @@ class _Repo:
         that cannot be told. A commit whose .gitignore files only gain lines that ignore more
         (no ``!``, every old line kept in order, each a plain file) shows nothing new. Else git
         itself is asked, in a scratch repository holding that commit's .gitignore files (a
-        link is no .gitignore to git: round 93), your info/exclude and core.excludesFile, and an
+        link is no .gitignore to git: round 93), your untracked ones where it has none (they
+        stay), your info/exclude and core.excludesFile, and an
         empty file for each of your ignored files, one by one (round 93: a folder's probe hid
         a `!secrets/.env`); more than 1,000 .gitignore files, one over 1 MB, or more than
         10,000 ignored files of yours cannot be asked about."""
@@ -3965,9 +3994,16 @@ class _Repo:
         if len(yours) > 10_000:
             return ["(more than 10,000 files your rules ignore now: git could not be asked "
                     "about them all)"]
+        # Your own untracked .gitignore files stay where a merge puts none of its own (round
+        # 95: `.pytest_cache/.gitignore`, `*`, made every ignored file there look shown)
+        untracked = [name for name in itertools.chain(yours, (name for (name,) in self._names(
+            ["ls-files", "-z", "--others", "--exclude-standard"], self.top, 1)))
+            if name.rpartition("/")[2] == ".gitignore"]
         shown: Dict[str, None] = {}
         for commit in changing if yours else ():
             ignores = list(itertools.islice(self._ignore_files(commit), 1001))
+            tracked = {name for _mode, name in ignores}
+            ignores += [("", name) for name in untracked if name not in tracked]
             if len(ignores) > 1000:
                 return ["(more than 1,000 .gitignore files: git could not be asked)"]
             with tempfile.TemporaryDirectory(prefix="architect-parallel-ignore-") as scratch:
@@ -3978,15 +4014,20 @@ class _Repo:
                         continue
                     if not _below(scratch, os.path.normpath(os.path.join(scratch, name))):
                         return [f"({_shorten(name, 100)}: a path out of the checkout)"]
-                    text, cut, failed = self.stream(["cat-file", "blob", f"{commit}:{name}"],
-                                                    self.top, 1 << 20)
-                    held += len(text)
+                    if mode:  # (the commit's)
+                        text, cut, failed = self.stream(
+                            ["cat-file", "blob", f"{commit}:{name}"], self.top, 1 << 20)
+                        data = text.encode("utf-8", "surrogateescape")
+                    else:  # (yours, as your git reads it: none through a link)
+                        mine = _read_beneath(self.top, name, (1 << 20) + 1)
+                        data, cut, failed = mine or b"", len(mine or b"") > 1 << 20, False
+                    held += len(data)
                     if cut or failed or held > _IGNORE_RULES_LIMIT:
                         return [f"(.gitignore files of over {_IGNORE_RULES_LIMIT >> 10} KB in "
                                 f"all, or one unreadable: git could not be asked)"]
                     os.makedirs(os.path.dirname(os.path.join(scratch, name)), exist_ok=True)
                     with open(os.path.join(scratch, name), "wb") as f:
-                        f.write(text.encode("utf-8", "surrogateescape"))
+                        f.write(data)
                 probes = {}
                 for name in yours:
                     path = os.path.join(scratch, name)
@@ -4004,15 +4045,34 @@ class _Repo:
         """The size of all .gitignore and .gitattributes files of ``commit``'s tree (git holds
         the rules of every such file in the folders above a path: round 94), any case, read
         from git's listing as a stream (no file is read)."""
-        total = 0
-        for (entry,) in self._names(["ls-tree", "-r", "-l", "-z", "--full-tree", commit],
-                                    self.top, 1):
-            info, _, name = entry.partition("\t")
-            size = info.split()[-1] if info else ""
-            if name.rpartition("/")[2].lower() in (".gitignore", ".gitattributes") and \
-                    _digits(size):
-                total += int(size)
-        return total
+        return self.tree_bytes(commit, rules=True)
+
+    def tree_bytes(self, commit: str, rules: bool = False) -> int:
+        """The bytes of the paths ``commit``'s tree names, or with ``rules`` the size of its
+        .gitignore and .gitattributes files (see rules_bytes); git's listing read as a stream
+        (``ls-tree`` holds nothing of it either: a diff would hold every path it names,
+        several times over, before its first line). A commit's are kept: it never changes."""
+        key = (self.top, commit, rules)
+        if key not in _TREE_BYTES or not _FULL_ID.fullmatch(commit):
+            total = 0
+            for (entry,) in self._names(["ls-tree", "-r", *(["-l"] if rules else []), "-z",
+                                         "--full-tree", "--end-of-options", commit],
+                                        self.top, 1):
+                info, _, name = entry.partition("\t")
+                if not rules:
+                    total += len(name.encode("utf-8", "surrogateescape"))
+                    continue
+                size = info.split()[-1] if info else ""
+                if name.rpartition("/")[2].lower() in (".gitignore", ".gitattributes") and \
+                        _digits(size):
+                    total += int(size)
+            _TREE_BYTES[key] = total
+        return _TREE_BYTES[key]
+
+    def names_grown(self, base: str, tip: str) -> int:
+        """How many more bytes of paths ``tip``'s tree names than ``base``'s: what a diff of
+        them may list beyond what your own tree names (see tree_bytes)."""
+        return self.tree_bytes(tip) - self.tree_bytes(base)
 
     def _ignore_files(self, commit: str) -> Iterator["tuple[str, str]"]:
         """The .gitignore entries of ``commit``'s tree: (mode, path), as they come."""
@@ -7013,6 +7073,25 @@ def _foreign_entries(top: str) -> List[str]:
     return found
 
 
+def _rules_in_worktree(top: str) -> int:
+    """The bytes of .gitignore and .gitattributes files (any case) git may read in the
+    worktree at ``top``, counted name by name (one file under many names is read under
+    each), as its walk meets them, but in a folder named ``.git``; those of a repository
+    inside too (a folder holding a ``.git`` that is no repository is just a folder to
+    git); the count stops once over _IGNORE_RULES_LIMIT. No file is read."""
+    total = 0
+    with contextlib.closing(_walk_at(top)) as walk:
+        for _folder, fd, dirs, files in walk:
+            dirs[:] = [name for name in dirs if name != ".git"]
+            for name in files:
+                if name.lower() in (".gitignore", ".gitattributes"):
+                    st = _stat_at(fd, name)
+                    total += st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
+            if total > _IGNORE_RULES_LIMIT:
+                break
+    return total
+
+
 def _renew_tree(top: str, skip: "set[str]", copies: Optional[_Copies] = None) -> None:
     """_renew_at every regular file under ``top`` but in the folders ``skip`` names (paths
     from ``top``, ``/``-separated)."""
@@ -7365,6 +7444,7 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
 # your ignored files a branch would show (git holds every rule of the folders above a file,
 # and matches each against it: honest projects hold a few KB).
 _IGNORE_RULES_LIMIT = 256 << 10
+_TREE_BYTES: "Dict[tuple[str, str, bool], int]" = {}  # (see _Repo.tree_bytes)
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
 # takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
@@ -11454,6 +11534,13 @@ class _FileDiff:
         self.uncounted = False  # its +/- counts come from its patch lines (see _read_file_diffs)
 
 
+class _Held(list):
+    """The first items of a listing of any size (an agent made it), and how many more it
+    had that are not held (``beyond``)."""
+
+    beyond = 0
+
+
 def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[WorkerResult],
                   worktrees: List[dict]) -> "tuple[List[str], str, Optional[str], List[str], str]":
     """What shows worker ``branch``'s work: git diff's arguments, the folder to run it in,
@@ -11464,22 +11551,36 @@ def _diff_sources(repo: _Repo, branch: str, base: str, recorded: Optional[Worker
     with --text: a NUL byte in a file, or an attribute (the worktree's .gitattributes, even
     an ignored one; .git/info/attributes), would mark it binary and hide what changed. The
     branch by its full name: a tag or a file in the git folder named like it must not
-    stand in for it."""
+    stand in for it. A branch (or the commit its run recorded) naming too many paths (see
+    _names_past) raises ParallelError before any git lists them (its worktree's index
+    holds them too)."""
+    for tip in {repo.tip(branch), recorded.commit if recorded else None} - {None, "", base}:
+        past = _names_past(repo, base, tip)  # type: ignore[arg-type]
+        if past:
+            raise ParallelError(f"{branch} {past}; list them with 'git ls-tree -r --name-only "
+                                f"refs/heads/{branch}'")
     worktree = next((w["path"] for w in worktrees
                      if w.get("branch") == branch and repo.ours(w["path"])), None)
-    status = (repo.git("status", "--porcelain", "--untracked-files=normal", cwd=worktree)
-              if worktree else "")
-    changed = bool(worktree and status.strip() and (
-        recorded is None or _only_in_worktree(recorded) or
-        repo.changed_since_run(worktree) is not False))
+    dirty = tracked = False  # (any change there; any but a new file: read as a stream)
+    for (line,) in repo._names(["status", "--porcelain", "-z", "--untracked-files=normal"],
+                               worktree, 1) if worktree else ():
+        dirty, tracked = True, line[:2] != "??"
+        if tracked:
+            break
+    changed = dirty and (recorded is None or _only_in_worktree(recorded) or
+                         repo.changed_since_run(worktree) is not False)
     committed = repo.count_commits(base, f"refs/heads/{branch}") > 0
     if changed and not committed:
-        return [base], worktree, worktree, [
-            name for name in repo.git("ls-files", "-z", "--others", "--exclude-standard",
-                                      cwd=worktree).split("\0") if name], ""
+        untracked = _Held()  # (the first _UNTRACKED_DIFFS: see _untracked_to_diff)
+        for (name,) in repo._names(["ls-files", "-z", "--others", "--exclude-standard"],
+                                   worktree, 1):
+            if len(untracked) < _UNTRACKED_DIFFS:
+                untracked.append(name)
+            else:
+                untracked.beyond += 1
+        return [base], worktree, worktree, untracked, ""
     note = (f"{worktree} also has uncommitted changes, not on {branch}: a merge does not bring "
-            f"them (see them with: git -C {worktree} status)") if changed or any(
-                line[:2] != "??" for line in status.splitlines()) else ""
+            f"them (see them with: git -C {worktree} status)") if changed or tracked else ""
     return [f"{base}...refs/heads/{branch}"], repo.top, None, [], note
 
 
@@ -11529,6 +11630,9 @@ _DIFF_META = ("old mode", "new mode", "new file mode", "deleted file mode", "ren
 _DIFF_FILE_LIMIT = 4 << 20
 _DIFF_TOTAL_LIMIT = 64 << 20
 _DIFF_EXCLUDE_LIMIT = 64 << 10  # characters of pathspecs leaving such files out
+# The bytes of file names a diff may list: past this, git's own diff would hold them many
+# times over (50,000 names of 3.8 KB: 750 MB a `git diff --stat`), and nothing is diffed.
+_DIFF_NAMES_LIMIT = 16 << 20
 _UNTRACKED_DIFFS = 1000  # new files `diff` shows, one git each
 
 
@@ -11538,53 +11642,65 @@ def _too_large_to_diff(repo: _Repo, cwd: str, args: List[str]
     whose lines git is not asked to diff (over _DIFF_FILE_LIMIT on either side, or once
     the files before them took _DIFF_TOTAL_LIMIT), each with why, and the pathspecs that
     leave them out of a ``git diff`` (``--`` and one per path, see _exact_pathspec; [] for none);
-    None when git cannot list the files or too many are too large to name. git lists them
-    without reading their content (--raw); sizes come from the object store, and for a
-    worktree's files (no id yet) from the file itself, never through a link."""
-    raw, _more, failed = repo.stream(["diff", "--raw", "-z", "--no-abbrev", *_DIFF_OPTIONS,
-                                      "--no-renames", *args], cwd)  # (one path an entry)
-    if failed:
-        return None
-    fields, entries, i = raw.split("\0"), [], 0
-    while i < len(fields) - 1:
-        head = fields[i].split(" ")
-        if len(head) < 5 or not head[0].startswith(":"):
+    None when git cannot list the files, their names take more than _DIFF_NAMES_LIMIT
+    (git's own diff of them would hold them many times over), or too many are too large to
+    name. git lists them without reading their content (--raw); sizes come from the object
+    store, and for a worktree's files (no id yet) from the file itself, never through a
+    link. The listing and the sizes go through files, read side by side: nothing of a
+    listing of any size is held here (round 95: 50,000 hard links of one file under 3.8 KB
+    names held 750 MB)."""
+    import tempfile
+
+    def sides(head: List[str]) -> List[str]:  # (the ids an entry names, old then new)
+        return [oid for mode, oid in ((head[0][1:], head[2]), (head[1], head[3]))
+                if mode not in ("000000", "160000") and oid.strip("0")]
+
+    with tempfile.TemporaryFile() as listing, tempfile.TemporaryFile() as ids, \
+            tempfile.TemporaryFile() as sizes:
+        try:  # (--no-renames: one path an entry)
+            repo._run_to(["diff", "--raw", "-z", "--no-abbrev", *_DIFF_OPTIONS, "--no-renames",
+                          *args], listing, "git could not list its files", cwd=cwd)
+        except ParallelError:
             return None
-        count = 2 if head[4][:1] in ("R", "C") else 1
-        paths = fields[i + 1:i + 1 + count]
-        i += 1 + count
-        sides = ((head[0][1:], head[2]), (head[1], head[3]))  # (mode, id), old and new
-        entries.append((paths, head, [oid for mode, oid in sides
-                                      if mode not in ("000000", "160000") and oid.strip("0")]))
-    ids = sorted({oid for _paths, _head, oids in entries for oid in oids})
-    sizes: Dict[str, int] = {}
-    if ids:
-        out = repo.git("cat-file", "--batch-check=%(objectname) %(objectsize)", check=False,
-                       input="".join(f"{oid}\n" for oid in ids).encode()) or ""
-        for line in out.splitlines():
-            oid, _, size = line.partition(" ")
-            if _digits(size):
-                sizes[oid] = int(size)
-    large: List["tuple[str, str]"] = []
-    excludes: List[str] = []
-    total = 0
-    for paths, head, oids in entries:
-        sides = [sizes.get(oid, 0) for oid in oids]
-        if cwd != repo.top and head[1] not in ("000000", "160000"):
-            # a worktree's file (git names it by its index entry's id when that entry's size
-            # and time match: the file is what git reads)
-            st = _lstat_beneath(cwd, paths[-1])
-            sides.append(st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0)
-        size = max(sides + [0])
-        if size > _DIFF_FILE_LIMIT or total + sum(sides) > _DIFF_TOTAL_LIMIT:
-            large.append((paths[-1] if len(paths) == 1 else f"{paths[0]} → {paths[1]}",
-                          _change_of(repo, cwd, paths[-1], head)
-                          + _not_diffed(size, size > _DIFF_FILE_LIMIT)))
-            excludes += [_exact_pathspec(path) for path in paths]
-        else:
-            total += sum(sides)
-    if sum(len(x) for x in excludes) > _DIFF_EXCLUDE_LIMIT:
-        return None
+        listing.seek(0)
+        named = 0
+        for head_raw, path_raw in _nul_records(listing, 2):
+            head = head_raw.decode("ascii", "replace").split(" ")
+            named += len(path_raw)
+            if len(head) < 5 or not head[0].startswith(":") or named > _DIFF_NAMES_LIMIT:
+                return None
+            ids.write("".join(f"{oid}\n" for oid in sides(head)).encode())
+        ids.seek(0)
+        try:
+            repo._run_to(["cat-file", "--batch-check=%(objectname) %(objectsize)"], sizes,
+                         "git could not size its files", input=ids)
+        except ParallelError:
+            return None
+        listing.seek(0)
+        sizes.seek(0)
+        large: List["tuple[str, str]"] = []
+        excludes: List[str] = []
+        total = excluded = 0
+        for head_raw, path_raw in _nul_records(listing, 2):
+            head = head_raw.decode("ascii", "replace").split(" ")
+            path = path_raw.decode("utf-8", "surrogateescape")
+            told = [sizes.readline().decode("ascii", "replace").split() for _oid in sides(head)]
+            sizes_of = [int(t[1]) if len(t) == 2 and _digits(t[1]) else 0 for t in told]
+            if cwd != repo.top and head[1] not in ("000000", "160000"):
+                # a worktree's file (git names it by its index entry's id when that entry's
+                # size and time match: the file is what git reads)
+                st = _lstat_beneath(cwd, path)
+                sizes_of.append(st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0)
+            size = max(sizes_of + [0])
+            if size > _DIFF_FILE_LIMIT or total + sum(sizes_of) > _DIFF_TOTAL_LIMIT:
+                excludes.append(_exact_pathspec(path))
+                excluded += len(excludes[-1])
+                if excluded > _DIFF_EXCLUDE_LIMIT:
+                    return None
+                large.append((path, _change_of(repo, cwd, path, head)
+                              + _not_diffed(size, size > _DIFF_FILE_LIMIT)))
+            else:
+                total += sum(sizes_of)
     return large, ["--", *excludes] if excludes else []
 
 
@@ -11628,51 +11744,71 @@ def _not_diffed(size: int, alone: bool = True) -> str:
         else f"the files diffed before it took {_DIFF_TOTAL_LIMIT >> 20} MB)"))
 
 
+def _names_past(repo: _Repo, base: str, tip: str, limit: int = _DIFF_NAMES_LIMIT
+                ) -> Optional[str]:
+    """Why a diff of ``base`` and ``tip`` (commits) is not asked of git: ``tip``'s tree names
+    more than ``limit`` bytes of paths beyond ``base``'s (git's diff would hold them all,
+    several times over: round 95, 50,000 hard links under 3.8 KB names took each `diff
+    --stat` or report 400 MB of git's and 750 MB of ours); None when it is asked."""
+    try:
+        grown = repo.names_grown(base, tip)
+    except ParallelError as exc:
+        return f"cannot have its files listed by git ({_shorten(str(exc), 200)})"
+    return (f"names {grown >> 20} MB of paths more than its base does (over {limit >> 20} MB): "
+            "git's diff of them would hold them many times over" if grown > limit else None)
+
+
 def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
-                     text: bool = False) -> List[_FileDiff]:
+                     text: bool = False, keep: int = 0) -> "_Held":
     """The files of ``git diff ARGS`` (run in ``cwd``; ``text``: with --text) with their +/-
     counts, and their patch lines while ``budget`` ([lines, escaped characters], spent as it
-    goes) lasts. Patch sections go to files by their header, never by position (a type
-    change has two, a file whose section git leaves out has none)."""
+    goes) lasts; the first ``keep`` only (0: all), the others counted (``beyond``). Patch
+    sections go to files by their header, never by position (a type change has two, a file
+    whose section git leaves out has none). git's list is read from a file as a stream."""
     # --text: a NUL byte, or an attribute, must not turn a file into "binary, not shown"
     args = [*(["--text"] if text else []), "--end-of-options", *args]  # revisions, never options
     large = _too_large_to_diff(repo, cwd, args)
     if large is None:
-        return [_FileDiff("(its changes)", note="git could not list its files, or too many of "
-                                              "them are too large to diff; look at them with "
-                                              "'git diff --name-status'")]
+        return _Held([_FileDiff("(its changes)", note="git could not list its files, their "
+                                 "names are too long, or too many of them are too large to "
+                                 "diff; look at them with 'git diff --name-status'")])
     args = [*args, *large[1]]
-    numstat, _more, failed = repo.stream(["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd)
-    if failed:
-        return [_FileDiff("(its changes)", note="git could not show its diff (it failed or ran out "
-                                              "of memory); look at it with 'diff N --stat'")]
-    fields = numstat.split("\0")
-    files, headers, i = [], {}, 0
+    files, headers = _Held(), {}
     ambiguous: "set[int]" = set()
-    while i < len(fields) - 1:
-        added, deleted, name = (fields[i].split("\t", 2) + ["", ""])[:3]
-        old = new = name
-        i += 1
-        if not name and i + 1 < len(fields):  # a rename: the old and new names follow
-            old, new = fields[i], fields[i + 1]
-            i += 2
-        # (--numstat says "-" for what git takes for binary, --text or not: counted below)
-        item = _FileDiff(new if old == new else f"{old} → {new}",
-                         int(added) if _digits(added) else 0,
-                         int(deleted) if _digits(deleted) else 0, added == "-" and not text)
-        item.uncounted = added == "-" and text
-        files.append(item)
-        key = f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"
-        # (git leaves spaces unquoted: a rename 'p' → 'q b/p' and a file 'p b/q' could
-        # share a header, and one's lines be shown as the other's: neither is shown then)
-        if key in headers:
-            ambiguous.update({id(headers[key]), id(item)})
-        headers[key] = item
+    try:
+        fields = (entry for (entry,) in repo._names(
+            ["diff", "--numstat", "-z", *_DIFF_OPTIONS, *args], cwd, 1))
+        for entry in fields:
+            added, deleted, name = (entry.split("\t", 2) + ["", ""])[:3]
+            old = new = name
+            if not name:  # a rename: the old and new names follow
+                old, new = next(fields, ""), next(fields, "")
+            key = f"diff --git {_git_quote('a/' + old)} {_git_quote('b/' + new)}"
+            # (git leaves spaces unquoted: a rename 'p' → 'q b/p' and a file 'p b/q' could
+            # share a header, and one's lines be shown as the other's: neither is shown then)
+            if keep and len(files) >= keep:
+                files.beyond += 1
+                if key in headers:
+                    ambiguous.add(id(headers[key]))
+                continue
+            # (--numstat says "-" for what git takes for binary, --text or not: counted below)
+            item = _FileDiff(new if old == new else f"{old} → {new}",
+                             int(added) if _digits(added) else 0,
+                             int(deleted) if _digits(deleted) else 0, added == "-" and not text)
+            item.uncounted = added == "-" and text
+            files.append(item)
+            if key in headers:
+                ambiguous.update({id(headers[key]), id(item)})
+            headers[key] = item
+    except ParallelError:
+        return _Held([_FileDiff("(its changes)", note="git could not show its diff (it failed "
+                                 "or ran out of memory); look at it with 'diff N --stat'")])
     undiffed = [_FileDiff(name, note=why) for name, why in large[0]]
     if not files or min(budget) <= 0:
         for item in files:
             item.cut = not item.binary
-        return files + undiffed
+        files.extend(undiffed)
+        return files
     patch, more, failed = repo.stream(["-c", "core.quotePath=true", "diff", *_DIFF_OPTIONS, *args],
                                       cwd, budget[1])
     sections = patch[len("diff --git "):].split("\ndiff --git ") if patch else []
@@ -11702,7 +11838,8 @@ def _read_file_diffs(repo: _Repo, cwd: str, args: List[str], budget: List[int],
             item.cut = not item.binary
             if item is not last:
                 item.lines = None
-    return files + undiffed
+    files.extend(undiffed)
+    return files
 
 
 def _untracked_to_diff(worktree: str, untracked: List[str]
@@ -11713,7 +11850,7 @@ def _untracked_to_diff(worktree: str, untracked: List[str]
     None), and how many more there are."""
     found: "List[tuple[str, Optional[str]]]" = []
     total = 0
-    for name in untracked[:_UNTRACKED_DIFFS]:
+    for name in untracked[:_UNTRACKED_DIFFS]:  # (a _Held of those, from _diff_sources)
         st = _lstat_beneath(worktree, name)
         size = st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
         if size > _DIFF_FILE_LIMIT or total + size > _DIFF_TOTAL_LIMIT:
@@ -11721,7 +11858,7 @@ def _untracked_to_diff(worktree: str, untracked: List[str]
         else:
             total += size
             found.append((name, None))
-    return found, max(len(untracked) - _UNTRACKED_DIFFS, 0)
+    return found, max(len(untracked) - _UNTRACKED_DIFFS, 0) + getattr(untracked, "beyond", 0)
 
 
 def _untracked_diff(worktree: str, name: str, budget: List[int]) -> _FileDiff:
@@ -11927,7 +12064,7 @@ def _worker_diffs(repo: Optional[_Repo], r: WorkerResult, worktrees: List[dict],
     if worktree is None and r.commit:  # what the run committed, even if the branch moved on
         args = [f"{r.base_commit}...{r.commit}"]
     budget = [_REPORT_DIFF_LINES, chars]
-    files = _read_file_diffs(repo, cwd, args, budget, text=True)
+    files = _read_file_diffs(repo, cwd, args, budget, text=True, keep=_REPORT_FILES)
     found, more = _untracked_to_diff(cwd, untracked)
     files += [_FileDiff(name, note=why) if why else _untracked_diff(cwd, name, budget)
               for name, why in found]
@@ -12175,16 +12312,17 @@ def _report_worker(r: WorkerResult, diff: "tuple[Optional[List[_FileDiff]], str]
     if not files:
         return out + ['<p class="note">No files changed.</p></section>']
     listed = files[:_REPORT_FILES]
+    beyond = getattr(files, "beyond", 0)  # (not held: see _read_file_diffs)
     out.append("<table>" + "".join(
         f'<tr><td class="mono">{_file_link(r.worker_id, f, index, h(f.name))}</td>'
         + (f'<td colspan="2">{"binary" if f.binary else h(f.note)}</td>' if f.binary or f.note else
            f'<td class="n add">+{f.added}</td><td class="n del">−{f.deleted}</td>') + "</tr>"
         for f in listed) + "</table>")
-    if len(files) > len(listed):
-        note += (f" {len(files) - len(listed)} more files are not listed; see them with "
-                 f"'{_prog()} diff {r.worker_id} --stat'.")
+    if len(files) + beyond > len(listed):
+        note += (f" {len(files) + beyond - len(listed)} more files are not listed; see them "
+                 f"with '{_prog()} diff {r.worker_id} --stat'.")
     shown = {part for f in files for part in f.name.split(" → ")}
-    missing = [name for name in r.files_modified if name not in shown]
+    missing = [name for name in r.files_modified if name not in shown] if not beyond else []
     if missing:
         note += (" Also changed, but not in this diff (uncommitted, or a git repository inside "
                  f"the worktree): {', '.join(missing[:50])}{' …' if len(missing) > 50 else ''}.")
@@ -13221,8 +13359,10 @@ def _best_diffstat(top: str, results: List[WorkerResult], local: bool = True) ->
         repo = _Repo.find(top)
     except ParallelError:
         return ""
-    args = ["--text", "--end-of-options",
-            f"{best[0].base_commit}...{best[0].commit or 'refs/heads/' + best[0].branch}"]
+    tip = best[0].commit or repo.tip(best[0].branch)
+    if not tip or _names_past(repo, best[0].base_commit, tip):
+        return ""
+    args = ["--text", "--end-of-options", f"{best[0].base_commit}...{tip}"]
     large = _too_large_to_diff(repo, repo.top, args)
     if large is None:
         return ""
@@ -13280,6 +13420,9 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         _print_err(f"warning: {unreadable}")
     if last.get("collected") and recorded and recorded.commit:
         # the commit collect verified (and _worker_branch found the branch still holds)
+        past = _names_past(repo, base, recorded.commit)
+        if past:
+            raise ParallelError(f"{branch} {past}")
         diff_args, cwd, worktree, untracked = [f"{base}...{recorded.commit}"], repo.top, None, []
     else:
         diff_args, cwd, worktree, untracked, also = _diff_sources(repo, branch, base, recorded,
@@ -14180,6 +14323,12 @@ def _link_above(top: str, paths: List[str]) -> Optional[str]:
     return None
 
 
+# The files a branch may change, and the bytes of their names, for the checks of a merge or a
+# collect to look at them (round 95: a branch of 50,000 hard links under 3.8 KB names took a
+# merge 860 MB before it was refused): past either, it asks for --force at once.
+_MERGE_LOOKS = (10_000, 4 << 20)
+
+
 def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...]" = (),
                        merge: "Optional[tuple[str, str]]" = None,
                        reads: "tuple[str, ...]" = ()) -> List[str]:
@@ -14199,10 +14348,21 @@ def _written_otherwise(repo: _Repo, base: str, tip: str, others: "tuple[str, ...
                 f"{_IGNORE_RULES_LIMIT >> 10} KB): each git reading them, yours too, would take "
                 "GBs of memory and minutes (it holds every rule of the folders above a file); "
                 "nothing else of it was looked at"]
+    grown = _names_past(repo, base, tip, _MERGE_LOOKS[1])
+    if grown:
+        return [f"{grown}; nothing else of it was looked at"]
     why = []
-    listed = repo.git("diff-tree", "-r", "-z", "--no-renames", "--no-abbrev", "--end-of-options",
-                      base, tip).split("\0")
-    records = list(zip(listed[0::2], listed[1::2]))  # (":old new id id status", path)
+    records: "List[tuple[str, str]]" = []  # (":old new id id status", path)
+    named = 0
+    for info, path in repo._names(["diff-tree", "-r", "-z", "--no-renames", "--no-abbrev",
+                                   "--end-of-options", base, tip], repo.top, 2):
+        named += len(path)
+        if len(records) >= _MERGE_LOOKS[0] or named > _MERGE_LOOKS[1]:  # (round 95)
+            return [f"changes more than {_MERGE_LOOKS[0]:,} files, or files whose names take "
+                    f"more than {_MERGE_LOOKS[1] >> 20} MB: more than the checks of a merge "
+                    "look at (each would hold them, some many times over); nothing else of "
+                    "it was looked at"]
+        records.append((info, path))
     names = {path for _info, path in records}
     gitlinks = sorted(path for info, path in records if "160000" in info.lstrip(":").split()[:2])
     if gitlinks or ".gitmodules" in names:

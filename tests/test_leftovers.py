@@ -12,6 +12,7 @@ import pathlib
 import pty
 import select
 import stat
+import shlex
 import shutil
 import signal
 import subprocess
@@ -7178,3 +7179,189 @@ def test_a_gitignore_named_out_of_the_tree_is_written_nowhere(repo, tmp_path):
     assert found == ["(../.gitignore: a path out of the checkout)"], found
     assert not os.path.exists(os.path.join(tempfile.gettempdir(), ".gitignore")) or \
         ".gitignore" in before
+
+
+# -- review round 95 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    "printf '*.log\\n.env\\n!.env.example\\n' > .gitignore\nprintf 'A=1\\n' > .env.example\n",
+    "printf '.env\\n*.log\\n' > .gitignore\n",  # (reordered: asked of git)
+])
+def test_your_untracked_gitignore_files_count_where_the_branch_has_none(cli, repo, tmp_path,
+                                                                        body):
+    """Round 95 (B): the scratch repository that asks git about your ignored files held the
+    branch's .gitignore files only: pytest's `.pytest_cache/.gitignore` (`*`, untracked,
+    ignoring itself) was missing there, so every file of that cache looked shown and any
+    branch that did more than add rules was refused. Your untracked ones stay where a merge
+    puts none, and are read there too; one of yours the branch replaces is not."""
+    (repo / ".gitignore").write_text("*.log\n.env\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    cache = repo / ".pytest_cache"
+    cache.mkdir()
+    (cache / ".gitignore").write_text("# Created by pytest automatically.\n*\n")
+    (cache / "README.md").write_text("cache\n")
+    (repo / "mine").mkdir()
+    (repo / "mine" / ".gitignore").write_text("key.pem\n")  # (untracked, not ignored)
+    (repo / "mine" / "key.pem").write_text("secret\n")
+    (repo / ".env").write_text("AWS_SECRET=x\n")
+    agent = script(tmp_path, "agent.sh", body)
+    assert cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}")[0] == 0
+    code, _out, err = cli("merge", "best")
+    assert code == 0, err
+    assert git("status", "--porcelain", cwd=repo) == "?? mine/"  # (its .gitignore only)
+    assert git("check-ignore", "mine/key.pem", ".pytest_cache/README.md", ".env",
+               cwd=repo).split() == ["mine/key.pem", ".pytest_cache/README.md", ".env"]
+
+
+def test_your_untracked_gitignore_a_branch_would_replace_is_not_read(repo):
+    """The other half: where the branch has a .gitignore of its own at the path of an
+    untracked one of yours, what it un-ignores is still found (a merge puts its own there)."""
+    base, tip = _changes(repo, {"cfg/.gitignore": "!local.env\n"})
+    (repo / "cfg").mkdir()
+    (repo / "cfg" / ".gitignore").write_text("local.env\n")  # (yours, untracked)
+    (repo / "cfg" / "local.env").write_text("secret\n")
+    found = ap._Repo.find(str(repo)).unignored_yours(base, (tip,))
+    assert found == ["cfg/local.env"], found
+
+
+HEAVY = """python3 - <<'PY'
+import os
+rules = ("x" * 1000 + "\\n") * 100
+os.makedirs("n", exist_ok=True)
+with open("n/NAME", "w") as f:
+    f.write(rules)
+p = "n"
+for i in range(4):
+    p = os.path.join(p, "d")
+    os.makedirs(p, exist_ok=True)
+    os.link("n/NAME", os.path.join(p, "NAME"))
+PY
+"""
+
+
+@pytest.mark.parametrize("name", [".gitignore", ".gitattributes"])
+@pytest.mark.parametrize("by", ["agent", "check"])
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_a_worktree_of_too_many_rules_fails_before_the_runners_gits_read_them(
+        cli, repo, tmp_path, name, by, sandbox):
+    """Rounds 93 and 94 (A), admitted then: 40 nested .gitignore (or .gitattributes) files of
+    1 MB, one file under 40 names, took each git the runner started in that worktree some
+    1.5 GB and tens of seconds. Now the worktree's rules are counted (name by name, no file
+    read) after the agent and after its checks: past merge's 256 KB the worker fails, its
+    work neither committed nor checked, and cleanup keeps what is there without --force.
+    Here 500 KB (five names of one 100 KB file)."""
+    heavy = HEAVY.replace("NAME", name)
+    agent = script(tmp_path, "agent.sh", (heavy if by == "agent" else "") +
+                   "echo work > work.txt\necho '{\"status\": \"success\"}'\n")
+    check = ("sh -c " + shlex.quote(heavy)) if by == "check" else "true"
+    _code, results, err = cli.json("run", "t", "--workers", "1", "--agent-cmd",
+                                   f"{agent} {{task}}", "--check", check, *boxed(sandbox))
+    (r,) = results
+    assert r["status"] == "failed", r
+    assert "its worktree holds .gitignore and .gitattributes files of over 256 KB" in r["error"]
+    if by == "agent":
+        assert r["commit"] is None and r["checks"] == [], r
+        assert git("rev-parse", "architect/parallel-1", cwd=repo) == git("rev-parse", "HEAD",
+                                                                         cwd=repo)
+    else:
+        assert r["commit"] and r["checks_passed"] == 1, r
+    code, _out, err = cli("cleanup")
+    assert code == 2 and "would delete work" in err, err
+    assert (repo / ".architect-parallel-1" / "work.txt").exists()
+    assert cli("cleanup", "--force")[0] == 0
+    assert not (repo / ".architect-parallel-1").exists()
+
+
+def test_the_rules_of_links_or_a_git_folder_are_not_counted(tmp_path):
+    """What git never reads as rules there is not counted: a .gitignore link (git reads no
+    rules through one), a folder named .git. A folder holding a `.git` is counted: git
+    reads its rules when that `.git` is no repository (an empty folder, a bogus file)."""
+    top = tmp_path / "wt"
+    (top / "inner" / ".git").mkdir(parents=True)
+    (top / "inner" / ".git" / ".gitignore").write_bytes(b"x" * (300 << 10))
+    (top / ".git").write_text("gitdir: elsewhere\n")
+    (tmp_path / "big").write_bytes(b"x" * (300 << 10))
+    (top / "sub").mkdir()
+    os.symlink(tmp_path / "big", top / "sub" / ".gitignore")
+    (top / "sub" / ".GITATTRIBUTES").write_bytes(b"y" * 1000)
+    assert ap._rules_in_worktree(str(top)) == 1000
+    (top / "inner" / ".gitignore").write_bytes(b"w" * 2000)
+    assert ap._rules_in_worktree(str(top)) == 3000
+    (top / "sub" / "deep").mkdir()
+    (top / "sub" / "deep" / ".gitignore").write_bytes(b"z" * (300 << 10))
+    assert ap._rules_in_worktree(str(top)) > ap._IGNORE_RULES_LIMIT
+
+
+def _long_names(repo, count, message="long names"):
+    """A commit over HEAD adding ``count`` files of one blob under names of some 3.8 KB each
+    (15 folders of 240 characters, then 200), made with git's plumbing: (base, tip)."""
+    def mktree(lines):
+        return subprocess.run(["git", "mktree", "-z"], cwd=repo, check=True, capture_output=True,
+                              input="".join(lines).encode()).stdout.decode().strip()
+
+    blob = subprocess.run(["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"x\n",
+                          capture_output=True, check=True).stdout.decode().strip()
+    tree = mktree(f"100644 blob {blob}\t{'f' * 200}{i}\0" for i in range(count))
+    for level in reversed(range(15)):
+        tree = mktree([f"040000 tree {tree}\t{'d' * 240}{level}\0"])
+    top = git("ls-tree", "-z", "HEAD", cwd=repo).rstrip("\0").split("\0")
+    tree = mktree([line + "\0" for line in top if line] + [f"040000 tree {tree}\tdeep\0"])
+    base = git("rev-parse", "HEAD", cwd=repo)
+    return base, git("commit-tree", tree, "-p", base, "-m", message, cwd=repo)
+
+
+def test_the_diff_listing_of_many_long_names_is_never_held(repo):
+    """Round 95 (A): `report`, `diff --stat` and `merge` held git's listing of a worker's
+    files whole, several times over (50,000 hard links of one file under 3.8 KB names, one
+    second of an agent's: `report` 2.2 GB and 129 s for three such workers). The listing and
+    the sizes now go through files: 2,000 such names (7.6 MB) cost no memory here."""
+    import tracemalloc
+    base, tip = _long_names(repo, 2000)
+    r = ap._Repo.find(str(repo))
+    tracemalloc.start()
+    try:
+        large = ap._too_large_to_diff(r, r.top, ["--text", "--end-of-options", f"{base}...{tip}"])
+        files = ap._read_file_diffs(r, r.top, [f"{base}...{tip}"], [100, 1 << 16], text=True,
+                                    keep=50)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert large == ([], [])
+    assert len(files) == 50 and files.beyond == 1950, (len(files), files.beyond)
+    assert peak < 4 << 20, peak  # (held whole: some 40 MB)
+
+
+def test_a_branch_naming_too_many_paths_is_diffed_by_no_command(cli, repo, tmp_path):
+    """Past 16 MB of names more than its base (4 MB for merge and collect), no git is asked
+    to diff a branch: `diff`, `diff --stat`, the report and the step summary say why, and
+    `merge` asks for --force before any of its checks list them. Here 5,000 names of
+    3.6 KB (18 MB): hard links of one file, as the runner commits them."""
+    agent = script(tmp_path, "agent.sh", f"""{sys.executable} - <<'PY'
+import os
+folder = os.path.join("deep", *("d" * 240 + str(level) for level in range(14)))
+os.makedirs(folder)
+first = os.path.join(folder, "f" * 200 + "0")
+with open(first, "w") as f:
+    f.write("x\\n")
+for i in range(1, 5000):
+    os.link(first, os.path.join(folder, "f" * 200 + str(i)))
+PY
+echo '{{"status": "success"}}'
+""")
+    summary = tmp_path / "summary.md"
+    code, _out, err = cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}",
+                          "--summary", str(summary))
+    assert code == 0, err
+    said = re.compile(r"names 1\d MB of paths more than its base does \(over 16 MB\): git's "
+                      "diff of them would hold them many times over")
+    for args in (["diff", "1"], ["diff", "1", "--stat"]):
+        code, out, err = cli(*args)
+        assert code != 0 and said.search(err) and out == "", (args, err)
+    assert cli("report")[0] == 0
+    html = (repo / ".git" / "architect-parallel" / "report.html").read_text()
+    assert "Its diff cannot be read: architect/parallel-1 names 1" in html
+    assert "5000 files changed" not in summary.read_text()  # (no diffstat of it)
+    code, _out, err = cli("merge", "best")
+    assert code == 2 and re.search(r"names 1\d MB of paths more than its base does \(over 4 MB\)",
+                                   err) and "nothing else of it was looked at" in err, err
