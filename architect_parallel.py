@@ -2032,13 +2032,19 @@ class ParallelRunner:
         them, its work neither committed nor checked, and the runner's gits that would read
         them do not run there (see _settle). Asked after the agent, and again after its
         checks."""
-        if job.heavy or _rules_in_worktree(job.path) <= _IGNORE_RULES_LIMIT:
-            return job.heavy
+        if job.heavy:
+            return True
+        held = _rules_in_worktree(job.path)
+        if held is not None and held <= _IGNORE_RULES_LIMIT:
+            return False
         job.heavy = job.unsaved = True  # (what is there, cleanup keeps without --force)
-        _fail_worker(result, "its worktree holds .gitignore and .gitattributes files of over "
-                     f"{_IGNORE_RULES_LIMIT >> 10} KB in all: each git reading them would take "
-                     "GBs of memory and minutes (git holds every rule of the folders above a "
-                     "file), so its work was neither committed nor checked")
+        _fail_worker(result, "its worktree holds " + (
+            "folders the runner cannot list, where git may read .gitignore and "
+            ".gitattributes files it cannot count" if held is None else
+            ".gitignore and .gitattributes files of over "
+            f"{_IGNORE_RULES_LIMIT >> 10} KB in all") + ": each git reading them could take "
+            "GBs of memory and minutes (git holds every rule of the folders above a file), so "
+            "its work was neither committed nor checked")
         with contextlib.suppress(ParallelError, OSError):  # (where its branch is: not moved)
             job.base = result.base_commit
             tip = repo.tip(job.branch)
@@ -7073,23 +7079,33 @@ def _foreign_entries(top: str) -> List[str]:
     return found
 
 
-def _rules_in_worktree(top: str) -> int:
+def _rules_in_worktree(top: str) -> Optional[int]:
     """The bytes of .gitignore and .gitattributes files (any case) git may read in the
     worktree at ``top``, counted name by name (one file under many names is read under
     each), as its walk meets them, but in a folder named ``.git``; those of a repository
     inside too (a folder holding a ``.git`` that is no repository is just a folder to
-    git); the count stops once over _IGNORE_RULES_LIMIT. No file is read."""
-    total = 0
-    with contextlib.closing(_walk_at(top)) as walk:
+    git); the count stops once over _IGNORE_RULES_LIMIT. No file is read. Every folder is
+    given to its owner to list and enter first, as before the commit (see _hold_still):
+    None when a folder is left out all the same (round 96: the agent's `chmod 000 d` hid
+    40 MB of rules from the count, and the runner's own gits read them once it opened d)."""
+    total, expected, seen = 0, 1, 0
+
+    def skipped(_fd: int, _rel: str, why: str) -> None:
+        nonlocal seen  # (a folder too deep for git: git reads nothing there either)
+        seen += why.startswith("deeper than git")
+
+    with contextlib.closing(_walk_at(top, skipped, force=True)) as walk:
         for _folder, fd, dirs, files in walk:
+            seen += 1
             dirs[:] = [name for name in dirs if name != ".git"]
+            expected += len(dirs)
             for name in files:
                 if name.lower() in (".gitignore", ".gitattributes"):
                     st = _stat_at(fd, name)
                     total += st.st_size if st is not None and stat.S_ISREG(st.st_mode) else 0
             if total > _IGNORE_RULES_LIMIT:
-                break
-    return total
+                return total
+    return total if seen == expected else None
 
 
 def _renew_tree(top: str, skip: "set[str]", copies: Optional[_Copies] = None) -> None:
@@ -13585,12 +13601,18 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         last.get("config"), dict) else None  # (what the next run reads with -c, if in here)
     reads = tuple(rel for rel in [_beneath_top(repo.top, config) if isinstance(config, str)
                                   else None] if rel)
+    # Every branch's refusals in one error (round 96: `merge all` named the first branch's
+    # only, and the --force it asked for took the next one's unseen)
+    refused: List[str] = []
     for branch in branches:
-        _check_mergeable(repo, branch, last.get("base_commit"), args.force, commits.get(branch),
-                         (merged[branch],) if branch in merged else
-                         tuple(c for c in with_it if c and c != tips[branch]),
-                         (with_it[0], merged[branch]) if branch in merged else None, reads,
-                         by_hand=branch in unsaved)
+        try:
+            _check_mergeable(repo, branch, last.get("base_commit"), args.force,
+                             commits.get(branch), (merged[branch],) if branch in merged else
+                             tuple(c for c in with_it if c and c != tips[branch]),
+                             (with_it[0], merged[branch]) if branch in merged else None, reads,
+                             by_hand=branch in unsaved)
+        except ParallelError as exc:
+            refused.append(str(exc))
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
     for branch in branches:  # (its work is in its worktree only: merging it merges nothing)
         wt = worktrees.get(branch)
@@ -13599,10 +13621,13 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             what = (f"{branch}'s worker left its work uncommitted in {wt} (--no-commit, or its "
                     f"commit was not taken in): {branch} does not hold it")
             if not args.force:
-                raise ParallelError(f"{what}; commit it there first ('git -C {shlex.quote(wt)} "
-                                    f"add -A && git -C {shlex.quote(wt)} commit'), then merge "
-                                    f"(--force merges only what {branch} holds)")
-            _print_err(f"warning: {what} (--force)")
+                refused.append(f"{what}; commit it there first ('git -C {shlex.quote(wt)} "
+                               f"add -A && git -C {shlex.quote(wt)} commit'), then merge "
+                               f"(--force merges only what {branch} holds)")
+            else:
+                _print_err(f"warning: {what} (--force)")
+    if refused:
+        raise ParallelError("; and ".join(refused))
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
         wt = worktrees.get(branch)

@@ -7365,3 +7365,58 @@ echo '{{"status": "success"}}'
     code, _out, err = cli("merge", "best")
     assert code == 2 and re.search(r"names 1\d MB of paths more than its base does \(over 4 MB\)",
                                    err) and "nothing else of it was looked at" in err, err
+
+
+# -- review round 96 ---------------------------------------------------------------------------
+
+def test_merge_all_names_every_branchs_refusals_before_force(cli, repo, tmp_path):
+    """Round 96 (B): `merge all` stopped at the first branch asking for --force: worker 1
+    changed what CI runs (easy to accept), worker 2's .gitignore stopped ignoring `.env`;
+    the error named worker 1 only, and the `merge all --force` it asked for merged worker 2
+    unseen. Every branch is checked first, and one error names each one's refusals."""
+    (repo / ".gitignore").write_text(".env\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    (repo / ".env").write_text("SECRET=1\n")
+    agent = script(tmp_path, "agent.sh", """if [ "$1" = 1 ]; then
+  printf 'test:\\n  script: make test\\n' > .gitlab-ci.yml
+else
+  printf '# nothing ignored now\\n' > .gitignore
+  echo two > two.txt
+fi
+""")
+    assert cli("run", "t", "--workers", "2", "--agent-cmd", f"{agent} {{worker}}")[0] == 0
+    code, _out, err = cli("merge", "all")
+    assert code == 2, err
+    assert "architect/parallel-1 changes what your CI runs (.gitlab-ci.yml)" in err, err
+    assert "architect/parallel-2 has .gitignore files that no longer ignore files of yours " \
+           "(.env)" in err, err
+    assert not (repo / ".gitlab-ci.yml").exists() and not (repo / "two.txt").exists()
+
+
+@pytest.mark.skipif(not ROOT or not shutil.which("setpriv"), reason="needs root and setpriv")
+@pytest.mark.parametrize("mode,owner,counted", [("000", None, True), ("0311", None, True),
+                                                ("000", 4242, False)])
+def test_a_folder_its_owner_closed_hides_no_rules_from_the_count(tmp_path, mode, owner, counted):
+    """Round 96 (A): as an ordinary user the agent wrote 40 MB of nested .gitattributes
+    under d/ and made d/ mode 000 (or 0311): the count left d/ out, then the runner's walk
+    before the commit opened it again, and its gits read every rule (1.45 GB, 79 s). The
+    count now opens every folder to its owner first, as that walk does, and a folder it
+    still cannot list (another account's) makes it say it cannot tell (None). (As root,
+    run without the capabilities by which root reads every folder.)"""
+    top = tmp_path / "wt"
+    (top / "d" / "e").mkdir(parents=True)
+    (top / "d" / ".gitattributes").write_bytes(b"x\n" * (100 << 10))
+    (top / "d" / "e" / ".gitattributes").write_bytes(b"x\n" * (100 << 10))
+    if owner:
+        os.chown(top / "d", owner, owner)
+    os.chmod(top / "d", int(mode, 8))
+    probe = ("import sys; sys.path.insert(0, sys.argv[2]); import architect_parallel as ap\n"
+             "print(ap._rules_in_worktree(sys.argv[1]))\n")
+    proc = subprocess.run(["setpriv", "--bounding-set=-dac_read_search,-dac_override",
+                           sys.executable, "-c", probe, str(top), CHECKOUT],
+                          capture_output=True, text=True, timeout=60)
+    os.chmod(top / "d", 0o755)
+    assert proc.returncode == 0, proc.stderr
+    said = proc.stdout.strip()
+    assert said == ("409600" if counted else "None"), said
