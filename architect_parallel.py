@@ -183,6 +183,11 @@ class _Refused(ParallelError):
     work could not be taken in fails."""
 
 
+class _Unread(_Refused):
+    """A worktree the runner's gits must not read (see ParallelRunner._heavy): its worker
+    fails, its work neither committed nor checked."""
+
+
 class _NotTakenIn(_Refused):
     """A worker's objects were refused (too large, or not its own to take): none of its work
     is in the repository, so no commit of it is recorded (round 83: one that was named a
@@ -1946,6 +1951,8 @@ class ParallelRunner:
                                outside.admin_folder(job.path, strict=False))
             self._commit(repo, job, result, copied)
             committed = self.config.commit
+        except _Unread:  # (failed: no git of the runner reads it, see _heavy)
+            return
         except (ParallelError, OSError) as exc:  # its branch does not hold what would be checked
             _fail_worker(result, f"its work could not be committed on {job.branch}: "
                          + (str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"))
@@ -2023,28 +2030,43 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:
             note(exc)
 
-    @staticmethod
-    def _heavy(repo: _Repo, job: _Job, result: WorkerResult) -> bool:
+    def _heavy(self, repo: _Repo, job: _Job, result: WorkerResult, held: bool = False) -> bool:
         """Whether the worktree holds more .gitignore and .gitattributes files than the
         runner's gits may read there (_IGNORE_RULES_LIMIT, as merge's: git holds every rule
         of the folders above a file, and 40 nested files of 1 MB took each git some 1.5 GB
         and tens of seconds, rounds 93 and 94): then the worker fails, before any git reads
         them, its work neither committed nor checked, and the runner's gits that would read
-        them do not run there (see _settle). Asked after the agent, and again after its
-        checks."""
+        them do not run there (see _settle). Asked after the agent, once more when its
+        worktree is ``held`` still (see _hold_still: from then on no other account may add
+        to it; round 97: `attacker` filled a folder the agent had opened to all just after
+        the first count), and again after its checks. When held, anything of another
+        account there fails it too (what its owner may still write)."""
         if job.heavy:
             return True
-        held = _rules_in_worktree(job.path)
-        if held is not None and held <= _IGNORE_RULES_LIMIT:
+        why = None
+        if held:
+            box = self._sandbox  # (as root, its account's: the runner's once it ends)
+            foreign = _foreign_entries(job.path, {box.host_id} if box and box.host_id is not None
+                                       else set(), acls=False,
+                                       named=(".gitignore", ".gitattributes"), skips=False)
+            if foreign:  # (its folders, and rule files: what adds to what git reads)
+                why = ("its worktree holds folders or rule files another account owns, which it "
+                       f"may write whenever it wants: {_some(foreign)}")
+        if why is None:
+            rules = _rules_in_worktree(job.path)
+            if rules is None:
+                why = ("its worktree holds folders the runner cannot list, where git may read "
+                       ".gitignore and .gitattributes files it cannot count")
+            elif rules > _IGNORE_RULES_LIMIT:
+                why = ("its worktree holds .gitignore and .gitattributes files of over "
+                       f"{_IGNORE_RULES_LIMIT >> 10} KB in all")
+            if why:
+                why += (": each git reading them could take GBs of memory and minutes (git "
+                        "holds every rule of the folders above a file)")
+        if why is None:
             return False
         job.heavy = job.unsaved = True  # (what is there, cleanup keeps without --force)
-        _fail_worker(result, "its worktree holds " + (
-            "folders the runner cannot list, where git may read .gitignore and "
-            ".gitattributes files it cannot count" if held is None else
-            ".gitignore and .gitattributes files of over "
-            f"{_IGNORE_RULES_LIMIT >> 10} KB in all") + ": each git reading them could take "
-            "GBs of memory and minutes (git holds every rule of the folders above a file), so "
-            "its work was neither committed nor checked")
+        _fail_worker(result, why + ", so its work was neither committed nor checked")
         with contextlib.suppress(ParallelError, OSError):  # (where its branch is: not moved)
             job.base = result.base_commit
             tip = repo.tip(job.branch)
@@ -2128,6 +2150,8 @@ class ParallelRunner:
                 os.close(fd)
         repo.return_to_branch(job.path, job.branch)
         self._hold_still(job, renew, copies)
+        if self._heavy(repo, job, result, held=True):  # (held still now: counted once more)
+            raise _Unread(result.error or "")
         if renew:  # (ignore files first, in _hold_still: they choose what is left out)
             self._renew_worktree(repo, job, copies)
         if self.config.commit:
@@ -2164,8 +2188,10 @@ class ParallelRunner:
         for folder, fd, _dirs, files in _walk_at(job.path, force=True,
                                                  tame=stat.S_IWGRP | stat.S_IWOTH):
             copies.go_on()
-            if renew and ".gitignore" in files:
-                _renew_in(fd, [".gitignore"], copies)
+            # (the rule files always: a descriptor of one, handed out, must not grow it
+            # after their count, see _heavy; the others' too with ``renew``)
+            _renew_in(fd, [name for name in files if name.lower() in (".gitignore",
+                                                                     ".gitattributes")], copies)
             for name in files:
                 st = _stat_at(fd, name)
                 if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
@@ -7051,28 +7077,35 @@ def _renew_at(folder: int, name: str, copies: Optional[_Copies] = None
     return copied
 
 
-def _foreign_entries(top: str) -> List[str]:
+def _foreign_entries(top: str, also: "set[int]" = frozenset(),  # type: ignore[assignment]
+                     acls: bool = True, named: "tuple[str, ...]" = (),
+                     skips: bool = True) -> List[str]:
     """What under ``top`` (a worktree, when its worker ended) another account than the runner
-    (or root) owns, or a folder others may write, or a group not the runner's own (a umask
-    of 002 gives your own group's write), or with an access list: its owner, or they, may
-    change it whenever they want (``.git`` aside: see _settle)."""
+    (or root, or the accounts ``also``) owns, or a folder others may write, or a group not
+    the runner's own (a umask of 002 gives your own group's write), or with an access list
+    (unless not ``acls``: a folder whose group bits _tame took has none that writes): its
+    owner, or they, may change it whenever they want (``.git`` aside: see _settle). With
+    ``named``, of the files only those so named (any case); without ``skips``, no folder
+    the walk cannot enter (see _rules_in_worktree)."""
     found: List[str] = []
     me, mine = os.geteuid(), os.getegid()
+    owners = {me, 0, *also}
 
     def skipped(_folder: int, rel: str, why: str) -> None:
         found.append(f"{_shorten(rel, 100)}/ ({why})")
 
-    for folder, fd, dirs, files in _walk_at(top, skipped):
+    for folder, fd, dirs, files in _walk_at(top, skipped if skips else None):
         rel = os.path.relpath(folder, top)
         rel = "" if rel == "." else rel + "/"
         st = os.fstat(fd)
-        if st.st_uid not in (me, 0) or st.st_mode & stat.S_IWOTH or _has_acl(fd) or \
+        if st.st_uid not in owners or st.st_mode & stat.S_IWOTH or acls and _has_acl(fd) or \
                 st.st_mode & stat.S_IWGRP and st.st_gid != mine:
             found.append(f"{_shorten(rel or './', 100)} (a folder of uid {st.st_uid}, mode "
                          f"{stat.S_IMODE(st.st_mode):04o}, or with an access list)")
         found += [f"{_shorten(rel + name, 100)} (uid {other.st_uid})" for name in files
+                  if not named or name.lower() in named
                   for other in [_stat_at(fd, name)]
-                  if other is not None and other.st_uid not in (me, 0)]
+                  if other is not None and other.st_uid not in owners]
         dirs[:] = [name for name in dirs if not (rel == "" and name == ".git")]
         if len(found) > 100:
             break
@@ -13541,28 +13574,35 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     repo = _Repo.find(os.getcwd())
+    # Every reason to ask for --force in one error, before it is asked for (rounds 96 and
+    # 97: the --force one refusal asked for took others, never shown, with it)
+    refused: List[str] = []
+
+    def ask(problem: str, warning: str) -> None:
+        if args.force:
+            _print_err(f"warning: {warning}")
+        else:
+            refused.append(problem)
+
     unreadable = _load_last_run(repo).get("unreadable")
-    if unreadable and not args.force:  # (what merge checks is recorded there)
-        raise ParallelError(f"the last run's results cannot be read ({unreadable}): what the run "
-                            "checked is unknown, and so what merge must refuse; look at "
-                            f"{os.path.join(repo.state_dir(), 'last-run.json')}, or merge with "
-                            "--force")
+    if unreadable:  # (what merge checks is recorded there)
+        ask(f"the last run's results cannot be read ({unreadable}): what the run checked is "
+            "unknown, and so what merge must refuse; look at "
+            f"{os.path.join(repo.state_dir(), 'last-run.json')}, or merge with --force",
+            f"merging although the last run's results cannot be read ({unreadable}) (--force)")
     if args.worker == "all":
         branches = _verified_branches(repo)
     else:
         branch, _base, recorded = _worker_branch(repo, args.worker)
-        if recorded is None:  # (an earlier run's branch, or one made since by anyone)
-            if not args.force:
-                raise ParallelError(f"the last run has no result for worker {args.worker}: nothing "
-                                    f"checked {branch}; look at it ('{_prog()} diff {args.worker}'), "
-                                    "then merge with --force")
-            _print_err(f"warning: merging {branch}, which the last run has no result for (--force)")
-        elif not _verified(recorded):
-            if not args.force:
-                raise ParallelError(f"worker {recorded.worker_id} did not succeed in the last run "
-                                    f"({_verdict(recorded)}): merging it brings that work into "
-                                    "your branch; add --force to merge it anyway")
-            _print_err(f"warning: merging worker {recorded.worker_id} anyway ({_verdict(recorded)})")
+        if recorded is None and not unreadable:  # (an earlier run's branch, or one made since)
+            ask(f"the last run has no result for worker {args.worker}: nothing checked {branch}; "
+                f"look at it ('{_prog()} diff {args.worker}'), then merge with --force",
+                f"merging {branch}, which the last run has no result for (--force)")
+        elif recorded is not None and not _verified(recorded):
+            ask(f"worker {recorded.worker_id} did not succeed in the last run "
+                f"({_verdict(recorded)}): merging it brings that work into your branch; add "
+                "--force to merge it anyway",
+                f"merging worker {recorded.worker_id} anyway ({_verdict(recorded)})")
         branches = [branch]
     if _is_parallel_path(repo.top):
         raise ParallelError(f"run merge from the main checkout, not from the worktree {repo.top}")
@@ -13573,20 +13613,14 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         raise ParallelError("HEAD is detached: check out the branch to merge into first")
     last = _load_last_run(repo)
     current = _digest(repo.settings())
-    if isinstance(last.get("git_config"), str) and last["git_config"] != current:
-        if args.force:  # looked at: later runs and merges take it as it is now
-            last["git_config"] = current
-            with contextlib.suppress(OSError, ValueError):
-                _write_json(os.path.join(repo.state_dir(), "last-run.json"), last)
-            _print_err("warning: merging although the repository's git config (or "
-                       ".git/info/attributes) changed since the last run started (--force)")
-    if isinstance(last.get("git_config"), str) and last["git_config"] != current:
-        # An unsandboxed agent can write it; a merge runs what it names (signing, drivers).
-        raise ParallelError("the repository's git config (or .git/info/attributes) changed since "
-                            "the last run started (an agent, or a command it ran, may have "
-                            "changed it, and a merge runs programs it names); look at it with "
-                            "'git config --local --list' and 'cat .git/info/attributes', then "
-                            "merge with --force")
+    config_moved = isinstance(last.get("git_config"), str) and last["git_config"] != current
+    if config_moved:  # (an unsandboxed agent can write it; a merge runs what it names)
+        ask("the repository's git config (or .git/info/attributes) changed since the last run "
+            "started (an agent, or a command it ran, may have changed it, and a merge runs "
+            "programs it names); look at it with 'git config --local --list' and 'cat "
+            ".git/info/attributes', then merge with --force",
+            "merging although the repository's git config (or .git/info/attributes) changed "
+            "since the last run started (--force)")
     commits = {r.get("branch"): r.get("commit") for r in last.get("results", [])
                if isinstance(r, dict) and isinstance(r.get("commit"), str)}
     unsaved = {r.get("branch") for r in last.get("results", [])
@@ -13601,9 +13635,8 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         last.get("config"), dict) else None  # (what the next run reads with -c, if in here)
     reads = tuple(rel for rel in [_beneath_top(repo.top, config) if isinstance(config, str)
                                   else None] if rel)
-    # Every branch's refusals in one error (round 96: `merge all` named the first branch's
-    # only, and the --force it asked for took the next one's unseen)
-    refused: List[str] = []
+    # Every branch's refusals too (round 96: `merge all` named the first branch's only, and
+    # the --force it asked for took the next one's unseen)
     for branch in branches:
         try:
             _check_mergeable(repo, branch, last.get("base_commit"), args.force,
@@ -13628,6 +13661,10 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                 _print_err(f"warning: {what} (--force)")
     if refused:
         raise ParallelError("; and ".join(refused))
+    if config_moved:  # (looked at and forced: later runs and merges take it as it is now)
+        last["git_config"] = current
+        with contextlib.suppress(OSError, ValueError):
+            _write_json(os.path.join(repo.state_dir(), "last-run.json"), last)
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
         wt = worktrees.get(branch)
@@ -13708,6 +13745,12 @@ def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
             unchecked.append(f"{branch} takes in commits that another branch or tag holds")
         written = [f"{branch} {why}" for why in _written_otherwise(repo, base, tip, others, merge,
                                                                     reads)]
+    elif not repo.succeeds("merge-base", "--is-ancestor", tip, "HEAD"):
+        # (the run's base unknown: what it brings since it parted from your branch, round 97)
+        fork = (repo.git("merge-base", "HEAD", tip, check=False) or "").strip()
+        written = [f"{branch} {why}" for why in _written_otherwise(
+            repo, fork, tip, others, merge, reads)] if _FULL_ID.fullmatch(fork) else \
+            [f"{branch} shares no history with your branch"]
     problems = unchecked + written
     if problems and not force:
         since = base[:12] if isinstance(base, str) and _FULL_ID.fullmatch(base) else "HEAD"

@@ -7028,10 +7028,11 @@ def test_an_ignore_file_rewritten_while_the_worktree_is_renewed_hides_nothing(
     wt, held = repo / ".architect-parallel-1", {}
     foreign, listed = ap._foreign_entries, ap._Repo.ignored_folders
 
-    def opened(top):  # (what the run's check handed out)
-        held["ignore"] = os.open(wt / "pkg" / ".gitignore", os.O_WRONLY)
-        held["x"] = os.open(wt / "pkg" / "evil" / "x.py", os.O_WRONLY)
-        return foreign(top)
+    def opened(top, *args, **kwargs):  # (what the run's check handed out)
+        if not kwargs:  # (at the worker's end; not before its commit, see _heavy)
+            held["ignore"] = os.open(wt / "pkg" / ".gitignore", os.O_WRONLY)
+            held["x"] = os.open(wt / "pkg" / "evil" / "x.py", os.O_WRONLY)
+        return foreign(top, *args, **kwargs)
 
     def written(self, path):
         found = listed(self, path)
@@ -7420,3 +7421,63 @@ def test_a_folder_its_owner_closed_hides_no_rules_from_the_count(tmp_path, mode,
     assert proc.returncode == 0, proc.stderr
     said = proc.stdout.strip()
     assert said == ("409600" if counted else "None"), said
+
+
+@pytest.mark.parametrize("road", ["config", "failed", "unreadable"])
+def test_one_force_is_asked_for_every_reason_at_once(cli, repo, tmp_path, road):
+    """Round 97 (B): merge's earlier questions (your git config changed since the run, the
+    worker failed a check, the last run's results unreadable) each raised alone, and the
+    --force they asked for then merged every refusal of the branch's content unseen (a CI
+    workflow, a .gitignore no longer ignoring your .env). One error now names them all;
+    with the results unreadable, what the branch brings since it parted from yours is
+    looked at; a refused merge accepts no changed config."""
+    (repo / ".gitignore").write_text(".env\n")
+    git("add", ".gitignore", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    (repo / ".env").write_text("SECRET=1\n")
+    agent = script(tmp_path, "agent.sh", "mkdir -p .github/workflows\n"
+                   "printf 'on: push\\n' > .github/workflows/ci.yml\n")
+    check = "test -f PASSED" if road == "failed" else "true"
+    cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}", "--check", check)
+    state = repo / ".git" / "architect-parallel" / "last-run.json"
+    if road == "config":
+        git("config", "pull.rebase", "true", cwd=repo)
+        recorded = json.loads(state.read_text())["git_config"]
+    elif road == "unreadable":
+        state.write_text("{\n")
+    code, _out, err = cli("merge", "1")
+    assert code == 2, err
+    first = {"config": "the repository's git config (or .git/info/attributes) changed",
+             "failed": "worker 1 did not succeed in the last run",
+             "unreadable": "the last run's results cannot be read"}[road]
+    assert first in err and "architect/parallel-1 changes what your CI runs " \
+        "(.github/workflows/ci.yml)" in err, err
+    assert not (repo / ".github").exists()
+    if road == "config":
+        assert json.loads(state.read_text())["git_config"] == recorded  # (nothing accepted)
+    code, _out, err = cli("merge", "1", "--force")
+    assert code == 0 and "warning: merging although architect/parallel-1 changes what your CI " \
+        "runs" in err, err
+    assert (repo / ".github" / "workflows" / "ci.yml").exists()
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root (a folder of another account)")
+def test_a_folder_of_another_account_fails_the_worker_before_the_runners_gits(cli, repo,
+                                                                               tmp_path):
+    """Round 97 (A): the agent opened a folder to all and `attacker` made a folder of its own
+    there, empty while the worktree's rules were counted, then moved 40 MB of nested
+    .gitignore files into it: the runner's gits read them (1.5 GB). The count is made again
+    once the worktree is held still (no other account may add to it), and anything of
+    another account there then fails the worker before any git of the runner reads it."""
+    agent = script(tmp_path, "agent.sh", "mkdir -p w/theirs && chown 4242:4242 w/theirs\n"
+                   "echo work > work.txt\necho '{\"status\": \"success\"}'\n")
+    _code, results, err = cli.json("run", "t", "--workers", "1", "--agent-cmd",
+                                   f"{agent} {{task}}", "--check", "true")
+    (r,) = results
+    assert r["status"] == "failed" and "its worktree holds folders or rule files another " \
+        "account owns, which it may write whenever it wants: w/theirs/ (a folder of uid 4242" \
+        in r["error"], r
+    assert r["commit"] is None and r["checks"] == [], r
+    assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["base_commit"]
+    code, _out, err = cli("cleanup")
+    assert code == 2 and "would delete work" in err, err
