@@ -2030,7 +2030,46 @@ class ParallelRunner:
         except (ParallelError, OSError) as exc:
             note(exc)
 
-    def _heavy(self, repo: _Repo, job: _Job, result: WorkerResult, held: bool = False) -> bool:
+    def _hold_for_count(self, repo: _Repo, job: _Job, fail: Callable[[str], None]) -> None:
+        """After its checks: the worktree held still as before its commit (see _hold_still:
+        every folder its owner's to list and enter, none the group's or others' to write,
+        every rule file a new one), and every folder or rule file of another account moved
+        out of it into the runner's trash (its owner could add to it whenever it wants,
+        whatever its mode; round 98): the worker fails, saying so. One that cannot be moved
+        stays, and the count that follows fails the worker (see _heavy)."""
+        import secrets
+        write = stat.S_IWGRP | stat.S_IWOTH
+        for _folder, fd, _dirs, files in _walk_at(job.path, force=True, tame=write):
+            _renew_in(fd, [name for name in files if name.lower() in (".gitignore",
+                                                                     ".gitattributes")])
+        owners = {os.geteuid(), 0} | ({self._sandbox.host_id} if self._sandbox and
+                                      self._sandbox.host_id is not None else set())
+        moved: List[str] = []
+        trash = os.open(repo.trash(), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            for folder, fd, dirs, files in _walk_at(job.path):
+                rel = os.path.relpath(folder, job.path)
+                rel = "" if rel == "." else rel + "/"
+                dirs[:] = [name for name in dirs if not (rel == "" and name == ".git")]
+                for name in [*dirs, *(n for n in files if n.lower() in (".gitignore",
+                                                                          ".gitattributes"))]:
+                    st = _stat_at(fd, name)
+                    if st is None or st.st_uid in owners:
+                        continue
+                    with contextlib.suppress(OSError):
+                        os.rename(name, f"evicted-{secrets.token_hex(8)}", src_dir_fd=fd,
+                                  dst_dir_fd=trash)
+                        moved.append(f"{_shorten(rel + name, 100)} (uid {st.st_uid})")
+                dirs[:] = [name for name in dirs if _stat_at(fd, name) is not None]
+        finally:
+            os.close(trash)
+        if moved:
+            fail("its worktree held folders or rule files another account owns, which it could "
+                 f"write whenever it wanted: {_some(moved)}; moved out of it into "
+                 f"{repo.trash()}")
+
+    def _heavy(self, repo: _Repo, job: _Job, result: WorkerResult, held: bool = False,
+               after: bool = False) -> bool:
         """Whether the worktree holds more .gitignore and .gitattributes files than the
         runner's gits may read there (_IGNORE_RULES_LIMIT, as merge's: git holds every rule
         of the folders above a file, and 40 nested files of 1 MB took each git some 1.5 GB
@@ -2041,6 +2080,7 @@ class ParallelRunner:
         to it; round 97: `attacker` filled a folder the agent had opened to all just after
         the first count), and again after its checks. When held, anything of another
         account there fails it too (what its owner may still write)."""
+        _COUNTED.add(job.path)  # (the runner's own gits there: its to run, see _settle)
         if job.heavy:
             return True
         why = None
@@ -2066,7 +2106,8 @@ class ParallelRunner:
         if why is None:
             return False
         job.heavy = job.unsaved = True  # (what is there, cleanup keeps without --force)
-        _fail_worker(result, why + ", so its work was neither committed nor checked")
+        _fail_worker(result, why + (", so no git of the runner reads it any more" if after else
+                                    ", so its work was neither committed nor checked"))
         with contextlib.suppress(ParallelError, OSError):  # (where its branch is: not moved)
             job.base = result.base_commit
             tip = repo.tip(job.branch)
@@ -2243,10 +2284,17 @@ class ParallelRunner:
             if job.pointers:
                 self._settle_pointers(job, fail)
             admin = repo.admin_folder(job.path, strict=False)
-            self._heavy(repo, job, result)  # (once more: a check may have written them)
         except (ParallelError, OSError) as exc:
             fail(f"its worktree cannot be trusted: {exc}")
             return
+        try:  # Once more, held still (a check may have written them, or opened a folder to
+            # all for another account to fill after the count: round 98)
+            self._hold_for_count(repo, job, fail)
+            self._heavy(repo, job, result, held=True, after=True)
+        except (ParallelError, OSError) as exc:  # (then no git of the runner lists it)
+            job.heavy = job.unsaved = True
+            _COUNTED.add(job.path)
+            fail(f"its worktree cannot be held still to count its rules: {_shorten(str(exc), 300)}")
         for phase in (self._settle_files, self._settle_head, self._settle_index,
                       self._settle_branch):
             try:
@@ -2281,7 +2329,7 @@ class ParallelRunner:
                     self._warn(f"worker {job.worker_id}: what its worktree holds cannot be "
                                f"recorded: {_shorten(str(exc), 300)}")
         try:
-            repo.record_worktree_state(job.path, job.branch, job.unsaved, tree)
+            repo.record_worktree_state(job.path, job.branch, job.unsaved, tree, job.heavy)
         except (ParallelError, OSError) as exc:  # (cleanup then counts it as unsaved work)
             self._warn(f"worker {job.worker_id}: cannot record its worktree's state: {exc}")
 
@@ -3341,8 +3389,20 @@ class _Repo:
         """What a git this tool runs in ``cwd`` gets besides _GIT_SETTINGS: in a worktree of
         ours, the git folder it must use (see admin_folder: an agent may have pointed the
         worktree's ``.git`` file at a repository of its own); and, unless ``filters``, no
-        filter driver (see _neutral)."""
+        filter driver (see _neutral). A worktree of ours is first counted once in this
+        process: one holding more .gitignore and .gitattributes files than a git may read
+        (see _rules_in_worktree) raises ParallelError, and no git runs there (round 98: a
+        worker's rules read by every later `diff`, `report` and `cleanup`)."""
         pin = self.pin(cwd)
+        if pin and cwd not in _COUNTED and os.path.isdir(cwd):
+            rules = _rules_in_worktree(cwd)
+            if rules is None or rules > _IGNORE_RULES_LIMIT:
+                raise ParallelError(
+                    f"{cwd} holds .gitignore and .gitattributes files of over "
+                    f"{_IGNORE_RULES_LIMIT >> 10} KB in all, or folders this tool cannot list: no "
+                    "git of it reads them (each could take GBs of memory and minutes); look at "
+                    f"it yourself, or remove it with '{_prog()} cleanup --force'")
+            _COUNTED.add(cwd)
         return {**pin, **({} if filters else self._neutral(cwd, pin))}
 
     def ours(self, path: str) -> bool:
@@ -3656,13 +3716,14 @@ class _Repo:
                 "the index was built again from its HEAD") if bad else None
 
     def record_worktree_state(self, path: str, branch: str, unsaved: bool = False,
-                              tree: Optional[str] = None) -> None:
+                              tree: Optional[str] = None, heavy: bool = False) -> None:
         """Remember the worktree's state and its branch's commit as its run left them (see
         changed_since_run and branch_moved), and whether it holds work of the run that no
-        commit holds, with the tree of its files then (see left_unsaved and left_tree)."""
+        commit holds, with the tree of its files then (see left_unsaved and left_tree).
+        ``heavy``: no git may list it (see _settings), and no state is recorded."""
         with _fresh_file(os.path.join(self.state_dir("worktrees"), os.path.basename(path))) as f:
-            f.write(self.worktree_state(path) + (f"\nunsaved {tree or ''}".rstrip()
-                                                 if unsaved else ""))
+            f.write(("(not read: see _Repo._settings)\n" if heavy else self.worktree_state(path))
+                    + (f"\nunsaved {tree or ''}".rstrip() if unsaved else ""))
         tip = self.git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", check=False)
         if tip:
             self.record_branch(branch, tip.strip())
@@ -7494,6 +7555,7 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
 # and matches each against it: honest projects hold a few KB).
 _IGNORE_RULES_LIMIT = 256 << 10
 _TREE_BYTES: "Dict[tuple[str, str, bool], int]" = {}  # (see _Repo.tree_bytes)
+_COUNTED: "set[str]" = set()  # worktrees whose rules this process counted (see _Repo._settings)
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
 # takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
@@ -13643,7 +13705,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                              commits.get(branch), (merged[branch],) if branch in merged else
                              tuple(c for c in with_it if c and c != tips[branch]),
                              (with_it[0], merged[branch]) if branch in merged else None, reads,
-                             by_hand=branch in unsaved)
+                             by_hand=branch in unsaved, tip=tips[branch])
         except ParallelError as exc:
             refused.append(str(exc))
     worktrees = {w.get("branch"): w["path"] for w in repo.worktrees()}
@@ -13676,7 +13738,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
                   f"merged before it: {', '.join(merged)}; the main checkout is as it was "
                   f"before {branch}") + (f" (not merged: {', '.join(rest)})" if rest else ""))
         try:
-            conflicts = _merge_branch(repo, branch, args.squash)
+            conflicts = _merge_branch(repo, branch, args.squash, tips[branch])
         except ParallelError as exc:
             raise ParallelError(f"{exc}; {where}") from None
         if conflicts:
@@ -13711,13 +13773,15 @@ def _merge_results(repo: _Repo, branches: List[str]) -> Dict[str, str]:
 def _check_mergeable(repo: _Repo, branch: str, base: object, force: bool,
                      recorded: Optional[str] = None, others: "tuple[str, ...]" = (),
                      merge: "Optional[tuple[str, str]]" = None,
-                     reads: "tuple[str, ...]" = (), by_hand: bool = False) -> None:
+                     reads: "tuple[str, ...]" = (), by_hand: bool = False,
+                     tip: str = "") -> None:
     """Refuse (unless ``force``) to merge ``branch`` when it is not what its run checked: moved
     since the run left it (by a process of the agent, or by you), or not descending from the
     run's base (a merge would then bring, or revert, what no diff of it shows). ``by_hand``:
     its run's work was in its worktree only, and commits made on it since are the way to
-    merge it (yours, committed there, as the run's footer says: round 87)."""
-    tip = repo.tip(branch)
+    merge it (yours, committed there, as the run's footer says: round 87). ``tip``: the commit
+    of it that is merged (see _merge_branch), else where it is now."""
+    tip = tip or repo.tip(branch)
     unchecked = []  # (what the run did not check)
     written = []  # (what it did, which your git or shell acts on: read it first)
     left = repo.left_at(branch)
@@ -14643,23 +14707,26 @@ def _verified_branches(repo: _Repo) -> List[str]:
     return branches
 
 
-def _merge_branch(repo: _Repo, branch: str, squash: bool) -> List[str]:
+def _merge_branch(repo: _Repo, branch: str, squash: bool, tip: str = "") -> List[str]:
     """Merge ``branch`` into the current branch and say so; on a conflict put the checkout
-    back as it was and return the conflicting files. Other failures raise."""
+    back as it was and return the conflicting files. Other failures raise. ``tip``: the
+    commit of it that was checked, merged as it is, wherever the branch has moved since
+    (round 98: by its name, a branch moved between the checks and the merge would bring
+    what no check saw)."""
+    target = tip if _FULL_ID.fullmatch(tip) else f"refs/heads/{branch}"
     head = repo.git("rev-parse", "HEAD").strip()
     identity = repo.identity(repo.top)
     # Your checkout's own filters run (an LFS checkout needs them); no hook does.
     if squash:
         proc = repo.run(*identity, "merge", "--squash", "--no-overwrite-ignore",
-                        "--end-of-options", f"refs/heads/{branch}", filters=True)
+                        "--end-of-options", target, filters=True)
         if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
             proc = repo.run(*identity, "commit", "-q", "--no-edit", filters=True)
     else:
         # An ignored file of yours (.env) that the branch adds stops the merge: not overwritten.
         # (by its full name: a tag or a file in .git named like it must not stand in for it)
         proc = repo.run(*identity, "merge", "--no-edit", "--no-overwrite-ignore", "-m",
-                        f"Merge branch '{branch}'", "--end-of-options", f"refs/heads/{branch}",
-                        filters=True)
+                        f"Merge branch '{branch}'", "--end-of-options", target, filters=True)
     if proc.returncode != 0:
         conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
         # Put the main checkout back exactly as it was (it had no uncommitted changes).
@@ -14852,6 +14919,7 @@ def _print_out(text: str) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     """Command-line entry point; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    _COUNTED.clear()  # (each command counts the worktrees it reads: see _Repo._settings)
     implicit_run = bool(argv) and argv[0] not in _COMMANDS and argv[0] not in (
         "-h", "--help", "--version")
     if implicit_run:

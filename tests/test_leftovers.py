@@ -7481,3 +7481,61 @@ def test_a_folder_of_another_account_fails_the_worker_before_the_runners_gits(cl
     assert git("rev-parse", "architect/parallel-1", cwd=repo) == r["base_commit"]
     code, _out, err = cli("cleanup")
     assert code == 2 and "would delete work" in err, err
+
+
+# -- review round 98 ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("squash", [False, True])
+def test_the_commit_checked_is_the_commit_merged(repo, squash):
+    """Round 98 (B, by design): merge checked the branch's commit, then merged the branch by
+    its name: a branch moved in between would bring what no check saw. The commit checked
+    is what is merged."""
+    base, checked = _changes(repo, {"a.txt": "checked\n"})
+    git("branch", "-q", "architect/parallel-1", checked, cwd=repo)
+    git("checkout", "-q", "architect/parallel-1", cwd=repo)
+    (repo / "evil.txt").write_text("unchecked\n")
+    git("add", "evil.txt", cwd=repo)
+    git("commit", "-qm", "moved", cwd=repo)
+    git("checkout", "-q", "-", cwd=repo)
+    assert ap._merge_branch(ap._Repo.find(str(repo)), "architect/parallel-1", squash,
+                            checked) == []
+    assert (repo / "a.txt").read_text() == "checked\n" and not (repo / "evil.txt").exists()
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root (a folder of another account)")
+def test_a_folder_another_account_adds_after_the_checks_is_moved_out(cli, repo, tmp_path):
+    """Round 98 (A): the agent's check opened a folder to all, and `attacker` moved a tree of
+    40 MB of rules into it just after the count that follows the checks: the runner's gits
+    read them (the worker a success), and every later `diff` and `cleanup` too, `attacker`
+    growing them at will. After the checks the worktree is now held still before it is
+    counted, and what another account owns there is moved out into the runner's trash."""
+    agent = script(tmp_path, "agent.sh", "echo work > work.txt\necho '{\"status\": \"success\"}'\n")
+    _code, results, err = cli.json("run", "t", "--workers", "1", "--agent-cmd",
+                                   f"{agent} {{task}}", "--check",
+                                   "mkdir -p w/theirs && chown 4242:4242 w/theirs && chmod 777 w")
+    (r,) = results
+    assert r["status"] == "failed" and "its worktree held folders or rule files another account " \
+        "owns, which it could write whenever it wanted: w/theirs (uid 4242); moved out of it " \
+        "into" in r["error"], r
+    wt = repo / ".architect-parallel-1"
+    assert not (wt / "w" / "theirs").exists() and not os.stat(wt / "w").st_mode & 0o022
+
+
+def test_no_later_command_runs_a_git_in_a_worktree_of_too_many_rules(cli, repo, tmp_path):
+    """Round 98 (A): a worktree left over the rules bound was read by every later command's
+    gits (`diff`, `report`, `cleanup`, `continue`). Each process now counts a worktree once
+    before its first git there, and runs none in one over the bound: it says so, and
+    `cleanup --force` still removes it."""
+    agent = script(tmp_path, "agent.sh", HEAVY.replace("NAME", ".gitignore")
+                   + "echo work > work.txt\necho '{\"status\": \"success\"}'\n")
+    cli("run", "t", "--workers", "1", "--agent-cmd", f"{agent} {{task}}")
+    said = "holds .gitignore and .gitattributes files of over 256 KB in all, or folders this " \
+           "tool cannot list: no git of it reads them"
+    code, _out, err = cli("diff", "1")
+    assert code == 2 and said in err, err
+    code, _out, err = cli("continue", "1", "more")
+    assert code != 0 and said in err, err
+    code, _out, err = cli("cleanup")
+    assert code == 2 and "would delete work" in err, err
+    assert cli("cleanup", "--force")[0] == 0
+    assert not (repo / ".architect-parallel-1").exists()
