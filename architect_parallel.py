@@ -2034,9 +2034,12 @@ class ParallelRunner:
         """After its checks: the worktree held still as before its commit (see _hold_still:
         every folder its owner's to list and enter, none the group's or others' to write,
         every rule file a new one), and every folder or rule file of another account moved
-        out of it into the runner's trash (its owner could add to it whenever it wants,
-        whatever its mode; round 98): the worker fails, saying so. One that cannot be moved
-        stays, and the count that follows fails the worker (see _heavy)."""
+        out of it (its owner could add to it whenever it wants, whatever its mode; round 98)
+        into a folder of the runner's that only you remove (round 99: the run's trash, emptied
+        at its end, took a tarball's files of uid 501 with it): the worker fails, saying so.
+        One that cannot be moved stays, and the count that follows fails the worker (see
+        _heavy); so does any other file of another account (round 99: a `.git` file of
+        `attacker`'s, pointing at a repository of its own, left in a worker that passed)."""
         import secrets
         write = stat.S_IWGRP | stat.S_IWOTH
         for _folder, fd, _dirs, files in _walk_at(job.path, force=True, tame=write):
@@ -2045,7 +2048,9 @@ class ParallelRunner:
         owners = {os.geteuid(), 0} | ({self._sandbox.host_id} if self._sandbox and
                                       self._sandbox.host_id is not None else set())
         moved: List[str] = []
-        trash = os.open(repo.trash(), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        kept = repo.state_dir("evicted", os.path.basename(job.path))
+        os.chmod(kept, 0o700)
+        trash = os.open(kept, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             for folder, fd, dirs, files in _walk_at(job.path):
                 rel = os.path.relpath(folder, job.path)
@@ -2057,16 +2062,22 @@ class ParallelRunner:
                     if st is None or st.st_uid in owners:
                         continue
                     with contextlib.suppress(OSError):
-                        os.rename(name, f"evicted-{secrets.token_hex(8)}", src_dir_fd=fd,
+                        os.rename(name, f"{secrets.token_hex(4)}-{name}", src_dir_fd=fd,
                                   dst_dir_fd=trash)
                         moved.append(f"{_shorten(rel + name, 100)} (uid {st.st_uid})")
                 dirs[:] = [name for name in dirs if _stat_at(fd, name) is not None]
         finally:
             os.close(trash)
         if moved:
+            job.unsaved = True  # (cleanup asks for --force)
             fail("its worktree held folders or rule files another account owns, which it could "
-                 f"write whenever it wanted: {_some(moved)}; moved out of it into "
-                 f"{repo.trash()}")
+                 f"write whenever it wanted: {_some(moved)}; moved out of it into {kept} (yours "
+                 "to look at and remove)")
+        others = _foreign_entries(job.path, owners - {os.geteuid(), 0}, acls=False, skips=False)
+        if others:
+            job.unsaved = True
+            fail(f"its worktree holds files another account owns, which it may change whenever "
+                 f"it wants: {_some(others)}")
 
     def _heavy(self, repo: _Repo, job: _Job, result: WorkerResult, held: bool = False,
                after: bool = False) -> bool:
@@ -11100,9 +11111,16 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
             r = results[0]
             kept = f"still on {r.branch}" if r.commit else \
                 f"only in its worktree (no commit of it is on {r.branch})"  # (round 85)
-            lines.append(f"the follow-up did not succeed; what worker {r.worker_id} did before is "
-                         f"{kept}: try again with '{prog} continue {r.worker_id} "
-                         "TASK' (--fresh starts a new session)")
+            rules = _rules_in_worktree(r.worktree_path) if os.path.isdir(r.worktree_path) else 0
+            if rules is None or rules > _IGNORE_RULES_LIMIT:  # (no git reads it: round 99)
+                lines.append(f"the follow-up did not succeed, and left its worktree with more "
+                             "rules than a git may read: no command reads it again; what worker "
+                             f"{r.worker_id} did before is {kept}: remove the worktree with "
+                             f"'{prog} cleanup --force --keep-branches'")
+            else:
+                lines.append(f"the follow-up did not succeed; what worker {r.worker_id} did "
+                             f"before is {kept}: try again with '{prog} continue "
+                             f"{r.worker_id} TASK' (--fresh starts a new session)")
         elif succeeded < len(results):
             # their attempts were committed on their branches: --force lets rerun discard them
             force = any(r.status != "success" and (r.commit or r.files_modified) for r in results)

@@ -7519,6 +7519,26 @@ def test_a_folder_another_account_adds_after_the_checks_is_moved_out(cli, repo, 
         "into" in r["error"], r
     wt = repo / ".architect-parallel-1"
     assert not (wt / "w" / "theirs").exists() and not os.stat(wt / "w").st_mode & 0o022
+    # Round 99 (A): kept (the run's trash, emptied at its end, took it with it)
+    kept = repo / ".git" / "architect-parallel" / "evicted" / ".architect-parallel-1"
+    (moved,) = os.listdir(kept)
+    assert moved.endswith("-theirs") and os.stat(kept / moved).st_uid == 4242
+    assert cli("cleanup", "--force")[0] == 0 and (kept / moved).is_dir()  # (yours to remove)
+
+
+@pytest.mark.skipif(not ROOT, reason="needs root (a file of another account)")
+def test_a_file_another_account_leaves_during_the_checks_fails_the_worker(cli, repo, tmp_path):
+    """Round 99 (A): `attacker` wrote `sub/.git` (pointing at a repository of its own) into a
+    folder a check had opened to all; the worker passed, the file still attacker's to
+    rewrite. Any file of another account in a worktree after its checks fails it."""
+    agent = script(tmp_path, "agent.sh", "mkdir sub && echo work > sub/work.txt\n"
+                   "echo '{\"status\": \"success\"}'\n")
+    _code, results, err = cli.json("run", "t", "--workers", "1", "--agent-cmd",
+                                   f"{agent} {{task}}", "--check",
+                                   "echo 'gitdir: /nowhere' > sub/.git && chown 4242 sub/.git")
+    (r,) = results
+    assert r["status"] == "failed" and "its worktree holds files another account owns, which " \
+        "it may change whenever it wants: sub/.git (uid 4242)" in r["error"], r
 
 
 def test_no_later_command_runs_a_git_in_a_worktree_of_too_many_rules(cli, repo, tmp_path):
@@ -7539,3 +7559,23 @@ def test_no_later_command_runs_a_git_in_a_worktree_of_too_many_rules(cli, repo, 
     assert code == 2 and "would delete work" in err, err
     assert cli("cleanup", "--force")[0] == 0
     assert not (repo / ".architect-parallel-1").exists()
+
+
+# -- review round 99 ---------------------------------------------------------------------------
+
+def test_a_follow_up_that_leaves_too_many_rules_points_at_cleanup_not_continue(cli, repo,
+                                                                               tmp_path):
+    """Round 99 (B): a `continue` whose agent left its worktree over the rules bound said to
+    try `continue` again, which every later command then refused. Its footer now says so,
+    and points at `cleanup --force --keep-branches` (the checked commit stays on its branch)."""
+    agent = script(tmp_path, "agent.sh", 'if [ "$1" = heavy ]; then\n'
+                   + HEAVY.replace("NAME", ".gitattributes") + "fi\n"
+                   "echo \"$1\" >> work.txt\necho '{\"status\": \"success\"}'\n")
+    assert cli("run", "first", "--workers", "1", "--agent-cmd", f"{agent} {{task}}")[0] == 0
+    code, _out, err = cli("continue", "1", "heavy")
+    assert code == 1, err
+    assert "the follow-up did not succeed, and left its worktree with more rules than a git may " \
+        "read: no command reads it again; what worker 1 did before is still on " \
+        "architect/parallel-1: remove the worktree with 'architect-parallel cleanup --force " \
+        "--keep-branches'" in err, err
+    assert "try again with" not in err
