@@ -2778,8 +2778,8 @@ class ParallelRunner:
         if not self.config.force:
             raise ParallelError(
                 "would lose work: " + "; ".join(found)
-                + f" (commit or move it elsewhere, run '{_prog()} cleanup', "
-                "or rerun with --force to discard it)")
+                + f" (commit or move it elsewhere, run '{_prog()} cleanup' (--force for a "
+                "worktree it keeps), or rerun with --force to discard it)")
         self._warn("--force: discarding " + "; ".join(found))
 
     def _warn(self, message: str) -> None:
@@ -3412,7 +3412,8 @@ class _Repo:
                     f"{cwd} holds .gitignore and .gitattributes files of over "
                     f"{_IGNORE_RULES_LIMIT >> 10} KB in all, or folders this tool cannot list: no "
                     "git of it reads them (each could take GBs of memory and minutes); look at "
-                    f"it yourself, or remove it with '{_prog()} cleanup --force'")
+                    f"it yourself, or remove it with '{_prog()} cleanup --force --keep-branches' "
+                    "(the branches keep the committed work)")
             _COUNTED.add(cwd)
         return {**pin, **({} if filters else self._neutral(cwd, pin))}
 
@@ -11111,8 +11112,7 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
             r = results[0]
             kept = f"still on {r.branch}" if r.commit else \
                 f"only in its worktree (no commit of it is on {r.branch})"  # (round 85)
-            rules = _rules_in_worktree(r.worktree_path) if os.path.isdir(r.worktree_path) else 0
-            if rules is None or rules > _IGNORE_RULES_LIMIT:  # (no git reads it: round 99)
+            if _unread_worktree(r.worktree_path):  # (no git reads it: round 99)
                 lines.append(f"the follow-up did not succeed, and left its worktree with more "
                              "rules than a git may read: no command reads it again; what worker "
                              f"{r.worker_id} did before is {kept}: remove the worktree with "
@@ -11122,13 +11122,31 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
                              f"before is {kept}: try again with '{prog} continue "
                              f"{r.worker_id} TASK' (--fresh starts a new session)")
         elif succeeded < len(results):
-            # their attempts were committed on their branches: --force lets rerun discard them
-            force = any(r.status != "success" and (r.commit or r.files_modified) for r in results)
+            # their attempts were committed on their branches, or left in worktrees no git
+            # reads (round 100): --force lets rerun discard them
+            force = any(r.status != "success" and (r.commit or r.files_modified or
+                                                   _unread_worktree(r.worktree_path))
+                        for r in results)
             lines.append(f"run the {len(results) - succeeded} that did not succeed again with: "
                          f"{prog} rerun --failed" + (" --force (it discards their attempts)"
                                                      if force else ""))
-        lines.append(f"remove them with: {prog} cleanup (--keep-branches keeps the committed work)")
+        if any(_unread_worktree(r.worktree_path) for r in results):  # (cleanup asks --force)
+            lines.append(f"remove them with: {prog} cleanup --force --keep-branches (a worktree "
+                         "no git reads is kept without --force; the branches keep the committed "
+                         "work)")
+        else:
+            lines.append(f"remove them with: {prog} cleanup (--keep-branches keeps the committed "
+                         "work)")
     return "\n".join(lines)
+
+
+def _unread_worktree(path: str) -> bool:
+    """Whether the worktree at ``path`` holds more .gitignore and .gitattributes files than a
+    git may read, so that no command of this tool runs a git there (see _Repo._settings)."""
+    if not path or not os.path.isdir(path):
+        return False
+    rules = _rules_in_worktree(path)
+    return rules is None or rules > _IGNORE_RULES_LIMIT
 
 
 def _race_lines(results: List[WorkerResult], run_info: dict, total: int) -> List[str]:

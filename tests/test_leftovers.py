@@ -7579,3 +7579,24 @@ def test_a_follow_up_that_leaves_too_many_rules_points_at_cleanup_not_continue(c
         "architect/parallel-1: remove the worktree with 'architect-parallel cleanup --force " \
         "--keep-branches'" in err, err
     assert "try again with" not in err
+
+
+# -- review round 100 --------------------------------------------------------------------------
+
+def test_every_hint_after_a_worktree_no_git_reads_names_a_command_that_works(cli, repo,
+                                                                              tmp_path):
+    """Round 100 (B): with a worktree over the rules bound, the footer said `rerun --failed`
+    and `cleanup`, both of which then refused, and every later command said `cleanup
+    --force`, which deletes the branches too. Each now names what works there."""
+    agent = script(tmp_path, "agent.sh", 'echo "$1" > work.txt\nif [ "$1" = heavy ]; then\n'
+                   + HEAVY.replace("NAME", ".gitignore") + "fi\necho '{\"status\": \"success\"}'\n")
+    code, _out, err = cli("run", "--task", "heavy", "--task", "light", "--agent-cmd",
+                          f"{agent} {{task}}")
+    assert "rerun --failed --force (it discards their attempts)" in err, err
+    assert "remove them with: architect-parallel cleanup --force --keep-branches" in err, err
+    code, _out, err = cli("diff", "1")
+    assert code == 2 and "remove it with 'architect-parallel cleanup --force --keep-branches'" \
+        in err, err
+    assert cli("rerun", "--failed")[0] == 2
+    assert cli("cleanup", "--force", "--keep-branches")[0] == 0
+    assert git("rev-parse", "--verify", "architect/parallel-2", cwd=repo)
