@@ -4103,7 +4103,7 @@ class _Repo:
         # 95: `.pytest_cache/.gitignore`, `*`, made every ignored file there look shown)
         untracked = [name for name in itertools.chain(yours, (name for (name,) in self._names(
             ["ls-files", "-z", "--others", "--exclude-standard"], self.top, 1)))
-            if name.rpartition("/")[2] == ".gitignore"]
+            if name.rpartition("/")[2] == ".gitignore"] if yours else []
         shown: Dict[str, None] = {}
         for commit in changing if yours else ():
             ignores = list(itertools.islice(self._ignore_files(commit), 1001))
