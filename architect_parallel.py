@@ -2050,7 +2050,7 @@ class ParallelRunner:
         moved: List[str] = []
         kept = repo.state_dir("evicted", os.path.basename(job.path))
         os.chmod(kept, 0o700)
-        trash = os.open(kept, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        into = os.open(kept, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
             for folder, fd, dirs, files in _walk_at(job.path):
                 rel = os.path.relpath(folder, job.path)
@@ -2063,11 +2063,11 @@ class ParallelRunner:
                         continue
                     with contextlib.suppress(OSError):
                         os.rename(name, f"{secrets.token_hex(4)}-{name}", src_dir_fd=fd,
-                                  dst_dir_fd=trash)
+                                  dst_dir_fd=into)
                         moved.append(f"{_shorten(rel + name, 100)} (uid {st.st_uid})")
                 dirs[:] = [name for name in dirs if _stat_at(fd, name) is not None]
         finally:
-            os.close(trash)
+            os.close(into)
         if moved:
             job.unsaved = True  # (cleanup asks for --force)
             fail("its worktree held folders or rule files another account owns, which it could "
