@@ -1179,6 +1179,12 @@ class ParallelRunner:
                 self._hint_timeout()
             if self._cancel.is_set():
                 self._stop_all()
+            # Until every worker ended, waits that end: a signal's handler runs only in this
+            # thread, between two steps of Python. One that came just before a wait without
+            # end (a signal to another thread, or before its lock was asked) waited for the
+            # workers, which waited for it: a second Ctrl-C stopped no git (CI, stop 36).
+            while pending:
+                _done, pending = concurrent.futures.wait(pending, timeout=0.2)
         except KeyboardInterrupt:  # only where signals could not be caught (not the main thread)
             self._cancel.set()
             self._halt.set()

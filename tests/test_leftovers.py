@@ -3789,6 +3789,18 @@ def test_includes_are_put_back_as_new_files_no_group_may_write(cli, repo, tmp_pa
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
 
 
+def _adding(worktree):
+    """Whether a `git add -A` runs in ``worktree`` (this test's run, not another test's)."""
+    for pid in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                words = f.read().split(b"\0")
+            if words[0].endswith(b"git") and words[1:3] == [b"add", b"-A"] and \
+                    os.path.realpath(f"/proc/{pid}/cwd") == worktree:
+                return True
+    return False
+
+
 def test_a_second_interrupt_stops_the_runners_own_gits(repo, tmp_path):
     """A 400 GB sparse file (made in an instant, no disk) and a sleep, then SIGTERM: the
     runner committed the work anyway, and its `git add` read 400 GB for --check-timeout
@@ -3809,19 +3821,8 @@ def test_a_second_interrupt_stops_the_runners_own_gits(repo, tmp_path):
     proc.send_signal(signal.SIGTERM)
 
     worktree = os.path.realpath(repo / ".architect-parallel-1")
-
-    def adding():  # (the runner's commit reads the file: the second signal comes now; this
-        for pid in os.listdir("/proc"):  # run's, in its worktree, not another test's)
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    words = f.read().split(b"\0")
-                if words[0].endswith(b"git") and words[1:3] == [b"add", b"-A"] and \
-                        os.path.realpath(f"/proc/{pid}/cwd") == worktree:
-                    return True
-        return False
-
     deadline = time.monotonic() + 60
-    while not adding():
+    while not _adding(worktree):  # (the runner's commit reads the file: the second signal now)
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
@@ -3835,6 +3836,40 @@ def test_a_second_interrupt_stops_the_runners_own_gits(repo, tmp_path):
     worktree_git = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
     assert not os.path.exists(os.path.join(worktree_git, "index.lock"))
 
+
+
+def test_a_second_signal_a_worker_thread_gets_stops_the_gits_too(repo, tmp_path, cli):
+    """The second SIGTERM of the test above, which the kernel may give to any thread: its
+    handler runs only in the main thread, which waited for the workers without end, and the
+    worker's git waited for the handler (CI, stop 36: 120 s, once in 25 runs under load).
+    Here the second signal goes to the thread of the worker whose git reads 400 GB."""
+    import threading
+    started = tmp_path / "started"
+    agent = script(tmp_path, "huge.sh", f"truncate -s 400G big.bin\ntouch {started}\nsleep 100\n")
+    worktree = os.path.realpath(repo / ".architect-parallel-1")
+
+    def signals():  # (each only while the run's handlers are in place: its agent, its git)
+        deadline = time.monotonic() + 60
+        while not started.exists():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+        while not _adding(worktree):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
+        (worker,) = [t for t in threading.enumerate() if t.name.startswith("architect-parallel")]
+        signal.pthread_kill(worker.ident, signal.SIGTERM)
+
+    sender = threading.Thread(target=signals, daemon=True)
+    sender.start()
+    code, out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                         "--json", "--progress", "none", "--check-timeout", "40")
+    sender.join()
+    assert code == 143, err
+    (r,) = json.loads(out)
+    assert "(a second interrupt)" in r["error"], r
 
 # -- review round 46 ---------------------------------------------------------------------------
 
