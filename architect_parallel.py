@@ -1771,6 +1771,7 @@ class ParallelRunner:
         if created is None or self._halt.is_set():
             if created is not None:
                 self._remove(repo, job, base)  # kept only if the worker ran
+                result.sandbox = None
             result.status, result.error = self._halted() or ("interrupted", "not started")
             return None
         result.worker_log = os.path.join(logs, f"worker-{n}.log")
@@ -1892,9 +1893,6 @@ class ParallelRunner:
             reason = (exc.reason if isinstance(exc, _GitError) else
                       str(exc) if isinstance(exc, ParallelError) else
                       f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
-            box = self._boxes.pop(job.worker_id, None)
-            if box:
-                box.discard()
             result.sandbox = None
             # A failed 'git worktree add' takes back its own folder; its branch may remain.
             self._remove(repo, job, base, worktree=registered)
@@ -1912,7 +1910,12 @@ class ParallelRunner:
                     repo.git("branch", "-D", "--quiet", job.branch, check=False)
 
     def _remove(self, repo: _Repo, job: _Job, base: str, worktree: bool = True) -> None:
-        """Take back a worktree and its branch that no agent, setup or check has used."""
+        """Take back a worktree and its branch that no agent, setup or check has used, and
+        its sandbox: none of it is brought in (round 101: a stop during the creation of
+        worktrees failed those workers, whose sandboxes found no git folder to bring in)."""
+        box = self._boxes.pop(job.worker_id, None)
+        if box:
+            box.discard()
         with self._git_lock:
             try:
                 repo.remove_worktree(job.path if worktree else None, job.branch, base)
@@ -2220,7 +2223,7 @@ class ParallelRunner:
             # What the branch must hold from now on (see _settle_branch): the agent's own
             # commits, when it committed all its work itself.
             box = self._boxes.get(job.worker_id)
-            refused = box.take_objects(held, self.config.check_timeout, self._cancel) \
+            refused = box.take_objects(held, self.config.check_timeout, self._hurry) \
                 if box and held else None
             if refused:  # (no commit of it is recorded: none is in the repository, round 83)
                 raise _NotTakenIn(refused)
@@ -2671,7 +2674,8 @@ class ParallelRunner:
         """After a sandboxed worker: its sandbox brings its work in and is taken back."""
         box = self._boxes.pop(job.worker_id, None)
         if box is not None:
-            box.close(result, self._warn, self.config.check_timeout, self._cancel)
+            # (as the runner's own gits: one interrupt lets its work come in, a second stops it)
+            box.close(result, self._warn, self.config.check_timeout, self._hurry)
 
     @staticmethod
     def _forget_missing(repo: _Repo, job: _Job, result: WorkerResult) -> None:
@@ -11046,12 +11050,13 @@ def _format_tokens(r: WorkerResult) -> str:
 
 def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = None,
                   local: bool = True, run_info: Optional[dict] = None,
-                  follow_up: bool = False) -> str:
+                  follow_up: bool = False, kept: "Optional[set[int]]" = None) -> str:
     """The result table printed on stderr after a run; the best worker is marked with '*'.
 
     ``total``: the workers of the plan, when some have no results (collect). ``local``:
     the worktrees and logs are on this machine (not so after collect), so name them.
-    ``follow_up``: the one worker of a continue, ranked among the whole plan."""
+    ``follow_up``: the one worker of a continue, ranked among the whole plan. ``kept``: the
+    workers whose worktrees hold work no commit holds (see _kept_by_cleanup)."""
     checks = any(r.checks_total for r in results)
     tokens = any(r.tokens_in is not None or r.tokens_out is not None for r in results)
     header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "tokens",
@@ -11116,16 +11121,16 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
                      + (f"   logs: {logs}" if logs else ""))
         if follow_up and succeeded < len(results):  # rerun would throw the first round away
             r = results[0]
-            kept = f"still on {r.branch}" if r.commit else \
+            before = f"still on {r.branch}" if r.commit else \
                 f"only in its worktree (no commit of it is on {r.branch})"  # (round 85)
             if _unread_worktree(r.worktree_path):  # (no git reads it: round 99)
                 lines.append(f"the follow-up did not succeed, and left its worktree with more "
                              "rules than a git may read: no command reads it again; what worker "
-                             f"{r.worker_id} did before is {kept}: remove the worktree with "
+                             f"{r.worker_id} did before is {before}: remove the worktree with "
                              f"'{prog} cleanup --force --keep-branches'")
             else:
                 lines.append(f"the follow-up did not succeed; what worker {r.worker_id} did "
-                             f"before is {kept}: try again with '{prog} continue "
+                             f"before is {before}: try again with '{prog} continue "
                              f"{r.worker_id} TASK' (--fresh starts a new session)")
         elif succeeded < len(results):
             # their attempts were committed on their branches, or left in worktrees no git
@@ -11136,14 +11141,34 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
             lines.append(f"run the {len(results) - succeeded} that did not succeed again with: "
                          f"{prog} rerun --failed" + (" --force (it discards their attempts)"
                                                      if force else ""))
+        unsaved = [f"{WORKTREE_PREFIX}{r.worker_id}" for r in results
+                   if r.worker_id in (kept or set())]
         if any(_unread_worktree(r.worktree_path) for r in results):  # (cleanup asks --force)
             lines.append(f"remove them with: {prog} cleanup --force --keep-branches (a worktree "
                          "no git reads is kept without --force; the branches keep the committed "
                          "work)")
+        elif unsaved:  # (cleanup refuses, and removes nothing, without --force: round 101)
+            lines.append(f"remove them with: {prog} cleanup --force, once you have kept what you "
+                         f"want of the work no commit holds in {_some(unsaved)} (without --force "
+                         "cleanup keeps it and removes nothing; --keep-branches keeps the "
+                         "committed work)")
         else:
             lines.append(f"remove them with: {prog} cleanup (--keep-branches keeps the committed "
                          "work)")
     return "\n".join(lines)
+
+
+def _kept_by_cleanup(top: str, results: List[WorkerResult]) -> "set[int]":
+    """The workers whose worktrees hold their run's work that no commit holds, which cleanup
+    keeps without --force (see ParallelRunner._unsaved_work): recorded so at its run's end,
+    or without a commit but with changed files."""
+    try:
+        repo = _Repo.find(top) if top else None
+    except ParallelError:
+        repo = None
+    return {r.worker_id for r in results if _only_in_worktree(r) or (
+        repo is not None and r.worktree_path and os.path.isdir(r.worktree_path)
+        and repo.left_unsaved(r.worktree_path))}
 
 
 def _unread_worktree(path: str) -> bool:
@@ -13443,7 +13468,8 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
     if args.json:
         _print_json([r.to_dict() for r in results])
     if results and not args.quiet:
-        _print_err(_format_table(results, top, total, local, run_info, follow_up))
+        _print_err(_format_table(results, top, total, local, run_info, follow_up,
+                                 _kept_by_cleanup(top, results) if local else set()))
     elif args.quiet:  # --quiet keeps the errors
         for r in results:
             if r.error and r.status not in ("interrupted", "stopped", "skipped"):

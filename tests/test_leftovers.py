@@ -3870,6 +3870,10 @@ def test_a_second_signal_a_worker_thread_gets_stops_the_gits_too(repo, tmp_path,
     assert code == 143, err
     (r,) = json.loads(out)
     assert "(a second interrupt)" in r["error"], r
+    # (round 101 (B): the footer said `cleanup`, which refused: the work is in no commit)
+    assert "cleanup --force, once you have kept what you want of the work no commit holds in " \
+        ".architect-parallel-1 " in err, err
+    assert cli("cleanup")[0] == 2 and os.path.isdir(worktree)
 
 # -- review round 46 ---------------------------------------------------------------------------
 
@@ -7635,3 +7639,77 @@ def test_every_hint_after_a_worktree_no_git_reads_names_a_command_that_works(cli
     assert cli("rerun", "--failed")[0] == 2
     assert cli("cleanup", "--force", "--keep-branches")[0] == 0
     assert git("rev-parse", "--verify", "architect/parallel-2", cwd=repo)
+
+
+# -- review round 101 --------------------------------------------------------------------------
+
+def _signal_within(monkeypatch, owner, name):
+    """A SIGTERM to this process from within ``owner.name`` (once), which then goes on only
+    once the runner has acted on it (stopped its agents): the first signal, at that moment."""
+    import threading
+    stopped, inner, stop_all = threading.Event(), getattr(owner, name), ap.ParallelRunner._stop_all
+    sent = []
+
+    def stop_all_then_say(self):
+        stop_all(self)
+        stopped.set()
+
+    def signalled_first(*args, **kwargs):
+        if not sent:
+            sent.append(os.kill(os.getpid(), signal.SIGTERM))
+            assert stopped.wait(60)
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(ap.ParallelRunner, "_stop_all", stop_all_then_say)
+    monkeypatch.setattr(owner, name, signalled_first)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("commit", [True, False])
+def test_one_interrupt_lets_a_sandboxed_workers_objects_come_in(cli, repo, tmp_path, monkeypatch,
+                                                                commit):
+    """Round 101 (B): one SIGTERM while a sandboxed worker's objects came in (its commit's, or
+    with --no-commit its agent's own) stopped the import: the worker failed with `bringing its
+    objects in stopped`, its commit was not made, and `rerun --failed --force` was offered,
+    which discards it. As the runner's own gits, only a second interrupt stops it now. Here the
+    signal comes from within the import, which goes on once the runner has stopped its agents."""
+    _signal_within(monkeypatch, ap._Box, "_import_objects")
+    agent = script(tmp_path, "agent.sh", "echo work > work.txt\n" + (
+        "" if commit else "git add -A && git -c user.name=a -c user.email=a@b commit -qm mine\n")
+        + "echo '{\"status\": \"success\"}'\n")
+    code, out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1",
+                         "--json", *BOXED, *([] if commit else ["--no-commit"]))
+    assert code == 143, err
+    (r,) = json.loads(out)
+    assert r["commit"] and "stopped" not in (r["error"] or ""), r
+    assert git("show", f"{r['commit']}:work.txt", cwd=repo) == "work"
+    assert "rerun --failed" not in err, err
+
+
+def test_the_footer_asks_for_force_where_cleanup_keeps_work_no_commit_holds(cli, repo):
+    """Round 101 (B): after a --no-commit run (or a commit an interrupt stopped) the footer said
+    `cleanup`, which refused and removed nothing. It says what cleanup then needs; a run whose
+    work is all committed still says plain `cleanup`, which removes it."""
+    code, _out, err = cli("fake:write=a.txt", "--workers", "2", "--no-commit")
+    assert code == 0 and "cleanup --force, once you have kept what you want of the work no commit" \
+        " holds in .architect-parallel-1, .architect-parallel-2 (without --force" in err, err
+    assert cli("cleanup")[0] == 2 and (repo / ".architect-parallel-2" / "a.txt").exists()
+    assert cli("cleanup", "--force")[0] == 0 and not (repo / ".architect-parallel-2").exists()
+    code, _out, err = cli("fake:write=a.txt", "--workers", "2")
+    assert "remove them with: architect-parallel cleanup (--keep-branches" in err, err
+    assert cli("cleanup")[0] == 0 and not (repo / ".architect-parallel-2").exists()
+
+
+@needs_bwrap
+def test_a_stop_while_worktrees_are_made_leaves_those_workers_not_started(cli, repo, monkeypatch):
+    """Round 101 (A): a SIGTERM while a sandboxed worker's worktree was being made: the worktree
+    was taken back, but its sandbox was not, and then found no git folder to bring work in
+    from: the worker was `failed` (`cannot take its work back: FileNotFoundError`), recorded
+    as sandboxed. It is `interrupted`, not started, and nothing of it stays."""
+    _signal_within(monkeypatch, ap._Repo, "populate_worktree")
+    code, out, err = cli("run", "fake:write=a.txt", "--workers", "1", "--json", *BOXED)
+    assert code == 143, err
+    (r,) = json.loads(out)
+    assert (r["status"], r["error"], r["sandbox"]) == ("interrupted", "not started", None), r
+    assert not (repo / ".architect-parallel-1").exists()
+    assert not git("branch", "--list", "architect/parallel-1", cwd=repo)
