@@ -1442,22 +1442,14 @@ class ParallelRunner:
     def _cleanup_locked(self, repo: _Repo, dry_run: bool, keep_branches: bool,
                         force: bool) -> int:
         repo.prune_worktrees()
-        worktrees = repo.worktrees()
-        ours = [wt for wt in worktrees if repo.ours(wt["path"])]
+        worktrees, ours, branches, tips, unsaved = self.cleanup_plan(repo, keep_branches)
         for wt in worktrees:  # (its git folder rewritten to name a folder elsewhere)
             if _is_parallel_path(wt["path"]) and wt not in ours and wt["path"] != repo.top:
                 self._warn(f"a worktree entry of this repository names {wt['path']}, which is "
                            "not where its workers' worktrees are; left in place (look at it "
                            "with 'git worktree list')")
-        in_use = {wt["branch"] for wt in worktrees if wt not in ours}
-        branches = []
-        for branch in [] if keep_branches else repo.parallel_branches():
-            if branch in in_use:
-                self._warn(f"branch {branch} is checked out in another worktree; left in place")
-            else:
-                branches.append(branch)
-        tips = repo.branch_tips(branches)
-        unsaved = self._unsaved_work(repo, ours, tips)
+        for branch in sorted(set([] if keep_branches else repo.parallel_branches()) - set(branches)):
+            self._warn(f"branch {branch} is checked out in another worktree; left in place")
         if unsaved and not force and not dry_run:
             raise ParallelError(
                 "would delete work done since the last run: " + "; ".join(
@@ -1507,6 +1499,21 @@ class ParallelRunner:
             if _is_parallel_path(path) and os.path.isdir(path) and path not in registered:
                 self._warn(f"{path} is not a git worktree; left in place (remove it yourself)")
         return len(ours)
+
+    @staticmethod
+    def cleanup_plan(repo: _Repo, keep_branches: bool = False
+                     ) -> "tuple[List[dict], List[dict], List[str], Dict, Dict[str, str]]":
+        """What cleanup would take: the repository's worktrees, those of ours among them, the
+        branches it would delete (none checked out in another worktree) and their tips, and
+        what it would delete that no run recorded (see _unsaved_work), which it keeps without
+        --force. The run's footer asks it too, so that its hint is what cleanup does."""
+        worktrees = repo.worktrees()
+        ours = [wt for wt in worktrees if repo.ours(wt["path"])]
+        in_use = {wt["branch"] for wt in worktrees if wt not in ours}
+        branches = [branch for branch in ([] if keep_branches else repo.parallel_branches())
+                    if branch not in in_use]
+        tips = repo.branch_tips(branches)
+        return worktrees, ours, branches, tips, ParallelRunner._unsaved_work(repo, ours, tips)
 
     @staticmethod
     def _unsaved_work(repo: _Repo, worktrees: List[dict],
@@ -11050,13 +11057,13 @@ def _format_tokens(r: WorkerResult) -> str:
 
 def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = None,
                   local: bool = True, run_info: Optional[dict] = None,
-                  follow_up: bool = False, kept: "Optional[set[int]]" = None) -> str:
+                  follow_up: bool = False, kept: Optional[List[str]] = None) -> str:
     """The result table printed on stderr after a run; the best worker is marked with '*'.
 
     ``total``: the workers of the plan, when some have no results (collect). ``local``:
     the worktrees and logs are on this machine (not so after collect), so name them.
     ``follow_up``: the one worker of a continue, ranked among the whole plan. ``kept``: the
-    workers whose worktrees hold work no commit holds (see _kept_by_cleanup)."""
+    worktrees and branches cleanup keeps without --force (see _kept_by_cleanup)."""
     checks = any(r.checks_total for r in results)
     tokens = any(r.tokens_in is not None or r.tokens_out is not None for r in results)
     header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "tokens",
@@ -11110,8 +11117,12 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
         lines.append(f"best: worker {winner.worker_id} ({winner.branch}); see it with "
                      f"'{prog} diff best', keep it with '{prog} merge best'")
     elif len({r.task for r in results}) > 1:
+        loose = [r for r in results if r.status == "success" and _only_in_worktree(r)]
         lines.append(f"different tasks: no worker is best; look at each with '{prog} diff N', "
-                     f"keep every one that succeeded with '{prog} merge all'")
+                     f"keep every one that succeeded with '{prog} merge all'" + (
+                         f" once the work of {_some([f'worker {r.worker_id}' for r in loose])} "
+                         "is committed in its worktree ('git -C DIR add -A && git -C DIR commit'; "
+                         "merge refuses work no commit holds)" if loose and local else ""))
     elif results:
         lines.append("no best: no worker succeeded" + (" and passed its checks" if checks else "")
                      + "; nothing is merged as best")
@@ -11141,34 +11152,30 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
             lines.append(f"run the {len(results) - succeeded} that did not succeed again with: "
                          f"{prog} rerun --failed" + (" --force (it discards their attempts)"
                                                      if force else ""))
-        unsaved = [f"{WORKTREE_PREFIX}{r.worker_id}" for r in results
-                   if r.worker_id in (kept or set())]
         if any(_unread_worktree(r.worktree_path) for r in results):  # (cleanup asks --force)
             lines.append(f"remove them with: {prog} cleanup --force --keep-branches (a worktree "
                          "no git reads is kept without --force; the branches keep the committed "
                          "work)")
-        elif unsaved:  # (cleanup refuses, and removes nothing, without --force: round 101)
+        elif kept:  # (cleanup refuses, and removes nothing, without --force: round 101)
             lines.append(f"remove them with: {prog} cleanup --force, once you have kept what you "
-                         f"want of the work no commit holds in {_some(unsaved)} (without --force "
-                         "cleanup keeps it and removes nothing; --keep-branches keeps the "
-                         "committed work)")
+                         f"want of what it would delete unasked in {_some(kept)} (without "
+                         "--force cleanup says what each holds and removes nothing; "
+                         "--keep-branches keeps the committed work)")
         else:
             lines.append(f"remove them with: {prog} cleanup (--keep-branches keeps the committed "
                          "work)")
     return "\n".join(lines)
 
 
-def _kept_by_cleanup(top: str, results: List[WorkerResult]) -> "set[int]":
-    """The workers whose worktrees hold their run's work that no commit holds, which cleanup
-    keeps without --force (see ParallelRunner._unsaved_work): recorded so at its run's end,
-    or without a commit but with changed files."""
+def _kept_by_cleanup(top: str) -> List[str]:
+    """The worktrees and branches cleanup would keep without --force, as its refusal names
+    them (see ParallelRunner.cleanup_plan): every one of the repository, not only those of the
+    results at hand (round 102: a continue's footer named its own worker's, and `cleanup
+    --force` deleted another's work)."""
     try:
-        repo = _Repo.find(top) if top else None
-    except ParallelError:
-        repo = None
-    return {r.worker_id for r in results if _only_in_worktree(r) or (
-        repo is not None and r.worktree_path and os.path.isdir(r.worktree_path)
-        and repo.left_unsaved(r.worktree_path))}
+        return list(ParallelRunner.cleanup_plan(_Repo.find(top))[4]) if top else []
+    except (ParallelError, OSError):
+        return []
 
 
 def _unread_worktree(path: str) -> bool:
@@ -13469,7 +13476,7 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
         _print_json([r.to_dict() for r in results])
     if results and not args.quiet:
         _print_err(_format_table(results, top, total, local, run_info, follow_up,
-                                 _kept_by_cleanup(top, results) if local else set()))
+                                 _kept_by_cleanup(top) if local else []))
     elif args.quiet:  # --quiet keeps the errors
         for r in results:
             if r.error and r.status not in ("interrupted", "stopped", "skipped"):

@@ -3871,8 +3871,8 @@ def test_a_second_signal_a_worker_thread_gets_stops_the_gits_too(repo, tmp_path,
     (r,) = json.loads(out)
     assert "(a second interrupt)" in r["error"], r
     # (round 101 (B): the footer said `cleanup`, which refused: the work is in no commit)
-    assert "cleanup --force, once you have kept what you want of the work no commit holds in " \
-        ".architect-parallel-1 " in err, err
+    assert "cleanup --force, once you have kept what you want of what it would delete unasked " \
+        "in .architect-parallel-1 (" in err, err
     assert cli("cleanup")[0] == 2 and os.path.isdir(worktree)
 
 # -- review round 46 ---------------------------------------------------------------------------
@@ -7691,8 +7691,8 @@ def test_the_footer_asks_for_force_where_cleanup_keeps_work_no_commit_holds(cli,
     `cleanup`, which refused and removed nothing. It says what cleanup then needs; a run whose
     work is all committed still says plain `cleanup`, which removes it."""
     code, _out, err = cli("fake:write=a.txt", "--workers", "2", "--no-commit")
-    assert code == 0 and "cleanup --force, once you have kept what you want of the work no commit" \
-        " holds in .architect-parallel-1, .architect-parallel-2 (without --force" in err, err
+    assert code == 0 and "cleanup --force, once you have kept what you want of what it would " \
+        "delete unasked in .architect-parallel-1, .architect-parallel-2 (without --force" in err, err
     assert cli("cleanup")[0] == 2 and (repo / ".architect-parallel-2" / "a.txt").exists()
     assert cli("cleanup", "--force")[0] == 0 and not (repo / ".architect-parallel-2").exists()
     code, _out, err = cli("fake:write=a.txt", "--workers", "2")
@@ -7713,3 +7713,34 @@ def test_a_stop_while_worktrees_are_made_leaves_those_workers_not_started(cli, r
     assert (r["status"], r["error"], r["sandbox"]) == ("interrupted", "not started", None), r
     assert not (repo / ".architect-parallel-1").exists()
     assert not git("branch", "--list", "architect/parallel-1", cwd=repo)
+
+
+# -- review round 102 --------------------------------------------------------------------------
+
+def test_the_footers_cleanup_hint_names_every_worktree_cleanup_keeps(cli, repo):
+    """Round 102 (B): the footer's cleanup hint read only the results it printed: after
+    `continue 2` it named worker 2's worktree alone, and `cleanup --force` then deleted worker
+    1's uncommitted work too; after `run --only-workers 2` it said plain `cleanup`, which
+    refused. It asks cleanup's own question now, of every worktree and branch."""
+    assert cli("fake:write=a.txt", "--workers", "2", "--no-commit")[0] == 0
+    code, _out, err = cli("continue", "2", "fake:write=b.txt")
+    assert code == 0 and "what it would delete unasked in .architect-parallel-1, " \
+        ".architect-parallel-2 (" in err, err
+    code, _out, err = cli("fake:write=c.txt", "--workers", "2", "--only-workers", "2", "--force")
+    assert code == 0 and "what it would delete unasked in .architect-parallel-1 (" in err, err
+    assert cli("cleanup")[0] == 2 and (repo / ".architect-parallel-1" / "a.txt").exists()
+
+
+def test_different_tasks_left_uncommitted_are_merged_once_committed(cli, repo):
+    """Round 102 (B): different tasks with --no-commit: the footer said `merge all`, which
+    refused each worker's uncommitted work. It says to commit each first, which then merges."""
+    code, _out, err = cli("run", "--task", "fake:write=a.txt", "--task", "fake:write=b.txt",
+                          "--workers", "2", "--no-commit")
+    assert code == 0 and "merge all' once the work of worker 1, worker 2 is committed in its " \
+        "worktree" in err, err
+    assert cli("merge", "all")[0] == 2
+    for n in (1, 2):
+        git("add", "-A", cwd=repo / f".architect-parallel-{n}")
+        git("commit", "-qm", "mine", cwd=repo / f".architect-parallel-{n}")
+    assert cli("merge", "all")[0] == 0
+    assert (repo / "a.txt").exists() and (repo / "b.txt").exists()
