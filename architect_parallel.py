@@ -1132,6 +1132,7 @@ class ParallelRunner:
                                      repo.state_dir("logs"), follow_up)
                 self._supervise([future])
                 new = future.result()
+            self._close_heavy([job])
             result = _followed(previous, new, follow_up)
             tip = repo.git("rev-parse", "--verify", "--quiet", f"refs/heads/{job.branch}",
                            check=False)
@@ -1352,6 +1353,7 @@ class ParallelRunner:
             self._hold_branches(repo, jobs)
             self._tame_all(repo, jobs)
             self._settle_again(repo, jobs, [f.result() for f in futures if f.done()])
+            self._close_heavy(jobs)
             if not repo.empty_trash():
                 self._warn(f"{os.path.join(repo.common_dir, _STATE_DIR, 'trash')}: what a retry "
                            "removed could not be removed whole (a process still writes there?); "
@@ -1367,6 +1369,15 @@ class ParallelRunner:
             except (OSError, ParallelError) as exc:
                 self._warn(f"could not save the results for 'list': {exc}")
         return self.results
+
+    @staticmethod
+    def _close_heavy(jobs: List[_Job]) -> None:
+        """Once the workers ended: no git of this process runs in a worktree found holding more
+        rules than a git may read (see _heavy), as none of a later command does (round 103:
+        the run's footer, asking cleanup's question, ran three gits of 1.1 GB each there)."""
+        for job in jobs:
+            if job.heavy:
+                _COUNTED[job.path] = False
 
     def _settle_again(self, repo: _Repo, jobs: List[_Job], results: List[WorkerResult]) -> None:
         """Once every worker ended: each settled worktree settled again (see _settle: its git
@@ -2107,8 +2118,8 @@ class ParallelRunner:
         to it; round 97: `attacker` filled a folder the agent had opened to all just after
         the first count), and again after its checks. When held, anything of another
         account there fails it too (what its owner may still write)."""
-        _COUNTED.add(job.path)  # (the runner's own gits there: its to run, see _settle)
-        if job.heavy:
+        _COUNTED[job.path] = True  # (the runner's own gits there: its to run, see _settle;
+        if job.heavy:              # no more once the run ends, see _close_heavy)
             return True
         why = None
         if held:
@@ -2320,7 +2331,7 @@ class ParallelRunner:
             self._heavy(repo, job, result, held=True, after=True)
         except (ParallelError, OSError) as exc:  # (then no git of the runner lists it)
             job.heavy = job.unsaved = True
-            _COUNTED.add(job.path)
+            _COUNTED[job.path] = True
             fail(f"its worktree cannot be held still to count its rules: {_shorten(str(exc), 300)}")
         for phase in (self._settle_files, self._settle_head, self._settle_index,
                       self._settle_branch):
@@ -3424,14 +3435,15 @@ class _Repo:
         pin = self.pin(cwd)
         if pin and cwd not in _COUNTED and os.path.isdir(cwd):
             rules = _rules_in_worktree(cwd)
-            if rules is None or rules > _IGNORE_RULES_LIMIT:
-                raise ParallelError(
+            _COUNTED[cwd] = rules is not None and rules <= _IGNORE_RULES_LIMIT
+        if pin and _COUNTED.get(cwd) is False:
+            raise ParallelError(
                     f"{cwd} holds .gitignore and .gitattributes files of over "
                     f"{_IGNORE_RULES_LIMIT >> 10} KB in all, or folders this tool cannot list: no "
                     "git of it reads them (each could take GBs of memory and minutes); look at "
                     f"it yourself, or remove it with '{_prog()} cleanup --force --keep-branches' "
-                    "(the branches keep the committed work)")
-            _COUNTED.add(cwd)
+                    "(the branches keep the committed work; 'cleanup --dry-run --keep-branches' "
+                    "first names what --force deletes in the other worktrees)")
         return {**pin, **({} if filters else self._neutral(cwd, pin))}
 
     def ours(self, path: str) -> bool:
@@ -7584,7 +7596,9 @@ def _tree_digest(root: str, folders: List[str], limit: int = 200000, exact: bool
 # and matches each against it: honest projects hold a few KB).
 _IGNORE_RULES_LIMIT = 256 << 10
 _TREE_BYTES: "Dict[tuple[str, str, bool], int]" = {}  # (see _Repo.tree_bytes)
-_COUNTED: "set[str]" = set()  # worktrees whose rules this process counted (see _Repo._settings)
+# The worktrees whose rules this process counted, and whether its gits may run there (see
+# _Repo._settings; the runner's own, which read no rules there, until its run ends).
+_COUNTED: Dict[str, bool] = {}
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
 # takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
@@ -11057,13 +11071,15 @@ def _format_tokens(r: WorkerResult) -> str:
 
 def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = None,
                   local: bool = True, run_info: Optional[dict] = None,
-                  follow_up: bool = False, kept: Optional[List[str]] = None) -> str:
+                  follow_up: bool = False,
+                  kept: "Optional[tuple[List[str], List[str]]]" = None) -> str:
     """The result table printed on stderr after a run; the best worker is marked with '*'.
 
     ``total``: the workers of the plan, when some have no results (collect). ``local``:
     the worktrees and logs are on this machine (not so after collect), so name them.
     ``follow_up``: the one worker of a continue, ranked among the whole plan. ``kept``: the
-    worktrees and branches cleanup keeps without --force (see _kept_by_cleanup)."""
+    worktrees and branches cleanup keeps without --force, and the worktrees no git reads
+    (see _kept_by_cleanup)."""
     checks = any(r.checks_total for r in results)
     tokens = any(r.tokens_in is not None or r.tokens_out is not None for r in results)
     header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "tokens",
@@ -11137,8 +11153,8 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
             if _unread_worktree(r.worktree_path):  # (no git reads it: round 99)
                 lines.append(f"the follow-up did not succeed, and left its worktree with more "
                              "rules than a git may read: no command reads it again; what worker "
-                             f"{r.worker_id} did before is {before}: remove the worktree with "
-                             f"'{prog} cleanup --force --keep-branches'")
+                             f"{r.worker_id} did before is {before} (the last line says how to "
+                             "remove the worktree)")
             else:
                 lines.append(f"the follow-up did not succeed; what worker {r.worker_id} did "
                              f"before is {before}: try again with '{prog} continue "
@@ -11152,30 +11168,39 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
             lines.append(f"run the {len(results) - succeeded} that did not succeed again with: "
                          f"{prog} rerun --failed" + (" --force (it discards their attempts)"
                                                      if force else ""))
-        if any(_unread_worktree(r.worktree_path) for r in results):  # (cleanup asks --force)
-            lines.append(f"remove them with: {prog} cleanup --force --keep-branches (a worktree "
-                         "no git reads is kept without --force; the branches keep the committed "
-                         "work)")
-        elif kept:  # (cleanup refuses, and removes nothing, without --force: round 101)
-            lines.append(f"remove them with: {prog} cleanup --force, once you have kept what you "
-                         f"want of what it would delete unasked in {_some(kept)} (without "
-                         "--force cleanup says what each holds and removes nothing; "
-                         "--keep-branches keeps the committed work)")
+        kept, heavy = kept or ([], [])
+        if heavy:  # (the branches keep what was committed: round 100)
+            kept = sorted({name for name in kept if name.startswith(WORKTREE_PREFIX)} | set(heavy))
+        if kept:  # (cleanup refuses, and removes nothing, without --force: rounds 101 to 103)
+            lines.append(f"remove them with: {prog} cleanup --force"
+                         + (" --keep-branches" if heavy else "") + ", once you have kept what you "
+                         f"want of what it would delete unasked in {_some(kept)} (without --force "
+                         "cleanup says what each holds and removes nothing"
+                         + (f"; no git reads {_some(heavy)}: --keep-branches keeps the committed "
+                            "work" if heavy else "; --keep-branches keeps the committed work")
+                         + ")")
         else:
             lines.append(f"remove them with: {prog} cleanup (--keep-branches keeps the committed "
                          "work)")
     return "\n".join(lines)
 
 
-def _kept_by_cleanup(top: str) -> List[str]:
-    """The worktrees and branches cleanup would keep without --force, as its refusal names
-    them (see ParallelRunner.cleanup_plan): every one of the repository, not only those of the
-    results at hand (round 102: a continue's footer named its own worker's, and `cleanup
-    --force` deleted another's work)."""
+def _kept_by_cleanup(top: str) -> "tuple[List[str], List[str]]":
+    """What cleanup would keep without --force, as its refusal names them (worktree folders
+    and branches, see ParallelRunner.cleanup_plan), and the worktrees among them no git reads
+    (see _unread_worktree): of every worktree and branch of the repository, not only those of
+    the results at hand (round 102: a continue's footer named its own worker's, and `cleanup
+    --force` deleted another's work; round 103: a worktree no git reads made the hint one that
+    named nothing)."""
     try:
-        return list(ParallelRunner.cleanup_plan(_Repo.find(top))[4]) if top else []
+        repo = _Repo.find(top) if top else None
+        if repo is None:
+            return [], []
+        _worktrees, ours, _branches, _tips, unsaved = ParallelRunner.cleanup_plan(repo)
     except (ParallelError, OSError):
-        return []
+        return [], []
+    heavy = [os.path.basename(wt["path"]) for wt in ours if _unread_worktree(wt["path"])]
+    return list(unsaved), heavy
 
 
 def _unread_worktree(path: str) -> bool:
@@ -13476,7 +13501,7 @@ def _report(args: argparse.Namespace, results: List[WorkerResult], run_info: dic
         _print_json([r.to_dict() for r in results])
     if results and not args.quiet:
         _print_err(_format_table(results, top, total, local, run_info, follow_up,
-                                 _kept_by_cleanup(top) if local else []))
+                                 _kept_by_cleanup(top) if local else None))
     elif args.quiet:  # --quiet keeps the errors
         for r in results:
             if r.error and r.status not in ("interrupted", "stopped", "skipped"):

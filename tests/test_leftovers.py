@@ -7615,8 +7615,10 @@ def test_a_follow_up_that_leaves_too_many_rules_points_at_cleanup_not_continue(c
     assert code == 1, err
     assert "the follow-up did not succeed, and left its worktree with more rules than a git may " \
         "read: no command reads it again; what worker 1 did before is still on " \
-        "architect/parallel-1: remove the worktree with 'architect-parallel cleanup --force " \
-        "--keep-branches'" in err, err
+        "architect/parallel-1 (the last line says how to remove the worktree)" in err, err
+    assert "remove them with: architect-parallel cleanup --force --keep-branches, once you " \
+        "have kept what you want of what it would delete unasked in .architect-parallel-1 (" \
+        in err, err
     assert "try again with" not in err
 
 
@@ -7744,3 +7746,65 @@ def test_different_tasks_left_uncommitted_are_merged_once_committed(cli, repo):
         git("commit", "-qm", "mine", cwd=repo / f".architect-parallel-{n}")
     assert cli("merge", "all")[0] == 0
     assert (repo / "a.txt").exists() and (repo / "b.txt").exists()
+
+
+# -- review round 103 --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["run", "continue"])
+def test_a_worktree_no_git_reads_does_not_hide_the_others_from_the_cleanup_hint(cli, repo,
+                                                                               tmp_path, how):
+    """Round 103 (B): a worker whose agent left over 256 KB of rules turned the footer's cleanup
+    hint into `cleanup --force --keep-branches`, naming no other worktree: following it deleted
+    an honest worker's uncommitted work (the runner-up's; after a `continue`, the best's). The
+    hint names every worktree --force empties."""
+    agent = script(tmp_path, "agent.sh", 'if [ "$1" = heavy ]; then\n'
+                   + HEAVY.replace("NAME", ".gitignore") + "fi\n"
+                   "echo \"$1\" >> work.txt\necho '{\"status\": \"success\"}'\n")
+    if how == "run":
+        code, _out, err = cli("run", "--task", "light", "--task", "heavy", "--workers", "2",
+                              "--agent-cmd", f"{agent} {{task}}", "--no-commit")
+    else:
+        assert cli("run", "light", "--workers", "2", "--agent-cmd", f"{agent} {{task}}",
+                   "--no-commit")[0] == 0
+        code, _out, err = cli("continue", "2", "heavy")
+    assert "remove them with: architect-parallel cleanup --force --keep-branches, once you have " \
+        "kept what you want of what it would delete unasked in .architect-parallel-1, " \
+        ".architect-parallel-2 (" in err, err
+    assert "no git reads .architect-parallel-2: --keep-branches" in err, err
+    assert cli("cleanup", "--keep-branches")[0] == 2
+    assert (repo / ".architect-parallel-1" / "work.txt").exists()
+
+
+def test_no_git_of_the_run_reads_a_worktree_it_found_heavy_once_its_workers_ended(cli, repo,
+                                                                                 tmp_path,
+                                                                                 monkeypatch):
+    """Round 103 (A): the runner counted a worktree's rules for its own gits, and so marked it
+    counted whatever the count said: the footer of the same run, asking cleanup's question,
+    then ran three gits there that read 30 links of a 1 MB rules file (1.1 GB each, 34 s).
+    What a count finds is kept, and once the workers ended no git of the process runs there."""
+    agent = script(tmp_path, "agent.sh", 'if [ "$1" = heavy ]; then\n'
+                   + HEAVY.replace("NAME", ".gitignore") + "fi\n"
+                   "echo \"$1\" >> work.txt\necho '{\"status\": \"success\"}'\n")
+    popen, asking, where = ap._git_popen, [], []
+
+    def recording(args, cwd, *rest, **kwargs):
+        if asking:
+            where.append(os.path.realpath(cwd))
+        return popen(args, cwd, *rest, **kwargs)
+
+    kept = ap._kept_by_cleanup
+
+    def asked(top):
+        asking.append(True)
+        try:
+            return kept(top)
+        finally:
+            asking.clear()
+
+    monkeypatch.setattr(ap, "_git_popen", recording)
+    monkeypatch.setattr(ap, "_kept_by_cleanup", asked)
+    code, _out, err = cli("run", "--task", "light", "--task", "heavy", "--workers", "2",
+                          "--agent-cmd", f"{agent} {{task}}")
+    heavy = os.path.realpath(repo / ".architect-parallel-2")
+    assert where and heavy not in where, where
+    assert "no git reads .architect-parallel-2" in err, err
