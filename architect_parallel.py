@@ -1541,7 +1541,9 @@ class ParallelRunner:
             if not os.path.isdir(wt["path"]):
                 continue
             name = os.path.basename(wt["path"])
-            branch = f"{BRANCH_PREFIX}{name[len(WORKTREE_PREFIX):]}"
+            # (its own branch, or the one of ours it holds: moved by `git worktree move`)
+            branch = wt["branch"] if str(wt.get("branch") or "").startswith(BRANCH_PREFIX) \
+                else f"{BRANCH_PREFIX}{name[len(WORKTREE_PREFIX):]}"
             try:
                 unrecorded = repo.unrecorded_changes(wt["path"])
                 if unrecorded:
@@ -1606,7 +1608,10 @@ class ParallelRunner:
                 "status": known.get("status") if ours else None,
                 "sandbox": known.get("sandbox") if ours else None,
             })
-        listed = {item["branch"] for item in items}
+        # (a worktree on a detached HEAD or another branch still holds its own branch's place:
+        # that branch is not one whose worktree is gone, round 104)
+        listed = {item["branch"] for item in items} | {
+            BRANCH_PREFIX + os.path.basename(item["path"])[len(WORKTREE_PREFIX):] for item in items}
         for branch in repo.parallel_branches():
             suffix = branch[len(BRANCH_PREFIX):]
             if branch not in listed:

@@ -7808,3 +7808,23 @@ def test_no_git_of_the_run_reads_a_worktree_it_found_heavy_once_its_workers_ende
     heavy = os.path.realpath(repo / ".architect-parallel-2")
     assert where and heavy not in where, where
     assert "no git reads .architect-parallel-2" in err, err
+
+
+# -- review round 104 --------------------------------------------------------------------------
+
+def test_list_and_cleanup_read_a_worktree_by_its_place_as_well_as_its_branch(cli, repo):
+    """Round 104 (B): a worktree whose HEAD was detached (with a commit of yours) had its branch
+    listed as one whose worktree is gone; one moved by `git worktree move` was refused by cleanup
+    for commits "that architect/parallel-7 does not hold", a branch that never was."""
+    assert cli("fake:write=a.txt", "--workers", "2")[0] == 0
+    wt = repo / ".architect-parallel-1"
+    git("checkout", "-q", "--detach", cwd=wt)
+    (wt / "note.txt").write_text("mine\n")
+    git("add", "note.txt", cwd=wt)
+    git("commit", "-qm", "mine", cwd=wt)
+    code, out, err = cli("list")
+    assert code == 0 and "no worktree" not in out + err, out + err
+    git("worktree", "move", ".architect-parallel-2", ".architect-parallel-7", cwd=repo)
+    code, _out, err = cli("cleanup", "--dry-run")
+    assert code == 0 and "architect/parallel-7" not in err, err
+    assert ".architect-parallel-1 (has commits on a detached HEAD" in err, err
