@@ -4882,7 +4882,7 @@ class _Repo:
                               subprocess.PIPE if isinstance(input, bytes) else input,
                               start_new_session=True)  # (see _git_run)
             timeout = self._limit(cwd)
-            with _stopped_at([proc], timeout, self.stop) as ended:
+            with _stopped_at([proc], timeout, self.stop, _reads_only(args)) as ended:
                 proc.communicate(input if isinstance(input, bytes) else None)
             if ended:
                 raise _Refused(f"{failed}: " + ("it was stopped (a second interrupt)"
@@ -6435,7 +6435,7 @@ def _git_lines(args: List[str], cwd: str, each: Callable[[bytes], Optional[str]]
         proc = _git_popen(args, cwd, wrap, None, stdin=stdin or subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=err, start_new_session=True)
         problem = None
-        with _stopped_at([proc], timeout, stop) as ended:
+        with _stopped_at([proc], timeout, stop, _reads_only(args)) as ended:
             try:
                 for line in proc.stdout:
                     problem = each(line)
@@ -6457,37 +6457,70 @@ def _git_lines(args: List[str], cwd: str, each: Callable[[bytes], Optional[str]]
 
 @contextlib.contextmanager
 def _stopped_at(procs: "List[subprocess.Popen]", timeout: Optional[float],
-                stop: Optional[threading.Event]) -> Iterator[List[str]]:
+                stop: Optional[threading.Event], reader: bool = False) -> Iterator[List[str]]:
     """While its block runs, kill ``procs`` (each the first of a session of its own: their
     whole groups) once ``timeout`` seconds have passed or ``stop`` is set, whatever they do
-    (a git reading a FIFO prints nothing); yields the list that then says why."""
+    (a git reading a FIFO prints nothing); yields the list that then says why. A ``reader``
+    (a git that writes nothing, see _reads_only) is killed too once the command is
+    interrupted (_INTERRUPTED), and when its block ends by an exception: in a session of its
+    own it would outlive the tool, and its time limit with it (round 104: gits an agent's
+    rules kept busy ran on for hours after a Ctrl-C)."""
     ended: List[str] = []
     done = threading.Event()
+
+    def kill() -> None:
+        for proc in procs:
+            if proc.returncode is None:  # (not one reaped, whose number may be another's)
+                with contextlib.suppress(OSError):
+                    os.killpg(proc.pid, signal.SIGKILL)
 
     def watch() -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not done.wait(0.1):
-            if stop is not None and stop.is_set():
+            if reader and _INTERRUPTED.is_set():
+                ended.append("stopped (interrupted)")
+            elif stop is not None and stop.is_set():
                 ended.append("stopped")
             elif deadline is not None and time.monotonic() > deadline:
                 ended.append(f"took more than {timeout:g}s (stopped)")
             else:
                 continue
-            for proc in procs:
-                if proc.returncode is None:  # (not one reaped, whose number may be another's)
-                    with contextlib.suppress(OSError):
-                        os.killpg(proc.pid, signal.SIGKILL)
+            kill()
             return
 
     watcher = threading.Thread(target=watch, daemon=True)
-    if timeout is not None or stop is not None:
+    if timeout is not None or stop is not None or reader:
         watcher.start()
     try:
         yield ended
+    except BaseException:
+        if reader:
+            kill()
+        raise
     finally:
         done.set()
         if watcher.is_alive():
             watcher.join()
+
+
+# What a command was interrupted by (SIGINT, SIGTERM, SIGHUP: see main), for the gits that
+# write nothing to stop at once, in any thread (see _stopped_at); never set during a run,
+# whose own handler stops its gits only at a second signal.
+_INTERRUPTED = threading.Event()
+
+# git commands that write nothing (GIT_OPTIONAL_LOCKS=0: not even status's index refresh).
+_READERS = frozenset(("status", "ls-files", "ls-tree", "diff", "diff-tree", "diff-index",
+                      "diff-files", "cat-file", "rev-list", "log", "show", "for-each-ref",
+                      "rev-parse", "merge-base", "check-ignore", "check-attr", "count-objects",
+                      "pack-objects", "show-ref", "name-rev", "grep", "blame"))
+
+
+def _reads_only(args: List[str]) -> bool:
+    """Whether the git command ``args`` (after git's own options) writes nothing."""
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        i += 2 if args[i] in ("-c", "-C") else 1
+    return i < len(args) and args[i] in _READERS
 
 
 # Settings of every git the tool starts, which pass on to the gits those start (in submodules,
@@ -7604,6 +7637,7 @@ _TREE_BYTES: "Dict[tuple[str, str, bool], int]" = {}  # (see _Repo.tree_bytes)
 # The worktrees whose rules this process counted, and whether its gits may run there (see
 # _Repo._settings; the runner's own, which read no rules there, until its run ends).
 _COUNTED: Dict[str, bool] = {}
+_FOOTER_SECONDS = 30.0  # what a run's footer may take to ask what cleanup keeps (see _kept_by_cleanup)
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
 # takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
@@ -9734,7 +9768,7 @@ class _Box:
             pack = _git_popen(["pack-objects", "--stdout", "-q"], self.worktree, wrap=self.wrap(),
                               stdin=new, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               start_new_session=True)
-            with _stopped_at([pack], timeout, stop) as ended:
+            with _stopped_at([pack], timeout, stop, reader=True) as ended:
                 try:  # (no more than the limit on all its objects, and a little)
                     written = 0
                     for chunk in iter(lambda: pack.stdout.read(1 << 20), b""):
@@ -11086,6 +11120,7 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     worktrees and branches cleanup keeps without --force, and the worktrees no git reads
     (see _kept_by_cleanup)."""
     checks = any(r.checks_total for r in results)
+    local_kept_known = kept is not None
     tokens = any(r.tokens_in is not None or r.tokens_out is not None for r in results)
     header = ["rank", "#", "branch", "model", "status", "checks", "steps", "cost", "tokens",
               "time", "files", "task"]
@@ -11176,7 +11211,11 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
         kept, heavy = kept or ([], [])
         if heavy:  # (the branches keep what was committed: round 100)
             kept = sorted({name for name in kept if name.startswith(WORKTREE_PREFIX)} | set(heavy))
-        if kept:  # (cleanup refuses, and removes nothing, without --force: rounds 101 to 103)
+        if not local_kept_known:
+            lines.append(f"remove them with: {prog} cleanup, after '{prog} cleanup --dry-run' "
+                         "has named what it would keep without --force (the run could not ask "
+                         f"it within {_FOOTER_SECONDS:g} s)")
+        elif kept:  # (cleanup refuses, and removes nothing, without --force: rounds 101 to 103)
             lines.append(f"remove them with: {prog} cleanup --force"
                          + (" --keep-branches" if heavy else "") + ", once you have kept what you "
                          f"want of what it would delete unasked in {_some(kept)} (without --force "
@@ -11190,20 +11229,30 @@ def _format_table(results: List[WorkerResult], top: str, total: Optional[int] = 
     return "\n".join(lines)
 
 
-def _kept_by_cleanup(top: str) -> "tuple[List[str], List[str]]":
+def _kept_by_cleanup(top: str) -> "Optional[tuple[List[str], List[str]]]":
     """What cleanup would keep without --force, as its refusal names them (worktree folders
     and branches, see ParallelRunner.cleanup_plan), and the worktrees among them no git reads
     (see _unread_worktree): of every worktree and branch of the repository, not only those of
     the results at hand (round 102: a continue's footer named its own worker's, and `cleanup
     --force` deleted another's work; round 103: a worktree no git reads made the hint one that
-    named nothing)."""
+    named nothing). None when that cannot be told within _FOOTER_SECONDS (round 104: a rule of
+    many `*`s kept each git in a worktree busy until its 600 s limit, the footer's too)."""
+    import threading
+    stop = threading.Event()
+    timer = threading.Timer(_FOOTER_SECONDS, stop.set)
+    timer.daemon = True
+    timer.start()
     try:
-        repo = _Repo.find(top) if top else None
+        repo = _Repo.find(top).wrapped(None, _FOOTER_SECONDS, stop) if top else None
         if repo is None:
             return [], []
         _worktrees, ours, _branches, _tips, unsaved = ParallelRunner.cleanup_plan(repo)
+        if stop.is_set():
+            return None
     except (ParallelError, OSError):
-        return [], []
+        return None
+    finally:
+        timer.cancel()
     heavy = [os.path.basename(wt["path"]) for wt in ours if _unread_worktree(wt["path"])]
     return list(unsaved), heavy
 
@@ -14929,7 +14978,13 @@ def _subparser(parser: argparse.ArgumentParser, command: Optional[str]) -> _Argu
 
 
 def _raise_signalled(signum: int, _frame: object) -> None:
+    _INTERRUPTED.set()
     raise _Signalled(signum)
+
+
+def _raise_interrupted(_signum: int, _frame: object) -> None:
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
 
 
 def _caught_signals(*signums: int) -> List[int]:
@@ -15031,9 +15086,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         argv.insert(0, "run")
     parser = _build_parser(argv[0] if argv and argv[0] in _COMMANDS else "")
     handlers = {}
+    _INTERRUPTED.clear()
     if threading.current_thread() is threading.main_thread():
         for signum in _caught_signals(signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
             handlers[signum] = signal.signal(signum, _raise_signalled)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            handlers[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_interrupted)
     try:
         if implicit_run and not argv[1].startswith("-") and len(argv[1].split()) == 1:
             # One word is more likely a mistyped command than a task: never start agents on it.

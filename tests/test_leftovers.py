@@ -7828,3 +7828,61 @@ def test_list_and_cleanup_read_a_worktree_by_its_place_as_well_as_its_branch(cli
     code, _out, err = cli("cleanup", "--dry-run")
     assert code == 0 and "architect/parallel-7" not in err, err
     assert ".architect-parallel-1 (has commits on a detached HEAD" in err, err
+
+
+@pytest.mark.parametrize("command", [["cleanup", "--dry-run"], ["report", "--html", "r.html"],
+                                     ["diff", "1"]])
+def test_an_interrupted_command_leaves_no_git_behind(cli, repo, command):
+    """Round 104 (A): a rule of many `*`s against a long name keeps every git in a worktree busy
+    (git matches it by backtracking); a `cleanup --dry-run`, `diff` or `report` stopped by
+    SIGTERM left its git running, in a session of its own, with its time limit gone with the
+    tool (one ran 12 minutes), and `report` waited for it. Its gits that write nothing are
+    stopped with it."""
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    worktree = os.path.realpath(repo / ".architect-parallel-1")
+    (repo / ".architect-parallel-1" / ".gitignore").write_text("*a*a*a*a*a*a*a*a*a*a*0z\n")
+    (repo / ".architect-parallel-1" / ("a" * 200 + "1")).write_text("x\n")
+
+    def gits():
+        found = []
+        for pid in os.listdir("/proc"):
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if f.read().split(b"\0")[0].endswith(b"git") and \
+                            os.path.realpath(f"/proc/{pid}/cwd") == worktree:
+                        found.append(pid)
+        return found
+
+    env = dict(os.environ, PYTHONPATH=CHECKOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", *command], cwd=repo,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not gits():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    deadline = time.monotonic() + 30  # (a SIGKILL takes a moment to land)
+    while gits() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not gits()
+
+
+def test_the_footer_asks_what_cleanup_keeps_for_a_bounded_time(cli, repo, monkeypatch):
+    """Round 104 (A): the footer's question (what cleanup keeps) ran each git in a worktree for
+    up to 600 s, and a rule of many `*`s against a long name keeps every git there busy that
+    long: 10 minutes of footer a hostile worktree, whatever --check-timeout said. It has 30 s
+    in all (3 here), and past them says to ask `cleanup --dry-run`."""
+    monkeypatch.setattr(ap, "_FOOTER_SECONDS", 3.0)
+    monkeypatch.setattr(ap, "_WORKTREE_GIT_TIMEOUT", 20)
+    assert cli("fake:write=a.txt", "--workers", "2")[0] == 0
+    (repo / ".architect-parallel-1" / ".gitignore").write_text("*a*a*a*a*a*a*a*a*a*a*0z\n")
+    (repo / ".architect-parallel-1" / ("a" * 200 + "1")).write_text("x\n")
+    code, _out, err = cli("fake:write=b.txt", "--workers", "2", "--only-workers", "2", "--force")
+    assert code == 0 and "remove them with: architect-parallel cleanup, after 'architect-" \
+        "parallel cleanup --dry-run' has named what it would keep without --force (the run " \
+        "could not ask it within 3 s)" in err, err
