@@ -52,6 +52,7 @@ import signal
 import stat
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List, Optional, TextIO
 
@@ -5740,8 +5741,22 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
                                    "/var/tmp"} if wrap else set())
     env = _outside_env(env, frozenset(avoid))
     git = (wrap.git if wrap else None) or _git_program(env["PATH"])
-    return subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
-                            cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
+    main = threading.current_thread() is threading.main_thread()
+    _DEFERRED.spawning += main  # (an interrupt now waits until the git is known: see
+    try:                        # _raise_signalled)
+        proc = subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
+                                cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
+        if popen.get("start_new_session") and _reads_only(args):  # (see _kill_readers)
+            with _READERS_LOCK:
+                _READING.add(proc)
+    finally:
+        _DEFERRED.spawning -= main
+        if main and not _DEFERRED.spawning and _DEFERRED.signals:
+            _kill_readers()
+            signum = _DEFERRED.signals.pop()
+            _DEFERRED.signals.clear()
+            raise _Signalled(signum) if signum != signal.SIGINT else KeyboardInterrupt
+    return proc
 
 
 @functools.lru_cache(maxsize=1)
@@ -6489,9 +6504,9 @@ def _stopped_at(procs: "List[subprocess.Popen]", timeout: Optional[float],
             return
 
     watcher = threading.Thread(target=watch, daemon=True)
-    if timeout is not None or stop is not None or reader:
-        watcher.start()
     try:
+        if timeout is not None or stop is not None or reader:
+            watcher.start()
         yield ended
     except BaseException:
         if reader:
@@ -6507,6 +6522,24 @@ def _stopped_at(procs: "List[subprocess.Popen]", timeout: Optional[float],
 # write nothing to stop at once, in any thread (see _stopped_at); never set during a run,
 # whose own handler stops its gits only at a second signal.
 _INTERRUPTED = threading.Event()
+
+# The gits that write nothing started in sessions of their own, until they are collected
+# (see _kill_readers).
+_READING: "weakref.WeakSet[subprocess.Popen]" = weakref.WeakSet()
+_READERS_LOCK = threading.Lock()
+
+
+def _kill_readers() -> None:
+    """Kill every git that writes nothing still running (an interrupt: see main), whichever
+    thread started it, and wherever its starter is (round 104: one started just before a
+    SIGTERM outlived the tool)."""
+    with _READERS_LOCK:
+        procs = list(_READING)
+    for proc in procs:
+        if proc.returncode is None:  # (not one reaped, whose number may be another's)
+            with contextlib.suppress(OSError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
 
 # git commands that write nothing (GIT_OPTIONAL_LOCKS=0: not even status's index refresh).
 _READERS = frozenset(("status", "ls-files", "ls-tree", "diff", "diff-tree", "diff-index",
@@ -7637,7 +7670,7 @@ _TREE_BYTES: "Dict[tuple[str, str, bool], int]" = {}  # (see _Repo.tree_bytes)
 # The worktrees whose rules this process counted, and whether its gits may run there (see
 # _Repo._settings; the runner's own, which read no rules there, until its run ends).
 _COUNTED: Dict[str, bool] = {}
-_FOOTER_SECONDS = 30.0  # what a run's footer may take to ask what cleanup keeps (see _kept_by_cleanup)
+_FOOTER_SECONDS = 30.0  # what the footer may take to ask what cleanup keeps (_kept_by_cleanup)
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
 # takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
@@ -11237,7 +11270,6 @@ def _kept_by_cleanup(top: str) -> "Optional[tuple[List[str], List[str]]]":
     --force` deleted another's work; round 103: a worktree no git reads made the hint one that
     named nothing). None when that cannot be told within _FOOTER_SECONDS (round 104: a rule of
     many `*`s kept each git in a worktree busy until its 600 s limit, the footer's too)."""
-    import threading
     stop = threading.Event()
     timer = threading.Timer(_FOOTER_SECONDS, stop.set)
     timer.daemon = True
@@ -14978,13 +15010,20 @@ def _subparser(parser: argparse.ArgumentParser, command: Optional[str]) -> _Argu
 
 
 def _raise_signalled(signum: int, _frame: object) -> None:
+    """SIGINT, SIGTERM or SIGHUP to a command: its gits that write
+    nothing are killed, and it stops; while this thread starts a git, once that git is
+    known (round 104: one started as the signal came outlived the tool)."""
     _INTERRUPTED.set()
-    raise _Signalled(signum)
+    _kill_readers()
+    if _DEFERRED.spawning:
+        _DEFERRED.signals.append(signum)
+        return
+    raise _Signalled(signum) if signum != signal.SIGINT else KeyboardInterrupt
 
 
-def _raise_interrupted(_signum: int, _frame: object) -> None:
-    _INTERRUPTED.set()
-    raise KeyboardInterrupt
+class _DEFERRED:  # (see _raise_signalled and _git_popen; the main thread's only)
+    spawning = 0
+    signals: List[int] = []
 
 
 def _caught_signals(*signums: int) -> List[int]:
@@ -15091,7 +15130,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for signum in _caught_signals(signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)):
             handlers[signum] = signal.signal(signum, _raise_signalled)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            handlers[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_interrupted)
+            handlers[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_signalled)
     try:
         if implicit_run and not argv[1].startswith("-") and len(argv[1].split()) == 1:
             # One word is more likely a mistyped command than a task: never start agents on it.
