@@ -1456,11 +1456,17 @@ class ParallelRunner:
         repo.prune_worktrees()
         worktrees, ours, branches, tips, unsaved = self.cleanup_plan(repo, keep_branches)
         for wt in worktrees:  # (its git folder rewritten to name a folder elsewhere)
-            if _is_parallel_path(wt["path"]) and wt not in ours and wt["path"] != repo.top:
+            if wt.get("locked") and repo.ours(wt["path"]):
+                self._warn(f"the worktree {wt['path']} is locked ({_shorten(wt['locked'], 200)}); "
+                           f"left in place with its branch (remove it with 'git worktree unlock "
+                           f"{wt['path']}', then cleanup)")
+            elif _is_worker_path(wt["path"]) and wt not in ours and wt["path"] != repo.top:
                 self._warn(f"a worktree entry of this repository names {wt['path']}, which is "
                            "not where its workers' worktrees are; left in place (look at it "
                            "with 'git worktree list')")
-        for branch in sorted(set([] if keep_branches else repo.parallel_branches()) - set(branches)):
+        locked = {wt.get("branch") for wt in worktrees if wt.get("locked") and repo.ours(wt["path"])}
+        for branch in sorted(set([] if keep_branches else repo.parallel_branches())
+                             - set(branches) - locked):
             self._warn(f"branch {branch} is checked out in another worktree; left in place")
         if unsaved and not force and not dry_run:
             raise ParallelError(
@@ -1508,7 +1514,7 @@ class ParallelRunner:
         registered = {wt["path"] for wt in worktrees}
         for name in sorted(os.listdir(repo.top)):
             path = os.path.join(repo.top, name)
-            if _is_parallel_path(path) and os.path.isdir(path) and path not in registered:
+            if _is_worker_path(path) and os.path.isdir(path) and path not in registered:
                 self._warn(f"{path} is not a git worktree; left in place (remove it yourself)")
         return len(ours)
 
@@ -1518,9 +1524,11 @@ class ParallelRunner:
         """What cleanup would take: the repository's worktrees, those of ours among them, the
         branches it would delete (none checked out in another worktree) and their tips, and
         what it would delete that no run recorded (see _unsaved_work), which it keeps without
-        --force. The run's footer asks it too, so that its hint is what cleanup does."""
+        --force. The run's footer asks it too, so that its hint is what cleanup does. A
+        worktree you locked (git worktree lock) is not taken, nor its branch, even with
+        --force: git itself asks for two to remove one (round 105)."""
         worktrees = repo.worktrees()
-        ours = [wt for wt in worktrees if repo.ours(wt["path"])]
+        ours = [wt for wt in worktrees if repo.ours(wt["path"]) and not wt.get("locked")]
         in_use = {wt["branch"] for wt in worktrees if wt not in ours}
         branches = [branch for branch in ([] if keep_branches else repo.parallel_branches())
                     if branch not in in_use]
@@ -1559,7 +1567,8 @@ class ParallelRunner:
                 head = repo.git("rev-parse", "--verify", "--quiet", "HEAD", cwd=wt["path"],
                                 check=False)
                 if head and not repo.succeeds("merge-base", "--is-ancestor", head.strip(),
-                                              f"refs/heads/{branch}"):
+                                              f"refs/heads/{branch}") \
+                        and not repo.held_elsewhere(head.strip()):  # (kept: round 105)
                     unsaved[name] = (f"has commits on a detached HEAD or another branch that "
                                      f"{branch} does not hold")
             except ParallelError as exc:  # (an index or git folder an agent broke)
@@ -1585,41 +1594,43 @@ class ParallelRunner:
 
         Each is ``{"worker_id", "path", "branch", "status", "sandbox"}``; status and
         sandbox come from the last run's results and are None when unknown. A parallel branch whose
-        worktree is gone (``cleanup --keep-branches``) is listed with path None.
+        worktree is gone (``cleanup --keep-branches``, or moved to another branch's folder) is
+        listed with path None.
         """
         repo = _Repo.find(os.path.abspath(root))
-        last, by_branch = {}, {}
-        for item in _load_last_run(repo).get("results", []):
-            if isinstance(item, dict):
-                last[item.get("worktree_path")] = item
-                by_branch[item.get("branch")] = item
+        by_branch = {item.get("branch"): item for item in _load_last_run(repo).get("results", [])
+                     if isinstance(item, dict)}
         items = []
-        for wt in repo.worktrees():
-            if not _is_parallel_path(wt["path"]):
-                continue
+        parallel = set(repo.parallel_branches())
+        worktrees = [wt for wt in repo.worktrees() if _is_worker_path(wt["path"])]
+        for wt in worktrees:
+            # A worktree holding a branch of ours is that branch's worker's (moved there by
+            # `git worktree move`, or switched to it: round 105); else its folder's.
             suffix = os.path.basename(wt["path"])[len(WORKTREE_PREFIX):]
-            known = last.get(wt["path"]) or by_branch.get(wt.get("branch"), {})
-            if known.get("worktree_path") not in ("", wt["path"]):
-                known = {}  # (a collected result names no worktree: its branch's, then)
-            ours = known.get("branch") == wt.get("branch")
+            held = wt.get("branch") if wt.get("branch") in parallel else None
+            number = held[len(BRANCH_PREFIX):] if held else suffix
+            known = by_branch.get(held, {}) if held else {}
+            if known.get("worktree_path") not in ("", wt["path"], os.path.join(
+                    repo.top, WORKTREE_PREFIX + number)):
+                known = {}  # (a result of another worktree's; a collected one names none)
             items.append({
-                "worker_id": int(suffix) if _worker_digits(suffix) else None,
+                "worker_id": int(number),
                 "path": wt["path"],
                 "branch": wt.get("branch"),
-                "status": known.get("status") if ours else None,
-                "sandbox": known.get("sandbox") if ours else None,
+                "status": known.get("status"),
+                "sandbox": known.get("sandbox"),
             })
-        # (a worktree on a detached HEAD or another branch still holds its own branch's place:
-        # that branch is not one whose worktree is gone, round 104)
+        # (a worktree on a detached HEAD or a branch of yours still holds its own branch's
+        # place: that branch is not one whose worktree is gone, round 104; one holding another
+        # branch of ours does not, round 105)
         listed = {item["branch"] for item in items} | {
-            BRANCH_PREFIX + os.path.basename(item["path"])[len(WORKTREE_PREFIX):] for item in items}
-        for branch in repo.parallel_branches():
+            BRANCH_PREFIX + os.path.basename(wt["path"])[len(WORKTREE_PREFIX):]
+            for wt in worktrees if wt.get("branch") not in parallel}
+        for branch in sorted(parallel - listed):
             suffix = branch[len(BRANCH_PREFIX):]
-            if branch not in listed:
-                items.append({"worker_id": int(suffix) if _worker_digits(suffix) else None,
-                              "path": None, "branch": branch,
-                              "status": by_branch.get(branch, {}).get("status"),
-                              "sandbox": by_branch.get(branch, {}).get("sandbox")})
+            items.append({"worker_id": int(suffix), "path": None, "branch": branch,
+                          "status": by_branch.get(branch, {}).get("status"),
+                          "sandbox": by_branch.get(branch, {}).get("sandbox")})
         items.sort(key=lambda i: (i["worker_id"] is None, i["worker_id"] or 0, i["path"] or ""))
         return items
 
@@ -2792,6 +2803,11 @@ class ParallelRunner:
                     f"branch {job.branch} is checked out in {elsewhere}; switch that "
                     "checkout to another branch first")
             worktree = registered.get(job.path)
+            if worktree and worktree.get("locked"):  # (yours to keep: round 105)
+                raise ParallelError(
+                    f"the worktree {job.path} is locked ({_shorten(worktree['locked'], 200)}); "
+                    f"unlock it with 'git worktree unlock {job.path}' first, or leave its "
+                    "worker out (--only-workers)")
             if worktree:
                 try:
                     found += [f"{name} {what}" for what in repo.work_in_worktree(
@@ -3454,7 +3470,7 @@ class _Repo:
 
     def ours(self, path: str) -> bool:
         """Whether ``path`` is where this repository's workers have their worktrees."""
-        return os.path.dirname(os.path.normpath(path)) == self.top and _is_parallel_path(path)
+        return os.path.dirname(os.path.normpath(path)) == self.top and _is_worker_path(path)
 
     def pin(self, cwd: str) -> Dict[str, str]:
         """For a worktree of ours, ``GIT_DIR`` and ``GIT_WORK_TREE``, after checking its
@@ -3547,7 +3563,8 @@ class _Repo:
 
     def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
         """git started (see _git_popen), with no filter driver; killed once it has taken its
-        time (see _limit)."""
+        time (see _limit), or at an interrupt (a git that writes nothing: see _kill_readers;
+        the only kind this is for). The caller kills it when it stops early."""
         cwd = cwd or self.top
         proc = _git_popen(list(args), cwd, self.wrap, self._settings(cwd, False), **popen)
         limit = self._limit(cwd)
@@ -3565,11 +3582,12 @@ class _Repo:
         In our process group, so that a Ctrl-C stops it too (it only reads)."""
         import subprocess
         proc = self.popen(*args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        more = True  # (until read: an exception stops it too)
         try:
             data = proc.stdout.read() if limit is None else proc.stdout.read(limit + 1)
             more = limit is not None and len(data) > limit
         finally:
-            if proc.poll() is None and limit is not None:
+            if proc.poll() is None and (limit is not None or more):
                 proc.kill()
             proc.stdout.close()
             code = proc.wait()
@@ -3641,7 +3659,8 @@ class _Repo:
         self.git("worktree", "prune")
 
     def worktrees(self) -> List[dict]:
-        """``git worktree list --porcelain`` as dicts with path, head and branch (short name or None)."""
+        """``git worktree list --porcelain`` as dicts with path, head, branch (short name or
+        None) and, for a worktree locked with ``git worktree lock``, locked (its reason)."""
         self.clear_admins()
         items: List[dict] = []
         for line in self.git("worktree", "list", "--porcelain", "-z").split("\0"):
@@ -3651,6 +3670,8 @@ class _Repo:
                 items[-1]["head"] = line[len("HEAD "):]
             elif line.startswith("branch ") and items:
                 items[-1]["branch"] = line[len("branch "):].replace("refs/heads/", "", 1)
+            elif (line == "locked" or line.startswith("locked ")) and items:
+                items[-1]["locked"] = line[len("locked "):] or "no reason given"
         return items
 
     def clear_admins(self) -> None:
@@ -5746,7 +5767,8 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     try:                        # _raise_signalled)
         proc = subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
                                 cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
-        if popen.get("start_new_session") and _reads_only(args):  # (see _kill_readers)
+        if _reads_only(args):  # (see _kill_readers; in our process group or not: round 105)
+            proc.own_session = bool(popen.get("start_new_session"))  # type: ignore[attr-defined]
             with _READERS_LOCK:
                 _READING.add(proc)
     finally:
@@ -6414,7 +6436,8 @@ def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = No
                 try:
                     proc.communicate(timeout=30)
                 except BaseException:  # a second Ctrl-C, or a git that does not end
-                    proc.kill()
+                    with contextlib.suppress(OSError):  # (with what it started)
+                        os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
                 raise
             err = _ends_of(said, 16 << 10, 48 << 10)
@@ -6523,8 +6546,7 @@ def _stopped_at(procs: "List[subprocess.Popen]", timeout: Optional[float],
 # whose own handler stops its gits only at a second signal.
 _INTERRUPTED = threading.Event()
 
-# The gits that write nothing started in sessions of their own, until they are collected
-# (see _kill_readers).
+# The gits that write nothing, until they are collected (see _kill_readers).
 _READING: "weakref.WeakSet[subprocess.Popen]" = weakref.WeakSet()
 _READERS_LOCK = threading.Lock()
 
@@ -6532,13 +6554,18 @@ _READERS_LOCK = threading.Lock()
 def _kill_readers() -> None:
     """Kill every git that writes nothing still running (an interrupt: see main), whichever
     thread started it, and wherever its starter is (round 104: one started just before a
-    SIGTERM outlived the tool)."""
+    SIGTERM outlived the tool); one in a session of its own with its whole group, one in
+    ours (a SIGTERM or SIGHUP reaches only the tool: round 105, `diff`'s own git ran on)
+    alone."""
     with _READERS_LOCK:
         procs = list(_READING)
     for proc in procs:
         if proc.returncode is None:  # (not one reaped, whose number may be another's)
             with contextlib.suppress(OSError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                if getattr(proc, "own_session", False):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                else:
+                    proc.send_signal(signal.SIGKILL)
 
 
 # git commands that write nothing (GIT_OPTIONAL_LOCKS=0: not even status's index refresh).
@@ -6636,7 +6663,16 @@ def _folded(name: str) -> str:
 
 
 def _is_parallel_path(path: str) -> bool:
+    """Whether ``path``'s name starts as a worker's worktree folder's does (see _is_worker_path)."""
     return os.path.basename(path).startswith(WORKTREE_PREFIX)
+
+
+def _is_worker_path(path: str) -> bool:
+    """Whether ``path``'s name is a worker's worktree folder's: .architect-parallel-N, N a
+    number as _worker_digits reads it (.architect-parallel-2-fixes is a worktree of yours,
+    as architect/parallel-2-fixes is a branch of yours: round 105)."""
+    name = os.path.basename(path)
+    return name.startswith(WORKTREE_PREFIX) and _worker_digits(name[len(WORKTREE_PREFIX):])
 
 
 ######################################################################
@@ -7786,9 +7822,10 @@ _PENDING_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MER
                   "sequencer", "NOTES_MERGE_PARTIAL", "NOTES_MERGE_REF", "NOTES_MERGE_WORKTREE")
 # What a worktree's git folder keeps once its worker ended: anything else there is the
 # agent's (its submodules' git folders in modules/, whose settings and hooks your git there
-# would obey; a sparse-checkout list in info/) and is removed.
+# would obey; a sparse-checkout list in info/; a `locked`, which cleanup obeys: round 105)
+# and is removed.
 _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs", "refs",
-               "ORIG_HEAD", "COMMIT_EDITMSG", "locked")
+               "ORIG_HEAD", "COMMIT_EDITMSG")
 
 
 # What a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a rebase's state
@@ -13698,7 +13735,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
             f"{item['worker_id'] if item['worker_id'] is not None else '?':>3}",
             item["branch"] or "(detached)",
             (item["status"] or "-") + (f" ({item['sandbox']})" if item.get("sandbox") else ""),
-            item["path"] or "(no worktree: cleanup --keep-branches kept the branch)"]
+            item["path"] or "(no worktree: the branch holds its committed work)"]
             for item in items], {0})))
     return EXIT_OK
 
@@ -13764,21 +13801,28 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         # git's own warnings name the agent's files: shown as our lines are (see _print_err)
         errors = tempfile.TemporaryFile()
         if not tty and not ci:
-            code = repo.popen("--no-pager", *diff, cwd=cwd, stderr=errors).wait()
+            proc = repo.popen("--no-pager", *diff, cwd=cwd, stderr=errors)
         else:
             import subprocess
             proc = repo.popen("--no-pager", diff[0], "--color=never", *diff[1:], cwd=cwd,
                               stdout=subprocess.PIPE, stderr=errors)
-            out, encoding = sys.stdout.buffer, sys.stdout.encoding or "utf-8"
-            with proc.stdout:
-                for raw in proc.stdout:
-                    line = raw.decode("utf-8", "surrogateescape")
-                    # to a terminal, or a CI log (whose reader obeys escapes too: GitLab's
-                    # collapsed sections), every character shown, and no command of a runner
-                    line = _ci_safe(_terminal_safe(line)) if ci else _terminal_safe(line)
-                    out.write(line.encode(encoding if tty else "utf-8", "replace"))
-            out.flush()
+        try:
+            if proc.stdout is not None:
+                out, encoding = sys.stdout.buffer, sys.stdout.encoding or "utf-8"
+                with proc.stdout:
+                    for raw in proc.stdout:
+                        line = raw.decode("utf-8", "surrogateescape")
+                        # to a terminal, or a CI log (whose reader obeys escapes too: GitLab's
+                        # collapsed sections), every character shown, and no command of a
+                        # runner
+                        line = _ci_safe(_terminal_safe(line)) if ci else _terminal_safe(line)
+                        out.write(line.encode(encoding if tty else "utf-8", "replace"))
+                out.flush()
             code = proc.wait()
+        finally:  # (an exception, a closed output: never a git left running, round 105)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         with errors:
             errors.seek(0)
             for line in errors.read(1 << 20).decode("utf-8", "replace").splitlines():

@@ -387,8 +387,8 @@ def test_list_after_cleanup_keep_branches_shows_the_kept_branches(repo, cli):
     assert cli("cleanup", "--keep-branches")[0] == 0
     code, out, _ = cli("list")
     assert out.splitlines() == [
-        "  1  architect/parallel-1  success  (no worktree: cleanup --keep-branches kept the branch)",
-        "  2  architect/parallel-2  failed   (no worktree: cleanup --keep-branches kept the branch)"]
+        "  1  architect/parallel-1  success  (no worktree: the branch holds its committed work)",
+        "  2  architect/parallel-2  failed   (no worktree: the branch holds its committed work)"]
     code, items, _ = cli.json("list")
     assert [(i["worker_id"], i["path"], i["status"]) for i in items] == [
         (1, None, "success"), (2, None, "failed")]

@@ -7839,37 +7839,9 @@ def test_an_interrupted_command_leaves_no_git_behind(cli, repo, command):
     tool (one ran 12 minutes), and `report` waited for it. Its gits that write nothing are
     stopped with it."""
     assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
-    worktree = os.path.realpath(repo / ".architect-parallel-1")
     (repo / ".architect-parallel-1" / ".gitignore").write_text("*a*a*a*a*a*a*a*a*a*a*0z\n")
     (repo / ".architect-parallel-1" / ("a" * 200 + "1")).write_text("x\n")
-
-    def gits():
-        found = []
-        for pid in os.listdir("/proc"):
-            with contextlib.suppress(OSError):
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    if f.read().split(b"\0")[0].endswith(b"git") and \
-                            os.path.realpath(f"/proc/{pid}/cwd") == worktree:
-                        found.append(pid)
-        return found
-
-    env = dict(os.environ, PYTHONPATH=CHECKOUT)
-    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", *command], cwd=repo,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while not gits():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 143, err
-    deadline = time.monotonic() + 30  # (a SIGKILL takes a moment to land)
-    while gits() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not gits()
+    _no_git_left_by_sigterm(repo, command)
 
 
 def test_the_footer_asks_what_cleanup_keeps_for_a_bounded_time(cli, repo, monkeypatch):
@@ -7886,3 +7858,130 @@ def test_the_footer_asks_what_cleanup_keeps_for_a_bounded_time(cli, repo, monkey
     assert code == 0 and "remove them with: architect-parallel cleanup, after 'architect-" \
         "parallel cleanup --dry-run' has named what it would keep without --force (the run " \
         "could not ask it within 3 s)" in err, err
+
+
+# -- review round 105 --------------------------------------------------------------------------
+
+
+def test_diff_stopped_by_sigterm_leaves_no_git_of_its_own_process_group(cli, repo):
+    """Round 105 (A): `diff N`'s own display git (`git diff --no-index` of a new file of a
+    --no-commit worker) ran in the tool's process group, out of round 104's registry: a rule
+    of many `*`s in the worktree's .gitattributes kept it busy, and a SIGTERM sent to the tool
+    alone left it running with no time limit. Every git that writes nothing is killed at an
+    interrupt, whatever its process group."""
+    assert cli("fake:write=a.txt", "--workers", "1", "--no-commit")[0] == 0
+    (repo / ".architect-parallel-1" / ".gitattributes").write_text("*a*a*a*a*a*a*a*0z diff\n")
+    (repo / ".architect-parallel-1" / ("a" * 200 + "1")).write_text("x\ny\n")
+    _no_git_left_by_sigterm(repo, ["diff", "1"], b"--no-index")
+
+def test_list_names_a_branch_whose_worktree_was_moved_onto_another_folder(cli, repo):
+    """Round 105 (B): a worktree moved into another worker's folder (`git worktree move`) took
+    that worker's branch's place in `list`: architect/parallel-3, which cleanup deletes, was
+    listed nowhere, and the moved worktree was listed as worker 3 with no status."""
+    assert cli("fake:write=a.txt", "--workers", "3")[0] == 0
+    git("worktree", "remove", ".architect-parallel-3", cwd=repo)
+    git("worktree", "move", ".architect-parallel-1", ".architect-parallel-3", cwd=repo)
+    code, items, err = cli.json("list")
+    assert code == 0, err
+    by_branch = {item["branch"]: item for item in items}
+    assert by_branch["architect/parallel-3"]["path"] is None, items
+    assert by_branch["architect/parallel-1"]["worker_id"] == 1, items
+    assert by_branch["architect/parallel-1"]["status"] == "success", items
+    code, _out, err = cli("cleanup", "--dry-run")
+    assert code == 0 and "would delete branch architect/parallel-3" in err, err
+
+
+def test_cleanup_keeps_no_refusal_for_commits_a_branch_or_tag_of_yours_holds(cli, repo):
+    """Round 105 (B): a worktree whose branch you renamed (`git branch -m`), or whose detached
+    HEAD you tagged, made cleanup refuse for work "--force deletes", which --force kept."""
+    assert cli("fake:write=a.txt", "--workers", "2")[0] == 0
+    git("branch", "-m", "architect/parallel-2", "keep-2", cwd=repo)
+    wt = repo / ".architect-parallel-1"
+    git("checkout", "-q", "--detach", cwd=wt)
+    (wt / "note.txt").write_text("mine\n")
+    git("add", "note.txt", cwd=wt)
+    git("commit", "-qm", "mine", cwd=wt)
+    git("tag", "keep-mine", cwd=wt)
+    code, _out, err = cli("cleanup", "--dry-run")
+    assert code == 0 and "--force deletes" not in err, err
+    code, _out, err = cli("cleanup")
+    assert code == 0 and not (repo / ".architect-parallel-1").exists(), err
+    assert git("log", "-1", "--format=%s", "keep-mine", cwd=repo).strip() == "mine"
+    assert git("rev-parse", "--verify", "keep-2", cwd=repo).strip()
+
+
+def test_worktrees_of_yours_are_left_alone(cli, repo):
+    """Round 105 (B): a worktree of yours named like a worker's (`.architect-parallel-2-fixes`,
+    on `architect/parallel-2-fixes`, a branch the README calls yours) was listed as worker `?`
+    and removed by cleanup; a worktree you locked (`git worktree lock`) was removed by cleanup
+    without a word, and a run reused its folder."""
+    assert cli("fake:write=a.txt", "--workers", "2")[0] == 0
+    git("worktree", "add", "-q", "-b", "architect/parallel-2-fixes", ".architect-parallel-2-fixes",
+        "architect/parallel-2", cwd=repo)
+    git("worktree", "lock", "--reason", "keep me", ".architect-parallel-1", cwd=repo)
+    code, items, err = cli.json("list")
+    assert code == 0 and [i["worker_id"] for i in items] == [1, 2], items
+    code, _out, err = cli("fake:write=b.txt", "--workers", "2", "--force")
+    assert code == 2 and "the worktree " in err and "is locked (keep me)" in err, err
+    assert (repo / ".architect-parallel-1" / "a.txt").exists()
+    code, _out, err = cli("cleanup", "--force")
+    assert code == 0 and "is locked (keep me); left in place with its branch" in err, err
+    assert (repo / ".architect-parallel-1" / "a.txt").exists()
+    assert (repo / ".architect-parallel-2-fixes" / "a.txt").exists()
+    assert not (repo / ".architect-parallel-2").exists()
+    branches = git("branch", "--format=%(refname:short)", cwd=repo).split()
+    assert "architect/parallel-1" in branches and "architect/parallel-2-fixes" in branches
+    assert "architect/parallel-2" not in branches
+
+
+def test_a_lock_an_agent_leaves_is_not_yours(cli, repo, tmp_path):
+    """Round 105: cleanup now keeps a worktree you locked; a lock an (unsandboxed) agent left
+    in its worktree's git folder is the agent's, removed when its worker ends, and cleanup
+    removes that worktree."""
+    agent = script(tmp_path, "lock.sh", 'echo own > own.txt\n'
+                   'echo mine > "$(git rev-parse --git-dir)/locked"\n')
+    code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1")
+    assert code == 0 and "removed: locked" in err, err
+    code, _out, err = cli("cleanup")
+    assert code == 0 and "locked" not in err, err
+    assert not (repo / ".architect-parallel-1").exists()
+
+
+def _no_git_left_by_sigterm(repo, command, mark=b""):
+    """Run the tool's ``command`` in ``repo``; once a git (with ``mark`` in its arguments) runs
+    in worker 1's worktree, send the tool a SIGTERM: it ends with 143, and leaves no such git
+    running (those left are killed, then the test fails)."""
+    worktree = os.path.realpath(repo / ".architect-parallel-1")
+
+    def gits():
+        found = []
+        for pid in os.listdir("/proc"):
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+                if argv[0].endswith(b"git") and (not mark or mark in argv) and \
+                        os.path.realpath(f"/proc/{pid}/cwd") == worktree:
+                    found.append(int(pid))
+        return found
+
+    env = dict(os.environ, PYTHONPATH=CHECKOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", *command], cwd=repo,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not gits():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    deadline = time.monotonic() + 30  # (a SIGKILL takes a moment to land)
+    while gits() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = gits()
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left
