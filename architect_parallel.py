@@ -2466,7 +2466,19 @@ class ParallelRunner:
                            "its own (config.worktree, which your git there would obey: a "
                            "core.fsmonitor or hooksPath runs a program); emptied")
         self._drop_pending(job, admin)
-        unknown = sorted(set(os.listdir(admin)) - set(_ADMIN_KEPT))
+        self._settle_lock(job, admin)
+        for name in _ADMIN_LOGS:  # (git writes them again as HEAD moves)
+            st = _lstat_beneath(admin, name)
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                if name == "refs" and any(files for _f, _fd, _d, files in _walk_at(
+                        os.path.join(admin, name))):
+                    self._warn(f"worker {job.worker_id}: refs of its worktree's own (refs/bisect, "
+                               "refs/worktree, refs/rewritten), which your git there would read, "
+                               "were removed")
+                _remove_tree(os.path.join(admin, name))
+            elif st is not None:
+                _unlink_beneath(admin, name)
+        unknown = sorted(set(os.listdir(admin)) - set(_ADMIN_KEPT) - set(_ADMIN_LOGS))
         for name in unknown:
             st = _lstat_beneath(admin, name)
             if st is not None and stat.S_ISDIR(st.st_mode):
@@ -2485,6 +2497,21 @@ class ParallelRunner:
         if special:
             self._warn(f"worker {job.worker_id}: FIFOs, sockets, devices or folders too deep "
                        f"for git in its worktree were removed: {_some(special)}")
+
+    def _settle_lock(self, job: _Job, admin: str) -> None:
+        """A lock found in the worktree's git folder once its worker ended (git worktree lock)
+        is kept, as yours (round 106: one you made while the worker ran was removed as the
+        agent's, and cleanup then removed the worktree); its reason written again as text
+        that drives no terminal (git prints it), and said."""
+        st = _lstat_beneath(admin, "locked")
+        if st is None or not stat.S_ISREG(st.st_mode):
+            return
+        said = (_read_beneath(admin, "locked", 4096) or b"").decode("utf-8", "replace")
+        reason = _shorten(_CONTROL.sub("?", " ".join(said.split())), 200)
+        _replace_beneath(admin, "locked", reason.encode())
+        self._warn(f"worker {job.worker_id}: its worktree is locked ({reason or 'no reason given'}): "
+                   "cleanup and later runs leave it and its branch; if you did not lock it, the "
+                   f"agent or a check did: 'git worktree unlock {job.path}'")
 
     def _drop_pending(self, job: _Job, admin: str) -> None:
         """Drop what a git operation left under way in the worktree's git folder (see
@@ -4916,10 +4943,12 @@ class _Repo:
                 raise ParallelError(failed + (f": {_shorten(said, 300)}" if said else ""))
 
     def held_elsewhere(self, commit: str) -> bool:
-        """Whether a branch of yours (not a worker's), a tag or a remote branch holds ``commit``."""
-        return any(not ref.startswith(f"refs/heads/{BRANCH_PREFIX}") for ref in self.git(
-            "for-each-ref", f"--contains={commit}", "--format=%(refname)",
-            "refs/heads/", "refs/tags/", "refs/remotes/").split())
+        """Whether a branch of yours (not a worker's: architect/parallel-2-fixes is yours, see
+        parallel_branches), a tag or a remote branch holds ``commit``."""
+        return any(not (ref.startswith(f"refs/heads/{BRANCH_PREFIX}") and _worker_digits(
+            ref[len("refs/heads/") + len(BRANCH_PREFIX):])) for ref in self.git(
+                "for-each-ref", f"--contains={commit}", "--format=%(refname)",
+                "refs/heads/", "refs/tags/", "refs/remotes/").split())
 
     def paths_over(self, commit: str, limit: int, size: Optional[int] = None) -> bool:
         """Whether ``commit``'s tree names more than ``limit`` files, or paths of more than
@@ -7822,10 +7851,13 @@ _PENDING_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MER
                   "sequencer", "NOTES_MERGE_PARTIAL", "NOTES_MERGE_REF", "NOTES_MERGE_WORKTREE")
 # What a worktree's git folder keeps once its worker ended: anything else there is the
 # agent's (its submodules' git folders in modules/, whose settings and hooks your git there
-# would obey; a sparse-checkout list in info/; a `locked`, which cleanup obeys: round 105)
-# and is removed.
-_ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "logs", "refs",
-               "ORIG_HEAD", "COMMIT_EDITMSG")
+# would obey; a sparse-checkout list in info/) and is removed; and, without a word, its HEAD's
+# log and its own refs (_ADMIN_LOGS: what `git reflog`, `HEAD@{1}` and `git checkout -` read
+# there, lines and refs the agent could write, round 106). A `locked` is kept: it may be
+# yours, made while the worker ran (see _settle_lock).
+_ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "ORIG_HEAD",
+               "COMMIT_EDITMSG", "locked")
+_ADMIN_LOGS = ("logs", "refs")
 
 
 # What a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a rebase's state

@@ -1893,12 +1893,12 @@ def test_a_worktrees_git_folder_is_all_the_runners_again_after_its_worker(cli, r
     """As root, the worktree's git folder was the sandbox account's while the worker ran; once
     it ended only the folder itself was given back, and a process of that account still
     running (another worker's) could rewrite the files in it. All of it is given back."""
-    agent = script(tmp_path, "own.sh", 'd=$(git rev-parse --absolute-git-dir)\nmkdir -p "$d/logs/x"\n'
-                   'echo x > "$d/logs/x/file"\necho x > mine.txt\n')
+    agent = script(tmp_path, "own.sh", 'd=$(git rev-parse --absolute-git-dir)\n'
+                   'echo x > "$d/COMMIT_EDITMSG"\necho x > mine.txt\n')
     code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers",
                                   "1", *BOXED)
     admin = git("rev-parse", "--absolute-git-dir", cwd=repo / ".architect-parallel-1")
-    assert os.path.exists(os.path.join(admin, "logs", "x", "file")), (results, err)
+    assert os.path.exists(os.path.join(admin, "COMMIT_EDITMSG")), (results, err)
     owners = {os.lstat(os.path.join(folder, name)).st_uid
               for folder, dirs, files in os.walk(admin) for name in dirs + files}
     assert owners == {os.getuid()}, owners
@@ -7934,17 +7934,58 @@ def test_worktrees_of_yours_are_left_alone(cli, repo):
     assert "architect/parallel-2" not in branches
 
 
-def test_a_lock_an_agent_leaves_is_not_yours(cli, repo, tmp_path):
-    """Round 105: cleanup now keeps a worktree you locked; a lock an (unsandboxed) agent left
-    in its worktree's git folder is the agent's, removed when its worker ends, and cleanup
-    removes that worktree."""
+def test_a_lock_found_when_a_worker_ends_is_kept_and_said(cli, repo, tmp_path):
+    """Round 106 (B): a `git worktree lock` you make while the worker runs was removed as the
+    agent's, and cleanup then removed the worktree you locked. A lock found when the worker
+    ends is kept (it may be yours, or the agent's: the warning says how to unlock it), its
+    reason written again with no control character (git prints it)."""
     agent = script(tmp_path, "lock.sh", 'echo own > own.txt\n'
-                   'echo mine > "$(git rev-parse --git-dir)/locked"\n')
+                   'printf "keep\\033[31m it\\n" > "$(git rev-parse --git-dir)/locked"\n')
     code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1")
-    assert code == 0 and "removed: locked" in err, err
+    assert code == 0 and "worker 1: its worktree is locked (keep?[31m it): cleanup and " in err, err
+    assert "\033" not in git("worktree", "list", "--porcelain", cwd=repo)
+    code, _out, err = cli("cleanup", "--force")
+    assert code == 0 and "is locked (keep?[31m it); left in place" in err, err
+    assert (repo / ".architect-parallel-1" / "own.txt").exists()
+    git("worktree", "unlock", ".architect-parallel-1", cwd=repo)
+    assert cli("cleanup")[0] == 0 and not (repo / ".architect-parallel-1").exists()
+
+
+def test_a_branch_of_yours_named_like_a_workers_holds_work(cli, repo):
+    """Round 106 (B): commits kept on `architect/parallel-1-fixes` (a branch of yours, as the
+    README says) still made cleanup refuse, as work it would lose."""
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    wt = repo / ".architect-parallel-1"
+    (wt / "notes.txt").write_text("mine\n")
+    git("add", "notes.txt", cwd=wt)
+    git("commit", "-qm", "my work", cwd=wt)
+    assert cli("cleanup", "--dry-run")[0] == 0
+    assert "--force deletes" in cli("cleanup", "--dry-run")[2]
+    git("branch", "architect/parallel-1-fixes", "architect/parallel-1", cwd=repo)
     code, _out, err = cli("cleanup")
-    assert code == 0 and "locked" not in err, err
-    assert not (repo / ".architect-parallel-1").exists()
+    assert code == 0 and not wt.exists(), err
+    assert git("log", "-1", "--format=%s", "architect/parallel-1-fixes", cwd=repo).strip() == \
+        "my work"
+
+
+def test_a_worktrees_own_refs_and_head_log_are_not_the_agents(cli, repo, tmp_path):
+    """Round 106 (B): refs an agent made in its worktree's git folder (refs/bisect,
+    refs/worktree) and lines it added to its HEAD's log (what `git reflog`, `HEAD@{1}` and
+    `git checkout -` read there; a terminal escape git prints raw) stayed after its worker."""
+    agent = script(tmp_path, "reflog.sh", 'd=$(git rev-parse --absolute-git-dir); h=$(git rev-parse HEAD)\n'
+                   'mkdir -p "$d/refs/bisect" "$d/refs/worktree"\n'
+                   'echo $h > "$d/refs/bisect/bad"; echo $h > "$d/refs/worktree/x"\n'
+                   'printf "%s %s A <a@b> 1700000000 +0000\\tcommit: \\033[31mRED\\n" '
+                   '0000000000000000000000000000000000000000 $h >> "$d/logs/HEAD"\n'
+                   'echo own > own.txt\n')
+    code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1")
+    assert code == 0 and "refs of its worktree's own" in err, err
+    wt = repo / ".architect-parallel-1"
+    assert "RED" not in git("reflog", cwd=wt)
+    refs = git("for-each-ref", "--format=%(refname)", cwd=wt)
+    assert "refs/bisect" not in refs and "refs/worktree" not in refs, refs
+    git("commit", "-q", "--allow-empty", "-m", "later", cwd=wt)  # (your git writes it again)
+    assert "later" in git("reflog", cwd=wt)
 
 
 def _no_git_left_by_sigterm(repo, command, mark=b""):
