@@ -3590,13 +3590,14 @@ class _Repo:
 
     def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
         """git started (see _git_popen), with no filter driver; killed once it has taken its
-        time (see _limit), or at an interrupt (a git that writes nothing: see _kill_readers;
+        time (see _limit) or (then) ``stop`` is set, or at an interrupt (a git that writes nothing: see _kill_readers;
         the only kind this is for). The caller kills it when it stops early."""
         cwd = cwd or self.top
         proc = _git_popen(list(args), cwd, self.wrap, self._settings(cwd, False), **popen)
-        limit = self._limit(cwd)
+        limit, stop = self._limit(cwd), self.stop
         if limit:  # (kill() does nothing once it has been waited for)
-            watchdog = threading.Timer(limit, proc.kill)
+            watchdog = threading.Thread(target=lambda: (stop.wait(limit) if stop else
+                                                        time.sleep(limit), proc.kill()))
             watchdog.daemon = True
             watchdog.start()
         return proc
@@ -4028,33 +4029,26 @@ class _Repo:
                      settings=indexes[commit], timeout=self.timeout)
             for tree in trees:
                 procs: List[subprocess.Popen] = []
-                timer = None
                 try:
                     for commit in (base, tree):
                         with open(names, "rb") as f:
                             procs.append(_git_popen(["check-attr", "--cached", "-z", "--stdin",
                                                      *which], self.top, settings=indexes[commit],
                                                     stdin=f, stdout=subprocess.PIPE,
-                                                    stderr=subprocess.DEVNULL))
-                    if self.timeout is not None:
-                        import threading
-
-                        timer = threading.Timer(self.timeout, lambda: [p.kill() for p in procs])
-                        timer.start()
+                                                    stderr=subprocess.DEVNULL,
+                                                    start_new_session=True))
                     fields = 3 * len(which)
-                    for before, after in zip(_nul_records(procs[0].stdout, fields),
-                                             _nul_records(procs[1].stdout, fields)):
-                        if before[2::3] != after[2::3]:
-                            differ[after[0].decode("utf-8", "surrogateescape")] = None
-                            if len(differ) == _ATTRIBUTES_NAMED:
-                                return list(differ)
-                    if any(p.wait() != 0 for p in procs):
-                        raise ParallelError("git check-attr failed"
-                                            + (f" or took more than {self.timeout:g}s"
-                                               if self.timeout is not None else ""))
+                    with _stopped_at(procs, self.timeout, self.stop, reader=True) as ended:
+                        for before, after in zip(_nul_records(procs[0].stdout, fields),
+                                                 _nul_records(procs[1].stdout, fields)):
+                            if before[2::3] != after[2::3]:
+                                differ[after[0].decode("utf-8", "surrogateescape")] = None
+                                if len(differ) == _ATTRIBUTES_NAMED:
+                                    return list(differ)
+                        codes = [p.wait() for p in procs]
+                    if ended or any(codes):
+                        raise ParallelError(f"git check-attr {ended[0] if ended else 'failed'}")
                 finally:
-                    if timer is not None:
-                        timer.cancel()
                     for p in procs:
                         with contextlib.suppress(OSError):
                             p.kill()
@@ -4091,15 +4085,21 @@ class _Repo:
                 with open(names, "rb") as f:
                     proc = _git_popen(["check-attr", "--cached", "-z", "--stdin", "filter",
                                        "working-tree-encoding"], self.top, settings=settings,
-                                      stdin=f, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                      stdin=f, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
                 try:
-                    for record in _nul_records(proc.stdout, 6):
-                        driver, encoding = (v.decode("utf-8", "replace") for v in record[2::3])
-                        if driver in drivers or (encoding not in ("unspecified", "unset", "set")
-                                                 and not _FAITHFUL_ENCODING.fullmatch(encoding)):
-                            found[record[0].decode("utf-8", "surrogateescape")] = None
-                            if len(found) == _ATTRIBUTES_NAMED:
-                                break
+                    with _stopped_at([proc], self.timeout, self.stop, reader=True) as ended:
+                        for record in _nul_records(proc.stdout, 6):
+                            driver, encoding = (v.decode("utf-8", "replace")
+                                                for v in record[2::3])
+                            if driver in drivers or (
+                                    encoding not in ("unspecified", "unset", "set")
+                                    and not _FAITHFUL_ENCODING.fullmatch(encoding)):
+                                found[record[0].decode("utf-8", "surrogateescape")] = None
+                                if len(found) == _ATTRIBUTES_NAMED:
+                                    break
+                    if ended:  # (what it did not read may be what it looks for)
+                        raise ParallelError(f"git check-attr {ended[0]}")
                 finally:
                     with contextlib.suppress(OSError):
                         proc.kill()
@@ -6462,18 +6462,35 @@ def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = No
                 raise _Refused(f"git {' '.join(_guarded(args)[:2])} took more than "
                                f"{timeout:g}s (stopped)") from None
             except KeyboardInterrupt:
+                name = " ".join(_guarded(args)[:2])
                 try:
-                    proc.communicate(timeout=30)
+                    proc.communicate(timeout=_GIT_GRACE)
                 except BaseException:  # a second Ctrl-C, or a git that does not end
                     with contextlib.suppress(OSError):  # (with what it started)
                         os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait()
-                raise
+                    if not _reads_only(args):  # (round 106: a merge's lock, left unsaid)
+                        _print_err(f"warning: git {name} in {cwd} was killed before it ended "
+                                   f"(interrupted, it did not end within {_GIT_GRACE:g} s, or was "
+                                   "interrupted again): it may have left its work there half "
+                                   "done and its lock file (index.lock) in its git folder; look "
+                                   "with 'git status' there, and once no git runs there remove "
+                                   "the lock file by hand")
+                else:
+                    if not _reads_only(args):  # (what it did is done: say so)
+                        _print_err(f"note: git {name} had ended when the command was "
+                                   "interrupted " + ("(it succeeded)" if proc.returncode == 0
+                                                     else f"(exit code {proc.returncode})"))
+                raise  # (the interrupt)
             err = _ends_of(said, 16 << 10, 48 << 10)
         if proc.returncode == 0 or b".lock': File exists" not in err or delay is None:
             return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
         time.sleep(delay)
     raise AssertionError("unreachable")
+
+
+# Seconds a git that writes is left to end after an interrupt (see _git_run).
+_GIT_GRACE = 30.0
 
 
 def _ends_of(f: BinaryIO, head: int, tail: int) -> bytes:
@@ -7736,6 +7753,7 @@ _TREE_BYTES: "Dict[tuple[str, str, bool], int]" = {}  # (see _Repo.tree_bytes)
 # _Repo._settings; the runner's own, which read no rules there, until its run ends).
 _COUNTED: Dict[str, bool] = {}
 _FOOTER_SECONDS = 30.0  # what the footer may take to ask what cleanup keeps (_kept_by_cleanup)
+_MERGE_CHECK_SECONDS = 600.0  # what merge's checks of the branches may take in all (_cmd_merge)
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
 # takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
@@ -13898,6 +13916,51 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_merge(args: argparse.Namespace) -> int:
     repo = _Repo.find(os.getcwd())
+    # The checks have _MERGE_CHECK_SECONDS in all (round 106: a branch's .gitattributes rule
+    # of many `*`s, which git matches by backtracking, kept them busy for hours); git's merge,
+    # which writes your checkout, is never stopped halfway (it reads what they read).
+    stop = threading.Event()
+    timer = threading.Timer(_MERGE_CHECK_SECONDS, stop.set)
+    timer.daemon = True
+    timer.start()
+    try:
+        branches, tips, worktrees = _merge_checks(
+            args, repo.wrapped(None, _MERGE_CHECK_SECONDS, stop))
+    except ParallelError as exc:
+        if not stop.is_set():
+            raise
+        raise ParallelError(
+            f"merge's checks took more than {_MERGE_CHECK_SECONDS:g} s ({_shorten(str(exc), 200)}); "
+            "nothing was merged: a .gitattributes or .gitignore rule the branch adds that git "
+            "matches slowly (many '*') would make every git in your checkout as slow; look at "
+            f"it with '{_prog()} diff {args.worker if args.worker != 'all' else 'N'}'") from None
+    finally:
+        timer.cancel()
+    merged: List[str] = []
+    for branch in branches:  # in worker order; the first conflict stops the rest
+        wt = worktrees.get(branch)
+        if wt and repo.prints_anything(["status", "--porcelain"], wt):
+            _print_err(f"warning: {wt} has uncommitted changes; only what is committed on "
+                       f"{branch} is merged")
+        rest = branches[len(merged) + 1:]
+        where = (("the main checkout is unchanged" if not merged else
+                  f"merged before it: {', '.join(merged)}; the main checkout is as it was "
+                  f"before {branch}") + (f" (not merged: {', '.join(rest)})" if rest else ""))
+        try:
+            conflicts = _merge_branch(repo, branch, args.squash, tips[branch])
+        except ParallelError as exc:
+            raise ParallelError(f"{exc}; {where}") from None
+        if conflicts:
+            _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; {where}")
+            return EXIT_NO_SUCCESS
+        merged.append(branch)
+    return EXIT_OK
+
+
+def _merge_checks(args: argparse.Namespace, repo: _Repo
+                  ) -> "tuple[List[str], Dict[str, str], Dict[Optional[str], str]]":
+    """What `merge` merges, once every check passed (ParallelError names every refusal): the
+    branches, the commit of each that was checked, and the worktrees by branch."""
     # Every reason to ask for --force in one error, before it is asked for (rounds 96 and
     # 97: the --force one refusal asked for took others, never shown, with it)
     refused: List[str] = []
@@ -13989,25 +14052,7 @@ def _cmd_merge(args: argparse.Namespace) -> int:
         last["git_config"] = current
         with contextlib.suppress(OSError, ValueError):
             _write_json(os.path.join(repo.state_dir(), "last-run.json"), last)
-    merged: List[str] = []
-    for branch in branches:  # in worker order; the first conflict stops the rest
-        wt = worktrees.get(branch)
-        if wt and repo.prints_anything(["status", "--porcelain"], wt):
-            _print_err(f"warning: {wt} has uncommitted changes; only what is committed on "
-                       f"{branch} is merged")
-        rest = branches[len(merged) + 1:]
-        where = (("the main checkout is unchanged" if not merged else
-                  f"merged before it: {', '.join(merged)}; the main checkout is as it was "
-                  f"before {branch}") + (f" (not merged: {', '.join(rest)})" if rest else ""))
-        try:
-            conflicts = _merge_branch(repo, branch, args.squash, tips[branch])
-        except ParallelError as exc:
-            raise ParallelError(f"{exc}; {where}") from None
-        if conflicts:
-            _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; {where}")
-            return EXIT_NO_SUCCESS
-        merged.append(branch)
-    return EXIT_OK
+    return branches, tips, worktrees
 
 
 def _merge_results(repo: _Repo, branches: List[str]) -> Dict[str, str]:

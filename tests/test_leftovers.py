@@ -7988,6 +7988,79 @@ def test_a_worktrees_own_refs_and_head_log_are_not_the_agents(cli, repo, tmp_pat
     assert "later" in git("reflog", cwd=wt)
 
 
+def _slow_branch(repo, branch, names):
+    """Commit on ``branch``, by plumbing (no attribute read), a .gitattributes rule of many
+    `*`s that git matches by backtracking, and files whose long names make each match slow."""
+    def fed(args, text):
+        return subprocess.run(["git", *args], cwd=repo, input=text, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    blobs = {name: fed(["hash-object", "-w", "--stdin"], text)
+             for name, text in [(".gitattributes", "*a*a*a*a*a*a*a*0z text\n"),
+                                *[("a" * 200 + str(n), "x\n") for n in range(names)]]}
+    base = git("ls-tree", f"refs/heads/{branch}", cwd=repo)
+    tree = fed(["mktree"], base + "\n" + "".join(
+        f"100644 blob {sha}\t{name}\n" for name, sha in blobs.items()))
+    tip = git("rev-parse", f"refs/heads/{branch}", cwd=repo).strip()
+    commit = git("commit-tree", tree, "-p", tip, "-m", "slow", cwd=repo).strip()
+    git("update-ref", f"refs/heads/{branch}", commit, cwd=repo)
+
+
+def test_merge_checks_a_slow_matching_branch_for_a_bounded_time(cli, repo, monkeypatch):
+    """Round 106 (A): a branch's .gitattributes rule of many `*`s kept merge's checks (three
+    check-attr passes, with no time limit in your checkout) busy for hours before `git merge`
+    ran, and a Ctrl-C then killed git's merge halfway. They have 600 s in all (3 here); then
+    merge refuses, and nothing is merged."""
+    monkeypatch.setattr(ap, "_MERGE_CHECK_SECONDS", 3.0)
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    _slow_branch(repo, "architect/parallel-1", 2)
+    head = git("rev-parse", "HEAD", cwd=repo)
+    started = time.monotonic()
+    code, _out, err = cli("merge", "1", "--force")
+    assert code != 0 and "merge's checks took more than 3 s" in err and \
+        "nothing was merged" in err, err
+    assert time.monotonic() - started < 120
+    assert git("rev-parse", "HEAD", cwd=repo) == head
+    assert not (repo / ".git" / "index.lock").exists()
+
+
+def test_a_writing_git_killed_after_an_interrupt_is_said(repo, monkeypatch, capsys):
+    """Round 106 (A): a writing git killed after an interrupt (30 s later, or at a second
+    one) left your checkout's index.lock and half its work, and the command said only that it
+    was stopped. It now says what git may have left; one that ended says how."""
+    monkeypatch.setattr(ap, "_GIT_GRACE", 0.5)
+    (repo / ".gitattributes").write_text("*a*a*a*a*a*a*a*0z text\n")
+    (repo / ("a" * 200 + "1")).write_text("x\n")
+    top = os.path.realpath(repo)
+
+    def adding():
+        for pid in os.listdir("/proc"):
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+                if argv[0].endswith(b"git") and b"add" in argv and \
+                        os.path.realpath(f"/proc/{pid}/cwd") == top:
+                    return True
+        return False
+
+    import threading
+    main = threading.get_ident()
+
+    def interrupt():
+        deadline = time.monotonic() + 60
+        while not adding() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        ap._git_run(["add", "-A"], str(repo))
+    err = capsys.readouterr().err
+    assert "warning: git add -A in " in err and "was killed before it ended" in err and \
+        "index.lock" in err, err
+    assert not adding()
+
+
 def _no_git_left_by_sigterm(repo, command, mark=b""):
     """Run the tool's ``command`` in ``repo``; once a git (with ``mark`` in its arguments) runs
     in worker 1's worktree, send the tool a SIGTERM: it ends with 143, and leaves no such git
