@@ -2466,6 +2466,11 @@ class ParallelRunner:
                            "its own (config.worktree, which your git there would obey: a "
                            "core.fsmonitor or hooksPath runs a program); emptied")
         self._drop_pending(job, admin)
+        odd = _remove_odd_files(admin)
+        if odd:
+            self._warn(f"worker {job.worker_id}: folders it left in its worktree's git folder "
+                       "where git keeps files, which would stop your git there (a `locked`, "
+                       f"every command of this tool too), were removed: {', '.join(odd)}")
         self._settle_lock(job, admin)
         for name in _ADMIN_LOGS:  # (git writes them again as HEAD moves)
             st = _lstat_beneath(admin, name)
@@ -3704,13 +3709,13 @@ class _Repo:
 
     def clear_admins(self) -> None:
         """Remove from our worktrees' git folders what git never writes there and what would
-        hang every git that reads them all (``git worktree list``, ``git branch``): links,
-        FIFOs, devices. A worker's end does it (see ParallelRunner._settle); this is for a
+        hang or stop every git that reads them all (``git worktree list``, ``git branch``):
+        links, FIFOs, devices, and folders where git keeps files (see _remove_odd_files). A worker's end does it (see ParallelRunner._settle); this is for a
         run killed before that."""
         for entry in _entries(os.path.join(self.common_dir, "worktrees")):
             # (git names it after the worktree's folder, its leading dot a dash)
             if WORKTREE_PREFIX[1:] in entry.name and entry.is_dir(follow_symlinks=False):
-                removed = _remove_specials(entry.path, links=True)
+                removed = _remove_specials(entry.path, links=True) + _remove_odd_files(entry.path)
                 if removed:
                     _print_err(f"warning: removed what is not a file from {entry.path}: "
                                + _shorten(", ".join(removed), 200))
@@ -7754,6 +7759,21 @@ _TREE_BYTES: "Dict[tuple[str, str, bool], int]" = {}  # (see _Repo.tree_bytes)
 _COUNTED: Dict[str, bool] = {}
 _FOOTER_SECONDS = 30.0  # what the footer may take to ask what cleanup keeps (_kept_by_cleanup)
 _MERGE_CHECK_SECONDS = 600.0  # what merge's checks of the branches may take in all (_cmd_merge)
+_COLLECT_CHECK_SECONDS = 600.0  # what collect's checks of one worker's commit may take in all
+
+
+@contextlib.contextmanager
+def _time_box(seconds: float) -> Iterator[threading.Event]:
+    """While its block runs, an event set once ``seconds`` have passed: a repository wrapped
+    with it (see _Repo.wrapped) stops its gits then, whatever each may take on its own."""
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield stop
+    finally:
+        timer.cancel()
 
 # The objects a sandboxed worker may bring into the repository: none larger than GitHub
 # takes (100 MB a file), 1 GB in all, and a million at most (each costs time, not bytes).
@@ -7876,6 +7896,25 @@ _PENDING_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MER
 _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "ORIG_HEAD",
                "COMMIT_EDITMSG", "locked")
 _ADMIN_LOGS = ("logs", "refs")
+# Those of _ADMIN_KEPT that git reads as files, and fails on when they are not (see
+# _remove_odd_files; HEAD and index fail the worker: see _Repo.admin_folder).
+_ADMIN_FILES = ("locked", "ORIG_HEAD", "COMMIT_EDITMSG")
+
+
+def _remove_odd_files(admin: str) -> List[str]:
+    """Remove those of _ADMIN_FILES in the worktree git folder ``admin`` that are not regular
+    files, and return their names (round 107: a `locked` folder stopped `git worktree list`,
+    and with it every command of this tool, and `git worktree unlock`)."""
+    removed = []
+    for name in _ADMIN_FILES:
+        st = _lstat_beneath(admin, name)
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode):
+                _remove_tree(os.path.join(admin, name))
+            else:
+                _unlink_beneath(admin, name)
+            removed.append(name)
+    return removed
 
 
 # What a worktree's git folder may hold but its index (HEAD, ORIG_HEAD, a rebase's state
@@ -11357,21 +11396,16 @@ def _kept_by_cleanup(top: str) -> "Optional[tuple[List[str], List[str]]]":
     --force` deleted another's work; round 103: a worktree no git reads made the hint one that
     named nothing). None when that cannot be told within _FOOTER_SECONDS (round 104: a rule of
     many `*`s kept each git in a worktree busy until its 600 s limit, the footer's too)."""
-    stop = threading.Event()
-    timer = threading.Timer(_FOOTER_SECONDS, stop.set)
-    timer.daemon = True
-    timer.start()
-    try:
-        repo = _Repo.find(top).wrapped(None, _FOOTER_SECONDS, stop) if top else None
-        if repo is None:
-            return [], []
-        _worktrees, ours, _branches, _tips, unsaved = ParallelRunner.cleanup_plan(repo)
-        if stop.is_set():
+    with _time_box(_FOOTER_SECONDS) as stop:
+        try:
+            repo = _Repo.find(top).wrapped(None, _FOOTER_SECONDS, stop) if top else None
+            if repo is None:
+                return [], []
+            _worktrees, ours, _branches, _tips, unsaved = ParallelRunner.cleanup_plan(repo)
+            if stop.is_set():
+                return None
+        except (ParallelError, OSError):
             return None
-    except (ParallelError, OSError):
-        return None
-    finally:
-        timer.cancel()
     heavy = [os.path.basename(wt["path"]) for wt in ours if _unread_worktree(wt["path"])]
     return list(unsaved), heavy
 
@@ -13413,14 +13447,21 @@ def _collected_results(repo: _Repo, documents: "Iterable[tuple[str, dict]]", wor
             _print_err(f"warning: worker {worker} has results in {len(claims)} places "
                        f"({_shorten(', '.join(p for p, _ in claims), 200)}); all left out")
             continue
-        try:
-            results.append(_verify_commit(repo.wrapped(None, _WORKTREE_GIT_TIMEOUT), claims[0][1],
-                                          plan["base_commit"]))
-        except Exception as exc:  # (git refused its objects, took too long, or they are not
-            results.append(dataclasses.replace(  # what git writes: that worker fails, never
-                claims[0][1], status="failed", commit=None,  # the others)
-                error="collect could not verify its work: " + _shorten(
-                    str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}", 300)))
+        # Each worker's checks have _COLLECT_CHECK_SECONDS in all (round 107: a rule of many
+        # `*`s in its .gitattributes kept each of them busy up to its own 600 s)
+        with _time_box(_COLLECT_CHECK_SECONDS) as stop:
+            try:
+                results.append(_verify_commit(repo.wrapped(None, _WORKTREE_GIT_TIMEOUT, stop),
+                                              claims[0][1], plan["base_commit"]))
+            except Exception as exc:  # (git refused its objects, took too long, or they are
+                said = str(exc) if isinstance(exc, ParallelError) else \
+                    f"{type(exc).__name__}: {exc}"  # (not what git writes: that worker fails)
+                if stop.is_set():
+                    said = (f"its checks took more than {_COLLECT_CHECK_SECONDS:g} s in all (a "
+                            f"rule its branch adds that git matches slowly?): {said}")
+                results.append(dataclasses.replace(
+                    claims[0][1], status="failed", commit=None,
+                    error="collect could not verify its work: " + _shorten(said, 300)))
         if sources is not None:
             sources[worker] = claims[0][0]
     return results
@@ -13919,23 +13960,19 @@ def _cmd_merge(args: argparse.Namespace) -> int:
     # The checks have _MERGE_CHECK_SECONDS in all (round 106: a branch's .gitattributes rule
     # of many `*`s, which git matches by backtracking, kept them busy for hours); git's merge,
     # which writes your checkout, is never stopped halfway (it reads what they read).
-    stop = threading.Event()
-    timer = threading.Timer(_MERGE_CHECK_SECONDS, stop.set)
-    timer.daemon = True
-    timer.start()
-    try:
-        branches, tips, worktrees = _merge_checks(
-            args, repo.wrapped(None, _MERGE_CHECK_SECONDS, stop))
-    except ParallelError as exc:
-        if not stop.is_set():
-            raise
-        raise ParallelError(
-            f"merge's checks took more than {_MERGE_CHECK_SECONDS:g} s ({_shorten(str(exc), 200)}); "
-            "nothing was merged: a .gitattributes or .gitignore rule the branch adds that git "
-            "matches slowly (many '*') would make every git in your checkout as slow; look at "
-            f"it with '{_prog()} diff {args.worker if args.worker != 'all' else 'N'}'") from None
-    finally:
-        timer.cancel()
+    with _time_box(_MERGE_CHECK_SECONDS) as stop:
+        try:
+            branches, tips, worktrees = _merge_checks(
+                args, repo.wrapped(None, _MERGE_CHECK_SECONDS, stop))
+        except ParallelError as exc:
+            if not stop.is_set():
+                raise
+            raise ParallelError(
+                f"merge's checks took more than {_MERGE_CHECK_SECONDS:g} s "
+                f"({_shorten(str(exc), 200)}); nothing was merged: a .gitattributes or "
+                ".gitignore rule the branch adds that git matches slowly (many '*') would make "
+                "every git in your checkout as slow; look at it with "
+                f"'{_prog()} diff {args.worker if args.worker != 'all' else 'N'}'") from None
     merged: List[str] = []
     for branch in branches:  # in worker order; the first conflict stops the rest
         wt = worktrees.get(branch)

@@ -760,3 +760,26 @@ def test_a_failed_jobs_commit_that_a_checkout_writes_otherwise_is_not_kept(pipel
     pipeline.edit(2, lambda d, r: r.update(status="failed", commit=tip, error="boom"))
     code, results, err = pipeline.collect()
     assert results[1]["commit"] is None and "did not keep its commit" in results[1]["error"], results[1]
+
+
+# -- review round 107 -----------------------------------------------------------------------------
+
+def test_collect_checks_a_slow_matching_commit_for_a_bounded_time(pipeline, monkeypatch):
+    """Round 107 (A): a worker job's commit holding a .gitattributes rule of many `*`s (matched
+    by backtracking) kept each of collect's checks of it busy for up to 600 s, one after the
+    other: half an hour a worker. They have 600 s in all (3 here); that worker then fails, and
+    the others are collected."""
+    import time
+
+    import architect_parallel as ap
+    from test_leftovers import _slow_branch
+    _slow_branch(pipeline.tmp / "job2", "architect/parallel-2", 2)
+    pipeline.fetch(2)
+    pipeline.edit(2, lambda d, r: r.update(commit=_tip(pipeline, 2)))
+    monkeypatch.setattr(ap, "_COLLECT_CHECK_SECONDS", 3.0)
+    started = time.monotonic()
+    code, results, err = pipeline.collect()
+    assert time.monotonic() - started < 120, err
+    assert results[1]["status"] == "failed" and \
+        "its checks took more than 3 s in all" in results[1]["error"], results[1]
+    assert results[0]["status"] == "success" and results[2]["status"] == "success", results

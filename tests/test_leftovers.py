@@ -8061,6 +8061,25 @@ def test_a_writing_git_killed_after_an_interrupt_is_said(repo, monkeypatch, caps
     assert not adding()
 
 
+def test_a_folder_where_git_keeps_a_file_stops_no_command(cli, repo, tmp_path):
+    """Round 107 (B): a `locked` an agent or check made a folder stopped `git worktree list`,
+    and with it every command of the tool (list, diff, merge, cleanup --force, a new run) and
+    `git worktree unlock`; a COMMIT_EDITMSG folder stopped your commits there. Folders where
+    git keeps files are removed when the worker ends, and by every later command."""
+    agent = script(tmp_path, "odd.sh", 'echo own > own.txt\nd=$(git rev-parse --git-dir)\n'
+                   'mkdir -p "$d/locked/sub" "$d/COMMIT_EDITMSG/d"\n')
+    code, _out, err = cli("run", "do it", "--agent-cmd", f"{agent} {{task}}", "--workers", "1")
+    assert code == 0 and "were removed: locked, COMMIT_EDITMSG" in err, err
+    wt = repo / ".architect-parallel-1"
+    (wt / "own.txt").write_text("mine\n")
+    git("commit", "-qam", "mine", cwd=wt)
+    admin = git("rev-parse", "--absolute-git-dir", cwd=wt)
+    os.makedirs(os.path.join(admin, "locked", "sub"))  # (a process left running, later)
+    code, items, err = cli.json("list")
+    assert code == 0 and [i["worker_id"] for i in items] == [1], (items, err)
+    assert cli("cleanup", "--force")[0] == 0 and not wt.exists()
+
+
 def _no_git_left_by_sigterm(repo, command, mark=b""):
     """Run the tool's ``command`` in ``repo``; once a git (with ``mark`` in its arguments) runs
     in worker 1's worktree, send the tool a SIGTERM: it ends with 143, and leaves no such git
