@@ -1464,7 +1464,8 @@ class ParallelRunner:
                 self._warn(f"a worktree entry of this repository names {wt['path']}, which is "
                            "not where its workers' worktrees are; left in place (look at it "
                            "with 'git worktree list')")
-        locked = {wt.get("branch") for wt in worktrees if wt.get("locked") and repo.ours(wt["path"])}
+        locked = {wt.get("branch") for wt in worktrees
+                  if wt.get("locked") and repo.ours(wt["path"])}
         for branch in sorted(set([] if keep_branches else repo.parallel_branches())
                              - set(branches) - locked):
             self._warn(f"branch {branch} is checked out in another worktree; left in place")
@@ -2514,9 +2515,10 @@ class ParallelRunner:
         said = (_read_beneath(admin, "locked", 4096) or b"").decode("utf-8", "replace")
         reason = _shorten(_CONTROL.sub("?", " ".join(said.split())), 200)
         _replace_beneath(admin, "locked", reason.encode())
-        self._warn(f"worker {job.worker_id}: its worktree is locked ({reason or 'no reason given'}): "
-                   "cleanup and later runs leave it and its branch; if you did not lock it, the "
-                   f"agent or a check did: 'git worktree unlock {job.path}'")
+        self._warn(f"worker {job.worker_id}: its worktree is locked "
+                   f"({reason or 'no reason given'}): cleanup and later runs leave it and its "
+                   "branch; if you did not lock it, the agent or a check did: 'git worktree "
+                   f"unlock {job.path}'")
 
     def _drop_pending(self, job: _Job, admin: str) -> None:
         """Drop what a git operation left under way in the worktree's git folder (see
@@ -3595,8 +3597,9 @@ class _Repo:
 
     def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
         """git started (see _git_popen), with no filter driver; killed once it has taken its
-        time (see _limit) or (then) ``stop`` is set, or at an interrupt (a git that writes nothing: see _kill_readers;
-        the only kind this is for). The caller kills it when it stops early."""
+        time (see _limit) or (then) ``stop`` is set, or at an interrupt (a git that writes
+        nothing: see _kill_readers; the only kind this is for). The caller kills it when it
+        stops early."""
         cwd = cwd or self.top
         proc = _git_popen(list(args), cwd, self.wrap, self._settings(cwd, False), **popen)
         limit, stop = self._limit(cwd), self.stop
@@ -3710,7 +3713,8 @@ class _Repo:
     def clear_admins(self) -> None:
         """Remove from our worktrees' git folders what git never writes there and what would
         hang or stop every git that reads them all (``git worktree list``, ``git branch``):
-        links, FIFOs, devices, and folders where git keeps files (see _remove_odd_files). A worker's end does it (see ParallelRunner._settle); this is for a
+        links, FIFOs, devices, and folders where git keeps files (see _remove_odd_files). A
+        worker's end does it (see ParallelRunner._settle); this is for a
         run killed before that."""
         for entry in _entries(os.path.join(self.common_dir, "worktrees")):
             # (git names it after the worktree's folder, its leading dot a dash)
