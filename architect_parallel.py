@@ -1120,7 +1120,7 @@ class ParallelRunner:
                 [name for name in repo.include_files(self.config.include)  # never committed
                  if os.path.lexists(os.path.join(job.path, name))])
             repo.exclude([f"/{WORKTREE_PREFIX}*/", *command.adapter.bookkeeping])
-            self._agent_env = _git_config_env(os.environ, repo.missing_identity())
+            self._agent_env = _git_config_env(os.environ, _agent_git_settings(repo))
             self._config_digest = self._config_baseline(
                 repo, repo.settings())
             self._watch = _OutsideWatch(repo, self._warn)
@@ -1307,7 +1307,7 @@ class ParallelRunner:
                        " (a .gitignore line such as `!.architect-parallel-1??/`): your "
                        "`git add -A` would make them submodules of your checkout, whose own git "
                        "then runs in them; change that rule")
-        self._agent_env = _git_config_env(os.environ, repo.missing_identity())
+        self._agent_env = _git_config_env(os.environ, _agent_git_settings(repo))
         git_config = repo.settings()
         self._config_digest = self._config_baseline(repo, git_config)
         credentials = _config_credentials(git_config)
@@ -1709,6 +1709,7 @@ class ParallelRunner:
                     return result
             else:
                 copied = follow_up.copied
+                repo.whole_index(job.path)
                 job.pointers = repo.pointers(job.path)  # (as the run's end left them)
                 result.worker_log = os.path.join(logs, f"worker-{n}.{follow_up.stem}.log")
                 with open(_fresh(result.worker_log), "wb") as log:
@@ -5122,6 +5123,15 @@ class _Repo:
         # Only the registration takes git's shared locks (refs, worktree list); the checkout
         # that takes the time is populate_worktree's, which workers run concurrently.
         self.git("worktree", "add", "--quiet", "--no-checkout", "-B", branch, path, base)
+        # A full checkout, whatever your own: git copies your checkout's config.worktree and
+        # sparse-checkout list into the new git folder (round 108: the worktree was made
+        # sparse, then the runner emptied them after the worker as the agent's, and every
+        # file outside the list showed as deleted there).
+        admin = self.admin_folder(path, strict=False)
+        if _lstat_beneath(admin, "config.worktree") is not None:
+            _replace_beneath(admin, "config.worktree", b"")
+        if _lstat_beneath(admin, "info") is not None:
+            _remove_tree(os.path.join(admin, "info"))
 
     def remove_worktree(self, path: Optional[str], branch: str, base: str) -> None:
         """Remove the worktree at ``path`` (None: none was made), whatever state it is in,
@@ -5186,6 +5196,18 @@ class _Repo:
                     os.path.normpath(path), ".git"):
                 found.append(entry.path)
         return found
+
+    def whole_index(self, path: str) -> None:
+        """Make the index of the worktree at ``path`` a whole one, and remove the shared parts
+        of split ones from its git folder: your own git there, with your core.splitIndex on,
+        splits it again (round 108: `continue` removed the part yours wrote after the worker,
+        as the agent's; see _agent_git_settings)."""
+        admin = self.admin_folder(path)
+        shared = [e.name for e in _entries(admin) if e.name.startswith("sharedindex.")]
+        if shared:
+            self.git("update-index", "--no-split-index", cwd=path)
+            for name in shared:
+                _unlink_beneath(admin, name)
 
     def populate_worktree(self, path: str) -> None:
         """Check out the files of a worktree made by create_worktree (its own index only)."""
@@ -6470,8 +6492,9 @@ def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = No
                 proc.communicate()
                 raise _Refused(f"git {' '.join(_guarded(args)[:2])} took more than "
                                f"{timeout:g}s (stopped)") from None
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as interrupt:
                 name = " ".join(_guarded(args)[:2])
+                interrupt.git_ended = None  # type: ignore[attr-defined]  # (see _merge_branch)
                 try:
                     proc.communicate(timeout=_GIT_GRACE)
                 except BaseException:  # a second Ctrl-C, or a git that does not end
@@ -6486,6 +6509,7 @@ def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = No
                                    "with 'git status' there, and once no git runs there remove "
                                    "the lock file by hand")
                 else:
+                    interrupt.git_ended = proc.returncode  # type: ignore[attr-defined]
                     if not _reads_only(args):  # (what it did is done: say so)
                         _print_err(f"note: git {name} had ended when the command was "
                                    "interrupted " + ("(it succeeded)" if proc.returncode == 0
@@ -6642,10 +6666,21 @@ def _reads_only(args: List[str]) -> bool:
 # in repositories an agent made): no fsmonitor and no hook (commands a repository, or one
 # inside a worktree, names), no recursion into submodules, no order file (a relative one is
 # read where the git runs: in a worktree, a file of the agent's; a missing one fails a diff).
+# A whole index (core.splitIndex: the shared part of a split one is a file of its own in the
+# worktree's git folder, which the runner must take for the agent's; see _agent_git_settings).
 _GIT_SETTINGS = {"core.fsmonitor": "false", "core.hooksPath": "/dev/null",
                  "submodule.recurse": "false", "status.submoduleSummary": "false",
-                 "diff.orderFile": "/dev/null",
+                 "diff.orderFile": "/dev/null", "core.splitIndex": "false",
                  "advice.graftFileDeprecated": "false"}  # (GIT_GRAFT_FILE, see _git_env)
+
+
+def _agent_git_settings(repo: "_Repo") -> Dict[str, str]:
+    """The git settings the agents' gits (and setup's and checks') get from their environment:
+    an identity where git config has none (see _Repo.missing_identity), and a whole index
+    (round 108: with your core.splitIndex on, each worktree's index named a sharedindex.* file
+    in its git folder, which the runner removed after the worker as the agent's, and every
+    worker failed)."""
+    return {**repo.missing_identity(), "core.splitIndex": "false"}
 
 
 def _git_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
@@ -13991,6 +14026,11 @@ def _cmd_merge(args: argparse.Namespace) -> int:
             conflicts = _merge_branch(repo, branch, args.squash, tips[branch])
         except ParallelError as exc:
             raise ParallelError(f"{exc}; {where}") from None
+        except KeyboardInterrupt:
+            if merged or rest:  # (_merge_branch said what became of this one)
+                _print_err(f"note: merged before {branch}: {', '.join(merged) or 'none'}"
+                           + (f"; not merged: {', '.join(rest)}" if rest else ""))
+            raise
         if conflicts:
             _print_err(f"error: merging {branch} conflicts in: {', '.join(conflicts)}; {where}")
             return EXIT_NO_SUCCESS
@@ -15064,28 +15104,37 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool, tip: str = "") -> List
     target = tip if _FULL_ID.fullmatch(tip) else f"refs/heads/{branch}"
     head = repo.git("rev-parse", "HEAD").strip()
     identity = repo.identity(repo.top)
-    # Your checkout's own filters run (an LFS checkout needs them); no hook does.
-    if squash:
-        proc = repo.run(*identity, "merge", "--squash", "--no-overwrite-ignore",
-                        "--end-of-options", target, filters=True)
-        if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
-            proc = repo.run(*identity, "commit", "-q", "--no-edit", filters=True)
-    else:
-        # An ignored file of yours (.env) that the branch adds stops the merge: not overwritten.
-        # (by its full name: a tag or a file in .git named like it must not stand in for it)
-        proc = repo.run(*identity, "merge", "--no-edit", "--no-overwrite-ignore", "-m",
-                        f"Merge branch '{branch}'", "--end-of-options", target, filters=True)
-    if proc.returncode != 0:
-        conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
-        # Put the main checkout back exactly as it was (it had no uncommitted changes).
-        repo.git("reset", "-q", "--merge", head, filters=True)
-        if conflicts:
-            return conflicts
-        why = " ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
-                       if line.strip() and not line.startswith(("hint:", "Aborting")))
-        raise ParallelError(f"git could not merge {branch} "
-                            f"({_shorten(why, 500) or 'exit code %d' % proc.returncode})")
-    new_head = repo.git("rev-parse", "HEAD").strip()
+    stage = ["merge"]  # (what an interrupt finds under way: see _put_back)
+    try:
+        # Your checkout's own filters run (an LFS checkout needs them); no hook does.
+        if squash:
+            proc = repo.run(*identity, "merge", "--squash", "--no-overwrite-ignore",
+                            "--end-of-options", target, filters=True)
+            if proc.returncode == 0 and not repo.succeeds("diff", "--cached", "--quiet"):
+                stage[0] = "commit"
+                proc = repo.run(*identity, "commit", "-q", "--no-edit", filters=True)
+        else:
+            # An ignored file of yours (.env) that the branch adds stops the merge: not
+            # overwritten. (by its full name: a tag or a file in .git named like it must not
+            # stand in for it)
+            proc = repo.run(*identity, "merge", "--no-edit", "--no-overwrite-ignore", "-m",
+                            f"Merge branch '{branch}'", "--end-of-options", target, filters=True)
+        stage[0] = "done" if proc.returncode == 0 else "undo"
+        if proc.returncode != 0:
+            conflicts = repo.git("diff", "--name-only", "--diff-filter=U").split()
+            # Put the main checkout back exactly as it was (it had no uncommitted changes).
+            repo.git("reset", "-q", "--merge", head, filters=True)
+            stage[0] = "undone"
+            if conflicts:
+                return conflicts
+            why = " ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace")
+                           .splitlines() if line.strip() and not line.startswith(("hint:", "Aborting")))
+            raise ParallelError(f"git could not merge {branch} "
+                                f"({_shorten(why, 500) or 'exit code %d' % proc.returncode})")
+        new_head = repo.git("rev-parse", "HEAD").strip()
+    except KeyboardInterrupt as interrupt:
+        _put_back(repo, branch, head, stage[0], squash, getattr(interrupt, "git_ended", None))
+        raise
     _print_err(f"merged {branch} into the current branch: {head[:12]} -> {new_head[:12]}"
                if new_head != head else f"{branch} is already merged; nothing to do")
     if new_head != head and repo.your_hooks_run():
@@ -15094,6 +15143,32 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool, tip: str = "") -> List
                    f"scripts, your tests): read `git diff {head[:12]} {new_head[:12]}` before "
                    "you commit, or commit once with --no-verify")
     return []
+
+
+def _put_back(repo: _Repo, branch: str, head: str, stage: str, squash: bool,
+              ended: Optional[int]) -> None:
+    """After an interrupt during _merge_branch: a merge that was made is said; one under way
+    (a conflict not undone, a squash staged but not committed) is undone with `git reset
+    --merge` and said (round 108: it was left half made, or said to have succeeded). ``stage``:
+    where _merge_branch was; ``ended``: the exit code of the git the interrupt came during,
+    when that git ended (see _git_run)."""
+    made = stage == "done" or (ended == 0 and (stage == "commit" or stage == "merge"
+                                               and not squash))
+    if made:
+        _print_err(f"note: {branch} was merged before the interrupt")
+        return
+    if stage == "undone":
+        _print_err(f"note: merging {branch} was interrupted; the checkout is as it was before it")
+        return
+    try:
+        undone = repo.run("reset", "-q", "--merge", head, filters=True).returncode == 0
+    except (ParallelError, OSError, KeyboardInterrupt):
+        undone = False
+    _print_err(f"note: merging {branch} was interrupted; the checkout is put back as it was "
+               "before it" if undone else
+               f"warning: merging {branch} was interrupted, and the checkout could not be put "
+               "back: look with 'git status', then 'git merge --abort' (or 'git reset --merge "
+               f"{head[:12]}')")
 
 
 def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str, Optional[WorkerResult]]":

@@ -8080,6 +8080,58 @@ def test_a_folder_where_git_keeps_a_file_stops_no_command(cli, repo, tmp_path):
     assert cli("cleanup", "--force")[0] == 0 and not wt.exists()
 
 
+def _sigterm_at_git(repo, tmp_path, command, marks):
+    """Run the tool's ``command`` in ``repo`` with a git on PATH that, when its arguments hold
+    all of ``marks``, says so (a file) and waits; then send the tool a SIGTERM. Return the
+    tool's exit code and stderr. (The gits it waits at end in milliseconds: seen in /proc,
+    they were gone before the signal.)"""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    checks = "".join(f'case " $* " in *" {m} "*) ;; *) exec {shutil.which("git")} "$@";; esac\n'
+                     for m in marks)
+    (gate / "git").write_text("#!/bin/sh\n" + checks
+                              + f": > {gate}/reached\n"
+                              + f"while [ ! -e {gate}/go ]; do sleep 0.01; done\n"
+                              + f'exec {shutil.which("git")} "$@"\n')
+    (gate / "git").chmod(0o755)
+    env = dict(os.environ, PYTHONPATH=CHECKOUT, PATH=f"{gate}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.Popen([sys.executable, "-m", "architect_parallel", *command], cwd=repo,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (gate / "reached").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        (gate / "go").touch()  # (a git still waiting goes on, and ends)
+        proc.kill()
+    return proc.returncode, err
+
+
+@pytest.mark.parametrize("squash", [False, True], ids=["conflict", "squash"])
+def test_an_interrupted_merge_puts_the_checkout_back_and_says_so(cli, repo, tmp_path, squash):
+    """Round 108 (A): a SIGTERM while merge undid a conflict (between `git merge` and its
+    `reset --merge`) left the checkout mid-merge, conflict markers and all, with only
+    "stopped by signal 15" said; one between `merge --squash` and its commit left the branch
+    staged, said to have succeeded. The merge under way is undone, and said."""
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    head = git("rev-parse", "HEAD", cwd=repo)
+    if not squash:
+        (repo / "a.txt").write_text("mine\n")
+        git("add", "a.txt", cwd=repo)
+        git("commit", "-qm", "mine", cwd=repo)
+        head = git("rev-parse", "HEAD", cwd=repo)
+    code, err = _sigterm_at_git(repo, tmp_path, ["merge", "1", *(["--squash"] if squash else [])],
+                                ["--cached", "--quiet"] if squash else ["--diff-filter=U"])
+    assert code == 143, err
+    assert git("rev-parse", "HEAD", cwd=repo) == head
+    assert git("status", "--porcelain", "--untracked-files=no", cwd=repo) == "", err
+    assert not (repo / ".git" / "MERGE_HEAD").exists()
+    assert "the checkout is put back as it was before it" in err, err
+
+
 def _no_git_left_by_sigterm(repo, command, mark=b""):
     """Run the tool's ``command`` in ``repo``; once a git (with ``mark`` in its arguments) runs
     in worker 1's worktree, send the tool a SIGTERM: it ends with 143, and leaves no such git
@@ -8118,3 +8170,42 @@ def _no_git_left_by_sigterm(repo, command, mark=b""):
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     assert not left
+
+
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
+def test_your_split_index_is_not_taken_for_the_agents(cli, repo, records, sandbox):
+    """Round 108 (B): with core.splitIndex on, each worktree's index named a sharedindex.*
+    file in its git folder, which the runner removed after the worker as the agent's: every
+    worker failed. The runner's gits and the agents' write a whole index; `continue` makes
+    whole one that your own git split there since."""
+    git("config", "core.splitIndex", "true", cwd=repo)
+    allow = ["--sandbox-allow", records] if sandbox == "bwrap" else []
+    code, out, err = cli("fake:write=a.txt", "--workers", "1", *boxed(sandbox), *allow)
+    assert code == 0 and "sharedindex" not in out + err, out + err
+    wt = repo / ".architect-parallel-1"
+    admin = repo / ".git" / "worktrees" / "-architect-parallel-1"
+    git("update-index", "--split-index", cwd=wt)  # (as your own git there does)
+    assert any(p.name.startswith("sharedindex.") for p in admin.iterdir())
+    code, out, err = cli("continue", "1", "more")  # (in the run's sandbox)
+    assert code == 0 and "sharedindex" not in out + err, out + err
+    assert not any(p.name.startswith("sharedindex.") for p in admin.iterdir())
+    assert git("status", "--porcelain", cwd=wt) == ""
+
+
+def test_your_sparse_checkout_makes_full_worktrees(cli, repo):
+    """Round 108 (B): git copies a sparse main checkout's config.worktree and sparse-checkout
+    list into each new worktree's git folder: the worktree was made sparse, then the runner
+    emptied them after the worker as the agent's (a warning blaming it), and every file
+    outside the list showed as deleted there. Worktrees are full checkouts, said nothing of."""
+    (repo / "other").mkdir()
+    (repo / "other" / "o.txt").write_text("o\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "other", cwd=repo)
+    git("sparse-checkout", "set", "src", cwd=repo)
+    assert not (repo / "other").exists()
+    code, out, err = cli("fake:write=a.txt", "--workers", "1")
+    assert code == 0 and "warning" not in out + err, out + err
+    wt = repo / ".architect-parallel-1"
+    assert (wt / "other" / "o.txt").read_text() == "o\n"
+    assert git("status", "--porcelain", cwd=wt) == ""
+    assert git("sparse-checkout", "list", cwd=repo) == "src"  # (yours as it was)
