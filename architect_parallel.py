@@ -2492,6 +2492,7 @@ class ParallelRunner:
                 _remove_tree(os.path.join(admin, name))
             elif st is not None:
                 _unlink_beneath(admin, name)
+        unknown = [name for name in unknown if name not in _ADMIN_QUIET]
         if unknown:
             gitfiles = self._unlink_gitfiles(repo, job) if "modules" in unknown else []
             self._warn(f"worker {job.worker_id}: what it left in its worktree's git folder, which "
@@ -5827,17 +5828,22 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     try:                        # _raise_signalled)
         proc = subprocess.Popen([*(wrap.command(cwd) if wrap else []), git, *_guarded(args)],
                                 cwd=cwd, env=env, **popen)  # type: ignore[arg-type]
-        if _reads_only(args):  # (see _kill_readers; in our process group or not: round 105)
-            proc.own_session = bool(popen.get("start_new_session"))  # type: ignore[attr-defined]
-            with _READERS_LOCK:
-                _READING.add(proc)
+        proc.own_session = bool(popen.get("start_new_session"))  # type: ignore[attr-defined]
+        proc.said_as, proc.said_in = " ".join(_guarded(args)[:2]), cwd  # type: ignore[attr-defined]
+        with _READERS_LOCK:  # (see _kill_readers, in our process group or not: round 105;
+            (_READING if _reads_only(args) else _WRITING).add(proc)  # and _wait_writers)
     finally:
         _DEFERRED.spawning -= main
         if main and not _DEFERRED.spawning and _DEFERRED.signals:
             _kill_readers()
             signum = _DEFERRED.signals.pop()
             _DEFERRED.signals.clear()
-            raise _Signalled(signum) if signum != signal.SIGINT else KeyboardInterrupt
+            interrupt = _Signalled(signum) if signum != signal.SIGINT else KeyboardInterrupt()
+            # The git it started, for the caller to wait for (round 109: a `git merge` started
+            # as the signal came was never waited for, and ran on after the tool said the
+            # checkout was put back; see _git_run).
+            interrupt.started = locals().get("proc")  # type: ignore[attr-defined]
+            raise interrupt
     return proc
 
 
@@ -6477,12 +6483,20 @@ def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = No
         # file, of which the first and last few KB are kept (round 68: `git add` of 50,000
         # files of 4 KB names under `* text eol=crlf` printed a warning for each).
         with tempfile.TemporaryFile() as said:
-            proc = _git_popen(args, cwd, wrap, settings, stdin=stdin,
-                              stdout=subprocess.PIPE, stderr=said, start_new_session=True)
             try:
+                proc, early = _git_popen(args, cwd, wrap, settings, stdin=stdin,
+                                         stdout=subprocess.PIPE, stderr=said,
+                                         start_new_session=True), None
+            except KeyboardInterrupt as interrupt:  # (as it started: see _git_popen)
+                if getattr(interrupt, "started", None) is None:
+                    raise
+                proc, early = interrupt.started, interrupt  # type: ignore[attr-defined]
+            given = input if isinstance(input, bytes) else None
+            try:
+                if early is not None:
+                    raise early  # (git has its input and its time to end all the same)
                 with _stopped_at([proc], None, stop) as stopped:
-                    out, _ = proc.communicate(input if isinstance(input, bytes) else None,
-                                              timeout=timeout)
+                    out, _ = proc.communicate(given, timeout=timeout)
                 if stopped:
                     raise _Refused(f"git {' '.join(_guarded(args)[:2])} was stopped (a second "
                                    "interrupt)")
@@ -6496,7 +6510,7 @@ def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = No
                 name = " ".join(_guarded(args)[:2])
                 interrupt.git_ended = None  # type: ignore[attr-defined]  # (see _merge_branch)
                 try:
-                    proc.communicate(timeout=_GIT_GRACE)
+                    proc.communicate(given if early is not None else None, timeout=_GIT_GRACE)
                 except BaseException:  # a second Ctrl-C, or a git that does not end
                     with contextlib.suppress(OSError):  # (with what it started)
                         os.killpg(proc.pid, signal.SIGKILL)
@@ -6625,9 +6639,44 @@ def _stopped_at(procs: "List[subprocess.Popen]", timeout: Optional[float],
 # whose own handler stops its gits only at a second signal.
 _INTERRUPTED = threading.Event()
 
-# The gits that write nothing, until they are collected (see _kill_readers).
+# The gits that write nothing, until they are collected (see _kill_readers); and those that
+# write (see _wait_writers).
 _READING: "weakref.WeakSet[subprocess.Popen]" = weakref.WeakSet()
+_WRITING: "weakref.WeakSet[subprocess.Popen]" = weakref.WeakSet()
 _READERS_LOCK = threading.Lock()
+
+
+def _wait_writers() -> None:
+    """Once a command is interrupted: wait for every git that writes still running (_GIT_GRACE
+    seconds in all; kill them at another interrupt), and say each one (round 109: a git started
+    as the signal came, or by a door other than _git_run, was left to run on unsaid: its lock
+    files and half its work could appear after the tool ended)."""
+    import subprocess
+    with _READERS_LOCK:
+        running = [proc for proc in _WRITING if proc.poll() is None]
+    deadline = time.monotonic() + _GIT_GRACE
+    for proc in running:
+        name = f"git {getattr(proc, 'said_as', '')} in {getattr(proc, 'said_in', '?')}"
+        try:
+            code: Optional[int] = proc.wait(max(0.0, deadline - time.monotonic()))
+        except BaseException:  # (another interrupt, or its time is up)
+            for other in running:
+                if other.poll() is None:
+                    with contextlib.suppress(OSError):
+                        if getattr(other, "own_session", False):
+                            os.killpg(other.pid, signal.SIGKILL)
+                        else:
+                            other.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    other.wait(5)  # (reaped: gone when the tool says so)
+            code = None
+        _print_err(f"note: {name} was still running when the command was interrupted; it "
+                   f"ended (exit code {code})" if code is not None else
+                   f"warning: {name} was killed before it ended (interrupted): it may have left "
+                   "its work half done and its lock file (index.lock) in its git folder; look "
+                   "with 'git status' there")
+        if code is None:
+            break
 
 
 def _kill_readers() -> None:
@@ -6668,9 +6717,13 @@ def _reads_only(args: List[str]) -> bool:
 # read where the git runs: in a worktree, a file of the agent's; a missing one fails a diff).
 # A whole index (core.splitIndex: the shared part of a split one is a file of its own in the
 # worktree's git folder, which the runner must take for the agent's; see _agent_git_settings).
+# New files always shown by a status (round 109: with your status.showUntrackedFiles=no,
+# cleanup, a new run and rerun deleted the files of a worktree that no status showed, and
+# continue gave them to the agent as its own).
 _GIT_SETTINGS = {"core.fsmonitor": "false", "core.hooksPath": "/dev/null",
                  "submodule.recurse": "false", "status.submoduleSummary": "false",
                  "diff.orderFile": "/dev/null", "core.splitIndex": "false",
+                 "status.showUntrackedFiles": "normal",
                  "advice.graftFileDeprecated": "false"}  # (GIT_GRAFT_FILE, see _git_env)
 
 
@@ -7935,6 +7988,10 @@ _PENDING_STATE = ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MER
 _ADMIN_KEPT = ("HEAD", "index", "commondir", "gitdir", "config.worktree", "ORIG_HEAD",
                "COMMIT_EDITMSG", "locked")
 _ADMIN_LOGS = ("logs", "refs")
+# Of what is removed there, what an honest check or setup writes, removed without a word:
+# FETCH_HEAD, written by a `git fetch` or `git pull` (round 109: blamed on the agent), which
+# a `git merge FETCH_HEAD` of yours there would take.
+_ADMIN_QUIET = ("FETCH_HEAD",)
 # Those of _ADMIN_KEPT that git reads as files, and fails on when they are not (see
 # _remove_odd_files; HEAD and index fail the worker: see _Repo.admin_folder).
 _ADMIN_FILES = ("locked", "ORIG_HEAD", "COMMIT_EDITMSG")
@@ -15104,6 +15161,7 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool, tip: str = "") -> List
     target = tip if _FULL_ID.fullmatch(tip) else f"refs/heads/{branch}"
     head = repo.git("rev-parse", "HEAD").strip()
     identity = repo.identity(repo.top)
+    hooks = repo.your_hooks_run()  # (asked first: an interrupt after the merge says it too)
     stage = ["merge"]  # (what an interrupt finds under way: see _put_back)
     try:
         # Your checkout's own filters run (an LFS checkout needs them); no hook does.
@@ -15133,33 +15191,40 @@ def _merge_branch(repo: _Repo, branch: str, squash: bool, tip: str = "") -> List
                                 f"({_shorten(why, 500) or 'exit code %d' % proc.returncode})")
         new_head = repo.git("rev-parse", "HEAD").strip()
     except KeyboardInterrupt as interrupt:
-        _put_back(repo, branch, head, stage[0], squash, getattr(interrupt, "git_ended", None))
+        if _put_back(repo, branch, head, stage[0], squash,
+                     getattr(interrupt, "git_ended", None)) and hooks:
+            _print_err(_hooks_note(head, "HEAD"))
         raise
     _print_err(f"merged {branch} into the current branch: {head[:12]} -> {new_head[:12]}"
                if new_head != head else f"{branch} is already merged; nothing to do")
-    if new_head != head and repo.your_hooks_run():
-        _print_err("note: your git runs hooks of yours at your next commit, which run the "
-                   "checkout's own code (a hook framework's scripts, a Makefile, package.json "
-                   f"scripts, your tests): read `git diff {head[:12]} {new_head[:12]}` before "
-                   "you commit, or commit once with --no-verify")
+    if new_head != head and hooks:
+        _print_err(_hooks_note(head[:12], new_head[:12]))
     return []
 
 
+def _hooks_note(old: str, new: str) -> str:
+    """What merge says after a merge when your git runs hooks of yours (see your_hooks_run)."""
+    return ("note: your git runs hooks of yours at your next commit, which run the checkout's "
+            "own code (a hook framework's scripts, a Makefile, package.json scripts, your "
+            f"tests): read `git diff {old[:12]} {new}` before you commit, or commit once with "
+            "--no-verify")
+
+
 def _put_back(repo: _Repo, branch: str, head: str, stage: str, squash: bool,
-              ended: Optional[int]) -> None:
+              ended: Optional[int]) -> bool:
     """After an interrupt during _merge_branch: a merge that was made is said; one under way
     (a conflict not undone, a squash staged but not committed) is undone with `git reset
     --merge` and said (round 108: it was left half made, or said to have succeeded). ``stage``:
     where _merge_branch was; ``ended``: the exit code of the git the interrupt came during,
-    when that git ended (see _git_run)."""
+    when that git ended (see _git_run). Whether the branch was merged."""
     made = stage == "done" or (ended == 0 and (stage == "commit" or stage == "merge"
                                                and not squash))
     if made:
         _print_err(f"note: {branch} was merged before the interrupt")
-        return
+        return True
     if stage == "undone":
         _print_err(f"note: merging {branch} was interrupted; the checkout is as it was before it")
-        return
+        return False
     try:
         undone = repo.run("reset", "-q", "--merge", head, filters=True).returncode == 0
     except (ParallelError, OSError, KeyboardInterrupt):
@@ -15169,6 +15234,7 @@ def _put_back(repo: _Repo, branch: str, head: str, stage: str, squash: bool,
                f"warning: merging {branch} was interrupted, and the checkout could not be put "
                "back: look with 'git status', then 'git merge --abort' (or 'git reset --merge "
                f"{head[:12]}')")
+    return False
 
 
 def _worker_branch(repo: _Repo, worker: str) -> "tuple[str, str, Optional[WorkerResult]]":
@@ -15404,9 +15470,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         _print_err(f"error: {exc}")
         return exc.exit_code
     except _Signalled as exc:
+        _wait_writers()
         _print_err(f"error: stopped by signal {exc.signum}")
         return 128 + exc.signum
     except KeyboardInterrupt:
+        _wait_writers()
         _print_err("error: interrupted")
         return EXIT_INTERRUPTED
     finally:

@@ -276,9 +276,10 @@ def test_agents_get_an_identity_through_the_environment_when_git_config_has_none
     (rec,) = read_records(records).values()
     assert {k: v for k, v in rec["env"].items() if k.startswith("GIT_CONFIG_K")
             or k.startswith(("GIT_CONFIG_V", "GIT_CONFIG_C"))} == {
-        "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "user.name",
+        "GIT_CONFIG_COUNT": "3", "GIT_CONFIG_KEY_0": "user.name",
         "GIT_CONFIG_VALUE_0": "architect-parallel", "GIT_CONFIG_KEY_1": "user.email",
-        "GIT_CONFIG_VALUE_1": "architect-parallel@localhost"}
+        "GIT_CONFIG_VALUE_1": "architect-parallel@localhost",
+        "GIT_CONFIG_KEY_2": "core.splitIndex", "GIT_CONFIG_VALUE_2": "false"}
 
 
 def test_an_identity_the_user_configured_is_not_overridden(repo, cli, records, monkeypatch):
@@ -290,8 +291,9 @@ def test_an_identity_the_user_configured_is_not_overridden(repo, cli, records, m
     (rec,) = read_records(records).values()
     assert {k: v for k, v in rec["env"].items()
             if k.startswith(("GIT_CONFIG_K", "GIT_CONFIG_V", "GIT_CONFIG_C"))} == {
-        "GIT_CONFIG_COUNT": "2", "GIT_CONFIG_KEY_0": "core.quotepath", "GIT_CONFIG_VALUE_0": "off",
-        "GIT_CONFIG_KEY_1": "user.email", "GIT_CONFIG_VALUE_1": "architect-parallel@localhost"}
+        "GIT_CONFIG_COUNT": "3", "GIT_CONFIG_KEY_0": "core.quotepath", "GIT_CONFIG_VALUE_0": "off",
+        "GIT_CONFIG_KEY_1": "user.email", "GIT_CONFIG_VALUE_1": "architect-parallel@localhost",
+        "GIT_CONFIG_KEY_2": "core.splitIndex", "GIT_CONFIG_VALUE_2": "false"}
 
 
 def test_a_change_to_git_config_during_the_run_is_reported(repo, cli):
