@@ -127,6 +127,11 @@ _WORKTREE_GIT_TIMEOUT = 600  # seconds a git of ours may take in a worker's work
 # Variables that would point git (in the runner or the agent) at another repository.
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
                       "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
+# Variables that would change how the tool's gits read what they are asked: its pathspecs
+# (round 110: with GIT_LITERAL_PATHSPECS=1, `:(glob)**/.gitattributes` matched nothing and merge
+# refused every branch), the attributes' source, a diff's options.
+_GIT_READING_VARS = ("GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS",
+                     "GIT_ICASE_PATHSPECS", "GIT_ATTR_SOURCE", "GIT_DIFF_OPTS")
 _STATE_DIR = "architect-parallel"  # under the repository's common git dir
 # The identity of the runner's commits, and of agents', where git has none configured.
 _IDENTITY = (("user.name", "architect-parallel"), ("user.email", "architect-parallel@localhost"))
@@ -1496,15 +1501,23 @@ class ParallelRunner:
         merged = {ref[len("refs/heads/"):] for ref in repo.git(
             "for-each-ref", "--merged", "HEAD", "--format=%(refname)",
             f"refs/heads/{BRANCH_PREFIX}*").split()} if branches else set()
+
+        def said(verb: str) -> None:  # (as git branch -D does: the commit that brings it back)
+            for branch in branches:
+                self._progress(f"{verb} branch {branch} (was {tips[branch][0][:12]})"
+                               + ("" if branch in merged else ", not merged into your branch")
+                               + marks.get(branch, ""))
         if branches and not dry_run:
-            repo.git("branch", "-D", *branches)  # one call for all of them
+            try:
+                repo.git("branch", "-D", *branches)  # one call for all of them
+            except KeyboardInterrupt as interrupt:  # (round 110: deleted, and their commits
+                ended = getattr(interrupt, "git_ended", None)  # never said)
+                if ended == 0:
+                    repo.forget_branches(branches)
+                said("deleted" if ended == 0 else "may have deleted")
+                raise
             repo.forget_branches(branches)
-        for branch in branches:
-            # As git branch -D does: the commit that brings it back (git branch NAME COMMIT).
-            self._progress(f"{'would delete' if dry_run else 'deleted'} branch {branch} "
-                           f"(was {tips[branch][0][:12]})"
-                           + ("" if branch in merged else ", not merged into your branch")
-                           + marks.get(branch, ""))
+        said("would delete" if dry_run else "deleted")
         if not dry_run:
             repo.prune_worktrees()
             for folder in ("tasks", "worktrees", "submodules"):
@@ -5815,7 +5828,13 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
         popen["pass_fds"] = wrap.fds
     if wrap:
         popen["umask"] = _boxed_umask()
-    env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {})))
+    # A status in a worker's worktree sees a name as it is, whatever your core.ignoreCase
+    # (round 110: with it on, on a file system that tells case, a new Readme.md beside
+    # README.md was no change, and cleanup deleted it): what it finds decides what may be
+    # deleted, and it writes nothing. (Elsewhere a status asks what your git would show.)
+    case = {"core.ignoreCase": "false"} if _subcommand(args)[:1] == ["status"] and \
+        _is_worker_path(os.path.normpath(cwd)) else {}
+    env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {}), **case))
     # Neither git nor a program it starts (ssh, gpg, a filter's) is taken from a folder of a
     # checkout (a relative PATH entry is one of every folder git runs in, a worktree too; an
     # activated .venv/bin is one a merge writes) nor, inside, one the worker could write.
@@ -6700,15 +6719,31 @@ def _kill_readers() -> None:
 _READERS = frozenset(("status", "ls-files", "ls-tree", "diff", "diff-tree", "diff-index",
                       "diff-files", "cat-file", "rev-list", "log", "show", "for-each-ref",
                       "rev-parse", "merge-base", "check-ignore", "check-attr", "count-objects",
-                      "pack-objects", "show-ref", "name-rev", "grep", "blame"))
+                      "pack-objects", "show-ref", "name-rev", "grep", "blame", "var",
+                      "merge-tree"))
 
 
-def _reads_only(args: List[str]) -> bool:
-    """Whether the git command ``args`` (after git's own options) writes nothing."""
+def _subcommand(args: List[str]) -> List[str]:
+    """The git command line ``args`` from its command on (past git's own options)."""
     i = 0
     while i < len(args) and args[i].startswith("-"):
         i += 2 if args[i] in ("-c", "-C") else 1
-    return i < len(args) and args[i] in _READERS
+    return args[i:]
+
+
+def _reads_only(args: List[str]) -> bool:
+    """Whether the git command ``args`` (after git's own options) writes nothing of yours:
+    one of _READERS, or a read by a command that also writes (round 110: `config --get`,
+    `merge-tree` and an `index-pack -o` into a scratch folder were waited for 30 s after an
+    interrupt, then said to have maybe left a lock file). `merge-tree --write-tree` writes
+    objects no ref names, which git's gc removes."""
+    command, *rest = _subcommand(args) or [""]
+    if command == "config":
+        return any(a.startswith("--get") or a in ("-l", "--list") for a in rest)
+    if command == "worktree":
+        return rest[:1] == ["list"]
+    return command in _READERS or (command == "hash-object" and "-w" not in rest) or \
+        (command == "index-pack" and "-o" in rest)
 
 
 # Settings of every git the tool starts, which pass on to the gits those start (in submodules,
@@ -6723,7 +6758,7 @@ def _reads_only(args: List[str]) -> bool:
 _GIT_SETTINGS = {"core.fsmonitor": "false", "core.hooksPath": "/dev/null",
                  "submodule.recurse": "false", "status.submoduleSummary": "false",
                  "diff.orderFile": "/dev/null", "core.splitIndex": "false",
-                 "status.showUntrackedFiles": "normal",
+                 "status.showUntrackedFiles": "normal", "log.showSignature": "false",
                  "advice.graftFileDeprecated": "false"}  # (GIT_GRAFT_FILE, see _git_env)
 
 
@@ -6742,7 +6777,8 @@ def _git_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     in capitals are environment variables: GIT_DIR, GIT_WORK_TREE), no replace refs and no
     grafts (what the runner shows and merges is what the commits hold), and no prompt."""
     settings = dict(_GIT_SETTINGS, **(settings or {}))
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
+    env = {k: v for k, v in os.environ.items()
+           if k not in _GIT_LOCATION_VARS and k not in _GIT_READING_VARS}
     env.update(_git_config_env(env, {k: v for k, v in settings.items() if not k.isupper()}),
                GIT_NO_REPLACE_OBJECTS="1", GIT_GRAFT_FILE=os.devnull, GIT_TERMINAL_PROMPT="0",
                GIT_OPTIONAL_LOCKS="0",  # (no index written by a diff or status: a worker's is
@@ -6860,7 +6896,9 @@ def _config_credentials(config: Optional[bytes]) -> List[str]:
 def _git_config_env(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, str]:
     """``settings`` as environment variables, the way ``git -c`` hands them to every git
     a process starts (GIT_CONFIG_COUNT/KEY_n/VALUE_n, git 2.31+), after those ``env``
-    already has."""
+    already has; and after its GIT_CONFIG_PARAMETERS (what `git -c` gave the process that
+    started the tool: an alias's), which git reads after the others (round 110: yours, from
+    `git -c status.showUntrackedFiles=no`, won over the tool's, and cleanup deleted notes)."""
     count = env.get("GIT_CONFIG_COUNT", "0")
     count = int(count) if _digits(count) else 0
     variables = {}
@@ -6869,7 +6907,16 @@ def _git_config_env(env: Dict[str, str], settings: Dict[str, str]) -> Dict[str, 
         count += 1
     if variables:
         variables["GIT_CONFIG_COUNT"] = str(count)
+    if variables and env.get("GIT_CONFIG_PARAMETERS", "").strip():
+        variables["GIT_CONFIG_PARAMETERS"] = " ".join(
+            [env["GIT_CONFIG_PARAMETERS"], *(f"{_sq(key)}={_sq(value)}"
+                                             for key, value in settings.items())])
     return variables
+
+
+def _sq(text: str) -> str:
+    """``text`` in single quotes as git quotes (and reads) GIT_CONFIG_PARAMETERS."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 def _digest(data: Optional[bytes]) -> Optional[str]:

@@ -8334,3 +8334,82 @@ def test_a_git_that_writes_is_waited_for_whatever_started_it(repo, capsys, monke
     err = capsys.readouterr().err
     assert "warning: git hash-object -w in" in err and "was killed before it ended" in err, err
     proc.stdin.close()
+
+
+# -- review round 110 -----------------------------------------------------------------------
+
+def _signal_at_start(monkeypatch, *words):
+    """Send this process a real SIGTERM right after it starts a program with all of ``words``
+    among its arguments (once): the moment no outside process can aim at (see
+    test_a_merge_started_as_the_signal_comes_is_waited_for)."""
+    Popen = subprocess.Popen
+    sent = []
+
+    class Signalled(Popen):
+        def __init__(self, args, *more, **options):
+            super().__init__(args, *more, **options)
+            if not sent and all(word in args for word in words):
+                sent.append(args)
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(subprocess, "Popen", Signalled)
+    return sent
+
+
+def test_an_interrupted_cleanup_says_the_commits_of_the_branches_it_deleted(cli, repo,
+                                                                            monkeypatch):
+    """Round 110 (A): an interrupt during cleanup's `git branch -D` let git end (the
+    branches deleted, their logs with them) but never said the commits that bring them back.
+    They are said, as after a cleanup that ends."""
+    assert cli("fake:write=a.txt", "--workers", "2")[0] == 0
+    tips = {n: git("rev-parse", f"architect/parallel-{n}", cwd=repo) for n in (1, 2)}
+    sent = _signal_at_start(monkeypatch, "branch", "-D")
+    code, out, err = cli("cleanup")
+    monkeypatch.undo()
+    assert sent and code == 143, out + err
+    assert git("branch", "--list", "architect/*", cwd=repo) == ""
+    for n, tip in tips.items():
+        assert f"deleted branch architect/parallel-{n} (was {tip[:12]})" in out + err, out + err
+
+
+def test_a_git_that_only_reads_is_stopped_at_an_interrupt_not_waited_for(cli, repo, tmp_path):
+    """Round 110 (A): `merge-tree`, `config --get`, `worktree list`, `var`, `hash-object`
+    without -w and an `index-pack -o` into a scratch folder write nothing of yours but were
+    taken for gits that write: after a Ctrl-C each was waited for 30 s, then said to have
+    maybe left a lock file. They are stopped at once, and nothing is said of them."""
+    reads = [["merge-tree", "--write-tree", "a", "b"], ["config", "--get", "x.y"],
+             ["config", "--type=bool", "--get-regexp", "x"], ["-c", "a.b=c", "config", "-l"],
+             ["worktree", "list", "--porcelain"], ["var", "GIT_AUTHOR_IDENT"],
+             ["hash-object", "--stdin-paths"], ["index-pack", "--strict", "-o", "x.idx", "p"]]
+    writes = [["config", "x.y", "z"], ["worktree", "add", "p"], ["hash-object", "-w", "f"],
+              ["index-pack", "--stdin", "--fix-thin"], ["merge", "b"], ["branch", "-D", "b"]]
+    assert all(ap._reads_only(a) for a in reads) and not any(ap._reads_only(a) for a in writes)
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    code, err = _sigterm_at_git(repo, tmp_path, ["merge", "1"], ["merge-tree"])
+    assert code == 143 and "killed before it ended" not in err and "lock" not in err, err
+    assert git("status", "--porcelain", cwd=repo) == ""
+
+
+def test_your_settings_and_variables_do_not_change_what_the_tools_gits_answer(cli, repo,
+                                                                              monkeypatch):
+    """Round 110 (B): what `git -c` gave the process that started the tool
+    (GIT_CONFIG_PARAMETERS, an alias's) won over the tool's own settings, so with
+    status.showUntrackedFiles=no there cleanup deleted your notes again; with your
+    core.ignoreCase on (a file system that tells case), a new Readme.md beside README.md was no
+    change, and cleanup deleted it; with GIT_LITERAL_PATHSPECS=1 the tool's pathspecs matched
+    nothing and merge refused every branch. None of them changes what the tool's gits say."""
+    git("config", "core.ignoreCase", "true", cwd=repo)
+    assert cli("fake:write=a.txt", "--workers", "2")[0] == 0
+    wt1, wt2 = repo / ".architect-parallel-1", repo / ".architect-parallel-2"
+    (wt1 / "notes.txt").write_text("mine\n")
+    (wt2 / "Readme.md").write_text("mine too\n")  # (README.md is tracked)
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS",
+                       "'status.showuntrackedfiles'='no' 'core.hookspath'='/tmp/elsewhere'")
+    monkeypatch.setenv("GIT_LITERAL_PATHSPECS", "1")
+    assert ap._git(["config", "core.hooksPath"], str(repo)).strip() == "/dev/null"
+    code, out, err = cli("cleanup")
+    assert code == 2 and "would delete work" in err, out + err
+    assert "architect-parallel-1 " in err and "architect-parallel-2 " in err, err
+    assert (wt1 / "notes.txt").exists() and (wt2 / "Readme.md").exists()
+    code, out, err = cli("merge", "1")
+    assert code == 0 and git("show", "HEAD:a.txt", cwd=repo) == "fake:write=a.txt", out + err
