@@ -132,6 +132,8 @@ _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_
 # refused every branch), the attributes' source, a diff's options.
 _GIT_READING_VARS = ("GIT_LITERAL_PATHSPECS", "GIT_GLOB_PATHSPECS", "GIT_NOGLOB_PATHSPECS",
                      "GIT_ICASE_PATHSPECS", "GIT_ATTR_SOURCE", "GIT_DIFF_OPTS")
+# The variables that give git settings (`git -c`): see _given_settings.
+_GIVEN_CONFIG = re.compile(r"GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+|PARAMETERS)\Z")
 _STATE_DIR = "architect-parallel"  # under the repository's common git dir
 # The identity of the runner's commits, and of agents', where git has none configured.
 _IDENTITY = (("user.name", "architect-parallel"), ("user.email", "architect-parallel@localhost"))
@@ -5834,7 +5836,7 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
     # deleted, and it writes nothing. (Elsewhere a status asks what your git would show.)
     case = {"core.ignoreCase": "false"} if _subcommand(args)[:1] == ["status"] and \
         _is_worker_path(os.path.normpath(cwd)) else {}
-    env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {}), **case))
+    env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {}), **case), not wrap)
     # Neither git nor a program it starts (ssh, gpg, a filter's) is taken from a folder of a
     # checkout (a relative PATH entry is one of every folder git runs in, a worktree too; an
     # activated .venv/bin is one a merge writes) nor, inside, one the worker could write.
@@ -6771,14 +6773,17 @@ def _agent_git_settings(repo: "_Repo") -> Dict[str, str]:
     return {**repo.missing_identity(), "core.splitIndex": "false"}
 
 
-def _git_env(settings: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def _git_env(settings: Optional[Dict[str, str]] = None, given: bool = True) -> Dict[str, str]:
     """The environment of every git the tool starts (see _git_popen): ours, minus what would
     point it at another repository, with _GIT_SETTINGS and ``settings`` (git settings; those
     in capitals are environment variables: GIT_DIR, GIT_WORK_TREE), no replace refs and no
-    grafts (what the runner shows and merges is what the commits hold), and no prompt."""
+    grafts (what the runner shows and merges is what the commits hold), and no prompt.
+    Without ``given``, none of the settings your environment gives (_GIVEN_CONFIG: a git in
+    a worker's sandbox gets them from _given_settings)."""
     settings = dict(_GIT_SETTINGS, **(settings or {}))
     env = {k: v for k, v in os.environ.items()
-           if k not in _GIT_LOCATION_VARS and k not in _GIT_READING_VARS}
+           if k not in _GIT_LOCATION_VARS and k not in _GIT_READING_VARS
+           and (given or not _GIVEN_CONFIG.match(k))}
     env.update(_git_config_env(env, {k: v for k, v in settings.items() if not k.isupper()}),
                GIT_NO_REPLACE_OBJECTS="1", GIT_GRAFT_FILE=os.devnull, GIT_TERMINAL_PROMPT="0",
                GIT_OPTIONAL_LOCKS="0",  # (no index written by a diff or status: a worker's is
@@ -7961,6 +7966,35 @@ def _flat_config(repo: _Repo, scope: str, cwd: str,
         sections.setdefault(head, []).append(f'\t{key} = "{value}"' if newline else f"\t{key}")
     return "".join(f"{head}\n" + "\n".join(lines) + "\n" for head, lines in sections.items()
                    ).encode("utf-8", "surrogateescape")
+
+
+def _given_settings(repo: _Repo, cwd: str, place: Callable[[str], str]) -> Dict[str, str]:
+    """Your git settings that your environment gives (GIT_CONFIG_COUNT..., and
+    GIT_CONFIG_PARAMETERS: `git -c` in a wrapper or an alias of yours), as git reads them in
+    ``cwd``, with what they include read now and in place (see _flat_config; ``place``
+    gives each file or program they name the path to use): a git in a worker's sandbox gets
+    these instead of the variables (round 111: an `include.path` given so, naming a file in
+    HOME or /tmp, was read inside from the agent's file, whose clean filter made the runner's
+    commit differ from what the checks passed). Not the tool's own settings, which its gits
+    get all the same."""
+    listing = repo.git("config", "--list", "--includes", "--show-scope", "-z", cwd=cwd,
+                       check=False) or ""
+    own = {(k.lower(), v) for k, v in {**_GIT_SETTINGS, **repo._settings(repo.top, False)}.items()
+           if not k.isupper()}
+    found: Dict[str, str] = {}
+    fields = listing.split("\0")
+    for scope, item in zip(fields[0::2], fields[1::2]):
+        name, newline, value = item.partition("\n")
+        value = value if newline else "true"  # (`git -c name`, with no value: true)
+        section, _, rest = name.partition(".")
+        if scope != "command" or section in ("include", "includeif") or \
+                (name.lower(), value) in own:
+            continue
+        if name in ("core.excludesfile", "core.attributesfile") or (
+                section == "filter" and rest.rpartition(".")[2] in ("clean", "smudge", "process")):
+            value = " ".join(place(word) for word in value.split(" "))
+        found[name] = value
+    return found
 
 
 def _runner_git() -> str:
@@ -9343,7 +9377,7 @@ class _Box:
         self._given: "set[str]" = set()  # the session files copied in (continue)
         self._seccomp: Optional[int] = None  # the open seccomp filter (see _seccomp_program)
         self._git_files: Dict[str, str] = {}  # settings naming a file of _git_home, by name
-        self._given_files: Dict[str, str] = {}  # the environment's settings, as _outside gives
+        self._given_config: Dict[str, str] = {}  # the environment's settings (see _given_settings)
         self._writable: List[str] = []  # where its view is writable (see confined)
 
     def path(self, name: str) -> str:
@@ -9824,7 +9858,7 @@ class _Box:
         settings = dict(self.settings, HOME=_GIT_HOME, XDG_CONFIG_HOME=f"{_GIT_HOME}/.config",
                         GIT_CONFIG_GLOBAL=f"{_GIT_HOME}/.gitconfig",
                         GIT_CONFIG_SYSTEM=f"{_GIT_HOME}/system.gitconfig",
-                        **self._given_files,
+                        **self._given_config,
                         **{key: f"{_GIT_HOME}/{name}" for key, name in self._git_files.items()})
         # (under Landlock too: a filter driver of yours may load what the agent left there)
         return _Wrap(lambda cwd: [*self.command(cwd), *self.confined({}), *extra], settings,
@@ -9844,12 +9878,9 @@ class _Box:
         with open(os.path.join(home, "system.gitconfig"), "wb") as f:  # (GIT_CONFIG_SYSTEM or
             if not os.environ.get("GIT_CONFIG_NOSYSTEM"):  # /etc/gitconfig may include a file
                 f.write(_flat_config(self.repo, "--system", self.worktree, self._outside))
-        # Those your environment gives (GIT_CONFIG_COUNT...) naming a file where the worker
-        # writes: the copy instead (they come after yours, so they win).
-        self._given_files = {key: " ".join(self._outside(word) for word in value.split(" "))
-                             for origin, key, value in self.repo.your_settings(
-                                 r"^(core\.(excludesfile|attributesfile)|filter\..*\.(clean|smudge|"
-                                 r"process))$") if not origin}
+        # Those your environment gives (GIT_CONFIG_COUNT..., GIT_CONFIG_PARAMETERS), the files
+        # they include read now, and a file where the worker writes named by its copy.
+        self._given_config = _given_settings(self.repo, self.worktree, self._outside)
         copies = [(os.path.join(xdg, "git", name), os.path.join(".config", "git", name))
                   for name in ("ignore", "attributes")]
         self._git_files = {}

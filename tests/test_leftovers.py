@@ -8054,8 +8054,15 @@ def test_a_writing_git_killed_after_an_interrupt_is_said(repo, monkeypatch, caps
         signal.pthread_kill(main, signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        ap._git_run(["add", "-A"], str(repo))
+    # (the handler main sets: a signal as git starts is held until it is known, round 109;
+    # Python's own raises it wherever it lands, in Popen's start too, and git runs on unsaid)
+    handler = signal.signal(signal.SIGINT, ap._raise_signalled)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ap._git_run(["add", "-A"], str(repo))
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        ap._INTERRUPTED.clear()
     err = capsys.readouterr().err
     assert "warning: git add -A in " in err and "was killed before it ended" in err and \
         "index.lock" in err, err
@@ -8413,3 +8420,32 @@ def test_your_settings_and_variables_do_not_change_what_the_tools_gits_answer(cl
     assert (wt1 / "notes.txt").exists() and (wt2 / "Readme.md").exists()
     code, out, err = cli("merge", "1")
     assert code == 0 and git("show", "HEAD:a.txt", cwd=repo) == "fake:write=a.txt", out + err
+
+
+# -- review round 111 -----------------------------------------------------------------------
+
+@needs_bwrap
+def test_a_file_your_environments_settings_include_is_read_before_the_agent_runs(
+        cli, repo, tmp_path, monkeypatch):
+    """Round 111 (B): an `include.path` your environment gives (GIT_CONFIG_COUNT, or `git -c`
+    in an alias) naming a file in /tmp or HOME was read by the runner's gits inside the
+    sandbox from the agent's file there: its clean filter made the branch hold EVIL where the
+    checks passed GOOD, and merge best took it. Those settings are read, includes and all,
+    before the agent runs, and given inside as they were."""
+    (repo / "app.txt").write_text("GOOD\n")
+    git("add", "app.txt", cwd=repo)
+    git("commit", "-qm", "app", cwd=repo)
+    extra = f"/tmp/architect-parallel-test-{os.getpid()}-{tmp_path.name}.cfg"  # (none outside)
+    agent = script(tmp_path, "include.sh",
+                   f"printf '[filter \"z\"]\\n\\tclean = sed s/GOOD/EVIL/\\n[core]\\n"
+                   f"\\tattributesFile = /tmp/attrs\\n' > {extra}\n"
+                   "printf 'app.txt filter=z\\n' > /tmp/attrs\n"
+                   "printf 'GOOD\\n# touched\\n' > app.txt\n")
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "include.path")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", extra)
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", "--check", "grep -q GOOD app.txt", *BOXED)
+    assert not os.path.exists(extra)
+    assert code == 0 and results[0]["status"] == "success", err
+    assert git("show", "architect/parallel-1:app.txt", cwd=repo) == "GOOD\n# touched"
