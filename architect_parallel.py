@@ -5854,18 +5854,19 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
         with _READERS_LOCK:  # (see _kill_readers, in our process group or not: round 105;
             (_READING if _reads_only(args) else _WRITING).add(proc)  # and _wait_writers)
     finally:
-        _DEFERRED.spawning -= main
-        if main and not _DEFERRED.spawning and _DEFERRED.signals:
-            _kill_readers()
-            signum = _DEFERRED.signals.pop()
-            _DEFERRED.signals.clear()
-            interrupt = _Signalled(signum) if signum != signal.SIGINT else KeyboardInterrupt()
-            # The git it started, for the caller to wait for (round 109: a `git merge` started
-            # as the signal came was never waited for, and ran on after the tool said the
-            # checkout was put back; see _git_run).
-            interrupt.started = locals().get("proc")  # type: ignore[attr-defined]
-            raise interrupt
+        _undefer(main)
     return proc
+
+
+def _undefer(main: bool) -> None:
+    """One start of a git ends (see _git_popen; ``main``: in the main thread): an interrupt
+    that came meanwhile, when no other start is under way, is raised now."""
+    _DEFERRED.spawning -= main
+    if main and not _DEFERRED.spawning and _DEFERRED.signals:
+        _kill_readers()
+        signum = _DEFERRED.signals.pop()
+        _DEFERRED.signals.clear()
+        raise _Signalled(signum) if signum != signal.SIGINT else KeyboardInterrupt
 
 
 @functools.lru_cache(maxsize=1)
@@ -6504,18 +6505,20 @@ def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = No
         # file, of which the first and last few KB are kept (round 68: `git add` of 50,000
         # files of 4 KB names under `* text eol=crlf` printed a warning for each).
         with tempfile.TemporaryFile() as said:
+            # An interrupt as git starts waits until git is known here (round 109: raised
+            # as _git_popen returned, it left a `git merge` running unsaid after the tool said
+            # the checkout was put back); then git has its input and its time all the same.
+            main = threading.current_thread() is threading.main_thread()
+            _DEFERRED.spawning += main
             try:
-                proc, early = _git_popen(args, cwd, wrap, settings, stdin=stdin,
-                                         stdout=subprocess.PIPE, stderr=said,
-                                         start_new_session=True), None
-            except KeyboardInterrupt as interrupt:  # (as it started: see _git_popen)
-                if getattr(interrupt, "started", None) is None:
-                    raise
-                proc, early = interrupt.started, interrupt  # type: ignore[attr-defined]
+                proc = _git_popen(args, cwd, wrap, settings, stdin=stdin, stdout=subprocess.PIPE,
+                                  stderr=said, start_new_session=True)
+            except BaseException:
+                _undefer(main)
+                raise
             given = input if isinstance(input, bytes) else None
             try:
-                if early is not None:
-                    raise early  # (git has its input and its time to end all the same)
+                _undefer(main)
                 with _stopped_at([proc], None, stop) as stopped:
                     out, _ = proc.communicate(given, timeout=timeout)
                 if stopped:
@@ -6531,7 +6534,10 @@ def _git_run(args: List[str], cwd: str, input: "Optional[bytes | BinaryIO]" = No
                 name = " ".join(_guarded(args)[:2])
                 interrupt.git_ended = None  # type: ignore[attr-defined]  # (see _merge_branch)
                 try:
-                    proc.communicate(given if early is not None else None, timeout=_GIT_GRACE)
+                    try:
+                        proc.communicate(given, timeout=_GIT_GRACE)
+                    except ValueError:  # (it had begun: the rest of its input goes on)
+                        proc.communicate(timeout=_GIT_GRACE)
                 except BaseException:  # a second Ctrl-C, or a git that does not end
                     with contextlib.suppress(OSError):  # (with what it started)
                         os.killpg(proc.pid, signal.SIGKILL)
@@ -7995,6 +8001,14 @@ def _given_settings(repo: _Repo, cwd: str, place: Callable[[str], str]) -> Dict[
             value = " ".join(place(word) for word in value.split(" "))
         found[name] = value
     return found
+
+
+def _config_name(name: str) -> str:
+    """The git setting ``name`` as git compares names: its section and key in any case, its
+    subsection as it is (`core.hooksPath` is `core.hookspath`)."""
+    section, _, rest = name.partition(".")
+    subsection, dot, key = rest.rpartition(".")
+    return f"{section.lower()}.{subsection}{dot}{key.lower()}"
 
 
 def _runner_git() -> str:
@@ -9854,11 +9868,16 @@ class _Box:
         """What a git the runner starts inside runs within (see _git_popen): the settings it
         reads are yours, from a copy the worker cannot write (see _git_home), never those of
         its private HOME, where the agent could add a clean filter, a line conversion or an
-        ignore rule that makes the runner's commit differ from what its checks ran on."""
-        settings = dict(self.settings, HOME=_GIT_HOME, XDG_CONFIG_HOME=f"{_GIT_HOME}/.config",
+        ignore rule that makes the runner's commit differ from what its checks ran on. The
+        settings your environment gives (see _given_settings) but those the tool sets, whatever
+        their case (round 112: your `core.hookspath`, as git lists it, came after the tool's
+        `core.hooksPath` and won: the agent's hook ran in the runner's commit)."""
+        own = {_config_name(key) for key in (*_GIT_SETTINGS, *self.settings)}
+        settings = dict({key: value for key, value in self._given_config.items()
+                         if _config_name(key) not in own},
+                        **self.settings, HOME=_GIT_HOME, XDG_CONFIG_HOME=f"{_GIT_HOME}/.config",
                         GIT_CONFIG_GLOBAL=f"{_GIT_HOME}/.gitconfig",
                         GIT_CONFIG_SYSTEM=f"{_GIT_HOME}/system.gitconfig",
-                        **self._given_config,
                         **{key: f"{_GIT_HOME}/{name}" for key, name in self._git_files.items()})
         # (under Landlock too: a filter driver of yours may load what the agent left there)
         return _Wrap(lambda cwd: [*self.command(cwd), *self.confined({}), *extra], settings,
@@ -14209,7 +14228,9 @@ def _merge_checks(args: argparse.Namespace, repo: _Repo
         branches = [branch]
     if _is_parallel_path(repo.top):
         raise ParallelError(f"run merge from the main checkout, not from the worktree {repo.top}")
-    if repo.git("status", "--porcelain", "--untracked-files=no").strip():
+    # (with your filters, as your git status: without them, a file an LFS filter converts
+    # that was only touched since the index was written showed as changed, round 112)
+    if repo.git("status", "--porcelain", "--untracked-files=no", filters=True).strip():
         raise ParallelError("the main checkout has uncommitted changes; commit or stash them "
                             "before merging")
     if not repo.succeeds("symbolic-ref", "-q", "HEAD"):

@@ -8449,3 +8449,45 @@ def test_a_file_your_environments_settings_include_is_read_before_the_agent_runs
     assert not os.path.exists(extra)
     assert code == 0 and results[0]["status"] == "success", err
     assert git("show", "architect/parallel-1:app.txt", cwd=repo) == "GOOD\n# touched"
+
+
+# -- review round 112 -----------------------------------------------------------------------
+
+def test_a_touched_file_your_filter_converts_is_no_change_to_merge(cli, repo):
+    """Round 112 (B): merge asked whether your checkout was clean with every filter off: a file
+    your LFS-like filter converts, only touched since the index was written, showed as changed
+    and merge refused ("the main checkout has uncommitted changes") where `git status` said
+    clean. Your checkout's status is asked with your filters, as your git asks it."""
+    git("config", "filter.up.clean", "tr a-z A-Z", cwd=repo)
+    git("config", "filter.up.smudge", "cat", cwd=repo)
+    (repo / ".gitattributes").write_text("*.up filter=up\n")
+    (repo / "data.up").write_text("hello\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "filtered", cwd=repo)
+    assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
+    later = time.time() + 100
+    os.utime(repo / "data.up", (later, later))  # (touched: its stat no longer the index's)
+    code, out, err = cli("merge", "1")
+    assert code == 0 and "merged architect/parallel-1" in err, out + err
+
+
+@needs_bwrap
+def test_the_tools_settings_win_over_your_environments_inside_the_sandbox(
+        cli, repo, tmp_path, monkeypatch):
+    """Round 112 (A): inside the sandbox, the settings your environment gives came after the
+    tool's where only their case differed (`core.hookspath`, as git lists it, after
+    `core.hooksPath`): with yours naming .githooks, the agent's post-index-change hook ran in
+    the runner's own commit (there it can make the branch differ from what the checks ran
+    on). The tool's settings win inside, as outside."""
+    agent = script(tmp_path, "hooks.sh",
+                   "mkdir -p .githooks\n"
+                   "printf '#!/bin/sh\\necho ran > HOOK_RAN\\n' > .githooks/post-index-change\n"
+                   "chmod +x .githooks/post-index-change\necho GOOD > a.txt\n")
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.hooksPath")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", ".githooks")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", *BOXED)
+    assert not (repo / ".architect-parallel-1" / "HOOK_RAN").exists(), err
+    assert code == 0 and results[0]["status"] == "success", err
+    assert git("show", "architect/parallel-1:a.txt", cwd=repo) == "GOOD"
