@@ -3693,9 +3693,13 @@ class _Repo:
             raise ParallelError(f"--base {ref!r} is not a commit in this repository") from None
 
     def checkout_state(self) -> Dict[str, "tuple[str, Optional[float], int]"]:
-        """The main checkout's changed and untracked files: ``{path: (status, mtime, size)}``."""
+        """The main checkout's changed and untracked files: ``{path: (status, mtime, size)}``.
+        Asked with your filters, as your git status asks (round 113: without them, an LFS file
+        only touched since git last wrote your index showed as changed; your own `git status`
+        during the run then refreshed it, and the agent was failed for a change it never
+        made)."""
         out = self.git("--no-optional-locks", "status", "--porcelain=v1", "-z", "--no-renames",
-                       "--untracked-files=all")
+                       "--untracked-files=all", filters=True)
         state = {}
         for entry in out.split("\0"):
             if len(entry) > 3:
@@ -6688,12 +6692,7 @@ def _wait_writers() -> None:
             code: Optional[int] = proc.wait(max(0.0, deadline - time.monotonic()))
         except BaseException:  # (another interrupt, or its time is up)
             for other in running:
-                if other.poll() is None:
-                    with contextlib.suppress(OSError):
-                        if getattr(other, "own_session", False):
-                            os.killpg(other.pid, signal.SIGKILL)
-                        else:
-                            other.kill()
+                _kill_git(other)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     other.wait(5)  # (reaped: gone when the tool says so)
             code = None
@@ -6715,12 +6714,18 @@ def _kill_readers() -> None:
     with _READERS_LOCK:
         procs = list(_READING)
     for proc in procs:
-        if proc.returncode is None:  # (not one reaped, whose number may be another's)
-            with contextlib.suppress(OSError):
-                if getattr(proc, "own_session", False):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                else:
-                    proc.send_signal(signal.SIGKILL)
+        _kill_git(proc)
+
+
+def _kill_git(proc: "subprocess.Popen") -> None:
+    """Kill the git ``proc`` (see _git_popen), unless it was reaped (its number may be
+    another's now): in a session of its own with its whole group, in ours alone."""
+    if proc.returncode is None:
+        with contextlib.suppress(OSError):
+            if getattr(proc, "own_session", False):
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:
+                proc.send_signal(signal.SIGKILL)
 
 
 # git commands that write nothing (GIT_OPTIONAL_LOCKS=0: not even status's index refresh).

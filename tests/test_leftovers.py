@@ -8491,3 +8491,39 @@ def test_the_tools_settings_win_over_your_environments_inside_the_sandbox(
     assert not (repo / ".architect-parallel-1" / "HOOK_RAN").exists(), err
     assert code == 0 and results[0]["status"] == "success", err
     assert git("show", "architect/parallel-1:a.txt", cwd=repo) == "GOOD"
+
+
+# -- review round 113 -----------------------------------------------------------------------
+
+def test_your_git_status_during_a_run_is_no_change_of_the_agents(cli, repo, tmp_path):
+    """Round 113 (B): the run's watch over your checkout asked its status with every filter
+    off: a file your LFS-like filter converts, only touched since git wrote your index, showed
+    as changed at the start; your own `git status` during the run (a prompt, an editor) then
+    refreshed the index, and the agent running alone was failed for writing outside its
+    worktree. The watch asks with your filters, as your git does."""
+    git("config", "filter.up.clean", "tr a-z A-Z", cwd=repo)
+    git("config", "filter.up.smudge", "cat", cwd=repo)
+    (repo / ".gitattributes").write_text("*.up filter=up\n")
+    (repo / "data.up").write_text("hello\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "filtered", cwd=repo)
+    later = time.time() + 100
+    os.utime(repo / "data.up", (later, later))  # (touched: its stat no longer the index's)
+    started, go = tmp_path / "started", tmp_path / "go"
+    agent = script(tmp_path, "waits.sh", f": > {started}\n"
+                   f"while [ ! -e {go} ]; do sleep 0.01; done\necho x > a.txt\n")
+
+    def you():  # (your git status, while the agent runs: it refreshes your index)
+        while not started.exists():
+            time.sleep(0.01)
+        subprocess.run(["git", "status", "--porcelain"], cwd=repo, check=True,
+                       capture_output=True)
+        go.touch()
+
+    helper = threading.Thread(target=you, daemon=True)
+    helper.start()
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", "--progress", "none")
+    helper.join(60)
+    assert code == 0 and results[0]["status"] == "success", err
+    assert "outside its worktree" not in err and "uncommitted changes" not in err, err
