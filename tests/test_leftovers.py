@@ -8453,17 +8453,22 @@ def test_a_file_your_environments_settings_include_is_read_before_the_agent_runs
 
 # -- review round 112 -----------------------------------------------------------------------
 
-def test_a_touched_file_your_filter_converts_is_no_change_to_merge(cli, repo):
-    """Round 112 (B): merge asked whether your checkout was clean with every filter off: a file
-    your LFS-like filter converts, only touched since the index was written, showed as changed
-    and merge refused ("the main checkout has uncommitted changes") where `git status` said
-    clean. Your checkout's status is asked with your filters, as your git asks it."""
+def _filtered_file(repo):
+    """Commit data.up in ``repo`` through an LFS-like filter of yours (its blob, upper case)."""
     git("config", "filter.up.clean", "tr a-z A-Z", cwd=repo)
     git("config", "filter.up.smudge", "cat", cwd=repo)
     (repo / ".gitattributes").write_text("*.up filter=up\n")
     (repo / "data.up").write_text("hello\n")
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "filtered", cwd=repo)
+
+
+def test_a_touched_file_your_filter_converts_is_no_change_to_merge(cli, repo):
+    """Round 112 (B): merge asked whether your checkout was clean with every filter off: a file
+    your LFS-like filter converts, only touched since the index was written, showed as changed
+    and merge refused ("the main checkout has uncommitted changes") where `git status` said
+    clean. Your checkout's status is asked with your filters, as your git asks it."""
+    _filtered_file(repo)
     assert cli("fake:write=a.txt", "--workers", "1")[0] == 0
     later = time.time() + 100
     os.utime(repo / "data.up", (later, later))  # (touched: its stat no longer the index's)
@@ -8501,12 +8506,7 @@ def test_your_git_status_during_a_run_is_no_change_of_the_agents(cli, repo, tmp_
     as changed at the start; your own `git status` during the run (a prompt, an editor) then
     refreshed the index, and the agent running alone was failed for writing outside its
     worktree. The watch asks with your filters, as your git does."""
-    git("config", "filter.up.clean", "tr a-z A-Z", cwd=repo)
-    git("config", "filter.up.smudge", "cat", cwd=repo)
-    (repo / ".gitattributes").write_text("*.up filter=up\n")
-    (repo / "data.up").write_text("hello\n")
-    git("add", "-A", cwd=repo)
-    git("commit", "-qm", "filtered", cwd=repo)
+    _filtered_file(repo)
     later = time.time() + 100
     os.utime(repo / "data.up", (later, later))  # (touched: its stat no longer the index's)
     started, go = tmp_path / "started", tmp_path / "go"
