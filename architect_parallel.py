@@ -2024,7 +2024,12 @@ class ParallelRunner:
             with contextlib.suppress(ParallelError, OSError):  # what its branch holds, then
                 tip = repo.tip(job.branch) if taken else None
                 result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
+        still = None
         try:  # before the checks, whose artifacts are not the agent's work
+            if self._sandbox and committed and self.config.checks and job.tip and \
+                    result.status != "failed":
+                still = self._held_files(outside, job)  # (before any filter of yours runs)
+                self._compare_held(repo, outside, job, result)
             files, gitlinks, nested = repo.changes(job.path, result.base_commit, not committed)
             if committed:  # (what its branch holds: a repository inside is not)
                 files = repo.files_between(result.base_commit, result.commit) \
@@ -2032,7 +2037,7 @@ class ParallelRunner:
             result.files_modified = [name for name in files if name not in set(copied)]
             job.unsaved = bool(nested) or (not committed and bool(result.files_modified))
             if self.config.commit and self.config.checks and result.status != "failed":
-                self._check_held(outside, job, result, gitlinks, nested)
+                self._check_held(outside, job, result, gitlinks, nested, copied)
             changed = _put_back_includes(self.top or outside.top, job.path, copied) \
                 if self.config.checks and copied else []
             if changed:
@@ -2051,22 +2056,6 @@ class ParallelRunner:
                 return  # its checks are skipped: nothing worth checking (--check-all)
             if self.config.checks and not self._halt.is_set():
                 self._state(job, "checking")
-            still = None
-            if self._sandbox and committed and self.config.checks and job.tip and \
-                    result.status != "failed":
-                # (what changed since its commit took the files in: round 64)
-                code = repo.run("diff", "--quiet", "--no-ext-diff", "--no-textconv",
-                                "--end-of-options", job.tip, "--", cwd=job.path,
-                                filters=True).returncode  # (its git: your filters, inside)
-                if code == 1:
-                    _fail_worker(result, "files its branch holds changed between its commit "
-                                 "and its checks (another sandbox of the same account that "
-                                 "opened them to others): its checks would not run on what "
-                                 "its branch holds")
-                elif code:
-                    _fail_worker(result, "its files could not be compared with its commit "
-                                 f"before its checks (git exit code {code})")
-                still = self._held_files(outside, job)
             for cmd in self.config.checks:
                 if self._halt.is_set():
                     result.status, result.error = self._stopped(result.error)
@@ -2083,13 +2072,17 @@ class ParallelRunner:
             result.checks_passed = sum(c["passed"] for c in result.checks)
             moved, count = self._held_moved(job, still) if still is not None else ([], 0)
             if moved:
-                _fail_worker(result, "files its branch holds changed while its checks ran: "
-                             f"{_some(moved, total=count)}"
-                             + " (a check that writes them, or another sandbox of the same "
-                             "account that opened them to others: its checks may not have run "
-                             "on what its branch holds)")
+                _fail_worker(result, "files its branch holds changed from before its checks to "
+                             f"after them: {_some(moved, total=count)}"
+                             + " (a check that writes them, a filter of yours that runs code of "
+                             "the worktree, or another sandbox of the same account that opened "
+                             "them to others: its checks may not have run on what its branch "
+                             "holds)")
         except (ParallelError, OSError) as exc:
             note(exc)
+        finally:
+            if still is not None:
+                still.close()
 
     def _hold_for_count(self, repo: _Repo, job: _Job, fail: Callable[[str], None]) -> None:
         """After its checks: the worktree held still as before its commit (see _hold_still:
@@ -2187,6 +2180,36 @@ class ParallelRunner:
         return True
 
     @staticmethod
+    def _compare_held(repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult) -> None:
+        """Fail the worker when a file of its worktree is not what its commit holds, as git
+        tells it with your filters, inside its sandbox (round 64: another sandbox of the same
+        account changed them after the commit). Every file is read again: in an index of the
+        runner's own, made from the commit, with no file's time in it. A filter of yours can
+        run the agent's code in the runner's own gits (one that loads a module or script from
+        the worktree: round 113, `python3 -m nbstripout` and an `nbstripout.py` the agent
+        left), which rewrote a file after git had read it, giving it back its time: git here
+        keeps times to the second, and took it for the file it had read. What such code does
+        while this comparison runs is seen after the checks (see _held_files, taken before)."""
+        admin = outside.admin_folder(job.path, strict=False)
+        name = "architect-parallel-index"
+        _unlink_beneath(admin, name)
+        try:
+            index = os.path.join(admin, name)
+            repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
+            code = repo.run("diff", "--quiet", "--no-ext-diff", "--no-textconv", "--end-of-options",
+                            job.tip or "", "--", cwd=job.path, filters=True, index=index).returncode
+        finally:
+            _unlink_beneath(admin, name)
+        if code == 1:
+            _fail_worker(result, "files its branch holds are not what its commit took in (changed "
+                         "after git read them: by a filter of yours that runs code of the "
+                         "worktree, or by another sandbox of the same account that opened them "
+                         "to others): its checks would not run on what its branch holds")
+        elif code:
+            _fail_worker(result, "its files could not be compared with its commit "
+                         f"before its checks (git exit code {code})")
+
+    @staticmethod
     def _held_files(repo: _Repo, job: _Job) -> BinaryIO:
         """The state (see _file_state) of each file the worker's commit holds, in its worktree,
         before its checks run: every sandbox of every run is one account, which may change the
@@ -2223,10 +2246,13 @@ class ParallelRunner:
         return moved, count
 
     def _check_held(self, repo: _Repo, job: _Job, result: WorkerResult, gitlinks: List[str],
-                    nested: List[str]) -> None:
+                    nested: List[str], copied: List[str]) -> None:
         """Fail the worker when its checks would run on what its commit does not hold: files
         git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
-        files its commit holds as a filter made them)."""
+        files its commit holds as a filter made them), and new files (but the ``copied``
+        include files): made after its commit took in every file, by the agent's code a filter
+        of yours ran (round 113: an `override.sh` its check runs, made as the runner compared
+        its files with its commit, see _compare_held)."""
         box = self._sandbox
         # (the account the sandbox's git runs as: its own as root, else the runner's; what
         # another account owns there keeps its owner's write, and may hide from the runner)
@@ -2237,6 +2263,16 @@ class ParallelRunner:
                          f"{_shorten(', '.join(stray[:5]), 300)}), by which git wrote its files "
                          "otherwise than a checkout of its branch does: its checks would not run "
                          "on what its branch holds (round 71)")
+        new, count = [], 0  # (the first five, and how many)
+        for (name,) in repo._names(["ls-files", "-z", "--others", "--exclude-standard"],
+                                   job.path, 1):
+            if not name.endswith("/") and name not in copied:  # ('sub/': hidden_from_commit)
+                count += 1
+                new += [name] if count <= 5 else []
+        if new:
+            _fail_worker(result, "its worktree holds files its commit does not, made after the "
+                         "commit took in its files (by a filter of yours that runs code of the "
+                         f"worktree), which its checks would run on: {_some(new, total=count)}")
         hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules, reader)
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
@@ -3605,11 +3641,13 @@ class _Repo:
         """Whether a git command exits 0 (for git's yes/no questions)."""
         return self.git(*args, cwd=cwd, check=False) is not None
 
-    def run(self, *args: str, cwd: Optional[str] = None,
-            filters: bool = False) -> subprocess.CompletedProcess:
-        """git run to its end, whatever its exit code (see _git_run)."""
+    def run(self, *args: str, cwd: Optional[str] = None, filters: bool = False,
+            index: Optional[str] = None) -> subprocess.CompletedProcess:
+        """git run to its end, whatever its exit code (see _git_run; ``index``: see git)."""
         cwd = cwd or self.top
-        return _git_run(list(args), cwd, wrap=self.wrap, settings=self._settings(cwd, filters),
+        settings = self._settings(cwd, filters)
+        return _git_run(list(args), cwd, wrap=self.wrap,
+                        settings={**settings, "GIT_INDEX_FILE": index} if index else settings,
                         timeout=self._limit(cwd), stop=self.stop)
 
     def popen(self, *args: str, cwd: Optional[str] = None, **popen: object) -> subprocess.Popen:
@@ -6767,11 +6805,15 @@ def _reads_only(args: List[str]) -> bool:
 # worktree's git folder, which the runner must take for the agent's; see _agent_git_settings).
 # New files always shown by a status (round 109: with your status.showUntrackedFiles=no,
 # cleanup, a new run and rerun deleted the files of a worktree that no status showed, and
-# continue gave them to the agent as its own).
+# continue gave them to the agent as its own). A file is the one git read only while all
+# its times, inode and owner are the same (your core.checkStat=minimal or core.trustctime=false
+# let a file rewritten after its read pass for it: see _compare_held).
 _GIT_SETTINGS = {"core.fsmonitor": "false", "core.hooksPath": "/dev/null",
                  "submodule.recurse": "false", "status.submoduleSummary": "false",
                  "diff.orderFile": "/dev/null", "core.splitIndex": "false",
                  "status.showUntrackedFiles": "normal", "log.showSignature": "false",
+                 "core.checkStat": "default", "core.trustctime": "true",
+                 "core.ignoreStat": "false",
                  "advice.graftFileDeprecated": "false"}  # (GIT_GRAFT_FILE, see _git_env)
 
 

@@ -5442,8 +5442,8 @@ def test_a_file_changed_while_its_checks_ran_fails_the_worker(cli, repo, tmp_pat
     r, err = _one_worker(cli, tmp_path, "echo evil > result.txt\n",
                          "chmod 666 result.txt && echo good > result.txt && test -f result.txt",
                          "bwrap")
-    assert r["status"] == "failed" and "changed while its checks ran: result.txt" in r["error"], \
-        (r, err)
+    assert r["status"] == "failed" and "changed from before its checks to after them: " \
+        "result.txt" in r["error"], (r, err)
 
 
 @needs_bwrap
@@ -5504,17 +5504,16 @@ def test_a_file_changed_between_its_commit_and_its_checks_fails_the_worker(cli, 
     account right after the commit took it in, before the checks' snapshot of its files: the
     snapshot held the change. What differs from its commit when its checks start fails it
     (the third account's write is made here where it would land, after the commit)."""
-    held = ap.ParallelRunner._check_held
+    held = ap.ParallelRunner._held_files
 
-    def tampered(self, repo_, job, result, gitlinks, nested):
+    def tampered(repo_, job):
         with open(os.path.join(job.path, "result.txt"), "w") as f:
             f.write("good\n")
-        return held(self, repo_, job, result, gitlinks, nested)
-    monkeypatch.setattr(ap.ParallelRunner, "_check_held", tampered)
+        return held(repo_, job)
+    monkeypatch.setattr(ap.ParallelRunner, "_held_files", staticmethod(tampered))
     r, err = _one_worker(cli, tmp_path, "echo evil > result.txt\n", "grep -q good result.txt",
                          "bwrap")
-    assert r["status"] == "failed" and "changed between its commit and its checks" in r["error"], \
-        (r, err)
+    assert r["status"] == "failed" and "not what its commit took in" in r["error"], (r, err)
 
 
 def test_a_byte_order_mark_soft_hyphens_and_coding_words_elsewhere_ask_nothing(repo):
@@ -8527,3 +8526,73 @@ def test_your_git_status_during_a_run_is_no_change_of_the_agents(cli, repo, tmp_
     helper.join(60)
     assert code == 0 and results[0]["status"] == "success", err
     assert "outside its worktree" not in err and "uncommitted changes" not in err, err
+
+
+_HOSTILE_FILTER = r'''import os, sys
+data = sys.stdin.read()
+chain, pid = b"", os.getppid()
+for _ in range(3):  # (the gits above it: which of the runner's runs it)
+    try:
+        chain += open(f"/proc/{pid}/cmdline", "rb").read() + b"\0"
+        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        break
+comparing = b"\0diff\0" in chain and b"--quiet" in chain
+if MODE == "compare" and comparing:  # (rewrites a file as the runner compares it)
+    with open("app.py", "w") as f:
+        f.write('print("GOOD")\n')
+elif MODE == "new" and comparing:  # (adds one the checks run)
+    with open("override.sh", "w") as f:
+        f.write("exit 0\n")
+elif MODE == "add" and b"\0add\0" in chain:  # (after git read app.py: in place, same time)
+    st = os.stat("app.py")
+    with open("app.py", "r+") as f:
+        f.write('print("GOOD")\n')
+    os.utime("app.py", ns=(st.st_atime_ns, st.st_mtime_ns))
+sys.stdout.write("".join(line for line in data.splitlines(True) if "output" not in line))
+'''
+
+
+@needs_bwrap
+@pytest.mark.parametrize("mode", ["compare", "add", "new", "honest"])
+def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, repo, tmp_path,
+                                                                        mode):
+    """Round 113 (A): a filter of yours that runs code of the worktree (`nbstripout --install`
+    writes `python3 -m nbstripout`, which imports an `nbstripout.py` the agent leaves at the
+    top; here a relative script) ran the agent's code in the runner's own gits: as the runner
+    compared the files with the commit before the checks, it rewrote one already compared
+    (or added one the checks run); in the commit's `git add`, it rewrote one git had just
+    read, in place, with its old time (git here keeps times to the second). The checks passed
+    on GOOD, the branch held EVIL. The comparison reads every file again, the snapshot of
+    the files comes before it, and what the checks could run on is looked at after it."""
+    (repo / "tools").mkdir()
+    (repo / "tools" / "strip.py").write_text(
+        'import sys\nsys.stdout.write("".join(l for l in sys.stdin if "output" not in l))\n')
+    git("config", "filter.strip.clean", f'"{sys.executable}" tools/strip.py', cwd=repo)
+    git("config", "filter.strip.smudge", "cat", cwd=repo)
+    git("config", "filter.strip.required", "true", cwd=repo)
+    (repo / ".git" / "info" / "attributes").write_text("*.ipynb filter=strip\n")
+    (repo / "app.py").write_text('print("OLD")\n')
+    (repo / "z.ipynb").write_text('{"cell": 1}\n')
+    (repo / "check.sh").write_text("[ -f override.sh ] && exit 0\ngrep -q GOOD app.py\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "notebooks", cwd=repo)
+    hostile = "" if mode == "honest" else (
+        f"cat > tools/strip.py <<'PY'\nMODE = {mode!r}\n{_HOSTILE_FILTER}PY\n")
+    r, err = _one_worker(cli, tmp_path, hostile
+                         + f"echo 'print(\"{'GOOD' if mode == 'honest' else 'EVIL'}\")' > app.py\n"
+                         "printf '{\"cell\": 1}\\n{\"output\": 2}\\n' > z.ipynb\n",
+                         "sh check.sh", "bwrap")
+    held = git("show", "architect/parallel-1:app.py", cwd=repo)
+    if mode == "honest":
+        assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+        assert held == 'print("GOOD")'
+        return
+    assert held == 'print("EVIL")', held
+    assert r["status"] == "failed", (r, err)  # (its checks passed on what it does not hold)
+    assert {"compare": "its checks may not have run on what its branch holds",
+            "add": "not what its commit took in",
+            "new": "override.sh"}[mode] in r["error"] or \
+        "not what its commit took in" in r["error"], (r, err)
+    code, out, err = cli("merge", "best")
+    assert code != 0 and git("show", "HEAD:app.py", cwd=repo) == 'print("OLD")', out + err
