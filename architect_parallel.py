@@ -2029,7 +2029,7 @@ class ParallelRunner:
             if self._sandbox and committed and self.config.checks and job.tip and \
                     result.status != "failed":
                 still = self._held_files(outside, job)  # (before any filter of yours runs)
-                self._compare_held(repo, outside, job, result)
+                self._compare_held(repo, outside, job, result, copied)
             files, gitlinks, nested = repo.changes(job.path, result.base_commit, not committed)
             if committed:  # (what its branch holds: a repository inside is not)
                 files = repo.files_between(result.base_commit, result.commit) \
@@ -2037,7 +2037,7 @@ class ParallelRunner:
             result.files_modified = [name for name in files if name not in set(copied)]
             job.unsaved = bool(nested) or (not committed and bool(result.files_modified))
             if self.config.commit and self.config.checks and result.status != "failed":
-                self._check_held(outside, job, result, gitlinks, nested, copied)
+                self._check_held(outside, job, result, gitlinks, nested)
             changed = _put_back_includes(self.top or outside.top, job.path, copied) \
                 if self.config.checks and copied else []
             if changed:
@@ -2180,26 +2180,46 @@ class ParallelRunner:
         return True
 
     @staticmethod
-    def _compare_held(repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult) -> None:
+    def _compare_held(repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult,
+                      copied: List[str]) -> None:
         """Fail the worker when a file of its worktree is not what its commit holds, as git
         tells it with your filters, inside its sandbox (round 64: another sandbox of the same
-        account changed them after the commit). Every file is read again: in an index of the
-        runner's own, made from the commit, with no file's time in it. A filter of yours can
-        run the agent's code in the runner's own gits (one that loads a module or script from
-        the worktree: round 113, `python3 -m nbstripout` and an `nbstripout.py` the agent
-        left), which rewrote a file after git had read it, giving it back its time: git here
-        keeps times to the second, and took it for the file it had read. What such code does
-        while this comparison runs is seen after the checks (see _held_files, taken before)."""
+        account changed them after the commit); when it holds a new file, neither committed
+        nor ignored (but the ``copied`` include files); or when anything in it or in its git
+        folder changed while git compared. A filter of yours can run the agent's code in the
+        runner's own gits (one that loads a module or script from the worktree: round 113,
+        `python3 -m nbstripout` and an `nbstripout.py` the agent left), which rewrote a file
+        after git had read it, giving it back its time (git here keeps times to the second),
+        made a file the checks run, or staged it in the worktree's index (round 114). So
+        every file is read again, and the new ones listed, in an index of the runner's own
+        made from the commit with no file's time in it, and nothing may change meanwhile.
+        (What such code does in the checks' time: see _held_files, taken before.)"""
         admin = outside.admin_folder(job.path, strict=False)
         name = "architect-parallel-index"
+        skip = (name, name + ".lock")
         _unlink_beneath(admin, name)
+        before = (_states_digest(job.path), _states_digest(admin, skip))
+        new, count = [], 0  # (the first five, and how many)
         try:
             index = os.path.join(admin, name)
             repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
+            for (rel,) in repo._names(["ls-files", "-z", "--others", "--exclude-standard"],
+                                      job.path, 1, index=index):
+                if not rel.endswith("/") and rel not in copied:  # ('sub/': see _check_held)
+                    count += 1
+                    new += [rel] if count <= 5 else []
             code = repo.run("diff", "--quiet", "--no-ext-diff", "--no-textconv", "--end-of-options",
                             job.tip or "", "--", cwd=job.path, filters=True, index=index).returncode
         finally:
             _unlink_beneath(admin, name)
+        if (_states_digest(job.path), _states_digest(admin, skip)) != before:
+            _fail_worker(result, "its worktree, or its git folder, changed while the runner "
+                         "compared its files with its commit (a filter of yours that runs code "
+                         "of the worktree): its checks would not run on what its branch holds")
+        if new:
+            _fail_worker(result, "its worktree holds files its commit does not, made after the "
+                         "commit took in its files (by a filter of yours that runs code of the "
+                         f"worktree), which its checks would run on: {_some(new, total=count)}")
         if code == 1:
             _fail_worker(result, "files its branch holds are not what its commit took in (changed "
                          "after git read them: by a filter of yours that runs code of the "
@@ -2246,13 +2266,10 @@ class ParallelRunner:
         return moved, count
 
     def _check_held(self, repo: _Repo, job: _Job, result: WorkerResult, gitlinks: List[str],
-                    nested: List[str], copied: List[str]) -> None:
+                    nested: List[str]) -> None:
         """Fail the worker when its checks would run on what its commit does not hold: files
         git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
-        files its commit holds as a filter made them), and new files (but the ``copied``
-        include files): made after its commit took in every file, by the agent's code a filter
-        of yours ran (round 113: an `override.sh` its check runs, made as the runner compared
-        its files with its commit, see _compare_held)."""
+        files its commit holds as a filter made them; _compare_held for new files)."""
         box = self._sandbox
         # (the account the sandbox's git runs as: its own as root, else the runner's; what
         # another account owns there keeps its owner's write, and may hide from the runner)
@@ -2263,16 +2280,6 @@ class ParallelRunner:
                          f"{_shorten(', '.join(stray[:5]), 300)}), by which git wrote its files "
                          "otherwise than a checkout of its branch does: its checks would not run "
                          "on what its branch holds (round 71)")
-        new, count = [], 0  # (the first five, and how many)
-        for (name,) in repo._names(["ls-files", "-z", "--others", "--exclude-standard"],
-                                   job.path, 1):
-            if not name.endswith("/") and name not in copied:  # ('sub/': hidden_from_commit)
-                count += 1
-                new += [name] if count <= 5 else []
-        if new:
-            _fail_worker(result, "its worktree holds files its commit does not, made after the "
-                         "commit took in its files (by a filter of yours that runs code of the "
-                         f"worktree), which its checks would run on: {_some(new, total=count)}")
         hidden = repo.hidden_from_commit(job.path, gitlinks, nested, job.submodules, reader)
         if hidden:
             _fail_worker(result, "its worktree holds files its commit cannot, which its checks "
@@ -5299,12 +5306,13 @@ class _Repo:
                 found.add(name)
         return sorted(found), gitlinks, nested
 
-    def _names(self, args: List[str], cwd: str, count: int) -> Iterator[List[str]]:
+    def _names(self, args: List[str], cwd: str, count: int,
+               index: Optional[str] = None) -> Iterator[List[str]]:
         """The records of ``count`` NUL-ended fields git prints for ``args`` in ``cwd``, as
-        text, read from a file as a stream (see _nul_records)."""
+        text, read from a file as a stream (see _nul_records; ``index``: see git())."""
         import tempfile
         with tempfile.TemporaryFile() as out:
-            self._run_to(args, out, f"git {args[0]} failed in {cwd}", cwd=cwd)
+            self._run_to(args, out, f"git {args[0]} failed in {cwd}", cwd=cwd, index=index)
             out.seek(0)
             for fields in _nul_records(out, count):
                 yield [field.decode("utf-8", "surrogateescape") for field in fields]
@@ -7461,6 +7469,21 @@ def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
     """What changes when a file is written, replaced, or given other modes, owner or access
     list: its inode, time of change, mode and owner (() when it is not there)."""
     return () if st is None else (st.st_ino, st.st_ctime_ns, st.st_mode, st.st_uid)
+
+
+def _states_digest(top: str, skip: "tuple[str, ...]" = ()) -> str:
+    """A digest of the name and state (see _file_state) of everything under ``top`` (but the
+    names ``skip`` at its top), held in no list: another one while anything there is
+    written, made, removed, replaced or given other modes."""
+    import hashlib
+    digest = hashlib.sha256()
+    for folder, fd, dirs, files in _walk_at(top):
+        rel = os.path.relpath(folder, top).encode("utf-8", "surrogateescape")
+        for name in [*dirs, *files]:
+            if not (rel == b"." and name in skip):
+                digest.update(rel + b"/" + name.encode("utf-8", "surrogateescape") + b"\0"
+                              + repr(_file_state(_stat_at(fd, name))).encode() + b"\0")
+    return digest.hexdigest()
 
 
 def _fresh(path: str) -> str:

@@ -46,13 +46,23 @@ def git(*args, cwd):
 
 
 def alive(pid):
-    """True while ``pid`` runs; a zombie (which nobody may reap in a container) counts as gone."""
+    """True while ``pid`` runs; a zombie (which nobody may reap in a container) counts as gone.
+    Given as ``(pid, start)`` (see procs), a later process given the same number (thousands
+    start a minute under load, of 32,768 numbers) is not the one recorded."""
+    pid, start = pid if isinstance(pid, tuple) else (pid, None)
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
     except OSError:
         return False
-    return stat[stat.rfind(")") + 2] != "Z"
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields[0] != "Z" and (start is None or int(fields[19]) == start)
+
+
+def procs(record):
+    """A fake agent's recorded process and its children, as ``(pid, start)`` for alive()."""
+    started = record.get("started", {})
+    return [(pid, started.get(str(pid))) for pid in [record["pid"], *record.get("grandchildren", [])]]
 
 
 @pytest.fixture

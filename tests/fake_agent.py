@@ -64,6 +64,17 @@ import time
 NAMES = ("architect", "claude", "codex", "gemini", "aider", "fake-agent")
 
 
+
+def _started(pid):
+    """When process ``pid`` started (clock ticks since boot; None where there is no /proc):
+    what tells it from a later process given the same number."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rfind(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
 def make_agent_bin(folder, names=NAMES):
     """Create ``folder`` holding executables ``names`` that run this fake agent; return it."""
     os.makedirs(folder, exist_ok=True)
@@ -249,6 +260,7 @@ def main():
     else:
         script = plan.get(model or "default", plan.get("default", "write=agent-output.txt"))
     record = {"argv": sys.argv, "cwd": os.getcwd(), "pid": os.getpid(), "start": time.time(),
+              "started": {str(os.getpid()): _started(os.getpid())},
               "env": {k: v for k, v in os.environ.items()
                       if k.startswith(("OPENAI", "ARCHITECT", "GIT_", "GEMINI_", "IS_SANDBOX"))}}
     result = {"status": "success", "steps": 3, "cost": 0.0123}
@@ -306,6 +318,7 @@ def main():
             child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({float(value)})"],
                                      start_new_session=name == "daemon")
             record.setdefault("grandchildren", []).append(child.pid)
+            record["started"][str(child.pid)] = _started(child.pid)
             save()
         elif name == "noise":
             for n in range(int(value)):

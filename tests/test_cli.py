@@ -11,7 +11,7 @@ import time
 import pytest
 
 import architect_parallel as ap
-from conftest import ROOT, alive, git, read_records
+from conftest import ROOT, alive, git, procs, read_records
 
 
 def test_first_argument_that_is_not_a_subcommand_means_run(repo, cli):
@@ -257,8 +257,8 @@ def test_interrupt_stops_every_agent_and_saves_results(repo, records, agent_env,
     assert proc.returncode == code, err
     assert err.rstrip().splitlines()[-1].startswith("error: ")
     for rec in read_records(records).values():
-        for pid in [rec["pid"], *rec["grandchildren"]]:
-            assert not alive(pid), f"process {pid} survived"
+        for proc in procs(rec):
+            assert not alive(proc), f"process {proc} survived"
     saved = json.loads((repo / ".git" / "architect-parallel" / "last-run.json").read_text())
     statuses = [r["status"] for r in saved["results"]]
     assert statuses == ["interrupted"] * 3

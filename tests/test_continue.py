@@ -178,7 +178,7 @@ def test_ctrl_c_during_continue_stops_its_agent(repo, records, cli):
     import subprocess
     import sys
     import time as clock
-    from conftest import ROOT, alive
+    from conftest import ROOT, alive, procs
     first_run(cli)
     for name in os.listdir(records):
         os.remove(records / name)
@@ -189,7 +189,7 @@ def test_ctrl_c_during_continue_stops_its_agent(repo, records, cli):
     deadline = clock.monotonic() + 20
     while not read_records(records) and clock.monotonic() < deadline:
         clock.sleep(0.05)
-    pid = read_records(records)[".architect-parallel-1"]["pid"]
+    pid = procs(read_records(records)[".architect-parallel-1"])[0]
     started = clock.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 import architect_parallel as ap
-from conftest import ROOT, alive, git, read_records
+from conftest import ROOT, alive, git, procs, read_records
 
 
 def _worktrees(repo):
@@ -203,7 +203,7 @@ def test_a_second_ctrl_c_skips_the_grace_period(repo, records, agent_env):
          "--json", "--progress", "none"],
         cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(lambda: len(read_records(records)) == 2, "agents")
-    pids = [r["pid"] for r in read_records(records).values()]
+    pids = [procs(r)[0] for r in read_records(records).values()]
     proc.send_signal(signal.SIGINT)  # the agents ignore the SIGTERM this sends...
     time.sleep(0.3)
     assert all(alive(pid) for pid in pids)
@@ -226,7 +226,7 @@ def test_a_killed_runner_s_lock_is_taken_over_and_its_agents_stopped(repo, recor
          "--progress", "none"], cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for(lambda: len(read_records(records)) == 2 and all(
         r.get("grandchildren") for r in read_records(records).values()), "agents")
-    orphans = [pid for r in read_records(records).values() for pid in [r["pid"], *r["grandchildren"]]]
+    orphans = [proc for r in read_records(records).values() for proc in procs(r)]
     proc.kill()  # SIGKILL: the runner cannot clean up
     proc.wait()
     assert all(alive(pid) for pid in orphans)  # agents outlive a killed runner...

@@ -8541,7 +8541,14 @@ comparing = b"\0diff\0" in chain and b"--quiet" in chain
 if MODE == "compare" and comparing:  # (rewrites a file as the runner compares it)
     with open("app.py", "w") as f:
         f.write('print("GOOD")\n')
-elif MODE == "new" and comparing:  # (adds one the checks run)
+elif MODE in ("new", "staged") and comparing:  # (adds one the checks run)
+    with open("override.sh", "w") as f:
+        f.write("exit 0\n")
+    if MODE == "staged":  # (in the worktree's own index: no new file to ls-files)
+        import subprocess
+        env = {k: v for k, v in os.environ.items() if k != "GIT_INDEX_FILE"}
+        subprocess.run(["git", "update-index", "--add", "override.sh"], env=env, check=True)
+elif MODE == "late" and b"\0add\0" in chain:  # (once add has looked for new files)
     with open("override.sh", "w") as f:
         f.write("exit 0\n")
 elif MODE == "add" and b"\0add\0" in chain:  # (after git read app.py: in place, same time)
@@ -8554,7 +8561,7 @@ sys.stdout.write("".join(line for line in data.splitlines(True) if "output" not 
 
 
 @needs_bwrap
-@pytest.mark.parametrize("mode", ["compare", "add", "new", "honest"])
+@pytest.mark.parametrize("mode", ["compare", "add", "late", "new", "staged", "honest"])
 def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, repo, tmp_path,
                                                                         mode):
     """Round 113 (A): a filter of yours that runs code of the worktree (`nbstripout --install`
@@ -8563,8 +8570,10 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
     compared the files with the commit before the checks, it rewrote one already compared
     (or added one the checks run); in the commit's `git add`, it rewrote one git had just
     read, in place, with its old time (git here keeps times to the second). The checks passed
-    on GOOD, the branch held EVIL. The comparison reads every file again, the snapshot of
-    the files comes before it, and what the checks could run on is looked at after it."""
+    on GOOD, the branch held EVIL. Round 114 (A): the file it added, staged in the worktree's
+    own index, was no new file to `ls-files`. The comparison reads every file again and lists
+    new ones in an index of its own, the snapshot of the files comes before it, and nothing
+    in the worktree or its git folder may change while it runs."""
     (repo / "tools").mkdir()
     (repo / "tools" / "strip.py").write_text(
         'import sys\nsys.stdout.write("".join(l for l in sys.stdin if "output" not in l))\n')
@@ -8590,9 +8599,10 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
         return
     assert held == 'print("EVIL")', held
     assert r["status"] == "failed", (r, err)  # (its checks passed on what it does not hold)
-    assert {"compare": "its checks may not have run on what its branch holds",
+    assert {"compare": "changed while the runner compared its files",
             "add": "not what its commit took in",
-            "new": "override.sh"}[mode] in r["error"] or \
-        "not what its commit took in" in r["error"], (r, err)
+            "new": "changed while the runner compared its files",
+            "staged": "changed while the runner compared its files",
+            "late": "holds files its commit does not, made after"}[mode] in r["error"], (r, err)
     code, out, err = cli("merge", "best")
     assert code != 0 and git("show", "HEAD:app.py", cwd=repo) == 'print("OLD")', out + err

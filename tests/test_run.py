@@ -9,7 +9,7 @@ import time
 import pytest
 
 import architect_parallel as ap
-from conftest import ROOT, alive, git, read_records
+from conftest import ROOT, alive, git, procs, read_records
 
 
 def worktree(repo, n):
@@ -171,8 +171,8 @@ def test_timeout_kills_the_whole_tree_even_when_sigterm_is_ignored(repo, cli, re
     assert elapsed < 30
     rec = read_records(records)[".architect-parallel-1"]
     assert len(rec["grandchildren"]) == 2
-    for pid in [rec["pid"], *rec["grandchildren"]]:
-        assert not alive(pid), f"process {pid} survived the timeout"
+    for proc in procs(rec):
+        assert not alive(proc), f"process {proc} survived the timeout"
 
 
 def test_processes_left_behind_are_stopped_after_exit_and_crash(repo, cli, records):
@@ -186,21 +186,10 @@ def test_processes_left_behind_are_stopped_after_exit_and_crash(repo, cli, recor
     assert len(recs[".architect-parallel-1"]["grandchildren"]) == 2
     deadline = time.monotonic() + 5  # (killed: gone within moments, even under load;
     for name in (".architect-parallel-1", ".architect-parallel-2"):  # left: 60 s, past 55)
-        for pid in recs[name]["grandchildren"]:
-            while alive(pid) and b"time.sleep" in _cmdline(pid) and time.monotonic() < deadline:
+        for proc in procs(recs[name])[1:]:
+            while alive(proc) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert not (alive(pid) and b"time.sleep" in _cmdline(pid)), \
-                f"process {pid} of {name} survived"
-
-
-def _cmdline(pid):
-    """What process ``pid`` runs (b"" once it is gone): a number the system gave again to
-    another process (many start under load) is not the agent's child."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
+            assert not alive(proc), f"process {proc} of {name} survived"
 
 
 def test_detached_head_and_base_ref(repo, cli):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import alive, git, read_records
+from conftest import alive, git, procs, read_records
 
 
 def statuses(results):
@@ -29,7 +29,7 @@ def test_a_race_stops_once_worker_2_passes_and_starts_no_more(cli, repo, records
     recorded = read_records(records)
     assert sorted(recorded) == [".architect-parallel-1", ".architect-parallel-2",
                                 ".architect-parallel-3"]  # worker 4's agent never ran
-    pids = [r["pid"] for r in recorded.values()] + recorded[".architect-parallel-1"]["grandchildren"]
+    pids = [procs(r)[0] for r in recorded.values()] + procs(recorded[".architect-parallel-1"])[1:]
     assert not any(alive(pid) for pid in pids)  # whole process trees stopped
     one, two, three, four = results
     for stopped in (one, three):
