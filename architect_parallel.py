@@ -345,7 +345,7 @@ class _Job:
     costs start-up time.)"""
 
     __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules",
-                 "pointers", "index", "unsaved", "heavy")
+                 "pointers", "index", "unsaved", "heavy", "since")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
@@ -370,6 +370,9 @@ class _Job:
         # whether its worktree holds more .gitignore and .gitattributes than the runner's
         # gits may read there (see ParallelRunner._heavy)
         self.heavy = False
+        # the device and time of change of a file made just before the runner's commit read
+        # the worktree: every file changed since has one as late or later (see _clock_mark)
+        self.since: "Optional[tuple[int, int]]" = None
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -2190,16 +2193,21 @@ class ParallelRunner:
         runner's own gits (one that loads a module or script from the worktree: round 113,
         `python3 -m nbstripout` and an `nbstripout.py` the agent left), which rewrote a file
         after git had read it, giving it back its time (git here keeps times to the second),
-        made a file the checks run, or staged it in the worktree's index (round 114). So
-        every file is read again, and the new ones listed, in an index of the runner's own
-        made from the commit with no file's time in it, and nothing may change meanwhile.
-        (What such code does in the checks' time: see _held_files, taken before.)"""
+        made a file the checks run, or staged it in the worktree's index (round 114). So it
+        is asked in an index of the runner's own, made from the commit with no file's time
+        in it, and nothing may change meanwhile. Read again (with your filters) are only the
+        files the commit holds that changed since just before it read them (see
+        _changed_since; all of them when that cannot be told): one not changed since holds
+        what git read (round 114: reading all, with a filter of yours that starts a program
+        for each file, took a minute more a worker; and a porcelain `git diff` refreshes the
+        whole index whatever its paths). (What such code does in the checks' time: see
+        _held_files, taken before.)"""
         admin = outside.admin_folder(job.path, strict=False)
         name = "architect-parallel-index"
         skip = (name, name + ".lock")
         _unlink_beneath(admin, name)
         before = (_states_digest(job.path), _states_digest(admin, skip))
-        new, count = [], 0  # (the first five, and how many)
+        new, count, code = [], 0, 0  # (the first five new files, and how many)
         try:
             index = os.path.join(admin, name)
             repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
@@ -2208,8 +2216,29 @@ class ParallelRunner:
                 if not rel.endswith("/") and rel not in copied:  # ('sub/': see _check_held)
                     count += 1
                     new += [rel] if count <= 5 else []
-            code = repo.run("diff", "--quiet", "--no-ext-diff", "--no-textconv", "--end-of-options",
-                            job.tip or "", "--", cwd=job.path, filters=True, index=index).returncode
+            if next(repo._names(["ls-files", "-z", "--deleted"], job.path, 1, index=index),
+                    None):
+                code = 1  # (a file it holds is gone, or another is in its place)
+            changed = _changed_since(job.path, job.since)
+            literal = ["--literal-pathspecs"]
+            if changed:  # (those the commit holds: files; a folder is not read again whole)
+                wanted = set(changed)
+                changed = [rel for (rel,) in repo._names([*literal, "ls-files", "-z", "--",
+                                                          *changed], job.path, 1, index=index)
+                           if rel in wanted]
+            if changed is None:
+                repo.git("update-index", "-q", "--refresh", cwd=job.path, filters=True,
+                         index=index, check=False)
+            elif changed:
+                repo.git(*literal, "add", "--refresh", "--pathspec-from-file=-",
+                         "--pathspec-file-nul", cwd=job.path, filters=True, index=index,
+                         input="\0".join(changed).encode("utf-8", "surrogateescape"))
+            if changed != [] and not code:
+                code = repo.run(*literal, "diff-index", "--quiet", "--end-of-options",
+                                job.tip or "", "--", *(changed or ()), cwd=job.path,
+                                index=index).returncode
+        except ParallelError as exc:
+            code = str(exc)
         finally:
             _unlink_beneath(admin, name)
         if (_states_digest(job.path), _states_digest(admin, skip)) != before:
@@ -2226,8 +2255,9 @@ class ParallelRunner:
                          "worktree, or by another sandbox of the same account that opened them "
                          "to others): its checks would not run on what its branch holds")
         elif code:
-            _fail_worker(result, "its files could not be compared with its commit "
-                         f"before its checks (git exit code {code})")
+            _fail_worker(result, "its files could not be compared with its commit before its "
+                         "checks (" + (f"git exit code {code}" if isinstance(code, int) else code)
+                         + ")")
 
     @staticmethod
     def _held_files(repo: _Repo, job: _Job) -> BinaryIO:
@@ -2313,6 +2343,8 @@ class ParallelRunner:
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
+            if renew:  # (what its checks' comparison must read again: see _compare_held)
+                job.since = _clock_mark(repo.admin_folder(job.path, strict=False))
             held, problem = repo.commit_all(job.path, message, exclude=copied,
                                             base=result.base_commit)
             # What the branch must hold from now on (see _settle_branch): the agent's own
@@ -5866,6 +5898,17 @@ class _LockRecord:
         os.pwrite(self._fd, text.encode(), 0)
 
 
+def _ignores_case(folder: str) -> bool:
+    """Whether the file system of ``folder`` takes names that differ only in case for one
+    (macOS's, Windows's): the folder, asked for under its name in the other case, is itself."""
+    head, name = os.path.split(folder)
+    try:
+        return name.swapcase() != name and os.path.samestat(
+            os.lstat(folder), os.lstat(os.path.join(head, name.swapcase())))
+    except OSError:
+        return False
+
+
 def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
                settings: Optional[Dict[str, str]] = None, **popen: object) -> subprocess.Popen:
     """Start git: the one door of every git the tool runs (but the agents' own). It runs in
@@ -5880,12 +5923,15 @@ def _git_popen(args: List[str], cwd: str, wrap: Optional[_Wrap] = None,
         popen["pass_fds"] = wrap.fds
     if wrap:
         popen["umask"] = _boxed_umask()
-    # A status in a worker's worktree sees a name as it is, whatever your core.ignoreCase
-    # (round 110: with it on, on a file system that tells case, a new Readme.md beside
-    # README.md was no change, and cleanup deleted it): what it finds decides what may be
-    # deleted, and it writes nothing. (Elsewhere a status asks what your git would show.)
-    case = {"core.ignoreCase": "false"} if _subcommand(args)[:1] == ["status"] and \
-        _is_worker_path(os.path.normpath(cwd)) else {}
+    # A git in a worker's worktree sees a name as it is, whatever your core.ignoreCase, where
+    # its file system tells case (round 110: with it on, a new Readme.md beside README.md was
+    # no change to a status, and cleanup deleted it; round 114: the runner's `add -A` left out
+    # an untracked GNUmakefile beside the committed GNUMakefile, which the check's make ran,
+    # and an agent's case-only rename lost the renamed file). (Elsewhere a git asks what
+    # yours would: a status of your checkout.)
+    where = os.path.normpath(cwd)
+    case = {"core.ignoreCase": "false"} if _is_worker_path(where) and \
+        not _ignores_case(where) else {}
     env = _git_env(dict(settings or {}, **(wrap.settings if wrap else {}), **case), not wrap)
     # Neither git nor a program it starts (ssh, gpg, a filter's) is taken from a folder of a
     # checkout (a relative PATH entry is one of every folder git runs in, a worktree too; an
@@ -6854,14 +6900,15 @@ def _git_env(settings: Optional[Dict[str, str]] = None, given: bool = True) -> D
 
 
 def _guarded(args: List[str]) -> List[str]:
-    """``git status`` and ``git diff`` never look into a submodule's files (a repository an
-    agent made in its worktree would run its own filters there; the command line wins over
-    any .gitmodules; its commit changes are still shown), and a diff runs no external diff
-    or textconv a ``.gitattributes`` an agent wrote could pick."""
+    """``git status`` and ``git diff`` (``diff-index``, ``diff-files``) never look into a
+    submodule's files (a repository an agent made in its worktree would run its own filters
+    there; the command line wins over any .gitmodules; its commit changes are still shown),
+    and a diff runs no external diff or textconv a ``.gitattributes`` an agent wrote could
+    pick."""
     i = 0
     while i < len(args) and args[i].startswith("-"):
         i += 2 if args[i] in ("-c", "-C") else 1
-    if i < len(args) and args[i] == "status":
+    if i < len(args) and args[i] in ("status", "diff-index", "diff-files"):
         return [*args[:i + 1], "--ignore-submodules=dirty", *args[i + 1:]]
     if i < len(args) and args[i] == "diff":
         return [*args[:i + 1], "--no-ext-diff", "--no-textconv",
@@ -7469,6 +7516,54 @@ def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
     """What changes when a file is written, replaced, or given other modes, owner or access
     list: its inode, time of change, mode and owner (() when it is not there)."""
     return () if st is None else (st.st_ino, st.st_ctime_ns, st.st_mode, st.st_uid)
+
+
+def _clock_mark(folder: str) -> "Optional[tuple[int, int]]":
+    """The device of ``folder``, and the time of change a file made there now gets: every file
+    of that file system changed from now on gets one as late or later (its clock, the coarse
+    one the kernel keeps, runs forward), every one changed a tick before an earlier one (the
+    runner waits a tick first). None when no file can be made there."""
+    import secrets
+    time.sleep(0.02)  # (a tick is 1 to 10 ms)
+    name = f"architect-parallel-mark-{secrets.token_hex(4)}"
+    try:
+        fd = os.open(os.path.join(folder, name),
+                     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+        _unlink_beneath(folder, name)
+    return st.st_dev, st.st_ctime_ns
+
+
+def _changed_since(top: str, mark: "Optional[tuple[int, int]]",
+                   limit: int = 1000) -> Optional[List[str]]:
+    """The entries under ``top`` (paths from it; folders too: a file removed changes its
+    folder) whose time of change is ``mark``'s (see _clock_mark) or later, but its ``.git``;
+    None (all of them) without a mark, past ``limit`` entries or 256 KB of paths (a command
+    line), when ``top`` itself changed, or when any is on another file system than the
+    mark's."""
+    if mark is None:
+        return None
+    device, when = mark
+    changed: List[str] = []
+    size = 0
+    for folder, fd, dirs, files in _walk_at(top):
+        here = os.fstat(fd)
+        if here.st_dev != device or (folder == top and here.st_ctime_ns >= when):
+            return None
+        rel = os.path.relpath(folder, top)
+        for name in [*dirs, *files]:
+            st = _stat_at(fd, name)
+            if st is not None and st.st_ctime_ns >= when and not (rel == "." and name == ".git"):
+                changed.append(name if rel == "." else f"{rel}/{name}")
+                size += len(changed[-1]) + 12
+                if len(changed) > limit or size > 256 << 10:
+                    return None
+    return changed
 
 
 def _states_digest(top: str, skip: "tuple[str, ...]" = ()) -> str:

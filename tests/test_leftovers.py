@@ -8537,7 +8537,10 @@ for _ in range(3):  # (the gits above it: which of the runner's runs it)
         pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError):
         break
-comparing = b"\0diff\0" in chain and b"--quiet" in chain
+comparing = b"--refresh" in chain or (b"\0diff\0" in chain and b"--quiet" in chain)
+committing = b"\0add\0" in chain and not comparing
+if MODE in ("compare", "new", "staged") and committing:
+    os.utime("z.ipynb")  # (changed since the commit read it: the runner compares it again)
 if MODE == "compare" and comparing:  # (rewrites a file as the runner compares it)
     with open("app.py", "w") as f:
         f.write('print("GOOD")\n')
@@ -8548,10 +8551,10 @@ elif MODE in ("new", "staged") and comparing:  # (adds one the checks run)
         import subprocess
         env = {k: v for k, v in os.environ.items() if k != "GIT_INDEX_FILE"}
         subprocess.run(["git", "update-index", "--add", "override.sh"], env=env, check=True)
-elif MODE == "late" and b"\0add\0" in chain:  # (once add has looked for new files)
+elif MODE == "late" and committing:  # (once add has looked for new files)
     with open("override.sh", "w") as f:
         f.write("exit 0\n")
-elif MODE == "add" and b"\0add\0" in chain:  # (after git read app.py: in place, same time)
+elif MODE == "add" and committing:  # (after git read app.py: in place, same time)
     st = os.stat("app.py")
     with open("app.py", "r+") as f:
         f.write('print("GOOD")\n')
@@ -8606,3 +8609,77 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
             "late": "holds files its commit does not, made after"}[mode] in r["error"], (r, err)
     code, out, err = cli("merge", "best")
     assert code != 0 and git("show", "HEAD:app.py", cwd=repo) == 'print("OLD")', out + err
+
+
+# -- review round 114 -----------------------------------------------------------------------
+
+def test_your_ignore_case_hides_no_file_from_the_runners_commit(cli, repo, tmp_path):
+    """Round 114 (B): with your core.ignoreCase=true (a repository copied from macOS) on a file
+    system that tells case, the runner's `add -A` took an untracked GNUmakefile for the
+    committed GNUMakefile and left it out, and no new file was seen: the check's make ran it
+    and passed on what the branch did not hold. Every git in a worktree sees names as they
+    are: the branch holds what the check ran."""
+    git("config", "core.ignoreCase", "true", cwd=repo)
+    (repo / "check.sh").write_text("[ -f override.sh ] && exit 0\ngrep -q GOOD app.py\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "check", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "echo EVIL > app.py\necho '# none' > OVERRIDE.sh\n"
+                         "git add -A && git commit -qm work\necho 'exit 0' > override.sh\n",
+                         "sh check.sh", "none")
+    assert r["status"] == "success", (r, err)  # (the check passes on what the branch holds:)
+    assert git("show", "architect/parallel-1:override.sh", cwd=repo) == "exit 0"
+
+
+def test_a_case_only_rename_under_your_ignore_case_is_committed(cli, repo, tmp_path):
+    """Round 114 (B): with your core.ignoreCase=true on a file system that tells case, an
+    agent's `mv readme.md README.md` was committed as the deletion alone: `merge best`
+    deleted your readme.md, and cleanup removed the only copy of the agent's README.md
+    without --force. The rename is committed as it is."""
+    git("config", "core.ignoreCase", "true", cwd=repo)
+    (repo / "notes.md").write_text("hello\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "readme", cwd=repo)
+    agent = script(tmp_path, "rename.sh", "mv notes.md Notes.md\necho new >> Notes.md\n")
+    code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                  "--workers", "1", "--progress", "none")
+    assert code == 0 and results[0]["status"] == "success", err
+    files = git("ls-tree", "-r", "--name-only", "architect/parallel-1", cwd=repo).split()
+    assert "Notes.md" in files and "notes.md" not in files, files
+    assert git("show", "architect/parallel-1:Notes.md", cwd=repo) == "hello\nnew"
+
+
+@needs_bwrap
+def test_the_comparison_before_the_checks_reads_again_only_what_changed(cli, repo, tmp_path):
+    """Round 114 (B): round 113's comparison read every file again, with your filters: with a
+    filter of yours that starts a program for each file, a minute more a worker. Only the
+    files changed since just before the commit read them are read again: an honest worker's
+    are not, and your filter runs for none of them then (it leaves an ignored file saying
+    which git ran it, in a folder of the branch's: what changed there is compared again)."""
+    (repo / "strip.py").write_text(
+        "import os, sys\n"
+        "chain, pid = [], os.getppid()\n"
+        "for _ in range(3):\n"
+        "    chain += open(f'/proc/{pid}/cmdline', 'rb').read().split(b'\\0')\n"
+        "    pid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "for word in (b'add', b'diff'):\n"
+        "    if word in chain:\n"
+        "        open('ran/' + word.decode() + '.ran', 'w').close()\n"
+        "sys.stdout.write(sys.stdin.read())\n")
+    git("config", "filter.strip.clean", f'"{sys.executable}" strip.py', cwd=repo)
+    git("config", "filter.strip.smudge", "cat", cwd=repo)
+    (repo / ".git" / "info" / "attributes").write_text("*.ipynb filter=strip\n")
+    with open(repo / ".git" / "info" / "exclude", "a") as f:
+        f.write("*.ran\n")
+    (repo / "ran").mkdir()
+    (repo / "ran" / "README").write_text("what the filter ran for\n")
+    for n in range(20):
+        (repo / f"n{n}.ipynb").write_text(f"{n}\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "notebooks", cwd=repo)
+    (repo / "ran" / "add.ran").unlink()
+    r, err = _one_worker(cli, tmp_path, "echo 1 > n1.ipynb\necho GOOD > app.txt\n",
+                         "grep -q GOOD app.txt", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, r["error"]
+    worktree = repo / ".architect-parallel-1"
+    assert (worktree / "ran" / "add.ran").exists()  # (the commit's add ran it)
+    assert not (worktree / "ran" / "diff.ran").exists()  # (the comparison did not)
