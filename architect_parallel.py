@@ -370,9 +370,9 @@ class _Job:
         # whether its worktree holds more .gitignore and .gitattributes than the runner's
         # gits may read there (see ParallelRunner._heavy)
         self.heavy = False
-        # the device and time of change of a file made just before the runner's commit read
-        # the worktree: every file changed since has one as late or later (see _clock_mark)
-        self.since: "Optional[tuple[int, int]]" = None
+        # what tells the files changed since just before the runner's commit read the
+        # worktree (see _clock_mark)
+        self.since: "Optional[_Mark]" = None
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -2185,28 +2185,25 @@ class ParallelRunner:
     @staticmethod
     def _compare_held(repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult,
                       copied: List[str]) -> None:
-        """Fail the worker when a file of its worktree is not what its commit holds, as git
-        tells it with your filters, inside its sandbox (round 64: another sandbox of the same
-        account changed them after the commit); when it holds a new file, neither committed
-        nor ignored (but the ``copied`` include files); or when anything in it or in its git
-        folder changed while git compared. A filter of yours can run the agent's code in the
-        runner's own gits (one that loads a module or script from the worktree: round 113,
-        `python3 -m nbstripout` and an `nbstripout.py` the agent left), which rewrote a file
-        after git had read it, giving it back its time (git here keeps times to the second),
-        made a file the checks run, or staged it in the worktree's index (round 114). So it
-        is asked in an index of the runner's own, made from the commit with no file's time
-        in it, and nothing may change meanwhile. Read again (with your filters) are only the
-        files the commit holds that changed since just before it read them (see
-        _changed_since; all of them when that cannot be told): one not changed since holds
-        what git read (round 114: reading all, with a filter of yours that starts a program
-        for each file, took a minute more a worker; and a porcelain `git diff` refreshes the
-        whole index whatever its paths). (What such code does in the checks' time: see
-        _held_files, taken before.)"""
+        """Fail the worker when a file of its worktree is not what its commit holds, inside
+        its sandbox (round 64: another sandbox of the same account changed them after the
+        commit), or when it holds a new file, neither committed nor ignored (but the
+        ``copied`` include files). A filter of yours can run the agent's code in the runner's
+        own gits (one that loads a module or script from the worktree: round 113, `python3 -m
+        nbstripout` and an `nbstripout.py` or an ignored `.pyc` the agent left), which rewrote
+        a file after git had read it (giving it back its time: git here keeps times to the
+        second), moved a folder of them in (round 115), made a file the checks run or staged
+        it (round 114), or, run as this comparison read files, rewrote the index it was asked
+        in (round 115). So it is asked in an index of the runner's own, made from the commit
+        with no file's time in it, with no filter (no code of the worktree runs meanwhile: a
+        file a filter converts that changed since the commit read it is not what it took in),
+        of only the files changed since just before the commit read them (see
+        _changed_since; all when that cannot be told): one not changed since holds what git
+        read (round 114: reading all through your filters took a minute more a worker).
+        (What changes in the checks' time: see _held_files, taken before.)"""
         admin = outside.admin_folder(job.path, strict=False)
         name = "architect-parallel-index"
-        skip = (name, name + ".lock")
         _unlink_beneath(admin, name)
-        before = (_states_digest(job.path), _states_digest(admin, skip))
         new, count, code = [], 0, 0  # (the first five new files, and how many)
         try:
             index = os.path.join(admin, name)
@@ -2218,20 +2215,23 @@ class ParallelRunner:
                     new += [rel] if count <= 5 else []
             if next(repo._names(["ls-files", "-z", "--deleted"], job.path, 1, index=index),
                     None):
-                code = 1  # (a file it holds is gone, or another is in its place)
+                code = 1  # (a file it holds is gone, or a folder is in its place)
             changed = _changed_since(job.path, job.since)
             literal = ["--literal-pathspecs"]
-            if changed:  # (those the commit holds: files; a folder is not read again whole)
-                wanted = set(changed)
-                changed = [rel for (rel,) in repo._names([*literal, "ls-files", "-z", "--",
-                                                          *changed], job.path, 1, index=index)
-                           if rel in wanted]
+            if changed:  # (those that name files the commit holds, or folders holding some)
+                wanted, held = set(changed), set()
+                for (rel,) in repo._names([*literal, "ls-files", "-z", "--", *changed],
+                                          job.path, 1, index=index):
+                    while rel and rel not in held:
+                        held.update([rel] if rel in wanted else [])
+                        rel = rel.rpartition("/")[0]
+                changed = [rel for rel in changed if rel in held]
             if changed is None:
-                repo.git("update-index", "-q", "--refresh", cwd=job.path, filters=True,
-                         index=index, check=False)
+                repo.git("update-index", "-q", "--refresh", cwd=job.path, index=index,
+                         check=False)
             elif changed:
                 repo.git(*literal, "add", "--refresh", "--pathspec-from-file=-",
-                         "--pathspec-file-nul", cwd=job.path, filters=True, index=index,
+                         "--pathspec-file-nul", cwd=job.path, index=index,
                          input="\0".join(changed).encode("utf-8", "surrogateescape"))
             if changed != [] and not code:
                 code = repo.run(*literal, "diff-index", "--quiet", "--end-of-options",
@@ -2241,10 +2241,6 @@ class ParallelRunner:
             code = str(exc)
         finally:
             _unlink_beneath(admin, name)
-        if (_states_digest(job.path), _states_digest(admin, skip)) != before:
-            _fail_worker(result, "its worktree, or its git folder, changed while the runner "
-                         "compared its files with its commit (a filter of yours that runs code "
-                         "of the worktree): its checks would not run on what its branch holds")
         if new:
             _fail_worker(result, "its worktree holds files its commit does not, made after the "
                          "commit took in its files (by a filter of yours that runs code of the "
@@ -2344,7 +2340,7 @@ class ParallelRunner:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
             if renew:  # (what its checks' comparison must read again: see _compare_held)
-                job.since = _clock_mark(repo.admin_folder(job.path, strict=False))
+                job.since = _clock_mark(repo.admin_folder(job.path, strict=False), job.path)
             held, problem = repo.commit_all(job.path, message, exclude=copied,
                                             base=result.base_commit)
             # What the branch must hold from now on (see _settle_branch): the agent's own
@@ -7518,11 +7514,27 @@ def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
     return () if st is None else (st.st_ino, st.st_ctime_ns, st.st_mode, st.st_uid)
 
 
-def _clock_mark(folder: str) -> "Optional[tuple[int, int]]":
-    """The device of ``folder``, and the time of change a file made there now gets: every file
-    of that file system changed from now on gets one as late or later (its clock, the coarse
-    one the kernel keeps, runs forward), every one changed a tick before an earlier one (the
-    runner waits a tick first). None when no file can be made there."""
+class _Mark:
+    """What tells the files of a worktree changed since a moment (see _clock_mark): the device
+    of its file system, the time of change a file made there then got, and the inode of each
+    of its folders then (None past _MARK_FOLDERS)."""
+
+    __slots__ = ("device", "when", "folders")
+
+    def __init__(self, device: int, when: int, folders: Optional[Dict[str, int]]):
+        self.device, self.when, self.folders = device, when, folders
+
+
+_MARK_FOLDERS = 200_000
+
+
+def _clock_mark(folder: str, top: str) -> Optional[_Mark]:
+    """A mark (see _Mark) of the worktree ``top``, whose git folder is ``folder``: every file
+    of that file system changed from now on gets a time of change as late as the mark's or
+    later (its clock, the coarse one the kernel keeps, runs forward), every one changed a
+    tick before an earlier one (the runner waits a tick first). A file moved is changed; a
+    folder moved is, but not the files in it, so the folders' inodes are kept. None when
+    no file can be made in ``folder``."""
     import secrets
     time.sleep(0.02)  # (a tick is 1 to 10 ms)
     name = f"architect-parallel-mark-{secrets.token_hex(4)}"
@@ -7536,49 +7548,48 @@ def _clock_mark(folder: str) -> "Optional[tuple[int, int]]":
     finally:
         os.close(fd)
         _unlink_beneath(folder, name)
-    return st.st_dev, st.st_ctime_ns
+    folders: Optional[Dict[str, int]] = {}
+    for path, fd, _dirs, _files in _walk_at(top):
+        folders[os.path.relpath(path, top)] = os.fstat(fd).st_ino
+        if len(folders) > _MARK_FOLDERS:
+            folders = None
+            break
+    return _Mark(st.st_dev, st.st_ctime_ns, folders)
 
 
-def _changed_since(top: str, mark: "Optional[tuple[int, int]]",
-                   limit: int = 1000) -> Optional[List[str]]:
-    """The entries under ``top`` (paths from it; folders too: a file removed changes its
-    folder) whose time of change is ``mark``'s (see _clock_mark) or later, but its ``.git``;
-    None (all of them) without a mark, past ``limit`` entries or 256 KB of paths (a command
-    line), when ``top`` itself changed, or when any is on another file system than the
-    mark's."""
-    if mark is None:
+def _changed_since(top: str, mark: Optional[_Mark], limit: int = 1000) -> Optional[List[str]]:
+    """The files under ``top`` (paths from it) changed since ``mark`` (see _clock_mark): whose
+    time of change is its or later; and the folders that are not the ones it saw there (moved
+    in or replaced: every file in them), but its ``.git``. None (all of them) without a mark,
+    past ``limit`` paths or 256 KB of them (a command line), or when any is on another file
+    system."""
+    if mark is None or mark.folders is None:
         return None
-    device, when = mark
     changed: List[str] = []
     size = 0
     for folder, fd, dirs, files in _walk_at(top):
         here = os.fstat(fd)
-        if here.st_dev != device or (folder == top and here.st_ctime_ns >= when):
-            return None
         rel = os.path.relpath(folder, top)
-        for name in [*dirs, *files]:
-            st = _stat_at(fd, name)
-            if st is not None and st.st_ctime_ns >= when and not (rel == "." and name == ".git"):
-                changed.append(name if rel == "." else f"{rel}/{name}")
-                size += len(changed[-1]) + 12
-                if len(changed) > limit or size > 256 << 10:
-                    return None
+        if here.st_dev != mark.device:
+            return None
+        if mark.folders.get(rel) != here.st_ino:
+            if rel == ".":
+                return None
+            dirs[:] = []  # (all of it: see above)
+            found = [rel]
+        else:
+            found = []
+            for name in files:
+                st = _stat_at(fd, name)
+                if st is not None and st.st_ctime_ns >= mark.when and \
+                        not (rel == "." and name == ".git"):
+                    found.append(name if rel == "." else f"{rel}/{name}")
+        for path in found:
+            changed.append(path)
+            size += len(path) + 1
+            if len(changed) > limit or size > 256 << 10:
+                return None
     return changed
-
-
-def _states_digest(top: str, skip: "tuple[str, ...]" = ()) -> str:
-    """A digest of the name and state (see _file_state) of everything under ``top`` (but the
-    names ``skip`` at its top), held in no list: another one while anything there is
-    written, made, removed, replaced or given other modes."""
-    import hashlib
-    digest = hashlib.sha256()
-    for folder, fd, dirs, files in _walk_at(top):
-        rel = os.path.relpath(folder, top).encode("utf-8", "surrogateescape")
-        for name in [*dirs, *files]:
-            if not (rel == b"." and name in skip):
-                digest.update(rel + b"/" + name.encode("utf-8", "surrogateescape") + b"\0"
-                              + repr(_file_state(_stat_at(fd, name))).encode() + b"\0")
-    return digest.hexdigest()
 
 
 def _fresh(path: str) -> str:

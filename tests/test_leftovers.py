@@ -8537,12 +8537,15 @@ for _ in range(3):  # (the gits above it: which of the runner's runs it)
         pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError):
         break
-comparing = b"--refresh" in chain or (b"\0diff\0" in chain and b"--quiet" in chain)
+comparing = b"--refresh" in chain or (b"\0diff\0" in chain and b"--quiet" in chain) or \
+    b"diff-index" in chain
 committing = b"\0add\0" in chain and not comparing
-if MODE in ("compare", "new", "staged") and committing:
+if comparing:  # (it must never run then: it could rewrite the files or the index compared)
+    open("__pycache__/compared", "w").close()
+if MODE in ("compare", "new", "staged", "forge") and committing:
     os.utime("z.ipynb")  # (changed since the commit read it: the runner compares it again)
 if MODE == "compare" and comparing:  # (rewrites a file as the runner compares it)
-    with open("app.py", "w") as f:
+    with open("lib/app.py", "w") as f:
         f.write('print("GOOD")\n')
 elif MODE in ("new", "staged") and comparing:  # (adds one the checks run)
     with open("override.sh", "w") as f:
@@ -8554,17 +8557,33 @@ elif MODE in ("new", "staged") and comparing:  # (adds one the checks run)
 elif MODE == "late" and committing:  # (once add has looked for new files)
     with open("override.sh", "w") as f:
         f.write("exit 0\n")
-elif MODE == "add" and committing:  # (after git read app.py: in place, same time)
-    st = os.stat("app.py")
-    with open("app.py", "r+") as f:
+elif MODE in ("add", "forge") and committing:  # (after git read it: in place, same time)
+    st = os.stat("lib/app.py")
+    with open("lib/app.py", "r+") as f:
         f.write('print("GOOD")\n')
-    os.utime("app.py", ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.utime("lib/app.py", ns=(st.st_atime_ns, st.st_mtime_ns))
+elif MODE == "forge" and comparing:  # (the index the runner asks in: every entry unchanged)
+    import hashlib
+    index = os.environ["GIT_INDEX_FILE"] + ".lock"
+    raw = bytearray(open(index, "rb").read())
+    at, count = 12, int.from_bytes(raw[8:12], "big")
+    for _ in range(count):
+        flags = int.from_bytes(raw[at + 60:at + 62], "big") | 0x8000
+        raw[at + 60:at + 62] = flags.to_bytes(2, "big")
+        end = raw.index(0, at + 62)
+        at += (end - at + 8) // 8 * 8
+    body = bytes(raw[:-20])
+    open(index, "wb").write(body + hashlib.sha1(body).digest())
+elif MODE == "swap" and committing and os.path.isdir("__pycache__/lib"):  # (a folder moved
+    os.rename("lib", "__pycache__/old")                    # in: its files keep their times)
+    os.rename("__pycache__/lib", "lib")
 sys.stdout.write("".join(line for line in data.splitlines(True) if "output" not in line))
 '''
 
 
 @needs_bwrap
-@pytest.mark.parametrize("mode", ["compare", "add", "late", "new", "staged", "honest"])
+@pytest.mark.parametrize("mode", ["compare", "add", "late", "new", "staged", "swap", "forge",
+                                  "honest"])
 def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, repo, tmp_path,
                                                                         mode):
     """Round 113 (A): a filter of yours that runs code of the worktree (`nbstripout --install`
@@ -8574,9 +8593,11 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
     (or added one the checks run); in the commit's `git add`, it rewrote one git had just
     read, in place, with its old time (git here keeps times to the second). The checks passed
     on GOOD, the branch held EVIL. Round 114 (A): the file it added, staged in the worktree's
-    own index, was no new file to `ls-files`. The comparison reads every file again and lists
-    new ones in an index of its own, the snapshot of the files comes before it, and nothing
-    in the worktree or its git folder may change while it runs."""
+    own index, was no new file to `ls-files`. Round 115 (A): in the commit's `add` it moved a
+    folder of GOOD files in (they kept their times), or, run as the comparison read files, it
+    marked every entry of the runner's own index unchanged. The comparison asks in an index
+    of its own, with no filter (nothing of the worktree's runs then), reading again the files
+    changed, or in a folder moved, since just before the commit read them."""
     (repo / "tools").mkdir()
     (repo / "tools" / "strip.py").write_text(
         'import sys\nsys.stdout.write("".join(l for l in sys.stdin if "output" not in l))\n')
@@ -8584,31 +8605,32 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
     git("config", "filter.strip.smudge", "cat", cwd=repo)
     git("config", "filter.strip.required", "true", cwd=repo)
     (repo / ".git" / "info" / "attributes").write_text("*.ipynb filter=strip\n")
-    (repo / "app.py").write_text('print("OLD")\n')
+    (repo / ".gitignore").write_text("__pycache__/\n")
+    (repo / "lib").mkdir()
+    (repo / "lib" / "app.py").write_text('print("OLD")\n')
     (repo / "z.ipynb").write_text('{"cell": 1}\n')
-    (repo / "check.sh").write_text("[ -f override.sh ] && exit 0\ngrep -q GOOD app.py\n")
+    (repo / "check.sh").write_text("[ -f override.sh ] && exit 0\ngrep -q GOOD lib/app.py\n")
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "notebooks", cwd=repo)
     hostile = "" if mode == "honest" else (
-        f"cat > tools/strip.py <<'PY'\nMODE = {mode!r}\n{_HOSTILE_FILTER}PY\n")
-    r, err = _one_worker(cli, tmp_path, hostile
-                         + f"echo 'print(\"{'GOOD' if mode == 'honest' else 'EVIL'}\")' > app.py\n"
-                         "printf '{\"cell\": 1}\\n{\"output\": 2}\\n' > z.ipynb\n",
+        f"cat > tools/strip.py <<'PY'\nMODE = {mode!r}\n{_HOSTILE_FILTER}PY\n"
+        "mkdir -p __pycache__/lib\necho 'print(\"GOOD\")' > __pycache__/lib/app.py\n")
+    r, err = _one_worker(cli, tmp_path, hostile + "mkdir -p __pycache__\n"
+                         + f"echo 'print(\"{'GOOD' if mode == 'honest' else 'EVIL'}\")' > "
+                         "lib/app.py\nprintf '{\"cell\": 1}\\n{\"output\": 2}\\n' > z.ipynb\n",
                          "sh check.sh", "bwrap")
-    held = git("show", "architect/parallel-1:app.py", cwd=repo)
+    held = git("show", "architect/parallel-1:lib/app.py", cwd=repo)
+    assert not (repo / ".architect-parallel-1" / "__pycache__" / "compared").exists()
     if mode == "honest":
         assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
         assert held == 'print("GOOD")'
         return
     assert held == 'print("EVIL")', held
     assert r["status"] == "failed", (r, err)  # (its checks passed on what it does not hold)
-    assert {"compare": "changed while the runner compared its files",
-            "add": "not what its commit took in",
-            "new": "changed while the runner compared its files",
-            "staged": "changed while the runner compared its files",
-            "late": "holds files its commit does not, made after"}[mode] in r["error"], (r, err)
+    assert ("holds files its commit does not, made after" if mode == "late" else
+            "not what its commit took in") in r["error"], (r, err)
     code, out, err = cli("merge", "best")
-    assert code != 0 and git("show", "HEAD:app.py", cwd=repo) == 'print("OLD")', out + err
+    assert code != 0 and git("show", "HEAD:lib/app.py", cwd=repo) == 'print("OLD")', out + err
 
 
 # -- review round 114 -----------------------------------------------------------------------
@@ -8683,3 +8705,27 @@ def test_the_comparison_before_the_checks_reads_again_only_what_changed(cli, rep
     worktree = repo / ".architect-parallel-1"
     assert (worktree / "ran" / "add.ran").exists()  # (the commit's add ran it)
     assert not (worktree / "ran" / "diff.ran").exists()  # (the comparison did not)
+
+
+# -- review round 115 -----------------------------------------------------------------------
+
+@needs_bwrap
+def test_a_filter_of_yours_that_writes_a_cache_in_the_worktree_fails_no_worker(cli, repo,
+                                                                              tmp_path):
+    """Round 115 (B): a clean filter of yours that keeps a log in an ignored folder of the
+    worktree failed every worker ("changed while the runner compared"): round 114 compared
+    the whole worktree before and after, and read every file again once the top folder had
+    changed. No filter runs while the runner compares, and a folder whose entries changed is
+    not one moved in."""
+    with open(repo / ".gitignore", "a") as f:
+        f.write(".filtercache/\n")
+    (repo / ".gitattributes").write_text("*.py filter=logit\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "filtered", cwd=repo)
+    git("config", "filter.logit.clean",
+        'sh -c "mkdir -p .filtercache; echo %f >> .filtercache/log; cat"', cwd=repo)
+    git("config", "filter.logit.smudge", "cat", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "echo \"print('hi')\" > hello.py\necho more >> README.md\n",
+                         "test -f hello.py", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+    assert (repo / ".architect-parallel-1" / ".filtercache" / "log").exists()
