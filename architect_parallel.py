@@ -8124,33 +8124,46 @@ _GIT_PROGRAM = "/run/architect-parallel-bin/git"
 
 
 def _flat_config(repo: _Repo, scope: str, cwd: str,
-                 place: Optional[Callable[[str], str]] = None) -> bytes:
+                 place: Optional[Callable[[str, bool], str]] = None) -> bytes:
     """The git settings of ``scope`` (--global, --local) as git reads them in ``cwd``, as one
     config file with every include already in place: inside a sandbox an include's path (an
     absolute one, or ~/ of the private HOME) could name a file the worker writes, which would
     then set filters, ignore rules or line ends for the runner's commit there. ``place``, when
     given, gives each file or program the commit's settings name (ignore and attribute files,
-    filter programs) the path to use instead."""
+    filter programs, see _placed) the path to use instead, and every filter is ``required``
+    there: one that cannot run inside fails the commit, where git would take the file as it
+    is (round 115: a filter program in ~/.local/bin, not found inside, and the branch held
+    what your own `git add` converts)."""
     listing = repo.git("config", scope, "--list", "--includes", "-z", cwd=cwd, check=False) or ""
     sections: Dict[str, List[str]] = {}
+    required: "set[str]" = set()
     for item in filter(None, listing.split("\0")):
         name, newline, value = item.partition("\n")
         section, _, rest = name.partition(".")
         subsection, _, key = rest.rpartition(".")
         if section in ("include", "includeif") or not key:
             continue
-        if place and (name in ("core.excludesfile", "core.attributesfile") or (
-                section == "filter" and key in ("clean", "smudge", "process"))):
-            value = " ".join(place(word) for word in value.split(" "))
         quote = lambda text: text.replace("\\", "\\\\").replace('"', '\\"')
         head = f'[{section} "{quote(subsection)}"]' if subsection else f"[{section}]"
+        if place and (name in ("core.excludesfile", "core.attributesfile") or (
+                section == "filter" and key in ("clean", "smudge", "process"))):
+            value = _placed(value, place, section == "filter")
+            required.update([head] if section == "filter" and value.strip() else [])
         value = quote(value).replace("\n", "\\n").replace("\t", "\\t")
         sections.setdefault(head, []).append(f'\t{key} = "{value}"' if newline else f"\t{key}")
+    for head in required:  # (last: it wins over theirs)
+        sections[head].append('\trequired = "true"')
     return "".join(f"{head}\n" + "\n".join(lines) + "\n" for head, lines in sections.items()
                    ).encode("utf-8", "surrogateescape")
 
 
-def _given_settings(repo: _Repo, cwd: str, place: Callable[[str], str]) -> Dict[str, str]:
+def _placed(value: str, place: Callable[[str, bool], str], command: bool) -> str:
+    """The setting ``value`` with each word given by ``place`` the path to use inside (its
+    first as a program when it is a ``command``, see _Box._outside)."""
+    return " ".join(place(word, command and n == 0) for n, word in enumerate(value.split(" ")))
+
+
+def _given_settings(repo: _Repo, cwd: str, place: Callable[[str, bool], str]) -> Dict[str, str]:
     """Your git settings that your environment gives (GIT_CONFIG_COUNT..., and
     GIT_CONFIG_PARAMETERS: `git -c` in a wrapper or an alias of yours), as git reads them in
     ``cwd``, with what they include read now and in place (see _flat_config; ``place``
@@ -8174,7 +8187,7 @@ def _given_settings(repo: _Repo, cwd: str, place: Callable[[str], str]) -> Dict[
             continue
         if name in ("core.excludesfile", "core.attributesfile") or (
                 section == "filter" and rest.rpartition(".")[2] in ("clean", "smudge", "process")):
-            value = " ".join(place(word) for word in value.split(" "))
+            value = _placed(value, place, section == "filter")
         found[name] = value
     return found
 
@@ -10096,13 +10109,28 @@ class _Box:
                 os.chmod(os.path.join(folder, name), 0o644)
         return home
 
-    def _outside(self, word: str) -> str:
+    def _outside(self, word: str, program: bool = False) -> str:
         """``word`` of a setting of the runner's commit inside (see _flat_config): when it names
-        a file in a place the worker writes (HOME, a temporary folder, the repository's folder:
-        a private copy there), the path of a copy in its read-only git HOME."""
+        a file in a place the worker writes or does not see (HOME, a temporary folder, the
+        repository's folder: a private copy there), the path of a copy in its read-only git
+        HOME. A ``program`` named alone is looked for on your PATH (round 115: one in
+        ~/.local/bin, where `pip install --user` and pipx put programs, was not found inside);
+        ``~/``, ``$HOME/`` and ``${HOME}/`` are your HOME (inside, HOME is another)."""
+        import shutil
         import tempfile
-        path = os.path.expanduser(word) if word.startswith("~/") else word
-        writable = [os.path.expanduser("~"), _account_home(), "/tmp", "/var/tmp",
+        quoted = len(word) > 1 and word[0] == word[-1] and word[0] in "\"'"
+        text = word[1:-1] if quoted else word
+        home = os.path.expanduser("~")
+        # (as the shell expands them: ~ unquoted, $HOME unquoted or in double quotes)
+        forms = ("$HOME/", "${HOME}/") if quoted and word[0] == '"' else () if quoted else (
+            "~/", "$HOME/", "${HOME}/")
+        if forms and text.startswith(forms):
+            path = os.path.join(home, text.split("/", 1)[1])
+        elif program and text and "/" not in text:
+            path = shutil.which(text, path=os.environ.get("PATH", os.defpath)) or text
+        else:
+            path = text
+        writable = [home, _account_home(), "/tmp", "/var/tmp",
                     tempfile.gettempdir(), self.repo.top, *self.allowed]
         if not os.path.isabs(path) or not any(_inside(p, path) for p in writable if p and p != "/"):
             return word
@@ -10113,7 +10141,7 @@ class _Box:
         # (a file that is not there, or past 64 MB, stays missing: no copy)
         if _copy_file_in(os.path.realpath(path), os.path.join(files, name), 64 << 20) is not None:
             os.chmod(os.path.join(files, name), 0o755 if os.access(path, os.X_OK) else 0o644)
-        return f"{_GIT_HOME}/files/{name}"
+        return f'"{_GIT_HOME}/files/{name}"' if quoted else f"{_GIT_HOME}/files/{name}"
 
     # -- ending it -----------------------------------------------------------
 

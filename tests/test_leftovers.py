@@ -8729,3 +8729,29 @@ def test_a_filter_of_yours_that_writes_a_cache_in_the_worktree_fails_no_worker(c
                          "test -f hello.py", "bwrap")
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
     assert (repo / ".architect-parallel-1" / ".filtercache" / "log").exists()
+
+
+@needs_bwrap
+@pytest.mark.parametrize("named", ["myclean", "$HOME/bin/myclean", '"${HOME}/bin/myclean"'])
+def test_a_filter_program_in_your_home_converts_the_runners_commit(cli, repo, tmp_path,
+                                                                  monkeypatch, named):
+    """Round 115 (B): the runner's commit inside the sandbox did not find a filter program of
+    yours named alone and found on PATH in a folder of HOME (~/.local/bin: `pip install
+    --user`, pipx), or named `$HOME/...` (HOME is another inside): git took the file as it
+    is, so the branch held what your own `git add` converts (and a `required` filter failed
+    every worker). Such a program is looked for as your git looks for it, and copied in; a
+    filter that still cannot run inside fails the commit (every filter is required there)."""
+    home = tmp_path / "home"
+    for folder in (home / ".local" / "bin", home / "bin"):
+        folder.mkdir(parents=True)
+        script(folder, "myclean", "sed s/honest/USERFILTER/\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("PATH", f"{home / '.local' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    (repo / ".gitattributes").write_text("*.sh filter=y\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "filtered", cwd=repo)
+    git("config", "filter.y.clean", named, cwd=repo)
+    git("config", "filter.y.smudge", "cat", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "echo 'echo honest' > run.sh\n", "sh run.sh", "bwrap")
+    assert r["status"] == "success", (r, err)
+    assert git("show", "architect/parallel-1:run.sh", cwd=repo) == "echo USERFILTER"
