@@ -2241,6 +2241,9 @@ class ParallelRunner:
             code = str(exc)
         finally:
             _unlink_beneath(admin, name)
+            if job.since is not None:
+                job.since.folders.close()
+                job.since = None
         if new:
             _fail_worker(result, "its worktree holds files its commit does not, made after the "
                          "commit took in its files (by a filter of yours that runs code of the "
@@ -7516,16 +7519,14 @@ def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
 
 class _Mark:
     """What tells the files of a worktree changed since a moment (see _clock_mark): the device
-    of its file system, the time of change a file made there then got, and the inode of each
-    of its folders then (None past _MARK_FOLDERS)."""
+    of its file system, the time of change a file made there then got, and a file of each of
+    its folders then with its inode, in the order _walk_at meets them (never held whole: a
+    `node_modules` has 100,000)."""
 
     __slots__ = ("device", "when", "folders")
 
-    def __init__(self, device: int, when: int, folders: Optional[Dict[str, int]]):
+    def __init__(self, device: int, when: int, folders: BinaryIO):
         self.device, self.when, self.folders = device, when, folders
-
-
-_MARK_FOLDERS = 200_000
 
 
 def _clock_mark(folder: str, top: str) -> Optional[_Mark]:
@@ -7536,6 +7537,7 @@ def _clock_mark(folder: str, top: str) -> Optional[_Mark]:
     folder moved is, but not the files in it, so the folders' inodes are kept. None when
     no file can be made in ``folder``."""
     import secrets
+    import tempfile
     time.sleep(0.02)  # (a tick is 1 to 10 ms)
     name = f"architect-parallel-mark-{secrets.token_hex(4)}"
     try:
@@ -7548,12 +7550,11 @@ def _clock_mark(folder: str, top: str) -> Optional[_Mark]:
     finally:
         os.close(fd)
         _unlink_beneath(folder, name)
-    folders: Optional[Dict[str, int]] = {}
+    folders = tempfile.TemporaryFile()
     for path, fd, _dirs, _files in _walk_at(top):
-        folders[os.path.relpath(path, top)] = os.fstat(fd).st_ino
-        if len(folders) > _MARK_FOLDERS:
-            folders = None
-            break
+        folders.write(os.path.relpath(path, top).encode("utf-8", "surrogateescape") + b"\0"
+                      + str(os.fstat(fd).st_ino).encode() + b"\0")
+    folders.seek(0)
     return _Mark(st.st_dev, st.st_ctime_ns, folders)
 
 
@@ -7563,33 +7564,43 @@ def _changed_since(top: str, mark: Optional[_Mark], limit: int = 1000) -> Option
     in or replaced: every file in them), but its ``.git``. None (all of them) without a mark,
     past ``limit`` paths or 256 KB of them (a command line), or when any is on another file
     system."""
-    if mark is None or mark.folders is None:
+    if mark is None:
         return None
+    key = lambda rel: () if rel == "." else tuple(rel.split("/"))  # (_walk_at's order)
+    seen = ((key(rel.decode("utf-8", "surrogateescape")), ino)
+            for rel, ino in _nul_records(mark.folders, 2))
+    then = next(seen, None)
     changed: List[str] = []
     size = 0
-    for folder, fd, dirs, files in _walk_at(top):
-        here = os.fstat(fd)
-        rel = os.path.relpath(folder, top)
-        if here.st_dev != mark.device:
-            return None
-        if mark.folders.get(rel) != here.st_ino:
-            if rel == ".":
+    try:
+        for folder, fd, dirs, files in _walk_at(top):
+            here = os.fstat(fd)
+            rel = os.path.relpath(folder, top)
+            if here.st_dev != mark.device:
                 return None
-            dirs[:] = []  # (all of it: see above)
-            found = [rel]
-        else:
-            found = []
-            for name in files:
-                st = _stat_at(fd, name)
-                if st is not None and st.st_ctime_ns >= mark.when and \
-                        not (rel == "." and name == ".git"):
-                    found.append(name if rel == "." else f"{rel}/{name}")
-        for path in found:
-            changed.append(path)
-            size += len(path) + 1
-            if len(changed) > limit or size > 256 << 10:
-                return None
-    return changed
+            now = key(rel)
+            while then is not None and then[0] < now:  # (gone since)
+                then = next(seen, None)
+            if then is None or then[0] != now or then[1] != str(here.st_ino).encode():
+                if rel == ".":
+                    return None
+                dirs[:] = []  # (all of it: see above)
+                found = [rel]
+            else:
+                found = []
+                for name in files:
+                    st = _stat_at(fd, name)
+                    if st is not None and st.st_ctime_ns >= mark.when and \
+                            not (rel == "." and name == ".git"):
+                        found.append(name if rel == "." else f"{rel}/{name}")
+            for path in found:
+                changed.append(path)
+                size += len(path) + 1
+                if len(changed) > limit or size > 256 << 10:
+                    return None
+        return changed
+    finally:
+        mark.folders.seek(0)
 
 
 def _fresh(path: str) -> str:

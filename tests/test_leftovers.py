@@ -8755,3 +8755,26 @@ def test_a_filter_program_in_your_home_converts_the_runners_commit(cli, repo, tm
     r, err = _one_worker(cli, tmp_path, "echo 'echo honest' > run.sh\n", "sh run.sh", "bwrap")
     assert r["status"] == "success", (r, err)
     assert git("show", "architect/parallel-1:run.sh", cwd=repo) == "echo USERFILTER"
+
+
+def test_what_changed_since_the_mark_is_every_file_changed_or_moved_in(tmp_path):
+    """Round 115 (A): a folder of files moved in since the mark keeps its files' times of
+    change; its files count as changed (the folder is named), as does a file written or
+    moved; nothing else does, whatever the names (non-UTF-8, emoji: the walk's order)."""
+    top = tmp_path / "w"
+    names = ["a", "b\U0001F600", os.fsdecode(b"c\xff"), "d"]
+    for name in names:
+        (top / name / "deep").mkdir(parents=True)
+        (top / name / "deep" / "f.txt").write_text("x\n")
+    (top / "spare").mkdir()
+    (top / "spare" / "f.txt").write_text("GOOD\n")
+    (top / "top.txt").write_text("t\n")
+    git_folder = tmp_path / "admin"
+    git_folder.mkdir()
+    mark = ap._clock_mark(str(git_folder), str(top))
+    assert ap._changed_since(str(top), mark) == []
+    (top / "top.txt").write_text("changed\n")
+    os.rename(top / names[1] / "deep", top / "old")  # (a folder moved out, another in)
+    os.rename(top / "spare", top / names[1] / "deep")
+    changed = ap._changed_since(str(top), mark)
+    assert sorted(changed) == sorted([f"{names[1]}/deep", "old", "top.txt"]), changed
