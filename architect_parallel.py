@@ -345,7 +345,7 @@ class _Job:
     costs start-up time.)"""
 
     __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules",
-                 "pointers", "index", "unsaved", "heavy", "since")
+                 "pointers", "index", "unsaved", "heavy")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
@@ -370,9 +370,6 @@ class _Job:
         # whether its worktree holds more .gitignore and .gitattributes than the runner's
         # gits may read there (see ParallelRunner._heavy)
         self.heavy = False
-        # what tells the files changed since just before the runner's commit read the
-        # worktree (see _clock_mark)
-        self.since: "Optional[_Mark]" = None
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -2018,8 +2015,11 @@ class ParallelRunner:
         except _Unread:  # (failed: no git of the runner reads it, see _heavy)
             return
         except (ParallelError, OSError) as exc:  # its branch does not hold what would be checked
-            _fail_worker(result, f"its work could not be committed on {job.branch}: "
-                         + (str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"))
+            why = str(exc) if isinstance(exc, ParallelError) else f"{type(exc).__name__}: {exc}"
+            _fail_worker(result, f"its work could not be committed on {job.branch}: {why}" + (
+                " (Git LFS does not work inside the sandbox yet: its filter writes .git/lfs, "
+                "which the sandbox keeps read-only; run this repository without --sandbox)"
+                if self._sandbox and "lfs" in why.lower() else ""))
             if self._hurry.is_set():  # (a git stopped halfway leaves its lock: your git there)
                 with contextlib.suppress(ParallelError, OSError):
                     _unlink_beneath(outside.admin_folder(job.path, strict=False), "index.lock")
@@ -2192,15 +2192,16 @@ class ParallelRunner:
         own gits (one that loads a module or script from the worktree: round 113, `python3 -m
         nbstripout` and an `nbstripout.py` or an ignored `.pyc` the agent left), which rewrote
         a file after git had read it (giving it back its time: git here keeps times to the
-        second), moved a folder of them in (round 115), made a file the checks run or staged
-        it (round 114), or, run as this comparison read files, rewrote the index it was asked
-        in (round 115). So it is asked in an index of the runner's own, made from the commit
-        with no file's time in it, with no filter (no code of the worktree runs meanwhile: a
-        file a filter converts that changed since the commit read it is not what it took in),
-        of only the files changed since just before the commit read them (see
-        _changed_since; all when that cannot be told): one not changed since holds what git
-        read (round 114: reading all through your filters took a minute more a worker).
-        (What changes in the checks' time: see _held_files, taken before.)"""
+        second), made a file the checks run or staged it (round 114), moved a folder of other
+        files in, and back again before git ended (rounds 115 and 116: no state looked at
+        afterwards tells), or, run again as this comparison read files, rewrote the index it
+        was asked in (round 115). So every file the commit holds is read again, in an index of
+        the runner's own made from the commit, with no filter: no code of the worktree runs
+        meanwhile. The files a filter of yours converts are not (their content is what its
+        code makes of them: see the README), nor compared: their entries are taken as they
+        are (``--assume-unchanged``). (What changes in the checks' time: see _held_files,
+        taken before.)"""
+        import tempfile
         admin = outside.admin_folder(job.path, strict=False)
         name = "architect-parallel-index"
         _unlink_beneath(admin, name)
@@ -2216,34 +2217,35 @@ class ParallelRunner:
             if next(repo._names(["ls-files", "-z", "--deleted"], job.path, 1, index=index),
                     None):
                 code = 1  # (a file it holds is gone, or a folder is in its place)
-            changed = _changed_since(job.path, job.since)
-            literal = ["--literal-pathspecs"]
-            if changed:  # (those that name files the commit holds, or folders holding some)
-                wanted, held = set(changed), set()
-                for (rel,) in repo._names([*literal, "ls-files", "-z", "--", *changed],
-                                          job.path, 1, index=index):
-                    while rel and rel not in held:
-                        held.update([rel] if rel in wanted else [])
-                        rel = rel.rpartition("/")[0]
-                changed = [rel for rel in changed if rel in held]
-            if changed is None:
-                repo.git("update-index", "-q", "--refresh", cwd=job.path, index=index,
-                         check=False)
-            elif changed:
-                repo.git(*literal, "add", "--refresh", "--pathspec-from-file=-",
-                         "--pathspec-file-nul", cwd=job.path, index=index,
-                         input="\0".join(changed).encode("utf-8", "surrogateescape"))
-            if changed != [] and not code:
-                code = repo.run(*literal, "diff-index", "--quiet", "--end-of-options",
-                                job.tip or "", "--", *(changed or ()), cwd=job.path,
-                                index=index).returncode
+            listing = repo.git("config", "-z", "--get-regexp", r"^filter\..*\.(clean|process)$",
+                               cwd=job.path, check=False) or ""
+            drivers = {item.split("\n", 1)[0][len("filter."):].rpartition(".")[0].encode(
+                "utf-8", "surrogateescape") for item in listing.split("\0")
+                if item.partition("\n")[2].strip()}
+            if drivers:  # (by the commit's .gitattributes, in the index: --cached)
+                with tempfile.TemporaryFile() as names, tempfile.TemporaryFile() as told, \
+                        tempfile.TemporaryFile() as converted:
+                    repo._run_to(["ls-files", "-z"], names, "git could not list its files",
+                                 cwd=job.path, index=index)
+                    names.seek(0)
+                    repo._run_to(["check-attr", "-z", "--cached", "--stdin", "filter"], told,
+                                 "git could not read its files' attributes", input=names,
+                                 cwd=job.path, index=index)
+                    told.seek(0)
+                    for path, _attr, value in _nul_records(told, 3):
+                        if value in drivers:
+                            converted.write(path + b"\0")
+                    converted.seek(0)
+                    repo.git("update-index", "-z", "--assume-unchanged", "--stdin",
+                             cwd=job.path, index=index, input=converted)
+            repo.git("update-index", "-q", "--refresh", cwd=job.path, index=index, check=False)
+            if not code:
+                code = repo.run("diff-index", "--quiet", "--end-of-options", job.tip or "",
+                                "--", cwd=job.path, index=index).returncode
         except ParallelError as exc:
             code = str(exc)
         finally:
             _unlink_beneath(admin, name)
-            if job.since is not None:
-                job.since.folders.close()
-                job.since = None
         if new:
             _fail_worker(result, "its worktree holds files its commit does not, made after the "
                          "commit took in its files (by a filter of yours that runs code of the "
@@ -2342,8 +2344,6 @@ class ParallelRunner:
         if self.config.commit:
             message = (f"architect-parallel: worker {job.worker_id}: "
                        f"{_shorten(job.task.strip().splitlines()[0], 60)} [{result.model}]")
-            if renew:  # (what its checks' comparison must read again: see _compare_held)
-                job.since = _clock_mark(repo.admin_folder(job.path, strict=False), job.path)
             held, problem = repo.commit_all(job.path, message, exclude=copied,
                                             base=result.base_commit)
             # What the branch must hold from now on (see _settle_branch): the agent's own
@@ -7515,92 +7515,6 @@ def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
     """What changes when a file is written, replaced, or given other modes, owner or access
     list: its inode, time of change, mode and owner (() when it is not there)."""
     return () if st is None else (st.st_ino, st.st_ctime_ns, st.st_mode, st.st_uid)
-
-
-class _Mark:
-    """What tells the files of a worktree changed since a moment (see _clock_mark): the device
-    of its file system, the time of change a file made there then got, and a file of each of
-    its folders then with its inode, in the order _walk_at meets them (never held whole: a
-    `node_modules` has 100,000)."""
-
-    __slots__ = ("device", "when", "folders")
-
-    def __init__(self, device: int, when: int, folders: BinaryIO):
-        self.device, self.when, self.folders = device, when, folders
-
-
-def _clock_mark(folder: str, top: str) -> Optional[_Mark]:
-    """A mark (see _Mark) of the worktree ``top``, whose git folder is ``folder``: every file
-    of that file system changed from now on gets a time of change as late as the mark's or
-    later (its clock, the coarse one the kernel keeps, runs forward), every one changed a
-    tick before an earlier one (the runner waits a tick first). A file moved is changed; a
-    folder moved is, but not the files in it, so the folders' inodes are kept. None when
-    no file can be made in ``folder``."""
-    import secrets
-    import tempfile
-    time.sleep(0.02)  # (a tick is 1 to 10 ms)
-    name = f"architect-parallel-mark-{secrets.token_hex(4)}"
-    try:
-        fd = os.open(os.path.join(folder, name),
-                     os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-    finally:
-        os.close(fd)
-        _unlink_beneath(folder, name)
-    folders = tempfile.TemporaryFile()
-    for path, fd, _dirs, _files in _walk_at(top):
-        folders.write(os.path.relpath(path, top).encode("utf-8", "surrogateescape") + b"\0"
-                      + str(os.fstat(fd).st_ino).encode() + b"\0")
-    folders.seek(0)
-    return _Mark(st.st_dev, st.st_ctime_ns, folders)
-
-
-def _changed_since(top: str, mark: Optional[_Mark], limit: int = 1000) -> Optional[List[str]]:
-    """The files under ``top`` (paths from it) changed since ``mark`` (see _clock_mark): whose
-    time of change is its or later; and the folders that are not the ones it saw there (moved
-    in or replaced: every file in them), but its ``.git``. None (all of them) without a mark,
-    past ``limit`` paths or 256 KB of them (a command line), or when any is on another file
-    system."""
-    if mark is None:
-        return None
-    key = lambda rel: () if rel == "." else tuple(rel.split("/"))  # (_walk_at's order)
-    seen = ((key(rel.decode("utf-8", "surrogateescape")), ino)
-            for rel, ino in _nul_records(mark.folders, 2))
-    then = next(seen, None)
-    changed: List[str] = []
-    size = 0
-    try:
-        for folder, fd, dirs, files in _walk_at(top):
-            here = os.fstat(fd)
-            rel = os.path.relpath(folder, top)
-            if here.st_dev != mark.device:
-                return None
-            now = key(rel)
-            while then is not None and then[0] < now:  # (gone since)
-                then = next(seen, None)
-            if then is None or then[0] != now or then[1] != str(here.st_ino).encode():
-                if rel == ".":
-                    return None
-                dirs[:] = []  # (all of it: see above)
-                found = [rel]
-            else:
-                found = []
-                for name in files:
-                    st = _stat_at(fd, name)
-                    if st is not None and st.st_ctime_ns >= mark.when and \
-                            not (rel == "." and name == ".git"):
-                        found.append(name if rel == "." else f"{rel}/{name}")
-            for path in found:
-                changed.append(path)
-                size += len(path) + 1
-                if len(changed) > limit or size > 256 << 10:
-                    return None
-        return changed
-    finally:
-        mark.folders.seek(0)
 
 
 def _fresh(path: str) -> str:

@@ -8540,6 +8540,7 @@ for _ in range(3):  # (the gits above it: which of the runner's runs it)
 comparing = b"--refresh" in chain or (b"\0diff\0" in chain and b"--quiet" in chain) or \
     b"diff-index" in chain
 committing = b"\0add\0" in chain and not comparing
+last = sys.argv[-1] == "z.ipynb"  # (the file it converts: after lib/app.py; a.ipynb before)
 if comparing:  # (it must never run then: it could rewrite the files or the index compared)
     open("__pycache__/compared", "w").close()
 if MODE in ("compare", "new", "staged", "forge") and committing:
@@ -8554,10 +8555,10 @@ elif MODE in ("new", "staged") and comparing:  # (adds one the checks run)
         import subprocess
         env = {k: v for k, v in os.environ.items() if k != "GIT_INDEX_FILE"}
         subprocess.run(["git", "update-index", "--add", "override.sh"], env=env, check=True)
-elif MODE == "late" and committing:  # (once add has looked for new files)
+elif MODE == "late" and committing and last:  # (once add has looked for new files)
     with open("override.sh", "w") as f:
         f.write("exit 0\n")
-elif MODE in ("add", "forge") and committing:  # (after git read it: in place, same time)
+elif MODE in ("add", "forge") and committing and last:  # (after git read it: in place, same time)
     st = os.stat("lib/app.py")
     with open("lib/app.py", "r+") as f:
         f.write('print("GOOD")\n')
@@ -8574,16 +8575,23 @@ elif MODE == "forge" and comparing:  # (the index the runner asks in: every entr
         at += (end - at + 8) // 8 * 8
     body = bytes(raw[:-20])
     open(index, "wb").write(body + hashlib.sha1(body).digest())
-elif MODE == "swap" and committing and os.path.isdir("__pycache__/lib"):  # (a folder moved
-    os.rename("lib", "__pycache__/old")                    # in: its files keep their times)
+elif MODE == "swap" and committing and last and os.path.isdir("__pycache__/lib"):  # (moved
+    os.rename("lib", "__pycache__/old")  # (a folder moved in: its files keep their times)
     os.rename("__pycache__/lib", "lib")
+elif MODE == "swapback" and committing:  # (EVIL in as git reads it, GOOD back before it ends)
+    if os.path.isdir("__pycache__/lib") and not os.path.exists("__pycache__/hold"):
+        os.rename("lib", "__pycache__/hold")
+        os.rename("__pycache__/lib", "lib")
+    elif os.path.isdir("__pycache__/hold"):
+        os.rename("lib", "__pycache__/lib")
+        os.rename("__pycache__/hold", "lib")
 sys.stdout.write("".join(line for line in data.splitlines(True) if "output" not in line))
 '''
 
 
 @needs_bwrap
 @pytest.mark.parametrize("mode", ["compare", "add", "late", "new", "staged", "swap", "forge",
-                                  "honest"])
+                                  "swapback", "honest"])
 def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, repo, tmp_path,
                                                                         mode):
     """Round 113 (A): a filter of yours that runs code of the worktree (`nbstripout --install`
@@ -8595,29 +8603,34 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
     on GOOD, the branch held EVIL. Round 114 (A): the file it added, staged in the worktree's
     own index, was no new file to `ls-files`. Round 115 (A): in the commit's `add` it moved a
     folder of GOOD files in (they kept their times), or, run as the comparison read files, it
-    marked every entry of the runner's own index unchanged. The comparison asks in an index
-    of its own, with no filter (nothing of the worktree's runs then), reading again the files
-    changed, or in a folder moved, since just before the commit read them."""
+    marked every entry of the runner's own index unchanged. Round 116 (A): it moved a folder
+    of EVIL files in as git read them and the GOOD one back before git ended. The comparison
+    asks in an index of its own, with no filter (nothing of the worktree's runs then), and
+    reads again every file no filter converts."""
     (repo / "tools").mkdir()
     (repo / "tools" / "strip.py").write_text(
         'import sys\nsys.stdout.write("".join(l for l in sys.stdin if "output" not in l))\n')
-    git("config", "filter.strip.clean", f'"{sys.executable}" tools/strip.py', cwd=repo)
+    git("config", "filter.strip.clean", f'"{sys.executable}" tools/strip.py %f', cwd=repo)
     git("config", "filter.strip.smudge", "cat", cwd=repo)
     git("config", "filter.strip.required", "true", cwd=repo)
     (repo / ".git" / "info" / "attributes").write_text("*.ipynb filter=strip\n")
     (repo / ".gitignore").write_text("__pycache__/\n")
     (repo / "lib").mkdir()
     (repo / "lib" / "app.py").write_text('print("OLD")\n')
+    (repo / "a.ipynb").write_text('{"cell": 1}\n')
     (repo / "z.ipynb").write_text('{"cell": 1}\n')
     (repo / "check.sh").write_text("[ -f override.sh ] && exit 0\ngrep -q GOOD lib/app.py\n")
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "notebooks", cwd=repo)
+    swapped = {"GOOD": "EVIL", "EVIL": "GOOD"} if mode == "swapback" else {}
+    good, evil = swapped.get("GOOD", "GOOD"), swapped.get("EVIL", "EVIL")
     hostile = "" if mode == "honest" else (
         f"cat > tools/strip.py <<'PY'\nMODE = {mode!r}\n{_HOSTILE_FILTER}PY\n"
-        "mkdir -p __pycache__/lib\necho 'print(\"GOOD\")' > __pycache__/lib/app.py\n")
+        f"mkdir -p __pycache__/lib\necho 'print(\"{good}\")' > __pycache__/lib/app.py\n")
     r, err = _one_worker(cli, tmp_path, hostile + "mkdir -p __pycache__\n"
-                         + f"echo 'print(\"{'GOOD' if mode == 'honest' else 'EVIL'}\")' > "
-                         "lib/app.py\nprintf '{\"cell\": 1}\\n{\"output\": 2}\\n' > z.ipynb\n",
+                         + f"echo 'print(\"{'GOOD' if mode == 'honest' else evil}\")' > "
+                         "lib/app.py\nprintf '{\"cell\": 1}\\n{\"output\": 2}\\n' > z.ipynb\n"
+                         "printf '{\"cell\": 1}\\n{\"output\": 2}\\n' > a.ipynb\n",
                          "sh check.sh", "bwrap")
     held = git("show", "architect/parallel-1:lib/app.py", cwd=repo)
     assert not (repo / ".architect-parallel-1" / "__pycache__" / "compared").exists()
@@ -8626,9 +8639,11 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
         assert held == 'print("GOOD")'
         return
     assert held == 'print("EVIL")', held
-    assert r["status"] == "failed", (r, err)  # (its checks passed on what it does not hold)
-    assert ("holds files its commit does not, made after" if mode == "late" else
-            "not what its commit took in") in r["error"], (r, err)
+    passed = r["status"] == "success" and all(c["passed"] for c in r["checks"])
+    assert not passed, (r, err)  # (its checks passed on what it does not hold)
+    if mode in ("add", "late", "swap", "forge", "swapback"):  # (the others: its checks failed)
+        assert ("holds files its commit does not, made after" if mode == "late" else
+                "not what its commit took in") in r["error"], (r, err)
     code, out, err = cli("merge", "best")
     assert code != 0 and git("show", "HEAD:lib/app.py", cwd=repo) == 'print("OLD")', out + err
 
@@ -8671,12 +8686,12 @@ def test_a_case_only_rename_under_your_ignore_case_is_committed(cli, repo, tmp_p
 
 
 @needs_bwrap
-def test_the_comparison_before_the_checks_reads_again_only_what_changed(cli, repo, tmp_path):
-    """Round 114 (B): round 113's comparison read every file again, with your filters: with a
-    filter of yours that starts a program for each file, a minute more a worker. Only the
-    files changed since just before the commit read them are read again: an honest worker's
-    are not, and your filter runs for none of them then (it leaves an ignored file saying
-    which git ran it, in a folder of the branch's: what changed there is compared again)."""
+def test_the_comparison_before_the_checks_runs_no_filter_of_yours(cli, repo, tmp_path):
+    """Round 114 (B): round 113's comparison read every file again through your filters: with
+    a filter of yours that starts a program for each file, a minute more a worker. It runs
+    none (it reads the files no filter converts; no code of the worktree runs meanwhile):
+    your filter, which leaves an ignored file saying which git ran it, ran for the commit's
+    add only, and the honest worker passes."""
     (repo / "strip.py").write_text(
         "import os, sys\n"
         "chain, pid = [], os.getppid()\n"
@@ -8757,24 +8772,46 @@ def test_a_filter_program_in_your_home_converts_the_runners_commit(cli, repo, tm
     assert git("show", "architect/parallel-1:run.sh", cwd=repo) == "echo USERFILTER"
 
 
-def test_what_changed_since_the_mark_is_every_file_changed_or_moved_in(tmp_path):
-    """Round 115 (A): a folder of files moved in since the mark keeps its files' times of
-    change; its files count as changed (the folder is named), as does a file written or
-    moved; nothing else does, whatever the names (non-UTF-8, emoji: the walk's order)."""
-    top = tmp_path / "w"
-    names = ["a", "b\U0001F600", os.fsdecode(b"c\xff"), "d"]
-    for name in names:
-        (top / name / "deep").mkdir(parents=True)
-        (top / name / "deep" / "f.txt").write_text("x\n")
-    (top / "spare").mkdir()
-    (top / "spare" / "f.txt").write_text("GOOD\n")
-    (top / "top.txt").write_text("t\n")
-    git_folder = tmp_path / "admin"
-    git_folder.mkdir()
-    mark = ap._clock_mark(str(git_folder), str(top))
-    assert ap._changed_since(str(top), mark) == []
-    (top / "top.txt").write_text("changed\n")
-    os.rename(top / names[1] / "deep", top / "old")  # (a folder moved out, another in)
-    os.rename(top / "spare", top / names[1] / "deep")
-    changed = ap._changed_since(str(top), mark)
-    assert sorted(changed) == sorted([f"{names[1]}/deep", "old", "top.txt"]), changed
+# -- review round 116 -----------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("case", ["many CRLF files", "a smudge that expands"])
+def test_files_your_filter_converts_are_not_compared_unconverted(cli, repo, tmp_path, case):
+    """Round 116 (B): the comparison before the checks read files with every filter off: past
+    1,000 files rewritten after the commit (CRLF files `* text=auto` converts), every file
+    was, and a notebook your filter strips no longer matched its blob; a file your keyword
+    filter expands on checkout (`$Date$`), rewritten so, did not either: honest workers
+    failed. The files a filter of yours converts are not compared (nor read with it)."""
+    git("config", "filter.kw.clean", "sed -e 's/[$]Date[^$]*[$]/$Date$/' -e /OUTPUT/d", cwd=repo)
+    git("config", "filter.kw.smudge", "sed -e 's/[$]Date[$]/$Date: 2026-12-08 $/'", cwd=repo)
+    (repo / ".gitattributes").write_text("* text=auto\n*.nb filter=kw\n*.kw filter=kw\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "filtered", cwd=repo)
+    body = ("mkdir -p data\ni=0\nwhile [ $i -lt 1001 ]; do printf 'a,b\\r\\n1,2\\r\\n' > "
+            "data/f$i.csv; i=$((i+1)); done\nprintf 'cell\\nOUTPUT 42\\n' > a.nb\n"
+            if case == "many CRLF files" else "printf 'version $Date$\\r\\nline\\r\\n' > k.kw\n")
+    r, err = _one_worker(cli, tmp_path, body, "true", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r["error"], err)
+
+
+@needs_bwrap
+def test_a_git_lfs_repository_in_the_sandbox_is_said_to_need_none(cli, repo, tmp_path):
+    """Round 116 (B): with Git LFS every sandboxed worker failed on a read-only file system
+    error (its filter writes the repository's .git/lfs, read-only inside), and nothing said
+    why. The failure names LFS and what to do (here a stand-in that writes there as
+    git-lfs does)."""
+    writes = ('sh -c \'d="$(git rev-parse --git-common-dir)/lfs/tmp" && mkdir -p "$d" && '
+              ': > "$d/object$$" && cat\'')
+    git("config", "filter.lfs.clean", writes, cwd=repo)
+    git("config", "filter.lfs.smudge", "cat", cwd=repo)
+    git("config", "filter.lfs.required", "true", cwd=repo)
+    (repo / ".gitattributes").write_text("*.bin filter=lfs\n")
+    (repo / "seed.bin").write_text("data\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "lfs", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "echo \"print('ok')\" > app.py\n", "true", "bwrap")
+    assert r["status"] == "failed", (r, err)
+    assert "Git LFS does not work inside the sandbox yet" in r["error"], r["error"]
+    r, err = _one_worker(cli, tmp_path, "echo \"print('ok')\" > app.py\n", "true", "none",
+                         "--force")
+    assert r["status"] == "success", (r, err)
