@@ -2031,8 +2031,9 @@ class ParallelRunner:
         try:  # before the checks, whose artifacts are not the agent's work
             if self._sandbox and committed and self.config.checks and job.tip and \
                     result.status != "failed":
-                still = self._held_files(outside, job)  # (before any filter of yours runs)
-                self._compare_held(repo, outside, job, result, copied)
+                self._write_held(repo, outside, job, result, copied)
+                still = self._held_files(outside, job)  # (as written, before its checks)
+                self._compare_held(repo, outside, job, result)
             files, gitlinks, nested = repo.changes(job.path, result.base_commit, not committed)
             if committed:  # (what its branch holds: a repository inside is not)
                 files = repo.files_between(result.base_commit, result.commit) \
@@ -2183,58 +2184,113 @@ class ParallelRunner:
         return True
 
     @staticmethod
-    def _compare_held(repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult,
-                      copied: List[str]) -> None:
-        """Fail the worker when a file of its worktree is not what its commit holds, inside
-        its sandbox (round 64: another sandbox of the same account changed them after the
-        commit), or when it holds a new file, neither committed nor ignored (but the
-        ``copied`` include files). A filter of yours can run the agent's code in the runner's
-        own gits (one that loads a module or script from the worktree: round 113, `python3 -m
-        nbstripout` and an `nbstripout.py` or an ignored `.pyc` the agent left), which rewrote
-        a file after git had read it (giving it back its time: git here keeps times to the
-        second), made a file the checks run or staged it (round 114), moved a folder of other
-        files in, and back again before git ended (rounds 115 and 116: no state looked at
-        afterwards tells), or, run again as this comparison read files, rewrote the index it
-        was asked in (round 115). So every file the commit holds is read again, in an index of
-        the runner's own made from the commit, with no filter: no code of the worktree runs
-        meanwhile. The files a filter of yours converts are not (their content is what its
-        code makes of them: see the README), nor compared: their entries are taken as they
-        are (``--assume-unchanged``). (What changes in the checks' time: see _held_files,
-        taken before.)"""
+    def _write_held(repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult,
+                    copied: List[str]) -> None:
+        """Write every file its commit holds again into its worktree, as a checkout of it
+        writes them, before its checks, inside its sandbox; then fail the worker when the
+        worktree holds a new file, neither committed nor ignored (but the ``copied`` include
+        files). A filter of yours can run the agent's code in the runner's own gits (one that
+        loads a module or script from the worktree: round 113, `python3 -m nbstripout` and an
+        `nbstripout.py` or an ignored `.pyc` the agent left), which rewrote a file after git
+        had read it (giving it back its time), made a file the checks run or staged it (round
+        114), moved a folder of other files in, and back again before git ended (rounds 115,
+        116), or rewrote the index it was asked in (round 115); and a conversion that takes
+        many contents to one (`ident`, line ends, your keyword filter: round 117) let a file
+        hold other code than any checkout writes. No comparison afterwards can tell. So the
+        files a filter of yours converts are written first, with it (what its code makes of
+        them is admitted: see the README), then, from a new index of the runner's own made
+        from the commit, every other one with no filter (no code of the worktree runs then),
+        the .gitattributes files first."""
         import tempfile
         admin = outside.admin_folder(job.path, strict=False)
         name = "architect-parallel-index"
-        _unlink_beneath(admin, name)
-        new, count, code = [], 0, 0  # (the first five new files, and how many)
+        index = os.path.join(admin, name)
+        new, count = [], 0  # (the first five new files, and how many)
         try:
-            index = os.path.join(admin, name)
-            repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
+            with tempfile.TemporaryFile() as converted:
+                _unlink_beneath(admin, name)
+                repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
+                some = ParallelRunner._converted(repo, job, index, converted)
+                if some:  # (its code may run now: all after it is written again)
+                    converted.seek(0)
+                    repo.git("checkout-index", "-f", "-z", "--stdin", cwd=job.path, filters=True,
+                             index=index, input=converted)
+                _unlink_beneath(admin, name)
+                repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
+                if some:
+                    converted.seek(0)
+                    repo.git("update-index", "-z", "--skip-worktree", "--stdin", cwd=job.path,
+                             index=index, input=converted)
+            with tempfile.TemporaryFile() as rules:
+                repo._run_to(["ls-files", "-z", "--", ":(glob)**/.gitattributes"], rules,
+                             "git could not list its .gitattributes files", cwd=job.path,
+                             index=index)
+                if rules.tell():
+                    rules.seek(0)
+                    repo.git("checkout-index", "-f", "-z", "--stdin", cwd=job.path, index=index,
+                             input=rules)
+            repo.git("checkout-index", "-f", "-a", cwd=job.path, index=index)
             for (rel,) in repo._names(["ls-files", "-z", "--others", "--exclude-standard"],
                                       job.path, 1, index=index):
                 if not rel.endswith("/") and rel not in copied:  # ('sub/': see _check_held)
                     count += 1
                     new += [rel] if count <= 5 else []
+        except ParallelError as exc:
+            _fail_worker(result, "its files could not be written again from its commit before "
+                         f"its checks ({exc}): its checks would not run on what its branch holds")
+        finally:
+            _unlink_beneath(admin, name)
+        if new:
+            _fail_worker(result, "its worktree holds files its commit does not, made after the "
+                         "commit took in its files (by a filter of yours that runs code of the "
+                         f"worktree), which its checks would run on: {_some(new, total=count)}")
+
+    @staticmethod
+    def _converted(repo: _Repo, job: _Job, index: str, out: BinaryIO) -> bool:
+        """Write to ``out`` (NUL-ended) the files of the index ``index`` that a filter of yours
+        converts: whose ``filter`` attribute, as the commit's own .gitattributes give it
+        (--cached), names a driver with a command; whether there are any."""
+        import tempfile
+        listing = repo.git("config", "-z", "--get-regexp", r"^filter\..*\.(clean|smudge|process)$",
+                           cwd=job.path, check=False) or ""
+        drivers = {item.split("\n", 1)[0][len("filter."):].rpartition(".")[0].encode(
+            "utf-8", "surrogateescape") for item in listing.split("\0")
+            if item.partition("\n")[2].strip()}
+        if not drivers:
+            return False
+        with tempfile.TemporaryFile() as names, tempfile.TemporaryFile() as told:
+            repo._run_to(["ls-files", "-z"], names, "git could not list its files",
+                         cwd=job.path, index=index)
+            names.seek(0)
+            repo._run_to(["check-attr", "-z", "--cached", "--stdin", "filter"], told,
+                         "git could not read its files' attributes", input=names,
+                         cwd=job.path, index=index)
+            told.seek(0)
+            for path, _attr, value in _nul_records(told, 3):
+                if value in drivers:
+                    out.write(path + b"\0")
+        return out.tell() > 0
+
+    @staticmethod
+    def _compare_held(repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult) -> None:
+        """Fail the worker when a file of its worktree is not what its commit holds, read
+        again just after its snapshot (see _held_files) and its writing (see _write_held):
+        another sandbox of the same account could have opened it to a third account meanwhile
+        (round 64). In an index of the runner's own made from the commit, with no filter: the
+        files a filter of yours converts are taken as they are (--assume-unchanged)."""
+        import tempfile
+        admin = outside.admin_folder(job.path, strict=False)
+        name = "architect-parallel-index"
+        _unlink_beneath(admin, name)
+        code: "int | str" = 0
+        try:
+            index = os.path.join(admin, name)
+            repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
             if next(repo._names(["ls-files", "-z", "--deleted"], job.path, 1, index=index),
                     None):
                 code = 1  # (a file it holds is gone, or a folder is in its place)
-            listing = repo.git("config", "-z", "--get-regexp", r"^filter\..*\.(clean|process)$",
-                               cwd=job.path, check=False) or ""
-            drivers = {item.split("\n", 1)[0][len("filter."):].rpartition(".")[0].encode(
-                "utf-8", "surrogateescape") for item in listing.split("\0")
-                if item.partition("\n")[2].strip()}
-            if drivers:  # (by the commit's .gitattributes, in the index: --cached)
-                with tempfile.TemporaryFile() as names, tempfile.TemporaryFile() as told, \
-                        tempfile.TemporaryFile() as converted:
-                    repo._run_to(["ls-files", "-z"], names, "git could not list its files",
-                                 cwd=job.path, index=index)
-                    names.seek(0)
-                    repo._run_to(["check-attr", "-z", "--cached", "--stdin", "filter"], told,
-                                 "git could not read its files' attributes", input=names,
-                                 cwd=job.path, index=index)
-                    told.seek(0)
-                    for path, _attr, value in _nul_records(told, 3):
-                        if value in drivers:
-                            converted.write(path + b"\0")
+            with tempfile.TemporaryFile() as converted:
+                if ParallelRunner._converted(repo, job, index, converted):
                     converted.seek(0)
                     repo.git("update-index", "-z", "--assume-unchanged", "--stdin",
                              cwd=job.path, index=index, input=converted)
@@ -2246,15 +2302,11 @@ class ParallelRunner:
             code = str(exc)
         finally:
             _unlink_beneath(admin, name)
-        if new:
-            _fail_worker(result, "its worktree holds files its commit does not, made after the "
-                         "commit took in its files (by a filter of yours that runs code of the "
-                         f"worktree), which its checks would run on: {_some(new, total=count)}")
         if code == 1:
             _fail_worker(result, "files its branch holds are not what its commit took in (changed "
-                         "after git read them: by a filter of yours that runs code of the "
-                         "worktree, or by another sandbox of the same account that opened them "
-                         "to others): its checks would not run on what its branch holds")
+                         "as the runner wrote them again: by another sandbox of the same account "
+                         "that opened them to others): its checks would not run on what its "
+                         "branch holds")
         elif code:
             _fail_worker(result, "its files could not be compared with its commit before its "
                          "checks (" + (f"git exit code {code}" if isinstance(code, int) else code)
@@ -2300,7 +2352,7 @@ class ParallelRunner:
                     nested: List[str]) -> None:
         """Fail the worker when its checks would run on what its commit does not hold: files
         git neither commits nor ignores (see _Repo.hidden_from_commit; and _settle_branch for
-        files its commit holds as a filter made them; _compare_held for new files)."""
+        files its commit holds as a filter made them; _write_held for new files)."""
         box = self._sandbox
         # (the account the sandbox's git runs as: its own as root, else the runner's; what
         # another account owns there keeps its owner's write, and may hide from the runner)
@@ -6860,7 +6912,7 @@ def _reads_only(args: List[str]) -> bool:
 # cleanup, a new run and rerun deleted the files of a worktree that no status showed, and
 # continue gave them to the agent as its own). A file is the one git read only while all
 # its times, inode and owner are the same (your core.checkStat=minimal or core.trustctime=false
-# let a file rewritten after its read pass for it: see _compare_held).
+# let a file rewritten after its read pass for it: see _write_held).
 _GIT_SETTINGS = {"core.fsmonitor": "false", "core.hooksPath": "/dev/null",
                  "submodule.recurse": "false", "status.submoduleSummary": "false",
                  "diff.orderFile": "/dev/null", "core.splitIndex": "false",
@@ -8055,13 +8107,14 @@ def _flat_config(repo: _Repo, scope: str, cwd: str,
     absolute one, or ~/ of the private HOME) could name a file the worker writes, which would
     then set filters, ignore rules or line ends for the runner's commit there. ``place``, when
     given, gives each file or program the commit's settings name (ignore and attribute files,
-    filter programs, see _placed) the path to use instead, and every filter is ``required``
-    there: one that cannot run inside fails the commit, where git would take the file as it
-    is (round 115: a filter program in ~/.local/bin, not found inside, and the branch held
-    what your own `git add` converts)."""
+    filter programs, see _placed) the path to use instead, and every filter with both ways
+    (or a process) is ``required`` there: one that cannot run inside fails the commit, where
+    git would take the file as it is (round 115: a filter program in ~/.local/bin, not found
+    inside, and the branch held what your own `git add` converts); one with a single way
+    (a clean command only) is not: git passes the file through the other way (round 117)."""
     listing = repo.git("config", scope, "--list", "--includes", "-z", cwd=cwd, check=False) or ""
     sections: Dict[str, List[str]] = {}
-    required: "set[str]" = set()
+    required: "Dict[str, set[str]]" = {}
     for item in filter(None, listing.split("\0")):
         name, newline, value = item.partition("\n")
         section, _, rest = name.partition(".")
@@ -8073,11 +8126,13 @@ def _flat_config(repo: _Repo, scope: str, cwd: str,
         if place and (name in ("core.excludesfile", "core.attributesfile") or (
                 section == "filter" and key in ("clean", "smudge", "process"))):
             value = _placed(value, place, section == "filter")
-            required.update([head] if section == "filter" and value.strip() else [])
+            if section == "filter" and value.strip():
+                required.setdefault(head, set()).add(key)
         value = quote(value).replace("\n", "\\n").replace("\t", "\\t")
         sections.setdefault(head, []).append(f'\t{key} = "{value}"' if newline else f"\t{key}")
-    for head in required:  # (last: it wins over theirs)
-        sections[head].append('\trequired = "true"')
+    for head, keys in required.items():  # (last: it wins over theirs; a driver with one
+        if "process" in keys or {"clean", "smudge"} <= keys:  # way only passes the other)
+            sections[head].append('\trequired = "true"')
     return "".join(f"{head}\n" + "\n".join(lines) + "\n" for head, lines in sections.items()
                    ).encode("utf-8", "surrogateescape")
 

@@ -8604,9 +8604,9 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
     own index, was no new file to `ls-files`. Round 115 (A): in the commit's `add` it moved a
     folder of GOOD files in (they kept their times), or, run as the comparison read files, it
     marked every entry of the runner's own index unchanged. Round 116 (A): it moved a folder
-    of EVIL files in as git read them and the GOOD one back before git ended. The comparison
-    asks in an index of its own, with no filter (nothing of the worktree's runs then), and
-    reads again every file no filter converts."""
+    of EVIL files in as git read them and the GOOD one back before git ended. No state looked
+    at afterwards tells: every file the commit holds is written again from it before the
+    checks (those no filter converts with no filter: nothing of the worktree's runs then)."""
     (repo / "tools").mkdir()
     (repo / "tools" / "strip.py").write_text(
         'import sys\nsys.stdout.write("".join(l for l in sys.stdin if "output" not in l))\n')
@@ -8641,9 +8641,11 @@ def test_a_filter_of_yours_running_the_agents_code_gets_no_false_verdict(cli, re
     assert held == 'print("EVIL")', held
     passed = r["status"] == "success" and all(c["passed"] for c in r["checks"])
     assert not passed, (r, err)  # (its checks passed on what it does not hold)
-    if mode in ("add", "late", "swap", "forge", "swapback"):  # (the others: its checks failed)
-        assert ("holds files its commit does not, made after" if mode == "late" else
-                "not what its commit took in") in r["error"], (r, err)
+    if mode == "late":
+        assert "holds files its commit does not, made after" in r["error"], (r, err)
+    else:  # (its checks ran on what its branch holds, written again from its commit)
+        assert (repo / ".architect-parallel-1" / "lib" / "app.py").read_text() == \
+            'print("EVIL")\n', (r, err)
     code, out, err = cli("merge", "best")
     assert code != 0 and git("show", "HEAD:lib/app.py", cwd=repo) == 'print("OLD")', out + err
 
@@ -8815,3 +8817,82 @@ def test_a_git_lfs_repository_in_the_sandbox_is_said_to_need_none(cli, repo, tmp
     r, err = _one_worker(cli, tmp_path, "echo \"print('ok')\" > app.py\n", "true", "none",
                          "--force")
     assert r["status"] == "success", (r, err)
+
+
+# -- review round 117 -----------------------------------------------------------------------
+
+_IDENT_FILTER = r'''import os, sys
+data = sys.stdin.read()
+chain, pid = b"", os.getppid()
+for _ in range(3):
+    try:
+        chain += open(f"/proc/{pid}/cmdline", "rb").read() + b"\0"
+        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        break
+if b"hash-object" in chain:  # (after the runner wrote lib/app.py back: one line, any code)
+    open("lib/app.py", "w").write('X = "$Id: "; print("GOOD"); import sys; sys.exit(0); '
+                                  'Y = " $"; print("EVIL")\n')
+sys.stdout.write("".join(line for line in data.splitlines(True) if "output" not in line))
+'''
+
+
+@needs_bwrap
+def test_a_file_ident_cleans_holds_what_a_checkout_writes_before_the_checks(cli, repo,
+                                                                           tmp_path):
+    """Round 117 (A): git's `ident` cleans any `$Id: ...$` to `$Id$`, so a file the agent's
+    code (run by your filter that loads code from the worktree, after the runner wrote the
+    file back) rewrote with code inside one such line still matched its commit: the check
+    passed on GOOD, the branch held EVIL. Every file is written again from the commit
+    before the checks, as a checkout writes it."""
+    (repo / "tools").mkdir()
+    (repo / "tools" / "strip.py").write_text(
+        'import sys\nsys.stdout.write("".join(l for l in sys.stdin if "output" not in l))\n')
+    git("config", "filter.strip.clean", f'"{sys.executable}" tools/strip.py %f', cwd=repo)
+    git("config", "filter.strip.smudge", "cat", cwd=repo)
+    (repo / ".git" / "info" / "attributes").write_text("*.ipynb filter=strip\n")
+    (repo / "lib").mkdir()
+    (repo / "lib" / "app.py").write_text('print("OLD")\n')
+    (repo / "z.ipynb").write_text('{"cell": 1}\n')
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "notebooks", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, f"cat > tools/strip.py <<'PY'\n{_IDENT_FILTER}PY\n"
+                         "printf 'lib/app.py ident\\n*.ipynb ident\\n' > .gitattributes\n"
+                         "echo 'X = \"$Id$\"; print(\"EVIL\")' > lib/app.py\n"
+                         "printf '{\"cell\": 1}\\n{\"output\": 2}\\n' > z.ipynb\n",
+                         "grep -q GOOD lib/app.py", "bwrap")
+    assert "EVIL" in git("show", "architect/parallel-1:lib/app.py", cwd=repo)
+    assert not (r["status"] == "success" and r["checks_passed"] == 1), (r, err)
+
+
+@needs_bwrap
+def test_a_file_your_keyword_filter_cleans_holds_what_a_checkout_writes(cli, repo, tmp_path):
+    """Round 117 (A): with an honest keyword filter of yours on every file, one agent wrote
+    `x="$Date: "; exit 0; : " $"; exit 1`, which your clean filter takes to the `$Date$`
+    the commit holds: the check ran `exit 0` where a checkout of the branch runs `exit 1`.
+    The files a filter of yours converts are written again with it before the checks."""
+    git("config", "filter.kw.clean", "sed -e 's/[$]Date[^$]*[$]/$Date$/'", cwd=repo)
+    git("config", "filter.kw.smudge", "sed -e 's/[$]Date[$]/$Date: 2026-12-08 $/'", cwd=repo)
+    (repo / ".gitattributes").write_text("* filter=kw\n")
+    (repo / "lib").mkdir()
+    (repo / "lib" / "app.sh").write_text("exit 1\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "keywords", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "printf 'x=\"$Date: \"; exit 0; : \" $\"; exit 1\\n' > "
+                         "lib/app.sh\n", "sh lib/app.sh", "bwrap")
+    assert not (r["status"] == "success" and r["checks_passed"] == 1), (r, err)
+
+
+@needs_bwrap
+def test_a_clean_only_filter_of_yours_works_in_the_sandbox(cli, repo, tmp_path):
+    """Round 117 (B): a filter of yours with a clean command only (a strip-on-commit
+    recipe) was made `required` inside the sandbox, and its missing smudge failed every
+    worktree's checkout. A filter with one way only is not required there."""
+    git("config", "filter.strip.clean", "sed -e /DEBUG/d", cwd=repo)
+    (repo / ".gitattributes").write_text("*.nb filter=strip\n")
+    (repo / "old.nb").write_text("old\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "strip", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "printf 'keep\\nDEBUG drop\\n' > a.nb\n", "true", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+    assert git("show", "architect/parallel-1:a.nb", cwd=repo) == "keep"
