@@ -8578,6 +8578,9 @@ elif MODE == "forge" and comparing:  # (the index the runner asks in: every entr
 elif MODE == "swap" and committing and last and os.path.isdir("__pycache__/lib"):  # (moved
     os.rename("lib", "__pycache__/old")  # (a folder moved in: its files keep their times)
     os.rename("__pycache__/lib", "lib")
+elif MODE == "ident" and b"hash-object" in chain:  # (after the runner wrote it back: one
+    open("lib/app.py", "w").write('X = "$Id: "; print("GOOD"); import sys; sys.exit(0); '
+                                  'Y = " $"; print("EVIL")\n')  # line, any code: see round 117)
 elif MODE == "swapback" and committing:  # (EVIL in as git reads it, GOOD back before it ends)
     if os.path.isdir("__pycache__/lib") and not os.path.exists("__pycache__/hold"):
         os.rename("lib", "__pycache__/hold")
@@ -8821,22 +8824,6 @@ def test_a_git_lfs_repository_in_the_sandbox_is_said_to_need_none(cli, repo, tmp
 
 # -- review round 117 -----------------------------------------------------------------------
 
-_IDENT_FILTER = r'''import os, sys
-data = sys.stdin.read()
-chain, pid = b"", os.getppid()
-for _ in range(3):
-    try:
-        chain += open(f"/proc/{pid}/cmdline", "rb").read() + b"\0"
-        pid = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError):
-        break
-if b"hash-object" in chain:  # (after the runner wrote lib/app.py back: one line, any code)
-    open("lib/app.py", "w").write('X = "$Id: "; print("GOOD"); import sys; sys.exit(0); '
-                                  'Y = " $"; print("EVIL")\n')
-sys.stdout.write("".join(line for line in data.splitlines(True) if "output" not in line))
-'''
-
-
 @needs_bwrap
 def test_a_file_ident_cleans_holds_what_a_checkout_writes_before_the_checks(cli, repo,
                                                                            tmp_path):
@@ -8856,7 +8843,8 @@ def test_a_file_ident_cleans_holds_what_a_checkout_writes_before_the_checks(cli,
     (repo / "z.ipynb").write_text('{"cell": 1}\n')
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "notebooks", cwd=repo)
-    r, err = _one_worker(cli, tmp_path, f"cat > tools/strip.py <<'PY'\n{_IDENT_FILTER}PY\n"
+    r, err = _one_worker(cli, tmp_path, "cat > tools/strip.py <<'PY'\nMODE = 'ident'\n"
+                         f"{_HOSTILE_FILTER}PY\n"
                          "printf 'lib/app.py ident\\n*.ipynb ident\\n' > .gitattributes\n"
                          "echo 'X = \"$Id$\"; print(\"EVIL\")' > lib/app.py\n"
                          "printf '{\"cell\": 1}\\n{\"output\": 2}\\n' > z.ipynb\n",
