@@ -2183,8 +2183,7 @@ class ParallelRunner:
             result.commit = result.commit or (tip if tip and tip != result.base_commit else None)
         return True
 
-    @staticmethod
-    def _write_held(repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult,
+    def _write_held(self, repo: _Repo, outside: _Repo, job: _Job, result: WorkerResult,
                     copied: List[str]) -> None:
         """Write every file its commit holds again into its worktree, as a checkout of it
         writes them, before its checks, inside its sandbox; then fail the worker when the
@@ -2200,13 +2199,30 @@ class ParallelRunner:
         files a filter of yours converts are written first, with it (what its code makes of
         them is admitted: see the README), then, from a new index of the runner's own made
         from the commit, every other one with no filter (no code of the worktree runs then),
-        the .gitattributes files first."""
+        the .gitattributes files first; git objects its sandbox's gits would read first, before
+        and after the first (round 118), and files another account owns (whose writing back
+        would hide it: see _hold_for_count) fail the worker."""
         import tempfile
         admin = outside.admin_folder(job.path, strict=False)
         name = "architect-parallel-index"
         index = os.path.join(admin, name)
         new, count = [], 0  # (the first five new files, and how many)
+        box = self._boxes.get(job.worker_id)
+
+        def clear_objects() -> None:
+            found = box.clear_objects() if box else []
+            if found:
+                _fail_worker(result, "its sandbox's git object folder held objects the runner's "
+                             "gits would read first, made as a filter of yours ran there (code "
+                             f"of the worktree it loads): {_some(found)}; removed")
+        host = {box.sandbox.host_id} if box and box.sandbox.host_id is not None else set()
+        others = _foreign_entries(job.path, host, acls=False, skips=False)
+        if others:
+            job.unsaved = True
+            _fail_worker(result, "its worktree holds files another account owns, which it may "
+                         f"change whenever it wants: {_some(others)}")
         try:
+            clear_objects()
             with tempfile.TemporaryFile() as converted:
                 _unlink_beneath(admin, name)
                 repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
@@ -2215,6 +2231,7 @@ class ParallelRunner:
                     converted.seek(0)
                     repo.git("checkout-index", "-f", "-z", "--stdin", cwd=job.path, filters=True,
                              index=index, input=converted)
+                    clear_objects()
                 _unlink_beneath(admin, name)
                 repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
                 if some:
@@ -10395,6 +10412,21 @@ class _Box:
                 problem = ("its object folder keeps what another account holds there: "
                            + _shorten(", ".join(left[:5]), 200))
         return problem
+
+    def clear_objects(self) -> List[str]:
+        """Empty its object folder again (see take_objects), taken from every other account
+        first, after a git of the runner's that ran a filter of yours there: the agent's code
+        such a filter loads from the worktree wrote a tree there claiming a subtree's id, which
+        the gits after it read before the repository's (round 118). The names of what was
+        there (what stays is another account's, see take_objects: named too)."""
+        private = self.path("objects")
+        for _folder, _fd, _dirs, _files in _walk_at(private, force=True,
+                                                    tame=stat.S_IWGRP | stat.S_IWOTH):
+            pass
+        found = [entry.name for entry in _entries(private)]
+        if found:
+            _empty_beneath(private)
+        return found + [entry.name for entry in _entries(private)]
 
     def _take_branch(self) -> Optional[str]:
         """Set the worker's branch to what its private ref says (a commit id, once its

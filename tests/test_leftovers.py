@@ -8884,3 +8884,34 @@ def test_a_clean_only_filter_of_yours_works_in_the_sandbox(cli, repo, tmp_path):
     r, err = _one_worker(cli, tmp_path, "printf 'keep\\nDEBUG drop\\n' > a.nb\n", "true", "bwrap")
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
     assert git("show", "architect/parallel-1:a.nb", cwd=repo) == "keep"
+
+
+
+# -- review round 118 -----------------------------------------------------------------------
+
+@needs_bwrap
+def test_objects_the_agents_code_writes_as_the_files_are_written_again_fail_it(cli, repo,
+                                                                              tmp_path):
+    """Round 118 (A): run by a filter of yours (clean and smudge that source an ignored
+    `tools/local.sh` the agent left) as the runner wrote the files it converts again, the
+    agent's code wrote a tree into its sandbox's object folder claiming a subtree's id; the
+    runner's gits after it read it first, wrote the EVIL `ci/check.sh` it named, and compared
+    against it: the check passed, the branch held the real one, and `merge best` took it.
+    That folder is emptied again after every such git, and what was there fails the
+    worker."""
+    (repo / "tools").mkdir()
+    (repo / "tools" / "filt.sh").write_text("[ -f tools/local.sh ] && . tools/local.sh\ncat\n")
+    (repo / ".gitattributes").write_text("*.nb filter=nb\n")
+    (repo / ".gitignore").write_text("tools/local*\n")
+    (repo / "x.nb").write_text("data\n")
+    git("config", "filter.nb.clean", "sh tools/filt.sh", cwd=repo)
+    git("config", "filter.nb.smudge", "sh tools/filt.sh", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "filtered", cwd=repo)
+    planted = ("cat > tools/local.sh <<'EOT'\n"
+               "up=$(cut -d' ' -f4 /proc/$PPID/stat)\n"  # (git starts it through sh -c)
+               "if cat /proc/$PPID/cmdline /proc/$up/cmdline | tr '\\0' ' ' | "
+               "grep -q checkout-index; then\n"
+               "  echo planted | git hash-object -w --stdin > /dev/null\nfi\nEOT\n")
+    r, err = _one_worker(cli, tmp_path, planted + "echo notes > notes.txt\n", "true", "bwrap")
+    assert r["status"] == "failed" and "object folder held objects" in r["error"], (r, err)
