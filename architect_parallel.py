@@ -2221,11 +2221,14 @@ class ParallelRunner:
             job.unsaved = True
             _fail_worker(result, "its worktree holds files another account owns, which it may "
                          f"change whenever it wants: {_some(others)}")
+        times = tempfile.TemporaryFile()  # (each file's, as the agent left it: see _file_times)
         try:
             clear_objects()
             with tempfile.TemporaryFile() as converted:
                 _unlink_beneath(admin, name)
                 repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
+                _file_times(job.path, repo._names(["ls-files", "-z"], job.path, 1, index=index),
+                            times)
                 some = ParallelRunner._converted(repo, job, index, converted)
                 if some:  # (its code may run now: all after it is written again)
                     converted.seek(0)
@@ -2247,6 +2250,7 @@ class ParallelRunner:
                     repo.git("checkout-index", "-f", "-z", "--stdin", cwd=job.path, index=index,
                              input=rules)
             repo.git("checkout-index", "-f", "-a", cwd=job.path, index=index)
+            _file_times(job.path, None, times)
             for (rel,) in repo._names(["ls-files", "-z", "--others", "--exclude-standard"],
                                       job.path, 1, index=index):
                 if not rel.endswith("/") and rel not in copied:  # ('sub/': see _check_held)
@@ -2256,6 +2260,7 @@ class ParallelRunner:
             _fail_worker(result, "its files could not be written again from its commit before "
                          f"its checks ({exc}): its checks would not run on what its branch holds")
         finally:
+            times.close()
             _unlink_beneath(admin, name)
         if new:
             _fail_worker(result, "its worktree holds files its commit does not, made after the "
@@ -7584,6 +7589,29 @@ def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
     """What changes when a file is written, replaced, or given other modes, owner or access
     list: its inode, time of change, mode and owner (() when it is not there)."""
     return () if st is None else (st.st_ino, st.st_ctime_ns, st.st_mode, st.st_uid)
+
+
+def _file_times(top: str, names: "Optional[Iterator[List[str]]]", times: BinaryIO) -> None:
+    """With ``names`` (paths under ``top``), write each one's times of access and modification
+    to ``times``; without, give each file named there those times back (its content written
+    again since: round 118, every file written anew in the order of its name made a committed
+    `parse.c` look older than `parse.y` to `make`, at random). No link is followed."""
+    if names is not None:
+        for (rel,) in names:
+            st = _lstat_beneath(top, rel)
+            if st is not None:
+                times.write(rel.encode("utf-8", "surrogateescape") + b"\0"
+                            + f"{st.st_atime_ns} {st.st_mtime_ns}".encode() + b"\0")
+        return
+    times.seek(0)
+    for raw, pair in _nul_records(times, 2):
+        with contextlib.suppress(OSError, ValueError):
+            folder, name = _walk_beneath(top, raw.decode("utf-8", "surrogateescape"))
+            try:
+                atime, mtime = (int(n) for n in pair.split())
+                os.utime(name, ns=(atime, mtime), dir_fd=folder, follow_symlinks=False)
+            finally:
+                os.close(folder)
 
 
 def _fresh(path: str) -> str:

@@ -8915,3 +8915,22 @@ def test_objects_the_agents_code_writes_as_the_files_are_written_again_fail_it(c
                "  echo planted | git hash-object -w --stdin > /dev/null\nfi\nEOT\n")
     r, err = _one_worker(cli, tmp_path, planted + "echo notes > notes.txt\n", "true", "bwrap")
     assert r["status"] == "failed" and "object folder held objects" in r["error"], (r, err)
+
+
+@needs_bwrap
+def test_files_written_again_before_the_checks_keep_their_times(cli, repo, tmp_path):
+    """Round 118 (B): every committed file written again from the commit, in the order of its
+    name, made a committed parse.c look older or newer than parse.y to `make` at random: the
+    same agent's check failed in the sandbox and passed without it. Each file gets back the
+    times the agent left it with."""
+    (repo / "Makefile").write_text("all: parse.c\n\ttrue\nparse.c: parse.y\n\t@echo stale; exit 1\n")
+    (repo / "parse.y").write_text("x\n")
+    (repo / "parse.c").write_text("x\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "generated", cwd=repo)
+    agent = ("echo y > parse.y\ntouch -d '2020-01-01 00:00:00' parse.y\ncp parse.y parse.c\n"
+             "touch -d '2020-01-01 00:00:05' parse.c\n")
+    r, err = _one_worker(cli, tmp_path, agent, "make -s", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+    worktree = repo / ".architect-parallel-1"
+    assert os.stat(worktree / "parse.c").st_mtime - os.stat(worktree / "parse.y").st_mtime == 5
