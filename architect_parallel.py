@@ -345,7 +345,7 @@ class _Job:
     costs start-up time.)"""
 
     __slots__ = ("worker_id", "task", "model", "branch", "path", "base", "tip", "submodules",
-                 "pointers", "index", "unsaved", "heavy")
+                 "pointers", "index", "unsaved", "heavy", "folder_times")
 
     def __init__(self, worker_id: int, task: str, model: Optional[str], branch: str, path: str):
         self.worker_id, self.task, self.model, self.branch, self.path = (
@@ -370,6 +370,9 @@ class _Job:
         # whether its worktree holds more .gitignore and .gitattributes than the runner's
         # gits may read there (see ParallelRunner._heavy)
         self.heavy = False
+        # its folders' times as the agent left them, given back before its checks (see
+        # _folder_times)
+        self.folder_times: Optional[BinaryIO] = None
 
 
 def _padding(config: ParallelConfig) -> Optional[str]:
@@ -2237,6 +2240,18 @@ class ParallelRunner:
                     clear_objects()
                 _unlink_beneath(admin, name)
                 repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
+                # (rules its commit does not hold, ignored or staged in the worktree's own index,
+                # would decide how the files are written: round 119, UTF-7)
+                stray, more = [], 0
+                for (rel,) in repo._names(["ls-files", "-z", "--others", "--",
+                                           ":(glob)**/.gitattributes"], job.path, 1, index=index):
+                    more += 1
+                    stray += [rel] if more <= 5 else []
+                if stray:
+                    _fail_worker(result, "its worktree holds .gitattributes files its commit does "
+                                 f"not: {_some(stray, total=more)} (made as a filter of yours ran, "
+                                 "code of the worktree it loads): its files would not be written "
+                                 "as its branch holds them")
                 if some:
                     converted.seek(0)
                     repo.git("update-index", "-z", "--skip-worktree", "--stdin", cwd=job.path,
@@ -2251,9 +2266,11 @@ class ParallelRunner:
                              input=rules)
             repo.git("checkout-index", "-f", "-a", cwd=job.path, index=index)
             _file_times(job.path, None, times)
+            if job.folder_times is not None:
+                _file_times(job.path, None, job.folder_times)
             for (rel,) in repo._names(["ls-files", "-z", "--others", "--exclude-standard"],
                                       job.path, 1, index=index):
-                if not rel.endswith("/") and rel not in copied:  # ('sub/': see _check_held)
+                if rel not in copied:  # (a repository inside too, 'sub/': no commit holds it)
                     count += 1
                     new += [rel] if count <= 5 else []
         except ParallelError as exc:
@@ -2261,6 +2278,9 @@ class ParallelRunner:
                          f"its checks ({exc}): its checks would not run on what its branch holds")
         finally:
             times.close()
+            if job.folder_times is not None:
+                job.folder_times.close()
+                job.folder_times = None
             _unlink_beneath(admin, name)
         if new:
             _fail_worker(result, "its worktree holds files its commit does not, made after the "
@@ -2400,6 +2420,8 @@ class ParallelRunner:
         # account, through an abstract socket) writes it whenever its holder wants: every file
         # the commit reads, or the checks might, becomes a new one first (see _renew_at).
         renew = bool(self.config.checks) and self._sandbox is not None
+        if renew and self.config.commit:  # (see _write_held)
+            job.folder_times = _folder_times(job.path)
         copies = _Copies(self._hurry)
         with contextlib.suppress(OSError, ParallelError):
             fd = _open_top(repo.admin_folder(job.path, strict=False))
@@ -3516,6 +3538,7 @@ def _copy_files(top: str, worktree: str, files: List[str]) -> List[str]:
                         continue
                     with os.fdopen(out, "wb") as target:
                         shutil.copyfileobj(f, target)
+                        target.flush()  # (its times last: round 119, the buffer's tail came after)
                         os.fchmod(out, stat.S_IMODE(st.st_mode))
                         os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
             copied.append(name)
@@ -3551,6 +3574,12 @@ def _put_back_includes(top: str, worktree: str, files: List[str]) -> List[str]:
                 raise OSError(errno.EFBIG, "too large to put back")
             with open(source, "rb") as mine:
                 _replace_beneath(worktree, name, mine.read(), stat.S_IMODE(st.st_mode) & 0o755)
+            folder, last = _walk_beneath(worktree, name)  # (and its times: round 119, make)
+            try:
+                os.utime(last, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=folder,
+                         follow_symlinks=False)
+            finally:
+                os.close(folder)
         except OSError:
             failed.append(name)
     return failed
@@ -7591,17 +7620,41 @@ def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
     return () if st is None else (st.st_ino, st.st_ctime_ns, st.st_mode, st.st_uid)
 
 
+def _folder_times(top: str) -> BinaryIO:
+    """The times of every folder under ``top`` (but itself and ``.git``) as they are now, in a
+    file for _file_times to give back: what the runner does there after the agent (each file
+    made a new one, the commit's write-back) makes them all new (round 119: a rule on `data/`
+    rebuilt in the sandbox only)."""
+    import tempfile
+    times = tempfile.TemporaryFile()
+    for folder, fd, dirs, _files in _walk_at(top):
+        dirs[:] = [name for name in dirs if not (folder == top and name == ".git")]
+        if folder != top:
+            st = os.fstat(fd)
+            times.write(os.path.relpath(folder, top).encode("utf-8", "surrogateescape") + b"\0"
+                        + f"{st.st_atime_ns} {st.st_mtime_ns}".encode() + b"\0")
+    return times
+
+
 def _file_times(top: str, names: "Optional[Iterator[List[str]]]", times: BinaryIO) -> None:
-    """With ``names`` (paths under ``top``), write each one's times of access and modification
-    to ``times``; without, give each file named there those times back (its content written
-    again since: round 118, every file written anew in the order of its name made a committed
-    `parse.c` look older than `parse.y` to `make`, at random). No link is followed."""
+    """With ``names`` (paths under ``top``), write each one's times of access and modification,
+    and those of the folders holding them, to ``times``; without, give each file named there
+    those times back (its content written again since: round 118, every file written anew in
+    the order of its name made a committed `parse.c` look older than `parse.y` to `make`, at
+    random; round 119, a folder a rule depends on looked new). No link is followed."""
     if names is not None:
+        folders: "set[str]" = set()
         for (rel,) in names:
-            st = _lstat_beneath(top, rel)
-            if st is not None:
-                times.write(rel.encode("utf-8", "surrogateescape") + b"\0"
-                            + f"{st.st_atime_ns} {st.st_mtime_ns}".encode() + b"\0")
+            parts = rel.split("/")
+            for end in range(1, len(parts) + 1):
+                path = "/".join(parts[:end])
+                if end < len(parts) and path in folders:
+                    continue
+                folders.update([path] if end < len(parts) else [])
+                st = _lstat_beneath(top, path)
+                if st is not None:
+                    times.write(path.encode("utf-8", "surrogateescape") + b"\0"
+                                + f"{st.st_atime_ns} {st.st_mtime_ns}".encode() + b"\0")
         return
     times.seek(0)
     for raw, pair in _nul_records(times, 2):

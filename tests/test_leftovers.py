@@ -8934,3 +8934,67 @@ def test_files_written_again_before_the_checks_keep_their_times(cli, repo, tmp_p
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
     worktree = repo / ".architect-parallel-1"
     assert os.stat(worktree / "parse.c").st_mtime - os.stat(worktree / "parse.y").st_mtime == 5
+
+
+# -- review round 119 -----------------------------------------------------------------------
+
+@needs_bwrap
+def test_rules_the_agents_code_makes_as_the_files_are_written_again_fail_it(cli, repo,
+                                                                           tmp_path):
+    """Round 119 (A): run by a filter of yours as the runner wrote the converted files again,
+    the agent's code wrote an ignored `lib/.gitattributes` (`app.py
+    working-tree-encoding=UTF-7`) and staged it in the worktree's own index, so no check of
+    stray rules saw it, and the runner wrote `return a+b` as `return a+-b`: the check passed,
+    the branch held the other. A .gitattributes the commit does not hold, found then, fails
+    the worker."""
+    (repo / "tools").mkdir()
+    (repo / "tools" / "filt.sh").write_text("[ -f tools/local.sh ] && . tools/local.sh\ncat\n")
+    (repo / ".gitattributes").write_text("*.nb filter=nb\n")
+    (repo / ".gitignore").write_text("tools/local*\n")
+    (repo / "x.nb").write_text("data\n")
+    (repo / "lib").mkdir()
+    (repo / "lib" / "app.py").write_text("def sub(a, b):\n    return a - b\n")
+    (repo / "test.py").write_text("import sys\nsys.path.insert(0, 'lib')\nfrom app import sub\n"
+                                  "assert sub(5, 3) == 2, sub(5, 3)\n")
+    git("config", "filter.nb.clean", "sh tools/filt.sh", cwd=repo)
+    git("config", "filter.nb.smudge", "sh tools/filt.sh", cwd=repo)
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "filtered", cwd=repo)
+    planted = ("printf 'def sub(a, b):\\n    return a+b\\n' > lib/app.py\n"
+               "cat > tools/local.sh <<'EOT'\nup=$(cut -d' ' -f4 /proc/$PPID/stat)\n"
+               "if cat /proc/$PPID/cmdline /proc/$up/cmdline | tr '\\0' ' ' | "
+               "grep -q checkout-index; then\n"
+               "  printf 'app.py working-tree-encoding=UTF-7\\n' > lib/.gitattributes\n"
+               "  printf '.gitattributes\\n.gitignore\\n' > lib/.gitignore\n"
+               "  GIT_INDEX_FILE=\"$(git rev-parse --git-dir)/index\" git update-index --add "
+               "--info-only lib/.gitattributes lib/.gitignore\nfi\nEOT\n")
+    r, err = _one_worker(cli, tmp_path, planted, f"{sys.executable} test.py", "bwrap")
+    assert not (r["status"] == "success" and r["checks_passed"] == 1), (r, err)
+    assert "holds .gitattributes files its commit does not" in r["error"], (r, err)
+
+
+@needs_bwrap
+def test_folders_and_include_files_keep_their_times_for_the_checks(cli, repo, tmp_path):
+    """Round 119 (B): the files written again before the checks got their times back, but not
+    their folders (a rule on `data/` rebuilt in the sandbox only); and the include files lost
+    theirs when copied (the buffer's tail was written after them) and when put back: a
+    copied `build/a.out` looked older than `build/z.in`, with or without the sandbox."""
+    (repo / ".gitignore").write_text("out.txt\nbuild/\n")
+    (repo / ".worktreeinclude").write_text("build/\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "a.txt").write_text("one\n")
+    (repo / "Makefile").write_text("all: out.txt build/a.out\nout.txt: data\n\t@echo stale; false\n"
+                                   "build/a.out: build/z.in\n\t@echo stale; false\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "rules", cwd=repo)
+    (repo / "build").mkdir()
+    (repo / "build" / "z.in").write_text("in\n" * 3000)
+    (repo / "build" / "a.out").write_text("out\n" * 3000)
+    os.utime(repo / "build" / "z.in", (1_600_000_000, 1_600_000_000))
+    os.utime(repo / "build" / "a.out", (1_600_000_010, 1_600_000_010))
+    agent = ("echo two > data/b.txt\ntouch -d '2020-01-01 00:00:00' data data/a.txt data/b.txt\n"
+             "cat data/*.txt > out.txt\n")
+    r, err = _one_worker(cli, tmp_path, agent, "make -s", "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+    worktree = repo / ".architect-parallel-1"
+    assert os.stat(worktree / "build" / "a.out").st_mtime == 1_600_000_010
