@@ -8889,6 +8889,18 @@ def test_a_clean_only_filter_of_yours_works_in_the_sandbox(cli, repo, tmp_path):
 
 # -- review round 118 -----------------------------------------------------------------------
 
+def _sourcing_filter(repo):
+    """A filter of yours on *.nb, clean and smudge, that sources an ignored tools/local.sh
+    when there (local tweaks): the agent's code runs wherever it runs."""
+    (repo / "tools").mkdir()
+    (repo / "tools" / "filt.sh").write_text("[ -f tools/local.sh ] && . tools/local.sh\ncat\n")
+    (repo / ".gitattributes").write_text("*.nb filter=nb\n")
+    (repo / ".gitignore").write_text("tools/local*\n")
+    (repo / "x.nb").write_text("data\n")
+    git("config", "filter.nb.clean", "sh tools/filt.sh", cwd=repo)
+    git("config", "filter.nb.smudge", "sh tools/filt.sh", cwd=repo)
+
+
 @needs_bwrap
 def test_objects_the_agents_code_writes_as_the_files_are_written_again_fail_it(cli, repo,
                                                                               tmp_path):
@@ -8899,13 +8911,7 @@ def test_objects_the_agents_code_writes_as_the_files_are_written_again_fail_it(c
     against it: the check passed, the branch held the real one, and `merge best` took it.
     That folder is emptied again after every such git, and what was there fails the
     worker."""
-    (repo / "tools").mkdir()
-    (repo / "tools" / "filt.sh").write_text("[ -f tools/local.sh ] && . tools/local.sh\ncat\n")
-    (repo / ".gitattributes").write_text("*.nb filter=nb\n")
-    (repo / ".gitignore").write_text("tools/local*\n")
-    (repo / "x.nb").write_text("data\n")
-    git("config", "filter.nb.clean", "sh tools/filt.sh", cwd=repo)
-    git("config", "filter.nb.smudge", "sh tools/filt.sh", cwd=repo)
+    _sourcing_filter(repo)
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "filtered", cwd=repo)
     planted = ("cat > tools/local.sh <<'EOT'\n"
@@ -8947,17 +8953,11 @@ def test_rules_the_agents_code_makes_as_the_files_are_written_again_fail_it(cli,
     stray rules saw it, and the runner wrote `return a+b` as `return a+-b`: the check passed,
     the branch held the other. A .gitattributes the commit does not hold, found then, fails
     the worker."""
-    (repo / "tools").mkdir()
-    (repo / "tools" / "filt.sh").write_text("[ -f tools/local.sh ] && . tools/local.sh\ncat\n")
-    (repo / ".gitattributes").write_text("*.nb filter=nb\n")
-    (repo / ".gitignore").write_text("tools/local*\n")
-    (repo / "x.nb").write_text("data\n")
+    _sourcing_filter(repo)
     (repo / "lib").mkdir()
     (repo / "lib" / "app.py").write_text("def sub(a, b):\n    return a - b\n")
     (repo / "test.py").write_text("import sys\nsys.path.insert(0, 'lib')\nfrom app import sub\n"
                                   "assert sub(5, 3) == 2, sub(5, 3)\n")
-    git("config", "filter.nb.clean", "sh tools/filt.sh", cwd=repo)
-    git("config", "filter.nb.smudge", "sh tools/filt.sh", cwd=repo)
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "filtered", cwd=repo)
     planted = ("printf 'def sub(a, b):\\n    return a+b\\n' > lib/app.py\n"
