@@ -2242,16 +2242,12 @@ class ParallelRunner:
                 repo.git("read-tree", job.tip or "", cwd=job.path, index=index)
                 # (rules its commit does not hold, ignored or staged in the worktree's own index,
                 # would decide how the files are written: round 119, UTF-7)
-                stray, more = [], 0
-                for (rel,) in repo._names(["ls-files", "-z", "--others", "--",
-                                           ":(glob)**/.gitattributes"], job.path, 1, index=index):
-                    more += 1
-                    stray += [rel] if more <= 5 else []
+                stray = repo.stray_attributes(job.path, index)  # (where files it holds are)
                 if stray:
                     _fail_worker(result, "its worktree holds .gitattributes files its commit does "
-                                 f"not: {_some(stray, total=more)} (made as a filter of yours ran, "
-                                 "code of the worktree it loads): its files would not be written "
-                                 "as its branch holds them")
+                                 f"not: {_some(stray)} (made as a filter of yours ran, code of the "
+                                 "worktree it loads): its files would not be written as its "
+                                 "branch holds them")
                 if some:
                     converted.seek(0)
                     repo.git("update-index", "-z", "--skip-worktree", "--stdin", cwd=job.path,
@@ -2421,7 +2417,7 @@ class ParallelRunner:
         # the commit reads, or the checks might, becomes a new one first (see _renew_at).
         renew = bool(self.config.checks) and self._sandbox is not None
         if renew and self.config.commit:  # (see _write_held)
-            job.folder_times = _folder_times(job.path)
+            job.folder_times = _folder_times(job.path, set(job.submodules))
         copies = _Copies(self._hurry)
         with contextlib.suppress(OSError, ParallelError):
             fd = _open_top(repo.admin_folder(job.path, strict=False))
@@ -5643,13 +5639,14 @@ class _Repo:
         """The submodules of the worktree at ``path`` whose folders hold anything."""
         return [name for name in self.gitlinks(path) if _holds_entries(path, name)]
 
-    def stray_attributes(self, path: str) -> List[str]:
+    def stray_attributes(self, path: str, index: Optional[str] = None) -> List[str]:
         """The first few ``.gitattributes`` files (any case) of the worktree at ``path`` that git
         does not track, ignored or not, in a folder that holds tracked files: git's commit and
         checkout of those follow them, a checkout of the branch does not (one in an ignored
-        node_modules package applies to nothing the branch holds)."""
+        node_modules package applies to nothing the branch holds). ``index``: the index that
+        says what is tracked (see git())."""
         folders = {""}  # (of the tracked files, each once)
-        for (name,) in self._names(["ls-files", "-z"], path, 1):
+        for (name,) in self._names(["ls-files", "-z"], path, 1, index=index):
             for parent in _parents(name):
                 if parent in folders:
                     break
@@ -5658,7 +5655,7 @@ class _Repo:
         for ignored in ([], ["--ignored"]):
             for (name,) in self._names(["ls-files", "-z", "--others", *ignored,
                                         "--exclude-standard", "--",
-                                        ":(glob,icase)**/.gitattributes"], path, 1):
+                                        ":(glob,icase)**/.gitattributes"], path, 1, index=index):
                 if len(found) < 5 and name.rpartition("/")[0] in folders:
                     found.append(name)
         return found
@@ -7620,15 +7617,19 @@ def _file_state(st: Optional[os.stat_result]) -> "tuple[int, ...]":
     return () if st is None else (st.st_ino, st.st_ctime_ns, st.st_mode, st.st_uid)
 
 
-def _folder_times(top: str) -> BinaryIO:
-    """The times of every folder under ``top`` (but itself and ``.git``) as they are now, in a
-    file for _file_times to give back: what the runner does there after the agent (each file
-    made a new one, the commit's write-back) makes them all new (round 119: a rule on `data/`
-    rebuilt in the sandbox only)."""
+def _folder_times(top: str, submodules: "set[str]") -> BinaryIO:
+    """The times of every folder under ``top`` (but itself, ``.git`` and the ``submodules``
+    your setup checked out, trusted by a digest of their own: see hidden_from_commit) as they
+    are now, in a file for _file_times to give back: what the runner does there after the
+    agent (each file made a new one, the commit's write-back) makes them all new (round 119:
+    a rule on `data/` rebuilt in the sandbox only)."""
     import tempfile
     times = tempfile.TemporaryFile()
     for folder, fd, dirs, _files in _walk_at(top):
-        dirs[:] = [name for name in dirs if not (folder == top and name == ".git")]
+        rel = os.path.relpath(folder, top).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        dirs[:] = [name for name in dirs if not (folder == top and name == ".git")
+                   and prefix + name not in submodules]
         if folder != top:
             st = os.fstat(fd)
             times.write(os.path.relpath(folder, top).encode("utf-8", "surrogateescape") + b"\0"

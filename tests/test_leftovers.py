@@ -8998,3 +8998,18 @@ def test_folders_and_include_files_keep_their_times_for_the_checks(cli, repo, tm
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
     worktree = repo / ".architect-parallel-1"
     assert os.stat(worktree / "build" / "a.out").st_mtime == 1_600_000_010
+
+
+@needs_bwrap
+def test_a_gitattributes_in_an_ignored_package_fails_no_worker(cli, repo, tmp_path):
+    """Round 119's check of the rules the commit does not hold, as first written, took every
+    .gitattributes of the worktree: an npm package's, in an ignored node_modules/, would have
+    failed an honest worker. Only those in folders holding files the commit holds count."""
+    (repo / ".gitignore").write_text("node_modules/\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "ignore", cwd=repo)
+    r, err = _one_worker(cli, tmp_path, "mkdir -p node_modules/pkg\n"
+                         "echo '* text eol=lf' > node_modules/pkg/.gitattributes\n"
+                         "echo 'x' > node_modules/pkg/index.js\necho done > a.txt\n", "true",
+                         "bwrap")
+    assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
