@@ -2058,6 +2058,10 @@ class ParallelRunner:
                 job.tip = repo.tip(job.branch)
         except (ParallelError, OSError) as exc:
             note(exc)
+        if job.folder_times is not None:  # (see _folder_times: every path to its checks)
+            with job.folder_times as times, contextlib.suppress(OSError):
+                _file_times(job.path, None, times)
+            job.folder_times = None
         try:
             if result.status in ("failed", "timeout") and not self.config.check_all:
                 return  # its checks are skipped: nothing worth checking (--check-all)
@@ -2258,12 +2262,11 @@ class ParallelRunner:
                              index=index)
                 if rules.tell():
                     rules.seek(0)
-                    repo.git("checkout-index", "-f", "-z", "--stdin", cwd=job.path, index=index,
-                             input=rules)
+                    repo.git("checkout-index", "-f", "--ignore-skip-worktree-bits", "-z",
+                             "--stdin", cwd=job.path, index=index, input=rules)  # (converted too:
+                    # the rules the commit holds, whatever the agent's code made of them, round 120)
             repo.git("checkout-index", "-f", "-a", cwd=job.path, index=index)
             _file_times(job.path, None, times)
-            if job.folder_times is not None:
-                _file_times(job.path, None, job.folder_times)
             for (rel,) in repo._names(["ls-files", "-z", "--others", "--exclude-standard"],
                                       job.path, 1, index=index):
                 if rel not in copied:  # (a repository inside too, 'sub/': no commit holds it)
@@ -2274,9 +2277,6 @@ class ParallelRunner:
                          f"its checks ({exc}): its checks would not run on what its branch holds")
         finally:
             times.close()
-            if job.folder_times is not None:
-                job.folder_times.close()
-                job.folder_times = None
             _unlink_beneath(admin, name)
         if new:
             _fail_worker(result, "its worktree holds files its commit does not, made after the "
@@ -2416,7 +2416,7 @@ class ParallelRunner:
         # account, through an abstract socket) writes it whenever its holder wants: every file
         # the commit reads, or the checks might, becomes a new one first (see _renew_at).
         renew = bool(self.config.checks) and self._sandbox is not None
-        if renew and self.config.commit:  # (see _write_held)
+        if renew:  # (given back before its checks: see _finish)
             job.folder_times = _folder_times(job.path, set(job.submodules))
         copies = _Copies(self._hurry)
         with contextlib.suppress(OSError, ParallelError):

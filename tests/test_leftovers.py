@@ -9013,3 +9013,59 @@ def test_a_gitattributes_in_an_ignored_package_fails_no_worker(cli, repo, tmp_pa
                          "echo 'x' > node_modules/pkg/index.js\necho done > a.txt\n", "true",
                          "bwrap")
     assert r["status"] == "success" and r["checks_passed"] == 1, (r, err)
+
+
+# -- review round 120 -----------------------------------------------------------------------
+
+@needs_bwrap
+@pytest.mark.parametrize("flags", [["--no-commit"], ["--check-all"]])
+def test_folders_keep_their_times_on_every_path_to_the_checks(cli, repo, tmp_path, flags):
+    """Round 120 (B): round 119 gave the folders their times back only where the runner wrote
+    the committed files again: with --no-commit, and with --check-all on a failed worker, a
+    rule on `data/` rebuilt in the sandbox only. They are given back on every path to the
+    checks."""
+    (repo / ".gitignore").write_text("out.txt\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "a.txt").write_text("one\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "data", cwd=repo)
+    agent = script(tmp_path, "build.sh",
+                   "echo two > data/b.txt\ntouch -d '2020-01-01 00:00:00' data data/a.txt "
+                   "data/b.txt\ncat data/*.txt > out.txt\n"
+                   + ("echo '{\"status\": \"failed\"}'\nexit 1\n" if "--check-all" in flags else
+                      "echo '{\"status\": \"success\"}'\n"))
+    check = "test out.txt -nt data"
+    _code, results, err = cli.json("run", "do it", "--agent-cmd", f"{agent} {{task}}",
+                                   "--workers", "1", "--check", check, *flags, *BOXED)
+    assert results[0]["checks_passed"] == 1, (results[0], err)
+
+
+@needs_bwrap
+@pytest.mark.parametrize("agent", ["honest", "hostile"])
+def test_rules_your_filter_converts_are_written_from_the_commit(cli, repo, tmp_path, agent):
+    """Round 120 (A): with a filter of yours that covers .gitattributes too (a keyword filter
+    on every file), the runner's write of the rules first refused their skip-worktree bit:
+    every honest sandboxed worker with checks failed. Written from the commit whatever the
+    bit, they also undo what the agent's code made of them during the filtered write (a line
+    giving lib/app.py another encoding, after which `return a+b` would have been written
+    otherwise than the branch holds it)."""
+    _sourcing_filter(repo)
+    for way in ("clean", "smudge"):  # (by its full path: .gitattributes comes before tools/)
+        git("config", f"filter.nb.{way}", f"sh {repo}/tools/filt.sh", cwd=repo)
+    (repo / ".gitattributes").write_text("*.nb filter=nb\n.gitattributes filter=nb\n")
+    (repo / "lib").mkdir()
+    (repo / "lib" / "app.py").write_text("def sub(a, b):\n    return a - b\n")
+    (repo / "test.py").write_text("import sys\nsys.path.insert(0, 'lib')\nfrom app import sub\n"
+                                  "assert sub(5, 3) == 2, sub(5, 3)\n")
+    git("add", "-A", cwd=repo)
+    git("commit", "-qm", "filtered", cwd=repo)
+    body = "printf 'def sub(a, b):\\n    return a - b  # kept\\n' > lib/app.py\n"
+    if agent == "hostile":
+        body = ("printf 'def sub(a, b):\\n    return a+b\\n' > lib/app.py\n"
+                "cat > tools/local.sh <<'EOT'\nup=$(cut -d' ' -f4 /proc/$PPID/stat)\n"
+                "if cat /proc/$PPID/cmdline /proc/$up/cmdline | tr '\\0' ' ' | "
+                "grep -q checkout-index; then\n"
+                "  echo 'lib/app.py working-tree-encoding=UTF-7' >> .gitattributes\nfi\nEOT\n")
+    r, err = _one_worker(cli, tmp_path, body, f"{sys.executable} test.py", "bwrap")
+    passed = r["status"] == "success" and r["checks_passed"] == 1
+    assert passed == (agent == "honest"), r["error"]
