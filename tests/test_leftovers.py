@@ -8889,6 +8889,14 @@ def test_a_clean_only_filter_of_yours_works_in_the_sandbox(cli, repo, tmp_path):
 
 # -- review round 118 -----------------------------------------------------------------------
 
+def _sub_project(repo):
+    """lib/app.py's sub() and test.py, which asserts sub(5, 3) == 2."""
+    (repo / "lib").mkdir()
+    (repo / "lib" / "app.py").write_text("def sub(a, b):\n    return a - b\n")
+    (repo / "test.py").write_text("import sys\nsys.path.insert(0, 'lib')\nfrom app import sub\n"
+                                  "assert sub(5, 3) == 2, sub(5, 3)\n")
+
+
 def _sourcing_filter(repo):
     """A filter of yours on *.nb, clean and smudge, that sources an ignored tools/local.sh
     when there (local tweaks): the agent's code runs wherever it runs."""
@@ -8954,10 +8962,7 @@ def test_rules_the_agents_code_makes_as_the_files_are_written_again_fail_it(cli,
     the branch held the other. A .gitattributes the commit does not hold, found then, fails
     the worker."""
     _sourcing_filter(repo)
-    (repo / "lib").mkdir()
-    (repo / "lib" / "app.py").write_text("def sub(a, b):\n    return a - b\n")
-    (repo / "test.py").write_text("import sys\nsys.path.insert(0, 'lib')\nfrom app import sub\n"
-                                  "assert sub(5, 3) == 2, sub(5, 3)\n")
+    _sub_project(repo)
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "filtered", cwd=repo)
     planted = ("printf 'def sub(a, b):\\n    return a+b\\n' > lib/app.py\n"
@@ -9053,10 +9058,7 @@ def test_rules_your_filter_converts_are_written_from_the_commit(cli, repo, tmp_p
     for way in ("clean", "smudge"):  # (by its full path: .gitattributes comes before tools/)
         git("config", f"filter.nb.{way}", f"sh {repo}/tools/filt.sh", cwd=repo)
     (repo / ".gitattributes").write_text("*.nb filter=nb\n.gitattributes filter=nb\n")
-    (repo / "lib").mkdir()
-    (repo / "lib" / "app.py").write_text("def sub(a, b):\n    return a - b\n")
-    (repo / "test.py").write_text("import sys\nsys.path.insert(0, 'lib')\nfrom app import sub\n"
-                                  "assert sub(5, 3) == 2, sub(5, 3)\n")
+    _sub_project(repo)
     git("add", "-A", cwd=repo)
     git("commit", "-qm", "filtered", cwd=repo)
     body = "printf 'def sub(a, b):\\n    return a - b  # kept\\n' > lib/app.py\n"
