@@ -7638,24 +7638,17 @@ def _folder_times(top: str, submodules: "set[str]") -> BinaryIO:
 
 
 def _file_times(top: str, names: "Optional[Iterator[List[str]]]", times: BinaryIO) -> None:
-    """With ``names`` (paths under ``top``), write each one's times of access and modification,
-    and those of the folders holding them, to ``times``; without, give each file named there
-    those times back (its content written again since: round 118, every file written anew in
-    the order of its name made a committed `parse.c` look older than `parse.y` to `make`, at
-    random; round 119, a folder a rule depends on looked new). No link is followed."""
+    """With ``names`` (paths under ``top``), write each one's times of access and modification
+    to ``times``; without, give each path named there those times back (its content written
+    again since: round 118, every file written anew in the order of its name made a committed
+    `parse.c` look older than `parse.y` to `make`, at random; folders: see _folder_times). No
+    link is followed."""
     if names is not None:
-        folders: "set[str]" = set()
         for (rel,) in names:
-            parts = rel.split("/")
-            for end in range(1, len(parts) + 1):
-                path = "/".join(parts[:end])
-                if end < len(parts) and path in folders:
-                    continue
-                folders.update([path] if end < len(parts) else [])
-                st = _lstat_beneath(top, path)
-                if st is not None:
-                    times.write(path.encode("utf-8", "surrogateescape") + b"\0"
-                                + f"{st.st_atime_ns} {st.st_mtime_ns}".encode() + b"\0")
+            st = _lstat_beneath(top, rel)
+            if st is not None:
+                times.write(rel.encode("utf-8", "surrogateescape") + b"\0"
+                            + f"{st.st_atime_ns} {st.st_mtime_ns}".encode() + b"\0")
         return
     times.seek(0)
     for raw, pair in _nul_records(times, 2):
